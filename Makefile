@@ -1,0 +1,138 @@
+# lightvm: virtual machines as cheap as containers.
+#
+#   make run     install missing Debian packages, build, boot the hello guest
+#   make test    build everything and run every test (unit, sanitizer,
+#                integration, escape battery, fuzz corpus)
+#   make         build into $(BUILD)
+#
+# See docs/building.md for the layout and the variables below.
+
+BUILD ?= build
+SAN ?= 0
+CC ?= gcc
+MUSL_CC ?= musl-gcc
+CLANG ?= clang
+
+ifeq ($(SAN),1)
+BUILD := build/san
+SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer \
+            -fno-sanitize-recover=undefined
+endif
+
+WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
+        -Wmissing-prototypes -Wno-unused-parameter -Wno-format-truncation
+HOST_CFLAGS := -std=c11 -D_GNU_SOURCE -O2 -g $(WARN) -Iinclude -I. \
+               -fstack-protector-strong -D_FORTIFY_SOURCE=2 $(SANFLAGS)
+HOST_LDFLAGS := $(SANFLAGS)
+
+# Guest SDK and the shell run without the host's libc: musl, static.
+GUEST_CFLAGS := -std=c11 -D_GNU_SOURCE -O2 -g $(WARN) -Iinclude -fno-pie \
+                -fno-stack-protector -fno-tree-loop-distribute-patterns \
+                -fno-omit-frame-pointer
+SHELL_CFLAGS := -std=c11 -D_GNU_SOURCE -O2 -g $(WARN) -Iinclude -I. \
+                -isystem $(BUILD)/kernel-headers \
+                -fno-stack-protector -static-pie -fpie
+
+.PHONY: all clean run test deps sdk examples
+all: sdk examples
+
+# ---- Guest SDK ----------------------------------------------------------
+
+SDK := $(BUILD)/sdk
+SDK_SRCS := guest/start.S guest/start.c guest/binding_proc.c \
+            guest/binding_kvm.c guest/sigsys.c guest/linux.c guest/mem.c \
+            guest/random.c guest/control.c guest/api.c guest/util.c \
+            guest/manifest_default.c
+SDK_OBJS := $(patsubst guest/%,$(BUILD)/guest/%.o,$(SDK_SRCS))
+SDK_HDRS := $(SDK)/include/lightvm/abi.h $(SDK)/include/lightvm/guest.h
+LIGHTVM_CC := $(SDK)/bin/lightvm-cc
+
+sdk: $(SDK)/lib/liblightvm-guest.a $(SDK_HDRS) $(LIGHTVM_CC)
+
+$(BUILD)/guest/%.c.o: guest/%.c guest/sdk.h include/lightvm/abi.h include/lightvm/guest.h
+	@mkdir -p $(dir $@)
+	$(MUSL_CC) $(GUEST_CFLAGS) -c $< -o $@
+
+$(BUILD)/guest/%.S.o: guest/%.S
+	@mkdir -p $(dir $@)
+	$(MUSL_CC) -c $< -o $@
+
+$(SDK)/lib/liblightvm-guest.a: $(SDK_OBJS)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(SDK)/include/lightvm/%.h: include/lightvm/%.h
+	@mkdir -p $(dir $@)
+	cp $< $@
+
+$(LIGHTVM_CC): guest/lightvm-cc.in
+	@mkdir -p $(dir $@)
+	sed 's|@MUSL_CC@|$(MUSL_CC)|' $< > $@ && chmod +x $@
+
+# A guest ELF from one C file: $(BUILD)/<dir>/<name>.elf from <dir>/<name>.c
+GUEST_DEPS := $(SDK)/lib/liblightvm-guest.a $(SDK_HDRS) $(LIGHTVM_CC)
+$(BUILD)/examples/%.elf: examples/%.c $(GUEST_DEPS)
+	@mkdir -p $(dir $@)
+	$(LIGHTVM_CC) -std=c11 -O2 -g $(WARN) -o $@ $<
+
+EXAMPLES := noop/noop hello/hello idle/idle primes/primes
+EXAMPLE_ELFS := $(patsubst %,$(BUILD)/examples/%.elf,$(EXAMPLES))
+examples: $(EXAMPLE_ELFS)
+
+# ---- Shell (the process a guest runs in): static, musl ----------------
+
+SHELL_SRCS := monitors/shell/shell.c monitors/proc/proc_exec.c \
+              monitors/proc/trampoline.S monitors/kvm/kvm_exec.c
+SHELL_OBJS := $(patsubst %,$(BUILD)/shellobj/%.o,$(SHELL_SRCS))
+SHELL_HDRS := monitors/shell/shell.h monitors/common/plan.h include/lightvm/abi.h
+
+# musl has no Linux UAPI headers of its own: use the host's (linux-libc-dev)
+# without the rest of glibc's include directory.
+KHDR_STAMP := $(BUILD)/kernel-headers/.stamp
+$(KHDR_STAMP):
+	@mkdir -p $(dir $@)
+	ln -sfn /usr/include/linux $(BUILD)/kernel-headers/linux
+	ln -sfn /usr/include/asm-generic $(BUILD)/kernel-headers/asm-generic
+	ln -sfn /usr/include/x86_64-linux-gnu/asm $(BUILD)/kernel-headers/asm
+	touch $@
+
+$(BUILD)/shellobj/%.c.o: %.c $(SHELL_HDRS) $(KHDR_STAMP)
+	@mkdir -p $(dir $@)
+	$(MUSL_CC) $(SHELL_CFLAGS) -c $< -o $@
+
+$(BUILD)/shellobj/%.S.o: %.S
+	@mkdir -p $(dir $@)
+	$(MUSL_CC) -fpie -c $< -o $@
+
+$(BUILD)/bin/lightvm-shell: $(SHELL_OBJS)
+	@mkdir -p $(dir $@)
+	$(MUSL_CC) -static-pie -o $@ $^
+
+# ---- Toolstack library and CLI (host, glibc) ----------------------------
+
+TS_SRCS := $(wildcard toolstack/*.c)
+TS_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(TS_SRCS))
+TS_LIB := $(BUILD)/lib/libtoolstack.a
+TS_LIBS := -lseccomp -lelf -ljansson -lm
+CLI_SRCS := $(wildcard cli/*.c)
+CLI_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(CLI_SRCS))
+HOST_HDRS := $(wildcard include/lightvm/*.h toolstack/*.h cli/*.h \
+               monitors/common/*.h)
+
+$(BUILD)/obj/%.o: %.c $(HOST_HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(HOST_CFLAGS) -c $< -o $@
+
+$(TS_LIB): $(TS_OBJS)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/bin/lightvm: $(CLI_OBJS) $(TS_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(HOST_LDFLAGS) -o $@ $(CLI_OBJS) $(TS_LIB) $(TS_LIBS)
+
+BINS := $(BUILD)/bin/lightvm $(BUILD)/bin/lightvm-shell
+all: $(BINS)
+
+clean:
+	rm -rf build

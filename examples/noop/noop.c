@@ -1,0 +1,5 @@
+/* noop: the smallest guest; boots, and exits with status 0. */
+int main(void)
+{
+    return 0;
+}

@@ -1,0 +1,146 @@
+/*
+ * api.c: the SDK's public API (lightvm/guest.h) over the current binding.
+ */
+#include "sdk.h"
+
+#include <lightvm/guest.h>
+#include <string.h>
+
+const struct lvm_bootinfo *lvm_bootinfo(void)
+{
+    return LVM_BI;
+}
+
+const volatile struct lvm_devpage *lvm_devpage(void)
+{
+    return LVM_DP;
+}
+
+const struct lvm_device *lvm_device_find(enum lvm_device_type type,
+                                         const char *name)
+{
+    unsigned n = LVM_DP->ndevices;
+    if (n > LVM_MAX_DEVICES)
+        n = LVM_MAX_DEVICES;
+    for (unsigned i = 0; i < n; i++) {
+        const struct lvm_device *d = (const struct lvm_device *)&LVM_DP->dev[i];
+        if (d->type != type)
+            continue;
+        if (!name || strncmp(d->name, name, LVM_DEVNAME_MAX) == 0)
+            return d;
+    }
+    return 0;
+}
+
+long lvm_console_write(const void *buf, size_t len)
+{
+    return lvm__hc->console_write(buf, len);
+}
+
+uint64_t lvm_clock_monotonic(void)
+{
+    return lvm__hc->clock_monotonic();
+}
+
+uint64_t lvm_clock_wall(void)
+{
+    return lvm__hc->clock_wall();
+}
+
+uint64_t lvm_device_evmask(const struct lvm_device *dev)
+{
+    if (!dev || dev->evtchn >= LVM_MAX_EVTCHN)
+        return 0;
+    return 1ull << dev->evtchn;
+}
+
+uint64_t lvm_yield(uint64_t deadline_ns, uint64_t evmask)
+{
+    lvm__control_run_pending();
+    uint64_t ctrl = lvm__control_evmask();
+    uint64_t ready = lvm__hc->yield(deadline_ns, evmask | ctrl);
+    if (ready & ctrl) {
+        lvm__hc->evtchn_clear((unsigned)__builtin_ctzll(ctrl));
+        lvm__control_poll();
+    }
+    return ready & evmask;
+}
+
+void lvm_evtchn_clear(unsigned evtchn)
+{
+    lvm__hc->evtchn_clear(evtchn);
+}
+
+long lvm_net_read(const struct lvm_device *dev, void *buf, size_t len)
+{
+    if (!dev || dev->type != LVM_DEV_NET)
+        return LVM_EINVAL;
+    return lvm__hc->net_read(dev->handle, buf, len);
+}
+
+long lvm_net_write(const struct lvm_device *dev, const void *buf, size_t len)
+{
+    if (!dev || dev->type != LVM_DEV_NET || len > LVM_NET_FRAME_MAX)
+        return LVM_EINVAL;
+    return lvm__hc->net_write(dev->handle, buf, len);
+}
+
+static long block_io(const struct lvm_device *dev, uint64_t off, void *buf,
+                     size_t len, int write)
+{
+    if (!dev || dev->type != LVM_DEV_BLOCK)
+        return LVM_EINVAL;
+    uint64_t bs = dev->u.block.block_size, cap = dev->u.block.capacity;
+    if (!bs || off % bs || len % bs || off > cap || len > cap - off)
+        return LVM_EINVAL;
+    if (write && (dev->flags & LVM_DEVF_READONLY))
+        return LVM_EINVAL;
+    /* One block per hypercall: the monitor checks each against the device. */
+    for (size_t done = 0; done < len; done += bs) {
+        char *p = (char *)buf + done;
+        long r = write ? lvm__hc->block_write(dev->handle, off + done, p, bs)
+                       : lvm__hc->block_read(dev->handle, off + done, p, bs);
+        if (r != (long)bs)
+            return r < 0 ? r : LVM_EIO;
+    }
+    return (long)len;
+}
+
+long lvm_block_read(const struct lvm_device *dev, uint64_t offset, void *buf,
+                    size_t len)
+{
+    return block_io(dev, offset, buf, len, 0);
+}
+
+long lvm_block_write(const struct lvm_device *dev, uint64_t offset,
+                     const void *buf, size_t len)
+{
+    return block_io(dev, offset, (void *)buf, len, 1);
+}
+
+void lvm_watchdog_ping(void)
+{
+    LVM_ST->watchdog_ns = lvm__hc->clock_monotonic();
+}
+
+_Noreturn void lvm_exit(int status)
+{
+    LVM_ST->exit_reason = LVM_EXIT_NORMAL;
+    LVM_ST->exit_status = status;
+    lvm__hc->exit(status);
+    __builtin_unreachable();
+}
+
+_Noreturn void lvm__panic(const char *msg)
+{
+    lvm__strlcpy(LVM_ST->message, msg, sizeof LVM_ST->message);
+    LVM_ST->exit_reason = LVM_EXIT_ABORT;
+    LVM_ST->exit_status = 134;
+    lvm__hc->abort();
+    __builtin_unreachable();
+}
+
+_Noreturn void lvm_abort(const char *message)
+{
+    lvm__panic(message ? message : "lvm_abort()");
+}

@@ -1,0 +1,159 @@
+/*
+ * binding_kvm.c: hypercalls under the kvm monitor. The guest runs in ring 0
+ * of its own virtual machine; a hypercall writes an argument block into
+ * guest RAM and does `outl` of its offset from LVM_RAM_BASE to port
+ * LVM_HC_PORT_BASE + number. The monitor serves it during the I/O exit and
+ * writes results back into the block before the guest resumes.
+ *
+ * Linux system calls made by musl arrive at __lvm_syscall_entry (the
+ * monitor points LSTAR there) and are served by linux.c, exactly as the
+ * SIGSYS path does under proc.
+ */
+#include "sdk.h"
+
+static void hypercall(unsigned nr, volatile void *arg)
+{
+    uint32_t off = (uint32_t)((uintptr_t)arg - LVM_RAM_BASE);
+    __asm__ volatile("outl %0, %1"
+                     :
+                     : "a"(off), "d"((uint16_t)(LVM_HC_PORT_BASE + nr))
+                     : "memory");
+}
+
+void lvm__kvm_init(void)
+{
+    lvm__hc = &lvm__binding_kvm;
+}
+
+static long kvm_console_write(const void *buf, size_t len)
+{
+    size_t done = 0;
+    while (done < len) {
+        size_t n = len - done;
+        if (n > LVM_CONSOLE_WRITE_MAX)
+            n = LVM_CONSOLE_WRITE_MAX;
+        volatile struct lvm_hc_console_write a = {
+            .buf = (uintptr_t)buf + done, .len = n, .ret = 0};
+        hypercall(LVM_HC_CONSOLE_WRITE, &a);
+        if (a.ret <= 0)
+            return done ? (long)done : LVM_EIO;
+        done += (size_t)a.ret;
+    }
+    return (long)done;
+}
+
+static uint64_t kvm_clock_monotonic(void)
+{
+    volatile struct lvm_hc_clock a = {0};
+    hypercall(LVM_HC_CLOCK_MONOTONIC, &a);
+    return a.ns;
+}
+
+static uint64_t kvm_clock_wall(void)
+{
+    volatile struct lvm_hc_clock a = {0};
+    hypercall(LVM_HC_CLOCK_WALL, &a);
+    return a.ns;
+}
+
+static uint64_t kvm_yield(uint64_t deadline, uint64_t evmask)
+{
+    volatile struct lvm_hc_yield a = {.deadline_ns = deadline,
+                                      .evmask = evmask};
+    hypercall(LVM_HC_YIELD, &a);
+    return a.ready;
+}
+
+static long kvm_io(unsigned nr, unsigned handle, uint64_t off, const void *buf,
+                   size_t len)
+{
+    volatile struct lvm_hc_io a = {
+        .handle = handle, .offset = off, .buf = (uintptr_t)buf, .len = len};
+    hypercall(nr, &a);
+    return a.ret;
+}
+
+static long kvm_net_read(unsigned handle, void *buf, size_t len)
+{
+    return kvm_io(LVM_HC_NET_READ, handle, 0, buf, len);
+}
+
+static long kvm_net_write(unsigned handle, const void *buf, size_t len)
+{
+    return kvm_io(LVM_HC_NET_WRITE, handle, 0, buf, len);
+}
+
+static long kvm_block_read(unsigned handle, uint64_t off, void *buf,
+                           size_t len)
+{
+    return kvm_io(LVM_HC_BLOCK_READ, handle, off, buf, len);
+}
+
+static long kvm_block_write(unsigned handle, uint64_t off, const void *buf,
+                            size_t len)
+{
+    return kvm_io(LVM_HC_BLOCK_WRITE, handle, off, buf, len);
+}
+
+static long kvm_evtchn_clear(unsigned evtchn)
+{
+    volatile struct lvm_hc_evtchn_clear a = {.evtchn = evtchn};
+    hypercall(LVM_HC_EVTCHN_CLEAR, &a);
+    return a.ret;
+}
+
+static _Noreturn void kvm_exit(int status)
+{
+    volatile struct lvm_hc_exit a = {.status = status};
+    for (;;)
+        hypercall(LVM_HC_EXIT, &a);
+}
+
+static _Noreturn void kvm_abort(void)
+{
+    volatile struct lvm_hc_exit a = {.status = 134};
+    for (;;)
+        hypercall(LVM_HC_ABORT, &a);
+}
+
+static long kvm_set_fs(uintptr_t base)
+{
+    /* Ring 0: write the FS base MSR directly. */
+    __asm__ volatile("wrmsr"
+                     :
+                     : "c"(0xc0000100u), "a"((uint32_t)base),
+                       "d"((uint32_t)(base >> 32))
+                     : "memory");
+    return 0;
+}
+
+const struct lvm_binding_ops lvm__binding_kvm = {
+    .console_write = kvm_console_write,
+    .clock_monotonic = kvm_clock_monotonic,
+    .clock_wall = kvm_clock_wall,
+    .yield = kvm_yield,
+    .net_read = kvm_net_read,
+    .net_write = kvm_net_write,
+    .block_read = kvm_block_read,
+    .block_write = kvm_block_write,
+    .evtchn_clear = kvm_evtchn_clear,
+    .exit = kvm_exit,
+    .abort = kvm_abort,
+    .set_fs = kvm_set_fs,
+};
+
+/* Registers saved by __lvm_syscall_entry, lowest address first. */
+struct lvm_syscall_frame {
+    long nr, rdi, rsi, rdx, r10, r8, r9, rflags, rip;
+};
+
+long lvm__kvm_syscall(struct lvm_syscall_frame *f)
+{
+    lvm__in_syscall = 1;
+    long r = lvm__linux_syscall(f->nr, f->rdi, f->rsi, f->rdx, f->r10, f->r8,
+                                f->r9);
+    lvm__in_syscall = 0;
+    if (lvm__poweroff_deferred)
+        f->rip = (long)(uintptr_t)lvm__poweroff_exit;
+    return r;
+}

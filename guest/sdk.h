@@ -1,0 +1,86 @@
+/*
+ * sdk.h: guest SDK internal interfaces (not for applications).
+ *
+ * Everything reachable from the SIGSYS handler is built with
+ * -fno-stack-protector and must not touch %fs: the first served call can
+ * arrive before musl has set up the thread pointer.
+ */
+#ifndef LVM_GUEST_SDK_H
+#define LVM_GUEST_SDK_H
+
+#include <lightvm/abi.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* How hypercalls are made under the current monitor. */
+struct lvm_binding_ops {
+    long (*console_write)(const void *buf, size_t len);
+    uint64_t (*clock_monotonic)(void);
+    uint64_t (*clock_wall)(void);
+    uint64_t (*yield)(uint64_t deadline_ns, uint64_t evmask);
+    long (*net_read)(unsigned handle, void *buf, size_t len);
+    long (*net_write)(unsigned handle, const void *buf, size_t len);
+    long (*block_read)(unsigned handle, uint64_t off, void *buf, size_t len);
+    long (*block_write)(unsigned handle, uint64_t off, const void *buf,
+                        size_t len);
+    long (*evtchn_clear)(unsigned evtchn);
+    void (*exit)(int status); /* does not return */
+    void (*abort)(void);      /* does not return */
+    /* Set the thread pointer (%fs base); 0 or a negative errno. */
+    long (*set_fs)(uintptr_t base);
+};
+
+extern const struct lvm_binding_ops *lvm__hc;
+extern const struct lvm_binding_ops lvm__binding_proc;
+extern const struct lvm_binding_ops lvm__binding_kvm;
+
+#define LVM_BI ((const struct lvm_bootinfo *)LVM_BOOTINFO_ADDR)
+#define LVM_DP ((const volatile struct lvm_devpage *)LVM_DEVPAGE_ADDR)
+#define LVM_ST ((volatile struct lvm_status *)LVM_STATUS_ADDR)
+
+/* Entry points (start.S, start.c, sigsys.c, binding_kvm.c). */
+struct lvm_syscall_frame;
+_Noreturn void __lvm_start_c(long *sp);
+long lvm__kvm_syscall(struct lvm_syscall_frame *f);
+
+/* Binding set-up, called once at start. */
+void lvm__proc_init(void);
+void lvm__kvm_init(void);
+
+/* Guest memory for brk and mmap, carved from [heap_start, heap_end). */
+void lvm__mem_init(uintptr_t start, uintptr_t end);
+long lvm__brk(uintptr_t addr);
+long lvm__mmap(uintptr_t addr, size_t len, int prot, int flags, int fd,
+               long off);
+long lvm__munmap(uintptr_t addr, size_t len);
+long lvm__madvise(uintptr_t addr, size_t len, int advice);
+size_t lvm__mem_free_bytes(void);
+
+/* Random bytes from a ChaCha20 stream keyed by the boot info seed. */
+void lvm__random_init(const uint8_t seed[32]);
+void lvm__random_fill(void *buf, size_t len);
+
+/* The Linux system calls the SDK serves inside the guest. */
+long lvm__linux_syscall(long nr, long a0, long a1, long a2, long a3, long a4,
+                        long a5);
+
+/* Control device: act on a pending request, if any. */
+void lvm__control_poll(void);
+/* Set while a served system call runs; a default poweroff that arrives
+ * then makes the entry path return into lvm__poweroff_exit(). */
+extern volatile int lvm__in_syscall;
+extern volatile int lvm__poweroff_deferred;
+_Noreturn void lvm__poweroff_exit(void);
+void lvm__control_run_pending(void);
+uint64_t lvm__control_evmask(void);
+
+/* Write a message and the reason to the status page, then abort. */
+_Noreturn void lvm__panic(const char *msg);
+
+/* Freestanding helpers safe in the SIGSYS handler. */
+size_t lvm__strlen(const char *s);
+void lvm__memzero(void *p, size_t n);
+void lvm__strlcpy(volatile char *dst, const char *src, size_t n);
+char *lvm__utoa(char *end, unsigned long v); /* writes backwards, returns start */
+
+#endif

@@ -1,0 +1,30 @@
+/*
+ * shell.h: lightvm-shell internals. The shell is a small static program
+ * (musl, no other libraries) that becomes one guest; see common/plan.h.
+ */
+#ifndef LVM_SHELL_H
+#define LVM_SHELL_H
+
+#include "monitors/common/plan.h"
+
+#include <stddef.h>
+
+/* The control socket, moved out of the guest's fd range. */
+extern int shell_sock;
+
+/* Report (err, fmt...) to the toolstack and exit with status 125. */
+_Noreturn void shell_fail(int err, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Send a message header of (type) with (len) bytes in total. */
+void shell_send(const void *msg, size_t len);
+
+/* Carry out a proc plan; (fds) were received with it. Does not return. */
+_Noreturn void proc_exec(const struct lvm_msg_plan *plan, const int *fds,
+                         int nfds);
+
+/* Carry out a kvm plan. Does not return. */
+_Noreturn void kvm_exec(const struct lvm_msg_plan *plan, const int *fds,
+                        int nfds);
+
+#endif

@@ -1,0 +1,63 @@
+/*
+ * cgroup.h: one cgroup per guest, for its memory, CPU and pids limits,
+ * accounting, OOM detection and freezing. Works on the unified hierarchy
+ * (cgroup v2, most hosts) and on v1 controllers (including hybrid hosts,
+ * where the v1 controllers are used); the backend is chosen at run time.
+ */
+#ifndef LVM_TS_CGROUP_H
+#define LVM_TS_CGROUP_H
+
+#include "toolstack/error.h"
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#define CGROUP_ROOT_DEFAULT "/sys/fs/cgroup"
+#define CGROUP_PARENT "lightvm"
+
+struct cgroup_limits {
+    uint64_t memory_max;   /* bytes, 0 for none */
+    uint64_t cpu_quota_us; /* per cpu_period_us, 0 for none */
+    uint64_t cpu_period_us;
+    uint64_t pids_max; /* 0 for none */
+};
+
+struct cgroup {
+    int version;   /* 1 or 2 */
+    char name[64]; /* the guest's id */
+};
+
+struct cgroup_stats {
+    uint64_t memory_bytes; /* current usage */
+    uint64_t memory_max;
+    uint64_t cpu_ns; /* total CPU time used */
+    uint64_t oom_kills;
+    int frozen;
+};
+
+/* 2 for a pure cgroup v2 host, 1 otherwise (v1 or hybrid). */
+int cgroup_version(void);
+
+/* Create the guest's cgroup (name) with (limits). */
+int cgroup_create(struct cgroup *cg, const char *name,
+                  const struct cgroup_limits *limits, struct lvm_err *err);
+
+/* Open an existing guest cgroup by (name) (after a daemon restart). */
+void cgroup_open(struct cgroup *cg, const char *name);
+
+/* Move (pid) into the cgroup. */
+int cgroup_attach(const struct cgroup *cg, pid_t pid, struct lvm_err *err);
+
+/* Freeze or thaw every process in the cgroup; waits until done. */
+int cgroup_freeze(const struct cgroup *cg, int frozen, struct lvm_err *err);
+
+int cgroup_stats(const struct cgroup *cg, struct cgroup_stats *st,
+                 struct lvm_err *err);
+
+/* Remove the cgroup; its processes must have exited. */
+int cgroup_destroy(const struct cgroup *cg, struct lvm_err *err);
+
+/* Whether the cgroup directory exists. */
+int cgroup_exists(const struct cgroup *cg);
+
+#endif

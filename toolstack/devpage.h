@@ -1,0 +1,37 @@
+/*
+ * devpage.h: a guest's device page and status page (NoXS). The toolstack
+ * writes the device page, the guest reads it; the guest writes the status
+ * page, the toolstack reads it. Both live in one two-page memfd the
+ * toolstack keeps mapped; nothing global is consulted or updated.
+ */
+#ifndef LVM_TS_DEVPAGE_H
+#define LVM_TS_DEVPAGE_H
+
+#include "toolstack/error.h"
+
+#include <lightvm/abi.h>
+
+struct devpage {
+    int fd;                    /* memfd: page 0 devpage, page 1 status */
+    struct lvm_devpage *dp;    /* toolstack's writable view */
+    volatile struct lvm_status *st;
+};
+
+#define DEVPAGE_FILE_SIZE (2 * LVM_PAGE_SIZE)
+#define DEVPAGE_STATUS_OFFSET LVM_PAGE_SIZE
+
+int devpage_create(struct devpage *d, struct lvm_err *err);
+void devpage_destroy(struct devpage *d);
+
+/* Append (dev) to (dp); assigns nothing, checks room and type. */
+int devpage_add(struct lvm_devpage *dp, const struct lvm_device *dev,
+                struct lvm_err *err);
+
+/* The device called (name) of (type), or NULL. */
+const struct lvm_device *devpage_find(const struct lvm_devpage *dp,
+                                      unsigned type, const char *name);
+
+/* Post a control request: the request, then a new sequence number. */
+void devpage_control(struct lvm_devpage *dp, uint32_t request);
+
+#endif

@@ -1,0 +1,107 @@
+/*
+ * guest.h: start a guest from an image and a spec, control it, and tell
+ * how it ended. Used by `lightvm run` and by lightvmd.
+ */
+#ifndef LVM_TS_GUEST_H
+#define LVM_TS_GUEST_H
+
+#include "toolstack/cgroup.h"
+#include "toolstack/devpage.h"
+#include "toolstack/error.h"
+#include "toolstack/host.h"
+#include "toolstack/image.h"
+#include "toolstack/sandbox.h"
+
+#include <limits.h>
+#include <stdint.h>
+
+#define GUEST_MAX_BLOCKS 8
+#define GUEST_RAM_DEFAULT (16ull << 20)
+#define GUEST_CONSOLE_LIMIT_DEFAULT (16ull << 20)
+#define GUEST_ID_LEN 16
+
+struct guest_block {
+    char name[LVM_DEVNAME_MAX];
+    char path[PATH_MAX];
+    int readonly;
+};
+
+struct guest_spec {
+    const char *name;   /* shown in messages and lists; default image name */
+    uint64_t ram_size;  /* bytes of guest RAM */
+    uint64_t memory_limit; /* cgroup limit; 0: RAM plus kernel overhead */
+    double cpus;        /* CPU quota in CPUs, 0 for none */
+    int argc;
+    char *const *argv;  /* argv[0] is the guest's name for itself */
+    int envc;
+    char *const *envp;
+    int console_fd;     /* host fd the guest's console writes to */
+    uint64_t console_limit; /* bytes, if the console is a file */
+    unsigned nblocks;
+    struct guest_block blocks[GUEST_MAX_BLOCKS];
+    unsigned monitor;   /* LVM_MONITOR_PROC */
+};
+
+struct guest {
+    char id[GUEST_ID_LEN + 1];
+    char name[64];
+    struct devpage dev;
+    int control_fd; /* eventfd: the control device's event channel */
+    int have_cg;
+    struct cgroup cg;
+    struct sandbox sb;
+    uint64_t ram_size;
+    uint64_t memory_limit;
+    uint64_t create_ns, started_ns; /* request, and STARTED from the shell */
+    long killed_syscall; /* seen in an audit record already, or -1 */
+};
+
+enum guest_exit_kind {
+    GUEST_EXITED,  /* exit(status) */
+    GUEST_ABORTED, /* abort() or an SDK panic */
+    GUEST_POLICY,  /* killed by the seccomp policy */
+    GUEST_CRASHED, /* killed by a fault (SIGSEGV, SIGILL, ...) */
+    GUEST_OOM,     /* killed by its memory limit */
+    GUEST_TIMEOUT, /* killed by the toolstack's --timeout */
+    GUEST_KILLED,  /* killed from outside (destroy) */
+    GUEST_SETUP,   /* never reached its first instruction */
+};
+
+struct guest_exit {
+    enum guest_exit_kind kind;
+    int status;   /* exit status, or the signal number */
+    long syscall; /* GUEST_POLICY: the call, or -1 if unknown */
+    char detail[300];
+    int code;     /* what `lightvm run` exits with */
+};
+
+/* Generate a random guest id (GUEST_ID_LEN hex digits). */
+void guest_new_id(char id[GUEST_ID_LEN + 1]);
+
+/* Create and start a guest of (img) as (spec) says. */
+int guest_start(const struct lvm_host *h, const struct image *img,
+                const struct guest_spec *spec, struct guest **out,
+                struct lvm_err *err);
+
+/* Ask the guest to power off (or suspend, resume) through its control
+ * device. */
+int guest_control(struct guest *g, uint32_t request, struct lvm_err *err);
+
+/* SIGKILL the guest. */
+int guest_kill(struct guest *g);
+
+/* Reap the guest (it must have exited: poll g->sb.pidfd) and say how it
+ * ended. (audit_fd) names the killing system call; (timed_out) says the
+ * caller killed it for a timeout. */
+int guest_reap(struct guest *g, int audit_fd, int timed_out,
+               struct guest_exit *ex, struct lvm_err *err);
+
+/* Release everything the guest held (cgroup, fds, pages). */
+void guest_free(struct guest *g);
+
+/* A one-line description of (ex), e.g. "killed: forbidden system call
+ * openat (257)". */
+const char *guest_exit_str(const struct guest_exit *ex, char *buf,
+                           size_t len);
+
+#endif

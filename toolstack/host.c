@@ -1,0 +1,81 @@
+/*
+ * host.c: one-time host set-up for the toolstack (see host.h).
+ */
+#include "toolstack/host.h"
+#include "toolstack/sandbox.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/auxv.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef HWCAP2_FSGSBASE
+#define HWCAP2_FSGSBASE (1 << 1)
+#endif
+
+uint64_t host_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static int mkdir_p(const char *path, mode_t mode, struct lvm_err *err)
+{
+    char buf[PATH_MAX];
+    snprintf(buf, sizeof buf, "%s", path);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = 0;
+        if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+            return lvm_err_set(err, errno, "create %s", buf);
+        *p = '/';
+    }
+    if (mkdir(buf, mode) < 0 && errno != EEXIST)
+        return lvm_err_set(err, errno, "create %s", buf);
+    return 0;
+}
+
+int host_init(struct lvm_host *h, struct lvm_err *err)
+{
+    memset(h, 0, sizeof *h);
+    h->shell_fd = -1;
+    if (geteuid() != 0)
+        return lvm_err_set(err, EPERM,
+                           "lightvm needs root to create namespaces and "
+                           "cgroups (run it with sudo)");
+    if (sandbox_find_shell(h->shell_path, sizeof h->shell_path, err) < 0)
+        return -1;
+    h->shell_fd = open(h->shell_path, O_PATH | O_CLOEXEC);
+    if (h->shell_fd < 0)
+        return lvm_err_set(err, errno, "open %s", h->shell_path);
+    const char *run = getenv("LIGHTVM_RUN_DIR");
+    snprintf(h->run_dir, sizeof h->run_dir, "%s",
+             run && *run ? run : HOST_RUN_DIR_DEFAULT);
+    snprintf(h->root_dir, sizeof h->root_dir, "%s/empty", h->run_dir);
+    if (mkdir_p(h->root_dir, 0555, err) < 0) {
+        host_fini(h);
+        return -1;
+    }
+    const char *base = getenv("LIGHTVM_UID_BASE");
+    h->uid_base = base && *base ? (uid_t)strtoul(base, NULL, 0)
+                                : HOST_UID_BASE_DEFAULT;
+    h->hwcap = getauxval(AT_HWCAP);
+    h->fsgsbase = (getauxval(AT_HWCAP2) & HWCAP2_FSGSBASE) != 0;
+    if (getenv("LIGHTVM_NO_FSGSBASE"))
+        h->fsgsbase = 0;
+    return 0;
+}
+
+void host_fini(struct lvm_host *h)
+{
+    if (h->shell_fd >= 0)
+        close(h->shell_fd);
+    h->shell_fd = -1;
+}

@@ -1,0 +1,34 @@
+/*
+ * host.h: what the toolstack needs to know about the host once, before it
+ * creates guests: where lightvm-shell is, its run directory, the uid range
+ * guests are mapped to and what the CPU offers.
+ */
+#ifndef LVM_TS_HOST_H
+#define LVM_TS_HOST_H
+
+#include "toolstack/error.h"
+
+#include <limits.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define HOST_RUN_DIR_DEFAULT "/run/lightvm"
+#define HOST_UID_BASE_DEFAULT 0x40000000u /* host uid of a guest: base + pid */
+
+struct lvm_host {
+    int shell_fd; /* lightvm-shell, O_PATH */
+    char shell_path[PATH_MAX];
+    char run_dir[PATH_MAX];  /* $LIGHTVM_RUN_DIR or /run/lightvm */
+    char root_dir[PATH_MAX]; /* run_dir/empty: guests' root mount point */
+    uid_t uid_base;          /* $LIGHTVM_UID_BASE */
+    int fsgsbase;            /* user-mode wrfsbase enabled */
+    uint64_t hwcap;
+};
+
+int host_init(struct lvm_host *h, struct lvm_err *err);
+void host_fini(struct lvm_host *h);
+
+/* Monotonic clock in nanoseconds. */
+uint64_t host_now_ns(void);
+
+#endif

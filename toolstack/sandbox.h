@@ -1,0 +1,46 @@
+/*
+ * sandbox.h: create a shell (the process a guest will run in) in fresh
+ * namespaces, and talk to it (monitors/common/plan.h).
+ */
+#ifndef LVM_TS_SANDBOX_H
+#define LVM_TS_SANDBOX_H
+
+#include "monitors/common/plan.h"
+#include "toolstack/cgroup.h"
+#include "toolstack/error.h"
+
+#include <stddef.h>
+#include <sys/types.h>
+
+struct sandbox_opts {
+    int shell_fd;        /* lightvm-shell, opened O_PATH */
+    unsigned monitor;    /* enum lvm_monitor_kind */
+    uid_t uid_base;      /* host uid = uid_base + pid (same for gid) */
+    const char *root_dir; /* empty directory for the guest's root */
+    const char *hostname;
+    const struct cgroup *cg; /* cgroup to join, or NULL */
+    int ipc_ns, net_ns;      /* 1: fresh ipc and net namespaces */
+};
+
+struct sandbox {
+    pid_t pid;
+    int pidfd;
+    int sock; /* control socket to the shell */
+    uid_t host_uid;
+};
+
+/* Start a shell and take it to READY. */
+int sandbox_spawn(const struct sandbox_opts *o, struct sandbox *sb,
+                  struct lvm_err *err);
+
+/* Send (plan) (of (len) bytes, data included) and (fds); wait for STARTED. */
+int sandbox_launch(struct sandbox *sb, const struct lvm_msg_plan *plan,
+                   size_t len, const int *fds, int nfds, struct lvm_err *err);
+
+/* Kill the shell (if alive) and close its fds; reaping is the caller's. */
+void sandbox_close(struct sandbox *sb);
+
+/* The lightvm-shell next to the running program, or $LIGHTVM_SHELL. */
+int sandbox_find_shell(char *path, size_t len, struct lvm_err *err);
+
+#endif
