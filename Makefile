@@ -33,8 +33,12 @@ SHELL_CFLAGS := -std=c11 -D_GNU_SOURCE -O2 -g $(WARN) -Iinclude -I. \
                 -isystem $(BUILD)/kernel-headers \
                 -fno-stack-protector -static-pie -fpie
 
-.PHONY: all clean run test deps sdk examples
+.PHONY: all clean run test deps sdk examples tests check-unit
 all: sdk examples
+
+# Test suites run by `make test`, in order; each ends with a runner line.
+# Parts add theirs in their own fragment (e.g. tinyx/tinyx.mk).
+TEST_SUITES :=
 
 # ---- Guest SDK ----------------------------------------------------------
 
@@ -133,6 +137,43 @@ $(BUILD)/bin/lightvm: $(CLI_OBJS) $(TS_LIB)
 
 BINS := $(BUILD)/bin/lightvm $(BUILD)/bin/lightvm-shell
 all: $(BINS)
+
+# ---- Tests ----------------------------------------------------------------
+
+CMOCKA_LIBS := -lcmocka
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(UNIT_SRCS))
+
+$(BUILD)/tests/unit/%: tests/unit/%.c $(TS_LIB) $(HOST_HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(HOST_CFLAGS) -Wno-missing-prototypes -o $@ $< $(TS_LIB) \
+	    $(TS_LIBS) $(CMOCKA_LIBS) $(HOST_LDFLAGS)
+
+# Test guests: one C file each, built with the SDK like any guest.
+TGUEST_SRCS := $(wildcard tests/guests/*.c)
+TGUEST_ELFS := $(patsubst tests/guests/%.c,$(BUILD)/tests/guests/%.elf,$(TGUEST_SRCS))
+$(BUILD)/tests/guests/%.elf: tests/guests/%.c $(GUEST_DEPS)
+	@mkdir -p $(dir $@)
+	$(LIGHTVM_CC) -std=gnu11 -O2 -g $(WARN) -o $@ $<
+
+tests: all $(UNIT_BINS) $(TGUEST_ELFS)
+
+-include tinyx/tinyx.mk
+
+deps:
+	./scripts/deps.sh
+
+run: deps
+	$(MAKE) all
+	$(BUILD)/bin/lightvm run $(BUILD)/examples/hello/hello.elf -- from make run
+
+# Unit tests run in the sanitizer build; integration tests drive the
+# normal binaries and, for the toolstack, the sanitizer build too.
+test: deps
+	$(MAKE) tests
+	$(MAKE) SAN=1 tests
+	./scripts/run-tests.sh $(patsubst %,build/san/tests/unit/%,$(notdir $(UNIT_BINS))) \
+	    $(wildcard tests/integration/test_*.sh) $(TEST_SUITES)
 
 clean:
 	rm -rf build

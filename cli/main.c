@@ -3,22 +3,42 @@
  */
 #include "cli/cli.h"
 
+#include <lightvm/abi.h>
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
-static const char usage[] =
-    "Usage: lightvm COMMAND [OPTIONS] ...\n"
-    "\n"
-    "Run lightweight virtual machines: unikernel guests built with the\n"
-    "lightvm SDK, each isolated in its own sandbox.\n"
-    "\n"
-    "Commands:\n"
-    "  run       boot a guest, show its console, exit with its status\n"
-    "  inspect   show a guest image's manifest, segments and sizes\n"
-    "\n"
-    "Run 'lightvm COMMAND --help' for a command's options.\n"
-    "Full documentation: docs/cli.md.\n";
+struct command {
+    const char *name;
+    int (*fn)(int argc, char **argv);
+    const char *help;
+};
+
+/* One line per command; each lives in cli/cmd_<name>.c. */
+static const struct command commands[] = {
+    {"run", cmd_run, "boot a guest, show its console, exit with its status"},
+    {"inspect", cmd_inspect,
+     "show a guest image's manifest, segments and sizes"},
+};
+
+#define NCOMMANDS (sizeof commands / sizeof commands[0])
+
+static void usage(FILE *f)
+{
+    fputs("Usage: lightvm COMMAND [OPTIONS] ...\n"
+          "\n"
+          "Run lightweight virtual machines: unikernel guests built with the\n"
+          "lightvm SDK, each isolated in its own sandbox.\n"
+          "\n"
+          "Commands:\n",
+          f);
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        fprintf(f, "  %-10s%s\n", commands[i].name, commands[i].help);
+    fputs("\nRun 'lightvm COMMAND --help' for a command's options.\n"
+          "Full documentation: docs/cli.md.\n",
+          f);
+}
 
 void cli_error(const struct lvm_err *err)
 {
@@ -39,23 +59,22 @@ void cli_msg(const char *fmt, ...)
 int main(int argc, char **argv)
 {
     if (argc < 2) {
-        fputs(usage, stderr);
+        usage(stderr);
         return CLI_EXIT_USAGE;
     }
     const char *cmd = argv[1];
     if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 ||
         strcmp(cmd, "help") == 0) {
-        fputs(usage, stdout);
+        usage(stdout);
         return 0;
     }
     if (strcmp(cmd, "--version") == 0) {
-        printf("lightvm 0.1 (guest ABI %d)\n", 1);
+        printf("lightvm 0.1 (guest ABI %d)\n", LVM_ABI_VERSION);
         return 0;
     }
-    if (strcmp(cmd, "run") == 0)
-        return cmd_run(argc - 1, argv + 1);
-    if (strcmp(cmd, "inspect") == 0)
-        return cmd_inspect(argc - 1, argv + 1);
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        if (strcmp(cmd, commands[i].name) == 0)
+            return commands[i].fn(argc - 1, argv + 1);
     cli_msg("unknown command '%s' (see 'lightvm --help')", cmd);
     return CLI_EXIT_USAGE;
 }

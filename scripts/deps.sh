@@ -1,0 +1,19 @@
+#!/bin/sh
+# deps.sh: install the Debian 12 packages lightvm needs to build, test and
+# benchmark, if any are missing. Run as root.
+set -eu
+PKGS="build-essential musl-tools musl-dev pkg-config clang lld \
+libseccomp-dev libelf-dev libjansson-dev libcmocka-dev libmnl-dev \
+libarchive-dev iproute2 procps psmisc util-linux bsdextrautils \
+clang-format cppcheck"
+missing=""
+for p in $PKGS; do
+    dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q "install ok installed" ||
+        missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+echo "deps.sh: installing:$missing"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q
+# shellcheck disable=SC2086
+apt-get install -y -q --no-install-recommends $missing
