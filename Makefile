@@ -13,6 +13,15 @@ CC ?= gcc
 MUSL_CC ?= musl-gcc
 CLANG ?= clang
 
+# `make V=1` shows every command.
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
+# Echo a short line for a build step when quiet: $(call say,CC,file)
+say = $(if $(Q),@printf '  %-6s %s\n' '$(1)' '$(2)';)
+
 ifeq ($(SAN),1)
 BUILD := build/san
 SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer \
@@ -55,29 +64,29 @@ sdk: $(SDK)/lib/liblightvm-guest.a $(SDK_HDRS) $(LIGHTVM_CC)
 
 $(BUILD)/guest/%.c.o: guest/%.c guest/sdk.h include/lightvm/abi.h include/lightvm/guest.h
 	@mkdir -p $(dir $@)
-	$(MUSL_CC) $(GUEST_CFLAGS) -c $< -o $@
+	$(call say,CC,$<)$(MUSL_CC) $(GUEST_CFLAGS) -c $< -o $@
 
 $(BUILD)/guest/%.S.o: guest/%.S
 	@mkdir -p $(dir $@)
-	$(MUSL_CC) -c $< -o $@
+	$(call say,AS,$<)$(MUSL_CC) -c $< -o $@
 
 $(SDK)/lib/liblightvm-guest.a: $(SDK_OBJS)
 	@mkdir -p $(dir $@)
-	rm -f $@ && ar rcs $@ $^
+	$(call say,AR,$@)$(Q)rm -f $@ && ar rcs $@ $^
 
 $(SDK)/include/lightvm/%.h: include/lightvm/%.h
 	@mkdir -p $(dir $@)
-	cp $< $@
+	$(Q)cp $< $@
 
 $(LIGHTVM_CC): guest/lightvm-cc.in
 	@mkdir -p $(dir $@)
-	sed 's|@MUSL_CC@|$(MUSL_CC)|' $< > $@ && chmod +x $@
+	$(Q)sed 's|@MUSL_CC@|$(MUSL_CC)|' $< > $@ && chmod +x $@
 
 # A guest ELF from one C file: $(BUILD)/<dir>/<name>.elf from <dir>/<name>.c
 GUEST_DEPS := $(SDK)/lib/liblightvm-guest.a $(SDK_HDRS) $(LIGHTVM_CC)
 $(BUILD)/examples/%.elf: examples/%.c $(GUEST_DEPS)
 	@mkdir -p $(dir $@)
-	$(LIGHTVM_CC) -std=c11 -O2 -g $(WARN) -o $@ $<
+	$(call say,GUEST,$@)$(LIGHTVM_CC) -std=c11 -O2 -g $(WARN) -o $@ $<
 
 EXAMPLES := noop/noop hello/hello idle/idle primes/primes
 EXAMPLE_ELFS := $(patsubst %,$(BUILD)/examples/%.elf,$(EXAMPLES))
@@ -95,22 +104,22 @@ SHELL_HDRS := monitors/shell/shell.h monitors/common/plan.h include/lightvm/abi.
 KHDR_STAMP := $(BUILD)/kernel-headers/.stamp
 $(KHDR_STAMP):
 	@mkdir -p $(dir $@)
-	ln -sfn /usr/include/linux $(BUILD)/kernel-headers/linux
-	ln -sfn /usr/include/asm-generic $(BUILD)/kernel-headers/asm-generic
-	ln -sfn /usr/include/x86_64-linux-gnu/asm $(BUILD)/kernel-headers/asm
-	touch $@
+	$(Q)ln -sfn /usr/include/linux $(BUILD)/kernel-headers/linux
+	$(Q)ln -sfn /usr/include/asm-generic $(BUILD)/kernel-headers/asm-generic
+	$(Q)ln -sfn /usr/include/x86_64-linux-gnu/asm $(BUILD)/kernel-headers/asm
+	$(Q)touch $@
 
 $(BUILD)/shellobj/%.c.o: %.c $(SHELL_HDRS) $(KHDR_STAMP)
 	@mkdir -p $(dir $@)
-	$(MUSL_CC) $(SHELL_CFLAGS) -c $< -o $@
+	$(call say,CC,$<)$(MUSL_CC) $(SHELL_CFLAGS) -c $< -o $@
 
 $(BUILD)/shellobj/%.S.o: %.S
 	@mkdir -p $(dir $@)
-	$(MUSL_CC) -fpie -c $< -o $@
+	$(call say,AS,$<)$(MUSL_CC) -fpie -c $< -o $@
 
 $(BUILD)/bin/lightvm-shell: $(SHELL_OBJS)
 	@mkdir -p $(dir $@)
-	$(MUSL_CC) -static-pie -o $@ $^
+	$(call say,LD,$@)$(MUSL_CC) -static-pie -o $@ $^
 
 # ---- Toolstack library and CLI (host, glibc) ----------------------------
 
@@ -125,15 +134,15 @@ HOST_HDRS := $(wildcard include/lightvm/*.h toolstack/*.h cli/*.h \
 
 $(BUILD)/obj/%.o: %.c $(HOST_HDRS)
 	@mkdir -p $(dir $@)
-	$(CC) $(HOST_CFLAGS) -c $< -o $@
+	$(call say,CC,$<)$(CC) $(HOST_CFLAGS) -c $< -o $@
 
 $(TS_LIB): $(TS_OBJS)
 	@mkdir -p $(dir $@)
-	rm -f $@ && ar rcs $@ $^
+	$(call say,AR,$@)$(Q)rm -f $@ && ar rcs $@ $^
 
 $(BUILD)/bin/lightvm: $(CLI_OBJS) $(TS_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(HOST_LDFLAGS) -o $@ $(CLI_OBJS) $(TS_LIB) $(TS_LIBS)
+	$(call say,LD,$@)$(CC) $(HOST_LDFLAGS) -o $@ $(CLI_OBJS) $(TS_LIB) $(TS_LIBS)
 
 BINS := $(BUILD)/bin/lightvm $(BUILD)/bin/lightvm-shell
 all: $(BINS)
@@ -146,7 +155,7 @@ UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(UNIT_SRCS))
 
 $(BUILD)/tests/unit/%: tests/unit/%.c $(TS_LIB) $(HOST_HDRS)
 	@mkdir -p $(dir $@)
-	$(CC) $(HOST_CFLAGS) -Wno-missing-prototypes -o $@ $< $(TS_LIB) \
+	$(call say,CC,$@)$(CC) $(HOST_CFLAGS) -Wno-missing-prototypes -o $@ $< $(TS_LIB) \
 	    $(TS_LIBS) $(CMOCKA_LIBS) $(HOST_LDFLAGS)
 
 # Test guests: one C file each, built with the SDK like any guest.
@@ -154,7 +163,7 @@ TGUEST_SRCS := $(wildcard tests/guests/*.c)
 TGUEST_ELFS := $(patsubst tests/guests/%.c,$(BUILD)/tests/guests/%.elf,$(TGUEST_SRCS))
 $(BUILD)/tests/guests/%.elf: tests/guests/%.c $(GUEST_DEPS)
 	@mkdir -p $(dir $@)
-	$(LIGHTVM_CC) -std=gnu11 -O2 -g $(WARN) -o $@ $<
+	$(call say,GUEST,$@)$(LIGHTVM_CC) -std=gnu11 -O2 -g $(WARN) -o $@ $<
 
 tests: all $(UNIT_BINS) $(TGUEST_ELFS)
 

@@ -7,6 +7,7 @@
 #include "toolstack/guest.h"
 #include "toolstack/host.h"
 #include "toolstack/layout.h"
+#include "toolstack/monitor.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -40,7 +41,8 @@ static const char usage[] =
     "  -n, --name NAME         guest name (default: the image's)\n"
     "  -e, --env KEY=VALUE     set an environment variable in the guest\n"
     "  -b, --block NAME=FILE[:ro]  attach FILE as block device NAME\n"
-    "      --monitor MONITOR   proc (default)\n"
+    "      --monitor MONITOR   proc (default), or auto: the strongest\n"
+    "                          isolation this host offers\n"
     "  -q, --quiet             say nothing about a normal exit\n"
     "  -h, --help              this text\n"
     "\n"
@@ -50,6 +52,7 @@ static const char usage[] =
 
 struct run_opts {
     struct guest_spec spec;
+    const char *monitor;
     const char *console_path;
     double timeout;
     int quiet;
@@ -92,7 +95,7 @@ static int parse(int argc, char **argv, struct run_opts *o)
         {"help", no_argument, NULL, 'h'},
         {0, 0, 0, 0}};
     struct guest_spec *s = &o->spec;
-    s->monitor = LVM_MONITOR_PROC;
+    o->monitor = "proc";
     int c;
     char *end;
     while ((c = getopt_long(argc, argv, "+m:t:c:n:e:b:qh", opts, NULL)) != -1) {
@@ -169,12 +172,7 @@ static int parse(int argc, char **argv, struct run_opts *o)
             s->nblocks++;
             break;
         case OPT_MONITOR:
-            if (strcmp(optarg, "proc") != 0) {
-                cli_msg("--monitor: unknown monitor '%s' (available: proc)",
-                        optarg);
-                return -1;
-            }
-            s->monitor = LVM_MONITOR_PROC;
+            o->monitor = optarg;
             break;
         case 'q':
             o->quiet = 1;
@@ -286,6 +284,18 @@ int cmd_run(int argc, char **argv)
         cli_error(&err);
         return CLI_EXIT_ERROR;
     }
+    const struct monitor_ops *mon = monitor_find(o.monitor, &host);
+    if (!mon) {
+        if (strcmp(o.monitor, "auto") == 0)
+            lvm_err_set(&err, 0, "no monitor can run on this host");
+        else
+            lvm_err_set(&err, 0, "--monitor: unknown monitor '%s' (available: "
+                        "%s, auto)", o.monitor, monitor_names());
+        goto fail;
+    }
+    if (strcmp(o.monitor, "auto") == 0)
+        cli_msg("using the %s monitor", mon->name);
+    o.spec.monitor = mon->kind;
     if (image_load(o.spec.argv[0], &img, &err) < 0)
         goto fail;
     if (o.console_path) {

@@ -1,14 +1,14 @@
 /*
  * guest.c: start guests and account for how they end (see guest.h).
  *
- * Starting a proc guest: attach its devices (console, control eventfd,
- * block files) and fill its device page; lay out its memory; build its
- * boot info, initial stack and seccomp filter into a plan; create its
- * cgroup and shell; send the plan. The guest's fds are numbered by the
- * device page: 1 and 2 the console, 3 the control eventfd, then devices.
+ * Starting a guest: attach its devices and fill its device page
+ * (devices.c); have its monitor build the launch plan (monitor_*.c);
+ * create its cgroup and shell (sandbox.c); send the plan.
  */
 #include "toolstack/guest.h"
 #include "toolstack/audit.h"
+#include "toolstack/devices.h"
+#include "toolstack/monitor.h"
 #include "toolstack/layout.h"
 #include "toolstack/policy.h"
 
@@ -26,10 +26,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define CONTROL_GUEST_FD 3
-#define FIRST_DEVICE_FD 4
-#define CONTROL_EVTCHN 0
-#define BLOCK_SIZE 512
 #define MEMORY_OVERHEAD (4ull << 20) /* page tables, signal frames, kernel */
 
 void guest_new_id(char id[GUEST_ID_LEN + 1])
@@ -43,273 +39,23 @@ void guest_new_id(char id[GUEST_ID_LEN + 1])
         snprintf(id + 2 * i, 3, "%02x", r[i]);
 }
 
-/* Host resources behind a guest's devices, gathered before the shell. */
-struct attach {
-    int fds[LVM_PLAN_MAX_FDS]; /* sent with the plan */
-    int nfds;
-    struct lvm_plan_fd map[LVM_PLAN_MAX_FDS];
-    unsigned nmap;
-    struct policy_params pol;
-};
-
-static int add_fd(struct attach *a, int fd, int target, struct lvm_err *err)
+static int start_guest(const struct lvm_host *h, const struct image *img,
+                       const struct guest_spec *spec, struct guest *g,
+                       struct lvm_err *err)
 {
-    if (a->nfds == LVM_PLAN_MAX_FDS || a->nmap == LVM_PLAN_MAX_FDS)
-        return lvm_err_set(err, E2BIG, "too many fds for one guest");
-    a->fds[a->nfds] = fd;
-    a->map[a->nmap].fd_index = a->nfds;
-    a->map[a->nmap].target = target;
-    a->nfds++;
-    a->nmap++;
-    return 0;
-}
-
-static int attach_block(struct guest *g, struct attach *a,
-                        const struct guest_block *b,
-                        const struct lvm_manifest_device *want, int guest_fd,
-                        int *owned, struct lvm_err *err)
-{
-    int ro = b->readonly || (want->flags & LVM_DEVF_READONLY);
-    int fd = open(b->path, (ro ? O_RDONLY : O_RDWR) | O_CLOEXEC);
-    if (fd < 0)
-        return lvm_err_set(err, errno, "open block device %s (%s)", b->name,
-                           b->path);
-    *owned = fd;
-    struct stat st;
-    if (fstat(fd, &st) < 0)
-        return lvm_err_set(err, errno, "stat %s", b->path);
-    uint64_t size = (uint64_t)st.st_size;
-    if (S_ISBLK(st.st_mode)) {
-        off_t end = lseek(fd, 0, SEEK_END);
-        size = end > 0 ? (uint64_t)end : 0;
-    } else if (!S_ISREG(st.st_mode)) {
-        return lvm_err_set(err, EINVAL,
-                           "block device %s: %s is not a file or a disk",
-                           b->name, b->path);
-    }
-    uint64_t cap = size - size % BLOCK_SIZE;
-    if (cap == 0)
-        return lvm_err_set(err, EINVAL,
-                           "block device %s: %s holds less than one %d-byte "
-                           "block",
-                           b->name, b->path, BLOCK_SIZE);
-    struct lvm_device d;
-    memset(&d, 0, sizeof d);
-    d.type = LVM_DEV_BLOCK;
-    d.flags = ro ? LVM_DEVF_READONLY : 0;
-    d.handle = (uint16_t)guest_fd;
-    d.evtchn = LVM_EVTCHN_NONE;
-    memcpy(d.name, want->name, sizeof d.name);
-    d.u.block.capacity = cap;
-    d.u.block.block_size = BLOCK_SIZE;
-    if (devpage_add(g->dev.dp, &d, err) < 0)
+    const struct monitor_ops *mon = monitor_of(spec->monitor);
+    if (!mon)
+        return lvm_err_set(err, EINVAL, "unknown monitor %u", spec->monitor);
+    if (mon->available(h, err) < 0)
         return -1;
-    struct policy_device *pd = &a->pol.dev[a->pol.ndevices++];
-    pd->type = LVM_DEV_BLOCK;
-    pd->fd = guest_fd;
-    pd->readonly = ro;
-    pd->capacity = cap;
-    pd->block_size = BLOCK_SIZE;
-    return add_fd(a, fd, guest_fd, err);
-}
-
-/* Console, control and every device in the manifest. */
-static int attach_devices(struct guest *g, const struct image *img,
-                          const struct guest_spec *spec, struct attach *a,
-                          int *owned, int *nowned, struct lvm_err *err)
-{
-    memset(a, 0, sizeof *a);
-    struct lvm_device d;
-    memset(&d, 0, sizeof d);
-    d.type = LVM_DEV_CONSOLE;
-    d.handle = 1;
-    d.evtchn = LVM_EVTCHN_NONE;
-    snprintf(d.name, sizeof d.name, "console");
-    if (devpage_add(g->dev.dp, &d, err) < 0)
-        return -1;
-    if (add_fd(a, spec->console_fd, 1, err) < 0)
-        return -1;
-    a->map[a->nmap++] = (struct lvm_plan_fd){a->nfds - 1, 2};
-
-    memset(&d, 0, sizeof d);
-    d.type = LVM_DEV_CONTROL;
-    d.handle = CONTROL_GUEST_FD;
-    d.evtchn = CONTROL_EVTCHN;
-    snprintf(d.name, sizeof d.name, "control");
-    if (devpage_add(g->dev.dp, &d, err) < 0)
-        return -1;
-    if (add_fd(a, g->control_fd, CONTROL_GUEST_FD, err) < 0)
-        return -1;
-    a->pol.control_fd = CONTROL_GUEST_FD;
-
-    int next_fd = FIRST_DEVICE_FD;
-    for (unsigned i = 0; i < spec->nblocks; i++) {
-        int found = 0;
-        for (unsigned j = 0; j < img->info.ndevices; j++)
-            found |= img->info.dev[j].type == LVM_DEV_BLOCK &&
-                     strcmp(img->info.dev[j].name, spec->blocks[i].name) == 0;
-        if (!found)
-            return lvm_err_set(err, EINVAL,
-                               "the guest's manifest has no block device "
-                               "named %s",
-                               spec->blocks[i].name);
-    }
-    for (unsigned j = 0; j < img->info.ndevices; j++) {
-        const struct lvm_manifest_device *want = &img->info.dev[j];
-        const char *type = image_device_type_name(want->type);
-        if (want->type == LVM_DEV_BLOCK) {
-            const struct guest_block *b = NULL;
-            for (unsigned i = 0; i < spec->nblocks; i++)
-                if (strcmp(spec->blocks[i].name, want->name) == 0)
-                    b = &spec->blocks[i];
-            if (!b)
-                return lvm_err_set(err, ENODEV,
-                                   "the guest needs block device %s: attach "
-                                   "it with --block %s=FILE",
-                                   want->name, want->name);
-            if (attach_block(g, a, b, want, next_fd++, &owned[(*nowned)++],
-                             err) < 0)
-                return -1;
-        } else {
-            return lvm_err_set(err, ENODEV,
-                               "the guest needs %s device %s, which this "
-                               "toolstack cannot attach yet",
-                               type, want->name);
-        }
-    }
-    return 0;
-}
-
-/* The plan message: header, then data (boot info, stack, filter). */
-static int build_plan(const struct lvm_host *h, const struct image *img,
-                      const struct guest_spec *spec, struct guest *g,
-                      struct attach *a, struct lvm_msg_plan **out,
-                      size_t *out_len, struct lvm_err *err)
-{
-    struct layout lay;
-    if (layout_compute(&img->info, spec->ram_size, &lay, err) < 0)
-        return -1;
-
-    struct sock_filter *bpf = NULL;
-    size_t bpf_len = 0;
-    a->pol.fsgsbase = h->fsgsbase;
-    if (policy_proc_build(&a->pol, &bpf, &bpf_len, err) < 0)
-        return -1;
-    if (bpf_len > LVM_PLAN_MAX_BPF) {
-        free(bpf);
-        return lvm_err_set(err, E2BIG, "seccomp filter too long");
-    }
-
-    size_t cap = sizeof(struct lvm_msg_plan) + LVM_PLAN_MAX_DATA;
-    struct lvm_msg_plan *p = calloc(1, cap);
-    if (!p) {
-        free(bpf);
-        return lvm_err_set(err, ENOMEM, "allocate the plan");
-    }
-    uint8_t *data = (uint8_t *)(p + 1);
-    size_t used = 0;
-
-    /* Boot info. */
-    uint8_t seed[32];
-    struct layout_args la = {.argc = spec->argc, .argv = spec->argv,
-                             .envc = spec->envc, .envp = spec->envp,
-                             .hwcap = h->hwcap};
-    if (getrandom(seed, sizeof seed, 0) != sizeof seed ||
-        getrandom(la.random, sizeof la.random, 0) != sizeof la.random) {
-        free(bpf);
-        free(p);
-        return lvm_err_set(err, errno, "getrandom");
-    }
-    struct lvm_bootinfo *bi = (struct lvm_bootinfo *)(void *)data;
-    layout_bootinfo(&lay, LVM_BINDING_PROC, h->fsgsbase ? LVM_BOOT_FSGSBASE : 0,
-                    g->id, g->name, spec->argc, spec->argv, seed, host_now_ns(),
-                    bi);
-    p->copies[p->ncopies++] =
-        (struct lvm_plan_copy){LVM_BOOTINFO_ADDR, sizeof *bi, 0};
-    used += sizeof *bi;
-
-    /* Initial stack. */
-    uint64_t sp;
-    size_t stack_len;
-    if (layout_stack(&img->info, img->file, &lay, &la, data + used,
-                     LVM_PLAN_MAX_DATA - used - bpf_len * sizeof *bpf, &sp,
-                     &stack_len, err) < 0) {
-        free(bpf);
-        free(p);
-        return -1;
-    }
-    p->copies[p->ncopies++] =
-        (struct lvm_plan_copy){sp, (uint32_t)stack_len, (uint32_t)used};
-    used += stack_len;
-
-    /* Seccomp filter. */
-    used = (used + 7) & ~(size_t)7;
-    memcpy(data + used, bpf, bpf_len * sizeof *bpf);
-    p->bpf_off = (uint32_t)used;
-    p->bpf_len = (uint32_t)bpf_len;
-    used += bpf_len * sizeof *bpf;
-    free(bpf);
-
-    /* Memory: boot info, device and status pages, the image, RAM. */
-    int tmpl = a->nfds, devp = a->nfds + 1;
-    p->maps[p->nmaps++] = (struct lvm_plan_map){
-        LVM_BOOTINFO_ADDR, LVM_PAGE_SIZE, 0, PROT_READ, LVM_MAP_ANON, -1, 0};
-    p->maps[p->nmaps++] = (struct lvm_plan_map){
-        LVM_DEVPAGE_ADDR, LVM_PAGE_SIZE, 0, PROT_READ, LVM_MAP_FILE_SHARED,
-        devp, 0};
-    p->maps[p->nmaps++] = (struct lvm_plan_map){
-        LVM_STATUS_ADDR, LVM_PAGE_SIZE, DEVPAGE_STATUS_OFFSET,
-        PROT_READ | PROT_WRITE, LVM_MAP_FILE_SHARED, devp, 0};
-    for (unsigned i = 0; i < img->info.nsegs; i++) {
-        const struct image_segment *s = &img->info.seg[i];
-        uint64_t lo = s->vaddr & ~(LVM_PAGE_SIZE - 1);
-        uint64_t hi = (s->vaddr + s->memsz + LVM_PAGE_SIZE - 1) &
-                      ~(LVM_PAGE_SIZE - 1);
-        p->maps[p->nmaps++] = (struct lvm_plan_map){
-            lo, hi - lo, lo - LVM_RAM_BASE, s->prot, LVM_MAP_FILE_PRIVATE,
-            tmpl, 0};
-    }
-    p->maps[p->nmaps++] = (struct lvm_plan_map){
-        lay.heap_start, lay.heap_end - lay.heap_start, 0,
-        PROT_READ | PROT_WRITE, LVM_MAP_ANON, -1, 0};
-    p->maps[p->nmaps++] = (struct lvm_plan_map){
-        lay.stack_bottom, lay.stack_top - lay.stack_bottom, 0,
-        PROT_READ | PROT_WRITE, LVM_MAP_ANON, -1, 0};
-
-    p->hdr = (struct lvm_msg_hdr){LVM_PLAN_MAGIC, LVM_PLAN_VERSION,
-                                  LVM_MSG_PLAN};
-    p->monitor = LVM_MONITOR_PROC;
-    p->nfds = a->nmap;
-    memcpy(p->fds, a->map, sizeof(struct lvm_plan_fd) * a->nmap);
-    p->entry = img->info.entry;
-    p->stack_pointer = sp;
-    p->sigsys_entry = img->info.abi.sigsys_entry;
-    p->sigreturn_entry = img->info.abi.sigreturn_entry;
-    p->syscall_entry = img->info.abi.syscall_entry;
-    p->rlimit_fsize = spec->console_limit ? spec->console_limit
-                                          : GUEST_CONSOLE_LIMIT_DEFAULT;
-    p->ram_end = lay.ram_end;
-    p->data_len = (uint32_t)used;
-    snprintf(p->comm, sizeof p->comm, "lvm-%s", g->name);
-    *out = p;
-    *out_len = sizeof *p + used;
-    return 0;
-}
-
-static int start_proc(const struct lvm_host *h, const struct image *img,
-                      const struct guest_spec *spec, struct guest *g,
-                      struct lvm_err *err)
-{
     struct attach a;
-    int owned[GUEST_MAX_BLOCKS + 1], nowned = 0, r = -1;
     struct lvm_msg_plan *plan = NULL;
     size_t plan_len = 0;
-    if (attach_devices(g, img, spec, &a, owned, &nowned, err) < 0)
+    int r = -1;
+    if (devices_attach(g, img, spec, &a, err) < 0)
         goto out;
-    if (build_plan(h, img, spec, g, &a, &plan, &plan_len, err) < 0)
+    if (mon->build_plan(h, img, spec, g, &a, &plan, &plan_len, err) < 0)
         goto out;
-    a.fds[a.nfds++] = img->template_fd;
-    a.fds[a.nfds++] = g->dev.fd;
 
     struct cgroup_limits lim = {0};
     lim.memory_max = g->memory_limit;
@@ -326,7 +72,7 @@ static int start_proc(const struct lvm_host *h, const struct image *img,
 
     struct sandbox_opts so = {
         .shell_fd = h->shell_fd,
-        .monitor = LVM_MONITOR_PROC,
+        .monitor = mon->kind,
         .uid_base = h->uid_base,
         .root_dir = h->root_dir,
         .hostname = g->name,
@@ -345,9 +91,7 @@ static int start_proc(const struct lvm_host *h, const struct image *img,
     g->started_ns = host_now_ns();
     r = 0;
 out:
-    for (int i = 0; i < nowned; i++)
-        if (owned[i] >= 0)
-            close(owned[i]);
+    devices_release(&a);
     free(plan);
     return r;
 }
@@ -356,8 +100,6 @@ int guest_start(const struct lvm_host *h, const struct image *img,
                 const struct guest_spec *spec, struct guest **out,
                 struct lvm_err *err)
 {
-    if (spec->monitor != LVM_MONITOR_PROC)
-        return lvm_err_set(err, EINVAL, "only the proc monitor is available");
     if (spec->console_fd < 0)
         return lvm_err_set(err, EINVAL, "no console for the guest");
     struct guest *g = calloc(1, sizeof *g);
@@ -385,7 +127,7 @@ int guest_start(const struct lvm_host *h, const struct image *img,
     }
     if (devpage_create(&g->dev, err) < 0)
         goto fail;
-    if (start_proc(h, img, &s, g, err) < 0)
+    if (start_guest(h, img, &s, g, err) < 0)
         goto fail;
     *out = g;
     return 0;

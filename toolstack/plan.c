@@ -1,0 +1,153 @@
+/*
+ * plan.c: the parts of a launch plan every unikernel monitor shares: boot
+ * info, the initial stack and the guest's memory map.
+ */
+#include "toolstack/guest.h"
+#include "toolstack/layout.h"
+#include "toolstack/monitor.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/random.h>
+
+int attach_fd(struct attach *a, int fd, int target, struct lvm_err *err)
+{
+    if (a->nfds == LVM_PLAN_MAX_FDS ||
+        (target >= 0 && a->nmap == LVM_PLAN_MAX_FDS))
+        return lvm_err_set(err, E2BIG, "too many fds for one guest");
+    int index = a->nfds++;
+    a->fds[index] = fd;
+    if (target >= 0)
+        a->map[a->nmap++] = (struct lvm_plan_fd){index, target};
+    return index;
+}
+
+long plan_data(struct plan_builder *b, const void *data, size_t len)
+{
+    size_t at = (b->used + 7) & ~(size_t)7;
+    if (at > LVM_PLAN_MAX_DATA || len > LVM_PLAN_MAX_DATA - at)
+        return -1;
+    memcpy(b->data + at, data, len);
+    b->used = at + len;
+    return (long)at;
+}
+
+int plan_begin(struct plan_builder *b, unsigned kind, uint16_t binding,
+               const struct lvm_host *h, const struct image *img,
+               const struct guest_spec *spec, const struct guest *g,
+               struct layout *lay, struct lvm_err *err)
+{
+    memset(b, 0, sizeof *b);
+    if (layout_compute(&img->info, spec->ram_size, lay, err) < 0)
+        return -1;
+    b->p = calloc(1, sizeof *b->p + LVM_PLAN_MAX_DATA);
+    if (!b->p)
+        return lvm_err_set(err, ENOMEM, "allocate the plan");
+    b->data = (uint8_t *)(b->p + 1);
+    b->p->hdr = (struct lvm_msg_hdr){LVM_PLAN_MAGIC, LVM_PLAN_VERSION,
+                                     LVM_MSG_PLAN};
+    b->p->monitor = kind;
+
+    uint8_t seed[32];
+    struct layout_args la = {.argc = spec->argc, .argv = spec->argv,
+                             .envc = spec->envc, .envp = spec->envp,
+                             .hwcap = h->hwcap};
+    if (getrandom(seed, sizeof seed, 0) != sizeof seed ||
+        getrandom(la.random, sizeof la.random, 0) != sizeof la.random)
+        return lvm_err_set(err, errno, "getrandom");
+    uint32_t flags = 0;
+    if (binding == LVM_BINDING_PROC && h->fsgsbase)
+        flags |= LVM_BOOT_FSGSBASE;
+    struct lvm_bootinfo bi;
+    layout_bootinfo(lay, binding, flags, g->id, g->name, spec->argc, spec->argv,
+                    seed, host_now_ns(), &bi);
+    long off = plan_data(b, &bi, sizeof bi);
+    b->p->copies[b->p->ncopies++] =
+        (struct lvm_plan_copy){LVM_BOOTINFO_ADDR, sizeof bi, (uint32_t)off};
+
+    /* The initial stack is built straight into the plan's data. */
+    uint64_t sp;
+    size_t len;
+    size_t at = (b->used + 15) & ~(size_t)15;
+    if (layout_stack(&img->info, img->file, lay, &la, b->data + at,
+                     LVM_PLAN_MAX_DATA - at - (LVM_PLAN_MAX_DATA / 4), &sp,
+                     &len, err) < 0)
+        return -1;
+    b->p->copies[b->p->ncopies++] =
+        (struct lvm_plan_copy){sp, (uint32_t)len, (uint32_t)at};
+    b->used = at + len;
+    b->p->stack_pointer = sp;
+    return 0;
+}
+
+static int add_map(struct plan_builder *b, struct lvm_plan_map m,
+                   struct lvm_err *err)
+{
+    if (b->p->nmaps == LVM_PLAN_MAX_MAPS)
+        return lvm_err_set(err, E2BIG, "too many memory maps");
+    b->p->maps[b->p->nmaps++] = m;
+    return 0;
+}
+
+int plan_memory(struct plan_builder *b, const struct image *img,
+                const struct layout *lay, int tmpl, int devp,
+                struct lvm_err *err)
+{
+    const uint64_t page = LVM_PAGE_SIZE;
+    if (add_map(b, (struct lvm_plan_map){LVM_BOOTINFO_ADDR, page, 0, PROT_READ,
+                                         LVM_MAP_ANON, -1, 0},
+                err) < 0 ||
+        add_map(b, (struct lvm_plan_map){LVM_DEVPAGE_ADDR, page, 0, PROT_READ,
+                                         LVM_MAP_FILE_SHARED, devp, 0},
+                err) < 0 ||
+        add_map(b, (struct lvm_plan_map){LVM_STATUS_ADDR, page,
+                                         DEVPAGE_STATUS_OFFSET,
+                                         PROT_READ | PROT_WRITE,
+                                         LVM_MAP_FILE_SHARED, devp, 0},
+                err) < 0)
+        return -1;
+    for (unsigned i = 0; i < img->info.nsegs; i++) {
+        const struct image_segment *s = &img->info.seg[i];
+        uint64_t lo = s->vaddr & ~(page - 1);
+        uint64_t hi = (s->vaddr + s->memsz + page - 1) & ~(page - 1);
+        if (add_map(b, (struct lvm_plan_map){lo, hi - lo, lo - LVM_RAM_BASE,
+                                             s->prot, LVM_MAP_FILE_PRIVATE,
+                                             tmpl, 0},
+                    err) < 0)
+            return -1;
+    }
+    if (add_map(b, (struct lvm_plan_map){lay->heap_start,
+                                         lay->heap_end - lay->heap_start, 0,
+                                         PROT_READ | PROT_WRITE, LVM_MAP_ANON,
+                                         -1, 0},
+                err) < 0 ||
+        add_map(b, (struct lvm_plan_map){lay->stack_bottom,
+                                         lay->stack_top - lay->stack_bottom, 0,
+                                         PROT_READ | PROT_WRITE, LVM_MAP_ANON,
+                                         -1, 0},
+                err) < 0)
+        return -1;
+    b->p->ram_end = lay->ram_end;
+    return 0;
+}
+
+void plan_end(struct plan_builder *b, const struct image *img,
+              const struct guest_spec *spec, const struct guest *g,
+              const struct attach *a, const struct layout *lay)
+{
+    struct lvm_msg_plan *p = b->p;
+    p->nfds = a->nmap;
+    memcpy(p->fds, a->map, sizeof(struct lvm_plan_fd) * a->nmap);
+    p->entry = img->info.entry;
+    p->sigsys_entry = img->info.abi.sigsys_entry;
+    p->sigreturn_entry = img->info.abi.sigreturn_entry;
+    p->syscall_entry = img->info.abi.syscall_entry;
+    p->rlimit_fsize = spec->console_limit ? spec->console_limit
+                                          : GUEST_CONSOLE_LIMIT_DEFAULT;
+    p->ram_end = lay->ram_end;
+    p->data_len = (uint32_t)b->used;
+    snprintf(p->comm, sizeof p->comm, "lvm-%s", g->name);
+}
