@@ -72,7 +72,7 @@ $(BUILD)/guest/%.S.o: guest/%.S
 
 $(SDK)/lib/liblightvm-guest.a: $(SDK_OBJS)
 	@mkdir -p $(dir $@)
-	$(call say,AR,$@)$(Q)rm -f $@ && ar rcs $@ $^
+	$(call say,AR,$@)rm -f $@ && ar rcs $@ $^
 
 $(SDK)/include/lightvm/%.h: include/lightvm/%.h
 	@mkdir -p $(dir $@)
@@ -138,7 +138,7 @@ $(BUILD)/obj/%.o: %.c $(HOST_HDRS)
 
 $(TS_LIB): $(TS_OBJS)
 	@mkdir -p $(dir $@)
-	$(call say,AR,$@)$(Q)rm -f $@ && ar rcs $@ $^
+	$(call say,AR,$@)rm -f $@ && ar rcs $@ $^
 
 $(BUILD)/bin/lightvm: $(CLI_OBJS) $(TS_LIB)
 	@mkdir -p $(dir $@)
@@ -165,7 +165,14 @@ $(BUILD)/tests/guests/%.elf: tests/guests/%.c $(GUEST_DEPS)
 	@mkdir -p $(dir $@)
 	$(call say,GUEST,$@)$(LIGHTVM_CC) -std=gnu11 -O2 -g $(WARN) -o $@ $<
 
-tests: all $(UNIT_BINS) $(TGUEST_ELFS)
+# Host tools for tests.
+$(BUILD)/tests/tools/%: tests/tools/%.c include/lightvm/abi.h
+	@mkdir -p $(dir $@)
+	$(call say,CC,$@)$(CC) $(HOST_CFLAGS) -Wno-missing-prototypes -o $@ $< $(HOST_LDFLAGS)
+
+TEST_TOOLS := $(BUILD)/tests/tools/mkbadelf
+
+tests: all $(UNIT_BINS) $(TGUEST_ELFS) $(TEST_TOOLS)
 
 -include tinyx/tinyx.mk
 
@@ -176,12 +183,14 @@ run: deps
 	$(MAKE) all
 	$(BUILD)/bin/lightvm run $(BUILD)/examples/hello/hello.elf -- from make run
 
-# Unit tests run in the sanitizer build; integration tests drive the
-# normal binaries and, for the toolstack, the sanitizer build too.
+# Everything runs against the sanitizer build (ASan, UBSan, LeakSanitizer
+# in the toolstack and the CLI); guests and the shell are the same musl
+# binaries in both builds.
 test: deps
 	$(MAKE) tests
 	$(MAKE) SAN=1 tests
-	./scripts/run-tests.sh $(patsubst %,build/san/tests/unit/%,$(notdir $(UNIT_BINS))) \
+	BUILD=build/san ./scripts/run-tests.sh \
+	    $(patsubst %,build/san/tests/unit/%,$(notdir $(UNIT_BINS))) \
 	    $(wildcard tests/integration/test_*.sh) $(TEST_SUITES)
 
 clean:

@@ -58,3 +58,13 @@ finish() {
     echo "$PASSED passed, $FAILED failed"
     [ "$FAILED" -eq 0 ]
 }
+
+# wait_for_file_text FILE TEXT [SECONDS]: poll until FILE contains TEXT
+# (an event the test waits on, not a fixed delay); fails after SECONDS.
+wait_for_file_text() {
+    local deadline=$((SECONDS + ${3:-10}))
+    while ! grep -qF -- "$2" "$1" 2>/dev/null; do
+        [ $SECONDS -lt $deadline ] || { echo "timed out waiting for '$2' in $1"; return 1; }
+        read -rt 0.01 <> <(:) 2>/dev/null || true
+    done
+}

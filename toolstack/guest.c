@@ -245,7 +245,13 @@ const char *guest_exit_str(const struct guest_exit *ex, char *buf, size_t len)
         snprintf(buf, len, "aborted: %s", ex->detail);
         break;
     case GUEST_POLICY:
-        if (ex->syscall >= 0)
+        if (ex->syscall >= 0 && (ex->syscall & 0x40000000))
+            snprintf(buf, len,
+                     "killed: forbidden x32 system call %s (x32 number %ld)",
+                     policy_syscall_name(ex->syscall & ~0x40000000L, name,
+                                         sizeof name),
+                     ex->syscall & ~0x40000000L);
+        else if (ex->syscall >= 0)
             snprintf(buf, len, "killed: forbidden system call %s (%ld)",
                      policy_syscall_name(ex->syscall, name, sizeof name),
                      ex->syscall);

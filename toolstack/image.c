@@ -248,11 +248,17 @@ static int parse_elf(Elf *elf, size_t len, struct image_info *info,
                            elf_errmsg(-1));
     if (check_ehdr(&eh, err) < 0)
         return -1;
-    size_t phnum;
-    if (elf_getphdrnum(elf, &phnum) != 0 || phnum == 0 || phnum > 64)
-        return lvm_err_set(err, 0, "bad program header count");
-    if (eh.e_phoff > len || phnum * sizeof(Elf64_Phdr) > len - eh.e_phoff)
+    if (eh.e_phnum == 0)
+        return lvm_err_set(err, 0, "no program headers");
+    if (eh.e_phnum == PN_XNUM || eh.e_phnum > 64)
+        return lvm_err_set(err, 0, "too many program headers (at most 64)");
+    if (eh.e_phoff > len ||
+        (size_t)eh.e_phnum * sizeof(Elf64_Phdr) > len - eh.e_phoff)
         return lvm_err_set(err, 0, "program headers lie outside the file");
+    size_t phnum;
+    if (elf_getphdrnum(elf, &phnum) != 0 || phnum != eh.e_phnum)
+        return lvm_err_set(err, 0, "unreadable program headers: %s",
+                           elf_errmsg(-1));
     info->phnum = (uint16_t)phnum;
     info->phentsize = eh.e_phentsize;
     info->phoff = eh.e_phoff;
