@@ -174,6 +174,30 @@ TEST_TOOLS := $(BUILD)/tests/tools/mkbadelf
 
 tests: all $(UNIT_BINS) $(TGUEST_ELFS) $(TEST_TOOLS)
 
+# ---- Fuzzing (clang, libFuzzer) -----------------------------------------
+
+FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -O1 -g -Iinclude -I. \
+              -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
+FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
+
+build/fuzz/fuzz_image: tests/fuzz/fuzz_image.c toolstack/image.c toolstack/error.c $(HOST_HDRS)
+	@mkdir -p $(dir $@)
+	$(call say,FUZZ,$@)$(CLANG) $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_image.c \
+	    toolstack/image.c toolstack/error.c -lelf
+
+.PHONY: fuzz fuzz-replay
+fuzz: $(FUZZ_TARGETS)
+
+# Replays every seed corpus through its target (deterministic; part of
+# make test). Longer runs: build/fuzz/fuzz_X -max_total_time=600 CORPUS.
+fuzz-replay: $(FUZZ_TARGETS)
+	@for t in $(FUZZ_TARGETS); do \
+	    c=tests/fuzz/corpus/$${t##*/fuzz_}; \
+	    $$t -runs=0 $$c >/dev/null 2>&1 && echo "PASS $${t##*/} corpus" || \
+	    { echo "FAIL $${t##*/} corpus"; exit 1; }; \
+	done
+
+include bench/bench.mk
 -include tinyx/tinyx.mk
 
 deps:
@@ -187,11 +211,12 @@ run: deps
 # in the toolstack and the CLI); guests and the shell are the same musl
 # binaries in both builds.
 test: deps
-	$(MAKE) tests
+	$(MAKE) tests fuzz
 	$(MAKE) SAN=1 tests
 	BUILD=build/san ./scripts/run-tests.sh \
 	    $(patsubst %,build/san/tests/unit/%,$(notdir $(UNIT_BINS))) \
-	    $(wildcard tests/integration/test_*.sh) $(TEST_SUITES)
+	    $(wildcard tests/integration/test_*.sh) scripts/fuzz-replay.sh \
+	    $(TEST_SUITES)
 
 clean:
 	rm -rf build

@@ -325,9 +325,19 @@ int cmd_run(int argc, char **argv)
             goto fail;
         }
     }
+    uint64_t t_begin = host_now_ns();
     if (guest_start(&host, img, &o.spec, &g, &err) < 0)
         goto fail;
     loop.g = g;
+    if (getenv("LIGHTVM_TIMING"))
+        fprintf(stderr,
+                "lightvm: timing (us): devices %.0f, plan %.0f, cgroup %.0f, "
+                "spawn %.0f, launch %.0f\n",
+                (g->t_devices - t_begin) / 1e3,
+                (g->t_plan - g->t_devices) / 1e3,
+                (g->t_cgroup - g->t_plan) / 1e3,
+                (g->t_spawn - g->t_cgroup) / 1e3,
+                (g->t_launch - g->t_spawn) / 1e3);
     wait_exit(&loop);
     struct guest_exit ex;
     if (guest_reap(g, loop.audit_fd, loop.timed_out, &ex, &err) < 0)

@@ -255,6 +255,27 @@ int cgroup_attach(const struct cgroup *cg, pid_t pid, struct lvm_err *err)
     return 0;
 }
 
+int cgroup_self_attach_fds(const struct cgroup *cg, int *fds, int max,
+                           struct lvm_err *err)
+{
+    if (cg->version == 2)
+        return 0;
+    char path[512];
+    int n = 0;
+    for (size_t i = 0; i < NV1 && n < max; i++) {
+        path_of(cg, v1_controllers[i], "tasks", path, sizeof path);
+        fds[n] = open(path, O_WRONLY | O_CLOEXEC);
+        if (fds[n] < 0) {
+            int e = errno;
+            while (n > 0)
+                close(fds[--n]);
+            return lvm_err_set(err, e, "open %s", path);
+        }
+        n++;
+    }
+    return n;
+}
+
 int cgroup_freeze(const struct cgroup *cg, int frozen, struct lvm_err *err)
 {
     char path[512], buf[128];

@@ -48,6 +48,19 @@ void cgroup_open(struct cgroup *cg, const char *name);
 /* Move (pid) into the cgroup. */
 int cgroup_attach(const struct cgroup *cg, pid_t pid, struct lvm_err *err);
 
+#define CGROUP_MAX_ATTACH_FDS 8
+
+/*
+ * Open what a new process needs to move itself into the cgroup: on v1,
+ * each controller's `tasks` file. A single-threaded task that writes "0"
+ * there joins without cgroup's global threadgroup lock, which costs an
+ * RCU grace period when another process is moved in by pid. Permission is
+ * checked against the opener (us), so the process may be unprivileged.
+ * Returns the number of fds (0 on v2: use cgroup_attach).
+ */
+int cgroup_self_attach_fds(const struct cgroup *cg, int *fds, int max,
+                           struct lvm_err *err);
+
 /* Freeze or thaw every process in the cgroup; waits until done. */
 int cgroup_freeze(const struct cgroup *cg, int frozen, struct lvm_err *err);
 

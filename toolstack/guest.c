@@ -54,8 +54,10 @@ static int start_guest(const struct lvm_host *h, const struct image *img,
     int r = -1;
     if (devices_attach(g, img, spec, &a, err) < 0)
         goto out;
+    g->t_devices = host_now_ns();
     if (mon->build_plan(h, img, spec, g, &a, &plan, &plan_len, err) < 0)
         goto out;
+    g->t_plan = host_now_ns();
 
     struct cgroup_limits lim = {0};
     lim.memory_max = g->memory_limit;
@@ -69,6 +71,7 @@ static int start_guest(const struct lvm_host *h, const struct image *img,
     if (cgroup_create(&g->cg, g->id, &lim, err) < 0)
         goto out;
     g->have_cg = 1;
+    g->t_cgroup = host_now_ns();
 
     struct sandbox_opts so = {
         .shell_fd = h->shell_fd,
@@ -82,13 +85,14 @@ static int start_guest(const struct lvm_host *h, const struct image *img,
     };
     if (sandbox_spawn(&so, &g->sb, err) < 0)
         goto out;
+    g->t_spawn = host_now_ns();
     if (sandbox_launch(&g->sb, plan, plan_len, a.fds, a.nfds, err) < 0) {
         sandbox_close(&g->sb);
         waitpid(g->sb.pid, NULL, __WALL);
         g->sb.pid = -1;
         goto out;
     }
-    g->started_ns = host_now_ns();
+    g->started_ns = g->t_launch = host_now_ns();
     r = 0;
 out:
     devices_release(&a);

@@ -54,6 +54,8 @@ struct guest {
     uint64_t memory_limit;
     uint64_t create_ns, started_ns; /* request, and STARTED from the shell */
     long killed_syscall; /* seen in an audit record already, or -1 */
+    /* Monotonic time at the end of each start phase (LIGHTVM_TIMING=1). */
+    uint64_t t_devices, t_plan, t_cgroup, t_spawn, t_launch;
 };
 
 enum guest_exit_kind {

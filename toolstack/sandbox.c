@@ -58,6 +58,8 @@ int sandbox_find_shell(char *path, size_t len, struct lvm_err *err)
 struct child_args {
     int shell_fd;
     int sock;
+    int cg_fds[CGROUP_MAX_ATTACH_FDS]; /* write "0" to join the cgroup */
+    int ncg;
 };
 
 /* System calls for the child without errno: it shares the parent's
@@ -96,6 +98,9 @@ static int child_main(void *argp)
     char go = 0;
     if (RAW(SYS_read, a->sock, &go, 1, 0, 0) != 1 || go != 'G')
         child_exit(126);
+    for (int i = 0; i < a->ncg; i++)
+        if (RAW(SYS_write, a->cg_fds[i], "0", 1, 0, 0) != 1)
+            child_exit(126);
     if (RAW(SYS_setresgid, 0, 0, 0, 0, 0) < 0 ||
         RAW(SYS_setresuid, 0, 0, 0, 0, 0) < 0)
         child_exit(126);
@@ -180,7 +185,17 @@ int sandbox_spawn(const struct sandbox_opts *o, struct sandbox *sb,
 
     /* CLONE_VM: no copy of the caller's page tables, however large the
      * daemon grows; the child only execs. */
-    struct child_args a = {o->shell_fd, sv[1]};
+    struct child_args a = {.shell_fd = o->shell_fd, .sock = sv[1]};
+    if (o->cg) {
+        a.ncg = cgroup_self_attach_fds(o->cg, a.cg_fds, CGROUP_MAX_ATTACH_FDS,
+                                       err);
+        if (a.ncg < 0) {
+            munmap(stack, CHILD_STACK);
+            close(sv[0]);
+            close(sv[1]);
+            return -1;
+        }
+    }
     int flags = CLONE_VM | CLONE_PIDFD | CLONE_NEWUSER | CLONE_NEWPID |
                 CLONE_NEWNS | CLONE_NEWUTS | SIGCHLD;
     if (o->ipc_ns)
@@ -190,6 +205,8 @@ int sandbox_spawn(const struct sandbox_opts *o, struct sandbox *sb,
     int pidfd = -1;
     pid_t pid = clone(child_main, (char *)stack + CHILD_STACK, flags, &a,
                       &pidfd);
+    for (int i = 0; i < a.ncg; i++)
+        close(a.cg_fds[i]); /* the child has its copies */
     if (pid < 0) {
         int e = errno;
         munmap(stack, CHILD_STACK);
@@ -209,7 +226,8 @@ int sandbox_spawn(const struct sandbox_opts *o, struct sandbox *sb,
         lvm_err_wrap(err, "map the guest's user namespace");
         goto fail;
     }
-    if (o->cg && cgroup_attach(o->cg, pid, err) < 0)
+    /* On v2 the parent moves the child (the child moves itself on v1). */
+    if (o->cg && a.ncg == 0 && cgroup_attach(o->cg, pid, err) < 0)
         goto fail;
     if (send(sb->sock, "G", 1, MSG_NOSIGNAL) != 1) {
         lvm_err_set(err, errno, "start the shell");

@@ -200,13 +200,20 @@ static int install_fds(const struct lvm_msg_plan *p, const int *fds, int nfds)
         close(fds[i]);
     }
     int max_target = -1;
+    char is_target[HIGH_FD_BASE] = {0};
     for (uint32_t i = 0; i < p->nfds; i++) {
         int t = p->fds[i].target;
         if (dup3(high[p->fds[i].fd_index], t, 0) < 0)
             shell_fail(errno, "install guest fd %d", t);
+        is_target[t] = 1;
         if (t > max_target)
             max_target = t;
     }
+    /* Nothing inherited stays open below the guest's fds (a terminal on
+     * stdin, say); the rest is closed after STARTED. */
+    for (int fd = 0; fd < max_target; fd++)
+        if (!is_target[fd])
+            close(fd);
     return max_target;
 }
 

@@ -78,6 +78,44 @@ t_x32() {
         contains "$TMP/x32.err" "killed: forbidden x32 system call openat"
 }
 
+# The sandbox as the host sees it while a guest runs.
+t_sandbox_state() {
+    $LIGHTVM run $EXAMPLES/idle/idle.elf >"$TMP/idle.out" 2>&1 &
+    local cli=$!
+    wait_for_file_text "$TMP/idle.out" "waiting for poweroff" || return 1
+    local pid
+    pid=$(pgrep -P $cli)
+    local r=0
+    # Only its console (1, 2) and control eventfd (3): no stdin, no shell fds.
+    [ "$(ls /proc/$pid/fd | tr '\n' ' ')" = "1 2 3 " ] || { ls -l /proc/$pid/fd; r=1; }
+    grep -q '^NoNewPrivs:[[:space:]]*1' /proc/$pid/status || r=1
+    grep -q '^Seccomp:[[:space:]]*2' /proc/$pid/status || r=1
+    grep -q '^CapEff:[[:space:]]*0000000000000000' /proc/$pid/status || r=1
+    grep -q '^CapBnd:[[:space:]]*0000000000000000' /proc/$pid/status || r=1
+    # A host uid of its own, not root.
+    local uid
+    uid=$(awk '/^Uid:/ {print $2}' /proc/$pid/status)
+    [ "$uid" -ne 0 ] || r=1
+    # Fresh namespaces: none shared with the host.
+    for ns in user pid mnt ipc uts net cgroup; do
+        [ "$(readlink /proc/$pid/ns/$ns)" != "$(readlink /proc/self/ns/$ns)" ] ||
+            { echo "shares the host's $ns namespace"; r=1; }
+    done
+    # Its own cgroup, with limits.
+    grep -q 'memory:/lightvm/' /proc/$pid/cgroup || { cat /proc/$pid/cgroup; r=1; }
+    # Nothing of the shell left in its address space: the monitor pages, the
+    # image from its template, RAM, and the kernel's vsyscall page only.
+    if grep -vE '^3ff0[0-3]000-|memfd:lightvm-image|^4[0-9a-f]{7}-4[0-9a-f]{7} rw-p 00000000 00:00 0|\[vsyscall\]' \
+        /proc/$pid/maps; then
+        echo "unexpected mappings above"
+        r=1
+    fi
+    kill -INT $cli
+    wait $cli
+    return $r
+}
+
+check sandbox_state t_sandbox_state
 check open t_open
 check creat_no_trace t_creat_no_trace
 check fork escape_killed fork fork

@@ -1,0 +1,20 @@
+# bench/bench.mk: benchmark drivers (host tools) and their static peers.
+
+BENCH_BIN := $(BUILD)/bench
+
+$(BENCH_BIN)/bench_create: bench/bench_create.c
+	@mkdir -p $(dir $@)
+	$(call say,CC,$@)$(CC) $(HOST_CFLAGS) -Wno-missing-prototypes -o $@ $<
+
+$(BENCH_BIN)/bench_idle_mem: bench/bench_idle_mem.c $(TS_LIB)
+	@mkdir -p $(dir $@)
+	$(call say,CC,$@)$(CC) $(HOST_CFLAGS) -Wno-missing-prototypes -o $@ $< \
+	    $(TS_LIB) $(TS_LIBS) $(HOST_LDFLAGS)
+
+$(BENCH_BIN)/noop $(BENCH_BIN)/pause: $(BENCH_BIN)/%: bench/%.c
+	@mkdir -p $(dir $@)
+	$(call say,CC,$@)$(MUSL_CC) -static -O2 -o $@ $<
+
+.PHONY: bench-tools
+bench-tools: all $(BENCH_BIN)/bench_create $(BENCH_BIN)/bench_idle_mem \
+             $(BENCH_BIN)/noop $(BENCH_BIN)/pause
