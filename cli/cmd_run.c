@@ -331,13 +331,13 @@ int cmd_run(int argc, char **argv)
     loop.g = g;
     if (getenv("LIGHTVM_TIMING"))
         fprintf(stderr,
-                "lightvm: timing (us): devices %.0f, plan %.0f, cgroup %.0f, "
-                "spawn %.0f, launch %.0f\n",
-                (g->t_devices - t_begin) / 1e3,
-                (g->t_plan - g->t_devices) / 1e3,
-                (g->t_cgroup - g->t_plan) / 1e3,
+                "lightvm: timing (us): cgroup %.0f, shell %.0f (prepare); "
+                "devices %.0f, plan %.0f, launch %.0f (execute)\n",
+                (g->t_cgroup - t_begin) / 1e3,
                 (g->t_spawn - g->t_cgroup) / 1e3,
-                (g->t_launch - g->t_spawn) / 1e3);
+                (g->t_devices - g->t_spawn) / 1e3,
+                (g->t_plan - g->t_devices) / 1e3,
+                (g->t_launch - g->t_plan) / 1e3);
     wait_exit(&loop);
     struct guest_exit ex;
     if (guest_reap(g, loop.audit_fd, loop.timed_out, &ex, &err) < 0)

@@ -39,37 +39,58 @@ void guest_new_id(char id[GUEST_ID_LEN + 1])
         snprintf(id + 2 * i, 3, "%02x", r[i]);
 }
 
-static int start_guest(const struct lvm_host *h, const struct image *img,
-                       const struct guest_spec *spec, struct guest *g,
-                       struct lvm_err *err)
+static void guest_init(struct guest *g)
 {
-    const struct monitor_ops *mon = monitor_of(spec->monitor);
+    memset(g, 0, sizeof *g);
+    g->create_ns = host_now_ns();
+    g->killed_syscall = -1;
+    g->control_fd = -1;
+    g->dev.fd = -1;
+    g->sb.pid = -1;
+    g->sb.pidfd = -1;
+    g->sb.sock = -1;
+}
+
+int guest_prepare(const struct lvm_host *h, const struct guest_class *c,
+                  struct guest **out, struct lvm_err *err)
+{
+    const struct monitor_ops *mon = monitor_of(c->monitor);
     if (!mon)
-        return lvm_err_set(err, EINVAL, "unknown monitor %u", spec->monitor);
+        return lvm_err_set(err, EINVAL, "unknown monitor %u", c->monitor);
     if (mon->available(h, err) < 0)
         return -1;
-    struct attach a;
-    struct lvm_msg_plan *plan = NULL;
-    size_t plan_len = 0;
-    int r = -1;
-    if (devices_attach(g, img, spec, &a, err) < 0)
-        goto out;
-    g->t_devices = host_now_ns();
-    if (mon->build_plan(h, img, spec, g, &a, &plan, &plan_len, err) < 0)
-        goto out;
-    g->t_plan = host_now_ns();
+    struct guest *g = malloc(sizeof *g);
+    if (!g)
+        return lvm_err_set(err, ENOMEM, "allocate a guest");
+    guest_init(g);
+    if (c->id)
+        snprintf(g->id, sizeof g->id, "%s", c->id);
+    else
+        guest_new_id(g->id);
+    g->monitor = c->monitor;
+    g->cpus = c->cpus;
+    g->ram_size = c->ram_size ? c->ram_size : GUEST_RAM_DEFAULT;
+    g->memory_limit = c->memory_limit ? c->memory_limit
+                                      : g->ram_size + MEMORY_OVERHEAD;
+    g->control_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (g->control_fd < 0) {
+        lvm_err_set(err, errno, "create the control event channel");
+        goto fail;
+    }
+    if (devpage_create(&g->dev, c->devpage_path, err) < 0)
+        goto fail;
 
     struct cgroup_limits lim = {0};
     lim.memory_max = g->memory_limit;
-    if (spec->cpus > 0) {
+    if (c->cpus > 0) {
         lim.cpu_period_us = 100000;
-        lim.cpu_quota_us = (uint64_t)(spec->cpus * 100000.0 + 0.5);
+        lim.cpu_quota_us = (uint64_t)(c->cpus * 100000.0 + 0.5);
         if (lim.cpu_quota_us < 1000)
             lim.cpu_quota_us = 1000; /* the kernel's minimum */
     }
     lim.pids_max = 1; /* the guest is one process; nothing may fork */
     if (cgroup_create(&g->cg, g->id, &lim, err) < 0)
-        goto out;
+        goto fail;
     g->have_cg = 1;
     g->t_cgroup = host_now_ns();
 
@@ -78,25 +99,66 @@ static int start_guest(const struct lvm_host *h, const struct image *img,
         .monitor = mon->kind,
         .uid_base = h->uid_base,
         .root_dir = h->root_dir,
-        .hostname = g->name,
+        .hostname = "lightvm",
         .cg = &g->cg,
         .ipc_ns = 1,
         .net_ns = 1,
     };
     if (sandbox_spawn(&so, &g->sb, err) < 0)
-        goto out;
+        goto fail;
     g->t_spawn = host_now_ns();
-    if (sandbox_launch(&g->sb, plan, plan_len, a.fds, a.nfds, err) < 0) {
-        sandbox_close(&g->sb);
-        waitpid(g->sb.pid, NULL, __WALL);
-        g->sb.pid = -1;
+    *out = g;
+    return 0;
+fail:
+    guest_free(g);
+    return -1;
+}
+
+int guest_launch(const struct lvm_host *h, struct guest *g,
+                 const struct image *img, const struct guest_spec *spec,
+                 struct lvm_err *err)
+{
+    const struct monitor_ops *mon = monitor_of(g->monitor);
+    if (!mon || spec->monitor != g->monitor)
+        return lvm_err_set(err, EINVAL, "the guest was prepared for another "
+                                        "monitor");
+    uint64_t ram = spec->ram_size ? spec->ram_size : GUEST_RAM_DEFAULT;
+    if (ram != g->ram_size)
+        return lvm_err_set(err, EINVAL, "the guest was prepared for %llu KiB "
+                                        "of RAM, not %llu",
+                           (unsigned long long)(g->ram_size >> 10),
+                           (unsigned long long)(ram >> 10));
+    if (spec->console_fd < 0)
+        return lvm_err_set(err, EINVAL, "no console for the guest");
+    snprintf(g->name, sizeof g->name, "%s",
+             spec->name && *spec->name ? spec->name : img->name);
+    uint64_t t0 = host_now_ns();
+    struct guest_spec s = *spec;
+    s.ram_size = ram;
+    struct attach a;
+    struct lvm_msg_plan *plan = NULL;
+    size_t plan_len = 0;
+    int r = -1;
+    if (devices_attach(g, img, &s, &a, err) < 0)
         goto out;
-    }
+    g->t_devices = host_now_ns();
+    if (mon->build_plan(h, img, &s, g, &a, &plan, &plan_len, err) < 0)
+        goto out;
+    g->t_plan = host_now_ns();
+    if (sandbox_launch(&g->sb, plan, plan_len, a.fds, a.nfds, err) < 0)
+        goto out;
     g->started_ns = g->t_launch = host_now_ns();
+    (void)t0;
     r = 0;
 out:
     devices_release(&a);
     free(plan);
+    if (r < 0 && g->sb.pid > 0) {
+        /* The shell may be half-way through the plan: it must not run. */
+        sandbox_close(&g->sb);
+        waitpid(g->sb.pid, NULL, __WALL);
+        g->sb.pid = -1;
+    }
     return r;
 }
 
@@ -106,38 +168,19 @@ int guest_start(const struct lvm_host *h, const struct image *img,
 {
     if (spec->console_fd < 0)
         return lvm_err_set(err, EINVAL, "no console for the guest");
-    struct guest *g = calloc(1, sizeof *g);
-    if (!g)
-        return lvm_err_set(err, ENOMEM, "allocate a guest");
-    g->create_ns = host_now_ns();
-    g->killed_syscall = -1;
-    g->control_fd = -1;
-    g->dev.fd = -1;
-    g->sb.pid = -1;
-    g->sb.pidfd = -1;
-    g->sb.sock = -1;
-    guest_new_id(g->id);
-    snprintf(g->name, sizeof g->name, "%s",
-             spec->name && *spec->name ? spec->name : img->name);
-    g->ram_size = spec->ram_size ? spec->ram_size : GUEST_RAM_DEFAULT;
-    g->memory_limit = spec->memory_limit ? spec->memory_limit
-                                         : g->ram_size + MEMORY_OVERHEAD;
-    struct guest_spec s = *spec;
-    s.ram_size = g->ram_size;
-    g->control_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    if (g->control_fd < 0) {
-        lvm_err_set(err, errno, "create the control event channel");
-        goto fail;
+    struct guest_class c = {.ram_size = spec->ram_size,
+                            .memory_limit = spec->memory_limit,
+                            .cpus = spec->cpus,
+                            .monitor = spec->monitor};
+    struct guest *g;
+    if (guest_prepare(h, &c, &g, err) < 0)
+        return -1;
+    if (guest_launch(h, g, img, spec, err) < 0) {
+        guest_free(g);
+        return -1;
     }
-    if (devpage_create(&g->dev, err) < 0)
-        goto fail;
-    if (start_guest(h, img, &s, g, err) < 0)
-        goto fail;
     *out = g;
     return 0;
-fail:
-    guest_free(g);
-    return -1;
 }
 
 int guest_control(struct guest *g, uint32_t request, struct lvm_err *err)

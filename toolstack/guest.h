@@ -45,6 +45,8 @@ struct guest_spec {
 struct guest {
     char id[GUEST_ID_LEN + 1];
     char name[64];
+    unsigned monitor;
+    double cpus;
     struct devpage dev;
     int control_fd; /* eventfd: the control device's event channel */
     int have_cg;
@@ -80,7 +82,32 @@ struct guest_exit {
 /* Generate a random guest id (GUEST_ID_LEN hex digits). */
 void guest_new_id(char id[GUEST_ID_LEN + 1]);
 
-/* Create and start a guest of (img) as (spec) says. */
+/* What a guest needs before its image is known: the prepare phase. */
+struct guest_class {
+    uint64_t ram_size;     /* 0: GUEST_RAM_DEFAULT */
+    uint64_t memory_limit; /* 0: RAM plus kernel overhead */
+    double cpus;           /* CPU quota, 0 for none */
+    unsigned monitor;      /* enum lvm_monitor_kind */
+    const char *devpage_path; /* file for the device pages, NULL: memfd */
+    const char *id;           /* NULL: a new random id */
+};
+
+/*
+ * Prepare phase: a shell in fresh namespaces and its own cgroup, with its
+ * device page and control event channel made, waiting for a guest.
+ * Everything that does not depend on the image.
+ */
+int guest_prepare(const struct lvm_host *h, const struct guest_class *c,
+                  struct guest **out, struct lvm_err *err);
+
+/* Execute phase: attach (spec)'s devices, build the plan for (img) and
+ * start it in the prepared guest (g). spec->ram_size must be the
+ * class's. On failure (g) is dead and only fit for guest_free(). */
+int guest_launch(const struct lvm_host *h, struct guest *g,
+                 const struct image *img, const struct guest_spec *spec,
+                 struct lvm_err *err);
+
+/* Both phases: create and start a guest of (img) as (spec) says. */
 int guest_start(const struct lvm_host *h, const struct image *img,
                 const struct guest_spec *spec, struct guest **out,
                 struct lvm_err *err);

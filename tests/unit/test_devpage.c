@@ -23,7 +23,7 @@ static void test_create(void **state)
     (void)state;
     struct devpage p;
     struct lvm_err err;
-    assert_int_equal(devpage_create(&p, &err), 0);
+    assert_int_equal(devpage_create(&p, NULL, &err), 0);
     assert_int_equal(p.dp->magic, LVM_DEVPAGE_MAGIC);
     assert_int_equal(p.dp->abi_version, LVM_ABI_VERSION);
     assert_int_equal(p.dp->ndevices, 0);
@@ -41,7 +41,7 @@ static void test_add_and_find(void **state)
     (void)state;
     struct devpage p;
     struct lvm_err err;
-    assert_int_equal(devpage_create(&p, &err), 0);
+    assert_int_equal(devpage_create(&p, NULL, &err), 0);
     struct lvm_device c = dev(LVM_DEV_CONSOLE, "console", LVM_EVTCHN_NONE);
     struct lvm_device k = dev(LVM_DEV_CONTROL, "control", 0);
     struct lvm_device b = dev(LVM_DEV_BLOCK, "disk0", LVM_EVTCHN_NONE);
@@ -64,7 +64,7 @@ static void test_refusals(void **state)
     (void)state;
     struct devpage p;
     struct lvm_err err;
-    assert_int_equal(devpage_create(&p, &err), 0);
+    assert_int_equal(devpage_create(&p, NULL, &err), 0);
     struct lvm_device d = dev(LVM_DEV_NET, "net0", 1);
     assert_int_equal(devpage_add(p.dp, &d, &err), 0);
     assert_int_equal(devpage_add(p.dp, &d, &err), -1); /* same name */
@@ -94,7 +94,7 @@ static void test_control(void **state)
     (void)state;
     struct devpage p;
     struct lvm_err err;
-    assert_int_equal(devpage_create(&p, &err), 0);
+    assert_int_equal(devpage_create(&p, NULL, &err), 0);
     devpage_control(p.dp, LVM_CTRL_SUSPEND);
     assert_int_equal(p.dp->control_request, LVM_CTRL_SUSPEND);
     assert_int_equal(p.dp->control_seq, 1);
@@ -104,6 +104,31 @@ static void test_control(void **state)
     devpage_destroy(&p);
 }
 
+static void test_file_and_reopen(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/lightvm-devpage.XXXXXX", path[64];
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/devpage", dir);
+    struct devpage p, q;
+    struct lvm_err err;
+    assert_int_equal(devpage_create(&p, path, &err), 0);
+    assert_int_equal(devpage_create(&q, path, &err), -1); /* exists */
+    struct lvm_device d = dev(LVM_DEV_CONTROL, "control", 0);
+    assert_int_equal(devpage_add(p.dp, &d, &err), 0);
+    p.st->control_ack_seq = 5;
+    devpage_destroy(&p);
+    /* A restarted daemon maps the same pages again. */
+    assert_int_equal(devpage_open(&q, path, &err), 0);
+    assert_int_equal(q.dp->ndevices, 1);
+    assert_int_equal(q.st->control_ack_seq, 5);
+    devpage_destroy(&q);
+    assert_int_equal(truncate(path, 100), 0);
+    assert_int_equal(devpage_open(&q, path, &err), -1);
+    unlink(path);
+    rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -111,6 +136,7 @@ int main(void)
         cmocka_unit_test(test_add_and_find),
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_control),
+        cmocka_unit_test(test_file_and_reopen),
     };
     return cmocka_run_group_tests_name("devpage", tests, NULL, NULL);
 }
