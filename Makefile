@@ -140,11 +140,27 @@ $(TS_LIB): $(TS_OBJS)
 	@mkdir -p $(dir $@)
 	$(call say,AR,$@)rm -f $@ && ar rcs $@ $^
 
-$(BUILD)/bin/lightvm: $(CLI_OBJS) $(TS_LIB)
+# liblightvm: the daemon's client library (the CLI is its first user).
+CLIENT_LIB := $(BUILD)/lib/liblightvm.a
+$(CLIENT_LIB): $(BUILD)/obj/client/lightvm.o
 	@mkdir -p $(dir $@)
-	$(call say,LD,$@)$(CC) $(HOST_LDFLAGS) -o $@ $(CLI_OBJS) $(TS_LIB) $(TS_LIBS)
+	$(call say,AR,$@)rm -f $@ && ar rcs $@ $^
 
-BINS := $(BUILD)/bin/lightvm $(BUILD)/bin/lightvm-shell
+$(BUILD)/bin/lightvm: $(CLI_OBJS) $(TS_LIB) $(CLIENT_LIB)
+	@mkdir -p $(dir $@)
+	$(call say,LD,$@)$(CC) $(HOST_LDFLAGS) -o $@ $(CLI_OBJS) $(TS_LIB) \
+	    $(CLIENT_LIB) $(TS_LIBS)
+
+DAEMON_SRCS := $(wildcard daemon/*.c)
+DAEMON_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(DAEMON_SRCS))
+HOST_HDRS += $(wildcard daemon/*.h)
+
+$(BUILD)/bin/lightvmd: $(DAEMON_OBJS) $(TS_LIB)
+	@mkdir -p $(dir $@)
+	$(call say,LD,$@)$(CC) $(HOST_LDFLAGS) -o $@ $(DAEMON_OBJS) $(TS_LIB) \
+	    $(TS_LIBS) -lpthread
+
+BINS := $(BUILD)/bin/lightvm $(BUILD)/bin/lightvm-shell $(BUILD)/bin/lightvmd
 all: $(BINS)
 
 # ---- Tests ----------------------------------------------------------------

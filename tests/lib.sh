@@ -68,3 +68,24 @@ wait_for_file_text() {
         read -rt 0.01 <> <(:) 2>/dev/null || true
     done
 }
+
+# Guest processes and cgroups that exist now; no_new_leftovers compares
+# against this snapshot, so guests of other runs on the host do not count.
+lightvm_state() {
+    {
+        pgrep -f '^lightvm-shell' | sort
+        find /sys/fs/cgroup -mindepth 2 -maxdepth 3 -path '*lightvm/*' -type d 2>/dev/null | sort
+    }
+}
+LIGHTVM_STATE_BEFORE=$(lightvm_state)
+
+no_new_leftovers() {
+    local now extra
+    now=$(lightvm_state)
+    extra=$(comm -13 <(echo "$LIGHTVM_STATE_BEFORE") <(echo "$now"))
+    if [ -n "$extra" ]; then
+        echo "left behind:"
+        echo "$extra"
+        return 1
+    fi
+}

@@ -141,17 +141,10 @@ static int setup_parent_v2(struct lvm_err *err)
     return 0;
 }
 
-static int create_v2(struct cgroup *cg, const struct cgroup_limits *l,
+static int limits_v2(const struct cgroup *cg, const struct cgroup_limits *l,
                      struct lvm_err *err)
 {
     char path[512], val[64];
-    path_of(cg, NULL, NULL, path, sizeof path);
-    if (mkdir(path, 0755) < 0) {
-        if (errno != ENOENT)
-            return lvm_err_set(err, errno, "create cgroup %s", path);
-        if (setup_parent_v2(err) < 0 || mkdir_ok(path, err) < 0)
-            return -1;
-    }
     if (l->memory_max) {
         path_of(cg, NULL, "memory.max", path, sizeof path);
         snprintf(val, sizeof val, "%llu", (unsigned long long)l->memory_max);
@@ -178,10 +171,27 @@ static int create_v2(struct cgroup *cg, const struct cgroup_limits *l,
     return 0;
 }
 
+static int create_v2(struct cgroup *cg, const struct cgroup_limits *l,
+                     struct lvm_err *err)
+{
+    char path[512];
+    path_of(cg, NULL, NULL, path, sizeof path);
+    if (mkdir(path, 0755) < 0) {
+        if (errno != ENOENT)
+            return lvm_err_set(err, errno, "create cgroup %s", path);
+        if (setup_parent_v2(err) < 0 || mkdir_ok(path, err) < 0)
+            return -1;
+    }
+    return limits_v2(cg, l, err);
+}
+
+static int limits_v1(const struct cgroup *cg, const struct cgroup_limits *l,
+                     struct lvm_err *err);
+
 static int create_v1(struct cgroup *cg, const struct cgroup_limits *l,
                      struct lvm_err *err)
 {
-    char path[512], val[64];
+    char path[512];
     for (size_t i = 0; i < NV1; i++) {
         path_of(cg, v1_controllers[i], NULL, path, sizeof path);
         if (mkdir(path, 0755) < 0) {
@@ -194,6 +204,13 @@ static int create_v1(struct cgroup *cg, const struct cgroup_limits *l,
                 return -1;
         }
     }
+    return limits_v1(cg, l, err);
+}
+
+static int limits_v1(const struct cgroup *cg, const struct cgroup_limits *l,
+                     struct lvm_err *err)
+{
+    char path[512], val[64];
     if (l->memory_max) {
         path_of(cg, "memory", "memory.limit_in_bytes", path, sizeof path);
         snprintf(val, sizeof val, "%llu", (unsigned long long)l->memory_max);
@@ -217,6 +234,12 @@ static int create_v1(struct cgroup *cg, const struct cgroup_limits *l,
             return -1;
     }
     return 0;
+}
+
+int cgroup_set_limits(const struct cgroup *cg, const struct cgroup_limits *l,
+                      struct lvm_err *err)
+{
+    return cg->version == 2 ? limits_v2(cg, l, err) : limits_v1(cg, l, err);
 }
 
 void cgroup_open(struct cgroup *cg, const char *name)

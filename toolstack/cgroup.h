@@ -42,6 +42,10 @@ int cgroup_version(void);
 int cgroup_create(struct cgroup *cg, const char *name,
                   const struct cgroup_limits *limits, struct lvm_err *err);
 
+/* Change the limits of an existing cgroup (fields left 0 are untouched). */
+int cgroup_set_limits(const struct cgroup *cg, const struct cgroup_limits *l,
+                      struct lvm_err *err);
+
 /* Open an existing guest cgroup by (name) (after a daemon restart). */
 void cgroup_open(struct cgroup *cg, const char *name);
 

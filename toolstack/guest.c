@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/stat.h>
@@ -185,10 +186,60 @@ int guest_start(const struct lvm_host *h, const struct image *img,
 
 int guest_control(struct guest *g, uint32_t request, struct lvm_err *err)
 {
+    if (!g->dev.dp)
+        return lvm_err_set(err, EINVAL, "the guest has no device page");
     devpage_control(g->dev.dp, request);
+    int fd = g->control_fd, own = 0;
+    if (fd < 0) {
+        /* Borrow the guest's own end of its control event channel. */
+        fd = (int)syscall(SYS_pidfd_getfd, g->sb.pidfd, DEV_CONTROL_FD, 0);
+        if (fd < 0)
+            return lvm_err_set(err, errno, "reach the control device");
+        own = 1;
+    }
     uint64_t one = 1;
-    if (write(g->control_fd, &one, sizeof one) != sizeof one)
-        return lvm_err_set(err, errno, "signal the control device");
+    ssize_t n = write(fd, &one, sizeof one);
+    int e = errno;
+    if (own)
+        close(fd);
+    if (n != sizeof one)
+        return lvm_err_set(err, e, "signal the control device");
+    return 0;
+}
+
+void guest_shed_fds(struct guest *g)
+{
+    if (g->control_fd >= 0)
+        close(g->control_fd);
+    g->control_fd = -1;
+    if (g->dev.fd >= 0)
+        close(g->dev.fd);
+    g->dev.fd = -1;
+}
+
+/* Linux 6.15 keeps the exit status of a process for any pidfd holder; a
+ * restarted daemon is no longer its guests' parent. */
+struct lvm_pidfd_info {
+    uint64_t mask, cgroupid;
+    uint32_t pid, tgid, ppid, ruid, rgid, euid, egid, suid, sgid, fsuid,
+        fsgid;
+    int32_t exit_code;
+    uint32_t coredump_mask, spare;
+};
+#define LVM_PIDFD_GET_INFO _IOWR(0xFF, 11, struct lvm_pidfd_info)
+#define LVM_PIDFD_INFO_EXIT (1ull << 3)
+
+/* 0 with the status, 1 if not reaped yet, -1 if the kernel cannot say. */
+static int pidfd_exit_status(int pidfd, int *status)
+{
+    struct lvm_pidfd_info info;
+    memset(&info, 0, sizeof info);
+    info.mask = LVM_PIDFD_INFO_EXIT;
+    if (ioctl(pidfd, LVM_PIDFD_GET_INFO, &info) < 0)
+        return -1; /* before Linux 6.15 */
+    if (!(info.mask & LVM_PIDFD_INFO_EXIT))
+        return 1;
+    *status = info.exit_code;
     return 0;
 }
 
@@ -225,6 +276,23 @@ int guest_reap(struct guest *g, int audit_fd, int timed_out,
     do
         r = waitid(P_PIDFD, (id_t)g->sb.pidfd, &si, WEXITED);
     while (r < 0 && errno == EINTR);
+    if (r < 0 && errno == ECHILD) {
+        /* Not our child: adopted after a daemon restart. */
+        int status, k = pidfd_exit_status(g->sb.pidfd, &status);
+        if (k != 0) {
+            ex->kind = GUEST_UNKNOWN;
+            ex->code = 255;
+            snprintf(ex->detail, sizeof ex->detail,
+                     "exit status unknown (the guest outlived its daemon "
+                     "and this kernel keeps no exit status for "
+                     "non-children)");
+            return k > 0 ? 1 : 0;
+        }
+        si.si_code = WIFEXITED(status) ? CLD_EXITED : CLD_KILLED;
+        si.si_status = WIFEXITED(status) ? WEXITSTATUS(status)
+                                         : WTERMSIG(status);
+        r = 0;
+    }
     if (r < 0)
         return lvm_err_set(err, errno, "wait for guest %s", g->id);
     volatile struct lvm_status *st = g->dev.st;
@@ -325,6 +393,12 @@ const char *guest_exit_str(const struct guest_exit *ex, char *buf, size_t len)
         break;
     case GUEST_SETUP:
         snprintf(buf, len, "failed to start: %s", ex->detail);
+        break;
+    case GUEST_WATCHDOG:
+        snprintf(buf, len, "killed: watchdog expired (%s)", ex->detail);
+        break;
+    case GUEST_UNKNOWN:
+        snprintf(buf, len, "exited: %s", ex->detail);
         break;
     }
     return buf;

@@ -69,6 +69,8 @@ enum guest_exit_kind {
     GUEST_TIMEOUT, /* killed by the toolstack's --timeout */
     GUEST_KILLED,  /* killed from outside (destroy) */
     GUEST_SETUP,   /* never reached its first instruction */
+    GUEST_WATCHDOG, /* killed: stopped pinging its watchdog */
+    GUEST_UNKNOWN, /* exited while nobody was watching (daemon restart) */
 };
 
 struct guest_exit {
@@ -119,9 +121,17 @@ int guest_control(struct guest *g, uint32_t request, struct lvm_err *err);
 /* SIGKILL the guest. */
 int guest_kill(struct guest *g);
 
+/* Drop the fds the toolstack no longer needs once a guest runs (its
+ * control eventfd and device-page file): a daemon with thousands of guests
+ * keeps one fd each, the pidfd. The control channel is reached through the
+ * pidfd when needed. */
+void guest_shed_fds(struct guest *g);
+
 /* Reap the guest (it must have exited: poll g->sb.pidfd) and say how it
  * ended. (audit_fd) names the killing system call; (timed_out) says the
- * caller killed it for a timeout. */
+ * caller killed it for a timeout. Returns 1 (and an UNKNOWN exit) if the
+ * guest is not our child and its new parent has not reaped it yet: the
+ * kernel has its status only after that, so ask again a little later. */
 int guest_reap(struct guest *g, int audit_fd, int timed_out,
                struct guest_exit *ex, struct lvm_err *err);
 

@@ -98,8 +98,7 @@ t_missing() {
 }
 
 t_no_leftovers() {
-    ! pgrep -f lightvm-shell >/dev/null &&
-        [ -z "$(find /sys/fs/cgroup -mindepth 2 -maxdepth 3 -path '*lightvm/*' -type d 2>/dev/null)" ]
+    no_new_leftovers
 }
 
 check huge t_huge

@@ -135,9 +135,7 @@ t_cli_errors() {
 }
 
 t_no_leftovers() {
-    # After all of the above: no guest processes or cgroups remain.
-    ! pgrep -f '^lightvm-shell|^lvm-' >/dev/null &&
-        [ -z "$(find /sys/fs/cgroup -mindepth 2 -maxdepth 3 -path '*lightvm/*' -type d 2>/dev/null)" ]
+    no_new_leftovers
 }
 
 check hello t_hello
