@@ -130,7 +130,7 @@ TS_LIBS := -lseccomp -lelf -ljansson -lm
 CLI_SRCS := $(wildcard cli/*.c)
 CLI_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(CLI_SRCS))
 HOST_HDRS := $(wildcard include/lightvm/*.h toolstack/*.h cli/*.h \
-               monitors/common/*.h)
+               daemon/*.h monitors/common/*.h)
 
 $(BUILD)/obj/%.o: %.c $(HOST_HDRS)
 	@mkdir -p $(dir $@)
@@ -153,7 +153,6 @@ $(BUILD)/bin/lightvm: $(CLI_OBJS) $(TS_LIB) $(CLIENT_LIB)
 
 DAEMON_SRCS := $(wildcard daemon/*.c)
 DAEMON_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(DAEMON_SRCS))
-HOST_HDRS += $(wildcard daemon/*.h)
 
 $(BUILD)/bin/lightvmd: $(DAEMON_OBJS) $(TS_LIB)
 	@mkdir -p $(dir $@)
@@ -186,7 +185,13 @@ $(BUILD)/tests/tools/%: tests/tools/%.c include/lightvm/abi.h
 	@mkdir -p $(dir $@)
 	$(call say,CC,$@)$(CC) $(HOST_CFLAGS) -Wno-missing-prototypes -o $@ $< $(HOST_LDFLAGS)
 
-TEST_TOOLS := $(BUILD)/tests/tools/mkbadelf
+$(BUILD)/tests/tools/churn: tests/tools/churn.c $(CLIENT_LIB)
+	@mkdir -p $(dir $@)
+	$(call say,CC,$@)$(CC) $(HOST_CFLAGS) -Wno-missing-prototypes -o $@ $< \
+	    $(CLIENT_LIB) -ljansson $(HOST_LDFLAGS)
+
+TEST_TOOLS := $(BUILD)/tests/tools/mkbadelf $(BUILD)/tests/tools/apiclient \
+              $(BUILD)/tests/tools/churn
 
 tests: all $(UNIT_BINS) $(TGUEST_ELFS) $(TEST_TOOLS)
 

@@ -87,6 +87,8 @@ struct vm {
     struct vm *next_id, *next_name; /* hash chains */
     size_t index;                   /* in the daemon's array of guests */
     struct vm *watch_next;          /* list of guests with a watchdog */
+    int dead;                       /* destroyed: in the graveyard */
+    struct vm *grave_next;
 };
 
 /* ---- The pool of prepared shells ------------------------------------------ */
@@ -131,6 +133,9 @@ struct daemon {
     size_t nvms, cap;
     struct vm **by_id, **by_name; /* HASH_SIZE buckets each */
     struct vm *watched;
+    /* Destroyed guests, freed once the current batch of events is done
+     * (an event for one may still be pending in it). */
+    struct vm *graveyard;
 
     struct client *clients;
     struct pool pool;
@@ -179,6 +184,7 @@ int vm_pause(struct daemon *d, struct vm *v, int pause, struct lvm_err *err);
 int vm_control(struct daemon *d, struct vm *v, uint32_t request,
                struct lvm_err *err);
 void vm_exited(struct daemon *d, struct vm *v);
+void vm_bury(struct daemon *d);
 void vm_tick(struct daemon *d);
 void vm_audit_record(struct daemon *d, pid_t pid, long nr);
 int vm_adopt(struct daemon *d, struct vm *v, struct lvm_err *err);

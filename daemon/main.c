@@ -204,6 +204,7 @@ static void run(struct daemon *d)
                 break;
             }
         }
+        vm_bury(d);
     }
 }
 

@@ -352,7 +352,17 @@ static void finish_exit(struct daemon *d, struct vm *v, int killed_by_us)
 
 void vm_exited(struct daemon *d, struct vm *v)
 {
-    finish_exit(d, v, 0);
+    if (!v->dead)
+        finish_exit(d, v, 0);
+}
+
+void vm_bury(struct daemon *d)
+{
+    while (d->graveyard) {
+        struct vm *v = d->graveyard;
+        d->graveyard = v->grave_next;
+        vm_free(d, v);
+    }
 }
 
 int vm_destroy(struct daemon *d, struct vm *v, struct guest_exit *ex,
@@ -374,7 +384,9 @@ int vm_destroy(struct daemon *d, struct vm *v, struct guest_exit *ex,
     notify_waiters(d, v);
     rundir_remove(d, v->id);
     vm_remove(d, v);
-    vm_free(d, v);
+    v->dead = 1;
+    v->grave_next = d->graveyard;
+    d->graveyard = v;
     d->destroyed++;
     return 0;
 }

@@ -10,6 +10,7 @@ LIGHTVM=${LIGHTVM:-$BUILD/bin/lightvm}
 EXAMPLES=$BUILD/examples
 TGUESTS=$BUILD/tests/guests
 TMP=$(mktemp -d /tmp/lightvm-test.XXXXXX)
+chmod 755 "$TMP" # guests (unprivileged) reach a daemon's run dir in it
 trap 'rm -rf "$TMP"' EXIT
 PASSED=0
 FAILED=0
@@ -88,4 +89,56 @@ no_new_leftovers() {
         echo "$extra"
         return 1
     fi
+}
+
+# Start a lightvmd of our own (private run directory and socket) with
+# ARGS; lightvm commands in this shell then talk to it.
+LIGHTVMD=${LIGHTVMD:-$BUILD/bin/lightvmd}
+daemon_start() {
+    export LIGHTVM_RUN_DIR=$TMP/run
+    export LIGHTVM_SOCKET=$TMP/run/lightvmd.sock
+    mkdir -p "$LIGHTVM_RUN_DIR"
+    $LIGHTVMD "$@" >>"$TMP/lightvmd.log" 2>&1 &
+    DAEMON_PID=$!
+    local deadline=$((SECONDS + 20))
+    until $LIGHTVM list >/dev/null 2>&1; do
+        kill -0 $DAEMON_PID 2>/dev/null || { echo "lightvmd died"; cat "$TMP/lightvmd.log"; return 1; }
+        [ $SECONDS -lt $deadline ] || { echo "lightvmd did not come up"; return 1; }
+        read -rt 0.02 <> <(:) 2>/dev/null || true
+    done
+}
+
+# Stop it (SIGTERM: running guests stay, its pool is removed).
+daemon_stop() {
+    [ -n "${DAEMON_PID:-}" ] || return 0
+    kill -TERM $DAEMON_PID 2>/dev/null
+    wait $DAEMON_PID 2>/dev/null
+    DAEMON_PID=
+}
+
+# pool_counter NAME: the pool's counter NAME (made, taken, missed, failed).
+pool_counter() {
+    $BUILD/tests/tools/apiclient "$LIGHTVM_SOCKET" '{"op":"pool"}' |
+        sed -n "s/.*\"$1\":\([0-9]*\).*/\1/p"
+}
+
+# wait_state GUEST STATE [SECONDS]: until `lightvm list` shows it in STATE.
+wait_state() {
+    local deadline=$((SECONDS + ${3:-10}))
+    until $LIGHTVM list | awk -v id="$1" -v st="$2" '($1 == id || $2 == id) && $3 == st {f=1} END {exit !f}'; do
+        [ $SECONDS -lt $deadline ] || { echo "$1 never became $2"; $LIGHTVM list; return 1; }
+        read -rt 0.02 <> <(:) 2>/dev/null || true
+    done
+}
+
+# pool_settle: until the daemon's pool is full and idle (its prepared
+# shells hold fds too, so counts compare only between settled pools).
+pool_settle() {
+    local deadline=$((SECONDS + 60)) p
+    while :; do
+        p=$($BUILD/tests/tools/apiclient "$LIGHTVM_SOCKET" '{"op":"pool"}')
+        echo "$p" | grep -qE '"target":([0-9]+),"ready":\1,"preparing":0' && return 0
+        [ $SECONDS -lt $deadline ] || { echo "pool never settled: $p"; return 1; }
+        read -rt 0.02 <> <(:) 2>/dev/null || true
+    done
 }

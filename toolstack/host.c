@@ -63,6 +63,23 @@ int host_init(struct lvm_host *h, struct lvm_err *err)
         host_fini(h);
         return -1;
     }
+    /* Shells run as unprivileged host users: they must reach root_dir. */
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s", h->root_dir);
+    for (char *slash = path + strlen(path); slash > path;
+         slash = strrchr(path, '/')) {
+        *slash = 0;
+        struct stat st;
+        const char *dir = path[0] ? path : "/";
+        if (stat(dir, &st) == 0 && !(st.st_mode & S_IXOTH)) {
+            host_fini(h);
+            return lvm_err_set(err, EACCES,
+                               "%s is not searchable by other users, and "
+                               "guests run as unprivileged users: chmod o+x "
+                               "%s, or choose another LIGHTVM_RUN_DIR",
+                               dir, dir);
+        }
+    }
     const char *base = getenv("LIGHTVM_UID_BASE");
     h->uid_base = base && *base ? (uid_t)strtoul(base, NULL, 0)
                                 : HOST_UID_BASE_DEFAULT;
