@@ -198,7 +198,7 @@ t_restart_kill9_burst() {
     # was reported created runs and answers, and nothing half-made is left.
     : >"$TMP/reported"
     (for i in $(seq 150); do
-        id=$($LIGHTVM create -q -m 4M $EXAMPLES/idle/idle.elf 2>/dev/null) &&
+        id=$($LIGHTVM create -m 4M $EXAMPLES/idle/idle.elf 2>/dev/null) &&
             echo "$id" >>"$TMP/reported"
     done) &
     local burst=$!
@@ -213,6 +213,8 @@ t_restart_kill9_burst() {
     local reported
     reported=$(sort -u "$TMP/reported")
     echo "$(echo "$reported" | wc -l) guests reported before the kill"
+    [ "$(echo "$reported" | grep -cE '^[0-9a-f]{16}$')" -ge 40 ] ||
+        { echo "the burst did not report guest ids"; return 1; }
     # Guests outlive their daemon.
     for id in $reported; do
         pid=$(sed -n 's/.*"pid":\([0-9]*\).*/\1/p' "$LIGHTVM_RUN_DIR/guests/$id/config.json")
@@ -223,6 +225,7 @@ t_restart_kill9_burst() {
         $LIGHTVM list | grep -q "^$id .* running " || { echo "$id not running"; return 1; }
     done
     # Every run directory is a guest's (config.json) or the new pool's.
+    pool_settle || return 1
     local pool_dirs=0 stray=0
     for dir in "$LIGHTVM_RUN_DIR"/guests/*; do
         [ -e "$dir/config.json" ] && continue
