@@ -168,10 +168,12 @@ CMOCKA_LIBS := -lcmocka
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(UNIT_SRCS))
 
-$(BUILD)/tests/unit/%: tests/unit/%.c $(TS_LIB) $(HOST_HDRS)
+# Unit tests link the toolstack and the daemon's request parser.
+$(BUILD)/tests/unit/%: tests/unit/%.c $(TS_LIB) $(BUILD)/obj/daemon/request.o $(HOST_HDRS)
 	@mkdir -p $(dir $@)
-	$(call say,CC,$@)$(CC) $(HOST_CFLAGS) -Wno-missing-prototypes -o $@ $< $(TS_LIB) \
-	    $(TS_LIBS) $(CMOCKA_LIBS) $(HOST_LDFLAGS)
+	$(call say,CC,$@)$(CC) $(HOST_CFLAGS) -Wno-missing-prototypes -o $@ $< \
+	    $(BUILD)/obj/daemon/request.o $(TS_LIB) $(TS_LIBS) $(CMOCKA_LIBS) \
+	    $(HOST_LDFLAGS)
 
 # Test guests: one C file each, built with the SDK like any guest.
 TGUEST_SRCS := $(wildcard tests/guests/*.c)
@@ -205,6 +207,11 @@ build/fuzz/fuzz_image: tests/fuzz/fuzz_image.c toolstack/image.c toolstack/error
 	@mkdir -p $(dir $@)
 	$(call say,FUZZ,$@)$(CLANG) $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_image.c \
 	    toolstack/image.c toolstack/error.c -lelf
+
+build/fuzz/fuzz_request: tests/fuzz/fuzz_request.c daemon/request.c toolstack/error.c $(HOST_HDRS)
+	@mkdir -p $(dir $@)
+	$(call say,FUZZ,$@)$(CLANG) $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_request.c \
+	    daemon/request.c toolstack/error.c -ljansson
 
 .PHONY: fuzz fuzz-replay
 fuzz: $(FUZZ_TARGETS)
