@@ -87,10 +87,19 @@ static void *pool_thread(void *arg)
     clock_gettime(CLOCK_MONOTONIC, &next);
     pthread_mutex_lock(&p->lock);
     while (!p->stop) {
+        /* Refill the emptiest class first (by fraction of its target). */
         struct pool_class *c = NULL;
-        for (unsigned i = 0; i < p->nclasses && !c; i++)
-            if (p->cls[i].nready + p->cls[i].preparing < p->cls[i].target)
-                c = &p->cls[i];
+        double best = 1.0;
+        for (unsigned i = 0; i < p->nclasses; i++) {
+            struct pool_class *k = &p->cls[i];
+            if (!k->target)
+                continue;
+            double fill = (double)(k->nready + k->preparing) / k->target;
+            if (fill < best) {
+                best = fill;
+                c = k;
+            }
+        }
         if (!c) {
             pthread_cond_wait(&p->cond, &p->lock);
             continue;

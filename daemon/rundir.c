@@ -105,6 +105,12 @@ int rundir_write_shell(const struct daemon *d, const struct guest *g)
     return fclose(f);
 }
 
+/*
+ * On the creation path: built in memory and written with one write() into
+ * a new file (no temporary and rename needed: it is written once, and a
+ * process killed during a tmpfs write either wrote it all or nothing; a
+ * file the recovery cannot parse is treated as a half-made guest).
+ */
 int rundir_write_config(const struct daemon *d, const struct vm *v,
                         struct lvm_err *err)
 {
@@ -116,9 +122,24 @@ int rundir_write_config(const struct daemon *d, const struct vm *v,
         "mem_limit", (json_int_t)v->mem_limit, "cpus", v->cpus, "created",
         v->created, "create_ms", v->create_ms, "pooled", v->pooled,
         "watchdog_ms", (int)v->watchdog_ms);
-    if (!o)
+    char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    if (!s)
         return lvm_err_set(err, ENOMEM, "build config.json");
-    return write_json(d, v->id, "config.json", o, err);
+    char path[PATH_MAX];
+    rundir_path(d, v->id, "config.json", path, sizeof path);
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+    size_t n = strlen(s);
+    ssize_t w = fd >= 0 ? write(fd, s, n) : -1;
+    int e = errno;
+    free(s);
+    if (fd >= 0)
+        close(fd);
+    if (w != (ssize_t)n) {
+        unlink(path);
+        return lvm_err_set(err, w < 0 ? e : EIO, "write %s", path);
+    }
+    return 0;
 }
 
 int rundir_write_exit(const struct daemon *d, const struct vm *v)
@@ -180,6 +201,10 @@ static void recover_one(struct daemon *d, const char *id)
     rundir_path(d, id, "config.json", path, sizeof path);
     json_error_t je;
     json_t *cfg = json_load_file(path, 0, &je);
+    if (!cfg && access(path, F_OK) == 0) {
+        /* Cut short by a crash: never reported, like a half-made shell. */
+        unlink(path);
+    }
     if (!cfg) {
         /* A pooled or half-made shell: never reported to anyone. */
         kill_leftover_shell(d, id);

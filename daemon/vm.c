@@ -215,6 +215,7 @@ int vm_create(struct daemon *d, const struct request *r, int console_fd,
             g->memory_limit = r->mem_limit;
     }
     v->g = g;
+    uint64_t t_take = host_now_ns();
     memcpy(v->id, g->id, sizeof v->id);
     if (r->name[0])
         snprintf(v->name, sizeof v->name, "%s", r->name);
@@ -285,6 +286,16 @@ int vm_create(struct daemon *d, const struct request *r, int console_fd,
     }
     vm_insert(d, v);
     d->created++;
+    if (getenv("LIGHTVM_TIMING")) {
+        uint64_t t1 = host_now_ns();
+        daemon_log("create %s: %.0f us: take %.0f, devices %.0f, plan %.0f, "
+                   "launch %.0f, record %.0f",
+                   v->id, (t1 - t0) / 1e3, (t_take - t0) / 1e3,
+                   (g->t_devices - t_take) / 1e3,
+                   (g->t_plan - g->t_devices) / 1e3,
+                   (g->t_launch - g->t_plan) / 1e3,
+                   (t1 - g->t_launch) / 1e3);
+    }
     *out = v;
     return 0;
 fail_guest: {

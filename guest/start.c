@@ -61,8 +61,9 @@ _Noreturn void __lvm_start_c(long *sp)
     else
         __builtin_trap();
 
-    LVM_ST->magic = LVM_STATUS_MAGIC;
+    /* The time first: a reader that sees the magic sees the time too. */
     LVM_ST->first_insn_ns = lvm__hc->clock_monotonic();
+    LVM_ST->magic = LVM_STATUS_MAGIC;
     lvm__mem_init(bi->heap_start, bi->heap_end);
     lvm__random_init(bi->random);
 
