@@ -91,11 +91,15 @@ static struct vm *target(struct daemon *d, struct client *c,
     int ambiguous = 0;
     struct vm *v = vm_find(d, r->target, &ambiguous);
     if (!v) {
+        /* Echo the name only if it is printable: replies are one line. */
         char msg[160];
+        int ok = 1;
+        for (const char *p = r->target; *p; p++)
+            ok &= (unsigned char)*p >= 0x20 && *p != 0x7f && *p != '\'';
         snprintf(msg, sizeof msg,
                  ambiguous ? "'%s' matches more than one guest"
                            : "no guest '%s'",
-                 r->target);
+                 ok ? r->target : "(unprintable)");
         server_reply(d, c, api_error(r, ambiguous ? "ambiguous" : "not_found",
                                      msg));
     }

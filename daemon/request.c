@@ -49,6 +49,22 @@ static const char *const *fields_of(enum request_op op)
     }
 }
 
+/* A client's string, safe to echo in a one-line message: at most 40
+ * characters, control characters and quotes replaced. */
+static const char *printable(const char *s, char buf[48])
+{
+    size_t i = 0;
+    for (; s[i] && i < 40; i++) {
+        unsigned char c = (unsigned char)s[i];
+        buf[i] = c < 0x20 || c == 0x7f || c == '\'' || c == '"' ? '?'
+                                                               : (char)c;
+    }
+    if (s[i])
+        buf[i++] = '.', buf[i++] = '.', buf[i++] = '.';
+    buf[i] = 0;
+    return buf;
+}
+
 #define BAD(code_, ...)                                                        \
     do {                                                                       \
         *code = code_;                                                         \
@@ -138,8 +154,10 @@ static int parse_blocks(json_t *o, struct request *r, const char **code,
         json_t *v;
         json_object_foreach(b, k, v)
         {
+            char pb[48];
             if (strcmp(k, "name") && strcmp(k, "path") && strcmp(k, "readonly"))
-                BAD("unknown_field", "unknown field '%s' in a block device", k);
+                BAD("unknown_field", "unknown field '%s' in a block device",
+                    printable(k, pb));
         }
         struct guest_block *gb = &r->blocks[r->nblocks];
         if (get_string(b, "name", gb->name, sizeof gb->name, 1, code, err) < 0 ||
@@ -149,9 +167,12 @@ static int parse_blocks(json_t *o, struct request *r, const char **code,
         if (ro && !json_is_boolean(ro))
             BAD("bad_request", "field 'readonly' must be true or false");
         gb->readonly = ro && json_is_true(ro);
-        for (unsigned j = 0; j < r->nblocks; j++)
+        for (unsigned j = 0; j < r->nblocks; j++) {
+            char pb[48];
             if (strcmp(r->blocks[j].name, gb->name) == 0)
-                BAD("bad_request", "block device '%s' given twice", gb->name);
+                BAD("bad_request", "block device '%s' given twice",
+                    printable(gb->name, pb));
+        }
         r->nblocks++;
     }
     return 0;
@@ -194,10 +215,11 @@ static int parse_create(json_t *o, struct request *r, const char **code,
         get_strings(o, "env", r->envp, REQUEST_MAX_ENV, &r->envc, code, err) <
             0)
         return -1;
+    char pb[48];
     for (int i = 0; i < r->envc; i++)
         if (!strchr(r->envp[i], '=') || r->envp[i][0] == '=')
-            BAD("bad_request", "environment entry '%.40s' is not KEY=VALUE",
-                r->envp[i]);
+            BAD("bad_request", "environment entry '%s' is not KEY=VALUE",
+                printable(r->envp[i], pb));
     return parse_blocks(o, r, code, err);
 }
 
@@ -240,10 +262,11 @@ int request_parse(const char *buf, size_t len, struct request *r,
     for (i = 0; i < NOPS; i++)
         if (strcmp(json_string_value(op), op_names[i]) == 0)
             break;
+    char pb[48];
     if (i == NOPS) {
         *code = "unknown_op";
-        lvm_err_set(err, EINVAL, "unknown operation '%.40s'",
-                    json_string_value(op));
+        lvm_err_set(err, EINVAL, "unknown operation '%s'",
+                    printable(json_string_value(op), pb));
         goto out;
     }
     r->op = (enum request_op)i;
@@ -259,8 +282,8 @@ int request_parse(const char *buf, size_t len, struct request *r,
             ok |= !strcmp(k, allowed[j]);
         if (!ok) {
             *code = "unknown_field";
-            lvm_err_set(err, EINVAL, "unknown field '%.40s' for %s", k,
-                        op_names[r->op]);
+            lvm_err_set(err, EINVAL, "unknown field '%s' for %s",
+                        printable(k, pb), op_names[r->op]);
             goto out;
         }
     }

@@ -120,6 +120,12 @@ static void test_refusals(void **state)
             "bad_request", "given twice");
     refused("{\"op\":\"create\",\"image\":\"a\\u0000b\"}", "bad_request",
             "NUL");
+    /* Client strings echoed in messages stay on one line. */
+    refused("{\"op\":\"list\",\"\\nx\":1}", "unknown_field", "'?x'");
+    refused("{\"op\":\"re\\r\\nboot\"}", "unknown_op", "'re??boot'");
+    refused("{\"op\":\"create\",\"image\":\"/x\",\"env\":[\"\\u001b[2J\"]}",
+            "bad_request", "'?[2J'");
+    assert_null(strchr(err.msg, '\n'));
 }
 
 static void test_limits(void **state)
