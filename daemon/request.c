@@ -54,12 +54,12 @@ static const char *const *fields_of(enum request_op op)
 static const char *printable(const char *s, char buf[48])
 {
     size_t i = 0;
-    for (; s[i] && i < 40; i++) {
+    for (; i < 40 && s[i]; i++) {
         unsigned char c = (unsigned char)s[i];
         buf[i] = c < 0x20 || c == 0x7f || c == '\'' || c == '"' ? '?'
                                                                : (char)c;
     }
-    if (s[i])
+    if (i == 40 && s[i])
         buf[i++] = '.', buf[i++] = '.', buf[i++] = '.';
     buf[i] = 0;
     return buf;

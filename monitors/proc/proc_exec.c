@@ -135,7 +135,7 @@ static void map_memory(const struct lvm_msg_plan *p, const int *fds)
 
 static struct proc_tramp_args *build_trampoline(const struct lvm_msg_plan *p)
 {
-    size_t code = (size_t)(lvm_tramp_end - lvm_tramp_start);
+    size_t code = (size_t)((uintptr_t)lvm_tramp_end - (uintptr_t)lvm_tramp_start);
     size_t bpf_bytes = p->bpf_len * sizeof(struct sock_filter);
     size_t bpf_off = (TRAMP_ARGS_OFF + sizeof(struct proc_tramp_args) + 63) &
                      ~(size_t)63;

@@ -167,6 +167,7 @@ int main(void)
 
     int fds[LVM_PLAN_MAX_FDS], nfds;
     struct lvm_msg_prepare prep;
+    memset(&prep, 0, sizeof prep);
     size_t n = recv_msg(&prep, sizeof prep, fds, 0, &nfds);
     if (n != sizeof prep || prep.hdr.type != LVM_MSG_PREPARE)
         shell_fail(EPROTO, "expected PREPARE");
