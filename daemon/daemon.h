@@ -124,6 +124,8 @@ struct daemon {
     char guests_dir[PATH_MAX];
     char sock_path[PATH_MAX];
     gid_t api_gid; /* members may use the API; (gid_t)-1: root only */
+    dev_t sock_dev; /* the socket file we bound, to remove only ours */
+    ino_t sock_ino;
     int epfd, listen_fd, sig_fd, tick_fd, audit_fd, lock_fd;
     struct ep_item ep_listen, ep_sig, ep_tick, ep_audit;
     int stop;

@@ -306,7 +306,6 @@ int main(int argc, char **argv)
     daemon_log("stopping; running guests are left running");
     pool_stop(&d);
     server_close_all(&d);
-    unlink(d.sock_path);
     images_free_all(&d);
     return 0;
 }

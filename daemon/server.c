@@ -43,6 +43,11 @@ int server_open(struct daemon *d, struct lvm_err *err)
                            d->sock_path);
     if (listen(d->listen_fd, 512) < 0)
         return lvm_err_set(err, errno, "listen");
+    struct stat st;
+    if (stat(d->sock_path, &st) == 0) {
+        d->sock_dev = st.st_dev;
+        d->sock_ino = st.st_ino;
+    }
     return 0;
 }
 
@@ -268,4 +273,9 @@ void server_close_all(struct daemon *d)
     if (d->listen_fd >= 0)
         close(d->listen_fd);
     d->listen_fd = -1;
+    /* Remove the socket only if it is still the one we made. */
+    struct stat st;
+    if (d->sock_ino && stat(d->sock_path, &st) == 0 &&
+        st.st_dev == d->sock_dev && st.st_ino == d->sock_ino)
+        unlink(d->sock_path);
 }

@@ -99,13 +99,17 @@ static const struct lvm_plan_map *find_map(const struct lvm_msg_plan *p,
 static void map_memory(const struct lvm_msg_plan *p, const int *fds)
 {
     const char *data = (const char *)(p + 1);
+    uint32_t fixup = 0; /* maps made writable for a copy (bit per map) */
     for (uint32_t i = 0; i < p->nmaps; i++) {
         const struct lvm_plan_map *m = &p->maps[i];
         int prot = (int)m->prot, flags = MAP_FIXED_NOREPLACE, fd = -1;
         /* Writable while the plan's data is copied in. */
         for (uint32_t k = 0; k < p->ncopies; k++)
-            if (find_map(p, p->copies[k].addr, p->copies[k].len) == m)
+            if (find_map(p, p->copies[k].addr, p->copies[k].len) == m &&
+                !(prot & PROT_WRITE)) {
                 prot |= PROT_WRITE;
+                fixup |= 1u << i;
+            }
         if (m->kind == LVM_MAP_ANON)
             flags |= MAP_PRIVATE | MAP_ANONYMOUS;
         else
@@ -128,7 +132,8 @@ static void map_memory(const struct lvm_msg_plan *p, const int *fds)
     }
     for (uint32_t i = 0; i < p->nmaps; i++) {
         const struct lvm_plan_map *m = &p->maps[i];
-        if (mprotect((void *)(uintptr_t)m->addr, m->len, (int)m->prot) < 0)
+        if ((fixup & (1u << i)) &&
+            mprotect((void *)(uintptr_t)m->addr, m->len, (int)m->prot) < 0)
             shell_fail(errno, "protect guest memory");
     }
 }
@@ -192,9 +197,11 @@ static int install_fds(const struct lvm_msg_plan *p, const int *fds, int nfds)
 {
     int high[LVM_PLAN_MAX_FDS];
     /* Move everything received out of the way first, so no target
-     * clobbers an fd still to be installed. */
+     * clobbers an fd still to be installed (raw: musl's fcntl adds an
+     * F_SETFD we do not need). */
     for (int i = 0; i < nfds; i++) {
-        high[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, HIGH_FD_BASE);
+        high[i] = (int)syscall(SYS_fcntl, fds[i], F_DUPFD_CLOEXEC,
+                               HIGH_FD_BASE);
         if (high[i] < 0)
             shell_fail(errno, "move a guest fd");
         close(fds[i]);

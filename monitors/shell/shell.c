@@ -118,9 +118,14 @@ static void empty_root(const char *dir)
 
 static void drop_privileges(void)
 {
-    for (int cap = 0; cap <= 63; cap++)
-        if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)
-            shell_fail(errno, "drop capability %d from the bounding set", cap);
+    /* Up to the last capability this kernel has (EINVAL beyond it). */
+    for (int cap = 0; cap <= 63; cap++) {
+        if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) == 0)
+            continue;
+        if (errno == EINVAL && cap > 0)
+            break;
+        shell_fail(errno, "drop capability %d from the bounding set", cap);
+    }
     if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0)
         shell_fail(errno, "clear ambient capabilities");
     struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
