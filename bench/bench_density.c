@@ -21,6 +21,8 @@
 #include <lightvm/abi.h>
 #include <lightvm/lightvm.h>
 
+#include "bench/memstat.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -41,39 +43,6 @@ static double now_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-static long meminfo(const char *key)
-{
-    FILE *f = fopen("/proc/meminfo", "r");
-    char line[256];
-    long v = -1;
-    size_t kl = strlen(key);
-    while (f && fgets(line, sizeof line, f))
-        if (!strncmp(line, key, kl) && line[kl] == ':')
-            v = strtol(line + kl + 1, NULL, 10);
-    if (f)
-        fclose(f);
-    return v;
-}
-
-static long pss_kb(pid_t pid)
-{
-    char path[64], line[256];
-    snprintf(path, sizeof path, "/proc/%d/smaps_rollup", (int)pid);
-    FILE *f = fopen(path, "r");
-    long v = 0;
-    while (f && fgets(line, sizeof line, f))
-        if (!strncmp(line, "Pss:", 4))
-            v = strtol(line + 4, NULL, 10);
-    if (f)
-        fclose(f);
-    return v;
-}
-
-static long kernel_kb(void)
-{
-    return meminfo("Slab") + meminfo("KernelStack") + meminfo("PageTables");
 }
 
 /* Total CPU time of every process in (pids), from /proc (ns). */

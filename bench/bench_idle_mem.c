@@ -15,6 +15,8 @@
 #include "toolstack/host.h"
 #include "toolstack/image.h"
 
+#include "bench/memstat.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -34,43 +36,14 @@ struct mem {
     long avail_kb, kernel_kb;
 };
 
-static long meminfo(const char *key)
-{
-    FILE *f = fopen("/proc/meminfo", "r");
-    char line[256];
-    long v = -1;
-    size_t kl = strlen(key);
-    while (f && fgets(line, sizeof line, f))
-        if (!strncmp(line, key, kl) && line[kl] == ':')
-            v = strtol(line + kl + 1, NULL, 10);
-    if (f)
-        fclose(f);
-    return v;
-}
-
 static struct mem sample(void)
 {
     /* Let deferred frees (RCU, netns teardown) settle a little first. */
     sync();
     struct mem m;
     m.avail_kb = meminfo("MemAvailable");
-    m.kernel_kb = meminfo("Slab") + meminfo("KernelStack") +
-                  meminfo("PageTables");
+    m.kernel_kb = kernel_kb();
     return m;
-}
-
-static long pss_kb(pid_t pid)
-{
-    char path[64], line[256];
-    snprintf(path, sizeof path, "/proc/%d/smaps_rollup", (int)pid);
-    FILE *f = fopen(path, "r");
-    long v = 0;
-    while (f && fgets(line, sizeof line, f))
-        if (!strncmp(line, "Pss:", 4))
-            v = strtol(line + 4, NULL, 10);
-    if (f)
-        fclose(f);
-    return v;
 }
 
 static void report(const char *what, int n, struct mem a, struct mem b,

@@ -8,6 +8,7 @@
  * The root can be moved with $LIGHTVM_CGROUP_ROOT (tests use this).
  */
 #include "toolstack/cgroup.h"
+#include "toolstack/fsutil.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -55,21 +56,6 @@ static void path_of(const struct cgroup *cg, const char *ctrl,
     else
         snprintf(buf, len, "%s/%s/%s/%s%s%s", root(), ctrl, CGROUP_PARENT,
                  cg->name, file ? "/" : "", file ? file : "");
-}
-
-static int write_file(const char *path, const char *value, struct lvm_err *err)
-{
-    int fd = open(path, O_WRONLY | O_CLOEXEC);
-    if (fd < 0)
-        return lvm_err_set(err, errno, "open %s", path);
-    size_t n = strlen(value);
-    ssize_t w = write(fd, value, n);
-    int e = errno;
-    close(fd);
-    if (w != (ssize_t)n)
-        return lvm_err_set(err, w < 0 ? e : EIO, "write '%s' to %s", value,
-                           path);
-    return 0;
 }
 
 static int read_file(const char *path, char *buf, size_t len)
@@ -132,11 +118,11 @@ static int setup_parent_v2(struct lvm_err *err)
         return -1;
     /* Delegate the controllers we use to the guests' cgroups. */
     snprintf(path, sizeof path, "%s/cgroup.subtree_control", root());
-    if (write_file(path, "+memory +cpu +pids", err) < 0)
+    if (fs_write_str(path, "+memory +cpu +pids", err) < 0)
         return lvm_err_wrap(err, "enable cgroup controllers");
     snprintf(path, sizeof path, "%s/%s/cgroup.subtree_control", root(),
              CGROUP_PARENT);
-    if (write_file(path, "+memory +cpu +pids", err) < 0)
+    if (fs_write_str(path, "+memory +cpu +pids", err) < 0)
         return lvm_err_wrap(err, "enable cgroup controllers");
     return 0;
 }
@@ -148,24 +134,24 @@ static int limits_v2(const struct cgroup *cg, const struct cgroup_limits *l,
     if (l->memory_max) {
         path_of(cg, NULL, "memory.max", path, sizeof path);
         snprintf(val, sizeof val, "%llu", (unsigned long long)l->memory_max);
-        if (write_file(path, val, err) < 0)
+        if (fs_write_str(path, val, err) < 0)
             return -1;
         path_of(cg, NULL, "memory.swap.max", path, sizeof path);
         struct lvm_err ignore; /* absent without swap accounting */
-        write_file(path, "0", &ignore);
+        fs_write_str(path, "0", &ignore);
     }
     if (l->cpu_quota_us) {
         path_of(cg, NULL, "cpu.max", path, sizeof path);
         snprintf(val, sizeof val, "%llu %llu",
                  (unsigned long long)l->cpu_quota_us,
                  (unsigned long long)l->cpu_period_us);
-        if (write_file(path, val, err) < 0)
+        if (fs_write_str(path, val, err) < 0)
             return -1;
     }
     if (l->pids_max) {
         path_of(cg, NULL, "pids.max", path, sizeof path);
         snprintf(val, sizeof val, "%llu", (unsigned long long)l->pids_max);
-        if (write_file(path, val, err) < 0)
+        if (fs_write_str(path, val, err) < 0)
             return -1;
     }
     return 0;
@@ -214,23 +200,23 @@ static int limits_v1(const struct cgroup *cg, const struct cgroup_limits *l,
     if (l->memory_max) {
         path_of(cg, "memory", "memory.limit_in_bytes", path, sizeof path);
         snprintf(val, sizeof val, "%llu", (unsigned long long)l->memory_max);
-        if (write_file(path, val, err) < 0)
+        if (fs_write_str(path, val, err) < 0)
             return -1;
     }
     if (l->cpu_quota_us) {
         path_of(cg, "cpu", "cpu.cfs_period_us", path, sizeof path);
         snprintf(val, sizeof val, "%llu", (unsigned long long)l->cpu_period_us);
-        if (write_file(path, val, err) < 0)
+        if (fs_write_str(path, val, err) < 0)
             return -1;
         path_of(cg, "cpu", "cpu.cfs_quota_us", path, sizeof path);
         snprintf(val, sizeof val, "%llu", (unsigned long long)l->cpu_quota_us);
-        if (write_file(path, val, err) < 0)
+        if (fs_write_str(path, val, err) < 0)
             return -1;
     }
     if (l->pids_max) {
         path_of(cg, "pids", "pids.max", path, sizeof path);
         snprintf(val, sizeof val, "%llu", (unsigned long long)l->pids_max);
-        if (write_file(path, val, err) < 0)
+        if (fs_write_str(path, val, err) < 0)
             return -1;
     }
     return 0;
@@ -268,11 +254,11 @@ int cgroup_attach(const struct cgroup *cg, pid_t pid, struct lvm_err *err)
     snprintf(val, sizeof val, "%d", (int)pid);
     if (cg->version == 2) {
         path_of(cg, NULL, "cgroup.procs", path, sizeof path);
-        return write_file(path, val, err);
+        return fs_write_str(path, val, err);
     }
     for (size_t i = 0; i < NV1; i++) {
         path_of(cg, v1_controllers[i], "cgroup.procs", path, sizeof path);
-        if (write_file(path, val, err) < 0)
+        if (fs_write_str(path, val, err) < 0)
             return -1;
     }
     return 0;
@@ -304,7 +290,7 @@ int cgroup_freeze(const struct cgroup *cg, int frozen, struct lvm_err *err)
     char path[512], buf[128];
     if (cg->version == 2) {
         path_of(cg, NULL, "cgroup.freeze", path, sizeof path);
-        if (write_file(path, frozen ? "1" : "0", err) < 0)
+        if (fs_write_str(path, frozen ? "1" : "0", err) < 0)
             return -1;
         /* Done when cgroup.events says so. */
         path_of(cg, NULL, "cgroup.events", path, sizeof path);
@@ -319,7 +305,7 @@ int cgroup_freeze(const struct cgroup *cg, int frozen, struct lvm_err *err)
                            frozen ? "freeze" : "thaw");
     }
     path_of(cg, "freezer", "freezer.state", path, sizeof path);
-    if (write_file(path, frozen ? "FROZEN" : "THAWED", err) < 0)
+    if (fs_write_str(path, frozen ? "FROZEN" : "THAWED", err) < 0)
         return -1;
     for (int i = 0; i < 1000; i++) {
         if (read_file(path, buf, sizeof buf) == 0 &&

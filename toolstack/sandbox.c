@@ -9,6 +9,7 @@
  * itself after PREPARE.
  */
 #include "toolstack/sandbox.h"
+#include "toolstack/fsutil.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -126,16 +127,7 @@ static int write_proc(pid_t pid, const char *file, const char *text,
 {
     char path[64];
     snprintf(path, sizeof path, "/proc/%d/%s", (int)pid, file);
-    int fd = open(path, O_WRONLY | O_CLOEXEC);
-    if (fd < 0)
-        return lvm_err_set(err, errno, "open %s", path);
-    size_t n = strlen(text);
-    ssize_t w = write(fd, text, n);
-    int e = errno;
-    close(fd);
-    if (w != (ssize_t)n)
-        return lvm_err_set(err, w < 0 ? e : EIO, "write %s", path);
-    return 0;
+    return fs_write_str(path, text, err);
 }
 
 /* Wait for a reply of (type); an ERROR from the shell becomes (err). */
