@@ -4,6 +4,8 @@
 # error naming the problem, a non-zero exit, and nothing is left behind.
 cd "$(dirname "$0")/../.." || exit 1
 . tests/lib.sh
+# The cold path: this suite is about lightvm on its own.
+export LIGHTVM_NO_DAEMON=1
 
 BAD=$TMP/bad
 $BUILD/tests/tools/mkbadelf $TGUESTS/blockdev.elf "$BAD" || exit 1

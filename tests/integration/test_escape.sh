@@ -5,6 +5,8 @@
 # show no trace of it. Memory outside the guest's RAM must be unreachable.
 cd "$(dirname "$0")/../.." || exit 1
 . tests/lib.sh
+# The cold path: this suite is about lightvm on its own.
+export LIGHTVM_NO_DAEMON=1
 
 ESC=$TGUESTS/escape.elf
 

@@ -3,6 +3,8 @@
 # is stopped by its limit or a --timeout, and other guests carry on.
 cd "$(dirname "$0")/../.." || exit 1
 . tests/lib.sh
+# The cold path: this suite is about lightvm on its own.
+export LIGHTVM_NO_DAEMON=1
 
 t_ram_exhausted() {
     # malloc fails at the guest's RAM size; the guest itself survives.
@@ -34,9 +36,16 @@ t_cpu_quota() {
     $LIGHTVM run --cpu-quota 0.25 --timeout 20 $TGUESTS/spin.elf >"$TMP/spin.out" 2>&1 &
     local pid=$!
     wait_for_file_text "$TMP/spin.out" "spin: spinning" || return 1
-    local q
-    q=$(cat /sys/fs/cgroup/cpu/lightvm/*/cpu.cfs_quota_us 2>/dev/null ||
-        cat /sys/fs/cgroup/lightvm/*/cpu.max 2>/dev/null)
+    # The guest (the CLI's child) and its own cgroup.
+    local guest cg q
+    guest=$(pgrep -P $pid)
+    cg=$(sed -n 's/^[0-9]*:cpu[,a-z]*:\(.*\)/\1/p' /proc/$guest/cgroup)
+    if [ -n "$cg" ]; then
+        q=$(cat "/sys/fs/cgroup/cpu$cg/cpu.cfs_quota_us")
+    else
+        cg=$(sed -n 's/^0::\(.*\)/\1/p' /proc/$guest/cgroup)
+        q=$(cat "/sys/fs/cgroup$cg/cpu.max")
+    fi
     kill -INT $pid
     kill -INT $pid
     wait $pid

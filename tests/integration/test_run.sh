@@ -4,6 +4,8 @@
 # own errors behave as docs/cli.md says.
 cd "$(dirname "$0")/../.." || exit 1
 . tests/lib.sh
+# The cold path: this suite is about lightvm on its own.
+export LIGHTVM_NO_DAEMON=1
 
 t_hello() {
     $LIGHTVM run $EXAMPLES/hello/hello.elf one "two words" >"$TMP/out" || return 1
