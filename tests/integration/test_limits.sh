@@ -39,7 +39,7 @@ t_cpu_quota() {
     # The guest (the CLI's child) and its own cgroup.
     local guest cg q
     guest=$(pgrep -P $pid)
-    cg=$(sed -n 's/^[0-9]*:cpu[,a-z]*:\(.*\)/\1/p' /proc/$guest/cgroup)
+    cg=$(awk -F: '$2 == "cpu" || $2 == "cpu,cpuacct" {print $3}' /proc/$guest/cgroup)
     if [ -n "$cg" ]; then
         q=$(cat "/sys/fs/cgroup/cpu$cg/cpu.cfs_quota_us")
     else
