@@ -9,6 +9,7 @@
  */
 #include "daemon/daemon.h"
 #include "toolstack/audit.h"
+#include "toolstack/sandbox.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -105,6 +106,8 @@ static int setup(struct daemon *d, struct lvm_err *err)
         setrlimit(RLIMIT_NOFILE, &rl);
     }
     signal(SIGPIPE, SIG_IGN);
+    if (sandbox_reserve_fds(err) < 0) /* only slower without it */
+        daemon_log("new shells will copy the fd table: %s", err->msg);
     setenv("LIGHTVM_RUN_DIR", d->run_dir, 1);
     if (host_init(&d->host, err) < 0)
         return -1;

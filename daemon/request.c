@@ -49,17 +49,17 @@ static const char *const *fields_of(enum request_op op)
     }
 }
 
-/* A client's string, safe to echo in a one-line message: at most 40
+/* A client's string, safe to echo in a one-line message: at most 60
  * characters, control characters and quotes replaced. */
-static const char *printable(const char *s, char buf[48])
+static const char *printable(const char *s, char buf[72])
 {
     size_t i = 0;
-    for (; i < 40 && s[i]; i++) {
+    for (; i < 60 && s[i]; i++) {
         unsigned char c = (unsigned char)s[i];
         buf[i] = c < 0x20 || c == 0x7f || c == '\'' || c == '"' ? '?'
                                                                : (char)c;
     }
-    if (i == 40 && s[i])
+    if (i == 60 && s[i])
         buf[i++] = '.', buf[i++] = '.', buf[i++] = '.';
     buf[i] = 0;
     return buf;
@@ -154,7 +154,7 @@ static int parse_blocks(json_t *o, struct request *r, const char **code,
         json_t *v;
         json_object_foreach(b, k, v)
         {
-            char pb[48];
+            char pb[72];
             if (strcmp(k, "name") && strcmp(k, "path") && strcmp(k, "readonly"))
                 BAD("unknown_field", "unknown field '%s' in a block device",
                     printable(k, pb));
@@ -168,7 +168,7 @@ static int parse_blocks(json_t *o, struct request *r, const char **code,
             BAD("bad_request", "field 'readonly' must be true or false");
         gb->readonly = ro && json_is_true(ro);
         for (unsigned j = 0; j < r->nblocks; j++) {
-            char pb[48];
+            char pb[72];
             if (strcmp(r->blocks[j].name, gb->name) == 0)
                 BAD("bad_request", "block device '%s' given twice",
                     printable(gb->name, pb));
@@ -215,7 +215,7 @@ static int parse_create(json_t *o, struct request *r, const char **code,
         get_strings(o, "env", r->envp, REQUEST_MAX_ENV, &r->envc, code, err) <
             0)
         return -1;
-    char pb[48];
+    char pb[72];
     for (int i = 0; i < r->envc; i++)
         if (!strchr(r->envp[i], '=') || r->envp[i][0] == '=')
             BAD("bad_request", "environment entry '%s' is not KEY=VALUE",
@@ -233,9 +233,10 @@ int request_parse(const char *buf, size_t len, struct request *r,
             REQUEST_MAX_BYTES);
     json_error_t je;
     json_t *o = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &je);
-    if (!o)
+    char pb[72];
+    if (!o) /* jansson quotes the input in its text: keep it to one line */
         BAD("bad_request", "malformed JSON at byte %d: %s", je.position,
-            je.text);
+            printable(je.text, pb));
     int rc = -1;
     if (!json_is_object(o)) {
         *code = "bad_request";
@@ -262,7 +263,6 @@ int request_parse(const char *buf, size_t len, struct request *r,
     for (i = 0; i < NOPS; i++)
         if (strcmp(json_string_value(op), op_names[i]) == 0)
             break;
-    char pb[48];
     if (i == NOPS) {
         *code = "unknown_op";
         lvm_err_set(err, EINVAL, "unknown operation '%s'",
