@@ -16,6 +16,7 @@ static int parse_block(const char *arg, struct guest_block *b)
     if (!eq || eq == arg || (size_t)(eq - arg) >= sizeof b->name)
         return -1;
     memset(b, 0, sizeof *b);
+    b->fd = -1;
     memcpy(b->name, arg, (size_t)(eq - arg));
     snprintf(b->path, sizeof b->path, "%s", eq + 1);
     size_t n = strlen(b->path);

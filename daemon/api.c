@@ -90,6 +90,9 @@ static struct vm *target(struct daemon *d, struct client *c,
 {
     int ambiguous = 0;
     struct vm *v = vm_find(d, r->target, &ambiguous);
+    /* Clients other than root see and manage only their own guests. */
+    if (v && c->uid != 0 && v->owner != c->uid)
+        v = NULL;
     if (!v) {
         /* Echo the name only if it is printable: replies are one line. */
         char msg[160];
@@ -118,7 +121,8 @@ static void op_create(struct daemon *d, struct client *c,
     struct vm *v;
     const char *code = "failed";
     struct lvm_err err;
-    int rc = vm_create(d, r, r->console_fd ? fd : -1, &v, &code, &err);
+    int rc = vm_create(d, r, &c->cr, r->console_fd ? fd : -1, &v, &code,
+                       &err);
     if (fd >= 0)
         close(fd); /* the guest holds its own copy */
     if (rc < 0) {
@@ -134,15 +138,35 @@ static void op_create(struct daemon *d, struct client *c,
 static void op_list(struct daemon *d, struct client *c, const struct request *r)
 {
     json_t *o = reply_new(r, 1), *a = json_array();
-    size_t end = r->offset + (size_t)r->limit;
-    if (end > d->nvms)
-        end = d->nvms;
-    for (size_t i = r->offset; i < end; i++)
-        json_array_append_new(a, vm_json(d, d->vms[i], r->stats));
+    if (c->uid == 0) {
+        size_t end = r->offset + (size_t)r->limit;
+        if (end > d->nvms)
+            end = d->nvms;
+        for (size_t i = r->offset; i < end; i++)
+            json_array_append_new(a, vm_json(d, d->vms[i], r->stats));
+        json_object_set_new(o, "total", json_integer((json_int_t)d->nvms));
+        json_object_set_new(o, "next", end < d->nvms
+                                           ? json_integer((json_int_t)end)
+                                           : json_null());
+    } else {
+        /* Only its own guests: offsets count those. */
+        size_t seen = 0, total = 0;
+        for (size_t i = 0; i < d->nvms; i++) {
+            if (d->vms[i]->owner != c->uid)
+                continue;
+            if (total >= r->offset && seen < r->limit) {
+                json_array_append_new(a, vm_json(d, d->vms[i], r->stats));
+                seen++;
+            }
+            total++;
+        }
+        size_t end = r->offset + seen;
+        json_object_set_new(o, "total", json_integer((json_int_t)total));
+        json_object_set_new(o, "next", end < total
+                                           ? json_integer((json_int_t)end)
+                                           : json_null());
+    }
     json_object_set_new(o, "guests", a);
-    json_object_set_new(o, "total", json_integer((json_int_t)d->nvms));
-    json_object_set_new(o, "next", end < d->nvms ? json_integer((json_int_t)end)
-                                                  : json_null());
     server_reply(d, c, o);
 }
 

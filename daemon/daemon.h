@@ -11,6 +11,7 @@
 #ifndef LVM_DAEMON_H
 #define LVM_DAEMON_H
 
+#include "daemon/creds.h"
 #include "daemon/request.h"
 #include "toolstack/guest.h"
 #include "toolstack/host.h"
@@ -41,11 +42,15 @@ struct client {
     int fd;
     struct ep_item ep;
     uid_t uid;
+    struct creds cr; /* files it names are opened as it */
     struct outmsg *q_head, *q_tail; /* replies the client has not read yet */
     size_t q_bytes;
-    int dead; /* closed; freed once nothing refers to it */
+    int dead; /* closed; freed after the current batch of events, once
+                 nothing refers to it */
     int refs; /* waiters pointing at it */
+    unsigned waits; /* outstanding wait requests */
     struct client *prev, *next;
+    struct client *grave_next;
 };
 
 /* ---- Guests --------------------------------------------------------------- */
@@ -71,6 +76,7 @@ struct vm {
     int adopted; /* found running after a daemon restart */
     int pooled;
     pid_t pid;
+    uid_t owner; /* the client uid that created it */
     uint64_t mem, mem_limit;
     double cpus;
     double created;    /* Unix time */
@@ -140,6 +146,7 @@ struct daemon {
     struct vm *graveyard;
 
     struct client *clients;
+    struct client *client_graveyard;
     struct pool pool;
     struct cached_image *images;
 
@@ -167,6 +174,9 @@ void server_client_event(struct daemon *d, struct client *c, uint32_t events);
 struct json_t;
 void server_reply(struct daemon *d, struct client *c, struct json_t *reply);
 void server_client_put(struct daemon *d, struct client *c);
+/* Free closed clients nothing refers to (after a batch of events). */
+void server_bury(struct daemon *d);
+int server_client_dead(const struct client *c);
 void server_close_all(struct daemon *d);
 
 /* api.c: handle one parsed request; (fd) came with it (or -1). */
@@ -178,8 +188,9 @@ struct json_t *api_exit_json(const struct guest_exit *ex);
 /* vm.c */
 int vms_init(struct daemon *d, struct lvm_err *err);
 struct vm *vm_find(struct daemon *d, const char *id_or_name, int *ambiguous);
-int vm_create(struct daemon *d, const struct request *r, int console_fd,
-              struct vm **out, const char **code, struct lvm_err *err);
+int vm_create(struct daemon *d, const struct request *r,
+              const struct creds *cr, int console_fd, struct vm **out,
+              const char **code, struct lvm_err *err);
 int vm_destroy(struct daemon *d, struct vm *v, struct guest_exit *ex,
                struct lvm_err *err);
 int vm_pause(struct daemon *d, struct vm *v, int pause, struct lvm_err *err);
@@ -226,7 +237,10 @@ struct cached_image {
     struct cached_image *next;
 };
 
-struct cached_image *images_get(struct daemon *d, const char *path,
+/* The image in the regular file (fd), opened by the caller; (path) names
+ * it. A file already loaded (same device, inode, size and mtime) is
+ * shared. */
+struct cached_image *images_get(struct daemon *d, const char *path, int fd,
                                 struct lvm_err *err);
 void images_put(struct daemon *d, struct cached_image *ci);
 void images_free_all(struct daemon *d);

@@ -13,11 +13,11 @@
 
 #define KEEP_UNUSED 8
 
-struct cached_image *images_get(struct daemon *d, const char *path,
+struct cached_image *images_get(struct daemon *d, const char *path, int fd,
                                 struct lvm_err *err)
 {
     struct stat st;
-    if (stat(path, &st) < 0)
+    if (fstat(fd, &st) < 0)
         return lvm_err_set(err, errno, "%s", path), NULL;
     long long mtime = (long long)st.st_mtim.tv_sec * 1000000000ll +
                       st.st_mtim.tv_nsec;
@@ -31,7 +31,7 @@ struct cached_image *images_get(struct daemon *d, const char *path,
     struct cached_image *c = calloc(1, sizeof *c);
     if (!c)
         return lvm_err_set(err, ENOMEM, "cache %s", path), NULL;
-    if (image_load(path, &c->img, err) < 0) {
+    if (image_load_fd(fd, path, &c->img, err) < 0) {
         free(c);
         return NULL;
     }

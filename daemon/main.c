@@ -208,6 +208,7 @@ static void run(struct daemon *d)
             }
         }
         vm_bury(d);
+        server_bury(d);
     }
 }
 

@@ -160,6 +160,7 @@ static int parse_blocks(json_t *o, struct request *r, const char **code,
                     printable(k, pb));
         }
         struct guest_block *gb = &r->blocks[r->nblocks];
+        gb->fd = -1;
         if (get_string(b, "name", gb->name, sizeof gb->name, 1, code, err) < 0 ||
             get_string(b, "path", gb->path, sizeof gb->path, 1, code, err) < 0)
             return -1;
@@ -186,9 +187,12 @@ static int parse_create(json_t *o, struct request *r, const char **code,
         get_string(o, "monitor", r->monitor, sizeof r->monitor, 0, code, err) <
             0)
         return -1;
+    /* Caps: a host limit past RAM plus a generous 1 GiB of kernel memory
+     * and console buys nothing but room to hurt the host. */
     if (get_uint(o, "mem", LVM_RAM_MAX, &r->mem, code, err) < 0 ||
-        get_uint(o, "mem_limit", 1ull << 40, &r->mem_limit, code, err) < 0 ||
-        get_uint(o, "console_limit", 1ull << 40, &r->console_limit, code,
+        get_uint(o, "mem_limit", LVM_RAM_MAX + (1ull << 30), &r->mem_limit,
+                 code, err) < 0 ||
+        get_uint(o, "console_limit", 1ull << 30, &r->console_limit, code,
                  err) < 0)
         return -1;
     uint64_t wd = 0;

@@ -38,6 +38,12 @@ int rundir_make(const struct daemon *d, const char *id, struct lvm_err *err)
     rundir_path(d, id, NULL, path, sizeof path);
     if (mkdir(path, 0750) < 0)
         return lvm_err_set(err, errno, "create %s", path);
+    /* Members of the API group may read the console log in it. */
+    if (d->api_gid != (gid_t)-1 && chown(path, 0, d->api_gid) < 0) {
+        int e = errno;
+        rmdir(path);
+        return lvm_err_set(err, e, "give %s to the API group", path);
+    }
     return 0;
 }
 
@@ -115,9 +121,10 @@ int rundir_write_config(const struct daemon *d, const struct vm *v,
                         struct lvm_err *err)
 {
     json_t *o = json_pack(
-        "{s:s, s:s, s:s, s:s, s:i, s:I, s:I, s:I, s:f, s:f, s:f, s:b, s:i}",
+        "{s:s, s:s, s:s, s:s, s:i, s:i, s:I, s:I, s:I, s:f, s:f, s:f, s:b, "
+        "s:i}",
         "id", v->id, "name", v->name, "image", v->image, "monitor",
-        v->monitor, "pid", (int)v->pid, "pid_start",
+        v->monitor, "pid", (int)v->pid, "owner", (int)v->owner, "pid_start",
         (json_int_t)proc_start_time(v->pid), "mem", (json_int_t)v->mem,
         "mem_limit", (json_int_t)v->mem_limit, "cpus", v->cpus, "created",
         v->created, "create_ms", v->create_ms, "pooled", v->pooled,
@@ -227,6 +234,7 @@ static void recover_one(struct daemon *d, const char *id)
     v->image = strdup(image ? image : "");
     snprintf(v->monitor, sizeof v->monitor, "%s", mon ? mon : "proc");
     v->pid = (pid_t)json_integer_value(json_object_get(cfg, "pid"));
+    v->owner = (uid_t)json_integer_value(json_object_get(cfg, "owner"));
     unsigned long long start =
         (unsigned long long)json_integer_value(json_object_get(cfg, "pid_start"));
     v->mem = (uint64_t)json_integer_value(json_object_get(cfg, "mem"));

@@ -97,6 +97,7 @@ void server_accept(struct daemon *d)
         }
         c->fd = fd;
         c->uid = uid;
+        creds_of_peer(fd, &c->cr);
         c->ep = (struct ep_item){EP_CLIENT, c};
         struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &c->ep};
         if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
@@ -133,15 +134,29 @@ static void client_close(struct daemon *d, struct client *c)
     if (c->next)
         c->next->prev = c->prev;
     c->prev = c->next = NULL;
-    if (c->refs == 0)
-        free(c);
+    /* Freed later: the caller, or another event in this batch, may still
+     * hold it. */
+    c->grave_next = d->client_graveyard;
+    d->client_graveyard = c;
 }
 
 void server_client_put(struct daemon *d, struct client *c)
 {
     (void)d;
-    if (--c->refs == 0 && c->dead)
+    c->refs--;
+}
+
+void server_bury(struct daemon *d)
+{
+    for (struct client **p = &d->client_graveyard; *p;) {
+        struct client *c = *p;
+        if (c->refs > 0) { /* a waiter still points at it */
+            p = &c->grave_next;
+            continue;
+        }
+        *p = c->grave_next;
         free(c);
+    }
 }
 
 static void set_events(struct daemon *d, struct client *c)
@@ -266,10 +281,16 @@ void server_client_event(struct daemon *d, struct client *c, uint32_t events)
         client_read(d, c);
 }
 
+int server_client_dead(const struct client *c)
+{
+    return c->dead;
+}
+
 void server_close_all(struct daemon *d)
 {
     while (d->clients)
         client_close(d, d->clients);
+    server_bury(d);
     if (d->listen_fd >= 0)
         close(d->listen_fd);
     d->listen_fd = -1;

@@ -149,8 +149,62 @@ void vm_add_waiter(struct daemon *d, struct vm *v, struct client *c,
 }
 
 /* Turn a shell and a request into a running guest. */
-int vm_create(struct daemon *d, const struct request *r, int console_fd,
-              struct vm **out, const char **code, struct lvm_err *err)
+static int vm_create_files(struct daemon *d, const struct request *r,
+                           const struct creds *cr, int image_fd,
+                           const int block_fds[], int console_fd,
+                           struct vm **out, const char **code,
+                           struct lvm_err *err);
+
+/* Open what the request names, as the client: its image and its block
+ * files (closed by the caller). */
+static int open_client_files(const struct request *r, const struct creds *cr,
+                             int *image_fd, int block_fds[GUEST_MAX_BLOCKS],
+                             struct lvm_err *err)
+{
+    for (unsigned i = 0; i < GUEST_MAX_BLOCKS; i++)
+        block_fds[i] = -1;
+    *image_fd = creds_open_data(cr, r->image, 0, err);
+    if (*image_fd < 0)
+        return -1;
+    for (unsigned i = 0; i < r->nblocks; i++) {
+        block_fds[i] = creds_open_data(cr, r->blocks[i].path,
+                                       !r->blocks[i].readonly, err);
+        if (block_fds[i] < 0)
+            return lvm_err_wrap(err, "block device %s", r->blocks[i].name);
+    }
+    return 0;
+}
+
+static void close_client_files(int image_fd, const int block_fds[])
+{
+    if (image_fd >= 0)
+        close(image_fd);
+    for (unsigned i = 0; i < GUEST_MAX_BLOCKS; i++)
+        if (block_fds[i] >= 0)
+            close(block_fds[i]);
+}
+
+int vm_create(struct daemon *d, const struct request *r,
+              const struct creds *cr, int console_fd, struct vm **out,
+              const char **code, struct lvm_err *err)
+{
+    int image_fd, block_fds[GUEST_MAX_BLOCKS];
+    if (open_client_files(r, cr, &image_fd, block_fds, err) < 0) {
+        close_client_files(image_fd, block_fds);
+        *code = "invalid";
+        return -1;
+    }
+    int rc = vm_create_files(d, r, cr, image_fd, block_fds, console_fd, out,
+                             code, err);
+    close_client_files(image_fd, block_fds);
+    return rc;
+}
+
+static int vm_create_files(struct daemon *d, const struct request *r,
+                           const struct creds *cr, int image_fd,
+                           const int block_fds[], int console_fd,
+                           struct vm **out, const char **code,
+                           struct lvm_err *err)
 {
     uint64_t t0 = host_now_ns();
     const struct monitor_ops *mon =
@@ -165,7 +219,7 @@ int vm_create(struct daemon *d, const struct request *r, int console_fd,
         *code = "exists";
         return lvm_err_set(err, EEXIST, "a guest named '%s' exists", r->name);
     }
-    struct cached_image *ci = images_get(d, r->image, err);
+    struct cached_image *ci = images_get(d, r->image, image_fd, err);
     if (!ci) {
         *code = "invalid";
         return -1;
@@ -231,6 +285,12 @@ int vm_create(struct daemon *d, const struct request *r, int console_fd,
             lvm_err_set(err, errno, "create %s", path);
             goto fail_guest;
         }
+        /* The API group may read its guests' consoles. */
+        if (d->api_gid != (gid_t)-1 && fchown(console, 0, d->api_gid) < 0) {
+            lvm_err_set(err, errno, "give %s to the API group", path);
+            close(console);
+            goto fail_guest;
+        }
     }
     char *argv[REQUEST_MAX_ARGS + 1];
     argv[0] = v->image;
@@ -251,6 +311,8 @@ int vm_create(struct daemon *d, const struct request *r, int console_fd,
         .monitor = mon->kind,
     };
     memcpy(spec.blocks, r->blocks, sizeof r->blocks);
+    for (unsigned i = 0; i < r->nblocks; i++)
+        spec.blocks[i].fd = block_fds[i];
     g->dev.dp->watchdog_ms = r->watchdog_ms;
     int rc = guest_launch(&d->host, g, ci->img, &spec, err);
     if (console_fd < 0)
@@ -264,6 +326,7 @@ int vm_create(struct daemon *d, const struct request *r, int console_fd,
     }
     guest_shed_fds(g);
     v->pid = g->sb.pid;
+    v->owner = cr->uid;
     v->mem = g->ram_size;
     v->mem_limit = g->memory_limit;
     v->cpus = g->cpus;

@@ -24,6 +24,7 @@ struct guest_block {
     char name[LVM_DEVNAME_MAX];
     char path[PATH_MAX];
     int readonly;
+    int fd; /* opened already (by a daemon, as its client), or -1 */
 };
 
 struct guest_spec {

@@ -8,6 +8,7 @@
  * executable stack, and exactly one valid ABI note and manifest.
  */
 #include "toolstack/image.h"
+#include "toolstack/fsutil.h"
 
 #include <elf.h>
 #include <errno.h>
@@ -373,46 +374,34 @@ int image_parse(const void *buf, size_t len, struct image_info *info,
     return r;
 }
 
-static int read_file(const char *path, void **out, size_t *len,
-                     struct lvm_err *err)
+static int read_fd(int fd, const char *path, void **out, size_t *len,
+                   struct lvm_err *err)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return lvm_err_set(err, errno, "open %s", path);
     struct stat st;
-    if (fstat(fd, &st) < 0) {
-        close(fd);
+    if (fstat(fd, &st) < 0)
         return lvm_err_set(err, errno, "stat %s", path);
-    }
-    if (!S_ISREG(st.st_mode)) {
-        close(fd);
+    if (!S_ISREG(st.st_mode))
         return lvm_err_set(err, 0, "%s is not a regular file", path);
-    }
-    if ((uint64_t)st.st_size > IMAGE_MAX_FILE) {
-        close(fd);
+    if ((uint64_t)st.st_size > IMAGE_MAX_FILE)
         return lvm_err_set(err, 0, "%s: too large: %lld bytes (at most %u)",
                            path, (long long)st.st_size, IMAGE_MAX_FILE);
-    }
     size_t n = (size_t)st.st_size;
     char *buf = malloc(n ? n : 1);
-    if (!buf) {
-        close(fd);
+    if (!buf)
         return lvm_err_set(err, ENOMEM, "read %s", path);
-    }
     size_t done = 0;
     while (done < n) {
-        ssize_t r = read(fd, buf + done, n - done);
+        ssize_t r = pread(fd, buf + done, n - done, (off_t)done);
         if (r < 0 && errno == EINTR)
             continue;
         if (r <= 0) {
             int e = r < 0 ? errno : 0;
             free(buf);
-            close(fd);
-            return lvm_err_set(err, e, "read %s", path);
+            return lvm_err_set(err, e, "read %s%s", path,
+                               e ? "" : ": it shrank while being read");
         }
         done += (size_t)r;
     }
-    close(fd);
     *out = buf;
     *len = n;
     return 0;
@@ -460,7 +449,8 @@ static int make_template(struct image *img, struct lvm_err *err)
     return 0;
 }
 
-int image_load(const char *path, struct image **out, struct lvm_err *err)
+int image_load_fd(int fd, const char *path, struct image **out,
+                  struct lvm_err *err)
 {
     struct image *img = calloc(1, sizeof *img);
     if (!img)
@@ -472,7 +462,7 @@ int image_load(const char *path, struct image **out, struct lvm_err *err)
     char *dot = strrchr(img->name, '.');
     if (dot && strcmp(dot, ".elf") == 0)
         *dot = 0;
-    if (read_file(path, &img->file, &img->file_len, err) < 0) {
+    if (read_fd(fd, path, &img->file, &img->file_len, err) < 0) {
         image_free(img);
         return -1;
     }
@@ -487,6 +477,17 @@ int image_load(const char *path, struct image **out, struct lvm_err *err)
     }
     *out = img;
     return 0;
+}
+
+int image_load(const char *path, struct image **out, struct lvm_err *err)
+{
+    /* Never block on a FIFO or a device given as an image. */
+    int fd = fs_open_data(path, 0, 0, err);
+    if (fd < 0)
+        return -1;
+    int r = image_load_fd(fd, path, out, err);
+    close(fd);
+    return r;
 }
 
 void image_free(struct image *img)

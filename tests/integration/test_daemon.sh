@@ -163,6 +163,54 @@ t_access_control() {
         grep -q "cannot reach lightvmd\|closed the connection" "$TMP/denied"
 }
 
+as_nobody() { setpriv --reuid 65534 --regid 65534 --clear-groups "$@"; }
+
+t_group_members() {
+    # A member of the API group is not root through the daemon: files it
+    # names are opened as it, and it sees and manages only its own guests.
+    daemon_stop
+    daemon_start --group nogroup --pool 16M=4 || return 1
+    local r=0
+    as_nobody $LIGHTVM list >/dev/null || { echo "member refused"; r=1; }
+    $LIGHTVM create --name rootguest $EXAMPLES/idle/idle.elf >/dev/null || r=1
+    as_nobody $LIGHTVM list | grep -q rootguest && { echo "sees root's guest"; r=1; }
+    as_nobody $LIGHTVM destroy rootguest 2>/dev/null && { echo "destroyed root's guest"; r=1; }
+    $LIGHTVM list | grep -q "rootguest .*running" || { echo "root's guest gone"; r=1; }
+    # No reading a file it cannot read itself, no writing one either.
+    as_nobody $LIGHTVM run -b disk0=/etc/shadow:ro $TGUESTS/blockdev.elf \
+        >"$TMP/shadow.out" 2>&1 && { echo "read /etc/shadow"; r=1; }
+    grep -q "Permission denied" "$TMP/shadow.out" || { cat "$TMP/shadow.out"; r=1; }
+    ! grep -q "root:" "$TMP/shadow.out" || r=1
+    head -c 4096 /dev/zero >"$TMP/rootonly.img" && chmod 600 "$TMP/rootonly.img"
+    local before
+    before=$(md5sum <"$TMP/rootonly.img")
+    as_nobody $LIGHTVM run -b disk0="$TMP/rootonly.img" $TGUESTS/blockdev.elf \
+        >/dev/null 2>&1 && { echo "wrote a root-only file"; r=1; }
+    [ "$(md5sum <"$TMP/rootonly.img")" = "$before" ] || r=1
+    # Its own files work, and its guest is its own.
+    head -c 4096 /dev/zero >"$TMP/mine.img" && chown 65534:65534 "$TMP/mine.img"
+    as_nobody $LIGHTVM run -b disk0="$TMP/mine.img" $TGUESTS/blockdev.elf \
+        >"$TMP/mine.out" 2>&1 || { cat "$TMP/mine.out"; r=1; }
+    as_nobody $LIGHTVM create --name nobodyguest $EXAMPLES/idle/idle.elf >/dev/null || r=1
+    as_nobody $LIGHTVM destroy nobodyguest >/dev/null || r=1
+    $LIGHTVM destroy rootguest >/dev/null
+    daemon_stop
+    daemon_start --pool 16M=16 || return 1
+    return $r
+}
+
+t_hostile_paths() {
+    # Images and block devices that are not regular files are refused at
+    # once; a FIFO must not hang the daemon.
+    mkfifo "$TMP/fifo.elf"
+    $LIGHTVM create "$TMP/fifo.elf" 2>"$TMP/err" && return 1
+    grep -q "not a regular file" "$TMP/err" || { cat "$TMP/err"; return 1; }
+    $LIGHTVM create -b disk0="$TMP/fifo.elf" $TGUESTS/blockdev.elf 2>"$TMP/err" && return 1
+    grep -q "not a regular file" "$TMP/err" || { cat "$TMP/err"; return 1; }
+    $LIGHTVM create $TMP 2>/dev/null && return 1
+    $LIGHTVM list >/dev/null
+}
+
 t_run_through_daemon() {
     local taken
     taken=$(pool_counter taken)
@@ -261,6 +309,8 @@ check exit_kinds t_exit_kinds
 check bad_api_input t_bad_api_input
 check misbehaving_clients t_misbehaving_clients
 check access_control t_access_control
+check group_members t_group_members
+check hostile_paths t_hostile_paths
 check run_through_daemon t_run_through_daemon
 check churn t_churn
 check restart_kill9_burst t_restart_kill9_burst
