@@ -188,15 +188,20 @@ static void kill_leftover_shell(const struct daemon *d, const char *id)
     }
     if (f)
         fclose(f);
-    /* Its cgroup empties once it is gone (it may take a moment). */
+    /* Whatever still runs in its cgroup is the shell, or a guest started
+     * but never recorded: nobody knows of it, so it goes. */
     struct cgroup cg;
     cgroup_open(&cg, id);
     struct lvm_err err;
-    for (int i = 0; i < 100 && cgroup_exists(&cg); i++) {
-        if (cgroup_destroy(&cg, &err) == 0)
-            break;
-        struct timespec ts = {0, 10 * 1000 * 1000};
-        nanosleep(&ts, NULL);
+    if (cgroup_exists(&cg)) {
+        if (cgroup_kill_all(&cg, &err) < 0)
+            daemon_log("%s", err.msg);
+        for (int i = 0; i < 100 && cgroup_exists(&cg); i++) {
+            if (cgroup_destroy(&cg, &err) == 0)
+                break;
+            struct timespec ts = {0, 10 * 1000 * 1000};
+            nanosleep(&ts, NULL);
+        }
     }
 }
 

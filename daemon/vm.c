@@ -253,6 +253,7 @@ static int vm_create_files(struct daemon *d, const struct request *r,
             rundir_remove(d, id);
             goto fail;
         }
+        rundir_write_shell(d, g); /* so a crash now leaves nothing behind */
     } else if (r->cpus > 0 || r->mem_limit) {
         /* The pool's shells carry their class's defaults. */
         struct cgroup_limits lim = {.memory_max = r->mem_limit};

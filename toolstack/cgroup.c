@@ -11,6 +11,7 @@
 #include "toolstack/fsutil.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -354,6 +355,43 @@ int cgroup_stats(const struct cgroup *cg, struct cgroup_stats *st,
     if (read_file(path, buf, sizeof buf) == 0)
         st->frozen = strncmp(buf, "FROZEN", 6) == 0;
     return 0;
+}
+
+/* Pids listed in the cgroup (v1: the pids hierarchy). */
+static int procs_of(const struct cgroup *cg, pid_t *pids, int max)
+{
+    char path[512], buf[4096];
+    path_of(cg, cg->version == 2 ? NULL : "pids", "cgroup.procs", path,
+            sizeof path);
+    if (read_file(path, buf, sizeof buf) < 0)
+        return 0;
+    int n = 0;
+    for (char *p = buf; *p && n < max;) {
+        long v = strtol(p, &p, 10);
+        if (v > 0)
+            pids[n++] = (pid_t)v;
+        while (*p == '\n')
+            p++;
+        if (!*p || (*p < '0' || *p > '9'))
+            break;
+    }
+    return n;
+}
+
+int cgroup_kill_all(const struct cgroup *cg, struct lvm_err *err)
+{
+    for (int round = 0; round < 200; round++) {
+        pid_t pids[64];
+        int n = procs_of(cg, pids, 64);
+        if (n == 0)
+            return 0;
+        for (int i = 0; i < n; i++)
+            kill(pids[i], SIGKILL);
+        struct timespec ts = {0, 5 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    return lvm_err_set(err, EBUSY, "processes in cgroup %s did not die",
+                       cg->name);
 }
 
 int cgroup_destroy(const struct cgroup *cg, struct lvm_err *err)

@@ -71,6 +71,10 @@ int cgroup_freeze(const struct cgroup *cg, int frozen, struct lvm_err *err);
 int cgroup_stats(const struct cgroup *cg, struct cgroup_stats *st,
                  struct lvm_err *err);
 
+/* SIGKILL every process in the cgroup and wait (bounded) until it is
+ * empty: what a crashed toolstack left running in it. */
+int cgroup_kill_all(const struct cgroup *cg, struct lvm_err *err);
+
 /* Remove the cgroup; its processes must have exited. */
 int cgroup_destroy(const struct cgroup *cg, struct lvm_err *err);
 

@@ -407,8 +407,13 @@ static int read_fd(int fd, const char *path, void **out, size_t *len,
     return 0;
 }
 
-/* The template: [LVM_RAM_BASE, image_end) with every segment's bytes,
- * fully allocated (so guests' read faults never grow it) and sealed. */
+/*
+ * The template: the file-backed pages of every segment, at their offset
+ * from LVM_RAM_BASE, allocated (so guests' read faults never grow it) and
+ * sealed. Only file-backed pages: a segment's bss past its last file page
+ * is mapped anonymous in each guest (plan.c), so a small file with a huge
+ * bss cannot make the toolstack hold that much memory.
+ */
 static int make_template(struct image *img, struct lvm_err *err)
 {
     const struct image_info *info = &img->info;
@@ -417,11 +422,26 @@ static int make_template(struct image *img, struct lvm_err *err)
     int fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
     if (fd < 0)
         return lvm_err_set(err, errno, "create the image template");
-    uint64_t size = info->image_end - LVM_RAM_BASE;
-    if (fallocate(fd, 0, 0, (off_t)size) < 0) {
+    uint64_t size = 0;
+    for (unsigned i = 0; i < info->nsegs; i++) {
+        const struct image_segment *s = &info->seg[i];
+        if (s->filesz && page_up(s->vaddr + s->filesz) - LVM_RAM_BASE > size)
+            size = page_up(s->vaddr + s->filesz) - LVM_RAM_BASE;
+    }
+    if (ftruncate(fd, (off_t)size) < 0) {
         close(fd);
-        return lvm_err_set(err, errno, "allocate %llu bytes for the template",
-                           (unsigned long long)size);
+        return lvm_err_set(err, errno, "size the template");
+    }
+    for (unsigned i = 0; i < info->nsegs; i++) {
+        const struct image_segment *s = &info->seg[i];
+        if (!s->filesz)
+            continue;
+        uint64_t lo = page_down(s->vaddr) - LVM_RAM_BASE;
+        uint64_t hi = page_up(s->vaddr + s->filesz) - LVM_RAM_BASE;
+        if (fallocate(fd, 0, (off_t)lo, (off_t)(hi - lo)) < 0) {
+            close(fd);
+            return lvm_err_set(err, errno, "allocate the template");
+        }
     }
     const char *file = img->file;
     for (unsigned i = 0; i < info->nsegs; i++) {

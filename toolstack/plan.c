@@ -110,12 +110,23 @@ int plan_memory(struct plan_builder *b, const struct image *img,
                 err) < 0)
         return -1;
     for (unsigned i = 0; i < img->info.nsegs; i++) {
+        /* File-backed pages copy-on-write from the template, the rest of
+         * the segment (bss) anonymous, both with the segment's rights. */
         const struct image_segment *s = &img->info.seg[i];
         uint64_t lo = s->vaddr & ~(page - 1);
+        uint64_t file_hi = s->filesz
+                               ? (s->vaddr + s->filesz + page - 1) & ~(page - 1)
+                               : lo;
         uint64_t hi = (s->vaddr + s->memsz + page - 1) & ~(page - 1);
-        if (add_map(b, (struct lvm_plan_map){lo, hi - lo, lo - LVM_RAM_BASE,
-                                             s->prot, LVM_MAP_FILE_PRIVATE,
-                                             tmpl, 0},
+        if (file_hi > lo &&
+            add_map(b, (struct lvm_plan_map){lo, file_hi - lo,
+                                             lo - LVM_RAM_BASE, s->prot,
+                                             LVM_MAP_FILE_PRIVATE, tmpl, 0},
+                    err) < 0)
+            return -1;
+        if (hi > file_hi &&
+            add_map(b, (struct lvm_plan_map){file_hi, hi - file_hi, 0, s->prot,
+                                             LVM_MAP_ANON, -1, 0},
                     err) < 0)
             return -1;
     }

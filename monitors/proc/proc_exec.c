@@ -99,7 +99,7 @@ static const struct lvm_plan_map *find_map(const struct lvm_msg_plan *p,
 static void map_memory(const struct lvm_msg_plan *p, const int *fds)
 {
     const char *data = (const char *)(p + 1);
-    uint32_t fixup = 0; /* maps made writable for a copy (bit per map) */
+    uint64_t fixup = 0; /* maps made writable for a copy (bit per map) */
     for (uint32_t i = 0; i < p->nmaps; i++) {
         const struct lvm_plan_map *m = &p->maps[i];
         int prot = (int)m->prot, flags = MAP_FIXED_NOREPLACE, fd = -1;
@@ -108,7 +108,7 @@ static void map_memory(const struct lvm_msg_plan *p, const int *fds)
             if (find_map(p, p->copies[k].addr, p->copies[k].len) == m &&
                 !(prot & PROT_WRITE)) {
                 prot |= PROT_WRITE;
-                fixup |= 1u << i;
+                fixup |= 1ull << i;
             }
         if (m->kind == LVM_MAP_ANON)
             flags |= MAP_PRIVATE | MAP_ANONYMOUS;
@@ -132,7 +132,7 @@ static void map_memory(const struct lvm_msg_plan *p, const int *fds)
     }
     for (uint32_t i = 0; i < p->nmaps; i++) {
         const struct lvm_plan_map *m = &p->maps[i];
-        if ((fixup & (1u << i)) &&
+        if ((fixup & (1ull << i)) &&
             mprotect((void *)(uintptr_t)m->addr, m->len, (int)m->prot) < 0)
             shell_fail(errno, "protect guest memory");
     }

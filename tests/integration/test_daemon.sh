@@ -285,6 +285,17 @@ t_restart_kill9_burst() {
         fi
     done
     [ $stray -eq 0 ] || return 1
+    # No guest runs that the daemon does not know of: every cgroup made
+    # since the suite began is a known guest's or the pool's.
+    local known cg
+    known=$({ $LIGHTVM list -q; ls "$LIGHTVM_RUN_DIR/guests"; } | sort -u)
+    for cg in $(comm -13 <(echo "$LIGHTVM_STATE_BEFORE" | grep '/pids/lightvm/' | sort) \
+        <(find /sys/fs/cgroup/pids/lightvm -mindepth 1 -maxdepth 1 -type d 2>/dev/null | sort)); do
+        echo "$known" | grep -qx "$(basename "$cg")" && continue
+        echo "unknown cgroup $cg, processes: $(cat "$cg/cgroup.procs" | tr '\n' ' ')"
+        stray=1
+    done
+    [ $stray -eq 0 ] || return 1
     # And they are manageable: power them off and collect their status.
     for id in $reported; do $LIGHTVM poweroff "$id" || return 1; done
     for id in $reported; do

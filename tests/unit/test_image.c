@@ -10,6 +10,8 @@
 
 #include <elf.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 static void *elf;
 static size_t elf_len;
@@ -103,6 +105,35 @@ static void test_random_bytes_refused_safely(void **state)
     free(copy);
 }
 
+static void test_bss_not_in_template(void **state)
+{
+    (void)state;
+    /* A small file with a 512 MiB bss: the template holds the file's
+     * pages only (the bss is mapped anonymous in each guest). */
+    char *copy = malloc(elf_len);
+    memcpy(copy, elf, elf_len);
+    Elf64_Ehdr *eh = (Elf64_Ehdr *)copy;
+    Elf64_Phdr *ph = (Elf64_Phdr *)(copy + eh->e_phoff);
+    for (int i = 0; i < eh->e_phnum; i++)
+        if (ph[i].p_type == PT_LOAD && (ph[i].p_flags & PF_W))
+            ph[i].p_memsz += 512ull << 20;
+    char path[] = "/tmp/lightvm-bss.XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, copy, elf_len), (ssize_t)elf_len);
+    close(fd);
+    struct image *img;
+    struct lvm_err err;
+    assert_int_equal(image_load(path, &img, &err), 0);
+    assert_true(img->info.image_end - LVM_RAM_BASE > (512ull << 20));
+    struct stat st;
+    assert_int_equal(fstat(img->template_fd, &st), 0);
+    assert_true((uint64_t)st.st_blocks * 512 < elf_len + (64 << 10));
+    image_free(img);
+    unlink(path);
+    free(copy);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -110,6 +141,7 @@ int main(void)
         cmocka_unit_test(test_every_truncation_refused),
         cmocka_unit_test(test_pie_refused),
         cmocka_unit_test(test_random_bytes_refused_safely),
+        cmocka_unit_test(test_bss_not_in_template),
     };
     return cmocka_run_group_tests_name("image", tests, setup, teardown);
 }
