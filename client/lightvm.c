@@ -17,7 +17,8 @@
 struct lightvm {
     int fd;
     int64_t next_tag;
-    int64_t wait_tag; /* of an outstanding lightvm_wait_send() */
+    int64_t wait_tag;   /* of an outstanding lightvm_wait_send() */
+    json_t *wait_reply; /* its reply, if it came during another call */
 };
 
 static int fail(struct lightvm_error *e, const char *code, const char *fmt, ...)
@@ -70,6 +71,7 @@ void lightvm_close(struct lightvm *c)
 {
     if (!c)
         return;
+    json_decref(c->wait_reply);
     close(c->fd);
     free(c);
 }
@@ -166,6 +168,10 @@ static json_t *call(struct lightvm *c, json_t *req, int fd,
             return NULL;
         }
         json_t *t = json_object_get(rep, "tag");
+        if (t && json_integer_value(t) == c->wait_tag && !c->wait_reply) {
+            c->wait_reply = rep; /* lightvm_wait_reply() wants it */
+            continue;
+        }
         if (t && json_integer_value(t) != tag) {
             json_decref(rep); /* a reply to an earlier, abandoned request */
             continue;
@@ -375,17 +381,22 @@ int lightvm_wait_reply(struct lightvm *c, struct lightvm_exit *out,
                        struct lightvm_error *e)
 {
     for (;;) {
-        char *buf = recv_raw(c, e);
-        if (!buf)
-            return -1;
-        json_t *rep = json_loads(buf, 0, NULL);
-        free(buf);
+        json_t *rep = c->wait_reply;
+        c->wait_reply = NULL;
+        if (!rep) {
+            char *buf = recv_raw(c, e);
+            if (!buf)
+                return -1;
+            rep = json_loads(buf, 0, NULL);
+            free(buf);
+        }
         if (!rep)
             return fail(e, "bad_reply", "unreadable reply from lightvmd");
         if (json_integer_value(json_object_get(rep, "tag")) != c->wait_tag) {
             json_decref(rep);
             continue;
         }
+        c->wait_tag = -1;
         int ok = json_is_true(json_object_get(rep, "ok"));
         if (ok && out)
             exit_from(json_object_get(rep, "exit"), out);

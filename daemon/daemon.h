@@ -154,8 +154,10 @@ struct daemon {
     struct {
         pid_t pid;
         long nr;
+        uint64_t at; /* monotonic ns when the record arrived */
     } kills[1024];
     unsigned nkills;
+    unsigned long ticks;
 
     unsigned long created, destroyed, requests;
 };
@@ -210,6 +212,8 @@ int pool_parse(struct pool *p, const char *spec, struct lvm_err *err);
 int pool_start(struct daemon *d, struct lvm_err *err);
 /* A prepared shell for (ram) bytes, or NULL if the pool has none. */
 struct guest *pool_take(struct daemon *d, uint64_t ram);
+/* Drop pooled shells that died while waiting (from the tick). */
+void pool_check(struct daemon *d);
 void pool_stop(struct daemon *d);
 
 /* rundir.c */

@@ -15,6 +15,7 @@
 #include "toolstack/layout.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -163,17 +164,42 @@ int pool_start(struct daemon *d, struct lvm_err *err)
     return 0;
 }
 
+static int alive(const struct guest *g)
+{
+    struct pollfd pfd = {g->sb.pidfd, POLLIN, 0};
+    return poll(&pfd, 1, 0) == 0; /* a pidfd is readable once it exits */
+}
+
+static void discard(struct daemon *d, struct guest *g)
+{
+    char id[GUEST_ID_LEN + 1];
+    memcpy(id, g->id, sizeof id);
+    guest_kill(g);
+    siginfo_t si;
+    waitid(P_PIDFD, (id_t)g->sb.pidfd, &si, WEXITED);
+    guest_free(g);
+    rundir_remove(d, id);
+}
+
 struct guest *pool_take(struct daemon *d, uint64_t ram)
 {
     struct pool *p = &d->pool;
-    struct guest *g = NULL;
+    struct guest *g = NULL, *dead[8];
+    int ndead = 0;
     pthread_mutex_lock(&p->lock);
     for (unsigned i = 0; i < p->nclasses; i++) {
         struct pool_class *c = &p->cls[i];
         if (c->ram != ram)
             continue;
-        if (c->nready)
+        /* A shell that died while waiting (killed from outside) is no
+         * use: drop it and take the next. */
+        while (c->nready && !g) {
             g = c->ready[--c->nready];
+            if (!alive(g) && ndead < 8) {
+                dead[ndead++] = g;
+                g = NULL;
+            }
+        }
         break;
     }
     if (g)
@@ -182,7 +208,33 @@ struct guest *pool_take(struct daemon *d, uint64_t ram)
         p->missed++;
     pthread_cond_signal(&p->cond);
     pthread_mutex_unlock(&p->lock);
+    for (int i = 0; i < ndead; i++)
+        discard(d, dead[i]);
     return g;
+}
+
+void pool_check(struct daemon *d)
+{
+    struct pool *p = &d->pool;
+    struct guest *dead[16];
+    int ndead = 0;
+    pthread_mutex_lock(&p->lock);
+    for (unsigned i = 0; i < p->nclasses; i++) {
+        struct pool_class *c = &p->cls[i];
+        for (unsigned k = 0; k < c->nready && ndead < 16;) {
+            if (alive(c->ready[k])) {
+                k++;
+                continue;
+            }
+            dead[ndead++] = c->ready[k];
+            c->ready[k] = c->ready[--c->nready];
+        }
+    }
+    if (ndead)
+        pthread_cond_signal(&p->cond);
+    pthread_mutex_unlock(&p->lock);
+    for (int i = 0; i < ndead; i++)
+        discard(d, dead[i]);
 }
 
 void pool_stop(struct daemon *d)
@@ -200,11 +252,8 @@ void pool_stop(struct daemon *d)
             struct guest *g = c->ready[--c->nready];
             char id[GUEST_ID_LEN + 1];
             memcpy(id, g->id, sizeof id);
-            guest_kill(g);
-            siginfo_t si;
-            waitid(P_PIDFD, (id_t)g->sb.pidfd, &si, WEXITED);
-            guest_free(g);
-            rundir_remove(d, id);
+            (void)id;
+            discard(d, g);
         }
     }
 }

@@ -200,6 +200,120 @@ int vm_create(struct daemon *d, const struct request *r,
     return rc;
 }
 
+/* Kill a shell or guest that will not be used, and remove all it had. */
+static void discard_guest(struct daemon *d, struct guest *g)
+{
+    char id[GUEST_ID_LEN + 1];
+    memcpy(id, g->id, sizeof id);
+    if (g->sb.pid > 0) {
+        guest_kill(g);
+        siginfo_t si;
+        waitid(P_PIDFD, (id_t)g->sb.pidfd, &si, WEXITED);
+    }
+    guest_free(g);
+    rundir_remove(d, id);
+}
+
+static void limits_of(const struct request *r, struct cgroup_limits *lim)
+{
+    memset(lim, 0, sizeof *lim);
+    lim->memory_max = r->mem_limit;
+    if (r->cpus > 0) {
+        lim->cpu_period_us = 100000;
+        lim->cpu_quota_us = (uint64_t)(r->cpus * 100000.0 + 0.5);
+        if (lim->cpu_quota_us < 1000)
+            lim->cpu_quota_us = 1000; /* the kernel's minimum */
+    }
+}
+
+/* A shell for (r): from the pool, with the request's limits applied, or
+ * prepared now. */
+static struct guest *get_shell(struct daemon *d, const struct request *r,
+                               const struct monitor_ops *mon, uint64_t ram,
+                               int *pooled, struct lvm_err *err)
+{
+    struct guest *g = mon->kind == LVM_MONITOR_PROC ? pool_take(d, ram) : NULL;
+    *pooled = g != NULL;
+    if (g) {
+        if (r->cpus > 0 || r->mem_limit) {
+            struct cgroup_limits lim;
+            limits_of(r, &lim);
+            if (cgroup_set_limits(&g->cg, &lim, err) < 0) {
+                discard_guest(d, g);
+                return NULL;
+            }
+            g->cpus = r->cpus;
+            if (r->mem_limit)
+                g->memory_limit = r->mem_limit;
+        }
+        return g;
+    }
+    char id[GUEST_ID_LEN + 1], devpage[PATH_MAX];
+    guest_new_id(id);
+    if (rundir_make(d, id, err) < 0)
+        return NULL;
+    rundir_path(d, id, "devpage", devpage, sizeof devpage);
+    struct guest_class c = {.ram_size = ram,
+                            .memory_limit = r->mem_limit,
+                            .cpus = r->cpus,
+                            .monitor = mon->kind,
+                            .devpage_path = devpage,
+                            .id = id};
+    if (guest_prepare(&d->host, &c, &g, err) < 0) {
+        rundir_remove(d, id);
+        return NULL;
+    }
+    rundir_write_shell(d, g); /* so a crash now leaves nothing behind */
+    return g;
+}
+
+/* The execute phase proper: console, spec, plan, go. */
+static int launch_in(struct daemon *d, struct vm *v, struct guest *g,
+                     const struct request *r, struct cached_image *ci,
+                     const struct monitor_ops *mon, const int block_fds[],
+                     int console_fd, struct lvm_err *err)
+{
+    int console = console_fd;
+    if (console < 0) {
+        char path[PATH_MAX];
+        rundir_path(d, v->id, "console.log", path, sizeof path);
+        console = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+        if (console < 0)
+            return lvm_err_set(err, errno, "create %s", path);
+        /* The API group may read its guests' consoles. */
+        if (d->api_gid != (gid_t)-1 && fchown(console, 0, d->api_gid) < 0) {
+            close(console);
+            return lvm_err_set(err, errno, "give %s to the API group", path);
+        }
+    }
+    char *argv[REQUEST_MAX_ARGS + 1];
+    argv[0] = v->image;
+    for (int i = 0; i < r->argc; i++)
+        argv[i + 1] = r->argv[i];
+    struct guest_spec spec = {
+        .name = v->name,
+        .ram_size = g->ram_size,
+        .memory_limit = r->mem_limit,
+        .cpus = r->cpus,
+        .argc = r->argc + 1,
+        .argv = argv,
+        .envc = r->envc,
+        .envp = (char *const *)r->envp,
+        .console_fd = console,
+        .console_limit = r->console_limit,
+        .nblocks = r->nblocks,
+        .monitor = mon->kind,
+    };
+    memcpy(spec.blocks, r->blocks, sizeof r->blocks);
+    for (unsigned i = 0; i < r->nblocks; i++)
+        spec.blocks[i].fd = block_fds[i];
+    g->dev.dp->watchdog_ms = r->watchdog_ms;
+    int rc = guest_launch(&d->host, g, ci->img, &spec, err);
+    if (console_fd < 0)
+        close(console);
+    return rc;
+}
+
 static int vm_create_files(struct daemon *d, const struct request *r,
                            const struct creds *cr, int image_fd,
                            const int block_fds[], int console_fd,
@@ -234,96 +348,36 @@ static int vm_create_files(struct daemon *d, const struct request *r,
     v->image = strdup(r->image);
     snprintf(v->monitor, sizeof v->monitor, "%s", mon->name);
 
-    /* Execute phase in a prepared shell; else prepare one now. */
-    struct guest *g = mon->kind == LVM_MONITOR_PROC ? pool_take(d, ram) : NULL;
-    v->pooled = g != NULL;
-    if (!g) {
-        char id[GUEST_ID_LEN + 1], devpage[PATH_MAX];
-        guest_new_id(id);
-        if (rundir_make(d, id, err) < 0)
+    /* Execute phase in a prepared shell; else prepare one now. A pooled
+     * shell found dead at launch (killed from outside) costs a retry. */
+    struct guest *g = NULL;
+    uint64_t t_take = 0;
+    for (int attempt = 0;; attempt++) {
+        int pooled;
+        g = get_shell(d, r, mon, ram, &pooled, err);
+        if (!g)
             goto fail;
-        rundir_path(d, id, "devpage", devpage, sizeof devpage);
-        struct guest_class c = {.ram_size = ram,
-                                .memory_limit = r->mem_limit,
-                                .cpus = r->cpus,
-                                .monitor = mon->kind,
-                                .devpage_path = devpage,
-                                .id = id};
-        if (guest_prepare(&d->host, &c, &g, err) < 0) {
-            rundir_remove(d, id);
+        v->g = g;
+        v->pooled = pooled;
+        t_take = host_now_ns();
+        memcpy(v->id, g->id, sizeof v->id);
+        if (r->name[0])
+            snprintf(v->name, sizeof v->name, "%s", r->name);
+        else
+            snprintf(v->name, sizeof v->name, "%.48s-%.6s", ci->img->name,
+                     v->id);
+        if (launch_in(d, v, g, r, ci, mon, block_fds, console_fd, err) == 0)
+            break;
+        int shell_died = err->code == EPIPE || err->code == ECONNRESET;
+        discard_guest(d, g);
+        v->g = g = NULL;
+        if (!(pooled && shell_died && attempt < 3)) {
+            *code = err->code == ENODEV || err->code == ENOMEM ||
+                            err->code == E2BIG || err->code == EINVAL
+                        ? "invalid"
+                        : "failed";
             goto fail;
         }
-        rundir_write_shell(d, g); /* so a crash now leaves nothing behind */
-    } else if (r->cpus > 0 || r->mem_limit) {
-        /* The pool's shells carry their class's defaults. */
-        struct cgroup_limits lim = {.memory_max = r->mem_limit};
-        if (r->cpus > 0) {
-            lim.cpu_period_us = 100000;
-            lim.cpu_quota_us = (uint64_t)(r->cpus * 100000.0 + 0.5);
-            if (lim.cpu_quota_us < 1000)
-                lim.cpu_quota_us = 1000;
-        }
-        if (cgroup_set_limits(&g->cg, &lim, err) < 0)
-            goto fail_guest;
-        g->cpus = r->cpus;
-        if (r->mem_limit)
-            g->memory_limit = r->mem_limit;
-    }
-    v->g = g;
-    uint64_t t_take = host_now_ns();
-    memcpy(v->id, g->id, sizeof v->id);
-    if (r->name[0])
-        snprintf(v->name, sizeof v->name, "%s", r->name);
-    else
-        snprintf(v->name, sizeof v->name, "%.48s-%.6s", ci->img->name, v->id);
-
-    int console = console_fd;
-    if (console < 0) {
-        char path[PATH_MAX];
-        rundir_path(d, v->id, "console.log", path, sizeof path);
-        console = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
-        if (console < 0) {
-            lvm_err_set(err, errno, "create %s", path);
-            goto fail_guest;
-        }
-        /* The API group may read its guests' consoles. */
-        if (d->api_gid != (gid_t)-1 && fchown(console, 0, d->api_gid) < 0) {
-            lvm_err_set(err, errno, "give %s to the API group", path);
-            close(console);
-            goto fail_guest;
-        }
-    }
-    char *argv[REQUEST_MAX_ARGS + 1];
-    argv[0] = v->image;
-    for (int i = 0; i < r->argc; i++)
-        argv[i + 1] = r->argv[i];
-    struct guest_spec spec = {
-        .name = v->name,
-        .ram_size = ram,
-        .memory_limit = r->mem_limit,
-        .cpus = r->cpus,
-        .argc = r->argc + 1,
-        .argv = argv,
-        .envc = r->envc,
-        .envp = r->envp,
-        .console_fd = console,
-        .console_limit = r->console_limit,
-        .nblocks = r->nblocks,
-        .monitor = mon->kind,
-    };
-    memcpy(spec.blocks, r->blocks, sizeof r->blocks);
-    for (unsigned i = 0; i < r->nblocks; i++)
-        spec.blocks[i].fd = block_fds[i];
-    g->dev.dp->watchdog_ms = r->watchdog_ms;
-    int rc = guest_launch(&d->host, g, ci->img, &spec, err);
-    if (console_fd < 0)
-        close(console);
-    if (rc < 0) {
-        *code = err->code == ENODEV || err->code == ENOMEM ||
-                        err->code == E2BIG || err->code == EINVAL
-                    ? "invalid"
-                    : "failed";
-        goto fail_guest;
     }
     guest_shed_fds(g);
     v->pid = g->sb.pid;
@@ -362,17 +416,8 @@ static int vm_create_files(struct daemon *d, const struct request *r,
     }
     *out = v;
     return 0;
-fail_guest: {
-    char id[GUEST_ID_LEN + 1];
-    memcpy(id, g->id, sizeof id);
-    if (g->sb.pid > 0) {
-        guest_kill(g);
-        siginfo_t si;
-        waitid(P_PIDFD, (id_t)g->sb.pidfd, &si, WEXITED);
-    }
-    guest_free(g);
-    rundir_remove(d, id);
-}
+fail_guest:
+    discard_guest(d, g);
 fail:
     vm_free(d, v);
     return -1;
@@ -385,9 +430,16 @@ static void finish_exit(struct daemon *d, struct vm *v, int killed_by_us)
     struct guest *g = v->g;
     if (!g)
         return;
-    for (unsigned i = 0; i < d->nkills && i < 1024; i++)
-        if (d->kills[i].pid == g->sb.pid)
+    /* The newest kill record for this pid since the guest started (an
+     * older one is another process that had the pid). */
+    unsigned n = d->nkills < 1024 ? d->nkills : 1024;
+    for (unsigned k = 0; k < n; k++) {
+        unsigned i = (d->nkills - 1 - k) % 1024;
+        if (d->kills[i].pid == g->sb.pid && d->kills[i].at >= g->started_ns) {
             g->killed_syscall = d->kills[i].nr;
+            break;
+        }
+    }
     struct lvm_err err;
     int rr = guest_reap(g, -1, 0, &v->exit, &err);
     if (rr < 0) {
@@ -488,8 +540,10 @@ int vm_control(struct daemon *d, struct vm *v, uint32_t request,
 
 void vm_audit_record(struct daemon *d, pid_t pid, long nr)
 {
-    d->kills[d->nkills++ % 1024].pid = pid;
-    d->kills[(d->nkills - 1) % 1024].nr = nr;
+    unsigned slot = d->nkills++ % 1024;
+    d->kills[slot].pid = pid;
+    d->kills[slot].nr = nr;
+    d->kills[slot].at = host_now_ns();
     if (d->nkills >= 2048)
         d->nkills -= 1024; /* stay in range, keep the ring full */
     /* A guest that already exited waits for exactly this. */
@@ -507,6 +561,8 @@ void vm_audit_record(struct daemon *d, pid_t pid, long nr)
 void vm_tick(struct daemon *d)
 {
     uint64_t now = host_now_ns();
+    if (++d->ticks % 10 == 0)
+        pool_check(d);
     for (size_t i = 0; i < d->nvms; i++) {
         struct vm *v = d->vms[i];
         if (v->reap_pending)

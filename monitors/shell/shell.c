@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <linux/capability.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -162,8 +163,25 @@ static void prepare(const struct lvm_msg_prepare *p)
 static _Alignas(16) char planbuf[sizeof(struct lvm_msg_plan) +
                                  LVM_PLAN_MAX_DATA];
 
+/* Nothing the toolstack's caller ignored or blocked (nohup, a shell's
+ * job control) reaches the guest: every disposition to its default. The
+ * mask stays full until the jump, which empties it. */
+static void reset_signals(void)
+{
+    sigset_t all;
+    sigfillset(&all);
+    sigprocmask(SIG_SETMASK, &all, NULL);
+    struct sigaction dfl;
+    memset(&dfl, 0, sizeof dfl);
+    dfl.sa_handler = SIG_DFL;
+    for (int sig = 1; sig < _NSIG; sig++)
+        if (sig != SIGKILL && sig != SIGSTOP)
+            sigaction(sig, &dfl, NULL);
+}
+
 int main(void)
 {
+    reset_signals();
     /* Keep the socket out of the range the guest's fds will use. */
     shell_sock = fcntl(LVM_SHELL_FD, F_DUPFD_CLOEXEC, 256);
     if (shell_sock < 0)

@@ -211,6 +211,33 @@ t_hostile_paths() {
     $LIGHTVM list >/dev/null
 }
 
+t_dead_pool_shells() {
+    # Pooled shells killed from outside are dropped, not handed out.
+    pool_settle || return 1
+    local dir
+    for dir in "$LIGHTVM_RUN_DIR"/guests/*; do
+        [ -e "$dir/config.json" ] || kill -9 "$(cut -d' ' -f1 "$dir/shell.pid")" 2>/dev/null
+    done
+    local id
+    id=$($LIGHTVM create $EXAMPLES/idle/idle.elf) || return 1
+    $LIGHTVM destroy "$id" >/dev/null && pool_settle
+}
+
+t_guest_signals() {
+    # This daemon was started as a background job (SIGINT and SIGQUIT
+    # ignored): its guests ignore only what the shell sets, SIGPIPE and
+    # SIGXFSZ, and block nothing.
+    local id pid
+    id=$($LIGHTVM create $EXAMPLES/idle/idle.elf) || return 1
+    pid=$($LIGHTVM list | awk -v id="$id" '$1 == id {print $4}')
+    grep -E '^Sig(Ign|Blk)' /proc/$pid/status
+    local r=0
+    grep -q '^SigIgn:[[:space:]]*0000000001001000$' /proc/$pid/status || r=1
+    grep -q '^SigBlk:[[:space:]]*0000000000000000$' /proc/$pid/status || r=1
+    $LIGHTVM destroy "$id" >/dev/null
+    return $r
+}
+
 t_run_through_daemon() {
     local taken
     taken=$(pool_counter taken)
@@ -322,6 +349,8 @@ check misbehaving_clients t_misbehaving_clients
 check access_control t_access_control
 check group_members t_group_members
 check hostile_paths t_hostile_paths
+check dead_pool_shells t_dead_pool_shells
+check guest_signals t_guest_signals
 check run_through_daemon t_run_through_daemon
 check churn t_churn
 check restart_kill9_burst t_restart_kill9_burst
