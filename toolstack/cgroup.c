@@ -11,6 +11,7 @@
 #include "toolstack/fsutil.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -33,6 +34,42 @@ static const char *root(void)
 {
     const char *r = getenv("LIGHTVM_CGROUP_ROOT");
     return r && *r ? r : CGROUP_ROOT_DEFAULT;
+}
+
+/* The v1 hierarchies to walk: one controller name per mounted hierarchy.
+ * Distributions co-mount some (cpu,cpuacct with cpu and cpuacct as
+ * symlinks to it); walking both names would mkdir, attach and rmdir the
+ * same directory twice. Found once, as both daemon threads create
+ * cgroups. */
+static const char *v1_hier[NV1];
+static size_t nv1_hier;
+static pthread_once_t v1_once = PTHREAD_ONCE_INIT;
+
+static void find_v1_hierarchies(void)
+{
+    struct stat seen[NV1];
+    for (size_t i = 0; i < NV1; i++) {
+        char path[512];
+        struct stat st;
+        snprintf(path, sizeof path, "%s/%s", root(), v1_controllers[i]);
+        int dup = 0;
+        if (stat(path, &st) == 0)
+            for (size_t j = 0; j < nv1_hier && !dup; j++)
+                dup = seen[j].st_dev == st.st_dev &&
+                      seen[j].st_ino == st.st_ino;
+        else
+            memset(&st, 0, sizeof st); /* missing: creating it will say */
+        if (!dup) {
+            seen[nv1_hier] = st;
+            v1_hier[nv1_hier++] = v1_controllers[i];
+        }
+    }
+}
+
+static size_t v1_hierarchies(void)
+{
+    pthread_once(&v1_once, find_v1_hierarchies);
+    return nv1_hier;
 }
 
 int cgroup_version(void)
@@ -158,17 +195,41 @@ static int limits_v2(const struct cgroup *cg, const struct cgroup_limits *l,
     return 0;
 }
 
+/*
+ * mkdir the guest's directory (path), making the parent first on first
+ * use with (make_parent). An existing directory is an error: it is
+ * another guest's, and must not be taken over or removed.
+ */
+static int make_guest_dir(const char *path,
+                          int (*make_parent)(const char *, struct lvm_err *),
+                          const char *parent, struct lvm_err *err)
+{
+    if (mkdir(path, 0755) == 0)
+        return 0;
+    if (errno == ENOENT) {
+        if (make_parent(parent, err) < 0)
+            return -1;
+        if (mkdir(path, 0755) == 0)
+            return 0;
+    }
+    return lvm_err_set(err, errno, "create cgroup %s", path);
+}
+
+static int make_parent_v2(const char *parent, struct lvm_err *err)
+{
+    (void)parent;
+    return setup_parent_v2(err);
+}
+
+/* Create functions return -2 when they made nothing (so nothing is to be
+ * removed), -1 when the cgroup exists but its limits failed. */
 static int create_v2(struct cgroup *cg, const struct cgroup_limits *l,
                      struct lvm_err *err)
 {
     char path[512];
     path_of(cg, NULL, NULL, path, sizeof path);
-    if (mkdir(path, 0755) < 0) {
-        if (errno != ENOENT)
-            return lvm_err_set(err, errno, "create cgroup %s", path);
-        if (setup_parent_v2(err) < 0 || mkdir_ok(path, err) < 0)
-            return -1;
-    }
+    if (make_guest_dir(path, make_parent_v2, NULL, err) < 0)
+        return -2;
     return limits_v2(cg, l, err);
 }
 
@@ -178,17 +239,17 @@ static int limits_v1(const struct cgroup *cg, const struct cgroup_limits *l,
 static int create_v1(struct cgroup *cg, const struct cgroup_limits *l,
                      struct lvm_err *err)
 {
-    char path[512];
-    for (size_t i = 0; i < NV1; i++) {
-        path_of(cg, v1_controllers[i], NULL, path, sizeof path);
-        if (mkdir(path, 0755) < 0) {
-            if (errno != ENOENT)
-                return lvm_err_set(err, errno, "create cgroup %s", path);
-            char parent[512];
-            snprintf(parent, sizeof parent, "%s/%s/%s", root(),
-                     v1_controllers[i], CGROUP_PARENT);
-            if (mkdir_ok(parent, err) < 0 || mkdir_ok(path, err) < 0)
-                return -1;
+    char path[512], parent[512];
+    for (size_t i = 0; i < v1_hierarchies(); i++) {
+        path_of(cg, v1_hier[i], NULL, path, sizeof path);
+        snprintf(parent, sizeof parent, "%s/%s/%s", root(), v1_hier[i],
+                 CGROUP_PARENT);
+        if (make_guest_dir(path, mkdir_ok, parent, err) < 0) {
+            while (i-- > 0) { /* only what this call made */
+                path_of(cg, v1_hier[i], NULL, path, sizeof path);
+                rmdir(path);
+            }
+            return -2;
         }
     }
     return limits_v1(cg, l, err);
@@ -242,11 +303,11 @@ int cgroup_create(struct cgroup *cg, const char *name,
     cgroup_open(cg, name);
     int r = cg->version == 2 ? create_v2(cg, limits, err)
                              : create_v1(cg, limits, err);
-    if (r < 0) {
+    if (r == -1) {
         struct lvm_err ignore;
         cgroup_destroy(cg, &ignore);
     }
-    return r;
+    return r < 0 ? -1 : 0;
 }
 
 int cgroup_attach(const struct cgroup *cg, pid_t pid, struct lvm_err *err)
@@ -257,8 +318,8 @@ int cgroup_attach(const struct cgroup *cg, pid_t pid, struct lvm_err *err)
         path_of(cg, NULL, "cgroup.procs", path, sizeof path);
         return fs_write_str(path, val, err);
     }
-    for (size_t i = 0; i < NV1; i++) {
-        path_of(cg, v1_controllers[i], "cgroup.procs", path, sizeof path);
+    for (size_t i = 0; i < v1_hierarchies(); i++) {
+        path_of(cg, v1_hier[i], "cgroup.procs", path, sizeof path);
         if (fs_write_str(path, val, err) < 0)
             return -1;
     }
@@ -272,8 +333,8 @@ int cgroup_self_attach_fds(const struct cgroup *cg, int *fds, int max,
         return 0;
     char path[512];
     int n = 0;
-    for (size_t i = 0; i < NV1 && n < max; i++) {
-        path_of(cg, v1_controllers[i], "tasks", path, sizeof path);
+    for (size_t i = 0; i < v1_hierarchies() && n < max; i++) {
+        path_of(cg, v1_hier[i], "tasks", path, sizeof path);
         fds[n] = open(path, O_WRONLY | O_CLOEXEC);
         if (fds[n] < 0) {
             int e = errno;
@@ -404,8 +465,8 @@ int cgroup_destroy(const struct cgroup *cg, struct lvm_err *err)
             r = lvm_err_set(err, errno, "remove cgroup %s", path);
         return r;
     }
-    for (size_t i = 0; i < NV1; i++) {
-        path_of(cg, v1_controllers[i], NULL, path, sizeof path);
+    for (size_t i = 0; i < v1_hierarchies(); i++) {
+        path_of(cg, v1_hier[i], NULL, path, sizeof path);
         if (rmdir(path) < 0 && errno != ENOENT && r == 0)
             r = lvm_err_set(err, errno, "remove cgroup %s", path);
     }
