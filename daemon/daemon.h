@@ -82,6 +82,8 @@ struct vm {
     double created;    /* Unix time */
     double create_ms;  /* request to STARTED */
     uint32_t watchdog_ms;
+    uint64_t watchdog_floor_ns; /* a full period from here: set on unpause
+                                   and resume, when the guest could not ping */
     struct cached_image *img;
     struct guest_exit exit;
     int reap_pending;         /* adopted: waiting for init to reap it */

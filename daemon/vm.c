@@ -526,6 +526,8 @@ int vm_pause(struct daemon *d, struct vm *v, int pause, struct lvm_err *err)
     if (cgroup_freeze(&v->g->cg, pause, err) < 0)
         return -1;
     v->state = pause ? VM_PAUSED : VM_RUNNING;
+    if (!pause) /* it could not ping while frozen */
+        v->watchdog_floor_ns = host_now_ns();
     return 0;
 }
 
@@ -535,6 +537,8 @@ int vm_control(struct daemon *d, struct vm *v, uint32_t request,
     (void)d;
     if (!v->g || v->state == VM_EXITED)
         return lvm_err_set(err, EINVAL, "guest %s has exited", v->id);
+    if (request == LVM_CTRL_RESUME) /* its state may have been restored */
+        v->watchdog_floor_ns = host_now_ns();
     return guest_control(v->g, request, err);
 }
 
@@ -579,6 +583,8 @@ void vm_tick(struct daemon *d)
             uint64_t last = v->g->dev.st->watchdog_ns;
             if (last < v->g->started_ns)
                 last = v->g->started_ns;
+            if (last < v->watchdog_floor_ns)
+                last = v->watchdog_floor_ns;
             if (now > last + (uint64_t)v->watchdog_ms * 1000000ull) {
                 daemon_log("guest %s (%s): watchdog expired, killing it",
                            v->id, v->name);

@@ -91,6 +91,39 @@ t_watchdog() {
     $LIGHTVM destroy wd-idle wd-spin >/dev/null
 }
 
+# spin_out NAME: run a spinning guest with a 300 ms watchdog until it is
+# killed: a clock that has certainly passed one watchdog period.
+spin_out() {
+    $LIGHTVM create --name "$1" --watchdog 300 $TGUESTS/spin.elf >/dev/null &&
+        [ "$($LIGHTVM wait "$1")" = "killed: watchdog expired (no ping for 300 ms)" ] &&
+        $LIGHTVM destroy "$1" >/dev/null
+}
+
+t_watchdog_parked() {
+    local rc=0
+    watchdog_parked || rc=1
+    $LIGHTVM destroy wd-susp wd-frozen >/dev/null 2>&1
+    return $rc
+}
+
+watchdog_parked() {
+    # A suspended guest is parked, not hung: the SDK keeps pinging. A
+    # paused (frozen) one cannot ping; unpausing gives it a full period.
+    $LIGHTVM create --name wd-susp --watchdog 300 $EXAMPLES/idle/idle.elf >/dev/null &&
+        $LIGHTVM create --name wd-frozen --watchdog 300 $EXAMPLES/idle/idle.elf >/dev/null || return 1
+    $LIGHTVM suspend wd-susp && $LIGHTVM pause wd-frozen || return 1
+    local deadline=$((SECONDS + 10))
+    until $LIGHTVM list --json | grep -q '"name":"wd-susp"[^}]*"suspended":true'; do
+        [ $SECONDS -lt $deadline ] || { echo "never suspended"; return 1; }
+    done
+    spin_out wd-clock1 || return 1
+    $LIGHTVM unpause wd-frozen || return 1
+    spin_out wd-clock2 || return 1
+    $LIGHTVM list | grep -q "wd-susp .*running" &&
+        $LIGHTVM list | grep -q "wd-frozen .*running" || { $LIGHTVM list; return 1; }
+    $LIGHTVM resume wd-susp
+}
+
 t_exit_kinds() {
     $LIGHTVM create --name k-esc $TGUESTS/escape.elf open >/dev/null &&
         $LIGHTVM create --name k-crash $TGUESTS/crash.elf null >/dev/null &&
@@ -343,6 +376,7 @@ check pooled t_pooled
 check lifecycle_many t_lifecycle_many
 check control_device t_control_device
 check watchdog t_watchdog
+check watchdog_parked t_watchdog_parked
 check exit_kinds t_exit_kinds
 check bad_api_input t_bad_api_input
 check misbehaving_clients t_misbehaving_clients
