@@ -45,9 +45,13 @@ json_t *api_exit_json(const struct guest_exit *ex)
                      guest_exit_str(ex, msg, sizeof msg));
 }
 
-static const char *state_name(enum vm_state s)
+static const char *state_name(const struct vm *v)
 {
-    return s == VM_RUNNING ? "running" : s == VM_PAUSED ? "paused" : "exited";
+    if (v->g && v->killed_by) /* SIGKILL sent, not yet gone */
+        return "dying";
+    return v->state == VM_RUNNING  ? "running"
+           : v->state == VM_PAUSED ? "paused"
+                                   : "exited";
 }
 
 static json_t *vm_json(struct daemon *d, struct vm *v, int stats)
@@ -56,7 +60,7 @@ static json_t *vm_json(struct daemon *d, struct vm *v, int stats)
     rundir_path(d, v->id, "console.log", console, sizeof console);
     json_t *o = json_pack(
         "{s:s, s:s, s:s, s:s, s:s, s:i, s:I, s:I, s:f, s:f, s:f, s:b, s:b}",
-        "id", v->id, "name", v->name, "state", state_name(v->state), "image",
+        "id", v->id, "name", v->name, "state", state_name(v), "image",
         v->image ? v->image : "", "monitor", v->monitor, "pid", (int)v->pid,
         "mem", (json_int_t)v->mem, "mem_limit", (json_int_t)v->mem_limit,
         "cpus", v->cpus, "created", v->created, "create_ms", v->create_ms,
@@ -236,24 +240,15 @@ void api_handle(struct daemon *d, struct client *c, struct request *r, int fd)
         o = reply_new(r, 1);
         json_object_set_new(o, "guest", vm_json(d, v, 1));
         break;
-    case OP_DESTROY: {
-        struct guest_exit ex;
-        char id[GUEST_ID_LEN + 1];
-        memcpy(id, v->id, sizeof id);
-        rc = vm_destroy(d, v, &ex, &err);
-        if (rc == 0) {
-            o = reply_new(r, 1);
-            json_object_set_new(o, "id", json_string(id));
-            json_object_set_new(o, "exit", api_exit_json(&ex));
-        }
-        break;
-    }
+    case OP_DESTROY:
+        vm_destroy(d, v, c, r); /* answers when the guest is gone */
+        return;
     case OP_PAUSE:
     case OP_UNPAUSE:
         rc = vm_pause(d, v, r->op == OP_PAUSE, &err);
         if (rc == 0) {
             o = reply_new(r, 1);
-            json_object_set_new(o, "state", json_string(state_name(v->state)));
+            json_object_set_new(o, "state", json_string(state_name(v)));
         }
         break;
     case OP_POWEROFF:

@@ -56,6 +56,11 @@ struct client {
 /* ---- Guests --------------------------------------------------------------- */
 
 enum vm_state { VM_RUNNING, VM_PAUSED, VM_EXITED };
+enum { KILLED_BY_NONE, KILLED_BY_DESTROY, KILLED_BY_WATCHDOG };
+
+/* Outstanding wait and destroy requests a client may have: each holds a
+ * little memory until its guest exits. */
+#define CLIENT_MAX_WAITS 4096
 
 struct waiter {
     struct client *c;
@@ -90,7 +95,10 @@ struct vm {
     uint64_t reap_deadline;
     int audit_pending;        /* SIGSYS exit waiting for its audit record */
     uint64_t audit_deadline;
-    struct waiter *waiters;
+    struct waiter *waiters;    /* `wait` requests */
+    struct waiter *destroyers; /* `destroy` requests, answered once it died */
+    int killed_by;             /* KILLED_BY_*: we sent SIGKILL, for why */
+    uint64_t kill_deadline;    /* destroyers give up waiting then */
     struct ep_item ep;
     struct vm *next_id, *next_name; /* hash chains */
     size_t index;                   /* in the daemon's array of guests */
@@ -195,8 +203,10 @@ struct vm *vm_find(struct daemon *d, const char *id_or_name, int *ambiguous);
 int vm_create(struct daemon *d, const struct request *r,
               const struct creds *cr, int console_fd, struct vm **out,
               const char **code, struct lvm_err *err);
-int vm_destroy(struct daemon *d, struct vm *v, struct guest_exit *ex,
-               struct lvm_err *err);
+/* Kill the guest and answer (r) once it is gone and its record removed:
+ * never blocks the daemon on a guest that is slow to die. */
+void vm_destroy(struct daemon *d, struct vm *v, struct client *c,
+                const struct request *r);
 int vm_pause(struct daemon *d, struct vm *v, int pause, struct lvm_err *err);
 int vm_control(struct daemon *d, struct vm *v, uint32_t request,
                struct lvm_err *err);

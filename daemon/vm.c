@@ -111,11 +111,12 @@ static void vm_free(struct daemon *d, struct vm *v)
     free(v);
 }
 
-static void notify_waiters(struct daemon *d, struct vm *v)
+/* Answer and free every waiter of (list) with the guest's exit. */
+static void answer_waiters(struct daemon *d, struct vm *v, struct waiter **list)
 {
-    while (v->waiters) {
-        struct waiter *w = v->waiters;
-        v->waiters = w->next;
+    while (*list) {
+        struct waiter *w = *list;
+        *list = w->next;
         if (!w->c->dead) {
             json_t *o = json_object();
             if (w->has_tag)
@@ -125,25 +126,48 @@ static void notify_waiters(struct daemon *d, struct vm *v)
             json_object_set_new(o, "exit", api_exit_json(&v->exit));
             server_reply(d, w->c, o);
         }
+        w->c->waits--;
         server_client_put(d, w->c);
         free(w);
     }
 }
 
-void vm_add_waiter(struct daemon *d, struct vm *v, struct client *c,
-                   const struct request *r)
+static void notify_waiters(struct daemon *d, struct vm *v)
 {
+    answer_waiters(d, v, &v->waiters);
+}
+
+/* A waiter for (r) from (c), or NULL after replying with the error. */
+static struct waiter *waiter_new(struct daemon *d, struct client *c,
+                                 const struct request *r)
+{
+    if (c->waits >= CLIENT_MAX_WAITS) {
+        server_reply(d, c, api_error(r, "busy",
+                                     "too many outstanding wait and destroy "
+                                     "requests"));
+        return NULL;
+    }
     struct waiter *w = malloc(sizeof *w);
     if (!w) {
         server_reply(d, c, api_error(r, "failed", "out of memory"));
-        return;
+        return NULL;
     }
     w->c = c;
     w->tag = r->tag;
     w->has_tag = r->has_tag;
+    c->refs++;
+    c->waits++;
+    return w;
+}
+
+void vm_add_waiter(struct daemon *d, struct vm *v, struct client *c,
+                   const struct request *r)
+{
+    struct waiter *w = waiter_new(d, c, r);
+    if (!w)
+        return;
     w->next = v->waiters;
     v->waiters = w;
-    c->refs++;
     if (v->state == VM_EXITED && !v->audit_pending)
         notify_waiters(d, v);
 }
@@ -425,8 +449,11 @@ fail:
 
 /* The guest has exited (its pidfd is readable): account for it, release
  * its resources, keep its record until it is destroyed. */
-static void finish_exit(struct daemon *d, struct vm *v, int killed_by_us)
+static void finish_destroy(struct daemon *d, struct vm *v);
+
+static void finish_exit(struct daemon *d, struct vm *v)
 {
+    int killed_by_us = v->killed_by;
     struct guest *g = v->g;
     if (!g)
         return;
@@ -458,7 +485,7 @@ static void finish_exit(struct daemon *d, struct vm *v, int killed_by_us)
             return;
     }
     v->reap_pending = 0;
-    if (killed_by_us == 2) {
+    if (killed_by_us == KILLED_BY_WATCHDOG) {
         v->exit.kind = GUEST_WATCHDOG;
         snprintf(v->exit.detail, sizeof v->exit.detail,
                  "no ping for %u ms", v->watchdog_ms);
@@ -473,14 +500,16 @@ static void finish_exit(struct daemon *d, struct vm *v, int killed_by_us)
     v->g = NULL;
     v->state = VM_EXITED;
     rundir_write_exit(d, v);
-    if (!v->audit_pending)
+    if (v->destroyers || killed_by_us == KILLED_BY_DESTROY)
+        finish_destroy(d, v);
+    else if (!v->audit_pending)
         notify_waiters(d, v);
 }
 
 void vm_exited(struct daemon *d, struct vm *v)
 {
     if (!v->dead)
-        finish_exit(d, v, 0);
+        finish_exit(d, v);
 }
 
 void vm_bury(struct daemon *d)
@@ -492,30 +521,45 @@ void vm_bury(struct daemon *d)
     }
 }
 
-int vm_destroy(struct daemon *d, struct vm *v, struct guest_exit *ex,
-               struct lvm_err *err)
+/* The guest is gone: answer everyone, forget it. */
+static void finish_destroy(struct daemon *d, struct vm *v)
 {
-    if (v->g) {
-        struct lvm_err ignore;
-        if (v->state == VM_PAUSED)
-            cgroup_freeze(&v->g->cg, 0, &ignore); /* frozen tasks ignore
-                                                      SIGKILL (cgroup v1) */
-        if (guest_kill(v->g) < 0 && errno != ESRCH)
-            return lvm_err_set(err, errno, "kill guest %s", v->id);
-        struct pollfd p = {v->g->sb.pidfd, POLLIN, 0};
-        poll(&p, 1, 5000);
-        finish_exit(d, v, 1);
-    }
     v->audit_pending = 0;
-    *ex = v->exit;
     notify_waiters(d, v);
+    answer_waiters(d, v, &v->destroyers);
     rundir_remove(d, v->id);
     vm_remove(d, v);
     v->dead = 1;
     v->grave_next = d->graveyard;
     d->graveyard = v;
     d->destroyed++;
-    return 0;
+}
+
+void vm_destroy(struct daemon *d, struct vm *v, struct client *c,
+                const struct request *r)
+{
+    if (v->g && !v->killed_by) {
+        struct lvm_err ignore;
+        if (v->state == VM_PAUSED) /* frozen tasks ignore SIGKILL (v1) */
+            cgroup_freeze(&v->g->cg, 0, &ignore);
+        if (guest_kill(v->g) < 0 && errno != ESRCH) {
+            char buf[LVM_ERR_MSG_MAX + 64];
+            snprintf(buf, sizeof buf, "kill guest %s: %s", v->id,
+                     strerror(errno));
+            server_reply(d, c, api_error(r, "failed", buf));
+            return;
+        }
+        v->killed_by = KILLED_BY_DESTROY;
+    }
+    if (v->g && !v->destroyers)
+        v->kill_deadline = host_now_ns() + 10000000000ull;
+    struct waiter *w = waiter_new(d, c, r);
+    if (!w)
+        return;
+    w->next = v->destroyers;
+    v->destroyers = w;
+    if (!v->g) /* already exited */
+        finish_destroy(d, v);
 }
 
 int vm_pause(struct daemon *d, struct vm *v, int pause, struct lvm_err *err)
@@ -523,6 +567,8 @@ int vm_pause(struct daemon *d, struct vm *v, int pause, struct lvm_err *err)
     (void)d;
     if (!v->g || v->state == VM_EXITED)
         return lvm_err_set(err, EINVAL, "guest %s has exited", v->id);
+    if (v->killed_by) /* freezing it now would keep it from dying */
+        return lvm_err_set(err, EBUSY, "guest %s is being killed", v->id);
     if (cgroup_freeze(&v->g->cg, pause, err) < 0)
         return -1;
     v->state = pause ? VM_PAUSED : VM_RUNNING;
@@ -537,6 +583,8 @@ int vm_control(struct daemon *d, struct vm *v, uint32_t request,
     (void)d;
     if (!v->g || v->state == VM_EXITED)
         return lvm_err_set(err, EINVAL, "guest %s has exited", v->id);
+    if (v->killed_by) /* freezing it now would keep it from dying */
+        return lvm_err_set(err, EBUSY, "guest %s is being killed", v->id);
     if (request == LVM_CTRL_RESUME) /* its state may have been restored */
         v->watchdog_floor_ns = host_now_ns();
     return guest_control(v->g, request, err);
@@ -562,6 +610,29 @@ void vm_audit_record(struct daemon *d, pid_t pid, long nr)
     }
 }
 
+/* A guest that outlives SIGKILL for long (uninterruptible sleep in a
+ * broken driver or filesystem) is not waited for by its destroyers; it
+ * is still removed when it finally dies. */
+static void give_up_destroy(struct daemon *d, struct vm *v)
+{
+    while (v->destroyers) {
+        struct waiter *w = v->destroyers;
+        v->destroyers = w->next;
+        if (!w->c->dead) {
+            char msg[128];
+            snprintf(msg, sizeof msg,
+                     "guest %s is still dying 10 s after SIGKILL; it will be "
+                     "removed when it does",
+                     v->id);
+            struct request r = {.tag = w->tag, .has_tag = w->has_tag};
+            server_reply(d, w->c, api_error(&r, "busy", msg));
+        }
+        w->c->waits--;
+        server_client_put(d, w->c);
+        free(w);
+    }
+}
+
 void vm_tick(struct daemon *d)
 {
     uint64_t now = host_now_ns();
@@ -569,9 +640,15 @@ void vm_tick(struct daemon *d)
         pool_check(d);
     for (size_t i = 0; i < d->nvms; i++) {
         struct vm *v = d->vms[i];
+        if (v->destroyers && v->g && now > v->kill_deadline)
+            give_up_destroy(d, v);
+    }
+    /* Backwards: finishing a destroy moves the last guest into slot i. */
+    for (size_t i = d->nvms; i-- > 0;) {
+        struct vm *v = d->vms[i];
         if (v->reap_pending)
-            finish_exit(d, v, 0);
-        if (v->audit_pending && now > v->audit_deadline) {
+            finish_exit(d, v);
+        else if (v->audit_pending && now > v->audit_deadline) {
             v->audit_pending = 0;
             notify_waiters(d, v);
         }
@@ -579,7 +656,7 @@ void vm_tick(struct daemon *d)
     /* Watchdogs: the SDK pings at every yield. */
     for (struct vm *v = d->watched; v;) {
         struct vm *next = v->watch_next;
-        if (v->g && v->state == VM_RUNNING) {
+        if (v->g && v->state == VM_RUNNING && !v->killed_by) {
             uint64_t last = v->g->dev.st->watchdog_ns;
             if (last < v->g->started_ns)
                 last = v->g->started_ns;
@@ -588,10 +665,8 @@ void vm_tick(struct daemon *d)
             if (now > last + (uint64_t)v->watchdog_ms * 1000000ull) {
                 daemon_log("guest %s (%s): watchdog expired, killing it",
                            v->id, v->name);
-                guest_kill(v->g);
-                struct pollfd p = {v->g->sb.pidfd, POLLIN, 0};
-                poll(&p, 1, 5000);
-                finish_exit(d, v, 2);
+                guest_kill(v->g); /* finished when its pidfd says so */
+                v->killed_by = KILLED_BY_WATCHDOG;
             }
         }
         v = next;

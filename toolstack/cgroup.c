@@ -347,36 +347,58 @@ int cgroup_self_attach_fds(const struct cgroup *cg, int *fds, int max,
     return n;
 }
 
-int cgroup_freeze(const struct cgroup *cg, int frozen, struct lvm_err *err)
+/* Whether the cgroup has reached the (frozen) state. */
+static int freeze_done(const struct cgroup *cg, int frozen)
 {
     char path[512], buf[128];
     if (cg->version == 2) {
-        path_of(cg, NULL, "cgroup.freeze", path, sizeof path);
-        if (fs_write_str(path, frozen ? "1" : "0", err) < 0)
-            return -1;
-        /* Done when cgroup.events says so. */
+        uint64_t v;
         path_of(cg, NULL, "cgroup.events", path, sizeof path);
-        for (int i = 0; i < 1000; i++) {
-            uint64_t v;
-            if (read_keyed(path, "frozen", &v) == 0 && (int)v == !!frozen)
-                return 0;
-            struct timespec ts = {0, 1000000};
-            nanosleep(&ts, NULL);
-        }
-        return lvm_err_set(err, ETIMEDOUT, "cgroup did not %s",
-                           frozen ? "freeze" : "thaw");
+        return read_keyed(path, "frozen", &v) == 0 && (int)v == !!frozen;
     }
     path_of(cg, "freezer", "freezer.state", path, sizeof path);
-    if (fs_write_str(path, frozen ? "FROZEN" : "THAWED", err) < 0)
-        return -1;
-    for (int i = 0; i < 1000; i++) {
-        if (read_file(path, buf, sizeof buf) == 0 &&
-            strncmp(buf, frozen ? "FROZEN" : "THAWED", 6) == 0)
-            return 0;
-        struct timespec ts = {0, 1000000};
-        nanosleep(&ts, NULL);
+    return read_file(path, buf, sizeof buf) == 0 &&
+           strncmp(buf, frozen ? "FROZEN" : "THAWED", 6) == 0;
+}
+
+static int freeze_write(const struct cgroup *cg, int frozen,
+                        struct lvm_err *err)
+{
+    char path[512];
+    if (cg->version == 2) {
+        path_of(cg, NULL, "cgroup.freeze", path, sizeof path);
+        return fs_write_str(path, frozen ? "1" : "0", err);
     }
-    return lvm_err_set(err, ETIMEDOUT, "cgroup did not %s",
+    path_of(cg, "freezer", "freezer.state", path, sizeof path);
+    return fs_write_str(path, frozen ? "FROZEN" : "THAWED", err);
+}
+
+/*
+ * Freezing is asynchronous: the state file says when every task has
+ * stopped. Polled with a growing interval for at most 250 ms, as the
+ * daemon's loop waits: a task that does not freeze by then is in
+ * uninterruptible sleep, and the guest is thawed again rather than left
+ * half frozen.
+ */
+int cgroup_freeze(const struct cgroup *cg, int frozen, struct lvm_err *err)
+{
+    if (freeze_write(cg, frozen, err) < 0)
+        return -1;
+    long waited_us = 0;
+    for (long step = 20; waited_us < 250000; step = step < 25000 ? 2 * step : 50000) {
+        if (freeze_done(cg, frozen))
+            return 0;
+        struct timespec ts = {0, step * 1000};
+        nanosleep(&ts, NULL);
+        waited_us += step;
+    }
+    if (freeze_done(cg, frozen))
+        return 0;
+    if (frozen) {
+        struct lvm_err ignore;
+        freeze_write(cg, 0, &ignore);
+    }
+    return lvm_err_set(err, EBUSY, "guest did not %s within 250 ms",
                        frozen ? "freeze" : "thaw");
 }
 

@@ -23,6 +23,7 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -187,6 +188,8 @@ static int write_proc(pid_t pid, const char *file, const char *text,
     return fs_write_str(path, text, err);
 }
 
+#define SHELL_TIMEOUT_S 10
+
 /* Wait for a reply of (type); an ERROR from the shell becomes (err). */
 static int expect(struct sandbox *sb, uint16_t type, struct lvm_err *err)
 {
@@ -195,6 +198,9 @@ static int expect(struct sandbox *sb, uint16_t type, struct lvm_err *err)
     do
         n = recv(sb->sock, &m, sizeof m, 0);
     while (n < 0 && errno == EINTR);
+    if (n < 0 && errno == EAGAIN)
+        return lvm_err_set(err, ETIMEDOUT, "the shell did not answer in %d s",
+                           SHELL_TIMEOUT_S);
     if (n < 0)
         return lvm_err_set(err, errno, "read from the shell");
     if (n == 0)
@@ -223,6 +229,11 @@ int sandbox_spawn(const struct sandbox_opts *o, struct sandbox *sb,
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
         return lvm_err_set(err, errno, "socketpair");
     sb->sock = sv[0];
+    /* Our shell answers in microseconds; one that is stopped or wedged
+     * must not hold the caller (the daemon's loop) forever. */
+    struct timeval tmo = {SHELL_TIMEOUT_S, 0};
+    setsockopt(sv[0], SOL_SOCKET, SO_RCVTIMEO, &tmo, sizeof tmo);
+    setsockopt(sv[0], SOL_SOCKET, SO_SNDTIMEO, &tmo, sizeof tmo);
     void *stack = mmap(NULL, CHILD_STACK, PROT_READ | PROT_WRITE,
                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
     if (stack == MAP_FAILED) {

@@ -256,6 +256,33 @@ t_dead_pool_shells() {
     $LIGHTVM destroy "$id" >/dev/null && pool_settle
 }
 
+t_destroy_unkillable() {
+    # A guest that cannot die yet (frozen behind the daemon's back: v1
+    # frozen tasks ignore SIGKILL, as tasks in uninterruptible sleep do)
+    # must not hold the daemon: other requests are answered meanwhile, the
+    # destroy gives up after 10 s, and the record goes once it dies.
+    local state=/sys/fs/cgroup/freezer/lightvm
+    [ -d $state ] || { echo "SKIP: no v1 freezer"; return 0; }
+    local id
+    id=$($LIGHTVM create --name stuck $EXAMPLES/idle/idle.elf) || return 1
+    echo FROZEN >$state/$id/freezer.state || return 1
+    $LIGHTVM destroy stuck >"$TMP/destroy.out" 2>&1 &
+    local destroyer=$!
+    # The daemon answers meanwhile, and says what is happening.
+    wait_state stuck dying 5 || { echo "daemon blocked"; return 1; }
+    ! $LIGHTVM pause stuck 2>"$TMP/pause.err" || return 1
+    contains "$TMP/pause.err" "is being killed" || return 1
+    wait $destroyer
+    [ $? -ne 0 ] && contains "$TMP/destroy.out" "still dying 10 s after SIGKILL" || return 1
+    echo THAWED >$state/$id/freezer.state
+    local deadline=$((SECONDS + 10))
+    while $LIGHTVM list -q | grep -q "^$id$"; do
+        [ $SECONDS -lt $deadline ] || { echo "never removed"; return 1; }
+        read -rt 0.02 <> <(:) 2>/dev/null || true
+    done
+    [ ! -e "$LIGHTVM_RUN_DIR/guests/$id" ]
+}
+
 t_guest_signals() {
     # This daemon was started as a background job (SIGINT and SIGQUIT
     # ignored): its guests ignore only what the shell sets, SIGPIPE and
@@ -385,6 +412,7 @@ check group_members t_group_members
 check hostile_paths t_hostile_paths
 check dead_pool_shells t_dead_pool_shells
 check guest_signals t_guest_signals
+check destroy_unkillable t_destroy_unkillable
 check run_through_daemon t_run_through_daemon
 check churn t_churn
 check restart_kill9_burst t_restart_kill9_burst
