@@ -55,6 +55,9 @@ struct client {
 
 /* ---- Guests --------------------------------------------------------------- */
 
+/* Bytes a guest may write to its console log unless the request says. */
+#define DAEMON_CONSOLE_LIMIT_DEFAULT (1ull << 20)
+
 enum vm_state { VM_RUNNING, VM_PAUSED, VM_EXITED };
 enum { KILLED_BY_NONE, KILLED_BY_DESTROY, KILLED_BY_WATCHDOG };
 

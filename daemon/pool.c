@@ -67,7 +67,10 @@ static struct guest *prepare_one(struct daemon *d, const struct pool_class *c,
     if (rundir_make(d, id, err) < 0)
         return NULL;
     rundir_path(d, id, "devpage", devpage, sizeof devpage);
+    /* The limit of the common case: a console log of the default size. */
     struct guest_class gc = {.ram_size = c->ram,
+                             .memory_limit = c->ram + GUEST_MEMORY_OVERHEAD +
+                                             DAEMON_CONSOLE_LIMIT_DEFAULT,
                              .monitor = LVM_MONITOR_PROC,
                              .devpage_path = devpage,
                              .id = id};

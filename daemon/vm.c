@@ -238,10 +238,11 @@ static void discard_guest(struct daemon *d, struct guest *g)
     rundir_remove(d, id);
 }
 
-static void limits_of(const struct request *r, struct cgroup_limits *lim)
+static void limits_of(const struct request *r, uint64_t mem_limit,
+                      struct cgroup_limits *lim)
 {
     memset(lim, 0, sizeof *lim);
-    lim->memory_max = r->mem_limit;
+    lim->memory_max = mem_limit;
     if (r->cpus > 0) {
         lim->cpu_period_us = 100000;
         lim->cpu_quota_us = (uint64_t)(r->cpus * 100000.0 + 0.5);
@@ -254,21 +255,21 @@ static void limits_of(const struct request *r, struct cgroup_limits *lim)
  * prepared now. */
 static struct guest *get_shell(struct daemon *d, const struct request *r,
                                const struct monitor_ops *mon, uint64_t ram,
-                               int *pooled, struct lvm_err *err)
+                               uint64_t mem_limit, int *pooled,
+                               struct lvm_err *err)
 {
     struct guest *g = mon->kind == LVM_MONITOR_PROC ? pool_take(d, ram) : NULL;
     *pooled = g != NULL;
     if (g) {
-        if (r->cpus > 0 || r->mem_limit) {
+        if (r->cpus > 0 || mem_limit != g->memory_limit) {
             struct cgroup_limits lim;
-            limits_of(r, &lim);
+            limits_of(r, mem_limit, &lim);
             if (cgroup_set_limits(&g->cg, &lim, err) < 0) {
                 discard_guest(d, g);
                 return NULL;
             }
             g->cpus = r->cpus;
-            if (r->mem_limit)
-                g->memory_limit = r->mem_limit;
+            g->memory_limit = mem_limit;
         }
         return g;
     }
@@ -278,7 +279,7 @@ static struct guest *get_shell(struct daemon *d, const struct request *r,
         return NULL;
     rundir_path(d, id, "devpage", devpage, sizeof devpage);
     struct guest_class c = {.ram_size = ram,
-                            .memory_limit = r->mem_limit,
+                            .memory_limit = mem_limit,
                             .cpus = r->cpus,
                             .monitor = mon->kind,
                             .devpage_path = devpage,
@@ -295,7 +296,8 @@ static struct guest *get_shell(struct daemon *d, const struct request *r,
 static int launch_in(struct daemon *d, struct vm *v, struct guest *g,
                      const struct request *r, struct cached_image *ci,
                      const struct monitor_ops *mon, const int block_fds[],
-                     int console_fd, struct lvm_err *err)
+                     int console_fd, uint64_t console_limit,
+                     struct lvm_err *err)
 {
     int console = console_fd;
     if (console < 0) {
@@ -317,14 +319,14 @@ static int launch_in(struct daemon *d, struct vm *v, struct guest *g,
     struct guest_spec spec = {
         .name = v->name,
         .ram_size = g->ram_size,
-        .memory_limit = r->mem_limit,
+        .memory_limit = g->memory_limit,
         .cpus = r->cpus,
         .argc = r->argc + 1,
         .argv = argv,
         .envc = r->envc,
         .envp = (char *const *)r->envp,
         .console_fd = console,
-        .console_limit = r->console_limit,
+        .console_limit = console_limit,
         .nblocks = r->nblocks,
         .monitor = mon->kind,
     };
@@ -363,6 +365,17 @@ static int vm_create_files(struct daemon *d, const struct request *r,
         return -1;
     }
     uint64_t ram = r->mem ? r->mem : GUEST_RAM_DEFAULT;
+    /* A console log lives in the run directory (a tmpfs, /run, on most
+     * hosts): its default size is small, and it counts towards the
+     * guest's memory, whose page cache it is. */
+    uint64_t console_limit = r->console_limit ? r->console_limit
+                             : console_fd < 0 ? DAEMON_CONSOLE_LIMIT_DEFAULT
+                                              : GUEST_CONSOLE_LIMIT_DEFAULT;
+    uint64_t mem_limit =
+        r->mem_limit ? r->mem_limit
+        : console_fd < 0
+            ? ram + GUEST_MEMORY_OVERHEAD + console_limit
+            : guest_default_memory_limit(ram, console_fd, console_limit);
     struct vm *v = calloc(1, sizeof *v);
     if (!v) {
         images_put(d, ci);
@@ -378,7 +391,7 @@ static int vm_create_files(struct daemon *d, const struct request *r,
     uint64_t t_take = 0;
     for (int attempt = 0;; attempt++) {
         int pooled;
-        g = get_shell(d, r, mon, ram, &pooled, err);
+        g = get_shell(d, r, mon, ram, mem_limit, &pooled, err);
         if (!g)
             goto fail;
         v->g = g;
@@ -390,7 +403,8 @@ static int vm_create_files(struct daemon *d, const struct request *r,
         else
             snprintf(v->name, sizeof v->name, "%.48s-%.6s", ci->img->name,
                      v->id);
-        if (launch_in(d, v, g, r, ci, mon, block_fds, console_fd, err) == 0)
+        if (launch_in(d, v, g, r, ci, mon, block_fds, console_fd,
+                      console_limit, err) == 0)
             break;
         int shell_died = err->code == EPIPE || err->code == ECONNRESET;
         discard_guest(d, g);

@@ -27,7 +27,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define MEMORY_OVERHEAD (4ull << 20) /* page tables, signal frames, kernel */
 
 void guest_new_id(char id[GUEST_ID_LEN + 1])
 {
@@ -72,7 +71,7 @@ int guest_prepare(const struct lvm_host *h, const struct guest_class *c,
     g->cpus = c->cpus;
     g->ram_size = c->ram_size ? c->ram_size : GUEST_RAM_DEFAULT;
     g->memory_limit = c->memory_limit ? c->memory_limit
-                                      : g->ram_size + MEMORY_OVERHEAD;
+                                      : g->ram_size + GUEST_MEMORY_OVERHEAD;
     g->control_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (g->control_fd < 0) {
         lvm_err_set(err, errno, "create the control event channel");
@@ -163,14 +162,30 @@ out:
     return r;
 }
 
+uint64_t guest_default_memory_limit(uint64_t ram, int console_fd,
+                                    uint64_t console_limit)
+{
+    struct stat st;
+    uint64_t limit = ram + GUEST_MEMORY_OVERHEAD;
+    if (console_fd >= 0 && fstat(console_fd, &st) == 0 && S_ISREG(st.st_mode))
+        limit += console_limit ? console_limit : GUEST_CONSOLE_LIMIT_DEFAULT;
+    return limit;
+}
+
 int guest_start(const struct lvm_host *h, const struct image *img,
                 const struct guest_spec *spec, struct guest **out,
                 struct lvm_err *err)
 {
     if (spec->console_fd < 0)
         return lvm_err_set(err, EINVAL, "no console for the guest");
+    uint64_t ram = spec->ram_size ? spec->ram_size : GUEST_RAM_DEFAULT;
     struct guest_class c = {.ram_size = spec->ram_size,
-                            .memory_limit = spec->memory_limit,
+                            .memory_limit =
+                                spec->memory_limit
+                                    ? spec->memory_limit
+                                    : guest_default_memory_limit(
+                                          ram, spec->console_fd,
+                                          spec->console_limit),
                             .cpus = spec->cpus,
                             .monitor = spec->monitor};
     struct guest *g;

@@ -18,6 +18,9 @@
 #define GUEST_MAX_BLOCKS 8
 #define GUEST_RAM_DEFAULT (16ull << 20)
 #define GUEST_CONSOLE_LIMIT_DEFAULT (16ull << 20)
+/* Host memory a guest's process costs beyond its RAM: page tables,
+ * signal frames, kernel objects. */
+#define GUEST_MEMORY_OVERHEAD (4ull << 20)
 #define GUEST_ID_LEN 16
 
 struct guest_block {
@@ -109,6 +112,15 @@ int guest_prepare(const struct lvm_host *h, const struct guest_class *c,
 int guest_launch(const struct lvm_host *h, struct guest *g,
                  const struct image *img, const struct guest_spec *spec,
                  struct lvm_err *err);
+
+/*
+ * The default cgroup memory limit for a guest of (ram) bytes whose console
+ * is (console_fd) with (console_limit) (0: the default): RAM plus overhead,
+ * plus the console limit when the console is a regular file, as its page
+ * cache (all of it, on a tmpfs such as /run) is charged to the guest.
+ */
+uint64_t guest_default_memory_limit(uint64_t ram, int console_fd,
+                                    uint64_t console_limit);
 
 /* Both phases: create and start a guest of (img) as (spec) says. */
 int guest_start(const struct lvm_host *h, const struct image *img,

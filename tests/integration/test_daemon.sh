@@ -7,7 +7,7 @@ cd "$(dirname "$0")/../.." || exit 1
 . tests/lib.sh
 API=$BUILD/tests/tools/apiclient
 N=${LIFECYCLE_GUESTS:-1000}
-trap 'daemon_stop; rm -rf "$TMP"' EXIT
+trap 'daemon_stop; umount -l "$TMP/run" 2>/dev/null; rm -rf "$TMP"' EXIT
 
 daemon_fds() { ls /proc/$DAEMON_PID/fd | wc -l; }
 daemon_rss_kb() { awk '/^VmRSS/ {print $2}' /proc/$DAEMON_PID/status; }
@@ -283,6 +283,25 @@ t_destroy_unkillable() {
     [ ! -e "$LIGHTVM_RUN_DIR/guests/$id" ]
 }
 
+t_console_log_limit() {
+    # A console log is page cache on /run's tmpfs: by default it stops at
+    # 1 MiB (the guest sees EFBIG and goes on), and that MiB is part of
+    # the guest's memory limit, so a chatty 8 MiB guest is not OOM-killed.
+    local id
+    id=$($LIGHTVM create -m 8M $TGUESTS/chatty.elf 8192) || return 1
+    [ "$($LIGHTVM wait "$id")" = "exited with status 0" ] || { $LIGHTVM wait "$id"; return 1; }
+    local size
+    size=$(stat -c %s "$LIGHTVM_RUN_DIR/guests/$id/console.log")
+    $LIGHTVM destroy "$id" >/dev/null
+    [ "$size" -eq 1048576 ] || { echo "console.log is $size bytes"; return 1; }
+    # A limit the request asks for, and the memory to go with it.
+    id=$($LIGHTVM create -m 8M --console-limit 12M $TGUESTS/chatty.elf 16384) || return 1
+    [ "$($LIGHTVM wait "$id")" = "exited with status 0" ] || { $LIGHTVM wait "$id"; return 1; }
+    size=$(stat -c %s "$LIGHTVM_RUN_DIR/guests/$id/console.log")
+    $LIGHTVM destroy "$id" >/dev/null
+    [ "$size" -eq $((12 << 20)) ] || { echo "console.log is $size bytes"; return 1; }
+}
+
 t_guest_signals() {
     # This daemon was started as a background job (SIGINT and SIGQUIT
     # ignored): its guests ignore only what the shell sets, SIGPIPE and
@@ -397,6 +416,9 @@ t_no_leftovers() {
     [ -z "$(ls "$LIGHTVM_RUN_DIR/guests")" ] || { ls "$LIGHTVM_RUN_DIR/guests"; return 1; }
 }
 
+# The run directory on a tmpfs, as /run is: console logs are memory.
+mkdir -p "$TMP/run" && mount -t tmpfs -o size=512m,mode=0755 lightvm-test "$TMP/run" ||
+    { echo "0 passed, 1 failed"; exit 1; }
 daemon_start --pool 16M=16 || { echo "0 passed, 1 failed"; exit 1; }
 check create_list_destroy t_create_list_destroy
 check pooled t_pooled
@@ -412,6 +434,7 @@ check group_members t_group_members
 check hostile_paths t_hostile_paths
 check dead_pool_shells t_dead_pool_shells
 check guest_signals t_guest_signals
+check console_log_limit t_console_log_limit
 check destroy_unkillable t_destroy_unkillable
 check run_through_daemon t_run_through_daemon
 check churn t_churn
