@@ -152,6 +152,8 @@ int guest_launch(const struct lvm_host *h, struct guest *g,
     r = 0;
 out:
     devices_release(&a);
+    if (plan) /* it holds the guest's RNG seed */
+        explicit_bzero(plan, plan_len);
     free(plan);
     if (r < 0 && g->sb.pid > 0) {
         /* The shell may be half-way through the plan: it must not run. */

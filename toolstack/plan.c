@@ -51,34 +51,33 @@ int plan_begin(struct plan_builder *b, unsigned kind, uint16_t binding,
                                      LVM_MSG_PLAN};
     b->p->monitor = kind;
 
-    uint8_t seed[32];
     struct layout_args la = {.argc = spec->argc, .argv = spec->argv,
                              .envc = spec->envc, .envp = spec->envp,
                              .hwcap = h->hwcap};
-    if (getrandom(seed, sizeof seed, 0) != sizeof seed ||
+    if (getrandom(la.seed, sizeof la.seed, 0) != sizeof la.seed ||
         getrandom(la.random, sizeof la.random, 0) != sizeof la.random)
         return lvm_err_set(err, errno, "getrandom");
     uint32_t flags = 0;
     if (binding == LVM_BINDING_PROC && h->fsgsbase)
         flags |= LVM_BOOT_FSGSBASE;
-    struct lvm_bootinfo bi;
-    layout_bootinfo(lay, binding, flags, g->id, g->name, spec->argc, spec->argv,
-                    seed, host_now_ns(), &bi);
-    long off = plan_data(b, &bi, sizeof bi);
-    b->p->copies[b->p->ncopies++] =
-        (struct lvm_plan_copy){LVM_BOOTINFO_ADDR, sizeof bi, (uint32_t)off};
-
     /* The initial stack is built straight into the plan's data. */
-    uint64_t sp;
+    uint64_t sp, seed_addr;
     size_t len;
     size_t at = (b->used + 15) & ~(size_t)15;
     if (layout_stack(&img->info, img->file, lay, &la, b->data + at,
                      LVM_PLAN_MAX_DATA - at - (LVM_PLAN_MAX_DATA / 4), &sp,
-                     &len, err) < 0)
+                     &len, &seed_addr, err) < 0)
         return -1;
+    explicit_bzero(la.seed, sizeof la.seed);
     b->p->copies[b->p->ncopies++] =
         (struct lvm_plan_copy){sp, (uint32_t)len, (uint32_t)at};
     b->used = at + len;
+    struct lvm_bootinfo bi;
+    layout_bootinfo(lay, binding, flags, g->id, g->name, spec->argc, spec->argv,
+                    seed_addr, host_now_ns(), &bi);
+    long off = plan_data(b, &bi, sizeof bi);
+    b->p->copies[b->p->ncopies++] =
+        (struct lvm_plan_copy){LVM_BOOTINFO_ADDR, sizeof bi, (uint32_t)off};
     b->p->stack_pointer = sp;
     return 0;
 }

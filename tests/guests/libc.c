@@ -4,6 +4,7 @@
  * the guest prints every failure and exits with the number of failures.
  */
 #include <errno.h>
+#include <lightvm/guest.h>
 #include <math.h>
 #include <signal.h>
 #include <stdint.h>
@@ -96,6 +97,12 @@ int main(int argc, char **argv)
     CHECK(getrandom(&r1, sizeof r1, 0) == sizeof r1);
     CHECK(getrandom(&r2, sizeof r2, 0) == sizeof r2);
     CHECK(r1 != r2);
+    /* The generator's seed was erased from the stack once read. */
+    const uint8_t *seed = (const uint8_t *)lvm_bootinfo()->seed_addr;
+    int seed_left = 0;
+    for (int i = 0; i < 32; i++)
+        seed_left |= seed[i];
+    CHECK(seed != NULL && seed_left == 0);
     /* signals to itself */
     CHECK(signal(SIGUSR1, on_usr1) != SIG_ERR);
     CHECK(raise(SIGUSR1) == 0 && got_signal == SIGUSR1);

@@ -67,14 +67,16 @@ static void test_initial_stack(void **state)
     assert_int_equal(layout_compute(&info, 16 << 20, &lay, &err), 0);
     char *argv[] = {"guest.elf", "one", "two words"};
     char *envp[] = {"A=1", "LONG=xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"};
-    struct layout_args a = {3, argv, 2, envp, {0}, 0x1234};
+    struct layout_args a = {3, argv, 2, envp, {0}, {0}, 0x1234};
     for (int i = 0; i < 16; i++)
         a.random[i] = (uint8_t)(i * 17);
+    for (int i = 0; i < 32; i++)
+        a.seed[i] = (uint8_t)(i * 5 + 1);
     static uint8_t buf[65536];
-    uint64_t sp;
+    uint64_t sp, seed_addr;
     size_t len;
     assert_int_equal(layout_stack(&info, NULL, &lay, &a, buf, sizeof buf, &sp,
-                                  &len, &err),
+                                  &len, &seed_addr, &err),
                      0);
     assert_int_equal(sp % 16, 0);
     assert_int_equal(sp + len, lay.stack_top);
@@ -102,6 +104,9 @@ static void test_initial_stack(void **state)
         }
     }
     assert_true(seen_phdr && seen_random);
+    /* The seed: inside the stack image, not overlapping anything. */
+    assert_true(seed_addr >= sp && seed_addr + 32 <= lay.stack_top);
+    assert_memory_equal(AT(seed_addr), a.seed, 32);
 #undef AT
 }
 
@@ -115,12 +120,12 @@ static void test_stack_too_big(void **state)
     static char big[40 << 10];
     memset(big, 'x', sizeof big - 1);
     char *argv[] = {"guest", big};
-    struct layout_args a = {2, argv, 0, NULL, {0}, 0};
+    struct layout_args a = {2, argv, 0, NULL, {0}, {0}, 0};
     static uint8_t buf[128 << 10];
-    uint64_t sp;
+    uint64_t sp, seed_addr;
     size_t len;
     assert_int_equal(layout_stack(&info, NULL, &lay, &a, buf, sizeof buf, &sp,
-                                  &len, &err),
+                                  &len, &seed_addr, &err),
                      -1);
     assert_non_null(strstr(err.msg, "arguments"));
 }
@@ -133,10 +138,9 @@ static void test_bootinfo(void **state)
     struct lvm_err err;
     layout_compute(&info, 16 << 20, &lay, &err);
     char *argv[] = {"hello.elf", "a", "b"};
-    uint8_t seed[32] = {1, 2, 3};
     struct lvm_bootinfo bi;
     layout_bootinfo(&lay, LVM_BINDING_PROC, LVM_BOOT_FSGSBASE, "abcd", "hello",
-                    3, argv, seed, 99, &bi);
+                    3, argv, lay.stack_top - 64, 99, &bi);
     assert_int_equal(bi.magic, LVM_BOOTINFO_MAGIC);
     assert_int_equal(bi.abi_version, LVM_ABI_VERSION);
     assert_int_equal(bi.binding, LVM_BINDING_PROC);
@@ -145,7 +149,7 @@ static void test_bootinfo(void **state)
     assert_string_equal(bi.cmdline, "hello.elf a b");
     assert_int_equal(bi.cmdline_len, 13);
     assert_string_equal(bi.guest_id, "abcd");
-    assert_memory_equal(bi.random, seed, 32);
+    assert_int_equal(bi.seed_addr, lay.stack_top - 64);
 }
 
 static void test_parse_size(void **state)
