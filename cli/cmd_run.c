@@ -237,8 +237,11 @@ static int run_daemon(struct lightvm *c, struct run_opts *o)
         struct pollfd p[3] = {{ws.sigfd, POLLIN, 0},
                               {ws.timerfd, POLLIN, 0},
                               {lightvm_fd(w), POLLIN, 0}};
-        if (poll(p, 3, -1) < 0 && errno != EINTR)
-            break;
+        if (poll(p, 3, -1) < 0 && errno != EINTR) {
+            cli_msg("wait for guest %s: %s", g.name, strerror(errno));
+            lightvm_destroy(c, g.id, NULL, &e);
+            goto out;
+        }
         int what = waitset_event(&ws, p);
         if (what == 1) {
             cli_msg("asking guest %s to power off (interrupt again to kill "
