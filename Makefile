@@ -213,10 +213,10 @@ FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -O1 -g -Iinclude -I. \
               -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
 FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
 
-build/fuzz/fuzz_image: tests/fuzz/fuzz_image.c toolstack/image.c toolstack/error.c $(HOST_HDRS)
+build/fuzz/fuzz_image: tests/fuzz/fuzz_image.c toolstack/image.c toolstack/fsutil.c toolstack/error.c $(HOST_HDRS)
 	@mkdir -p $(dir $@)
 	$(call say,FUZZ,$@)$(CLANG) $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_image.c \
-	    toolstack/image.c toolstack/error.c -lelf
+	    toolstack/image.c toolstack/fsutil.c toolstack/error.c -lelf
 
 build/fuzz/fuzz_request: tests/fuzz/fuzz_request.c daemon/request.c toolstack/error.c $(HOST_HDRS)
 	@mkdir -p $(dir $@)
@@ -247,11 +247,12 @@ run: deps
 
 # Everything runs against the sanitizer build (ASan, UBSan, LeakSanitizer
 # in the toolstack and the CLI); guests and the shell are the same musl
-# binaries in both builds.
+# binaries in both builds. ASan's quarantine of freed memory is kept
+# small so that the daemon's memory-growth checks measure leaks, not it.
 test: deps
 	$(MAKE) tests fuzz
 	$(MAKE) SAN=1 tests
-	BUILD=build/san ./scripts/run-tests.sh \
+	ASAN_OPTIONS=quarantine_size_mb=4 BUILD=build/san ./scripts/run-tests.sh \
 	    $(patsubst %,build/san/tests/unit/%,$(notdir $(UNIT_BINS))) \
 	    $(wildcard tests/integration/test_*.sh) scripts/fuzz-replay.sh \
 	    $(TEST_SUITES)

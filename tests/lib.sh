@@ -11,7 +11,36 @@ EXAMPLES=$BUILD/examples
 TGUESTS=$BUILD/tests/guests
 TMP=$(mktemp -d /tmp/lightvm-test.XXXXXX)
 chmod 755 "$TMP" # guests (unprivileged) reach a daemon's run dir in it
-trap 'rm -rf "$TMP"' EXIT
+# This suite's guests get cgroups of their own: leftovers are counted, and
+# cleaned up, without regard to other toolstacks on the host.
+export LIGHTVM_CGROUP_PARENT=lightvm-test-$$
+trap 'lib_cleanup' EXIT
+
+# The cgroup directories of this suite's guests, one per line.
+suite_cgroups() {
+    find /sys/fs/cgroup -mindepth 2 -maxdepth 3 -path "*/$LIGHTVM_CGROUP_PARENT/*" \
+        -type d 2>/dev/null | sort
+}
+
+# On exit: kill whatever a failed test left running in this suite's
+# cgroups, remove them, then the temporary directory.
+lib_cleanup() {
+    local cg pid
+    for cg in $(suite_cgroups); do
+        for pid in $(cat "$cg/cgroup.procs" 2>/dev/null); do
+            kill -9 "$pid" 2>/dev/null
+        done
+    done
+    for cg in $(suite_cgroups) $(find /sys/fs/cgroup -mindepth 1 -maxdepth 2 \
+        -name "$LIGHTVM_CGROUP_PARENT" -type d 2>/dev/null); do
+        local i=0
+        until rmdir "$cg" 2>/dev/null || [ ! -d "$cg" ] || [ $i -ge 100 ]; do
+            i=$((i + 1)) # a killed task leaves its cgroup a moment later
+            read -rt 0.01 <> <(:) 2>/dev/null || true
+        done
+    done
+    rm -rf "$TMP"
+}
 PASSED=0
 FAILED=0
 
@@ -70,13 +99,14 @@ wait_for_file_text() {
     done
 }
 
-# Guest processes and cgroups that exist now; no_new_leftovers compares
-# against this snapshot, so guests of other runs on the host do not count.
+# This suite's guest cgroups and the processes in them; no_new_leftovers
+# compares against a snapshot (a daemon's pool is allowed for).
 lightvm_state() {
-    {
-        pgrep -f '^lightvm-shell' | sort
-        find /sys/fs/cgroup -mindepth 2 -maxdepth 3 -path '*lightvm/*' -type d 2>/dev/null | sort
-    }
+    local cg
+    for cg in $(suite_cgroups); do
+        echo "$cg"
+        sed "s|^|$cg: pid |" "$cg/cgroup.procs" 2>/dev/null
+    done
 }
 LIGHTVM_STATE_BEFORE=$(lightvm_state)
 

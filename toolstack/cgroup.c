@@ -36,6 +36,19 @@ static const char *root(void)
     return r && *r ? r : CGROUP_ROOT_DEFAULT;
 }
 
+/* The directory guests' cgroups are made in: $LIGHTVM_CGROUP_PARENT (one
+ * plain name) or "lightvm". Separate toolstacks on one host (test suites,
+ * a second daemon) keep apart with their own. */
+static const char *parent_name(void)
+{
+    const char *p = getenv("LIGHTVM_CGROUP_PARENT");
+    if (!p || !*p || *p == '.' || strlen(p) > 64 ||
+        strspn(p, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                  "0123456789._-") != strlen(p))
+        return CGROUP_PARENT;
+    return p;
+}
+
 /* The v1 hierarchies to walk: one controller name per mounted hierarchy.
  * Distributions co-mount some (cpu,cpuacct with cpu and cpuacct as
  * symlinks to it); walking both names would mkdir, attach and rmdir the
@@ -89,10 +102,10 @@ static void path_of(const struct cgroup *cg, const char *ctrl,
                     const char *file, char *buf, size_t len)
 {
     if (cg->version == 2)
-        snprintf(buf, len, "%s/%s/%s%s%s", root(), CGROUP_PARENT, cg->name,
+        snprintf(buf, len, "%s/%s/%s%s%s", root(), parent_name(), cg->name,
                  file ? "/" : "", file ? file : "");
     else
-        snprintf(buf, len, "%s/%s/%s/%s%s%s", root(), ctrl, CGROUP_PARENT,
+        snprintf(buf, len, "%s/%s/%s/%s%s%s", root(), ctrl, parent_name(),
                  cg->name, file ? "/" : "", file ? file : "");
 }
 
@@ -151,7 +164,7 @@ static int mkdir_ok(const char *path, struct lvm_err *err)
 static int setup_parent_v2(struct lvm_err *err)
 {
     char path[512];
-    snprintf(path, sizeof path, "%s/%s", root(), CGROUP_PARENT);
+    snprintf(path, sizeof path, "%s/%s", root(), parent_name());
     if (mkdir_ok(path, err) < 0)
         return -1;
     /* Delegate the controllers we use to the guests' cgroups. */
@@ -159,7 +172,7 @@ static int setup_parent_v2(struct lvm_err *err)
     if (fs_write_str(path, "+memory +cpu +pids", err) < 0)
         return lvm_err_wrap(err, "enable cgroup controllers");
     snprintf(path, sizeof path, "%s/%s/cgroup.subtree_control", root(),
-             CGROUP_PARENT);
+             parent_name());
     if (fs_write_str(path, "+memory +cpu +pids", err) < 0)
         return lvm_err_wrap(err, "enable cgroup controllers");
     return 0;
@@ -243,7 +256,7 @@ static int create_v1(struct cgroup *cg, const struct cgroup_limits *l,
     for (size_t i = 0; i < v1_hierarchies(); i++) {
         path_of(cg, v1_hier[i], NULL, path, sizeof path);
         snprintf(parent, sizeof parent, "%s/%s/%s", root(), v1_hier[i],
-                 CGROUP_PARENT);
+                 parent_name());
         if (make_guest_dir(path, mkdir_ok, parent, err) < 0) {
             while (i-- > 0) { /* only what this call made */
                 path_of(cg, v1_hier[i], NULL, path, sizeof path);

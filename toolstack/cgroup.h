@@ -13,7 +13,7 @@
 #include <sys/types.h>
 
 #define CGROUP_ROOT_DEFAULT "/sys/fs/cgroup"
-#define CGROUP_PARENT "lightvm"
+#define CGROUP_PARENT "lightvm" /* default; $LIGHTVM_CGROUP_PARENT */
 
 struct cgroup_limits {
     uint64_t memory_max;   /* bytes, 0 for none */

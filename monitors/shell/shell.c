@@ -171,12 +171,14 @@ static void reset_signals(void)
     sigset_t all;
     sigfillset(&all);
     sigprocmask(SIG_SETMASK, &all, NULL);
-    struct sigaction dfl;
-    memset(&dfl, 0, sizeof dfl);
-    dfl.sa_handler = SIG_DFL;
-    for (int sig = 1; sig < _NSIG; sig++)
+    /* The raw system call: libc's sigaction() refuses the signals it
+     * keeps for itself (musl: 32-34), which a caller may still ignore. */
+    struct {
+        unsigned long handler, flags, restorer, mask;
+    } dfl = {0, 0, 0, 0}; /* SIG_DFL */
+    for (int sig = 1; sig <= 64; sig++)
         if (sig != SIGKILL && sig != SIGSTOP)
-            sigaction(sig, &dfl, NULL);
+            syscall(SYS_rt_sigaction, sig, &dfl, NULL, 8);
 }
 
 int main(void)

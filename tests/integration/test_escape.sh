@@ -104,7 +104,7 @@ t_sandbox_state() {
             { echo "shares the host's $ns namespace"; r=1; }
     done
     # Its own cgroup, with limits.
-    grep -q 'memory:/lightvm/' /proc/$pid/cgroup || { cat /proc/$pid/cgroup; r=1; }
+    grep -q "memory:/$LIGHTVM_CGROUP_PARENT/" /proc/$pid/cgroup || { cat /proc/$pid/cgroup; r=1; }
     # Nothing of the shell left in its address space: the monitor pages, the
     # image from its template, RAM, and the kernel's vsyscall page only.
     if grep -vE '^3ff0[0-3]000-|memfd:lightvm-image|^4[0-9a-f]{7}-4[0-9a-f]{7} rw-p 00000000 00:00 0|\[vsyscall\]' \

@@ -40,18 +40,23 @@ int main(int argc, char **argv)
     }
     double *cr = malloc(sizeof(double) * (size_t)n);
     double *de = malloc(sizeof(double) * (size_t)n);
+    int rc = 1;
+    if (!cr || !de) {
+        fprintf(stderr, "churn: out of memory\n");
+        goto out;
+    }
     struct lightvm_create_opts o = {.image = argv[2], .console_fd = -1};
     for (long i = 0; i < n; i++) {
         struct lightvm_guest g;
         double t0 = now_ms();
         if (lightvm_create(c, &o, &g, &e) < 0) {
             fprintf(stderr, "churn: create %ld: %s\n", i, e.message);
-            return 1;
+            goto out;
         }
         double t1 = now_ms();
         if (lightvm_destroy(c, g.id, NULL, &e) < 0) {
             fprintf(stderr, "churn: destroy %ld: %s\n", i, e.message);
-            return 1;
+            goto out;
         }
         cr[i] = t1 - t0;
         de[i] = now_ms() - t1;
@@ -61,6 +66,10 @@ int main(int argc, char **argv)
     printf("%ld cycles: create median %.3f ms p90 %.3f ms; destroy median "
            "%.3f ms p90 %.3f ms\n",
            n, cr[n / 2], cr[n * 9 / 10], de[n / 2], de[n * 9 / 10]);
+    rc = 0;
+out:
+    free(cr);
+    free(de);
     lightvm_close(c);
-    return 0;
+    return rc;
 }
