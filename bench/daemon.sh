@@ -17,11 +17,13 @@ OUT=bench/results
 mkdir -p "$OUT"
 W=$(mktemp -d /tmp/lightvm-dbench.XXXXXX)
 chmod 755 "$W"
+# The run directory on a tmpfs, as /run is on a standard Debian host.
 mkdir -p "$W/run"
+mount -t tmpfs -o size=1g,mode=0755 lightvm-bench "$W/run"
 LIGHTVM_RUN_DIR=$W/run build/bin/lightvmd --quiet --pool 16M=64,4M=64 \
     --pool-rate 2000 >"$W/lightvmd.log" 2>&1 &
 DPID=$!
-trap 'kill $DPID 2>/dev/null; wait $DPID 2>/dev/null; rm -rf "$W"' EXIT
+trap 'kill $DPID 2>/dev/null; wait $DPID 2>/dev/null; umount -l "$W/run"; rm -rf "$W"' EXIT
 export LIGHTVM_SOCKET=$W/run/lightvmd.sock
 until build/bin/lightvm list >/dev/null 2>&1; do read -rt 0.05 <> <(:) || true; done
 pool_full() {

@@ -21,9 +21,13 @@ chmod 755 "$W"
 DPID=
 cleanup() {
     [ -n "$DPID" ] && kill "$DPID" 2>/dev/null && wait "$DPID" 2>/dev/null
+    umount -l "$W/run" 2>/dev/null
     rm -rf "$W"
 }
 trap cleanup EXIT
+# The run directory on a tmpfs, as /run is on a standard Debian host.
+mkdir -p "$W/run"
+mount -t tmpfs -o size=4g,mode=0755 lightvm-bench "$W/run"
 
 mkdir -p "$W/rootfs"
 cp $B/noop $B/pause "$W/rootfs/"
@@ -36,7 +40,6 @@ ln -s "$W/rootfs" "$W/bundle/rootfs"
 CSV=$OUT/density.csv
 : >"$CSV"
 daemon() { # POOL: start a lightvmd of our own
-    mkdir -p "$W/run"
     LIGHTVM_RUN_DIR=$W/run build/bin/lightvmd --quiet --pool "$1" \
         --pool-rate 2000 >>"$W/lightvmd.log" 2>&1 &
     DPID=$!
