@@ -13,6 +13,8 @@
 
 int cmd_run(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
+int cmd_tinyx(int argc, char **argv);    /* cli/cmd_tinyx.c */
+int cmd_run_qemu(int argc, char **argv); /* cli/run_qemu.c */
 
 /* Print "lightvm: <err>" on stderr. */
 void cli_error(const struct lvm_err *err);
