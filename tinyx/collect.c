@@ -404,9 +404,16 @@ int tinyx_collect(struct tinyx_ctx *c, struct lvm_err *err)
         return -1;
     for (size_t i = 0; i < c->fs.n; i++) {
         struct fs_entry *e = &c->fs.e[i];
-        const char *host = e->src                   ? e->src
-                           : e->kind == FS_SYMLINK ? e->path
-                                                   : NULL;
+        const char *host = e->src ? e->src : NULL;
+        char canon[PATH_MAX];
+        if (e->kind == FS_SYMLINK) {
+            /* /lib -> usr/lib is the directory /usr/lib to dpkg: only a
+             * symlink that dpkg lists as one has an owner */
+            dpkg_canonical(&c->db, e->path, canon, sizeof canon);
+            struct stat ls;
+            if (lstat(canon, &ls) == 0 && S_ISLNK(ls.st_mode))
+                host = e->path;
+        }
         struct dpkg_pkg *p = host ? dpkg_owner(&c->db, host) : NULL;
         e->pkg = p ? p->name : NULL;
         if (e->kind == FS_FILE)
@@ -440,7 +447,10 @@ int tinyx_closure_sizes(struct tinyx_ctx *c, struct lvm_err *err)
     for (size_t i = 0; i < c->fs.n; i++) {
         struct dpkg_pkg *p = c->fs.e[i].pkg ? dpkg_find(&c->db, c->fs.e[i].pkg)
                                             : NULL;
-        if (p && c->fs.e[i].kind == FS_FILE)
+        /* kernel modules belong to the platform, not to the app */
+        if (p && c->fs.e[i].kind == FS_FILE &&
+            strncmp(c->fs.e[i].path, "/lib/modules/", 13) &&
+            strncmp(c->fs.e[i].path, "/usr/lib/modules/", 17))
             p->mark = 1;
     }
     dpkg_closure(&c->db);

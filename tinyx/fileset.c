@@ -226,6 +226,10 @@ static int add_host(struct fileset *fs, const char *path, const char *reason,
             }
             char tw[PATH_MAX + 64];
             if (last) {
+                /* a dangling link goes in as it is, like on the host */
+                struct stat tst;
+                if (stat(norm, &tst) < 0)
+                    return 0;
                 snprintf(tw, sizeof tw, "target of %s", norm);
                 return add_host(fs, next, tw, depth + 1, err);
             }

@@ -127,6 +127,7 @@ static void fill_entry(struct archive_entry *ae, const struct fs_entry *e,
     archive_entry_set_mtime(ae, e->mtime, 0);
     archive_entry_set_ino(ae, ino);
     archive_entry_set_nlink(ae, e->kind == FS_DIR ? 2 : 1);
+    archive_entry_set_size(ae, 0); /* newc wants a size on every entry */
     switch (e->kind) {
     case FS_FILE:
         archive_entry_set_filetype(ae, AE_IFREG);
