@@ -149,8 +149,15 @@ static int build(int argc, char **argv)
 
 static int kernel(int argc, char **argv)
 {
-    enum { OPT_APP = 256, OPT_APPCFG, OPT_FORCE, OPT_PRINT, OPT_MIN,
-           OPT_IMAGE, OPT_CAND };
+    enum {
+        OPT_APP = 256,
+        OPT_APPCFG,
+        OPT_FORCE,
+        OPT_PRINT,
+        OPT_MIN,
+        OPT_IMAGE,
+        OPT_CAND
+    };
     static const struct option opts[] = {
         {"app", required_argument, NULL, OPT_APP},
         {"app-config", required_argument, NULL, OPT_APPCFG},
@@ -235,8 +242,8 @@ static int kernel(int argc, char **argv)
         printf("# key %s\n%s", key, text ? text : "");
         free(text);
     } else if (minimize) {
-        struct minimize_opts mo = {.config = k, .image = image,
-                                   .candidates = cand, .build = bo};
+        struct minimize_opts mo = {
+            .config = k, .image = image, .candidates = cand, .build = bo};
         if (tinyx_minimize(&mo, &out, &err) < 0) {
             cli_error(&err);
             code = CLI_EXIT_ERROR;

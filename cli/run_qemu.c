@@ -130,8 +130,17 @@ static int copy_addr(char *dst, size_t len, const char *src, const char *opt)
 
 static int parse(int argc, char **argv, struct qrun *q)
 {
-    enum { OPT_CPUS = 256, OPT_NET, OPT_IP, OPT_GW, OPT_DNS, OPT_MAC,
-           OPT_ACCEL, OPT_KERNEL, OPT_MONITOR };
+    enum {
+        OPT_CPUS = 256,
+        OPT_NET,
+        OPT_IP,
+        OPT_GW,
+        OPT_DNS,
+        OPT_MAC,
+        OPT_ACCEL,
+        OPT_KERNEL,
+        OPT_MONITOR
+    };
     static const struct option opts[] = {
         {"mem", required_argument, NULL, 'm'},
         {"memory", required_argument, NULL, 'm'},
@@ -204,8 +213,8 @@ static int parse(int argc, char **argv, struct qrun *q)
             }
             break;
         case OPT_IP:
-            if (copy_addr(cfg->guest_ip, sizeof cfg->guest_ip, optarg,
-                          "--ip") < 0)
+            if (copy_addr(cfg->guest_ip, sizeof cfg->guest_ip, optarg, "--ip") <
+                0)
                 return -1;
             break;
         case OPT_GW:

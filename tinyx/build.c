@@ -130,8 +130,7 @@ static double now_s(void)
 }
 
 /* The steps between a ready context and a complete image in (tmp). */
-static int make_image(struct tinyx_ctx *c, const char *tmp,
-                      struct lvm_err *err)
+static int make_image(struct tinyx_ctx *c, const char *tmp, struct lvm_err *err)
 {
     say(c, "collecting the files of %s", c->name);
     if (tinyx_collect(c, err) < 0)

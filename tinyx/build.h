@@ -33,25 +33,25 @@ struct tinyx_ctx {
     struct ld_path ld;
     struct fileset fs;
     const struct tinyx_profile *prof;
-    char name[64];            /* the image's name */
-    char program[PATH_MAX];   /* the app's main program (host path) */
+    char name[64];          /* the image's name */
+    char program[PATH_MAX]; /* the app's main program (host path) */
     struct dpkg_pkg *app_pkgs[TINYX_MAX_APP_PKGS]; /* whose files go in */
     unsigned napp;
-    struct argv_list argv;    /* the command */
+    struct argv_list argv; /* the command */
     struct tinyx_user user;
     enum tinyx_health_type health;
     unsigned health_port;
     struct argv_list health_argv;
     struct tinyx_kernel kernel;
-    char **modules;           /* stock kernel: modules to load, in order */
+    char **modules; /* stock kernel: modules to load, in order */
     size_t nmodules;
     struct pack_opts pack;
     uint64_t mem;
     /* statistics for the report */
     unsigned dropped_files[TINYX_NCAT];
     uint64_t dropped_bytes[TINYX_NCAT];
-    unsigned missing;         /* listed by a package, absent on the host */
-    uint64_t image_bytes;     /* regular files in the image */
+    unsigned missing;     /* listed by a package, absent on the host */
+    uint64_t image_bytes; /* regular files in the image */
     struct pack_result packed;
     unsigned closure_pkgs, base_pkgs;
     uint64_t closure_bytes, base_bytes;

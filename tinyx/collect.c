@@ -4,8 +4,8 @@
  * them, the ELF closure (interpreters and DT_NEEDED libraries of every
  * program and library in the image), kernel modules and generated files.
  */
-#include "tinyx/build.h"
 #include "tinyx/blacklist.h"
+#include "tinyx/build.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -116,13 +116,12 @@ static int add_profile(struct tinyx_ctx *c, struct lvm_err *err)
     char why[128];
     if (!c->prof)
         return 0;
-    snprintf(why, sizeof why, "made by %s's maintainer scripts",
-             c->prof->name);
+    snprintf(why, sizeof why, "made by %s's maintainer scripts", c->prof->name);
     for (size_t i = 0; i < 4 && c->prof->paths[i]; i++) {
         struct stat st;
         if (lstat(c->prof->paths[i], &st) == 0 &&
-            fileset_add_copy(&c->fs, c->prof->paths[i], c->prof->paths[i],
-                             why, err) < 0)
+            fileset_add_copy(&c->fs, c->prof->paths[i], c->prof->paths[i], why,
+                             err) < 0)
             return -1;
     }
     for (size_t i = 0; i < 4 && c->prof->dirs[i].path; i++) {
@@ -152,8 +151,9 @@ static int add_files(struct tinyx_ctx *c, struct lvm_err *err)
             return lvm_err_set(err, src[0] ? errno : EINVAL, "--file %s",
                                c->o->files[i]);
         if (dst[0] != '/')
-            return lvm_err_set(err, EINVAL, "--file %s: the destination must "
-                                            "be an absolute path",
+            return lvm_err_set(err, EINVAL,
+                               "--file %s: the destination must "
+                               "be an absolute path",
                                c->o->files[i]);
         if (fileset_add_copy(&c->fs, src, dst, "--file", err) < 0)
             return -1;
@@ -209,8 +209,9 @@ static int elf_closure(struct tinyx_ctx *c, struct lvm_err *err)
             char lib[PATH_MAX];
             if (ld_resolve(&c->ld, src, &info, info.needed[j], lib,
                            sizeof lib) < 0) {
-                r = lvm_err_set(err, ENOENT, "%s needs %s, which is not in "
-                                             "the library path",
+                r = lvm_err_set(err, ENOENT,
+                                "%s needs %s, which is not in "
+                                "the library path",
                                 src, info.needed[j]);
                 break;
             }
@@ -289,8 +290,8 @@ static int add_init_conf(struct tinyx_ctx *c, struct lvm_err *err)
         return lvm_err_set(err, errno, "init.conf");
     fprintf(f, "# written by lightvm tinyx build; read by /init\n");
     fprintf(f, "hostname %s\n", c->name);
-    fprintf(f, "user %s\nuid %u\ngid %u\n", c->user.name,
-            (unsigned)c->user.uid, (unsigned)c->user.gid);
+    fprintf(f, "user %s\nuid %u\ngid %u\n", c->user.name, (unsigned)c->user.uid,
+            (unsigned)c->user.gid);
     if (c->user.ngroups > 0) {
         fprintf(f, "groups ");
         for (int i = 0; i < c->user.ngroups; i++)
@@ -309,8 +310,8 @@ static int add_init_conf(struct tinyx_ctx *c, struct lvm_err *err)
     for (int i = 0; c->health == TINYX_HEALTH_CMD && i < c->health_argv.n; i++)
         fprintf(f, "health-arg %s\n", c->health_argv.v[i]);
     fclose(f);
-    int r = fileset_add_data(&c->fs, "/etc/tinyx/init.conf", text, len, 0644,
-                             0, 0, "the init's configuration", err);
+    int r = fileset_add_data(&c->fs, "/etc/tinyx/init.conf", text, len, 0644, 0,
+                             0, "the init's configuration", err);
     free(text);
     return r;
 }
@@ -338,8 +339,9 @@ static int find_init(char *out, size_t len, struct lvm_err *err)
         if (access(out, R_OK) == 0)
             return 0;
     }
-    return lvm_err_set(err, ENOENT, "lightvm-tinyx-init not found next to "
-                                    "%s (set LIGHTVM_TINYX_INIT)",
+    return lvm_err_set(err, ENOENT,
+                       "lightvm-tinyx-init not found next to "
+                       "%s (set LIGHTVM_TINYX_INIT)",
                        exe);
 }
 
@@ -355,7 +357,7 @@ static int add_generated(struct tinyx_ctx *c, struct lvm_err *err)
     static const struct {
         const char *path;
         mode_t mode;
-    } dirs[] = {{"/dev", 0755}, {"/proc", 0555}, {"/sys", 0555},
+    } dirs[] = {{"/dev", 0755},  {"/proc", 0555}, {"/sys", 0555},
                 {"/tmp", 01777}, {"/run", 0755},  {"/root", 0700},
                 {"/etc", 0755}};
     for (size_t i = 0; i < sizeof dirs / sizeof *dirs; i++)
@@ -387,8 +389,8 @@ int tinyx_collect(struct tinyx_ctx *c, struct lvm_err *err)
     struct stat st;
     if (c->user.uid != 0 && lstat(c->user.home, &st) == 0 &&
         S_ISDIR(st.st_mode) &&
-        fileset_add_host(&c->fs, c->user.home, "home of the app's user",
-                         err) < 0)
+        fileset_add_host(&c->fs, c->user.home, "home of the app's user", err) <
+            0)
         return -1;
     if (add_files(c, err) < 0)
         return -1;
@@ -397,8 +399,8 @@ int tinyx_collect(struct tinyx_ctx *c, struct lvm_err *err)
         if (fileset_add_host(&c->fs, c->modules[i], why, err) < 0)
             return -1;
     if (c->health == TINYX_HEALTH_CMD &&
-        fileset_add_host(&c->fs, c->health_argv.v[0], "the health check",
-                         err) < 0)
+        fileset_add_host(&c->fs, c->health_argv.v[0], "the health check", err) <
+            0)
         return -1;
     if (elf_closure(c, err) < 0 || add_generated(c, err) < 0)
         return -1;
@@ -445,8 +447,8 @@ int tinyx_closure_sizes(struct tinyx_ctx *c, struct lvm_err *err)
     for (unsigned i = 0; i < c->napp; i++)
         c->app_pkgs[i]->mark = 1;
     for (size_t i = 0; i < c->fs.n; i++) {
-        struct dpkg_pkg *p = c->fs.e[i].pkg ? dpkg_find(&c->db, c->fs.e[i].pkg)
-                                            : NULL;
+        struct dpkg_pkg *p =
+            c->fs.e[i].pkg ? dpkg_find(&c->db, c->fs.e[i].pkg) : NULL;
         /* kernel modules belong to the platform, not to the app */
         if (p && c->fs.e[i].kind == FS_FILE &&
             strncmp(c->fs.e[i].path, "/lib/modules/", 13) &&

@@ -105,8 +105,8 @@ static int stanza_commit(struct dpkg_db *db, struct stanza *s)
     p->name = dup_word(s->package);
     p->arch = s->arch ? dup_word(s->arch) : strdup("");
     p->version = strdup(s->version ? s->version : "");
-    p->source = s->source ? dup_word(s->source) : strdup(p->name ? p->name
-                                                                  : "");
+    p->source =
+        s->source ? dup_word(s->source) : strdup(p->name ? p->name : "");
     size_t dl = (s->depends ? strlen(s->depends) : 0) +
                 (s->predepends ? strlen(s->predepends) : 0) + 3;
     p->depends = malloc(dl);
@@ -224,8 +224,8 @@ static char *slurp(const char *path, size_t *len, struct lvm_err *err)
 
 static void find_merged(struct dpkg_db *db)
 {
-    static const char *tops[] = {"bin", "sbin", "lib", "lib32", "lib64",
-                                 "libx32"};
+    static const char *tops[] = {"bin",   "sbin",  "lib",
+                                 "lib32", "lib64", "libx32"};
     for (size_t i = 0; i < sizeof tops / sizeof *tops; i++) {
         char path[32], want[32], link[64];
         snprintf(path, sizeof path, "/%s", tops[i]);
@@ -465,8 +465,7 @@ int dpkg_load_files(struct dpkg_db *db, struct dpkg_pkg *pkg,
     snprintf(path, sizeof path, "%s/info/%s:%s.list", db->admindir, pkg->name,
              pkg->arch);
     if (access(path, F_OK) < 0)
-        snprintf(path, sizeof path, "%s/info/%s.list", db->admindir,
-                 pkg->name);
+        snprintf(path, sizeof path, "%s/info/%s.list", db->admindir, pkg->name);
     size_t len;
     char *buf = slurp(path, &len, err);
     if (!buf)
@@ -543,8 +542,8 @@ struct dpkg_pkg *dpkg_owner(const struct dpkg_db *db, const char *path)
     char c[4096];
     dpkg_canonical(db, path, c, sizeof c);
     struct dpkg_owner key = {c, NULL};
-    struct dpkg_owner *o = bsearch(&key, db->owners, db->nowners,
-                                   sizeof key, owner_cmp);
+    struct dpkg_owner *o =
+        bsearch(&key, db->owners, db->nowners, sizeof key, owner_cmp);
     /* Directories are shared by many packages: any owner will do. */
     return o ? o->pkg : NULL;
 }

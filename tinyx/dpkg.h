@@ -16,10 +16,10 @@ struct dpkg_pkg {
     char *name;
     char *arch;
     char *version;
-    char *source;   /* Source: without version, or the package's name */
-    char *depends;  /* Depends and Pre-Depends, joined with ", " */
+    char *source;  /* Source: without version, or the package's name */
+    char *depends; /* Depends and Pre-Depends, joined with ", " */
     char *provides;
-    int installed;  /* Status: ... installed */
+    int installed; /* Status: ... installed */
     int essential;
     int required; /* Priority: required (a debootstrap minbase) */
     unsigned long installed_kib;
@@ -51,8 +51,7 @@ int dpkg_status_parse(struct dpkg_db *db, const char *buf, size_t len,
                       struct lvm_err *err);
 
 /* Load (admindir)/status; NULL for /var/lib/dpkg. */
-int dpkg_db_load(struct dpkg_db *db, const char *admindir,
-                 struct lvm_err *err);
+int dpkg_db_load(struct dpkg_db *db, const char *admindir, struct lvm_err *err);
 void dpkg_db_free(struct dpkg_db *db);
 
 /* The installed package called (name) ("pkg" or "pkg:arch"), preferring

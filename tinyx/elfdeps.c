@@ -47,8 +47,8 @@ static int read_dynamic(Elf *e, size_t phnum, const GElf_Phdr *dyn,
 {
     if (dyn->p_offset >= len || dyn->p_filesz > len - dyn->p_offset)
         return lvm_err_set(err, EINVAL, "PT_DYNAMIC outside the file");
-    Elf_Data *d = elf_getdata_rawchunk(e, (int64_t)dyn->p_offset,
-                                       dyn->p_filesz, ELF_T_DYN);
+    Elf_Data *d = elf_getdata_rawchunk(e, (int64_t)dyn->p_offset, dyn->p_filesz,
+                                       ELF_T_DYN);
     if (!d)
         return lvm_err_set(err, EINVAL, "bad PT_DYNAMIC: %s", elf_errmsg(-1));
     size_t entsize = gelf_fsize(e, ELF_T_DYN, 1, EV_CURRENT);
@@ -78,8 +78,8 @@ static int read_dynamic(Elf *e, size_t phnum, const GElf_Phdr *dyn,
     if (strsz > len - off)
         strsz = len - off;
     const char *tab = buf + off;
-    const char *rp = str_at(tab, strsz, runpath != (GElf_Xword)-1 ? runpath
-                                                                  : rpath);
+    const char *rp =
+        str_at(tab, strsz, runpath != (GElf_Xword)-1 ? runpath : rpath);
     if (rp)
         snprintf(info->runpath, sizeof info->runpath, "%s", rp);
     for (size_t i = 0; i < n; i++) {

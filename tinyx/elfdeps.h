@@ -15,10 +15,10 @@
 #define ELF_MAX_NEEDED 256
 
 struct elf_info {
-    int elfclass;   /* ELFCLASS32 / ELFCLASS64 */
-    int machine;    /* e_machine */
-    int type;       /* ET_EXEC, ET_DYN, ... */
-    int dynamic;    /* has PT_DYNAMIC */
+    int elfclass; /* ELFCLASS32 / ELFCLASS64 */
+    int machine;  /* e_machine */
+    int type;     /* ET_EXEC, ET_DYN, ... */
+    int dynamic;  /* has PT_DYNAMIC */
     char interp[PATH_MAX];
     char runpath[1024]; /* DT_RUNPATH, or DT_RPATH if there is none */
     unsigned nneeded;

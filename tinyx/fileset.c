@@ -158,8 +158,9 @@ static int fill_from_stat(struct fs_entry *e, const char *src,
         e->rdev_major = major(st->st_rdev);
         e->rdev_minor = minor(st->st_rdev);
     } else {
-        return lvm_err_set(err, EINVAL, "%s: not a file, directory or "
-                                        "symlink",
+        return lvm_err_set(err, EINVAL,
+                           "%s: not a file, directory or "
+                           "symlink",
                            src);
     }
     return 0;
@@ -308,8 +309,7 @@ static int copy_tree(struct fileset *fs, const char *src, const char *dst,
             char s2[PATH_MAX], d2[PATH_MAX];
             if ((size_t)snprintf(s2, sizeof s2, "%s/%s", src, nm) >=
                     sizeof s2 ||
-                (size_t)snprintf(d2, sizeof d2, "%s/%s", dst, nm) >=
-                    sizeof d2)
+                (size_t)snprintf(d2, sizeof d2, "%s/%s", dst, nm) >= sizeof d2)
                 r = lvm_err_set(err, ENAMETOOLONG, "%s/%s", src, nm);
             else
                 r = copy_tree(fs, s2, d2, reason, depth + 1, err);
@@ -326,8 +326,9 @@ int fileset_add_copy(struct fileset *fs, const char *src, const char *dst,
     char d[PATH_MAX];
     if (dst[0] != '/' || fileset_normalize(dst, d, sizeof d) < 0 ||
         !strcmp(d, "/"))
-        return lvm_err_set(err, EINVAL, "'%s' is not an absolute file path "
-                                        "in the image",
+        return lvm_err_set(err, EINVAL,
+                           "'%s' is not an absolute file path "
+                           "in the image",
                            dst);
     if (add_parents(fs, d, err) < 0)
         return -1;

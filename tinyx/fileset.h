@@ -19,11 +19,11 @@
 enum fs_kind { FS_FILE, FS_DIR, FS_SYMLINK, FS_CHARDEV };
 
 struct fs_entry {
-    char *path;  /* in the image, absolute */
-    char *src;   /* FS_FILE: the host file to copy, or NULL for data */
-    char *data;  /* FS_FILE: generated content when src is NULL */
+    char *path; /* in the image, absolute */
+    char *src;  /* FS_FILE: the host file to copy, or NULL for data */
+    char *data; /* FS_FILE: generated content when src is NULL */
     size_t datalen;
-    char *link;  /* FS_SYMLINK: the target, verbatim */
+    char *link; /* FS_SYMLINK: the target, verbatim */
     enum fs_kind kind;
     mode_t mode; /* permission bits */
     uid_t uid;

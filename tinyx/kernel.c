@@ -83,8 +83,9 @@ static int stock_from(const char *path, struct tinyx_kernel *out,
     snprintf(out->version, sizeof out->version, "%s", base + 8);
     out->acpi = 1;
     if (!modules_dir_ok(out->version))
-        return lvm_err_set(err, ENOENT, "kernel %s: no modules in "
-                                        "/lib/modules/%s",
+        return lvm_err_set(err, ENOENT,
+                           "kernel %s: no modules in "
+                           "/lib/modules/%s",
                            path, out->version);
     return 0;
 }
@@ -231,8 +232,8 @@ static int load_order(const struct moddep *md, const char *ver,
     return 0;
 }
 
-int kernel_stock_modules(const struct tinyx_kernel *k, char ***mods,
-                         size_t *n, struct lvm_err *err)
+int kernel_stock_modules(const struct tinyx_kernel *k, char ***mods, size_t *n,
+                         struct lvm_err *err)
 {
     *mods = NULL;
     *n = 0;
@@ -257,8 +258,8 @@ int kernel_stock_modules(const struct tinyx_kernel *k, char ***mods,
         md.n++;
     }
     fclose(f);
-    for (size_t i = 0; r == 0 && i < sizeof stock_modules / sizeof *stock_modules;
-         i++) {
+    for (size_t i = 0;
+         r == 0 && i < sizeof stock_modules / sizeof *stock_modules; i++) {
         const char *dl = dep_line(&md, stock_modules[i]);
         if (!dl)
             r = lvm_err_set(err, ENOENT, "kernel %s has no module %s",
@@ -309,9 +310,9 @@ int kernel_run(char *const argv[], const char *dir, int log_fd,
         if (errno != EINTR)
             return lvm_err_set(err, errno, "wait for %s", argv[0]);
     if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
-        return lvm_err_set(err, 0, "%s %s failed (status %d)", argv[0],
-                           argv[1] ? argv[1] : "",
-                           WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
+        return lvm_err_set(
+            err, 0, "%s %s failed (status %d)", argv[0], argv[1] ? argv[1] : "",
+            WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
     return 0;
 }
 
@@ -465,12 +466,14 @@ static int verify_config(const char *build, const struct kconfig *k,
         if (!strcmp(o->value, "n")) {
             snprintf(line, sizeof line, "\n%s=", o->name);
             if (strstr(text, line))
-                r = lvm_err_set(err, EINVAL, "%s could not be turned off "
-                                             "(something selects it)",
+                r = lvm_err_set(err, EINVAL,
+                                "%s could not be turned off "
+                                "(something selects it)",
                                 o->name);
         } else if (!set) {
-            r = lvm_err_set(err, EINVAL, "%s=%s was not applied (unmet "
-                                         "dependency or unknown option)",
+            r = lvm_err_set(err, EINVAL,
+                            "%s=%s was not applied (unmet "
+                            "dependency or unknown option)",
                             o->name, o->value);
         }
     }
@@ -547,12 +550,12 @@ static int store(const char *cache, const char *build, const char *tarball,
     }
     snprintf(p, sizeof p, "%s/vmlinux", tmp);
     snprintf(q, sizeof q, "%s/bzImage", tmp);
-    json_t *meta = json_pack(
-        "{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:f, s:I}", "kind", "tiny", "key",
-        key, "version", release, "source", tarball, "fragment", text,
-        "vmlinux_bytes", (json_int_t)file_size(p), "bzimage_bytes",
-        (json_int_t)file_size(q), "build_seconds", secs, "built_at",
-        (json_int_t)time(NULL));
+    json_t *meta =
+        json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:f, s:I}", "kind",
+                  "tiny", "key", key, "version", release, "source", tarball,
+                  "fragment", text, "vmlinux_bytes", (json_int_t)file_size(p),
+                  "bzimage_bytes", (json_int_t)file_size(q), "build_seconds",
+                  secs, "built_at", (json_int_t)time(NULL));
     free(text);
     snprintf(p, sizeof p, "%s/meta.json", tmp);
     if (!meta || json_dump_file(meta, p, JSON_INDENT(2)) < 0) {
@@ -648,13 +651,14 @@ int kernel_build(const struct kernel_build_opts *o, struct tinyx_kernel *out,
         goto fail;
     if (verify_config(build, k, err) < 0)
         goto out;
-    progress(o->progress, "building with make %s (takes minutes the first "
-                          "time)",
+    progress(o->progress,
+             "building with make %s (takes minutes the first "
+             "time)",
              jobs);
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    char *const make[] = {"make", "-C", src, obj, jobs, "vmlinux", "bzImage",
-                          NULL};
+    char *const make[] = {"make", "-C",      src,       obj,
+                          jobs,   "vmlinux", "bzImage", NULL};
     if (kernel_run(make, NULL, log_fd, err) < 0)
         goto fail;
     clock_gettime(CLOCK_MONOTONIC, &t1);

@@ -22,12 +22,12 @@ struct tinyx_kernel {
     char bzimage[PATH_MAX]; /* tiny: the compressed image too */
     char version[96];       /* kernel release */
     char key[KERNEL_KEY_LEN + 1]; /* tiny: configuration hash */
-    int acpi;               /* the kernel has ACPI */
+    int acpi;                     /* the kernel has ACPI */
 };
 
 /* One option of a configuration fragment. */
 struct kconfig_opt {
-    char name[64]; /* "CONFIG_NET" */
+    char name[64];  /* "CONFIG_NET" */
     char value[64]; /* "y", "n", a number or a quoted string */
 };
 
@@ -75,8 +75,8 @@ int kernel_from_path(const char *path, struct tinyx_kernel *out,
 
 /* Modules a stock kernel needs for the platform (virtio-mmio, virtio-net),
  * dependencies first, as host paths; the caller frees each and the array. */
-int kernel_stock_modules(const struct tinyx_kernel *k, char ***mods,
-                         size_t *n, struct lvm_err *err);
+int kernel_stock_modules(const struct tinyx_kernel *k, char ***mods, size_t *n,
+                         struct lvm_err *err);
 
 struct kernel_build_opts {
     const struct kconfig *config; /* platform + app options */

@@ -21,8 +21,9 @@ static int get_str(json_t *o, const char *key, char *out, size_t len,
     }
     if (!json_is_string(v) || json_string_length(v) >= len ||
         strlen(json_string_value(v)) != json_string_length(v))
-        return lvm_err_set(err, EINVAL, "manifest: \"%s\" must be a string "
-                                        "(under %zu bytes)",
+        return lvm_err_set(err, EINVAL,
+                           "manifest: \"%s\" must be a string "
+                           "(under %zu bytes)",
                            key, len);
     snprintf(out, len, "%s", json_string_value(v));
     return 0;
@@ -48,8 +49,8 @@ int tinyx_manifest_parse(const char *text, size_t len, const char *dir,
     if (get_str(root, "format", format, sizeof format, 1, err) < 0)
         goto out;
     if (strcmp(format, TINYX_FORMAT)) {
-        lvm_err_set(err, EINVAL, "manifest: format '%s', expected '%s'",
-                    format, TINYX_FORMAT);
+        lvm_err_set(err, EINVAL, "manifest: format '%s', expected '%s'", format,
+                    TINYX_FORMAT);
         goto out;
     }
     if (get_str(root, "name", m->name, sizeof m->name, 1, err) < 0 ||

@@ -18,18 +18,33 @@
  * depend on. The rest (initramfs, console, virtio, PVH, IPv4) are what a
  * Tinyx guest is. */
 static const char *const defaults[] = {
-    "CONFIG_KVM_GUEST",      "CONFIG_PARAVIRT",    "CONFIG_MEMBARRIER",
-    "CONFIG_RSEQ",           "CONFIG_FHANDLE",     "CONFIG_AIO",
-    "CONFIG_ADVISE_SYSCALLS", "CONFIG_FILE_LOCKING", "CONFIG_PROC_SYSCTL",
-    "CONFIG_SIGNALFD",       "CONFIG_TIMERFD",     "CONFIG_EVENTFD",
-    "CONFIG_EPOLL",          "CONFIG_SHMEM",       "CONFIG_FUTEX",
-    "CONFIG_POSIX_TIMERS",   "CONFIG_BINFMT_SCRIPT", "CONFIG_UNIX",
-    "CONFIG_MULTIUSER",      "CONFIG_X86_MPPARSE", "CONFIG_BUG",
-    "CONFIG_RD_GZIP",        "CONFIG_PRINTK",
+    "CONFIG_KVM_GUEST",
+    "CONFIG_PARAVIRT",
+    "CONFIG_MEMBARRIER",
+    "CONFIG_RSEQ",
+    "CONFIG_FHANDLE",
+    "CONFIG_AIO",
+    "CONFIG_ADVISE_SYSCALLS",
+    "CONFIG_FILE_LOCKING",
+    "CONFIG_PROC_SYSCTL",
+    "CONFIG_SIGNALFD",
+    "CONFIG_TIMERFD",
+    "CONFIG_EVENTFD",
+    "CONFIG_EPOLL",
+    "CONFIG_SHMEM",
+    "CONFIG_FUTEX",
+    "CONFIG_POSIX_TIMERS",
+    "CONFIG_BINFMT_SCRIPT",
+    "CONFIG_UNIX",
+    "CONFIG_MULTIUSER",
+    "CONFIG_X86_MPPARSE",
+    "CONFIG_BUG",
+    "CONFIG_RD_GZIP",
+    "CONFIG_PRINTK",
 };
 
-static void say(const struct minimize_opts *o, const char *fmt,
-                const char *a, const char *b)
+static void say(const struct minimize_opts *o, const char *fmt, const char *a,
+                const char *b)
 {
     if (!o->build.progress)
         return;
@@ -52,9 +67,9 @@ static int boots(const struct minimize_opts *o, const struct tinyx_manifest *m,
     struct lvm_err err;
     if (qemu_vm_start(&cfg, -1, &vm, &err) < 0)
         return 0;
-    int ok = qemu_vm_wait_answer(vm, m, o->boot_timeout_ms ? o->boot_timeout_ms
-                                                           : 120000,
-                                 &err) == 0;
+    int ok =
+        qemu_vm_wait_answer(
+            vm, m, o->boot_timeout_ms ? o->boot_timeout_ms : 120000, &err) == 0;
     qemu_vm_kill(vm, 0);
     qemu_vm_free(vm);
     return ok;
@@ -73,8 +88,9 @@ int tinyx_minimize(const struct minimize_opts *o, struct tinyx_kernel *out,
     if (tinyx_manifest_load(o->image, &m, err) < 0)
         return -1;
     if (m.health == TINYX_HEALTH_NONE)
-        return lvm_err_set(err, EINVAL, "image %s has no health check to "
-                                        "test kernels with",
+        return lvm_err_set(err, EINVAL,
+                           "image %s has no health check to "
+                           "test kernels with",
                            o->image);
     struct kconfig *cur = malloc(sizeof *cur), *trial = malloc(sizeof *trial);
     if (!cur || !trial) {
@@ -90,8 +106,9 @@ int tinyx_minimize(const struct minimize_opts *o, struct tinyx_kernel *out,
     if (kernel_build(&bo, &k, err) < 0)
         goto out;
     if (!boots(o, &m, &k)) {
-        lvm_err_set(err, 0, "image %s does not answer with the starting "
-                            "kernel %s",
+        lvm_err_set(err, 0,
+                    "image %s does not answer with the starting "
+                    "kernel %s",
                     o->image, k.path);
         goto out;
     }

@@ -13,7 +13,7 @@ struct minimize_opts {
     const char *image;            /* the image that must keep working */
     const char *candidates;       /* comma-separated, or NULL: defaults */
     struct kernel_build_opts build;
-    int boot_timeout_ms;          /* 0: 120 s (TCG is slow) */
+    int boot_timeout_ms; /* 0: 120 s (TCG is slow) */
 };
 
 /* Search; (out) is the smallest kernel found (also in the cache). */

@@ -46,8 +46,9 @@ int pack_parse_compression(const char *s, struct pack_opts *o)
 
 const char *pack_suffix(enum pack_compression comp)
 {
-    return comp == PACK_GZIP ? ".cpio.gz" : comp == PACK_ZSTD ? ".cpio.zst"
-                                                              : ".cpio";
+    return comp == PACK_GZIP   ? ".cpio.gz"
+           : comp == PACK_ZSTD ? ".cpio.zst"
+                               : ".cpio";
 }
 
 const char *pack_name(enum pack_compression comp)

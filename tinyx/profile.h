@@ -16,15 +16,15 @@ struct tinyx_profile_dir {
 };
 
 struct tinyx_profile {
-    const char *name;    /* package (or program) name */
-    const char *program; /* the main program */
-    const char *cmd;     /* default command line (argsplit syntax) */
-    const char *user;    /* NULL: derived from the package */
-    unsigned port;       /* health check and published port, 0: none */
-    const char *kconfig; /* extra kernel options (fragment text) */
+    const char *name;     /* package (or program) name */
+    const char *program;  /* the main program */
+    const char *cmd;      /* default command line (argsplit syntax) */
+    const char *user;     /* NULL: derived from the package */
+    unsigned port;        /* health check and published port, 0: none */
+    const char *kconfig;  /* extra kernel options (fragment text) */
     const char *paths[4]; /* host paths the postinst creates */
     struct tinyx_profile_dir dirs[4];
-    const char *mem;     /* suggested guest RAM */
+    const char *mem; /* suggested guest RAM */
 };
 
 /* The profile of (name), or NULL. */

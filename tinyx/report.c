@@ -13,9 +13,10 @@
 
 static const char *kind_name(enum fs_kind k)
 {
-    return k == FS_FILE ? "file" : k == FS_DIR ? "dir"
-                               : k == FS_SYMLINK ? "symlink"
-                                                 : "device";
+    return k == FS_FILE      ? "file"
+           : k == FS_DIR     ? "dir"
+           : k == FS_SYMLINK ? "symlink"
+                             : "device";
 }
 
 static double mib(uint64_t b)
@@ -80,7 +81,8 @@ static int write_text(const struct tinyx_ctx *c, const char *dir,
     else if (c->health == TINYX_HEALTH_CMD)
         fprintf(f, "health:   command %s\n", c->health_argv.v[0]);
     fprintf(f, "\nSizes\n");
-    fprintf(f, "  %-52s %10.2f MiB\n", "files in the image", mib(c->image_bytes));
+    fprintf(f, "  %-52s %10.2f MiB\n", "files in the image",
+            mib(c->image_bytes));
     fprintf(f, "  %-52s %10.2f MiB\n", "initramfs, cpio uncompressed",
             mib(c->packed.cpio_bytes));
     char what[80];
@@ -95,9 +97,9 @@ static int write_text(const struct tinyx_ctx *c, const char *dir,
     fprintf(f, "  %-52s %10.2f MiB\n", what, mib(c->base_bytes));
     if (c->packed.file_bytes)
         fprintf(f, "  image is %.1f%% of the closure, %.1f%% compressed\n",
-                c->closure_bytes ? 100.0 * (double)c->image_bytes /
-                                       (double)c->closure_bytes
-                                 : 0.0,
+                c->closure_bytes
+                    ? 100.0 * (double)c->image_bytes / (double)c->closure_bytes
+                    : 0.0,
                 c->closure_bytes ? 100.0 * (double)c->packed.file_bytes /
                                        (double)c->closure_bytes
                                  : 0.0);
@@ -168,8 +170,8 @@ int tinyx_write_manifest(struct tinyx_ctx *c, const char *dir,
 {
     json_t *health;
     if (c->health == TINYX_HEALTH_TCP)
-        health = json_pack("{s:s, s:i}", "type", "tcp", "port",
-                           (int)c->health_port);
+        health =
+            json_pack("{s:s, s:i}", "type", "tcp", "port", (int)c->health_port);
     else if (c->health == TINYX_HEALTH_CMD)
         health = json_pack("{s:s, s:o}", "type", "cmd", "argv",
                            argv_json(&c->health_argv));

@@ -14,9 +14,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static const char *const bindirs[] = {"/usr/sbin", "/usr/bin", "/sbin",
-                                      "/bin", "/usr/local/sbin",
-                                      "/usr/local/bin"};
+static const char *const bindirs[] = {"/usr/sbin",       "/usr/bin",
+                                      "/sbin",           "/bin",
+                                      "/usr/local/sbin", "/usr/local/bin"};
 
 /* (name) in $PATH or the usual bin directories, as an absolute path. */
 static int find_program(const char *name, char *out, size_t len)
@@ -171,8 +171,8 @@ static int resolve_app(struct tinyx_ctx *c, struct lvm_err *err)
 static int resolve_command(struct tinyx_ctx *c, struct lvm_err *err)
 {
     const char *cmd = c->o->cmd;
-    if (!cmd && c->prof && (!strcmp(c->program, c->prof->program) ||
-                            !c->program[0]))
+    if (!cmd && c->prof &&
+        (!strcmp(c->program, c->prof->program) || !c->program[0]))
         cmd = c->prof->cmd;
     if (cmd) {
         if (argsplit(cmd, &c->argv, err) < 0)
@@ -187,8 +187,9 @@ static int resolve_command(struct tinyx_ctx *c, struct lvm_err *err)
     if (!strchr(a0, '/')) {
         char path[PATH_MAX];
         if (find_program(a0, path, sizeof path) < 0)
-            return lvm_err_set(err, ENOENT, "--cmd: program '%s' not found in "
-                                            "PATH",
+            return lvm_err_set(err, ENOENT,
+                               "--cmd: program '%s' not found in "
+                               "PATH",
                                a0);
         char *n = strdup(path);
         if (!n)
@@ -196,8 +197,9 @@ static int resolve_command(struct tinyx_ctx *c, struct lvm_err *err)
         free(a0);
         c->argv.v[0] = n;
     } else if (a0[0] != '/') {
-        return lvm_err_set(err, EINVAL, "--cmd: '%s' must be a name or an "
-                                        "absolute path",
+        return lvm_err_set(err, EINVAL,
+                           "--cmd: '%s' must be a name or an "
+                           "absolute path",
                            a0);
     }
     for (int i = 0; i < c->argv.n; i++)
@@ -263,8 +265,9 @@ static int lookup_user(const char *name, struct tinyx_user *u,
     struct passwd pw, *res = NULL;
     char buf[4096];
     if (getpwnam_r(name, &pw, buf, sizeof buf, &res) != 0 || !res)
-        return lvm_err_set(err, ENOENT, "user '%s' does not exist on this "
-                                        "host",
+        return lvm_err_set(err, ENOENT,
+                           "user '%s' does not exist on this "
+                           "host",
                            name);
     memset(u, 0, sizeof *u);
     snprintf(u->name, sizeof u->name, "%s", pw.pw_name);
@@ -304,8 +307,8 @@ static int resolve_health(struct tinyx_ctx *c, struct lvm_err *err)
 {
     const char *h = c->o->health;
     if (!h) {
-        c->health = c->prof && c->prof->port ? TINYX_HEALTH_TCP
-                                             : TINYX_HEALTH_NONE;
+        c->health =
+            c->prof && c->prof->port ? TINYX_HEALTH_TCP : TINYX_HEALTH_NONE;
         c->health_port = c->prof ? c->prof->port : 0;
         return 0;
     }
@@ -323,8 +326,9 @@ static int resolve_health(struct tinyx_ctx *c, struct lvm_err *err)
         if (argsplit(h + 4, &c->health_argv, err) < 0)
             return lvm_err_wrap(err, "--health");
         if (c->health_argv.v[0][0] != '/')
-            return lvm_err_set(err, EINVAL, "--health: give the command as "
-                                            "an absolute path");
+            return lvm_err_set(err, EINVAL,
+                               "--health: give the command as "
+                               "an absolute path");
         c->health = TINYX_HEALTH_CMD;
     } else {
         return lvm_err_set(err, EINVAL,

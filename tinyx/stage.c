@@ -72,8 +72,7 @@ static int stage_file(const struct fs_entry *e, const char *dst,
     return r;
 }
 
-int stage_tree(const struct fileset *fs, const char *root,
-               struct lvm_err *err)
+int stage_tree(const struct fileset *fs, const char *root, struct lvm_err *err)
 {
     int root_user = geteuid() == 0;
     for (size_t i = 0; i < fs->n; i++) {
@@ -97,9 +96,8 @@ int stage_tree(const struct fileset *fs, const char *root,
             break;
         case FS_CHARDEV:
             /* only the packer needs it; a non-root build cannot mknod */
-            if (root_user &&
-                mknod(dst, S_IFCHR | e->mode,
-                      makedev(e->rdev_major, e->rdev_minor)) < 0)
+            if (root_user && mknod(dst, S_IFCHR | e->mode,
+                                   makedev(e->rdev_major, e->rdev_minor)) < 0)
                 r = lvm_err_set(err, errno, "mknod %s", dst);
             break;
         }

@@ -24,8 +24,7 @@ struct pack_result {
 };
 
 /* Copy or write every entry of (fs) (sorted) under directory (root). */
-int stage_tree(const struct fileset *fs, const char *root,
-               struct lvm_err *err);
+int stage_tree(const struct fileset *fs, const char *root, struct lvm_err *err);
 
 /* Write (fs) as a cpio newc archive to (out), file contents read from
  * the staging tree (root), metadata from (fs). */

@@ -20,7 +20,7 @@
 #define TINYX_FORMAT "lightvm-tinyx-image/1"
 
 struct tinyx_build_opts {
-    const char *app;   /* a Debian package, a program in PATH or a path */
+    const char *app; /* a Debian package, a program in PATH or a path */
     const char *pkgs[TINYX_MAX_PKGS]; /* more packages whose files go in */
     unsigned npkgs;
     const char *files[TINYX_MAX_FILES]; /* "SRC[:DST]" host copies */
@@ -42,8 +42,11 @@ struct tinyx_build_opts {
  * (an existing image is replaced only by a complete one). */
 int tinyx_build(const struct tinyx_build_opts *o, struct lvm_err *err);
 
-enum tinyx_health_type { TINYX_HEALTH_NONE, TINYX_HEALTH_TCP,
-                         TINYX_HEALTH_CMD };
+enum tinyx_health_type {
+    TINYX_HEALTH_NONE,
+    TINYX_HEALTH_TCP,
+    TINYX_HEALTH_CMD
+};
 
 /* An image directory's manifest.json, as the monitor needs it. */
 struct tinyx_manifest {

@@ -63,28 +63,28 @@ struct qemu_vm_config {
 
 /* What the guest's init has told us so far. */
 struct qemu_guest_state {
-    int booted;            /* "boot": the init runs */
-    long boot_ms;          /* guest uptime then */
-    int started;           /* the app was exec'd */
-    int ready;             /* health check passed */
-    long ready_ms;         /* guest uptime then */
-    uint64_t ready_ns;     /* host monotonic time we heard it */
-    int have_exit;         /* "exit" or "signal" seen */
-    int exit_status;       /* status, or the signal for signaled */
+    int booted;        /* "boot": the init runs */
+    long boot_ms;      /* guest uptime then */
+    int started;       /* the app was exec'd */
+    int ready;         /* health check passed */
+    long ready_ms;     /* guest uptime then */
+    uint64_t ready_ns; /* host monotonic time we heard it */
+    int have_exit;     /* "exit" or "signal" seen */
+    int exit_status;   /* status, or the signal for signaled */
     int signaled;
-    char error[256];       /* "error ...": the init could not run the app */
+    char error[256]; /* "error ...": the init could not run the app */
 };
 
 struct qemu_vm {
-    pid_t pid;      /* QEMU's */
-    int pidfd;      /* readable when QEMU has exited */
-    int console_fd; /* the guest's console (ttyS0): read it */
-    int ctl_fd;     /* control channel (ttyS1) */
+    pid_t pid;            /* QEMU's */
+    int pidfd;            /* readable when QEMU has exited */
+    int console_fd;       /* the guest's console (ttyS0): read it */
+    int ctl_fd;           /* control channel (ttyS1) */
     struct qmp_conn *qmp; /* QMP, capabilities negotiated */
-    int log_fd;     /* memfd holding QEMU's stdout and stderr */
-    int accel_kvm;  /* 1 if running under KVM */
+    int log_fd;           /* memfd holding QEMU's stdout and stderr */
+    int accel_kvm;        /* 1 if running under KVM */
     int paused;
-    uint64_t start_ns;            /* host monotonic time of the start */
+    uint64_t start_ns;                  /* host monotonic time of the start */
     struct qemu_fwd fwd[QEMU_MAX_FWDS]; /* with the host ports in use */
     unsigned nfwd;
     struct qemu_guest_state gs;
@@ -111,8 +111,7 @@ void qemu_vm_service(struct qemu_vm *vm, const struct pollfd *fds, int n);
 
 /* Poll and service until the guest reports ready (0), QEMU exits or
  * (timeout_ms) passes (-1 with err set). timeout_ms < 0: no limit. */
-int qemu_vm_wait_ready(struct qemu_vm *vm, int timeout_ms,
-                       struct lvm_err *err);
+int qemu_vm_wait_ready(struct qemu_vm *vm, int timeout_ms, struct lvm_err *err);
 
 /* Poll and service until QEMU exits (0) or (timeout_ms) passes (-1). */
 int qemu_vm_wait(struct qemu_vm *vm, int timeout_ms, struct lvm_err *err);
@@ -137,8 +136,7 @@ int qemu_vm_save(struct qemu_vm *vm, const char *path, struct lvm_err *err);
 
 /* Start a guest from a state file written by qemu_vm_save and run it. */
 int qemu_vm_restore(const struct qemu_vm_config *cfg, const char *path,
-                    int console_out, struct qemu_vm **out,
-                    struct lvm_err *err);
+                    int console_out, struct qemu_vm **out, struct lvm_err *err);
 
 /* Reap QEMU (it must have exited) and say how the guest ended, with
  * `lightvm run`'s exit codes (the app's status, 128+signal, 124, 125). */
@@ -173,9 +171,9 @@ struct qemu_argv {
     char storage[8192];
     size_t used;
 };
-int qemu_build_argv(const struct qemu_vm_config *cfg, const struct qemu_fds *fds,
-                    int kvm, unsigned long tsc_khz, struct qemu_argv *a,
-                    struct lvm_err *err);
+int qemu_build_argv(const struct qemu_vm_config *cfg,
+                    const struct qemu_fds *fds, int kvm, unsigned long tsc_khz,
+                    struct qemu_argv *a, struct lvm_err *err);
 
 /* Parse one control-channel line from the guest into (gs); 0 if it was a
  * Tinyx message, -1 if not. (now_ns) stamps "ready". */

@@ -39,9 +39,9 @@ static int plain(const char *s)
 static int kernel_cmdline(const struct qemu_vm_config *cfg, int kvm,
                           unsigned long tsc_khz, char *buf, size_t len)
 {
-    int n = snprintf(buf, len,
-                     "console=ttyS0 panic=-1 reboot=t tinyx.ctl=ttyS1%s",
-                     cfg->quiet ? " quiet" : "");
+    int n =
+        snprintf(buf, len, "console=ttyS0 panic=-1 reboot=t tinyx.ctl=ttyS1%s",
+                 cfg->quiet ? " quiet" : "");
     /* Under TCG the kernel cannot calibrate the TSC reliably and may
      * hang; without a hardware RNG it may wait ~1 s for entropy. */
     if (!kvm && tsc_khz)
@@ -50,14 +50,14 @@ static int kernel_cmdline(const struct qemu_vm_config *cfg, int kvm,
     if (cfg->net != QEMU_NET_NONE) {
         const char *ip = cfg->guest_ip[0] ? cfg->guest_ip : "10.0.2.15/24";
         n += snprintf(buf + n, len - (size_t)n, " tinyx.ip=%s", ip);
-        const char *gw = cfg->gateway[0]                ? cfg->gateway
+        const char *gw = cfg->gateway[0]             ? cfg->gateway
                          : cfg->net == QEMU_NET_USER ? "10.0.2.2"
-                                                        : "";
+                                                     : "";
         if (*gw)
             n += snprintf(buf + n, len - (size_t)n, " tinyx.gw=%s", gw);
-        const char *dns = cfg->dns[0]                  ? cfg->dns
+        const char *dns = cfg->dns[0]                 ? cfg->dns
                           : cfg->net == QEMU_NET_USER ? "10.0.2.3"
-                                                         : "";
+                                                      : "";
         if (*dns)
             n += snprintf(buf + n, len - (size_t)n, " tinyx.dns=%s", dns);
     }
@@ -88,8 +88,9 @@ static int netdev(const struct qemu_vm_config *cfg, const struct qemu_fds *fds,
         snprintf(nd, sizeof nd, "tap,id=n0,fd=%d", fds->tap);
     } else {
         if (!plain(cfg->tap_ifname) || !*cfg->tap_ifname)
-            return lvm_err_set(err, EINVAL, "tap networking needs a tap "
-                                            "device name or fd");
+            return lvm_err_set(err, EINVAL,
+                               "tap networking needs a tap "
+                               "device name or fd");
         snprintf(nd, sizeof nd, "tap,id=n0,ifname=%s,script=no,downscript=no",
                  cfg->tap_ifname);
     }
@@ -103,9 +104,9 @@ static int netdev(const struct qemu_vm_config *cfg, const struct qemu_fds *fds,
     return 0;
 }
 
-int qemu_build_argv(const struct qemu_vm_config *cfg, const struct qemu_fds *fds,
-                    int kvm, unsigned long tsc_khz, struct qemu_argv *a,
-                    struct lvm_err *err)
+int qemu_build_argv(const struct qemu_vm_config *cfg,
+                    const struct qemu_fds *fds, int kvm, unsigned long tsc_khz,
+                    struct qemu_argv *a, struct lvm_err *err)
 {
     memset(a, 0, sizeof *a);
     if (!cfg->kernel || !*cfg->kernel)
@@ -124,41 +125,40 @@ int qemu_build_argv(const struct qemu_vm_config *cfg, const struct qemu_fds *fds
     char append[2048];
     if (kernel_cmdline(cfg, kvm, tsc_khz, append, sizeof append) < 0)
         return lvm_err_set(err, E2BIG, "kernel command line too long");
-    const char *qemu = cfg->qemu && *cfg->qemu ? cfg->qemu
-                                                : "qemu-system-x86_64";
+    const char *qemu =
+        cfg->qemu && *cfg->qemu ? cfg->qemu : "qemu-system-x86_64";
     /* microvm: no PCI, no firmware tables to walk, no option ROMs. The PIT,
      * PIC and RTC stay on: under TCG the kernel's timer set-up needs them.
      * A kernel without ACPI (ours) needs acpi=off, and only then does
      * QEMU describe the virtio-mmio devices on the kernel command line. */
-    int bad = arg(a, "%s", qemu) || arg(a, "-M") ||
-              arg(a,
-                  "microvm,x-option-roms=off,isa-serial=on,pit=on,pic=on,"
-                  "rtc=on,acpi=%s",
-                  cfg->acpi ? "on" : "off") ||
-              arg(a, "-accel") || arg(a, "%s", kvm ? "kvm" : "tcg") ||
-              arg(a, "-cpu") || arg(a, "%s", kvm ? "host" : "max") ||
-              arg(a, "-nodefaults") || arg(a, "-no-user-config") ||
-              arg(a, "-display") || arg(a, "none") || arg(a, "-no-reboot") ||
-              arg(a, "-m") || arg(a, "%lluM", (unsigned long long)(mem >> 20)) ||
-              arg(a, "-smp") || arg(a, "%u", cpus) ||
-              /* console: the first ISA serial port, ttyS0 */
-              arg(a, "-chardev") || arg(a, "socket,id=con,fd=%d", fds->console) ||
-              arg(a, "-serial") || arg(a, "chardev:con") ||
-              /* control channel: a second one at the legacy COM2 address */
-              arg(a, "-chardev") || arg(a, "socket,id=ctl,fd=%d", fds->ctl) ||
-              arg(a, "-device") ||
-              arg(a, "isa-serial,chardev=ctl,iobase=0x2f8,irq=3") ||
-              arg(a, "-chardev") || arg(a, "socket,id=qmp,fd=%d", fds->qmp) ||
-              arg(a, "-mon") || arg(a, "chardev=qmp,mode=control") ||
-              arg(a, "-kernel") || arg(a, "%s", cfg->kernel) ||
-              arg(a, "-initrd") || arg(a, "%s", cfg->initrd) ||
-              arg(a, "-append") || arg(a, "%s", append);
+    int bad =
+        arg(a, "%s", qemu) || arg(a, "-M") ||
+        arg(a,
+            "microvm,x-option-roms=off,isa-serial=on,pit=on,pic=on,"
+            "rtc=on,acpi=%s",
+            cfg->acpi ? "on" : "off") ||
+        arg(a, "-accel") || arg(a, "%s", kvm ? "kvm" : "tcg") ||
+        arg(a, "-cpu") || arg(a, "%s", kvm ? "host" : "max") ||
+        arg(a, "-nodefaults") || arg(a, "-no-user-config") ||
+        arg(a, "-display") || arg(a, "none") || arg(a, "-no-reboot") ||
+        arg(a, "-m") || arg(a, "%lluM", (unsigned long long)(mem >> 20)) ||
+        arg(a, "-smp") || arg(a, "%u", cpus) ||
+        /* console: the first ISA serial port, ttyS0 */
+        arg(a, "-chardev") || arg(a, "socket,id=con,fd=%d", fds->console) ||
+        arg(a, "-serial") || arg(a, "chardev:con") ||
+        /* control channel: a second one at the legacy COM2 address */
+        arg(a, "-chardev") || arg(a, "socket,id=ctl,fd=%d", fds->ctl) ||
+        arg(a, "-device") ||
+        arg(a, "isa-serial,chardev=ctl,iobase=0x2f8,irq=3") ||
+        arg(a, "-chardev") || arg(a, "socket,id=qmp,fd=%d", fds->qmp) ||
+        arg(a, "-mon") || arg(a, "chardev=qmp,mode=control") ||
+        arg(a, "-kernel") || arg(a, "%s", cfg->kernel) || arg(a, "-initrd") ||
+        arg(a, "%s", cfg->initrd) || arg(a, "-append") || arg(a, "%s", append);
     if (bad)
         return lvm_err_set(err, E2BIG, "QEMU command line too long");
     if (cfg->net != QEMU_NET_NONE && netdev(cfg, fds, a, err) < 0)
         return -1;
-    if (cfg->incoming &&
-        (arg(a, "-incoming") < 0 || arg(a, "defer") < 0))
+    if (cfg->incoming && (arg(a, "-incoming") < 0 || arg(a, "defer") < 0))
         return lvm_err_set(err, E2BIG, "QEMU command line too long");
     return 0;
 }

@@ -31,8 +31,9 @@ int qemu_kvm_usable(char *why, size_t len)
         /* PVM (a KVM for hosts without hardware virtualization) runs only
          * PVM-enabled guest kernels: Debian's and ours hang right after
          * the boot loader. */
-        snprintf(why, len, "/dev/kvm is PVM (module kvm_pvm), which runs "
-                           "only PVM-enabled guest kernels");
+        snprintf(why, len,
+                 "/dev/kvm is PVM (module kvm_pvm), which runs "
+                 "only PVM-enabled guest kernels");
     } else {
         int vm = ioctl(kvm, KVM_CREATE_VM, 0);
         if (vm < 0) {

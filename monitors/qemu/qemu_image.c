@@ -67,7 +67,8 @@ int qemu_vm_wait_answer(struct qemu_vm *vm, const struct tinyx_manifest *m,
         if (poll(p, (nfds_t)n, 10) > 0)
             qemu_vm_service(vm, p, n);
     }
-    return lvm_err_set(err, ETIMEDOUT, "guest %s: port %u does not answer "
-                                       "on %s:%u",
+    return lvm_err_set(err, ETIMEDOUT,
+                       "guest %s: port %u does not answer "
+                       "on %s:%u",
                        vm->name, m->health_port, addr, port);
 }

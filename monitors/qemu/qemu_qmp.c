@@ -201,8 +201,7 @@ int qmp_connect(struct qmp_conn *q, int fd, struct lvm_err *err)
     return qmp_exec(q, "qmp_capabilities", NULL, -1, NULL, err);
 }
 
-int qmp_wait_migration(struct qmp_conn *q, int timeout_ms,
-                       struct lvm_err *err)
+int qmp_wait_migration(struct qmp_conn *q, int timeout_ms, struct lvm_err *err)
 {
     long deadline = now_ms() + timeout_ms;
     for (;;) {

@@ -24,12 +24,12 @@ enum qmp_kind {
 /* One QMP message, parsed (qmp_parse). */
 struct qmp_msg {
     enum qmp_kind kind;
-    json_t *root;     /* the whole message; json_decref when done */
-    json_t *ret;      /* QMP_RETURN: the "return" value (borrowed) */
-    char cls[64];     /* QMP_ERROR: error class */
-    char desc[256];   /* QMP_ERROR: description */
-    char event[64];   /* QMP_EVENT: name */
-    char status[32];  /* QMP_EVENT MIGRATION: data.status */
+    json_t *root;    /* the whole message; json_decref when done */
+    json_t *ret;     /* QMP_RETURN: the "return" value (borrowed) */
+    char cls[64];    /* QMP_ERROR: error class */
+    char desc[256];  /* QMP_ERROR: description */
+    char event[64];  /* QMP_EVENT: name */
+    char status[32]; /* QMP_EVENT MIGRATION: data.status */
 };
 
 struct qmp_conn {
@@ -54,7 +54,6 @@ int qmp_exec(struct qmp_conn *q, const char *cmd, json_t *args, int sendfd,
              json_t **ret, struct lvm_err *err);
 
 /* Wait until a MIGRATION event reports "completed" (0) or "failed" (-1). */
-int qmp_wait_migration(struct qmp_conn *q, int timeout_ms,
-                       struct lvm_err *err);
+int qmp_wait_migration(struct qmp_conn *q, int timeout_ms, struct lvm_err *err);
 
 #endif

@@ -24,8 +24,8 @@ static int need_qmp(struct qemu_vm *vm, struct lvm_err *err)
 
 int qemu_vm_pause(struct qemu_vm *vm, struct lvm_err *err)
 {
-    if (need_qmp(vm, err) < 0 || qmp_exec(vm->qmp, "stop", NULL, -1, NULL,
-                                          err) < 0)
+    if (need_qmp(vm, err) < 0 ||
+        qmp_exec(vm->qmp, "stop", NULL, -1, NULL, err) < 0)
         return lvm_err_wrap(err, "pause guest %s", vm->name);
     vm->paused = 1;
     return 0;
@@ -33,8 +33,8 @@ int qemu_vm_pause(struct qemu_vm *vm, struct lvm_err *err)
 
 int qemu_vm_resume(struct qemu_vm *vm, struct lvm_err *err)
 {
-    if (need_qmp(vm, err) < 0 || qmp_exec(vm->qmp, "cont", NULL, -1, NULL,
-                                          err) < 0)
+    if (need_qmp(vm, err) < 0 ||
+        qmp_exec(vm->qmp, "cont", NULL, -1, NULL, err) < 0)
         return lvm_err_wrap(err, "resume guest %s", vm->name);
     vm->paused = 0;
     return 0;
@@ -96,8 +96,7 @@ out:
 }
 
 int qemu_vm_restore(const struct qemu_vm_config *cfg, const char *path,
-                    int console_out, struct qemu_vm **out,
-                    struct lvm_err *err)
+                    int console_out, struct qemu_vm **out, struct lvm_err *err)
 {
     *out = NULL;
     int fd = open(path, O_RDONLY | O_CLOEXEC);

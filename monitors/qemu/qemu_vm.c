@@ -69,8 +69,8 @@ static void last_log_line(int log_fd, char *buf, size_t len)
     if (size <= 0)
         return;
     char tail[1024];
-    off_t from = size > (off_t)sizeof tail - 1 ? size - (off_t)sizeof tail + 1
-                                               : 0;
+    off_t from =
+        size > (off_t)sizeof tail - 1 ? size - (off_t)sizeof tail + 1 : 0;
     ssize_t n = pread(log_fd, tail, (size_t)(size - from), from);
     if (n <= 0)
         return;
@@ -83,8 +83,7 @@ static void last_log_line(int log_fd, char *buf, size_t len)
 
 /* Child: put the channels at their fixed numbers and exec QEMU. */
 static void exec_qemu(const struct qemu_argv *a, const int *src, int nsrc,
-                      int log_fd, int errfd, int die_with_parent,
-                      pid_t parent)
+                      int log_fd, int errfd, int die_with_parent, pid_t parent)
 {
     if (die_with_parent) {
         prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -186,8 +185,8 @@ static int launch(struct qemu_vm *vm, const struct qemu_vm_config *cfg,
         return lvm_err_set(err, ENOMEM, "QEMU command line");
     int tap = c.net == QEMU_NET_TAP && c.tap_fd >= 0 ? c.tap_fd : -1;
     struct qemu_fds fds = {FD_CONSOLE, FD_CTL, FD_QMP, tap >= 0 ? FD_TAP : -1};
-    if (qemu_build_argv(&c, &fds, kvm, kvm ? 0 : qemu_host_tsc_khz(), a,
-                        err) < 0)
+    if (qemu_build_argv(&c, &fds, kvm, kvm ? 0 : qemu_host_tsc_khz(), a, err) <
+        0)
         goto out;
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, con) < 0 ||
         socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ctl) < 0 ||
@@ -283,8 +282,7 @@ out:
     return r;
 }
 
-static struct qemu_vm *vm_new(const struct qemu_vm_config *cfg,
-                              int console_out)
+static struct qemu_vm *vm_new(const struct qemu_vm_config *cfg, int console_out)
 {
     struct qemu_vm *vm = calloc(1, sizeof *vm);
     if (!vm)
@@ -304,8 +302,7 @@ int qemu_vm_start(const struct qemu_vm_config *cfg, int console_out,
         return lvm_err_set(err, ENOMEM, "new guest");
     if (launch(vm, cfg, err) < 0) {
         qemu_vm_free(vm);
-        return lvm_err_wrap(err, "start guest %s",
-                            cfg->name ? cfg->name : "");
+        return lvm_err_wrap(err, "start guest %s", cfg->name ? cfg->name : "");
     }
     *out = vm;
     return 0;
@@ -382,8 +379,8 @@ void qemu_vm_service(struct qemu_vm *vm, const struct pollfd *fds, int n)
 static int pump(struct qemu_vm *vm, int timeout_ms,
                 int (*done)(const struct qemu_vm *))
 {
-    uint64_t deadline = now_ns() + (uint64_t)(timeout_ms < 0 ? 0 : timeout_ms) *
-                                       1000000ull;
+    uint64_t deadline =
+        now_ns() + (uint64_t)(timeout_ms < 0 ? 0 : timeout_ms) * 1000000ull;
     while (!vm->exited && !done(vm)) {
         int wait = -1;
         if (timeout_ms >= 0) {
@@ -484,8 +481,7 @@ static void crash_or_kill(struct guest_exit *ex, int sig)
              sigabbrev_np(sig) ? sigabbrev_np(sig) : "?", sig);
 }
 
-int qemu_vm_reap(struct qemu_vm *vm, struct guest_exit *ex,
-                 struct lvm_err *err)
+int qemu_vm_reap(struct qemu_vm *vm, struct guest_exit *ex, struct lvm_err *err)
 {
     memset(ex, 0, sizeof *ex);
     ex->syscall = -1;

@@ -91,10 +91,9 @@ int main(int argc, char **argv)
         goto out;
     }
     step(vm->pid > 0 && vm->console_fd >= 0, "the VM exposes QEMU's pid "
-                                            "and the console fd");
+                                             "and the console fd");
     uint16_t port = port_of(vm);
-    step(redis(port, "SET lightvm saved\r\n", reply, sizeof reply, 10000) >
-                 0 &&
+    step(redis(port, "SET lightvm saved\r\n", reply, sizeof reply, 10000) > 0 &&
              !strncmp(reply, "+OK", 3),
          "SET before the save");
 

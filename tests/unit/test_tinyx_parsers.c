@@ -134,21 +134,18 @@ static void blacklist_rules(void **state)
     int doc = blacklist_match("/usr/share/doc/redis/copyright");
     assert_true(doc >= 0);
     assert_string_equal(cats[doc].name, "docs");
-    assert_string_equal(cats[blacklist_match("/usr/share/man/man1/x.1.gz")]
-                            .name,
-                        "man");
+    assert_string_equal(
+        cats[blacklist_match("/usr/share/man/man1/x.1.gz")].name, "man");
     assert_string_equal(cats[blacklist_match("/usr/lib/libx.a")].name,
                         "static-libs");
     assert_string_equal(
         cats[blacklist_match("/usr/lib/systemd/system/redis.service")].name,
         "service-manager");
-    assert_string_equal(cats[blacklist_match("/var/lib/dpkg/info/x.list")]
-                            .name,
+    assert_string_equal(cats[blacklist_match("/var/lib/dpkg/info/x.list")].name,
                         "package-manager");
     assert_string_equal(cats[blacklist_match("/usr/include/stdio.h")].name,
                         "headers");
-    assert_string_equal(cats[blacklist_match("/usr/share/locale/de/x.mo")]
-                            .name,
+    assert_string_equal(cats[blacklist_match("/usr/share/locale/de/x.mo")].name,
                         "locales");
     assert_int_equal(blacklist_match("/usr/bin/redis-server"), -1);
     assert_int_equal(blacklist_match("/etc/redis/redis.conf"), -1);
@@ -219,7 +216,8 @@ static void kconfig_fragments(void **state)
 static const char manifest[] =
     "{\"format\": \"lightvm-tinyx-image/1\", \"name\": \"redis\","
     " \"initramfs\": \"initramfs.cpio.zst\","
-    " \"kernel\": {\"kind\": \"tiny\", \"path\": \"/k/vmlinux\", \"acpi\": false},"
+    " \"kernel\": {\"kind\": \"tiny\", \"path\": \"/k/vmlinux\", \"acpi\": "
+    "false},"
     " \"health\": {\"type\": \"tcp\", \"port\": 6379}, \"ports\": [6379],"
     " \"memory_bytes\": 134217728}";
 
@@ -256,9 +254,8 @@ static void elf_of_a_host_program(void **state)
     struct ld_path lp;
     assert_int_equal(ld_path_load(&lp, &err), 0);
     char path[4096];
-    assert_int_equal(ld_resolve(&lp, "/bin/true", &info, "libc.so.6", path,
-                                sizeof path),
-                     0);
+    assert_int_equal(
+        ld_resolve(&lp, "/bin/true", &info, "libc.so.6", path, sizeof path), 0);
     assert_non_null(strstr(path, "libc.so.6"));
     ld_path_free(&lp);
     elf_info_free(&info);

@@ -39,7 +39,8 @@
 
 #define HEALTH_PERIOD_MS 20
 #define POWEROFF_GRACE_S 10
-#define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+#define DEFAULT_PATH                                                           \
+    "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 static int quiet;
 static int ctl_fd = -1;
@@ -326,8 +327,8 @@ static void health_tick(struct state *s)
 
 static void control_input(struct state *s)
 {
-    ssize_t n = read(ctl_fd, s->ctlbuf + s->ctllen,
-                     sizeof s->ctlbuf - 1 - s->ctllen);
+    ssize_t n =
+        read(ctl_fd, s->ctlbuf + s->ctllen, sizeof s->ctlbuf - 1 - s->ctllen);
     if (n <= 0)
         return;
     s->ctllen += (size_t)n;

@@ -41,7 +41,7 @@ struct init_conf {
     char *home;
     char *cwd;
     char *hostname;
-    int health_port;                  /* tcp check, 0 for none */
+    int health_port;                      /* tcp check, 0 for none */
     char *health_argv[INIT_MAX_ARGS + 1]; /* command check, or empty */
     int health_argc;
     /* from the kernel command line */
