@@ -35,7 +35,8 @@ static const char usage[] =
     "  -t, --timeout SECONDS   kill the guest after this long (exit 124)\n"
     "  -c, --console FILE      write the console to FILE, not stdout\n"
     "  -p, --publish [ADDR:]HOST:GUEST  forward host TCP port HOST to the\n"
-    "                          guest's GUEST (user-mode networking)\n"
+    "                          guest's GUEST (user-mode networking; HOST 0\n"
+    "                          picks a free port, named when it is ready)\n"
     "      --net MODE          user (default), tap:IFNAME, tapfd:FD or none\n"
     "      --ip ADDR/PREFIX    the guest's address (tap; user: 10.0.2.15/24)\n"
     "      --gateway ADDR      default route (tap)\n"
@@ -85,7 +86,8 @@ static int parse_publish(const char *arg, struct qemu_vm_config *cfg)
     }
     char *e1, *e2;
     long h = strtol(host, &e1, 10), g = strtol(last + 1, &e2, 10);
-    if (*e1 || *e2 || !*host || !last[1] || h < 1 || h > 65535 || g < 1 ||
+    /* host port 0: a free one, named in the "ready" message */
+    if (*e1 || *e2 || !*host || !last[1] || h < 0 || h > 65535 || g < 1 ||
         g > 65535)
         return -1;
     f->host_port = (uint16_t)h;

@@ -16,27 +16,26 @@ KERNEL=${TINYX_TEST_KERNEL:-auto}
 BOOT_TIMEOUT=${TINYX_TEST_BOOT_TIMEOUT:-180}
 LIFECYCLE=$BUILD/tests/tinyx/qemu_lifecycle
 
-# A free TCP port on 127.0.0.1 (the kernel picks it; we release it).
-free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-
 build_image() { # NAME ARGS...: build $TMP/NAME quietly
     local name=$1
     shift
     "$LIGHTVM" tinyx build -q --kernel "$KERNEL" "$@" -o "$TMP/$name"
 }
 
-# start_vm IMAGE HOSTPORT GUESTPORT: run the image in the background as a
-# coprocess, stderr and stdout into VM; wait for lightvm's "ready" line.
+# start_vm IMAGE GUESTPORT: run the image in the background as a
+# coprocess, its port published on a free host port; wait for lightvm's
+# "ready" line and take the host port from it into $PORT.
 start_vm() {
-    local img=$1 hp=$2 gp=$3 line
-    coproc VM { exec "$LIGHTVM" run --monitor qemu -p "$hp:$gp" \
+    local img=$1 gp=$2 line
+    coproc VM { exec "$LIGHTVM" run --monitor qemu -p "127.0.0.1:0:$gp" \
         --wait-ready="$BOOT_TIMEOUT" --console "$TMP/console.log" "$img" 2>&1; }
     VMPID=$VM_PID
     while read -r -t "$BOOT_TIMEOUT" line <&"${VM[0]}"; do
         echo "$line"
-        [[ $line == *" ready in "* ]] && return 0
+        if [[ $line =~ " ready in ".*"host port "([0-9]+) ]]; then
+            PORT=${BASH_REMATCH[1]}
+            return 0
+        fi
     done
     echo "no ready line from lightvm run"
     cat "$TMP/console.log"
@@ -124,21 +123,17 @@ test_build_nginx() {
 # ---- booting ----------------------------------------------------------
 
 test_redis_ping() {
-    local port
-    port=$(free_port)
-    start_vm "$TMP/redis" "$port" 6379 || return 1
+    start_vm "$TMP/redis" 6379 || return 1
     local ok=0
-    redis_ping "$port" || ok=1
+    redis_ping "$PORT" || ok=1
     stop_vm || ok=1
     return $ok
 }
 
 test_nginx_get() {
-    local port
-    port=$(free_port)
-    start_vm "$TMP/nginx" "$port" 80 || return 1
+    start_vm "$TMP/nginx" 80 || return 1
     local ok=0
-    http_get "$port" || ok=1
+    http_get "$PORT" || ok=1
     stop_vm || ok=1
     return $ok
 }
@@ -148,11 +143,9 @@ test_stock_kernel_fallback() { # the CI path: Debian's kernel + modules
         return 1
     contains "$TMP/redis-stock/manifest.json" '"kind": "stock"' &&
         contains "$TMP/redis-stock/report.txt" "module for kernel" || return 1
-    local port
-    port=$(free_port)
-    start_vm "$TMP/redis-stock" "$port" 6379 || return 1
+    start_vm "$TMP/redis-stock" 6379 || return 1
     local ok=0
-    redis_ping "$port" || ok=1
+    redis_ping "$PORT" || ok=1
     stop_vm || ok=1
     return $ok
 }
