@@ -68,3 +68,10 @@ TEST_SUITES += tests/tinyx/test_fuzz_corpus.sh tests/tinyx/test_tinyx.sh
 .PHONY: tinyx-bench
 tinyx-bench: all
 	bench/tinyx/run.sh
+
+TINYX_BENCH := $(BUILD)/bench/tinyx/boot_bench
+$(TINYX_BENCH): bench/tinyx/boot_bench.c $(TINYX_LIB) $(TS_LIB) $(TINYX_HDRS)
+	@mkdir -p $(dir $@)
+	$(call say,CC,$@)$(CC) $(HOST_CFLAGS) -o $@ $< $(TINYX_LIB) $(TS_LIB) \
+	    $(TS_LIBS) $(HOST_LDFLAGS)
+tinyx-bench: $(TINYX_BENCH)

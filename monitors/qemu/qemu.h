@@ -58,7 +58,9 @@ struct qemu_vm_config {
     char mac[18];           /* empty: QEMU's default */
     int quiet;              /* "quiet" kernel: only errors on the console */
     int die_with_parent;    /* SIGKILL QEMU if the caller dies */
-    const char *incoming;   /* set by qemu_vm_restore: wait for a state */
+    const char *disk;       /* a raw disk image as virtio-blk, or NULL */
+    int disk_readonly;
+    const char *incoming; /* set by qemu_vm_restore: wait for a state */
 };
 
 /* What the guest's init has told us so far. */

@@ -158,6 +158,16 @@ int qemu_build_argv(const struct qemu_vm_config *cfg,
         return lvm_err_set(err, E2BIG, "QEMU command line too long");
     if (cfg->net != QEMU_NET_NONE && netdev(cfg, fds, a, err) < 0)
         return -1;
+    if (cfg->disk) {
+        if (!plain(cfg->disk))
+            return lvm_err_set(err, EINVAL, "disk path '%s' has a comma",
+                               cfg->disk);
+        if (arg(a, "-drive") < 0 ||
+            arg(a, "file=%s,if=none,id=d0,format=raw,readonly=%s", cfg->disk,
+                cfg->disk_readonly ? "on" : "off") < 0 ||
+            arg(a, "-device") < 0 || arg(a, "virtio-blk-device,drive=d0") < 0)
+            return lvm_err_set(err, E2BIG, "QEMU command line too long");
+    }
     if (cfg->incoming && (arg(a, "-incoming") < 0 || arg(a, "defer") < 0))
         return lvm_err_set(err, E2BIG, "QEMU command line too long");
     return 0;

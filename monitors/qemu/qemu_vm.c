@@ -163,7 +163,8 @@ static int launch(struct qemu_vm *vm, const struct qemu_vm_config *cfg,
         return -1;
     vm->accel_kvm = kvm;
     if (check_file("kernel", cfg->kernel, err) < 0 ||
-        check_file("initramfs", cfg->initrd, err) < 0)
+        check_file("initramfs", cfg->initrd, err) < 0 ||
+        (cfg->disk && check_file("disk", cfg->disk, err) < 0))
         return -1;
     struct qemu_vm_config c = *cfg;
     for (unsigned i = 0; i < c.nfwd && i < QEMU_MAX_FWDS; i++) {
