@@ -236,11 +236,17 @@ static int kernel(int argc, char **argv)
     int code = 0;
     struct tinyx_kernel out;
     if (print) {
-        char *text = kconfig_text(k);
         char key[KERNEL_KEY_LEN + 1];
         kconfig_key(k, key);
-        printf("# key %s\n%s", key, text ? text : "");
-        free(text);
+        printf("# tinyconfig plus these options; cache key %s\n", key);
+        for (unsigned i = 0; i < k->n; i++) {
+            const char *why = kconfig_platform_why(k->opt[i].name);
+            if (!strcmp(k->opt[i].value, "n"))
+                printf("# %s is not set\n", k->opt[i].name);
+            else
+                printf("%s=%s%s%s\n", k->opt[i].name, k->opt[i].value,
+                       why ? "  # " : "  # the app's", why ? why : "");
+        }
     } else if (minimize) {
         struct minimize_opts mo = {
             .config = k, .image = image, .candidates = cand, .build = bo};
