@@ -150,6 +150,49 @@ test_stock_kernel_fallback() { # the CI path: Debian's kernel + modules
     return $ok
 }
 
+test_health_command() { # a command health check, run inside the guest
+    build_image redis-cmd redis-server -z gzip:1 \
+        --health "cmd:/usr/bin/redis-cli ping" || return 1
+    contains "$TMP/redis-cmd/manifest.json" '"type": "cmd"' || return 1
+    coproc VM { exec "$LIGHTVM" run --monitor qemu --wait-ready="$BOOT_TIMEOUT" \
+        --console /dev/null "$TMP/redis-cmd" 2>&1; }
+    VMPID=$VM_PID
+    local line ok=1
+    while read -r -t "$BOOT_TIMEOUT" line <&"${VM[0]}"; do
+        echo "$line"
+        [[ $line == *"ready in "*"health command passed"* ]] && { ok=0; break; }
+    done
+    stop_vm || ok=1
+    return $ok
+}
+
+test_tap_network() { # --net tap:IFNAME, inside a network namespace of ours
+    [ -c /dev/net/tun ] || { echo "no /dev/net/tun"; return 1; }
+    unshare -n bash -c '
+        set -e
+        ip link set lo up
+        ip tuntap add tinyx0 mode tap
+        ip addr add 10.99.0.1/24 dev tinyx0
+        ip link set tinyx0 up
+        coproc VM { exec "$1" run --monitor qemu --net tap:tinyx0 \
+            --ip 10.99.0.2/24 --gateway 10.99.0.1 --wait-ready="$3" \
+            --console /dev/null "$2" 2>&1; }
+        pid=$VM_PID
+        while read -r -t "$3" line <&"${VM[0]}"; do
+            echo "$line"
+            [[ $line == *" ready in "* ]] && break
+        done
+        exec 3<>/dev/tcp/10.99.0.2/6379
+        printf "PING\r\n" >&3
+        read -r -t 10 reply <&3
+        echo "reply over the tap: $reply"
+        kill -INT $pid
+        while read -r -t 60 line <&"${VM[0]}"; do echo "$line"; done
+        wait $pid
+        [[ $reply == "+PONG"* ]]
+    ' tap-test "$LIGHTVM" "$TMP/redis" "$BOOT_TIMEOUT"
+}
+
 test_exit_status() { # the app's exit status reaches the host
     build_image sh-exit sh --cmd "sh -c 'echo hello from the app; exit 7'" \
         -z gzip:1 || return 1
@@ -274,7 +317,7 @@ test_run_bad_option() {
 }
 
 for t in build_redis image_small cpio_contents build_nginx redis_ping \
-    nginx_get stock_kernel_fallback exit_status exit_zero crash_reported \
+    nginx_get stock_kernel_fallback health_command tap_network exit_status exit_zero crash_reported \
     timeout lifecycle bad_unknown_app bad_not_elf bad_script \
     bad_pkg_not_installed bad_missing_kernel bad_unwritable_out \
     bad_out_under_file bad_existing_out bad_cmd_quote bad_health \
