@@ -12,7 +12,7 @@
 #include <stddef.h>
 
 #define QMP_BUF_MAX (256u << 10)
-#define QMP_TIMEOUT_MS 10000
+#define QMP_TIMEOUT_MS 30000 /* generous: QEMU may start on a busy host */
 
 enum qmp_kind {
     QMP_GREETING,

@@ -255,6 +255,8 @@ static int launch(struct qemu_vm *vm, const struct qemu_vm_config *cfg,
     close_fd(&qmp[1]);
     if (qmp_connect(vm->qmp, qmp[0], err) < 0) {
         char line[300];
+        /* dead already, or hung before its main loop: either way */
+        kill(pid, SIGKILL);
         waitpid(pid, NULL, 0);
         close(vm->pidfd);
         vm->pidfd = -1;

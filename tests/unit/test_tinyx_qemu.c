@@ -79,6 +79,8 @@ static void argv_kvm_tap_acpi(void **state)
     snprintf(c.mac, sizeof c.mac, "52:54:00:12:34:56");
     c.mem = 64ull << 20;
     c.incoming = "/tmp/state";
+    c.disk = "/img/root.ext4";
+    c.disk_readonly = 1;
     struct qemu_fds fds = {3, 4, 5, 6};
     struct qemu_argv *a = malloc(sizeof *a);
     struct lvm_err err;
@@ -93,6 +95,10 @@ static void argv_kvm_tap_acpi(void **state)
     assert_null(strstr(after(a, "-append"), "tsc_early_khz"));
     assert_null(strstr(after(a, "-append"), "tinyx.gw"));
     assert_string_equal(after(a, "-incoming"), "defer");
+    assert_string_equal(after(a, "-drive"),
+                        "file=/img/root.ext4,if=none,id=d0,format=raw,"
+                        "readonly=on");
+    assert_true(has(a, "virtio-blk-device,drive=d0"));
     assert_string_equal(after(a, "-m"), "64M");
     free(a);
 }
