@@ -242,7 +242,8 @@ static int kernel(int argc, char **argv)
         for (unsigned i = 0; i < k->n; i++) {
             const char *why = kconfig_platform_why(k->opt[i].name);
             if (!strcmp(k->opt[i].value, "n"))
-                printf("# %s is not set\n", k->opt[i].name);
+                printf("# (%s)\n# %s is not set\n", why ? why : "the app's",
+                       k->opt[i].name);
             else
                 printf("%s=%s%s%s\n", k->opt[i].name, k->opt[i].value,
                        why ? "  # " : "  # the app's", why ? why : "");
