@@ -6,7 +6,10 @@ TINYX_SRCS := $(wildcard tinyx/*.c) $(wildcard monitors/qemu/*.c)
 TINYX_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(TINYX_SRCS))
 TINYX_HDRS := $(wildcard tinyx/*.h monitors/qemu/*.h)
 TINYX_LIB := $(BUILD)/lib/libtinyx.a
-TINYX_LIBS := -larchive -lcrypto
+# A statically linked CLI (CLI_STATIC) needs libarchive's and libcrypto's
+# own dependencies spelt out; only the objects used are pulled in.
+TINYX_LIBS := $(if $(CLI_STATIC),$(shell pkg-config --static --libs \
+                  libarchive libcrypto),-larchive -lcrypto)
 TINYX_INIT := $(BUILD)/bin/lightvm-tinyx-init
 
 # The CLI links the library: cmd_tinyx.c and run_qemu.c live in cli/.
@@ -18,7 +21,7 @@ $(TINYX_OBJS) $(BUILD)/obj/cli/cmd_tinyx.o $(BUILD)/obj/cli/run_qemu.o \
 
 $(TINYX_LIB): $(TINYX_OBJS)
 	@mkdir -p $(dir $@)
-	$(call say,AR,$@)$(Q)rm -f $@ && ar rcs $@ $^
+	$(call say,AR,$@)rm -f $@ && ar rcs $@ $^
 
 # The guest's init: static, musl, no libraries (like kvmtool's guest/init).
 TINYX_INIT_SRCS := $(wildcard tinyx/init/*.c)
@@ -44,17 +47,20 @@ $(BUILD)/tests/tinyx/%: tests/tinyx/%.c $(TINYX_LIB) $(TS_LIB) $(TINYX_HDRS)
 	$(call say,CC,$@)$(CC) $(HOST_CFLAGS) -o $@ $< $(TINYX_LIB) $(TS_LIB) \
 	    $(TS_LIBS) $(HOST_LDFLAGS)
 
-# libFuzzer targets for Tinyx's parsers of untrusted input; each is also
-# run over its seed corpus by tests/tinyx/test_fuzz_corpus.sh.
+# libFuzzer targets for Tinyx's parsers of untrusted input, in build/fuzz
+# whatever BUILD is (they carry their own sanitizers); each is replayed over
+# its seed corpus tests/fuzz/corpus/tinyx_NAME by
+# tests/tinyx/test_fuzz_corpus.sh.
 TINYX_FUZZ := dpkg qmp manifest kconfig argsplit elf
-TINYX_FUZZ_BINS := $(patsubst %,$(BUILD)/fuzz/fuzz_tinyx_%,$(TINYX_FUZZ))
+TINYX_FUZZ_BINS := $(patsubst %,build/fuzz/fuzz_tinyx_%,$(TINYX_FUZZ))
 TINYX_FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -O1 -g -Iinclude -I. \
-                     -fsanitize=fuzzer,address,undefined
+                     -fsanitize=fuzzer,address,undefined \
+                     -fno-sanitize-recover=undefined
 TINYX_FUZZ_SRCS := tinyx/dpkg.c tinyx/manifest.c tinyx/kconfig.c \
                    tinyx/argsplit.c tinyx/elfdeps.c monitors/qemu/qemu_qmp.c \
                    monitors/qemu/qemu_control.c \
                    toolstack/error.c
-$(BUILD)/fuzz/fuzz_tinyx_%: tests/fuzz/fuzz_tinyx_%.c $(TINYX_FUZZ_SRCS) \
+build/fuzz/fuzz_tinyx_%: tests/fuzz/fuzz_tinyx_%.c $(TINYX_FUZZ_SRCS) \
     $(TINYX_HDRS)
 	@mkdir -p $(dir $@)
 	$(call say,FUZZ,$@)$(CLANG) $(TINYX_FUZZ_CFLAGS) -o $@ $< \
