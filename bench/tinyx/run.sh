@@ -17,11 +17,12 @@ BUILD=${BUILD:-build}
 LVM=$BUILD/bin/lightvm
 BB=$BUILD/bench/tinyx/boot_bench
 STAMP=$(date -u +%Y%m%d-%H%M)
-OUT=bench/results/tinyx-$STAMP.md
-RAW=bench/results/tinyx-$STAMP.jsonl
+# TINYX_BENCH_RAW=FILE: only rebuild the images and summarise FILE again
+RAW=${TINYX_BENCH_RAW:-bench/results/tinyx-$STAMP.jsonl}
+OUT=${RAW%.jsonl}.md
 W=$(mktemp -d /tmp/tinyx-bench.XXXXXX)
 trap 'rm -rf "$W"' EXIT
-: >"$RAW"
+[ -n "${TINYX_BENCH_RAW:-}" ] || : >"$RAW"
 
 command -v mke2fs >/dev/null || { echo "run.sh: needs mke2fs (e2fsprogs)"; exit 1; }
 [ -x "$BB" ] || make -s "$BB"
@@ -39,6 +40,7 @@ STOCK_INITRD=/boot/initrd.img-$KVER
 echo "== images"
 for app in redis-server nginx; do
     $LVM tinyx build -q --force --kernel tiny "$app" -o "$W/$app-tiny"
+    $LVM tinyx build -q --force --kernel tiny -z none "$app" -o "$W/$app-raw"
     $LVM tinyx build -q --force --kernel stock --keep-rootfs "$app" \
         -o "$W/$app-stock"
     # the stock pair's root disk: the same app tree on ext4
@@ -57,11 +59,14 @@ configs() {
         k=$(kernel_of "$W/$app-tiny")
         echo "$app:tinyx $k $(initrd_of "$W/$app-tiny") $port $proto"
         echo "$app:tinyx-bzImage ${k%vmlinux}bzImage $(initrd_of "$W/$app-tiny") $port $proto"
+        echo "$app:tinyx-uncompressed-cpio $k $(initrd_of "$W/$app-raw") $port $proto"
         echo "$app:stock-kernel+tinyx-initramfs $STOCK $(initrd_of "$W/$app-stock") $port $proto --acpi"
         echo "$app:stock-pair $STOCK $STOCK_INITRD $port $proto --acpi --disk $W/$app.ext4 --append root=/dev/vda_rw_init=/init"
     done
 }
 
+RK=$(kernel_of "$W/redis-server-tiny")
+if [ -z "${TINYX_BENCH_RAW:-}" ]; then
 echo "== boot to answer, $RUNS interleaved rounds"
 for r in $(seq 1 "$RUNS"); do
     configs | while read -r name k i port proto extra; do
@@ -75,7 +80,6 @@ for r in $(seq 1 "$RUNS"); do
 done 2>&1
 
 echo "== save / restore"
-RK=$(kernel_of "$W/redis-server-tiny")
 $BB state --runs 5 --kernel "$RK" --initrd "$(initrd_of "$W/redis-server-tiny")" \
     --port 6379 --proto redis --state "$W/state" | raw "redis-server:state"
 
@@ -83,6 +87,8 @@ echo "== guests at once (up to $MANY, 64 MiB each)"
 $BB many --max "$MANY" --mem 64 --kernel "$RK" \
     --initrd "$(initrd_of "$W/redis-server-tiny")" --port 6379 --proto redis |
     raw "redis-server:many"
+
+fi
 
 echo "== report"
 python3 bench/tinyx/summarize.py "$RAW" "$W" "$STOCK" "$RK" >"$OUT"

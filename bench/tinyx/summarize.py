@@ -100,7 +100,9 @@ for app in ("redis-server", "nginx"):
                   pct(b, 90) / pct(a, 90)), end="")
 print("\n\nTarget: at least 2x. *tinyx*: the tiny kernel's vmlinux booted "
       "directly (PVH) with the Tinyx initramfs; *tinyx-bzImage*: the same "
-      "kernel compressed (XZ); *stock-kernel+tinyx-initramfs*: Debian's "
+      "kernel compressed (XZ); *tinyx-uncompressed-cpio*: the same image "
+      "not compressed (bigger, nothing to decompress); "
+      "*stock-kernel+tinyx-initramfs*: Debian's "
       "cloud kernel with the Tinyx initramfs carrying its virtio modules "
       "(the fallback when no tiny kernel is built); *stock-pair*: Debian's "
       "cloud kernel with its initramfs-tools initrd, mounting the same app "
