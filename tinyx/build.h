@@ -7,6 +7,7 @@
 #ifndef TINYX_BUILD_H
 #define TINYX_BUILD_H
 
+#include "tinyx/accounts.h"
 #include "tinyx/argsplit.h"
 #include "tinyx/dpkg.h"
 #include "tinyx/elfdeps.h"
@@ -17,15 +18,6 @@
 
 #define TINYX_MAX_APP_PKGS 64
 #define TINYX_NCAT 16
-
-struct tinyx_user {
-    char name[64];
-    uid_t uid;
-    gid_t gid;
-    char home[256];
-    gid_t groups[32];
-    int ngroups;
-};
 
 struct tinyx_ctx {
     const struct tinyx_build_opts *o;

@@ -105,10 +105,10 @@ static int add_config(struct tinyx_ctx *c, struct lvm_err *err)
 static void owner_ids(const char *user, const char *group, uid_t *uid,
                       gid_t *gid)
 {
-    struct passwd *pw = getpwnam(user);
-    struct group *gr = getgrnam(group);
-    *uid = pw ? pw->pw_uid : 0;
-    *gid = gr ? gr->gr_gid : 0;
+    struct tinyx_user u;
+    *uid = accounts_user(user, &u) == 0 ? u.uid : 0;
+    if (accounts_group(group, gid) < 0)
+        *gid = 0;
 }
 
 static int add_profile(struct tinyx_ctx *c, struct lvm_err *err)

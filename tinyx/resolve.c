@@ -6,8 +6,6 @@
 #include "tinyx/build.h"
 
 #include <errno.h>
-#include <grp.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -262,21 +260,9 @@ static int resolve_pkgs(struct tinyx_ctx *c, struct lvm_err *err)
 static int lookup_user(const char *name, struct tinyx_user *u,
                        struct lvm_err *err)
 {
-    struct passwd pw, *res = NULL;
-    char buf[4096];
-    if (getpwnam_r(name, &pw, buf, sizeof buf, &res) != 0 || !res)
-        return lvm_err_set(err, ENOENT,
-                           "user '%s' does not exist on this "
-                           "host",
+    if (accounts_user(name, u) < 0)
+        return lvm_err_set(err, ENOENT, "user '%s' does not exist on this host",
                            name);
-    memset(u, 0, sizeof *u);
-    snprintf(u->name, sizeof u->name, "%s", pw.pw_name);
-    snprintf(u->home, sizeof u->home, "%s", pw.pw_dir);
-    u->uid = pw.pw_uid;
-    u->gid = pw.pw_gid;
-    u->ngroups = 32;
-    if (getgrouplist(pw.pw_name, pw.pw_gid, u->groups, &u->ngroups) < 0)
-        u->ngroups = 0;
     return 0;
 }
 
