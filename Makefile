@@ -159,7 +159,7 @@ $(CLIENT_LIB): $(BUILD)/obj/client/lightvm.o
 $(BUILD)/bin/lightvm: $(CLI_OBJS) $(TS_LIB) $(CLIENT_LIB)
 	@mkdir -p $(dir $@)
 	$(call say,LD,$@)$(CC) $(HOST_LDFLAGS) $(CLI_STATIC) -o $@ $(CLI_OBJS) \
-	    $(TS_LIB) $(CLIENT_LIB) $(TS_LIBS) -lz
+	    $(TS_LIB) $(CLIENT_LIB) $(CLI_EXTRA_LIBS) $(TS_LIBS) -lz
 
 DAEMON_SRCS := $(wildcard daemon/*.c)
 DAEMON_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(DAEMON_SRCS))

@@ -394,6 +394,12 @@ out:
 
 int cmd_run(int argc, char **argv)
 {
+    /* Tinyx images run under the qemu monitor (cli/run_qemu.c). */
+    for (int i = 1; i < argc && strcmp(argv[i], "--"); i++)
+        if (!strcmp(argv[i], "--monitor=qemu") ||
+            (!strcmp(argv[i], "--monitor") && i + 1 < argc &&
+             !strcmp(argv[i + 1], "qemu")))
+            return cmd_run_qemu(argc, argv);
     struct run_opts o;
     memset(&o, 0, sizeof o);
     if (parse(argc, argv, &o) < 0)

@@ -35,6 +35,7 @@ static const struct command commands[] = {
     {"wait", cmd_wait, "wait for a guest to exit"},
     {"destroy", cmd_destroy, "kill guests and remove all they had"},
     {"rm", cmd_destroy, NULL},
+    {"tinyx", cmd_tinyx, "build a minimal Linux VM for a Debian app, or its kernel"},
 };
 
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
