@@ -168,6 +168,7 @@ $(BUILD)/tests/guests/%.elf: tests/guests/%.c $(GUEST_DEPS)
 tests: all $(UNIT_BINS) $(TGUEST_ELFS)
 
 -include tinyx/tinyx.mk
+-include net/net.mk
 
 deps:
 	./scripts/deps.sh

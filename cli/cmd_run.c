@@ -8,6 +8,7 @@
 #include "toolstack/host.h"
 #include "toolstack/layout.h"
 #include "toolstack/monitor.h"
+#include "toolstack/netaddr.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -41,6 +42,15 @@ static const char usage[] =
     "  -n, --name NAME         guest name (default: the image's)\n"
     "  -e, --env KEY=VALUE     set an environment variable in the guest\n"
     "  -b, --block NAME=FILE[:ro]  attach FILE as block device NAME\n"
+    "      --net[=BRIDGE]      attach the guest's NICs to BRIDGE (default\n"
+    "                          lvm0, created on first use); its address and\n"
+    "                          MAC are printed on stderr at start\n"
+    "      --net-subnet CIDR   a new bridge's address and the guests' subnet\n"
+    "                          (default 10.213.0.1/16)\n"
+    "      --net-nat           masquerade the subnet to the host's uplink\n"
+    "      --net-dhcp          no static address: the guest uses DHCP\n"
+    "      --ip ADDRESS        this address for the guest's first NIC\n"
+    "      --net-no-filter     let the guest send from any MAC or address\n"
     "      --monitor MONITOR   proc (default), or auto: the strongest\n"
     "                          isolation this host offers\n"
     "  -q, --quiet             say nothing about a normal exit\n"
@@ -75,9 +85,83 @@ static int parse_block(const char *arg, struct guest_block *b)
     return b->path[0] ? 0 : -1;
 }
 
+/* The --net options, numbered from --net (0). */
+static int parse_net(int which, const char *arg, struct guest_net_spec *n)
+{
+    struct lvm_err err;
+    n->enabled = 1;
+    switch (which) {
+    case 0: /* --net[=BRIDGE] */
+        if (arg && (!*arg || strlen(arg) >= sizeof n->bridge ||
+                    strchr(arg, '/') || strchr(arg, ' '))) {
+            cli_msg("--net: '%s' is not a bridge name (1 to %zu characters)",
+                    arg, sizeof n->bridge - 1);
+            return -1;
+        }
+        if (arg)
+            snprintf(n->bridge, sizeof n->bridge, "%s", arg);
+        break;
+    case 1:
+        if (netaddr_parse_cidr(arg, &n->bridge_addr, &n->prefix, &err) < 0) {
+            cli_msg("--net-subnet: %s", err.msg);
+            return -1;
+        }
+        break;
+    case 2:
+        n->nat = 1;
+        break;
+    case 3:
+        n->dhcp = 1;
+        break;
+    case 4:
+        if (netaddr_parse_ip4(arg, &n->want_addr) < 0) {
+            cli_msg("--ip: '%s' is not an IPv4 address", arg);
+            return -1;
+        }
+        break;
+    case 5:
+        n->no_filter = 1;
+        break;
+    }
+    if (n->dhcp && n->want_addr) {
+        cli_msg("--ip and --net-dhcp exclude each other");
+        return -1;
+    }
+    return 0;
+}
+
+/* Tell the user where the guest's NICs are. */
+static void show_nics(const struct guest *g)
+{
+    for (unsigned i = 0; g->net && i < g->net->n; i++) {
+        const struct guest_nic *n = &g->net->nic[i];
+        char ip[16], mac[18];
+        netaddr_mac_str(n->mac, mac);
+        if (n->addr)
+            cli_msg("guest %s %s: ip %s/%u mac %s bridge %s tap %s", g->name,
+                    n->dev, netaddr_ip4_str(n->addr, ip),
+                    (unsigned)__builtin_popcount(n->netmask), mac, n->bridge,
+                    n->tap);
+        else
+            cli_msg("guest %s %s: ip by DHCP, mac %s bridge %s tap %s",
+                    g->name, n->dev, mac, n->bridge, n->tap);
+    }
+}
+
 static int parse(int argc, char **argv, struct run_opts *o)
 {
-    enum { OPT_MEM_LIMIT = 256, OPT_CPU, OPT_CONSOLE_LIMIT, OPT_MONITOR };
+    enum {
+        OPT_MEM_LIMIT = 256,
+        OPT_CPU,
+        OPT_CONSOLE_LIMIT,
+        OPT_MONITOR,
+        OPT_NET,
+        OPT_NET_SUBNET,
+        OPT_NET_NAT,
+        OPT_NET_DHCP,
+        OPT_NET_IP,
+        OPT_NET_NO_FILTER,
+    };
     static const struct option opts[] = {
         {"mem", required_argument, NULL, 'm'},
         {"memory", required_argument, NULL, 'm'},
@@ -91,6 +175,12 @@ static int parse(int argc, char **argv, struct run_opts *o)
         {"env", required_argument, NULL, 'e'},
         {"block", required_argument, NULL, 'b'},
         {"monitor", required_argument, NULL, OPT_MONITOR},
+        {"net", optional_argument, NULL, OPT_NET},
+        {"net-subnet", required_argument, NULL, OPT_NET_SUBNET},
+        {"net-nat", no_argument, NULL, OPT_NET_NAT},
+        {"net-dhcp", no_argument, NULL, OPT_NET_DHCP},
+        {"ip", required_argument, NULL, OPT_NET_IP},
+        {"net-no-filter", no_argument, NULL, OPT_NET_NO_FILTER},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
         {0, 0, 0, 0}};
@@ -173,6 +263,15 @@ static int parse(int argc, char **argv, struct run_opts *o)
             break;
         case OPT_MONITOR:
             o->monitor = optarg;
+            break;
+        case OPT_NET:
+        case OPT_NET_SUBNET:
+        case OPT_NET_NAT:
+        case OPT_NET_DHCP:
+        case OPT_NET_IP:
+        case OPT_NET_NO_FILTER:
+            if (parse_net(c - OPT_NET, optarg, &s->net) < 0)
+                return -1;
             break;
         case 'q':
             o->quiet = 1;
@@ -327,6 +426,7 @@ int cmd_run(int argc, char **argv)
     }
     if (guest_start(&host, img, &o.spec, &g, &err) < 0)
         goto fail;
+    show_nics(g);
     loop.g = g;
     wait_exit(&loop);
     struct guest_exit ex;

@@ -120,6 +120,8 @@ int guest_start(const struct lvm_host *h, const struct image *img,
                                          : g->ram_size + MEMORY_OVERHEAD;
     struct guest_spec s = *spec;
     s.ram_size = g->ram_size;
+    if (!s.net.run_dir)
+        s.net.run_dir = h->run_dir;
     g->control_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (g->control_fd < 0) {
         lvm_err_set(err, errno, "create the control event channel");
@@ -288,6 +290,10 @@ void guest_free(struct guest *g)
     if (g->have_cg) {
         struct lvm_err ignore;
         cgroup_destroy(&g->cg, &ignore);
+    }
+    if (g->net) {
+        dev_net_release(g);
+        free(g->net);
     }
     if (g->dev.dp)
         devpage_destroy(&g->dev);

@@ -6,6 +6,7 @@
 #define LVM_TS_GUEST_H
 
 #include "toolstack/cgroup.h"
+#include "toolstack/dev_net.h"
 #include "toolstack/devpage.h"
 #include "toolstack/error.h"
 #include "toolstack/host.h"
@@ -40,6 +41,7 @@ struct guest_spec {
     unsigned nblocks;
     struct guest_block blocks[GUEST_MAX_BLOCKS];
     unsigned monitor;   /* LVM_MONITOR_PROC */
+    struct guest_net_spec net; /* NICs: bridge, addresses (dev_net.h) */
 };
 
 struct guest {
@@ -54,6 +56,7 @@ struct guest {
     uint64_t memory_limit;
     uint64_t create_ns, started_ns; /* request, and STARTED from the shell */
     long killed_syscall; /* seen in an audit record already, or -1 */
+    struct guest_net *net; /* attached NICs, or NULL (dev_net.h) */
 };
 
 enum guest_exit_kind {
