@@ -13,6 +13,7 @@
 
 int cmd_run(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
+int cmd_net(int argc, char **argv);
 
 /* Print "lightvm: <err>" on stderr. */
 void cli_error(const struct lvm_err *err);

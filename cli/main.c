@@ -20,6 +20,7 @@ static const struct command commands[] = {
     {"run", cmd_run, "boot a guest, show its console, exit with its status"},
     {"inspect", cmd_inspect,
      "show a guest image's manifest, segments and sizes"},
+    {"net", cmd_net, "guest networking: bridge up/down, sweep, list ports"},
 };
 
 #define NCOMMANDS (sizeof commands / sizeof commands[0])

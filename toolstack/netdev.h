@@ -49,7 +49,8 @@ int netdev_link_get(struct netdev *nd, int ifindex, const char *name,
 /* Delete link (ifindex); 0 also if it was already gone. */
 int netdev_link_delete(struct netdev *nd, int ifindex, struct lvm_err *err);
 
-/* Call (fn) for every link of the namespace; stops at a non-zero return. */
+/* Call (fn) for every link of the namespace; a non-zero return skips the
+ * rest. (fn) must not use (nd): the dump is still being read. */
 int netdev_link_each(struct netdev *nd,
                      int (*fn)(const struct netdev_link *l, void *ctx),
                      void *ctx, struct lvm_err *err);
