@@ -315,6 +315,38 @@ static int bridge_create(struct netdev *nd, const char *name)
     return talk(nd, nlh, NULL, NULL);
 }
 
+/*
+ * Give link (ifindex) no IPv6 address of its own, and make it a port of
+ * (master) if > 0; while it is down, before it gets a link-local address
+ * (the kernel applies IFLA_AF_SPEC after link flags, and not at all when
+ * creating a link). Guests are IPv4 only: without this every guest would
+ * read and drop the host's router solicitations, MLD reports and DAD.
+ */
+static int setup_link(struct netdev *nd, int ifindex, int master)
+{
+    int r = -EAFNOSUPPORT;
+    for (int with_v6 = 1; with_v6 >= 0 && r == -EAFNOSUPPORT; with_v6--) {
+        if (!with_v6 && master <= 0)
+            return 0; /* a kernel without IPv6: nothing to do */
+        struct nlmsghdr *nlh = new_msg(nd, RTM_NEWLINK, 0);
+        struct ifinfomsg *ifm = mnl_nlmsg_put_extra_header(nlh, sizeof *ifm);
+        ifm->ifi_family = AF_UNSPEC;
+        ifm->ifi_index = ifindex;
+        if (master > 0)
+            mnl_attr_put_u32(nlh, IFLA_MASTER, (uint32_t)master);
+        if (with_v6) {
+            struct nlattr *af = mnl_attr_nest_start(nlh, IFLA_AF_SPEC);
+            struct nlattr *v6 = mnl_attr_nest_start(nlh, AF_INET6);
+            mnl_attr_put_u8(nlh, IFLA_INET6_ADDR_GEN_MODE,
+                            IN6_ADDR_GEN_MODE_NONE);
+            mnl_attr_nest_end(nlh, v6);
+            mnl_attr_nest_end(nlh, af);
+        }
+        r = talk(nd, nlh, NULL, NULL);
+    }
+    return r;
+}
+
 static int link_up(struct netdev *nd, int ifindex)
 {
     struct nlmsghdr *nlh = new_msg(nd, RTM_NEWLINK, 0);
@@ -410,6 +442,8 @@ int netdev_bridge_ensure(struct netdev *nd, const char *name, uint32_t addr,
         out->created = r == 0;
         if (netdev_link_get(nd, 0, name, &l, err) < 0)
             return -1;
+        if (out->created && (r = setup_link(nd, l.ifindex, 0)) < 0)
+            return lvm_err_set(err, -r, "set up bridge %s", name);
     }
     if (strcmp(l.kind, "bridge") != 0)
         return lvm_err_set(err, EEXIST,
@@ -521,28 +555,7 @@ int netdev_tap_create(struct netdev *nd, const char *name,
 int netdev_tap_attach(struct netdev *nd, const struct netdev_tap *t,
                       int bridge_ifindex, struct lvm_err *err)
 {
-    /* Two steps: the kernel applies link flags before IFLA_AF_SPEC, and
-     * the IPv6 setting must be in place before the tap goes up. */
-    int r = -EAFNOSUPPORT;
-    for (int with_v6 = 1; with_v6 >= 0 && r == -EAFNOSUPPORT; with_v6--) {
-        struct nlmsghdr *nlh = new_msg(nd, RTM_NEWLINK, 0);
-        struct ifinfomsg *ifm = mnl_nlmsg_put_extra_header(nlh, sizeof *ifm);
-        ifm->ifi_family = AF_UNSPEC;
-        ifm->ifi_index = t->ifindex;
-        mnl_attr_put_u32(nlh, IFLA_MASTER, (uint32_t)bridge_ifindex);
-        if (with_v6) {
-            /* No link-local address, so no DAD or router solicitations
-             * sent into every new guest (a kernel without IPv6 refuses
-             * this with EAFNOSUPPORT: then just the master). */
-            struct nlattr *af = mnl_attr_nest_start(nlh, IFLA_AF_SPEC);
-            struct nlattr *v6 = mnl_attr_nest_start(nlh, AF_INET6);
-            mnl_attr_put_u8(nlh, IFLA_INET6_ADDR_GEN_MODE,
-                            IN6_ADDR_GEN_MODE_NONE);
-            mnl_attr_nest_end(nlh, v6);
-            mnl_attr_nest_end(nlh, af);
-        }
-        r = talk(nd, nlh, NULL, NULL);
-    }
+    int r = setup_link(nd, t->ifindex, bridge_ifindex);
     if (r == 0)
         r = link_up(nd, t->ifindex);
     if (r < 0)

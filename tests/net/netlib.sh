@@ -22,13 +22,16 @@ net_setup() {
 # Processes of our guests, found by their exact names ("lvm-NAME", cut to
 # 15 characters like the kernel's comm), for killing by pid.
 guest_pids_by_name() {
+    local -A want=()
     local name comm p
     for name in "$@"; do
         comm="lvm-$name"
-        comm=${comm:0:15}
-        for p in /proc/[0-9]*; do
-            [ "$(cat "$p/comm" 2>/dev/null)" = "$comm" ] && echo "${p#/proc/}"
-        done
+        want[${comm:0:15}]=1
+    done
+    [ ${#want[@]} -eq 0 ] && return 0
+    for p in /proc/[0-9]*; do
+        read -r comm <"$p/comm" 2>/dev/null || continue
+        [ -n "${want[$comm]:-}" ] && echo "${p#/proc/}"
     done
 }
 
