@@ -53,11 +53,12 @@ err_t lvm__netif_init(struct netif *nif)
 }
 
 /*
- * A read may fail (LVM_EIO) or report more bytes than fit: the host
- * dropped a frame larger than the NIC's limit (a tap reports such a
- * frame's full length and hands over only the start). Both are counted
- * and dropped; every other frame, however malformed, goes to lwIP, whose
- * input paths check lengths and checksums themselves.
+ * A read may fail (LVM_EIO) or, from a monitor that reports a frame's
+ * full length, claim more bytes than fit: both are counted and dropped.
+ * A tap cuts a frame over the buffer's size short (and says so by
+ * nothing); such a frame, like every other however malformed, goes to
+ * lwIP, whose input paths check lengths and checksums themselves and
+ * drop it by its IP length.
  */
 int lvm__netif_input(struct lvm_netstack *s, int budget)
 {

@@ -30,7 +30,7 @@ guest_pids_by_name() {
     done
     [ ${#want[@]} -eq 0 ] && return 0
     for p in /proc/[0-9]*; do
-        read -r comm <"$p/comm" 2>/dev/null || continue
+        { read -r comm <"$p/comm"; } 2>/dev/null || continue
         [ -n "${want[$comm]:-}" ] && echo "${p#/proc/}"
     done
 }

@@ -636,18 +636,22 @@ static int cmd_inject(int argc, char **argv)
             f[12] = (uint8_t)(t >> 8), f[13] = (uint8_t)t;
             len = 14 + rnd() % 40;
         } else if (strcmp(mode, "oversized") == 0) {
-            len = 1519 + rnd() % (sizeof f - 1519);
+            len = 1519 + rnd() % (9014 - 1519 + 1); /* up to MTU 9000 */
             fill(f + 12, len - 12);
             memcpy(f, dmac, 6);
             memcpy(f + 6, "\x02\x00\x00\x00\x00\x01", 6);
         } else if (strcmp(mode, "storm") == 0) {
-            /* Broadcast ARP requests for addresses that are not there. */
+            /* Broadcast ARP requests between addresses that are not
+             * there (not from the gateway: that would be poisoning, not
+             * a storm). */
             memset(f, 0xff, 6);
-            memcpy(f + 6, "\x02\x00\x00\x00\x00\x02", 6);
+            fill(f + 6, 6);
+            f[6] = (uint8_t)((f[6] & 0xfc) | 2);
             f[12] = 0x08, f[13] = 0x06;
             memcpy(f + 14, "\x00\x01\x08\x00\x06\x04\x00\x01", 8);
             memcpy(f + 22, f + 6, 6);
-            memcpy(f + 28, "\x0a\xd5\x00\x01", 4);
+            uint32_t sender = htonl(0x0ad50000u | (2 + rnd() % 0xfff0));
+            memcpy(f + 28, &sender, 4);
             memset(f + 32, 0, 6);
             uint32_t target = htonl(0x0ad50000u | (rnd() & 0xffff));
             memcpy(f + 38, &target, 4);
