@@ -267,9 +267,15 @@ static int reclaim(struct lease_dir *d, uint32_t addr, lease_alive_fn alive,
                    void *ctx)
 {
     struct lease_owner o;
-    if (lease_read(d, addr, &o) < 0)
-        return errno == EINVAL; /* unreadable junk is reclaimed too */
-    if (alive(&o, ctx) != 0)
+    /* Leases are linked into place complete, so one that does not parse
+     * is junk, not a lease being written: it goes too. */
+    int junk = 0;
+    if (lease_read(d, addr, &o) < 0) {
+        if (errno != EINVAL)
+            return 0; /* gone already, or unreadable for now */
+        junk = 1;
+    }
+    if (!junk && (!alive || alive(&o, ctx) != 0))
         return 0;
     char name[16];
     return unlinkat(d->fd, netaddr_ip4_str(addr, name), 0) == 0;

@@ -68,7 +68,7 @@ int lease_dir_open(struct lease_dir *d, const char *dir, struct lvm_err *err);
 void lease_dir_close(struct lease_dir *d);
 
 /* Whether the owner of a lease still exists: 1 yes, 0 no, < 0 unknown
- * (treated as yes). */
+ * (treated as yes). A NULL function: every owner exists. */
 typedef int (*lease_alive_fn)(const struct lease_owner *o, void *ctx);
 
 struct lease_subnet {
