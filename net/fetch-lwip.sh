@@ -64,10 +64,16 @@ if ! have; then
 fi
 
 # Unpack with Debian's patches applied (they touch only the sockets layer
-# and the Hurd port, which the SDK does not compile).
+# and the Hurd port, which the SDK does not compile), then ours
+# (net/patches/: fixes found by our fuzzer, each explained in its header).
 rm -rf "$dest" "$dest.tmp"
 mkdir -p "$(dirname "$dest")"
 dpkg-source --no-check -x "$cache/$dsc" "$dest.tmp" >/dev/null
 grep -q "LWIP_VERSION_MAJOR *2" "$dest.tmp/src/include/lwip/init.h"
 echo "$LWIP_VERSION" >"$dest.tmp/.lightvm-version"
+for p in "$here"/patches/*.patch; do
+    [ -e "$p" ] || continue
+    patch -p1 -s -N -d "$dest.tmp" <"$p"
+    echo "patched: $(basename "$p")" >>"$dest.tmp/.lightvm-version"
+done
 mv "$dest.tmp" "$dest"

@@ -9,7 +9,7 @@ LWIP_CACHE := build/debsrc
 LWIP_DIR := build/lwip
 LWIP_STAMP := $(LWIP_DIR)/.lightvm-version
 
-$(LWIP_STAMP): net/lwip.lock net/fetch-lwip.sh
+$(LWIP_STAMP): net/lwip.lock net/fetch-lwip.sh $(wildcard net/patches/*.patch)
 	$(call say,FETCH,lwip (Debian source package))./net/fetch-lwip.sh $(LWIP_CACHE) $(LWIP_DIR)
 
 # The parts of lwIP a NO_SYS, raw-API, IPv4 guest needs; options turn
@@ -122,3 +122,22 @@ fuzz-net: $(FUZZ_NET)
 	    -max_len=8192 $(FUZZ_DIR)/corpus tests/fuzz/corpus/net_frame
 
 TEST_SUITES += tests/fuzz/run_net_corpus.sh
+
+# ---- Benchmarks (bench/net/run.sh; results in bench/results/) ------------
+
+NET_BENCH_TOOLS := $(patsubst bench/net/%.c,$(BUILD)/bench/net/%,$(wildcard bench/net/*.c))
+$(BUILD)/bench/net/%: bench/net/%.c
+	@mkdir -p $(dir $@)
+	$(call say,CC,$@)$(CC) $(HOST_CFLAGS) -Wno-missing-prototypes -o $@ $< $(HOST_LDFLAGS)
+
+# attach_cost drives the toolstack library itself.
+$(BUILD)/bench/net/attach_cost: bench/net/attach_cost.c $(TS_LIB) $(HOST_HDRS)
+	@mkdir -p $(dir $@)
+	$(call say,CC,$@)$(CC) $(HOST_CFLAGS) -Wno-missing-prototypes -o $@ $< \
+	    $(TS_LIB) $(TS_LIBS) $(HOST_LDFLAGS)
+
+tests: $(NET_BENCH_TOOLS)
+
+.PHONY: bench-net
+bench-net: all tests
+	./bench/net/run.sh

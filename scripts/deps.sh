@@ -5,7 +5,8 @@ set -eu
 PKGS="build-essential musl-tools musl-dev pkg-config clang lld \
 libseccomp-dev libelf-dev libjansson-dev libcmocka-dev libmnl-dev \
 libarchive-dev iproute2 procps psmisc util-linux bsdextrautils \
-clang-format cppcheck"
+clang-format cppcheck \
+libnftnl-dev dpkg-dev nftables dnsmasq-base curl netcat-openbsd wrk crun"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q "install ok installed" ||
