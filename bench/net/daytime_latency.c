@@ -15,6 +15,8 @@
  *
  * With -k the guests are kept (not stopped) until the end: creation time
  * as guests accumulate. -o writes one line per run: "run total_us ip_us".
+ * With -x there is no guest to ask: each run is CREATE from spawn to exit
+ * (a baseline, e.g. `lightvm run noop.elf`).
  * Prints the median, p90, min and max of both times.
  */
 #include <arpa/inet.h>
@@ -118,10 +120,11 @@ static int daytime(struct in_addr ip, uint64_t deadline)
 
 int main(int argc, char **argv)
 {
-    int runs = 50, warmup = 3, keep = 0, c;
+    int runs = 50, warmup = 3, keep = 0, exit_only = 0, c;
     const char *out = NULL;
-    while ((c = getopt(argc, argv, "+n:w:ko:")) != -1) {
+    while ((c = getopt(argc, argv, "+n:w:kxo:")) != -1) {
         switch (c) {
+        case 'x': exit_only = 1; break;
         case 'n': runs = atoi(optarg); break;
         case 'w': warmup = atoi(optarg); break;
         case 'k': keep = 1; break;
@@ -167,10 +170,21 @@ int main(int argc, char **argv)
         posix_spawn_file_actions_destroy(&fa);
         close(pfd[1]);
         struct in_addr ip;
-        int ok = read_ip(pfd[0], &ip, t0 + 10000000) == 0;
-        uint64_t t1 = now_us();
-        ok = ok && daytime(ip, t1 + 10000000) == 0;
-        uint64_t t2 = now_us();
+        int ok, status = 0;
+        uint64_t t1, t2;
+        if (exit_only) {
+            close(pfd[0]);
+            pfd[0] = -1;
+            ok = waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
+                 WEXITSTATUS(status) == 0;
+            t1 = t2 = now_us();
+            pid = -1;
+        } else {
+            ok = read_ip(pfd[0], &ip, t0 + 10000000) == 0;
+            t1 = now_us();
+            ok = ok && daytime(ip, t1 + 10000000) == 0;
+            t2 = now_us();
+        }
         if (!ok) {
             failed++;
             fprintf(stderr, "run %d: no correct answer\n", i);
@@ -189,9 +203,12 @@ int main(int argc, char **argv)
             kept[nkept++] = pid;
             continue;
         }
-        kill(pid, SIGINT);
-        waitpid(pid, NULL, 0);
-        close(pfd[0]);
+        if (pid > 0) {
+            kill(pid, SIGINT);
+            waitpid(pid, NULL, 0);
+        }
+        if (pfd[0] >= 0)
+            close(pfd[0]);
     }
     for (int i = 0; i < nkept; i++)
         kill(kept[i], SIGINT);
@@ -206,13 +223,14 @@ int main(int argc, char **argv)
     qsort(total, (size_t)done, sizeof *total, cmp_u64);
     qsort(to_ip, (size_t)done, sizeof *to_ip, cmp_u64);
     printf("runs %d (failed %d)\n", done, failed);
-    printf("create -> daytime answer: median %.2f ms  p90 %.2f ms  min %.2f "
-           "ms  max %.2f ms\n",
+    printf("%s: median %.2f ms  p90 %.2f ms  min %.2f ms  max %.2f ms\n",
+           exit_only ? "spawn -> exit" : "create -> daytime answer",
            pct(total, (size_t)done, 0.5) / 1e3,
            pct(total, (size_t)done, 0.9) / 1e3, total[0] / 1e3,
            total[done - 1] / 1e3);
-    printf("create -> address line:  median %.2f ms  p90 %.2f ms\n",
-           pct(to_ip, (size_t)done, 0.5) / 1e3,
-           pct(to_ip, (size_t)done, 0.9) / 1e3);
+    if (!exit_only)
+        printf("create -> address line:  median %.2f ms  p90 %.2f ms\n",
+               pct(to_ip, (size_t)done, 0.5) / 1e3,
+               pct(to_ip, (size_t)done, 0.9) / 1e3);
     return failed ? 1 : 0;
 }
