@@ -46,16 +46,17 @@ struct net_opts {
 
 static int parse(int argc, char **argv, struct net_opts *o)
 {
-    static const struct option opts[] = {{"subnet", required_argument, NULL, 's'},
-                                         {"nat", no_argument, NULL, 'n'},
-                                         {"all", no_argument, NULL, 'a'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {0, 0, 0, 0}};
+    static const struct option opts[] = {
+        {"subnet", required_argument, NULL, 's'},
+        {"nat", no_argument, NULL, 'n'},
+        {"all", no_argument, NULL, 'a'},
+        {"help", no_argument, NULL, 'h'},
+        {0, 0, 0, 0}};
     struct lvm_err err;
     int c;
     o->bridge = NETDEV_BRIDGE_DEFAULT;
-    if (netaddr_parse_cidr(NETDEV_SUBNET_DEFAULT, &o->addr, &o->prefix,
-                           &err) < 0)
+    if (netaddr_parse_cidr(NETDEV_SUBNET_DEFAULT, &o->addr, &o->prefix, &err) <
+        0)
         return -1;
     while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
         switch (c) {
@@ -66,18 +67,10 @@ static int parse(int argc, char **argv, struct net_opts *o)
             }
             o->explicit_addr = 1;
             break;
-        case 'n':
-            o->nat = 1;
-            break;
-        case 'a':
-            o->all = 1;
-            break;
-        case 'h':
-            fputs(usage, stdout);
-            exit(0);
-        default:
-            fputs(usage, stderr);
-            return -1;
+        case 'n': o->nat = 1; break;
+        case 'a': o->all = 1; break;
+        case 'h': fputs(usage, stdout); exit(0);
+        default: fputs(usage, stderr); return -1;
         }
     }
     if (optind < argc)
@@ -208,8 +201,8 @@ static int net_ls(struct netdev *nd, const struct lvm_host *h,
     int r = netdev_link_each(nd, ls_collect, &c, err);
     if (r == 0)
         printf("%-16s %-7s %-17s %-15s %10s %12s %10s %12s\n", "PORT",
-               "IFINDEX", "GUEST", "ADDRESS", "RX_PKTS", "RX_BYTES",
-               "TX_PKTS", "TX_BYTES");
+               "IFINDEX", "GUEST", "ADDRESS", "RX_PKTS", "RX_BYTES", "TX_PKTS",
+               "TX_BYTES");
     for (size_t i = 0; r == 0 && i < c.n; i++) {
         const struct netdev_link *l = &c.ports[i];
         struct netdev_stats st;
@@ -220,9 +213,8 @@ static int net_ls(struct netdev *nd, const struct lvm_host *h,
         if (addr)
             netaddr_ip4_str(addr, a);
         /* A tap's tx is what its guest received. */
-        printf("%-16s %-7d %-17s %-15s %10llu %12llu %10llu %12llu\n",
-               l->name, l->ifindex, guest, a,
-               (unsigned long long)st.tx_packets,
+        printf("%-16s %-7d %-17s %-15s %10llu %12llu %10llu %12llu\n", l->name,
+               l->ifindex, guest, a, (unsigned long long)st.tx_packets,
                (unsigned long long)st.tx_bytes,
                (unsigned long long)st.rx_packets,
                (unsigned long long)st.rx_bytes);

@@ -22,8 +22,8 @@ int dev_net_lease_dir(const char *run_dir, const char *bridge, char *out,
     struct stat st;
     if (stat("/proc/self/ns/net", &st) < 0)
         return lvm_err_set(err, errno, "identify the network namespace");
-    snprintf(out, len, "%s/net/%llu-%s", run_dir,
-             (unsigned long long)st.st_ino, bridge);
+    snprintf(out, len, "%s/net/%llu-%s", run_dir, (unsigned long long)st.st_ino,
+             bridge);
     return 0;
 }
 
@@ -40,8 +40,7 @@ static int tap_alive(const struct lease_owner *o, void *ctx)
 
 static int lease(struct guest_net *gn, struct guest_nic *nic,
                  const struct netdev_bridge *br, uint32_t want,
-                 const char *guest_id, struct netdev *nd,
-                 struct lvm_err *err)
+                 const char *guest_id, struct netdev *nd, struct lvm_err *err)
 {
     struct lease_dir d;
     if (lease_dir_open(&d, gn->lease_dir, err) < 0)
@@ -96,8 +95,8 @@ int dev_net_attach(struct guest *g, const struct guest_spec *spec,
     const char *bname = ns->bridge[0] ? ns->bridge : NETDEV_BRIDGE_DEFAULT;
     uint32_t baddr = ns->bridge_addr;
     unsigned prefix = ns->prefix;
-    if (!baddr && netaddr_parse_cidr(NETDEV_SUBNET_DEFAULT, &baddr, &prefix,
-                                     err) < 0)
+    if (!baddr &&
+        netaddr_parse_cidr(NETDEV_SUBNET_DEFAULT, &baddr, &prefix, err) < 0)
         goto out;
     if (netdev_bridge_ensure(nd, bname, baddr, prefix, ns->bridge_addr != 0,
                              &br, err) < 0)
@@ -216,8 +215,8 @@ void dev_net_release(struct guest *g)
     gn->n = 0;
 }
 
-int dev_net_stats(const struct guest *g, unsigned nic,
-                  struct netdev_stats *out, struct lvm_err *err)
+int dev_net_stats(const struct guest *g, unsigned nic, struct netdev_stats *out,
+                  struct lvm_err *err)
 {
     if (!g->net || nic >= g->net->n)
         return lvm_err_set(err, ENODEV, "guest %s has no NIC %u", g->id, nic);

@@ -73,8 +73,8 @@ void dev_net_release(struct guest *g);
 
 /* Counters of NIC (nic) as the guest sees them: rx is what the guest
  * received (the tap's tx), tx what it sent. */
-int dev_net_stats(const struct guest *g, unsigned nic,
-                  struct netdev_stats *out, struct lvm_err *err);
+int dev_net_stats(const struct guest *g, unsigned nic, struct netdev_stats *out,
+                  struct lvm_err *err);
 
 /* The lease directory of (bridge) in this network namespace. */
 int dev_net_lease_dir(const char *run_dir, const char *bridge, char *out,

@@ -75,8 +75,8 @@ const char *netaddr_ip4_str(uint32_t addr, char buf[16])
 
 const char *netaddr_mac_str(const uint8_t mac[6], char buf[18])
 {
-    snprintf(buf, 18, "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1],
-             mac[2], mac[3], mac[4], mac[5]);
+    snprintf(buf, 18, "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2],
+             mac[3], mac[4], mac[5]);
     return buf;
 }
 
@@ -98,9 +98,9 @@ int netaddr_parse_cidr(const char *s, uint32_t *addr, unsigned *prefix,
     errno = 0;
     unsigned long p = strtoul(slash + 1, &end, 10);
     if (errno || end == slash + 1 || *end || p < 8 || p > 30)
-        return lvm_err_set(err, EINVAL,
-                           "'%s': the prefix must be 8 to 30 (e.g. 10.0.0.1/16)",
-                           s);
+        return lvm_err_set(
+            err, EINVAL, "'%s': the prefix must be 8 to 30 (e.g. 10.0.0.1/16)",
+            s);
     uint32_t a;
     if (netaddr_parse_ip4(ip, &a) < 0)
         return lvm_err_set(err, EINVAL, "'%s' is not an IPv4 address", ip);
@@ -115,7 +115,7 @@ int netaddr_parse_cidr(const char *s, uint32_t *addr, unsigned *prefix,
     return 0;
 }
 
-/* ---- Lease files ---------------------------------------------------------- */
+/* ---- Lease files --------------------------------------------------------- */
 
 int lease_parse(const char *text, size_t len, struct lease_owner *o)
 {
@@ -187,12 +187,17 @@ static int mkdir_p(const char *path, struct lvm_err *err)
 int lease_dir_open(struct lease_dir *d, const char *dir, struct lvm_err *err)
 {
     snprintf(d->path, sizeof d->path, "%s", dir);
+    /* Usually there already: create it (and its parents) only if not. */
+    d->fd = open(d->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (d->fd >= 0)
+        return 0;
+    if (errno != ENOENT)
+        return lvm_err_set(err, errno, "open the lease directory %s", d->path);
     if (mkdir_p(d->path, err) < 0)
         return -1;
     d->fd = open(d->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (d->fd < 0)
-        return lvm_err_set(err, errno, "open the lease directory %s",
-                           d->path);
+        return lvm_err_set(err, errno, "open the lease directory %s", d->path);
     return 0;
 }
 
@@ -229,12 +234,10 @@ static int lease_tmp(struct lease_dir *d, const struct lease_owner *o,
     size_t len = lease_format(o, text, sizeof text);
     tmpname[0] = 0;
     int fd = openat(d->fd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0644);
-    if (fd < 0 && (errno == EOPNOTSUPP || errno == EISDIR ||
-                   errno == EINVAL)) {
+    if (fd < 0 && (errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL)) {
         snprintf(tmpname, 64, ".tmp.%d.%.40s", (int)getpid(), o->guest_id);
         fd = openat(d->fd, tmpname,
-                    O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW,
-                    0644);
+                    O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0644);
     }
     if (fd < 0)
         return lvm_err_set(err, errno, "create a lease in %s", d->path);

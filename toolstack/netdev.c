@@ -276,8 +276,8 @@ static int stats_cb(const struct nlmsghdr *nlh, void *data)
     return MNL_CB_OK;
 }
 
-int netdev_link_stats(struct netdev *nd, int ifindex,
-                      struct netdev_stats *out, struct lvm_err *err)
+int netdev_link_stats(struct netdev *nd, int ifindex, struct netdev_stats *out,
+                      struct lvm_err *err)
 {
     struct nlmsghdr *nlh = new_msg(nd, RTM_GETLINK, 0);
     struct ifinfomsg *ifm = mnl_nlmsg_put_extra_header(nlh, sizeof *ifm);
@@ -291,12 +291,11 @@ int netdev_link_stats(struct netdev *nd, int ifindex,
     return 0;
 }
 
-/* ---- The bridge ------------------------------------------------------------ */
+/* ---- The bridge ---------------------------------------------------------- */
 
 static int bridge_create(struct netdev *nd, const char *name)
 {
-    struct nlmsghdr *nlh =
-        new_msg(nd, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL);
+    struct nlmsghdr *nlh = new_msg(nd, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL);
     struct ifinfomsg *ifm = mnl_nlmsg_put_extra_header(nlh, sizeof *ifm);
     ifm->ifi_family = AF_UNSPEC;
     mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
@@ -367,8 +366,7 @@ struct addr_find {
 static int addr_attr(const struct nlattr *a, void *data)
 {
     uint32_t *v = data;
-    if (mnl_attr_get_type(a) == IFA_LOCAL &&
-        mnl_attr_get_payload_len(a) == 4)
+    if (mnl_attr_get_type(a) == IFA_LOCAL && mnl_attr_get_payload_len(a) == 4)
         memcpy(v, mnl_attr_get_payload(a), 4);
     return MNL_CB_OK;
 }
@@ -407,8 +405,7 @@ static int addr_get(struct netdev *nd, int ifindex, uint32_t *addr,
 static int addr_add(struct netdev *nd, int ifindex, uint32_t addr,
                     unsigned prefix)
 {
-    struct nlmsghdr *nlh =
-        new_msg(nd, RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL);
+    struct nlmsghdr *nlh = new_msg(nd, RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL);
     struct ifaddrmsg *ifa = mnl_nlmsg_put_extra_header(nlh, sizeof *ifa);
     ifa->ifa_family = AF_INET;
     ifa->ifa_prefixlen = (uint8_t)prefix;
@@ -446,9 +443,8 @@ int netdev_bridge_ensure(struct netdev *nd, const char *name, uint32_t addr,
             return lvm_err_set(err, -r, "set up bridge %s", name);
     }
     if (strcmp(l.kind, "bridge") != 0)
-        return lvm_err_set(err, EEXIST,
-                           "network device %s exists and is not a bridge",
-                           name);
+        return lvm_err_set(
+            err, EEXIST, "network device %s exists and is not a bridge", name);
     out->ifindex = l.ifindex;
     uint32_t have = 0;
     unsigned have_prefix = 0;
@@ -505,7 +501,7 @@ void netdev_neigh_forget(struct netdev *nd, int bridge_ifindex, uint32_t addr)
     talk(nd, nlh, NULL, NULL); /* ENOENT: there was none */
 }
 
-/* ---- Taps ------------------------------------------------------------------ */
+/* ---- Taps ---------------------------------------------------------------- */
 
 void netdev_tap_name(const char *id, unsigned nic, char name[IF_NAMESIZE])
 {
@@ -518,8 +514,8 @@ void netdev_tap_name(const char *id, unsigned nic, char name[IF_NAMESIZE])
     }
 }
 
-int netdev_tap_create(struct netdev *nd, const char *name,
-                      struct netdev_tap *t, struct lvm_err *err)
+int netdev_tap_create(struct netdev *nd, const char *name, struct netdev_tap *t,
+                      struct lvm_err *err)
 {
     memset(t, 0, sizeof *t);
     t->fd = -1;

@@ -34,8 +34,8 @@ void netdev_close(struct netdev *nd);
 struct netdev_link {
     int ifindex;
     char name[IF_NAMESIZE];
-    char kind[16]; /* "bridge", "tun", "veth", ... ("" if none) */
-    int master;    /* ifindex of the bridge it is a port of, or 0 */
+    char kind[16];  /* "bridge", "tun", "veth", ... ("" if none) */
+    int master;     /* ifindex of the bridge it is a port of, or 0 */
     unsigned flags; /* IFF_UP, ... */
     uint8_t mac[6];
     unsigned mtu;
@@ -60,10 +60,10 @@ struct netdev_stats {
     uint64_t rx_packets, tx_packets, rx_bytes, tx_bytes;
     uint64_t rx_dropped, tx_dropped, rx_errors, tx_errors;
 };
-int netdev_link_stats(struct netdev *nd, int ifindex,
-                      struct netdev_stats *out, struct lvm_err *err);
+int netdev_link_stats(struct netdev *nd, int ifindex, struct netdev_stats *out,
+                      struct lvm_err *err);
 
-/* ---- The bridge ------------------------------------------------------------ */
+/* ---- The bridge ---------------------------------------------------------- */
 
 #define NETDEV_SUBNET_DEFAULT "10.213.0.1/16"
 
@@ -91,10 +91,9 @@ int netdev_bridge_delete(struct netdev *nd, const char *name,
                          struct lvm_err *err);
 
 /* Forget the bridge's neighbour (ARP) entry for (addr), if any. */
-void netdev_neigh_forget(struct netdev *nd, int bridge_ifindex,
-                         uint32_t addr);
+void netdev_neigh_forget(struct netdev *nd, int bridge_ifindex, uint32_t addr);
 
-/* ---- Taps ------------------------------------------------------------------ */
+/* ---- Taps ---------------------------------------------------------------- */
 
 struct netdev_tap {
     int fd; /* the guest's NIC: non-blocking, one frame per read/write */
@@ -107,8 +106,8 @@ void netdev_tap_name(const char *id, unsigned nic, char name[IF_NAMESIZE]);
 
 /* Create tap (name) (TUNSETIFF, IFF_TAP | IFF_NO_PI): not persistent, so
  * it lives exactly as long as its fd (and every copy of it). */
-int netdev_tap_create(struct netdev *nd, const char *name,
-                      struct netdev_tap *t, struct lvm_err *err);
+int netdev_tap_create(struct netdev *nd, const char *name, struct netdev_tap *t,
+                      struct lvm_err *err);
 
 /* Make (t) a port of bridge (bridge_ifindex) and bring it up, with no
  * IPv6 address of its own (the host never talks on a tap). */

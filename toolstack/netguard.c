@@ -42,7 +42,7 @@
 #define KEY_IP 8
 #define CHAIN "guests"
 
-/* ---- Batches ---------------------------------------------------------------- */
+/* ---- Batches ------------------------------------------------------------- */
 
 struct batch {
     struct netdev *nd;
@@ -62,8 +62,9 @@ static void batch_begin(struct batch *bt, struct netdev *nd)
 static struct nlmsghdr *batch_msg(struct batch *bt, uint16_t type,
                                   uint16_t family, uint16_t flags)
 {
-    struct nlmsghdr *nlh = nftnl_nlmsg_build_hdr(
-        mnl_nlmsg_batch_current(bt->b), type, family, flags, netdev_seq(bt->nd));
+    struct nlmsghdr *nlh =
+        nftnl_nlmsg_build_hdr(mnl_nlmsg_batch_current(bt->b), type, family,
+                              flags, netdev_seq(bt->nd));
     bt->last = nlh;
     return nlh;
 }
@@ -106,8 +107,8 @@ static int batch_commit(struct batch *bt, struct lvm_err *err)
         if (n < 0)
             return -errno;
         size_t len = (size_t)n;
-        for (struct nlmsghdr *h = (struct nlmsghdr *)rbuf; mnl_nlmsg_ok(h, (int)len);
-             h = mnl_nlmsg_next(h, (int *)&len)) {
+        for (struct nlmsghdr *h = (struct nlmsghdr *)rbuf;
+             mnl_nlmsg_ok(h, (int)len); h = mnl_nlmsg_next(h, (int *)&len)) {
             if (h->nlmsg_type != NLMSG_ERROR)
                 continue;
             const struct nlmsgerr *e = mnl_nlmsg_get_payload(h);
@@ -144,7 +145,7 @@ static int request(struct netdev *nd, struct nlmsghdr *nlh, mnl_cb_t cb,
     }
 }
 
-/* ---- Rule building ----------------------------------------------------------- */
+/* ---- Rule building ------------------------------------------------------- */
 
 static int add_expr(struct nftnl_rule *r, struct nftnl_expr *e)
 {
@@ -272,8 +273,8 @@ static int put_rule(struct batch *bt, struct nftnl_expr **ex, int n)
 }
 
 #define RULE(bt, ...)                                                          \
-    put_rule(bt, (struct nftnl_expr *[]){__VA_ARGS__},                          \
-             (int)(sizeof((struct nftnl_expr *[]){__VA_ARGS__}) /               \
+    put_rule(bt, (struct nftnl_expr *[]){__VA_ARGS__},                         \
+             (int)(sizeof((struct nftnl_expr *[]){__VA_ARGS__}) /              \
                    sizeof(struct nftnl_expr *)))
 
 /* Registers: the ifindex goes in the first 32-bit register of NFT_REG_1,
@@ -283,38 +284,41 @@ static int put_rules(struct batch *bt)
     const uint16_t ip = htons(0x0800), arp = htons(0x0806);
     /* ARP for IPv4 over Ethernet: htype 1, ptype 0x0800, hlen 6, plen 4. */
     const uint8_t arp_eth_ip[6] = {0, 1, 8, 0, 6, 4};
-    return
-        /* Not from a guest: not ours to judge. */
-        RULE(bt, meta(NFT_META_IIF, NFT_REG_1), lookup(SET_PORT, ID_PORT, 1),
-             verdict(NFT_RETURN)) < 0 ||
-        /* From a guest, with a MAC that is not its own. */
-        RULE(bt, meta(NFT_META_IIF, NFT_REG_1),
+
+    /* Not from a guest: not ours to judge. */
+    if (RULE(bt, meta(NFT_META_IIF, NFT_REG_1), lookup(SET_PORT, ID_PORT, 1),
+             verdict(NFT_RETURN)) < 0)
+        return -1;
+    /* From a guest, with a MAC that is not its own. */
+    if (RULE(bt, meta(NFT_META_IIF, NFT_REG_1),
              payload(NFT_PAYLOAD_LL_HEADER, 6, 6, NFT_REG32_01),
-             lookup(SET_MAC, ID_MAC, 1), verdict(NF_DROP)) < 0 ||
-        /* A DHCP guest: its MAC is all that is known. */
-        RULE(bt, meta(NFT_META_IIF, NFT_REG_1), lookup(SET_DHCP, ID_DHCP, 0),
-             verdict(NF_ACCEPT)) < 0 ||
-        /* IPv4 from its own address. */
-        RULE(bt, payload(NFT_PAYLOAD_LL_HEADER, 12, 2, NFT_REG_1),
+             lookup(SET_MAC, ID_MAC, 1), verdict(NF_DROP)) < 0)
+        return -1;
+    /* A DHCP guest: its MAC is all that is known. */
+    if (RULE(bt, meta(NFT_META_IIF, NFT_REG_1), lookup(SET_DHCP, ID_DHCP, 0),
+             verdict(NF_ACCEPT)) < 0)
+        return -1;
+    /* IPv4 from its own address. */
+    if (RULE(bt, payload(NFT_PAYLOAD_LL_HEADER, 12, 2, NFT_REG_1),
              cmp(NFT_CMP_EQ, &ip, 2), meta(NFT_META_IIF, NFT_REG_1),
              payload(NFT_PAYLOAD_NETWORK_HEADER, 12, 4, NFT_REG32_01),
-             lookup(SET_IP, ID_IP, 0), verdict(NF_ACCEPT)) < 0 ||
-        /* ARP claiming its own address and MAC. */
-        RULE(bt, payload(NFT_PAYLOAD_LL_HEADER, 12, 2, NFT_REG_1),
+             lookup(SET_IP, ID_IP, 0), verdict(NF_ACCEPT)) < 0)
+        return -1;
+    /* ARP claiming its own address and MAC. */
+    if (RULE(bt, payload(NFT_PAYLOAD_LL_HEADER, 12, 2, NFT_REG_1),
              cmp(NFT_CMP_EQ, &arp, 2),
              payload(NFT_PAYLOAD_NETWORK_HEADER, 0, 6, NFT_REG_1),
              cmp(NFT_CMP_EQ, arp_eth_ip, 6), meta(NFT_META_IIF, NFT_REG_1),
              payload(NFT_PAYLOAD_NETWORK_HEADER, 14, 4, NFT_REG32_01),
              lookup(SET_IP, ID_IP, 0), meta(NFT_META_IIF, NFT_REG_1),
              payload(NFT_PAYLOAD_NETWORK_HEADER, 8, 6, NFT_REG32_01),
-             lookup(SET_MAC, ID_MAC, 0), verdict(NF_ACCEPT)) < 0 ||
-        /* Anything else from a guest. */
-        RULE(bt, verdict(NF_DROP)) < 0
-        ? -1
-        : 0;
+             lookup(SET_MAC, ID_MAC, 0), verdict(NF_ACCEPT)) < 0)
+        return -1;
+    /* Anything else from a guest: IPv6, VLAN tags, other EtherTypes. */
+    return RULE(bt, verdict(NF_DROP));
 }
 
-/* ---- The guard table -------------------------------------------------------- */
+/* ---- The guard table ----------------------------------------------------- */
 
 static int table_exists(struct netdev *nd, uint16_t family, const char *name,
                         struct lvm_err *err)
@@ -346,9 +350,9 @@ static int put_table(struct batch *bt, uint16_t family, const char *name)
     return 0;
 }
 
-static int put_base_chain(struct batch *bt, uint16_t family,
-                          const char *table, const char *name,
-                          const char *type, uint32_t hook, int32_t prio)
+static int put_base_chain(struct batch *bt, uint16_t family, const char *table,
+                          const char *name, const char *type, uint32_t hook,
+                          int32_t prio)
 {
     struct nftnl_chain *c = nftnl_chain_alloc();
     if (!c)
@@ -382,8 +386,8 @@ int netguard_ensure(struct netdev *nd, struct lvm_err *err)
         put_set(&bt, SET_PORT, ID_PORT, KEY_PORT, TYPE_IFINDEX) < 0 ||
         put_set(&bt, SET_MAC, ID_MAC, KEY_MAC,
                 CONCAT(TYPE_IFINDEX, TYPE_ETHERADDR)) < 0 ||
-        put_set(&bt, SET_IP, ID_IP, KEY_IP,
-                CONCAT(TYPE_IFINDEX, TYPE_IPADDR)) < 0 ||
+        put_set(&bt, SET_IP, ID_IP, KEY_IP, CONCAT(TYPE_IFINDEX, TYPE_IPADDR)) <
+            0 ||
         put_set(&bt, SET_DHCP, ID_DHCP, KEY_PORT, TYPE_IFINDEX) < 0 ||
         /* Before the bridge's own filter priority: nothing else sees a
          * spoofed frame first. */
@@ -402,7 +406,7 @@ int netguard_ensure(struct netdev *nd, struct lvm_err *err)
     return 0;
 }
 
-/* ---- Elements ------------------------------------------------------------------ */
+/* ---- Elements ------------------------------------------------------------ */
 
 struct elem {
     const char *set;
@@ -498,13 +502,14 @@ int netguard_revoke(struct netdev *nd, int ifindex, const uint8_t mac[6],
     }
 done:
     if (r < 0)
-        return lvm_err_set(err, -r, "remove a guest from nftables table "
-                                    "bridge %s",
+        return lvm_err_set(err, -r,
+                           "remove a guest from nftables table "
+                           "bridge %s",
                            NETGUARD_TABLE);
     return 0;
 }
 
-/* ---- Sweep --------------------------------------------------------------------- */
+/* ---- Sweep --------------------------------------------------------------- */
 
 struct sweep_ctx {
     struct nftnl_set *s;
@@ -620,7 +625,7 @@ int netguard_remove(struct netdev *nd, struct lvm_err *err)
     return delete_table(nd, NFPROTO_BRIDGE, NETGUARD_TABLE, err);
 }
 
-/* ---- NAT --------------------------------------------------------------------- */
+/* ---- NAT ----------------------------------------------------------------- */
 
 static void nat_chain_name(const char *bridge, char name[32])
 {
@@ -642,10 +647,10 @@ int netnat_enable(struct netdev *nd, const char *bridge, uint32_t net,
 
     struct batch bt;
     batch_begin(&bt, nd);
-    int bad = (!have && put_table(&bt, NFPROTO_IPV4, NETGUARD_NAT_TABLE) < 0) ||
-              put_base_chain(&bt, NFPROTO_IPV4, NETGUARD_NAT_TABLE, chain,
-                             "nat", NF_INET_POST_ROUTING,
-                             NF_IP_PRI_NAT_SRC) < 0;
+    int bad =
+        (!have && put_table(&bt, NFPROTO_IPV4, NETGUARD_NAT_TABLE) < 0) ||
+        put_base_chain(&bt, NFPROTO_IPV4, NETGUARD_NAT_TABLE, chain, "nat",
+                       NF_INET_POST_ROUTING, NF_IP_PRI_NAT_SRC) < 0;
     struct nftnl_rule *r = bad ? NULL : nftnl_rule_alloc();
     struct nftnl_expr *bw = nftnl_expr_alloc("bitwise");
     struct nftnl_expr *masq = nftnl_expr_alloc("masq");
@@ -666,9 +671,12 @@ int netnat_enable(struct netdev *nd, const char *bridge, uint32_t net,
     nftnl_expr_set(bw, NFTNL_EXPR_BITWISE_MASK, &mask, 4);
     nftnl_expr_set(bw, NFTNL_EXPR_BITWISE_XOR, &zero, 4);
     struct nftnl_expr *ex[] = {
-        payload(NFT_PAYLOAD_NETWORK_HEADER, 12, 4, NFT_REG_1), bw,
-        cmp(NFT_CMP_EQ, &subnet, 4), meta(NFT_META_OIFNAME, NFT_REG_1),
-        cmp(NFT_CMP_NEQ, ifname, IF_NAMESIZE), masq};
+        payload(NFT_PAYLOAD_NETWORK_HEADER, 12, 4, NFT_REG_1),
+        bw,
+        cmp(NFT_CMP_EQ, &subnet, 4),
+        meta(NFT_META_OIFNAME, NFT_REG_1),
+        cmp(NFT_CMP_NEQ, ifname, IF_NAMESIZE),
+        masq};
     for (size_t i = 0; i < sizeof ex / sizeof ex[0]; i++) {
         if (!ex[i])
             bad = 1;
@@ -714,8 +722,7 @@ int netnat_disable(struct netdev *nd, const char *bridge, struct lvm_err *err)
         nftnl_rule_set_str(r, NFTNL_RULE_TABLE, NETGUARD_NAT_TABLE);
         nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, chain);
         nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, NFPROTO_IPV4);
-        struct nlmsghdr *nlh =
-            batch_msg(&bt, NFT_MSG_DELRULE, NFPROTO_IPV4, 0);
+        struct nlmsghdr *nlh = batch_msg(&bt, NFT_MSG_DELRULE, NFPROTO_IPV4, 0);
         nftnl_rule_nlmsg_build_payload(nlh, r);
         nftnl_rule_free(r);
         batch_next(&bt);

@@ -36,10 +36,13 @@ static int cmp(const void *a, const void *b)
 }
 
 enum { BRIDGE, TAP, PORT, LEASE, FILTER, TOTAL, TEARDOWN, NSTEPS };
-static const char *names[NSTEPS] = {
-    "bridge lookup (per guest)", "tap (TUNSETIFF + index)",
-    "bridge port + up (2 requests)", "address lease (file)",
-    "filter entries (1 batch)", "attach total", "teardown total"};
+static const char *names[NSTEPS] = {"bridge lookup (per guest)",
+                                    "tap (TUNSETIFF + index)",
+                                    "bridge port + up (2 requests)",
+                                    "address lease (file)",
+                                    "filter entries (1 batch)",
+                                    "attach total",
+                                    "teardown total"};
 
 static void die(const struct lvm_err *err)
 {

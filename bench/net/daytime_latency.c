@@ -87,8 +87,8 @@ static int read_ip(int fd, struct in_addr *ip, uint64_t deadline)
 /* Connect to port 13 and read a daytime line; 0 if it looks right. */
 static int daytime(struct in_addr ip, uint64_t deadline)
 {
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(13),
-                             .sin_addr = ip};
+    struct sockaddr_in sa = {
+        .sin_family = AF_INET, .sin_port = htons(13), .sin_addr = ip};
     for (;;) {
         int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
         if (fd < 0)
@@ -112,8 +112,8 @@ static int daytime(struct in_addr ip, uint64_t deadline)
                        : -1;
         }
         close(fd);
-        if (now_us() >= deadline || (errno != ECONNREFUSED &&
-                                     errno != EHOSTUNREACH))
+        if (now_us() >= deadline ||
+            (errno != ECONNREFUSED && errno != EHOSTUNREACH))
             return -1;
     }
 }

@@ -27,8 +27,8 @@ static void on_connected(struct lvm_tcp *c, void *arg)
     struct tm tm;
     char line[80];
     gmtime_r(&now, &tm);
-    size_t n = strftime(line, sizeof line, "%A, %B %d, %Y %H:%M:%S-UTC\r\n",
-                        &tm);
+    size_t n =
+        strftime(line, sizeof line, "%A, %B %d, %Y %H:%M:%S-UTC\r\n", &tm);
     lvm_tcp_write(c, line, n);
     lvm_tcp_close(c);
 }

@@ -15,8 +15,7 @@
 
 LVM_MANIFEST(LVM_NET("net0"));
 
-static void tcp_data(struct lvm_tcp *c, const void *buf, size_t len,
-                     void *arg)
+static void tcp_data(struct lvm_tcp *c, const void *buf, size_t len, void *arg)
 {
     (void)arg;
     /* A client that sends without reading fills our queue: drop it. */

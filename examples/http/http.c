@@ -37,16 +37,16 @@ struct conn {
     struct lvm_tcp *c;
     struct conn *prev, *next;
     uint64_t last_ns;
-    size_t len;       /* bytes in req */
-    uint64_t skip;    /* request body bytes still to discard */
+    size_t len;    /* bytes in req */
+    uint64_t skip; /* request body bytes still to discard */
     int closing;
     char req[REQ_MAX];
 };
 
 static struct conn *conns;
 
-static void respond(struct conn *k, int status, const char *reason,
-                    int head, int keep)
+static void respond(struct conn *k, int status, const char *reason, int head,
+                    int keep)
 {
     const char *body = status == 200 ? page : "not found\n";
     size_t blen = status == 200 ? sizeof page - 1 : 10;
@@ -101,7 +101,8 @@ static int has_token(const char *v, size_t len, const char *t)
 {
     size_t tl = strlen(t);
     for (size_t i = 0; i + tl <= len; i++)
-        if (strncasecmp(v + i, t, tl) == 0 && (i == 0 || !isalnum((unsigned char)v[i - 1])) &&
+        if (strncasecmp(v + i, t, tl) == 0 &&
+            (i == 0 || !isalnum((unsigned char)v[i - 1])) &&
             (i + tl == len || !isalnum((unsigned char)v[i + tl])))
             return 1;
     return 0;
@@ -187,8 +188,7 @@ static void on_data(struct lvm_tcp *c, const void *buf, size_t len, void *arg)
                     end = k->req + i + 1;
             if (!end) {
                 if (k->len == REQ_MAX) {
-                    respond(k, 431, "Request Header Fields Too Large", 0,
-                            0);
+                    respond(k, 431, "Request Header Fields Too Large", 0, 0);
                     return;
                 }
                 break;

@@ -21,14 +21,14 @@
 struct lvm_netstack {
     int up;
     const struct lvm_device *dev;
-    uint64_t evmask;          /* the NIC's event channel */
+    uint64_t evmask; /* the NIC's event channel */
     struct netif nif;
     struct lvm_net_info info;
     struct lvm_net_counters ctr;
-    int more;                 /* the last round hit its budget */
-    int stop;                 /* lvm_net_stop() was called */
+    int more;                  /* the last round hit its budget */
+    int stop;                  /* lvm_net_stop() was called */
     uint64_t rx_backoff_until; /* the NIC only fails: do not spin on it */
-    uint64_t last_io_ns;      /* a frame went in or out */
+    uint64_t last_io_ns;       /* a frame went in or out */
     /* Timers (stack.c): next due times, 0 when not running. */
     uint64_t tcp_due, arp_last, dhcp_fine_due, dhcp_coarse_due;
     uint8_t scratch[LVM_NET_FRAME_MAX]; /* frames we must drop, TX copies */

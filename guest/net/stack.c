@@ -10,10 +10,10 @@
  */
 #include "netpriv.h"
 
+#include "lvm_hooks.h"
 #include "lwip/dhcp.h"
 #include "lwip/etharp.h"
 #include "lwip/init.h"
-#include "lvm_hooks.h"
 #include "lwip/priv/tcp_priv.h"
 #include "lwip/sys.h"
 #include "lwip/tcp.h"
@@ -28,7 +28,7 @@
 
 struct lvm_netstack lvm__net;
 
-/* ---- lwIP's platform hooks ------------------------------------------------ */
+/* ---- lwIP's platform hooks ----------------------------------------------- */
 
 u32_t sys_now(void)
 {
@@ -57,7 +57,7 @@ void lvm__net_assert(const char *msg, const char *file, int line)
     lvm_abort(buf);
 }
 
-/* ---- Errors ---------------------------------------------------------------- */
+/* ---- Errors -------------------------------------------------------------- */
 
 int lvm__net_err(err_t e)
 {
@@ -98,7 +98,7 @@ const char *lvm_net_strerror(int err)
     }
 }
 
-/* ---- Timers ---------------------------------------------------------------- */
+/* ---- Timers -------------------------------------------------------------- */
 
 /* Run the timers that are due; returns when the next one is (UINT64_MAX:
  * none is needed until a frame arrives). */
@@ -174,9 +174,8 @@ int lvm_net_up(const char *nic, uint64_t timeout_ms)
     s->dev = dev;
     s->evmask = lvm_device_evmask(dev);
     memcpy(s->info.mac, dev->u.net.mac, sizeof s->info.mac);
-    s->info.mtu = dev->u.net.mtu >= 576 && dev->u.net.mtu <= 1500
-                      ? dev->u.net.mtu
-                      : 1500;
+    s->info.mtu =
+        dev->u.net.mtu >= 576 && dev->u.net.mtu <= 1500 ? dev->u.net.mtu : 1500;
     s->info.dhcp = (dev->flags & LVM_DEVF_DHCP) != 0;
     memcpy(s->info.nic, dev->name, sizeof s->info.nic);
     s->info.nic[sizeof s->info.nic - 1] = 0;
@@ -229,7 +228,7 @@ void lvm_net_counters(struct lvm_net_counters *out)
     *out = lvm__net.ctr;
 }
 
-/* ---- The event loop -------------------------------------------------------- */
+/* ---- The event loop ------------------------------------------------------ */
 
 /* One round: frames, timers, deferred callbacks. */
 static int round_once(struct lvm_netstack *s, uint64_t now, uint64_t *next)

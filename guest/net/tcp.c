@@ -33,9 +33,9 @@ struct lvm_tcp {
     int err;           /* for closed() */
     char *q;           /* queued bytes not yet in lwIP: q[qhead, qhead+qlen) */
     size_t qhead, qlen, qcap;
-    int drained_due;   /* call drained() when the queue empties */
-    int in_open;       /* inside the accept or connect callback */
-    int kicked;        /* on the kick list */
+    int drained_due; /* call drained() when the queue empties */
+    int in_open;     /* inside the accept or connect callback */
+    int kicked;      /* on the kick list */
     lvm_ip4_t peer_ip;
     uint16_t peer_port;
     struct lvm_tcp *next_dead;
@@ -315,7 +315,7 @@ static void on_err(void *arg, err_t err)
     c->pcb = NULL; /* already freed by lwIP */
     int e = lvm__net_err(err);
     if (c->state == C_CONNECTING)
-        e = err == ERR_RST   ? LVM_NET_ECONNREFUSED
+        e = err == ERR_RST    ? LVM_NET_ECONNREFUSED
             : err == ERR_ABRT ? LVM_NET_ETIMEDOUT
                               : e;
     c->abort_pending = 0;
@@ -341,7 +341,7 @@ static void setup(struct lvm_tcp *c, struct tcp_pcb *pcb)
     tcp_sent(pcb, on_sent);
     tcp_err(pcb, on_err);
     tcp_poll(pcb, on_poll, 4); /* every 2 s */
-    tcp_nagle_disable(pcb); /* servers answer in one write: send it now */
+    tcp_nagle_disable(pcb);    /* servers answer in one write: send it now */
 }
 
 static struct lvm_tcp *new_conn(const struct lvm_tcp_handlers *h, void *arg)

@@ -74,8 +74,8 @@ int lvm_udp_bind(uint16_t port, lvm_udp_recv_fn fn, void *arg,
     return LVM_NET_OK;
 }
 
-int lvm_udp_sendto(struct lvm_udp *u, const void *buf, size_t len,
-                   lvm_ip4_t to, uint16_t port)
+int lvm_udp_sendto(struct lvm_udp *u, const void *buf, size_t len, lvm_ip4_t to,
+                   uint16_t port)
 {
     if (!u || !u->pcb || len > LVM_UDP_MAX || port == 0)
         return LVM_NET_EINVAL;

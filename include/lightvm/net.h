@@ -198,9 +198,8 @@ void lvm_tcp_peer(const struct lvm_tcp *c, lvm_ip4_t *ip, uint16_t *port);
 struct lvm_udp; /* a bound UDP port */
 
 /* A datagram of (len) bytes arrived from (from):(port). */
-typedef void (*lvm_udp_recv_fn)(struct lvm_udp *u, const void *buf,
-                                size_t len, lvm_ip4_t from, uint16_t port,
-                                void *arg);
+typedef void (*lvm_udp_recv_fn)(struct lvm_udp *u, const void *buf, size_t len,
+                                lvm_ip4_t from, uint16_t port, void *arg);
 
 /* Bind (port) (0: any free port) and deliver datagrams to (fn). */
 int lvm_udp_bind(uint16_t port, lvm_udp_recv_fn fn, void *arg,
@@ -208,8 +207,8 @@ int lvm_udp_bind(uint16_t port, lvm_udp_recv_fn fn, void *arg,
 
 /* Send one datagram of (len) bytes (at most LVM_UDP_MAX) to (to):(port). */
 #define LVM_UDP_MAX 1472u
-int lvm_udp_sendto(struct lvm_udp *u, const void *buf, size_t len,
-                   lvm_ip4_t to, uint16_t port);
+int lvm_udp_sendto(struct lvm_udp *u, const void *buf, size_t len, lvm_ip4_t to,
+                   uint16_t port);
 
 /* The port (u) is bound to. */
 uint16_t lvm_udp_port(const struct lvm_udp *u);

@@ -253,8 +253,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     x = RANDOM_SEED;
     if (!udp && lvm_udp_bind(7, udp_echo, NULL, &udp) < 0)
         abort();
-    if (!client && lvm_tcp_connect(__builtin_bswap32(0x0a000001), 9, &cli,
-                                   NULL, &client) < 0)
+    if (!client && lvm_tcp_connect(__builtin_bswap32(0x0a000001), 9, &cli, NULL,
+                                   &client) < 0)
         client = NULL; /* no route yet (DHCP): fine */
     size_t at = 0;
     while (at + 3 <= size) {

@@ -99,8 +99,9 @@ static void parse_ip4(void **state)
     assert_string_equal(netaddr_ip4_str(ip("10.213.0.1"), buf), "10.213.0.1");
     assert_int_equal(ip("1.2.3.4"), htonl(0x01020304));
     uint32_t a;
-    const char *bad[] = {"", "1.2.3", "1.2.3.4.5", "256.1.1.1", "1.2.3.4 ",
-                         " 1.2.3.4", "a.b.c.d", "1..2.3", "-1.2.3.4"};
+    const char *bad[] = {"",          "1.2.3",    "1.2.3.4.5",
+                         "256.1.1.1", "1.2.3.4 ", " 1.2.3.4",
+                         "a.b.c.d",   "1..2.3",   "-1.2.3.4"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         assert_int_equal(netaddr_parse_ip4(bad[i], &a), -1);
     uint8_t mac[6] = {0x02, 0xab, 0, 1, 0xff, 0x10};
@@ -119,10 +120,11 @@ static void parse_cidr(void **state)
     assert_int_equal(p, 16);
     assert_int_equal(netaddr_parse_cidr("192.168.7.254/24", &a, &p, &err), 0);
     assert_int_equal(netaddr_parse_cidr("10.0.0.5/30", &a, &p, &err), 0);
-    const char *bad[] = {"10.213.0.1",    "10.213.0.1/",   "10.213.0.1/7",
-                         "10.213.0.1/31", "10.213.0.1/x",  "10.213.0.0/16",
+    const char *bad[] = {"10.213.0.1",        "10.213.0.1/",
+                         "10.213.0.1/7",      "10.213.0.1/31",
+                         "10.213.0.1/x",      "10.213.0.0/16",
                          "10.213.255.255/16", "10.213.0.300/16",
-                         "10.213.0.1/16x", "/16"};
+                         "10.213.0.1/16x",    "/16"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         err.code = 0;
         assert_int_equal(netaddr_parse_cidr(bad[i], &a, &p, &err), -1);
@@ -152,15 +154,15 @@ static void parse_lease(void **state)
     assert_int_equal(lease_parse(newer, sizeof newer - 1, &o), 0);
     const char *bad[] = {
         "",
-        "guest=g\ntap=t\n",                        /* no ifindex */
-        "guest=g\ntap=t\nifindex=0\n",             /* not an index */
+        "guest=g\ntap=t\n",            /* no ifindex */
+        "guest=g\ntap=t\nifindex=0\n", /* not an index */
         "guest=g\ntap=t\nifindex=-3\n",
         "guest=g\ntap=t\nifindex=12x\n",
         "guest=g\ntap=t\nifindex=99999999999\n",
-        "guest=g\ntap=t\nifindex=5",               /* torn: no newline */
-        "guest=\ntap=t\nifindex=5\n",              /* empty id */
+        "guest=g\ntap=t\nifindex=5",                   /* torn: no newline */
+        "guest=\ntap=t\nifindex=5\n",                  /* empty id */
         "guest=g\ntap=0123456789abcdefg\nifindex=5\n", /* tap too long */
-        "guest=g\ntapt\nifindex=5\n",              /* no '=' */
+        "guest=g\ntapt\nifindex=5\n",                  /* no '=' */
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         assert_int_equal(lease_parse(bad[i], strlen(bad[i]), &o), -1);
@@ -256,9 +258,9 @@ static void lease_fill_and_exhaust(void **state)
     for (int i = 0; i < 5; i++) {
         snprintf(id, sizeof id, "guest%d", i);
         struct lease_owner o = owner(id, 10 + i);
-        assert_int_equal(lease_acquire(&f->d, &sn, 0, &o, fake_alive, NULL,
-                                       &got[i], &err),
-                         0);
+        assert_int_equal(
+            lease_acquire(&f->d, &sn, 0, &o, fake_alive, NULL, &got[i], &err),
+            0);
         assert_int_equal(got[i] & netaddr_mask(29), sn.net);
         assert_int_not_equal(got[i], sn.reserved);
         assert_int_not_equal(got[i], sn.net);
@@ -400,7 +402,7 @@ static void lease_sweep_removes_stale(void **state)
     close(fd);
     unsigned removed = 0;
     assert_int_equal(lease_sweep(&f->d, fake_alive, NULL, &removed, &err), 0);
-    assert_int_equal(removed, 3); /* xa, xb and the junk */
+    assert_int_equal(removed, 3);                /* xa, xb and the junk */
     assert_int_equal(count_files(f->d.path), 2); /* live, ukn */
     assert_int_equal(faccessat(f->d.fd, tmp, F_OK, 0), 0);
 }
@@ -454,8 +456,7 @@ int main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(lease_unknown_owner_is_kept, setup,
                                         teardown),
-        cmocka_unit_test_setup_teardown(lease_wanted_address, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(lease_wanted_address, setup, teardown),
         cmocka_unit_test_setup_teardown(lease_sweep_removes_stale, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(lease_concurrent, setup, teardown),

@@ -74,9 +74,8 @@ static void bridge_first_use(void **state)
     (void)state;
     struct lvm_err err;
     struct netdev_bridge br, again;
-    assert_int_equal(netdev_bridge_ensure(nd, "tbr0", ip("10.77.0.1"), 16, 0,
-                                          &br, &err),
-                     0);
+    assert_int_equal(
+        netdev_bridge_ensure(nd, "tbr0", ip("10.77.0.1"), 16, 0, &br, &err), 0);
     assert_true(br.created);
     assert_true(br.ifindex > 0);
     assert_int_equal(br.addr, ip("10.77.0.1"));
@@ -91,17 +90,17 @@ static void bridge_first_use(void **state)
     assert_false(has_ipv6("tbr0"));
 
     /* Second use: found, its own address reported, nothing created. */
-    assert_int_equal(netdev_bridge_ensure(nd, "tbr0", ip("10.1.0.1"), 24, 0,
-                                          &again, &err),
-                     0);
+    assert_int_equal(
+        netdev_bridge_ensure(nd, "tbr0", ip("10.1.0.1"), 24, 0, &again, &err),
+        0);
     assert_false(again.created);
     assert_int_equal(again.ifindex, br.ifindex);
     assert_int_equal(again.addr, ip("10.77.0.1"));
     assert_int_equal(again.prefix, 16);
     /* An explicit, different subnet is an error, not silently ignored. */
-    assert_int_equal(netdev_bridge_ensure(nd, "tbr0", ip("10.1.0.1"), 24, 1,
-                                          &again, &err),
-                     -1);
+    assert_int_equal(
+        netdev_bridge_ensure(nd, "tbr0", ip("10.1.0.1"), 24, 1, &again, &err),
+        -1);
     assert_int_equal(err.code, EEXIST);
 }
 
@@ -112,16 +111,15 @@ static void bridge_name_taken(void **state)
     struct netdev_tap t;
     struct netdev_bridge br;
     assert_int_equal(netdev_tap_create(nd, "notbr", &t, &err), 0);
-    assert_int_equal(netdev_bridge_ensure(nd, "notbr", ip("10.78.0.1"), 16,
-                                          0, &br, &err),
-                     -1);
+    assert_int_equal(
+        netdev_bridge_ensure(nd, "notbr", ip("10.78.0.1"), 16, 0, &br, &err),
+        -1);
     assert_int_equal(err.code, EEXIST);
     assert_non_null(strstr(err.msg, "not a bridge"));
     netdev_tap_destroy(nd, &t);
     assert_int_equal(netdev_bridge_ensure(nd, "", 1, 16, 0, &br, &err), -1);
-    assert_int_equal(netdev_bridge_ensure(nd, "name-far-too-long", 1, 16, 0,
-                                          &br, &err),
-                     -1);
+    assert_int_equal(
+        netdev_bridge_ensure(nd, "name-far-too-long", 1, 16, 0, &br, &err), -1);
 }
 
 static void tap_names(void **state)
@@ -140,9 +138,8 @@ static void tap_lifecycle(void **state)
     (void)state;
     struct lvm_err err;
     struct netdev_bridge br;
-    assert_int_equal(netdev_bridge_ensure(nd, "tbr0", ip("10.77.0.1"), 16, 0,
-                                          &br, &err),
-                     0);
+    assert_int_equal(
+        netdev_bridge_ensure(nd, "tbr0", ip("10.77.0.1"), 16, 0, &br, &err), 0);
     struct netdev_tap t;
     assert_int_equal(netdev_tap_create(nd, "lvttest0", &t, &err), 0);
     assert_true(t.fd >= 0);
@@ -165,9 +162,9 @@ static void tap_lifecycle(void **state)
     /* A frame the guest writes is one packet the tap received. */
     struct netdev_stats st;
     assert_int_equal(netdev_link_stats(nd, t.ifindex, &st, &err), 0);
-    uint8_t frame[60] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
-                         0x02, 1,    2,    3,    4,    5,
-                         0x88, 0xb5}; /* local experimental EtherType */
+    uint8_t frame[60] = {
+        0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02, 1,
+        2,    3,    4,    5,    0x88, 0xb5}; /* local experimental EtherType */
     assert_int_equal(write(t.fd, frame, sizeof frame), sizeof frame);
     struct netdev_stats st2;
     assert_int_equal(netdev_link_stats(nd, t.ifindex, &st2, &err), 0);
@@ -223,8 +220,7 @@ static void guard_and_sweep(void **state)
     assert_int_equal(removed, 3);
     assert_int_equal(netguard_revoke(nd, bi, mb, 0, &err), 0); /* gone: ok */
     /* Tap a is revoked properly; then nothing is left to sweep. */
-    assert_int_equal(netguard_revoke(nd, a.ifindex, ma, ip("10.77.0.10"),
-                                     &err),
+    assert_int_equal(netguard_revoke(nd, a.ifindex, ma, ip("10.77.0.10"), &err),
                      0);
     netdev_tap_destroy(nd, &a);
     assert_int_equal(netguard_sweep(nd, &removed, &err), 0);
@@ -268,10 +264,8 @@ static void dev_net_sweeps_leases(void **state)
     struct lease_owner o1 = {"guest-live", "lvtlive", live.ifindex};
     struct lease_owner o2 = {"guest-dead", "lvtdead", dead.ifindex};
     uint32_t a1, a2;
-    assert_int_equal(
-        lease_acquire(&d, &sn, 0, &o1, NULL, NULL, &a1, &err), 0);
-    assert_int_equal(
-        lease_acquire(&d, &sn, 0, &o2, NULL, NULL, &a2, &err), 0);
+    assert_int_equal(lease_acquire(&d, &sn, 0, &o1, NULL, NULL, &a1, &err), 0);
+    assert_int_equal(lease_acquire(&d, &sn, 0, &o2, NULL, NULL, &a2, &err), 0);
     close(dead.fd);
     unsigned leases, elems;
     assert_int_equal(dev_net_sweep(nd, run, "tbr0", &leases, &elems, &err), 0);

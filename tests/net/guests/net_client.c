@@ -21,8 +21,7 @@ static void tcp_connected(struct lvm_tcp *c, void *arg)
     lvm_tcp_write(c, arg, strlen(arg));
 }
 
-static void tcp_data(struct lvm_tcp *c, const void *buf, size_t len,
-                     void *arg)
+static void tcp_data(struct lvm_tcp *c, const void *buf, size_t len, void *arg)
 {
     (void)c, (void)arg;
     printf("reply: %.*s\n", (int)len, (const char *)buf);

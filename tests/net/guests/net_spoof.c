@@ -111,8 +111,8 @@ int main(int argc, char **argv)
     udp(gw_mac, mac, me, gw, port, "ok");
     udp(gw_mac, mac, other, gw, port, "ip-spoof");
     udp(gw_mac, fake_mac, me, gw, port, "mac-spoof");
-    arp(mac, other, gw);      /* "I am other" */
-    arp(fake_mac, me, gw);    /* a MAC that is not mine */
+    arp(mac, other, gw);   /* "I am other" */
+    arp(fake_mac, me, gw); /* a MAC that is not mine */
     udp(gw_mac, mac, me, gw, port, "done");
     printf("sent\n");
     fflush(stdout);

@@ -67,9 +67,9 @@ static int fail(const char *fmt, ...)
 static uint64_t prng_state;
 static void fill(void *buf, size_t len)
 {
-    if (!prng_state && (getrandom(&prng_state, sizeof prng_state, 0) !=
-                            sizeof prng_state ||
-                        !prng_state))
+    if (!prng_state &&
+        (getrandom(&prng_state, sizeof prng_state, 0) != sizeof prng_state ||
+         !prng_state))
         prng_state = 0x9e3779b97f4a7c15ull ^ (uint64_t)now_ms();
     uint8_t *b = buf;
     for (size_t i = 0; i < len; i++) {
@@ -111,8 +111,7 @@ static int connect_retry(struct in_addr ip, int port, uint64_t deadline)
                              .sin_port = htons((uint16_t)port),
                              .sin_addr = ip};
     for (int attempt = 0;; attempt++) {
-        int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-                        0);
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
         if (fd < 0)
             return -1;
         int r = connect(fd, (struct sockaddr *)&sa, sizeof sa);
@@ -166,8 +165,7 @@ static ssize_t read_all(int fd, char *buf, size_t max, uint64_t deadline)
 /* ---- wait-ip ------------------------------------------------------------- */
 
 /* The "IP MAC TAP" of lightvm's start-up line in (path), if there. */
-static int find_ip(const char *path, const char *unused, char *out,
-                   size_t len)
+static int find_ip(const char *path, const char *unused, char *out, size_t len)
 {
     (void)unused;
     FILE *f = fopen(path, "r");
@@ -193,8 +191,7 @@ static int find_ip(const char *path, const char *unused, char *out,
 }
 
 /* The first line of (path) holding (text), if there. */
-static int find_text(const char *path, const char *text, char *out,
-                     size_t len)
+static int find_text(const char *path, const char *text, char *out, size_t len)
 {
     FILE *f = fopen(path, "r");
     if (!f)
@@ -213,8 +210,7 @@ static int find_text(const char *path, const char *text, char *out,
 
 /* Wait (inotify, no polling) until (find) succeeds on (file), the
  * deadline passes or process (pid) (if > 0) exits. */
-static int wait_file(const char *file, const char *text, uint64_t ms,
-                     int pid,
+static int wait_file(const char *file, const char *text, uint64_t ms, int pid,
                      int (*find)(const char *, const char *, char *, size_t))
 {
     uint64_t deadline = now_ms() + ms;
@@ -254,8 +250,7 @@ static int cmd_wait_ip(int argc, char **argv)
 {
     if (argc < 1)
         return fail("wait-ip FILE [MS [PID]]");
-    return wait_file(argv[0], NULL,
-                     argc > 1 ? strtoull(argv[1], 0, 10) : 10000,
+    return wait_file(argv[0], NULL, argc > 1 ? strtoull(argv[1], 0, 10) : 10000,
                      argc > 2 ? atoi(argv[2]) : 0, find_ip);
 }
 
@@ -281,14 +276,15 @@ static int cmd_wait_pid(int argc, char **argv)
     return r == 0 ? 0 : fail("process %s still running", argv[0]);
 }
 
-/* ---- daytime --------------------------------------------------------------- */
+/* ---- daytime ------------------------------------------------------------- */
 
 static int cmd_daytime(int argc, char **argv)
 {
     struct in_addr ip;
     if (argc < 1 || parse_ip(argv[0], &ip) < 0)
         return fail("daytime IP [MS]");
-    uint64_t deadline = now_ms() + (argc > 1 ? strtoull(argv[1], 0, 10) : 10000);
+    uint64_t deadline =
+        now_ms() + (argc > 1 ? strtoull(argv[1], 0, 10) : 10000);
     int fd = connect_retry(ip, 13, deadline);
     if (fd < 0)
         return fail("connect %s:13: %s", argv[0], strerror(errno));
@@ -312,7 +308,7 @@ static int cmd_daytime(int argc, char **argv)
     return 0;
 }
 
-/* ---- echo ------------------------------------------------------------------ */
+/* ---- echo ---------------------------------------------------------------- */
 
 static int cmd_echo_tcp(int argc, char **argv)
 {
@@ -395,7 +391,7 @@ static int cmd_echo_udp(int argc, char **argv)
     return 0;
 }
 
-/* ---- http ------------------------------------------------------------------- */
+/* ---- http ---------------------------------------------------------------- */
 
 /* Read one response: status, the body's length, keep-alive; the body is
  * read and its start returned in (body). */
@@ -446,8 +442,8 @@ static int cmd_http(int argc, char **argv)
     /* Two requests on one connection: keep-alive. */
     for (int i = 0; i < 2; i++) {
         if (write(fd, get, sizeof get - 1) != sizeof get - 1 ||
-            http_response(fd, body, sizeof body, &status, &keep, 0,
-                          deadline) < 0)
+            http_response(fd, body, sizeof body, &status, &keep, 0, deadline) <
+                0)
             return fail("request %d: no valid response", i + 1);
         if (status != 200 || !keep || !strstr(body, "Hello from a lightvm"))
             return fail("request %d: status %d keep %d body '%.40s'", i + 1,
@@ -461,8 +457,8 @@ static int cmd_http(int argc, char **argv)
         return fail("write pipelined requests");
     int want[3] = {404, 200, 200};
     for (int i = 0; i < 3; i++) {
-        int blen = http_response(fd, body, sizeof body, &status, &keep,
-                                 i == 1, deadline);
+        int blen = http_response(fd, body, sizeof body, &status, &keep, i == 1,
+                                 deadline);
         if (blen < 0 || status != want[i] || !keep || (i == 1 && blen != 0))
             return fail("pipelined response %d: status %d (want %d)", i + 1,
                         status, want[i]);
@@ -481,7 +477,7 @@ static int cmd_http(int argc, char **argv)
     return 0;
 }
 
-/* ---- servers for client guests --------------------------------------------- */
+/* ---- servers for client guests ------------------------------------------- */
 
 static int cmd_serve(int argc, char **argv)
 {
@@ -535,8 +531,8 @@ static int cmd_udp_listen(int argc, char **argv)
         char buf[1500];
         struct sockaddr_in from;
         socklen_t fl = sizeof from;
-        ssize_t n = recvfrom(fd, buf, sizeof buf - 1, 0,
-                             (struct sockaddr *)&from, &fl);
+        ssize_t n =
+            recvfrom(fd, buf, sizeof buf - 1, 0, (struct sockaddr *)&from, &fl);
         if (n < 0)
             continue;
         buf[n] = 0;
@@ -548,7 +544,7 @@ static int cmd_udp_listen(int argc, char **argv)
     return fail("'%s' did not arrive", argv[1]);
 }
 
-/* ---- inject ---------------------------------------------------------------- */
+/* ---- inject -------------------------------------------------------------- */
 
 static uint16_t csum(const void *p, size_t len)
 {
@@ -571,8 +567,7 @@ static uint32_t rnd(void)
 }
 
 /* An IPv4 header to (dst) with random, mostly valid fields. */
-static size_t ipbad(uint8_t *f, size_t max, const uint8_t dmac[6],
-                    uint32_t dst)
+static size_t ipbad(uint8_t *f, size_t max, const uint8_t dmac[6], uint32_t dst)
 {
     memcpy(f, dmac, 6);
     memcpy(f + 6, "\x02\x00\x00\x00\x00\x01", 6);
@@ -605,18 +600,17 @@ static int cmd_inject(int argc, char **argv)
     long count = atol(argv[2]);
     uint8_t dmac[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
     struct in_addr dip = {0};
-    if (argc >= 5 && (sscanf(argv[3], "%hhx:%hhx:%hhx:%hhx:%hhx:%hhx",
-                             &dmac[0], &dmac[1], &dmac[2], &dmac[3], &dmac[4],
-                             &dmac[5]) != 6 ||
-                      parse_ip(argv[4], &dip) < 0))
+    if (argc >= 5 &&
+        (sscanf(argv[3], "%hhx:%hhx:%hhx:%hhx:%hhx:%hhx", &dmac[0], &dmac[1],
+                &dmac[2], &dmac[3], &dmac[4], &dmac[5]) != 6 ||
+         parse_ip(argv[4], &dip) < 0))
         return fail("bad DSTMAC or DSTIP");
     int fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
     int ifindex = (int)if_nametoindex(argv[0]);
     if (fd < 0 || ifindex == 0)
         return fail("raw socket on %s: %s", argv[0], strerror(errno));
-    struct sockaddr_ll sll = {.sll_family = AF_PACKET,
-                              .sll_ifindex = ifindex,
-                              .sll_halen = 6};
+    struct sockaddr_ll sll = {
+        .sll_family = AF_PACKET, .sll_ifindex = ifindex, .sll_halen = 6};
     memcpy(sll.sll_addr, dmac, 6);
     static uint8_t f[9100];
     long sent = 0, refused = 0;
@@ -692,11 +686,16 @@ int main(int argc, char **argv)
     static const struct {
         const char *name;
         int (*fn)(int, char **);
-    } cmds[] = {{"wait-ip", cmd_wait_ip},     {"wait-pid", cmd_wait_pid},
-                {"wait-text", cmd_wait_text},   {"daytime", cmd_daytime},
-                {"echo-tcp", cmd_echo_tcp}, {"echo-udp", cmd_echo_udp},
-                {"http", cmd_http},         {"serve", cmd_serve},
-                {"udp-listen", cmd_udp_listen}, {"inject", cmd_inject}};
+    } cmds[] = {{"wait-ip", cmd_wait_ip},
+                {"wait-pid", cmd_wait_pid},
+                {"wait-text", cmd_wait_text},
+                {"daytime", cmd_daytime},
+                {"echo-tcp", cmd_echo_tcp},
+                {"echo-udp", cmd_echo_udp},
+                {"http", cmd_http},
+                {"serve", cmd_serve},
+                {"udp-listen", cmd_udp_listen},
+                {"inject", cmd_inject}};
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
         if (strcmp(argv[1], cmds[i].name) == 0)
             return cmds[i].fn(argc - 2, argv + 2);
