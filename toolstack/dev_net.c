@@ -95,18 +95,22 @@ int dev_net_attach(struct guest *g, const struct guest_spec *spec,
     const char *bname = ns->bridge[0] ? ns->bridge : NETDEV_BRIDGE_DEFAULT;
     uint32_t baddr = ns->bridge_addr;
     unsigned prefix = ns->prefix;
-    if (!baddr &&
-        netaddr_parse_cidr(NETDEV_SUBNET_DEFAULT, &baddr, &prefix, err) < 0)
-        goto out;
-    if (netdev_bridge_ensure(nd, bname, baddr, prefix, ns->bridge_addr != 0,
-                             &br, err) < 0)
-        goto out;
+    if (ns->ready) {
+        br = *ns->ready;
+    } else {
+        if (!baddr &&
+            netaddr_parse_cidr(NETDEV_SUBNET_DEFAULT, &baddr, &prefix, err) < 0)
+            goto out;
+        if (netdev_bridge_ensure(nd, bname, baddr, prefix, ns->bridge_addr != 0,
+                                 &br, err) < 0)
+            goto out;
+        if (ns->nat && netnat_enable(nd, br.name, br.addr, br.prefix, err) < 0)
+            goto out;
+        if (!ns->no_filter && netguard_ensure(nd, err) < 0)
+            goto out;
+    }
     snprintf(nic->bridge, sizeof nic->bridge, "%s", br.name);
     nic->bridge_ifindex = br.ifindex;
-    if (ns->nat && netnat_enable(nd, br.name, br.addr, br.prefix, err) < 0)
-        goto out;
-    if (!ns->no_filter && netguard_ensure(nd, err) < 0)
-        goto out;
 
     /* The tap: one made ahead of time, or a new one named after the id. */
     if (index < ns->ntaps && ns->taps && ns->taps[index].fd >= 0) {
@@ -125,7 +129,9 @@ int dev_net_attach(struct guest *g, const struct guest_spec *spec,
     a->owned[a->nowned++] = tap.fd;
     int tap_fd = tap.fd;
     tap.fd = -1;
-    if (netdev_tap_attach(nd, &tap, br.ifindex, err) < 0)
+    /* A tap made ahead of time is usually a port of the bridge already. */
+    if (tap.master != br.ifindex &&
+        netdev_tap_attach(nd, &tap, br.ifindex, err) < 0)
         goto out;
 
     netaddr_guest_mac(g->id, index, nic->mac);

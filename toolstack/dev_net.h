@@ -33,8 +33,11 @@ struct guest_net_spec {
     int no_filter;            /* no anti-spoofing filter (see netguard.h) */
     const char *run_dir;      /* leases live under it (set by guest_start) */
     struct netdev *nd;        /* a netlink session to borrow, or NULL */
-    struct netdev_tap *taps;  /* taps made ahead of time, or NULL: each */
-    unsigned ntaps;           /*   is used (and its fd given away) in turn */
+    /* The bridge, already made sure of (with NAT and the filter table, as
+     * asked) by the caller, e.g. a daemon at start; NULL: done here. */
+    const struct netdev_bridge *ready;
+    struct netdev_tap *taps; /* taps made ahead of time, or NULL: each */
+    unsigned ntaps;          /*   is used (and its fd given away) in turn */
 };
 
 /* One attached NIC. */

@@ -548,7 +548,7 @@ int netdev_tap_create(struct netdev *nd, const char *name, struct netdev_tap *t,
     return 0;
 }
 
-int netdev_tap_attach(struct netdev *nd, const struct netdev_tap *t,
+int netdev_tap_attach(struct netdev *nd, struct netdev_tap *t,
                       int bridge_ifindex, struct lvm_err *err)
 {
     int r = setup_link(nd, t->ifindex, bridge_ifindex);
@@ -556,6 +556,7 @@ int netdev_tap_attach(struct netdev *nd, const struct netdev_tap *t,
         r = link_up(nd, t->ifindex);
     if (r < 0)
         return lvm_err_set(err, -r, "attach tap %s to the bridge", t->name);
+    t->master = bridge_ifindex;
     return 0;
 }
 

@@ -98,6 +98,7 @@ void netdev_neigh_forget(struct netdev *nd, int bridge_ifindex, uint32_t addr);
 struct netdev_tap {
     int fd; /* the guest's NIC: non-blocking, one frame per read/write */
     int ifindex;
+    int master; /* the bridge it is a port of (netdev_tap_attach), or 0 */
     char name[IF_NAMESIZE];
 };
 
@@ -111,7 +112,7 @@ int netdev_tap_create(struct netdev *nd, const char *name, struct netdev_tap *t,
 
 /* Make (t) a port of bridge (bridge_ifindex) and bring it up, with no
  * IPv6 address of its own (the host never talks on a tap). */
-int netdev_tap_attach(struct netdev *nd, const struct netdev_tap *t,
+int netdev_tap_attach(struct netdev *nd, struct netdev_tap *t,
                       int bridge_ifindex, struct lvm_err *err);
 
 /* Delete the tap (even while a guest holds its fd) and close our fd. */

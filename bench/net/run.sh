@@ -195,7 +195,7 @@ mem_run() { # mem_run LABEL ELF [OPTIONS]
     for p in /proc/[0-9]*; do
         comm=$(cat "$p/comm" 2>/dev/null) || continue
         case $comm in "lvm-m$$$label"*) ;; *) continue ;; esac
-        read -r a b c <<<"$(awk '/^Pss:/ {p=$2} /^Private_(Clean|Dirty):/ {v+=$2} /^Rss:/ {r=$2} END {print p, v, r}' "$p/smaps_rollup")"
+        read -r a b c <<<"$(awk '/^Pss:/ {p=$2} /^Anonymous:/ {v=$2} /^Rss:/ {r=$2} END {print p, v, r}' "$p/smaps_rollup")"
         pss=$((pss + a)); priv=$((priv + b)); rss=$((rss + c)); n=$((n + 1))
     done
     for p in "${pids[@]}"; do
@@ -209,7 +209,7 @@ mem_run() { # mem_run LABEL ELF [OPTIONS]
 }
 say "Load before: $(load)"
 say ""
-echo "| guests | running | PSS KiB | private KiB | RSS KiB | kernel growth KiB | MemAvailable drop KiB | lightvm run RSS KiB |" >>"$OUT"
+echo "| guests | running | PSS KiB | own (anonymous) KiB | RSS KiB | kernel growth KiB | MemAvailable drop KiB | lightvm run RSS KiB |" >>"$OUT"
 echo "|---|---:|---:|---:|---:|---:|---:|---:|" >>"$OUT"
 mem_run net "$EX/daytime/daytime.elf" --net
 mem_run idle "$EX/idle/idle.elf"
@@ -217,9 +217,12 @@ cat >>"$OUT" <<EOF
 
 Per guest, averaged over $MEMN guests running at once (each started with
 \`lightvm run [--net] ELF\` and answering, for the network guests, before the
-next starts). PSS and private (clean + dirty) pages from each guest
-process's \`smaps_rollup\`: private is what the guest costs beyond the image
-pages it shares with the others. Kernel growth is Slab + KernelStack +
+next starts). From each guest process's \`smaps_rollup\`: PSS, RSS, and
+its own pages ("Anonymous": heap, stack, the data and BSS pages it wrote,
+its boot page): what a guest costs beyond the image pages. Under \`lightvm
+run\` every guest has its own copy of the image (each run loads its own
+template), so PSS and RSS include the whole image here; a daemon keeps one
+template per image, whose pages its guests share. Kernel growth is Slab + KernelStack +
 PageTables from \`/proc/meminfo\` (taps, sockets, namespaces, cgroups,
 page tables). The last column is the foreground \`lightvm run\` process
 each guest has here; a daemon replaces all of them with one. "idle" is

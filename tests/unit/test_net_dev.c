@@ -4,6 +4,8 @@
  * kernel, in a network namespace of the test's own (needs root).
  */
 #include "toolstack/dev_net.h"
+#include "toolstack/devices.h"
+#include "toolstack/guest.h"
 #include "toolstack/netaddr.h"
 #include "toolstack/netdev.h"
 #include "toolstack/netguard.h"
@@ -280,6 +282,147 @@ static void dev_net_sweeps_leases(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+/* The attach path a guest's start takes (devices.c -> dev_net_attach),
+ * with a fresh tap or one made ahead of time, and its undoing. */
+static void attach_and_release(int pooled)
+{
+    struct lvm_err err;
+    char run[] = "/tmp/lvm-devnet-attach.XXXXXX";
+    assert_non_null(mkdtemp(run));
+    struct guest g;
+    memset(&g, 0, sizeof g);
+    snprintf(g.id, sizeof g.id,
+             pooled ? "00112233aabbccdd" : "44556677eeff0011");
+    assert_int_equal(devpage_create(&g.dev, &err), 0);
+    struct guest_spec spec;
+    memset(&spec, 0, sizeof spec);
+    spec.net.enabled = 1;
+    spec.net.run_dir = run;
+    spec.net.nd = nd;
+    snprintf(spec.net.bridge, sizeof spec.net.bridge, "tbr1");
+    assert_int_equal(netaddr_parse_cidr("10.88.0.1/24", &spec.net.bridge_addr,
+                                        &spec.net.prefix, &err),
+                     0);
+    struct netdev_bridge br;
+    struct netdev_tap pool = {.fd = -1};
+    if (pooled) {
+        /* A daemon's prepare phase. */
+        assert_int_equal(netdev_bridge_ensure(nd, "tbr1", spec.net.bridge_addr,
+                                              24, 1, &br, &err),
+                         0);
+        assert_int_equal(netguard_ensure(nd, &err), 0);
+        assert_int_equal(netdev_tap_create(nd, "lvtpool0", &pool, &err), 0);
+        assert_int_equal(netdev_tap_attach(nd, &pool, br.ifindex, &err), 0);
+        assert_int_equal(pool.master, br.ifindex);
+        spec.net.taps = &pool;
+        spec.net.ntaps = 1;
+        spec.net.ready = &br;
+    }
+    struct attach a;
+    memset(&a, 0, sizeof a);
+    a.pol.control_fd = -1;
+    struct lvm_manifest_device want = {.type = LVM_DEV_NET, .name = "net0"};
+    assert_int_equal(dev_net_attach(&g, &spec, &want, 4, 1, &a, &err), 0);
+    if (pooled)
+        assert_int_equal(pool.fd, -1); /* the guest's now */
+
+    /* The device page entry. */
+    const struct lvm_device *d = devpage_find(g.dev.dp, LVM_DEV_NET, "net0");
+    assert_non_null(d);
+    assert_int_equal(d->handle, 4);
+    assert_int_equal(d->evtchn, 1);
+    assert_int_equal(d->flags, 0);
+    uint8_t mac[6];
+    netaddr_guest_mac(g.id, 0, mac);
+    assert_memory_equal(d->u.net.mac, mac, 6);
+    assert_int_equal(d->u.net.mtu, 1500);
+    assert_int_equal(d->u.net.ipv4_netmask, netaddr_mask(24));
+    assert_int_equal(d->u.net.ipv4_gateway, ip("10.88.0.1"));
+    assert_int_equal(d->u.net.ipv4_addr & netaddr_mask(24), ip("10.88.0.0"));
+    assert_int_not_equal(d->u.net.ipv4_addr, ip("10.88.0.1"));
+    /* The policy allows the NIC's fd, and the tap's fd goes to the guest
+     * as fd 4. */
+    assert_int_equal(a.pol.ndevices, 1);
+    assert_int_equal(a.pol.dev[0].type, LVM_DEV_NET);
+    assert_int_equal(a.pol.dev[0].fd, 4);
+    assert_int_equal(a.nfds, 1);
+    assert_int_equal(a.map[0].target, 4);
+    /* The toolstack's record of it. */
+    assert_non_null(g.net);
+    assert_int_equal(g.net->n, 1);
+    const struct guest_nic *nic = &g.net->nic[0];
+    if (pooled)
+        assert_string_equal(nic->tap, "lvtpool0");
+    else
+        assert_string_equal(nic->tap, "lvt44556677eeff");
+    struct netdev_link l;
+    assert_int_equal(netdev_link_get(nd, nic->tap_ifindex, NULL, &l, &err), 0);
+    assert_int_equal(l.master, nic->bridge_ifindex);
+    struct lease_dir ld;
+    assert_int_equal(lease_dir_open(&ld, g.net->lease_dir, &err), 0);
+    struct lease_owner o;
+    assert_int_equal(lease_read(&ld, nic->addr, &o), 0);
+    assert_string_equal(o.guest_id, g.id);
+    assert_int_equal(o.ifindex, nic->tap_ifindex);
+    /* Counters, as the guest sees them: a frame it sends is its tx. */
+    uint8_t frame[60] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+    memcpy(frame + 6, mac, 6);
+    frame[12] = 0x88, frame[13] = 0xb5;
+    assert_int_equal(write(a.fds[0], frame, sizeof frame), sizeof frame);
+    struct netdev_stats st;
+    assert_int_equal(dev_net_stats(&g, 0, &st, &err), 0);
+    assert_int_equal(st.tx_packets, 1);
+    assert_int_equal(st.tx_bytes, sizeof frame);
+    assert_int_equal(dev_net_stats(&g, 1, &st, &err), -1);
+
+    /* The plan is sent; the toolstack closes its copy: with no guest to
+     * hold it, the tap goes. Then the guest is released. */
+    devices_release(&a);
+    assert_int_equal(netdev_link_get(nd, nic->tap_ifindex, NULL, &l, &err), -1);
+    uint32_t addr = nic->addr;
+    dev_net_release(&g);
+    assert_int_equal(lease_read(&ld, addr, &o), -1);
+    unsigned removed;
+    assert_int_equal(netguard_sweep(nd, &removed, &err), 0);
+    assert_int_equal(removed, 0); /* revoked, not left for a sweep */
+    dev_net_release(&g);          /* twice is harmless */
+    free(g.net);
+    lease_dir_close(&ld);
+    devpage_destroy(&g.dev);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", run);
+    assert_int_equal(system(cmd), 0);
+}
+
+static void attach_fresh(void **state)
+{
+    (void)state;
+    attach_and_release(0);
+}
+
+static void attach_pooled(void **state)
+{
+    (void)state;
+    attach_and_release(1);
+}
+
+static void attach_needs_net_option(void **state)
+{
+    (void)state;
+    struct guest g;
+    memset(&g, 0, sizeof g);
+    struct guest_spec spec;
+    memset(&spec, 0, sizeof spec);
+    struct attach a;
+    memset(&a, 0, sizeof a);
+    struct lvm_manifest_device want = {.type = LVM_DEV_NET, .name = "net0"};
+    struct lvm_err err;
+    assert_int_equal(dev_net_attach(&g, &spec, &want, 4, 1, &a, &err), -1);
+    assert_int_equal(err.code, ENODEV);
+    assert_non_null(strstr(err.msg, "--net"));
+    assert_null(g.net);
+}
+
 static void bridge_delete(void **state)
 {
     (void)state;
@@ -301,6 +444,9 @@ int main(void)
         cmocka_unit_test(guard_and_sweep),
         cmocka_unit_test(nat_chain),
         cmocka_unit_test(dev_net_sweeps_leases),
+        cmocka_unit_test(attach_fresh),
+        cmocka_unit_test(attach_pooled),
+        cmocka_unit_test(attach_needs_net_option),
         cmocka_unit_test(bridge_delete),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
