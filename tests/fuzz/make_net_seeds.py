@@ -34,8 +34,12 @@ def rand_u32s(n):
     return out
 
 
-# rand 1: the client's ISN (it connects first); rand 2, 3: accepted ones.
+# Static target: rand 1 is the client's ISN (it connects first), rand 2
+# the first accepted connection's. DHCP target: rand 1 is the DHCP
+# transaction id (DHCP restarts with every input; the client cannot
+# connect before an address is bound), rand 2 the first accepted ISN.
 ISN = rand_u32s(3)
+XID = ISN[0]
 
 
 def csum(data):
@@ -155,7 +159,14 @@ def main():
     seed("tcp-client-synack", [hello,
         tcp(9, 49153, 5000, client_isn + 1, SYN | ACK, opts=MSS),
         tcp(9, 49153, 5001, client_isn + 6, PSH | ACK, b"served")])
-    seed("dhcp-offer-ack", [(dhcp(2), 2), (dhcp(5), 2), hello])
+    seed("dhcp-offer-ack", [(dhcp(2, XID), 2), (dhcp(5, XID), 2), hello])
+    seed("dhcp-nak", [(dhcp(2, XID), 2), (dhcp(6, XID), 2)])
+    seed("dhcp-then-tcp", [(dhcp(2, XID), 2), (dhcp(5, XID), 2), hello,
+        tcp(40000, 7, 1000, 0, SYN, opts=MSS),
+        tcp(40000, 7, 1001, ISN[1] + 1, ACK),
+        tcp(40000, 7, 1001, ISN[1] + 1, PSH | ACK, b"after dhcp")])
+    seed("dhcp-renew", [(dhcp(2, XID), 2), (dhcp(5, XID), 2), hello,
+        (dhcp(5, XID), 255), (dhcp(5, XID), 255)])
     seed("ip-options-frag", [hello,
         ip(6, b"\0" * 20, flags=0x2000), ip(17, b"\0" * 8, flags=0x0001)])
     seed("short-frames", [b"\x02" * 14, (hello[:20], 1), (icmp_echo()[:30], 1)])
