@@ -105,18 +105,49 @@ const char *lvm_net_strerror(int err)
 static uint64_t run_timers(struct lvm_netstack *s, uint64_t now)
 {
     uint64_t next = UINT64_MAX;
-    /* TCP: every 250 ms while any connection exists (retransmission,
-     * delayed ACKs, TIME-WAIT); tcp_tmr alternates fast and slow work. */
+    /* TCP, fast timer (delayed ACKs, refused data): every 250 ms while a
+     * connection is open. Slow timer (retransmission, timeouts, the end
+     * of TIME-WAIT): every 500 ms then, and while only TIME-WAIT remains,
+     * not before the first of those ends; ticks missed meanwhile are made
+     * up at once (lwIP counts time in slow ticks). So a daytime guest
+     * sleeps after answering, instead of ticking through TIME-WAIT. */
+    const uint64_t fast = TCP_FAST_INTERVAL * MS, slow = TCP_SLOW_INTERVAL * MS;
     if (tcp_active_pcbs || tcp_tw_pcbs) {
-        if (!s->tcp_due)
-            s->tcp_due = now + TCP_TMR_INTERVAL * MS;
-        if (now >= s->tcp_due) {
-            tcp_tmr();
-            s->tcp_due = now + TCP_TMR_INTERVAL * MS;
+        if (!s->tcp_slow_last)
+            s->tcp_slow_last = now;
+        if (now - s->tcp_slow_last >= slow) {
+            uint64_t ticks = (now - s->tcp_slow_last) / slow;
+            s->tcp_slow_last += ticks * slow;
+            if (ticks > 2 * TCP_MSL / TCP_SLOW_INTERVAL + 1)
+                ticks = 2 * TCP_MSL / TCP_SLOW_INTERVAL + 1;
+            while (ticks--)
+                tcp_slowtmr();
+        }
+    } else {
+        s->tcp_slow_last = 0;
+    }
+    if (tcp_active_pcbs) {
+        if (!s->tcp_due || now >= s->tcp_due) {
+            if (s->tcp_due)
+                tcp_fasttmr();
+            s->tcp_due = now + fast;
         }
         next = s->tcp_due;
+        if (s->tcp_slow_last + slow < next)
+            next = s->tcp_slow_last + slow;
     } else {
         s->tcp_due = 0;
+        /* Only TIME-WAIT left: wake when the first one ends. */
+        uint32_t left = UINT32_MAX;
+        for (struct tcp_pcb *p = tcp_tw_pcbs; p; p = p->next) {
+            uint32_t age = tcp_ticks - p->tmr;
+            uint32_t span = 2 * TCP_MSL / TCP_SLOW_INTERVAL + 1;
+            uint32_t l = age < span ? span - age : 1;
+            if (l < left)
+                left = l;
+        }
+        if (left != UINT32_MAX)
+            next = s->tcp_slow_last + (uint64_t)left * slow;
     }
     /* ARP ages entries and retries requests once a second. Ticks missed
      * while idle are made up at once, so entries still expire on time. */
@@ -128,7 +159,7 @@ static uint64_t run_timers(struct lvm_netstack *s, uint64_t now)
             etharp_tmr();
         s->arp_last = now;
     }
-    int arp_busy = now - s->last_io_ns < ARP_ACTIVE_NS || s->tcp_due;
+    int arp_busy = now - s->last_io_ns < ARP_ACTIVE_NS || tcp_active_pcbs;
     if (arp_busy && s->arp_last + ARP_TMR_INTERVAL * MS < next)
         next = s->arp_last + ARP_TMR_INTERVAL * MS;
     /* DHCP: its fine timer drives requests and retries, the coarse one

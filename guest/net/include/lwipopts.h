@@ -69,6 +69,8 @@
 #define TCP_QUEUE_OOSEQ 1
 #define TCP_OOSEQ_MAX_PBUFS 8 /* per connection */
 #define LWIP_TCP_KEEPALIVE 0
+/* TIME-WAIT lasts 2 MSL: 60 s, as on Linux (lwIP's default MSL is 60 s). */
+#define TCP_MSL 30000UL
 #define LWIP_TCP_TIMESTAMPS 0
 #define LWIP_WND_SCALE 0
 #define LWIP_CALLBACK_API 1
