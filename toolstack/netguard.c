@@ -40,7 +40,8 @@
 #define KEY_PORT 4
 #define KEY_MAC 12
 #define KEY_IP 8
-#define CHAIN "guests"
+#define CHAIN "guests"      /* what enters the bridge from a guest */
+#define CHAIN_OUT "to_guests" /* what the bridge sends to a guest */
 
 /* ---- Batches ------------------------------------------------------------- */
 
@@ -244,8 +245,9 @@ static int put_set(struct batch *bt, const char *name, uint32_t id,
     return 0;
 }
 
-/* One rule of the guests chain from (n) expressions. */
-static int put_rule(struct batch *bt, struct nftnl_expr **ex, int n)
+/* One rule of (chain) from (n) expressions. */
+static int put_rule(struct batch *bt, const char *chain,
+                    struct nftnl_expr **ex, int n)
 {
     struct nftnl_rule *r = nftnl_rule_alloc();
     int bad = !r;
@@ -262,7 +264,7 @@ static int put_rule(struct batch *bt, struct nftnl_expr **ex, int n)
         return -1;
     }
     nftnl_rule_set_str(r, NFTNL_RULE_TABLE, NETGUARD_TABLE);
-    nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, CHAIN);
+    nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, chain);
     nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, NFPROTO_BRIDGE);
     struct nlmsghdr *nlh = batch_msg(bt, NFT_MSG_NEWRULE, NFPROTO_BRIDGE,
                                      NLM_F_CREATE | NLM_F_APPEND);
@@ -273,7 +275,11 @@ static int put_rule(struct batch *bt, struct nftnl_expr **ex, int n)
 }
 
 #define RULE(bt, ...)                                                          \
-    put_rule(bt, (struct nftnl_expr *[]){__VA_ARGS__},                         \
+    put_rule(bt, CHAIN, (struct nftnl_expr *[]){__VA_ARGS__},                  \
+             (int)(sizeof((struct nftnl_expr *[]){__VA_ARGS__}) /              \
+                   sizeof(struct nftnl_expr *)))
+#define RULE_OUT(bt, ...)                                                      \
+    put_rule(bt, CHAIN_OUT, (struct nftnl_expr *[]){__VA_ARGS__},              \
              (int)(sizeof((struct nftnl_expr *[]){__VA_ARGS__}) /              \
                    sizeof(struct nftnl_expr *)))
 
@@ -316,6 +322,32 @@ static int put_rules(struct batch *bt)
         return -1;
     /* Anything else from a guest: IPv6, VLAN tags, other EtherTypes. */
     return RULE(bt, verdict(NF_DROP));
+}
+
+/*
+ * What the bridge floods to guests: an ARP request reaches only the guest
+ * whose address it asks for. A bridge floods every broadcast to every
+ * port, so without this each new guest (the host asks for its MAC, it
+ * announces itself) would wake every other guest: the cost of creating a
+ * guest would grow with the number running.
+ */
+static int put_rules_out(struct batch *bt)
+{
+    const uint16_t arp = htons(0x0806), request = htons(1);
+    /* Not to a guest, or to a DHCP guest (its address is not known). */
+    if (RULE_OUT(bt, meta(NFT_META_OIF, NFT_REG_1),
+                 lookup(SET_PORT, ID_PORT, 1), verdict(NFT_RETURN)) < 0 ||
+        RULE_OUT(bt, meta(NFT_META_OIF, NFT_REG_1),
+                 lookup(SET_DHCP, ID_DHCP, 0), verdict(NFT_RETURN)) < 0)
+        return -1;
+    /* An ARP request for an address that is not this guest's. */
+    return RULE_OUT(bt, payload(NFT_PAYLOAD_LL_HEADER, 12, 2, NFT_REG_1),
+                    cmp(NFT_CMP_EQ, &arp, 2),
+                    payload(NFT_PAYLOAD_NETWORK_HEADER, 6, 2, NFT_REG_1),
+                    cmp(NFT_CMP_EQ, &request, 2),
+                    meta(NFT_META_OIF, NFT_REG_1),
+                    payload(NFT_PAYLOAD_NETWORK_HEADER, 24, 4, NFT_REG32_01),
+                    lookup(SET_IP, ID_IP, 1), verdict(NF_DROP));
 }
 
 /* ---- The guard table ----------------------------------------------------- */
@@ -393,7 +425,10 @@ int netguard_ensure(struct netdev *nd, struct lvm_err *err)
          * spoofed frame first. */
         put_base_chain(&bt, NFPROTO_BRIDGE, NETGUARD_TABLE, CHAIN, "filter",
                        NF_BR_PRE_ROUTING, NF_BR_PRI_FILTER_BRIDGED - 1) < 0 ||
-        put_rules(&bt) < 0) {
+        put_base_chain(&bt, NFPROTO_BRIDGE, NETGUARD_TABLE, CHAIN_OUT,
+                       "filter", NF_BR_POST_ROUTING,
+                       NF_BR_PRI_FILTER_BRIDGED - 1) < 0 ||
+        put_rules(&bt) < 0 || put_rules_out(&bt) < 0) {
         mnl_nlmsg_batch_stop(bt.b);
         return lvm_err_set(err, ENOMEM, "build the nftables guard table");
     }

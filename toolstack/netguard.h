@@ -11,6 +11,10 @@
  * other addresses, IPv6, VLAN tags, any other EtherType. A guest using
  * DHCP is held to its MAC only. Frames from other ports are untouched.
  *
+ * A second chain, on what the bridge sends to guest ports, lets an ARP
+ * request reach only the guest it asks for, so a new guest does not wake
+ * every other one.
+ *
  * The rules never change; guests come and go as elements of four sets
  * keyed by the tap's ifindex (which the kernel does not reuse), so
  * adding a guest is one small transaction whatever the number of guests.

@@ -102,7 +102,12 @@ Commands (inside the benchmark's namespace, bridge already up):
 \`$BUILD/bench/net/daytime_latency -x -n $RUNS -- $BUILD/bin/lightvm run
 $BUILD/examples/noop/noop.elf\`. The clock starts before \`posix_spawn\` of
 the create command and stops when the answer has been read and checked
-against the host's clock. Target: 5 ms median.
+against the host's clock. Target: 5 ms median. The two parts: until
+\`lightvm run\` prints the guest's address (the toolstack's work: process
+start, image, cgroup, namespaces, NIC; the guest is running when the line
+appears), and from there to the answer (the guest's own start-up, ARP and
+the TCP exchange). A daemon's pool removes most of the first part; the
+baseline shows what the same toolstack costs for a guest without a NIC.
 
 EOF
 

@@ -53,6 +53,34 @@ test_all_filtered() {
     [ "$n" -eq "$N" ] || { echo "$n guest_ip entries, want $N"; return 1; }
 }
 
+# Frames each tap has passed to its guest (a tap's transmit side).
+tap_tx_all() {
+    nsx cat /proc/net/dev | awk '$1 ~ /^lvt/ {print $1, $11}' | sort
+}
+
+# The host asks for one guest's MAC: that ARP broadcast must reach that
+# guest only, not wake the other 99 (the filter's to_guests chain). A
+# guest outside the filter (--net-no-filter) shows the broadcast is there.
+test_arp_reaches_only_its_guest() {
+    start_guest "s$$-open" "$DAYTIME" --net --net-no-filter || return 1
+    PIDS+=("$GUEST_PID")
+    local open_tap=$GUEST_TAP target=${IPS[0]} before after
+    nsx ip neigh flush dev lvm0
+    before=$(tap_tx_all)
+    nsx "$NETC" daytime "$target" 5000 >/dev/null || return 1
+    after=$(tap_tx_all)
+    local changed
+    changed=$(diff <(echo "$before") <(echo "$after") | grep -c '^>')
+    # The target's tap and the unfiltered guest's tap, nothing else.
+    if [ "$changed" -ne 2 ]; then
+        echo "$changed taps passed frames, want 2 (target and unfiltered):"
+        diff <(echo "$before") <(echo "$after")
+        return 1
+    fi
+    diff <(echo "$before") <(echo "$after") | grep -q "^> $open_tap: " ||
+        { echo "the unfiltered guest saw no broadcast"; return 1; }
+}
+
 test_stop_all_clean() {
     local p bad=0
     for p in "${PIDS[@]}"; do kill -INT "$p"; done
@@ -75,5 +103,6 @@ BEFORE=$(state)
 check net_scale_start_"$N" test_start_all
 check net_scale_all_answer test_all_answer
 check net_scale_all_filtered test_all_filtered
+check net_scale_arp_only_to_its_guest test_arp_reaches_only_its_guest
 check net_scale_nothing_left test_stop_all_clean
 finish
