@@ -27,6 +27,14 @@ int cmd_wait(int argc, char **argv);
 int cmd_console(int argc, char **argv);
 int cmd_tinyx(int argc, char **argv);    /* cli/cmd_tinyx.c */
 int cmd_run_qemu(int argc, char **argv); /* cli/run_qemu.c */
+int cmd_net(int argc, char **argv);
+
+/* 1 if this CLI does host networking itself; 0 in the static build, which
+ * hands it to lightvm-net (cli/static_net.c). */
+extern const int cli_has_net;
+/* Exec lightvm-net with a command's (argc, argv) ("run", ...); returns
+ * only on failure, with the exit code. */
+int cli_exec_net(int argc, char **argv);
 
 /* Print "lightvm: <err>" on stderr. */
 void cli_error(const struct lvm_err *err);

@@ -13,6 +13,7 @@
 #include "toolstack/guest.h"
 #include "toolstack/host.h"
 #include "toolstack/monitor.h"
+#include "toolstack/netaddr.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -278,6 +279,24 @@ out:
 
 /* ---- Without a daemon ---------------------------------------------------- */
 
+/* Tell the user where the guest's NICs are. */
+static void show_nics(const struct guest *g)
+{
+    for (unsigned i = 0; g->net && i < g->net->n; i++) {
+        const struct guest_nic *n = &g->net->nic[i];
+        char ip[16], mac[18];
+        netaddr_mac_str(n->mac, mac);
+        if (n->addr)
+            cli_msg("guest %s %s: ip %s/%u mac %s bridge %s tap %s", g->name,
+                    n->dev, netaddr_ip4_str(n->addr, ip),
+                    (unsigned)__builtin_popcount(n->netmask), mac, n->bridge,
+                    n->tap);
+        else
+            cli_msg("guest %s %s: ip by DHCP, mac %s bridge %s tap %s",
+                    g->name, n->dev, mac, n->bridge, n->tap);
+    }
+}
+
 static int run_cold(struct run_opts *o)
 {
     struct lvm_err err;
@@ -319,6 +338,7 @@ static int run_cold(struct run_opts *o)
         .console_limit = o->g.console_limit,
         .nblocks = o->g.nblocks,
         .monitor = mon->kind,
+        .net = o->g.net,
     };
     memcpy(spec.blocks, o->g.blocks, sizeof spec.blocks);
     if (o->console_path) {
@@ -333,6 +353,7 @@ static int run_cold(struct run_opts *o)
     uint64_t t_begin = host_now_ns();
     if (guest_start(&host, img, &spec, &g, &err) < 0)
         goto fail;
+    show_nics(g);
     if (getenv("LIGHTVM_TIMING"))
         fprintf(stderr,
                 "lightvm: timing (us): cgroup %.0f, shell %.0f (prepare); "
@@ -413,5 +434,7 @@ int cmd_run(int argc, char **argv)
             return code;
         }
     }
+    if (o.g.net.enabled && !cli_has_net)
+        return cli_exec_net(argc, argv); /* the static CLI has no netlink */
     return run_cold(&o);
 }

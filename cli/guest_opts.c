@@ -4,6 +4,7 @@
 #include "cli/guest_opts.h"
 #include "cli/cli.h"
 #include "toolstack/layout.h"
+#include "toolstack/netaddr.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -25,6 +26,51 @@ static int parse_block(const char *arg, struct guest_block *b)
         b->readonly = 1;
     }
     return b->path[0] ? 0 : -1;
+}
+
+/* The --net options, numbered from --net (0). */
+static int parse_net(int which, const char *arg, struct guest_net_spec *n)
+{
+    struct lvm_err err;
+    n->enabled = 1;
+    switch (which) {
+    case 0: /* --net[=BRIDGE] */
+        if (arg && (!*arg || strlen(arg) >= sizeof n->bridge ||
+                    strchr(arg, '/') || strchr(arg, ' '))) {
+            cli_msg("--net: '%s' is not a bridge name (1 to %zu characters)",
+                    arg, sizeof n->bridge - 1);
+            return -1;
+        }
+        if (arg)
+            snprintf(n->bridge, sizeof n->bridge, "%s", arg);
+        break;
+    case 1:
+        if (netaddr_parse_cidr(arg, &n->bridge_addr, &n->prefix, &err) < 0) {
+            cli_msg("--net-subnet: %s", err.msg);
+            return -1;
+        }
+        break;
+    case 2:
+        n->nat = 1;
+        break;
+    case 3:
+        n->dhcp = 1;
+        break;
+    case 4:
+        if (netaddr_parse_ip4(arg, &n->want_addr) < 0) {
+            cli_msg("--ip: '%s' is not an IPv4 address", arg);
+            return -1;
+        }
+        break;
+    case 5:
+        n->no_filter = 1;
+        break;
+    }
+    if (n->dhcp && n->want_addr) {
+        cli_msg("--ip and --net-dhcp exclude each other");
+        return -1;
+    }
+    return 0;
 }
 
 int guest_opt(int c, const char *arg, struct guest_opts *o)
@@ -103,6 +149,13 @@ int guest_opt(int c, const char *arg, struct guest_opts *o)
     case GO_MONITOR:
         o->monitor = arg;
         return 1;
+    case GO_NET:
+    case GO_NET_SUBNET:
+    case GO_NET_NAT:
+    case GO_NET_DHCP:
+    case GO_NET_IP:
+    case GO_NET_NO_FILTER:
+        return parse_net(c - GO_NET, arg, &o->net) < 0 ? -1 : 1;
     default:
         return 0;
     }

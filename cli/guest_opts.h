@@ -17,6 +17,12 @@ enum {
     GO_CONSOLE_LIMIT,
     GO_MONITOR,
     GO_WATCHDOG,
+    GO_NET, /* the --net options, in this order */
+    GO_NET_SUBNET,
+    GO_NET_NAT,
+    GO_NET_DHCP,
+    GO_NET_IP,
+    GO_NET_NO_FILTER,
     GO_FIRST_FREE, /* commands number their own long options from here */
 };
 
@@ -34,7 +40,13 @@ enum {
         {"env", required_argument, NULL, 'e'},                                \
         {"block", required_argument, NULL, 'b'},                              \
         {"monitor", required_argument, NULL, GO_MONITOR},                     \
-        {"watchdog", required_argument, NULL, GO_WATCHDOG}
+        {"watchdog", required_argument, NULL, GO_WATCHDOG},                   \
+        {"net", optional_argument, NULL, GO_NET},                             \
+        {"net-subnet", required_argument, NULL, GO_NET_SUBNET},               \
+        {"net-nat", no_argument, NULL, GO_NET_NAT},                           \
+        {"net-dhcp", no_argument, NULL, GO_NET_DHCP},                         \
+        {"ip", required_argument, NULL, GO_NET_IP},                           \
+        {"net-no-filter", no_argument, NULL, GO_NET_NO_FILTER}
 
 #define GUEST_OPTS_HELP                                                        \
     "  -m, --mem SIZE          guest RAM (default 16M; K, M, G suffixes)\n"   \
@@ -48,7 +60,16 @@ enum {
     "      --monitor MONITOR   proc (default), or auto: the strongest\n"      \
     "                          isolation this host offers\n"                  \
     "      --watchdog MS       kill the guest if it does not yield (ping) for\n" \
-    "                          MS milliseconds (daemon guests)\n"
+    "                          MS milliseconds (daemon guests)\n"            \
+    "      --net[=BRIDGE]      attach the guest's NICs to BRIDGE (default\n"  \
+    "                          lvm0, created on first use); its address and\n" \
+    "                          MAC are printed on stderr at start\n"         \
+    "      --net-subnet CIDR   a new bridge's address and the guests' subnet\n" \
+    "                          (default 10.213.0.1/16)\n"                    \
+    "      --net-nat           masquerade the subnet to the host's uplink\n" \
+    "      --net-dhcp          no static address: the guest uses DHCP\n"    \
+    "      --ip ADDRESS        this address for the guest's first NIC\n"    \
+    "      --net-no-filter     let the guest send from any MAC or address\n"
 
 struct guest_opts {
     const char *name;
@@ -60,6 +81,7 @@ struct guest_opts {
     char *env[GUEST_OPTS_MAX_ENV];
     unsigned nblocks;
     struct guest_block blocks[GUEST_MAX_BLOCKS];
+    struct guest_net_spec net; /* --net and friends */
     /* The image and the guest's argv: image, then its arguments. */
     int argc;
     char **argv;

@@ -36,6 +36,7 @@ static const struct command commands[] = {
     {"destroy", cmd_destroy, "kill guests and remove all they had"},
     {"rm", cmd_destroy, NULL},
     {"tinyx", cmd_tinyx, "build a minimal Linux VM for a Debian app, or its kernel"},
+    {"net", cmd_net, "guest networking: bridge up/down, sweep, list ports"},
 };
 
 #define NCOMMANDS (sizeof commands / sizeof commands[0])

@@ -1,7 +1,9 @@
 /*
- * devices.c: console, control and block devices (see devices.h).
+ * devices.c: console, control and block devices (see devices.h); network
+ * devices are attached by dev_net.c.
  */
 #include "toolstack/devices.h"
+#include "toolstack/dev_net.h"
 #include "toolstack/guest.h"
 #include "toolstack/fsutil.h"
 
@@ -126,6 +128,7 @@ int devices_attach(struct guest *g, const struct image *img,
                                spec->blocks[i].name);
     }
     int next_fd = DEV_FIRST_FD;
+    unsigned next_evtchn = DEV_CONTROL_EVTCHN + 1;
     for (unsigned j = 0; j < img->info.ndevices; j++) {
         const struct lvm_manifest_device *want = &img->info.dev[j];
         if (want->type == LVM_DEV_BLOCK) {
@@ -139,6 +142,10 @@ int devices_attach(struct guest *g, const struct image *img,
                                    "it with --block %s=FILE",
                                    want->name, want->name);
             if (attach_block(g, a, b, want, next_fd++, err) < 0)
+                return -1;
+        } else if (want->type == LVM_DEV_NET) {
+            if (dev_net_attach(g, spec, want, next_fd++, next_evtchn++, a,
+                               err) < 0)
                 return -1;
         } else {
             return lvm_err_set(err, ENODEV,

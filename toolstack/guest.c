@@ -135,6 +135,8 @@ int guest_launch(const struct lvm_host *h, struct guest *g,
     uint64_t t0 = host_now_ns();
     struct guest_spec s = *spec;
     s.ram_size = ram;
+    if (!s.net.run_dir)
+        s.net.run_dir = h->run_dir;
     struct attach a;
     struct lvm_msg_plan *plan = NULL;
     size_t plan_len = 0;
@@ -432,6 +434,10 @@ void guest_free(struct guest *g)
     if (g->have_cg) {
         struct lvm_err ignore;
         cgroup_destroy(&g->cg, &ignore);
+    }
+    if (g->net) {
+        dev_net_release(g);
+        free(g->net);
     }
     if (g->dev.dp)
         devpage_destroy(&g->dev);

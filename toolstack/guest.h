@@ -6,6 +6,7 @@
 #define LVM_TS_GUEST_H
 
 #include "toolstack/cgroup.h"
+#include "toolstack/dev_net.h"
 #include "toolstack/devpage.h"
 #include "toolstack/error.h"
 #include "toolstack/host.h"
@@ -44,6 +45,7 @@ struct guest_spec {
     unsigned nblocks;
     struct guest_block blocks[GUEST_MAX_BLOCKS];
     unsigned monitor;   /* LVM_MONITOR_PROC */
+    struct guest_net_spec net; /* NICs: bridge, addresses (dev_net.h) */
 };
 
 struct guest {
@@ -62,6 +64,7 @@ struct guest {
     long killed_syscall; /* seen in an audit record already, or -1 */
     /* Monotonic time at the end of each start phase (LIGHTVM_TIMING=1). */
     uint64_t t_devices, t_plan, t_cgroup, t_spawn, t_launch;
+    struct guest_net *net; /* attached NICs, or NULL (dev_net.h) */
 };
 
 enum guest_exit_kind {

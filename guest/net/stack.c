@@ -1,0 +1,331 @@
+/*
+ * stack.c: the SDK's network stack: bring the NIC up, run the event loop
+ * and lwIP's timers.
+ *
+ * lwIP runs with NO_SYS and no timer module of its own (LWIP_TIMERS 0):
+ * this file calls its timer functions when they are due, and only while
+ * they have work (TCP connections, DHCP, recent ARP activity). A guest
+ * that is idle with a static address so sleeps in one LVM_HC_YIELD until
+ * a frame arrives, however long that takes.
+ */
+#include "netpriv.h"
+
+#include "lvm_hooks.h"
+#include "lwip/dhcp.h"
+#include "lwip/etharp.h"
+#include "lwip/init.h"
+#include "lwip/priv/tcp_priv.h"
+#include "lwip/sys.h"
+#include "lwip/tcp.h"
+#include "lwip/timeouts.h"
+#include "netif/ethernet.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define MS 1000000ull
+#define ARP_ACTIVE_NS (6000 * MS) /* ARP retries take 5 ticks of 1 s */
+
+struct lvm_netstack lvm__net;
+
+/* ---- lwIP's platform hooks ----------------------------------------------- */
+
+u32_t sys_now(void)
+{
+    return (u32_t)(lvm_clock_monotonic() / MS);
+}
+
+uint32_t lvm__net_rand(void)
+{
+    uint32_t r;
+    lvm__random_fill(&r, sizeof r);
+    return r;
+}
+
+u32_t lvm__net_tcp_isn(const ip_addr_t *local_ip, u16_t local_port,
+                       const ip_addr_t *remote_ip, u16_t remote_port)
+{
+    (void)local_ip, (void)local_port, (void)remote_ip, (void)remote_port;
+    return lvm__net_rand();
+}
+
+void lvm__net_assert(const char *msg, const char *file, int line)
+{
+    char buf[200];
+    snprintf(buf, sizeof buf, "lwIP assertion \"%s\" failed at %s:%d", msg,
+             file, line);
+    lvm_abort(buf);
+}
+
+/* ---- Errors -------------------------------------------------------------- */
+
+int lvm__net_err(err_t e)
+{
+    switch (e) {
+    case ERR_OK: return LVM_NET_OK;
+    case ERR_MEM:
+    case ERR_BUF: return LVM_NET_ENOMEM;
+    case ERR_TIMEOUT: return LVM_NET_ETIMEDOUT;
+    case ERR_RTE: return LVM_NET_EHOSTUNREACH;
+    case ERR_USE:
+    case ERR_ISCONN:
+    case ERR_ALREADY: return LVM_NET_EADDRINUSE;
+    case ERR_ABRT: return LVM_NET_ECONNABORTED;
+    case ERR_RST: return LVM_NET_ECONNRESET;
+    case ERR_CLSD:
+    case ERR_CONN: return LVM_NET_ENOTCONN;
+    case ERR_VAL:
+    case ERR_ARG: return LVM_NET_EINVAL;
+    default: return LVM_NET_EIO;
+    }
+}
+
+const char *lvm_net_strerror(int err)
+{
+    switch (err) {
+    case LVM_NET_OK: return "success";
+    case LVM_NET_ENOMEM: return "out of network memory";
+    case LVM_NET_EINVAL: return "invalid argument";
+    case LVM_NET_EADDRINUSE: return "address in use";
+    case LVM_NET_ENODEV: return "no such network device";
+    case LVM_NET_ETIMEDOUT: return "timed out";
+    case LVM_NET_ECONNREFUSED: return "connection refused";
+    case LVM_NET_ECONNRESET: return "connection reset by peer";
+    case LVM_NET_ECONNABORTED: return "connection aborted";
+    case LVM_NET_EHOSTUNREACH: return "no route to host";
+    case LVM_NET_ENOTCONN: return "not connected";
+    default: return "input/output error";
+    }
+}
+
+/* ---- Timers -------------------------------------------------------------- */
+
+/* Run the timers that are due; returns when the next one is (UINT64_MAX:
+ * none is needed until a frame arrives). */
+static uint64_t run_timers(struct lvm_netstack *s, uint64_t now)
+{
+    uint64_t next = UINT64_MAX;
+    /* TCP, fast timer (delayed ACKs, refused data): every 250 ms while a
+     * connection is open. Slow timer (retransmission, timeouts, the end
+     * of TIME-WAIT): every 500 ms then, and while only TIME-WAIT remains,
+     * not before the first of those ends; ticks missed meanwhile are made
+     * up at once (lwIP counts time in slow ticks). So a daytime guest
+     * sleeps after answering, instead of ticking through TIME-WAIT. */
+    const uint64_t fast = TCP_FAST_INTERVAL * MS, slow = TCP_SLOW_INTERVAL * MS;
+    if (tcp_active_pcbs || tcp_tw_pcbs) {
+        if (!s->tcp_slow_last)
+            s->tcp_slow_last = now;
+        if (now - s->tcp_slow_last >= slow) {
+            uint64_t ticks = (now - s->tcp_slow_last) / slow;
+            s->tcp_slow_last += ticks * slow;
+            if (ticks > 2 * TCP_MSL / TCP_SLOW_INTERVAL + 1)
+                ticks = 2 * TCP_MSL / TCP_SLOW_INTERVAL + 1;
+            while (ticks--)
+                tcp_slowtmr();
+        }
+    } else {
+        s->tcp_slow_last = 0;
+    }
+    if (tcp_active_pcbs) {
+        if (!s->tcp_due || now >= s->tcp_due) {
+            if (s->tcp_due)
+                tcp_fasttmr();
+            s->tcp_due = now + fast;
+        }
+        next = s->tcp_due;
+        if (s->tcp_slow_last + slow < next)
+            next = s->tcp_slow_last + slow;
+    } else {
+        s->tcp_due = 0;
+        /* Only TIME-WAIT left: wake when the first one ends. */
+        uint32_t left = UINT32_MAX;
+        for (struct tcp_pcb *p = tcp_tw_pcbs; p; p = p->next) {
+            uint32_t age = tcp_ticks - p->tmr;
+            uint32_t span = 2 * TCP_MSL / TCP_SLOW_INTERVAL + 1;
+            uint32_t l = age < span ? span - age : 1;
+            if (l < left)
+                left = l;
+        }
+        if (left != UINT32_MAX)
+            next = s->tcp_slow_last + (uint64_t)left * slow;
+    }
+    /* ARP ages entries and retries requests once a second. Ticks missed
+     * while idle are made up at once, so entries still expire on time. */
+    if (now - s->arp_last >= ARP_TMR_INTERVAL * MS) {
+        uint64_t ticks = (now - s->arp_last) / (ARP_TMR_INTERVAL * MS);
+        if (ticks > ARP_MAXAGE + 1)
+            ticks = ARP_MAXAGE + 1;
+        while (ticks--)
+            etharp_tmr();
+        s->arp_last = now;
+    }
+    int arp_busy = now - s->last_io_ns < ARP_ACTIVE_NS || tcp_active_pcbs;
+    if (arp_busy && s->arp_last + ARP_TMR_INTERVAL * MS < next)
+        next = s->arp_last + ARP_TMR_INTERVAL * MS;
+    /* DHCP: its fine timer drives requests and retries, the coarse one
+     * renewal. Only for a NIC configured by DHCP. */
+    if (netif_dhcp_data(&s->nif)) {
+        if (!s->dhcp_fine_due) {
+            s->dhcp_fine_due = now + DHCP_FINE_TIMER_MSECS * MS;
+            s->dhcp_coarse_due = now + DHCP_COARSE_TIMER_MSECS * MS;
+        }
+        if (now >= s->dhcp_fine_due) {
+            dhcp_fine_tmr();
+            s->dhcp_fine_due = now + DHCP_FINE_TIMER_MSECS * MS;
+        }
+        if (now >= s->dhcp_coarse_due) {
+            dhcp_coarse_tmr();
+            s->dhcp_coarse_due = now + DHCP_COARSE_TIMER_MSECS * MS;
+        }
+        if (s->dhcp_fine_due < next)
+            next = s->dhcp_fine_due;
+        if (s->dhcp_coarse_due < next)
+            next = s->dhcp_coarse_due;
+    }
+    return next;
+}
+
+/* ---- Bringing the NIC up ------------------------------------------------- */
+
+static void update_info(struct lvm_netstack *s)
+{
+    s->info.addr = ip4_addr_get_u32(netif_ip4_addr(&s->nif));
+    s->info.netmask = ip4_addr_get_u32(netif_ip4_netmask(&s->nif));
+    s->info.gateway = ip4_addr_get_u32(netif_ip4_gw(&s->nif));
+}
+
+int lvm_net_up(const char *nic, uint64_t timeout_ms)
+{
+    struct lvm_netstack *s = &lvm__net;
+    if (s->up)
+        return nic && strcmp(nic, s->info.nic) ? LVM_NET_EINVAL : LVM_NET_OK;
+    const struct lvm_device *dev = lvm_device_find(LVM_DEV_NET, nic);
+    if (!dev)
+        return LVM_NET_ENODEV;
+    s->dev = dev;
+    s->evmask = lvm_device_evmask(dev);
+    memcpy(s->info.mac, dev->u.net.mac, sizeof s->info.mac);
+    s->info.mtu =
+        dev->u.net.mtu >= 576 && dev->u.net.mtu <= 1500 ? dev->u.net.mtu : 1500;
+    s->info.dhcp = (dev->flags & LVM_DEVF_DHCP) != 0;
+    memcpy(s->info.nic, dev->name, sizeof s->info.nic);
+    s->info.nic[sizeof s->info.nic - 1] = 0;
+
+    lwip_init();
+    ip4_addr_t addr, mask, gw;
+    ip4_addr_set_u32(&addr, s->info.dhcp ? 0 : dev->u.net.ipv4_addr);
+    ip4_addr_set_u32(&mask, s->info.dhcp ? 0 : dev->u.net.ipv4_netmask);
+    ip4_addr_set_u32(&gw, s->info.dhcp ? 0 : dev->u.net.ipv4_gateway);
+    if (!netif_add(&s->nif, &addr, &mask, &gw, s, lvm__netif_init,
+                   ethernet_input))
+        return LVM_NET_EIO;
+    netif_set_default(&s->nif);
+    netif_set_link_up(&s->nif);
+    netif_set_up(&s->nif);
+    s->up = 1;
+    uint64_t now = lvm_clock_monotonic();
+    s->arp_last = now;
+    if (!s->info.dhcp) {
+        update_info(s);
+        return LVM_NET_OK;
+    }
+    err_t e = dhcp_start(&s->nif);
+    if (e != ERR_OK)
+        return lvm__net_err(e);
+    uint64_t deadline = now + timeout_ms * MS;
+    if (deadline < now)
+        deadline = UINT64_MAX;
+    while (!dhcp_supplied_address(&s->nif)) {
+        if (lvm_clock_monotonic() >= deadline || lvm_poweroff_requested())
+            return LVM_NET_ETIMEDOUT;
+        lvm_net_poll(deadline);
+    }
+    update_info(s);
+    return LVM_NET_OK;
+}
+
+const struct lvm_net_info *lvm_net_info(void)
+{
+    struct lvm_netstack *s = &lvm__net;
+    if (!s->up)
+        return NULL;
+    if (s->info.dhcp)
+        update_info(s); /* a lease can change */
+    return &s->info;
+}
+
+void lvm_net_counters(struct lvm_net_counters *out)
+{
+    *out = lvm__net.ctr;
+}
+
+/* ---- The event loop ------------------------------------------------------ */
+
+/* One round: frames, timers, deferred callbacks. */
+static int round_once(struct lvm_netstack *s, uint64_t now, uint64_t *next)
+{
+    int n = 0;
+    if (now >= s->rx_backoff_until) {
+        /* Clear first, then drain: a frame that arrives meanwhile raises
+         * the channel again (monitors whose channels are edge-triggered). */
+        if (s->dev->evtchn < LVM_MAX_EVTCHN)
+            lvm_evtchn_clear(s->dev->evtchn);
+        n = lvm__netif_input(s, LVM_NET_RX_BUDGET);
+        if (n)
+            s->last_io_ns = now;
+    }
+    *next = run_timers(s, now);
+    lvm__tcp_reap();
+    lvm__udp_reap();
+    return n;
+}
+
+int lvm_net_poll(uint64_t deadline_ns)
+{
+    struct lvm_netstack *s = &lvm__net;
+    if (!s->up) {
+        lvm_yield(deadline_ns, 0);
+        return LVM_NET_EINVAL;
+    }
+    uint64_t next, now = lvm_clock_monotonic();
+    int n = round_once(s, now, &next);
+    if (n > 0 || s->more || s->stop)
+        return n;
+    uint64_t wake = next < deadline_ns ? next : deadline_ns;
+    uint64_t mask = s->evmask;
+    if (s->rx_backoff_until > now) {
+        mask = 0;
+        if (s->rx_backoff_until < wake)
+            wake = s->rx_backoff_until;
+    }
+    if (wake > now)
+        lvm_yield(wake, mask);
+    return round_once(s, lvm_clock_monotonic(), &next);
+}
+
+void lvm_net_stop(void)
+{
+    lvm__net.stop = 1;
+}
+
+void lvm_net_run(void)
+{
+    struct lvm_netstack *s = &lvm__net;
+    s->stop = 0;
+    while (!s->stop && !lvm_poweroff_requested())
+        lvm_net_poll(LVM_FOREVER);
+}
+
+int lvm_net_wait(volatile int *flag, uint64_t timeout_ms)
+{
+    uint64_t now = lvm_clock_monotonic();
+    uint64_t deadline = now + timeout_ms * MS;
+    if (deadline < now)
+        deadline = UINT64_MAX;
+    while (!*flag) {
+        if (lvm_clock_monotonic() >= deadline || lvm_poweroff_requested())
+            return LVM_NET_ETIMEDOUT;
+        lvm_net_poll(deadline);
+    }
+    return LVM_NET_OK;
+}
