@@ -83,6 +83,8 @@ int cmd_create(int argc, char **argv)
         .console_limit = o.console_limit,
         .watchdog_ms = o.watchdog_ms,
     };
+    struct guest_opts_net_buf nb;
+    guest_opts_net(&o, &co.net, &nb);
     struct lightvm *cl = cli_connect();
     if (!cl)
         return CLI_EXIT_ERROR;

@@ -89,10 +89,15 @@ static int list(int argc, char **argv, int stats)
         return CLI_EXIT_ERROR;
     int status = 0;
     if (!json && !quiet)
-        printf(stats ? "%-16s  %-20s  %-8s  %10s  %10s  %10s\n"
-                     : "%-16s  %-20s  %-8s  %7s  %8s  %5s  %s\n",
-               "ID", "NAME", "STATE", stats ? "CPU TIME" : "PID",
-               stats ? "MEMORY" : "RAM", stats ? "LIMIT" : "AGE", "IMAGE");
+    {
+        if (stats)
+            printf("%-16s  %-20s  %-8s  %10s  %10s  %10s  %-17s  %16s  %16s\n",
+                   "ID", "NAME", "STATE", "CPU TIME", "MEMORY", "LIMIT", "MAC",
+                   "NET RX", "NET TX");
+        else
+            printf("%-16s  %-20s  %-8s  %7s  %8s  %5s  %-15s  %s\n", "ID",
+                   "NAME", "STATE", "PID", "RAM", "AGE", "IP", "IMAGE");
+    }
     if (json)
         printf("[");
     int first = 1;
@@ -116,14 +121,26 @@ static int list(int argc, char **argv, int stats)
             fflush(stdout);
             cli_print_guest_json(g);
         } else if (stats) {
-            printf("%-16s  %-20.20s  %-8s  %9.3fs  %10s  %10s\n", g->id,
-                   g->name, g->state, g->cpu_ns / 1e9,
+            char rx[48] = "-", tx[48] = "-", nb[32];
+            if (g->mac[0]) { /* packets / bytes, as the guest sees them */
+                snprintf(rx, sizeof rx, "%llu/%s",
+                         (unsigned long long)g->net_rx_packets,
+                         cli_bytes(g->net_rx_bytes, nb, sizeof nb));
+                snprintf(tx, sizeof tx, "%llu/%s",
+                         (unsigned long long)g->net_tx_packets,
+                         cli_bytes(g->net_tx_bytes, nb, sizeof nb));
+            }
+            printf("%-16s  %-20.20s  %-8s  %9.3fs  %10s  %10s  %-17s  %16s  "
+                   "%16s\n",
+                   g->id, g->name, g->state, g->cpu_ns / 1e9,
                    cli_bytes(g->memory_bytes, a, sizeof a),
-                   cli_bytes(g->memory_limit, b, sizeof b));
+                   cli_bytes(g->memory_limit, b, sizeof b),
+                   g->mac[0] ? g->mac : "-", rx, tx);
         } else {
-            printf("%-16s  %-20.20s  %-8s  %7d  %8s  %5s  %s\n", g->id,
+            printf("%-16s  %-20.20s  %-8s  %7d  %8s  %5s  %-15s  %s\n", g->id,
                    g->name, g->state, g->pid, cli_bytes(g->mem, m, sizeof m),
-                   age(g->created, a, sizeof a), g->image);
+                   age(g->created, a, sizeof a), g->ip[0] ? g->ip : "-",
+                   g->image);
         }
         first = 0;
     }

@@ -211,6 +211,8 @@ static int run_daemon(struct lightvm *c, struct run_opts *o)
         .console_limit = o->g.console_limit,
         .watchdog_ms = o->g.watchdog_ms,
     };
+    struct guest_opts_net_buf nb;
+    guest_opts_net(&o->g, &co.net, &nb);
     struct waitset ws = {-1, -1, 0, 0};
     struct lightvm *w = NULL;
     struct lightvm_guest g;
@@ -227,6 +229,12 @@ static int run_daemon(struct lightvm *c, struct run_opts *o)
     console = -1;
     if (strcmp(o->g.monitor, "auto") == 0)
         cli_msg("using the %s monitor", g.monitor);
+    if (g.ip[0]) /* as the cold path says it (show_nics) */
+        cli_msg("guest %s %s: ip %s/%d mac %s bridge %s tap %s", g.name, g.nic,
+                g.ip, g.prefix, g.mac, g.bridge, g.tap);
+    else if (g.mac[0])
+        cli_msg("guest %s %s: ip by DHCP, mac %s bridge %s tap %s", g.name,
+                g.nic, g.mac, g.bridge, g.tap);
     w = lightvm_connect(NULL, &e);
     if (!w || lightvm_wait_send(w, g.id, &e) < 0) {
         cli_msg("%s", e.message);

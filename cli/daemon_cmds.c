@@ -40,6 +40,21 @@ void cli_print_guest_json(const struct lightvm_guest *g)
             json_pack("{s:I, s:I, s:I}", "cpu_ns", (json_int_t)g->cpu_ns,
                       "memory_bytes", (json_int_t)g->memory_bytes,
                       "memory_limit", (json_int_t)g->memory_limit));
+    if (g->mac[0]) {
+        json_t *n = json_pack("{s:s, s:s, s:s, s:s}", "dev", g->nic, "mac",
+                              g->mac, "bridge", g->bridge, "tap", g->tap);
+        json_object_set_new(n, "ip", g->ip[0] ? json_string(g->ip)
+                                               : json_null());
+        if (g->memory_limit) /* with stats */
+            json_object_set_new(
+                n, "counters",
+                json_pack("{s:I, s:I, s:I, s:I}", "rx_packets",
+                          (json_int_t)g->net_rx_packets, "rx_bytes",
+                          (json_int_t)g->net_rx_bytes, "tx_packets",
+                          (json_int_t)g->net_tx_packets, "tx_bytes",
+                          (json_int_t)g->net_tx_bytes));
+        json_object_set_new(o, "net", json_pack("[o]", n));
+    }
     if (g->exit.kind[0])
         json_object_set_new(o, "exit", exit_json(&g->exit));
     char *s = json_dumps(o, JSON_COMPACT);

@@ -7,6 +7,7 @@
 #include "toolstack/netaddr.h"
 
 #include <errno.h>
+#include <lightvm/lightvm.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -159,6 +160,28 @@ int guest_opt(int c, const char *arg, struct guest_opts *o)
     default:
         return 0;
     }
+}
+
+void guest_opts_net(const struct guest_opts *o, struct lightvm_net *n,
+                    struct guest_opts_net_buf *buf)
+{
+    const struct guest_net_spec *s = &o->net;
+    memset(n, 0, sizeof *n);
+    n->enabled = s->enabled;
+    if (!s->enabled)
+        return;
+    n->bridge = s->bridge[0] ? s->bridge : NULL;
+    if (s->bridge_addr) {
+        char a[16];
+        snprintf(buf->subnet, sizeof buf->subnet, "%s/%u",
+                 netaddr_ip4_str(s->bridge_addr, a), s->prefix);
+        n->subnet = buf->subnet;
+    }
+    if (s->want_addr)
+        n->ip = netaddr_ip4_str(s->want_addr, buf->ip);
+    n->nat = s->nat;
+    n->dhcp = s->dhcp;
+    n->no_filter = s->no_filter;
 }
 
 int guest_opts_rest(int argc, char **argv, struct guest_opts *o)

@@ -90,6 +90,14 @@ struct guest_opts {
 /* 1 if (c) was a guest option (applied to (o)), 0 if not, -1 on error. */
 int guest_opt(int c, const char *arg, struct guest_opts *o);
 
+/* The --net options for a lightvmd request; strings live in (buf). */
+struct guest_opts_net_buf {
+    char subnet[24], ip[16];
+};
+struct lightvm_net;
+void guest_opts_net(const struct guest_opts *o, struct lightvm_net *n,
+                    struct guest_opts_net_buf *buf);
+
 /* After getopt: the image and its arguments (a "--" after the image is
  * dropped). -1 if there is no image. */
 int guest_opts_rest(int argc, char **argv, struct guest_opts *o);

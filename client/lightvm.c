@@ -241,6 +241,22 @@ static void guest_from(json_t *o, struct lightvm_guest *g)
         g->memory_limit =
             (uint64_t)json_integer_value(json_object_get(st, "memory_limit"));
     }
+    json_t *nic = json_array_get(json_object_get(o, "net"), 0);
+    if (nic) {
+        str(nic, "dev", g->nic, sizeof g->nic);
+        str(nic, "ip", g->ip, sizeof g->ip);
+        g->prefix = (int)json_integer_value(json_object_get(nic, "prefix"));
+        str(nic, "mac", g->mac, sizeof g->mac);
+        str(nic, "bridge", g->bridge, sizeof g->bridge);
+        str(nic, "tap", g->tap, sizeof g->tap);
+        json_t *n = json_object_get(nic, "counters");
+#define U64(k) (uint64_t) json_integer_value(json_object_get(n, k))
+        g->net_rx_packets = U64("rx_packets");
+        g->net_rx_bytes = U64("rx_bytes");
+        g->net_tx_packets = U64("tx_packets");
+        g->net_tx_bytes = U64("tx_bytes");
+#undef U64
+    }
     json_t *ex = json_object_get(o, "exit");
     if (ex)
         exit_from(ex, &g->exit);
@@ -291,6 +307,22 @@ int lightvm_create(struct lightvm *c, const struct lightvm_create_opts *o,
     }
     if (o->console_fd >= 0)
         json_object_set_new(r, "console", json_string("fd"));
+    if (o->net.enabled) {
+        json_t *n = json_object();
+        if (o->net.bridge)
+            json_object_set_new(n, "bridge", json_string(o->net.bridge));
+        if (o->net.subnet)
+            json_object_set_new(n, "subnet", json_string(o->net.subnet));
+        if (o->net.ip)
+            json_object_set_new(n, "ip", json_string(o->net.ip));
+        if (o->net.nat)
+            json_object_set_new(n, "nat", json_true());
+        if (o->net.dhcp)
+            json_object_set_new(n, "dhcp", json_true());
+        if (o->net.no_filter)
+            json_object_set_new(n, "filter", json_false());
+        json_object_set_new(r, "net", n);
+    }
     json_t *rep = call(c, r, o->console_fd, e);
     if (!rep)
         return -1;

@@ -74,6 +74,8 @@ static json_t *vm_json(struct daemon *d, struct vm *v, int stats)
                             json_boolean(v->g->dev.st->suspended != 0));
     if (v->state == VM_EXITED)
         json_object_set_new(o, "exit", api_exit_json(&v->exit));
+    if (v->g && v->g->net && v->g->net->n)
+        json_object_set_new(o, "net", vm_net_json(d, v->g, stats));
     if (stats && v->g && v->g->have_cg) {
         struct cgroup_stats cs;
         struct lvm_err err;
@@ -180,10 +182,10 @@ static void op_pool(struct daemon *d, struct client *c, const struct request *r)
     pthread_mutex_lock(&d->pool.lock);
     for (unsigned i = 0; i < d->pool.nclasses; i++) {
         const struct pool_class *k = &d->pool.cls[i];
-        json_array_append_new(a, json_pack("{s:I, s:i, s:i, s:i}", "mem",
-                                           (json_int_t)k->ram, "target",
-                                           k->target, "ready", k->nready,
-                                           "preparing", k->preparing));
+        json_array_append_new(
+            a, json_pack("{s:I, s:i, s:i, s:i, s:b}", "mem", (json_int_t)k->ram,
+                         "target", k->target, "ready", k->nready, "preparing",
+                         k->preparing, "net", k->net));
     }
     json_object_set_new(o, "classes", a);
     json_object_set_new(o, "rate", json_real(d->pool.rate));

@@ -13,6 +13,7 @@
 
 #include "daemon/creds.h"
 #include "daemon/request.h"
+#include "toolstack/dev_net.h"
 #include "toolstack/guest.h"
 #include "toolstack/host.h"
 #include "toolstack/image.h"
@@ -114,12 +115,20 @@ struct vm {
 
 #define POOL_MAX_CLASSES 8
 
+/* A prepared shell, and for a network class the tap made for it: named
+ * after its id and already a port of the default bridge. */
+struct pool_entry {
+    struct guest *g;
+    struct netdev_tap tap; /* fd -1: none */
+};
+
 struct pool_class {
     uint64_t ram;       /* RAM size of the class */
+    int net;            /* shells come with a tap on the default bridge */
     unsigned target;    /* shells to keep ready */
     unsigned preparing; /* being made by the pool thread */
     unsigned nready;
-    struct guest **ready; /* [target] */
+    struct pool_entry *ready; /* [target] */
 };
 
 struct pool {
@@ -129,6 +138,8 @@ struct pool {
     pthread_cond_t cond;
     int stop;
     double rate; /* shells per second, at most */
+    struct netdev *nd;      /* the pool thread's netlink session */
+    struct netdev_bridge br; /* the default bridge, once made sure of */
     unsigned nclasses;
     struct pool_class cls[POOL_MAX_CLASSES];
     unsigned long made, taken, failed, missed;
@@ -137,8 +148,18 @@ struct pool {
 
 /* ---- The daemon ------------------------------------------------------------ */
 
+/* A bridge the daemon has made sure of (once, on first use). */
+struct daemon_bridge {
+    struct netdev_bridge br;
+    int nat, guarded; /* NAT and the guest filter set up for it */
+};
+#define DAEMON_MAX_BRIDGES 16
+
 struct daemon {
     struct lvm_host host;
+    struct netdev *nd; /* the main thread's netlink session, once needed */
+    struct daemon_bridge bridges[DAEMON_MAX_BRIDGES];
+    unsigned nbridges;
     char run_dir[PATH_MAX];
     char guests_dir[PATH_MAX];
     char sock_path[PATH_MAX];
@@ -222,11 +243,31 @@ void vm_insert(struct daemon *d, struct vm *v);
 void vm_add_waiter(struct daemon *d, struct vm *v, struct client *c,
                    const struct request *r);
 
+/* vm_net.c */
+struct json_t;
+/* Fill (ns) from the request's "net", with the bridge made sure of. */
+int vm_net_spec(struct daemon *d, const struct request *r,
+                struct guest_net_spec *ns, struct lvm_err *err);
+/* 1 if a network class of the pool can serve the request's NICs. */
+int vm_net_poolable(const struct request *r);
+/* After a failure: look the bridge up again next time. */
+void vm_net_forget_bridge(struct daemon *d, const char *name);
+/* The guest's NICs for the API (with counters if (stats)). */
+struct json_t *vm_net_json(struct daemon *d, const struct guest *g, int stats);
+/* The guest's NICs for its config.json, NULL if none; and back. */
+struct json_t *vm_net_record(const struct guest *g);
+int vm_net_adopt(struct daemon *d, struct json_t *rec, struct guest *g);
+/* At start: leases and filter entries of guests gone meanwhile. */
+void vm_net_sweep(struct daemon *d);
+void vm_net_close(struct daemon *d);
+
 /* pool.c */
 int pool_parse(struct pool *p, const char *spec, struct lvm_err *err);
 int pool_start(struct daemon *d, struct lvm_err *err);
 /* A prepared shell for (ram) bytes, or NULL if the pool has none. */
-struct guest *pool_take(struct daemon *d, uint64_t ram);
+/* With (net), from a network class: *tap is its tap (else fd -1). */
+struct guest *pool_take(struct daemon *d, uint64_t ram, int net,
+                        struct netdev_tap *tap);
 /* Drop pooled shells that died while waiting (from the tick). */
 void pool_check(struct daemon *d);
 void pool_stop(struct daemon *d);

@@ -40,7 +40,8 @@ static const char usage[] =
     "  --socket PATH      API socket (default RUN_DIR/lightvmd.sock)\n"
     "  --group GROUP      members of GROUP may use the API (default: root\n"
     "                     only)\n"
-    "  --pool SPEC        prepared shells per RAM size, e.g. 16M=64,64M=8\n"
+    "  --pool SPEC        prepared shells per RAM size, e.g. 16M=64,64M=8;\n"
+    "                     SIZE+net=N: shells with a tap on lvm0 ready\n"
     "                     (default 16M=32; 0 disables the pool)\n"
     "  --pool-rate N      prepare at most N shells per second (default 500)\n"
     "  -h, --help         this text\n";
@@ -147,6 +148,7 @@ static int setup(struct daemon *d, struct lvm_err *err)
                    "reported without the system call's name");
 
     rundir_recover(d);
+    vm_net_sweep(d);
     if (server_open(d, err) < 0)
         return -1;
     d->ep_listen = (struct ep_item){EP_LISTEN, NULL};
@@ -311,5 +313,6 @@ int main(int argc, char **argv)
     pool_stop(&d);
     server_close_all(&d);
     images_free_all(&d);
+    vm_net_close(&d);
     return 0;
 }

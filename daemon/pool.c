@@ -13,6 +13,8 @@
  */
 #include "daemon/daemon.h"
 #include "toolstack/layout.h"
+#include "toolstack/netaddr.h"
+#include "toolstack/netguard.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -21,6 +23,7 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 int pool_parse(struct pool *p, const char *spec, struct lvm_err *err)
 {
@@ -35,21 +38,33 @@ int pool_parse(struct pool *p, const char *spec, struct lvm_err *err)
          item = strtok_r(NULL, ",", &save)) {
         char *eq = strchr(item, '=');
         if (!eq)
-            return lvm_err_set(err, EINVAL, "'%s' is not SIZE=COUNT", item);
+            return lvm_err_set(err, EINVAL, "'%s' is not SIZE[+net]=COUNT",
+                               item);
         *eq = 0;
+        char *plus = strchr(item, '+');
+        int net = 0;
+        if (plus) {
+            if (strcmp(plus, "+net"))
+                return lvm_err_set(err, EINVAL,
+                                   "'%s=%s' is not SIZE[+net]=COUNT", item,
+                                   eq + 1);
+            *plus = 0;
+            net = 1;
+        }
         uint64_t ram;
         char *end;
         long n = strtol(eq + 1, &end, 10);
         if (layout_parse_size(item, &ram) < 0 || ram < LVM_RAM_MIN ||
             ram > LVM_RAM_MAX || ram % 4096 || *end || n < 0 || n > 100000)
-            return lvm_err_set(err, EINVAL, "'%s=%s' is not SIZE=COUNT", item,
-                               eq + 1);
+            return lvm_err_set(err, EINVAL, "'%s=%s' is not SIZE[+net]=COUNT",
+                               item, eq + 1);
         if (p->nclasses == POOL_MAX_CLASSES)
             return lvm_err_set(err, EINVAL, "at most %d classes",
                                POOL_MAX_CLASSES);
         struct pool_class *c = &p->cls[p->nclasses++];
         memset(c, 0, sizeof *c);
         c->ram = ram;
+        c->net = net;
         c->target = (unsigned)n;
         c->ready = calloc(n ? (size_t)n : 1, sizeof *c->ready);
         if (!c->ready)
@@ -58,9 +73,41 @@ int pool_parse(struct pool *p, const char *spec, struct lvm_err *err)
     return 0;
 }
 
+/* A tap for pooled shell (g), on the default bridge (made sure of on
+ * first use, with the guest filter, as `run --net` would). */
+static int prepare_tap(struct daemon *d, const struct guest *g,
+                       struct netdev_tap *tap, struct lvm_err *err)
+{
+    struct pool *p = &d->pool;
+    if (!p->nd && netdev_open(&p->nd, err) < 0)
+        return -1;
+    if (!p->br.ifindex) {
+        uint32_t addr;
+        unsigned prefix;
+        if (netaddr_parse_cidr(NETDEV_SUBNET_DEFAULT, &addr, &prefix, err) <
+                0 ||
+            netdev_bridge_ensure(p->nd, NETDEV_BRIDGE_DEFAULT, addr, prefix, 0,
+                                 &p->br, err) < 0 ||
+            netguard_ensure(p->nd, err) < 0) {
+            p->br.ifindex = 0;
+            return -1;
+        }
+    }
+    char name[IF_NAMESIZE];
+    netdev_tap_name(g->id, 0, name);
+    if (netdev_tap_create(p->nd, name, tap, err) < 0)
+        return -1;
+    if (netdev_tap_attach(p->nd, tap, p->br.ifindex, err) < 0) {
+        netdev_tap_destroy(p->nd, tap);
+        p->br.ifindex = 0; /* removed behind our back? look again */
+        return -1;
+    }
+    return 0;
+}
+
 /* Make one shell of (c)'s size; called without the lock. */
 static struct guest *prepare_one(struct daemon *d, const struct pool_class *c,
-                                 struct lvm_err *err)
+                                 struct netdev_tap *tap, struct lvm_err *err)
 {
     char id[GUEST_ID_LEN + 1], devpage[PATH_MAX];
     guest_new_id(id);
@@ -80,7 +127,25 @@ static struct guest *prepare_one(struct daemon *d, const struct pool_class *c,
         return NULL;
     }
     rundir_write_shell(d, g);
+    tap->fd = -1;
+    if (c->net && prepare_tap(d, g, tap, err) < 0) {
+        lvm_err_wrap(err, "a tap for a pooled shell");
+        guest_kill(g);
+        siginfo_t si;
+        waitid(P_PIDFD, (id_t)g->sb.pidfd, &si, WEXITED);
+        guest_free(g);
+        rundir_remove(d, id);
+        return NULL;
+    }
     return g;
+}
+
+/* Give up a tap that was never used: closing its only fd removes it. */
+static void drop_tap(struct netdev_tap *tap)
+{
+    if (tap->fd >= 0)
+        close(tap->fd);
+    tap->fd = -1;
 }
 
 static void *pool_thread(void *arg)
@@ -125,7 +190,8 @@ static void *pool_thread(void *arg)
         clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL);
 
         struct lvm_err err;
-        struct guest *g = prepare_one(d, c, &err);
+        struct netdev_tap tap = {.fd = -1};
+        struct guest *g = prepare_one(d, c, &tap, &err);
         pthread_mutex_lock(&p->lock);
         c->preparing--;
         if (!g) {
@@ -141,12 +207,13 @@ static void *pool_thread(void *arg)
         }
         if (p->stop || c->nready >= c->target) {
             pthread_mutex_unlock(&p->lock);
+            drop_tap(&tap);
             rundir_remove(d, g->id);
             guest_free(g);
             pthread_mutex_lock(&p->lock);
             continue;
         }
-        c->ready[c->nready++] = g;
+        c->ready[c->nready++] = (struct pool_entry){g, tap};
         p->made++;
     }
     pthread_mutex_unlock(&p->lock);
@@ -173,8 +240,10 @@ static int alive(const struct guest *g)
     return poll(&pfd, 1, 0) == 0; /* a pidfd is readable once it exits */
 }
 
-static void discard(struct daemon *d, struct guest *g)
+static void discard(struct daemon *d, struct pool_entry *e)
 {
+    struct guest *g = e->g;
+    drop_tap(&e->tap);
     char id[GUEST_ID_LEN + 1];
     memcpy(id, g->id, sizeof id);
     guest_kill(g);
@@ -184,24 +253,29 @@ static void discard(struct daemon *d, struct guest *g)
     rundir_remove(d, id);
 }
 
-struct guest *pool_take(struct daemon *d, uint64_t ram)
+struct guest *pool_take(struct daemon *d, uint64_t ram, int net,
+                        struct netdev_tap *tap)
 {
     struct pool *p = &d->pool;
-    struct guest *g = NULL, *dead[8];
+    struct guest *g = NULL;
+    struct pool_entry dead[8];
     int ndead = 0;
+    tap->fd = -1;
     pthread_mutex_lock(&p->lock);
     for (unsigned i = 0; i < p->nclasses; i++) {
         struct pool_class *c = &p->cls[i];
-        if (c->ram != ram)
+        if (c->ram != ram || c->net != !!net)
             continue;
         /* A shell that died while waiting (killed from outside) is no
          * use: drop it and take the next. */
         while (c->nready && !g) {
-            g = c->ready[--c->nready];
-            if (!alive(g) && ndead < 8) {
-                dead[ndead++] = g;
-                g = NULL;
+            struct pool_entry e = c->ready[--c->nready];
+            if (!alive(e.g) && ndead < 8) {
+                dead[ndead++] = e;
+                continue;
             }
+            g = e.g;
+            *tap = e.tap;
         }
         break;
     }
@@ -212,20 +286,20 @@ struct guest *pool_take(struct daemon *d, uint64_t ram)
     pthread_cond_signal(&p->cond);
     pthread_mutex_unlock(&p->lock);
     for (int i = 0; i < ndead; i++)
-        discard(d, dead[i]);
+        discard(d, &dead[i]);
     return g;
 }
 
 void pool_check(struct daemon *d)
 {
     struct pool *p = &d->pool;
-    struct guest *dead[16];
+    struct pool_entry dead[16];
     int ndead = 0;
     pthread_mutex_lock(&p->lock);
     for (unsigned i = 0; i < p->nclasses; i++) {
         struct pool_class *c = &p->cls[i];
         for (unsigned k = 0; k < c->nready && ndead < 16;) {
-            if (alive(c->ready[k])) {
+            if (alive(c->ready[k].g)) {
                 k++;
                 continue;
             }
@@ -237,7 +311,7 @@ void pool_check(struct daemon *d)
         pthread_cond_signal(&p->cond);
     pthread_mutex_unlock(&p->lock);
     for (int i = 0; i < ndead; i++)
-        discard(d, dead[i]);
+        discard(d, &dead[i]);
 }
 
 void pool_stop(struct daemon *d)
@@ -251,12 +325,10 @@ void pool_stop(struct daemon *d)
         pthread_join(p->thread, NULL);
     for (unsigned i = 0; i < p->nclasses; i++) {
         struct pool_class *c = &p->cls[i];
-        while (c->nready) {
-            struct guest *g = c->ready[--c->nready];
-            char id[GUEST_ID_LEN + 1];
-            memcpy(id, g->id, sizeof id);
-            (void)id;
-            discard(d, g);
-        }
+        while (c->nready)
+            discard(d, &c->ready[--c->nready]);
     }
+    if (p->nd)
+        netdev_close(p->nd);
+    p->nd = NULL;
 }

@@ -7,6 +7,7 @@
  * (duplicate keys rejected, no trailing data).
  */
 #include "daemon/request.h"
+#include "toolstack/netaddr.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -34,7 +35,7 @@ const char *request_op_name(enum request_op op)
 static const char *const target_fields[] = {"id", NULL};
 static const char *const create_fields[] = {
     "image", "name", "mem", "mem_limit", "cpus", "args", "env", "block",
-    "monitor", "console", "console_limit", "watchdog_ms", NULL};
+    "monitor", "console", "console_limit", "watchdog_ms", "net", NULL};
 static const char *const list_fields[] = {"offset", "limit", "stats", NULL};
 static const char *const no_fields[] = {NULL};
 
@@ -179,6 +180,64 @@ static int parse_blocks(json_t *o, struct request *r, const char **code,
     return 0;
 }
 
+/* "net": true, or an object: {"bridge", "subnet", "ip", "nat", "dhcp",
+ * "filter"}, each optional (the defaults of `lightvm run --net`). */
+static int parse_net(json_t *o, struct request *r, const char **code,
+                     struct lvm_err *err)
+{
+    json_t *n = json_object_get(o, "net");
+    if (!n || json_is_false(n))
+        return 0;
+    struct guest_net_spec *ns = &r->net;
+    ns->enabled = 1;
+    if (json_is_true(n))
+        return 0;
+    if (!json_is_object(n))
+        BAD("bad_request", "field 'net' must be true or an object");
+    const char *k;
+    json_t *v;
+    json_object_foreach(n, k, v)
+    {
+        char pb[72];
+        if (strcmp(k, "bridge") && strcmp(k, "subnet") && strcmp(k, "ip") &&
+            strcmp(k, "nat") && strcmp(k, "dhcp") && strcmp(k, "filter"))
+            BAD("unknown_field", "unknown field '%s' in 'net'",
+                printable(k, pb));
+        if (!strcmp(k, "nat") || !strcmp(k, "dhcp") || !strcmp(k, "filter")) {
+            if (!json_is_boolean(v))
+                BAD("bad_request", "field 'net.%s' must be true or false", k);
+        } else if (!json_is_string(v)) {
+            BAD("bad_request", "field 'net.%s' must be a string", k);
+        }
+    }
+    char s[64], pb[72];
+    if (get_string(n, "bridge", ns->bridge, sizeof ns->bridge, 0, code, err) <
+        0)
+        return lvm_err_wrap(err, "net");
+    if (ns->bridge[0] && (strchr(ns->bridge, '/') || strchr(ns->bridge, ' ')))
+        BAD("bad_request", "'%s' is not a bridge name",
+            printable(ns->bridge, pb));
+    s[0] = 0;
+    if (get_string(n, "subnet", s, sizeof s, 0, code, err) < 0)
+        return lvm_err_wrap(err, "net");
+    if (s[0] && netaddr_parse_cidr(s, &ns->bridge_addr, &ns->prefix, err) < 0) {
+        *code = "bad_request";
+        return lvm_err_wrap(err, "net.subnet");
+    }
+    s[0] = 0;
+    if (get_string(n, "ip", s, sizeof s, 0, code, err) < 0)
+        return lvm_err_wrap(err, "net");
+    if (s[0] && netaddr_parse_ip4(s, &ns->want_addr) < 0)
+        BAD("bad_request", "net.ip: '%s' is not an IPv4 address",
+            printable(s, pb));
+    ns->nat = json_is_true(json_object_get(n, "nat"));
+    ns->dhcp = json_is_true(json_object_get(n, "dhcp"));
+    ns->no_filter = json_is_false(json_object_get(n, "filter"));
+    if (ns->dhcp && ns->want_addr)
+        BAD("bad_request", "net.ip and net.dhcp exclude each other");
+    return 0;
+}
+
 static int parse_create(json_t *o, struct request *r, const char **code,
                         struct lvm_err *err)
 {
@@ -224,6 +283,8 @@ static int parse_create(json_t *o, struct request *r, const char **code,
         if (!strchr(r->envp[i], '=') || r->envp[i][0] == '=')
             BAD("bad_request", "environment entry '%s' is not KEY=VALUE",
                 printable(r->envp[i], pb));
+    if (parse_net(o, r, code, err) < 0)
+        return -1;
     return parse_blocks(o, r, code, err);
 }
 

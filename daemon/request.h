@@ -50,6 +50,7 @@ struct request {
     char *envp[REQUEST_MAX_ENV];
     unsigned nblocks;
     struct guest_block blocks[GUEST_MAX_BLOCKS];
+    struct guest_net_spec net; /* "net": NICs (run_dir, nd, taps unset) */
     /* list */
     uint32_t offset, limit;
     int stats;

@@ -129,6 +129,9 @@ int rundir_write_config(const struct daemon *d, const struct vm *v,
         "mem_limit", (json_int_t)v->mem_limit, "cpus", v->cpus, "created",
         v->created, "create_ms", v->create_ms, "pooled", v->pooled,
         "watchdog_ms", (int)v->watchdog_ms);
+    json_t *net = o && v->g ? vm_net_record(v->g) : NULL;
+    if (net) /* so a restarted daemon can release them */
+        json_object_set_new(o, "net", net);
     char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
     json_decref(o);
     if (!s)
@@ -249,6 +252,7 @@ static void recover_one(struct daemon *d, const char *id)
     v->create_ms = json_number_value(json_object_get(cfg, "create_ms"));
     v->pooled = json_is_true(json_object_get(cfg, "pooled"));
     v->watchdog_ms = (uint32_t)json_integer_value(json_object_get(cfg, "watchdog_ms"));
+    json_t *net = json_incref(json_object_get(cfg, "net"));
     json_decref(cfg);
 
     rundir_path(d, id, "exit.json", path, sizeof path);
@@ -271,6 +275,8 @@ static void recover_one(struct daemon *d, const char *id)
             v->state = VM_EXITED;
             v->exit.kind = GUEST_UNKNOWN;
             snprintf(v->exit.detail, sizeof v->exit.detail, "%s", err.msg);
+        } else if (net) {
+            vm_net_adopt(d, net, v->g); /* released when it goes */
         }
     } else {
         /* It ended while no daemon was watching. */
@@ -283,8 +289,18 @@ static void recover_one(struct daemon *d, const char *id)
         struct cgroup cg;
         cgroup_open(&cg, id);
         cgroup_destroy(&cg, &err);
+        if (net) { /* its lease and filter entry outlived it */
+            struct guest tmp;
+            memset(&tmp, 0, sizeof tmp);
+            memcpy(tmp.id, id, GUEST_ID_LEN + 1);
+            if (vm_net_adopt(d, net, &tmp) == 0) {
+                dev_net_release(&tmp);
+                free(tmp.net);
+            }
+        }
         rundir_write_exit(d, v);
     }
+    json_decref(net);
     vm_insert(d, v);
 }
 

@@ -255,10 +255,16 @@ static void limits_of(const struct request *r, uint64_t mem_limit,
  * prepared now. */
 static struct guest *get_shell(struct daemon *d, const struct request *r,
                                const struct monitor_ops *mon, uint64_t ram,
-                               uint64_t mem_limit, int *pooled,
-                               struct lvm_err *err)
+                               uint64_t mem_limit, struct netdev_tap *tap,
+                               int *pooled, struct lvm_err *err)
 {
-    struct guest *g = mon->kind == LVM_MONITOR_PROC ? pool_take(d, ram) : NULL;
+    /* A guest with NICs on the default bridge takes a shell that comes
+     * with its tap; others a plain one. */
+    tap->fd = -1;
+    struct guest *g =
+        mon->kind == LVM_MONITOR_PROC && (!r->net.enabled || vm_net_poolable(r))
+            ? pool_take(d, ram, r->net.enabled, tap)
+            : NULL;
     *pooled = g != NULL;
     if (g) {
         if (r->cpus > 0 || mem_limit != g->memory_limit) {
@@ -297,6 +303,7 @@ static int launch_in(struct daemon *d, struct vm *v, struct guest *g,
                      const struct request *r, struct cached_image *ci,
                      const struct monitor_ops *mon, const int block_fds[],
                      int console_fd, uint64_t console_limit,
+                     const struct guest_net_spec *net, struct netdev_tap *tap,
                      struct lvm_err *err)
 {
     int console = console_fd;
@@ -329,7 +336,12 @@ static int launch_in(struct daemon *d, struct vm *v, struct guest *g,
         .console_limit = console_limit,
         .nblocks = r->nblocks,
         .monitor = mon->kind,
+        .net = *net,
     };
+    if (tap->fd >= 0) { /* the pool's: dev_net_attach takes it */
+        spec.net.taps = tap;
+        spec.net.ntaps = 1;
+    }
     memcpy(spec.blocks, r->blocks, sizeof r->blocks);
     for (unsigned i = 0; i < r->nblocks; i++)
         spec.blocks[i].fd = block_fds[i];
@@ -376,6 +388,13 @@ static int vm_create_files(struct daemon *d, const struct request *r,
         : console_fd < 0
             ? ram + GUEST_MEMORY_OVERHEAD + console_limit
             : guest_default_memory_limit(ram, console_fd, console_limit);
+    struct guest_net_spec net;
+    if (vm_net_spec(d, r, &net, err) < 0) {
+        images_put(d, ci);
+        *code = err->code == EEXIST || err->code == ENOSPC ? "invalid"
+                                                           : "failed";
+        return lvm_err_wrap(err, "network");
+    }
     struct vm *v = calloc(1, sizeof *v);
     if (!v) {
         images_put(d, ci);
@@ -391,7 +410,8 @@ static int vm_create_files(struct daemon *d, const struct request *r,
     uint64_t t_take = 0;
     for (int attempt = 0;; attempt++) {
         int pooled;
-        g = get_shell(d, r, mon, ram, mem_limit, &pooled, err);
+        struct netdev_tap tap;
+        g = get_shell(d, r, mon, ram, mem_limit, &tap, &pooled, err);
         if (!g)
             goto fail;
         v->g = g;
@@ -403,12 +423,17 @@ static int vm_create_files(struct daemon *d, const struct request *r,
         else
             snprintf(v->name, sizeof v->name, "%.48s-%.6s", ci->img->name,
                      v->id);
-        if (launch_in(d, v, g, r, ci, mon, block_fds, console_fd,
-                      console_limit, err) == 0)
+        int rc = launch_in(d, v, g, r, ci, mon, block_fds, console_fd,
+                           console_limit, &net, &tap, err);
+        if (tap.fd >= 0) /* not used: closing its only fd removes it */
+            close(tap.fd);
+        if (rc == 0)
             break;
         int shell_died = err->code == EPIPE || err->code == ECONNRESET;
         discard_guest(d, g);
         v->g = g = NULL;
+        if (r->net.enabled && err->code == ENODEV)
+            vm_net_forget_bridge(d, r->net.bridge); /* deleted under us? */
         if (!(pooled && shell_died && attempt < 3)) {
             *code = err->code == ENODEV || err->code == ENOMEM ||
                             err->code == E2BIG || err->code == EINVAL

@@ -34,6 +34,17 @@ struct lightvm_block {
     int readonly;
 };
 
+/* A guest's NICs (docs/network.md); all optional but (enabled). */
+struct lightvm_net {
+    int enabled;        /* attach the NICs its manifest declares */
+    const char *bridge; /* NULL: lvm0, made on first use */
+    const char *subnet; /* a new bridge's address, "10.213.0.1/16" */
+    const char *ip;     /* this address for its first NIC; NULL: leased */
+    int nat;            /* masquerade the subnet to the host's uplink */
+    int dhcp;           /* no static address: the guest asks by DHCP */
+    int no_filter;      /* let it send from any MAC or address */
+};
+
 struct lightvm_create_opts {
     const char *image;   /* path of the guest ELF, as lightvmd sees it */
     const char *name;    /* NULL: derived from the image and the id */
@@ -50,6 +61,7 @@ struct lightvm_create_opts {
     int console_fd;         /* an fd to pass as the console, or -1: log file */
     uint64_t console_limit; /* bytes, for a console file; 0: default */
     uint32_t watchdog_ms;   /* 0: no watchdog */
+    struct lightvm_net net;
 };
 
 struct lightvm_exit {
@@ -77,6 +89,11 @@ struct lightvm_guest {
     uint64_t cpu_ns;       /* stats (when asked for) */
     uint64_t memory_bytes;
     uint64_t memory_limit;
+    /* Its first NIC, if it has one ("" otherwise), and with stats its
+     * counters as the guest sees them (rx: what it received). */
+    char nic[16], ip[16], mac[18], bridge[16], tap[16];
+    int prefix; /* of ip */
+    uint64_t net_rx_packets, net_rx_bytes, net_tx_packets, net_tx_bytes;
     struct lightvm_exit exit; /* when state is "exited" */
 };
 

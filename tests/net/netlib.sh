@@ -42,7 +42,7 @@ net_cleanup() {
         kill -KILL "$p" 2>/dev/null
     done
     ip netns del "$NS" 2>/dev/null
-    rm -rf "$TMP"
+    lib_cleanup # this suite's cgroups, then $TMP
 }
 trap net_cleanup EXIT
 
