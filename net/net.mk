@@ -130,6 +130,12 @@ $(BUILD)/bench/net/%: bench/net/%.c
 	@mkdir -p $(dir $@)
 	$(call say,CC,$@)$(CC) $(HOST_CFLAGS) -Wno-missing-prototypes -o $@ $< $(HOST_LDFLAGS)
 
+# daytime_api is a lightvmd client (liblightvm).
+$(BUILD)/bench/net/daytime_api: bench/net/daytime_api.c $(CLIENT_LIB) $(HOST_HDRS)
+	@mkdir -p $(dir $@)
+	$(call say,CC,$@)$(CC) $(HOST_CFLAGS) -Wno-missing-prototypes -o $@ $< \
+	    $(CLIENT_LIB) -ljansson $(HOST_LDFLAGS)
+
 # attach_cost drives the toolstack library itself.
 $(BUILD)/bench/net/attach_cost: bench/net/attach_cost.c $(TS_LIB) $(HOST_HDRS)
 	@mkdir -p $(dir $@)
