@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -152,6 +153,10 @@ static void *pool_thread(void *arg)
 {
     struct daemon *d = arg;
     struct pool *p = &d->pool;
+    /* Refilling yields to creating: this thread, and the shells it makes
+     * (they inherit it), run at a lower priority; pool_take() puts a
+     * shell back to normal when it becomes a guest. */
+    setpriority(PRIO_PROCESS, (id_t)gettid(), POOL_NICE);
     struct timespec next;
     clock_gettime(CLOCK_MONOTONIC, &next);
     pthread_mutex_lock(&p->lock);
@@ -279,10 +284,12 @@ struct guest *pool_take(struct daemon *d, uint64_t ram, int net,
         }
         break;
     }
-    if (g)
+    if (g) {
         p->taken++;
-    else
+        setpriority(PRIO_PROCESS, (id_t)g->sb.pid, 0);
+    } else {
         p->missed++;
+    }
     pthread_cond_signal(&p->cond);
     pthread_mutex_unlock(&p->lock);
     for (int i = 0; i < ndead; i++)

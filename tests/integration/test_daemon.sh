@@ -28,11 +28,23 @@ t_pooled() {
     # Creation takes a prepared shell from the pool when one is ready.
     local taken
     taken=$(pool_counter taken)
-    local id
-    id=$($LIGHTVM create --json $EXAMPLES/idle/idle.elf) || return 1
-    echo "$id" | grep -q '"pooled":true' &&
-        [ "$(pool_counter taken)" -eq $((taken + 1)) ] &&
-        $LIGHTVM destroy "$(echo "$id" | sed 's/.*"id":"\([0-9a-f]*\)".*/\1/')" >/dev/null
+    local json id pid
+    json=$($LIGHTVM create --json $EXAMPLES/idle/idle.elf) || return 1
+    id=$(echo "$json" | sed 's/.*"id":"\([0-9a-f]*\)".*/\1/')
+    pid=$(echo "$json" | sed 's/.*"pid":\([0-9]*\).*/\1/')
+    local nice shell_nice dir
+    nice=$(ps -o ni= -p "$pid" | tr -d ' ')
+    for dir in "$LIGHTVM_RUN_DIR"/guests/*; do # a shell still in the pool
+        [ -e "$dir/config.json" ] && continue
+        shell_nice=$(ps -o ni= -p "$(cut -d' ' -f1 "$dir/shell.pid")" | tr -d ' ')
+        break
+    done
+    $LIGHTVM destroy "$id" >/dev/null
+    echo "$json" | grep -q '"pooled":true' &&
+        [ "$(pool_counter taken)" -eq $((taken + 1)) ] || return 1
+    # Shells wait at a low priority; the guest runs at the normal one.
+    [ "$nice" = 0 ] && [ "$shell_nice" = 10 ] ||
+        { echo "guest nice $nice, pooled shell nice $shell_nice"; return 1; }
 }
 
 t_lifecycle_many() {
