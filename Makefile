@@ -72,7 +72,7 @@ $(BUILD)/guest/%.S.o: guest/%.S
 
 $(SDK)/lib/liblightvm-guest.a: $(SDK_OBJS)
 	@mkdir -p $(dir $@)
-	$(call say,AR,$@)$(Q)rm -f $@ && ar rcs $@ $^
+	$(call say,AR,$@)rm -f $@ && ar rcs $@ $^
 
 $(SDK)/include/lightvm/%.h: include/lightvm/%.h
 	@mkdir -p $(dir $@)
@@ -138,7 +138,7 @@ $(BUILD)/obj/%.o: %.c $(HOST_HDRS)
 
 $(TS_LIB): $(TS_OBJS)
 	@mkdir -p $(dir $@)
-	$(call say,AR,$@)$(Q)rm -f $@ && ar rcs $@ $^
+	$(call say,AR,$@)rm -f $@ && ar rcs $@ $^
 
 $(BUILD)/bin/lightvm: $(CLI_OBJS) $(TS_LIB)
 	@mkdir -p $(dir $@)

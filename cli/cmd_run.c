@@ -41,8 +41,10 @@ static const char usage[] =
     "  -n, --name NAME         guest name (default: the image's)\n"
     "  -e, --env KEY=VALUE     set an environment variable in the guest\n"
     "  -b, --block NAME=FILE[:ro]  attach FILE as block device NAME\n"
-    "      --monitor MONITOR   proc (default), or auto: the strongest\n"
-    "                          isolation this host offers\n"
+    "      --monitor MONITOR   proc (default): a sandboxed process, on any\n"
+    "                          Linux host; kvm: a hardware virtual machine\n"
+    "                          (needs /dev/kvm); auto: kvm where /dev/kvm\n"
+    "                          works, proc otherwise, and says which\n"
     "  -q, --quiet             say nothing about a normal exit\n"
     "  -h, --help              this text\n"
     "\n"
@@ -333,8 +335,15 @@ int cmd_run(int argc, char **argv)
     if (guest_reap(g, loop.audit_fd, loop.timed_out, &ex, &err) < 0)
         goto fail;
     if (ex.kind != GUEST_EXITED || (ex.status != 0 && !o.quiet)) {
-        char buf[512];
+        char buf[1024];
         cli_msg("guest %s %s", g->name, guest_exit_str(&ex, buf, sizeof buf));
+        /* A kvm crash comes with the guest's registers. */
+        for (char *line = ex.regs, *nl; *line; line = nl + 1) {
+            nl = strchr(line, '\n');
+            if (!nl)
+                break;
+            cli_msg("  %.*s", (int)(nl - line), line);
+        }
     }
     code = ex.code;
     goto out;

@@ -4,9 +4,10 @@
  * musl is an ordinary Linux libc; it makes a handful of system calls for
  * TLS, memory, stdio, time and signals. None of them may reach the host, so
  * they arrive here instead: under the proc monitor as SIGSYS from the
- * seccomp filter (sigsys.c), under the kvm monitor through the ring-0
- * `syscall` entry. Under proc the filter sends only the calls listed in
- * toolstack/policy_proc.c here and kills the guest for anything else;
+ * seccomp filter (sigsys.c), under the kvm monitor through the `syscall`
+ * entry (start.S), where the monitor's ring-0 trampoline sends it. Under
+ * proc the filter sends only the calls listed in toolstack/policy_proc.c
+ * here and kills the guest for anything else;
  * under kvm every call lands here, and a call the SDK does not serve stops
  * the guest with its name, as the proc filter would.
  */

@@ -28,6 +28,8 @@ int devpage_create(struct devpage *d, struct lvm_err *err)
     }
     d->dp = p;
     d->st = (volatile struct lvm_status *)((char *)p + DEVPAGE_STATUS_OFFSET);
+    d->report = (volatile struct lvm_monitor_report *)((char *)p +
+                                                       DEVPAGE_REPORT_OFFSET);
     d->dp->magic = LVM_DEVPAGE_MAGIC;
     d->dp->abi_version = LVM_ABI_VERSION;
     return 0;
@@ -41,6 +43,7 @@ void devpage_destroy(struct devpage *d)
         close(d->fd);
     d->dp = NULL;
     d->st = NULL;
+    d->report = NULL;
     d->fd = -1;
 }
 

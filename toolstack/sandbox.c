@@ -157,6 +157,38 @@ static int expect(struct sandbox *sb, uint16_t type, struct lvm_err *err)
     return 0;
 }
 
+/* Send (len) bytes of (msg) with (nfds) fds; 0, or -1 with errno. */
+static int send_fds(int sock, const void *msg, size_t len, const int *fds,
+                    int nfds)
+{
+    union {
+        char buf[CMSG_SPACE(sizeof(int) * LVM_PLAN_MAX_FDS)];
+        struct cmsghdr align;
+    } ctl;
+    memset(&ctl, 0, sizeof ctl);
+    struct iovec iov = {(void *)msg, len};
+    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
+    if (nfds > 0) {
+        mh.msg_control = ctl.buf;
+        mh.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)nfds);
+        struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)nfds);
+        memcpy(CMSG_DATA(c), fds, sizeof(int) * (size_t)nfds);
+    }
+    ssize_t n;
+    do
+        n = sendmsg(sock, &mh, MSG_NOSIGNAL);
+    while (n < 0 && errno == EINTR);
+    if (n != (ssize_t)len) {
+        if (n >= 0)
+            errno = EMSGSIZE;
+        return -1;
+    }
+    return 0;
+}
+
 #define CHILD_STACK (64 << 10)
 
 int sandbox_spawn(const struct sandbox_opts *o, struct sandbox *sb,
@@ -225,7 +257,10 @@ int sandbox_spawn(const struct sandbox_opts *o, struct sandbox *sb,
     snprintf(prep.root_dir, sizeof prep.root_dir, "%s", o->root_dir);
     if (o->hostname)
         snprintf(prep.hostname, sizeof prep.hostname, "%s", o->hostname);
-    if (send(sb->sock, &prep, sizeof prep, MSG_NOSIGNAL) != sizeof prep) {
+    prep.ram_size = o->ram_size;
+    /* A kvm shell gets /dev/kvm now: it makes its VM before its guest. */
+    if (send_fds(sb->sock, &prep, sizeof prep, &o->kvm_fd,
+                 o->monitor == LVM_MONITOR_KVM ? 1 : 0) < 0) {
         lvm_err_set(err, errno, "send PREPARE to the shell");
         goto fail;
     }
@@ -249,29 +284,8 @@ int sandbox_launch(struct sandbox *sb, const struct lvm_msg_plan *plan,
 {
     if (nfds > LVM_PLAN_MAX_FDS)
         return lvm_err_set(err, EINVAL, "too many fds for a plan");
-    union {
-        char buf[CMSG_SPACE(sizeof(int) * LVM_PLAN_MAX_FDS)];
-        struct cmsghdr align;
-    } ctl;
-    memset(&ctl, 0, sizeof ctl);
-    struct iovec iov = {(void *)plan, len};
-    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
-    if (nfds > 0) {
-        mh.msg_control = ctl.buf;
-        mh.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)nfds);
-        struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
-        c->cmsg_level = SOL_SOCKET;
-        c->cmsg_type = SCM_RIGHTS;
-        c->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)nfds);
-        memcpy(CMSG_DATA(c), fds, sizeof(int) * (size_t)nfds);
-    }
-    ssize_t n;
-    do
-        n = sendmsg(sb->sock, &mh, MSG_NOSIGNAL);
-    while (n < 0 && errno == EINTR);
-    if (n != (ssize_t)len)
-        return lvm_err_set(err, n < 0 ? errno : EMSGSIZE,
-                           "send the plan to the shell");
+    if (send_fds(sb->sock, plan, len, fds, nfds) < 0)
+        return lvm_err_set(err, errno, "send the plan to the shell");
     if (expect(sb, LVM_MSG_STARTED, err) < 0)
         return -1;
     close(sb->sock);
