@@ -170,6 +170,7 @@ $(BUILD)/tests/guests/%.elf: tests/guests/%.c $(GUEST_DEPS)
 tests: all $(UNIT_BINS) $(TGUEST_ELFS)
 
 -include tinyx/tinyx.mk
+-include monitors/kvm/kvm.mk
 
 deps:
 	./scripts/deps.sh

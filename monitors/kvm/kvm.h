@@ -80,6 +80,7 @@ struct kvm_monitor {
     uint64_t ram_slot_size; /* RAM slot registered, 0 if none */
     uint64_t ram_end;
     uint64_t xcr0; /* XCR0 given to the guest */
+    int fsgsbase;  /* CPUID says wrfsbase exists (the SDK needs it) */
 
     /* Guest memory from the plan, sorted, non-overlapping. */
     struct kvm_region region[LVM_PLAN_MAX_MAPS];

@@ -185,7 +185,10 @@ static void set_sregs(struct kvm_monitor *m)
         s.cr4 |= CR4_OSXSAVE;
     s.efer = EFER_SCE | EFER_LME | EFER_LMA | EFER_NXE;
     if (kvm_ioctl(m->vcpu_fd, KVM_SET_SREGS, &s) < 0)
-        kvm_fail(errno, "KVM_SET_SREGS (long mode)");
+        kvm_fail(errno, "KVM_SET_SREGS (long mode)%s",
+                 m->fsgsbase ? ""
+                             : ": the CPU may lack FSGSBASE, which the SDK "
+                               "needs for its thread pointer");
 }
 
 static void set_msr(struct kvm_monitor *m, uint32_t index, uint64_t value)

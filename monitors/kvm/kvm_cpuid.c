@@ -68,6 +68,8 @@ uint64_t kvm_cpuid_setup(struct kvm_monitor *m)
     struct kvm_cpuid2 *c = supported(m);
     for (uint32_t i = 0; i < c->nent; i++) {
         struct kvm_cpuid_entry2 *e = &c->entries[i];
+        if (e->function == 7 && e->index == 0)
+            m->fsgsbase = e->ebx & 1;
         if (e->function == 1) {
             /* APIC id 0, one logical processor; no local APIC at all. */
             e->ebx &= 0x0000ffffu;

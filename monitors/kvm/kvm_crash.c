@@ -10,6 +10,7 @@
 
 #include <signal.h>
 #include <stdarg.h>
+#include <sys/mman.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -113,6 +114,14 @@ _Noreturn void kvm_crash_exception(struct kvm_monitor *m)
     uint64_t vec = f[0], error = f[1];
     /* The registers as they were at the fault, not in the stub. */
     o->rip = f[2], o->rflags = f[4], o->rsp = f[5];
+    /* Some KVMs (PVM) raise #UD for `int n` in ring 3 instead of taking
+     * the gate (or a #GP): read the instruction and say what it was. */
+    unsigned char insn[2];
+    if (vec == 6 && kvm_mem_ok(m, f[2], 2, PROT_READ | PROT_EXEC)) {
+        memcpy(insn, (const void *)(uintptr_t)f[2], sizeof insn);
+        if (insn[0] == 0xcd)
+            vec = insn[1] == 0x80 ? 0x80 : 0x100 + insn[1];
+    }
     m->report->signal = SIGSEGV;
     char d[sizeof m->report->detail];
     if (vec == 0x80) {
@@ -121,8 +130,9 @@ _Noreturn void kvm_crash_exception(struct kvm_monitor *m)
         m->report->syscall = -2 - (int64_t)(uint32_t)o->rax;
         kvm_report_end(m, LVM_REPORT_FORBIDDEN, 128 + SIGSYS);
     } else if (vec >= 32 || !vectors[vec].name) {
+        /* A gate the guest may not use: a #GP, as under Linux. */
         snprintf(d, sizeof d, "software interrupt (int $%#llx) at rip %#llx",
-                 (unsigned long long)vec, (unsigned long long)f[2]);
+                 (unsigned long long)(vec & 0xff), (unsigned long long)f[2]);
     } else if (vec == 14) {
         snprintf(d, sizeof d, "%s: %s %#llx (%s, error %#llx) at rip %#llx",
                  vectors[vec].name,
