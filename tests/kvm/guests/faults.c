@@ -124,7 +124,7 @@ static void act(const char *a)
         /* Pointers the guest does not own: an error, not a crash. */
         printf("low: %ld\n", lvm_console_write((void *)0x1000, 16));
         printf("past RAM: %ld\n",
-               lvm_console_write((void *)(uintptr_t)(ram_end - 8), 16));
+               lvm_console_write((void *)(uintptr_t)(ram_end + 4096), 16));
         printf("guard: %ld\n",
                lvm_console_write((void *)(uintptr_t)(bi->heap_end), 16));
         exit(0);
