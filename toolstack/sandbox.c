@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -137,6 +138,28 @@ static int write_proc(pid_t pid, const char *file, const char *text,
 static int expect(struct sandbox *sb, uint16_t type, struct lvm_err *err)
 {
     struct lvm_msg_error m;
+    /* Until the shell has exec'd, the toolstack holds the other end of
+     * the socket too: a child that dies before then never closes it, so
+     * watch the child itself as well. */
+    for (;;) {
+        struct pollfd p[2] = {{sb->sock, POLLIN, 0}, {sb->pidfd, POLLIN, 0}};
+        int r = poll(p, sb->pidfd >= 0 ? 2 : 1, -1);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            return lvm_err_set(err, errno, "wait for the shell");
+        if (p[0].revents)
+            break;
+        siginfo_t si;
+        memset(&si, 0, sizeof si);
+        waitid(P_PIDFD, (id_t)sb->pidfd, &si, WEXITED | WNOWAIT);
+        return lvm_err_set(err, ECHILD,
+                           "the shell %s %d during set-up (126: its "
+                           "namespaces, 127: exec of lightvm-shell)",
+                           si.si_code == CLD_EXITED ? "exited with status"
+                                                    : "was killed by signal",
+                           si.si_status);
+    }
     ssize_t n;
     do
         n = recv(sb->sock, &m, sizeof m, 0);

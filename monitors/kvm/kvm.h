@@ -81,6 +81,7 @@ struct kvm_monitor {
     uint64_t ram_end;
     uint64_t xcr0; /* XCR0 given to the guest */
     int fsgsbase;  /* CPUID says wrfsbase exists (the SDK needs it) */
+    int amd;       /* an AMD (or Hygon) CPU: SVM */
 
     /* Guest memory from the plan, sorted, non-overlapping. */
     struct kvm_region region[LVM_PLAN_MAX_MAPS];

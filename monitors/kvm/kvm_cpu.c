@@ -84,9 +84,20 @@ static uint64_t descriptor(uint8_t access, uint8_t flags)
            (uint64_t)flags << 52;
 }
 
+/*
+ * The TSS's type in TR: Intel's VMX refuses to enter a guest whose TR is
+ * not a busy TSS (11), as after LTR; AMD's SVM checks nothing, and QEMU's
+ * emulated CPU (the nested test path) looks up the I/O bitmap only
+ * through an available one (9). So: busy unless the CPU is AMD's.
+ */
+static uint8_t tss_type(const struct kvm_monitor *m)
+{
+    return m->amd ? 0x9 : 0xb;
+}
+
 /* GDT: null, kernel code and data (the stubs), user data and code (the
  * guest), the 16-byte TSS descriptor. Accessed bits set. */
-static void write_gdt(void)
+static void write_gdt(const struct kvm_monitor *m)
 {
     uint64_t *gdt = (uint64_t *)(uintptr_t)KVM_GDT_ADDR;
     uint64_t tss = KVM_TSS_ADDR;
@@ -97,7 +108,7 @@ static void write_gdt(void)
     gdt[KVM_SEL_UCODE / 8] = descriptor(0xfb, 0xa); /* P DPL3 code, L */
     gdt[KVM_SEL_TSS / 8] = (TSS_LIMIT & 0xffffull) |
                            (tss & 0xffffffull) << 16 |
-                           0x8bull << 40 /* P, 64-bit TSS, busy */ |
+                           (0x80ull | tss_type(m)) << 40 /* P, TSS */ |
                            ((tss >> 24) & 0xffull) << 56;
     gdt[KVM_SEL_TSS / 8 + 1] = tss >> 32;
 
@@ -172,7 +183,7 @@ static void set_sregs(struct kvm_monitor *m)
     s.tr = (struct kvm_segment){.base = KVM_TSS_ADDR,
                                 .limit = TSS_LIMIT,
                                 .selector = KVM_SEL_TSS,
-                                .type = 0xb,
+                                .type = tss_type(m),
                                 .present = 1};
     s.gdt.base = KVM_GDT_ADDR;
     s.gdt.limit = KVM_SEL_TSS + 16 - 1;
@@ -204,7 +215,7 @@ static void set_msr(struct kvm_monitor *m, uint32_t index, uint64_t value)
 void kvm_cpu_setup(struct kvm_monitor *m)
 {
     uint64_t t0 = kvm_now();
-    write_gdt();
+    write_gdt(m);
     write_idt();
     set_sregs(m);
     /* `syscall` loads CS from STAR[47:32] and SS from the next selector,

@@ -68,6 +68,8 @@ uint64_t kvm_cpuid_setup(struct kvm_monitor *m)
     struct kvm_cpuid2 *c = supported(m);
     for (uint32_t i = 0; i < c->nent; i++) {
         struct kvm_cpuid_entry2 *e = &c->entries[i];
+        if (e->function == 0) /* "AuthenticAMD", "HygonGenuine": ebx */
+            m->amd = e->ebx == 0x68747541u || e->ebx == 0x6f677948u;
         if (e->function == 7 && e->index == 0)
             m->fsgsbase = e->ebx & 1;
         if (e->function == 1) {

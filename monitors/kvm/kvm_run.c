@@ -13,6 +13,10 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/mman.h>
+#ifdef KVM_TRACE
+#include <stdio.h>
+#include <unistd.h>
+#endif
 
 #ifndef KVM_EXIT_MEMORY_FAULT
 #define KVM_EXIT_MEMORY_FAULT 39
@@ -122,6 +126,18 @@ _Noreturn void kvm_run_loop(struct kvm_monitor *m)
             kvm_fail(errno, "KVM_RUN");
         }
         m->times.exits++;
+#ifdef KVM_TRACE
+        { /* debugging aid: cc -DKVM_TRACE; not for use under the filter */
+            char t[160];
+            struct kvm_regs tr;
+            kvm_ioctl(m->vcpu_fd, KVM_GET_REGS, &tr);
+            int l = snprintf(t, sizeof t, "[exit %u port %#x rip %#llx]\n",
+                             m->run->exit_reason, m->run->io.port,
+                             (unsigned long long)tr.rip);
+            if (m->times.exits < 200)
+                write(1, t, (size_t)l);
+        }
+#endif
         switch (m->run->exit_reason) {
         case KVM_EXIT_IO:
             port_io(m);
