@@ -290,6 +290,14 @@ int sandbox_spawn(const struct sandbox_opts *o, struct sandbox *sb,
     /* READY comes from the exec'd shell: the child's stack is free then. */
     if (expect(sb, LVM_MSG_READY, err) < 0)
         goto fail;
+    /* A kvm shell's VM may have brought a kernel thread into the guest's
+     * cgroup, where it would keep pause from ever completing. */
+    if (o->monitor == LVM_MONITOR_KVM && o->cg &&
+        cgroup_evict_kthreads(o->cg, err) < 0) {
+        lvm_err_wrap(err, "move KVM's worker thread out of the guest's "
+                          "cgroup");
+        goto fail;
+    }
     close(sv[1]);
     munmap(stack, CHILD_STACK);
     return 0;

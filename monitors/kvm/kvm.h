@@ -24,12 +24,13 @@
 
 /*
  * Monitor-private guest pages at LVM_MON_PRIVATE_ADDR, supervisor-only in
- * the guest's page tables (the guest, in ring 3, cannot touch them) but for
- * the `syscall` trampoline, which the guest may read and run. The
- * exception stack is the only one the CPU writes (at CPL 0); everything
- * after it sits in a read-only memory slot besides, so the GDT, IDT, stubs,
- * trampoline and page tables stay as the monitor made them whatever runs
- * in the VM.
+ * the guest's page tables, or not mapped at all (the page tables), but for
+ * the `syscall` trampoline, which the guest may read and run. The guest
+ * runs in ring 3 and no guest instruction ever runs in ring 0 (only the
+ * monitor's stubs do), so nothing in the VM can change these pages or load
+ * other page tables. (They are not in a read-only memory slot: QEMU's
+ * emulated nested paging writes page-table accessed bits even when they
+ * are set, and KVM would then emulate the same instruction forever.)
  */
 #define KVM_XSTACK_ADDR (LVM_MON_PRIVATE_ADDR + 0x0000) /* RW, IST1 */
 #define KVM_GDT_ADDR (LVM_MON_PRIVATE_ADDR + 0x1000)    /* GDT, then TSS */
@@ -38,8 +39,7 @@
 #define KVM_STUBS_ADDR (LVM_MON_PRIVATE_ADDR + 0x3000)
 #define KVM_TRAMP_ADDR (LVM_MON_PRIVATE_ADDR + 0x4000) /* user RX */
 #define KVM_PT_ADDR (LVM_MON_PRIVATE_ADDR + 0x5000) /* PML4, PDPT, PDs, PTs */
-#define KVM_RO_BASE KVM_GDT_ADDR
-#define KVM_RO_END LVM_RAM_BASE
+#define KVM_PT_END LVM_RAM_BASE
 
 /* Segment selectors in the GDT: ring 0 for the monitor's stubs, ring 3
  * (RPL 3) for the guest; kvm_stubs.S repeats the user ones. */
@@ -57,8 +57,7 @@ enum kvm_slot {
     SLOT_BOOTINFO, /* read-only */
     SLOT_DEVPAGE,  /* read-only: the toolstack writes it */
     SLOT_STATUS,
-    SLOT_XSTACK,
-    SLOT_TABLES, /* read-only */
+    SLOT_MONITOR, /* LVM_MON_PRIVATE_ADDR up to RAM */
     SLOT_RAM,
     NSLOTS,
 };

@@ -39,3 +39,12 @@ $(KVM_INITRAMFS): tests/kvm/nested/mkinitramfs.sh tests/kvm/nested/init \
                   tests/kvm/test_kvm.sh tests/lib.sh all $(UNIT_BINS) \
                   $(TGUEST_ELFS) $(KVM_TGUEST_ELFS) $(KVM_TPROGS)
 	$(call say,CPIO,$@)tests/kvm/nested/mkinitramfs.sh $(BUILD) $(KVM_NESTED)
+
+# ---- Benchmark (bench/kvm/run.sh) ----------------------------------------
+
+$(BUILD)/bench/kvm/bench_kvm: bench/kvm/bench_kvm.c $(TS_LIB) $(HOST_HDRS)
+	@mkdir -p $(dir $@)
+	$(call say,CC,$@)$(CC) $(HOST_CFLAGS) -o $@ $< $(TS_LIB) $(TS_LIBS) \
+	    $(HOST_LDFLAGS)
+
+tests: $(BUILD)/bench/kvm/bench_kvm

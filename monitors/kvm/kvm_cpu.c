@@ -25,8 +25,8 @@
  * software KVM of some cloud VMs, whose emulator has no SSE) runs our
  * guests at full speed. Only the monitor's stubs run at CPL 0.
  *
- * The GDT, TSS and IDT live in the read-only monitor pages; their accessed
- * and busy bits are preset so the CPU never needs to write them.
+ * The GDT, TSS and IDT live in the monitor's supervisor pages; accessed
+ * bits are preset so that the CPU need not write them.
  */
 #include "monitors/kvm/kvm.h"
 
@@ -241,7 +241,7 @@ void kvm_cpu_setup(struct kvm_monitor *m)
 void kvm_cpu_entry(struct kvm_monitor *m, uint64_t rip, uint64_t rsp,
                    uint64_t syscall_entry)
 {
-    /* The trampoline's target: a read-only slot the guest cannot change. */
+    /* The trampoline's target: in its page, which the guest cannot write. */
     memcpy((void *)(uintptr_t)tramp_addr(kvm_syscall_target), &syscall_entry,
            sizeof syscall_entry);
     /* Like the proc trampoline: every register zero but the two. */

@@ -10,8 +10,8 @@
  * are not mapped at all.
  *
  * 2 MiB pages wherever a whole 2 MiB range has one protection (the heap),
- * 4 KiB pages at the edges. The tables sit in the read-only monitor slot,
- * so the CPU's accessed and dirty bits are preset: it never writes them.
+ * 4 KiB pages at the edges. Accessed and dirty bits are preset, so a CPU
+ * need not write the tables.
  */
 #include "monitors/kvm/kvm.h"
 
@@ -41,7 +41,7 @@ struct pt_builder {
 
 static uint64_t *new_table(struct pt_builder *b)
 {
-    if (b->next + KVM_PAGE > KVM_RO_END)
+    if (b->next + KVM_PAGE > KVM_PT_END)
         kvm_fail(ENOMEM, "the guest's page tables do not fit");
     uint64_t *t = (uint64_t *)(uintptr_t)b->next;
     memset(t, 0, KVM_PAGE);

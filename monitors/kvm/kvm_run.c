@@ -77,8 +77,6 @@ static const char *region_name(uint64_t gpa)
         return " (boot info page)";
     if (gpa >= LVM_DEVPAGE_ADDR && gpa < LVM_DEVPAGE_ADDR + KVM_PAGE)
         return " (device page)";
-    if (gpa >= KVM_RO_BASE && gpa < KVM_RO_END)
-        return " (the monitor's GDT, IDT and page tables)";
     return "";
 }
 
@@ -86,8 +84,7 @@ static const char *region_name(uint64_t gpa)
 static _Noreturn void mmio(struct kvm_monitor *m)
 {
     uint64_t gpa = m->run->mmio.phys_addr;
-    int slot = (gpa >= LVM_MON_BASE && gpa < LVM_MON_PRIVATE_ADDR) ||
-               (gpa >= KVM_XSTACK_ADDR && gpa < m->ram_end);
+    int slot = gpa >= LVM_MON_BASE && gpa < m->ram_end;
     if (m->run->mmio.is_write && slot)
         kvm_crash(m, SIGSEGV, "write to read-only guest memory at %#llx%s",
                   (unsigned long long)gpa, region_name(gpa));

@@ -1,6 +1,6 @@
 /*
  * kvm_stubs.S: the only code that runs at CPL 0 in a kvm guest's VM,
- * copied by the monitor into a read-only, supervisor-only page
+ * copied by the monitor into a supervisor-only page
  * (KVM_STUBS_ADDR): the exception handlers and the `syscall` trampoline.
  * The guest itself runs at CPL 3.
  *

@@ -134,8 +134,8 @@ void kvm_vm_create(struct kvm_monitor *m, int kvm_fd, uint64_t ram_size)
     set_slot(m, SLOT_BOOTINFO, LVM_BOOTINFO_ADDR, KVM_PAGE, KVM_MEM_READONLY);
     set_slot(m, SLOT_DEVPAGE, LVM_DEVPAGE_ADDR, KVM_PAGE, KVM_MEM_READONLY);
     set_slot(m, SLOT_STATUS, LVM_STATUS_ADDR, KVM_PAGE, 0);
-    set_slot(m, SLOT_XSTACK, KVM_XSTACK_ADDR, KVM_PAGE, 0);
-    set_slot(m, SLOT_TABLES, KVM_RO_BASE, KVM_RO_END - KVM_RO_BASE, 0);
+    set_slot(m, SLOT_MONITOR, LVM_MON_PRIVATE_ADDR,
+             LVM_RAM_BASE - LVM_MON_PRIVATE_ADDR, 0);
     if (ram_size >= LVM_RAM_MIN && ram_size <= LVM_RAM_MAX &&
         ram_size % KVM_PAGE == 0)
         kvm_vm_ram_slot(m, LVM_RAM_BASE + ram_size);
