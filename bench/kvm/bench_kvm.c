@@ -20,13 +20,13 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
-enum { T_TOTAL, T_STARTED, T_VM, T_SLOTS, T_VCPU, T_CPU, T_PLAN, T_ENTRY,
-       T_EXITS, NT };
+enum { T_TOTAL, T_STARTED, T_VM, T_SLOTS, T_VCPU, T_WORKER, T_CPU, T_PLAN,
+       T_ENTRY, T_EXITS, NT };
 static const char *const tname[NT] = {
     "create-to-exit", "create-to-STARTED", "  VM (KVM_CREATE_VM)",
-    "  memory slots", "  vCPU + CPUID + worker", "  long-mode state",
-    "  plan: memory, page tables", "  first entry (to first exit)",
-    "exits per run"};
+    "  memory slots (2)", "  vCPU, kvm_run, CPUID", "  KVM worker (1st KVM_RUN)",
+    "  long-mode state", "  plan: memory, page tables",
+    "  first entry (to first exit)", "exits per run"};
 
 static int cmp_u64(const void *a, const void *b)
 {
@@ -105,6 +105,7 @@ int main(int argc, char **argv)
                 v[m][T_VM][i] = rt->vm;
                 v[m][T_SLOTS][i] = rt->slots;
                 v[m][T_VCPU][i] = rt->vcpu;
+                v[m][T_WORKER][i] = rt->worker;
                 v[m][T_CPU][i] = rt->cpu_state;
                 v[m][T_PLAN][i] = rt->plan;
                 v[m][T_ENTRY][i] = rt->first_entry;

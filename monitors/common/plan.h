@@ -170,6 +170,7 @@ struct lvm_report_times {
     uint64_t vm;          /* KVM_CREATE_VM and its checks */
     uint64_t slots;       /* reserving guest memory, its memory slots */
     uint64_t vcpu;        /* KVM_CREATE_VCPU, kvm_run, CPUID */
+    uint64_t worker;      /* immediate-exit KVM_RUN (KVM's worker task) */
     uint64_t cpu_state;   /* GDT, IDT, registers, MSRs (at PREPARE) */
     uint64_t plan;        /* mapping the plan's memory, page tables */
     uint64_t first_entry; /* first KVM_RUN until its first exit */

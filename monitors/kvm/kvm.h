@@ -52,13 +52,10 @@
 /* The exception stubs report on this port with `outb %al` (kvm_stubs.S). */
 #define KVM_FAULT_PORT 0xfe
 
-/* Memory slots, fixed at PREPARE. */
+/* Memory slots: two, since every slot change costs KVM a grace period. */
 enum kvm_slot {
-    SLOT_BOOTINFO, /* read-only */
-    SLOT_DEVPAGE,  /* read-only: the toolstack writes it */
-    SLOT_STATUS,
-    SLOT_MONITOR, /* LVM_MON_PRIVATE_ADDR up to RAM */
-    SLOT_RAM,
+    SLOT_RO, /* boot info and device page: read-only to the guest */
+    SLOT_RW, /* status page, monitor pages and RAM, up to ram_end */
     NSLOTS,
 };
 
@@ -76,7 +73,7 @@ struct kvm_monitor {
     struct kvm_run *run;
     size_t run_size;
     int have_memory_fault; /* KVM_CAP_MEMORY_FAULT_INFO */
-    uint64_t ram_slot_size; /* RAM slot registered, 0 if none */
+    uint64_t rw_slot_end; /* SLOT_RW covers [LVM_STATUS_ADDR, this) */
     uint64_t ram_end;
     uint64_t xcr0; /* XCR0 given to the guest */
     int fsgsbase;  /* CPUID says wrfsbase exists (the SDK needs it) */
@@ -114,11 +111,11 @@ uint64_t kvm_now(void);
 /* ---- kvm_vm.c ----------------------------------------------------------- */
 
 /* Create the VM on (kvm_fd) after checking what it offers; reserve the
- * guest's address range and register the fixed memory slots, plus RAM if
+ * guest's address range and register its memory slots, with RAM if
  * (ram_size) is known; create vCPU 0 at LVM_KVM_VCPU_FD. */
 void kvm_vm_create(struct kvm_monitor *m, int kvm_fd, uint64_t ram_size);
 
-/* Make the RAM slot [LVM_RAM_BASE, ram_end) exactly. */
+/* Make the writable slot end at (ram_end), the end of the guest's RAM. */
 void kvm_vm_ram_slot(struct kvm_monitor *m, uint64_t ram_end);
 
 /* ioctl on a KVM fd with an unsigned request, as the filter expects it. */

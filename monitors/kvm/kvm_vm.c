@@ -2,8 +2,8 @@
  * kvm_vm.c: the virtual machine, its memory slots and its one vCPU.
  *
  * Done at PREPARE, before any guest is known, so that a pooled shell is a
- * VM ready to take a guest (only the RAM slot's size depends on the guest,
- * and it too is made ahead when the toolstack says how much RAM to
+ * VM ready to take a guest (only the writable slot's size depends on the
+ * guest, and it too is made ahead when the toolstack says how much RAM to
  * expect). The whole guest-physical range the ABI allows is reserved as
  * inaccessible memory first; the plan's maps later replace parts of it at
  * the same addresses, which KVM follows (its memory slots name addresses,
@@ -54,13 +54,12 @@ static void set_slot(struct kvm_monitor *m, unsigned slot, uint64_t gpa,
 
 void kvm_vm_ram_slot(struct kvm_monitor *m, uint64_t ram_end)
 {
-    uint64_t size = ram_end - LVM_RAM_BASE;
-    if (m->ram_slot_size == size)
+    if (m->rw_slot_end == ram_end)
         return;
-    if (m->ram_slot_size) /* a slot's size cannot change: delete it first */
-        set_slot(m, SLOT_RAM, LVM_RAM_BASE, 0, 0);
-    set_slot(m, SLOT_RAM, LVM_RAM_BASE, size, 0);
-    m->ram_slot_size = size;
+    if (m->rw_slot_end) /* a slot's size cannot change: delete it first */
+        set_slot(m, SLOT_RW, LVM_STATUS_ADDR, 0, 0);
+    set_slot(m, SLOT_RW, LVM_STATUS_ADDR, ram_end - LVM_STATUS_ADDR, 0);
+    m->rw_slot_end = ram_end;
 }
 
 static void reserve_memory(void)
@@ -131,19 +130,20 @@ void kvm_vm_create(struct kvm_monitor *m, int kvm_fd, uint64_t ram_size)
     m->times.vm = t1 - t0;
 
     reserve_memory();
-    set_slot(m, SLOT_BOOTINFO, LVM_BOOTINFO_ADDR, KVM_PAGE, KVM_MEM_READONLY);
-    set_slot(m, SLOT_DEVPAGE, LVM_DEVPAGE_ADDR, KVM_PAGE, KVM_MEM_READONLY);
-    set_slot(m, SLOT_STATUS, LVM_STATUS_ADDR, KVM_PAGE, 0);
-    set_slot(m, SLOT_MONITOR, LVM_MON_PRIVATE_ADDR,
-             LVM_RAM_BASE - LVM_MON_PRIVATE_ADDR, 0);
-    if (ram_size >= LVM_RAM_MIN && ram_size <= LVM_RAM_MAX &&
-        ram_size % KVM_PAGE == 0)
-        kvm_vm_ram_slot(m, LVM_RAM_BASE + ram_size);
+    /* The device page must be read-only to the guest whatever its page
+     * tables say; writes there end in an MMIO exit, reported. */
+    set_slot(m, SLOT_RO, LVM_BOOTINFO_ADDR, LVM_STATUS_ADDR - LVM_BOOTINFO_ADDR,
+             KVM_MEM_READONLY);
+    int known = ram_size >= LVM_RAM_MIN && ram_size <= LVM_RAM_MAX &&
+                ram_size % KVM_PAGE == 0;
+    kvm_vm_ram_slot(m, known ? LVM_RAM_BASE + ram_size : LVM_RAM_BASE);
     uint64_t t2 = kvm_now();
     m->times.slots = t2 - t1;
 
     create_vcpu(m);
     m->xcr0 = kvm_cpuid_setup(m);
+    uint64_t t3 = kvm_now();
+    m->times.vcpu = t3 - t2;
     /* Linux 6.13+ starts a per-VM worker task (huge page recovery) on the
      * first KVM_RUN, as a child of the monitor: it must exist before the
      * limits (RLIMIT_NPROC 0) that keep the monitor from ever creating a
@@ -153,5 +153,5 @@ void kvm_vm_create(struct kvm_monitor *m, int kvm_fd, uint64_t ram_size)
     m->run->immediate_exit = 0;
     if (r == 0 || errno != EINTR)
         kvm_fail(r == 0 ? EPROTO : errno, "first KVM_RUN (immediate exit)");
-    m->times.vcpu = kvm_now() - t2;
+    m->times.worker = kvm_now() - t3;
 }
