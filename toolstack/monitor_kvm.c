@@ -63,15 +63,14 @@ static int kvm_available(const struct lvm_host *h, struct lvm_err *err)
 }
 
 static int kvm_build_plan(const struct lvm_host *h, const struct image *img,
-                          const struct guest_spec *spec,
-                          const struct guest *g, struct attach *a,
-                          struct lvm_msg_plan **out, size_t *out_len,
-                          struct lvm_err *err)
+                          const struct guest_spec *spec, const struct guest *g,
+                          struct attach *a, struct lvm_msg_plan **out,
+                          size_t *out_len, struct lvm_err *err)
 {
     struct plan_builder b;
     struct layout lay;
-    if (plan_begin(&b, LVM_MONITOR_KVM, LVM_BINDING_KVM, h, img, spec, g,
-                   &lay, err) < 0)
+    if (plan_begin(&b, LVM_MONITOR_KVM, LVM_BINDING_KVM, h, img, spec, g, &lay,
+                   err) < 0)
         goto fail;
 
     /* The filter is the monitor's own, not the guest's: the guest makes

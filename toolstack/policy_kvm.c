@@ -53,8 +53,7 @@ static int add_rules(scmp_filter_ctx ctx, const struct policy_params *p,
          A2(SCMP_CMP_LE, LVM_CONSOLE_WRITE_MAX));
     /* Yield hypercall (and waiting for a full console to drain): poll the
      * guest's event fds, with no change to the signal mask. */
-    RULE(ctx, ppoll, 2, A1(SCMP_CMP_LE, LVM_MAX_EVTCHN),
-         A3(SCMP_CMP_EQ, 0));
+    RULE(ctx, ppoll, 2, A1(SCMP_CMP_LE, LVM_MAX_EVTCHN), A3(SCMP_CMP_EQ, 0));
     /* Clock hypercalls, where the vDSO falls back to the system call. */
     RULE(ctx, clock_gettime, 1, A0(SCMP_CMP_EQ, 0)); /* CLOCK_REALTIME */
     RULE(ctx, clock_gettime, 1, A0(SCMP_CMP_EQ, 1)); /* CLOCK_MONOTONIC */

@@ -20,13 +20,29 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
-enum { T_TOTAL, T_STARTED, T_VM, T_SLOTS, T_VCPU, T_WORKER, T_CPU, T_PLAN,
-       T_ENTRY, T_EXITS, NT };
-static const char *const tname[NT] = {
-    "create-to-exit", "create-to-STARTED", "  VM (KVM_CREATE_VM)",
-    "  memory slots (2)", "  vCPU, kvm_run, CPUID", "  KVM worker (1st KVM_RUN)",
-    "  long-mode state", "  plan: memory, page tables",
-    "  first entry (to first exit)", "exits per run"};
+enum {
+    T_TOTAL,
+    T_STARTED,
+    T_VM,
+    T_SLOTS,
+    T_VCPU,
+    T_WORKER,
+    T_CPU,
+    T_PLAN,
+    T_ENTRY,
+    T_EXITS,
+    NT
+};
+static const char *const tname[NT] = {"create-to-exit",
+                                      "create-to-STARTED",
+                                      "  VM (KVM_CREATE_VM)",
+                                      "  memory slots (2)",
+                                      "  vCPU, kvm_run, CPUID",
+                                      "  KVM worker (1st KVM_RUN)",
+                                      "  long-mode state",
+                                      "  plan: memory, page tables",
+                                      "  first entry (to first exit)",
+                                      "exits per run"};
 
 static int cmp_u64(const void *a, const void *b)
 {
@@ -86,8 +102,7 @@ int main(int argc, char **argv)
             struct guest_exit ex;
             if (guest_start(&h, img, &spec, &g, &err) < 0 ||
                 guest_reap(g, -1, 0, &ex, &err) < 0) {
-                fprintf(stderr, "bench_kvm: %s: %s\n", mons[m]->name,
-                        err.msg);
+                fprintf(stderr, "bench_kvm: %s: %s\n", mons[m]->name, err.msg);
                 return 1;
             }
             uint64_t t1 = host_now_ns();
@@ -116,8 +131,8 @@ int main(int argc, char **argv)
     }
     struct utsname u;
     uname(&u);
-    printf("%d runs of %s per monitor, interleaved; %s %s\n\n", runs,
-           img->name, u.sysname, u.release);
+    printf("%d runs of %s per monitor, interleaved; %s %s\n\n", runs, img->name,
+           u.sysname, u.release);
     printf("| mon   | microseconds (exits: count)    |     median |        "
            "p90 |        min |        max |\n");
     printf("|-------|--------------------------------|------------|-------"

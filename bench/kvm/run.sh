@@ -24,7 +24,9 @@ echo "# noop under kvm and proc"
 echo
 echo "Machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'),"
 echo "$(nproc) CPUs, $(free -g | awk '/^Mem:/ { print $2 }') GiB; Linux $(uname -r);"
-echo "KVM module: $kvm_kind; cgroup $(stat -fc %T /sys/fs/cgroup); load average"
+cg=v1
+[ "$(stat -fc %T /sys/fs/cgroup)" = cgroup2fs ] && cg=v2
+echo "KVM module: $kvm_kind; cgroup $cg; load average"
 echo "before: $(cut -d' ' -f1-3 /proc/loadavg); commit $(git rev-parse --short HEAD)."
 if [ "$kvm_kind" = kvm_pvm ]; then
     echo

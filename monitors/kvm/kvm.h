@@ -73,7 +73,7 @@ struct kvm_monitor {
     struct kvm_run *run;
     size_t run_size;
     int have_memory_fault; /* KVM_CAP_MEMORY_FAULT_INFO */
-    uint64_t rw_slot_end; /* SLOT_RW covers [LVM_STATUS_ADDR, this) */
+    uint64_t rw_slot_end;  /* SLOT_RW covers [LVM_STATUS_ADDR, this) */
     uint64_t ram_end;
     uint64_t xcr0; /* XCR0 given to the guest */
     int fsgsbase;  /* CPUID says wrfsbase exists (the SDK needs it) */
@@ -190,7 +190,6 @@ _Noreturn void kvm_crash(struct kvm_monitor *m, int signal, const char *fmt,
 _Noreturn void kvm_crash_exception(struct kvm_monitor *m);
 
 /* Write the report's final fields and exit the shell with (status). */
-_Noreturn void kvm_report_end(struct kvm_monitor *m, uint32_t kind,
-                              int status);
+_Noreturn void kvm_report_end(struct kvm_monitor *m, uint32_t kind, int status);
 
 #endif

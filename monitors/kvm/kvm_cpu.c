@@ -102,12 +102,11 @@ static void write_gdt(const struct kvm_monitor *m)
     uint64_t *gdt = (uint64_t *)(uintptr_t)KVM_GDT_ADDR;
     uint64_t tss = KVM_TSS_ADDR;
     gdt[0] = 0;
-    gdt[KVM_SEL_CODE / 8] = descriptor(0x9b, 0xa); /* P DPL0 code; L G */
-    gdt[KVM_SEL_DATA / 8] = descriptor(0x93, 0xc); /* P DPL0 data; DB G */
+    gdt[KVM_SEL_CODE / 8] = descriptor(0x9b, 0xa);  /* P DPL0 code; L G */
+    gdt[KVM_SEL_DATA / 8] = descriptor(0x93, 0xc);  /* P DPL0 data; DB G */
     gdt[KVM_SEL_UDATA / 8] = descriptor(0xf3, 0xc); /* P DPL3 data */
     gdt[KVM_SEL_UCODE / 8] = descriptor(0xfb, 0xa); /* P DPL3 code, L */
-    gdt[KVM_SEL_TSS / 8] = (TSS_LIMIT & 0xffffull) |
-                           (tss & 0xffffffull) << 16 |
+    gdt[KVM_SEL_TSS / 8] = (TSS_LIMIT & 0xffffull) | (tss & 0xffffffull) << 16 |
                            (0x80ull | tss_type(m)) << 40 /* P, TSS */ |
                            ((tss >> 24) & 0xffull) << 56;
     gdt[KVM_SEL_TSS / 8 + 1] = tss >> 32;
@@ -124,7 +123,7 @@ static void write_gdt(const struct kvm_monitor *m)
     /* `outl` to LVM_HC_PORT_BASE + nr touches ports nr..nr+3: allow the
      * hypercall ports from 1 up; the monitor refuses numbers it lacks. */
     for (unsigned port = LVM_HC_PORT_BASE + 1; port < IOMAP_PORTS - 1; port++)
-        bits[port / 8] &= (uint8_t)~(1u << (port % 8));
+        bits[port / 8] &= (uint8_t) ~(1u << (port % 8));
 }
 
 /* IDT: every vector an interrupt gate to its stub, on IST1. Only int3,
@@ -158,8 +157,7 @@ static uint64_t tramp_addr(const char *sym)
     return KVM_TRAMP_ADDR + (uint64_t)(sym - kvm_tramp_start);
 }
 
-static struct kvm_segment seg(uint16_t sel, uint8_t type, uint8_t l,
-                              uint8_t db)
+static struct kvm_segment seg(uint16_t sel, uint8_t type, uint8_t l, uint8_t db)
 {
     return (struct kvm_segment){.base = 0,
                                 .limit = 0xffffffff,
@@ -229,11 +227,10 @@ void kvm_cpu_setup(struct kvm_monitor *m)
     set_msr(m, MSR_KERNEL_GS_BASE, 0);
     set_msr(m, MSR_PAT, PAT_DEFAULT);
     if (m->xcr0) {
-        struct kvm_xcrs x = {.nr_xcrs = 1, .xcrs = {{.xcr = 0,
-                                                     .value = m->xcr0}}};
+        struct kvm_xcrs x = {.nr_xcrs = 1,
+                             .xcrs = {{.xcr = 0, .value = m->xcr0}}};
         if (kvm_ioctl(m->vcpu_fd, KVM_SET_XCRS, &x) < 0)
-            kvm_fail(errno, "set XCR0 to %#llx",
-                     (unsigned long long)m->xcr0);
+            kvm_fail(errno, "set XCR0 to %#llx", (unsigned long long)m->xcr0);
     }
     m->times.cpu_state = kvm_now() - t0;
 }

@@ -10,9 +10,9 @@
 
 #include <signal.h>
 #include <stdarg.h>
-#include <sys/mman.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #define XSTACK_END (KVM_XSTACK_ADDR + KVM_PAGE)
@@ -36,8 +36,7 @@ static void save_regs(struct kvm_monitor *m)
     m->report->have_regs = 1;
 }
 
-_Noreturn void kvm_report_end(struct kvm_monitor *m, uint32_t kind,
-                              int status)
+_Noreturn void kvm_report_end(struct kvm_monitor *m, uint32_t kind, int status)
 {
     volatile struct lvm_monitor_report *r = m->report;
     r->kind = kind;

@@ -139,8 +139,7 @@ static void lockdown(const struct lvm_msg_plan *p, int max_fd)
         kvm_fail(errno, "load the monitor's seccomp filter");
 }
 
-_Noreturn void kvm_exec(const struct lvm_msg_plan *p, const int *fds,
-                        int nfds)
+_Noreturn void kvm_exec(const struct lvm_msg_plan *p, const int *fds, int nfds)
 {
     struct kvm_monitor *m = &kvm_mon;
     if (!prepared)

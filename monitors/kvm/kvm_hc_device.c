@@ -36,9 +36,8 @@ static void net_io(struct kvm_monitor *m, void *block, int write_frame)
     struct lvm_hc_io a;
     struct lvm_device d;
     memcpy(&a, block, sizeof a);
-    uint64_t len = a.len > LVM_NET_FRAME_MAX && !write_frame
-                       ? LVM_NET_FRAME_MAX
-                       : a.len;
+    uint64_t len =
+        a.len > LVM_NET_FRAME_MAX && !write_frame ? LVM_NET_FRAME_MAX : a.len;
     uint32_t prot = write_frame ? PROT_READ : PROT_READ | PROT_WRITE;
     if (find(m, LVM_DEV_NET, a.handle, &d) < 0 || len > LVM_NET_FRAME_MAX) {
         a.ret = LVM_EINVAL;

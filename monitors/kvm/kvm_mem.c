@@ -38,8 +38,7 @@ static void check_plan(const struct lvm_msg_plan *p, int nfds)
         if (!in_range(m->addr, m->len, LVM_MON_BASE, LVM_MON_PRIVATE_ADDR) &&
             !in_range(m->addr, m->len, LVM_RAM_BASE, p->ram_end))
             kvm_fail(EINVAL, "map %u outside the guest region", i);
-        if (m->kind != LVM_MAP_ANON &&
-            (m->fd_index < 0 || m->fd_index >= nfds))
+        if (m->kind != LVM_MAP_ANON && (m->fd_index < 0 || m->fd_index >= nfds))
             kvm_fail(EINVAL, "map %u names a missing fd", i);
         if (m->kind < LVM_MAP_ANON || m->kind > LVM_MAP_FILE_SHARED)
             kvm_fail(EINVAL, "map %u has an unknown kind", i);
@@ -70,8 +69,7 @@ static const struct lvm_plan_map *find_map(const struct lvm_msg_plan *p,
                                            uint64_t a, uint64_t len)
 {
     for (uint32_t i = 0; i < p->nmaps; i++)
-        if (in_range(a, len, p->maps[i].addr,
-                     p->maps[i].addr + p->maps[i].len))
+        if (in_range(a, len, p->maps[i].addr, p->maps[i].addr + p->maps[i].len))
             return &p->maps[i];
     return NULL;
 }
@@ -84,8 +82,8 @@ static void add_region(struct kvm_monitor *m, const struct lvm_plan_map *map)
         m->region[i] = m->region[i - 1];
         i--;
     }
-    m->region[i] = (struct kvm_region){map->addr, map->addr + map->len,
-                                       map->prot};
+    m->region[i] =
+        (struct kvm_region){map->addr, map->addr + map->len, map->prot};
 }
 
 void kvm_mem_map(struct kvm_monitor *m, const struct lvm_msg_plan *p,
@@ -106,8 +104,8 @@ void kvm_mem_map(struct kvm_monitor *m, const struct lvm_msg_plan *p,
         if (map->kind == LVM_MAP_ANON) {
             flags |= MAP_PRIVATE | MAP_ANONYMOUS;
         } else {
-            flags |= map->kind == LVM_MAP_FILE_SHARED ? MAP_SHARED
-                                                      : MAP_PRIVATE;
+            flags |=
+                map->kind == LVM_MAP_FILE_SHARED ? MAP_SHARED : MAP_PRIVATE;
             fd = fds[map->fd_index];
         }
         void *r = mmap((void *)(uintptr_t)map->addr, map->len, prot, flags, fd,

@@ -110,8 +110,8 @@ void kvm_pagetables_build(struct kvm_monitor *m)
      * address order (the monitor pages sit below RAM). */
     struct kvm_region r[MAX_RANGES];
     unsigned n = 0;
-    for (unsigned i = 0; i < m->nregions && m->region[i].start < KVM_XSTACK_ADDR;
-         i++)
+    for (unsigned i = 0;
+         i < m->nregions && m->region[i].start < KVM_XSTACK_ADDR; i++)
         r[n++] = m->region[i];
     r[n++] = (struct kvm_region){KVM_XSTACK_ADDR, KVM_XSTACK_ADDR + KVM_PAGE,
                                  PROT_KERNEL | PROT_READ | PROT_WRITE};

@@ -146,16 +146,19 @@ _Noreturn void kvm_run_loop(struct kvm_monitor *m)
         case KVM_EXIT_HLT:
             /* No interrupt will ever come: a halted guest is stuck. In a
              * proc guest `hlt` is a protection fault. */
-            kvm_crash(m, SIGSEGV, "the guest halted (hlt): nothing can wake "
-                                  "it");
+            kvm_crash(m, SIGSEGV,
+                      "the guest halted (hlt): nothing can wake "
+                      "it");
         case KVM_EXIT_SHUTDOWN:
-            kvm_crash(m, SIGSEGV, "triple fault: an exception while "
-                                  "delivering a double fault");
+            kvm_crash(m, SIGSEGV,
+                      "triple fault: an exception while "
+                      "delivering a double fault");
         case KVM_EXIT_FAIL_ENTRY:
-            kvm_crash(m, SIGSEGV, "KVM could not enter the guest (hardware "
-                                  "reason %#llx)",
-                      (unsigned long long)m->run->fail_entry
-                          .hardware_entry_failure_reason);
+            kvm_crash(m, SIGSEGV,
+                      "KVM could not enter the guest (hardware "
+                      "reason %#llx)",
+                      (unsigned long long)
+                          m->run->fail_entry.hardware_entry_failure_reason);
         case KVM_EXIT_INTERNAL_ERROR:
             kvm_crash(m, SIGSEGV, "KVM internal error %u (%s)",
                       m->run->internal.suberror,

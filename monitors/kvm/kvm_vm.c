@@ -67,10 +67,10 @@ static void reserve_memory(void)
     /* [LVM_MON_BASE, LVM_RAM_BASE + LVM_RAM_MAX): nothing else of the
      * shell may live there; proc relies on the same range being free. */
     uint64_t len = LVM_RAM_BASE + LVM_RAM_MAX - LVM_MON_BASE;
-    void *p = mmap((void *)(uintptr_t)LVM_MON_BASE, len, PROT_NONE,
-                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE |
-                       MAP_FIXED_NOREPLACE,
-                   -1, 0);
+    void *p =
+        mmap((void *)(uintptr_t)LVM_MON_BASE, len, PROT_NONE,
+             MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE,
+             -1, 0);
     if (p == MAP_FAILED || p != (void *)(uintptr_t)LVM_MON_BASE)
         kvm_fail(errno ? errno : EEXIST, "reserve the guest's address range");
     /* The monitor-private pages are the monitor's own anonymous memory. */
@@ -120,11 +120,10 @@ void kvm_vm_create(struct kvm_monitor *m, int kvm_fd, uint64_t ram_size)
     if (kvm_ioctl(m->vm_fd, KVM_CHECK_EXTENSION, (void *)KVM_CAP_NR_MEMSLOTS) <
         NSLOTS)
         kvm_fail(ENOTSUP, "KVM offers fewer than %d memory slots", NSLOTS);
-    m->have_memory_fault =
-        kvm_ioctl(m->vm_fd, KVM_CHECK_EXTENSION,
-                  (void *)KVM_CAP_MEMORY_FAULT_INFO) > 0;
-    if (kvm_ioctl(m->vm_fd, KVM_CHECK_EXTENSION,
-                  (void *)KVM_CAP_SET_TSS_ADDR) > 0)
+    m->have_memory_fault = kvm_ioctl(m->vm_fd, KVM_CHECK_EXTENSION,
+                                     (void *)KVM_CAP_MEMORY_FAULT_INFO) > 0;
+    if (kvm_ioctl(m->vm_fd, KVM_CHECK_EXTENSION, (void *)KVM_CAP_SET_TSS_ADDR) >
+        0)
         kvm_ioctl(m->vm_fd, KVM_SET_TSS_ADDR, (void *)TSS_ADDR);
     uint64_t t1 = kvm_now();
     m->times.vm = t1 - t0;

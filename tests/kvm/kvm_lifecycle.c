@@ -134,10 +134,8 @@ int main(int argc, char **argv)
         return 1;
     }
     char *gargv[] = {"ticker", NULL};
-    struct guest_spec spec = {.argc = 1,
-                              .argv = gargv,
-                              .console_fd = cons[1],
-                              .monitor = mon->kind};
+    struct guest_spec spec = {
+        .argc = 1, .argv = gargv, .console_fd = cons[1], .monitor = mon->kind};
     int ok = guest_start(&h, img, &spec, &g, &err) == 0;
     close(cons[1]);
     check("start", ok, err.msg);
@@ -150,8 +148,7 @@ int main(int argc, char **argv)
     pid_t pid = g->sb.pid;
     int bad, vcpu;
     check("seccomp filter loaded",
-          status_field(pid, "Seccomp:", v, sizeof v) == 0 && atoi(v) == 2,
-          v);
+          status_field(pid, "Seccomp:", v, sizeof v) == 0 && atoi(v) == 2, v);
     check("no_new_privs",
           status_field(pid, "NoNewPrivs:", v, sizeof v) == 0 && atoi(v) == 1,
           v);
@@ -191,9 +188,8 @@ int main(int argc, char **argv)
     ok = guest_reap(g, -1, 0, &ex, &err) == 0;
     char why[1024];
     guest_exit_str(&ex, why, sizeof why);
-    check("exits 0 after poweroff", ok && ex.kind == GUEST_EXITED &&
-                                        ex.status == 0,
-          why);
+    check("exits 0 after poweroff",
+          ok && ex.kind == GUEST_EXITED && ex.status == 0, why);
     check("ran its poweroff handler", strstr(tail, "ticker: poweroff") != NULL,
           "no 'ticker: poweroff' on the console");
 out:

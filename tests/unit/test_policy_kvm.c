@@ -62,13 +62,26 @@ static uint32_t run_bpf(const struct seccomp_data *d)
             break;
         case BPF_ALU:
             switch (BPF_OP(f->code)) {
-            case BPF_AND: a &= src; break;
-            case BPF_OR: a |= src; break;
-            case BPF_ADD: a += src; break;
-            case BPF_SUB: a -= src; break;
-            case BPF_LSH: a <<= src; break;
-            case BPF_RSH: a >>= src; break;
-            default: fail_msg("unexpected ALU op %#x", f->code);
+            case BPF_AND:
+                a &= src;
+                break;
+            case BPF_OR:
+                a |= src;
+                break;
+            case BPF_ADD:
+                a += src;
+                break;
+            case BPF_SUB:
+                a -= src;
+                break;
+            case BPF_LSH:
+                a <<= src;
+                break;
+            case BPF_RSH:
+                a >>= src;
+                break;
+            default:
+                fail_msg("unexpected ALU op %#x", f->code);
             }
             break;
         case BPF_JMP:
@@ -78,11 +91,21 @@ static uint32_t run_bpf(const struct seccomp_data *d)
             }
             int t;
             switch (BPF_OP(f->code)) {
-            case BPF_JEQ: t = a == src; break;
-            case BPF_JGT: t = a > src; break;
-            case BPF_JGE: t = a >= src; break;
-            case BPF_JSET: t = (a & src) != 0; break;
-            default: fail_msg("unexpected jump %#x", f->code); t = 0;
+            case BPF_JEQ:
+                t = a == src;
+                break;
+            case BPF_JGT:
+                t = a > src;
+                break;
+            case BPF_JGE:
+                t = a >= src;
+                break;
+            case BPF_JSET:
+                t = (a & src) != 0;
+                break;
+            default:
+                fail_msg("unexpected jump %#x", f->code);
+                t = 0;
             }
             pc += t ? f->jt : f->jf;
             break;
@@ -152,9 +175,9 @@ static void vcpu_ioctls(void **state)
     assert_int_equal(call(SYS_ioctl, vcpu, KVM_GET_REGS, 0, 0), ALLOW);
     assert_int_equal(call(SYS_ioctl, vcpu, KVM_GET_SREGS, 0, 0), ALLOW);
     /* An int request sign-extended into its register still matches. */
-    assert_int_equal(call(SYS_ioctl, vcpu,
-                          (uint64_t)(int64_t)(int32_t)KVM_GET_REGS, 0, 0),
-                     ALLOW);
+    assert_int_equal(
+        call(SYS_ioctl, vcpu, (uint64_t)(int64_t)(int32_t)KVM_GET_REGS, 0, 0),
+        ALLOW);
     /* Nothing that changes the VM or the vCPU, and no other fd. */
     assert_int_equal(call(SYS_ioctl, vcpu, KVM_SET_REGS, 0, 0), KILL);
     assert_int_equal(call(SYS_ioctl, vcpu, KVM_SET_SREGS, 0, 0), KILL);
@@ -170,8 +193,7 @@ static void console_events_clocks(void **state)
 {
     (void)state;
     assert_int_equal(call(SYS_write, 1, 0, LVM_CONSOLE_WRITE_MAX, 0), ALLOW);
-    assert_int_equal(call(SYS_write, 1, 0, LVM_CONSOLE_WRITE_MAX + 1, 0),
-                     KILL);
+    assert_int_equal(call(SYS_write, 1, 0, LVM_CONSOLE_WRITE_MAX + 1, 0), KILL);
     assert_int_equal(call(SYS_write, 2, 0, 10, 0), KILL);
     assert_int_equal(call(SYS_write, 3, 0, 8, 0), KILL);
     assert_int_equal(call(SYS_read, 3, 0, 8, 0), ALLOW);
@@ -206,11 +228,12 @@ static void devices(void **state)
 static void everything_else(void **state)
 {
     (void)state;
-    const long nrs[] = {SYS_openat, SYS_open, SYS_mmap, SYS_mprotect,
-                        SYS_munmap, SYS_clone, SYS_fork, SYS_execve,
-                        SYS_socket, SYS_seccomp, SYS_prctl, SYS_kill,
-                        SYS_ptrace, SYS_close, SYS_dup3, SYS_rt_sigaction,
-                        SYS_rt_sigreturn, SYS_memfd_create};
+    const long nrs[] = {SYS_openat,       SYS_open,         SYS_mmap,
+                        SYS_mprotect,     SYS_munmap,       SYS_clone,
+                        SYS_fork,         SYS_execve,       SYS_socket,
+                        SYS_seccomp,      SYS_prctl,        SYS_kill,
+                        SYS_ptrace,       SYS_close,        SYS_dup3,
+                        SYS_rt_sigaction, SYS_rt_sigreturn, SYS_memfd_create};
     for (size_t i = 0; i < sizeof nrs / sizeof nrs[0]; i++)
         assert_int_equal(call(nrs[i], 1, 0, 8, 0), KILL);
     /* The i386 ABI (int $0x80) is another architecture: killed. */

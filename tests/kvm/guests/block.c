@@ -24,7 +24,8 @@ int main(void)
     static char buf[4096], back[4096];
     for (unsigned i = 0; i < sizeof buf; i++)
         buf[i] = (char)('a' + i % 26);
-    printf("write 2 blocks at 1024: %ld\n", lvm_block_write(d, 1024, buf, 2 * bs));
+    printf("write 2 blocks at 1024: %ld\n",
+           lvm_block_write(d, 1024, buf, 2 * bs));
     memset(back, 0, sizeof back);
     printf("read them back: %ld, %s\n", lvm_block_read(d, 1024, back, 2 * bs),
            memcmp(buf, back, 2 * bs) ? "different" : "same");

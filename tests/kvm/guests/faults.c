@@ -7,6 +7,7 @@
  */
 #include <lightvm/guest.h>
 
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,7 +15,6 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
-#include <fcntl.h>
 
 static volatile int sink;
 
@@ -55,7 +55,10 @@ static void act(const char *a)
     else if (!strcmp(a, "rdmsr"))
         __asm__ volatile("rdmsr" ::"c"(0x10) : "rax", "rdx");
     else if (!strcmp(a, "lidt")) {
-        struct __attribute__((packed)) { uint16_t lim; uint64_t base; } d = {0, 0};
+        struct __attribute__((packed)) {
+            uint16_t lim;
+            uint64_t base;
+        } d = {0, 0};
         __asm__ volatile("lidt %0" ::"m"(d));
     } else if (!strcmp(a, "cr3")) {
         long v;
@@ -83,7 +86,8 @@ static void act(const char *a)
     } else if (!strcmp(a, "hc_badblock"))
         outl(LVM_HC_PORT_BASE + LVM_HC_CLOCK_MONOTONIC, 0x7ffff000);
     else if (!strcmp(a, "hc_badnr"))
-        __asm__ volatile("outb %%al, %w1" ::"a"(0), "Nd"(LVM_HC_PORT_BASE + 12));
+        __asm__ volatile("outb %%al, %w1" ::"a"(0),
+                         "Nd"(LVM_HC_PORT_BASE + 12));
     else if (!strcmp(a, "past_ram"))
         sink = *(volatile int *)(uintptr_t)ram_end;
     else if (!strcmp(a, "high"))

@@ -47,8 +47,8 @@ static int vectors_survive(long nr, long a0, long a1, long a2, long a3)
                 ST(3) ST(4) ST(5) ST(6) ST(7) ST(8) ST(9) ST(10) ST(11) ST(12)
                     ST(13) ST(14) ST(15)
         : "=a"(ret)
-        : "a"(nr), "D"(a0), "S"(a1), "d"(a2), "r"(r10), [i] "r"(in),
-          [o] "r"(out)
+        : "a"(nr), "D"(a0), "S"(a1), "d"(a2),
+          "r"(r10), [i] "r"(in), [o] "r"(out)
         : "rcx", "r11", "memory", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4",
           "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11", "xmm12",
           "xmm13", "xmm14", "xmm15");
@@ -65,7 +65,8 @@ int main(void)
     char buf[64];
     snprintf(buf, sizeof buf, "%ls|%5d|%-5s|%x", L"wide", 42, "ab", 255);
     printf("snprintf: %s\n", buf);
-    printf("strtol: %ld %ld\n", strtol("-123", NULL, 10), strtol("ff", NULL, 16));
+    printf("strtol: %ld %ld\n", strtol("-123", NULL, 10),
+           strtol("ff", NULL, 16));
 
     errno = 0;
     strtol("99999999999999999999999", NULL, 10);
@@ -111,7 +112,8 @@ int main(void)
     clock_gettime(CLOCK_MONOTONIC, &t0);
     nanosleep(&d, NULL);
     clock_gettime(CLOCK_MONOTONIC, &t1);
-    long ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+    long ms =
+        (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
     printf("nanosleep 20 ms: %s\n", ms >= 20 ? "at least 20 ms" : "too short");
     printf("time: %s\n", time(NULL) > 1600000000 ? "after 2020" : "wrong");
 
@@ -119,8 +121,9 @@ int main(void)
     printf("vectors across rt_sigaction: %d\n",
            vectors_survive(SYS_rt_sigaction, SIGUSR1, 0, (long)&old, 8));
     struct timespec ts;
-    printf("vectors across clock_gettime: %d\n",
-           vectors_survive(SYS_clock_gettime, CLOCK_MONOTONIC, (long)&ts, 0, 0));
+    printf(
+        "vectors across clock_gettime: %d\n",
+        vectors_survive(SYS_clock_gettime, CLOCK_MONOTONIC, (long)&ts, 0, 0));
     printf("vectors across writev: %d\n",
            vectors_survive(SYS_write, 1, (long)"(write)\n", 8, 0));
     printf("pid %d uid %d\n", (int)getpid(), (int)getuid());
