@@ -22,7 +22,13 @@ endif
 # Echo a short line for a build step when quiet: $(call say,CC,file)
 say = $(if $(Q),@printf '  %-6s %s\n' '$(1)' '$(2)';)
 
+# The CLI starts in a shell for every command: linked statically it skips
+# the dynamic loader and six libraries (about 1 ms here). Sanitizers need
+# the dynamic runtime.
+CLI_STATIC := -static
+
 ifeq ($(SAN),1)
+CLI_STATIC :=
 BUILD := build/san
 SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer \
             -fno-sanitize-recover=undefined
@@ -39,8 +45,7 @@ GUEST_CFLAGS := -std=c11 -D_GNU_SOURCE -O2 -g $(WARN) -Iinclude -fno-pie \
                 -fno-stack-protector -fno-tree-loop-distribute-patterns \
                 -fno-omit-frame-pointer
 SHELL_CFLAGS := -std=c11 -D_GNU_SOURCE -O2 -g $(WARN) -Iinclude -I. \
-                -isystem $(BUILD)/kernel-headers \
-                -fno-stack-protector -static-pie -fpie
+                -isystem $(BUILD)/kernel-headers -fno-stack-protector
 
 .PHONY: all clean run test deps sdk examples tests check-unit
 all: sdk examples
@@ -117,11 +122,16 @@ $(BUILD)/shellobj/%.c.o: %.c $(SHELL_HDRS) $(KHDR_STAMP)
 
 $(BUILD)/shellobj/%.S.o: %.S
 	@mkdir -p $(dir $@)
-	$(call say,AS,$<)$(MUSL_CC) -fpie -c $< -o $@
+	$(call say,AS,$<)$(MUSL_CC) -c $< -o $@
 
+# Static, at the default non-PIE address (0x400000, below the guest's
+# region): nothing is loaded from the host when a shell starts. musl-gcc
+# ignores -static-pie, hence the check that there is no interpreter.
 $(BUILD)/bin/lightvm-shell: $(SHELL_OBJS)
 	@mkdir -p $(dir $@)
-	$(call say,LD,$@)$(MUSL_CC) -static-pie -o $@ $^
+	$(call say,LD,$@)$(MUSL_CC) -static -o $@ $^
+	@if readelf -lW $@ | grep -q INTERP; then \
+	    echo "$@ is not static"; rm -f $@; exit 1; fi
 
 # ---- Toolstack library and CLI (host, glibc) ----------------------------
 
@@ -132,7 +142,7 @@ TS_LIBS := -lseccomp -lelf -ljansson -lm
 CLI_SRCS := $(wildcard cli/*.c)
 CLI_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(CLI_SRCS))
 HOST_HDRS := $(wildcard include/lightvm/*.h toolstack/*.h cli/*.h \
-               monitors/common/*.h)
+               daemon/*.h monitors/common/*.h)
 
 $(BUILD)/obj/%.o: %.c $(HOST_HDRS)
 	@mkdir -p $(dir $@)
@@ -142,11 +152,26 @@ $(TS_LIB): $(TS_OBJS)
 	@mkdir -p $(dir $@)
 	$(call say,AR,$@)rm -f $@ && ar rcs $@ $^
 
-$(BUILD)/bin/lightvm: $(CLI_OBJS) $(TS_LIB)
+# liblightvm: the daemon's client library (the CLI is its first user).
+CLIENT_LIB := $(BUILD)/lib/liblightvm.a
+$(CLIENT_LIB): $(BUILD)/obj/client/lightvm.o
 	@mkdir -p $(dir $@)
-	$(call say,LD,$@)$(CC) $(HOST_LDFLAGS) -o $@ $(CLI_OBJS) $(TS_LIB) $(TS_LIBS)
+	$(call say,AR,$@)rm -f $@ && ar rcs $@ $^
 
-BINS := $(BUILD)/bin/lightvm $(BUILD)/bin/lightvm-shell
+$(BUILD)/bin/lightvm: $(CLI_OBJS) $(TS_LIB) $(CLIENT_LIB)
+	@mkdir -p $(dir $@)
+	$(call say,LD,$@)$(CC) $(HOST_LDFLAGS) $(CLI_STATIC) -o $@ $(CLI_OBJS) \
+	    $(TS_LIB) $(CLIENT_LIB) $(CLI_EXTRA_LIBS) $(TS_LIBS) -lz
+
+DAEMON_SRCS := $(wildcard daemon/*.c)
+DAEMON_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(DAEMON_SRCS))
+
+$(BUILD)/bin/lightvmd: $(DAEMON_OBJS) $(TS_LIB)
+	@mkdir -p $(dir $@)
+	$(call say,LD,$@)$(CC) $(HOST_LDFLAGS) -o $@ $(DAEMON_OBJS) $(TS_LIB) \
+	    $(TS_LIBS) -lpthread
+
+BINS := $(BUILD)/bin/lightvm $(BUILD)/bin/lightvm-shell $(BUILD)/bin/lightvmd
 all: $(BINS)
 
 # ---- Tests ----------------------------------------------------------------
@@ -155,10 +180,12 @@ CMOCKA_LIBS := -lcmocka
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(UNIT_SRCS))
 
-$(BUILD)/tests/unit/%: tests/unit/%.c $(TS_LIB) $(HOST_HDRS)
+# Unit tests link the toolstack and the daemon's request parser.
+$(BUILD)/tests/unit/%: tests/unit/%.c $(TS_LIB) $(BUILD)/obj/daemon/request.o $(HOST_HDRS)
 	@mkdir -p $(dir $@)
-	$(call say,CC,$@)$(CC) $(HOST_CFLAGS) -Wno-missing-prototypes -o $@ $< $(TS_LIB) \
-	    $(TS_LIBS) $(CMOCKA_LIBS) $(HOST_LDFLAGS)
+	$(call say,CC,$@)$(CC) $(HOST_CFLAGS) -Wno-missing-prototypes -o $@ $< \
+	    $(BUILD)/obj/daemon/request.o $(TS_LIB) $(TS_LIBS) $(CMOCKA_LIBS) \
+	    $(HOST_LDFLAGS)
 
 # Test guests: one C file each, built with the SDK like any guest.
 TGUEST_SRCS := $(wildcard tests/guests/*.c)
@@ -167,8 +194,50 @@ $(BUILD)/tests/guests/%.elf: tests/guests/%.c $(GUEST_DEPS)
 	@mkdir -p $(dir $@)
 	$(call say,GUEST,$@)$(LIGHTVM_CC) -std=gnu11 -O2 -g $(WARN) -o $@ $<
 
-tests: all $(UNIT_BINS) $(TGUEST_ELFS)
+# Host tools for tests.
+$(BUILD)/tests/tools/%: tests/tools/%.c include/lightvm/abi.h
+	@mkdir -p $(dir $@)
+	$(call say,CC,$@)$(CC) $(HOST_CFLAGS) -Wno-missing-prototypes -o $@ $< $(HOST_LDFLAGS)
 
+$(BUILD)/tests/tools/churn: tests/tools/churn.c $(CLIENT_LIB)
+	@mkdir -p $(dir $@)
+	$(call say,CC,$@)$(CC) $(HOST_CFLAGS) -Wno-missing-prototypes -o $@ $< \
+	    $(CLIENT_LIB) -ljansson $(HOST_LDFLAGS)
+
+TEST_TOOLS := $(BUILD)/tests/tools/mkbadelf $(BUILD)/tests/tools/apiclient \
+              $(BUILD)/tests/tools/churn
+
+tests: all $(UNIT_BINS) $(TGUEST_ELFS) $(TEST_TOOLS)
+
+# ---- Fuzzing (clang, libFuzzer) -----------------------------------------
+
+FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -O1 -g -Iinclude -I. \
+              -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
+FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
+
+build/fuzz/fuzz_image: tests/fuzz/fuzz_image.c toolstack/image.c toolstack/fsutil.c toolstack/error.c $(HOST_HDRS)
+	@mkdir -p $(dir $@)
+	$(call say,FUZZ,$@)$(CLANG) $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_image.c \
+	    toolstack/image.c toolstack/fsutil.c toolstack/error.c -lelf
+
+build/fuzz/fuzz_request: tests/fuzz/fuzz_request.c daemon/request.c toolstack/error.c $(HOST_HDRS)
+	@mkdir -p $(dir $@)
+	$(call say,FUZZ,$@)$(CLANG) $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_request.c \
+	    daemon/request.c toolstack/error.c -ljansson
+
+.PHONY: fuzz fuzz-replay
+fuzz: $(FUZZ_TARGETS)
+
+# Replays every seed corpus through its target (deterministic; part of
+# make test). Longer runs: build/fuzz/fuzz_X -max_total_time=600 CORPUS.
+fuzz-replay: $(FUZZ_TARGETS)
+	@for t in $(FUZZ_TARGETS); do \
+	    c=tests/fuzz/corpus/$${t##*/fuzz_}; \
+	    $$t -runs=0 $$c >/dev/null 2>&1 && echo "PASS $${t##*/} corpus" || \
+	    { echo "FAIL $${t##*/} corpus"; exit 1; }; \
+	done
+
+include bench/bench.mk
 -include tinyx/tinyx.mk
 -include monitors/kvm/kvm.mk
 
@@ -179,13 +248,17 @@ run: deps
 	$(MAKE) all
 	$(BUILD)/bin/lightvm run $(BUILD)/examples/hello/hello.elf -- from make run
 
-# Unit tests run in the sanitizer build; integration tests drive the
-# normal binaries and, for the toolstack, the sanitizer build too.
+# Everything runs against the sanitizer build (ASan, UBSan, LeakSanitizer
+# in the toolstack and the CLI); guests and the shell are the same musl
+# binaries in both builds. ASan's quarantine of freed memory is kept
+# small so that the daemon's memory-growth checks measure leaks, not it.
 test: deps
-	$(MAKE) tests
+	$(MAKE) tests fuzz
 	$(MAKE) SAN=1 tests
-	./scripts/run-tests.sh $(patsubst %,build/san/tests/unit/%,$(notdir $(UNIT_BINS))) \
-	    $(wildcard tests/integration/test_*.sh) $(TEST_SUITES)
+	ASAN_OPTIONS=quarantine_size_mb=4 BUILD=build/san ./scripts/run-tests.sh \
+	    $(patsubst %,build/san/tests/unit/%,$(notdir $(UNIT_BINS))) \
+	    $(wildcard tests/integration/test_*.sh) scripts/fuzz-replay.sh \
+	    $(TEST_SUITES)
 
 clean:
 	rm -rf build

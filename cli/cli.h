@@ -13,6 +13,20 @@
 
 int cmd_run(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
+int cmd_create(int argc, char **argv);
+int cmd_destroy(int argc, char **argv);
+int cmd_list(int argc, char **argv);
+int cmd_stats(int argc, char **argv);
+int cmd_top(int argc, char **argv);
+int cmd_pause(int argc, char **argv);
+int cmd_unpause(int argc, char **argv);
+int cmd_poweroff(int argc, char **argv);
+int cmd_suspend(int argc, char **argv);
+int cmd_resume(int argc, char **argv);
+int cmd_wait(int argc, char **argv);
+int cmd_console(int argc, char **argv);
+int cmd_tinyx(int argc, char **argv);    /* cli/cmd_tinyx.c */
+int cmd_run_qemu(int argc, char **argv); /* cli/run_qemu.c */
 
 /* Print "lightvm: <err>" on stderr. */
 void cli_error(const struct lvm_err *err);

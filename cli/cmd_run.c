@@ -1,17 +1,23 @@
 /*
  * cmd_run.c: lightvm run GUEST.elf -- boot a guest in the foreground, show
  * its console, and exit with its status (or say why it was killed).
+ *
+ * With lightvmd running, the guest is created by the daemon (in a
+ * pre-made shell) and the console fd is handed over, so the guest writes
+ * straight to this terminal; without it, lightvm does the whole job
+ * itself (the cold path).
  */
 #include "cli/cli.h"
+#include "cli/guest_opts.h"
 #include "toolstack/audit.h"
 #include "toolstack/guest.h"
 #include "toolstack/host.h"
-#include "toolstack/layout.h"
 #include "toolstack/monitor.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
+#include <lightvm/lightvm.h>
+#include <limits.h>
 #include <math.h>
 #include <poll.h>
 #include <signal.h>
@@ -28,102 +34,46 @@ static const char usage[] =
     "Boot GUEST.elf as a lightweight VM, stream its console, and exit with\n"
     "its exit status. A guest killed by its sandbox, a limit or a timeout\n"
     "is reported on stderr, with a distinct exit status (see EXIT STATUS in\n"
-    "docs/cli.md).\n"
+    "docs/cli.md). Uses lightvmd when it runs, and works without it.\n"
     "\n"
-    "Options:\n"
-    "  -m, --mem SIZE          guest RAM (default 16M; K, M, G suffixes)\n"
-    "      --mem-limit SIZE    host memory limit (default RAM + 4M)\n"
-    "      --cpu-quota CPUS    CPU time limit in CPUs, e.g. 0.5 (default none)\n"
+    "Options:\n" GUEST_OPTS_HELP
     "  -t, --timeout SECONDS   kill the guest after this long\n"
     "  -c, --console FILE      write the console to FILE, not stdout\n"
-    "      --console-limit SIZE  most a guest may write to a console file\n"
-    "                          (default 16M)\n"
-    "  -n, --name NAME         guest name (default: the image's)\n"
-    "  -e, --env KEY=VALUE     set an environment variable in the guest\n"
-    "  -b, --block NAME=FILE[:ro]  attach FILE as block device NAME\n"
-    "      --monitor MONITOR   proc (default): a sandboxed process, on any\n"
-    "                          Linux host; kvm: a hardware virtual machine\n"
-    "                          (needs /dev/kvm); auto: kvm where /dev/kvm\n"
-    "                          works, proc otherwise, and says which\n"
-    "  -q, --quiet             say nothing about a normal exit\n"
+    "  -q, --quiet             say nothing about a non-zero exit\n"
+    "      --no-daemon         do not use lightvmd even if it runs\n"
     "  -h, --help              this text\n"
     "\n"
     "Ctrl-C asks the guest to power off; a second Ctrl-C kills it.\n";
 
-#define MAX_ENV 256
-
 struct run_opts {
-    struct guest_spec spec;
-    const char *monitor;
+    struct guest_opts g;
     const char *console_path;
     double timeout;
-    int quiet;
-    char *env[MAX_ENV];
+    int quiet, no_daemon;
 };
-
-static int parse_block(const char *arg, struct guest_block *b)
-{
-    const char *eq = strchr(arg, '=');
-    if (!eq || eq == arg || (size_t)(eq - arg) >= sizeof b->name)
-        return -1;
-    memset(b, 0, sizeof *b);
-    memcpy(b->name, arg, (size_t)(eq - arg));
-    snprintf(b->path, sizeof b->path, "%s", eq + 1);
-    size_t n = strlen(b->path);
-    if (n > 3 && strcmp(b->path + n - 3, ":ro") == 0) {
-        b->path[n - 3] = 0;
-        b->readonly = 1;
-    }
-    return b->path[0] ? 0 : -1;
-}
 
 static int parse(int argc, char **argv, struct run_opts *o)
 {
-    enum { OPT_MEM_LIMIT = 256, OPT_CPU, OPT_CONSOLE_LIMIT, OPT_MONITOR };
+    enum { OPT_NO_DAEMON = GO_FIRST_FREE };
     static const struct option opts[] = {
-        {"mem", required_argument, NULL, 'm'},
-        {"memory", required_argument, NULL, 'm'},
-        {"mem-limit", required_argument, NULL, OPT_MEM_LIMIT},
-        {"cpu-quota", required_argument, NULL, OPT_CPU},
-        {"cpus", required_argument, NULL, OPT_CPU},
+        GUEST_LONG_OPTS,
         {"timeout", required_argument, NULL, 't'},
         {"console", required_argument, NULL, 'c'},
-        {"console-limit", required_argument, NULL, OPT_CONSOLE_LIMIT},
-        {"name", required_argument, NULL, 'n'},
-        {"env", required_argument, NULL, 'e'},
-        {"block", required_argument, NULL, 'b'},
-        {"monitor", required_argument, NULL, OPT_MONITOR},
         {"quiet", no_argument, NULL, 'q'},
+        {"no-daemon", no_argument, NULL, OPT_NO_DAEMON},
         {"help", no_argument, NULL, 'h'},
         {0, 0, 0, 0}};
-    struct guest_spec *s = &o->spec;
-    o->monitor = "proc";
+    o->g.monitor = "proc";
     int c;
     char *end;
-    while ((c = getopt_long(argc, argv, "+m:t:c:n:e:b:qh", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "+" GUEST_SHORT_OPTS "t:c:qh", opts,
+                            NULL)) != -1) {
+        int r = guest_opt(c, optarg, &o->g);
+        if (r < 0)
+            return -1;
+        if (r > 0)
+            continue;
         switch (c) {
-        case 'm':
-            if (layout_parse_size(optarg, &s->ram_size) < 0) {
-                cli_msg("--mem: '%s' is not a size (e.g. 64M)", optarg);
-                return -1;
-            }
-            break;
-        case OPT_MEM_LIMIT:
-            if (layout_parse_size(optarg, &s->memory_limit) < 0 ||
-                s->memory_limit == 0) {
-                cli_msg("--mem-limit: '%s' is not a size (e.g. 64M)", optarg);
-                return -1;
-            }
-            break;
-        case OPT_CPU:
-            errno = 0;
-            s->cpus = strtod(optarg, &end);
-            if (errno || *end || !(s->cpus > 0) || s->cpus > 1024) {
-                cli_msg("--cpu-quota: '%s' is not a number of CPUs (e.g. 0.5)",
-                        optarg);
-                return -1;
-            }
-            break;
         case 't':
             errno = 0;
             o->timeout = strtod(optarg, &end);
@@ -135,49 +85,11 @@ static int parse(int argc, char **argv, struct run_opts *o)
         case 'c':
             o->console_path = optarg;
             break;
-        case OPT_CONSOLE_LIMIT:
-            if (layout_parse_size(optarg, &s->console_limit) < 0 ||
-                s->console_limit == 0) {
-                cli_msg("--console-limit: '%s' is not a size", optarg);
-                return -1;
-            }
-            break;
-        case 'n':
-            if (!*optarg || strlen(optarg) >= 64) {
-                cli_msg("--name: 1 to 63 characters");
-                return -1;
-            }
-            s->name = optarg;
-            break;
-        case 'e':
-            if (!strchr(optarg, '=') || optarg[0] == '=') {
-                cli_msg("--env: '%s' is not KEY=VALUE", optarg);
-                return -1;
-            }
-            if (s->envc == MAX_ENV) {
-                cli_msg("--env: at most %d variables", MAX_ENV);
-                return -1;
-            }
-            o->env[s->envc++] = optarg;
-            break;
-        case 'b':
-            if (s->nblocks == GUEST_MAX_BLOCKS) {
-                cli_msg("--block: at most %d block devices", GUEST_MAX_BLOCKS);
-                return -1;
-            }
-            if (parse_block(optarg, &s->blocks[s->nblocks]) < 0) {
-                cli_msg("--block: '%s' is not NAME=FILE[:ro] (NAME up to 15 "
-                        "characters)",
-                        optarg);
-                return -1;
-            }
-            s->nblocks++;
-            break;
-        case OPT_MONITOR:
-            o->monitor = optarg;
-            break;
         case 'q':
             o->quiet = 1;
+            break;
+        case OPT_NO_DAEMON:
+            o->no_daemon = 1;
             break;
         case 'h':
             fputs(usage, stdout);
@@ -187,77 +99,65 @@ static int parse(int argc, char **argv, struct run_opts *o)
             return -1;
         }
     }
-    if (optind >= argc) {
+    if (guest_opts_rest(argc, argv, &o->g) < 0) {
         cli_msg("run: no guest image given (see 'lightvm run --help')");
         return -1;
     }
-    /* The guest's argv: the image path, then everything after it. */
-    s->argc = argc - optind;
-    s->argv = argv + optind;
-    if (s->argc > 1 && strcmp(s->argv[1], "--") == 0) {
-        /* "--" ends our options, it is not the guest's argument */
-        memmove(&argv[optind + 1], &argv[optind + 2],
-                sizeof(char *) * (size_t)(argc - optind - 2));
-        s->argc--;
-    }
-    s->envp = o->env;
     return 0;
 }
 
-/* Everything the foreground loop waits for. */
-struct run_loop {
-    struct guest *g;
-    int sigfd, timerfd, audit_fd;
+/* Signals (Ctrl-C) and the timeout, as fds for poll. */
+struct waitset {
+    int sigfd, timerfd;
     int interrupts, timed_out;
 };
 
-static void handle_signal(struct run_loop *l)
+static int waitset_open(struct waitset *w, double timeout, struct lvm_err *err)
 {
-    struct signalfd_siginfo si;
-    while (read(l->sigfd, &si, sizeof si) == sizeof si) {
-        if (l->interrupts++ == 0) {
-            struct lvm_err err;
-            cli_msg("asking guest %s to power off (interrupt again to kill it)",
-                    l->g->name);
-            if (guest_control(l->g, LVM_CTRL_POWEROFF, &err) < 0)
-                guest_kill(l->g);
-        } else {
-            guest_kill(l->g);
-        }
+    sigset_t mask;
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGINT);
+    sigaddset(&mask, SIGTERM);
+    sigaddset(&mask, SIGHUP);
+    sigprocmask(SIG_BLOCK, &mask, NULL);
+    w->sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+    w->timerfd = -1;
+    if (timeout > 0) {
+        w->timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
+        struct itimerspec its = {{0, 0},
+                                 {(time_t)timeout,
+                                  (long)(fmod(timeout, 1.0) * 1e9)}};
+        if (w->timerfd < 0 || timerfd_settime(w->timerfd, 0, &its, NULL) < 0)
+            return lvm_err_set(err, errno, "set up the timeout");
     }
+    return 0;
 }
 
-static void wait_exit(struct run_loop *l)
+static void waitset_close(struct waitset *w)
 {
-    for (;;) {
-        struct pollfd p[4] = {{l->g->sb.pidfd, POLLIN, 0},
-                              {l->sigfd, POLLIN, 0},
-                              {l->timerfd, POLLIN, 0},
-                              {l->audit_fd, POLLIN, 0}};
-        int r = poll(p, 4, -1);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0)
-            return;
-        if (p[3].revents & POLLIN) {
-            /* Keep the queue short, and remember our guest's record. */
-            long nr = audit_wait_seccomp(l->audit_fd, l->g->sb.pid, 0, NULL,
-                                         NULL);
-            if (nr != -1)
-                l->g->killed_syscall = nr;
-        }
-        if (p[1].revents & POLLIN)
-            handle_signal(l);
-        if (p[2].revents & POLLIN) {
-            uint64_t n;
-            if (read(l->timerfd, &n, sizeof n) == sizeof n) {
-                l->timed_out = 1;
-                guest_kill(l->g);
-            }
-        }
-        if (p[0].revents & (POLLIN | POLLHUP))
-            return;
+    if (w->sigfd >= 0)
+        close(w->sigfd);
+    if (w->timerfd >= 0)
+        close(w->timerfd);
+}
+
+/* What happened: 1 interrupt, 2 a second interrupt, 3 timeout, 0 none. */
+static int waitset_event(struct waitset *w, const struct pollfd *p)
+{
+    int what = 0;
+    if (p[0].revents & POLLIN) {
+        struct signalfd_siginfo si;
+        while (read(w->sigfd, &si, sizeof si) == sizeof si)
+            what = ++w->interrupts == 1 ? 1 : 2;
     }
+    if (w->timerfd >= 0 && (p[1].revents & POLLIN)) {
+        uint64_t n;
+        if (read(w->timerfd, &n, sizeof n) == sizeof n) {
+            w->timed_out = 1;
+            what = 3;
+        }
+    }
+    return what;
 }
 
 static int open_console(const char *path, struct lvm_err *err)
@@ -268,73 +168,210 @@ static int open_console(const char *path, struct lvm_err *err)
     return fd;
 }
 
-int cmd_run(int argc, char **argv)
-{
-    struct run_opts o;
-    memset(&o, 0, sizeof o);
-    if (parse(argc, argv, &o) < 0)
-        return CLI_EXIT_USAGE;
+/* ---- Through lightvmd ---------------------------------------------------- */
 
+static int run_daemon(struct lightvm *c, struct run_opts *o)
+{
+    struct lightvm_error e;
+    struct lvm_err err;
+    int code = CLI_EXIT_ERROR, console = STDOUT_FILENO;
+    char image[PATH_MAX];
+    if (!realpath(o->g.argv[0], image)) {
+        cli_msg("%s: %s", o->g.argv[0], strerror(errno));
+        return CLI_EXIT_ERROR;
+    }
+    if (o->console_path && (console = open_console(o->console_path, &err)) < 0) {
+        cli_error(&err);
+        return CLI_EXIT_ERROR;
+    }
+    char paths[GUEST_MAX_BLOCKS][PATH_MAX];
+    struct lightvm_block blocks[GUEST_MAX_BLOCKS];
+    for (unsigned i = 0; i < o->g.nblocks; i++) {
+        /* The daemon resolves paths from its own directory. */
+        if (!realpath(o->g.blocks[i].path, paths[i]))
+            snprintf(paths[i], sizeof paths[i], "%s", o->g.blocks[i].path);
+        blocks[i] = (struct lightvm_block){o->g.blocks[i].name, paths[i],
+                                           o->g.blocks[i].readonly};
+    }
+    struct lightvm_create_opts co = {
+        .image = image,
+        .name = o->g.name,
+        .mem = o->g.mem,
+        .mem_limit = o->g.mem_limit,
+        .cpus = o->g.cpus,
+        .args = (const char *const *)o->g.argv + 1,
+        .nargs = o->g.argc - 1,
+        .env = (const char *const *)o->g.env,
+        .nenv = o->g.nenv,
+        .blocks = blocks,
+        .nblocks = (int)o->g.nblocks,
+        .monitor = o->g.monitor,
+        .console_fd = console,
+        .console_limit = o->g.console_limit,
+        .watchdog_ms = o->g.watchdog_ms,
+    };
+    struct waitset ws = {-1, -1, 0, 0};
+    struct lightvm *w = NULL;
+    struct lightvm_guest g;
+    if (waitset_open(&ws, o->timeout, &err) < 0) {
+        cli_error(&err);
+        goto out;
+    }
+    if (lightvm_create(c, &co, &g, &e) < 0) {
+        cli_msg("%s", e.message);
+        goto out;
+    }
+    if (o->console_path)
+        close(console);
+    console = -1;
+    if (strcmp(o->g.monitor, "auto") == 0)
+        cli_msg("using the %s monitor", g.monitor);
+    w = lightvm_connect(NULL, &e);
+    if (!w || lightvm_wait_send(w, g.id, &e) < 0) {
+        cli_msg("%s", e.message);
+        lightvm_destroy(c, g.id, NULL, &e);
+        goto out;
+    }
+    struct lightvm_exit ex;
+    for (;;) {
+        struct pollfd p[3] = {{ws.sigfd, POLLIN, 0},
+                              {ws.timerfd, POLLIN, 0},
+                              {lightvm_fd(w), POLLIN, 0}};
+        if (poll(p, 3, -1) < 0 && errno != EINTR) {
+            cli_msg("wait for guest %s: %s", g.name, strerror(errno));
+            lightvm_destroy(c, g.id, NULL, &e);
+            goto out;
+        }
+        int what = waitset_event(&ws, p);
+        if (what == 1) {
+            cli_msg("asking guest %s to power off (interrupt again to kill "
+                    "it)",
+                    g.name);
+            if (lightvm_poweroff(c, g.id, &e) < 0)
+                what = 2;
+        }
+        if (what >= 2)
+            lightvm_destroy(c, g.id, NULL, &e);
+        if (p[2].revents & (POLLIN | POLLHUP)) {
+            if (lightvm_wait_reply(w, &ex, &e) < 0) {
+                cli_msg("%s", e.message);
+                goto out;
+            }
+            break;
+        }
+    }
+    lightvm_destroy(c, g.id, NULL, &e); /* remove its record; it is gone */
+    code = ex.code;
+    if (ws.timed_out) {
+        cli_msg("guest %s killed: timeout", g.name);
+        code = 124;
+    } else if (strcmp(ex.kind, "exited") || (ex.status && !o->quiet)) {
+        cli_msg("guest %s %s", g.name, ex.message);
+    }
+out:
+    if (o->console_path && console >= 0)
+        close(console);
+    lightvm_close(w);
+    waitset_close(&ws);
+    return code;
+}
+
+/* ---- Without a daemon ---------------------------------------------------- */
+
+static int run_cold(struct run_opts *o)
+{
     struct lvm_err err;
     struct lvm_host host;
     struct image *img = NULL;
     struct guest *g = NULL;
-    struct run_loop loop = {.sigfd = -1, .timerfd = -1, .audit_fd = -1};
-    int code = CLI_EXIT_ERROR, console = -1;
+    struct waitset ws = {-1, -1, 0, 0};
+    int code = CLI_EXIT_ERROR, console = -1, audit_fd = -1;
 
     if (host_init(&host, &err) < 0) {
         cli_error(&err);
         return CLI_EXIT_ERROR;
     }
-    const struct monitor_ops *mon = monitor_find(o.monitor, &host);
+    const struct monitor_ops *mon = monitor_find(o->g.monitor, &host);
     if (!mon) {
-        if (strcmp(o.monitor, "auto") == 0)
+        if (strcmp(o->g.monitor, "auto") == 0)
             lvm_err_set(&err, 0, "no monitor can run on this host");
         else
-            lvm_err_set(&err, 0, "--monitor: unknown monitor '%s' (available: "
-                        "%s, auto)", o.monitor, monitor_names());
+            lvm_err_set(&err, 0,
+                        "--monitor: unknown monitor '%s' (available: %s, "
+                        "auto)",
+                        o->g.monitor, monitor_names());
         goto fail;
     }
-    if (strcmp(o.monitor, "auto") == 0)
+    if (strcmp(o->g.monitor, "auto") == 0)
         cli_msg("using the %s monitor", mon->name);
-    o.spec.monitor = mon->kind;
-    if (image_load(o.spec.argv[0], &img, &err) < 0)
+    if (image_load(o->g.argv[0], &img, &err) < 0)
         goto fail;
-    if (o.console_path) {
-        console = open_console(o.console_path, &err);
+    struct guest_spec spec = {
+        .name = o->g.name,
+        .ram_size = o->g.mem,
+        .memory_limit = o->g.mem_limit,
+        .cpus = o->g.cpus,
+        .argc = o->g.argc,
+        .argv = o->g.argv,
+        .envc = o->g.nenv,
+        .envp = o->g.env,
+        .console_fd = STDOUT_FILENO,
+        .console_limit = o->g.console_limit,
+        .nblocks = o->g.nblocks,
+        .monitor = mon->kind,
+    };
+    memcpy(spec.blocks, o->g.blocks, sizeof spec.blocks);
+    if (o->console_path) {
+        console = open_console(o->console_path, &err);
         if (console < 0)
             goto fail;
-        o.spec.console_fd = console;
-    } else {
-        o.spec.console_fd = STDOUT_FILENO;
+        spec.console_fd = console;
     }
-    /* Signals arrive through signalfd; the shell unblocks them for itself. */
-    sigset_t mask;
-    sigemptyset(&mask);
-    sigaddset(&mask, SIGINT);
-    sigaddset(&mask, SIGTERM);
-    sigaddset(&mask, SIGHUP);
-    sigprocmask(SIG_BLOCK, &mask, NULL);
-    loop.sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
-    loop.audit_fd = audit_open();
-    if (o.timeout > 0) {
-        loop.timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
-        struct itimerspec its = {{0, 0},
-                                 {(time_t)o.timeout,
-                                  (long)(fmod(o.timeout, 1.0) * 1e9)}};
-        if (loop.timerfd < 0 || timerfd_settime(loop.timerfd, 0, &its, NULL) < 0) {
-            lvm_err_set(&err, errno, "set up the timeout");
-            goto fail;
+    if (waitset_open(&ws, o->timeout, &err) < 0)
+        goto fail;
+    audit_fd = audit_open();
+    uint64_t t_begin = host_now_ns();
+    if (guest_start(&host, img, &spec, &g, &err) < 0)
+        goto fail;
+    if (getenv("LIGHTVM_TIMING"))
+        fprintf(stderr,
+                "lightvm: timing (us): cgroup %.0f, shell %.0f (prepare); "
+                "devices %.0f, plan %.0f, launch %.0f (execute)\n",
+                (g->t_cgroup - t_begin) / 1e3,
+                (g->t_spawn - g->t_cgroup) / 1e3,
+                (g->t_devices - g->t_spawn) / 1e3,
+                (g->t_plan - g->t_devices) / 1e3,
+                (g->t_launch - g->t_plan) / 1e3);
+    for (;;) {
+        struct pollfd p[4] = {{ws.sigfd, POLLIN, 0},
+                              {ws.timerfd, POLLIN, 0},
+                              {g->sb.pidfd, POLLIN, 0},
+                              {audit_fd, POLLIN, 0}};
+        if (poll(p, 4, -1) < 0 && errno != EINTR)
+            break;
+        if (p[3].revents & POLLIN) {
+            /* Keep the queue short, and remember our guest's record. */
+            long nr = audit_wait_seccomp(audit_fd, g->sb.pid, 0, NULL, NULL);
+            if (nr != -1)
+                g->killed_syscall = nr;
         }
+        int what = waitset_event(&ws, p);
+        if (what == 1) {
+            cli_msg("asking guest %s to power off (interrupt again to kill "
+                    "it)",
+                    g->name);
+            if (guest_control(g, LVM_CTRL_POWEROFF, &err) < 0)
+                guest_kill(g);
+        } else if (what >= 2) {
+            guest_kill(g);
+        }
+        if (p[2].revents & (POLLIN | POLLHUP))
+            break;
     }
-    if (guest_start(&host, img, &o.spec, &g, &err) < 0)
-        goto fail;
-    loop.g = g;
-    wait_exit(&loop);
     struct guest_exit ex;
-    if (guest_reap(g, loop.audit_fd, loop.timed_out, &ex, &err) < 0)
+    if (guest_reap(g, audit_fd, ws.timed_out, &ex, &err) < 0)
         goto fail;
-    if (ex.kind != GUEST_EXITED || (ex.status != 0 && !o.quiet)) {
+    if (ex.kind != GUEST_EXITED || (ex.status != 0 && !o->quiet)) {
         char buf[1024];
         cli_msg("guest %s %s", g->name, guest_exit_str(&ex, buf, sizeof buf));
         /* A kvm crash comes with the guest's registers. */
@@ -356,11 +393,32 @@ out:
     host_fini(&host);
     if (console >= 0)
         close(console);
-    if (loop.sigfd >= 0)
-        close(loop.sigfd);
-    if (loop.timerfd >= 0)
-        close(loop.timerfd);
-    if (loop.audit_fd >= 0)
-        close(loop.audit_fd);
+    if (audit_fd >= 0)
+        close(audit_fd);
+    waitset_close(&ws);
     return code;
+}
+
+int cmd_run(int argc, char **argv)
+{
+    /* Tinyx images run under the qemu monitor (cli/run_qemu.c). */
+    for (int i = 1; i < argc && strcmp(argv[i], "--"); i++)
+        if (!strcmp(argv[i], "--monitor=qemu") ||
+            (!strcmp(argv[i], "--monitor") && i + 1 < argc &&
+             !strcmp(argv[i + 1], "qemu")))
+            return cmd_run_qemu(argc, argv);
+    struct run_opts o;
+    memset(&o, 0, sizeof o);
+    if (parse(argc, argv, &o) < 0)
+        return CLI_EXIT_USAGE;
+    if (!o.no_daemon && !getenv("LIGHTVM_NO_DAEMON")) {
+        struct lightvm_error e;
+        struct lightvm *c = lightvm_connect(NULL, &e);
+        if (c) {
+            int code = run_daemon(c, &o);
+            lightvm_close(c);
+            return code;
+        }
+    }
+    return run_cold(&o);
 }

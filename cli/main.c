@@ -20,6 +20,22 @@ static const struct command commands[] = {
     {"run", cmd_run, "boot a guest, show its console, exit with its status"},
     {"inspect", cmd_inspect,
      "show a guest image's manifest, segments and sizes"},
+    {"create", cmd_create, "create a guest through lightvmd; print its id"},
+    {"list", cmd_list, "list lightvmd's guests"},
+    {"ls", cmd_list, NULL},
+    {"ps", cmd_list, NULL},
+    {"stats", cmd_stats, "CPU time and memory of guests"},
+    {"top", cmd_top, "live view of guests, busiest first"},
+    {"console", cmd_console, "print (or follow) a guest's console"},
+    {"pause", cmd_pause, "freeze guests (cgroup freezer)"},
+    {"unpause", cmd_unpause, "thaw paused guests"},
+    {"poweroff", cmd_poweroff, "ask guests to power off (control device)"},
+    {"suspend", cmd_suspend, "ask guests to park themselves"},
+    {"resume", cmd_resume, "ask suspended guests to continue"},
+    {"wait", cmd_wait, "wait for a guest to exit"},
+    {"destroy", cmd_destroy, "kill guests and remove all they had"},
+    {"rm", cmd_destroy, NULL},
+    {"tinyx", cmd_tinyx, "build a minimal Linux VM for a Debian app, or its kernel"},
 };
 
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
@@ -34,7 +50,8 @@ static void usage(FILE *f)
           "Commands:\n",
           f);
     for (size_t i = 0; i < NCOMMANDS; i++)
-        fprintf(f, "  %-10s%s\n", commands[i].name, commands[i].help);
+        if (commands[i].help) /* aliases have none */
+            fprintf(f, "  %-10s%s\n", commands[i].name, commands[i].help);
     fputs("\nRun 'lightvm COMMAND --help' for a command's options.\n"
           "Full documentation: docs/cli.md.\n",
           f);

@@ -58,12 +58,19 @@ uint64_t lvm_yield(uint64_t deadline_ns, uint64_t evmask)
 {
     lvm__control_run_pending();
     uint64_t ctrl = lvm__control_evmask();
-    uint64_t ready = lvm__hc->yield(deadline_ns, evmask | ctrl);
-    if (ready & ctrl) {
-        lvm__hc->evtchn_clear((unsigned)__builtin_ctzll(ctrl));
-        lvm__control_poll();
+    for (;;) {
+        /* A guest that yields is alive; one that spins is not. */
+        uint64_t until = lvm__watchdog_ping_until(deadline_ns);
+        uint64_t ready = lvm__hc->yield(until, evmask | ctrl);
+        if (ready & ctrl) {
+            lvm__hc->evtchn_clear((unsigned)__builtin_ctzll(ctrl));
+            lvm__control_poll();
+            return ready & evmask; /* let the caller see the request */
+        }
+        if ((ready & evmask) || until == deadline_ns ||
+            lvm__hc->clock_monotonic() >= deadline_ns)
+            return ready & evmask;
     }
-    return ready & evmask;
 }
 
 void lvm_evtchn_clear(unsigned evtchn)
@@ -116,6 +123,17 @@ long lvm_block_write(const struct lvm_device *dev, uint64_t offset,
                      const void *buf, size_t len)
 {
     return block_io(dev, offset, (void *)buf, len, 1);
+}
+
+uint64_t lvm__watchdog_ping_until(uint64_t deadline_ns)
+{
+    uint32_t wd = LVM_DP->watchdog_ms;
+    if (!wd)
+        return deadline_ns;
+    uint64_t now = lvm__hc->clock_monotonic();
+    LVM_ST->watchdog_ns = now;
+    uint64_t ping = now + (uint64_t)wd * 500000ull;
+    return ping < deadline_ns ? ping : deadline_ns;
 }
 
 void lvm_watchdog_ping(void)

@@ -84,8 +84,11 @@ void lvm__control_poll(void)
          * `suspended` and may then freeze or save the guest. */
         LVM_ST->suspended = 1;
         for (;;) {
+            /* Parked is not hung: keep the watchdog fed. */
             uint64_t ctrl = lvm__control_evmask();
-            lvm__hc->yield(UINT64_MAX, ctrl);
+            uint64_t until = lvm__watchdog_ping_until(UINT64_MAX);
+            if (!(lvm__hc->yield(until, ctrl) & ctrl))
+                continue;
             lvm__hc->evtchn_clear((unsigned)__builtin_ctzll(ctrl));
             uint32_t s = LVM_DP->control_seq;
             if (s == LVM_ST->control_ack_seq)

@@ -1,8 +1,10 @@
 /*
  * random.c: getrandom() for guests. A ChaCha20 keystream (RFC 8439 block
- * function) keyed by the 32 random bytes the monitor puts in the boot info;
- * each guest gets a fresh seed from the host's getrandom(). The key is
- * replaced after every request (fast key erasure).
+ * function) keyed by the 32 random bytes the monitor puts on the initial
+ * stack (the boot info says where); each guest gets a fresh seed from the
+ * host's getrandom(). start.c erases the seed once read and the key is
+ * replaced after every request (fast key erasure), so memory disclosed
+ * later cannot reveal earlier output.
  */
 #include "sdk.h"
 

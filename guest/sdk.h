@@ -74,6 +74,10 @@ _Noreturn void lvm__poweroff_exit(void);
 void lvm__control_run_pending(void);
 uint64_t lvm__control_evmask(void);
 
+/* Ping the watchdog, if the guest has one, and return the earlier of
+ * (deadline_ns) and the next time it must be pinged (half its period). */
+uint64_t lvm__watchdog_ping_until(uint64_t deadline_ns);
+
 /* Write a message and the reason to the status page, then abort. */
 _Noreturn void lvm__panic(const char *msg);
 

@@ -61,10 +61,19 @@ _Noreturn void __lvm_start_c(long *sp)
     else
         __builtin_trap();
 
-    LVM_ST->magic = LVM_STATUS_MAGIC;
+    /* The time first: a reader that sees the magic sees the time too. */
     LVM_ST->first_insn_ns = lvm__hc->clock_monotonic();
+    LVM_ST->magic = LVM_STATUS_MAGIC;
     lvm__mem_init(bi->heap_start, bi->heap_end);
-    lvm__random_init(bi->random);
+    /* The seed is on the stack, writable: read it once, then erase it so
+     * no later bug can disclose the generator's key. */
+    uint8_t *seed = (uint8_t *)bi->seed_addr;
+    if (bi->seed_addr < bi->stack_top - bi->stack_size ||
+        bi->seed_addr > bi->stack_top - 32)
+        lvm__panic("boot info: seed outside the stack");
+    lvm__random_init(seed);
+    for (int i = 0; i < 32; i++) /* volatile: a store the compiler keeps */
+        ((volatile uint8_t *)seed)[i] = 0;
 
     int argc = (int)sp[0];
     char **argv = (char **)(sp + 1);

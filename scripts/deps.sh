@@ -8,7 +8,8 @@ PKGS="build-essential musl-tools musl-dev pkg-config clang lld \
 libseccomp-dev libelf-dev libjansson-dev libcmocka-dev libmnl-dev \
 libarchive-dev iproute2 procps psmisc util-linux bsdextrautils \
 clang-format cppcheck \
-qemu-system-x86 linux-image-amd64 busybox-static cpio"
+qemu-system-x86 linux-image-cloud-amd64 libssl-dev libzstd-dev liblz4-dev \
+libacl1-dev cpio zstd redis-server nginx linux-image-amd64 busybox-static"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q "install ok installed" ||

@@ -10,7 +10,37 @@ LIGHTVM=${LIGHTVM:-$BUILD/bin/lightvm}
 EXAMPLES=$BUILD/examples
 TGUESTS=$BUILD/tests/guests
 TMP=$(mktemp -d /tmp/lightvm-test.XXXXXX)
-trap 'rm -rf "$TMP"' EXIT
+chmod 755 "$TMP" # guests (unprivileged) reach a daemon's run dir in it
+# This suite's guests get cgroups of their own: leftovers are counted, and
+# cleaned up, without regard to other toolstacks on the host.
+export LIGHTVM_CGROUP_PARENT=lightvm-test-$$
+trap 'lib_cleanup' EXIT
+
+# The cgroup directories of this suite's guests, one per line.
+suite_cgroups() {
+    find /sys/fs/cgroup -mindepth 2 -maxdepth 3 -path "*/$LIGHTVM_CGROUP_PARENT/*" \
+        -type d 2>/dev/null | sort
+}
+
+# On exit: kill whatever a failed test left running in this suite's
+# cgroups, remove them, then the temporary directory.
+lib_cleanup() {
+    local cg pid
+    for cg in $(suite_cgroups); do
+        for pid in $(cat "$cg/cgroup.procs" 2>/dev/null); do
+            kill -9 "$pid" 2>/dev/null
+        done
+    done
+    for cg in $(suite_cgroups) $(find /sys/fs/cgroup -mindepth 1 -maxdepth 2 \
+        -name "$LIGHTVM_CGROUP_PARENT" -type d 2>/dev/null); do
+        local i=0
+        until rmdir "$cg" 2>/dev/null || [ ! -d "$cg" ] || [ $i -ge 100 ]; do
+            i=$((i + 1)) # a killed task leaves its cgroup a moment later
+            read -rt 0.01 <> <(:) 2>/dev/null || true
+        done
+    done
+    rm -rf "$TMP"
+}
 PASSED=0
 FAILED=0
 
@@ -57,4 +87,88 @@ contains() {
 finish() {
     echo "$PASSED passed, $FAILED failed"
     [ "$FAILED" -eq 0 ]
+}
+
+# wait_for_file_text FILE TEXT [SECONDS]: poll until FILE contains TEXT
+# (an event the test waits on, not a fixed delay); fails after SECONDS.
+wait_for_file_text() {
+    local deadline=$((SECONDS + ${3:-10}))
+    while ! grep -qF -- "$2" "$1" 2>/dev/null; do
+        [ $SECONDS -lt $deadline ] || { echo "timed out waiting for '$2' in $1"; return 1; }
+        read -rt 0.01 <> <(:) 2>/dev/null || true
+    done
+}
+
+# This suite's guest cgroups and the processes in them; no_new_leftovers
+# compares against a snapshot (a daemon's pool is allowed for).
+lightvm_state() {
+    local cg
+    for cg in $(suite_cgroups); do
+        echo "$cg"
+        sed "s|^|$cg: pid |" "$cg/cgroup.procs" 2>/dev/null
+    done
+}
+LIGHTVM_STATE_BEFORE=$(lightvm_state)
+
+no_new_leftovers() {
+    local now extra
+    now=$(lightvm_state)
+    extra=$(comm -13 <(echo "$LIGHTVM_STATE_BEFORE") <(echo "$now"))
+    if [ -n "$extra" ]; then
+        echo "left behind:"
+        echo "$extra"
+        return 1
+    fi
+}
+
+# Start a lightvmd of our own (private run directory and socket) with
+# ARGS; lightvm commands in this shell then talk to it.
+LIGHTVMD=${LIGHTVMD:-$BUILD/bin/lightvmd}
+daemon_start() {
+    export LIGHTVM_RUN_DIR=$TMP/run
+    export LIGHTVM_SOCKET=$TMP/run/lightvmd.sock
+    mkdir -p "$LIGHTVM_RUN_DIR"
+    $LIGHTVMD "$@" >>"$TMP/lightvmd.log" 2>&1 &
+    DAEMON_PID=$!
+    local deadline=$((SECONDS + 20))
+    until $LIGHTVM list >/dev/null 2>&1; do
+        kill -0 $DAEMON_PID 2>/dev/null || { echo "lightvmd died"; cat "$TMP/lightvmd.log"; return 1; }
+        [ $SECONDS -lt $deadline ] || { echo "lightvmd did not come up"; return 1; }
+        read -rt 0.02 <> <(:) 2>/dev/null || true
+    done
+}
+
+# Stop it (SIGTERM: running guests stay, its pool is removed).
+daemon_stop() {
+    [ -n "${DAEMON_PID:-}" ] || return 0
+    kill -TERM $DAEMON_PID 2>/dev/null
+    wait $DAEMON_PID 2>/dev/null
+    DAEMON_PID=
+}
+
+# pool_counter NAME: the pool's counter NAME (made, taken, missed, failed).
+pool_counter() {
+    $BUILD/tests/tools/apiclient "$LIGHTVM_SOCKET" '{"op":"pool"}' |
+        sed -n "s/.*\"$1\":\([0-9]*\).*/\1/p"
+}
+
+# wait_state GUEST STATE [SECONDS]: until `lightvm list` shows it in STATE.
+wait_state() {
+    local deadline=$((SECONDS + ${3:-10}))
+    until $LIGHTVM list | awk -v id="$1" -v st="$2" '($1 == id || $2 == id) && $3 == st {f=1} END {exit !f}'; do
+        [ $SECONDS -lt $deadline ] || { echo "$1 never became $2"; $LIGHTVM list; return 1; }
+        read -rt 0.02 <> <(:) 2>/dev/null || true
+    done
+}
+
+# pool_settle: until the daemon's pool is full and idle (its prepared
+# shells hold fds too, so counts compare only between settled pools).
+pool_settle() {
+    local deadline=$((SECONDS + 60)) p
+    while :; do
+        p=$($BUILD/tests/tools/apiclient "$LIGHTVM_SOCKET" '{"op":"pool"}')
+        echo "$p" | grep -qE '"target":([0-9]+),"ready":\1,"preparing":0' && return 0
+        [ $SECONDS -lt $deadline ] || { echo "pool never settled: $p"; return 1; }
+        read -rt 0.02 <> <(:) 2>/dev/null || true
+    done
 }

@@ -37,11 +37,17 @@ int audit_open(void)
     return fd;
 }
 
-/* The number after " key=" in text, or -1. */
+/* The number after " key=" in text, or -1. Quoted values (comm, exe)
+ * are skipped, so nothing inside them is read as a field. */
 static long field(const char *text, size_t len, const char *key, int base)
 {
     size_t kl = strlen(key);
     for (size_t i = 0; i + kl < len; i++) {
+        if (text[i] == '"') {
+            while (++i < len && text[i] != '"')
+                ;
+            continue;
+        }
         if ((i == 0 || text[i - 1] == ' ') && memcmp(text + i, key, kl) == 0) {
             char num[32];
             size_t j = 0;

@@ -8,8 +8,11 @@
  * The root can be moved with $LIGHTVM_CGROUP_ROOT (tests use this).
  */
 #include "toolstack/cgroup.h"
+#include "toolstack/fsutil.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +36,55 @@ static const char *root(void)
     return r && *r ? r : CGROUP_ROOT_DEFAULT;
 }
 
+/* The directory guests' cgroups are made in: $LIGHTVM_CGROUP_PARENT (one
+ * plain name) or "lightvm". Separate toolstacks on one host (test suites,
+ * a second daemon) keep apart with their own. */
+static const char *parent_name(void)
+{
+    const char *p = getenv("LIGHTVM_CGROUP_PARENT");
+    if (!p || !*p || *p == '.' || strlen(p) > 64 ||
+        strspn(p, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                  "0123456789._-") != strlen(p))
+        return CGROUP_PARENT;
+    return p;
+}
+
+/* The v1 hierarchies to walk: one controller name per mounted hierarchy.
+ * Distributions co-mount some (cpu,cpuacct with cpu and cpuacct as
+ * symlinks to it); walking both names would mkdir, attach and rmdir the
+ * same directory twice. Found once, as both daemon threads create
+ * cgroups. */
+static const char *v1_hier[NV1];
+static size_t nv1_hier;
+static pthread_once_t v1_once = PTHREAD_ONCE_INIT;
+
+static void find_v1_hierarchies(void)
+{
+    struct stat seen[NV1];
+    for (size_t i = 0; i < NV1; i++) {
+        char path[512];
+        struct stat st;
+        snprintf(path, sizeof path, "%s/%s", root(), v1_controllers[i]);
+        int dup = 0;
+        if (stat(path, &st) == 0)
+            for (size_t j = 0; j < nv1_hier && !dup; j++)
+                dup = seen[j].st_dev == st.st_dev &&
+                      seen[j].st_ino == st.st_ino;
+        else
+            memset(&st, 0, sizeof st); /* missing: creating it will say */
+        if (!dup) {
+            seen[nv1_hier] = st;
+            v1_hier[nv1_hier++] = v1_controllers[i];
+        }
+    }
+}
+
+static size_t v1_hierarchies(void)
+{
+    pthread_once(&v1_once, find_v1_hierarchies);
+    return nv1_hier;
+}
+
 int cgroup_version(void)
 {
     static int version;
@@ -50,26 +102,11 @@ static void path_of(const struct cgroup *cg, const char *ctrl,
                     const char *file, char *buf, size_t len)
 {
     if (cg->version == 2)
-        snprintf(buf, len, "%s/%s/%s%s%s", root(), CGROUP_PARENT, cg->name,
+        snprintf(buf, len, "%s/%s/%s%s%s", root(), parent_name(), cg->name,
                  file ? "/" : "", file ? file : "");
     else
-        snprintf(buf, len, "%s/%s/%s/%s%s%s", root(), ctrl, CGROUP_PARENT,
+        snprintf(buf, len, "%s/%s/%s/%s%s%s", root(), ctrl, parent_name(),
                  cg->name, file ? "/" : "", file ? file : "");
-}
-
-static int write_file(const char *path, const char *value, struct lvm_err *err)
-{
-    int fd = open(path, O_WRONLY | O_CLOEXEC);
-    if (fd < 0)
-        return lvm_err_set(err, errno, "open %s", path);
-    size_t n = strlen(value);
-    ssize_t w = write(fd, value, n);
-    int e = errno;
-    close(fd);
-    if (w != (ssize_t)n)
-        return lvm_err_set(err, w < 0 ? e : EIO, "write '%s' to %s", value,
-                           path);
-    return 0;
 }
 
 static int read_file(const char *path, char *buf, size_t len)
@@ -127,96 +164,143 @@ static int mkdir_ok(const char *path, struct lvm_err *err)
 static int setup_parent_v2(struct lvm_err *err)
 {
     char path[512];
-    snprintf(path, sizeof path, "%s/%s", root(), CGROUP_PARENT);
+    snprintf(path, sizeof path, "%s/%s", root(), parent_name());
     if (mkdir_ok(path, err) < 0)
         return -1;
     /* Delegate the controllers we use to the guests' cgroups. */
     snprintf(path, sizeof path, "%s/cgroup.subtree_control", root());
-    if (write_file(path, "+memory +cpu +pids", err) < 0)
+    if (fs_write_str(path, "+memory +cpu +pids", err) < 0)
         return lvm_err_wrap(err, "enable cgroup controllers");
     snprintf(path, sizeof path, "%s/%s/cgroup.subtree_control", root(),
-             CGROUP_PARENT);
-    if (write_file(path, "+memory +cpu +pids", err) < 0)
+             parent_name());
+    if (fs_write_str(path, "+memory +cpu +pids", err) < 0)
         return lvm_err_wrap(err, "enable cgroup controllers");
     return 0;
 }
 
-static int create_v2(struct cgroup *cg, const struct cgroup_limits *l,
+static int limits_v2(const struct cgroup *cg, const struct cgroup_limits *l,
                      struct lvm_err *err)
 {
     char path[512], val[64];
-    path_of(cg, NULL, NULL, path, sizeof path);
-    if (mkdir(path, 0755) < 0) {
-        if (errno != ENOENT)
-            return lvm_err_set(err, errno, "create cgroup %s", path);
-        if (setup_parent_v2(err) < 0 || mkdir_ok(path, err) < 0)
-            return -1;
-    }
     if (l->memory_max) {
         path_of(cg, NULL, "memory.max", path, sizeof path);
         snprintf(val, sizeof val, "%llu", (unsigned long long)l->memory_max);
-        if (write_file(path, val, err) < 0)
+        if (fs_write_str(path, val, err) < 0)
             return -1;
         path_of(cg, NULL, "memory.swap.max", path, sizeof path);
         struct lvm_err ignore; /* absent without swap accounting */
-        write_file(path, "0", &ignore);
+        fs_write_str(path, "0", &ignore);
     }
     if (l->cpu_quota_us) {
         path_of(cg, NULL, "cpu.max", path, sizeof path);
         snprintf(val, sizeof val, "%llu %llu",
                  (unsigned long long)l->cpu_quota_us,
                  (unsigned long long)l->cpu_period_us);
-        if (write_file(path, val, err) < 0)
+        if (fs_write_str(path, val, err) < 0)
             return -1;
     }
     if (l->pids_max) {
         path_of(cg, NULL, "pids.max", path, sizeof path);
         snprintf(val, sizeof val, "%llu", (unsigned long long)l->pids_max);
-        if (write_file(path, val, err) < 0)
+        if (fs_write_str(path, val, err) < 0)
             return -1;
     }
     return 0;
 }
 
+/*
+ * mkdir the guest's directory (path), making the parent first on first
+ * use with (make_parent). An existing directory is an error: it is
+ * another guest's, and must not be taken over or removed.
+ */
+static int make_guest_dir(const char *path,
+                          int (*make_parent)(const char *, struct lvm_err *),
+                          const char *parent, struct lvm_err *err)
+{
+    if (mkdir(path, 0755) == 0)
+        return 0;
+    if (errno == ENOENT) {
+        if (make_parent(parent, err) < 0)
+            return -1;
+        if (mkdir(path, 0755) == 0)
+            return 0;
+    }
+    return lvm_err_set(err, errno, "create cgroup %s", path);
+}
+
+static int make_parent_v2(const char *parent, struct lvm_err *err)
+{
+    (void)parent;
+    return setup_parent_v2(err);
+}
+
+/* Create functions return -2 when they made nothing (so nothing is to be
+ * removed), -1 when the cgroup exists but its limits failed. */
+static int create_v2(struct cgroup *cg, const struct cgroup_limits *l,
+                     struct lvm_err *err)
+{
+    char path[512];
+    path_of(cg, NULL, NULL, path, sizeof path);
+    if (make_guest_dir(path, make_parent_v2, NULL, err) < 0)
+        return -2;
+    return limits_v2(cg, l, err);
+}
+
+static int limits_v1(const struct cgroup *cg, const struct cgroup_limits *l,
+                     struct lvm_err *err);
+
 static int create_v1(struct cgroup *cg, const struct cgroup_limits *l,
                      struct lvm_err *err)
 {
-    char path[512], val[64];
-    for (size_t i = 0; i < NV1; i++) {
-        path_of(cg, v1_controllers[i], NULL, path, sizeof path);
-        if (mkdir(path, 0755) < 0) {
-            if (errno != ENOENT)
-                return lvm_err_set(err, errno, "create cgroup %s", path);
-            char parent[512];
-            snprintf(parent, sizeof parent, "%s/%s/%s", root(),
-                     v1_controllers[i], CGROUP_PARENT);
-            if (mkdir_ok(parent, err) < 0 || mkdir_ok(path, err) < 0)
-                return -1;
+    char path[512], parent[512];
+    for (size_t i = 0; i < v1_hierarchies(); i++) {
+        path_of(cg, v1_hier[i], NULL, path, sizeof path);
+        snprintf(parent, sizeof parent, "%s/%s/%s", root(), v1_hier[i],
+                 parent_name());
+        if (make_guest_dir(path, mkdir_ok, parent, err) < 0) {
+            while (i-- > 0) { /* only what this call made */
+                path_of(cg, v1_hier[i], NULL, path, sizeof path);
+                rmdir(path);
+            }
+            return -2;
         }
     }
+    return limits_v1(cg, l, err);
+}
+
+static int limits_v1(const struct cgroup *cg, const struct cgroup_limits *l,
+                     struct lvm_err *err)
+{
+    char path[512], val[64];
     if (l->memory_max) {
         path_of(cg, "memory", "memory.limit_in_bytes", path, sizeof path);
         snprintf(val, sizeof val, "%llu", (unsigned long long)l->memory_max);
-        if (write_file(path, val, err) < 0)
+        if (fs_write_str(path, val, err) < 0)
             return -1;
     }
     if (l->cpu_quota_us) {
         path_of(cg, "cpu", "cpu.cfs_period_us", path, sizeof path);
         snprintf(val, sizeof val, "%llu", (unsigned long long)l->cpu_period_us);
-        if (write_file(path, val, err) < 0)
+        if (fs_write_str(path, val, err) < 0)
             return -1;
         path_of(cg, "cpu", "cpu.cfs_quota_us", path, sizeof path);
         snprintf(val, sizeof val, "%llu", (unsigned long long)l->cpu_quota_us);
-        if (write_file(path, val, err) < 0)
+        if (fs_write_str(path, val, err) < 0)
             return -1;
     }
     if (l->pids_max) {
         path_of(cg, "pids", "pids.max", path, sizeof path);
         snprintf(val, sizeof val, "%llu", (unsigned long long)l->pids_max);
-        if (write_file(path, val, err) < 0)
+        if (fs_write_str(path, val, err) < 0)
             return -1;
     }
     return 0;
+}
+
+int cgroup_set_limits(const struct cgroup *cg, const struct cgroup_limits *l,
+                      struct lvm_err *err)
+{
+    return cg->version == 2 ? limits_v2(cg, l, err) : limits_v1(cg, l, err);
 }
 
 void cgroup_open(struct cgroup *cg, const char *name)
@@ -232,11 +316,11 @@ int cgroup_create(struct cgroup *cg, const char *name,
     cgroup_open(cg, name);
     int r = cg->version == 2 ? create_v2(cg, limits, err)
                              : create_v1(cg, limits, err);
-    if (r < 0) {
+    if (r == -1) {
         struct lvm_err ignore;
         cgroup_destroy(cg, &ignore);
     }
-    return r;
+    return r < 0 ? -1 : 0;
 }
 
 int cgroup_attach(const struct cgroup *cg, pid_t pid, struct lvm_err *err)
@@ -245,11 +329,11 @@ int cgroup_attach(const struct cgroup *cg, pid_t pid, struct lvm_err *err)
     snprintf(val, sizeof val, "%d", (int)pid);
     if (cg->version == 2) {
         path_of(cg, NULL, "cgroup.procs", path, sizeof path);
-        return write_file(path, val, err);
+        return fs_write_str(path, val, err);
     }
-    for (size_t i = 0; i < NV1; i++) {
-        path_of(cg, v1_controllers[i], "cgroup.procs", path, sizeof path);
-        if (write_file(path, val, err) < 0)
+    for (size_t i = 0; i < v1_hierarchies(); i++) {
+        path_of(cg, v1_hier[i], "cgroup.procs", path, sizeof path);
+        if (fs_write_str(path, val, err) < 0)
             return -1;
     }
     return 0;
@@ -281,41 +365,84 @@ int cgroup_evict_kthreads(const struct cgroup *cg, struct lvm_err *err)
     snprintf(root_procs, sizeof root_procs, "%s/cgroup.procs", root());
     for (char *save, *t = strtok_r(buf, "\n", &save); t;
          t = strtok_r(NULL, "\n", &save))
-        if (is_kernel_thread(t) && write_file(root_procs, t, err) < 0)
+        if (is_kernel_thread(t) && fs_write_str(root_procs, t, err) < 0)
             return -1;
     return 0;
 }
 
-int cgroup_freeze(const struct cgroup *cg, int frozen, struct lvm_err *err)
+int cgroup_self_attach_fds(const struct cgroup *cg, int *fds, int max,
+                           struct lvm_err *err)
+{
+    if (cg->version == 2)
+        return 0;
+    char path[512];
+    int n = 0;
+    for (size_t i = 0; i < v1_hierarchies() && n < max; i++) {
+        path_of(cg, v1_hier[i], "tasks", path, sizeof path);
+        fds[n] = open(path, O_WRONLY | O_CLOEXEC);
+        if (fds[n] < 0) {
+            int e = errno;
+            while (n > 0)
+                close(fds[--n]);
+            return lvm_err_set(err, e, "open %s", path);
+        }
+        n++;
+    }
+    return n;
+}
+
+/* Whether the cgroup has reached the (frozen) state. */
+static int freeze_done(const struct cgroup *cg, int frozen)
 {
     char path[512], buf[128];
     if (cg->version == 2) {
-        path_of(cg, NULL, "cgroup.freeze", path, sizeof path);
-        if (write_file(path, frozen ? "1" : "0", err) < 0)
-            return -1;
-        /* Done when cgroup.events says so. */
+        uint64_t v;
         path_of(cg, NULL, "cgroup.events", path, sizeof path);
-        for (int i = 0; i < 1000; i++) {
-            uint64_t v;
-            if (read_keyed(path, "frozen", &v) == 0 && (int)v == !!frozen)
-                return 0;
-            struct timespec ts = {0, 1000000};
-            nanosleep(&ts, NULL);
-        }
-        return lvm_err_set(err, ETIMEDOUT, "cgroup did not %s",
-                           frozen ? "freeze" : "thaw");
+        return read_keyed(path, "frozen", &v) == 0 && (int)v == !!frozen;
     }
     path_of(cg, "freezer", "freezer.state", path, sizeof path);
-    if (write_file(path, frozen ? "FROZEN" : "THAWED", err) < 0)
-        return -1;
-    for (int i = 0; i < 1000; i++) {
-        if (read_file(path, buf, sizeof buf) == 0 &&
-            strncmp(buf, frozen ? "FROZEN" : "THAWED", 6) == 0)
-            return 0;
-        struct timespec ts = {0, 1000000};
-        nanosleep(&ts, NULL);
+    return read_file(path, buf, sizeof buf) == 0 &&
+           strncmp(buf, frozen ? "FROZEN" : "THAWED", 6) == 0;
+}
+
+static int freeze_write(const struct cgroup *cg, int frozen,
+                        struct lvm_err *err)
+{
+    char path[512];
+    if (cg->version == 2) {
+        path_of(cg, NULL, "cgroup.freeze", path, sizeof path);
+        return fs_write_str(path, frozen ? "1" : "0", err);
     }
-    return lvm_err_set(err, ETIMEDOUT, "cgroup did not %s",
+    path_of(cg, "freezer", "freezer.state", path, sizeof path);
+    return fs_write_str(path, frozen ? "FROZEN" : "THAWED", err);
+}
+
+/*
+ * Freezing is asynchronous: the state file says when every task has
+ * stopped. Polled with a growing interval for at most 250 ms, as the
+ * daemon's loop waits: a task that does not freeze by then is in
+ * uninterruptible sleep, and the guest is thawed again rather than left
+ * half frozen.
+ */
+int cgroup_freeze(const struct cgroup *cg, int frozen, struct lvm_err *err)
+{
+    if (freeze_write(cg, frozen, err) < 0)
+        return -1;
+    long waited_us = 0;
+    for (long step = 20; waited_us < 250000; step = step < 25000 ? 2 * step : 50000) {
+        if (freeze_done(cg, frozen))
+            return 0;
+        struct timespec ts = {0, step * 1000};
+        nanosleep(&ts, NULL);
+        waited_us += step;
+    }
+    if (freeze_done(cg, frozen))
+        return 0;
+    if (frozen) {
+        struct lvm_err ignore;
+        freeze_write(cg, 0, &ignore);
+    }
+    return lvm_err_set(err, EBUSY, "guest did not %s within 250 ms",
                        frozen ? "freeze" : "thaw");
 }
 
@@ -357,6 +484,43 @@ int cgroup_stats(const struct cgroup *cg, struct cgroup_stats *st,
     return 0;
 }
 
+/* Pids listed in the cgroup (v1: the pids hierarchy). */
+static int procs_of(const struct cgroup *cg, pid_t *pids, int max)
+{
+    char path[512], buf[4096];
+    path_of(cg, cg->version == 2 ? NULL : "pids", "cgroup.procs", path,
+            sizeof path);
+    if (read_file(path, buf, sizeof buf) < 0)
+        return 0;
+    int n = 0;
+    for (char *p = buf; *p && n < max;) {
+        long v = strtol(p, &p, 10);
+        if (v > 0)
+            pids[n++] = (pid_t)v;
+        while (*p == '\n')
+            p++;
+        if (!*p || (*p < '0' || *p > '9'))
+            break;
+    }
+    return n;
+}
+
+int cgroup_kill_all(const struct cgroup *cg, struct lvm_err *err)
+{
+    for (int round = 0; round < 200; round++) {
+        pid_t pids[64];
+        int n = procs_of(cg, pids, 64);
+        if (n == 0)
+            return 0;
+        for (int i = 0; i < n; i++)
+            kill(pids[i], SIGKILL);
+        struct timespec ts = {0, 5 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    return lvm_err_set(err, EBUSY, "processes in cgroup %s did not die",
+                       cg->name);
+}
+
 int cgroup_destroy(const struct cgroup *cg, struct lvm_err *err)
 {
     char path[512];
@@ -367,8 +531,8 @@ int cgroup_destroy(const struct cgroup *cg, struct lvm_err *err)
             r = lvm_err_set(err, errno, "remove cgroup %s", path);
         return r;
     }
-    for (size_t i = 0; i < NV1; i++) {
-        path_of(cg, v1_controllers[i], NULL, path, sizeof path);
+    for (size_t i = 0; i < v1_hierarchies(); i++) {
+        path_of(cg, v1_hier[i], NULL, path, sizeof path);
         if (rmdir(path) < 0 && errno != ENOENT && r == 0)
             r = lvm_err_set(err, errno, "remove cgroup %s", path);
     }

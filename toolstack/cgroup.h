@@ -13,7 +13,7 @@
 #include <sys/types.h>
 
 #define CGROUP_ROOT_DEFAULT "/sys/fs/cgroup"
-#define CGROUP_PARENT "lightvm"
+#define CGROUP_PARENT "lightvm" /* default; $LIGHTVM_CGROUP_PARENT */
 
 struct cgroup_limits {
     uint64_t memory_max;   /* bytes, 0 for none */
@@ -42,6 +42,10 @@ int cgroup_version(void);
 int cgroup_create(struct cgroup *cg, const char *name,
                   const struct cgroup_limits *limits, struct lvm_err *err);
 
+/* Change the limits of an existing cgroup (fields left 0 are untouched). */
+int cgroup_set_limits(const struct cgroup *cg, const struct cgroup_limits *l,
+                      struct lvm_err *err);
+
 /* Open an existing guest cgroup by (name) (after a daemon restart). */
 void cgroup_open(struct cgroup *cg, const char *name);
 
@@ -56,11 +60,28 @@ int cgroup_attach(const struct cgroup *cg, pid_t pid, struct lvm_err *err);
  */
 int cgroup_evict_kthreads(const struct cgroup *cg, struct lvm_err *err);
 
+#define CGROUP_MAX_ATTACH_FDS 8
+
+/*
+ * Open what a new process needs to move itself into the cgroup: on v1,
+ * each controller's `tasks` file. A single-threaded task that writes "0"
+ * there joins without cgroup's global threadgroup lock, which costs an
+ * RCU grace period when another process is moved in by pid. Permission is
+ * checked against the opener (us), so the process may be unprivileged.
+ * Returns the number of fds (0 on v2: use cgroup_attach).
+ */
+int cgroup_self_attach_fds(const struct cgroup *cg, int *fds, int max,
+                           struct lvm_err *err);
+
 /* Freeze or thaw every process in the cgroup; waits until done. */
 int cgroup_freeze(const struct cgroup *cg, int frozen, struct lvm_err *err);
 
 int cgroup_stats(const struct cgroup *cg, struct cgroup_stats *st,
                  struct lvm_err *err);
+
+/* SIGKILL every process in the cgroup and wait (bounded) until it is
+ * empty: what a crashed toolstack left running in it. */
+int cgroup_kill_all(const struct cgroup *cg, struct lvm_err *err);
 
 /* Remove the cgroup; its processes must have exited. */
 int cgroup_destroy(const struct cgroup *cg, struct lvm_err *err);

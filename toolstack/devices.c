@@ -3,6 +3,7 @@
  */
 #include "toolstack/devices.h"
 #include "toolstack/guest.h"
+#include "toolstack/fsutil.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -23,10 +24,22 @@ static int attach_block(struct guest *g, struct attach *a,
                         struct lvm_err *err)
 {
     int ro = b->readonly || (want->flags & LVM_DEVF_READONLY);
-    int fd = open(b->path, (ro ? O_RDONLY : O_RDWR) | O_CLOEXEC);
-    if (fd < 0)
-        return lvm_err_set(err, errno, "open block device %s (%s)", b->name,
-                           b->path);
+    int fd = b->fd;
+    if (fd < 0) {
+        fd = fs_open_data(b->path, !ro, 1, err);
+        if (fd < 0)
+            return lvm_err_wrap(err, "block device %s", b->name);
+    } else {
+        fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+        if (fd < 0)
+            return lvm_err_set(err, errno, "block device %s", b->name);
+        if (!ro && (fcntl(fd, F_GETFL) & O_ACCMODE) == O_RDONLY) {
+            close(fd);
+            return lvm_err_set(err, EBADF, "block device %s was opened "
+                                           "read-only",
+                               b->name);
+        }
+    }
     owned(a, fd);
     struct stat st;
     if (fstat(fd, &st) < 0)

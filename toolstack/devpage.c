@@ -4,34 +4,68 @@
 #include "toolstack/devpage.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
-int devpage_create(struct devpage *d, struct lvm_err *err)
+static int map_pages(struct devpage *d, struct lvm_err *err)
 {
-    memset(d, 0, sizeof *d);
-    d->fd = memfd_create("lightvm-devpage", MFD_CLOEXEC);
-    if (d->fd < 0)
-        return lvm_err_set(err, errno, "create the device page");
-    if (ftruncate(d->fd, DEVPAGE_FILE_SIZE) < 0) {
-        int e = errno;
-        close(d->fd);
-        return lvm_err_set(err, e, "size the device page");
-    }
     void *p = mmap(NULL, DEVPAGE_FILE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED,
                    d->fd, 0);
     if (p == MAP_FAILED) {
         int e = errno;
         close(d->fd);
+        d->fd = -1;
         return lvm_err_set(err, e, "map the device page");
     }
     d->dp = p;
     d->st = (volatile struct lvm_status *)((char *)p + DEVPAGE_STATUS_OFFSET);
     d->report = (volatile struct lvm_monitor_report *)((char *)p +
                                                        DEVPAGE_REPORT_OFFSET);
+    return 0;
+}
+
+int devpage_create(struct devpage *d, const char *path, struct lvm_err *err)
+{
+    memset(d, 0, sizeof *d);
+    d->fd = path ? open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600)
+                 : memfd_create("lightvm-devpage", MFD_CLOEXEC);
+    if (d->fd < 0)
+        return lvm_err_set(err, errno, "create the device page%s%s",
+                           path ? " " : "", path ? path : "");
+    if (ftruncate(d->fd, DEVPAGE_FILE_SIZE) < 0) {
+        int e = errno;
+        close(d->fd);
+        d->fd = -1;
+        return lvm_err_set(err, e, "size the device page");
+    }
+    if (map_pages(d, err) < 0)
+        return -1;
     d->dp->magic = LVM_DEVPAGE_MAGIC;
     d->dp->abi_version = LVM_ABI_VERSION;
+    return 0;
+}
+
+int devpage_open(struct devpage *d, const char *path, struct lvm_err *err)
+{
+    memset(d, 0, sizeof *d);
+    d->fd = open(path, O_RDWR | O_CLOEXEC);
+    if (d->fd < 0)
+        return lvm_err_set(err, errno, "open the device page %s", path);
+    struct stat st;
+    if (fstat(d->fd, &st) < 0 || st.st_size != DEVPAGE_FILE_SIZE) {
+        close(d->fd);
+        d->fd = -1;
+        return lvm_err_set(err, EINVAL, "%s is not a device page", path);
+    }
+    if (map_pages(d, err) < 0)
+        return -1;
+    if (d->dp->magic != LVM_DEVPAGE_MAGIC) {
+        devpage_destroy(d);
+        return lvm_err_set(err, EINVAL, "%s is not a device page", path);
+    }
     return 0;
 }
 

@@ -24,7 +24,13 @@ struct devpage {
 #define DEVPAGE_STATUS_OFFSET LVM_PAGE_SIZE
 #define DEVPAGE_REPORT_OFFSET LVM_REPORT_OFFSET
 
-int devpage_create(struct devpage *d, struct lvm_err *err);
+/* Create the pages: in a file at (path) (which must not exist; a daemon
+ * keeps it in the guest's run directory, so the pages outlive it), or in a
+ * memfd if (path) is NULL. */
+int devpage_create(struct devpage *d, const char *path, struct lvm_err *err);
+
+/* Map the pages of an existing guest from its file (after a restart). */
+int devpage_open(struct devpage *d, const char *path, struct lvm_err *err);
 void devpage_destroy(struct devpage *d);
 
 /* Append (dev) to (dp); assigns nothing, checks room and type. */

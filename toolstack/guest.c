@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/stat.h>
@@ -26,7 +27,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define MEMORY_OVERHEAD (4ull << 20) /* page tables, signal frames, kernel */
 
 void guest_new_id(char id[GUEST_ID_LEN + 1])
 {
@@ -39,30 +39,52 @@ void guest_new_id(char id[GUEST_ID_LEN + 1])
         snprintf(id + 2 * i, 3, "%02x", r[i]);
 }
 
-static int start_guest(const struct lvm_host *h, const struct image *img,
-                       const struct guest_spec *spec, struct guest *g,
-                       struct lvm_err *err)
+static void guest_init(struct guest *g)
 {
-    const struct monitor_ops *mon = monitor_of(spec->monitor);
+    memset(g, 0, sizeof *g);
+    g->create_ns = host_now_ns();
+    g->killed_syscall = -1;
+    g->control_fd = -1;
+    g->dev.fd = -1;
+    g->sb.pid = -1;
+    g->sb.pidfd = -1;
+    g->sb.sock = -1;
+}
+
+int guest_prepare(const struct lvm_host *h, const struct guest_class *c,
+                  struct guest **out, struct lvm_err *err)
+{
+    const struct monitor_ops *mon = monitor_of(c->monitor);
     if (!mon)
-        return lvm_err_set(err, EINVAL, "unknown monitor %u", spec->monitor);
+        return lvm_err_set(err, EINVAL, "unknown monitor %u", c->monitor);
     if (mon->available(h, err) < 0)
         return -1;
-    struct attach a;
-    struct lvm_msg_plan *plan = NULL;
-    size_t plan_len = 0;
-    int r = -1, prep_fd = -1;
-    g->monitor = mon->kind;
-    if (devices_attach(g, img, spec, &a, err) < 0)
-        goto out;
-    if (mon->build_plan(h, img, spec, g, &a, &plan, &plan_len, err) < 0)
-        goto out;
+    struct guest *g = malloc(sizeof *g);
+    if (!g)
+        return lvm_err_set(err, ENOMEM, "allocate a guest");
+    guest_init(g);
+    if (c->id)
+        snprintf(g->id, sizeof g->id, "%s", c->id);
+    else
+        guest_new_id(g->id);
+    g->monitor = c->monitor;
+    g->cpus = c->cpus;
+    g->ram_size = c->ram_size ? c->ram_size : GUEST_RAM_DEFAULT;
+    g->memory_limit = c->memory_limit ? c->memory_limit
+                                      : g->ram_size + GUEST_MEMORY_OVERHEAD;
+    g->control_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (g->control_fd < 0) {
+        lvm_err_set(err, errno, "create the control event channel");
+        goto fail;
+    }
+    if (devpage_create(&g->dev, c->devpage_path, err) < 0)
+        goto fail;
 
     struct cgroup_limits lim = {0};
     lim.memory_max = g->memory_limit;
-    if (spec->cpus > 0) {
+    if (c->cpus > 0) {
         lim.cpu_period_us = 100000;
-        lim.cpu_quota_us = (uint64_t)(spec->cpus * 100000.0 + 0.5);
+        lim.cpu_quota_us = (uint64_t)(c->cpus * 100000.0 + 0.5);
         if (lim.cpu_quota_us < 1000)
             lim.cpu_quota_us = 1000; /* the kernel's minimum */
     }
@@ -70,40 +92,97 @@ static int start_guest(const struct lvm_host *h, const struct image *img,
      * of its own to the monitor of a kvm guest (Linux 6.13 and later). */
     lim.pids_max = mon->kind == LVM_MONITOR_KVM ? 2 : 1;
     if (cgroup_create(&g->cg, g->id, &lim, err) < 0)
-        goto out;
+        goto fail;
     g->have_cg = 1;
+    g->t_cgroup = host_now_ns();
 
     struct sandbox_opts so = {
         .shell_fd = h->shell_fd,
         .monitor = mon->kind,
         .uid_base = h->uid_base,
         .root_dir = h->root_dir,
-        .hostname = g->name,
+        .hostname = "lightvm",
         .cg = &g->cg,
         .ipc_ns = 1,
         .net_ns = 1,
         .ram_size = g->ram_size,
     };
     /* The kvm shell makes its VM at PREPARE, from a /dev/kvm opened here. */
+    int prep_fd = -1;
     if (mon->prepare_fd && (prep_fd = mon->prepare_fd(h, err)) < 0)
-        goto out;
+        goto fail;
     so.kvm_fd = prep_fd;
-    if (sandbox_spawn(&so, &g->sb, err) < 0)
+    int spawned = sandbox_spawn(&so, &g->sb, err);
+    if (prep_fd >= 0)
+        close(prep_fd);
+    if (spawned < 0)
+        goto fail;
+    g->t_spawn = host_now_ns();
+    *out = g;
+    return 0;
+fail:
+    guest_free(g);
+    return -1;
+}
+
+int guest_launch(const struct lvm_host *h, struct guest *g,
+                 const struct image *img, const struct guest_spec *spec,
+                 struct lvm_err *err)
+{
+    const struct monitor_ops *mon = monitor_of(g->monitor);
+    if (!mon || spec->monitor != g->monitor)
+        return lvm_err_set(err, EINVAL, "the guest was prepared for another "
+                                        "monitor");
+    uint64_t ram = spec->ram_size ? spec->ram_size : GUEST_RAM_DEFAULT;
+    if (ram != g->ram_size)
+        return lvm_err_set(err, EINVAL, "the guest was prepared for %llu KiB "
+                                        "of RAM, not %llu",
+                           (unsigned long long)(g->ram_size >> 10),
+                           (unsigned long long)(ram >> 10));
+    if (spec->console_fd < 0)
+        return lvm_err_set(err, EINVAL, "no console for the guest");
+    snprintf(g->name, sizeof g->name, "%s",
+             spec->name && *spec->name ? spec->name : img->name);
+    uint64_t t0 = host_now_ns();
+    struct guest_spec s = *spec;
+    s.ram_size = ram;
+    struct attach a;
+    struct lvm_msg_plan *plan = NULL;
+    size_t plan_len = 0;
+    int r = -1;
+    if (devices_attach(g, img, &s, &a, err) < 0)
         goto out;
-    if (sandbox_launch(&g->sb, plan, plan_len, a.fds, a.nfds, err) < 0) {
+    g->t_devices = host_now_ns();
+    if (mon->build_plan(h, img, &s, g, &a, &plan, &plan_len, err) < 0)
+        goto out;
+    g->t_plan = host_now_ns();
+    if (sandbox_launch(&g->sb, plan, plan_len, a.fds, a.nfds, err) < 0)
+        goto out;
+    g->started_ns = g->t_launch = host_now_ns();
+    (void)t0;
+    r = 0;
+out:
+    devices_release(&a);
+    if (plan) /* it holds the guest's RNG seed */
+        explicit_bzero(plan, plan_len);
+    free(plan);
+    if (r < 0 && g->sb.pid > 0) {
+        /* The shell may be half-way through the plan: it must not run. */
         sandbox_close(&g->sb);
         waitpid(g->sb.pid, NULL, __WALL);
         g->sb.pid = -1;
-        goto out;
     }
-    g->started_ns = host_now_ns();
-    r = 0;
-out:
-    if (prep_fd >= 0)
-        close(prep_fd);
-    devices_release(&a);
-    free(plan);
     return r;
+}
+
+uint64_t guest_default_memory_limit(uint64_t ram, int console_fd,
+                                    uint64_t console_limit)
+{
+    struct stat st;
+    uint64_t limit = ram + GUEST_MEMORY_OVERHEAD;
+    if (console_fd >= 0 && fstat(console_fd, &st) == 0 && S_ISREG(st.st_mode))
+        limit += console_limit ? console_limit : GUEST_CONSOLE_LIMIT_DEFAULT;
+    return limit;
 }
 
 int guest_start(const struct lvm_host *h, const struct image *img,
@@ -112,46 +191,83 @@ int guest_start(const struct lvm_host *h, const struct image *img,
 {
     if (spec->console_fd < 0)
         return lvm_err_set(err, EINVAL, "no console for the guest");
-    struct guest *g = calloc(1, sizeof *g);
-    if (!g)
-        return lvm_err_set(err, ENOMEM, "allocate a guest");
-    g->create_ns = host_now_ns();
-    g->killed_syscall = -1;
-    g->control_fd = -1;
-    g->dev.fd = -1;
-    g->sb.pid = -1;
-    g->sb.pidfd = -1;
-    g->sb.sock = -1;
-    guest_new_id(g->id);
-    snprintf(g->name, sizeof g->name, "%s",
-             spec->name && *spec->name ? spec->name : img->name);
-    g->ram_size = spec->ram_size ? spec->ram_size : GUEST_RAM_DEFAULT;
-    g->memory_limit = spec->memory_limit ? spec->memory_limit
-                                         : g->ram_size + MEMORY_OVERHEAD;
-    struct guest_spec s = *spec;
-    s.ram_size = g->ram_size;
-    g->control_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    if (g->control_fd < 0) {
-        lvm_err_set(err, errno, "create the control event channel");
-        goto fail;
+    uint64_t ram = spec->ram_size ? spec->ram_size : GUEST_RAM_DEFAULT;
+    struct guest_class c = {.ram_size = spec->ram_size,
+                            .memory_limit =
+                                spec->memory_limit
+                                    ? spec->memory_limit
+                                    : guest_default_memory_limit(
+                                          ram, spec->console_fd,
+                                          spec->console_limit),
+                            .cpus = spec->cpus,
+                            .monitor = spec->monitor};
+    struct guest *g;
+    if (guest_prepare(h, &c, &g, err) < 0)
+        return -1;
+    if (guest_launch(h, g, img, spec, err) < 0) {
+        guest_free(g);
+        return -1;
     }
-    if (devpage_create(&g->dev, err) < 0)
-        goto fail;
-    if (start_guest(h, img, &s, g, err) < 0)
-        goto fail;
     *out = g;
     return 0;
-fail:
-    guest_free(g);
-    return -1;
 }
 
 int guest_control(struct guest *g, uint32_t request, struct lvm_err *err)
 {
+    if (!g->dev.dp)
+        return lvm_err_set(err, EINVAL, "the guest has no device page");
     devpage_control(g->dev.dp, request);
+    int fd = g->control_fd, own = 0;
+    if (fd < 0) {
+        /* Borrow the guest's own end of its control event channel. */
+        fd = (int)syscall(SYS_pidfd_getfd, g->sb.pidfd, DEV_CONTROL_FD, 0);
+        if (fd < 0)
+            return lvm_err_set(err, errno, "reach the control device");
+        own = 1;
+    }
     uint64_t one = 1;
-    if (write(g->control_fd, &one, sizeof one) != sizeof one)
-        return lvm_err_set(err, errno, "signal the control device");
+    ssize_t n = write(fd, &one, sizeof one);
+    int e = errno;
+    if (own)
+        close(fd);
+    if (n != sizeof one)
+        return lvm_err_set(err, e, "signal the control device");
+    return 0;
+}
+
+void guest_shed_fds(struct guest *g)
+{
+    if (g->control_fd >= 0)
+        close(g->control_fd);
+    g->control_fd = -1;
+    if (g->dev.fd >= 0)
+        close(g->dev.fd);
+    g->dev.fd = -1;
+}
+
+/* Linux 6.15 keeps the exit status of a process for any pidfd holder; a
+ * restarted daemon is no longer its guests' parent. */
+struct lvm_pidfd_info {
+    uint64_t mask, cgroupid;
+    uint32_t pid, tgid, ppid, ruid, rgid, euid, egid, suid, sgid, fsuid,
+        fsgid;
+    int32_t exit_code;
+    uint32_t coredump_mask, spare;
+};
+#define LVM_PIDFD_GET_INFO _IOWR(0xFF, 11, struct lvm_pidfd_info)
+#define LVM_PIDFD_INFO_EXIT (1ull << 3)
+
+/* 0 with the status, 1 if not reaped yet, -1 if the kernel cannot say. */
+static int pidfd_exit_status(int pidfd, int *status)
+{
+    struct lvm_pidfd_info info;
+    memset(&info, 0, sizeof info);
+    info.mask = LVM_PIDFD_INFO_EXIT;
+    if (ioctl(pidfd, LVM_PIDFD_GET_INFO, &info) < 0)
+        return -1; /* before Linux 6.15 */
+    if (!(info.mask & LVM_PIDFD_INFO_EXIT))
+        return 1;
+    *status = info.exit_code;
     return 0;
 }
 
@@ -267,6 +383,23 @@ int guest_reap(struct guest *g, int audit_fd, int timed_out,
     do
         r = waitid(P_PIDFD, (id_t)g->sb.pidfd, &si, WEXITED);
     while (r < 0 && errno == EINTR);
+    if (r < 0 && errno == ECHILD) {
+        /* Not our child: adopted after a daemon restart. */
+        int status, k = pidfd_exit_status(g->sb.pidfd, &status);
+        if (k != 0) {
+            ex->kind = GUEST_UNKNOWN;
+            ex->code = 255;
+            snprintf(ex->detail, sizeof ex->detail,
+                     "exit status unknown (the guest outlived its daemon "
+                     "and this kernel keeps no exit status for "
+                     "non-children)");
+            return k > 0 ? 1 : 0;
+        }
+        si.si_code = WIFEXITED(status) ? CLD_EXITED : CLD_KILLED;
+        si.si_status = WIFEXITED(status) ? WEXITSTATUS(status)
+                                         : WTERMSIG(status);
+        r = 0;
+    }
     if (r < 0)
         return lvm_err_set(err, errno, "wait for guest %s", g->id);
     if (g->monitor == LVM_MONITOR_KVM && reap_kvm_report(g, &si, ex))
@@ -349,7 +482,13 @@ const char *guest_exit_str(const struct guest_exit *ex, char *buf, size_t len)
         snprintf(buf, len, "aborted: %s", ex->detail);
         break;
     case GUEST_POLICY:
-        if (ex->syscall >= 0)
+        if (ex->syscall >= 0 && (ex->syscall & 0x40000000))
+            snprintf(buf, len,
+                     "killed: forbidden x32 system call %s (x32 number %ld)",
+                     policy_syscall_name(ex->syscall & ~0x40000000L, name,
+                                         sizeof name),
+                     ex->syscall & ~0x40000000L);
+        else if (ex->syscall >= 0)
             snprintf(buf, len, "killed: forbidden system call %s (%ld)",
                      policy_syscall_name(ex->syscall, name, sizeof name),
                      ex->syscall);
@@ -376,6 +515,12 @@ const char *guest_exit_str(const struct guest_exit *ex, char *buf, size_t len)
         break;
     case GUEST_SETUP:
         snprintf(buf, len, "failed to start: %s", ex->detail);
+        break;
+    case GUEST_WATCHDOG:
+        snprintf(buf, len, "killed: watchdog expired (%s)", ex->detail);
+        break;
+    case GUEST_UNKNOWN:
+        snprintf(buf, len, "exited: %s", ex->detail);
         break;
     }
     return buf;

@@ -18,12 +18,16 @@
 #define GUEST_MAX_BLOCKS 8
 #define GUEST_RAM_DEFAULT (16ull << 20)
 #define GUEST_CONSOLE_LIMIT_DEFAULT (16ull << 20)
+/* Host memory a guest's process costs beyond its RAM: page tables,
+ * signal frames, kernel objects. */
+#define GUEST_MEMORY_OVERHEAD (4ull << 20)
 #define GUEST_ID_LEN 16
 
 struct guest_block {
     char name[LVM_DEVNAME_MAX];
     char path[PATH_MAX];
     int readonly;
+    int fd; /* opened already (by a daemon, as its client), or -1 */
 };
 
 struct guest_spec {
@@ -46,6 +50,7 @@ struct guest {
     char id[GUEST_ID_LEN + 1];
     char name[64];
     unsigned monitor; /* enum lvm_monitor_kind */
+    double cpus;
     struct devpage dev;
     int control_fd; /* eventfd: the control device's event channel */
     int have_cg;
@@ -55,6 +60,8 @@ struct guest {
     uint64_t memory_limit;
     uint64_t create_ns, started_ns; /* request, and STARTED from the shell */
     long killed_syscall; /* seen in an audit record already, or -1 */
+    /* Monotonic time at the end of each start phase (LIGHTVM_TIMING=1). */
+    uint64_t t_devices, t_plan, t_cgroup, t_spawn, t_launch;
 };
 
 enum guest_exit_kind {
@@ -66,6 +73,8 @@ enum guest_exit_kind {
     GUEST_TIMEOUT, /* killed by the toolstack's --timeout */
     GUEST_KILLED,  /* killed from outside (destroy) */
     GUEST_SETUP,   /* never reached its first instruction */
+    GUEST_WATCHDOG, /* killed: stopped pinging its watchdog */
+    GUEST_UNKNOWN, /* exited while nobody was watching (daemon restart) */
 };
 
 struct guest_exit {
@@ -80,7 +89,41 @@ struct guest_exit {
 /* Generate a random guest id (GUEST_ID_LEN hex digits). */
 void guest_new_id(char id[GUEST_ID_LEN + 1]);
 
-/* Create and start a guest of (img) as (spec) says. */
+/* What a guest needs before its image is known: the prepare phase. */
+struct guest_class {
+    uint64_t ram_size;     /* 0: GUEST_RAM_DEFAULT */
+    uint64_t memory_limit; /* 0: RAM plus kernel overhead */
+    double cpus;           /* CPU quota, 0 for none */
+    unsigned monitor;      /* enum lvm_monitor_kind */
+    const char *devpage_path; /* file for the device pages, NULL: memfd */
+    const char *id;           /* NULL: a new random id */
+};
+
+/*
+ * Prepare phase: a shell in fresh namespaces and its own cgroup, with its
+ * device page and control event channel made, waiting for a guest.
+ * Everything that does not depend on the image.
+ */
+int guest_prepare(const struct lvm_host *h, const struct guest_class *c,
+                  struct guest **out, struct lvm_err *err);
+
+/* Execute phase: attach (spec)'s devices, build the plan for (img) and
+ * start it in the prepared guest (g). spec->ram_size must be the
+ * class's. On failure (g) is dead and only fit for guest_free(). */
+int guest_launch(const struct lvm_host *h, struct guest *g,
+                 const struct image *img, const struct guest_spec *spec,
+                 struct lvm_err *err);
+
+/*
+ * The default cgroup memory limit for a guest of (ram) bytes whose console
+ * is (console_fd) with (console_limit) (0: the default): RAM plus overhead,
+ * plus the console limit when the console is a regular file, as its page
+ * cache (all of it, on a tmpfs such as /run) is charged to the guest.
+ */
+uint64_t guest_default_memory_limit(uint64_t ram, int console_fd,
+                                    uint64_t console_limit);
+
+/* Both phases: create and start a guest of (img) as (spec) says. */
 int guest_start(const struct lvm_host *h, const struct image *img,
                 const struct guest_spec *spec, struct guest **out,
                 struct lvm_err *err);
@@ -92,9 +135,17 @@ int guest_control(struct guest *g, uint32_t request, struct lvm_err *err);
 /* SIGKILL the guest. */
 int guest_kill(struct guest *g);
 
+/* Drop the fds the toolstack no longer needs once a guest runs (its
+ * control eventfd and device-page file): a daemon with thousands of guests
+ * keeps one fd each, the pidfd. The control channel is reached through the
+ * pidfd when needed. */
+void guest_shed_fds(struct guest *g);
+
 /* Reap the guest (it must have exited: poll g->sb.pidfd) and say how it
  * ended. (audit_fd) names the killing system call; (timed_out) says the
- * caller killed it for a timeout. */
+ * caller killed it for a timeout. Returns 1 (and an UNKNOWN exit) if the
+ * guest is not our child and its new parent has not reaped it yet: the
+ * kernel has its status only after that, so ask again a little later. */
 int guest_reap(struct guest *g, int audit_fd, int timed_out,
                struct guest_exit *ex, struct lvm_err *err);
 

@@ -2,6 +2,7 @@
  * host.c: one-time host set-up for the toolstack (see host.h).
  */
 #include "toolstack/host.h"
+#include "toolstack/idrange.h"
 #include "toolstack/sandbox.h"
 
 #include <errno.h>
@@ -63,9 +64,39 @@ int host_init(struct lvm_host *h, struct lvm_err *err)
         host_fini(h);
         return -1;
     }
+    /* Shells run as unprivileged host users: they must reach root_dir. */
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s", h->root_dir);
+    for (char *slash = path + strlen(path); slash > path;
+         slash = strrchr(path, '/')) {
+        *slash = 0;
+        struct stat st;
+        const char *dir = path[0] ? path : "/";
+        if (stat(dir, &st) == 0 && !(st.st_mode & S_IXOTH)) {
+            host_fini(h);
+            return lvm_err_set(err, EACCES,
+                               "%s is not searchable by other users, and "
+                               "guests run as unprivileged users: chmod o+x "
+                               "%s, or choose another LIGHTVM_RUN_DIR",
+                               dir, dir);
+        }
+    }
     const char *base = getenv("LIGHTVM_UID_BASE");
     h->uid_base = base && *base ? (uid_t)strtoul(base, NULL, 0)
                                 : HOST_UID_BASE_DEFAULT;
+    /* Guests' ids are base + pid: the range is as large as pid_max. */
+    long long pid_max = 4194304; /* the kernel's limit on 64-bit */
+    FILE *pm = fopen("/proc/sys/kernel/pid_max", "re");
+    if (pm) {
+        if (fscanf(pm, "%lld", &pid_max) != 1)
+            pid_max = 4194304;
+        fclose(pm);
+    }
+    if (idrange_check(&idrange_host_files, h->uid_base, (uint64_t)pid_max,
+                      err) < 0) {
+        host_fini(h);
+        return -1;
+    }
     h->hwcap = getauxval(AT_HWCAP);
     h->fsgsbase = (getauxval(AT_HWCAP2) & HWCAP2_FSGSBASE) != 0;
     if (getenv("LIGHTVM_NO_FSGSBASE"))

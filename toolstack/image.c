@@ -8,6 +8,7 @@
  * executable stack, and exactly one valid ABI note and manifest.
  */
 #include "toolstack/image.h"
+#include "toolstack/fsutil.h"
 
 #include <elf.h>
 #include <errno.h>
@@ -248,11 +249,17 @@ static int parse_elf(Elf *elf, size_t len, struct image_info *info,
                            elf_errmsg(-1));
     if (check_ehdr(&eh, err) < 0)
         return -1;
-    size_t phnum;
-    if (elf_getphdrnum(elf, &phnum) != 0 || phnum == 0 || phnum > 64)
-        return lvm_err_set(err, 0, "bad program header count");
-    if (eh.e_phoff > len || phnum * sizeof(Elf64_Phdr) > len - eh.e_phoff)
+    if (eh.e_phnum == 0)
+        return lvm_err_set(err, 0, "no program headers");
+    if (eh.e_phnum == PN_XNUM || eh.e_phnum > 64)
+        return lvm_err_set(err, 0, "too many program headers (at most 64)");
+    if (eh.e_phoff > len ||
+        (size_t)eh.e_phnum * sizeof(Elf64_Phdr) > len - eh.e_phoff)
         return lvm_err_set(err, 0, "program headers lie outside the file");
+    size_t phnum;
+    if (elf_getphdrnum(elf, &phnum) != 0 || phnum != eh.e_phnum)
+        return lvm_err_set(err, 0, "unreadable program headers: %s",
+                           elf_errmsg(-1));
     info->phnum = (uint16_t)phnum;
     info->phentsize = eh.e_phentsize;
     info->phoff = eh.e_phoff;
@@ -367,53 +374,46 @@ int image_parse(const void *buf, size_t len, struct image_info *info,
     return r;
 }
 
-static int read_file(const char *path, void **out, size_t *len,
-                     struct lvm_err *err)
+static int read_fd(int fd, const char *path, void **out, size_t *len,
+                   struct lvm_err *err)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return lvm_err_set(err, errno, "open %s", path);
     struct stat st;
-    if (fstat(fd, &st) < 0) {
-        close(fd);
+    if (fstat(fd, &st) < 0)
         return lvm_err_set(err, errno, "stat %s", path);
-    }
-    if (!S_ISREG(st.st_mode)) {
-        close(fd);
+    if (!S_ISREG(st.st_mode))
         return lvm_err_set(err, 0, "%s is not a regular file", path);
-    }
-    if ((uint64_t)st.st_size > IMAGE_MAX_FILE) {
-        close(fd);
+    if ((uint64_t)st.st_size > IMAGE_MAX_FILE)
         return lvm_err_set(err, 0, "%s: too large: %lld bytes (at most %u)",
                            path, (long long)st.st_size, IMAGE_MAX_FILE);
-    }
     size_t n = (size_t)st.st_size;
     char *buf = malloc(n ? n : 1);
-    if (!buf) {
-        close(fd);
+    if (!buf)
         return lvm_err_set(err, ENOMEM, "read %s", path);
-    }
     size_t done = 0;
     while (done < n) {
-        ssize_t r = read(fd, buf + done, n - done);
+        ssize_t r = pread(fd, buf + done, n - done, (off_t)done);
         if (r < 0 && errno == EINTR)
             continue;
         if (r <= 0) {
             int e = r < 0 ? errno : 0;
             free(buf);
-            close(fd);
-            return lvm_err_set(err, e, "read %s", path);
+            return lvm_err_set(err, e, "read %s%s", path,
+                               e ? "" : ": it shrank while being read");
         }
         done += (size_t)r;
     }
-    close(fd);
     *out = buf;
     *len = n;
     return 0;
 }
 
-/* The template: [LVM_RAM_BASE, image_end) with every segment's bytes,
- * fully allocated (so guests' read faults never grow it) and sealed. */
+/*
+ * The template: the file-backed pages of every segment, at their offset
+ * from LVM_RAM_BASE, allocated (so guests' read faults never grow it) and
+ * sealed. Only file-backed pages: a segment's bss past its last file page
+ * is mapped anonymous in each guest (plan.c), so a small file with a huge
+ * bss cannot make the toolstack hold that much memory.
+ */
 static int make_template(struct image *img, struct lvm_err *err)
 {
     const struct image_info *info = &img->info;
@@ -422,11 +422,26 @@ static int make_template(struct image *img, struct lvm_err *err)
     int fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
     if (fd < 0)
         return lvm_err_set(err, errno, "create the image template");
-    uint64_t size = info->image_end - LVM_RAM_BASE;
-    if (fallocate(fd, 0, 0, (off_t)size) < 0) {
+    uint64_t size = 0;
+    for (unsigned i = 0; i < info->nsegs; i++) {
+        const struct image_segment *s = &info->seg[i];
+        if (s->filesz && page_up(s->vaddr + s->filesz) - LVM_RAM_BASE > size)
+            size = page_up(s->vaddr + s->filesz) - LVM_RAM_BASE;
+    }
+    if (ftruncate(fd, (off_t)size) < 0) {
         close(fd);
-        return lvm_err_set(err, errno, "allocate %llu bytes for the template",
-                           (unsigned long long)size);
+        return lvm_err_set(err, errno, "size the template");
+    }
+    for (unsigned i = 0; i < info->nsegs; i++) {
+        const struct image_segment *s = &info->seg[i];
+        if (!s->filesz)
+            continue;
+        uint64_t lo = page_down(s->vaddr) - LVM_RAM_BASE;
+        uint64_t hi = page_up(s->vaddr + s->filesz) - LVM_RAM_BASE;
+        if (fallocate(fd, 0, (off_t)lo, (off_t)(hi - lo)) < 0) {
+            close(fd);
+            return lvm_err_set(err, errno, "allocate the template");
+        }
     }
     const char *file = img->file;
     for (unsigned i = 0; i < info->nsegs; i++) {
@@ -454,7 +469,8 @@ static int make_template(struct image *img, struct lvm_err *err)
     return 0;
 }
 
-int image_load(const char *path, struct image **out, struct lvm_err *err)
+int image_load_fd(int fd, const char *path, struct image **out,
+                  struct lvm_err *err)
 {
     struct image *img = calloc(1, sizeof *img);
     if (!img)
@@ -466,7 +482,7 @@ int image_load(const char *path, struct image **out, struct lvm_err *err)
     char *dot = strrchr(img->name, '.');
     if (dot && strcmp(dot, ".elf") == 0)
         *dot = 0;
-    if (read_file(path, &img->file, &img->file_len, err) < 0) {
+    if (read_fd(fd, path, &img->file, &img->file_len, err) < 0) {
         image_free(img);
         return -1;
     }
@@ -481,6 +497,17 @@ int image_load(const char *path, struct image **out, struct lvm_err *err)
     }
     *out = img;
     return 0;
+}
+
+int image_load(const char *path, struct image **out, struct lvm_err *err)
+{
+    /* Never block on a FIFO or a device given as an image. */
+    int fd = fs_open_data(path, 0, 0, err);
+    if (fd < 0)
+        return -1;
+    int r = image_load_fd(fd, path, out, err);
+    close(fd);
+    return r;
 }
 
 void image_free(struct image *img)

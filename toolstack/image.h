@@ -51,6 +51,11 @@ struct image {
 
 /* Read, validate and load the guest at (path). */
 int image_load(const char *path, struct image **out, struct lvm_err *err);
+
+/* The same from an open regular file (fd), named (path) in messages. The
+ * fd stays the caller's. */
+int image_load_fd(int fd, const char *path, struct image **out,
+                  struct lvm_err *err);
 void image_free(struct image *img);
 
 /* Name of a device type, for messages. */

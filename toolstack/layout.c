@@ -85,7 +85,7 @@ int layout_compute(const struct image_info *info, uint64_t ram_size,
 int layout_stack(const struct image_info *info, const void *elf_file,
                  const struct layout *lay, const struct layout_args *a,
                  uint8_t *buf, size_t cap, uint64_t *sp_out, size_t *len_out,
-                 struct lvm_err *err)
+                 uint64_t *seed_addr, struct lvm_err *err)
 {
     size_t strings = 0;
     for (int i = 0; i < a->argc; i++)
@@ -100,7 +100,7 @@ int layout_stack(const struct image_info *info, const void *elf_file,
     /* Program headers are copied onto the stack if no segment holds them. */
     size_t phdr_bytes = info->phdr_vaddr ? 0 : (size_t)info->phnum * sizeof(Elf64_Phdr);
     enum { NAUX = 14 };
-    size_t top_bytes = strings + sizeof a->random + phdr_bytes;
+    size_t top_bytes = strings + sizeof a->random + sizeof a->seed + phdr_bytes;
     top_bytes = (top_bytes + 15) & ~(size_t)15;
     size_t words = 1 + (size_t)a->argc + 1 + (size_t)a->envc + 1 + 2 * NAUX;
     size_t total = top_bytes + words * 8;
@@ -116,6 +116,9 @@ int layout_stack(const struct image_info *info, const void *elf_file,
     uint64_t random_addr = at;
     memcpy(buf + OFF(at), a->random, sizeof a->random);
     at += sizeof a->random;
+    *seed_addr = at;
+    memcpy(buf + OFF(at), a->seed, sizeof a->seed);
+    at += sizeof a->seed;
     uint64_t phdr_addr = info->phdr_vaddr;
     if (phdr_bytes) {
         phdr_addr = at;
@@ -169,7 +172,7 @@ int layout_stack(const struct image_info *info, const void *elf_file,
 
 void layout_bootinfo(const struct layout *lay, uint16_t binding,
                      uint32_t flags, const char *id, const char *name,
-                     int argc, char *const *argv, const uint8_t seed[32],
+                     int argc, char *const *argv, uint64_t seed_addr,
                      uint64_t boot_ns, struct lvm_bootinfo *bi)
 {
     memset(bi, 0, sizeof *bi);
@@ -185,7 +188,7 @@ void layout_bootinfo(const struct layout *lay, uint16_t binding,
     bi->stack_top = lay->stack_top;
     bi->stack_size = lay->stack_top - lay->stack_bottom;
     bi->boot_ns = boot_ns;
-    memcpy(bi->random, seed, sizeof bi->random);
+    bi->seed_addr = seed_addr;
     snprintf(bi->guest_id, sizeof bi->guest_id, "%s", id);
     snprintf(bi->name, sizeof bi->name, "%s", name);
     size_t used = 0;

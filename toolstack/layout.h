@@ -36,23 +36,26 @@ struct layout_args {
     int envc;
     char *const *envp;
     uint8_t random[16];  /* for AT_RANDOM (stack protector seed) */
+    uint8_t seed[32];    /* the SDK's random number generator's seed */
     uint64_t hwcap;      /* AT_HWCAP */
 };
 
 /*
  * Build the initial stack as a Linux kernel would for a static program:
  * argc, argv, envp, auxv and the strings, ending at lay->stack_top. Writes
- * at most (cap) bytes into (buf): the image of [*sp, stack_top).
+ * at most (cap) bytes into (buf): the image of [*sp, stack_top). The RNG
+ * seed goes there too, at *seed_addr: the guest can read it once and
+ * erase it, which it could not do in the read-only boot info.
  */
 int layout_stack(const struct image_info *info, const void *elf_file,
                  const struct layout *lay, const struct layout_args *a,
                  uint8_t *buf, size_t cap, uint64_t *sp, size_t *len,
-                 struct lvm_err *err);
+                 uint64_t *seed_addr, struct lvm_err *err);
 
 /* Fill in the boot info page. */
 void layout_bootinfo(const struct layout *lay, uint16_t binding,
                      uint32_t flags, const char *id, const char *name,
-                     int argc, char *const *argv, const uint8_t seed[32],
+                     int argc, char *const *argv, uint64_t seed_addr,
                      uint64_t boot_ns, struct lvm_bootinfo *bi);
 
 /* Parse "64M", "1G", "4096" (bytes) or "512K"; 0 on success. */

@@ -52,34 +52,33 @@ int plan_begin(struct plan_builder *b, unsigned kind, uint16_t binding,
     b->p->monitor = kind;
     b->p->report_fd_index = -1;
 
-    uint8_t seed[32];
     struct layout_args la = {.argc = spec->argc, .argv = spec->argv,
                              .envc = spec->envc, .envp = spec->envp,
                              .hwcap = h->hwcap};
-    if (getrandom(seed, sizeof seed, 0) != sizeof seed ||
+    if (getrandom(la.seed, sizeof la.seed, 0) != sizeof la.seed ||
         getrandom(la.random, sizeof la.random, 0) != sizeof la.random)
         return lvm_err_set(err, errno, "getrandom");
     uint32_t flags = 0;
     if (binding == LVM_BINDING_PROC && h->fsgsbase)
         flags |= LVM_BOOT_FSGSBASE;
-    struct lvm_bootinfo bi;
-    layout_bootinfo(lay, binding, flags, g->id, g->name, spec->argc, spec->argv,
-                    seed, host_now_ns(), &bi);
-    long off = plan_data(b, &bi, sizeof bi);
-    b->p->copies[b->p->ncopies++] =
-        (struct lvm_plan_copy){LVM_BOOTINFO_ADDR, sizeof bi, (uint32_t)off};
-
     /* The initial stack is built straight into the plan's data. */
-    uint64_t sp;
+    uint64_t sp, seed_addr;
     size_t len;
     size_t at = (b->used + 15) & ~(size_t)15;
     if (layout_stack(&img->info, img->file, lay, &la, b->data + at,
                      LVM_PLAN_MAX_DATA - at - (LVM_PLAN_MAX_DATA / 4), &sp,
-                     &len, err) < 0)
+                     &len, &seed_addr, err) < 0)
         return -1;
+    explicit_bzero(la.seed, sizeof la.seed);
     b->p->copies[b->p->ncopies++] =
         (struct lvm_plan_copy){sp, (uint32_t)len, (uint32_t)at};
     b->used = at + len;
+    struct lvm_bootinfo bi;
+    layout_bootinfo(lay, binding, flags, g->id, g->name, spec->argc, spec->argv,
+                    seed_addr, host_now_ns(), &bi);
+    long off = plan_data(b, &bi, sizeof bi);
+    b->p->copies[b->p->ncopies++] =
+        (struct lvm_plan_copy){LVM_BOOTINFO_ADDR, sizeof bi, (uint32_t)off};
     b->p->stack_pointer = sp;
     return 0;
 }
@@ -111,12 +110,23 @@ int plan_memory(struct plan_builder *b, const struct image *img,
                 err) < 0)
         return -1;
     for (unsigned i = 0; i < img->info.nsegs; i++) {
+        /* File-backed pages copy-on-write from the template, the rest of
+         * the segment (bss) anonymous, both with the segment's rights. */
         const struct image_segment *s = &img->info.seg[i];
         uint64_t lo = s->vaddr & ~(page - 1);
+        uint64_t file_hi = s->filesz
+                               ? (s->vaddr + s->filesz + page - 1) & ~(page - 1)
+                               : lo;
         uint64_t hi = (s->vaddr + s->memsz + page - 1) & ~(page - 1);
-        if (add_map(b, (struct lvm_plan_map){lo, hi - lo, lo - LVM_RAM_BASE,
-                                             s->prot, LVM_MAP_FILE_PRIVATE,
-                                             tmpl, 0},
+        if (file_hi > lo &&
+            add_map(b, (struct lvm_plan_map){lo, file_hi - lo,
+                                             lo - LVM_RAM_BASE, s->prot,
+                                             LVM_MAP_FILE_PRIVATE, tmpl, 0},
+                    err) < 0)
+            return -1;
+        if (hi > file_hi &&
+            add_map(b, (struct lvm_plan_map){file_hi, hi - file_hi, 0, s->prot,
+                                             LVM_MAP_ANON, -1, 0},
                     err) < 0)
             return -1;
     }

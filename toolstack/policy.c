@@ -13,6 +13,7 @@
 #include <lightvm/abi.h>
 
 #include <errno.h>
+#include <pthread.h>
 #include <seccomp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -189,11 +190,80 @@ static int export_bpf(scmp_filter_ctx ctx, struct sock_filter **prog,
     return 0;
 }
 
+/*
+ * Filters depend only on the device set, so a daemon creating thousands of
+ * guests compiles each one once. A small most-recently-used cache; callers
+ * must zero their params before filling them (they are compared whole).
+ */
+#define CACHE_SLOTS 8
+static struct {
+    struct policy_params key;
+    struct sock_filter *prog;
+    size_t len;
+    unsigned long used;
+} cache[CACHE_SLOTS];
+static unsigned long cache_clock;
+static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static int cache_get(const struct policy_params *p, struct sock_filter **prog,
+                     size_t *len)
+{
+    int hit = 0;
+    pthread_mutex_lock(&cache_lock);
+    for (int i = 0; i < CACHE_SLOTS && !hit; i++) {
+        if (!cache[i].prog || memcmp(&cache[i].key, p, sizeof *p))
+            continue;
+        *prog = malloc(cache[i].len * sizeof **prog);
+        if (*prog) {
+            memcpy(*prog, cache[i].prog, cache[i].len * sizeof **prog);
+            *len = cache[i].len;
+            cache[i].used = ++cache_clock;
+            hit = 1;
+        }
+    }
+    pthread_mutex_unlock(&cache_lock);
+    return hit;
+}
+
+static void cache_put(const struct policy_params *p,
+                      const struct sock_filter *prog, size_t len)
+{
+    struct sock_filter *copy = malloc(len * sizeof *copy);
+    if (!copy)
+        return;
+    memcpy(copy, prog, len * sizeof *copy);
+    pthread_mutex_lock(&cache_lock);
+    int victim = 0;
+    for (int i = 1; i < CACHE_SLOTS; i++)
+        if (cache[i].used < cache[victim].used)
+            victim = i;
+    free(cache[victim].prog);
+    cache[victim].key = *p;
+    cache[victim].prog = copy;
+    cache[victim].len = len;
+    cache[victim].used = ++cache_clock;
+    pthread_mutex_unlock(&cache_lock);
+}
+
+static int build(const struct policy_params *p, struct sock_filter **prog,
+                 size_t *len, struct lvm_err *err);
+
 int policy_proc_build(const struct policy_params *p, struct sock_filter **prog,
                       size_t *len, struct lvm_err *err)
 {
     if (p->ndevices > POLICY_MAX_DEVICES)
         return lvm_err_set(err, EINVAL, "too many devices for the policy");
+    if (cache_get(p, prog, len))
+        return 0;
+    if (build(p, prog, len, err) < 0)
+        return -1;
+    cache_put(p, *prog, *len);
+    return 0;
+}
+
+static int build(const struct policy_params *p, struct sock_filter **prog,
+                 size_t *len, struct lvm_err *err)
+{
     scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_KILL_PROCESS);
     if (!ctx)
         return lvm_err_set(err, ENOMEM, "seccomp_init");

@@ -9,11 +9,13 @@
  * itself after PREPARE.
  */
 #include "toolstack/sandbox.h"
+#include "toolstack/fsutil.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -22,6 +24,7 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -59,7 +62,56 @@ int sandbox_find_shell(char *path, size_t len, struct lvm_err *err)
 struct child_args {
     int shell_fd;
     int sock;
+    int cg_fds[CGROUP_MAX_ATTACH_FDS]; /* write "0" to join the cgroup */
+    int ncg;
+    int unshare_from; /* >= 0: fd table shared; keep only fds below this */
 };
+
+/*
+ * A child that copied its parent's fd table would copy one pidfd per
+ * guest in a daemon (about 40 us per thousand guests, twice: at clone and
+ * at exec). So a process that creates many shells reserves a window of
+ * low fds (sandbox_reserve_fds); the fds a child needs are placed there,
+ * the child shares the table (CLONE_FILES) and at once takes a private
+ * copy of just the fds below the window's end (CLOSE_RANGE_UNSHARE), then
+ * says so ('U') before the window is reused.
+ */
+#define WINDOW 8
+static int window_base = -1;
+static pthread_mutex_t window_lock = PTHREAD_MUTEX_INITIALIZER;
+
+int sandbox_reserve_fds(struct lvm_err *err)
+{
+    /* A free run of WINDOW fds at a low number (above what a process
+     * usually inherits), held open on /dev/null. */
+    int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (null < 0)
+        return lvm_err_set(err, errno, "open /dev/null");
+    for (int base = 16; base < 1024; base += WINDOW) {
+        int free_run = 1;
+        for (int i = 0; i < WINDOW && free_run; i++)
+            free_run = fcntl(base + i, F_GETFD) < 0 && errno == EBADF;
+        if (!free_run)
+            continue;
+        for (int i = 0; i < WINDOW; i++)
+            if (dup3(null, base + i, O_CLOEXEC) < 0) {
+                int e = errno;
+                while (i-- > 0)
+                    close(base + i);
+                close(null);
+                return lvm_err_set(err, e, "reserve fds");
+            }
+        close(null);
+        window_base = base;
+        return 0;
+    }
+    close(null);
+    return lvm_err_set(err, EMFILE, "no free run of %d low fds", WINDOW);
+}
+
+#ifndef CLOSE_RANGE_UNSHARE
+#define CLOSE_RANGE_UNSHARE (1U << 1)
+#endif
 
 /* System calls for the child without errno: it shares the parent's
  * memory, thread pointer included, until it execs. */
@@ -91,12 +143,24 @@ static _Noreturn void child_exit(int code)
  * uid on the host) and execs the shell, which so keeps its capabilities
  * inside the namespaces and has none outside them.
  */
+/* No stack protector or sanitizer: it runs on a stack of its own, with
+ * the parent's memory and thread pointer, until it execs. */
+__attribute__((no_stack_protector, no_sanitize("address", "undefined")))
 static int child_main(void *argp)
 {
     const struct child_args *a = argp;
+    if (a->unshare_from >= 0) {
+        if (RAW(SYS_close_range, a->unshare_from, ~0u, CLOSE_RANGE_UNSHARE,
+                0, 0) < 0 ||
+            RAW(SYS_write, a->sock, "U", 1, 0, 0) != 1)
+            child_exit(126);
+    }
     char go = 0;
     if (RAW(SYS_read, a->sock, &go, 1, 0, 0) != 1 || go != 'G')
         child_exit(126);
+    for (int i = 0; i < a->ncg; i++)
+        if (RAW(SYS_write, a->cg_fds[i], "0", 1, 0, 0) != 1)
+            child_exit(126);
     if (RAW(SYS_setresgid, 0, 0, 0, 0, 0) < 0 ||
         RAW(SYS_setresuid, 0, 0, 0, 0, 0) < 0)
         child_exit(126);
@@ -122,17 +186,10 @@ static int write_proc(pid_t pid, const char *file, const char *text,
 {
     char path[64];
     snprintf(path, sizeof path, "/proc/%d/%s", (int)pid, file);
-    int fd = open(path, O_WRONLY | O_CLOEXEC);
-    if (fd < 0)
-        return lvm_err_set(err, errno, "open %s", path);
-    size_t n = strlen(text);
-    ssize_t w = write(fd, text, n);
-    int e = errno;
-    close(fd);
-    if (w != (ssize_t)n)
-        return lvm_err_set(err, w < 0 ? e : EIO, "write %s", path);
-    return 0;
+    return fs_write_str(path, text, err);
 }
+
+#define SHELL_TIMEOUT_S 10
 
 /* Wait for a reply of (type); an ERROR from the shell becomes (err). */
 static int expect(struct sandbox *sb, uint16_t type, struct lvm_err *err)
@@ -143,11 +200,15 @@ static int expect(struct sandbox *sb, uint16_t type, struct lvm_err *err)
      * watch the child itself as well. */
     for (;;) {
         struct pollfd p[2] = {{sb->sock, POLLIN, 0}, {sb->pidfd, POLLIN, 0}};
-        int r = poll(p, sb->pidfd >= 0 ? 2 : 1, -1);
+        int r = poll(p, sb->pidfd >= 0 ? 2 : 1, SHELL_TIMEOUT_S * 1000);
         if (r < 0 && errno == EINTR)
             continue;
         if (r < 0)
             return lvm_err_set(err, errno, "wait for the shell");
+        if (r == 0)
+            return lvm_err_set(err, ETIMEDOUT,
+                               "the shell did not answer in %d s",
+                               SHELL_TIMEOUT_S);
         if (p[0].revents)
             break;
         siginfo_t si;
@@ -164,6 +225,9 @@ static int expect(struct sandbox *sb, uint16_t type, struct lvm_err *err)
     do
         n = recv(sb->sock, &m, sizeof m, 0);
     while (n < 0 && errno == EINTR);
+    if (n < 0 && errno == EAGAIN)
+        return lvm_err_set(err, ETIMEDOUT, "the shell did not answer in %d s",
+                           SHELL_TIMEOUT_S);
     if (n < 0)
         return lvm_err_set(err, errno, "read from the shell");
     if (n == 0)
@@ -224,6 +288,11 @@ int sandbox_spawn(const struct sandbox_opts *o, struct sandbox *sb,
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
         return lvm_err_set(err, errno, "socketpair");
     sb->sock = sv[0];
+    /* Our shell answers in microseconds; one that is stopped or wedged
+     * must not hold the caller (the daemon's loop) forever. */
+    struct timeval tmo = {SHELL_TIMEOUT_S, 0};
+    setsockopt(sv[0], SOL_SOCKET, SO_RCVTIMEO, &tmo, sizeof tmo);
+    setsockopt(sv[0], SOL_SOCKET, SO_SNDTIMEO, &tmo, sizeof tmo);
     void *stack = mmap(NULL, CHILD_STACK, PROT_READ | PROT_WRITE,
                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
     if (stack == MAP_FAILED) {
@@ -235,22 +304,92 @@ int sandbox_spawn(const struct sandbox_opts *o, struct sandbox *sb,
 
     /* CLONE_VM: no copy of the caller's page tables, however large the
      * daemon grows; the child only execs. */
-    struct child_args a = {o->shell_fd, sv[1]};
+    struct child_args a = {.shell_fd = o->shell_fd, .sock = sv[1],
+                           .unshare_from = -1};
+    if (o->cg) {
+        a.ncg = cgroup_self_attach_fds(o->cg, a.cg_fds, CGROUP_MAX_ATTACH_FDS,
+                                       err);
+        if (a.ncg < 0) {
+            munmap(stack, CHILD_STACK);
+            close(sv[0]);
+            close(sv[1]);
+            return -1;
+        }
+    }
+    int windowed = window_base >= 0 && a.ncg + 2 <= WINDOW;
+    if (windowed) {
+        pthread_mutex_lock(&window_lock);
+        int slot = window_base;
+        if (dup3(sv[1], slot, O_CLOEXEC) < 0 ||
+            dup3(o->shell_fd, slot + 1, O_CLOEXEC) < 0) {
+            windowed = 0; /* fall back to copying the table */
+        } else {
+            a.sock = slot;
+            a.shell_fd = slot + 1;
+            for (int i = 0; windowed && i < a.ncg; i++) {
+                if (dup3(a.cg_fds[i], slot + 2 + i, O_CLOEXEC) < 0)
+                    windowed = 0;
+                else {
+                    close(a.cg_fds[i]);
+                    a.cg_fds[i] = slot + 2 + i;
+                }
+            }
+            a.unshare_from = window_base + WINDOW;
+        }
+        if (!windowed)
+            pthread_mutex_unlock(&window_lock);
+    }
     int flags = CLONE_VM | CLONE_PIDFD | CLONE_NEWUSER | CLONE_NEWPID |
                 CLONE_NEWNS | CLONE_NEWUTS | SIGCHLD;
+    if (windowed)
+        flags |= CLONE_FILES;
     if (o->ipc_ns)
         flags |= CLONE_NEWIPC;
     if (o->net_ns)
         flags |= CLONE_NEWNET;
+    /* Every signal blocked across the clone: a handler of ours must never
+     * run in the child, on its stack, with our memory. The shell resets
+     * them all. */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
     int pidfd = -1;
     pid_t pid = clone(child_main, (char *)stack + CHILD_STACK, flags, &a,
                       &pidfd);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    int clone_errno = errno;
+    if (windowed && pid > 0) {
+        /* Wait until the child has its own table, then free the window
+         * (holding its end of the socket would hide the child's exit). */
+        char u = 0;
+        ssize_t n;
+        do
+            n = recv(sv[0], &u, 1, 0);
+        while (n < 0 && errno == EINTR);
+        if (n != 1 || u != 'U')
+            pid = -pid; /* it died: treated below */
+    }
+    if (windowed) {
+        for (int i = 0; i < a.ncg + 2; i++)
+            dup3(window_base + WINDOW - 1, window_base + i, O_CLOEXEC);
+        pthread_mutex_unlock(&window_lock);
+    } else {
+        for (int i = 0; i < a.ncg; i++)
+            close(a.cg_fds[i]); /* the child has its copies */
+    }
+    if (pid < -1) {
+        pid = -pid;
+        sb->pid = pid;
+        sb->pidfd = pidfd;
+        lvm_err_set(err, EPIPE, "the shell died while setting up its fds");
+        goto fail;
+    }
     if (pid < 0) {
-        int e = errno;
         munmap(stack, CHILD_STACK);
         close(sv[0]);
         close(sv[1]);
-        return lvm_err_set(err, e, "create the guest's namespaces (clone)");
+        return lvm_err_set(err, clone_errno,
+                           "create the guest's namespaces (clone)");
     }
     sb->pid = pid;
     sb->pidfd = pidfd;
@@ -264,7 +403,8 @@ int sandbox_spawn(const struct sandbox_opts *o, struct sandbox *sb,
         lvm_err_wrap(err, "map the guest's user namespace");
         goto fail;
     }
-    if (o->cg && cgroup_attach(o->cg, pid, err) < 0)
+    /* On v2 the parent moves the child (the child moves itself on v1). */
+    if (o->cg && a.ncg == 0 && cgroup_attach(o->cg, pid, err) < 0)
         goto fail;
     if (send(sb->sock, "G", 1, MSG_NOSIGNAL) != 1) {
         lvm_err_set(err, errno, "start the shell");

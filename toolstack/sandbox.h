@@ -43,6 +43,11 @@ int sandbox_launch(struct sandbox *sb, const struct lvm_msg_plan *plan,
 /* Kill the shell (if alive) and close its fds; reaping is the caller's. */
 void sandbox_close(struct sandbox *sb);
 
+/* For a process that will create many shells while holding many fds (a
+ * daemon): reserve a window of low fds so that new shells do not copy the
+ * whole fd table. Call once, early, while low fds are free. */
+int sandbox_reserve_fds(struct lvm_err *err);
+
 /* The lightvm-shell next to the running program, or $LIGHTVM_SHELL. */
 int sandbox_find_shell(char *path, size_t len, struct lvm_err *err);
 

@@ -26,7 +26,7 @@
 
 #include <stdint.h>
 
-#define LVM_ABI_VERSION 1
+#define LVM_ABI_VERSION 2
 
 /* ---- Guest address space ------------------------------------------------ */
 
@@ -68,7 +68,10 @@ struct lvm_bootinfo {
     uint64_t stack_top;  /* initial stack pointer region ends here */
     uint64_t stack_size; /* bytes below stack_top reserved for the stack */
     uint64_t boot_ns;    /* monotonic clock when the monitor started the guest */
-    uint8_t random[32];  /* seed for the guest's random number generator */
+    uint64_t seed_addr;  /* 32 random bytes in the initial stack seeding the
+                            guest's random number generator; the SDK
+                            erases them once read */
+    uint8_t reserved1[24];
     char guest_id[40];   /* toolstack's id of this guest, NUL-terminated */
     char name[64];       /* guest name, NUL-terminated */
     uint32_t cmdline_len;

@@ -80,7 +80,7 @@ enum lvm_map_kind {
     LVM_MAP_FILE_SHARED = 3,  /* shared view of a received fd */
 };
 
-#define LVM_PLAN_MAX_MAPS 16
+#define LVM_PLAN_MAX_MAPS 40 /* 5 fixed + file and bss per segment */
 #define LVM_PLAN_MAX_FDS 40
 #define LVM_PLAN_MAX_COPIES 4
 #define LVM_PLAN_MAX_BPF 4096       /* instructions */

@@ -35,9 +35,10 @@ static long forbidden_nr(const struct kvm_monitor *m)
     const char *p = msg + pl;
     if (*p < '0' || *p > '9')
         return -1;
-    for (; *p >= '0' && *p <= '9' && nr < 100000; p++)
+    /* x86_64 numbers, and x32 ones (bit 30 set), fit in 31 bits. */
+    for (; *p >= '0' && *p <= '9' && nr < (1L << 31); p++)
         nr = nr * 10 + (*p - '0');
-    return *p == 0 && nr < 100000 ? nr : -1;
+    return *p == 0 && nr < (1L << 31) ? nr : -1;
 }
 
 _Noreturn void kvm_hc_abort(struct kvm_monitor *m, void *block)

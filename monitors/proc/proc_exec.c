@@ -99,13 +99,17 @@ static const struct lvm_plan_map *find_map(const struct lvm_msg_plan *p,
 static void map_memory(const struct lvm_msg_plan *p, const int *fds)
 {
     const char *data = (const char *)(p + 1);
+    uint64_t fixup = 0; /* maps made writable for a copy (bit per map) */
     for (uint32_t i = 0; i < p->nmaps; i++) {
         const struct lvm_plan_map *m = &p->maps[i];
         int prot = (int)m->prot, flags = MAP_FIXED_NOREPLACE, fd = -1;
         /* Writable while the plan's data is copied in. */
         for (uint32_t k = 0; k < p->ncopies; k++)
-            if (find_map(p, p->copies[k].addr, p->copies[k].len) == m)
+            if (find_map(p, p->copies[k].addr, p->copies[k].len) == m &&
+                !(prot & PROT_WRITE)) {
                 prot |= PROT_WRITE;
+                fixup |= 1ull << i;
+            }
         if (m->kind == LVM_MAP_ANON)
             flags |= MAP_PRIVATE | MAP_ANONYMOUS;
         else
@@ -128,14 +132,15 @@ static void map_memory(const struct lvm_msg_plan *p, const int *fds)
     }
     for (uint32_t i = 0; i < p->nmaps; i++) {
         const struct lvm_plan_map *m = &p->maps[i];
-        if (mprotect((void *)(uintptr_t)m->addr, m->len, (int)m->prot) < 0)
+        if ((fixup & (1ull << i)) &&
+            mprotect((void *)(uintptr_t)m->addr, m->len, (int)m->prot) < 0)
             shell_fail(errno, "protect guest memory");
     }
 }
 
 static struct proc_tramp_args *build_trampoline(const struct lvm_msg_plan *p)
 {
-    size_t code = (size_t)(lvm_tramp_end - lvm_tramp_start);
+    size_t code = (size_t)((uintptr_t)lvm_tramp_end - (uintptr_t)lvm_tramp_start);
     size_t bpf_bytes = p->bpf_len * sizeof(struct sock_filter);
     size_t bpf_off = (TRAMP_ARGS_OFF + sizeof(struct proc_tramp_args) + 63) &
                      ~(size_t)63;
@@ -192,21 +197,30 @@ static int install_fds(const struct lvm_msg_plan *p, const int *fds, int nfds)
 {
     int high[LVM_PLAN_MAX_FDS];
     /* Move everything received out of the way first, so no target
-     * clobbers an fd still to be installed. */
+     * clobbers an fd still to be installed (raw: musl's fcntl adds an
+     * F_SETFD we do not need). */
     for (int i = 0; i < nfds; i++) {
-        high[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, HIGH_FD_BASE);
+        high[i] = (int)syscall(SYS_fcntl, fds[i], F_DUPFD_CLOEXEC,
+                               HIGH_FD_BASE);
         if (high[i] < 0)
             shell_fail(errno, "move a guest fd");
         close(fds[i]);
     }
     int max_target = -1;
+    char is_target[HIGH_FD_BASE] = {0};
     for (uint32_t i = 0; i < p->nfds; i++) {
         int t = p->fds[i].target;
         if (dup3(high[p->fds[i].fd_index], t, 0) < 0)
             shell_fail(errno, "install guest fd %d", t);
+        is_target[t] = 1;
         if (t > max_target)
             max_target = t;
     }
+    /* Nothing inherited stays open below the guest's fds (a terminal on
+     * stdin, say); the rest is closed after STARTED. */
+    for (int fd = 0; fd < max_target; fd++)
+        if (!is_target[fd])
+            close(fd);
     return max_target;
 }
 

@@ -14,6 +14,7 @@
 #include <fcntl.h>
 #include <linux/capability.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -119,9 +120,14 @@ static void empty_root(const char *dir)
 
 static void drop_privileges(void)
 {
-    for (int cap = 0; cap <= 63; cap++)
-        if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)
-            shell_fail(errno, "drop capability %d from the bounding set", cap);
+    /* Up to the last capability this kernel has (EINVAL beyond it). */
+    for (int cap = 0; cap <= 63; cap++) {
+        if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) == 0)
+            continue;
+        if (errno == EINVAL && cap > 0)
+            break;
+        shell_fail(errno, "drop capability %d from the bounding set", cap);
+    }
     if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0)
         shell_fail(errno, "clear ambient capabilities");
     struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
@@ -158,8 +164,27 @@ static void prepare(const struct lvm_msg_prepare *p)
 static _Alignas(16) char planbuf[sizeof(struct lvm_msg_plan) +
                                  LVM_PLAN_MAX_DATA];
 
+/* Nothing the toolstack's caller ignored or blocked (nohup, a shell's
+ * job control) reaches the guest: every disposition to its default. The
+ * mask stays full until the jump, which empties it. */
+static void reset_signals(void)
+{
+    sigset_t all;
+    sigfillset(&all);
+    sigprocmask(SIG_SETMASK, &all, NULL);
+    /* The raw system call: libc's sigaction() refuses the signals it
+     * keeps for itself (musl: 32-34), which a caller may still ignore. */
+    struct {
+        unsigned long handler, flags, restorer, mask;
+    } dfl = {0, 0, 0, 0}; /* SIG_DFL */
+    for (int sig = 1; sig <= 64; sig++)
+        if (sig != SIGKILL && sig != SIGSTOP)
+            syscall(SYS_rt_sigaction, sig, &dfl, NULL, 8);
+}
+
 int main(void)
 {
+    reset_signals();
     /* Keep the socket out of the range the guest's fds will use. */
     shell_sock = fcntl(LVM_SHELL_FD, F_DUPFD_CLOEXEC, 256);
     if (shell_sock < 0)
@@ -168,6 +193,7 @@ int main(void)
 
     int fds[LVM_PLAN_MAX_FDS], nfds;
     struct lvm_msg_prepare prep;
+    memset(&prep, 0, sizeof prep);
     size_t n = recv_msg(&prep, sizeof prep, fds, 1, &nfds);
     if (n != sizeof prep || prep.hdr.type != LVM_MSG_PREPARE)
         shell_fail(EPROTO, "expected PREPARE");

@@ -1,0 +1,102 @@
+/*
+ * cmd_create.c: lightvm create GUEST.elf -- have lightvmd create a guest
+ * that runs in the background; prints its id.
+ */
+#include "cli/cli.h"
+#include "cli/daemon_cmds.h"
+#include "cli/guest_opts.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char usage[] =
+    "Usage: lightvm create [OPTIONS] GUEST.elf [--] [ARGS...]\n"
+    "\n"
+    "Create a guest through lightvmd (in a prepared shell from its pool) and\n"
+    "print its id. Its console goes to a log file ('lightvm console ID').\n"
+    "\n"
+    "Options:\n" GUEST_OPTS_HELP
+    "      --json              print the new guest as JSON\n"
+    "  -q, --quiet             print nothing\n"
+    "  -h, --help              this text\n";
+
+int cmd_create(int argc, char **argv)
+{
+    enum { OPT_JSON = GO_FIRST_FREE };
+    static const struct option opts[] = {
+        GUEST_LONG_OPTS,
+        {"json", no_argument, NULL, OPT_JSON},
+        {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},
+        {0, 0, 0, 0}};
+    struct guest_opts o;
+    memset(&o, 0, sizeof o);
+    int json = 0, quiet = 0, c;
+    while ((c = getopt_long(argc, argv, "+" GUEST_SHORT_OPTS "qh", opts,
+                            NULL)) != -1) {
+        int r = guest_opt(c, optarg, &o);
+        if (r < 0)
+            return CLI_EXIT_USAGE;
+        if (r > 0)
+            continue;
+        switch (c) {
+        case OPT_JSON: json = 1; break;
+        case 'q': quiet = 1; break;
+        case 'h': fputs(usage, stdout); return 0;
+        default: fputs(usage, stderr); return CLI_EXIT_USAGE;
+        }
+    }
+    if (guest_opts_rest(argc, argv, &o) < 0) {
+        cli_msg("create: no guest image given (see 'lightvm create --help')");
+        return CLI_EXIT_USAGE;
+    }
+    char image[PATH_MAX];
+    if (!realpath(o.argv[0], image)) {
+        cli_msg("%s: %s", o.argv[0], strerror(errno));
+        return CLI_EXIT_ERROR;
+    }
+    char paths[GUEST_MAX_BLOCKS][PATH_MAX];
+    struct lightvm_block blocks[GUEST_MAX_BLOCKS];
+    for (unsigned i = 0; i < o.nblocks; i++) {
+        if (!realpath(o.blocks[i].path, paths[i]))
+            snprintf(paths[i], sizeof paths[i], "%s", o.blocks[i].path);
+        blocks[i] = (struct lightvm_block){o.blocks[i].name, paths[i],
+                                           o.blocks[i].readonly};
+    }
+    struct lightvm_create_opts co = {
+        .image = image,
+        .name = o.name,
+        .mem = o.mem,
+        .mem_limit = o.mem_limit,
+        .cpus = o.cpus,
+        .args = (const char *const *)o.argv + 1,
+        .nargs = o.argc - 1,
+        .env = (const char *const *)o.env,
+        .nenv = o.nenv,
+        .blocks = blocks,
+        .nblocks = (int)o.nblocks,
+        .monitor = o.monitor,
+        .console_fd = -1,
+        .console_limit = o.console_limit,
+        .watchdog_ms = o.watchdog_ms,
+    };
+    struct lightvm *cl = cli_connect();
+    if (!cl)
+        return CLI_EXIT_ERROR;
+    struct lightvm_guest g;
+    struct lightvm_error e;
+    int rc = lightvm_create(cl, &co, &g, &e);
+    lightvm_close(cl);
+    if (rc < 0) {
+        cli_msg("%s", e.message);
+        return CLI_EXIT_ERROR;
+    }
+    if (json)
+        cli_print_guest_json(&g);
+    else if (!quiet)
+        printf("%s\n", g.id);
+    return 0;
+}

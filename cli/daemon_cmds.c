@@ -1,0 +1,71 @@
+/*
+ * daemon_cmds.c: helpers for the commands that talk to lightvmd.
+ */
+#include "cli/daemon_cmds.h"
+#include "cli/cli.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+struct lightvm *cli_connect(void)
+{
+    struct lightvm_error e;
+    struct lightvm *c = lightvm_connect(NULL, &e);
+    if (!c)
+        cli_msg("%s (is lightvmd running? start it with 'lightvmd &')",
+                e.message);
+    return c;
+}
+
+static json_t *exit_json(const struct lightvm_exit *x)
+{
+    return json_pack("{s:s, s:i, s:i, s:s}", "kind", x->kind, "status",
+                     x->status, "code", x->code, "message", x->message);
+}
+
+void cli_print_guest_json(const struct lightvm_guest *g)
+{
+    json_t *o = json_pack(
+        "{s:s, s:s, s:s, s:s, s:s, s:i, s:I, s:f, s:f, s:f, s:b, s:b}", "id",
+        g->id, "name", g->name, "state", g->state, "image", g->image,
+        "monitor", g->monitor, "pid", g->pid, "mem", (json_int_t)g->mem,
+        "cpus", g->cpus, "created", g->created, "create_ms", g->create_ms,
+        "pooled", g->pooled, "suspended", g->suspended);
+    if (g->console[0])
+        json_object_set_new(o, "console", json_string(g->console));
+    if (g->memory_limit)
+        json_object_set_new(
+            o, "stats",
+            json_pack("{s:I, s:I, s:I}", "cpu_ns", (json_int_t)g->cpu_ns,
+                      "memory_bytes", (json_int_t)g->memory_bytes,
+                      "memory_limit", (json_int_t)g->memory_limit));
+    if (g->exit.kind[0])
+        json_object_set_new(o, "exit", exit_json(&g->exit));
+    char *s = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    if (s)
+        puts(s);
+    free(s);
+}
+
+void cli_print_exit_json(const char *id, const struct lightvm_exit *x)
+{
+    json_t *o = json_pack("{s:s, s:o}", "id", id, "exit", exit_json(x));
+    char *s = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    if (s)
+        puts(s);
+    free(s);
+}
+
+const char *cli_bytes(uint64_t v, char *buf, size_t len)
+{
+    if (v >= 1ull << 30)
+        snprintf(buf, len, "%.1f GiB", v / (double)(1ull << 30));
+    else if (v >= 1ull << 20)
+        snprintf(buf, len, "%.1f MiB", v / (double)(1ull << 20));
+    else
+        snprintf(buf, len, "%.0f KiB", v / 1024.0);
+    return buf;
+}

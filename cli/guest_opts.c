@@ -1,0 +1,123 @@
+/*
+ * guest_opts.c: parse the options that describe a guest (guest_opts.h).
+ */
+#include "cli/guest_opts.h"
+#include "cli/cli.h"
+#include "toolstack/layout.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int parse_block(const char *arg, struct guest_block *b)
+{
+    const char *eq = strchr(arg, '=');
+    if (!eq || eq == arg || (size_t)(eq - arg) >= sizeof b->name)
+        return -1;
+    memset(b, 0, sizeof *b);
+    b->fd = -1;
+    memcpy(b->name, arg, (size_t)(eq - arg));
+    snprintf(b->path, sizeof b->path, "%s", eq + 1);
+    size_t n = strlen(b->path);
+    if (n > 3 && strcmp(b->path + n - 3, ":ro") == 0) {
+        b->path[n - 3] = 0;
+        b->readonly = 1;
+    }
+    return b->path[0] ? 0 : -1;
+}
+
+int guest_opt(int c, const char *arg, struct guest_opts *o)
+{
+    char *end;
+    switch (c) {
+    case 'm':
+        if (layout_parse_size(arg, &o->mem) < 0) {
+            cli_msg("--mem: '%s' is not a size (e.g. 64M)", arg);
+            return -1;
+        }
+        return 1;
+    case GO_MEM_LIMIT:
+        if (layout_parse_size(arg, &o->mem_limit) < 0 || o->mem_limit == 0) {
+            cli_msg("--mem-limit: '%s' is not a size (e.g. 64M)", arg);
+            return -1;
+        }
+        return 1;
+    case GO_CPU:
+        errno = 0;
+        o->cpus = strtod(arg, &end);
+        if (errno || *end || !(o->cpus > 0) || o->cpus > 1024) {
+            cli_msg("--cpu-quota: '%s' is not a number of CPUs (e.g. 0.5)",
+                    arg);
+            return -1;
+        }
+        return 1;
+    case GO_CONSOLE_LIMIT:
+        if (layout_parse_size(arg, &o->console_limit) < 0 ||
+            o->console_limit == 0) {
+            cli_msg("--console-limit: '%s' is not a size", arg);
+            return -1;
+        }
+        return 1;
+    case GO_WATCHDOG: {
+        errno = 0;
+        long v = strtol(arg, &end, 10);
+        if (errno || *end || v <= 0 || v > 86400000) {
+            cli_msg("--watchdog: '%s' is not a number of milliseconds", arg);
+            return -1;
+        }
+        o->watchdog_ms = (uint32_t)v;
+        return 1;
+    }
+    case 'n':
+        if (!*arg || strlen(arg) >= 64) {
+            cli_msg("--name: 1 to 63 characters");
+            return -1;
+        }
+        o->name = arg;
+        return 1;
+    case 'e':
+        if (!strchr(arg, '=') || arg[0] == '=') {
+            cli_msg("--env: '%s' is not KEY=VALUE", arg);
+            return -1;
+        }
+        if (o->nenv == GUEST_OPTS_MAX_ENV) {
+            cli_msg("--env: at most %d variables", GUEST_OPTS_MAX_ENV);
+            return -1;
+        }
+        o->env[o->nenv++] = (char *)arg;
+        return 1;
+    case 'b':
+        if (o->nblocks == GUEST_MAX_BLOCKS) {
+            cli_msg("--block: at most %d block devices", GUEST_MAX_BLOCKS);
+            return -1;
+        }
+        if (parse_block(arg, &o->blocks[o->nblocks]) < 0) {
+            cli_msg("--block: '%s' is not NAME=FILE[:ro] (NAME up to 15 "
+                    "characters)",
+                    arg);
+            return -1;
+        }
+        o->nblocks++;
+        return 1;
+    case GO_MONITOR:
+        o->monitor = arg;
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+int guest_opts_rest(int argc, char **argv, struct guest_opts *o)
+{
+    if (optind >= argc)
+        return -1;
+    o->argc = argc - optind;
+    o->argv = argv + optind;
+    if (o->argc > 1 && strcmp(o->argv[1], "--") == 0) {
+        memmove(&o->argv[1], &o->argv[2],
+                sizeof(char *) * (size_t)(o->argc - 2));
+        o->argc--;
+    }
+    return 0;
+}

@@ -1,0 +1,77 @@
+/*
+ * guest_opts.h: the options that describe a guest, shared by `lightvm run`
+ * and `lightvm create`.
+ */
+#ifndef LVM_CLI_GUEST_OPTS_H
+#define LVM_CLI_GUEST_OPTS_H
+
+#include "toolstack/guest.h"
+
+#include <getopt.h>
+
+#define GUEST_OPTS_MAX_ENV 256
+
+enum {
+    GO_MEM_LIMIT = 256,
+    GO_CPU,
+    GO_CONSOLE_LIMIT,
+    GO_MONITOR,
+    GO_WATCHDOG,
+    GO_FIRST_FREE, /* commands number their own long options from here */
+};
+
+#define GUEST_SHORT_OPTS "m:n:e:b:"
+
+/* Entries for a command's getopt_long table. */
+#define GUEST_LONG_OPTS                                                        \
+    {"mem", required_argument, NULL, 'm'},                                    \
+        {"memory", required_argument, NULL, 'm'},                             \
+        {"mem-limit", required_argument, NULL, GO_MEM_LIMIT},                 \
+        {"cpu-quota", required_argument, NULL, GO_CPU},                       \
+        {"cpus", required_argument, NULL, GO_CPU},                            \
+        {"console-limit", required_argument, NULL, GO_CONSOLE_LIMIT},         \
+        {"name", required_argument, NULL, 'n'},                               \
+        {"env", required_argument, NULL, 'e'},                                \
+        {"block", required_argument, NULL, 'b'},                              \
+        {"monitor", required_argument, NULL, GO_MONITOR},                     \
+        {"watchdog", required_argument, NULL, GO_WATCHDOG}
+
+#define GUEST_OPTS_HELP                                                        \
+    "  -m, --mem SIZE          guest RAM (default 16M; K, M, G suffixes)\n"   \
+    "      --mem-limit SIZE    host memory limit (default RAM + 4M)\n"        \
+    "      --cpu-quota CPUS    CPU time limit in CPUs, e.g. 0.5 (default none)\n" \
+    "      --console-limit SIZE  most a guest may write to a console file\n"  \
+    "                          (default 16M)\n"                               \
+    "  -n, --name NAME         guest name (default: from the image)\n"        \
+    "  -e, --env KEY=VALUE     set an environment variable in the guest\n"    \
+    "  -b, --block NAME=FILE[:ro]  attach FILE as block device NAME\n"        \
+    "      --monitor MONITOR   proc (default): a sandboxed process, on any\n" \
+    "                          Linux host; kvm: a hardware virtual machine\n"\
+    "                          (needs /dev/kvm); auto: kvm where /dev/kvm\n"  \
+    "                          works, proc otherwise, and says which\n"       \
+    "      --watchdog MS       kill the guest if it does not yield (ping) for\n" \
+    "                          MS milliseconds (daemon guests)\n"
+
+struct guest_opts {
+    const char *name;
+    const char *monitor;
+    uint64_t mem, mem_limit, console_limit;
+    double cpus;
+    uint32_t watchdog_ms;
+    int nenv;
+    char *env[GUEST_OPTS_MAX_ENV];
+    unsigned nblocks;
+    struct guest_block blocks[GUEST_MAX_BLOCKS];
+    /* The image and the guest's argv: image, then its arguments. */
+    int argc;
+    char **argv;
+};
+
+/* 1 if (c) was a guest option (applied to (o)), 0 if not, -1 on error. */
+int guest_opt(int c, const char *arg, struct guest_opts *o);
+
+/* After getopt: the image and its arguments (a "--" after the image is
+ * dropped). -1 if there is no image. */
+int guest_opts_rest(int argc, char **argv, struct guest_opts *o);
+
+#endif

@@ -1,0 +1,454 @@
+/*
+ * lightvm.c: liblightvm, the client side of lightvmd's API (see
+ * include/lightvm/lightvm.h and docs/api.md).
+ */
+#include <lightvm/lightvm.h>
+
+#include <errno.h>
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+struct lightvm {
+    int fd;
+    int64_t next_tag;
+    int64_t wait_tag;   /* of an outstanding lightvm_wait_send() */
+    json_t *wait_reply; /* its reply, if it came during another call */
+};
+
+static int fail(struct lightvm_error *e, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int fail(struct lightvm_error *e, const char *code, const char *fmt, ...)
+{
+    if (e) {
+        snprintf(e->code, sizeof e->code, "%s", code);
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(e->message, sizeof e->message, fmt, ap);
+        va_end(ap);
+    }
+    return -1;
+}
+
+struct lightvm *lightvm_connect(const char *path, struct lightvm_error *e)
+{
+    if (!path)
+        path = getenv("LIGHTVM_SOCKET");
+    if (!path || !*path)
+        path = LIGHTVM_SOCKET_DEFAULT;
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    if (strlen(path) >= sizeof a.sun_path) {
+        fail(e, "invalid", "socket path too long: %s", path);
+        return NULL;
+    }
+    strcpy(a.sun_path, path);
+    struct lightvm *c = calloc(1, sizeof *c);
+    if (!c) {
+        fail(e, "failed", "out of memory");
+        return NULL;
+    }
+    c->fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+    if (c->fd < 0 || connect(c->fd, (struct sockaddr *)&a, sizeof a) < 0) {
+        fail(e, "unavailable", "cannot reach lightvmd at %s: %s", path,
+             strerror(errno));
+        if (c->fd >= 0)
+            close(c->fd);
+        free(c);
+        return NULL;
+    }
+    c->next_tag = 1;
+    c->wait_tag = -1;
+    return c;
+}
+
+void lightvm_close(struct lightvm *c)
+{
+    if (!c)
+        return;
+    json_decref(c->wait_reply);
+    close(c->fd);
+    free(c);
+}
+
+int lightvm_fd(const struct lightvm *c)
+{
+    return c->fd;
+}
+
+static int send_raw(struct lightvm *c, const char *s, size_t len, int fd,
+                    struct lightvm_error *e)
+{
+    union {
+        char b[CMSG_SPACE(sizeof(int))];
+        struct cmsghdr align;
+    } ctl;
+    struct iovec iov = {(void *)s, len};
+    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
+    if (fd >= 0) {
+        memset(&ctl, 0, sizeof ctl);
+        mh.msg_control = ctl.b;
+        mh.msg_controllen = sizeof ctl.b;
+        struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+        cm->cmsg_level = SOL_SOCKET;
+        cm->cmsg_type = SCM_RIGHTS;
+        cm->cmsg_len = CMSG_LEN(sizeof(int));
+        memcpy(CMSG_DATA(cm), &fd, sizeof fd);
+    }
+    ssize_t n;
+    do
+        n = sendmsg(c->fd, &mh, MSG_NOSIGNAL);
+    while (n < 0 && errno == EINTR);
+    if (n != (ssize_t)len)
+        return fail(e, "unavailable", "send to lightvmd: %s",
+                    n < 0 ? strerror(errno) : "short write");
+    return 0;
+}
+
+/* Read one whole message, whatever its size. */
+static char *recv_raw(struct lightvm *c, struct lightvm_error *e)
+{
+    char probe;
+    ssize_t n;
+    do
+        n = recv(c->fd, &probe, 1, MSG_PEEK | MSG_TRUNC);
+    while (n < 0 && errno == EINTR);
+    if (n <= 0) {
+        fail(e, "unavailable", "lightvmd closed the connection%s%s",
+             n < 0 ? ": " : "", n < 0 ? strerror(errno) : "");
+        return NULL;
+    }
+    char *buf = malloc((size_t)n + 1);
+    if (!buf) {
+        fail(e, "failed", "out of memory");
+        return NULL;
+    }
+    ssize_t m = recv(c->fd, buf, (size_t)n, 0);
+    if (m != n) {
+        free(buf);
+        fail(e, "unavailable", "short reply from lightvmd");
+        return NULL;
+    }
+    buf[n] = 0;
+    return buf;
+}
+
+/* Send (req) (consumed) with a fresh tag; return the reply with that tag
+ * (an error reply becomes (e)). */
+static json_t *call(struct lightvm *c, json_t *req, int fd,
+                    struct lightvm_error *e)
+{
+    int64_t tag = c->next_tag++;
+    json_object_set_new(req, "tag", json_integer(tag));
+    char *s = json_dumps(req, JSON_COMPACT);
+    json_decref(req);
+    if (!s) {
+        fail(e, "failed", "encode the request");
+        return NULL;
+    }
+    int r = send_raw(c, s, strlen(s), fd, e);
+    free(s);
+    if (r < 0)
+        return NULL;
+    for (;;) {
+        char *buf = recv_raw(c, e);
+        if (!buf)
+            return NULL;
+        json_error_t je;
+        json_t *rep = json_loads(buf, 0, &je);
+        free(buf);
+        if (!rep || !json_is_object(rep)) {
+            json_decref(rep);
+            fail(e, "bad_reply", "unreadable reply from lightvmd");
+            return NULL;
+        }
+        json_t *t = json_object_get(rep, "tag");
+        if (t && json_integer_value(t) == c->wait_tag && !c->wait_reply) {
+            c->wait_reply = rep; /* lightvm_wait_reply() wants it */
+            continue;
+        }
+        if (t && json_integer_value(t) != tag) {
+            json_decref(rep); /* a reply to an earlier, abandoned request */
+            continue;
+        }
+        if (!json_is_true(json_object_get(rep, "ok"))) {
+            json_t *er = json_object_get(rep, "error");
+            fail(e,
+                 json_string_value(json_object_get(er, "code"))
+                     ? json_string_value(json_object_get(er, "code"))
+                     : "failed",
+                 "%s",
+                 json_string_value(json_object_get(er, "message"))
+                     ? json_string_value(json_object_get(er, "message"))
+                     : "request failed");
+            json_decref(rep);
+            return NULL;
+        }
+        return rep;
+    }
+}
+
+int lightvm_call(struct lightvm *c, const char *request, int fd, char **reply,
+                 struct lightvm_error *e)
+{
+    if (send_raw(c, request, strlen(request), fd, e) < 0)
+        return -1;
+    *reply = recv_raw(c, e);
+    return *reply ? 0 : -1;
+}
+
+static void str(json_t *o, const char *k, char *out, size_t len)
+{
+    const char *s = json_string_value(json_object_get(o, k));
+    snprintf(out, len, "%s", s ? s : "");
+}
+
+static void exit_from(json_t *o, struct lightvm_exit *x)
+{
+    memset(x, 0, sizeof *x);
+    str(o, "kind", x->kind, sizeof x->kind);
+    str(o, "message", x->message, sizeof x->message);
+    x->status = (int)json_integer_value(json_object_get(o, "status"));
+    x->code = (int)json_integer_value(json_object_get(o, "code"));
+}
+
+static void guest_from(json_t *o, struct lightvm_guest *g)
+{
+    memset(g, 0, sizeof *g);
+    str(o, "id", g->id, sizeof g->id);
+    str(o, "name", g->name, sizeof g->name);
+    str(o, "state", g->state, sizeof g->state);
+    str(o, "image", g->image, sizeof g->image);
+    str(o, "monitor", g->monitor, sizeof g->monitor);
+    str(o, "console", g->console, sizeof g->console);
+    g->pid = (int)json_integer_value(json_object_get(o, "pid"));
+    g->mem = (uint64_t)json_integer_value(json_object_get(o, "mem"));
+    g->cpus = json_number_value(json_object_get(o, "cpus"));
+    g->created = json_number_value(json_object_get(o, "created"));
+    g->create_ms = json_number_value(json_object_get(o, "create_ms"));
+    g->pooled = json_is_true(json_object_get(o, "pooled"));
+    g->suspended = json_is_true(json_object_get(o, "suspended"));
+    json_t *st = json_object_get(o, "stats");
+    if (st) {
+        g->cpu_ns = (uint64_t)json_integer_value(json_object_get(st, "cpu_ns"));
+        g->memory_bytes =
+            (uint64_t)json_integer_value(json_object_get(st, "memory_bytes"));
+        g->memory_limit =
+            (uint64_t)json_integer_value(json_object_get(st, "memory_limit"));
+    }
+    json_t *ex = json_object_get(o, "exit");
+    if (ex)
+        exit_from(ex, &g->exit);
+}
+
+int lightvm_create(struct lightvm *c, const struct lightvm_create_opts *o,
+                   struct lightvm_guest *out, struct lightvm_error *e)
+{
+    if (!o->image)
+        return fail(e, "bad_request", "no image");
+    json_t *r = json_pack("{s:s, s:s}", "op", "create", "image", o->image);
+    if (o->name)
+        json_object_set_new(r, "name", json_string(o->name));
+    if (o->mem)
+        json_object_set_new(r, "mem", json_integer((json_int_t)o->mem));
+    if (o->mem_limit)
+        json_object_set_new(r, "mem_limit",
+                            json_integer((json_int_t)o->mem_limit));
+    if (o->cpus > 0)
+        json_object_set_new(r, "cpus", json_real(o->cpus));
+    if (o->monitor)
+        json_object_set_new(r, "monitor", json_string(o->monitor));
+    if (o->console_limit)
+        json_object_set_new(r, "console_limit",
+                            json_integer((json_int_t)o->console_limit));
+    if (o->watchdog_ms)
+        json_object_set_new(r, "watchdog_ms", json_integer(o->watchdog_ms));
+    if (o->nargs > 0) {
+        json_t *a = json_array();
+        for (int i = 0; i < o->nargs; i++)
+            json_array_append_new(a, json_string(o->args[i]));
+        json_object_set_new(r, "args", a);
+    }
+    if (o->nenv > 0) {
+        json_t *a = json_array();
+        for (int i = 0; i < o->nenv; i++)
+            json_array_append_new(a, json_string(o->env[i]));
+        json_object_set_new(r, "env", a);
+    }
+    if (o->nblocks > 0) {
+        json_t *a = json_array();
+        for (int i = 0; i < o->nblocks; i++)
+            json_array_append_new(
+                a, json_pack("{s:s, s:s, s:b}", "name", o->blocks[i].name,
+                             "path", o->blocks[i].path, "readonly",
+                             o->blocks[i].readonly));
+        json_object_set_new(r, "block", a);
+    }
+    if (o->console_fd >= 0)
+        json_object_set_new(r, "console", json_string("fd"));
+    json_t *rep = call(c, r, o->console_fd, e);
+    if (!rep)
+        return -1;
+    if (out)
+        guest_from(json_object_get(rep, "guest"), out);
+    json_decref(rep);
+    return 0;
+}
+
+static int simple(struct lightvm *c, const char *op, const char *id,
+                  json_t **rep_out, struct lightvm_error *e)
+{
+    json_t *rep = call(c, json_pack("{s:s, s:s}", "op", op, "id", id), -1, e);
+    if (!rep)
+        return -1;
+    if (rep_out)
+        *rep_out = rep;
+    else
+        json_decref(rep);
+    return 0;
+}
+
+int lightvm_destroy(struct lightvm *c, const char *id, struct lightvm_exit *out,
+                    struct lightvm_error *e)
+{
+    json_t *rep;
+    if (simple(c, "destroy", id, &rep, e) < 0)
+        return -1;
+    if (out)
+        exit_from(json_object_get(rep, "exit"), out);
+    json_decref(rep);
+    return 0;
+}
+
+int lightvm_pause(struct lightvm *c, const char *id, struct lightvm_error *e)
+{
+    return simple(c, "pause", id, NULL, e);
+}
+
+int lightvm_unpause(struct lightvm *c, const char *id, struct lightvm_error *e)
+{
+    return simple(c, "unpause", id, NULL, e);
+}
+
+int lightvm_poweroff(struct lightvm *c, const char *id, struct lightvm_error *e)
+{
+    return simple(c, "poweroff", id, NULL, e);
+}
+
+int lightvm_suspend(struct lightvm *c, const char *id, struct lightvm_error *e)
+{
+    return simple(c, "suspend", id, NULL, e);
+}
+
+int lightvm_resume(struct lightvm *c, const char *id, struct lightvm_error *e)
+{
+    return simple(c, "resume", id, NULL, e);
+}
+
+int lightvm_wait(struct lightvm *c, const char *id, struct lightvm_exit *out,
+                 struct lightvm_error *e)
+{
+    json_t *rep;
+    if (simple(c, "wait", id, &rep, e) < 0)
+        return -1;
+    if (out)
+        exit_from(json_object_get(rep, "exit"), out);
+    json_decref(rep);
+    return 0;
+}
+
+int lightvm_wait_send(struct lightvm *c, const char *id,
+                      struct lightvm_error *e)
+{
+    c->wait_tag = c->next_tag++;
+    json_t *r = json_pack("{s:s, s:s, s:I}", "op", "wait", "id", id, "tag",
+                          (json_int_t)c->wait_tag);
+    char *s = json_dumps(r, JSON_COMPACT);
+    json_decref(r);
+    if (!s)
+        return fail(e, "failed", "encode the request");
+    int rc = send_raw(c, s, strlen(s), -1, e);
+    free(s);
+    return rc;
+}
+
+int lightvm_wait_reply(struct lightvm *c, struct lightvm_exit *out,
+                       struct lightvm_error *e)
+{
+    for (;;) {
+        json_t *rep = c->wait_reply;
+        c->wait_reply = NULL;
+        if (!rep) {
+            char *buf = recv_raw(c, e);
+            if (!buf)
+                return -1;
+            rep = json_loads(buf, 0, NULL);
+            free(buf);
+        }
+        if (!rep)
+            return fail(e, "bad_reply", "unreadable reply from lightvmd");
+        if (json_integer_value(json_object_get(rep, "tag")) != c->wait_tag) {
+            json_decref(rep);
+            continue;
+        }
+        c->wait_tag = -1;
+        int ok = json_is_true(json_object_get(rep, "ok"));
+        if (ok && out)
+            exit_from(json_object_get(rep, "exit"), out);
+        if (!ok) {
+            json_t *er = json_object_get(rep, "error");
+            const char *m = json_string_value(json_object_get(er, "message"));
+            fail(e, "failed", "%s", m ? m : "wait failed");
+        }
+        json_decref(rep);
+        return ok ? 0 : -1;
+    }
+}
+
+int lightvm_info(struct lightvm *c, const char *id, struct lightvm_guest *out,
+                 struct lightvm_error *e)
+{
+    json_t *rep;
+    if (simple(c, "info", id, &rep, e) < 0)
+        return -1;
+    guest_from(json_object_get(rep, "guest"), out);
+    json_decref(rep);
+    return 0;
+}
+
+int lightvm_list(struct lightvm *c, int with_stats,
+                 int (*fn)(const struct lightvm_guest *g, void *arg), void *arg,
+                 struct lightvm_error *e)
+{
+    json_int_t offset = 0;
+    for (;;) {
+        json_t *rep = call(c,
+                           json_pack("{s:s, s:I, s:b}", "op", "list", "offset",
+                                     offset, "stats", with_stats),
+                           -1, e);
+        if (!rep)
+            return -1;
+        size_t i;
+        json_t *g;
+        json_array_foreach(json_object_get(rep, "guests"), i, g)
+        {
+            struct lightvm_guest lg;
+            guest_from(g, &lg);
+            if (fn(&lg, arg)) {
+                json_decref(rep);
+                return 0;
+            }
+        }
+        json_t *next = json_object_get(rep, "next");
+        int more = json_is_integer(next);
+        offset = more ? json_integer_value(next) : 0;
+        json_decref(rep);
+        if (!more)
+            return 0;
+    }
+}

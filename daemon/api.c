@@ -1,0 +1,279 @@
+/*
+ * api.c: lightvmd's operations (docs/api.md). Each request gets exactly
+ * one reply, tagged like the request; `wait` replies when the guest exits.
+ */
+#include "daemon/daemon.h"
+#include "toolstack/cgroup.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+static json_t *reply_new(const struct request *r, int ok)
+{
+    json_t *o = json_object();
+    if (r && r->has_tag)
+        json_object_set_new(o, "tag", json_integer(r->tag));
+    json_object_set_new(o, "ok", json_boolean(ok));
+    return o;
+}
+
+json_t *api_error(const struct request *r, const char *code, const char *msg)
+{
+    json_t *o = reply_new(r, 0);
+    json_object_set_new(o, "error",
+                        json_pack("{s:s, s:s}", "code", code ? code : "failed",
+                                  "message", msg));
+    return o;
+}
+
+static const char *const exit_kinds[] = {
+    [GUEST_EXITED] = "exited",   [GUEST_ABORTED] = "aborted",
+    [GUEST_POLICY] = "policy",   [GUEST_CRASHED] = "crashed",
+    [GUEST_OOM] = "oom",         [GUEST_TIMEOUT] = "timeout",
+    [GUEST_KILLED] = "killed",   [GUEST_SETUP] = "setup",
+    [GUEST_WATCHDOG] = "watchdog", [GUEST_UNKNOWN] = "unknown",
+};
+
+json_t *api_exit_json(const struct guest_exit *ex)
+{
+    char msg[512];
+    return json_pack("{s:s, s:i, s:i, s:s}", "kind", exit_kinds[ex->kind],
+                     "status", ex->status, "code", ex->code, "message",
+                     guest_exit_str(ex, msg, sizeof msg));
+}
+
+static const char *state_name(const struct vm *v)
+{
+    if (v->g && v->killed_by) /* SIGKILL sent, not yet gone */
+        return "dying";
+    return v->state == VM_RUNNING  ? "running"
+           : v->state == VM_PAUSED ? "paused"
+                                   : "exited";
+}
+
+static json_t *vm_json(struct daemon *d, struct vm *v, int stats)
+{
+    char console[PATH_MAX];
+    rundir_path(d, v->id, "console.log", console, sizeof console);
+    json_t *o = json_pack(
+        "{s:s, s:s, s:s, s:s, s:s, s:i, s:I, s:I, s:f, s:f, s:f, s:b, s:b}",
+        "id", v->id, "name", v->name, "state", state_name(v), "image",
+        v->image ? v->image : "", "monitor", v->monitor, "pid", (int)v->pid,
+        "mem", (json_int_t)v->mem, "mem_limit", (json_int_t)v->mem_limit,
+        "cpus", v->cpus, "created", v->created, "create_ms", v->create_ms,
+        "pooled", v->pooled, "adopted", v->adopted);
+    if (access(console, F_OK) == 0)
+        json_object_set_new(o, "console", json_string(console));
+    if (v->watchdog_ms)
+        json_object_set_new(o, "watchdog_ms", json_integer(v->watchdog_ms));
+    if (v->g && v->g->dev.st)
+        json_object_set_new(o, "suspended",
+                            json_boolean(v->g->dev.st->suspended != 0));
+    if (v->state == VM_EXITED)
+        json_object_set_new(o, "exit", api_exit_json(&v->exit));
+    if (stats && v->g && v->g->have_cg) {
+        struct cgroup_stats cs;
+        struct lvm_err err;
+        if (cgroup_stats(&v->g->cg, &cs, &err) == 0)
+            json_object_set_new(
+                o, "stats",
+                json_pack("{s:I, s:I, s:I, s:I}", "cpu_ns", (json_int_t)cs.cpu_ns,
+                          "memory_bytes", (json_int_t)cs.memory_bytes,
+                          "memory_limit", (json_int_t)cs.memory_max,
+                          "oom_kills", (json_int_t)cs.oom_kills));
+    }
+    return o;
+}
+
+/* The guest a request names, or an error reply already sent. */
+static struct vm *target(struct daemon *d, struct client *c,
+                         const struct request *r)
+{
+    int ambiguous = 0;
+    struct vm *v = vm_find(d, r->target, &ambiguous);
+    /* Clients other than root see and manage only their own guests. */
+    if (v && c->uid != 0 && v->owner != c->uid)
+        v = NULL;
+    if (!v) {
+        /* Echo the name only if it is printable: replies are one line. */
+        char msg[160];
+        int ok = 1;
+        for (const char *p = r->target; *p; p++)
+            ok &= (unsigned char)*p >= 0x20 && *p != 0x7f && *p != '\'';
+        snprintf(msg, sizeof msg,
+                 ambiguous ? "'%s' matches more than one guest"
+                           : "no guest '%s'",
+                 ok ? r->target : "(unprintable)");
+        server_reply(d, c, api_error(r, ambiguous ? "ambiguous" : "not_found",
+                                     msg));
+    }
+    return v;
+}
+
+static void op_create(struct daemon *d, struct client *c,
+                      const struct request *r, int fd)
+{
+    if (r->console_fd && fd < 0) {
+        server_reply(d, c, api_error(r, "bad_request",
+                                     "console \"fd\" needs an fd with the "
+                                     "request"));
+        return;
+    }
+    struct vm *v;
+    const char *code = "failed";
+    struct lvm_err err;
+    int rc = vm_create(d, r, &c->cr, r->console_fd ? fd : -1, &v, &code,
+                       &err);
+    if (fd >= 0)
+        close(fd); /* the guest holds its own copy */
+    if (rc < 0) {
+        char buf[LVM_ERR_MSG_MAX + 64];
+        server_reply(d, c, api_error(r, code, lvm_err_str(&err, buf, sizeof buf)));
+        return;
+    }
+    json_t *o = reply_new(r, 1);
+    json_object_set_new(o, "guest", vm_json(d, v, 0));
+    server_reply(d, c, o);
+}
+
+static void op_list(struct daemon *d, struct client *c, const struct request *r)
+{
+    json_t *o = reply_new(r, 1), *a = json_array();
+    if (c->uid == 0) {
+        size_t end = r->offset + (size_t)r->limit;
+        if (end > d->nvms)
+            end = d->nvms;
+        for (size_t i = r->offset; i < end; i++)
+            json_array_append_new(a, vm_json(d, d->vms[i], r->stats));
+        json_object_set_new(o, "total", json_integer((json_int_t)d->nvms));
+        json_object_set_new(o, "next", end < d->nvms
+                                           ? json_integer((json_int_t)end)
+                                           : json_null());
+    } else {
+        /* Only its own guests: offsets count those. */
+        size_t seen = 0, total = 0;
+        for (size_t i = 0; i < d->nvms; i++) {
+            if (d->vms[i]->owner != c->uid)
+                continue;
+            if (total >= r->offset && seen < r->limit) {
+                json_array_append_new(a, vm_json(d, d->vms[i], r->stats));
+                seen++;
+            }
+            total++;
+        }
+        size_t end = r->offset + seen;
+        json_object_set_new(o, "total", json_integer((json_int_t)total));
+        json_object_set_new(o, "next", end < total
+                                           ? json_integer((json_int_t)end)
+                                           : json_null());
+    }
+    json_object_set_new(o, "guests", a);
+    server_reply(d, c, o);
+}
+
+static void op_pool(struct daemon *d, struct client *c, const struct request *r)
+{
+    json_t *o = reply_new(r, 1), *a = json_array();
+    pthread_mutex_lock(&d->pool.lock);
+    for (unsigned i = 0; i < d->pool.nclasses; i++) {
+        const struct pool_class *k = &d->pool.cls[i];
+        json_array_append_new(a, json_pack("{s:I, s:i, s:i, s:i}", "mem",
+                                           (json_int_t)k->ram, "target",
+                                           k->target, "ready", k->nready,
+                                           "preparing", k->preparing));
+    }
+    json_object_set_new(o, "classes", a);
+    json_object_set_new(o, "rate", json_real(d->pool.rate));
+    json_object_set_new(
+        o, "counters",
+        json_pack("{s:I, s:I, s:I, s:I}", "made", (json_int_t)d->pool.made,
+                  "taken", (json_int_t)d->pool.taken, "missed",
+                  (json_int_t)d->pool.missed, "failed",
+                  (json_int_t)d->pool.failed));
+    if (d->pool.last_error[0])
+        json_object_set_new(o, "last_error", json_string(d->pool.last_error));
+    pthread_mutex_unlock(&d->pool.lock);
+    server_reply(d, c, o);
+}
+
+void api_handle(struct daemon *d, struct client *c, struct request *r, int fd)
+{
+    struct lvm_err err;
+    char buf[LVM_ERR_MSG_MAX + 64];
+    if (r->op != OP_CREATE && fd >= 0) {
+        close(fd);
+        server_reply(d, c, api_error(r, "bad_request",
+                                     "only create takes an fd"));
+        return;
+    }
+    if (r->op == OP_CREATE) {
+        op_create(d, c, r, fd);
+        return;
+    }
+    if (r->op == OP_LIST) {
+        op_list(d, c, r);
+        return;
+    }
+    if (r->op == OP_POOL) {
+        op_pool(d, c, r);
+        return;
+    }
+    if (r->op == OP_VERSION) {
+        json_t *o = reply_new(r, 1);
+        json_object_set_new(o, "version", json_string("0.1"));
+        json_object_set_new(o, "abi", json_integer(LVM_ABI_VERSION));
+        json_object_set_new(o, "pid", json_integer(getpid()));
+        json_object_set_new(o, "guests", json_integer((json_int_t)d->nvms));
+        server_reply(d, c, o);
+        return;
+    }
+    struct vm *v = target(d, c, r);
+    if (!v)
+        return;
+    int rc = 0;
+    json_t *o = NULL;
+    switch (r->op) {
+    case OP_INFO:
+        o = reply_new(r, 1);
+        json_object_set_new(o, "guest", vm_json(d, v, 1));
+        break;
+    case OP_DESTROY:
+        vm_destroy(d, v, c, r); /* answers when the guest is gone */
+        return;
+    case OP_PAUSE:
+    case OP_UNPAUSE:
+        rc = vm_pause(d, v, r->op == OP_PAUSE, &err);
+        if (rc == 0) {
+            o = reply_new(r, 1);
+            json_object_set_new(o, "state", json_string(state_name(v)));
+        }
+        break;
+    case OP_POWEROFF:
+    case OP_SUSPEND:
+    case OP_RESUME:
+        rc = vm_control(d, v,
+                        r->op == OP_POWEROFF  ? LVM_CTRL_POWEROFF
+                        : r->op == OP_SUSPEND ? LVM_CTRL_SUSPEND
+                                              : LVM_CTRL_RESUME,
+                        &err);
+        if (rc == 0)
+            o = reply_new(r, 1);
+        break;
+    case OP_WAIT:
+        vm_add_waiter(d, v, c, r);
+        return;
+    default:
+        lvm_err_set(&err, EINVAL, "not implemented");
+        rc = -1;
+    }
+    if (rc < 0)
+        o = api_error(r, err.code == ENOENT    ? "not_found"
+                         : err.code == EBUSY   ? "busy"
+                         : err.code == EINVAL  ? "invalid"
+                                               : "failed",
+                      lvm_err_str(&err, buf, sizeof buf));
+    server_reply(d, c, o);
+}

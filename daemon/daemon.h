@@ -1,0 +1,267 @@
+/*
+ * daemon.h: lightvmd internals.
+ *
+ * One thread runs an epoll loop: the API socket and its clients, one pidfd
+ * per guest, the kernel's audit records, signals and a periodic tick. A
+ * second thread keeps the pool of prepared shells full (pool.c). Guests'
+ * state lives with them, in one run directory each (rundir.c); the daemon
+ * only caches it, and rebuilds the cache from the directories when it
+ * starts (so it survives being killed).
+ */
+#ifndef LVM_DAEMON_H
+#define LVM_DAEMON_H
+
+#include "daemon/creds.h"
+#include "daemon/request.h"
+#include "toolstack/guest.h"
+#include "toolstack/host.h"
+#include "toolstack/image.h"
+
+#include <limits.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* What an epoll event belongs to. */
+enum ep_type { EP_LISTEN, EP_CLIENT, EP_PIDFD, EP_SIGNAL, EP_TICK, EP_AUDIT };
+
+struct ep_item {
+    enum ep_type type;
+    void *ptr;
+};
+
+/* ---- Clients -------------------------------------------------------------- */
+
+struct outmsg {
+    struct outmsg *next;
+    size_t len;
+    char data[];
+};
+
+struct client {
+    int fd;
+    struct ep_item ep;
+    uid_t uid;
+    struct creds cr; /* files it names are opened as it */
+    struct outmsg *q_head, *q_tail; /* replies the client has not read yet */
+    size_t q_bytes;
+    int dead; /* closed; freed after the current batch of events, once
+                 nothing refers to it */
+    int refs; /* waiters pointing at it */
+    unsigned waits; /* outstanding wait requests */
+    struct client *prev, *next;
+    struct client *grave_next;
+};
+
+/* ---- Guests --------------------------------------------------------------- */
+
+/* Bytes a guest may write to its console log unless the request says. */
+#define DAEMON_CONSOLE_LIMIT_DEFAULT (1ull << 20)
+
+enum vm_state { VM_RUNNING, VM_PAUSED, VM_EXITED };
+enum { KILLED_BY_NONE, KILLED_BY_DESTROY, KILLED_BY_WATCHDOG };
+
+/* Outstanding wait and destroy requests a client may have: each holds a
+ * little memory until its guest exits. */
+#define CLIENT_MAX_WAITS 4096
+
+struct waiter {
+    struct client *c;
+    int64_t tag;
+    int has_tag;
+    struct waiter *next;
+};
+
+struct cached_image;
+
+struct vm {
+    struct guest *g; /* toolstack state; freed when the guest exits */
+    char id[GUEST_ID_LEN + 1];
+    char name[64];
+    char *image; /* path, as given */
+    char monitor[16];
+    enum vm_state state;
+    int adopted; /* found running after a daemon restart */
+    int pooled;
+    pid_t pid;
+    uid_t owner; /* the client uid that created it */
+    uint64_t mem, mem_limit;
+    double cpus;
+    double created;    /* Unix time */
+    double create_ms;  /* request to STARTED */
+    uint32_t watchdog_ms;
+    uint64_t watchdog_floor_ns; /* a full period from here: set on unpause
+                                   and resume, when the guest could not ping */
+    struct cached_image *img;
+    struct guest_exit exit;
+    int reap_pending;         /* adopted: waiting for init to reap it */
+    uint64_t reap_deadline;
+    int audit_pending;        /* SIGSYS exit waiting for its audit record */
+    uint64_t audit_deadline;
+    struct waiter *waiters;    /* `wait` requests */
+    struct waiter *destroyers; /* `destroy` requests, answered once it died */
+    int killed_by;             /* KILLED_BY_*: we sent SIGKILL, for why */
+    uint64_t kill_deadline;    /* destroyers give up waiting then */
+    struct ep_item ep;
+    struct vm *next_id, *next_name; /* hash chains */
+    size_t index;                   /* in the daemon's array of guests */
+    struct vm *watch_next;          /* list of guests with a watchdog */
+    int dead;                       /* destroyed: in the graveyard */
+    struct vm *grave_next;
+};
+
+/* ---- The pool of prepared shells ------------------------------------------ */
+
+#define POOL_MAX_CLASSES 8
+
+struct pool_class {
+    uint64_t ram;       /* RAM size of the class */
+    unsigned target;    /* shells to keep ready */
+    unsigned preparing; /* being made by the pool thread */
+    unsigned nready;
+    struct guest **ready; /* [target] */
+};
+
+struct pool {
+    pthread_t thread;
+    int started;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    int stop;
+    double rate; /* shells per second, at most */
+    unsigned nclasses;
+    struct pool_class cls[POOL_MAX_CLASSES];
+    unsigned long made, taken, failed, missed;
+    char last_error[256];
+};
+
+/* ---- The daemon ------------------------------------------------------------ */
+
+struct daemon {
+    struct lvm_host host;
+    char run_dir[PATH_MAX];
+    char guests_dir[PATH_MAX];
+    char sock_path[PATH_MAX];
+    gid_t api_gid; /* members may use the API; (gid_t)-1: root only */
+    dev_t sock_dev; /* the socket file we bound, to remove only ours */
+    ino_t sock_ino;
+    int epfd, listen_fd, sig_fd, tick_fd, audit_fd, lock_fd;
+    struct ep_item ep_listen, ep_sig, ep_tick, ep_audit;
+    int stop;
+
+    /* Guests: a dense array (listing order) and two hash tables. */
+    struct vm **vms;
+    size_t nvms, cap;
+    struct vm **by_id, **by_name; /* HASH_SIZE buckets each */
+    struct vm *watched;
+    /* Destroyed guests, freed once the current batch of events is done
+     * (an event for one may still be pending in it). */
+    struct vm *graveyard;
+
+    struct client *clients;
+    struct client *client_graveyard;
+    struct pool pool;
+    struct cached_image *images;
+
+    /* Recent seccomp kills from the audit socket: pid -> system call. */
+    struct {
+        pid_t pid;
+        long nr;
+        uint64_t at; /* monotonic ns when the record arrived */
+    } kills[1024];
+    unsigned nkills;
+    unsigned long ticks;
+
+    unsigned long created, destroyed, requests;
+};
+
+#define HASH_SIZE (1u << 16)
+
+/* main.c */
+void daemon_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+double daemon_unix_time(void);
+
+/* server.c */
+int server_open(struct daemon *d, struct lvm_err *err);
+void server_accept(struct daemon *d);
+void server_client_event(struct daemon *d, struct client *c, uint32_t events);
+/* Queue a reply (a jansson object, consumed) to (c). */
+struct json_t;
+void server_reply(struct daemon *d, struct client *c, struct json_t *reply);
+void server_client_put(struct daemon *d, struct client *c);
+/* Free closed clients nothing refers to (after a batch of events). */
+void server_bury(struct daemon *d);
+int server_client_dead(const struct client *c);
+void server_close_all(struct daemon *d);
+
+/* api.c: handle one parsed request; (fd) came with it (or -1). */
+void api_handle(struct daemon *d, struct client *c, struct request *r, int fd);
+struct json_t *api_error(const struct request *r, const char *code,
+                         const char *msg);
+struct json_t *api_exit_json(const struct guest_exit *ex);
+
+/* vm.c */
+int vms_init(struct daemon *d, struct lvm_err *err);
+struct vm *vm_find(struct daemon *d, const char *id_or_name, int *ambiguous);
+int vm_create(struct daemon *d, const struct request *r,
+              const struct creds *cr, int console_fd, struct vm **out,
+              const char **code, struct lvm_err *err);
+/* Kill the guest and answer (r) once it is gone and its record removed:
+ * never blocks the daemon on a guest that is slow to die. */
+void vm_destroy(struct daemon *d, struct vm *v, struct client *c,
+                const struct request *r);
+int vm_pause(struct daemon *d, struct vm *v, int pause, struct lvm_err *err);
+int vm_control(struct daemon *d, struct vm *v, uint32_t request,
+               struct lvm_err *err);
+void vm_exited(struct daemon *d, struct vm *v);
+void vm_bury(struct daemon *d);
+void vm_tick(struct daemon *d);
+void vm_audit_record(struct daemon *d, pid_t pid, long nr);
+int vm_adopt(struct daemon *d, struct vm *v, struct lvm_err *err);
+void vm_insert(struct daemon *d, struct vm *v);
+void vm_add_waiter(struct daemon *d, struct vm *v, struct client *c,
+                   const struct request *r);
+
+/* pool.c */
+int pool_parse(struct pool *p, const char *spec, struct lvm_err *err);
+int pool_start(struct daemon *d, struct lvm_err *err);
+/* A prepared shell for (ram) bytes, or NULL if the pool has none. */
+struct guest *pool_take(struct daemon *d, uint64_t ram);
+/* Drop pooled shells that died while waiting (from the tick). */
+void pool_check(struct daemon *d);
+void pool_stop(struct daemon *d);
+
+/* rundir.c */
+void rundir_path(const struct daemon *d, const char *id, const char *file,
+                 char *buf, size_t len);
+int rundir_make(const struct daemon *d, const char *id, struct lvm_err *err);
+void rundir_remove(const struct daemon *d, const char *id);
+int rundir_write_config(const struct daemon *d, const struct vm *v,
+                        struct lvm_err *err);
+int rundir_write_exit(const struct daemon *d, const struct vm *v);
+int rundir_write_shell(const struct daemon *d, const struct guest *g);
+/* Rebuild the daemon's view from the run directories (at start-up). */
+void rundir_recover(struct daemon *d);
+/* The start time of (pid) (from /proc), 0 if it is gone. */
+unsigned long long proc_start_time(pid_t pid);
+
+/* images.c */
+struct cached_image {
+    struct image *img;
+    dev_t dev;
+    ino_t ino;
+    long long mtime_ns;
+    off_t size;
+    unsigned refs;
+    struct cached_image *next;
+};
+
+/* The image in the regular file (fd), opened by the caller; (path) names
+ * it. A file already loaded (same device, inode, size and mtime) is
+ * shared. */
+struct cached_image *images_get(struct daemon *d, const char *path, int fd,
+                                struct lvm_err *err);
+void images_put(struct daemon *d, struct cached_image *ci);
+void images_free_all(struct daemon *d);
+
+#endif

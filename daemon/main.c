@@ -1,0 +1,315 @@
+/*
+ * main.c: lightvmd, the lightvm toolstack daemon.
+ *
+ * Creates guests in a pool of prepared shells (the LightVM split
+ * toolstack), keeps no central store (each guest's state is in its own
+ * run directory) and serves a JSON API on a unix socket (docs/api.md).
+ * Guests do not depend on the daemon: they keep running if it dies, and a
+ * restarted daemon finds and manages them again.
+ */
+#include "daemon/daemon.h"
+#include "toolstack/audit.h"
+#include "toolstack/sandbox.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <grp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/file.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/timerfd.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char usage[] =
+    "Usage: lightvmd [OPTIONS]\n"
+    "\n"
+    "The lightvm toolstack daemon: keeps a pool of prepared shells and\n"
+    "creates, manages and destroys guests for `lightvm` and other clients.\n"
+    "\n"
+    "Options:\n"
+    "  --run-dir DIR      state directory (default /run/lightvm)\n"
+    "  --socket PATH      API socket (default RUN_DIR/lightvmd.sock)\n"
+    "  --group GROUP      members of GROUP may use the API (default: root\n"
+    "                     only)\n"
+    "  --pool SPEC        prepared shells per RAM size, e.g. 16M=64,64M=8\n"
+    "                     (default 16M=32; 0 disables the pool)\n"
+    "  --pool-rate N      prepare at most N shells per second (default 500)\n"
+    "  -h, --help         this text\n";
+
+static volatile int quiet;
+
+void daemon_log(const char *fmt, ...)
+{
+    if (quiet)
+        return;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    struct tm tm;
+    localtime_r(&ts.tv_sec, &tm);
+    char buf[1024];
+    int n = (int)strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", &tm);
+    n += snprintf(buf + n, sizeof buf - (size_t)n, ".%03ld lightvmd: ",
+                  ts.tv_nsec / 1000000);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf + n, sizeof buf - (size_t)n, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "%s\n", buf);
+}
+
+double daemon_unix_time(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static int ep_add(struct daemon *d, int fd, struct ep_item *it)
+{
+    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = it};
+    return epoll_ctl(d->epfd, EPOLL_CTL_ADD, fd, &ev);
+}
+
+/* One daemon per run directory. */
+static int take_lock(struct daemon *d, struct lvm_err *err)
+{
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/lightvmd.lock", d->run_dir);
+    d->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (d->lock_fd < 0)
+        return lvm_err_set(err, errno, "open %s", path);
+    if (flock(d->lock_fd, LOCK_EX | LOCK_NB) < 0)
+        return lvm_err_set(err, errno == EWOULDBLOCK ? EBUSY : errno,
+                           "another lightvmd is running on %s", d->run_dir);
+    char pid[32];
+    int n = snprintf(pid, sizeof pid, "%d\n", (int)getpid());
+    if (ftruncate(d->lock_fd, 0) < 0 || write(d->lock_fd, pid, (size_t)n) < 0)
+        return lvm_err_set(err, errno, "write %s", path);
+    return 0;
+}
+
+static int setup(struct daemon *d, struct lvm_err *err)
+{
+    /* Guests cost one fd each (their pidfd): use all we may. */
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+    signal(SIGPIPE, SIG_IGN);
+    if (sandbox_reserve_fds(err) < 0) /* only slower without it */
+        daemon_log("new shells will copy the fd table: %s", err->msg);
+    setenv("LIGHTVM_RUN_DIR", d->run_dir, 1);
+    if (host_init(&d->host, err) < 0)
+        return -1;
+    snprintf(d->guests_dir, sizeof d->guests_dir, "%s/guests", d->run_dir);
+    if (mkdir(d->guests_dir, 0711) < 0 && errno != EEXIST)
+        return lvm_err_set(err, errno, "create %s", d->guests_dir);
+    if (take_lock(d, err) < 0)
+        return -1;
+    if (vms_init(d, err) < 0)
+        return -1;
+    d->epfd = epoll_create1(EPOLL_CLOEXEC);
+    if (d->epfd < 0)
+        return lvm_err_set(err, errno, "epoll_create1");
+
+    sigset_t mask;
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGINT);
+    sigaddset(&mask, SIGTERM);
+    sigaddset(&mask, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &mask, NULL);
+    d->sig_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+    d->tick_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+    struct itimerspec its = {{0, 100 * 1000 * 1000}, {0, 100 * 1000 * 1000}};
+    if (d->sig_fd < 0 || d->tick_fd < 0 ||
+        timerfd_settime(d->tick_fd, 0, &its, NULL) < 0)
+        return lvm_err_set(err, errno, "signalfd/timerfd");
+    d->ep_sig = (struct ep_item){EP_SIGNAL, NULL};
+    d->ep_tick = (struct ep_item){EP_TICK, NULL};
+    d->ep_audit = (struct ep_item){EP_AUDIT, NULL};
+    ep_add(d, d->sig_fd, &d->ep_sig);
+    ep_add(d, d->tick_fd, &d->ep_tick);
+    d->audit_fd = audit_open();
+    if (d->audit_fd >= 0)
+        ep_add(d, d->audit_fd, &d->ep_audit);
+    else
+        daemon_log("kernel audit records unavailable: policy kills will be "
+                   "reported without the system call's name");
+
+    rundir_recover(d);
+    if (server_open(d, err) < 0)
+        return -1;
+    d->ep_listen = (struct ep_item){EP_LISTEN, NULL};
+    ep_add(d, d->listen_fd, &d->ep_listen);
+    return pool_start(d, err);
+}
+
+static void record_kill(pid_t pid, long nr, void *arg)
+{
+    vm_audit_record(arg, pid, nr);
+}
+
+/* Drain the audit socket; every seccomp kill is recorded by pid. */
+static void audit_event(struct daemon *d)
+{
+    audit_wait_seccomp(d->audit_fd, 0, 0, record_kill, d);
+}
+
+static void run(struct daemon *d)
+{
+    struct epoll_event evs[64];
+    while (!d->stop) {
+        int n = epoll_wait(d->epfd, evs, 64, -1);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            daemon_log("epoll_wait: %s", strerror(errno));
+            return;
+        }
+        for (int i = 0; i < n; i++) {
+            struct ep_item *it = evs[i].data.ptr;
+            switch (it->type) {
+            case EP_LISTEN:
+                server_accept(d);
+                break;
+            case EP_CLIENT:
+                server_client_event(d, it->ptr, evs[i].events);
+                break;
+            case EP_PIDFD:
+                vm_exited(d, it->ptr);
+                break;
+            case EP_SIGNAL: {
+                struct signalfd_siginfo si;
+                while (read(d->sig_fd, &si, sizeof si) == sizeof si)
+                    if (si.ssi_signo != SIGHUP)
+                        d->stop = 1;
+                break;
+            }
+            case EP_TICK: {
+                uint64_t x;
+                while (read(d->tick_fd, &x, sizeof x) == sizeof x)
+                    ;
+                vm_tick(d);
+                break;
+            }
+            case EP_AUDIT:
+                audit_event(d);
+                break;
+            }
+        }
+        vm_bury(d);
+        server_bury(d);
+    }
+}
+
+static int parse_args(struct daemon *d, int argc, char **argv)
+{
+    enum { O_RUN = 256, O_SOCK, O_GROUP, O_POOL, O_RATE, O_QUIET };
+    static const struct option opts[] = {
+        {"run-dir", required_argument, NULL, O_RUN},
+        {"socket", required_argument, NULL, O_SOCK},
+        {"group", required_argument, NULL, O_GROUP},
+        {"pool", required_argument, NULL, O_POOL},
+        {"pool-rate", required_argument, NULL, O_RATE},
+        {"quiet", no_argument, NULL, O_QUIET},
+        {"help", no_argument, NULL, 'h'},
+        {0, 0, 0, 0}};
+    const char *run = getenv("LIGHTVM_RUN_DIR");
+    snprintf(d->run_dir, sizeof d->run_dir, "%s",
+             run && *run ? run : HOST_RUN_DIR_DEFAULT);
+    d->api_gid = (gid_t)-1;
+    d->pool.rate = 500;
+    struct lvm_err err;
+    if (pool_parse(&d->pool, "16M=32", &err) < 0)
+        return -1;
+    int c;
+    char *end;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case O_RUN:
+            snprintf(d->run_dir, sizeof d->run_dir, "%s", optarg);
+            break;
+        case O_SOCK:
+            snprintf(d->sock_path, sizeof d->sock_path, "%s", optarg);
+            break;
+        case O_GROUP: {
+            struct group *gr = getgrnam(optarg);
+            if (!gr) {
+                fprintf(stderr, "lightvmd: --group: no group '%s'\n", optarg);
+                return -1;
+            }
+            d->api_gid = gr->gr_gid;
+            break;
+        }
+        case O_POOL:
+            if (pool_parse(&d->pool, optarg, &err) < 0) {
+                fprintf(stderr, "lightvmd: --pool: %s\n", err.msg);
+                return -1;
+            }
+            break;
+        case O_RATE:
+            d->pool.rate = strtod(optarg, &end);
+            if (*end || !(d->pool.rate > 0)) {
+                fprintf(stderr, "lightvmd: --pool-rate: '%s' is not a positive "
+                                "number\n",
+                        optarg);
+                return -1;
+            }
+            break;
+        case O_QUIET:
+            quiet = 1;
+            break;
+        case 'h':
+            fputs(usage, stdout);
+            exit(0);
+        default:
+            fputs(usage, stderr);
+            return -1;
+        }
+    }
+    if (optind != argc) {
+        fputs(usage, stderr);
+        return -1;
+    }
+    if (!d->sock_path[0])
+        snprintf(d->sock_path, sizeof d->sock_path, "%s/lightvmd.sock",
+                 d->run_dir);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    static struct daemon d;
+    d.listen_fd = d.sig_fd = d.tick_fd = d.audit_fd = d.lock_fd = d.epfd = -1;
+    if (parse_args(&d, argc, argv) < 0)
+        return 2;
+    struct lvm_err err;
+    if (mkdir(d.run_dir, 0755) < 0 && errno != EEXIST) {
+        fprintf(stderr, "lightvmd: create %s: %s\n", d.run_dir,
+                strerror(errno));
+        return 1;
+    }
+    if (setup(&d, &err) < 0) {
+        char buf[LVM_ERR_MSG_MAX + 128];
+        fprintf(stderr, "lightvmd: %s\n", lvm_err_str(&err, buf, sizeof buf));
+        return 1;
+    }
+    daemon_log("ready on %s (%zu guests found, pool %s)", d.sock_path, d.nvms,
+               d.pool.nclasses ? "on" : "off");
+    run(&d);
+    daemon_log("stopping; running guests are left running");
+    pool_stop(&d);
+    server_close_all(&d);
+    images_free_all(&d);
+    return 0;
+}

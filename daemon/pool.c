@@ -1,0 +1,262 @@
+/*
+ * pool.c: the prepare phase, ahead of time. A background thread keeps,
+ * for each RAM size class, a stack of shells that are fully set up
+ * (namespaces, uid map, cgroup with limits, empty root, no privileges,
+ * device page and control channel made) and waiting at READY. Creating a
+ * guest pops one (pool_take) and only runs the execute phase; the thread
+ * refills the pool behind it, at most `rate` shells a second.
+ *
+ * Each pooled shell already has its id and run directory (with its device
+ * page and a shell.pid file but no config.json): if the daemon dies, the
+ * shells see their control socket close and exit, and the next daemon
+ * removes what they left (rundir_recover).
+ */
+#include "daemon/daemon.h"
+#include "toolstack/layout.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+
+int pool_parse(struct pool *p, const char *spec, struct lvm_err *err)
+{
+    for (unsigned i = 0; i < p->nclasses; i++)
+        free(p->cls[i].ready);
+    p->nclasses = 0;
+    if (!strcmp(spec, "0") || !strcmp(spec, "off"))
+        return 0;
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", spec);
+    for (char *save = NULL, *item = strtok_r(buf, ",", &save); item;
+         item = strtok_r(NULL, ",", &save)) {
+        char *eq = strchr(item, '=');
+        if (!eq)
+            return lvm_err_set(err, EINVAL, "'%s' is not SIZE=COUNT", item);
+        *eq = 0;
+        uint64_t ram;
+        char *end;
+        long n = strtol(eq + 1, &end, 10);
+        if (layout_parse_size(item, &ram) < 0 || ram < LVM_RAM_MIN ||
+            ram > LVM_RAM_MAX || ram % 4096 || *end || n < 0 || n > 100000)
+            return lvm_err_set(err, EINVAL, "'%s=%s' is not SIZE=COUNT", item,
+                               eq + 1);
+        if (p->nclasses == POOL_MAX_CLASSES)
+            return lvm_err_set(err, EINVAL, "at most %d classes",
+                               POOL_MAX_CLASSES);
+        struct pool_class *c = &p->cls[p->nclasses++];
+        memset(c, 0, sizeof *c);
+        c->ram = ram;
+        c->target = (unsigned)n;
+        c->ready = calloc(n ? (size_t)n : 1, sizeof *c->ready);
+        if (!c->ready)
+            return lvm_err_set(err, ENOMEM, "allocate the pool");
+    }
+    return 0;
+}
+
+/* Make one shell of (c)'s size; called without the lock. */
+static struct guest *prepare_one(struct daemon *d, const struct pool_class *c,
+                                 struct lvm_err *err)
+{
+    char id[GUEST_ID_LEN + 1], devpage[PATH_MAX];
+    guest_new_id(id);
+    if (rundir_make(d, id, err) < 0)
+        return NULL;
+    rundir_path(d, id, "devpage", devpage, sizeof devpage);
+    /* The limit of the common case: a console log of the default size. */
+    struct guest_class gc = {.ram_size = c->ram,
+                             .memory_limit = c->ram + GUEST_MEMORY_OVERHEAD +
+                                             DAEMON_CONSOLE_LIMIT_DEFAULT,
+                             .monitor = LVM_MONITOR_PROC,
+                             .devpage_path = devpage,
+                             .id = id};
+    struct guest *g;
+    if (guest_prepare(&d->host, &gc, &g, err) < 0) {
+        rundir_remove(d, id);
+        return NULL;
+    }
+    rundir_write_shell(d, g);
+    return g;
+}
+
+static void *pool_thread(void *arg)
+{
+    struct daemon *d = arg;
+    struct pool *p = &d->pool;
+    struct timespec next;
+    clock_gettime(CLOCK_MONOTONIC, &next);
+    pthread_mutex_lock(&p->lock);
+    while (!p->stop) {
+        /* Refill the emptiest class first (by fraction of its target). */
+        struct pool_class *c = NULL;
+        double best = 1.0;
+        for (unsigned i = 0; i < p->nclasses; i++) {
+            struct pool_class *k = &p->cls[i];
+            if (!k->target)
+                continue;
+            double fill = (double)(k->nready + k->preparing) / k->target;
+            if (fill < best) {
+                best = fill;
+                c = k;
+            }
+        }
+        if (!c) {
+            pthread_cond_wait(&p->cond, &p->lock);
+            continue;
+        }
+        c->preparing++;
+        pthread_mutex_unlock(&p->lock);
+
+        /* Pace the refill: at most `rate` shells a second. */
+        long step = (long)(1e9 / p->rate);
+        next.tv_nsec += step;
+        while (next.tv_nsec >= 1000000000) {
+            next.tv_nsec -= 1000000000;
+            next.tv_sec++;
+        }
+        struct timespec now;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if (now.tv_sec > next.tv_sec + 1)
+            next = now; /* do not build up a burst after idling */
+        clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL);
+
+        struct lvm_err err;
+        struct guest *g = prepare_one(d, c, &err);
+        pthread_mutex_lock(&p->lock);
+        c->preparing--;
+        if (!g) {
+            p->failed++;
+            snprintf(p->last_error, sizeof p->last_error, "%s", err.msg);
+            /* Back off instead of spinning on a persistent failure. */
+            pthread_mutex_unlock(&p->lock);
+            daemon_log("pool: preparing a shell failed: %s", err.msg);
+            struct timespec pause = {0, 200 * 1000 * 1000};
+            nanosleep(&pause, NULL);
+            pthread_mutex_lock(&p->lock);
+            continue;
+        }
+        if (p->stop || c->nready >= c->target) {
+            pthread_mutex_unlock(&p->lock);
+            rundir_remove(d, g->id);
+            guest_free(g);
+            pthread_mutex_lock(&p->lock);
+            continue;
+        }
+        c->ready[c->nready++] = g;
+        p->made++;
+    }
+    pthread_mutex_unlock(&p->lock);
+    return NULL;
+}
+
+int pool_start(struct daemon *d, struct lvm_err *err)
+{
+    struct pool *p = &d->pool;
+    pthread_mutex_init(&p->lock, NULL);
+    pthread_cond_init(&p->cond, NULL);
+    if (p->nclasses == 0)
+        return 0;
+    int r = pthread_create(&p->thread, NULL, pool_thread, d);
+    if (r)
+        return lvm_err_set(err, r, "start the pool thread");
+    p->started = 1;
+    return 0;
+}
+
+static int alive(const struct guest *g)
+{
+    struct pollfd pfd = {g->sb.pidfd, POLLIN, 0};
+    return poll(&pfd, 1, 0) == 0; /* a pidfd is readable once it exits */
+}
+
+static void discard(struct daemon *d, struct guest *g)
+{
+    char id[GUEST_ID_LEN + 1];
+    memcpy(id, g->id, sizeof id);
+    guest_kill(g);
+    siginfo_t si;
+    waitid(P_PIDFD, (id_t)g->sb.pidfd, &si, WEXITED);
+    guest_free(g);
+    rundir_remove(d, id);
+}
+
+struct guest *pool_take(struct daemon *d, uint64_t ram)
+{
+    struct pool *p = &d->pool;
+    struct guest *g = NULL, *dead[8];
+    int ndead = 0;
+    pthread_mutex_lock(&p->lock);
+    for (unsigned i = 0; i < p->nclasses; i++) {
+        struct pool_class *c = &p->cls[i];
+        if (c->ram != ram)
+            continue;
+        /* A shell that died while waiting (killed from outside) is no
+         * use: drop it and take the next. */
+        while (c->nready && !g) {
+            g = c->ready[--c->nready];
+            if (!alive(g) && ndead < 8) {
+                dead[ndead++] = g;
+                g = NULL;
+            }
+        }
+        break;
+    }
+    if (g)
+        p->taken++;
+    else
+        p->missed++;
+    pthread_cond_signal(&p->cond);
+    pthread_mutex_unlock(&p->lock);
+    for (int i = 0; i < ndead; i++)
+        discard(d, dead[i]);
+    return g;
+}
+
+void pool_check(struct daemon *d)
+{
+    struct pool *p = &d->pool;
+    struct guest *dead[16];
+    int ndead = 0;
+    pthread_mutex_lock(&p->lock);
+    for (unsigned i = 0; i < p->nclasses; i++) {
+        struct pool_class *c = &p->cls[i];
+        for (unsigned k = 0; k < c->nready && ndead < 16;) {
+            if (alive(c->ready[k])) {
+                k++;
+                continue;
+            }
+            dead[ndead++] = c->ready[k];
+            c->ready[k] = c->ready[--c->nready];
+        }
+    }
+    if (ndead)
+        pthread_cond_signal(&p->cond);
+    pthread_mutex_unlock(&p->lock);
+    for (int i = 0; i < ndead; i++)
+        discard(d, dead[i]);
+}
+
+void pool_stop(struct daemon *d)
+{
+    struct pool *p = &d->pool;
+    pthread_mutex_lock(&p->lock);
+    p->stop = 1;
+    pthread_cond_signal(&p->cond);
+    pthread_mutex_unlock(&p->lock);
+    if (p->started)
+        pthread_join(p->thread, NULL);
+    for (unsigned i = 0; i < p->nclasses; i++) {
+        struct pool_class *c = &p->cls[i];
+        while (c->nready) {
+            struct guest *g = c->ready[--c->nready];
+            char id[GUEST_ID_LEN + 1];
+            memcpy(id, g->id, sizeof id);
+            (void)id;
+            discard(d, g);
+        }
+    }
+}

@@ -1,0 +1,338 @@
+/*
+ * request.c: parse and validate lightvmd requests (see request.h).
+ *
+ * Every field is checked for its type and range, unknown operations and
+ * fields are refused by name, and strings are bounded, so what reaches
+ * the daemon's logic is always well-formed. jansson reads the JSON
+ * (duplicate keys rejected, no trailing data).
+ */
+#include "daemon/request.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const op_names[] = {
+    [OP_VERSION] = "version", [OP_CREATE] = "create",
+    [OP_DESTROY] = "destroy", [OP_LIST] = "list",
+    [OP_INFO] = "info",       [OP_PAUSE] = "pause",
+    [OP_UNPAUSE] = "unpause", [OP_POWEROFF] = "poweroff",
+    [OP_SUSPEND] = "suspend", [OP_RESUME] = "resume",
+    [OP_WAIT] = "wait",       [OP_POOL] = "pool",
+};
+
+#define NOPS (sizeof op_names / sizeof op_names[0])
+
+const char *request_op_name(enum request_op op)
+{
+    return (unsigned)op < NOPS ? op_names[op] : "?";
+}
+
+/* Fields each operation accepts, besides "op" and "tag". */
+static const char *const target_fields[] = {"id", NULL};
+static const char *const create_fields[] = {
+    "image", "name", "mem", "mem_limit", "cpus", "args", "env", "block",
+    "monitor", "console", "console_limit", "watchdog_ms", NULL};
+static const char *const list_fields[] = {"offset", "limit", "stats", NULL};
+static const char *const no_fields[] = {NULL};
+
+static const char *const *fields_of(enum request_op op)
+{
+    switch (op) {
+    case OP_CREATE: return create_fields;
+    case OP_LIST: return list_fields;
+    case OP_VERSION:
+    case OP_POOL: return no_fields;
+    default: return target_fields;
+    }
+}
+
+/* A client's string, safe to echo in a one-line message: at most 60
+ * characters, control characters and quotes replaced. */
+static const char *printable(const char *s, char buf[72])
+{
+    size_t i = 0;
+    for (; i < 60 && s[i]; i++) {
+        unsigned char c = (unsigned char)s[i];
+        buf[i] = c < 0x20 || c == 0x7f || c == '\'' || c == '"' ? '?'
+                                                               : (char)c;
+    }
+    if (i == 60 && s[i])
+        buf[i++] = '.', buf[i++] = '.', buf[i++] = '.';
+    buf[i] = 0;
+    return buf;
+}
+
+#define BAD(code_, ...)                                                        \
+    do {                                                                       \
+        *code = code_;                                                         \
+        return lvm_err_set(err, EINVAL, __VA_ARGS__);                          \
+    } while (0)
+
+static int get_string(json_t *o, const char *key, char *out, size_t max,
+                      int required, const char **code, struct lvm_err *err)
+{
+    json_t *v = json_object_get(o, key);
+    if (!v) {
+        if (required)
+            BAD("bad_request", "missing field '%s'", key);
+        return 0;
+    }
+    if (!json_is_string(v))
+        BAD("bad_request", "field '%s' must be a string", key);
+    size_t n = json_string_length(v);
+    const char *s = json_string_value(v);
+    if (n == 0 || n >= max)
+        BAD("bad_request", "field '%s' must be 1 to %zu characters", key,
+            max - 1);
+    if (memchr(s, 0, n))
+        BAD("bad_request", "field '%s' contains a NUL character", key);
+    memcpy(out, s, n + 1);
+    return 1;
+}
+
+static int get_uint(json_t *o, const char *key, uint64_t max, uint64_t *out,
+                    const char **code, struct lvm_err *err)
+{
+    json_t *v = json_object_get(o, key);
+    if (!v)
+        return 0;
+    if (!json_is_integer(v) || json_integer_value(v) < 0 ||
+        (uint64_t)json_integer_value(v) > max)
+        BAD("bad_request", "field '%s' must be an integer from 0 to %llu", key,
+            (unsigned long long)max);
+    *out = (uint64_t)json_integer_value(v);
+    return 1;
+}
+
+static int get_strings(json_t *o, const char *key, char **out, int max,
+                       int *n, const char **code, struct lvm_err *err)
+{
+    json_t *a = json_object_get(o, key);
+    if (!a)
+        return 0;
+    if (!json_is_array(a))
+        BAD("bad_request", "field '%s' must be an array of strings", key);
+    if (json_array_size(a) > (size_t)max)
+        BAD("bad_request", "field '%s' has more than %d entries", key, max);
+    size_t i;
+    json_t *v;
+    json_array_foreach(a, i, v)
+    {
+        if (!json_is_string(v))
+            BAD("bad_request", "field '%s' must be an array of strings", key);
+        size_t len = json_string_length(v);
+        if (memchr(json_string_value(v), 0, len))
+            BAD("bad_request", "field '%s' contains a NUL character", key);
+        out[*n] = strdup(json_string_value(v));
+        if (!out[*n])
+            BAD("failed", "out of memory");
+        (*n)++;
+    }
+    return 1;
+}
+
+static int parse_blocks(json_t *o, struct request *r, const char **code,
+                        struct lvm_err *err)
+{
+    json_t *a = json_object_get(o, "block");
+    if (!a)
+        return 0;
+    if (!json_is_array(a) || json_array_size(a) > GUEST_MAX_BLOCKS)
+        BAD("bad_request", "field 'block' must be an array of at most %d "
+                           "objects",
+            GUEST_MAX_BLOCKS);
+    size_t i;
+    json_t *b;
+    json_array_foreach(a, i, b)
+    {
+        if (!json_is_object(b))
+            BAD("bad_request", "field 'block' must hold objects");
+        const char *k;
+        json_t *v;
+        json_object_foreach(b, k, v)
+        {
+            char pb[72];
+            if (strcmp(k, "name") && strcmp(k, "path") && strcmp(k, "readonly"))
+                BAD("unknown_field", "unknown field '%s' in a block device",
+                    printable(k, pb));
+        }
+        struct guest_block *gb = &r->blocks[r->nblocks];
+        gb->fd = -1;
+        if (get_string(b, "name", gb->name, sizeof gb->name, 1, code, err) < 0 ||
+            get_string(b, "path", gb->path, sizeof gb->path, 1, code, err) < 0)
+            return -1;
+        json_t *ro = json_object_get(b, "readonly");
+        if (ro && !json_is_boolean(ro))
+            BAD("bad_request", "field 'readonly' must be true or false");
+        gb->readonly = ro && json_is_true(ro);
+        for (unsigned j = 0; j < r->nblocks; j++) {
+            char pb[72];
+            if (strcmp(r->blocks[j].name, gb->name) == 0)
+                BAD("bad_request", "block device '%s' given twice",
+                    printable(gb->name, pb));
+        }
+        r->nblocks++;
+    }
+    return 0;
+}
+
+static int parse_create(json_t *o, struct request *r, const char **code,
+                        struct lvm_err *err)
+{
+    if (get_string(o, "image", r->image, sizeof r->image, 1, code, err) < 0 ||
+        get_string(o, "name", r->name, sizeof r->name, 0, code, err) < 0 ||
+        get_string(o, "monitor", r->monitor, sizeof r->monitor, 0, code, err) <
+            0)
+        return -1;
+    /* Caps: a host limit past RAM plus a generous 1 GiB of kernel memory
+     * and console buys nothing but room to hurt the host. */
+    if (get_uint(o, "mem", LVM_RAM_MAX, &r->mem, code, err) < 0 ||
+        get_uint(o, "mem_limit", LVM_RAM_MAX + (1ull << 30), &r->mem_limit,
+                 code, err) < 0 ||
+        get_uint(o, "console_limit", 1ull << 30, &r->console_limit, code,
+                 err) < 0)
+        return -1;
+    uint64_t wd = 0;
+    if (get_uint(o, "watchdog_ms", 86400000, &wd, code, err) < 0)
+        return -1;
+    r->watchdog_ms = (uint32_t)wd;
+    json_t *cpus = json_object_get(o, "cpus");
+    if (cpus) {
+        if (!json_is_number(cpus) || !(json_number_value(cpus) >= 0) ||
+            json_number_value(cpus) > 1024)
+            BAD("bad_request", "field 'cpus' must be a number from 0 to 1024");
+        r->cpus = json_number_value(cpus);
+    }
+    json_t *console = json_object_get(o, "console");
+    if (console) {
+        if (!json_is_string(console) ||
+            (strcmp(json_string_value(console), "log") &&
+             strcmp(json_string_value(console), "fd")))
+            BAD("bad_request", "field 'console' must be \"log\" or \"fd\"");
+        r->console_fd = strcmp(json_string_value(console), "fd") == 0;
+    }
+    if (get_strings(o, "args", r->argv, REQUEST_MAX_ARGS - 1, &r->argc, code,
+                    err) < 0 ||
+        get_strings(o, "env", r->envp, REQUEST_MAX_ENV, &r->envc, code, err) <
+            0)
+        return -1;
+    char pb[72];
+    for (int i = 0; i < r->envc; i++)
+        if (!strchr(r->envp[i], '=') || r->envp[i][0] == '=')
+            BAD("bad_request", "environment entry '%s' is not KEY=VALUE",
+                printable(r->envp[i], pb));
+    return parse_blocks(o, r, code, err);
+}
+
+int request_parse(const char *buf, size_t len, struct request *r,
+                  const char **code, struct lvm_err *err)
+{
+    memset(r, 0, sizeof *r);
+    *code = NULL;
+    if (len > REQUEST_MAX_BYTES)
+        BAD("too_large", "request of %zu bytes is larger than %d", len,
+            REQUEST_MAX_BYTES);
+    json_error_t je;
+    json_t *o = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &je);
+    char pb[72];
+    if (!o) /* jansson quotes the input in its text: keep it to one line */
+        BAD("bad_request", "malformed JSON at byte %d: %s", je.position,
+            printable(je.text, pb));
+    int rc = -1;
+    if (!json_is_object(o)) {
+        *code = "bad_request";
+        lvm_err_set(err, EINVAL, "a request is a JSON object");
+        goto out;
+    }
+    json_t *tag = json_object_get(o, "tag");
+    if (tag) {
+        if (!json_is_integer(tag)) {
+            *code = "bad_request";
+            lvm_err_set(err, EINVAL, "field 'tag' must be an integer");
+            goto out;
+        }
+        r->tag = json_integer_value(tag);
+        r->has_tag = 1;
+    }
+    json_t *op = json_object_get(o, "op");
+    if (!op || !json_is_string(op)) {
+        *code = "bad_request";
+        lvm_err_set(err, EINVAL, "missing field 'op' (a string)");
+        goto out;
+    }
+    size_t i;
+    for (i = 0; i < NOPS; i++)
+        if (strcmp(json_string_value(op), op_names[i]) == 0)
+            break;
+    if (i == NOPS) {
+        *code = "unknown_op";
+        lvm_err_set(err, EINVAL, "unknown operation '%s'",
+                    printable(json_string_value(op), pb));
+        goto out;
+    }
+    r->op = (enum request_op)i;
+    const char *const *allowed = fields_of(r->op);
+    const char *k;
+    json_t *v;
+    json_object_foreach(o, k, v)
+    {
+        if (!strcmp(k, "op") || !strcmp(k, "tag"))
+            continue;
+        int ok = 0;
+        for (size_t j = 0; allowed[j]; j++)
+            ok |= !strcmp(k, allowed[j]);
+        if (!ok) {
+            *code = "unknown_field";
+            lvm_err_set(err, EINVAL, "unknown field '%s' for %s",
+                        printable(k, pb), op_names[r->op]);
+            goto out;
+        }
+    }
+    switch (r->op) {
+    case OP_CREATE:
+        rc = parse_create(o, r, code, err);
+        break;
+    case OP_LIST: {
+        uint64_t off = 0, lim = LIST_PAGE_MAX;
+        if (get_uint(o, "offset", UINT32_MAX, &off, code, err) < 0 ||
+            get_uint(o, "limit", LIST_PAGE_MAX, &lim, code, err) < 0)
+            break;
+        json_t *st = json_object_get(o, "stats");
+        if (st && !json_is_boolean(st)) {
+            *code = "bad_request";
+            lvm_err_set(err, EINVAL, "field 'stats' must be true or false");
+            break;
+        }
+        r->offset = (uint32_t)off;
+        r->limit = lim ? (uint32_t)lim : LIST_PAGE_MAX;
+        r->stats = st && json_is_true(st);
+        rc = 0;
+        break;
+    }
+    case OP_VERSION:
+    case OP_POOL:
+        rc = 0;
+        break;
+    default:
+        rc = get_string(o, "id", r->target, sizeof r->target, 1, code, err) < 0
+                 ? -1
+                 : 0;
+    }
+out:
+    json_decref(o);
+    if (rc < 0)
+        request_free(r);
+    return rc;
+}
+
+void request_free(struct request *r)
+{
+    for (int i = 0; i < r->argc; i++)
+        free(r->argv[i]);
+    for (int i = 0; i < r->envc; i++)
+        free(r->envp[i]);
+    r->argc = r->envc = 0;
+}

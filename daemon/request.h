@@ -1,0 +1,67 @@
+/*
+ * request.h: lightvmd's API requests, parsed and validated from untrusted
+ * JSON (docs/api.md). Pure: no daemon state, so it is unit-tested and
+ * fuzzed on its own.
+ */
+#ifndef LVM_DAEMON_REQUEST_H
+#define LVM_DAEMON_REQUEST_H
+
+#include "toolstack/error.h"
+#include "toolstack/guest.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define REQUEST_MAX_BYTES 65536
+#define REQUEST_MAX_ARGS 256
+#define REQUEST_MAX_ENV 256
+#define LIST_PAGE_MAX 200
+
+enum request_op {
+    OP_VERSION,
+    OP_CREATE,
+    OP_DESTROY,
+    OP_LIST,
+    OP_INFO,
+    OP_PAUSE,
+    OP_UNPAUSE,
+    OP_POWEROFF,
+    OP_SUSPEND,
+    OP_RESUME,
+    OP_WAIT,
+    OP_POOL,
+};
+
+struct request {
+    enum request_op op;
+    int64_t tag;   /* echoed in the reply */
+    int has_tag;
+    char target[GUEST_ID_LEN + 48]; /* id or name, for ops on a guest */
+    /* create */
+    char image[PATH_MAX];
+    char name[64];
+    uint64_t mem, mem_limit, console_limit;
+    double cpus;
+    char monitor[16];
+    int console_fd; /* 1: the request carries the console as an fd */
+    uint32_t watchdog_ms;
+    int argc, envc;
+    char *argv[REQUEST_MAX_ARGS];
+    char *envp[REQUEST_MAX_ENV];
+    unsigned nblocks;
+    struct guest_block blocks[GUEST_MAX_BLOCKS];
+    /* list */
+    uint32_t offset, limit;
+    int stats;
+};
+
+/* Parse (len) bytes at (buf). On error, (code) is the API error code and
+ * (err) the message; (req) then holds at least the tag, if one was read. */
+int request_parse(const char *buf, size_t len, struct request *req,
+                  const char **code, struct lvm_err *err);
+
+void request_free(struct request *req);
+
+const char *request_op_name(enum request_op op);
+
+#endif

@@ -1,0 +1,134 @@
+/*
+ * lightvm.h: liblightvm, the client library of lightvmd.
+ *
+ * lightvmd keeps a pool of prepared shells and creates guests in them; this
+ * library talks to it over its unix socket (SOCK_SEQPACKET, one JSON
+ * message per request and per reply; docs/api.md). The lightvm command is
+ * its first user. A connection is not thread-safe; use one per thread.
+ *
+ *     struct lightvm_error e;
+ *     struct lightvm *c = lightvm_connect(NULL, &e);
+ *     struct lightvm_create_opts o = {.image = "hello.elf"};
+ *     struct lightvm_guest g;
+ *     if (!c || lightvm_create(c, &o, &g, &e) < 0)
+ *         fprintf(stderr, "%s\n", e.message);
+ */
+#ifndef LIGHTVM_LIGHTVM_H
+#define LIGHTVM_LIGHTVM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define LIGHTVM_SOCKET_DEFAULT "/run/lightvm/lightvmd.sock"
+
+struct lightvm;
+
+struct lightvm_error {
+    char code[32];     /* "not_found", "bad_request", ... (docs/api.md) */
+    char message[512]; /* one line */
+};
+
+struct lightvm_block {
+    const char *name; /* the device's name in the guest's manifest */
+    const char *path; /* host file or block device */
+    int readonly;
+};
+
+struct lightvm_create_opts {
+    const char *image;   /* path of the guest ELF, as lightvmd sees it */
+    const char *name;    /* NULL: derived from the image and the id */
+    uint64_t mem;        /* bytes of RAM; 0: the daemon's default (16 MiB) */
+    uint64_t mem_limit;  /* host memory limit; 0: RAM + kernel overhead */
+    double cpus;         /* CPU quota; 0: none */
+    const char *const *args; /* argv[1..] of the guest */
+    int nargs;
+    const char *const *env; /* KEY=VALUE */
+    int nenv;
+    const struct lightvm_block *blocks;
+    int nblocks;
+    const char *monitor;    /* NULL: "proc" */
+    int console_fd;         /* an fd to pass as the console, or -1: log file */
+    uint64_t console_limit; /* bytes, for a console file; 0: default */
+    uint32_t watchdog_ms;   /* 0: no watchdog */
+};
+
+struct lightvm_exit {
+    char kind[16];  /* exited, aborted, policy, crashed, oom, timeout,
+                       killed, watchdog, unknown */
+    int status;     /* exit status or signal */
+    int code;       /* what `lightvm run` would exit with */
+    char message[320]; /* "killed: forbidden system call openat (257)" */
+};
+
+struct lightvm_guest {
+    char id[17];
+    char name[64];
+    char state[16]; /* running, paused, exited */
+    char image[512];
+    char monitor[16];
+    char console[512]; /* console log path, if it has one */
+    int pid;
+    uint64_t mem;
+    double cpus;
+    double created;        /* Unix time */
+    double create_ms;      /* daemon: request to guest started */
+    int pooled;            /* created in a pre-made shell */
+    int suspended;         /* the guest acknowledged a suspend */
+    uint64_t cpu_ns;       /* stats (when asked for) */
+    uint64_t memory_bytes;
+    uint64_t memory_limit;
+    struct lightvm_exit exit; /* when state is "exited" */
+};
+
+/* Connect to lightvmd at (path) (NULL: $LIGHTVM_SOCKET or the default). */
+struct lightvm *lightvm_connect(const char *path, struct lightvm_error *e);
+void lightvm_close(struct lightvm *c);
+
+/* The connection's socket, to poll for the reply to a lightvm_send(). */
+int lightvm_fd(const struct lightvm *c);
+
+/* Send one raw JSON request (with an optional fd) and read its reply; the
+ * reply is malloc'd. For scripts and tools; the calls below wrap it. */
+int lightvm_call(struct lightvm *c, const char *request, int fd, char **reply,
+                 struct lightvm_error *e);
+
+int lightvm_create(struct lightvm *c, const struct lightvm_create_opts *o,
+                   struct lightvm_guest *out, struct lightvm_error *e);
+
+/* Kill the guest (if running) and remove everything it had. */
+int lightvm_destroy(struct lightvm *c, const char *id,
+                    struct lightvm_exit *out, struct lightvm_error *e);
+
+/* Freeze and thaw from outside (cgroup freezer): works on any guest. */
+int lightvm_pause(struct lightvm *c, const char *id, struct lightvm_error *e);
+int lightvm_unpause(struct lightvm *c, const char *id,
+                    struct lightvm_error *e);
+
+/* Requests through the guest's control device (the guest cooperates). */
+int lightvm_poweroff(struct lightvm *c, const char *id,
+                     struct lightvm_error *e);
+int lightvm_suspend(struct lightvm *c, const char *id,
+                    struct lightvm_error *e);
+int lightvm_resume(struct lightvm *c, const char *id, struct lightvm_error *e);
+
+/* Block until the guest exits; (out) says how. */
+int lightvm_wait(struct lightvm *c, const char *id, struct lightvm_exit *out,
+                 struct lightvm_error *e);
+
+/* Send a wait request without blocking; read its reply with
+ * lightvm_wait_reply() once lightvm_fd() is readable. */
+int lightvm_wait_send(struct lightvm *c, const char *id,
+                      struct lightvm_error *e);
+int lightvm_wait_reply(struct lightvm *c, struct lightvm_exit *out,
+                       struct lightvm_error *e);
+
+/* One guest, with its stats. */
+int lightvm_info(struct lightvm *c, const char *id, struct lightvm_guest *out,
+                 struct lightvm_error *e);
+
+/* Every guest, in pages: (fn) is called for each; a non-zero return stops. */
+int lightvm_list(struct lightvm *c, int with_stats,
+                 int (*fn)(const struct lightvm_guest *g, void *arg), void *arg,
+                 struct lightvm_error *e);
+
+#endif /* LIGHTVM_LIGHTVM_H */

@@ -1,0 +1,191 @@
+/*
+ * qemu.h: the qemu monitor. Runs a Linux guest (a Tinyx image) under
+ * qemu-system-x86_64 -M microvm, KVM-accelerated where /dev/kvm can run it
+ * and emulated (TCG) otherwise, and controls it over QMP.
+ *
+ * Every channel to QEMU is a socketpair made before QEMU starts (fd=N on
+ * its command line), so nothing waits for a socket file to appear:
+ *   console  the guest's ttyS0, read from qemu_vm.console_fd
+ *   control  the guest's ttyS1, where the Tinyx init reports boot, ready
+ *            and the app's exit, and takes "poweroff"
+ *   qmp      QEMU's machine protocol: pause, resume, save, restore, quit
+ * No global state and no exit(): lightvmd can run many of these at once.
+ */
+#ifndef LVM_QEMU_H
+#define LVM_QEMU_H
+
+#include "toolstack/error.h"
+#include "toolstack/guest.h"
+
+#include <poll.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct qmp_conn;
+
+#define QEMU_MAX_FWDS 16
+#define QEMU_MEM_DEFAULT (256ull << 20)
+#define QEMU_ARGV_MAX 64
+
+enum qemu_accel { QEMU_ACCEL_AUTO, QEMU_ACCEL_KVM, QEMU_ACCEL_TCG };
+enum qemu_net { QEMU_NET_NONE, QEMU_NET_USER, QEMU_NET_TAP };
+
+/* A host port forwarded to a guest port (user-mode networking). */
+struct qemu_fwd {
+    char host_addr[16]; /* "127.0.0.1" unless given */
+    uint16_t host_port; /* 0: pick a free one at start (see vm->fwd) */
+    uint16_t guest_port;
+};
+
+struct qemu_vm_config {
+    const char *name;   /* for messages */
+    const char *qemu;   /* binary; NULL: $LIGHTVM_QEMU or qemu-system-x86_64 */
+    const char *kernel; /* vmlinux (PVH) or bzImage */
+    const char *initrd;
+    const char *append; /* the image's kernel command line words, or NULL */
+    int acpi;           /* the kernel has ACPI (Debian's does, tiny does not) */
+    uint64_t mem;       /* bytes of guest RAM; 0: QEMU_MEM_DEFAULT */
+    unsigned cpus;      /* 0: 1 */
+    enum qemu_accel accel;
+    enum qemu_net net;
+    struct qemu_fwd fwd[QEMU_MAX_FWDS];
+    unsigned nfwd;
+    const char *tap_ifname; /* QEMU_NET_TAP: an existing tap device, or */
+    int tap_fd;             /* an open tap fd (used when >= 0) */
+    char guest_ip[20];      /* "ADDR/PREFIX"; user-mode: 10.0.2.15/24 */
+    char gateway[16];       /* user-mode: 10.0.2.2 */
+    char dns[16];           /* user-mode: 10.0.2.3 */
+    char mac[18];           /* empty: QEMU's default */
+    int quiet;              /* "quiet" kernel: only errors on the console */
+    int die_with_parent;    /* SIGKILL QEMU if the caller dies */
+    const char *disk;       /* a raw disk image as virtio-blk, or NULL */
+    int disk_readonly;
+    const char *incoming; /* set by qemu_vm_restore: wait for a state */
+};
+
+/* What the guest's init has told us so far. */
+struct qemu_guest_state {
+    int booted;        /* "boot": the init runs */
+    long boot_ms;      /* guest uptime then */
+    int started;       /* the app was exec'd */
+    int ready;         /* health check passed */
+    long ready_ms;     /* guest uptime then */
+    uint64_t ready_ns; /* host monotonic time we heard it */
+    int have_exit;     /* "exit" or "signal" seen */
+    int exit_status;   /* status, or the signal for signaled */
+    int signaled;
+    char error[256]; /* "error ...": the init could not run the app */
+};
+
+struct qemu_vm {
+    pid_t pid;            /* QEMU's */
+    int pidfd;            /* readable when QEMU has exited */
+    int console_fd;       /* the guest's console (ttyS0): read it */
+    int ctl_fd;           /* control channel (ttyS1) */
+    struct qmp_conn *qmp; /* QMP, capabilities negotiated */
+    int log_fd;           /* memfd holding QEMU's stdout and stderr */
+    int accel_kvm;        /* 1 if running under KVM */
+    int paused;
+    uint64_t start_ns;                  /* host monotonic time of the start */
+    struct qemu_fwd fwd[QEMU_MAX_FWDS]; /* with the host ports in use */
+    unsigned nfwd;
+    struct qemu_guest_state gs;
+    int console_out;       /* qemu_vm_service copies the console here */
+    int killed, timed_out; /* why we ended it, for qemu_vm_reap */
+    int exited;            /* QEMU is gone (pidfd readable) */
+    char name[64];
+    char ctlbuf[512];
+    size_t ctllen;
+};
+
+/* Start a guest as (cfg) says; on success *out owns QEMU. The console is
+ * copied to (console_out) by qemu_vm_service (-1: the caller reads
+ * vm->console_fd itself). */
+int qemu_vm_start(const struct qemu_vm_config *cfg, int console_out,
+                  struct qemu_vm **out, struct lvm_err *err);
+
+/* Fill (fds) with the descriptors to poll (at most 3) and return how many;
+ * hand the result to qemu_vm_service. */
+int qemu_vm_pollfds(const struct qemu_vm *vm, struct pollfd *fds);
+
+/* Copy console output, read control messages, notice QEMU's exit. */
+void qemu_vm_service(struct qemu_vm *vm, const struct pollfd *fds, int n);
+
+/* Poll and service until the guest reports ready (0), QEMU exits or
+ * (timeout_ms) passes (-1 with err set). timeout_ms < 0: no limit. */
+int qemu_vm_wait_ready(struct qemu_vm *vm, int timeout_ms, struct lvm_err *err);
+
+/* Poll and service until QEMU exits (0) or (timeout_ms) passes (-1). */
+int qemu_vm_wait(struct qemu_vm *vm, int timeout_ms, struct lvm_err *err);
+
+/* Ask the guest's init to stop the app and power off. */
+int qemu_vm_poweroff(struct qemu_vm *vm, struct lvm_err *err);
+
+/* SIGKILL QEMU now. (timed_out) is remembered for qemu_vm_reap. */
+void qemu_vm_kill(struct qemu_vm *vm, int timed_out);
+
+/* Power off, wait up to (grace_ms), then kill; QEMU is reaped. */
+int qemu_vm_stop(struct qemu_vm *vm, int grace_ms, struct lvm_err *err);
+
+/* Pause and resume the guest's vCPUs (QMP stop / cont). */
+int qemu_vm_pause(struct qemu_vm *vm, struct lvm_err *err);
+int qemu_vm_resume(struct qemu_vm *vm, struct lvm_err *err);
+
+/* Pause the guest and write its whole state (RAM, devices) to (path); the
+ * guest stays paused. qemu_vm_restore needs the same kernel, initrd and
+ * devices. */
+int qemu_vm_save(struct qemu_vm *vm, const char *path, struct lvm_err *err);
+
+/* Start a guest from a state file written by qemu_vm_save and run it. */
+int qemu_vm_restore(const struct qemu_vm_config *cfg, const char *path,
+                    int console_out, struct qemu_vm **out, struct lvm_err *err);
+
+/* Reap QEMU (it must have exited) and say how the guest ended, with
+ * `lightvm run`'s exit codes (the app's status, 128+signal, 124, 125). */
+int qemu_vm_reap(struct qemu_vm *vm, struct guest_exit *ex,
+                 struct lvm_err *err);
+
+/* Close everything; kills QEMU if it still runs. */
+void qemu_vm_free(struct qemu_vm *vm);
+
+/* Seconds from start to the guest's ready message, or -1. */
+double qemu_vm_ready_seconds(const struct qemu_vm *vm);
+
+/* ---- pieces, exported for tests and the daemon ---------------------- */
+
+/* 1 if KVM can run an ordinary Linux guest here, else 0 with the reason
+ * in (why). */
+int qemu_kvm_usable(char *why, size_t len);
+
+/* The host's TSC frequency in kHz (for tsc_early_khz= under TCG), or 0. */
+unsigned long qemu_host_tsc_khz(void);
+
+/* Fds a QEMU command line refers to. */
+struct qemu_fds {
+    int console, ctl, qmp, tap; /* tap: -1 for none or by name */
+};
+
+/* QEMU's argv for (cfg) with the fds QEMU will inherit; (kvm) picks the
+ * accelerator, (tsc_khz) is used under TCG. Strings live in (storage). */
+struct qemu_argv {
+    char *argv[QEMU_ARGV_MAX + 1];
+    int argc;
+    char storage[8192];
+    size_t used;
+};
+int qemu_build_argv(const struct qemu_vm_config *cfg,
+                    const struct qemu_fds *fds, int kvm, unsigned long tsc_khz,
+                    struct qemu_argv *a, struct lvm_err *err);
+
+/* Parse one control-channel line from the guest into (gs); 0 if it was a
+ * Tinyx message, -1 if not. (now_ns) stamps "ready". */
+int qemu_control_line(struct qemu_guest_state *gs, const char *line,
+                      uint64_t now_ns);
+
+/* Host-side TCP probe: 1 if (addr):(port) accepts a connection that the
+ * far end keeps open for (hold_ms). User-mode networking accepts on the
+ * host before the guest listens and then drops the connection; holding
+ * tells the two apart. */
+int qemu_tcp_probe(const char *addr, uint16_t port, int hold_ms);
+
+#endif

@@ -1,0 +1,157 @@
+#!/bin/bash
+# test_escape.sh: the escape battery. Guests that make raw system calls
+# (not through the SDK) a guest must never get away with: each must be
+# killed by the kernel, the attempt reported by name, and the host must
+# show no trace of it. Memory outside the guest's RAM must be unreachable.
+cd "$(dirname "$0")/../.." || exit 1
+. tests/lib.sh
+# The cold path: this suite is about lightvm on its own.
+export LIGHTVM_NO_DAEMON=1
+
+ESC=$TGUESTS/escape.elf
+
+# escape_killed ATTEMPT SYSCALL [ARG]: killed by the policy, named.
+escape_killed() {
+    local what=$1 name=$2 arg=${3:-}
+    $LIGHTVM run $ESC $what $arg >"$TMP/$what.out" 2>"$TMP/$what.err"
+    local rc=$?
+    cat "$TMP/$what.out" "$TMP/$what.err"
+    if grep -q ESCAPED "$TMP/$what.out"; then
+        echo "the $what attempt returned to the guest"
+        return 1
+    fi
+    [ $rc -eq 159 ] || { echo "exit status $rc, expected 159 (SIGSYS)"; return 1; }
+    contains "$TMP/$what.err" "killed: forbidden system call $name"
+}
+
+# escape_crashed ATTEMPT: stopped by a memory fault.
+escape_crashed() {
+    local what=$1
+    $LIGHTVM run $ESC $what >"$TMP/$what.out" 2>"$TMP/$what.err"
+    local rc=$?
+    cat "$TMP/$what.out" "$TMP/$what.err"
+    ! grep -q ESCAPED "$TMP/$what.out" || { echo "the access succeeded"; return 1; }
+    [ $rc -eq 139 ] || { echo "exit status $rc, expected 139 (SIGSEGV)"; return 1; }
+    contains "$TMP/$what.err" "crashed: SIGSEGV"
+}
+
+t_open() { escape_killed open openat /etc/passwd; }
+
+t_creat_no_trace() {
+    escape_killed creat openat "$TMP/escaped-file" && [ ! -e "$TMP/escaped-file" ]
+}
+
+t_execve_no_trace() {
+    escape_killed execve execve "touch $TMP/escaped-exec" && [ ! -e "$TMP/escaped-exec" ]
+}
+
+t_kill_no_trace() {
+    # A host process the guest tries to kill by its host pid survives.
+    sleep 300 &
+    local victim=$!
+    escape_killed kill kill $victim
+    local r=$?
+    kill -0 $victim 2>/dev/null || { echo "the victim died"; r=1; }
+    kill $victim
+    wait $victim 2>/dev/null
+    return $r
+}
+
+t_mount_no_trace() {
+    local before
+    before=$(wc -l </proc/self/mountinfo)
+    escape_killed mount mount && [ "$(wc -l </proc/self/mountinfo)" -eq "$before" ]
+}
+
+t_int80() {
+    # A 32-bit system call is a different ABI: killed for its architecture.
+    $LIGHTVM run $ESC int80 >"$TMP/int80.out" 2>"$TMP/int80.err"
+    local rc=$?
+    cat "$TMP/int80.err"
+    ! grep -q ESCAPED "$TMP/int80.out" && [ $rc -eq 159 ] &&
+        contains "$TMP/int80.err" "forbidden 32-bit system call"
+}
+
+t_x32() {
+    $LIGHTVM run $ESC x32 >"$TMP/x32.out" 2>"$TMP/x32.err"
+    local rc=$?
+    cat "$TMP/x32.err"
+    ! grep -q ESCAPED "$TMP/x32.out" && [ $rc -eq 159 ] &&
+        contains "$TMP/x32.err" "killed: forbidden x32 system call openat"
+}
+
+# The sandbox as the host sees it while a guest runs.
+t_sandbox_state() {
+    $LIGHTVM run $EXAMPLES/idle/idle.elf >"$TMP/idle.out" 2>&1 &
+    local cli=$!
+    wait_for_file_text "$TMP/idle.out" "waiting for poweroff" || return 1
+    local pid
+    pid=$(pgrep -P $cli)
+    local r=0
+    # Only its console (1, 2) and control eventfd (3): no stdin, no shell fds.
+    [ "$(ls /proc/$pid/fd | tr '\n' ' ')" = "1 2 3 " ] || { ls -l /proc/$pid/fd; r=1; }
+    grep -q '^NoNewPrivs:[[:space:]]*1' /proc/$pid/status || r=1
+    grep -q '^Seccomp:[[:space:]]*2' /proc/$pid/status || r=1
+    grep -q '^CapEff:[[:space:]]*0000000000000000' /proc/$pid/status || r=1
+    grep -q '^CapBnd:[[:space:]]*0000000000000000' /proc/$pid/status || r=1
+    # A host uid of its own, not root.
+    local uid
+    uid=$(awk '/^Uid:/ {print $2}' /proc/$pid/status)
+    [ "$uid" -ne 0 ] || r=1
+    # Fresh namespaces: none shared with the host.
+    for ns in user pid mnt ipc uts net cgroup; do
+        [ "$(readlink /proc/$pid/ns/$ns)" != "$(readlink /proc/self/ns/$ns)" ] ||
+            { echo "shares the host's $ns namespace"; r=1; }
+    done
+    # Its own cgroup, with limits.
+    grep -q "memory:/$LIGHTVM_CGROUP_PARENT/" /proc/$pid/cgroup || { cat /proc/$pid/cgroup; r=1; }
+    # Nothing of the shell left in its address space: the monitor pages, the
+    # image from its template, RAM, and the kernel's vsyscall page only.
+    if grep -vE '^3ff0[0-3]000-|memfd:lightvm-image|^4[0-9a-f]{7}-4[0-9a-f]{7} rw-p 00000000 00:00 0|\[vsyscall\]' \
+        /proc/$pid/maps; then
+        echo "unexpected mappings above"
+        r=1
+    fi
+    kill -INT $cli
+    wait $cli
+    return $r
+}
+
+check sandbox_state t_sandbox_state
+check open t_open
+check creat_no_trace t_creat_no_trace
+check fork escape_killed fork fork
+check clone escape_killed clone clone
+check clone3 escape_killed clone3 clone3
+check vfork escape_killed vfork vfork
+check execve_no_trace t_execve_no_trace
+check socket escape_killed socket socket
+check mmap_exec escape_killed mmap-exec mmap
+check mprotect escape_killed mprotect mprotect
+check ptrace escape_killed ptrace ptrace
+check kill_no_trace t_kill_no_trace
+check write_foreign_fd escape_killed write-fd write 7
+check write_stdin escape_killed write-stdin write
+check mount_no_trace t_mount_no_trace
+check unshare escape_killed unshare unshare
+check setns escape_killed setns setns
+check chroot escape_killed chroot chroot
+check bpf escape_killed bpf bpf
+check io_uring escape_killed io_uring io_uring_setup
+check userfaultfd escape_killed userfaultfd userfaultfd
+check process_vm_readv escape_killed process_vm_readv process_vm_readv
+check perf_event_open escape_killed perf_event_open perf_event_open
+check init_module escape_killed init_module init_module
+check keyctl escape_killed keyctl keyctl
+check ppoll_sigmask escape_killed ppoll-sigmask ppoll
+check clock_settime escape_killed clock-bad clock_settime
+check int80 t_int80
+check x32 t_x32
+check read_below_ram escape_crashed read-low
+check read_past_ram escape_crashed read-high
+check read_host_stack escape_crashed read-stack
+check read_vsyscall escape_crashed read-vsyscall
+check write_devpage escape_crashed write-devpage
+check write_text escape_crashed write-text
+check exec_heap escape_crashed exec-heap
+finish

@@ -1,0 +1,168 @@
+/*
+ * test_request.c: lightvmd's request parser: what each operation accepts,
+ * and a clear refusal for everything else.
+ */
+#include "unit.h"
+
+#include "daemon/request.h"
+
+static const char *code;
+static struct lvm_err err;
+
+static int parse(const char *s, struct request *r)
+{
+    return request_parse(s, strlen(s), r, &code, &err);
+}
+
+static void refused(const char *s, const char *want_code, const char *want)
+{
+    struct request r;
+    if (parse(s, &r) == 0)
+        fail_msg("accepted: %s", s);
+    assert_string_equal(code, want_code);
+    if (!strstr(err.msg, want))
+        fail_msg("'%s' gave '%s', not '%s'", s, err.msg, want);
+}
+
+static void test_create_full(void **state)
+{
+    (void)state;
+    struct request r;
+    assert_int_equal(
+        parse("{\"op\":\"create\",\"tag\":7,\"image\":\"/g.elf\",\"name\":"
+              "\"web\",\"mem\":67108864,\"mem_limit\":100000000,\"cpus\":1.5,"
+              "\"args\":[\"-p\",\"80\"],\"env\":[\"A=1\",\"B=\"],\"block\":[{"
+              "\"name\":\"disk0\",\"path\":\"/d.img\",\"readonly\":true}],"
+              "\"console\":\"fd\",\"console_limit\":4096,\"watchdog_ms\":500,"
+              "\"monitor\":\"proc\"}",
+              &r),
+        0);
+    assert_int_equal(r.op, OP_CREATE);
+    assert_true(r.has_tag);
+    assert_int_equal(r.tag, 7);
+    assert_string_equal(r.image, "/g.elf");
+    assert_string_equal(r.name, "web");
+    assert_int_equal(r.mem, 64 << 20);
+    assert_int_equal(r.mem_limit, 100000000);
+    assert_true(r.cpus > 1.49 && r.cpus < 1.51);
+    assert_int_equal(r.argc, 2);
+    assert_string_equal(r.argv[1], "80");
+    assert_int_equal(r.envc, 2);
+    assert_int_equal(r.nblocks, 1);
+    assert_string_equal(r.blocks[0].path, "/d.img");
+    assert_true(r.blocks[0].readonly);
+    assert_true(r.console_fd);
+    assert_int_equal(r.console_limit, 4096);
+    assert_int_equal(r.watchdog_ms, 500);
+    assert_string_equal(r.monitor, "proc");
+    request_free(&r);
+}
+
+static void test_simple_ops(void **state)
+{
+    (void)state;
+    struct request r;
+    assert_int_equal(parse("{\"op\":\"destroy\",\"id\":\"abc\"}", &r), 0);
+    assert_int_equal(r.op, OP_DESTROY);
+    assert_string_equal(r.target, "abc");
+    assert_false(r.has_tag);
+    assert_int_equal(parse("{\"op\":\"list\"}", &r), 0);
+    assert_int_equal(r.limit, LIST_PAGE_MAX);
+    assert_int_equal(parse("{\"op\":\"list\",\"offset\":5,\"limit\":3,"
+                           "\"stats\":true}",
+                           &r),
+                     0);
+    assert_int_equal(r.offset, 5);
+    assert_int_equal(r.limit, 3);
+    assert_true(r.stats);
+    assert_int_equal(parse("{\"op\":\"version\"}", &r), 0);
+    assert_int_equal(parse("{\"op\":\"pool\",\"tag\":-5}", &r), 0);
+    assert_int_equal(r.tag, -5);
+}
+
+static void test_refusals(void **state)
+{
+    (void)state;
+    refused("", "bad_request", "malformed JSON");
+    refused("{\"op\":\"list\"} trailing", "bad_request", "malformed JSON");
+    refused("[]", "bad_request", "a request is a JSON object");
+    refused("{}", "bad_request", "missing field 'op'");
+    refused("{\"op\":1}", "bad_request", "missing field 'op'");
+    refused("{\"op\":\"reboot\"}", "unknown_op", "unknown operation 'reboot'");
+    refused("{\"op\":\"list\",\"op\":\"pool\"}", "bad_request", "malformed");
+    refused("{\"op\":\"list\",\"x\":1}", "unknown_field", "unknown field 'x'");
+    refused("{\"op\":\"list\",\"tag\":\"a\"}", "bad_request", "'tag'");
+    refused("{\"op\":\"list\",\"limit\":201}", "bad_request", "'limit'");
+    refused("{\"op\":\"list\",\"stats\":1}", "bad_request", "'stats'");
+    refused("{\"op\":\"info\"}", "bad_request", "missing field 'id'");
+    refused("{\"op\":\"info\",\"id\":\"\"}", "bad_request", "'id'");
+    refused("{\"op\":\"create\"}", "bad_request", "missing field 'image'");
+    refused("{\"op\":\"create\",\"image\":\"/x\",\"mem\":1.5}", "bad_request",
+            "'mem'");
+    refused("{\"op\":\"create\",\"image\":\"/x\",\"mem\":4294967296}",
+            "bad_request", "'mem'");
+    refused("{\"op\":\"create\",\"image\":\"/x\",\"cpus\":-1}", "bad_request",
+            "'cpus'");
+    refused("{\"op\":\"create\",\"image\":\"/x\",\"args\":\"a\"}",
+            "bad_request", "'args'");
+    refused("{\"op\":\"create\",\"image\":\"/x\",\"env\":[\"=v\"]}",
+            "bad_request", "KEY=VALUE");
+    refused("{\"op\":\"create\",\"image\":\"/x\",\"console\":\"tty\"}",
+            "bad_request", "'console'");
+    refused("{\"op\":\"create\",\"image\":\"/x\",\"block\":[{\"name\":"
+            "\"a\"}]}",
+            "bad_request", "missing field 'path'");
+    refused("{\"op\":\"create\",\"image\":\"/x\",\"block\":[{\"name\":\"a\","
+            "\"path\":\"/p\",\"size\":1}]}",
+            "unknown_field", "'size'");
+    refused("{\"op\":\"create\",\"image\":\"/x\",\"block\":[{\"name\":\"a\","
+            "\"path\":\"/p\"},{\"name\":\"a\",\"path\":\"/q\"}]}",
+            "bad_request", "given twice");
+    refused("{\"op\":\"create\",\"image\":\"a\\u0000b\"}", "bad_request",
+            "NUL");
+    /* Client strings echoed in messages stay on one line. */
+    refused("{\"op\":\"list\",\"\\nx\":1}", "unknown_field", "'?x'");
+    refused("{\"op\":\"re\\r\\nboot\"}", "unknown_op", "'re??boot'");
+    refused("{\"op\":\"create\",\"image\":\"/x\",\"env\":[\"\\u001b[2J\"]}",
+            "bad_request", "'?[2J'");
+    assert_null(strchr(err.msg, '\n'));
+}
+
+static void test_limits(void **state)
+{
+    (void)state;
+    /* Oversized: refused before parsing. */
+    size_t n = REQUEST_MAX_BYTES + 1;
+    char *big = malloc(n);
+    memset(big, ' ', n);
+    struct request r;
+    assert_int_equal(request_parse(big, n, &r, &code, &err), -1);
+    assert_string_equal(code, "too_large");
+    free(big);
+    /* A name longer than the field. */
+    char msg[256];
+    snprintf(msg, sizeof msg,
+             "{\"op\":\"create\",\"image\":\"/x\",\"name\":\"%070d\"}", 1);
+    refused(msg, "bad_request", "'name'");
+    /* Too many arguments: everything allocated so far is freed (ASan). */
+    size_t cap = 16 + REQUEST_MAX_ARGS * 5;
+    char *many = malloc(cap);
+    size_t at = (size_t)snprintf(many, cap,
+                                 "{\"op\":\"create\",\"image\":\"/x\",\"args\":[");
+    for (int i = 0; i < REQUEST_MAX_ARGS; i++)
+        at += (size_t)snprintf(many + at, cap - at, "%s\"a\"", i ? "," : "");
+    snprintf(many + at, cap - at, "]}");
+    refused(many, "bad_request", "more than");
+    free(many);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_create_full),
+        cmocka_unit_test(test_simple_ops),
+        cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_limits),
+    };
+    return cmocka_run_group_tests_name("request", tests, NULL, NULL);
+}

@@ -1,0 +1,187 @@
+/*
+ * test_tinyx_qemu.c: unit tests of the qemu monitor's pure parts: the
+ * QEMU command line, the control-channel messages and QMP parsing.
+ */
+#include "monitors/qemu/qemu.h"
+#include "monitors/qemu/qemu_qmp.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+static int has(const struct qemu_argv *a, const char *s)
+{
+    for (int i = 0; i < a->argc; i++)
+        if (!strcmp(a->argv[i], s))
+            return 1;
+    return 0;
+}
+
+static const char *after(const struct qemu_argv *a, const char *opt)
+{
+    for (int i = 0; i + 1 < a->argc; i++)
+        if (!strcmp(a->argv[i], opt))
+            return a->argv[i + 1];
+    return NULL;
+}
+
+static void argv_tcg_user_net(void **state)
+{
+    struct qemu_vm_config c;
+    memset(&c, 0, sizeof c);
+    c.kernel = "/k/vmlinux";
+    c.initrd = "/i/initramfs.cpio.zst";
+    c.net = QEMU_NET_USER;
+    c.nfwd = 1;
+    c.fwd[0] = (struct qemu_fwd){"127.0.0.1", 16379, 6379};
+    c.quiet = 1;
+    struct qemu_fds fds = {3, 4, 5, -1};
+    struct qemu_argv *a = malloc(sizeof *a);
+    struct lvm_err err;
+    assert_int_equal(qemu_build_argv(&c, &fds, 0, 2300000, a, &err), 0);
+    assert_string_equal(a->argv[0], "qemu-system-x86_64");
+    assert_non_null(strstr(after(a, "-M"), "microvm"));
+    assert_non_null(strstr(after(a, "-M"), "acpi=off"));
+    assert_non_null(strstr(after(a, "-M"), "pit=on"));
+    assert_string_equal(after(a, "-accel"), "tcg");
+    assert_string_equal(after(a, "-cpu"), "max");
+    assert_string_equal(after(a, "-m"), "256M");
+    assert_true(has(a, "-no-reboot"));
+    assert_true(has(a, "socket,id=con,fd=3"));
+    assert_true(has(a, "socket,id=ctl,fd=4"));
+    assert_true(has(a, "socket,id=qmp,fd=5"));
+    assert_true(has(a, "isa-serial,chardev=ctl,iobase=0x2f8,irq=3"));
+    const char *append = after(a, "-append");
+    assert_non_null(strstr(append, "tsc_early_khz=2300000"));
+    assert_non_null(strstr(append, "tinyx.ip=10.0.2.15/24"));
+    assert_non_null(strstr(append, "tinyx.ctl=ttyS1"));
+    assert_non_null(strstr(append, " quiet"));
+    assert_string_equal(after(a, "-netdev"),
+                        "user,id=n0,hostfwd=tcp:127.0.0.1:16379-:6379");
+    assert_null(after(a, "-incoming"));
+    free(a);
+}
+
+static void argv_kvm_tap_acpi(void **state)
+{
+    struct qemu_vm_config c;
+    memset(&c, 0, sizeof c);
+    c.kernel = "/boot/vmlinuz-6.1.0-cloud-amd64";
+    c.initrd = "/i/x.cpio.gz";
+    c.acpi = 1;
+    c.net = QEMU_NET_TAP;
+    c.tap_fd = 9;
+    snprintf(c.guest_ip, sizeof c.guest_ip, "10.9.0.2/24");
+    snprintf(c.mac, sizeof c.mac, "52:54:00:12:34:56");
+    c.mem = 64ull << 20;
+    c.incoming = "/tmp/state";
+    c.disk = "/img/root.ext4";
+    c.disk_readonly = 1;
+    struct qemu_fds fds = {3, 4, 5, 6};
+    struct qemu_argv *a = malloc(sizeof *a);
+    struct lvm_err err;
+    assert_int_equal(qemu_build_argv(&c, &fds, 1, 0, a, &err), 0);
+    assert_string_equal(after(a, "-accel"), "kvm");
+    assert_string_equal(after(a, "-cpu"), "host");
+    assert_non_null(strstr(after(a, "-M"), "acpi=on"));
+    assert_string_equal(after(a, "-netdev"), "tap,id=n0,fd=6");
+    assert_string_equal(after(a, "-device"),
+                        "isa-serial,chardev=ctl,iobase=0x2f8,irq=3");
+    assert_true(has(a, "virtio-net-device,netdev=n0,mac=52:54:00:12:34:56"));
+    assert_null(strstr(after(a, "-append"), "tsc_early_khz"));
+    assert_null(strstr(after(a, "-append"), "tinyx.gw"));
+    assert_string_equal(after(a, "-incoming"), "defer");
+    assert_string_equal(after(a, "-drive"),
+                        "file=/img/root.ext4,if=none,id=d0,format=raw,"
+                        "readonly=on");
+    assert_true(has(a, "virtio-blk-device,drive=d0"));
+    assert_string_equal(after(a, "-m"), "64M");
+    free(a);
+}
+
+static void argv_rejects_bad_config(void **state)
+{
+    struct qemu_vm_config c;
+    memset(&c, 0, sizeof c);
+    struct qemu_fds fds = {3, 4, 5, -1};
+    struct qemu_argv *a = malloc(sizeof *a);
+    struct lvm_err err;
+    assert_int_equal(qemu_build_argv(&c, &fds, 0, 0, a, &err), -1);
+    c.kernel = "/k";
+    c.initrd = "/i";
+    c.mem = 1 << 20;
+    assert_int_equal(qemu_build_argv(&c, &fds, 0, 0, a, &err), -1);
+    assert_non_null(strstr(err.msg, "memory"));
+    c.mem = 0;
+    c.net = QEMU_NET_TAP;
+    c.tap_fd = -1;
+    c.tap_ifname = "tap0,script=/tmp/evil";
+    assert_int_equal(qemu_build_argv(&c, &fds, 0, 0, a, &err), -1);
+    free(a);
+}
+
+static void control_messages(void **state)
+{
+    struct qemu_guest_state gs;
+    memset(&gs, 0, sizeof gs);
+    assert_int_equal(qemu_control_line(&gs, "tinyx boot 812", 1), 0);
+    assert_true(gs.booted);
+    assert_int_equal(gs.boot_ms, 812);
+    assert_int_equal(qemu_control_line(&gs, "tinyx ready 1020", 99), 0);
+    assert_true(gs.ready);
+    assert_int_equal(gs.ready_ns, 99);
+    assert_int_equal(qemu_control_line(&gs, "tinyx signal 11", 1), 0);
+    assert_true(gs.have_exit && gs.signaled && gs.exit_status == 11);
+    assert_int_equal(qemu_control_line(&gs, "tinyx exit 300", 1), 0);
+    assert_int_equal(gs.exit_status, 300 & 0xff);
+    assert_int_equal(qemu_control_line(&gs, "tinyx error exec /x: ENOENT", 1),
+                     0);
+    assert_string_equal(gs.error, "exec /x: ENOENT");
+    assert_int_equal(qemu_control_line(&gs, "garbage", 1), -1);
+    assert_int_equal(qemu_control_line(&gs, "tinyx nonsense", 1), -1);
+}
+
+static void qmp_messages(void **state)
+{
+    struct qmp_msg m;
+    const char *greet = "{\"QMP\": {\"version\": {}, \"capabilities\": []}}";
+    assert_int_equal(qmp_parse(greet, strlen(greet), &m), 0);
+    assert_int_equal(m.kind, QMP_GREETING);
+    json_decref(m.root);
+    const char *ret = "{\"return\": {\"running\": true}}\r\n";
+    assert_int_equal(qmp_parse(ret, strlen(ret), &m), 0);
+    assert_int_equal(m.kind, QMP_RETURN);
+    assert_true(json_is_true(json_object_get(m.ret, "running")));
+    json_decref(m.root);
+    const char *e = "{\"error\": {\"class\": \"GenericError\", \"desc\": "
+                    "\"no\"}}";
+    assert_int_equal(qmp_parse(e, strlen(e), &m), 0);
+    assert_int_equal(m.kind, QMP_ERROR);
+    assert_string_equal(m.desc, "no");
+    json_decref(m.root);
+    const char *ev = "{\"event\": \"MIGRATION\", \"data\": {\"status\": "
+                     "\"completed\"}, \"timestamp\": {}}";
+    assert_int_equal(qmp_parse(ev, strlen(ev), &m), 0);
+    assert_int_equal(m.kind, QMP_EVENT);
+    assert_string_equal(m.status, "completed");
+    json_decref(m.root);
+    assert_int_equal(qmp_parse("{\"x\": 1}", 8, &m), -1);
+    assert_int_equal(qmp_parse("not json", 8, &m), -1);
+    assert_int_equal(qmp_parse("{\"error\": 3}", 12, &m), -1);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(argv_tcg_user_net),
+        cmocka_unit_test(argv_kvm_tap_acpi),
+        cmocka_unit_test(argv_rejects_bad_config),
+        cmocka_unit_test(control_messages),
+        cmocka_unit_test(qmp_messages),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

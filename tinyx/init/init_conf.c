@@ -1,0 +1,194 @@
+/*
+ * init_conf.c: read the init's configuration. The image carries
+ * /etc/tinyx/init.conf, one "key value" per line (see docs/tinyx.md); the
+ * monitor adds per-run settings (network, control channel) as tinyx.* words
+ * on the kernel command line.
+ */
+#include "init.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static char *read_file(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return NULL;
+    size_t cap = 4096, len = 0;
+    char *buf = malloc(cap);
+    for (;;) {
+        if (!buf)
+            break;
+        if (len + 1 >= cap) {
+            char *n = realloc(buf, cap *= 2);
+            if (!n) {
+                free(buf);
+                buf = NULL;
+                break;
+            }
+            buf = n;
+        }
+        ssize_t r = read(fd, buf + len, cap - len - 1);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            break;
+        len += (size_t)r;
+    }
+    close(fd);
+    if (buf)
+        buf[len] = 0;
+    return buf;
+}
+
+static int add(char **v, int *n, int max, char *s)
+{
+    if (*n >= max)
+        return -1;
+    v[(*n)++] = s;
+    v[*n] = NULL;
+    return 0;
+}
+
+static int parse_groups(struct init_conf *c, char *s)
+{
+    for (char *tok = strtok(s, ","); tok; tok = strtok(NULL, ",")) {
+        if (c->ngroups >= INIT_MAX_GROUPS)
+            return -1;
+        c->groups[c->ngroups++] = (gid_t)strtoul(tok, NULL, 10);
+    }
+    return 0;
+}
+
+static int parse_dir(struct init_conf *c, char *s)
+{
+    if (c->ndirs >= INIT_MAX_DIRS)
+        return -1;
+    struct init_dir *d = &c->dirs[c->ndirs];
+    char *mode = strchr(s, ' ');
+    if (!mode)
+        return -1;
+    *mode++ = 0;
+    unsigned long m, u, g;
+    if (sscanf(mode, "%lo %lu %lu", &m, &u, &g) != 3)
+        return -1;
+    d->path = s;
+    d->mode = (mode_t)m;
+    d->uid = (uid_t)u;
+    d->gid = (gid_t)g;
+    c->ndirs++;
+    return 0;
+}
+
+/* One "key value" line; 0, or -1 if it is malformed or over a limit. */
+static int parse_line(struct init_conf *c, char *line)
+{
+    char *val = strchr(line, ' ');
+    if (!val)
+        return -1;
+    *val++ = 0;
+    if (!strcmp(line, "arg"))
+        return add(c->argv, &c->argc, INIT_MAX_ARGS, val);
+    if (!strcmp(line, "env"))
+        return add(c->env, &c->envc, INIT_MAX_ENV, val);
+    if (!strcmp(line, "module")) {
+        if (c->nmodules >= INIT_MAX_MODULES)
+            return -1;
+        c->modules[c->nmodules++] = val;
+        return 0;
+    }
+    if (!strcmp(line, "health-arg"))
+        return add(c->health_argv, &c->health_argc, INIT_MAX_ARGS, val);
+    if (!strcmp(line, "health-tcp")) {
+        c->health_port = atoi(val);
+        return c->health_port > 0 && c->health_port < 65536 ? 0 : -1;
+    }
+    if (!strcmp(line, "uid"))
+        c->uid = (uid_t)strtoul(val, NULL, 10);
+    else if (!strcmp(line, "gid"))
+        c->gid = (gid_t)strtoul(val, NULL, 10);
+    else if (!strcmp(line, "groups"))
+        return parse_groups(c, val);
+    else if (!strcmp(line, "dir"))
+        return parse_dir(c, val);
+    else if (!strcmp(line, "user"))
+        c->user = val;
+    else if (!strcmp(line, "home"))
+        c->home = val;
+    else if (!strcmp(line, "cwd"))
+        c->cwd = val;
+    else if (!strcmp(line, "hostname"))
+        c->hostname = val;
+    /* Unknown keys are ignored: a newer builder may add some. */
+    return 0;
+}
+
+static void copy_word(char *dst, size_t len, const char *src)
+{
+    size_t n = strcspn(src, " \t\n");
+    if (n >= len)
+        n = len - 1;
+    memcpy(dst, src, n);
+    dst[n] = 0;
+}
+
+void init_conf_cmdline(struct init_conf *c, const char *cmdline)
+{
+    static const struct {
+        const char *key;
+        size_t off;
+    } keys[] = {
+        {"tinyx.ip=", offsetof(struct init_conf, ip)},
+        {"tinyx.gw=", offsetof(struct init_conf, gw)},
+        {"tinyx.dns=", offsetof(struct init_conf, dns)},
+        {"tinyx.ctl=", offsetof(struct init_conf, ctl)},
+    };
+    for (const char *p = cmdline; *p;) {
+        p += strspn(p, " \t\n");
+        if (!*p)
+            break;
+        for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+            size_t kl = strlen(keys[i].key);
+            if (!strncmp(p, keys[i].key, kl))
+                copy_word((char *)c + keys[i].off, 32, p + kl);
+        }
+        if (!strncmp(p, "quiet", 5) && (p[5] == 0 || p[5] == ' '))
+            c->quiet = 1;
+        p += strcspn(p, " \t\n");
+    }
+}
+
+int init_conf_load(struct init_conf *c)
+{
+    memset(c, 0, sizeof *c);
+    char *text = read_file(INIT_CONF);
+    if (!text) {
+        init_log("cannot read %s: %s", INIT_CONF, strerror(errno));
+        return -1;
+    }
+    int lineno = 0;
+    for (char *line = text, *next; line && *line; line = next) {
+        next = strchr(line, '\n');
+        if (next)
+            *next++ = 0;
+        lineno++;
+        if (!*line || *line == '#')
+            continue;
+        if (parse_line(c, line) < 0) {
+            init_log("%s:%d: bad line", INIT_CONF, lineno);
+            return -1;
+        }
+    }
+    if (c->argc == 0) {
+        init_log("%s: no command (arg lines)", INIT_CONF);
+        return -1;
+    }
+    char *cmdline = read_file("/proc/cmdline");
+    if (cmdline)
+        init_conf_cmdline(c, cmdline);
+    return 0;
+}

@@ -1,0 +1,53 @@
+/*
+ * fsutil.c: small file helpers (see fsutil.h).
+ */
+#include "toolstack/fsutil.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int fs_write_str(const char *path, const char *text, struct lvm_err *err)
+{
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0)
+        return lvm_err_set(err, errno, "open %s", path);
+    size_t n = strlen(text);
+    ssize_t w = write(fd, text, n);
+    int e = errno;
+    close(fd);
+    if (w != (ssize_t)n)
+        return lvm_err_set(err, w < 0 ? e : EIO, "write '%s' to %s", text,
+                           path);
+    return 0;
+}
+
+int fs_open_data(const char *path, int writable, int allow_blkdev,
+                 struct lvm_err *err)
+{
+    int fd = open(path, (writable ? O_RDWR : O_RDONLY) | O_NONBLOCK |
+                            O_NOCTTY | O_CLOEXEC);
+    if (fd < 0)
+        return lvm_err_set(err, errno, "%s", path);
+    struct stat st;
+    if (fstat(fd, &st) < 0) {
+        int e = errno;
+        close(fd);
+        return lvm_err_set(err, e, "stat %s", path);
+    }
+    if (!S_ISREG(st.st_mode) && !(allow_blkdev && S_ISBLK(st.st_mode))) {
+        close(fd);
+        return lvm_err_set(err, EINVAL, "%s is not a regular file%s", path,
+                           allow_blkdev ? " or a block device" : "");
+    }
+    /* Regular files and disks never block; reads must not see EAGAIN. */
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0) {
+        int e = errno;
+        close(fd);
+        return lvm_err_set(err, e, "%s", path);
+    }
+    return fd;
+}
