@@ -36,7 +36,7 @@ KVM_INITRAMFS := $(KVM_NESTED)/initramfs.cpio.gz
 kvm-initramfs: $(KVM_INITRAMFS)
 
 $(KVM_INITRAMFS): tests/kvm/nested/mkinitramfs.sh tests/kvm/nested/init \
-                  tests/kvm/test_kvm.sh tests/lib.sh all $(UNIT_BINS) \
+                  tests/kvm/test_kvm.sh tests/lib.sh all $(TGUEST_SRCS) \
                   $(TGUEST_ELFS) $(KVM_TGUEST_ELFS) $(KVM_TPROGS)
 	$(call say,CPIO,$@)tests/kvm/nested/mkinitramfs.sh $(BUILD) $(KVM_NESTED)
 

@@ -212,7 +212,9 @@ for elf in "$EXAMPLES"/*/*.elf "$TGUESTS"/*.elf "$KVMT/libc.elf" \
     escape | crash)
         var=what
         [ $name = crash ] && var=k
-        for a in $(actions "tests/guests/$name.c" $var); do
+        acts=$(actions "tests/guests/$name.c" $var)
+        [ -n "$acts" ] || check "same_${name}_actions" false
+        for a in $acts; do
             check "same_${name}_$a" compare "${name}_$a" -- "$elf" "$a"
         done
         ;;

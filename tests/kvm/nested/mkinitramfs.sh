@@ -60,6 +60,10 @@ for elf in "$build"/examples/*/*.elf "$build"/tests/guests/*.elf \
     [ -e "$elf" ] && install -D -m 0644 "$elf" "$L/$elf"
 done
 install -D -m 0644 tests/lib.sh "$L/tests/lib.sh"
+# The suite reads the escape and crash guests' actions from their sources.
+for src in tests/guests/*.c; do
+    [ -e "$src" ] && install -D -m 0644 "$src" "$L/$src"
+done
 install -D -m 0755 tests/kvm/test_kvm.sh "$L/tests/kvm/test_kvm.sh"
 
 # KVM for AMD and what it depends on, in load order.
