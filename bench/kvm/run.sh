@@ -7,14 +7,15 @@
 #   1. through the toolstack library (bench_kvm): guest_start to reaped,
 #      no process per run but the guest's own; the monitor's own timings
 #      from its report page;
-#   2. cold `lightvm run --monitor M noop.elf`, a new CLI process each
-#      time, timed with bash's $EPOCHREALTIME.
+#   2. cold `lightvm run --monitor M noop.elf` (no daemon), a new CLI
+#      process each time, timed with bash's $EPOCHREALTIME.
 set -eu
 cd "$(dirname "$0")/../.."
 runs=${1:-200}
 BUILD=${BUILD:-build}
 noop=$BUILD/examples/noop/noop.elf
 export LIGHTVM_SHELL=$PWD/$BUILD/bin/lightvm-shell
+export LIGHTVM_NO_DAEMON=1 # the cold path: no lightvmd in between
 
 kvm_kind=unknown
 for m in kvm_pvm kvm_intel kvm_amd; do
