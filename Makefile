@@ -100,9 +100,11 @@ examples: $(EXAMPLE_ELFS)
 # ---- Shell (the process a guest runs in): static, musl ----------------
 
 SHELL_SRCS := monitors/shell/shell.c monitors/proc/proc_exec.c \
-              monitors/proc/trampoline.S monitors/kvm/kvm_exec.c
+              monitors/proc/trampoline.S $(wildcard monitors/kvm/*.c) \
+              monitors/kvm/kvm_stubs.S
 SHELL_OBJS := $(patsubst %,$(BUILD)/shellobj/%.o,$(SHELL_SRCS))
-SHELL_HDRS := monitors/shell/shell.h monitors/common/plan.h include/lightvm/abi.h
+SHELL_HDRS := monitors/shell/shell.h monitors/common/plan.h include/lightvm/abi.h \
+              monitors/kvm/kvm.h
 
 # musl has no Linux UAPI headers of its own: use the host's (linux-libc-dev)
 # without the rest of glibc's include directory.
@@ -264,6 +266,7 @@ fuzz-replay: $(FUZZ_TARGETS)
 include bench/bench.mk
 -include tinyx/tinyx.mk
 -include net/net.mk
+-include monitors/kvm/kvm.mk
 
 deps:
 	./scripts/deps.sh

@@ -401,8 +401,15 @@ static int run_cold(struct run_opts *o)
     if (guest_reap(g, audit_fd, ws.timed_out, &ex, &err) < 0)
         goto fail;
     if (ex.kind != GUEST_EXITED || (ex.status != 0 && !o->quiet)) {
-        char buf[512];
+        char buf[1024];
         cli_msg("guest %s %s", g->name, guest_exit_str(&ex, buf, sizeof buf));
+        /* A kvm crash comes with the guest's registers. */
+        for (char *line = ex.regs, *nl; *line; line = nl + 1) {
+            nl = strchr(line, '\n');
+            if (!nl)
+                break;
+            cli_msg("  %.*s", (int)(nl - line), line);
+        }
     }
     code = ex.code;
     goto out;

@@ -57,8 +57,10 @@ enum {
     "  -n, --name NAME         guest name (default: from the image)\n"        \
     "  -e, --env KEY=VALUE     set an environment variable in the guest\n"    \
     "  -b, --block NAME=FILE[:ro]  attach FILE as block device NAME\n"        \
-    "      --monitor MONITOR   proc (default), or auto: the strongest\n"      \
-    "                          isolation this host offers\n"                  \
+    "      --monitor MONITOR   proc (default): a sandboxed process, on any\n" \
+    "                          Linux host; kvm: a hardware virtual machine\n"\
+    "                          (needs /dev/kvm); auto: kvm where /dev/kvm\n"  \
+    "                          works, proc otherwise, and says which\n"       \
     "      --watchdog MS       kill the guest if it does not yield (ping) for\n" \
     "                          MS milliseconds (daemon guests)\n"            \
     "      --net[=BRIDGE]      attach the guest's NICs to BRIDGE (default\n"  \

@@ -1,13 +1,14 @@
 /*
- * binding_kvm.c: hypercalls under the kvm monitor. The guest runs in ring 0
+ * binding_kvm.c: hypercalls under the kvm monitor. The guest runs in ring 3
  * of its own virtual machine; a hypercall writes an argument block into
  * guest RAM and does `outl` of its offset from LVM_RAM_BASE to port
- * LVM_HC_PORT_BASE + number. The monitor serves it during the I/O exit and
- * writes results back into the block before the guest resumes.
+ * LVM_HC_PORT_BASE + number (the TSS's I/O bitmap allows those ports and
+ * no others). The monitor serves it during the I/O exit and writes results
+ * back into the block before the guest resumes.
  *
  * Linux system calls made by musl arrive at __lvm_syscall_entry (the
- * monitor points LSTAR there) and are served by linux.c, exactly as the
- * SIGSYS path does under proc.
+ * monitor's ring-0 `syscall` trampoline returns there) and are served by
+ * linux.c, exactly as the SIGSYS path does under proc.
  */
 #include "sdk.h"
 
@@ -20,8 +21,20 @@ static void hypercall(unsigned nr, volatile void *arg)
                      : "memory");
 }
 
+/* Bytes XSAVE needs for the state the monitor enabled, or 0 to use
+ * FXSAVE (read by __lvm_syscall_entry). */
+unsigned long lvm__xsave_size;
+
 void lvm__kvm_init(void)
 {
+    unsigned a, b, c, d;
+    __asm__ volatile("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(1), "c"(0));
+    if (c & (1u << 27)) { /* OSXSAVE: the monitor set CR4.OSXSAVE */
+        __asm__ volatile("cpuid"
+                         : "=a"(a), "=b"(b), "=c"(c), "=d"(d)
+                         : "a"(0xd), "c"(0));
+        lvm__xsave_size = b; /* for the features XCR0 enables */
+    }
     lvm__hc = &lvm__binding_kvm;
 }
 
@@ -118,12 +131,8 @@ static _Noreturn void kvm_abort(void)
 
 static long kvm_set_fs(uintptr_t base)
 {
-    /* Ring 0: write the FS base MSR directly. */
-    __asm__ volatile("wrmsr"
-                     :
-                     : "c"(0xc0000100u), "a"((uint32_t)base),
-                       "d"((uint32_t)(base >> 32))
-                     : "memory");
+    /* The kvm monitor enables CR4.FSGSBASE (it refuses CPUs without it). */
+    __asm__ volatile("wrfsbase %0" ::"r"(base) : "memory");
     return 0;
 }
 

@@ -4,11 +4,15 @@
  * musl is an ordinary Linux libc; it makes a handful of system calls for
  * TLS, memory, stdio, time and signals. None of them may reach the host, so
  * they arrive here instead: under the proc monitor as SIGSYS from the
- * seccomp filter (sigsys.c), under the kvm monitor through the ring-0
- * `syscall` entry. Under proc the filter sends only the calls listed in
- * toolstack/policy_proc.c here and kills the guest for anything else;
+ * seccomp filter (sigsys.c), under the kvm monitor through the `syscall`
+ * entry (start.S), where the monitor's ring-0 trampoline sends it. Under
+ * proc the filter sends only the calls listed in toolstack/policy_proc.c
+ * here and kills the guest for anything else;
  * under kvm every call lands here, and a call the SDK does not serve stops
- * the guest with its name, as the proc filter would.
+ * the guest with its name, as the proc filter would. So that both
+ * monitors draw the line in the same place, a call the proc filter traps
+ * only for some arguments (read of fd 0, ioctl of fds 0-2, ...) is
+ * forbidden here for the others (STDIO_FD below).
  */
 #include "sdk.h"
 
@@ -27,6 +31,9 @@
 #include <time.h>
 
 #define GUEST_PID 1
+
+/* fds 0-2, which the proc filter lets through to the SDK for stdio calls. */
+#define STDIO_FD(fd) ((fd) >= 0 && (fd) <= 2)
 
 /* Signal dispositions set with rt_sigaction. Signals only ever come from
  * the guest itself (raise, abort), so they are delivered synchronously. */
@@ -70,10 +77,8 @@ static void sleep_until(uint64_t deadline)
     }
 }
 
-static long sys_writev(long fd, const struct iovec *iov, long cnt)
+static long sys_writev(const struct iovec *iov, long cnt)
 {
-    if (fd != 1 && fd != 2)
-        return -EBADF;
     if (cnt < 0 || cnt > 1024)
         return -EINVAL;
     long total = 0;
@@ -140,10 +145,8 @@ static long sys_rt_sigaction(int sig, const struct k_sigaction *act,
     return 0;
 }
 
-static long sys_fstat(long fd, struct stat *st)
+static long sys_fstat(struct stat *st)
 {
-    if (fd < 0 || fd > 2)
-        return -EBADF;
     lvm__memzero(st, sizeof *st);
     st->st_mode = S_IFCHR | 0620;
     st->st_blksize = 4096;
@@ -206,11 +209,10 @@ long lvm__linux_syscall(long nr, long a0, long a1, long a2, long a3, long a4,
     switch (nr) {
     /* stdio: fd 0 is an empty input, fds 1 and 2 are the console. */
     case SYS_read:
-        if (a0 == 0)
-            return 0;
-        return -EBADF;
     case SYS_readv:
-        return a0 == 0 ? 0 : -EBADF;
+        if (a0 != 0)
+            forbidden(nr);
+        return 0;
     case SYS_write: {
         if (a0 != 1 && a0 != 2)
             forbidden(nr);
@@ -218,9 +220,13 @@ long lvm__linux_syscall(long nr, long a0, long a1, long a2, long a3, long a4,
         return r < 0 ? -EIO : r;
     }
     case SYS_writev:
-        return sys_writev(a0, (const struct iovec *)a1, a2);
+        if (a0 != 1 && a0 != 2)
+            forbidden(nr);
+        return sys_writev((const struct iovec *)a1, a2);
     case SYS_ioctl:
-        if (a0 >= 0 && a0 <= 2 && a1 == TIOCGWINSZ) {
+        if (!STDIO_FD(a0))
+            forbidden(nr);
+        if (a1 == TIOCGWINSZ) {
             /* Claiming a terminal makes stdout line-buffered, so output
              * reaches the console line by line. */
             struct winsize *w = (struct winsize *)a2;
@@ -231,13 +237,14 @@ long lvm__linux_syscall(long nr, long a0, long a1, long a2, long a3, long a4,
         }
         return -ENOTTY;
     case SYS_close:
-        return a0 >= 0 && a0 <= 2 ? 0 : -EBADF;
     case SYS_fstat:
-        return sys_fstat(a0, (struct stat *)a1);
     case SYS_lseek:
-        return a0 >= 0 && a0 <= 2 ? -ESPIPE : -EBADF;
     case SYS_fcntl:
-        return a0 >= 0 && a0 <= 2 ? 0 : -EBADF;
+        if (!STDIO_FD(a0))
+            forbidden(nr);
+        if (nr == SYS_fstat)
+            return sys_fstat((struct stat *)a1);
+        return nr == SYS_lseek ? -ESPIPE : 0;
 
     /* Memory. */
     case SYS_brk:
@@ -256,9 +263,9 @@ long lvm__linux_syscall(long nr, long a0, long a1, long a2, long a3, long a4,
 
     /* Threads and identity: one thread, pid 1, root. */
     case SYS_arch_prctl:
-        if (a0 == 0x1002 /* ARCH_SET_FS */)
-            return lvm__hc->set_fs((uintptr_t)a1);
-        return -EINVAL;
+        if (a0 != 0x1002 /* ARCH_SET_FS */)
+            forbidden(nr);
+        return lvm__hc->set_fs((uintptr_t)a1);
     case SYS_set_tid_address:
     case SYS_gettid:
     case SYS_getpid:
@@ -293,10 +300,13 @@ long lvm__linux_syscall(long nr, long a0, long a1, long a2, long a3, long a4,
     case SYS_sigaltstack:
         return 0;
     case SYS_tkill:
-        return a0 == GUEST_PID ? sys_kill_self((int)a1) : -ESRCH;
+        if (a0 != GUEST_PID)
+            forbidden(nr);
+        return sys_kill_self((int)a1);
     case SYS_tgkill:
-        return a0 == GUEST_PID && a1 == GUEST_PID ? sys_kill_self((int)a2)
-                                                  : -ESRCH;
+        if (a0 != GUEST_PID || a1 != GUEST_PID)
+            forbidden(nr);
+        return sys_kill_self((int)a2);
     case SYS_kill:
         if (a0 == GUEST_PID || a0 == 0)
             return sys_kill_self((int)a1);

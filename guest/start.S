@@ -25,10 +25,14 @@ __lvm_sigreturn:
 
 
 /*
- * Ring-0 `syscall` entry under the kvm monitor (LSTAR). SYSCALL does not
- * switch stacks, so the frame goes below the interrupted code's red zone.
- * Like Linux, it preserves every register but %rax (result), %rcx (return
- * address) and %r11 (flags).
+ * `syscall` entry under the kvm monitor: the monitor's ring-0 trampoline
+ * (its LSTAR) returns here, in the guest's ring 3, with the registers as
+ * `syscall` left them: %rcx the return address, %r11 the flags. The stack
+ * is the caller's, so the frame goes below its red zone. Like Linux, it
+ * preserves every register but %rax (result), %rcx and %r11, the FPU and
+ * vector registers included (the C code below may use SSE, and musl keeps
+ * values in them across its inline system calls): XSAVE when the monitor
+ * enabled it (lvm__xsave_size, from CPUID), FXSAVE otherwise.
  */
     .text
     .globl __lvm_syscall_entry
@@ -47,10 +51,38 @@ __lvm_syscall_entry:
     push %rbx
     push %rbp
     mov %rsp, %rbx
-    lea 16(%rsp), %rdi      /* struct lvm_syscall_frame * */
-    andq $-16, %rsp
+    mov lvm__xsave_size(%rip), %rcx
+    test %rcx, %rcx
+    jz 1f
+    sub %rcx, %rsp
+    andq $-64, %rsp
+    xor %eax, %eax          /* XRSTOR wants the header's reserved bytes 0 */
+    mov %rax, 512(%rsp)
+    mov %rax, 520(%rsp)
+    mov %rax, 528(%rsp)
+    mov %rax, 536(%rsp)
+    mov %rax, 544(%rsp)
+    mov %rax, 552(%rsp)
+    mov %rax, 560(%rsp)
+    mov %rax, 568(%rsp)
+    mov $-1, %eax
+    mov $-1, %edx
+    xsave64 (%rsp)
+    lea 16(%rbx), %rdi      /* struct lvm_syscall_frame * */
     call lvm__kvm_syscall
-    mov %rbx, %rsp
+    mov %rax, %rbp          /* the result, while edx:eax name the state */
+    mov $-1, %eax
+    mov $-1, %edx
+    xrstor64 (%rsp)
+    mov %rbp, %rax
+    jmp 2f
+1:  sub $512, %rsp
+    andq $-64, %rsp
+    fxsave64 (%rsp)
+    lea 16(%rbx), %rdi
+    call lvm__kvm_syscall
+    fxrstor64 (%rsp)
+2:  mov %rbx, %rsp
     pop %rbp
     pop %rbx
     add $8, %rsp            /* frame.nr: %rax holds the result */

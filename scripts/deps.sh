@@ -1,6 +1,8 @@
 #!/bin/sh
 # deps.sh: install the Debian 12 packages lightvm needs to build, test and
-# benchmark, if any are missing. Run as root.
+# benchmark, if any are missing. Run as root. The last line is for the kvm
+# suite on hosts without /dev/kvm: it boots that kernel under QEMU with an
+# emulated CPU that has SVM (docs/kvm.md).
 set -eu
 PKGS="build-essential musl-tools musl-dev pkg-config clang lld \
 libseccomp-dev libelf-dev libjansson-dev libcmocka-dev libmnl-dev \
@@ -8,7 +10,7 @@ libarchive-dev iproute2 procps psmisc util-linux bsdextrautils \
 clang-format cppcheck \
 qemu-system-x86 linux-image-cloud-amd64 libssl-dev libzstd-dev liblz4-dev \
 libacl1-dev cpio zstd redis-server nginx \
-libnftnl-dev dpkg-dev nftables dnsmasq-base curl netcat-openbsd wrk crun"
+libnftnl-dev dpkg-dev nftables dnsmasq-base curl netcat-openbsd wrk crun linux-image-amd64 busybox-static"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q "install ok installed" ||

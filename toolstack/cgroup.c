@@ -339,6 +339,37 @@ int cgroup_attach(const struct cgroup *cg, pid_t pid, struct lvm_err *err)
     return 0;
 }
 
+/* Kernel threads have PF_KTHREAD (0x00200000) in /proc/PID/stat's flags. */
+static int is_kernel_thread(const char *tid)
+{
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/%s/stat", tid);
+    if (read_file(path, buf, sizeof buf) < 0)
+        return 0;
+    const char *p = strrchr(buf, ')'); /* the name may hold anything */
+    unsigned long flags = 0;
+    /* ") S ppid pgrp session tty tpgid flags" */
+    if (!p || sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %lu", &flags) != 1)
+        return 0;
+    return (flags & 0x00200000ul) != 0;
+}
+
+int cgroup_evict_kthreads(const struct cgroup *cg, struct lvm_err *err)
+{
+    if (cg->version != 2)
+        return 0; /* the v1 freezer skips threads it cannot freeze */
+    char path[512], root_procs[512], buf[4096];
+    path_of(cg, NULL, "cgroup.threads", path, sizeof path);
+    if (read_file(path, buf, sizeof buf) < 0)
+        return lvm_err_set(err, errno, "read %s", path);
+    snprintf(root_procs, sizeof root_procs, "%s/cgroup.procs", root());
+    for (char *save, *t = strtok_r(buf, "\n", &save); t;
+         t = strtok_r(NULL, "\n", &save))
+        if (is_kernel_thread(t) && fs_write_str(root_procs, t, err) < 0)
+            return -1;
+    return 0;
+}
+
 int cgroup_self_attach_fds(const struct cgroup *cg, int *fds, int max,
                            struct lvm_err *err)
 {

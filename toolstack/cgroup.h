@@ -52,6 +52,14 @@ void cgroup_open(struct cgroup *cg, const char *name);
 /* Move (pid) into the cgroup. */
 int cgroup_attach(const struct cgroup *cg, pid_t pid, struct lvm_err *err);
 
+/*
+ * Move kernel threads out of the cgroup, to the root. Linux before 6.13
+ * puts KVM's per-VM worker thread in the cgroup of the process that made
+ * the VM, and a cgroup v2 holding a kernel thread never reports itself
+ * frozen. No-op on cgroup v1.
+ */
+int cgroup_evict_kthreads(const struct cgroup *cg, struct lvm_err *err);
+
 #define CGROUP_MAX_ATTACH_FDS 8
 
 /*

@@ -22,6 +22,8 @@ static int map_pages(struct devpage *d, struct lvm_err *err)
     }
     d->dp = p;
     d->st = (volatile struct lvm_status *)((char *)p + DEVPAGE_STATUS_OFFSET);
+    d->report = (volatile struct lvm_monitor_report *)((char *)p +
+                                                       DEVPAGE_REPORT_OFFSET);
     return 0;
 }
 
@@ -75,6 +77,7 @@ void devpage_destroy(struct devpage *d)
         close(d->fd);
     d->dp = NULL;
     d->st = NULL;
+    d->report = NULL;
     d->fd = -1;
 }
 

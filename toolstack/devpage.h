@@ -1,24 +1,28 @@
 /*
  * devpage.h: a guest's device page and status page (NoXS). The toolstack
  * writes the device page, the guest reads it; the guest writes the status
- * page, the toolstack reads it. Both live in one two-page memfd the
- * toolstack keeps mapped; nothing global is consulted or updated.
+ * page, the toolstack reads it. Both live in one memfd the toolstack keeps
+ * mapped; nothing global is consulted or updated. Its third page is the
+ * kvm monitor's report (monitors/common/plan.h), which no guest maps.
  */
 #ifndef LVM_TS_DEVPAGE_H
 #define LVM_TS_DEVPAGE_H
 
+#include "monitors/common/plan.h"
 #include "toolstack/error.h"
 
 #include <lightvm/abi.h>
 
 struct devpage {
-    int fd;                    /* memfd: page 0 devpage, page 1 status */
+    int fd; /* memfd: page 0 devpage, page 1 status, page 2 report */
     struct lvm_devpage *dp;    /* toolstack's writable view */
     volatile struct lvm_status *st;
+    volatile struct lvm_monitor_report *report; /* kvm monitor's, trusted */
 };
 
-#define DEVPAGE_FILE_SIZE (2 * LVM_PAGE_SIZE)
+#define DEVPAGE_FILE_SIZE (3 * LVM_PAGE_SIZE)
 #define DEVPAGE_STATUS_OFFSET LVM_PAGE_SIZE
+#define DEVPAGE_REPORT_OFFSET LVM_REPORT_OFFSET
 
 /* Create the pages: in a file at (path) (which must not exist; a daemon
  * keeps it in the guest's run directory, so the pages outlive it), or in a

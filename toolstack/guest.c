@@ -88,7 +88,9 @@ int guest_prepare(const struct lvm_host *h, const struct guest_class *c,
         if (lim.cpu_quota_us < 1000)
             lim.cpu_quota_us = 1000; /* the kernel's minimum */
     }
-    lim.pids_max = 1; /* the guest is one process; nothing may fork */
+    /* The guest is one process; nothing may fork. KVM adds a worker task
+     * of its own to the monitor of a kvm guest (Linux 6.13 and later). */
+    lim.pids_max = mon->kind == LVM_MONITOR_KVM ? 2 : 1;
     if (cgroup_create(&g->cg, g->id, &lim, err) < 0)
         goto fail;
     g->have_cg = 1;
@@ -103,8 +105,17 @@ int guest_prepare(const struct lvm_host *h, const struct guest_class *c,
         .cg = &g->cg,
         .ipc_ns = 1,
         .net_ns = 1,
+        .ram_size = g->ram_size,
     };
-    if (sandbox_spawn(&so, &g->sb, err) < 0)
+    /* The kvm shell makes its VM at PREPARE, from a /dev/kvm opened here. */
+    int prep_fd = -1;
+    if (mon->prepare_fd && (prep_fd = mon->prepare_fd(h, err)) < 0)
+        goto fail;
+    so.kvm_fd = prep_fd;
+    int spawned = sandbox_spawn(&so, &g->sb, err);
+    if (prep_fd >= 0)
+        close(prep_fd);
+    if (spawned < 0)
         goto fail;
     g->t_spawn = host_now_ns();
     *out = g;
@@ -284,6 +295,85 @@ static const char *signame(int sig)
     }
 }
 
+static void format_regs(const volatile struct lvm_report_regs *r, char *buf,
+                        size_t len)
+{
+#define X(v) ((unsigned long long)(v))
+    snprintf(buf, len,
+             "rip %016llx rsp %016llx rflags %08llx\n"
+             "rax %016llx rbx %016llx rcx %016llx rdx %016llx\n"
+             "rsi %016llx rdi %016llx rbp %016llx r8  %016llx\n"
+             "r9  %016llx r10 %016llx r11 %016llx r12 %016llx\n"
+             "r13 %016llx r14 %016llx r15 %016llx\n"
+             "cr0 %08llx cr2 %016llx cr3 %08llx cr4 %08llx efer %llx "
+             "fs.base %llx\n",
+             X(r->rip), X(r->rsp), X(r->rflags), X(r->rax), X(r->rbx),
+             X(r->rcx), X(r->rdx), X(r->rsi), X(r->rdi), X(r->rbp), X(r->r8),
+             X(r->r9), X(r->r10), X(r->r11), X(r->r12), X(r->r13), X(r->r14),
+             X(r->r15), X(r->cr0), X(r->cr2), X(r->cr3), X(r->cr4),
+             X(r->efer), X(r->fs_base));
+#undef X
+}
+
+static void copy_volatile(char *dst, const volatile char *src, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        dst[i] = src[i];
+    dst[len - 1] = 0;
+}
+
+/*
+ * How a kvm guest ended, from the report its monitor wrote (the guest
+ * cannot write it: the page is never mapped into the VM). Returns 1 if
+ * (ex) is filled in, 0 if there is no report (the monitor was killed, or
+ * never got that far) and the process's fate says it all.
+ */
+static int reap_kvm_report(const struct guest *g, const siginfo_t *si,
+                           struct guest_exit *ex)
+{
+    const volatile struct lvm_monitor_report *rp = g->dev.report;
+    if (si->si_code != CLD_EXITED || !rp ||
+        __atomic_load_n(&rp->magic, __ATOMIC_ACQUIRE) != LVM_REPORT_MAGIC)
+        return 0;
+    ex->status = rp->status;
+    ex->code = rp->status;
+    char text[sizeof rp->detail];
+    switch (rp->kind) {
+    case LVM_REPORT_EXIT:
+        ex->kind = GUEST_EXITED;
+        return 1;
+    case LVM_REPORT_ABORT:
+        ex->kind = GUEST_ABORTED;
+        copy_volatile(text, g->dev.st->message, sizeof g->dev.st->message);
+        snprintf(ex->detail, sizeof ex->detail, "%s", text);
+        return 1;
+    case LVM_REPORT_FORBIDDEN:
+        ex->kind = GUEST_POLICY;
+        ex->syscall = rp->syscall >= -1 - 4096 ? rp->syscall : -1;
+        ex->status = SIGSYS;
+        ex->code = 128 + SIGSYS;
+        return 1;
+    case LVM_REPORT_CRASH:
+        ex->kind = GUEST_CRASHED;
+        ex->status = rp->signal;
+        ex->code = 128 + rp->signal;
+        copy_volatile(text, rp->detail, sizeof rp->detail);
+        snprintf(ex->detail, sizeof ex->detail, "%s: %s", signame(rp->signal),
+                 text);
+        if (rp->have_regs)
+            format_regs(&rp->regs, ex->regs, sizeof ex->regs);
+        return 1;
+    case LVM_REPORT_MONITOR:
+        ex->kind = GUEST_KILLED;
+        copy_volatile(text, rp->detail, sizeof rp->detail);
+        snprintf(ex->detail, sizeof ex->detail,
+                 "its kvm monitor, which failed: %s", text);
+        return 1;
+    default:
+        return 0;
+    }
+}
+
 int guest_reap(struct guest *g, int audit_fd, int timed_out,
                struct guest_exit *ex, struct lvm_err *err)
 {
@@ -314,6 +404,8 @@ int guest_reap(struct guest *g, int audit_fd, int timed_out,
     }
     if (r < 0)
         return lvm_err_set(err, errno, "wait for guest %s", g->id);
+    if (g->monitor == LVM_MONITOR_KVM && reap_kvm_report(g, &si, ex))
+        return 0;
     volatile struct lvm_status *st = g->dev.st;
     int ran = st->magic == LVM_STATUS_MAGIC;
     if (si.si_code == CLD_EXITED) {
@@ -344,7 +436,20 @@ int guest_reap(struct guest *g, int audit_fd, int timed_out,
     struct lvm_err ignore;
     if (g->have_cg)
         cgroup_stats(&g->cg, &cs, &ignore);
-    if (sig == SIGSYS) {
+    if (sig == SIGSYS && g->monitor == LVM_MONITOR_KVM) {
+        /* Not the guest: the kvm monitor broke its own filter. */
+        long nr = g->killed_syscall != -1
+                      ? g->killed_syscall
+                      : audit_wait_seccomp(audit_fd, g->sb.pid, 1000, NULL,
+                                           NULL);
+        char name[64];
+        ex->kind = GUEST_KILLED;
+        snprintf(ex->detail, sizeof ex->detail,
+                 "its kvm monitor's own seccomp filter (system call %s, a "
+                 "lightvm bug)",
+                 nr >= 0 ? policy_syscall_name(nr, name, sizeof name)
+                         : "unknown");
+    } else if (sig == SIGSYS) {
         ex->kind = GUEST_POLICY;
         ex->syscall = g->killed_syscall != -1
                           ? g->killed_syscall

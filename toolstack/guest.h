@@ -44,14 +44,14 @@ struct guest_spec {
     uint64_t console_limit; /* bytes, if the console is a file */
     unsigned nblocks;
     struct guest_block blocks[GUEST_MAX_BLOCKS];
-    unsigned monitor;   /* LVM_MONITOR_PROC */
+    unsigned monitor;   /* enum lvm_monitor_kind */
     struct guest_net_spec net; /* NICs: bridge, addresses (dev_net.h) */
 };
 
 struct guest {
     char id[GUEST_ID_LEN + 1];
     char name[64];
-    unsigned monitor;
+    unsigned monitor; /* enum lvm_monitor_kind */
     double cpus;
     struct devpage dev;
     int control_fd; /* eventfd: the control device's event channel */
@@ -84,8 +84,9 @@ struct guest_exit {
     enum guest_exit_kind kind;
     int status;   /* exit status, or the signal number */
     long syscall; /* GUEST_POLICY: the call, or -1 if unknown */
-    char detail[300];
+    char detail[600];
     int code;     /* what `lightvm run` exits with */
+    char regs[640]; /* kvm crashes: the guest's registers, lines of text */
 };
 
 /* Generate a random guest id (GUEST_ID_LEN hex digits). */

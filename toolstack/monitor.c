@@ -7,6 +7,7 @@
 
 static const struct monitor_ops *const monitors[] = {
     &monitor_proc,
+    &monitor_kvm,
 };
 
 #define NMONITORS (sizeof monitors / sizeof monitors[0])

@@ -39,9 +39,13 @@ struct monitor_ops {
                       const struct guest_spec *spec, const struct guest *g,
                       struct attach *a, struct lvm_msg_plan **plan,
                       size_t *len, struct lvm_err *err);
+    /* The fd a shell needs at PREPARE, opened by the toolstack (kvm:
+     * /dev/kvm), or -1 with (err) set. NULL if the monitor needs none. */
+    int (*prepare_fd)(const struct lvm_host *h, struct lvm_err *err);
 };
 
 extern const struct monitor_ops monitor_proc;
+extern const struct monitor_ops monitor_kvm;
 
 /* The monitor called (name), or NULL. "auto" picks the best available. */
 const struct monitor_ops *monitor_find(const char *name,

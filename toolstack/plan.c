@@ -50,6 +50,7 @@ int plan_begin(struct plan_builder *b, unsigned kind, uint16_t binding,
     b->p->hdr = (struct lvm_msg_hdr){LVM_PLAN_MAGIC, LVM_PLAN_VERSION,
                                      LVM_MSG_PLAN};
     b->p->monitor = kind;
+    b->p->report_fd_index = -1;
 
     struct layout_args la = {.argc = spec->argc, .argv = spec->argv,
                              .envc = spec->envc, .envp = spec->envp,

@@ -36,6 +36,11 @@ struct policy_params {
 int policy_proc_build(const struct policy_params *p, struct sock_filter **prog,
                       size_t *len, struct lvm_err *err);
 
+/* Compile the kvm monitor's own filter (policy_kvm.c) for a guest with the
+ * devices in (p) into a malloc'd BPF program. */
+int policy_kvm_build(const struct policy_params *p, struct sock_filter **prog,
+                     size_t *len, struct lvm_err *err);
+
 /* The name of x86_64 system call (nr), e.g. "openat", or "syscall-<nr>". */
 const char *policy_syscall_name(long nr, char *buf, size_t len);
 

@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
@@ -194,6 +195,32 @@ static int write_proc(pid_t pid, const char *file, const char *text,
 static int expect(struct sandbox *sb, uint16_t type, struct lvm_err *err)
 {
     struct lvm_msg_error m;
+    /* Until the shell has exec'd, the toolstack holds the other end of
+     * the socket too: a child that dies before then never closes it, so
+     * watch the child itself as well. */
+    for (;;) {
+        struct pollfd p[2] = {{sb->sock, POLLIN, 0}, {sb->pidfd, POLLIN, 0}};
+        int r = poll(p, sb->pidfd >= 0 ? 2 : 1, SHELL_TIMEOUT_S * 1000);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            return lvm_err_set(err, errno, "wait for the shell");
+        if (r == 0)
+            return lvm_err_set(err, ETIMEDOUT,
+                               "the shell did not answer in %d s",
+                               SHELL_TIMEOUT_S);
+        if (p[0].revents)
+            break;
+        siginfo_t si;
+        memset(&si, 0, sizeof si);
+        waitid(P_PIDFD, (id_t)sb->pidfd, &si, WEXITED | WNOWAIT);
+        return lvm_err_set(err, ECHILD,
+                           "the shell %s %d during set-up (126: its "
+                           "namespaces, 127: exec of lightvm-shell)",
+                           si.si_code == CLD_EXITED ? "exited with status"
+                                                    : "was killed by signal",
+                           si.si_status);
+    }
     ssize_t n;
     do
         n = recv(sb->sock, &m, sizeof m, 0);
@@ -214,6 +241,38 @@ static int expect(struct sandbox *sb, uint16_t type, struct lvm_err *err)
     if (m.hdr.type != type)
         return lvm_err_set(err, EPROTO, "unexpected message %u from the shell",
                            m.hdr.type);
+    return 0;
+}
+
+/* Send (len) bytes of (msg) with (nfds) fds; 0, or -1 with errno. */
+static int send_fds(int sock, const void *msg, size_t len, const int *fds,
+                    int nfds)
+{
+    union {
+        char buf[CMSG_SPACE(sizeof(int) * LVM_PLAN_MAX_FDS)];
+        struct cmsghdr align;
+    } ctl;
+    memset(&ctl, 0, sizeof ctl);
+    struct iovec iov = {(void *)msg, len};
+    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
+    if (nfds > 0) {
+        mh.msg_control = ctl.buf;
+        mh.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)nfds);
+        struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)nfds);
+        memcpy(CMSG_DATA(c), fds, sizeof(int) * (size_t)nfds);
+    }
+    ssize_t n;
+    do
+        n = sendmsg(sock, &mh, MSG_NOSIGNAL);
+    while (n < 0 && errno == EINTR);
+    if (n != (ssize_t)len) {
+        if (n >= 0)
+            errno = EMSGSIZE;
+        return -1;
+    }
     return 0;
 }
 
@@ -361,13 +420,24 @@ int sandbox_spawn(const struct sandbox_opts *o, struct sandbox *sb,
     snprintf(prep.root_dir, sizeof prep.root_dir, "%s", o->root_dir);
     if (o->hostname)
         snprintf(prep.hostname, sizeof prep.hostname, "%s", o->hostname);
-    if (send(sb->sock, &prep, sizeof prep, MSG_NOSIGNAL) != sizeof prep) {
+    prep.ram_size = o->ram_size;
+    /* A kvm shell gets /dev/kvm now: it makes its VM before its guest. */
+    if (send_fds(sb->sock, &prep, sizeof prep, &o->kvm_fd,
+                 o->monitor == LVM_MONITOR_KVM ? 1 : 0) < 0) {
         lvm_err_set(err, errno, "send PREPARE to the shell");
         goto fail;
     }
     /* READY comes from the exec'd shell: the child's stack is free then. */
     if (expect(sb, LVM_MSG_READY, err) < 0)
         goto fail;
+    /* A kvm shell's VM may have brought a kernel thread into the guest's
+     * cgroup, where it would keep pause from ever completing. */
+    if (o->monitor == LVM_MONITOR_KVM && o->cg &&
+        cgroup_evict_kthreads(o->cg, err) < 0) {
+        lvm_err_wrap(err, "move KVM's worker thread out of the guest's "
+                          "cgroup");
+        goto fail;
+    }
     close(sv[1]);
     munmap(stack, CHILD_STACK);
     return 0;
@@ -385,29 +455,8 @@ int sandbox_launch(struct sandbox *sb, const struct lvm_msg_plan *plan,
 {
     if (nfds > LVM_PLAN_MAX_FDS)
         return lvm_err_set(err, EINVAL, "too many fds for a plan");
-    union {
-        char buf[CMSG_SPACE(sizeof(int) * LVM_PLAN_MAX_FDS)];
-        struct cmsghdr align;
-    } ctl;
-    memset(&ctl, 0, sizeof ctl);
-    struct iovec iov = {(void *)plan, len};
-    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
-    if (nfds > 0) {
-        mh.msg_control = ctl.buf;
-        mh.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)nfds);
-        struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
-        c->cmsg_level = SOL_SOCKET;
-        c->cmsg_type = SCM_RIGHTS;
-        c->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)nfds);
-        memcpy(CMSG_DATA(c), fds, sizeof(int) * (size_t)nfds);
-    }
-    ssize_t n;
-    do
-        n = sendmsg(sb->sock, &mh, MSG_NOSIGNAL);
-    while (n < 0 && errno == EINTR);
-    if (n != (ssize_t)len)
-        return lvm_err_set(err, n < 0 ? errno : EMSGSIZE,
-                           "send the plan to the shell");
+    if (send_fds(sb->sock, plan, len, fds, nfds) < 0)
+        return lvm_err_set(err, errno, "send the plan to the shell");
     if (expect(sb, LVM_MSG_STARTED, err) < 0)
         return -1;
     close(sb->sock);

@@ -10,6 +10,7 @@
 #include "toolstack/error.h"
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 struct sandbox_opts {
@@ -20,6 +21,8 @@ struct sandbox_opts {
     const char *hostname;
     const struct cgroup *cg; /* cgroup to join, or NULL */
     int ipc_ns, net_ns;      /* 1: fresh ipc and net namespaces */
+    int kvm_fd;        /* kvm shells: /dev/kvm, sent with PREPARE */
+    uint64_t ram_size; /* kvm shells: RAM slot to make ahead, 0 if unknown */
 };
 
 struct sandbox {

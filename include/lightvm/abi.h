@@ -266,7 +266,7 @@ struct lvm_abi_note {
     uint32_t reserved;
     uint64_t sigsys_entry;   /* proc: SIGSYS handler serving libc's calls */
     uint64_t sigreturn_entry; /* proc: its signal return trampoline */
-    uint64_t syscall_entry;  /* kvm: ring-0 `syscall` entry (LSTAR) */
+    uint64_t syscall_entry;  /* kvm: where a `syscall` is served */
 };
 
 struct lvm_manifest_device {

@@ -7,8 +7,10 @@
  *
  *   toolstack                         shell
  *   (writes uid/gid maps, cgroups)
- *   PREPARE  ------------------------>  mounts an empty root, drops
- *                                       capabilities, no_new_privs
+ *   PREPARE (+ /dev/kvm) ------------>  mounts an empty root, drops
+ *                                       capabilities, no_new_privs;
+ *                                       kvm: creates the VM, its memory
+ *                                       slots and vCPU
  *            <------------------------  READY
  *   PLAN + fds ---------------------->  maps guest memory, installs fds,
  *                                       signal handler, rlimits
@@ -53,12 +55,15 @@ struct lvm_msg_hdr {
     uint16_t type; /* enum lvm_shell_msg */
 };
 
+/* PREPARE for a kvm shell carries one fd, /dev/kvm, opened by the
+ * toolstack: the shell itself can open nothing once its root is empty. */
 struct lvm_msg_prepare {
     struct lvm_msg_hdr hdr;
     uint32_t monitor; /* enum lvm_monitor_kind */
     uint32_t flags;   /* LVM_PREP_* */
     char root_dir[256]; /* an empty directory to mount the guest's root on */
     char hostname[64];
+    uint64_t ram_size; /* kvm: RAM slot to create ahead; 0 if not known */
 };
 
 #define LVM_PREP_CGROUPNS (1u << 0) /* unshare the cgroup namespace */
@@ -121,9 +126,73 @@ struct lvm_msg_plan {
     uint32_t bpf_len;         /* seccomp filter instructions in data */
     uint32_t bpf_off;         /* offset of the filter in data */
     uint32_t data_len;        /* bytes of data following this struct */
-    uint32_t reserved;
+    int32_t report_fd_index;  /* kvm: fd with the report page, or -1 */
     char comm[16];            /* process name once the guest runs */
     /* followed by data_len bytes of data */
 };
+
+/* ---- kvm monitor -------------------------------------------------------- */
+
+/* The kvm monitor keeps its vCPU at this fd, so that the toolstack can name
+ * it in the monitor's seccomp filter before the shell exists. */
+#define LVM_KVM_VCPU_FD 1000
+
+/*
+ * The monitor's report: how a kvm guest ended, written by the monitor (not
+ * the guest) into a page of the device-page memfd that is never mapped
+ * into the guest, just before the monitor exits. The toolstack reads it
+ * when it reaps the shell. Under proc the kernel is the witness (exit
+ * status, signal, audit record); under kvm the monitor is.
+ */
+#define LVM_REPORT_MAGIC 0x4c565250u /* "LVRP" */
+#define LVM_REPORT_OFFSET (2 * LVM_PAGE_SIZE) /* in the device-page memfd */
+
+enum lvm_report_kind {
+    LVM_REPORT_NONE = 0,
+    LVM_REPORT_EXIT = 1,      /* exit hypercall: status */
+    LVM_REPORT_ABORT = 2,     /* abort hypercall (message on status page) */
+    LVM_REPORT_FORBIDDEN = 3, /* the SDK refused a Linux call: syscall */
+    LVM_REPORT_CRASH = 4,     /* fault, triple fault, bad exit: signal */
+    LVM_REPORT_MONITOR = 5,   /* the monitor failed after STARTED */
+};
+
+/* Guest registers when the report was made (CRASH). */
+struct lvm_report_regs {
+    uint64_t rip, rsp, rflags;
+    uint64_t rax, rbx, rcx, rdx, rsi, rdi, rbp;
+    uint64_t r8, r9, r10, r11, r12, r13, r14, r15;
+    uint64_t cr0, cr2, cr3, cr4, efer;
+    uint64_t fs_base, gs_base;
+};
+
+/* Set-up timings in nanoseconds, for benchmarks (bench/kvm). */
+struct lvm_report_times {
+    uint64_t vm;          /* KVM_CREATE_VM and its checks */
+    uint64_t slots;       /* reserving guest memory, its memory slots */
+    uint64_t vcpu;        /* KVM_CREATE_VCPU, kvm_run, CPUID */
+    uint64_t worker;      /* immediate-exit KVM_RUN (KVM's worker task) */
+    uint64_t cpu_state;   /* GDT, IDT, registers, MSRs (at PREPARE) */
+    uint64_t plan;        /* mapping the plan's memory, page tables */
+    uint64_t first_entry; /* first KVM_RUN until its first exit */
+    uint64_t exits;       /* exits served until the guest ended */
+};
+
+struct lvm_monitor_report {
+    uint32_t magic; /* LVM_REPORT_MAGIC once complete */
+    uint32_t kind;  /* enum lvm_report_kind */
+    int32_t status; /* the shell's exit status */
+    int32_t signal; /* CRASH: the signal a proc guest would have died of */
+    int64_t syscall; /* FORBIDDEN: x86_64 number; i386 (int 0x80): -2 - nr */
+    uint32_t have_regs;
+    uint32_t reserved;
+    struct lvm_report_regs regs;
+    struct lvm_report_times times;
+    char detail[512]; /* CRASH, MONITOR: what happened, one line */
+};
+
+#ifndef __cplusplus
+_Static_assert(sizeof(struct lvm_monitor_report) <= LVM_PAGE_SIZE,
+               "the report fits its page");
+#endif
 
 #endif /* LVM_PLAN_H */

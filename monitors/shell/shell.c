@@ -5,6 +5,7 @@
  * namespaces with the control socket at LVM_SHELL_FD. It waits for PREPARE
  * (the toolstack has written its uid/gid maps and put it in its cgroup by
  * then), gives itself an empty read-only root and drops every privilege,
+ * (for kvm, creates the VM from the /dev/kvm fd that came with PREPARE),
  * answers READY, then waits for the PLAN that turns it into a guest.
  */
 #include "monitors/shell/shell.h"
@@ -193,10 +194,15 @@ int main(void)
     int fds[LVM_PLAN_MAX_FDS], nfds;
     struct lvm_msg_prepare prep;
     memset(&prep, 0, sizeof prep);
-    size_t n = recv_msg(&prep, sizeof prep, fds, 0, &nfds);
+    size_t n = recv_msg(&prep, sizeof prep, fds, 1, &nfds);
     if (n != sizeof prep || prep.hdr.type != LVM_MSG_PREPARE)
         shell_fail(EPROTO, "expected PREPARE");
+    if (nfds != (prep.monitor == LVM_MONITOR_KVM))
+        shell_fail(EPROTO, "PREPARE carries %d fds", nfds);
     prepare(&prep);
+    /* A kvm shell is a VM before it has a guest (the pool's point). */
+    if (prep.monitor == LVM_MONITOR_KVM)
+        kvm_prepare(fds[0], prep.ram_size);
     send_simple(LVM_MSG_READY);
 
     n = recv_msg(planbuf, sizeof planbuf, fds, LVM_PLAN_MAX_FDS, &nfds);

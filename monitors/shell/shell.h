@@ -8,6 +8,7 @@
 #include "monitors/common/plan.h"
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* The control socket, moved out of the guest's fd range. */
 extern int shell_sock;
@@ -23,7 +24,12 @@ void shell_send(const void *msg, size_t len);
 _Noreturn void proc_exec(const struct lvm_msg_plan *plan, const int *fds,
                          int nfds);
 
-/* Carry out a kvm plan. Does not return. */
+/* Create the VM, its memory slots (RAM too if (ram_size) is not 0) and
+ * its vCPU on /dev/kvm (kvm_fd), at PREPARE. */
+void kvm_prepare(int kvm_fd, uint64_t ram_size);
+
+/* Carry out a kvm plan in a shell kvm_prepare made ready. Does not
+ * return. */
 _Noreturn void kvm_exec(const struct lvm_msg_plan *plan, const int *fds,
                         int nfds);
 

@@ -1,0 +1,319 @@
+#!/bin/bash
+# tests/kvm/test_kvm.sh: the kvm monitor's suite (part of `make test`).
+#
+# Same guest, same output: every guest in $BUILD/examples and
+# $BUILD/tests/guests, and the suite's libc and block guests, runs under
+# proc and under kvm with the same arguments and devices. Its console
+# output (with decimal fractions masked: guests print timings), its exit
+# status and the toolstack's verdict line must match; the proc run is the
+# reference, nothing is hard-coded. Guests that take an action as their
+# argument run once per action: the escape battery's attempts and the
+# crash guest's kinds, read from their sources.
+#
+# Stopped and reported: the faults guest misbehaves in every way listed in
+# FAULTS below (privileged and invalid instructions, memory outside its
+# RAM, its read-only pages, wild port I/O, forbidden system calls). Both
+# monitors must stop it alike, and the kvm monitor must say what happened
+# (the pattern after each action) and show the registers.
+#
+# Also: --monitor auto and a missing /dev/kvm; kvm_lifecycle (lockdown,
+# pause and unpause, poweroff); timeouts and the memory limit.
+#
+# Where: directly when /dev/kvm opens. Otherwise, or with
+# LIGHTVM_KVM_TEST=nested, the whole suite runs inside QEMU on an emulated
+# AMD CPU with SVM, where KVM works (tests/kvm/nested/run.sh); its verdict
+# lines come back over the serial console. LIGHTVM_KVM_TEST=direct insists
+# on /dev/kvm here.
+set -u
+cd "$(dirname "$0")/../.."
+. tests/lib.sh
+
+mode=${LIGHTVM_KVM_TEST:-auto}
+dev=${LIGHTVM_KVM_DEVICE:-/dev/kvm}
+if [ "$mode" = auto ]; then
+    if [ -r "$dev" ] && [ -w "$dev" ]; then mode=direct; else mode=nested; fi
+fi
+case $mode in
+nested) exec tests/kvm/nested/run.sh ;;
+direct) echo "kvm suite: direct, on $dev" ;;
+*)
+    echo "LIGHTVM_KVM_TEST=$mode: expected auto, direct or nested"
+    exit 2
+    ;;
+esac
+
+# Seconds a guest may run before it counts as hung (slower when nested).
+T=${LIGHTVM_KVM_TEST_TIMEOUT:-30}
+KVMT=$BUILD/tests/kvm
+# The cold path: a running lightvmd (without kvm, perhaps) is not ours.
+export LIGHTVM_NO_DAEMON=1
+
+# run MONITOR NAME [lightvm run options...] -- GUEST [ARGS...]: run a guest,
+# leaving $TMP/NAME.MONITOR.{out,err,rc}.
+run() {
+    local mon=$1 name=$2
+    shift 2
+    local opts=()
+    while [ "$1" != -- ]; do
+        opts+=("$1")
+        shift
+    done
+    shift
+    "$LIGHTVM" run --monitor "$mon" --timeout "$T" "${opts[@]}" "$@" \
+        >"$TMP/$name.$mon.out" 2>"$TMP/$name.$mon.err" </dev/null
+    echo $? >"$TMP/$name.$mon.rc"
+}
+
+# The verdict line, without its details: a kvm crash names the exception
+# where proc can only name the signal, and registers follow on their own
+# lines ("lightvm:   rip ...").
+verdict() {
+    grep -m1 '^lightvm: guest ' "$1" |
+        sed -E 's/^lightvm: guest [^ ]+ //; s/^(crashed: SIG[A-Z]+).*/\1/'
+}
+
+# same NAME: the proc and kvm runs of NAME agree.
+same() {
+    local n=$1 ok=0
+    local pv kv
+    pv=$(verdict "$TMP/$n.proc.err")
+    kv=$(verdict "$TMP/$n.kvm.err")
+    # Without kernel audit records proc cannot name a forbidden call.
+    case $pv in *"which one is unknown"*) kv=$(echo "$kv" |
+        sed -E 's/^killed: forbidden .*/killed: forbidden system call/')
+        pv="killed: forbidden system call" ;;
+    esac
+    if ! cmp -s "$TMP/$n.proc.rc" "$TMP/$n.kvm.rc"; then
+        echo "exit status: proc $(cat "$TMP/$n.proc.rc"), kvm $(cat "$TMP/$n.kvm.rc")"
+        ok=1
+    fi
+    if [ "$pv" != "$kv" ]; then
+        echo "verdict: proc '$pv', kvm '$kv'"
+        ok=1
+    fi
+    sed -E 's/[0-9]+\.[0-9]+/N.N/g' "$TMP/$n.proc.out" >"$TMP/$n.proc.norm"
+    sed -E 's/[0-9]+\.[0-9]+/N.N/g' "$TMP/$n.kvm.out" >"$TMP/$n.kvm.norm"
+    if ! diff -au "$TMP/$n.proc.norm" "$TMP/$n.kvm.norm"; then
+        echo "console output differs (above: proc, then kvm)"
+        ok=1
+    fi
+    if [ $ok != 0 ]; then
+        echo "--- proc stderr:"
+        cat "$TMP/$n.proc.err"
+        echo "--- kvm stderr:"
+        cat "$TMP/$n.kvm.err"
+    fi
+    return $ok
+}
+
+# A fresh disk for each run (guests may write): 64 KiB, a known pattern.
+disk() {
+    awk 'BEGIN { for (i = 0; i < 2048; i++) printf "lightvm-disk-%04d-abcdefghijklm\n", i % 10000 }' |
+        head -c 65536 >"$1"
+}
+
+# Options that attach every block device the guest's manifest names.
+block_opts() {
+    local elf=$1 mon=$2 name=$3
+    "$LIGHTVM" inspect "$elf" 2>/dev/null | awk '$1 == "block" { print $2 }' |
+        while read -r dev; do
+            disk "$TMP/$name.$mon.$dev.img"
+            echo "--block $dev=$TMP/$name.$mon.$dev.img"
+        done
+}
+
+# compare NAME [OPTIONS...] -- ELF [ARGS...]: the guest gives the same
+# results under both.
+compare() {
+    local name=$1 opts=() elf
+    shift
+    while [ "$1" != -- ]; do
+        opts+=("$1")
+        shift
+    done
+    shift
+    elf=$1
+    shift
+    for mon in proc kvm; do
+        # shellcheck disable=SC2046
+        run "$mon" "$name" "${opts[@]}" $(block_opts "$elf" "$mon" "$name") \
+            -- "$elf" "$@"
+    done
+    same "$name"
+}
+
+# The actions a guest's source compares its argument (variable VAR) with.
+actions() {
+    grep -o "strcmp($2, \"[a-z0-9_-]*\")" "$1" | sed 's/.*"\(.*\)")/\1/'
+}
+
+# idle waits for a poweroff: ask for one once it says it is waiting.
+compare_idle() {
+    local elf=$1
+    for mon in proc kvm; do
+        local out=$TMP/idle.$mon
+        rm -f "$out.fifo"
+        mkfifo "$out.fifo"
+        "$LIGHTVM" run --monitor "$mon" --timeout "$T" "$elf" \
+            >"$out.fifo" 2>"$out.err" </dev/null &
+        local pid=$!
+        # The first line arrives only once the guest runs; then poweroff.
+        { IFS= read -r line && echo "$line" && kill -INT $pid && cat; } \
+            <"$out.fifo" >"$out.out"
+        wait $pid
+        echo $? >"$out.rc"
+    done
+    same idle
+}
+
+# ---- Monitor selection ------------------------------------------------------
+
+auto_picks_kvm() {
+    "$LIGHTVM" run --monitor auto "$EXAMPLES/noop/noop.elf" 2>"$TMP/auto.err" &&
+        contains "$TMP/auto.err" "using the kvm monitor"
+}
+
+auto_without_kvm() {
+    LIGHTVM_KVM_DEVICE=/nonexistent "$LIGHTVM" run --monitor auto \
+        "$EXAMPLES/noop/noop.elf" 2>"$TMP/noauto.err" &&
+        contains "$TMP/noauto.err" "using the proc monitor"
+}
+
+kvm_without_kvm() {
+    LIGHTVM_KVM_DEVICE=/nonexistent expect_status 125 "$LIGHTVM" run \
+        --monitor kvm "$EXAMPLES/noop/noop.elf" 2>"$TMP/nokvm.err"
+    local r=$?
+    cat "$TMP/nokvm.err"
+    [ $r = 0 ] && contains "$TMP/nokvm.err" "cannot open /nonexistent"
+}
+
+check auto_picks_kvm auto_picks_kvm
+check auto_without_kvm auto_without_kvm
+check kvm_without_kvm kvm_without_kvm
+
+# ---- Same guest, same results ------------------------------------------------
+
+for elf in "$EXAMPLES"/*/*.elf "$TGUESTS"/*.elf "$KVMT/libc.elf" \
+    "$KVMT/block.elf"; do
+    [ -e "$elf" ] || continue
+    name=$(basename "$elf" .elf)
+    case $elf in "$KVMT"/*) name=kvm_$name ;; esac
+    case $name in
+    idle) check "same_$name" compare_idle "$elf" ;;
+    hello) check "same_$name" compare "$name" -- "$elf" one "two words" 3 ;;
+    primes) check "same_$name" compare "$name" -- "$elf" 1000000 ;;
+    spin) check "same_$name" compare "$name" --timeout 1 -- "$elf" ;;
+    exitcode) check "same_$name" compare "$name" -- "$elf" 42 ;;
+    chatty) check "same_$name" compare "$name" -- "$elf" 64 ;;
+    blockdev)
+        check "same_$name" compare "$name" -- "$elf"
+        check "same_${name}_beyond" compare "${name}_beyond" -- "$elf" beyond
+        ;;
+    escape | crash)
+        var=what
+        [ $name = crash ] && var=k
+        acts=$(actions "tests/guests/$name.c" $var)
+        [ -n "$acts" ] || check "same_${name}_actions" false
+        for a in $acts; do
+            check "same_${name}_$a" compare "${name}_$a" -- "$elf" "$a"
+        done
+        ;;
+    *) check "same_$name" compare "$name" -- "$elf" ;;
+    esac
+done
+
+# ---- Stopped and reported ----------------------------------------------------
+
+# ACTION|what the kvm monitor must report (an extended regular expression)
+FAULTS=(
+    "hlt|general protection fault \(#GP\)"
+    "cli|general protection fault \(#GP\)"
+    "rdmsr|general protection fault \(#GP\)"
+    "lidt|general protection fault \(#GP\)"
+    "cr3|general protection fault \(#GP\)"
+    "ud2|crashed: SIGILL .*invalid opcode \(#UD\)"
+    "int3|crashed: SIGTRAP .*breakpoint"
+    "div0|crashed: SIGFPE .*divide error"
+    "int80|forbidden 32-bit system call \(int 0x80, i386 number 5\)"
+    "int41|int \\\$0x41|general protection fault"
+    "port80|general protection fault \(#GP\)"
+    "port_in|general protection fault \(#GP\)"
+    "hc_in|port I/O outside the hypercalls: in of 4 bytes from port 0x501"
+    "hc_badnr|port I/O outside the hypercalls: out of 1 byte to port 0x50c"
+    "hc_badblock|hypercall 2 with its argument block at 0x[0-9a-f]+, outside"
+    "past_ram|page fault \(#PF\): read from 0x41000000 \(not mapped"
+    "high|page fault \(#PF\): read from 0xc0000000 \(not mapped"
+    "null|page fault \(#PF\): read from 0 \(not mapped"
+    "devpage_write|page fault \(#PF\): write to 0x3ff01000 \(not permitted"
+    "bootinfo_write|page fault \(#PF\): write to 0x3ff00000 \(not permitted"
+    "monitor_read|page fault \(#PF\): read from 0x3ff04000 \(not permitted"
+    "text_write|page fault \(#PF\): write to 0x4[0-9a-f]+ \(not permitted"
+    "stack_exec|page fault \(#PF\): instruction fetch from 0x4[0-9a-f]+ \(not permitted"
+    "overflow|page fault \(#PF\): write to 0x4[0-9a-f]+ \(not mapped"
+    "open|killed: forbidden system call open \(2\)"
+    "socket|killed: forbidden system call socket \(41\)"
+    "read_fd5|killed: forbidden system call read \(0\)"
+    "write_fd3|killed: forbidden system call write \(1\)"
+    "mmap_exec|killed: forbidden system call mmap \(9\)"
+    "fork|killed: forbidden system call fork \(57\)"
+    "abort|aborted: abort\(\)"
+)
+
+# fault ACTION PATTERN: both monitors stop the guest alike; kvm says PATTERN.
+fault() {
+    local act=$1 want=$2 n=fault_$1
+    for mon in proc kvm; do
+        run "$mon" "$n" -- "$KVMT/faults.elf" "$act"
+    done
+    same "$n" || return 1
+    if grep -q '^survived' "$TMP/$n.kvm.out" || [ "$(cat "$TMP/$n.kvm.rc")" = 0 ]; then
+        echo "the guest was not stopped"
+        return 1
+    fi
+    if ! grep -Eq "$want" "$TMP/$n.kvm.err"; then
+        echo "kvm report lacks /$want/:"
+        cat "$TMP/$n.kvm.err"
+        return 1
+    fi
+    # A crash comes with the guest's registers.
+    if grep -q 'crashed:' "$TMP/$n.kvm.err" &&
+        ! grep -Eq '^lightvm:   rip [0-9a-f]{16} rsp' "$TMP/$n.kvm.err"; then
+        echo "no registers after the crash report"
+        return 1
+    fi
+}
+
+for f in "${FAULTS[@]}"; do
+    check "fault_${f%%|*}" fault "${f%%|*}" "${f#*|}"
+done
+
+# Pointers the guest does not own make hypercalls fail, not the monitor.
+check bad_buffers compare badbuf -- "$KVMT/faults.elf" badbuf
+
+# ---- Lifecycle, limits -------------------------------------------------------
+
+export LIGHTVM_SHELL=${LIGHTVM_SHELL:-$PWD/$BUILD/bin/lightvm-shell}
+check lifecycle_kvm "$KVMT/kvm_lifecycle" kvm "$KVMT/ticker.elf"
+check lifecycle_proc "$KVMT/kvm_lifecycle" proc "$KVMT/ticker.elf"
+
+timeout_same() {
+    for mon in proc kvm; do
+        "$LIGHTVM" run --monitor "$mon" --timeout 0.5 "$KVMT/ticker.elf" \
+            >/dev/null 2>"$TMP/to.$mon.err"
+        echo $? >"$TMP/to.$mon.rc"
+    done
+    grep -q '^124$' "$TMP/to.kvm.rc" && same to
+}
+
+oom_same() {
+    for mon in proc kvm; do
+        run "$mon" oom --mem 64M --mem-limit 24M -- \
+            "$EXAMPLES/primes/primes.elf" 40000000
+    done
+    grep -q '^137$' "$TMP/oom.kvm.rc" && same oom
+}
+
+check timeout timeout_same
+check memory_limit oom_same
+
+finish
