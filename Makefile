@@ -287,5 +287,21 @@ test: deps
 	    $(wildcard tests/integration/test_*.sh) scripts/fuzz-replay.sh \
 	    $(TEST_SUITES)
 
+# ---- Style: clang-format (.clang-format) and cppcheck ------------------------
+
+STYLE_FILES = $(shell git ls-files '*.c' '*.h')
+CPPCHECK := cppcheck --quiet --enable=warning,performance,portability \
+            --inline-suppr --std=c11 -I include -I . \
+            --suppress=missingIncludeSystem -D__x86_64__ --error-exitcode=1
+
+.PHONY: format lint
+format:
+	clang-format -i $(STYLE_FILES)
+
+lint:
+	clang-format --dry-run -Werror $(STYLE_FILES)
+	$(CPPCHECK) toolstack daemon client cli monitors guest tinyx bench \
+	    tests/tools tests/unit
+
 clean:
 	rm -rf build

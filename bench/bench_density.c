@@ -125,7 +125,8 @@ static int run_lightvm(const char *sock, const char *rundir, const char *image,
         return 1;
     }
     struct inst *in = calloc((size_t)n, sizeof *in);
-    struct lightvm_create_opts o = {.image = image, .console_fd = -1, .mem = 4 << 20};
+    struct lightvm_create_opts o = {
+        .image = image, .console_fd = -1, .mem = 4 << 20};
     long avail0 = meminfo("MemAvailable"), kern0 = kernel_kb();
     double start = now_ms();
     long made = 0;
@@ -144,8 +145,8 @@ static int run_lightvm(const char *sock, const char *rundir, const char *image,
         double first = -1;
         int fd = open(path, O_RDONLY | O_CLOEXEC);
         if (fd >= 0) {
-            struct lvm_status *st = mmap(NULL, 4096, PROT_READ, MAP_SHARED,
-                                         fd, 4096);
+            struct lvm_status *st =
+                mmap(NULL, 4096, PROT_READ, MAP_SHARED, fd, 4096);
             if (st != MAP_FAILED) {
                 for (int k = 0; k < 2000000 && st->magic != LVM_STATUS_MAGIC;
                      k++)
@@ -199,8 +200,8 @@ static int run_crun(const char *bundle, long n, double rate)
     for (long i = 0; i < n; i++) {
         pace(start, i, rate);
         snprintf(in[i].id, sizeof in[i].id, "lvmdens%ld", i);
-        char *argv[] = {"/usr/bin/crun", "run", "-d", "-b", (char *)bundle,
-                        in[i].id, NULL};
+        char *argv[] = {"/usr/bin/crun", "run",    "-d", "-b",
+                        (char *)bundle,  in[i].id, NULL};
         double t0 = now_ms();
         if (spawn_wait(argv) < 0) {
             fprintf(stderr, "bench_density: crun failed at %ld\n", i);
@@ -246,8 +247,14 @@ static int run_bwrap(const char *rootfs, long n, double rate)
             break;
         char fdarg[16];
         snprintf(fdarg, sizeof fdarg, "%d", 3);
-        char *argv[] = {"/usr/bin/bwrap", "--unshare-all", "--ro-bind",
-                        (char *)rootfs, "/", "--info-fd", fdarg, "/pause",
+        char *argv[] = {"/usr/bin/bwrap",
+                        "--unshare-all",
+                        "--ro-bind",
+                        (char *)rootfs,
+                        "/",
+                        "--info-fd",
+                        fdarg,
+                        "/pause",
                         NULL};
         posix_spawn_file_actions_t fa;
         posix_spawn_file_actions_init(&fa);
@@ -294,8 +301,9 @@ int main(int argc, char **argv)
         return run_crun(argv[2], atol(argv[3]), argc > 4 ? atof(argv[4]) : 0);
     if (argc >= 4 && !strcmp(argv[1], "bwrap"))
         return run_bwrap(argv[2], atol(argv[3]), argc > 4 ? atof(argv[4]) : 0);
-    fprintf(stderr, "usage: bench_density lightvm SOCKET RUNDIR IMAGE N [RATE]\n"
-                    "       bench_density crun BUNDLE N [RATE]\n"
-                    "       bench_density bwrap ROOTFS N [RATE]\n");
+    fprintf(stderr,
+            "usage: bench_density lightvm SOCKET RUNDIR IMAGE N [RATE]\n"
+            "       bench_density crun BUNDLE N [RATE]\n"
+            "       bench_density bwrap ROOTFS N [RATE]\n");
     return 2;
 }

@@ -83,7 +83,9 @@ static int bench_guests(const char *elf, int n)
     int devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
     struct guest **g = calloc((size_t)n, sizeof *g);
     char *argv[] = {"idle", NULL};
-    struct guest_spec spec = {.ram_size = 4 << 20, .argc = 1, .argv = argv,
+    struct guest_spec spec = {.ram_size = 4 << 20,
+                              .argc = 1,
+                              .argv = argv,
                               .console_fd = devnull,
                               .monitor = LVM_MONITOR_PROC};
     struct mem before = sample();
@@ -121,8 +123,8 @@ static int bench_crun(const char *bundle, int n)
     struct mem before = sample();
     for (int i = 0; i < n; i++) {
         snprintf(id, sizeof id, "lvmbench%d", i);
-        char *argv[] = {"/usr/bin/crun", "run", "-d", "-b", (char *)bundle, id,
-                        NULL};
+        char *argv[] = {"/usr/bin/crun", "run", "-d", "-b",
+                        (char *)bundle,  id,    NULL};
         if (run_cmd(argv) < 0) {
             fprintf(stderr, "bench_idle_mem: crun run -d %s failed\n", id);
             return -1;

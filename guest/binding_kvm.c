@@ -28,7 +28,9 @@ unsigned long lvm__xsave_size;
 void lvm__kvm_init(void)
 {
     unsigned a, b, c, d;
-    __asm__ volatile("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(1), "c"(0));
+    __asm__ volatile("cpuid"
+                     : "=a"(a), "=b"(b), "=c"(c), "=d"(d)
+                     : "a"(1), "c"(0));
     if (c & (1u << 27)) { /* OSXSAVE: the monitor set CR4.OSXSAVE */
         __asm__ volatile("cpuid"
                          : "=a"(a), "=b"(b), "=c"(c), "=d"(d)
@@ -96,8 +98,7 @@ static long kvm_net_write(unsigned handle, const void *buf, size_t len)
     return kvm_io(LVM_HC_NET_WRITE, handle, 0, buf, len);
 }
 
-static long kvm_block_read(unsigned handle, uint64_t off, void *buf,
-                           size_t len)
+static long kvm_block_read(unsigned handle, uint64_t off, void *buf, size_t len)
 {
     return kvm_io(LVM_HC_BLOCK_READ, handle, off, buf, len);
 }
@@ -159,8 +160,8 @@ struct lvm_syscall_frame {
 long lvm__kvm_syscall(struct lvm_syscall_frame *f)
 {
     lvm__in_syscall = 1;
-    long r = lvm__linux_syscall(f->nr, f->rdi, f->rsi, f->rdx, f->r10, f->r8,
-                                f->r9);
+    long r =
+        lvm__linux_syscall(f->nr, f->rdi, f->rsi, f->rdx, f->r10, f->r8, f->r9);
     lvm__in_syscall = 0;
     if (lvm__poweroff_deferred)
         f->rip = (long)(uintptr_t)lvm__poweroff_exit;

@@ -76,9 +76,7 @@ void lvm__control_poll(void)
     uint32_t req = LVM_DP->control_request;
     LVM_ST->control_ack_seq = seq;
     switch (req) {
-    case LVM_CTRL_POWEROFF:
-        do_poweroff();
-        break;
+    case LVM_CTRL_POWEROFF: do_poweroff(); break;
     case LVM_CTRL_SUSPEND:
         /* Park until resumed or powered off; the toolstack sees
          * `suspended` and may then freeze or save the guest. */
@@ -105,7 +103,6 @@ void lvm__control_poll(void)
         }
         LVM_ST->suspended = 0;
         break;
-    default:
-        break;
+    default: break;
     }
 }

@@ -56,8 +56,7 @@ static uint64_t clock_ns(long id)
     switch (id) {
     case CLOCK_REALTIME:
     case CLOCK_REALTIME_COARSE:
-    case 11: /* CLOCK_TAI */
-        return lvm__hc->clock_wall();
+    case 11: /* CLOCK_TAI */ return lvm__hc->clock_wall();
     default: /* MONOTONIC, RAW, COARSE, BOOTTIME, CPU-time clocks */
         return lvm__hc->clock_monotonic();
     }
@@ -100,10 +99,8 @@ static long deliver_default(int sig)
     case SIGCHLD:
     case SIGURG:
     case SIGWINCH:
-    case SIGCONT:
-        return 0;
-    case SIGABRT:
-        lvm__panic("abort()");
+    case SIGCONT: return 0;
+    case SIGABRT: lvm__panic("abort()");
     default: {
         char buf[48] = "killed by signal ", num[12];
         char *n = lvm__utoa(num + sizeof num, (unsigned long)sig);
@@ -168,8 +165,8 @@ static long sys_uname(struct utsname *u)
 static long sys_sysinfo(struct sysinfo *si)
 {
     lvm__memzero(si, sizeof *si);
-    si->uptime = (long)((lvm__hc->clock_monotonic() - LVM_BI->boot_ns) /
-                        1000000000ull);
+    si->uptime =
+        (long)((lvm__hc->clock_monotonic() - LVM_BI->boot_ns) / 1000000000ull);
     si->totalram = LVM_BI->ram_size;
     si->freeram = lvm__mem_free_bytes();
     si->procs = 1;
@@ -247,19 +244,15 @@ long lvm__linux_syscall(long nr, long a0, long a1, long a2, long a3, long a4,
         return nr == SYS_lseek ? -ESPIPE : 0;
 
     /* Memory. */
-    case SYS_brk:
-        return lvm__brk((uintptr_t)a0);
+    case SYS_brk: return lvm__brk((uintptr_t)a0);
     case SYS_mmap:
         if (a2 & PROT_EXEC)
             forbidden(nr);
         return lvm__mmap((uintptr_t)a0, (size_t)a1, (int)a2, (int)a3, (int)a4,
                          a5);
-    case SYS_munmap:
-        return lvm__munmap((uintptr_t)a0, (size_t)a1);
-    case SYS_mremap:
-        return -ENOMEM; /* musl falls back to malloc and copy */
-    case SYS_madvise:
-        return lvm__madvise((uintptr_t)a0, (size_t)a1, (int)a2);
+    case SYS_munmap: return lvm__munmap((uintptr_t)a0, (size_t)a1);
+    case SYS_mremap: return -ENOMEM; /* musl falls back to malloc and copy */
+    case SYS_madvise: return lvm__madvise((uintptr_t)a0, (size_t)a1, (int)a2);
 
     /* Threads and identity: one thread, pid 1, root. */
     case SYS_arch_prctl:
@@ -268,20 +261,14 @@ long lvm__linux_syscall(long nr, long a0, long a1, long a2, long a3, long a4,
         return lvm__hc->set_fs((uintptr_t)a1);
     case SYS_set_tid_address:
     case SYS_gettid:
-    case SYS_getpid:
-        return GUEST_PID;
-    case SYS_getppid:
-        return 0;
+    case SYS_getpid: return GUEST_PID;
+    case SYS_getppid: return 0;
     case SYS_getuid:
     case SYS_geteuid:
     case SYS_getgid:
-    case SYS_getegid:
-        return 0;
-    case SYS_futex:
-        return (a1 & 0x7f) == 0 /* FUTEX_WAIT */ ? -EAGAIN : 0;
-    case SYS_sched_yield:
-        lvm_yield(0, 0);
-        return 0;
+    case SYS_getegid: return 0;
+    case SYS_futex: return (a1 & 0x7f) == 0 /* FUTEX_WAIT */ ? -EAGAIN : 0;
+    case SYS_sched_yield: lvm_yield(0, 0); return 0;
     case SYS_sched_getaffinity:
         if (a1 < 8)
             return -EINVAL;
@@ -297,8 +284,7 @@ long lvm__linux_syscall(long nr, long a0, long a1, long a2, long a3, long a4,
         if (a2)
             lvm__memzero((void *)a2, 8);
         return 0;
-    case SYS_sigaltstack:
-        return 0;
+    case SYS_sigaltstack: return 0;
     case SYS_tkill:
         if (a0 != GUEST_PID)
             forbidden(nr);
@@ -353,8 +339,8 @@ long lvm__linux_syscall(long nr, long a0, long a1, long a2, long a3, long a4,
         if (!valid_clock(a0) || ts->tv_sec < 0 || ts->tv_nsec < 0 ||
             ts->tv_nsec >= 1000000000)
             return -EINVAL;
-        uint64_t ns = (uint64_t)ts->tv_sec * 1000000000ull +
-                      (uint64_t)ts->tv_nsec;
+        uint64_t ns =
+            (uint64_t)ts->tv_sec * 1000000000ull + (uint64_t)ts->tv_nsec;
         uint64_t now = lvm__hc->clock_monotonic();
         if (a1 & TIMER_ABSTIME) {
             uint64_t base = clock_ns(a0);
@@ -365,26 +351,17 @@ long lvm__linux_syscall(long nr, long a0, long a1, long a2, long a3, long a4,
     }
 
     /* System information and entropy. */
-    case SYS_getrandom:
-        lvm__random_fill((void *)a0, (size_t)a1);
-        return a1;
-    case SYS_uname:
-        return sys_uname((struct utsname *)a0);
-    case SYS_sysinfo:
-        return sys_sysinfo((struct sysinfo *)a0);
+    case SYS_getrandom: lvm__random_fill((void *)a0, (size_t)a1); return a1;
+    case SYS_uname: return sys_uname((struct utsname *)a0);
+    case SYS_sysinfo: return sys_sysinfo((struct sysinfo *)a0);
     case SYS_prlimit64:
-        return a0 == 0 || a0 == GUEST_PID
-                   ? sys_prlimit(a1, (struct rlimit *)a3)
-                   : -ESRCH;
-    case SYS_getrlimit:
-        return sys_prlimit(a0, (struct rlimit *)a1);
-    case SYS_membarrier:
-        return 0;
+        return a0 == 0 || a0 == GUEST_PID ? sys_prlimit(a1, (struct rlimit *)a3)
+                                          : -ESRCH;
+    case SYS_getrlimit: return sys_prlimit(a0, (struct rlimit *)a1);
+    case SYS_membarrier: return 0;
 
     case SYS_exit:
-    case SYS_exit_group:
-        lvm_exit((int)a0);
-    default:
-        forbidden(nr);
+    case SYS_exit_group: lvm_exit((int)a0);
+    default: forbidden(nr);
     }
 }

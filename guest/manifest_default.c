@@ -5,7 +5,8 @@
 #include <lightvm/abi.h>
 #include <stdint.h>
 
-__attribute__((section(".note.lightvm.manifest"), used, aligned(4))) const struct {
+__attribute__((section(".note.lightvm.manifest"), used, aligned(4)))
+const struct {
     uint32_t namesz, descsz, type;
     char name[8];
     struct lvm_manifest m;

@@ -22,9 +22,9 @@ struct extent {
 static struct extent free_ext[MAX_EXTENTS];
 static unsigned nfree;
 static uintptr_t heap_start, heap_end;
-static uintptr_t brk_cur;       /* current break */
-static uintptr_t brk_high;      /* highest break ever: below may be dirty */
-static uintptr_t mmap_low;      /* lowest mmap ever: above may be dirty */
+static uintptr_t brk_cur;  /* current break */
+static uintptr_t brk_high; /* highest break ever: below may be dirty */
+static uintptr_t mmap_low; /* lowest mmap ever: above may be dirty */
 
 static uintptr_t page_up(uintptr_t a)
 {

@@ -15,8 +15,8 @@ static unsigned block_used = 64;
 
 #define ROTL(x, n) (((x) << (n)) | ((x) >> (32 - (n))))
 #define QR(a, b, c, d)                                                         \
-    (a += b, d ^= a, d = ROTL(d, 16), c += d, b ^= c, b = ROTL(b, 12),         \
-     a += b, d ^= a, d = ROTL(d, 8), c += d, b ^= c, b = ROTL(b, 7))
+    (a += b, d ^= a, d = ROTL(d, 16), c += d, b ^= c, b = ROTL(b, 12), a += b, \
+     d ^= a, d = ROTL(d, 8), c += d, b ^= c, b = ROTL(b, 7))
 
 static void chacha20_block(void)
 {

@@ -85,6 +85,7 @@ _Noreturn void lvm__panic(const char *msg);
 size_t lvm__strlen(const char *s);
 void lvm__memzero(void *p, size_t n);
 void lvm__strlcpy(volatile char *dst, const char *src, size_t n);
-char *lvm__utoa(char *end, unsigned long v); /* writes backwards, returns start */
+char *lvm__utoa(char *end,
+                unsigned long v); /* writes backwards, returns start */
 
 #endif

@@ -39,7 +39,8 @@ __attribute__((section(".note.lightvm.abi"), used, aligned(4))) const struct {
 
 /* Pulls in the default (empty) manifest unless the application has one. */
 extern const char __lvm_manifest_note[];
-__attribute__((used)) static const void *const manifest_ref = __lvm_manifest_note;
+__attribute__((used)) static const void *const manifest_ref =
+    __lvm_manifest_note;
 
 int main(int, char **, char **);
 void _init(void);

@@ -9,7 +9,10 @@
 static inline long lvm__sc1(long n, long a)
 {
     long r;
-    __asm__ volatile("syscall" : "=a"(r) : "a"(n), "D"(a) : "rcx", "r11", "memory");
+    __asm__ volatile("syscall"
+                     : "=a"(r)
+                     : "a"(n), "D"(a)
+                     : "rcx", "r11", "memory");
     return r;
 }
 

@@ -97,8 +97,7 @@ int tinyx_manifest_parse(const char *text, size_t len, const char *dir,
     if (json_is_array(ports)) {
         size_t i;
         json_t *p;
-        json_array_foreach(ports, i, p)
-        {
+        json_array_foreach (ports, i, p) {
             json_int_t v = json_integer_value(p);
             if (!json_is_integer(p) || v < 1 || v > 65535 ||
                 m->nports == TINYX_MAX_PORTS) {

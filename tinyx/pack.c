@@ -69,8 +69,7 @@ static int set_filter(struct archive *a, const struct pack_opts *o,
 {
     char opt[64];
     switch (o->comp) {
-    case PACK_NONE:
-        return 0;
+    case PACK_NONE: return 0;
     case PACK_GZIP:
         if (archive_write_add_filter_gzip(a) != ARCHIVE_OK)
             return arch_err(a, err, "gzip");
@@ -134,9 +133,7 @@ static void fill_entry(struct archive_entry *ae, const struct fs_entry *e,
         archive_entry_set_filetype(ae, AE_IFREG);
         archive_entry_set_size(ae, e->size);
         break;
-    case FS_DIR:
-        archive_entry_set_filetype(ae, AE_IFDIR);
-        break;
+    case FS_DIR: archive_entry_set_filetype(ae, AE_IFDIR); break;
     case FS_SYMLINK:
         archive_entry_set_filetype(ae, AE_IFLNK);
         archive_entry_set_symlink(ae, e->link);

@@ -87,9 +87,7 @@ int stage_tree(const struct fileset *fs, const char *root, struct lvm_err *err)
             if (mkdir(dst, 0755) < 0 && errno != EEXIST)
                 r = lvm_err_set(err, errno, "mkdir %s", dst);
             break;
-        case FS_FILE:
-            r = stage_file(e, dst, err);
-            break;
+        case FS_FILE: r = stage_file(e, dst, err); break;
         case FS_SYMLINK:
             if (symlink(e->link, dst) < 0)
                 r = lvm_err_set(err, errno, "symlink %s", dst);

@@ -86,8 +86,7 @@ static long now_ms(void)
 }
 
 long audit_wait_seccomp(int fd, pid_t pid, int timeout_ms,
-                        void (*other)(pid_t pid, long nr, void *arg),
-                        void *arg)
+                        void (*other)(pid_t pid, long nr, void *arg), void *arg)
 {
     if (fd < 0)
         return -1;

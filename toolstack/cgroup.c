@@ -26,8 +26,8 @@
 #define CGROUP2_SUPER_MAGIC 0x63677270
 #endif
 
-static const char *const v1_controllers[] = {"memory", "cpu", "cpuacct",
-                                             "pids", "freezer"};
+static const char *const v1_controllers[] = {"memory", "cpu", "cpuacct", "pids",
+                                             "freezer"};
 #define NV1 (sizeof v1_controllers / sizeof v1_controllers[0])
 
 static const char *root(void)
@@ -68,8 +68,8 @@ static void find_v1_hierarchies(void)
         int dup = 0;
         if (stat(path, &st) == 0)
             for (size_t j = 0; j < nv1_hier && !dup; j++)
-                dup = seen[j].st_dev == st.st_dev &&
-                      seen[j].st_ino == st.st_ino;
+                dup =
+                    seen[j].st_dev == st.st_dev && seen[j].st_ino == st.st_ino;
         else
             memset(&st, 0, sizeof st); /* missing: creating it will say */
         if (!dup) {
@@ -98,8 +98,8 @@ int cgroup_version(void)
 }
 
 /* Path of (file) in the guest's cgroup for (ctrl) (NULL for v2). */
-static void path_of(const struct cgroup *cg, const char *ctrl,
-                    const char *file, char *buf, size_t len)
+static void path_of(const struct cgroup *cg, const char *ctrl, const char *file,
+                    char *buf, size_t len)
 {
     if (cg->version == 2)
         snprintf(buf, len, "%s/%s/%s%s%s", root(), parent_name(), cg->name,
@@ -429,7 +429,8 @@ int cgroup_freeze(const struct cgroup *cg, int frozen, struct lvm_err *err)
     if (freeze_write(cg, frozen, err) < 0)
         return -1;
     long waited_us = 0;
-    for (long step = 20; waited_us < 250000; step = step < 25000 ? 2 * step : 50000) {
+    for (long step = 20; waited_us < 250000;
+         step = step < 25000 ? 2 * step : 50000) {
         if (freeze_done(cg, frozen))
             return 0;
         struct timespec ts = {0, step * 1000};

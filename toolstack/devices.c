@@ -37,8 +37,9 @@ static int attach_block(struct guest *g, struct attach *a,
             return lvm_err_set(err, errno, "block device %s", b->name);
         if (!ro && (fcntl(fd, F_GETFL) & O_ACCMODE) == O_RDONLY) {
             close(fd);
-            return lvm_err_set(err, EBADF, "block device %s was opened "
-                                           "read-only",
+            return lvm_err_set(err, EBADF,
+                               "block device %s was opened "
+                               "read-only",
                                b->name);
         }
     }
@@ -81,7 +82,8 @@ static int attach_block(struct guest *g, struct attach *a,
     return attach_fd(a, fd, guest_fd, err) < 0 ? -1 : 0;
 }
 
-static int attach_console_control(struct guest *g, const struct guest_spec *spec,
+static int attach_console_control(struct guest *g,
+                                  const struct guest_spec *spec,
                                   struct attach *a, struct lvm_err *err)
 {
     struct lvm_device d;

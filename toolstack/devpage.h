@@ -15,7 +15,7 @@
 
 struct devpage {
     int fd; /* memfd: page 0 devpage, page 1 status, page 2 report */
-    struct lvm_devpage *dp;    /* toolstack's writable view */
+    struct lvm_devpage *dp; /* toolstack's writable view */
     volatile struct lvm_status *st;
     volatile struct lvm_monitor_report *report; /* kvm monitor's, trusted */
 };

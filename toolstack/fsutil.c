@@ -27,8 +27,8 @@ int fs_write_str(const char *path, const char *text, struct lvm_err *err)
 int fs_open_data(const char *path, int writable, int allow_blkdev,
                  struct lvm_err *err)
 {
-    int fd = open(path, (writable ? O_RDWR : O_RDONLY) | O_NONBLOCK |
-                            O_NOCTTY | O_CLOEXEC);
+    int fd = open(path, (writable ? O_RDWR : O_RDONLY) | O_NONBLOCK | O_NOCTTY |
+                            O_CLOEXEC);
     if (fd < 0)
         return lvm_err_set(err, errno, "%s", path);
     struct stat st;

@@ -27,7 +27,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-
 void guest_new_id(char id[GUEST_ID_LEN + 1])
 {
     uint8_t r[GUEST_ID_LEN / 2];
@@ -70,8 +69,8 @@ int guest_prepare(const struct lvm_host *h, const struct guest_class *c,
     g->monitor = c->monitor;
     g->cpus = c->cpus;
     g->ram_size = c->ram_size ? c->ram_size : GUEST_RAM_DEFAULT;
-    g->memory_limit = c->memory_limit ? c->memory_limit
-                                      : g->ram_size + GUEST_MEMORY_OVERHEAD;
+    g->memory_limit =
+        c->memory_limit ? c->memory_limit : g->ram_size + GUEST_MEMORY_OVERHEAD;
     g->control_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (g->control_fd < 0) {
         lvm_err_set(err, errno, "create the control event channel");
@@ -131,12 +130,14 @@ int guest_launch(const struct lvm_host *h, struct guest *g,
 {
     const struct monitor_ops *mon = monitor_of(g->monitor);
     if (!mon || spec->monitor != g->monitor)
-        return lvm_err_set(err, EINVAL, "the guest was prepared for another "
-                                        "monitor");
+        return lvm_err_set(err, EINVAL,
+                           "the guest was prepared for another "
+                           "monitor");
     uint64_t ram = spec->ram_size ? spec->ram_size : GUEST_RAM_DEFAULT;
     if (ram != g->ram_size)
-        return lvm_err_set(err, EINVAL, "the guest was prepared for %llu KiB "
-                                        "of RAM, not %llu",
+        return lvm_err_set(err, EINVAL,
+                           "the guest was prepared for %llu KiB "
+                           "of RAM, not %llu",
                            (unsigned long long)(g->ram_size >> 10),
                            (unsigned long long)(ram >> 10));
     if (spec->console_fd < 0)
@@ -194,15 +195,14 @@ int guest_start(const struct lvm_host *h, const struct image *img,
     if (spec->console_fd < 0)
         return lvm_err_set(err, EINVAL, "no console for the guest");
     uint64_t ram = spec->ram_size ? spec->ram_size : GUEST_RAM_DEFAULT;
-    struct guest_class c = {.ram_size = spec->ram_size,
-                            .memory_limit =
-                                spec->memory_limit
-                                    ? spec->memory_limit
-                                    : guest_default_memory_limit(
-                                          ram, spec->console_fd,
-                                          spec->console_limit),
-                            .cpus = spec->cpus,
-                            .monitor = spec->monitor};
+    struct guest_class c = {
+        .ram_size = spec->ram_size,
+        .memory_limit = spec->memory_limit
+                            ? spec->memory_limit
+                            : guest_default_memory_limit(ram, spec->console_fd,
+                                                         spec->console_limit),
+        .cpus = spec->cpus,
+        .monitor = spec->monitor};
     struct guest *g;
     if (guest_prepare(h, &c, &g, err) < 0)
         return -1;
@@ -251,8 +251,7 @@ void guest_shed_fds(struct guest *g)
  * restarted daemon is no longer its guests' parent. */
 struct lvm_pidfd_info {
     uint64_t mask, cgroupid;
-    uint32_t pid, tgid, ppid, ruid, rgid, euid, egid, suid, sgid, fsuid,
-        fsgid;
+    uint32_t pid, tgid, ppid, ruid, rgid, euid, egid, suid, sgid, fsuid, fsgid;
     int32_t exit_code;
     uint32_t coredump_mask, spare;
 };
@@ -310,8 +309,8 @@ static void format_regs(const volatile struct lvm_report_regs *r, char *buf,
              X(r->rip), X(r->rsp), X(r->rflags), X(r->rax), X(r->rbx),
              X(r->rcx), X(r->rdx), X(r->rsi), X(r->rdi), X(r->rbp), X(r->r8),
              X(r->r9), X(r->r10), X(r->r11), X(r->r12), X(r->r13), X(r->r14),
-             X(r->r15), X(r->cr0), X(r->cr2), X(r->cr3), X(r->cr4),
-             X(r->efer), X(r->fs_base));
+             X(r->r15), X(r->cr0), X(r->cr2), X(r->cr3), X(r->cr4), X(r->efer),
+             X(r->fs_base));
 #undef X
 }
 
@@ -339,9 +338,7 @@ static int reap_kvm_report(const struct guest *g, const siginfo_t *si,
     ex->code = rp->status;
     char text[sizeof rp->detail];
     switch (rp->kind) {
-    case LVM_REPORT_EXIT:
-        ex->kind = GUEST_EXITED;
-        return 1;
+    case LVM_REPORT_EXIT: ex->kind = GUEST_EXITED; return 1;
     case LVM_REPORT_ABORT:
         ex->kind = GUEST_ABORTED;
         copy_volatile(text, g->dev.st->message, sizeof g->dev.st->message);
@@ -369,8 +366,7 @@ static int reap_kvm_report(const struct guest *g, const siginfo_t *si,
         snprintf(ex->detail, sizeof ex->detail,
                  "its kvm monitor, which failed: %s", text);
         return 1;
-    default:
-        return 0;
+    default: return 0;
     }
 }
 
@@ -398,8 +394,8 @@ int guest_reap(struct guest *g, int audit_fd, int timed_out,
             return k > 0 ? 1 : 0;
         }
         si.si_code = WIFEXITED(status) ? CLD_EXITED : CLD_KILLED;
-        si.si_status = WIFEXITED(status) ? WEXITSTATUS(status)
-                                         : WTERMSIG(status);
+        si.si_status =
+            WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status);
         r = 0;
     }
     if (r < 0)
@@ -416,8 +412,7 @@ int guest_reap(struct guest *g, int audit_fd, int timed_out,
             ex->code = 125;
             snprintf(ex->detail, sizeof ex->detail,
                      "the sandbox could not be completed");
-        } else if (st->exit_reason == LVM_EXIT_ABORT &&
-                   si.si_status == 134) {
+        } else if (st->exit_reason == LVM_EXIT_ABORT && si.si_status == 134) {
             ex->kind = GUEST_ABORTED;
             char msg[sizeof st->message];
             for (size_t i = 0; i < sizeof msg; i++)
@@ -438,10 +433,10 @@ int guest_reap(struct guest *g, int audit_fd, int timed_out,
         cgroup_stats(&g->cg, &cs, &ignore);
     if (sig == SIGSYS && g->monitor == LVM_MONITOR_KVM) {
         /* Not the guest: the kvm monitor broke its own filter. */
-        long nr = g->killed_syscall != -1
-                      ? g->killed_syscall
-                      : audit_wait_seccomp(audit_fd, g->sb.pid, 1000, NULL,
-                                           NULL);
+        long nr =
+            g->killed_syscall != -1
+                ? g->killed_syscall
+                : audit_wait_seccomp(audit_fd, g->sb.pid, 1000, NULL, NULL);
         char name[64];
         ex->kind = GUEST_KILLED;
         snprintf(ex->detail, sizeof ex->detail,
@@ -451,10 +446,10 @@ int guest_reap(struct guest *g, int audit_fd, int timed_out,
                          : "unknown");
     } else if (sig == SIGSYS) {
         ex->kind = GUEST_POLICY;
-        ex->syscall = g->killed_syscall != -1
-                          ? g->killed_syscall
-                          : audit_wait_seccomp(audit_fd, g->sb.pid, 1000, NULL,
-                                               NULL);
+        ex->syscall =
+            g->killed_syscall != -1
+                ? g->killed_syscall
+                : audit_wait_seccomp(audit_fd, g->sb.pid, 1000, NULL, NULL);
     } else if (sig == SIGKILL && cs.oom_kills > 0) {
         ex->kind = GUEST_OOM;
         snprintf(ex->detail, sizeof ex->detail, "memory limit %llu KiB",
@@ -480,9 +475,7 @@ const char *guest_exit_str(const struct guest_exit *ex, char *buf, size_t len)
     case GUEST_EXITED:
         snprintf(buf, len, "exited with status %d", ex->status);
         break;
-    case GUEST_ABORTED:
-        snprintf(buf, len, "aborted: %s", ex->detail);
-        break;
+    case GUEST_ABORTED: snprintf(buf, len, "aborted: %s", ex->detail); break;
     case GUEST_POLICY:
         if (ex->syscall >= 0 && (ex->syscall & 0x40000000))
             snprintf(buf, len,
@@ -500,30 +493,23 @@ const char *guest_exit_str(const struct guest_exit *ex, char *buf, size_t len)
                      "number %ld)",
                      -2 - ex->syscall);
         else
-            snprintf(buf, len, "killed: forbidden system call (which one is "
-                               "unknown: kernel audit records unavailable)");
+            snprintf(buf, len,
+                     "killed: forbidden system call (which one is "
+                     "unknown: kernel audit records unavailable)");
         break;
-    case GUEST_CRASHED:
-        snprintf(buf, len, "crashed: %s", ex->detail);
-        break;
+    case GUEST_CRASHED: snprintf(buf, len, "crashed: %s", ex->detail); break;
     case GUEST_OOM:
         snprintf(buf, len, "killed: out of memory (%s)", ex->detail);
         break;
-    case GUEST_TIMEOUT:
-        snprintf(buf, len, "killed: timeout");
-        break;
-    case GUEST_KILLED:
-        snprintf(buf, len, "killed by %s", ex->detail);
-        break;
+    case GUEST_TIMEOUT: snprintf(buf, len, "killed: timeout"); break;
+    case GUEST_KILLED: snprintf(buf, len, "killed by %s", ex->detail); break;
     case GUEST_SETUP:
         snprintf(buf, len, "failed to start: %s", ex->detail);
         break;
     case GUEST_WATCHDOG:
         snprintf(buf, len, "killed: watchdog expired (%s)", ex->detail);
         break;
-    case GUEST_UNKNOWN:
-        snprintf(buf, len, "exited: %s", ex->detail);
-        break;
+    case GUEST_UNKNOWN: snprintf(buf, len, "exited: %s", ex->detail); break;
     }
     return buf;
 }

@@ -32,19 +32,19 @@ struct guest_block {
 };
 
 struct guest_spec {
-    const char *name;   /* shown in messages and lists; default image name */
-    uint64_t ram_size;  /* bytes of guest RAM */
+    const char *name;      /* shown in messages and lists; default image name */
+    uint64_t ram_size;     /* bytes of guest RAM */
     uint64_t memory_limit; /* cgroup limit; 0: RAM plus kernel overhead */
-    double cpus;        /* CPU quota in CPUs, 0 for none */
+    double cpus;           /* CPU quota in CPUs, 0 for none */
     int argc;
-    char *const *argv;  /* argv[0] is the guest's name for itself */
+    char *const *argv; /* argv[0] is the guest's name for itself */
     int envc;
     char *const *envp;
-    int console_fd;     /* host fd the guest's console writes to */
+    int console_fd;         /* host fd the guest's console writes to */
     uint64_t console_limit; /* bytes, if the console is a file */
     unsigned nblocks;
     struct guest_block blocks[GUEST_MAX_BLOCKS];
-    unsigned monitor;   /* enum lvm_monitor_kind */
+    unsigned monitor;          /* enum lvm_monitor_kind */
     struct guest_net_spec net; /* NICs: bridge, addresses (dev_net.h) */
 };
 
@@ -61,23 +61,23 @@ struct guest {
     uint64_t ram_size;
     uint64_t memory_limit;
     uint64_t create_ns, started_ns; /* request, and STARTED from the shell */
-    long killed_syscall; /* seen in an audit record already, or -1 */
+    long killed_syscall;            /* seen in an audit record already, or -1 */
     /* Monotonic time at the end of each start phase (LIGHTVM_TIMING=1). */
     uint64_t t_devices, t_plan, t_cgroup, t_spawn, t_launch;
     struct guest_net *net; /* attached NICs, or NULL (dev_net.h) */
 };
 
 enum guest_exit_kind {
-    GUEST_EXITED,  /* exit(status) */
-    GUEST_ABORTED, /* abort() or an SDK panic */
-    GUEST_POLICY,  /* killed by the seccomp policy */
-    GUEST_CRASHED, /* killed by a fault (SIGSEGV, SIGILL, ...) */
-    GUEST_OOM,     /* killed by its memory limit */
-    GUEST_TIMEOUT, /* killed by the toolstack's --timeout */
-    GUEST_KILLED,  /* killed from outside (destroy) */
-    GUEST_SETUP,   /* never reached its first instruction */
+    GUEST_EXITED,   /* exit(status) */
+    GUEST_ABORTED,  /* abort() or an SDK panic */
+    GUEST_POLICY,   /* killed by the seccomp policy */
+    GUEST_CRASHED,  /* killed by a fault (SIGSEGV, SIGILL, ...) */
+    GUEST_OOM,      /* killed by its memory limit */
+    GUEST_TIMEOUT,  /* killed by the toolstack's --timeout */
+    GUEST_KILLED,   /* killed from outside (destroy) */
+    GUEST_SETUP,    /* never reached its first instruction */
     GUEST_WATCHDOG, /* killed: stopped pinging its watchdog */
-    GUEST_UNKNOWN, /* exited while nobody was watching (daemon restart) */
+    GUEST_UNKNOWN,  /* exited while nobody was watching (daemon restart) */
 };
 
 struct guest_exit {
@@ -85,7 +85,7 @@ struct guest_exit {
     int status;   /* exit status, or the signal number */
     long syscall; /* GUEST_POLICY: the call, or -1 if unknown */
     char detail[600];
-    int code;     /* what `lightvm run` exits with */
+    int code;       /* what `lightvm run` exits with */
     char regs[640]; /* kvm crashes: the guest's registers, lines of text */
 };
 
@@ -94,10 +94,10 @@ void guest_new_id(char id[GUEST_ID_LEN + 1]);
 
 /* What a guest needs before its image is known: the prepare phase. */
 struct guest_class {
-    uint64_t ram_size;     /* 0: GUEST_RAM_DEFAULT */
-    uint64_t memory_limit; /* 0: RAM plus kernel overhead */
-    double cpus;           /* CPU quota, 0 for none */
-    unsigned monitor;      /* enum lvm_monitor_kind */
+    uint64_t ram_size;        /* 0: GUEST_RAM_DEFAULT */
+    uint64_t memory_limit;    /* 0: RAM plus kernel overhead */
+    double cpus;              /* CPU quota, 0 for none */
+    unsigned monitor;         /* enum lvm_monitor_kind */
     const char *devpage_path; /* file for the device pages, NULL: memfd */
     const char *id;           /* NULL: a new random id */
 };
@@ -157,7 +157,6 @@ void guest_free(struct guest *g);
 
 /* A one-line description of (ex), e.g. "killed: forbidden system call
  * openat (257)". */
-const char *guest_exit_str(const struct guest_exit *ex, char *buf,
-                           size_t len);
+const char *guest_exit_str(const struct guest_exit *ex, char *buf, size_t len);
 
 #endif

@@ -82,8 +82,8 @@ int host_init(struct lvm_host *h, struct lvm_err *err)
         }
     }
     const char *base = getenv("LIGHTVM_UID_BASE");
-    h->uid_base = base && *base ? (uid_t)strtoul(base, NULL, 0)
-                                : HOST_UID_BASE_DEFAULT;
+    h->uid_base =
+        base && *base ? (uid_t)strtoul(base, NULL, 0) : HOST_UID_BASE_DEFAULT;
     /* Guests' ids are base + pid: the range is as large as pid_max. */
     long long pid_max = 4194304; /* the kernel's limit on 64-bit */
     FILE *pm = fopen("/proc/sys/kernel/pid_max", "re");

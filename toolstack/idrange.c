@@ -12,8 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-const struct idrange_files idrange_host_files = {
-    "/etc/passwd", "/etc/group", "/etc/subuid", "/etc/subgid"};
+const struct idrange_files idrange_host_files = {"/etc/passwd", "/etc/group",
+                                                 "/etc/subuid", "/etc/subgid"};
 
 /* Field (n) (from 0) of a colon-separated line, as a number; -1 if absent
  * or not a number. */

@@ -75,9 +75,8 @@ static int parse_manifest(const char *desc, size_t len, struct image_info *info,
         return lvm_err_set(err, 0, "manifest lists %u devices (at most %u)",
                            m.ndevices, LVM_MANIFEST_MAX_DEVICES);
     if (len != sizeof m + m.ndevices * sizeof(struct lvm_manifest_device))
-        return lvm_err_set(err, 0,
-                           "manifest size does not match its %u devices",
-                           m.ndevices);
+        return lvm_err_set(
+            err, 0, "manifest size does not match its %u devices", m.ndevices);
     info->ndevices = m.ndevices;
     for (unsigned i = 0; i < m.ndevices; i++) {
         struct lvm_manifest_device *d = &info->dev[i];
@@ -88,8 +87,7 @@ static int parse_manifest(const char *desc, size_t len, struct image_info *info,
                                "(1-15 characters of a-z, 0-9, _ and -)",
                                i);
         if (d->type != LVM_DEV_NET && d->type != LVM_DEV_BLOCK)
-            return lvm_err_set(err, 0,
-                               "manifest device %s has unknown type %u",
+            return lvm_err_set(err, 0, "manifest device %s has unknown type %u",
                                d->name, d->type);
         unsigned ok = d->type == LVM_DEV_BLOCK ? LVM_DEVF_READONLY : 0;
         if (d->flags & ~ok || d->reserved)
@@ -97,21 +95,21 @@ static int parse_manifest(const char *desc, size_t len, struct image_info *info,
                                d->name);
         for (unsigned j = 0; j < i; j++)
             if (strcmp(info->dev[j].name, d->name) == 0)
-                return lvm_err_set(err, 0,
-                                   "manifest names device %s twice", d->name);
+                return lvm_err_set(err, 0, "manifest names device %s twice",
+                                   d->name);
     }
     return 0;
 }
 
 /* The segment containing [a, a + len) with all of (prot), or NULL. */
-static const struct image_segment *
-segment_of(const struct image_info *info, uint64_t a, uint64_t len,
-           uint32_t prot)
+static const struct image_segment *segment_of(const struct image_info *info,
+                                              uint64_t a, uint64_t len,
+                                              uint32_t prot)
 {
     for (unsigned i = 0; i < info->nsegs; i++) {
         const struct image_segment *s = &info->seg[i];
-        if (a >= s->vaddr && len <= s->memsz && a - s->vaddr <= s->memsz - len &&
-            (s->prot & prot) == prot)
+        if (a >= s->vaddr && len <= s->memsz &&
+            a - s->vaddr <= s->memsz - len && (s->prot & prot) == prot)
             return s;
     }
     return NULL;
@@ -168,8 +166,8 @@ static int parse_load(const GElf_Phdr *ph, size_t len, struct image_info *info,
     if (ph->p_filesz > ph->p_memsz)
         return lvm_err_set(err, 0, "segment %u has more file than memory", i);
     if (ph->p_offset > len || ph->p_filesz > len - ph->p_offset)
-        return lvm_err_set(err, 0, "segment %u extends past the end of the file",
-                           i);
+        return lvm_err_set(err, 0,
+                           "segment %u extends past the end of the file", i);
     if (ph->p_align > 1 && (ph->p_align & (ph->p_align - 1)))
         return lvm_err_set(err, 0, "segment %u alignment is not a power of two",
                            i);
@@ -245,8 +243,7 @@ static int parse_elf(Elf *elf, size_t len, struct image_info *info,
         return lvm_err_set(err, 0, "not a 64-bit ELF");
     GElf_Ehdr eh;
     if (!gelf_getehdr(elf, &eh))
-        return lvm_err_set(err, 0, "unreadable ELF header: %s",
-                           elf_errmsg(-1));
+        return lvm_err_set(err, 0, "unreadable ELF header: %s", elf_errmsg(-1));
     if (check_ehdr(&eh, err) < 0)
         return -1;
     if (eh.e_phnum == 0)
@@ -297,8 +294,7 @@ static int parse_elf(Elf *elf, size_t len, struct image_info *info,
         case PT_PHDR:
         case PT_GNU_RELRO:
         case PT_GNU_EH_FRAME:
-        case PT_GNU_PROPERTY:
-            break;
+        case PT_GNU_PROPERTY: break;
         default:
             return lvm_err_set(err, 0, "unsupported program header type %#x",
                                (unsigned)ph.p_type);
@@ -310,18 +306,20 @@ static int parse_elf(Elf *elf, size_t len, struct image_info *info,
                  !segment_of(info, tls.p_vaddr, tls.p_filesz, PROT_READ)))
         return lvm_err_set(err, 0, "TLS segment lies outside loaded memory");
     if (!segment_of(info, info->entry, 1, PROT_EXEC))
-        return lvm_err_set(err, 0, "entry point %#llx is not in executable code",
+        return lvm_err_set(err, 0,
+                           "entry point %#llx is not in executable code",
                            (unsigned long long)info->entry);
     if (nabi == 0)
-        return lvm_err_set(err, 0,
-                           "no lightvm ABI note: not built with the lightvm SDK");
+        return lvm_err_set(
+            err, 0, "no lightvm ABI note: not built with the lightvm SDK");
     if (nmanifest == 0)
         return lvm_err_set(err, 0, "no lightvm manifest");
     if (info->abi.abi_version != LVM_ABI_VERSION)
-        return lvm_err_set(err, 0,
-                           "built for guest ABI version %u; this lightvm speaks "
-                           "%u",
-                           info->abi.abi_version, LVM_ABI_VERSION);
+        return lvm_err_set(
+            err, 0,
+            "built for guest ABI version %u; this lightvm speaks "
+            "%u",
+            info->abi.abi_version, LVM_ABI_VERSION);
     if (!segment_of(info, info->abi.sigsys_entry, 1, PROT_EXEC) ||
         !segment_of(info, info->abi.sigreturn_entry, 1, PROT_EXEC) ||
         !segment_of(info, info->abi.syscall_entry, 1, PROT_EXEC))
@@ -349,8 +347,10 @@ int image_parse(const void *buf, size_t len, struct image_info *info,
     if (len == 0)
         return lvm_err_set(err, 0, "empty file");
     if (len < sizeof(Elf64_Ehdr))
-        return lvm_err_set(err, 0, "truncated: %zu bytes is smaller than an "
-                                   "ELF header", len);
+        return lvm_err_set(err, 0,
+                           "truncated: %zu bytes is smaller than an "
+                           "ELF header",
+                           len);
     if (len > IMAGE_MAX_FILE)
         return lvm_err_set(err, 0, "too large: %zu bytes (at most %u)", len,
                            IMAGE_MAX_FILE);

@@ -16,7 +16,7 @@
 #define IMAGE_MAX_FILE (256u << 20)
 
 struct image_segment {
-    uint64_t vaddr, memsz; /* where it lives in the guest */
+    uint64_t vaddr, memsz;   /* where it lives in the guest */
     uint64_t offset, filesz; /* bytes from the file */
     uint32_t prot;           /* PROT_READ / PROT_WRITE / PROT_EXEC */
 };
@@ -28,7 +28,7 @@ struct image_info {
     struct image_segment seg[IMAGE_MAX_SEGS];
     uint64_t phdr_vaddr; /* program headers in guest memory, or 0 */
     uint16_t phnum, phentsize;
-    uint64_t phoff;         /* file offset of the program headers */
+    uint64_t phoff;          /* file offset of the program headers */
     struct lvm_abi_note abi; /* SDK entry points */
     uint16_t ndevices;       /* from the manifest */
     struct lvm_manifest_device dev[LVM_MANIFEST_MAX_DEVICES];

@@ -30,9 +30,21 @@ int layout_parse_size(const char *s, uint64_t *out)
     unsigned shift = 0;
     switch (*end) {
     case 0: break;
-    case 'k': case 'K': shift = 10; end++; break;
-    case 'm': case 'M': shift = 20; end++; break;
-    case 'g': case 'G': shift = 30; end++; break;
+    case 'k':
+    case 'K':
+        shift = 10;
+        end++;
+        break;
+    case 'm':
+    case 'M':
+        shift = 20;
+        end++;
+        break;
+    case 'g':
+    case 'G':
+        shift = 30;
+        end++;
+        break;
     default: return -1;
     }
     if (*end == 'i' && shift) /* accept KiB, MiB, GiB */
@@ -52,7 +64,8 @@ int layout_compute(const struct image_info *info, uint64_t ram_size,
 {
     memset(lay, 0, sizeof *lay);
     if (ram_size % PAGE)
-        return lvm_err_set(err, EINVAL, "memory size must be a multiple of 4 KiB");
+        return lvm_err_set(err, EINVAL,
+                           "memory size must be a multiple of 4 KiB");
     if (ram_size < LVM_RAM_MIN || ram_size > LVM_RAM_MAX)
         return lvm_err_set(err, EINVAL,
                            "memory size %llu KiB is outside %llu KiB..%llu MiB",
@@ -72,13 +85,13 @@ int layout_compute(const struct image_info *info, uint64_t ram_size,
     lay->heap_end = lay->stack_bottom - PAGE;
     if (info->image_end > lay->heap_end ||
         lay->heap_end - lay->heap_start < LAYOUT_MIN_HEAP)
-        return lvm_err_set(err, ENOMEM,
-                           "%llu KiB of memory is too little for this image "
-                           "(%llu KiB) with a stack and a %u KiB heap",
-                           (unsigned long long)(ram_size >> 10),
-                           (unsigned long long)((info->image_end -
-                                                 LVM_RAM_BASE) >> 10),
-                           LAYOUT_MIN_HEAP >> 10);
+        return lvm_err_set(
+            err, ENOMEM,
+            "%llu KiB of memory is too little for this image "
+            "(%llu KiB) with a stack and a %u KiB heap",
+            (unsigned long long)(ram_size >> 10),
+            (unsigned long long)((info->image_end - LVM_RAM_BASE) >> 10),
+            LAYOUT_MIN_HEAP >> 10);
     return 0;
 }
 
@@ -98,7 +111,8 @@ int layout_stack(const struct image_info *info, const void *elf_file,
                            "%u)",
                            strings, LAYOUT_MAX_ARGS);
     /* Program headers are copied onto the stack if no segment holds them. */
-    size_t phdr_bytes = info->phdr_vaddr ? 0 : (size_t)info->phnum * sizeof(Elf64_Phdr);
+    size_t phdr_bytes =
+        info->phdr_vaddr ? 0 : (size_t)info->phnum * sizeof(Elf64_Phdr);
     enum { NAUX = 14 };
     size_t top_bytes = strings + sizeof a->random + sizeof a->seed + phdr_bytes;
     top_bytes = (top_bytes + 15) & ~(size_t)15;
@@ -112,7 +126,7 @@ int layout_stack(const struct image_info *info, const void *elf_file,
     memset(buf, 0, total);
     /* Strings, random bytes and program headers live at the top. */
     uint64_t at = lay->stack_top - top_bytes;
-#define OFF(addr) ((size_t)((addr) - sp))
+#define OFF(addr) ((size_t)((addr)-sp))
     uint64_t random_addr = at;
     memcpy(buf + OFF(at), a->random, sizeof a->random);
     at += sizeof a->random;
@@ -170,10 +184,10 @@ int layout_stack(const struct image_info *info, const void *elf_file,
     return 0;
 }
 
-void layout_bootinfo(const struct layout *lay, uint16_t binding,
-                     uint32_t flags, const char *id, const char *name,
-                     int argc, char *const *argv, uint64_t seed_addr,
-                     uint64_t boot_ns, struct lvm_bootinfo *bi)
+void layout_bootinfo(const struct layout *lay, uint16_t binding, uint32_t flags,
+                     const char *id, const char *name, int argc,
+                     char *const *argv, uint64_t seed_addr, uint64_t boot_ns,
+                     struct lvm_bootinfo *bi)
 {
     memset(bi, 0, sizeof *bi);
     bi->magic = LVM_BOOTINFO_MAGIC;

@@ -35,9 +35,9 @@ struct layout_args {
     char *const *argv;
     int envc;
     char *const *envp;
-    uint8_t random[16];  /* for AT_RANDOM (stack protector seed) */
-    uint8_t seed[32];    /* the SDK's random number generator's seed */
-    uint64_t hwcap;      /* AT_HWCAP */
+    uint8_t random[16]; /* for AT_RANDOM (stack protector seed) */
+    uint8_t seed[32];   /* the SDK's random number generator's seed */
+    uint64_t hwcap;     /* AT_HWCAP */
 };
 
 /*
@@ -53,10 +53,10 @@ int layout_stack(const struct image_info *info, const void *elf_file,
                  uint64_t *seed_addr, struct lvm_err *err);
 
 /* Fill in the boot info page. */
-void layout_bootinfo(const struct layout *lay, uint16_t binding,
-                     uint32_t flags, const char *id, const char *name,
-                     int argc, char *const *argv, uint64_t seed_addr,
-                     uint64_t boot_ns, struct lvm_bootinfo *bi);
+void layout_bootinfo(const struct layout *lay, uint16_t binding, uint32_t flags,
+                     const char *id, const char *name, int argc,
+                     char *const *argv, uint64_t seed_addr, uint64_t boot_ns,
+                     struct lvm_bootinfo *bi);
 
 /* Parse "64M", "1G", "4096" (bytes) or "512K"; 0 on success. */
 int layout_parse_size(const char *s, uint64_t *out);

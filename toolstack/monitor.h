@@ -24,21 +24,21 @@ struct attach {
     int nfds;
     struct lvm_plan_fd map[LVM_PLAN_MAX_FDS]; /* received fd -> guest fd */
     unsigned nmap;
-    struct policy_params pol; /* the devices, as the policy sees them */
+    struct policy_params pol;    /* the devices, as the policy sees them */
     int owned[LVM_PLAN_MAX_FDS]; /* fds to close once the plan is sent */
     int nowned;
 };
 
 struct monitor_ops {
-    const char *name;  /* as in --monitor NAME */
-    unsigned kind;     /* enum lvm_monitor_kind */
+    const char *name; /* as in --monitor NAME */
+    unsigned kind;    /* enum lvm_monitor_kind */
     /* 0 if this host can run it, else -1 with the reason in (err). */
     int (*available)(const struct lvm_host *h, struct lvm_err *err);
     /* Build the plan; extra fds it needs are appended to (a). */
     int (*build_plan)(const struct lvm_host *h, const struct image *img,
                       const struct guest_spec *spec, const struct guest *g,
-                      struct attach *a, struct lvm_msg_plan **plan,
-                      size_t *len, struct lvm_err *err);
+                      struct attach *a, struct lvm_msg_plan **plan, size_t *len,
+                      struct lvm_err *err);
     /* The fd a shell needs at PREPARE, opened by the toolstack (kvm:
      * /dev/kvm), or -1 with (err) set. NULL if the monitor needs none. */
     int (*prepare_fd)(const struct lvm_host *h, struct lvm_err *err);

@@ -19,10 +19,9 @@ static int proc_available(const struct lvm_host *h, struct lvm_err *err)
 }
 
 static int proc_build_plan(const struct lvm_host *h, const struct image *img,
-                           const struct guest_spec *spec,
-                           const struct guest *g, struct attach *a,
-                           struct lvm_msg_plan **out, size_t *out_len,
-                           struct lvm_err *err)
+                           const struct guest_spec *spec, const struct guest *g,
+                           struct attach *a, struct lvm_msg_plan **out,
+                           size_t *out_len, struct lvm_err *err)
 {
     struct plan_builder b;
     struct layout lay;

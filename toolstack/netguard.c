@@ -40,7 +40,7 @@
 #define KEY_PORT 4
 #define KEY_MAC 12
 #define KEY_IP 8
-#define CHAIN "guests"      /* what enters the bridge from a guest */
+#define CHAIN "guests"        /* what enters the bridge from a guest */
 #define CHAIN_OUT "to_guests" /* what the bridge sends to a guest */
 
 /* ---- Batches ------------------------------------------------------------- */
@@ -246,8 +246,8 @@ static int put_set(struct batch *bt, const char *name, uint32_t id,
 }
 
 /* One rule of (chain) from (n) expressions. */
-static int put_rule(struct batch *bt, const char *chain,
-                    struct nftnl_expr **ex, int n)
+static int put_rule(struct batch *bt, const char *chain, struct nftnl_expr **ex,
+                    int n)
 {
     struct nftnl_rule *r = nftnl_rule_alloc();
     int bad = !r;
@@ -344,8 +344,7 @@ static int put_rules_out(struct batch *bt)
     return RULE_OUT(bt, payload(NFT_PAYLOAD_LL_HEADER, 12, 2, NFT_REG_1),
                     cmp(NFT_CMP_EQ, &arp, 2),
                     payload(NFT_PAYLOAD_NETWORK_HEADER, 6, 2, NFT_REG_1),
-                    cmp(NFT_CMP_EQ, &request, 2),
-                    meta(NFT_META_OIF, NFT_REG_1),
+                    cmp(NFT_CMP_EQ, &request, 2), meta(NFT_META_OIF, NFT_REG_1),
                     payload(NFT_PAYLOAD_NETWORK_HEADER, 24, 4, NFT_REG32_01),
                     lookup(SET_IP, ID_IP, 1), verdict(NF_DROP));
 }
@@ -425,9 +424,8 @@ int netguard_ensure(struct netdev *nd, struct lvm_err *err)
          * spoofed frame first. */
         put_base_chain(&bt, NFPROTO_BRIDGE, NETGUARD_TABLE, CHAIN, "filter",
                        NF_BR_PRE_ROUTING, NF_BR_PRI_FILTER_BRIDGED - 1) < 0 ||
-        put_base_chain(&bt, NFPROTO_BRIDGE, NETGUARD_TABLE, CHAIN_OUT,
-                       "filter", NF_BR_POST_ROUTING,
-                       NF_BR_PRI_FILTER_BRIDGED - 1) < 0 ||
+        put_base_chain(&bt, NFPROTO_BRIDGE, NETGUARD_TABLE, CHAIN_OUT, "filter",
+                       NF_BR_POST_ROUTING, NF_BR_PRI_FILTER_BRIDGED - 1) < 0 ||
         put_rules(&bt) < 0 || put_rules_out(&bt) < 0) {
         mnl_nlmsg_batch_stop(bt.b);
         return lvm_err_set(err, ENOMEM, "build the nftables guard table");

@@ -47,13 +47,15 @@ int plan_begin(struct plan_builder *b, unsigned kind, uint16_t binding,
     if (!b->p)
         return lvm_err_set(err, ENOMEM, "allocate the plan");
     b->data = (uint8_t *)(b->p + 1);
-    b->p->hdr = (struct lvm_msg_hdr){LVM_PLAN_MAGIC, LVM_PLAN_VERSION,
-                                     LVM_MSG_PLAN};
+    b->p->hdr =
+        (struct lvm_msg_hdr){LVM_PLAN_MAGIC, LVM_PLAN_VERSION, LVM_MSG_PLAN};
     b->p->monitor = kind;
     b->p->report_fd_index = -1;
 
-    struct layout_args la = {.argc = spec->argc, .argv = spec->argv,
-                             .envc = spec->envc, .envp = spec->envp,
+    struct layout_args la = {.argc = spec->argc,
+                             .argv = spec->argv,
+                             .envc = spec->envc,
+                             .envp = spec->envp,
                              .hwcap = h->hwcap};
     if (getrandom(la.seed, sizeof la.seed, 0) != sizeof la.seed ||
         getrandom(la.random, sizeof la.random, 0) != sizeof la.random)
@@ -97,16 +99,18 @@ int plan_memory(struct plan_builder *b, const struct image *img,
                 struct lvm_err *err)
 {
     const uint64_t page = LVM_PAGE_SIZE;
-    if (add_map(b, (struct lvm_plan_map){LVM_BOOTINFO_ADDR, page, 0, PROT_READ,
-                                         LVM_MAP_ANON, -1, 0},
+    if (add_map(b,
+                (struct lvm_plan_map){LVM_BOOTINFO_ADDR, page, 0, PROT_READ,
+                                      LVM_MAP_ANON, -1, 0},
                 err) < 0 ||
-        add_map(b, (struct lvm_plan_map){LVM_DEVPAGE_ADDR, page, 0, PROT_READ,
-                                         LVM_MAP_FILE_SHARED, devp, 0},
+        add_map(b,
+                (struct lvm_plan_map){LVM_DEVPAGE_ADDR, page, 0, PROT_READ,
+                                      LVM_MAP_FILE_SHARED, devp, 0},
                 err) < 0 ||
-        add_map(b, (struct lvm_plan_map){LVM_STATUS_ADDR, page,
-                                         DEVPAGE_STATUS_OFFSET,
-                                         PROT_READ | PROT_WRITE,
-                                         LVM_MAP_FILE_SHARED, devp, 0},
+        add_map(b,
+                (struct lvm_plan_map){
+                    LVM_STATUS_ADDR, page, DEVPAGE_STATUS_OFFSET,
+                    PROT_READ | PROT_WRITE, LVM_MAP_FILE_SHARED, devp, 0},
                 err) < 0)
         return -1;
     for (unsigned i = 0; i < img->info.nsegs; i++) {
@@ -114,31 +118,31 @@ int plan_memory(struct plan_builder *b, const struct image *img,
          * the segment (bss) anonymous, both with the segment's rights. */
         const struct image_segment *s = &img->info.seg[i];
         uint64_t lo = s->vaddr & ~(page - 1);
-        uint64_t file_hi = s->filesz
-                               ? (s->vaddr + s->filesz + page - 1) & ~(page - 1)
-                               : lo;
+        uint64_t file_hi =
+            s->filesz ? (s->vaddr + s->filesz + page - 1) & ~(page - 1) : lo;
         uint64_t hi = (s->vaddr + s->memsz + page - 1) & ~(page - 1);
-        if (file_hi > lo &&
-            add_map(b, (struct lvm_plan_map){lo, file_hi - lo,
-                                             lo - LVM_RAM_BASE, s->prot,
-                                             LVM_MAP_FILE_PRIVATE, tmpl, 0},
-                    err) < 0)
+        if (file_hi > lo && add_map(b,
+                                    (struct lvm_plan_map){
+                                        lo, file_hi - lo, lo - LVM_RAM_BASE,
+                                        s->prot, LVM_MAP_FILE_PRIVATE, tmpl, 0},
+                                    err) < 0)
             return -1;
         if (hi > file_hi &&
-            add_map(b, (struct lvm_plan_map){file_hi, hi - file_hi, 0, s->prot,
-                                             LVM_MAP_ANON, -1, 0},
+            add_map(b,
+                    (struct lvm_plan_map){file_hi, hi - file_hi, 0, s->prot,
+                                          LVM_MAP_ANON, -1, 0},
                     err) < 0)
             return -1;
     }
-    if (add_map(b, (struct lvm_plan_map){lay->heap_start,
-                                         lay->heap_end - lay->heap_start, 0,
-                                         PROT_READ | PROT_WRITE, LVM_MAP_ANON,
-                                         -1, 0},
+    if (add_map(b,
+                (struct lvm_plan_map){
+                    lay->heap_start, lay->heap_end - lay->heap_start, 0,
+                    PROT_READ | PROT_WRITE, LVM_MAP_ANON, -1, 0},
                 err) < 0 ||
-        add_map(b, (struct lvm_plan_map){lay->stack_bottom,
-                                         lay->stack_top - lay->stack_bottom, 0,
-                                         PROT_READ | PROT_WRITE, LVM_MAP_ANON,
-                                         -1, 0},
+        add_map(b,
+                (struct lvm_plan_map){
+                    lay->stack_bottom, lay->stack_top - lay->stack_bottom, 0,
+                    PROT_READ | PROT_WRITE, LVM_MAP_ANON, -1, 0},
                 err) < 0)
         return -1;
     b->p->ram_end = lay->ram_end;
@@ -156,8 +160,8 @@ void plan_end(struct plan_builder *b, const struct image *img,
     p->sigsys_entry = img->info.abi.sigsys_entry;
     p->sigreturn_entry = img->info.abi.sigreturn_entry;
     p->syscall_entry = img->info.abi.syscall_entry;
-    p->rlimit_fsize = spec->console_limit ? spec->console_limit
-                                          : GUEST_CONSOLE_LIMIT_DEFAULT;
+    p->rlimit_fsize =
+        spec->console_limit ? spec->console_limit : GUEST_CONSOLE_LIMIT_DEFAULT;
     p->ram_end = lay->ram_end;
     p->data_len = (uint32_t)b->used;
     snprintf(p->comm, sizeof p->comm, "lvm-%s", g->name);

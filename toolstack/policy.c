@@ -28,8 +28,7 @@
 
 #define RULE(ctx, act, name, ...)                                              \
     do {                                                                       \
-        int rc_ = seccomp_rule_add(ctx, act, SCMP_SYS(name),                   \
-                                   __VA_ARGS__ + 0);                           \
+        int rc_ = seccomp_rule_add(ctx, act, SCMP_SYS(name), __VA_ARGS__ + 0); \
         if (rc_ < 0)                                                           \
             return lvm_err_set(err, -rc_, "seccomp rule for %s", #name);       \
     } while (0)
@@ -284,10 +283,10 @@ out:
 
 const char *policy_syscall_name(long nr, char *buf, size_t len)
 {
-    char *name = nr >= 0 && nr < 1024
-                     ? seccomp_syscall_resolve_num_arch(SCMP_ARCH_X86_64,
-                                                        (int)nr)
-                     : NULL;
+    char *name =
+        nr >= 0 && nr < 1024
+            ? seccomp_syscall_resolve_num_arch(SCMP_ARCH_X86_64, (int)nr)
+            : NULL;
     if (name)
         snprintf(buf, len, "%s", name);
     else

@@ -145,13 +145,14 @@ static _Noreturn void child_exit(int code)
  */
 /* No stack protector or sanitizer: it runs on a stack of its own, with
  * the parent's memory and thread pointer, until it execs. */
-__attribute__((no_stack_protector, no_sanitize("address", "undefined")))
-static int child_main(void *argp)
+__attribute__((no_stack_protector,
+               no_sanitize("address", "undefined"))) static int
+child_main(void *argp)
 {
     const struct child_args *a = argp;
     if (a->unshare_from >= 0) {
-        if (RAW(SYS_close_range, a->unshare_from, ~0u, CLOSE_RANGE_UNSHARE,
-                0, 0) < 0 ||
+        if (RAW(SYS_close_range, a->unshare_from, ~0u, CLOSE_RANGE_UNSHARE, 0,
+                0) < 0 ||
             RAW(SYS_write, a->sock, "U", 1, 0, 0) != 1)
             child_exit(126);
     }
@@ -166,14 +167,15 @@ static int child_main(void *argp)
         child_exit(126);
     int shell = a->shell_fd;
     if (shell == LVM_SHELL_FD)
-        shell = (int)RAW(SYS_fcntl, shell, F_DUPFD_CLOEXEC, LVM_SHELL_FD + 1,
-                         0, 0);
+        shell =
+            (int)RAW(SYS_fcntl, shell, F_DUPFD_CLOEXEC, LVM_SHELL_FD + 1, 0, 0);
     if (shell < 0)
         child_exit(126);
     if (a->sock != LVM_SHELL_FD &&
         RAW(SYS_dup2, a->sock, LVM_SHELL_FD, 0, 0, 0) < 0)
         child_exit(126);
-    if (a->sock == LVM_SHELL_FD && RAW(SYS_fcntl, a->sock, F_SETFD, 0, 0, 0) < 0)
+    if (a->sock == LVM_SHELL_FD &&
+        RAW(SYS_fcntl, a->sock, F_SETFD, 0, 0, 0) < 0)
         child_exit(126);
     static char *const argv[] = {"lightvm-shell", NULL};
     static char *const envp[] = {NULL};
@@ -304,11 +306,11 @@ int sandbox_spawn(const struct sandbox_opts *o, struct sandbox *sb,
 
     /* CLONE_VM: no copy of the caller's page tables, however large the
      * daemon grows; the child only execs. */
-    struct child_args a = {.shell_fd = o->shell_fd, .sock = sv[1],
-                           .unshare_from = -1};
+    struct child_args a = {
+        .shell_fd = o->shell_fd, .sock = sv[1], .unshare_from = -1};
     if (o->cg) {
-        a.ncg = cgroup_self_attach_fds(o->cg, a.cg_fds, CGROUP_MAX_ATTACH_FDS,
-                                       err);
+        a.ncg =
+            cgroup_self_attach_fds(o->cg, a.cg_fds, CGROUP_MAX_ATTACH_FDS, err);
         if (a.ncg < 0) {
             munmap(stack, CHILD_STACK);
             close(sv[0]);
@@ -354,8 +356,8 @@ int sandbox_spawn(const struct sandbox_opts *o, struct sandbox *sb,
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
     int pidfd = -1;
-    pid_t pid = clone(child_main, (char *)stack + CHILD_STACK, flags, &a,
-                      &pidfd);
+    pid_t pid =
+        clone(child_main, (char *)stack + CHILD_STACK, flags, &a, &pidfd);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     int clone_errno = errno;
     if (windowed && pid > 0) {
@@ -413,8 +415,8 @@ int sandbox_spawn(const struct sandbox_opts *o, struct sandbox *sb,
 
     struct lvm_msg_prepare prep;
     memset(&prep, 0, sizeof prep);
-    prep.hdr = (struct lvm_msg_hdr){LVM_PLAN_MAGIC, LVM_PLAN_VERSION,
-                                    LVM_MSG_PREPARE};
+    prep.hdr =
+        (struct lvm_msg_hdr){LVM_PLAN_MAGIC, LVM_PLAN_VERSION, LVM_MSG_PREPARE};
     prep.monitor = o->monitor;
     prep.flags = o->cg ? LVM_PREP_CGROUPNS : 0;
     snprintf(prep.root_dir, sizeof prep.root_dir, "%s", o->root_dir);

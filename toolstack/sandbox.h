@@ -14,14 +14,14 @@
 #include <sys/types.h>
 
 struct sandbox_opts {
-    int shell_fd;        /* lightvm-shell, opened O_PATH */
-    unsigned monitor;    /* enum lvm_monitor_kind */
-    uid_t uid_base;      /* host uid = uid_base + pid (same for gid) */
+    int shell_fd;         /* lightvm-shell, opened O_PATH */
+    unsigned monitor;     /* enum lvm_monitor_kind */
+    uid_t uid_base;       /* host uid = uid_base + pid (same for gid) */
     const char *root_dir; /* empty directory for the guest's root */
     const char *hostname;
     const struct cgroup *cg; /* cgroup to join, or NULL */
     int ipc_ns, net_ns;      /* 1: fresh ipc and net namespaces */
-    int kvm_fd;        /* kvm shells: /dev/kvm, sent with PREPARE */
+    int kvm_fd;              /* kvm shells: /dev/kvm, sent with PREPARE */
     uint64_t ram_size; /* kvm shells: RAM slot to make ahead, 0 if unknown */
 };
 

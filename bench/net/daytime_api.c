@@ -68,8 +68,7 @@ static int daytime(struct in_addr ip, uint64_t deadline)
             memset(&tm, 0, sizeof tm);
             char *end = strptime(buf, "%A, %B %d, %Y %H:%M:%S-UTC", &tm);
             time_t t = timegm(&tm), wall = time(NULL);
-            return end && !strcmp(end, "\r\n") && t >= wall - 5 &&
-                           t <= wall + 5
+            return end && !strcmp(end, "\r\n") && t >= wall - 5 && t <= wall + 5
                        ? 0
                        : -1;
         }

@@ -266,41 +266,18 @@ int main(int argc, char **argv)
     optind = 2;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
-        case 'k':
-            b.cfg.kernel = optarg;
-            break;
-        case 'i':
-            b.cfg.initrd = optarg;
-            break;
-        case 'd':
-            b.cfg.disk = optarg;
-            break;
-        case 'a':
-            b.cfg.append = optarg;
-            break;
-        case 'A':
-            b.cfg.acpi = 1;
-            break;
-        case 'p':
-            b.port = (uint16_t)atoi(optarg);
-            break;
-        case 'P':
-            b.http = !strcmp(optarg, "http");
-            break;
-        case 'n':
-            b.runs = atoi(optarg);
-            break;
-        case 'x':
-            b.max = atoi(optarg);
-            break;
-        case 'm':
-            b.cfg.mem = strtoull(optarg, NULL, 10) << 20;
-            break;
-        case 's':
-            b.state = optarg;
-            break;
-        default:
-            return 2;
+        case 'k': b.cfg.kernel = optarg; break;
+        case 'i': b.cfg.initrd = optarg; break;
+        case 'd': b.cfg.disk = optarg; break;
+        case 'a': b.cfg.append = optarg; break;
+        case 'A': b.cfg.acpi = 1; break;
+        case 'p': b.port = (uint16_t)atoi(optarg); break;
+        case 'P': b.http = !strcmp(optarg, "http"); break;
+        case 'n': b.runs = atoi(optarg); break;
+        case 'x': b.max = atoi(optarg); break;
+        case 'm': b.cfg.mem = strtoull(optarg, NULL, 10) << 20; break;
+        case 's': b.state = optarg; break;
+        default: return 2;
         }
     }
     b.cfg.fwd[0].guest_port = b.port;

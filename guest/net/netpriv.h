@@ -30,8 +30,7 @@ struct lvm_netstack {
     uint64_t rx_backoff_until; /* the NIC only fails: do not spin on it */
     uint64_t last_io_ns;       /* a frame went in or out */
     /* Timers (stack.c): next due times, 0 when not running. */
-    uint64_t tcp_due, tcp_slow_last, arp_last, dhcp_fine_due,
-        dhcp_coarse_due;
+    uint64_t tcp_due, tcp_slow_last, arp_last, dhcp_fine_due, dhcp_coarse_due;
     uint8_t scratch[LVM_NET_FRAME_MAX]; /* frames we must drop, TX copies */
 };
 

@@ -37,8 +37,8 @@
 #define LVM_STATUS_ADDR (LVM_MON_BASE + 0x2000)
 #define LVM_MON_PRIVATE_ADDR (LVM_MON_BASE + 0x3000)
 #define LVM_RAM_BASE 0x40000000ULL
-#define LVM_RAM_MIN (1ULL << 20)  /* 1 MiB */
-#define LVM_RAM_MAX (2ULL << 30)  /* 2 GiB: offsets fit in 31 bits */
+#define LVM_RAM_MIN (1ULL << 20)   /* 1 MiB */
+#define LVM_RAM_MAX (2ULL << 30)   /* 2 GiB: offsets fit in 31 bits */
 #define LVM_STACK_MAX (1ULL << 20) /* stack is min(RAM / 8, 1 MiB) */
 
 /* ---- Boot info ---------------------------------------------------------- */
@@ -67,13 +67,13 @@ struct lvm_bootinfo {
     uint64_t heap_end;   /*   [heap_start, heap_end) */
     uint64_t stack_top;  /* initial stack pointer region ends here */
     uint64_t stack_size; /* bytes below stack_top reserved for the stack */
-    uint64_t boot_ns;    /* monotonic clock when the monitor started the guest */
-    uint64_t seed_addr;  /* 32 random bytes in the initial stack seeding the
+    uint64_t boot_ns;   /* monotonic clock when the monitor started the guest */
+    uint64_t seed_addr; /* 32 random bytes in the initial stack seeding the
                             guest's random number generator; the SDK
                             erases them once read */
     uint8_t reserved1[24];
-    char guest_id[40];   /* toolstack's id of this guest, NUL-terminated */
-    char name[64];       /* guest name, NUL-terminated */
+    char guest_id[40]; /* toolstack's id of this guest, NUL-terminated */
+    char name[64];     /* guest name, NUL-terminated */
     uint32_t cmdline_len;
     char cmdline[3876]; /* argv joined by spaces, NUL-terminated */
 };
@@ -173,8 +173,8 @@ struct lvm_status {
     uint64_t watchdog_ns;     /* monotonic clock at the last watchdog ping */
     uint32_t exit_reason;     /* enum lvm_exit_reason */
     int32_t exit_status;
-    uint64_t suspended;       /* non-zero while parked by LVM_CTRL_SUSPEND */
-    char message[256];        /* abort message, NUL-terminated */
+    uint64_t suspended; /* non-zero while parked by LVM_CTRL_SUSPEND */
+    char message[256];  /* abort message, NUL-terminated */
 };
 
 /* ---- Hypercalls ----------------------------------------------------------- */
@@ -229,11 +229,11 @@ struct lvm_hc_yield {
 };
 
 struct lvm_hc_io {
-    uint32_t handle;  /* device handle from the device page */
+    uint32_t handle; /* device handle from the device page */
     uint32_t reserved;
-    uint64_t offset;  /* block only: byte offset, a multiple of block_size */
-    uint64_t buf;     /* guest address */
-    uint64_t len;     /* net: <= LVM_NET_FRAME_MAX; block: == block_size */
+    uint64_t offset; /* block only: byte offset, a multiple of block_size */
+    uint64_t buf;    /* guest address */
+    uint64_t len;    /* net: <= LVM_NET_FRAME_MAX; block: == block_size */
     int64_t ret;
 };
 
@@ -264,9 +264,9 @@ struct lvm_hc_exit {
 struct lvm_abi_note {
     uint32_t abi_version; /* LVM_ABI_VERSION the guest was built against */
     uint32_t reserved;
-    uint64_t sigsys_entry;   /* proc: SIGSYS handler serving libc's calls */
+    uint64_t sigsys_entry;    /* proc: SIGSYS handler serving libc's calls */
     uint64_t sigreturn_entry; /* proc: its signal return trampoline */
-    uint64_t syscall_entry;  /* kvm: where a `syscall` is served */
+    uint64_t syscall_entry;   /* kvm: where a `syscall` is served */
 };
 
 struct lvm_manifest_device {
@@ -286,11 +286,15 @@ struct lvm_manifest {
 };
 
 #ifndef __cplusplus
-_Static_assert(sizeof(struct lvm_bootinfo) == LVM_PAGE_SIZE, "boot info is one page");
-_Static_assert(sizeof(struct lvm_devpage) <= LVM_PAGE_SIZE, "device page fits a page");
-_Static_assert(sizeof(struct lvm_status) <= LVM_PAGE_SIZE, "status fits a page");
+_Static_assert(sizeof(struct lvm_bootinfo) == LVM_PAGE_SIZE,
+               "boot info is one page");
+_Static_assert(sizeof(struct lvm_devpage) <= LVM_PAGE_SIZE,
+               "device page fits a page");
+_Static_assert(sizeof(struct lvm_status) <= LVM_PAGE_SIZE,
+               "status fits a page");
 _Static_assert(sizeof(struct lvm_device) == 48, "device entry layout");
-_Static_assert(sizeof(struct lvm_manifest_device) == 24, "manifest entry layout");
+_Static_assert(sizeof(struct lvm_manifest_device) == 24,
+               "manifest entry layout");
 #endif
 
 #endif /* LIGHTVM_ABI_H */

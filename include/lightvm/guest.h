@@ -23,8 +23,14 @@
 
 /* ---- Manifest ------------------------------------------------------------ */
 
-#define LVM_NET(n) {.type = LVM_DEV_NET, .flags = 0, .reserved = 0, .name = n}
-#define LVM_BLOCK(n, fl) {.type = LVM_DEV_BLOCK, .flags = (fl), .reserved = 0, .name = n}
+#define LVM_NET(n)                                                             \
+    {                                                                          \
+        .type = LVM_DEV_NET, .flags = 0, .reserved = 0, .name = n              \
+    }
+#define LVM_BLOCK(n, fl)                                                       \
+    {                                                                          \
+        .type = LVM_DEV_BLOCK, .flags = (fl), .reserved = 0, .name = n         \
+    }
 
 #define LVM__NDEV(...)                                                         \
     (sizeof((struct lvm_manifest_device[]){__VA_ARGS__}) /                     \

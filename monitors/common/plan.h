@@ -59,8 +59,8 @@ struct lvm_msg_hdr {
  * toolstack: the shell itself can open nothing once its root is empty. */
 struct lvm_msg_prepare {
     struct lvm_msg_hdr hdr;
-    uint32_t monitor; /* enum lvm_monitor_kind */
-    uint32_t flags;   /* LVM_PREP_* */
+    uint32_t monitor;   /* enum lvm_monitor_kind */
+    uint32_t flags;     /* LVM_PREP_* */
     char root_dir[256]; /* an empty directory to mount the guest's root on */
     char hostname[64];
     uint64_t ram_size; /* kvm: RAM slot to create ahead; 0 if not known */
@@ -83,15 +83,15 @@ enum lvm_map_kind {
 #define LVM_PLAN_MAX_MAPS 40 /* 5 fixed + file and bss per segment */
 #define LVM_PLAN_MAX_FDS 40
 #define LVM_PLAN_MAX_COPIES 4
-#define LVM_PLAN_MAX_BPF 4096       /* instructions */
+#define LVM_PLAN_MAX_BPF 4096        /* instructions */
 #define LVM_PLAN_MAX_DATA (96 << 10) /* bytes of inline data */
 
 struct lvm_plan_map {
-    uint64_t addr; /* guest address, page aligned */
-    uint64_t len;  /* bytes, page aligned */
-    uint64_t offset; /* file offset for FILE_* maps */
-    uint32_t prot;   /* PROT_READ / PROT_WRITE / PROT_EXEC */
-    uint32_t kind;   /* enum lvm_map_kind */
+    uint64_t addr;    /* guest address, page aligned */
+    uint64_t len;     /* bytes, page aligned */
+    uint64_t offset;  /* file offset for FILE_* maps */
+    uint32_t prot;    /* PROT_READ / PROT_WRITE / PROT_EXEC */
+    uint32_t kind;    /* enum lvm_map_kind */
     int32_t fd_index; /* index into the received fds, -1 for ANON */
     uint32_t reserved;
 };
@@ -144,7 +144,7 @@ struct lvm_msg_plan {
  * when it reaps the shell. Under proc the kernel is the witness (exit
  * status, signal, audit record); under kvm the monitor is.
  */
-#define LVM_REPORT_MAGIC 0x4c565250u /* "LVRP" */
+#define LVM_REPORT_MAGIC 0x4c565250u          /* "LVRP" */
 #define LVM_REPORT_OFFSET (2 * LVM_PAGE_SIZE) /* in the device-page memfd */
 
 enum lvm_report_kind {
@@ -178,10 +178,10 @@ struct lvm_report_times {
 };
 
 struct lvm_monitor_report {
-    uint32_t magic; /* LVM_REPORT_MAGIC once complete */
-    uint32_t kind;  /* enum lvm_report_kind */
-    int32_t status; /* the shell's exit status */
-    int32_t signal; /* CRASH: the signal a proc guest would have died of */
+    uint32_t magic;  /* LVM_REPORT_MAGIC once complete */
+    uint32_t kind;   /* enum lvm_report_kind */
+    int32_t status;  /* the shell's exit status */
+    int32_t signal;  /* CRASH: the signal a proc guest would have died of */
     int64_t syscall; /* FORBIDDEN: x86_64 number; i386 (int 0x80): -2 - nr */
     uint32_t have_regs;
     uint32_t reserved;

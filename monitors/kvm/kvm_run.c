@@ -136,13 +136,9 @@ _Noreturn void kvm_run_loop(struct kvm_monitor *m)
         }
 #endif
         switch (m->run->exit_reason) {
-        case KVM_EXIT_IO:
-            port_io(m);
-            break;
-        case KVM_EXIT_INTR:
-            break;
-        case KVM_EXIT_MMIO:
-            mmio(m);
+        case KVM_EXIT_IO: port_io(m); break;
+        case KVM_EXIT_INTR: break;
+        case KVM_EXIT_MMIO: mmio(m);
         case KVM_EXIT_HLT:
             /* No interrupt will ever come: a halted guest is stuck. In a
              * proc guest `hlt` is a protection fault. */

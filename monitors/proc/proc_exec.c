@@ -62,8 +62,7 @@ static void check_plan(const struct lvm_msg_plan *p, int nfds)
         if (!in_region(m->addr, m->len, LVM_MON_BASE, p->ram_end) ||
             in_region(LVM_MON_PRIVATE_ADDR, PAGE, m->addr, m->addr + m->len))
             shell_fail(EINVAL, "map %u outside the guest region", i);
-        if (m->kind != LVM_MAP_ANON &&
-            (m->fd_index < 0 || m->fd_index >= nfds))
+        if (m->kind != LVM_MAP_ANON && (m->fd_index < 0 || m->fd_index >= nfds))
             shell_fail(EINVAL, "map %u names a missing fd", i);
         if (m->prot & ~(unsigned)(PROT_READ | PROT_WRITE | PROT_EXEC) ||
             (m->prot & PROT_WRITE && m->prot & PROT_EXEC))
@@ -140,17 +139,17 @@ static void map_memory(const struct lvm_msg_plan *p, const int *fds)
 
 static struct proc_tramp_args *build_trampoline(const struct lvm_msg_plan *p)
 {
-    size_t code = (size_t)((uintptr_t)lvm_tramp_end - (uintptr_t)lvm_tramp_start);
+    size_t code =
+        (size_t)((uintptr_t)lvm_tramp_end - (uintptr_t)lvm_tramp_start);
     size_t bpf_bytes = p->bpf_len * sizeof(struct sock_filter);
-    size_t bpf_off = (TRAMP_ARGS_OFF + sizeof(struct proc_tramp_args) + 63) &
-                     ~(size_t)63;
+    size_t bpf_off =
+        (TRAMP_ARGS_OFF + sizeof(struct proc_tramp_args) + 63) & ~(size_t)63;
     size_t len = (bpf_off + bpf_bytes + PAGE - 1) & ~(PAGE - 1);
     if (code > TRAMP_ARGS_OFF)
         shell_fail(ENOMEM, "trampoline too large");
     if (LVM_MON_PRIVATE_ADDR + len > LVM_RAM_BASE)
         shell_fail(ENOMEM, "seccomp filter too large");
-    char *page = mmap((void *)LVM_MON_PRIVATE_ADDR, len,
-                      PROT_READ | PROT_WRITE,
+    char *page = mmap((void *)LVM_MON_PRIVATE_ADDR, len, PROT_READ | PROT_WRITE,
                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
     if (page == MAP_FAILED || page != (char *)LVM_MON_PRIVATE_ADDR)
         shell_fail(errno, "map the trampoline");
@@ -200,8 +199,8 @@ static int install_fds(const struct lvm_msg_plan *p, const int *fds, int nfds)
      * clobbers an fd still to be installed (raw: musl's fcntl adds an
      * F_SETFD we do not need). */
     for (int i = 0; i < nfds; i++) {
-        high[i] = (int)syscall(SYS_fcntl, fds[i], F_DUPFD_CLOEXEC,
-                               HIGH_FD_BASE);
+        high[i] =
+            (int)syscall(SYS_fcntl, fds[i], F_DUPFD_CLOEXEC, HIGH_FD_BASE);
         if (high[i] < 0)
             shell_fail(errno, "move a guest fd");
         close(fds[i]);
@@ -231,8 +230,7 @@ static void set_limit(int res, uint64_t v)
         shell_fail(errno, "set resource limit %d", res);
 }
 
-_Noreturn void proc_exec(const struct lvm_msg_plan *p, const int *fds,
-                         int nfds)
+_Noreturn void proc_exec(const struct lvm_msg_plan *p, const int *fds, int nfds)
 {
     check_plan(p, nfds);
     map_memory(p, fds);

@@ -61,8 +61,7 @@ static void send_simple(uint16_t type)
 }
 
 /* Receive one message and up to (maxfds) fds; returns its length. */
-static size_t recv_msg(void *buf, size_t len, int *fds, int maxfds,
-                       int *nfds)
+static size_t recv_msg(void *buf, size_t len, int *fds, int maxfds, int *nfds)
 {
     union {
         char buf[CMSG_SPACE(sizeof(int) * LVM_PLAN_MAX_FDS)];
@@ -161,8 +160,8 @@ static void prepare(const struct lvm_msg_prepare *p)
     drop_privileges();
 }
 
-static _Alignas(16) char planbuf[sizeof(struct lvm_msg_plan) +
-                                 LVM_PLAN_MAX_DATA];
+static _Alignas(
+    16) char planbuf[sizeof(struct lvm_msg_plan) + LVM_PLAN_MAX_DATA];
 
 /* Nothing the toolstack's caller ignored or blocked (nohup, a shell's
  * job control) reaches the guest: every disposition to its default. The

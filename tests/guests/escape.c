@@ -70,7 +70,8 @@ static long attempt(const char *what, const char *arg)
     if (!strcmp(what, "mprotect")) {
         /* Make its own stack executable. */
         uintptr_t page = (uintptr_t)&what & ~(uintptr_t)4095;
-        return RAW(SYS_mprotect, page, 4096, PROT_READ | PROT_WRITE | PROT_EXEC);
+        return RAW(SYS_mprotect, page, 4096,
+                   PROT_READ | PROT_WRITE | PROT_EXEC);
     }
     if (!strcmp(what, "ptrace"))
         return RAW(SYS_ptrace, PTRACE_TRACEME, 0, 0, 0);
@@ -110,7 +111,9 @@ static long attempt(const char *what, const char *arg)
         return RAW(SYS_clock_settime, 0, 0);
     if (!strcmp(what, "int80")) { /* i386 open() through int 0x80 */
         long r;
-        __asm__ volatile("int $0x80" : "=a"(r) : "a"(5), "b"(0), "c"(0)
+        __asm__ volatile("int $0x80"
+                         : "=a"(r)
+                         : "a"(5), "b"(0), "c"(0)
                          : "memory");
         return r;
     }
@@ -119,7 +122,8 @@ static long attempt(const char *what, const char *arg)
     if (!strcmp(what, "read-low")) /* below the guest's region */
         return sink = *(volatile long *)0x10000;
     if (!strcmp(what, "read-high")) /* just past the end of RAM */
-        return sink = *(volatile long *)(uintptr_t)(lvm_bootinfo()->ram_base + lvm_bootinfo()->ram_size);
+        return sink = *(volatile long *)(uintptr_t)(lvm_bootinfo()->ram_base +
+                                                    lvm_bootinfo()->ram_size);
     if (!strcmp(what, "read-stack")) /* where the shell's stack was */
         return sink = *(volatile long *)0x7ffffffde000;
     if (!strcmp(what, "read-vsyscall"))

@@ -78,7 +78,8 @@ int main(int argc, char **argv)
     /* time: clocks advance, sleeping sleeps */
     struct timespec t0, t1, wall;
     CHECK(clock_gettime(CLOCK_MONOTONIC, &t0) == 0);
-    CHECK(clock_gettime(CLOCK_REALTIME, &wall) == 0 && wall.tv_sec > 1600000000);
+    CHECK(clock_gettime(CLOCK_REALTIME, &wall) == 0 &&
+          wall.tv_sec > 1600000000);
     CHECK(clock_gettime(CLOCK_BOOTTIME, &t1) == 0);
     CHECK(time(NULL) >= wall.tv_sec);
     struct timespec nap = {0, 20 * 1000 * 1000};

@@ -20,7 +20,8 @@
 int main(int argc, char **argv)
 {
     if (argc < 3) {
-        fprintf(stderr, "usage: apiclient SOCKET [--no-read] [--close] MSG...\n");
+        fprintf(stderr,
+                "usage: apiclient SOCKET [--no-read] [--close] MSG...\n");
         return 2;
     }
     struct sockaddr_un a = {.sun_family = AF_UNIX};

@@ -112,9 +112,18 @@ int main(int argc, char **argv)
     emit("empty", good, 0);
     emit("truncated-header", good, 20);
     emit("truncated-phdrs", good, eh(good)->e_phoff + 30);
-    VARIANT("truncated-segment", { len = ph(b, find_ph(b, PT_LOAD, 1))->p_offset + 16; });
-    VARIANT("not-elf", { memcpy(b, "\x7f" "ELG", 4); });
-    VARIANT("text-file", { memcpy(b, "#!/bin/sh\necho hi\n", 18); len = 18; });
+    VARIANT("truncated-segment",
+            { len = ph(b, find_ph(b, PT_LOAD, 1))->p_offset + 16; });
+    VARIANT("not-elf", {
+        memcpy(b,
+               "\x7f"
+               "ELG",
+               4);
+    });
+    VARIANT("text-file", {
+        memcpy(b, "#!/bin/sh\necho hi\n", 18);
+        len = 18;
+    });
     VARIANT("elf32", { b[EI_CLASS] = ELFCLASS32; });
     VARIANT("big-endian", { b[EI_DATA] = ELFDATA2MSB; });
     VARIANT("wrong-arch", { eh(b)->e_machine = EM_AARCH64; });
@@ -124,14 +133,18 @@ int main(int argc, char **argv)
     VARIANT("phoff-past-end", { eh(b)->e_phoff = good_len + 4096; });
     VARIANT("no-phdrs", { eh(b)->e_phnum = 0; });
     VARIANT("entry-outside", { eh(b)->e_entry = 0x1000; });
-    VARIANT("entry-in-data", { eh(b)->e_entry = ph(b, find_ph(b, PT_LOAD, 3))->p_vaddr; });
-    VARIANT("segment-below-ram", { ph(b, find_ph(b, PT_LOAD, 0))->p_vaddr = 0x400000; });
-    VARIANT("segment-huge", { ph(b, find_ph(b, PT_LOAD, 3))->p_memsz = 1ull << 40; });
+    VARIANT("entry-in-data",
+            { eh(b)->e_entry = ph(b, find_ph(b, PT_LOAD, 3))->p_vaddr; });
+    VARIANT("segment-below-ram",
+            { ph(b, find_ph(b, PT_LOAD, 0))->p_vaddr = 0x400000; });
+    VARIANT("segment-huge",
+            { ph(b, find_ph(b, PT_LOAD, 3))->p_memsz = 1ull << 40; });
     VARIANT("segment-wraps", {
         Elf64_Phdr *p = ph(b, find_ph(b, PT_LOAD, 3));
         p->p_memsz = UINT64_MAX - p->p_vaddr + 2;
     });
-    VARIANT("segment-past-file", { ph(b, find_ph(b, PT_LOAD, 1))->p_filesz = good_len * 4; });
+    VARIANT("segment-past-file",
+            { ph(b, find_ph(b, PT_LOAD, 1))->p_filesz = good_len * 4; });
     VARIANT("filesz-over-memsz", {
         Elf64_Phdr *p = ph(b, find_ph(b, PT_LOAD, 2));
         p->p_memsz = p->p_filesz / 2;
@@ -142,14 +155,21 @@ int main(int argc, char **argv)
         c->p_vaddr = a->p_vaddr + 0x1000;
         c->p_offset = a->p_offset + 0x1000;
     });
-    VARIANT("misaligned-segment", { ph(b, find_ph(b, PT_LOAD, 1))->p_vaddr += 8; });
-    VARIANT("writable-code", { ph(b, find_ph(b, PT_LOAD, 1))->p_flags |= PF_W; });
-    VARIANT("exec-stack", { ph(b, find_ph(b, PT_GNU_STACK, 0))->p_flags |= PF_X; });
-    VARIANT("interp", { ph(b, find_ph(b, PT_GNU_STACK, 0))->p_type = PT_INTERP; });
-    VARIANT("dynamic", { ph(b, find_ph(b, PT_GNU_STACK, 0))->p_type = PT_DYNAMIC; });
-    VARIANT("unknown-phdr", { ph(b, find_ph(b, PT_GNU_STACK, 0))->p_type = 0x12345; });
+    VARIANT("misaligned-segment",
+            { ph(b, find_ph(b, PT_LOAD, 1))->p_vaddr += 8; });
+    VARIANT("writable-code",
+            { ph(b, find_ph(b, PT_LOAD, 1))->p_flags |= PF_W; });
+    VARIANT("exec-stack",
+            { ph(b, find_ph(b, PT_GNU_STACK, 0))->p_flags |= PF_X; });
+    VARIANT("interp",
+            { ph(b, find_ph(b, PT_GNU_STACK, 0))->p_type = PT_INTERP; });
+    VARIANT("dynamic",
+            { ph(b, find_ph(b, PT_GNU_STACK, 0))->p_type = PT_DYNAMIC; });
+    VARIANT("unknown-phdr",
+            { ph(b, find_ph(b, PT_GNU_STACK, 0))->p_type = 0x12345; });
     VARIANT("no-notes", { ph(b, find_ph(b, PT_NOTE, 0))->p_type = PT_NULL; });
-    VARIANT("note-past-end", { ph(b, find_ph(b, PT_NOTE, 0))->p_offset = good_len - 8; });
+    VARIANT("note-past-end",
+            { ph(b, find_ph(b, PT_NOTE, 0))->p_offset = good_len - 8; });
     VARIANT("abi-version", {
         long d = find_note(b, LVM_NOTE_ABI);
         *(uint32_t *)(b + d) = 99;

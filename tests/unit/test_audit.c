@@ -50,8 +50,9 @@ static void test_garbage(void **state)
     (void)state;
     pid_t pid;
     long nr;
-    const char *bad[] = {"", "pid=", "syscall=5", "pid=abc syscall=1",
-                         "pid=-4 syscall=1", "pid=12", NULL};
+    const char *bad[] = {
+        "",       "pid=", "syscall=5", "pid=abc syscall=1", "pid=-4 syscall=1",
+        "pid=12", NULL};
     for (int i = 0; bad[i]; i++)
         assert_int_equal(audit_parse_seccomp(bad[i], strlen(bad[i]), &pid, &nr),
                          -1);

@@ -65,7 +65,8 @@ static void test_every_truncation_refused(void **state)
         if (info.seg[i].offset + info.seg[i].filesz > needed)
             needed = info.seg[i].offset + info.seg[i].filesz;
     for (size_t len = 0; len < needed; len += len < 4096 ? 1 : 511) {
-        char *copy = malloc(len ? len : 1); /* exact size: ASan sees overreads */
+        char *copy =
+            malloc(len ? len : 1); /* exact size: ASan sees overreads */
         memcpy(copy, elf, len);
         if (image_parse(copy, len, &info, &err) == 0)
             fail_msg("a %zu-byte prefix was accepted", len);

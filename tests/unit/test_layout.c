@@ -81,7 +81,7 @@ static void test_initial_stack(void **state)
     assert_int_equal(sp % 16, 0);
     assert_int_equal(sp + len, lay.stack_top);
     /* Read it back as musl's start-up does, translating guest addresses. */
-#define AT(addr) ((const char *)buf + ((addr) - sp))
+#define AT(addr) ((const char *)buf + ((addr)-sp))
     const uint64_t *w = (const uint64_t *)buf;
     assert_int_equal(w[0], 3);
     for (int i = 0; i < 3; i++)
@@ -166,8 +166,15 @@ static void test_parse_size(void **state)
     assert_int_equal(v, 512 << 10);
     assert_int_equal(layout_parse_size("2MB", &v), 0);
     assert_int_equal(v, 2 << 20);
-    const char *bad[] = {"", "M", "-1", "12Q", "1.5M", "99999999999999999999",
-                         "18446744073709551615G", "4 M", NULL};
+    const char *bad[] = {"",
+                         "M",
+                         "-1",
+                         "12Q",
+                         "1.5M",
+                         "99999999999999999999",
+                         "18446744073709551615G",
+                         "4 M",
+                         NULL};
     for (int i = 0; bad[i]; i++)
         if (layout_parse_size(bad[i], &v) == 0)
             fail_msg("'%s' was accepted", bad[i]);

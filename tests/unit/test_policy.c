@@ -43,7 +43,7 @@ static uint32_t run_bpf(const struct sock_filter *f, size_t n,
             }
             break;
         case BPF_LDX:
-            X = BPF_MODE(i->code) == BPF_MEM ? M[i->k]
+            X = BPF_MODE(i->code) == BPF_MEM   ? M[i->k]
                 : BPF_MODE(i->code) == BPF_LEN ? (uint32_t)sizeof *d
                                                : i->k;
             break;
@@ -81,8 +81,7 @@ static uint32_t run_bpf(const struct sock_filter *f, size_t n,
             pc += cond ? i->jt : i->jf;
             break;
         }
-        case BPF_RET:
-            return BPF_RVAL(i->code) == BPF_A ? A : i->k;
+        case BPF_RET: return BPF_RVAL(i->code) == BPF_A ? A : i->k;
         case BPF_MISC:
             if (BPF_MISCOP(i->code) == BPF_TAX)
                 X = A;
@@ -262,15 +261,36 @@ static void test_signals(void **state)
 static void test_escapes_killed(void **state)
 {
     (void)state;
-    static const long calls[] = {
-        SYS_open,    SYS_openat,     SYS_fork,      SYS_vfork,
-        SYS_clone,   SYS_clone3,     SYS_execve,    SYS_execveat,
-        SYS_socket,  SYS_ptrace,     SYS_mount,     SYS_unshare,
-        SYS_setns,   SYS_chroot,     SYS_bpf,       SYS_io_uring_setup,
-        SYS_userfaultfd, SYS_process_vm_readv, SYS_process_vm_writev,
-        SYS_init_module, SYS_keyctl, SYS_perf_event_open, SYS_pidfd_open,
-        SYS_personality, SYS_setuid, SYS_getcwd,  SYS_dup,
-        SYS_ioctl,   SYS_pwritev,    SYS_sendmsg};
+    static const long calls[] = {SYS_open,
+                                 SYS_openat,
+                                 SYS_fork,
+                                 SYS_vfork,
+                                 SYS_clone,
+                                 SYS_clone3,
+                                 SYS_execve,
+                                 SYS_execveat,
+                                 SYS_socket,
+                                 SYS_ptrace,
+                                 SYS_mount,
+                                 SYS_unshare,
+                                 SYS_setns,
+                                 SYS_chroot,
+                                 SYS_bpf,
+                                 SYS_io_uring_setup,
+                                 SYS_userfaultfd,
+                                 SYS_process_vm_readv,
+                                 SYS_process_vm_writev,
+                                 SYS_init_module,
+                                 SYS_keyctl,
+                                 SYS_perf_event_open,
+                                 SYS_pidfd_open,
+                                 SYS_personality,
+                                 SYS_setuid,
+                                 SYS_getcwd,
+                                 SYS_dup,
+                                 SYS_ioctl,
+                                 SYS_pwritev,
+                                 SYS_sendmsg};
     for (size_t i = 0; i < sizeof calls / sizeof calls[0]; i++) {
         enum verdict v = D(calls[i], 7, 0, 0);
         if (v != KILL)

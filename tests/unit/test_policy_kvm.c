@@ -51,37 +51,18 @@ static uint32_t run_bpf(const struct seccomp_data *d)
                 fail_msg("unexpected load %#x", f->code);
             }
             break;
-        case BPF_LDX:
-            x = BPF_MODE(f->code) == BPF_MEM ? mem[k] : k;
-            break;
-        case BPF_ST:
-            mem[k] = a;
-            break;
-        case BPF_STX:
-            mem[k] = x;
-            break;
+        case BPF_LDX: x = BPF_MODE(f->code) == BPF_MEM ? mem[k] : k; break;
+        case BPF_ST: mem[k] = a; break;
+        case BPF_STX: mem[k] = x; break;
         case BPF_ALU:
             switch (BPF_OP(f->code)) {
-            case BPF_AND:
-                a &= src;
-                break;
-            case BPF_OR:
-                a |= src;
-                break;
-            case BPF_ADD:
-                a += src;
-                break;
-            case BPF_SUB:
-                a -= src;
-                break;
-            case BPF_LSH:
-                a <<= src;
-                break;
-            case BPF_RSH:
-                a >>= src;
-                break;
-            default:
-                fail_msg("unexpected ALU op %#x", f->code);
+            case BPF_AND: a &= src; break;
+            case BPF_OR: a |= src; break;
+            case BPF_ADD: a += src; break;
+            case BPF_SUB: a -= src; break;
+            case BPF_LSH: a <<= src; break;
+            case BPF_RSH: a >>= src; break;
+            default: fail_msg("unexpected ALU op %#x", f->code);
             }
             break;
         case BPF_JMP:
@@ -91,21 +72,11 @@ static uint32_t run_bpf(const struct seccomp_data *d)
             }
             int t;
             switch (BPF_OP(f->code)) {
-            case BPF_JEQ:
-                t = a == src;
-                break;
-            case BPF_JGT:
-                t = a > src;
-                break;
-            case BPF_JGE:
-                t = a >= src;
-                break;
-            case BPF_JSET:
-                t = (a & src) != 0;
-                break;
-            default:
-                fail_msg("unexpected jump %#x", f->code);
-                t = 0;
+            case BPF_JEQ: t = a == src; break;
+            case BPF_JGT: t = a > src; break;
+            case BPF_JGE: t = a >= src; break;
+            case BPF_JSET: t = (a & src) != 0; break;
+            default: fail_msg("unexpected jump %#x", f->code); t = 0;
             }
             pc += t ? f->jt : f->jf;
             break;
@@ -118,8 +89,7 @@ static uint32_t run_bpf(const struct seccomp_data *d)
             else
                 a = x;
             break;
-        default:
-            fail_msg("unexpected instruction %#x", f->code);
+        default: fail_msg("unexpected instruction %#x", f->code);
         }
     }
     fail_msg("the filter fell off its end");

@@ -147,8 +147,8 @@ static void test_limits(void **state)
     /* Too many arguments: everything allocated so far is freed (ASan). */
     size_t cap = 16 + REQUEST_MAX_ARGS * 5;
     char *many = malloc(cap);
-    size_t at = (size_t)snprintf(many, cap,
-                                 "{\"op\":\"create\",\"image\":\"/x\",\"args\":[");
+    size_t at = (size_t)snprintf(
+        many, cap, "{\"op\":\"create\",\"image\":\"/x\",\"args\":[");
     for (int i = 0; i < REQUEST_MAX_ARGS; i++)
         at += (size_t)snprintf(many + at, cap - at, "%s\"a\"", i ? "," : "");
     snprintf(many + at, cap - at, "]}");

@@ -8,7 +8,10 @@
 #include <stdio.h>
 #include <time.h>
 
-static void on_poweroff(void *arg) { (void)arg; }
+static void on_poweroff(void *arg)
+{
+    (void)arg;
+}
 
 int main(void)
 {
