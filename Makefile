@@ -99,7 +99,8 @@ examples: $(EXAMPLE_ELFS)
 
 # ---- Shell (the process a guest runs in): static, musl ----------------
 
-SHELL_SRCS := monitors/shell/shell.c monitors/proc/proc_exec.c \
+SHELL_SRCS := monitors/shell/shell.c monitors/shell/guest_fds.c \
+              monitors/proc/proc_exec.c \
               monitors/proc/trampoline.S $(wildcard monitors/kvm/*.c) \
               monitors/kvm/kvm_stubs.S
 SHELL_OBJS := $(patsubst %,$(BUILD)/shellobj/%.o,$(SHELL_SRCS))

@@ -77,22 +77,10 @@ static int kvm_build_plan(const struct lvm_host *h, const struct image *img,
      * no system calls at all. */
     struct sock_filter *bpf = NULL;
     size_t bpf_len = 0;
-    if (policy_kvm_build(&a->pol, &bpf, &bpf_len, err) < 0)
-        goto fail;
-    long off = bpf_len <= LVM_PLAN_MAX_BPF
-                   ? plan_data(&b, bpf, bpf_len * sizeof *bpf)
-                   : -1;
-    free(bpf);
-    if (off < 0) {
-        lvm_err_set(err, E2BIG, "seccomp filter too long");
-        goto fail;
-    }
-    b.p->bpf_off = (uint32_t)off;
-    b.p->bpf_len = (uint32_t)bpf_len;
-
-    int tmpl = attach_fd(a, img->template_fd, -1, err);
-    int devp = attach_fd(a, g->dev.fd, -1, err);
-    if (tmpl < 0 || devp < 0 || plan_memory(&b, img, &lay, tmpl, devp, err) < 0)
+    int devp;
+    if (policy_kvm_build(&a->pol, &bpf, &bpf_len, err) < 0 ||
+        plan_filter(&b, bpf, bpf_len, err) < 0 ||
+        plan_guest_memory(&b, img, g, a, &lay, &devp, err) < 0)
         goto fail;
     plan_end(&b, img, spec, g, a, &lay);
     b.p->report_fd_index = devp; /* its third page: the monitor's report */

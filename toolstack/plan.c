@@ -7,6 +7,7 @@
 #include "toolstack/monitor.h"
 
 #include <errno.h>
+#include <linux/filter.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -92,6 +93,32 @@ static int add_map(struct plan_builder *b, struct lvm_plan_map m,
         return lvm_err_set(err, E2BIG, "too many memory maps");
     b->p->maps[b->p->nmaps++] = m;
     return 0;
+}
+
+int plan_filter(struct plan_builder *b, struct sock_filter *bpf,
+                size_t bpf_len, struct lvm_err *err)
+{
+    long off = bpf_len <= LVM_PLAN_MAX_BPF
+                   ? plan_data(b, bpf, bpf_len * sizeof *bpf)
+                   : -1;
+    free(bpf);
+    if (off < 0)
+        return lvm_err_set(err, E2BIG, "seccomp filter too long");
+    b->p->bpf_off = (uint32_t)off;
+    b->p->bpf_len = (uint32_t)bpf_len;
+    return 0;
+}
+
+int plan_guest_memory(struct plan_builder *b, const struct image *img,
+                      const struct guest *g, struct attach *a,
+                      const struct layout *lay, int *devp,
+                      struct lvm_err *err)
+{
+    int tmpl = attach_fd(a, img->template_fd, -1, err);
+    *devp = attach_fd(a, g->dev.fd, -1, err);
+    if (tmpl < 0 || *devp < 0)
+        return -1;
+    return plan_memory(b, img, lay, tmpl, *devp, err);
 }
 
 int plan_memory(struct plan_builder *b, const struct image *img,

@@ -160,8 +160,8 @@ static int add_served(scmp_filter_ctx ctx, const struct policy_params *p,
     return 0;
 }
 
-static int export_bpf(scmp_filter_ctx ctx, struct sock_filter **prog,
-                      size_t *len, struct lvm_err *err)
+int policy_export_bpf(void *ctx, struct sock_filter **prog, size_t *len,
+                      struct lvm_err *err)
 {
     /* libseccomp 2.5 exports to an fd only. */
     int fd = memfd_create("lightvm-bpf", MFD_CLOEXEC);
@@ -275,7 +275,7 @@ static int build(const struct policy_params *p, struct sock_filter **prog,
     }
     if (add_hypercalls(ctx, p, err) < 0 || add_served(ctx, p, err) < 0)
         goto out;
-    r = export_bpf(ctx, prog, len, err);
+    r = policy_export_bpf(ctx, prog, len, err);
 out:
     seccomp_release(ctx);
     return r;

@@ -41,6 +41,11 @@ int policy_proc_build(const struct policy_params *p, struct sock_filter **prog,
 int policy_kvm_build(const struct policy_params *p, struct sock_filter **prog,
                      size_t *len, struct lvm_err *err);
 
+/* Export libseccomp filter (ctx) as classic BPF into a malloc'd array:
+ * the step both policies end with. */
+int policy_export_bpf(void *ctx, struct sock_filter **prog, size_t *len,
+                      struct lvm_err *err);
+
 /* The name of x86_64 system call (nr), e.g. "openat", or "syscall-<nr>". */
 const char *policy_syscall_name(long nr, char *buf, size_t len);
 

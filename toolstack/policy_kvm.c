@@ -87,30 +87,6 @@ static int add_rules(scmp_filter_ctx ctx, const struct policy_params *p,
     return 0;
 }
 
-static int export_bpf(scmp_filter_ctx ctx, struct sock_filter **prog,
-                      size_t *len, struct lvm_err *err)
-{
-    /* libseccomp 2.5 exports to an fd only. */
-    int fd = memfd_create("lightvm-kvm-bpf", MFD_CLOEXEC);
-    if (fd < 0)
-        return lvm_err_set(err, errno, "memfd for the seccomp filter");
-    int rc = seccomp_export_bpf(ctx, fd);
-    off_t size = rc < 0 ? -1 : lseek(fd, 0, SEEK_END);
-    struct sock_filter *buf = NULL;
-    if (size > 0 && size % (off_t)sizeof *buf == 0)
-        buf = malloc((size_t)size);
-    if (!buf || pread(fd, buf, (size_t)size, 0) != size) {
-        free(buf);
-        close(fd);
-        return lvm_err_set(err, rc < 0 ? -rc : EIO,
-                           "export the kvm monitor's seccomp filter");
-    }
-    close(fd);
-    *prog = buf;
-    *len = (size_t)size / sizeof *buf;
-    return 0;
-}
-
 int policy_kvm_build(const struct policy_params *p, struct sock_filter **prog,
                      size_t *len, struct lvm_err *err)
 {
@@ -128,7 +104,7 @@ int policy_kvm_build(const struct policy_params *p, struct sock_filter **prog,
     }
     if (add_rules(ctx, p, err) < 0)
         goto out;
-    r = export_bpf(ctx, prog, len, err);
+    r = policy_export_bpf(ctx, prog, len, err);
 out:
     seccomp_release(ctx);
     return r;

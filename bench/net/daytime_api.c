@@ -14,6 +14,7 @@
  * (the toolstack's work) and from there to the answer (the guest's start,
  * ARP and TCP). -o writes "run total_us reply_us" lines.
  */
+#include "bench/net/daytime_check.h"
 #include <lightvm/lightvm.h>
 
 #include <arpa/inet.h>
@@ -27,13 +28,6 @@
 #include <time.h>
 #include <unistd.h>
 
-static uint64_t now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
-
 static int cmp_u64(const void *a, const void *b)
 {
     uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
@@ -43,40 +37,6 @@ static int cmp_u64(const void *a, const void *b)
 static uint64_t pct(const uint64_t *v, size_t n, double p)
 {
     return v[(size_t)(p * (double)(n - 1) + 0.5)];
-}
-
-/* Connect to port 13 until it answers; 0 if the answer is a daytime
- * line within 5 s of our clock. */
-static int daytime(struct in_addr ip, uint64_t deadline)
-{
-    struct sockaddr_in sa = {
-        .sin_family = AF_INET, .sin_port = htons(13), .sin_addr = ip};
-    for (;;) {
-        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (fd < 0)
-            return -1;
-        if (connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0) {
-            char buf[128];
-            size_t got = 0;
-            ssize_t n;
-            while (got < sizeof buf - 1 &&
-                   (n = read(fd, buf + got, sizeof buf - 1 - got)) > 0)
-                got += (size_t)n;
-            close(fd);
-            buf[got] = 0;
-            struct tm tm;
-            memset(&tm, 0, sizeof tm);
-            char *end = strptime(buf, "%A, %B %d, %Y %H:%M:%S-UTC", &tm);
-            time_t t = timegm(&tm), wall = time(NULL);
-            return end && !strcmp(end, "\r\n") && t >= wall - 5 && t <= wall + 5
-                       ? 0
-                       : -1;
-        }
-        int e = errno;
-        close(fd);
-        if (now_us() >= deadline || (e != ECONNREFUSED && e != EHOSTUNREACH))
-            return -1;
-    }
 }
 
 int main(int argc, char **argv)

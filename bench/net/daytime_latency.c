@@ -21,6 +21,7 @@
  * its two parts: until the address line (the toolstack's work) and from
  * there to the answer (the guest's start, ARP and TCP).
  */
+#include "bench/net/daytime_check.h"
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -40,13 +41,6 @@
 #include <unistd.h>
 
 extern char **environ;
-
-static uint64_t now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
 
 static int cmp_u64(const void *a, const void *b)
 {
@@ -83,40 +77,6 @@ static int read_ip(int fd, struct in_addr *ip, uint64_t deadline)
         if (n <= 0)
             return -1;
         len += (size_t)n;
-    }
-}
-
-/* Connect to port 13 and read a daytime line; 0 if it looks right. */
-static int daytime(struct in_addr ip, uint64_t deadline)
-{
-    struct sockaddr_in sa = {
-        .sin_family = AF_INET, .sin_port = htons(13), .sin_addr = ip};
-    for (;;) {
-        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (fd < 0)
-            return -1;
-        if (connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0) {
-            char buf[128];
-            size_t got = 0;
-            ssize_t n;
-            while (got < sizeof buf - 1 &&
-                   (n = read(fd, buf + got, sizeof buf - 1 - got)) > 0)
-                got += (size_t)n;
-            close(fd);
-            buf[got] = 0;
-            struct tm tm;
-            memset(&tm, 0, sizeof tm);
-            char *end = strptime(buf, "%A, %B %d, %Y %H:%M:%S-UTC", &tm);
-            time_t t = timegm(&tm), wall = time(NULL);
-            return end && strcmp(end, "\r\n") == 0 && t >= wall - 5 &&
-                           t <= wall + 5
-                       ? 0
-                       : -1;
-        }
-        close(fd);
-        if (now_us() >= deadline ||
-            (errno != ECONNREFUSED && errno != EHOSTUNREACH))
-            return -1;
     }
 }
 

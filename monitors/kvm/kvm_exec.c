@@ -29,7 +29,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#define HIGH_FD_BASE 512 /* received fds wait here; guest fds are below */
 
 struct kvm_monitor kvm_mon = {.kvm_fd = -1, .vm_fd = -1, .vcpu_fd = -1};
 static int prepared;
@@ -61,7 +60,7 @@ _Noreturn void kvm_fail(int err, const char *fmt, ...)
 /* Keep an fd of the monitor's out of the range guest fds are put in. */
 static int move_high(int fd)
 {
-    int h = fcntl(fd, F_DUPFD_CLOEXEC, HIGH_FD_BASE);
+    int h = fcntl(fd, F_DUPFD_CLOEXEC, SHELL_HIGH_FD);
     if (h < 0)
         kvm_fail(errno, "move a monitor fd");
     close(fd);
@@ -75,32 +74,6 @@ void kvm_prepare(int kvm_fd, uint64_t ram_size)
     m->vm_fd = move_high(m->vm_fd);
     kvm_cpu_setup(m);
     prepared = 1;
-}
-
-static int install_fds(const struct lvm_msg_plan *p, const int *fds, int nfds)
-{
-    int high[LVM_PLAN_MAX_FDS];
-    for (int i = 0; i < nfds; i++)
-        high[i] = move_high(fds[i]);
-    close(0); /* the toolstack's stdin: nothing of the guest's */
-    int max_target = 2;
-    for (uint32_t i = 0; i < p->nfds; i++) {
-        int t = p->fds[i].target, k = p->fds[i].fd_index;
-        if (k < 0 || k >= nfds || t < 0 || t >= HIGH_FD_BASE)
-            kvm_fail(EINVAL, "fd entry %u is invalid", i);
-        if (dup3(high[k], t, 0) < 0)
-            kvm_fail(errno, "install guest fd %d", t);
-        if (t > max_target)
-            max_target = t;
-    }
-    return max_target;
-}
-
-static void set_limit(int res, uint64_t v)
-{
-    struct rlimit r = {v, v};
-    if (setrlimit(res, &r) < 0)
-        kvm_fail(errno, "set resource limit %d", res);
 }
 
 static void check_entry(const struct kvm_monitor *m,
@@ -159,17 +132,8 @@ _Noreturn void kvm_exec(const struct lvm_msg_plan *p, const int *fds, int nfds)
     if (sigaction(SIGPIPE, &ign, NULL) < 0 ||
         sigaction(SIGXFSZ, &ign, NULL) < 0)
         kvm_fail(errno, "ignore SIGPIPE and SIGXFSZ");
-    int max_fd = install_fds(p, fds, nfds);
-    set_limit(RLIMIT_NOFILE, (uint64_t)max_fd + 1);
-    set_limit(RLIMIT_NPROC, 0);
-    set_limit(RLIMIT_CORE, 0);
-    set_limit(RLIMIT_MEMLOCK, 0);
-    set_limit(RLIMIT_MSGQUEUE, 0);
-    set_limit(RLIMIT_FSIZE, p->rlimit_fsize);
-    char comm[sizeof p->comm + 1];
-    memcpy(comm, p->comm, sizeof p->comm);
-    comm[sizeof p->comm] = 0;
-    prctl(PR_SET_NAME, comm, 0, 0, 0);
+    int max_fd = shell_install_fds(p, fds, nfds);
+    shell_set_limits(p, max_fd);
     m->times.plan = kvm_now() - t0;
 
     struct lvm_msg_hdr started = {LVM_PLAN_MAGIC, LVM_PLAN_VERSION,

@@ -21,7 +21,6 @@
 
 #define PAGE 4096ull
 #define USER_TOP 0x7ffffffff000ull /* end of the 47-bit user address space */
-#define HIGH_FD_BASE 512
 
 extern const char lvm_tramp_start[], lvm_tramp_end[];
 
@@ -75,7 +74,7 @@ static void check_plan(const struct lvm_msg_plan *p, int nfds)
     }
     for (uint32_t i = 0; i < p->nfds; i++)
         if (p->fds[i].fd_index < 0 || p->fds[i].fd_index >= nfds ||
-            p->fds[i].target < 0 || p->fds[i].target >= HIGH_FD_BASE)
+            p->fds[i].target < 0 || p->fds[i].target >= SHELL_HIGH_FD)
             shell_fail(EINVAL, "fd entry %u is invalid", i);
     if (p->bpf_len == 0 || p->bpf_len > LVM_PLAN_MAX_BPF ||
         p->bpf_off > p->data_len ||
@@ -192,64 +191,14 @@ static void install_signals(const struct lvm_msg_plan *p)
         shell_fail(errno, "ignore SIGPIPE and SIGXFSZ");
 }
 
-static int install_fds(const struct lvm_msg_plan *p, const int *fds, int nfds)
-{
-    int high[LVM_PLAN_MAX_FDS];
-    /* Move everything received out of the way first, so no target
-     * clobbers an fd still to be installed (raw: musl's fcntl adds an
-     * F_SETFD we do not need). */
-    for (int i = 0; i < nfds; i++) {
-        high[i] =
-            (int)syscall(SYS_fcntl, fds[i], F_DUPFD_CLOEXEC, HIGH_FD_BASE);
-        if (high[i] < 0)
-            shell_fail(errno, "move a guest fd");
-        close(fds[i]);
-    }
-    int max_target = -1;
-    char is_target[HIGH_FD_BASE] = {0};
-    for (uint32_t i = 0; i < p->nfds; i++) {
-        int t = p->fds[i].target;
-        if (dup3(high[p->fds[i].fd_index], t, 0) < 0)
-            shell_fail(errno, "install guest fd %d", t);
-        is_target[t] = 1;
-        if (t > max_target)
-            max_target = t;
-    }
-    /* Nothing inherited stays open below the guest's fds (a terminal on
-     * stdin, say); the rest is closed after STARTED. */
-    for (int fd = 0; fd < max_target; fd++)
-        if (!is_target[fd])
-            close(fd);
-    return max_target;
-}
-
-static void set_limit(int res, uint64_t v)
-{
-    struct rlimit r = {v, v};
-    if (setrlimit(res, &r) < 0)
-        shell_fail(errno, "set resource limit %d", res);
-}
-
 _Noreturn void proc_exec(const struct lvm_msg_plan *p, const int *fds, int nfds)
 {
     check_plan(p, nfds);
     map_memory(p, fds);
     struct proc_tramp_args *tramp = build_trampoline(p);
     install_signals(p);
-    int max_fd = install_fds(p, fds, nfds);
-
-    /* Belt and braces under the filter: no files, processes, locked
-     * memory or core dumps, and a bounded console file. */
-    set_limit(RLIMIT_NOFILE, (uint64_t)max_fd + 1);
-    set_limit(RLIMIT_NPROC, 0);
-    set_limit(RLIMIT_CORE, 0);
-    set_limit(RLIMIT_MEMLOCK, 0);
-    set_limit(RLIMIT_MSGQUEUE, 0);
-    set_limit(RLIMIT_FSIZE, p->rlimit_fsize);
-    char comm[sizeof p->comm + 1];
-    memcpy(comm, p->comm, sizeof p->comm);
-    comm[sizeof p->comm] = 0;
-    prctl(PR_SET_NAME, comm, 0, 0, 0);
+    int max_fd = shell_install_fds(p, fds, nfds);
+    shell_set_limits(p, max_fd);
 
     struct lvm_msg_hdr started = {LVM_PLAN_MAGIC, LVM_PLAN_VERSION,
                                   LVM_MSG_STARTED};

@@ -20,6 +20,17 @@ _Noreturn void shell_fail(int err, const char *fmt, ...)
 /* Send a message header of (type) with (len) bytes in total. */
 void shell_send(const void *msg, size_t len);
 
+/* Received fds wait at SHELL_HIGH_FD and up; the guest's are below. */
+#define SHELL_HIGH_FD 512
+
+/* Put the plan's fds in place as the guest's, closing whatever else is
+ * below them; returns the highest guest fd. */
+int shell_install_fds(const struct lvm_msg_plan *p, const int *fds, int nfds);
+
+/* rlimits for the guest (RLIMIT_NOFILE from its highest fd) and its name
+ * as the process's. */
+void shell_set_limits(const struct lvm_msg_plan *p, int max_fd);
+
 /* Carry out a proc plan; (fds) were received with it. Does not return. */
 _Noreturn void proc_exec(const struct lvm_msg_plan *plan, const int *fds,
                          int nfds);
