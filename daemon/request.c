@@ -220,10 +220,10 @@ static int parse_net(json_t *o, struct request *r, const char **code,
     s[0] = 0;
     if (get_string(n, "subnet", s, sizeof s, 0, code, err) < 0)
         return lvm_err_wrap(err, "net");
-    if (s[0] && netaddr_parse_cidr(s, &ns->bridge_addr, &ns->prefix, err) < 0) {
-        *code = "bad_request";
-        return lvm_err_wrap(err, "net.subnet");
-    }
+    /* Our own message: the parser's would echo the client's bytes. */
+    if (s[0] && netaddr_parse_cidr(s, &ns->bridge_addr, &ns->prefix, err) < 0)
+        BAD("bad_request", "net.subnet: '%s' is not ADDRESS/PREFIX",
+            printable(s, pb));
     s[0] = 0;
     if (get_string(n, "ip", s, sizeof s, 0, code, err) < 0)
         return lvm_err_wrap(err, "net");
