@@ -194,9 +194,18 @@ static int run_daemon(struct lightvm *c, struct run_opts *o)
         blocks[i] = (struct lightvm_block){o->g.blocks[i].name, paths[i],
                                            o->g.blocks[i].readonly};
     }
+    /* As without the daemon: argv[0] as typed, and the image's name as
+     * the guest's unless a guest has it already. */
+    char base[64];
+    const char *slash = strrchr(o->g.argv[0], '/');
+    snprintf(base, sizeof base, "%s", slash ? slash + 1 : o->g.argv[0]);
+    char *dot = strrchr(base, '.');
+    if (dot && dot != base && !strcmp(dot, ".elf"))
+        *dot = 0;
     struct lightvm_create_opts co = {
         .image = image,
-        .name = o->g.name,
+        .argv0 = o->g.argv[0],
+        .name = o->g.name ? o->g.name : base,
         .mem = o->g.mem,
         .mem_limit = o->g.mem_limit,
         .cpus = o->g.cpus,
@@ -220,7 +229,12 @@ static int run_daemon(struct lightvm *c, struct run_opts *o)
         cli_error(&err);
         goto out;
     }
-    if (lightvm_create(c, &co, &g, &e) < 0) {
+    int rc = lightvm_create(c, &co, &g, &e);
+    if (rc < 0 && !o->g.name && !strcmp(e.code, "exists")) {
+        co.name = NULL; /* the daemon makes a unique one */
+        rc = lightvm_create(c, &co, &g, &e);
+    }
+    if (rc < 0) {
         cli_msg("%s", e.message);
         goto out;
     }

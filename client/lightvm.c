@@ -270,6 +270,8 @@ int lightvm_create(struct lightvm *c, const struct lightvm_create_opts *o,
     json_t *r = json_pack("{s:s, s:s}", "op", "create", "image", o->image);
     if (o->name)
         json_object_set_new(r, "name", json_string(o->name));
+    if (o->argv0)
+        json_object_set_new(r, "argv0", json_string(o->argv0));
     if (o->mem)
         json_object_set_new(r, "mem", json_integer((json_int_t)o->mem));
     if (o->mem_limit)

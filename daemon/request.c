@@ -35,7 +35,8 @@ const char *request_op_name(enum request_op op)
 static const char *const target_fields[] = {"id", NULL};
 static const char *const create_fields[] = {
     "image", "name", "mem", "mem_limit", "cpus", "args", "env", "block",
-    "monitor", "console", "console_limit", "watchdog_ms", "net", NULL};
+    "monitor", "console", "console_limit", "watchdog_ms", "net", "argv0",
+    NULL};
 static const char *const list_fields[] = {"offset", "limit", "stats", NULL};
 static const char *const no_fields[] = {NULL};
 
@@ -242,6 +243,7 @@ static int parse_create(json_t *o, struct request *r, const char **code,
                         struct lvm_err *err)
 {
     if (get_string(o, "image", r->image, sizeof r->image, 1, code, err) < 0 ||
+        get_string(o, "argv0", r->argv0, sizeof r->argv0, 0, code, err) < 0 ||
         get_string(o, "name", r->name, sizeof r->name, 0, code, err) < 0 ||
         get_string(o, "monitor", r->monitor, sizeof r->monitor, 0, code, err) <
             0)

@@ -39,6 +39,7 @@ struct request {
     char target[GUEST_ID_LEN + 48]; /* id or name, for ops on a guest */
     /* create */
     char image[PATH_MAX];
+    char argv0[256]; /* the guest's argv[0]; "": the image's path */
     char name[64];
     uint64_t mem, mem_limit, console_limit;
     double cpus;

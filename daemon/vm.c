@@ -320,7 +320,7 @@ static int launch_in(struct daemon *d, struct vm *v, struct guest *g,
         }
     }
     char *argv[REQUEST_MAX_ARGS + 1];
-    argv[0] = v->image;
+    argv[0] = r->argv0[0] ? (char *)r->argv0 : v->image;
     for (int i = 0; i < r->argc; i++)
         argv[i + 1] = r->argv[i];
     struct guest_spec spec = {

@@ -34,15 +34,24 @@ if ! have; then
     # components and signing key, first suite only (derived, so no host
     # name is written into the project).
     sys=/etc/apt/sources.list.d/debian.sources
-    if [ ! -f "$sys" ]; then
-        echo "fetch-lwip.sh: $sys not found (need a deb822 Debian apt source)" >&2
+    if [ -f "$sys" ]; then
+        awk 'BEGIN { RS = ""; ORS = "\n\n" } NR == 1' "$sys" |
+            sed -e 's/^Types:.*/Types: deb-src/' \
+                -e 's/^\(Suites:\) *\([^ ]*\).*/\1 \2/' >"$cache/deb-src.sources"
+    elif grep -qs '^deb ' /etc/apt/sources.list; then
+        # One-line format (hosts upgraded from Debian 11): the first
+        # entry, as deb-src.
+        grep -m1 '^deb ' /etc/apt/sources.list | sed 's/^deb /deb-src /' \
+            >"$cache/deb-src.list"
+    else
+        echo "fetch-lwip.sh: no Debian apt source found (in $sys or" \
+            "/etc/apt/sources.list)" >&2
         exit 1
     fi
-    awk 'BEGIN { RS = ""; ORS = "\n\n" } NR == 1' "$sys" |
-        sed -e 's/^Types:.*/Types: deb-src/' \
-            -e 's/^\(Suites:\) *\([^ ]*\).*/\1 \2/' >"$cache/deb-src.sources"
+    srclist=$cache/deb-src.sources
+    [ -f "$cache/deb-src.list" ] && srclist=$cache/deb-src.list
     mkdir -p "$cache/lists/partial"
-    apt_opts="-q -o Dir::Etc::SourceList=$cache/deb-src.sources \
+    apt_opts="-q -o Dir::Etc::SourceList=$srclist \
 -o Dir::Etc::SourceParts=/nonexistent -o Dir::State::Lists=$cache/lists \
 -o APT::Sandbox::User=root"
     # shellcheck disable=SC2086

@@ -7,7 +7,7 @@ set -eu
 PKGS="build-essential musl-tools musl-dev pkg-config clang lld \
 libseccomp-dev libelf-dev libjansson-dev libcmocka-dev libmnl-dev \
 libarchive-dev iproute2 procps psmisc util-linux bsdextrautils \
-clang-format cppcheck \
+clang-format cppcheck libclang-rt-14-dev llvm \
 qemu-system-x86 linux-image-cloud-amd64 libssl-dev libzstd-dev liblz4-dev \
 libacl1-dev cpio zstd redis-server nginx \
 libnftnl-dev dpkg-dev nftables dnsmasq-base curl netcat-openbsd wrk crun linux-image-amd64 busybox-static"

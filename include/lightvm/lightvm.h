@@ -47,6 +47,7 @@ struct lightvm_net {
 
 struct lightvm_create_opts {
     const char *image;   /* path of the guest ELF, as lightvmd sees it */
+    const char *argv0;   /* the guest's argv[0]; NULL: the image path */
     const char *name;    /* NULL: derived from the image and the id */
     uint64_t mem;        /* bytes of RAM; 0: the daemon's default (16 MiB) */
     uint64_t mem_limit;  /* host memory limit; 0: RAM + kernel overhead */

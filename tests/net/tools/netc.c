@@ -348,7 +348,10 @@ static int cmd_echo_tcp(int argc, char **argv)
         }
     }
     close(fd);
-    if (memcmp(in, out, len) != 0)
+    int same = memcmp(in, out, len) == 0;
+    free(in);
+    free(out);
+    if (!same)
         return fail("echoed bytes differ");
     printf("tcp echo: %zu bytes\n", len);
     return 0;
