@@ -98,15 +98,24 @@ static size_t recv_msg(void *buf, size_t len, int *fds, int maxfds, int *nfds)
     return (size_t)n;
 }
 
-/* An empty, read-only tmpfs as the root; the host's tree is unmounted. */
+/*
+ * The toolstack's empty directory, bound read-only, as the root; the
+ * host's tree is unmounted. A bind, not a tmpfs of its own: every new
+ * superblock registers a memcg-aware shrinker, and every memory cgroup
+ * then carries state for every shrinker on the host, so a tmpfs per
+ * guest made each guest's cgroup cost more as guests accumulated.
+ */
 static void empty_root(const char *dir)
 {
     if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
         shell_fail(errno, "make mounts private");
-    if (mount("lightvm", dir, "tmpfs",
-              MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY,
-              "size=4k,nr_inodes=2,mode=0555") < 0)
-        shell_fail(errno, "mount empty root on %s", dir);
+    if (mount(dir, dir, NULL, MS_BIND, NULL) < 0)
+        shell_fail(errno, "bind empty root %s", dir);
+    if (mount(NULL, dir, NULL,
+              MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV |
+                  MS_NOEXEC,
+              NULL) < 0)
+        shell_fail(errno, "make the empty root %s read-only", dir);
     if (chdir(dir) < 0)
         shell_fail(errno, "chdir %s", dir);
     if (syscall(SYS_pivot_root, ".", ".") < 0)

@@ -105,6 +105,12 @@ t_sandbox_state() {
     done
     # Its own cgroup, with limits.
     grep -q "memory:/$LIGHTVM_CGROUP_PARENT/" /proc/$pid/cgroup || { cat /proc/$pid/cgroup; r=1; }
+    # One mount only, its root: read-only, no devices, nothing executable,
+    # and empty.
+    [ "$(wc -l </proc/$pid/mountinfo)" -eq 1 ] || { cat /proc/$pid/mountinfo; r=1; }
+    awk '{print $5, $6}' /proc/$pid/mountinfo | grep -qE '^/ ro,nosuid,nodev,noexec' ||
+        { cat /proc/$pid/mountinfo; r=1; }
+    [ -z "$(ls -A /proc/$pid/root/ 2>&1)" ] || { ls -A /proc/$pid/root/; r=1; }
     # Nothing of the shell left in its address space: the monitor pages, the
     # image from its template, RAM, and the kernel's vsyscall page only.
     if grep -vE '^3ff0[0-3]000-|memfd:lightvm-image|^4[0-9a-f]{7}-4[0-9a-f]{7} rw-p 00000000 00:00 0|\[vsyscall\]' \
