@@ -339,8 +339,19 @@ static int parse_elf(Elf *elf, size_t len, struct image_info *info,
     return 0;
 }
 
+/* Parse (buf), which libelf may use as its own: (owned) says it is a
+ * private copy already, else libelf gets one. */
+static int parse_buffer(const void *buf, size_t len, int owned,
+                        struct image_info *info, struct lvm_err *err);
+
 int image_parse(const void *buf, size_t len, struct image_info *info,
                 struct lvm_err *err)
+{
+    return parse_buffer(buf, len, 0, info, err);
+}
+
+static int parse_buffer(const void *buf, size_t len, int owned,
+                        struct image_info *info, struct lvm_err *err)
 {
     memset(info, 0, sizeof *info);
     info->file_size = len;
@@ -357,12 +368,18 @@ int image_parse(const void *buf, size_t len, struct image_info *info,
     if (memcmp(buf, ELFMAG, SELFMAG) != 0)
         return lvm_err_set(err, 0, "not an ELF file");
     elf_version(EV_CURRENT);
-    /* libelf may convert in place; give it its own copy. */
-    char *copy = malloc(len);
-    if (!copy)
-        return lvm_err_set(err, ENOMEM, "copy the image");
-    memcpy(copy, buf, len);
-    Elf *elf = elf_memory(copy, len);
+    /* libelf converts a foreign byte order in place: only our native
+     * little-endian files may be handed to it without a copy (a foreign
+     * one is refused right after, by parse_elf). */
+    const unsigned char *ident = buf;
+    char *copy = NULL;
+    if (!owned || ident[EI_DATA] != ELFDATA2LSB) {
+        copy = malloc(len);
+        if (!copy)
+            return lvm_err_set(err, ENOMEM, "copy the image");
+        memcpy(copy, buf, len);
+    }
+    Elf *elf = elf_memory(copy ? copy : (char *)buf, len);
     int r;
     if (!elf)
         r = lvm_err_set(err, 0, "not a readable ELF: %s", elf_errmsg(-1));
@@ -386,8 +403,11 @@ static int read_fd(int fd, const char *path, void **out, size_t *len,
         return lvm_err_set(err, 0, "%s: too large: %lld bytes (at most %u)",
                            path, (long long)st.st_size, IMAGE_MAX_FILE);
     size_t n = (size_t)st.st_size;
-    char *buf = malloc(n ? n : 1);
-    if (!buf)
+    /* Populated in one go: a fault per page, each a trap to the
+     * hypervisor on a virtual machine, cost more here than the read. */
+    char *buf = mmap(NULL, n ? n : 1, PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+    if (buf == MAP_FAILED)
         return lvm_err_set(err, ENOMEM, "read %s", path);
     size_t done = 0;
     while (done < n) {
@@ -396,7 +416,7 @@ static int read_fd(int fd, const char *path, void **out, size_t *len,
             continue;
         if (r <= 0) {
             int e = r < 0 ? errno : 0;
-            free(buf);
+            munmap(buf, n ? n : 1);
             return lvm_err_set(err, e, "read %s%s", path,
                                e ? "" : ": it shrank while being read");
         }
@@ -486,7 +506,7 @@ int image_load_fd(int fd, const char *path, struct image **out,
         image_free(img);
         return -1;
     }
-    if (image_parse(img->file, img->file_len, &img->info, err) < 0) {
+    if (parse_buffer(img->file, img->file_len, 1, &img->info, err) < 0) {
         lvm_err_wrap(err, "%s", path);
         image_free(img);
         return -1;
@@ -516,6 +536,7 @@ void image_free(struct image *img)
         return;
     if (img->template_fd >= 0)
         close(img->template_fd);
-    free(img->file);
+    if (img->file)
+        munmap(img->file, img->file_len ? img->file_len : 1);
     free(img);
 }

@@ -44,9 +44,12 @@ int plan_begin(struct plan_builder *b, unsigned kind, uint16_t binding,
     memset(b, 0, sizeof *b);
     if (layout_compute(&img->info, spec->ram_size, lay, err) < 0)
         return -1;
-    b->p = calloc(1, sizeof *b->p + LVM_PLAN_MAX_DATA);
+    /* Only the header is zeroed: the data area is written as it is
+     * used, so its untouched pages never fault in. */
+    b->p = malloc(sizeof *b->p + LVM_PLAN_MAX_DATA);
     if (!b->p)
         return lvm_err_set(err, ENOMEM, "allocate the plan");
+    memset(b->p, 0, sizeof *b->p);
     b->data = (uint8_t *)(b->p + 1);
     b->p->hdr =
         (struct lvm_msg_hdr){LVM_PLAN_MAGIC, LVM_PLAN_VERSION, LVM_MSG_PLAN};
