@@ -361,6 +361,7 @@ static int run_cold(struct run_opts *o)
         .nblocks = o->g.nblocks,
         .monitor = mon->kind,
         .net = o->g.net,
+        .lean = 1, /* run to exit: nothing pauses it or reads its CPU time */
     };
     memcpy(spec.blocks, o->g.blocks, sizeof spec.blocks);
     if (o->console_path) {

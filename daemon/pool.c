@@ -149,6 +149,8 @@ static void drop_tap(struct netdev_tap *tap)
     tap->fd = -1;
 }
 
+static void discard(struct daemon *d, struct pool_entry *e);
+
 static void *pool_thread(void *arg)
 {
     struct daemon *d = arg;
@@ -212,9 +214,10 @@ static void *pool_thread(void *arg)
         }
         if (p->stop || c->nready >= c->target) {
             pthread_mutex_unlock(&p->lock);
-            drop_tap(&tap);
-            rundir_remove(d, g->id);
-            guest_free(g);
+            /* Killed and reaped before its cgroup goes: a shell still
+             * exiting keeps its cgroup busy, and the directories stay. */
+            struct pool_entry e = {g, tap};
+            discard(d, &e);
             pthread_mutex_lock(&p->lock);
             continue;
         }

@@ -270,7 +270,7 @@ static struct guest *get_shell(struct daemon *d, const struct request *r,
         if (r->cpus > 0 || mem_limit != g->memory_limit) {
             struct cgroup_limits lim;
             limits_of(r, mem_limit, &lim);
-            if (cgroup_set_limits(&g->cg, &lim, err) < 0) {
+            if (cgroup_set_limits(&g->cg, &lim, g->sb.pid, err) < 0) {
                 discard_guest(d, g);
                 return NULL;
             }

@@ -99,6 +99,11 @@ wait_for_file_text() {
     done
 }
 
+# 2 on a pure cgroup v2 host, 1 otherwise (as toolstack/cgroup.c decides).
+cgroup_version() {
+    [ "$(stat -fc %T /sys/fs/cgroup)" = cgroup2fs ] && echo 2 || echo 1
+}
+
 # This suite's guest cgroups and the processes in them; no_new_leftovers
 # compares against a snapshot (a daemon's pool is allowed for).
 lightvm_state() {

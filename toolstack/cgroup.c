@@ -56,6 +56,7 @@ static const char *parent_name(void)
  * cgroups. */
 static const char *v1_hier[NV1];
 static size_t nv1_hier;
+static int v1_cpuacct_with_cpu; /* co-mounted: accounting needs "cpu" */
 static pthread_once_t v1_once = PTHREAD_ONCE_INIT;
 
 static void find_v1_hierarchies(void)
@@ -67,9 +68,13 @@ static void find_v1_hierarchies(void)
         snprintf(path, sizeof path, "%s/%s", root(), v1_controllers[i]);
         int dup = 0;
         if (stat(path, &st) == 0)
-            for (size_t j = 0; j < nv1_hier && !dup; j++)
+            for (size_t j = 0; j < nv1_hier && !dup; j++) {
                 dup =
                     seen[j].st_dev == st.st_dev && seen[j].st_ino == st.st_ino;
+                if (dup && !strcmp(v1_controllers[i], "cpuacct") &&
+                    !strcmp(v1_hier[j], "cpu"))
+                    v1_cpuacct_with_cpu = 1;
+            }
         else
             memset(&st, 0, sizeof st); /* missing: creating it will say */
         if (!dup) {
@@ -83,6 +88,37 @@ static size_t v1_hierarchies(void)
 {
     pthread_once(&v1_once, find_v1_hierarchies);
     return nv1_hier;
+}
+
+/*
+ * The hierarchies a guest's cgroup needs (bits of v1_hier): memory and
+ * pids always; the cpu controller only for a quota (each cgroup there is
+ * a scheduler task group, which costs at every scheduling decision);
+ * CPU accounting and the freezer unless (lean), as for a cold `lightvm
+ * run`, which neither reports CPU time nor pauses.
+ */
+static unsigned v1_needed(const struct cgroup_limits *l)
+{
+    unsigned mask = 0;
+    for (size_t i = 0; i < v1_hierarchies(); i++) {
+        const char *h = v1_hier[i];
+        int need = 1;
+        if (!strcmp(h, "cpu"))
+            need = l->cpu_quota_us || (!l->lean && v1_cpuacct_with_cpu);
+        else if (!strcmp(h, "cpuacct") || !strcmp(h, "freezer"))
+            need = !l->lean;
+        if (need)
+            mask |= 1u << i;
+    }
+    return mask;
+}
+
+static int v1_index(const char *name)
+{
+    for (size_t i = 0; i < v1_hierarchies(); i++)
+        if (!strcmp(v1_hier[i], name))
+            return (int)i;
+    return -1;
 }
 
 int cgroup_version(void)
@@ -253,17 +289,24 @@ static int create_v1(struct cgroup *cg, const struct cgroup_limits *l,
                      struct lvm_err *err)
 {
     char path[512], parent[512];
+    unsigned want = v1_needed(l);
+    cg->v1_mask = 0;
     for (size_t i = 0; i < v1_hierarchies(); i++) {
+        if (!(want & (1u << i)))
+            continue;
         path_of(cg, v1_hier[i], NULL, path, sizeof path);
         snprintf(parent, sizeof parent, "%s/%s/%s", root(), v1_hier[i],
                  parent_name());
         if (make_guest_dir(path, mkdir_ok, parent, err) < 0) {
             while (i-- > 0) { /* only what this call made */
+                if (!(cg->v1_mask & (1u << i)))
+                    continue;
                 path_of(cg, v1_hier[i], NULL, path, sizeof path);
                 rmdir(path);
             }
             return -2;
         }
+        cg->v1_mask |= 1u << i;
     }
     return limits_v1(cg, l, err);
 }
@@ -297,16 +340,34 @@ static int limits_v1(const struct cgroup *cg, const struct cgroup_limits *l,
     return 0;
 }
 
-int cgroup_set_limits(const struct cgroup *cg, const struct cgroup_limits *l,
-                      struct lvm_err *err)
+int cgroup_set_limits(struct cgroup *cg, const struct cgroup_limits *l,
+                      pid_t pid, struct lvm_err *err)
 {
-    return cg->version == 2 ? limits_v2(cg, l, err) : limits_v1(cg, l, err);
+    if (cg->version == 2)
+        return limits_v2(cg, l, err);
+    int cpu = v1_index("cpu");
+    if (l->cpu_quota_us && cpu >= 0 && !(cg->v1_mask & (1u << cpu))) {
+        /* A quota for a guest made without one: its cpu cgroup now, and
+         * the process moved in (by pid: it runs already). */
+        char path[512], parent[512], val[32];
+        path_of(cg, "cpu", NULL, path, sizeof path);
+        snprintf(parent, sizeof parent, "%s/cpu/%s", root(), parent_name());
+        if (make_guest_dir(path, mkdir_ok, parent, err) < 0)
+            return -1;
+        cg->v1_mask |= 1u << cpu;
+        path_of(cg, "cpu", "cgroup.procs", path, sizeof path);
+        snprintf(val, sizeof val, "%d", (int)pid);
+        if (pid > 0 && fs_write_str(path, val, err) < 0)
+            return -1;
+    }
+    return limits_v1(cg, l, err);
 }
 
 void cgroup_open(struct cgroup *cg, const char *name)
 {
     memset(cg, 0, sizeof *cg);
     cg->version = cgroup_version();
+    cg->v1_mask = ~0u; /* whichever exist: the others are skipped */
     snprintf(cg->name, sizeof cg->name, "%s", name);
 }
 
@@ -332,6 +393,8 @@ int cgroup_attach(const struct cgroup *cg, pid_t pid, struct lvm_err *err)
         return fs_write_str(path, val, err);
     }
     for (size_t i = 0; i < v1_hierarchies(); i++) {
+        if (!(cg->v1_mask & (1u << i)))
+            continue;
         path_of(cg, v1_hier[i], "cgroup.procs", path, sizeof path);
         if (fs_write_str(path, val, err) < 0)
             return -1;
@@ -378,6 +441,8 @@ int cgroup_self_attach_fds(const struct cgroup *cg, int *fds, int max,
     char path[512];
     int n = 0;
     for (size_t i = 0; i < v1_hierarchies() && n < max; i++) {
+        if (!(cg->v1_mask & (1u << i)))
+            continue;
         path_of(cg, v1_hier[i], "tasks", path, sizeof path);
         fds[n] = open(path, O_WRONLY | O_CLOEXEC);
         if (fds[n] < 0) {
@@ -543,6 +608,16 @@ int cgroup_destroy(const struct cgroup *cg, struct lvm_err *err)
 int cgroup_exists(const struct cgroup *cg)
 {
     char path[512];
-    path_of(cg, cg->version == 2 ? NULL : "memory", NULL, path, sizeof path);
-    return access(path, F_OK) == 0;
+    if (cg->version == 2) {
+        path_of(cg, NULL, NULL, path, sizeof path);
+        return access(path, F_OK) == 0;
+    }
+    /* Any hierarchy: a dying task leaves pids last, and a cleanup that
+     * stopped when memory was gone left the pids directory behind. */
+    for (size_t i = 0; i < v1_hierarchies(); i++) {
+        path_of(cg, v1_hier[i], NULL, path, sizeof path);
+        if (access(path, F_OK) == 0)
+            return 1;
+    }
+    return 0;
 }

@@ -20,11 +20,13 @@ struct cgroup_limits {
     uint64_t cpu_quota_us; /* per cpu_period_us, 0 for none */
     uint64_t cpu_period_us;
     uint64_t pids_max; /* 0 for none */
+    int lean; /* v1: no CPU accounting or freezer (a cold run needs neither) */
 };
 
 struct cgroup {
     int version;   /* 1 or 2 */
     char name[64]; /* the guest's id */
+    unsigned v1_mask; /* v1: the hierarchies it has (all, if opened) */
 };
 
 struct cgroup_stats {
@@ -42,9 +44,11 @@ int cgroup_version(void);
 int cgroup_create(struct cgroup *cg, const char *name,
                   const struct cgroup_limits *limits, struct lvm_err *err);
 
-/* Change the limits of an existing cgroup (fields left 0 are untouched). */
-int cgroup_set_limits(const struct cgroup *cg, const struct cgroup_limits *l,
-                      struct lvm_err *err);
+/* Change the limits of an existing cgroup (fields left 0 are untouched);
+ * a CPU quota for a cgroup made without one moves (pid) into the new cpu
+ * cgroup. */
+int cgroup_set_limits(struct cgroup *cg, const struct cgroup_limits *l,
+                      pid_t pid, struct lvm_err *err);
 
 /* Open an existing guest cgroup by (name) (after a daemon restart). */
 void cgroup_open(struct cgroup *cg, const char *name);

@@ -90,6 +90,7 @@ int guest_prepare(const struct lvm_host *h, const struct guest_class *c,
     /* The guest is one process; nothing may fork. KVM adds a worker task
      * of its own to the monitor of a kvm guest (Linux 6.13 and later). */
     lim.pids_max = mon->kind == LVM_MONITOR_KVM ? 2 : 1;
+    lim.lean = c->lean;
     if (cgroup_create(&g->cg, g->id, &lim, err) < 0)
         goto fail;
     g->have_cg = 1;
@@ -202,7 +203,8 @@ int guest_start(const struct lvm_host *h, const struct image *img,
                             : guest_default_memory_limit(ram, spec->console_fd,
                                                          spec->console_limit),
         .cpus = spec->cpus,
-        .monitor = spec->monitor};
+        .monitor = spec->monitor,
+        .lean = spec->lean};
     struct guest *g;
     if (guest_prepare(h, &c, &g, err) < 0)
         return -1;

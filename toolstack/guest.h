@@ -46,6 +46,8 @@ struct guest_spec {
     struct guest_block blocks[GUEST_MAX_BLOCKS];
     unsigned monitor;          /* enum lvm_monitor_kind */
     struct guest_net_spec net; /* NICs: bridge, addresses (dev_net.h) */
+    int lean; /* guest_start: it runs to its end, never paused, no CPU
+                 statistics (its cgroup skips the freezer and cpuacct) */
 };
 
 struct guest {
@@ -100,6 +102,7 @@ struct guest_class {
     unsigned monitor;         /* enum lvm_monitor_kind */
     const char *devpage_path; /* file for the device pages, NULL: memfd */
     const char *id;           /* NULL: a new random id */
+    int lean; /* run to exit by its creator: no pausing, no CPU stats */
 };
 
 /*

@@ -47,6 +47,25 @@ t_pooled() {
         { echo "guest nice $nice, pooled shell nice $shell_nice"; return 1; }
 }
 
+t_cpu_quota_pooled() {
+    # Pooled shells have no cpu cgroup (a scheduler task group each); a
+    # quota gives the guest one, with the guest in it.
+    local json id pid
+    json=$($LIGHTVM create --json --cpus 0.5 $EXAMPLES/idle/idle.elf) || return 1
+    id=$(echo "$json" | sed 's/.*"id":"\([0-9a-f]*\)".*/\1/')
+    pid=$(echo "$json" | sed 's/.*"pid":\([0-9]*\).*/\1/')
+    local r=0 q cg
+    echo "$json" | grep -q '"pooled":true' || { echo "not pooled"; r=1; }
+    if [ "$(cgroup_version)" = 1 ]; then
+        cg=$(awk -F: '$2 == "cpu" || $2 == "cpu,cpuacct" {print $3}' /proc/$pid/cgroup)
+        [ "$cg" = "/$LIGHTVM_CGROUP_PARENT/$id" ] || { cat /proc/$pid/cgroup; r=1; }
+        q=$(cat "/sys/fs/cgroup/cpu$cg/cpu.cfs_quota_us" 2>/dev/null)
+        [ "$q" = 50000 ] || { echo "quota '$q'"; r=1; }
+    fi
+    $LIGHTVM destroy "$id" >/dev/null
+    return $r
+}
+
 t_lifecycle_many() {
     local fds0 dirs0
     pool_settle || return 1
@@ -435,6 +454,7 @@ mkdir -p "$TMP/run" && mount -t tmpfs -o size=512m,mode=0755 lightvm-test "$TMP/
 daemon_start --pool 16M=16 || { echo "0 passed, 1 failed"; exit 1; }
 check create_list_destroy t_create_list_destroy
 check pooled t_pooled
+check cpu_quota_pooled t_cpu_quota_pooled
 check lifecycle_many t_lifecycle_many
 check control_device t_control_device
 check watchdog t_watchdog

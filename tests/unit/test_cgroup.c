@@ -75,6 +75,24 @@ static void test_comounted_create_destroy(void **state)
     assert_false(cgroup_exists(&cg));
 }
 
+static void test_lean(void **state)
+{
+    (void)state;
+    struct cgroup cg;
+    struct cgroup_limits lean = {.lean = 1};
+    struct lvm_err err;
+    /* A cold run's cgroup: memory and pids only; no accounting, no
+     * freezer, and no cpu controller without a quota. */
+    assert_int_equal(cgroup_create(&cg, "g3", &lean, &err), 0);
+    assert_true(is_dir("memory/lightvm/g3"));
+    assert_true(is_dir("pids/lightvm/g3"));
+    assert_false(is_dir("cpu,cpuacct/lightvm/g3"));
+    assert_false(is_dir("freezer/lightvm/g3"));
+    assert_int_equal(cgroup_destroy(&cg, &err), 0);
+    assert_false(is_dir("memory/lightvm/g3"));
+    assert_false(is_dir("pids/lightvm/g3"));
+}
+
 static void test_name_taken(void **state)
 {
     (void)state;
@@ -94,6 +112,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_comounted_create_destroy),
+        cmocka_unit_test(test_lean),
         cmocka_unit_test(test_name_taken),
     };
     return cmocka_run_group_tests_name("cgroup", tests, setup, teardown);
