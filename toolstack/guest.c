@@ -106,6 +106,9 @@ int guest_prepare(const struct lvm_host *h, const struct guest_class *c,
         .ipc_ns = 1,
         .net_ns = 1,
         .ram_size = g->ram_size,
+        .mntns_fd = h->mntns_fd,
+        .host_mntns_fd = h->host_mntns_fd,
+        .host_cwd_fd = h->host_cwd_fd,
     };
     /* The kvm shell makes its VM at PREPARE, from a /dev/kvm opened here. */
     int prep_fd = -1;

@@ -47,6 +47,7 @@ int host_init(struct lvm_host *h, struct lvm_err *err)
 {
     memset(h, 0, sizeof *h);
     h->shell_fd = -1;
+    h->mntns_fd = h->host_mntns_fd = h->host_cwd_fd = -1;
     if (geteuid() != 0)
         return lvm_err_set(err, EPERM,
                            "lightvm needs root to create namespaces and "
@@ -104,9 +105,19 @@ int host_init(struct lvm_host *h, struct lvm_err *err)
     return 0;
 }
 
+int host_use_template_mntns(struct lvm_host *h, struct lvm_err *err)
+{
+    return sandbox_template_mntns(h->root_dir, &h->mntns_fd,
+                                  &h->host_mntns_fd, &h->host_cwd_fd, err);
+}
+
 void host_fini(struct lvm_host *h)
 {
-    if (h->shell_fd >= 0)
-        close(h->shell_fd);
-    h->shell_fd = -1;
+    int *fds[] = {&h->shell_fd, &h->mntns_fd, &h->host_mntns_fd,
+                  &h->host_cwd_fd};
+    for (size_t i = 0; i < sizeof fds / sizeof fds[0]; i++) {
+        if (*fds[i] >= 0)
+            close(*fds[i]);
+        *fds[i] = -1;
+    }
 }

@@ -22,10 +22,18 @@ struct lvm_host {
     char root_dir[PATH_MAX]; /* run_dir/empty: guests' root mount point */
     uid_t uid_base;          /* $LIGHTVM_UID_BASE */
     int fsgsbase;            /* user-mode wrfsbase enabled */
+    /* The guests' template mount namespace (host_use_template_mntns), our
+     * own and our working directory; -1 without a template. */
+    int mntns_fd, host_mntns_fd, host_cwd_fd;
     uint64_t hwcap;
 };
 
 int host_init(struct lvm_host *h, struct lvm_err *err);
+
+/* For a long-lived toolstack (the daemon): make the template mount
+ * namespace shells are cloned from (sandbox_template_mntns). Costs a
+ * fork and a pivot_root once; every shell then skips its own. */
+int host_use_template_mntns(struct lvm_host *h, struct lvm_err *err);
 void host_fini(struct lvm_host *h);
 
 /* Monotonic clock in nanoseconds. */

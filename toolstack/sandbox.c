@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
@@ -280,6 +281,85 @@ static int send_fds(int sock, const void *msg, size_t len, const int *fds,
 
 #define CHILD_STACK (64 << 10)
 
+int sandbox_template_mntns(const char *root_dir, int *mntns_fd,
+                           int *host_mntns_fd, int *host_cwd_fd,
+                           struct lvm_err *err)
+{
+    *mntns_fd = *host_mntns_fd = *host_cwd_fd = -1;
+    int ready[2], done[2];
+    if (pipe2(ready, O_CLOEXEC) < 0)
+        return lvm_err_set(err, errno, "pipe");
+    if (pipe2(done, O_CLOEXEC) < 0) {
+        int e = errno;
+        close(ready[0]);
+        close(ready[1]);
+        return lvm_err_set(err, e, "pipe");
+    }
+    pid_t pid = fork();
+    if (pid == 0) {
+        /* What a shell would do for itself (monitors/shell/shell.c). */
+        close(ready[0]);
+        close(done[1]); /* so the parent's close reads as end of file */
+        char c = 'R';
+        if (unshare(CLONE_NEWNS) < 0 ||
+            mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+            mount(root_dir, root_dir, NULL, MS_BIND, NULL) < 0 ||
+            mount(NULL, root_dir, NULL,
+                  MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV |
+                      MS_NOEXEC,
+                  NULL) < 0 ||
+            chdir(root_dir) < 0 || syscall(SYS_pivot_root, ".", ".") < 0 ||
+            umount2(".", MNT_DETACH) < 0 || chdir("/") < 0)
+            c = 'E';
+        if (write(ready[1], &c, 1) == 1)
+            (void)!read(done[0], &c, 1); /* held until opened */
+        _exit(0);
+    }
+    close(ready[1]);
+    close(done[0]);
+    char c = 0;
+    int r = 0;
+    if (pid < 0)
+        r = lvm_err_set(err, errno, "fork");
+    else if (read(ready[0], &c, 1) != 1 || c != 'R')
+        r = lvm_err_set(err, EPERM,
+                        "could not make the guests' mount namespace");
+    if (r == 0) {
+        char path[64];
+        snprintf(path, sizeof path, "/proc/%d/ns/mnt", (int)pid);
+        *mntns_fd = open(path, O_RDONLY | O_CLOEXEC);
+        *host_mntns_fd = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC);
+        *host_cwd_fd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (*mntns_fd < 0 || *host_mntns_fd < 0 || *host_cwd_fd < 0) {
+            r = lvm_err_set(err, errno, "open the mount namespaces");
+            for (int *fd = mntns_fd; fd; fd = fd == mntns_fd ? host_mntns_fd
+                                            : fd == host_mntns_fd
+                                                ? host_cwd_fd
+                                                : NULL)
+                if (*fd >= 0) {
+                    close(*fd);
+                    *fd = -1;
+                }
+        }
+    }
+    close(done[1]); /* lets the child go */
+    close(ready[0]);
+    if (pid > 0)
+        waitpid(pid, NULL, 0);
+    return r;
+}
+
+/* setns(CLONE_NEWNS) needs a thread that shares no filesystem context
+ * (root, cwd) with others: each thread unshares it once. */
+static int own_fs_context(void)
+{
+    static __thread int done;
+    if (!done && unshare(CLONE_FS) < 0)
+        return -1;
+    done = 1;
+    return 0;
+}
+
 int sandbox_spawn(const struct sandbox_opts *o, struct sandbox *sb,
                   struct lvm_err *err)
 {
@@ -355,11 +435,18 @@ int sandbox_spawn(const struct sandbox_opts *o, struct sandbox *sb,
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
+    /* Cloned from the template, the child's mount namespace is a copy
+     * of one with the empty root already: nothing for it to unmount. */
+    int from_template = o->mntns_fd >= 0 && own_fs_context() == 0 &&
+                        setns(o->mntns_fd, CLONE_NEWNS) == 0;
     int pidfd = -1;
     pid_t pid =
         clone(child_main, (char *)stack + CHILD_STACK, flags, &a, &pidfd);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
     int clone_errno = errno;
+    if (from_template && (setns(o->host_mntns_fd, CLONE_NEWNS) < 0 ||
+                          fchdir(o->host_cwd_fd) < 0))
+        abort(); /* cannot go on in the guests' empty namespace */
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (windowed && pid > 0) {
         /* Wait until the child has its own table, then free the window
          * (holding its end of the socket would hide the child's exit). */
@@ -418,7 +505,8 @@ int sandbox_spawn(const struct sandbox_opts *o, struct sandbox *sb,
     prep.hdr =
         (struct lvm_msg_hdr){LVM_PLAN_MAGIC, LVM_PLAN_VERSION, LVM_MSG_PREPARE};
     prep.monitor = o->monitor;
-    prep.flags = o->cg ? LVM_PREP_CGROUPNS : 0;
+    prep.flags = (o->cg ? LVM_PREP_CGROUPNS : 0) |
+                 (from_template ? LVM_PREP_ROOT_READY : 0);
     snprintf(prep.root_dir, sizeof prep.root_dir, "%s", o->root_dir);
     if (o->hostname)
         snprintf(prep.hostname, sizeof prep.hostname, "%s", o->hostname);

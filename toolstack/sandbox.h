@@ -22,6 +22,11 @@ struct sandbox_opts {
     const struct cgroup *cg; /* cgroup to join, or NULL */
     int ipc_ns, net_ns;      /* 1: fresh ipc and net namespaces */
     int kvm_fd;              /* kvm shells: /dev/kvm, sent with PREPARE */
+    /* A mount namespace whose root is the empty root already (see
+     * sandbox_template_mntns), with the caller's own to come back to:
+     * shells cloned from it need no pivot_root of their own, which walks
+     * every task on the host. mntns_fd -1: none. */
+    int mntns_fd, host_mntns_fd, host_cwd_fd;
     uint64_t ram_size; /* kvm shells: RAM slot to make ahead, 0 if unknown */
 };
 
@@ -31,6 +36,14 @@ struct sandbox {
     int sock; /* control socket to the shell */
     uid_t host_uid;
 };
+
+/* Make the template mount namespace for sandbox_opts.mntns_fd: a copy of
+ * ours whose root is (root_dir), bound read-only, the rest detached.
+ * Also opens our own mount namespace and working directory to come back
+ * to. Call while single-threaded; the fds are close-on-exec. */
+int sandbox_template_mntns(const char *root_dir, int *mntns_fd,
+                           int *host_mntns_fd, int *host_cwd_fd,
+                           struct lvm_err *err);
 
 /* Start a shell and take it to READY. */
 int sandbox_spawn(const struct sandbox_opts *o, struct sandbox *sb,

@@ -165,7 +165,12 @@ static void prepare(const struct lvm_msg_prepare *p)
         if (sethostname(p->hostname, n) < 0)
             shell_fail(errno, "sethostname");
     }
-    empty_root(root);
+    if (p->flags & LVM_PREP_ROOT_READY) {
+        if (chdir("/") < 0) /* cloned from the toolstack's template */
+            shell_fail(errno, "chdir /");
+    } else {
+        empty_root(root);
+    }
     drop_privileges();
 }
 

@@ -32,8 +32,12 @@ t_pooled() {
     json=$($LIGHTVM create --json $EXAMPLES/idle/idle.elf) || return 1
     id=$(echo "$json" | sed 's/.*"id":"\([0-9a-f]*\)".*/\1/')
     pid=$(echo "$json" | sed 's/.*"pid":\([0-9]*\).*/\1/')
-    local nice shell_nice dir
+    local nice shell_nice dir mounts root
     nice=$(ps -o ni= -p "$pid" | tr -d ' ')
+    # Cloned from the daemon's template mount namespace: one mount, the
+    # read-only empty root, as a cold run's shell makes it.
+    mounts=$(cat /proc/$pid/mountinfo)
+    root=$(ls -A /proc/$pid/root/ 2>&1)
     for dir in "$LIGHTVM_RUN_DIR"/guests/*; do # a shell still in the pool
         [ -e "$dir/config.json" ] && continue
         shell_nice=$(ps -o ni= -p "$(cut -d' ' -f1 "$dir/shell.pid")" | tr -d ' ')
@@ -45,6 +49,11 @@ t_pooled() {
     # Shells wait at a low priority; the guest runs at the normal one.
     [ "$nice" = 0 ] && [ "$shell_nice" = 10 ] ||
         { echo "guest nice $nice, pooled shell nice $shell_nice"; return 1; }
+    [ "$(echo "$mounts" | wc -l)" -eq 1 ] &&
+        echo "$mounts" | awk '{print $5, $6}' | grep -qE '^/ ro,nosuid,nodev,noexec' &&
+        [ -z "$root" ] || { echo "mounts: $mounts; root: $root"; return 1; }
+    ! grep -q "make their empty root themselves" "$TMP/lightvmd.log" ||
+        { echo "the daemon made no template mount namespace"; return 1; }
 }
 
 t_cpu_quota_pooled() {
