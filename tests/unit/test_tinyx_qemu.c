@@ -39,7 +39,7 @@ static void argv_tcg_user_net(void **state)
     c.nfwd = 1;
     c.fwd[0] = (struct qemu_fwd){"127.0.0.1", 16379, 6379};
     c.quiet = 1;
-    struct qemu_fds fds = {3, 4, 5, -1};
+    struct qemu_fds fds = {.console = 3, .ctl = 4, .qmp = 5, .tap = -1};
     struct qemu_argv *a = malloc(sizeof *a);
     struct lvm_err err;
     assert_int_equal(qemu_build_argv(&c, &fds, 0, 2300000, a, &err), 0);
@@ -81,7 +81,7 @@ static void argv_kvm_tap_acpi(void **state)
     c.incoming = "/tmp/state";
     c.disk = "/img/root.ext4";
     c.disk_readonly = 1;
-    struct qemu_fds fds = {3, 4, 5, 6};
+    struct qemu_fds fds = {.console = 3, .ctl = 4, .qmp = 5, .tap = 6};
     struct qemu_argv *a = malloc(sizeof *a);
     struct lvm_err err;
     assert_int_equal(qemu_build_argv(&c, &fds, 1, 0, a, &err), 0);
@@ -107,7 +107,7 @@ static void argv_rejects_bad_config(void **state)
 {
     struct qemu_vm_config c;
     memset(&c, 0, sizeof c);
-    struct qemu_fds fds = {3, 4, 5, -1};
+    struct qemu_fds fds = {.console = 3, .ctl = 4, .qmp = 5, .tap = -1};
     struct qemu_argv *a = malloc(sizeof *a);
     struct lvm_err err;
     assert_int_equal(qemu_build_argv(&c, &fds, 0, 0, a, &err), -1);
@@ -122,6 +122,90 @@ static void argv_rejects_bad_config(void **state)
     c.tap_ifname = "tap0,script=/tmp/evil";
     assert_int_equal(qemu_build_argv(&c, &fds, 0, 0, a, &err), -1);
     free(a);
+}
+
+/* lightvmd's guests: QEMU serves its channels and writes its files. */
+static void argv_detached(void **state)
+{
+    struct qemu_vm_config c;
+    memset(&c, 0, sizeof c);
+    c.kernel = "/k/vmlinux";
+    c.initrd = "/i/initramfs.cpio.gz";
+    c.net = QEMU_NET_USER;
+    struct qemu_fds fds = {.console = -1,
+                           .ctl = 4,
+                           .qmp = 5,
+                           .tap = -1,
+                           .listen = 1,
+                           .console_file = "/run/g/console.log",
+                           .ctl_log = "/run/g/ctl.log"};
+    struct qemu_argv *a = malloc(sizeof *a);
+    struct lvm_err err;
+    assert_int_equal(qemu_build_argv(&c, &fds, 0, 0, a, &err), 0);
+    assert_true(has(a, "file,id=con,path=/run/g/console.log,append=on"));
+    assert_true(has(a, "socket,id=ctl,fd=4,server=on,wait=off,"
+                       "logfile=/run/g/ctl.log"));
+    assert_true(has(a, "socket,id=qmp,fd=5,server=on,wait=off"));
+    assert_string_equal(after(a, "-netdev"), "user,id=n0");
+    /* QEMU would split the option at a comma */
+    fds.console_file = "/run/a,b/console.log";
+    assert_int_equal(qemu_build_argv(&c, &fds, 0, 0, a, &err), -1);
+    free(a);
+}
+
+static void port_forwards(void **state)
+{
+    struct qemu_fwd f;
+    assert_int_equal(qemu_fwd_parse("0:6379", &f), 0);
+    assert_int_equal(f.host_port, 0);
+    assert_int_equal(f.guest_port, 6379);
+    assert_string_equal(f.host_addr, "");
+    assert_int_equal(qemu_fwd_parse("127.0.0.2:8080:80", &f), 0);
+    assert_string_equal(f.host_addr, "127.0.0.2");
+    assert_int_equal(f.host_port, 8080);
+    assert_int_equal(f.guest_port, 80);
+    const char *bad[] = {"80", ":80", "80:", "1:0", "x:1", "1:70000",
+                         "-1:80", "host:1:2", "1.2.3.4.5:1:2", "::1:2",
+                         "1:2:3:4"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        assert_int_equal(qemu_fwd_parse(bad[i], &f), -1);
+}
+
+static void exit_descriptions(void **state)
+{
+    struct qemu_guest_state gs;
+    memset(&gs, 0, sizeof gs);
+    struct guest_exit ex;
+    struct qemu_exit_facts f = {.gs = &gs, .have_status = 1};
+    gs.have_exit = 1;
+    gs.exit_status = 7;
+    qemu_exit_describe(&f, &ex);
+    assert_int_equal(ex.kind, GUEST_EXITED);
+    assert_int_equal(ex.code, 7);
+    gs.signaled = 1;
+    gs.exit_status = 11;
+    qemu_exit_describe(&f, &ex);
+    assert_int_equal(ex.kind, GUEST_CRASHED);
+    assert_int_equal(ex.code, 139);
+    f.killed = 1; /* ours wins over what the guest said */
+    qemu_exit_describe(&f, &ex);
+    assert_int_equal(ex.kind, GUEST_KILLED);
+    assert_int_equal(ex.code, 137);
+    memset(&gs, 0, sizeof gs);
+    f = (struct qemu_exit_facts){.gs = &gs, .oom_kills = 1};
+    qemu_exit_describe(&f, &ex);
+    assert_int_equal(ex.kind, GUEST_OOM);
+    f.oom_kills = 0; /* adopted, no report, no status */
+    qemu_exit_describe(&f, &ex);
+    assert_int_equal(ex.kind, GUEST_UNKNOWN);
+    f.have_status = 1;
+    f.wait_code = 1; /* CLD_EXITED */
+    f.wait_status = 1;
+    f.log_line = "qemu: cannot set up guest memory";
+    qemu_exit_describe(&f, &ex);
+    assert_int_equal(ex.kind, GUEST_SETUP);
+    assert_int_equal(ex.code, 125);
+    assert_non_null(strstr(ex.detail, "cannot set up guest memory"));
 }
 
 static void control_messages(void **state)
@@ -180,6 +264,9 @@ int main(void)
         cmocka_unit_test(argv_tcg_user_net),
         cmocka_unit_test(argv_kvm_tap_acpi),
         cmocka_unit_test(argv_rejects_bad_config),
+        cmocka_unit_test(argv_detached),
+        cmocka_unit_test(port_forwards),
+        cmocka_unit_test(exit_descriptions),
         cmocka_unit_test(control_messages),
         cmocka_unit_test(qmp_messages),
     };
