@@ -7,6 +7,7 @@
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 struct lightvm *cli_connect(void)
 {
@@ -42,6 +43,21 @@ void cli_print_guest_json(const struct lightvm_guest *g)
                       "memory_limit", (json_int_t)g->memory_limit));
     if (g->exit.kind[0])
         json_object_set_new(o, "exit", exit_json(&g->exit));
+    if (!strcmp(g->monitor, "qemu")) {
+        json_object_set_new(o, "ready", json_boolean(g->ready));
+        if (g->ready && g->ready_ms >= 0)
+            json_object_set_new(o, "ready_ms", json_real(g->ready_ms));
+        json_object_set_new(o, "accel", json_string(g->accel));
+        json_t *a = json_array();
+        for (int i = 0; i < g->nports; i++)
+            json_array_append_new(a, json_pack("{s:s, s:i, s:i}", "host_addr",
+                                               g->ports[i].host_addr, "host",
+                                               g->ports[i].host, "guest",
+                                               g->ports[i].guest));
+        json_object_set_new(o, "ports", a);
+        if (g->restored)
+            json_object_set_new(o, "restored", json_true());
+    }
     char *s = json_dumps(o, JSON_COMPACT);
     json_decref(o);
     if (s)

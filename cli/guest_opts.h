@@ -8,6 +8,7 @@
 #include "toolstack/guest.h"
 
 #include <getopt.h>
+#include <lightvm/lightvm.h>
 
 #define GUEST_OPTS_MAX_ENV 256
 
@@ -46,9 +47,19 @@ enum {
     "  -e, --env KEY=VALUE     set an environment variable in the guest\n"    \
     "  -b, --block NAME=FILE[:ro]  attach FILE as block device NAME\n"        \
     "      --monitor MONITOR   proc (default), or auto: the strongest\n"      \
-    "                          isolation this host offers\n"                  \
+    "                          isolation this host offers; qemu for a\n"      \
+    "                          Tinyx image (create, restore)\n"               \
     "      --watchdog MS       kill the guest if it does not yield (ping) for\n" \
     "                          MS milliseconds (daemon guests)\n"
+
+/* Options of `create` and `restore` for a qemu guest. */
+#define CREATE_QEMU_LONG_OPTS {"publish", required_argument, NULL, 'p'}
+#define CREATE_QEMU_OPTS_HELP                                                  \
+    "  -p, --publish [ADDR:]HOST:GUEST  qemu: forward host TCP port HOST\n"   \
+    "                          (on ADDR, default 127.0.0.1; 0 picks a free\n" \
+    "                          one, shown by 'list --json') to the guest's\n" \
+    "                          GUEST\n"
+#define GUEST_OPTS_MAX_PORTS 16
 
 struct guest_opts {
     const char *name;
@@ -60,9 +71,17 @@ struct guest_opts {
     char *env[GUEST_OPTS_MAX_ENV];
     unsigned nblocks;
     struct guest_block blocks[GUEST_MAX_BLOCKS];
+    int nports;
+    const char *ports[GUEST_OPTS_MAX_PORTS];
     /* The image and the guest's argv: image, then its arguments. */
     int argc;
     char **argv;
+};
+
+/* What a request to lightvmd refers to: files by absolute path. */
+struct guest_paths {
+    char blocks[GUEST_MAX_BLOCKS][PATH_MAX];
+    struct lightvm_block list[GUEST_MAX_BLOCKS];
 };
 
 /* 1 if (c) was a guest option (applied to (o)), 0 if not, -1 on error. */
@@ -71,5 +90,13 @@ int guest_opt(int c, const char *arg, struct guest_opts *o);
 /* After getopt: the image and its arguments (a "--" after the image is
  * dropped). -1 if there is no image. */
 int guest_opts_rest(int argc, char **argv, struct guest_opts *o);
+
+/* -p/--publish: 1 if (c) was one (applied to (o)), 0 if not, -1 on error. */
+int create_qemu_opt(int c, const char *arg, struct guest_opts *o);
+
+/* The create (or restore) request for (o) with (image) (absolute); its
+ * block paths are made absolute in (p). Arguments are left to the caller. */
+void guest_opts_request(const struct guest_opts *o, const char *image,
+                        struct guest_paths *p, struct lightvm_create_opts *co);
 
 #endif

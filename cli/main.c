@@ -27,15 +27,18 @@ static const struct command commands[] = {
     {"stats", cmd_stats, "CPU time and memory of guests"},
     {"top", cmd_top, "live view of guests, busiest first"},
     {"console", cmd_console, "print (or follow) a guest's console"},
-    {"pause", cmd_pause, "freeze guests (cgroup freezer)"},
+    {"pause", cmd_pause, "freeze guests (cgroup freezer, QMP stop)"},
     {"unpause", cmd_unpause, "thaw paused guests"},
     {"poweroff", cmd_poweroff, "ask guests to power off (control device)"},
     {"suspend", cmd_suspend, "ask guests to park themselves"},
     {"resume", cmd_resume, "ask suspended guests to continue"},
     {"wait", cmd_wait, "wait for a guest to exit"},
+    {"save", cmd_save, "save a qemu guest's state to a file (it stays paused)"},
+    {"restore", cmd_restore, "start a qemu guest from a saved state"},
     {"destroy", cmd_destroy, "kill guests and remove all they had"},
     {"rm", cmd_destroy, NULL},
-    {"tinyx", cmd_tinyx, "build a minimal Linux VM for a Debian app, or its kernel"},
+    {"tinyx", cmd_tinyx,
+     "build a minimal Linux VM for a Debian app, or its kernel"},
 };
 
 #define NCOMMANDS (sizeof commands / sizeof commands[0])

@@ -201,6 +201,10 @@ struct qemu_exit_facts {
 /* How the guest ended, with `lightvm run`'s exit codes. Pure. */
 void qemu_exit_describe(const struct qemu_exit_facts *f, struct guest_exit *ex);
 
+/* The last non-empty line QEMU wrote to (log_fd) (its stdout and stderr),
+ * for error messages; "" if none. */
+void qemu_last_log_line(int log_fd, char *buf, size_t len);
+
 /* Parse "[ADDR:]HOST:GUEST" (a port forward; HOST 0 picks a free port).
  * 0, or -1 if it is not one. Pure. */
 int qemu_fwd_parse(const char *s, struct qemu_fwd *f);

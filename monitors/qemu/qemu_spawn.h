@@ -39,9 +39,6 @@ int qemu_prepare(const struct qemu_vm_config *cfg, struct qemu_vm_config *out,
 int qemu_spawn(const struct qemu_argv *a, const struct qemu_child *ch,
                pid_t *pid, int *pidfd, struct lvm_err *err);
 
-/* The last non-empty line QEMU wrote to (log_fd), for error messages. */
-void qemu_last_log_line(int log_fd, char *buf, size_t len);
-
 uint64_t qemu_now_ns(void);
 
 #endif
