@@ -232,6 +232,7 @@ static void guest_from(json_t *o, struct lightvm_guest *g)
     g->created = json_number_value(json_object_get(o, "created"));
     g->create_ms = json_number_value(json_object_get(o, "create_ms"));
     g->pooled = json_is_true(json_object_get(o, "pooled"));
+    g->adopted = json_is_true(json_object_get(o, "adopted"));
     g->suspended = json_is_true(json_object_get(o, "suspended"));
     json_t *st = json_object_get(o, "stats");
     if (st) {

@@ -125,14 +125,18 @@ static struct vm *target(struct daemon *d, struct client *c,
 static void op_create(struct daemon *d, struct client *c,
                       const struct request *r, int fd)
 {
-    int qemu = !strcmp(r->monitor, "qemu");
+    /* restore is the qemu monitor's alone: it is the default there */
+    int qemu =
+        !strcmp(r->monitor, "qemu") || (r->op == OP_RESTORE && !r->monitor[0]);
     if (r->op == OP_RESTORE && !qemu) {
         if (fd >= 0)
             close(fd);
         char msg[96];
         snprintf(msg, sizeof msg,
                  "restore is not supported for the %s monitor (only qemu)",
-                 r->monitor[0] ? "given" : "proc");
+                 !strcmp(r->monitor, "proc")   ? "proc"
+                 : !strcmp(r->monitor, "auto") ? "auto"
+                                               : "given");
         server_reply(d, c, api_error(r, "invalid", msg));
         return;
     }
@@ -310,11 +314,12 @@ void api_handle(struct daemon *d, struct client *c, struct request *r, int fd)
             vm_qemu_save(d, v, c, r); /* answers when the file is complete */
             return;
         }
-        rc = lvm_err_set(&err, EINVAL,
-                         "save is not supported for the %s monitor (guest "
-                         "%s; only qemu guests can be saved)",
-                         v->monitor, v->id);
-        break;
+        snprintf(buf, sizeof buf,
+                 "save is not supported for the %s monitor (guest %s; only "
+                 "qemu guests can be saved)",
+                 v->monitor, v->id);
+        server_reply(d, c, api_error(r, "invalid", buf));
+        return;
     default:
         lvm_err_set(&err, EINVAL, "not implemented");
         rc = -1;

@@ -323,7 +323,10 @@ void vm_qemu_exited(struct daemon *d, struct vm *v)
     remove_cgroup(v);
     int reported = v->state != VM_STARTING;
     char why[LVM_ERR_MSG_MAX];
-    guest_exit_str(&v->exit, why, sizeof why);
+    if (v->exit.kind == GUEST_SETUP)
+        snprintf(why, sizeof why, "%s", v->exit.detail);
+    else
+        guest_exit_str(&v->exit, why, sizeof why);
     qop_abort(v, why);
     if (reported) {
         vm_ended(d, v);
@@ -365,8 +368,8 @@ static int refuse_fields(const struct request *r, struct lvm_err *err)
                     : r->console_fd  ? "console \"fd\" (it is a log)"
                     : r->watchdog_ms ? "watchdog_ms"
                                      : NULL;
-    if (f)
-        return lvm_err_set(err, EINVAL,
+    if (f) /* errno 0: the message says it all */
+        return lvm_err_set(err, 0,
                            "field %s is not supported for the qemu monitor", f);
     return 0;
 }
@@ -389,9 +392,11 @@ static int load_image(const struct request *r, const struct creds *cr,
     char path[PATH_MAX + 16];
     snprintf(path, sizeof path, "%s/manifest.json", r->image);
     int fd = creds_open_data(cr, path, 0, err);
-    if (fd < 0)
-        return lvm_err_set(err, err->code, "%s is not a Tinyx image (%s)",
-                           r->image, err->msg);
+    if (fd < 0) {
+        struct lvm_err why = *err;
+        return lvm_err_set(err, why.code, "%s is not a Tinyx image (%s)",
+                           r->image, why.msg);
+    }
     char *buf = malloc(1 << 20);
     ssize_t n = buf ? read(fd, buf, (1 << 20) - 1) : -1;
     close(fd);
@@ -470,8 +475,7 @@ static int configure(struct vm *v, const struct request *r, struct qsetup *s,
     struct qvm *q = v->q;
     uint64_t ram = r->mem ? r->mem : s->m.mem ? s->m.mem : QEMU_MEM_DEFAULT;
     if (ram < (32ull << 20))
-        return lvm_err_set(err, EINVAL,
-                           "mem: a qemu guest needs at least 32 MiB");
+        return lvm_err_set(err, 0, "mem: a qemu guest needs at least 32 MiB");
     q->console_limit =
         r->console_limit ? r->console_limit : DAEMON_CONSOLE_LIMIT_DEFAULT;
     /* QEMU's page cache for the console log (a tmpfs, most often) is
@@ -481,7 +485,7 @@ static int configure(struct vm *v, const struct request *r, struct qsetup *s,
                      : ram + QVM_MEMORY_OVERHEAD + file_size(s->m.kernel.path) +
                            file_size(s->m.initramfs) + q->console_limit;
     if (limit <= ram)
-        return lvm_err_set(err, EINVAL,
+        return lvm_err_set(err, 0,
                            "mem_limit must leave room for QEMU beyond the "
                            "guest's %llu MiB of RAM",
                            (unsigned long long)ram >> 20);
@@ -495,7 +499,7 @@ static int configure(struct vm *v, const struct request *r, struct qsetup *s,
     s->cfg.nfwd = 0; /* forwards only as asked for */
     for (unsigned i = 0; i < r->nports; i++) {
         if (qemu_fwd_parse(r->ports[i], &s->cfg.fwd[i]) < 0)
-            return lvm_err_set(err, EINVAL,
+            return lvm_err_set(err, 0,
                                "ports: '%s' is not [ADDR:]HOST:GUEST (a host "
                                "port 0 picks a free one)",
                                r->ports[i]);
@@ -649,6 +653,7 @@ void vm_qemu_create(struct daemon *d, struct client *c, const struct request *r,
         }
         q->restored = 1;
         s->cfg.incoming = r->path; /* -incoming defer */
+        snprintf(q->op.path, sizeof q->op.path, "%s", r->path);
     }
     code = "failed";
     if (rundir_make(d, v->id, &err) < 0)

@@ -123,6 +123,11 @@ void qop_abort(struct vm *v, const char *why)
                      "%d s",
                      v->id, q->op.kind == QOP_START ? "start" : "restore",
                      q->op.kind == QOP_START ? QVM_START_S : QVM_MIGRATE_S);
+        else if (q->op.kind == QOP_RESTORE)
+            snprintf(msg, sizeof msg,
+                     "restore from %s failed (it needs a state file from "
+                     "'save' and the saved guest's image and mem): %s",
+                     q->op.path, why);
         else
             snprintf(msg, sizeof msg, "guest %s ended before it was up: %s",
                      v->id, why);
@@ -347,8 +352,12 @@ void qop_event(void *arg, const struct qmp_msg *m)
             op_fail(v, "%s", err.msg);
     } else if (!strcmp(m->status, "failed") ||
                !strcmp(m->status, "cancelled")) {
-        op_fail(v, "migration %s (see %s/%s/" QVM_QEMU_LOG ")", m->status,
-                q->d->guests_dir, v->id);
+        q->op.migrating = 0;
+        /* An incoming migration that fails ends QEMU, which says why on
+         * its way out: its exit answers the restore. */
+        if (q->op.kind != QOP_RESTORE)
+            op_fail(v, "migration %s (QEMU's log: %s/%s/" QVM_QEMU_LOG ")",
+                    m->status, q->d->guests_dir, v->id);
     }
 }
 

@@ -83,6 +83,7 @@ struct lightvm_guest {
     double created;        /* Unix time */
     double create_ms;      /* daemon: request to guest started */
     int pooled;            /* created in a pre-made shell */
+    int adopted;           /* found running by a restarted lightvmd */
     int suspended;         /* the guest acknowledged a suspend */
     uint64_t cpu_ns;       /* stats (when asked for) */
     uint64_t memory_bytes;

@@ -177,6 +177,8 @@ int qemu_prepare(const struct qemu_vm_config *cfg, struct qemu_vm_config *c,
         (cfg->disk && check_file("disk", cfg->disk, err) < 0))
         return -1;
     *c = *cfg;
+    if (!c->qemu || !*c->qemu) /* documented in docs/tinyx.md */
+        c->qemu = getenv("LIGHTVM_QEMU");
     for (unsigned i = 0; i < c->nfwd && i < QEMU_MAX_FWDS; i++) {
         if (!c->fwd[i].host_addr[0])
             snprintf(c->fwd[i].host_addr, sizeof c->fwd[i].host_addr,
