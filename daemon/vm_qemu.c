@@ -374,20 +374,12 @@ static int refuse_fields(const struct request *r, struct lvm_err *err)
     return 0;
 }
 
-/* The client must be able to read the files QEMU will: the image's
- * manifest, kernel and initramfs (QEMU runs as root). */
-static int readable_by(const struct creds *cr, const char *path,
-                       struct lvm_err *err)
-{
-    int fd = creds_open_data(cr, path, 0, err);
-    if (fd < 0)
-        return -1;
-    close(fd);
-    return 0;
-}
-
+/* The image's manifest, kernel and initramfs, opened as the client:
+ * QEMU (root) boots those very files (qemu_detached.kernel_fd), so a
+ * client reaches nothing through it that it could not read itself. */
 static int load_image(const struct request *r, const struct creds *cr,
-                      struct tinyx_manifest *m, struct lvm_err *err)
+                      struct tinyx_manifest *m, int *kernel_fd, int *initrd_fd,
+                      struct lvm_err *err)
 {
     char path[PATH_MAX + 16];
     snprintf(path, sizeof path, "%s/manifest.json", r->image);
@@ -408,9 +400,11 @@ static int load_image(const struct request *r, const struct creds *cr,
     free(buf);
     if (rc < 0)
         return lvm_err_wrap(err, "%s", path);
-    if (readable_by(cr, m->initramfs, err) < 0)
+    *initrd_fd = creds_open_data(cr, m->initramfs, 0, err);
+    if (*initrd_fd < 0)
         return lvm_err_wrap(err, "image %s: initramfs", r->image);
-    if (readable_by(cr, m->kernel.path, err) < 0)
+    *kernel_fd = creds_open_data(cr, m->kernel.path, 0, err);
+    if (*kernel_fd < 0)
         return lvm_err_wrap(err,
                             "image %s: kernel (rebuild the image, or "
                             "the kernel with 'lightvm tinyx kernel')",
@@ -418,10 +412,10 @@ static int load_image(const struct request *r, const struct creds *cr,
     return 0;
 }
 
-static uint64_t file_size(const char *path)
+static uint64_t file_size(int fd)
 {
     struct stat st;
-    return stat(path, &st) == 0 ? (uint64_t)st.st_size : 0;
+    return fstat(fd, &st) == 0 ? (uint64_t)st.st_size : 0;
 }
 
 /* A listening socket QEMU will serve (0600: root's QEMU, root's daemon). */
@@ -463,6 +457,10 @@ static void setup_close(struct qsetup *s)
         close(s->det.ctl_listen);
     if (s->det.log_fd >= 0)
         close(s->det.log_fd);
+    if (s->det.kernel_fd >= 0)
+        close(s->det.kernel_fd);
+    if (s->det.initrd_fd >= 0)
+        close(s->det.initrd_fd);
     for (int i = 0; i < s->det.njoin; i++)
         close(s->join[i]);
     free(s);
@@ -482,8 +480,8 @@ static int configure(struct vm *v, const struct request *r, struct qsetup *s,
      * charged to it, like its copies of the kernel and initramfs. */
     uint64_t limit =
         r->mem_limit ? r->mem_limit
-                     : ram + QVM_MEMORY_OVERHEAD + file_size(s->m.kernel.path) +
-                           file_size(s->m.initramfs) + q->console_limit;
+                     : ram + QVM_MEMORY_OVERHEAD + file_size(s->det.kernel_fd) +
+                           file_size(s->det.initrd_fd) + q->console_limit;
     if (limit <= ram)
         return lvm_err_set(err, 0,
                            "mem_limit must leave room for QEMU beyond the "
@@ -621,7 +619,9 @@ void vm_qemu_create(struct daemon *d, struct client *c, const struct request *r,
         return;
     }
     s->det.qmp_listen = s->det.ctl_listen = s->det.log_fd = -1;
-    if (load_image(r, &c->cr, &s->m, &err) < 0) {
+    s->det.kernel_fd = s->det.initrd_fd = -1;
+    if (load_image(r, &c->cr, &s->m, &s->det.kernel_fd, &s->det.initrd_fd,
+                   &err) < 0) {
         setup_close(s);
         free(v);
         reply_error(d, c, r, "invalid", &err);

@@ -169,6 +169,9 @@ struct qemu_detached {
                                    exec (cgroup_join_fds) */
     int njoin;
     uint64_t file_limit; /* soft RLIMIT_FSIZE on QEMU's own files; 0: none */
+    int kernel_fd, initrd_fd; /* >= 0: boot these files (opened by the
+                                 caller, as its client) instead of
+                                 reopening cfg's paths; -1: the paths */
 };
 
 /* What the caller keeps of a detached QEMU. */

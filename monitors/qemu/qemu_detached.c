@@ -6,6 +6,7 @@
 #include "monitors/qemu/qemu_spawn.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,6 +22,17 @@ int qemu_start_detached(const struct qemu_vm_config *cfg,
     if (qemu_prepare(cfg, &c, &out->kvm, err) < 0)
         return -1;
     c.die_with_parent = 0;
+    /* Files the caller opened (as its client): QEMU boots exactly those,
+     * whatever the paths name by now. */
+    char kernel[32], initrd[32];
+    if (det->kernel_fd >= 0) {
+        snprintf(kernel, sizeof kernel, "/proc/self/fd/%d", QEMU_FD_KERNEL);
+        c.kernel = kernel;
+    }
+    if (det->initrd_fd >= 0) {
+        snprintf(initrd, sizeof initrd, "/proc/self/fd/%d", QEMU_FD_INITRD);
+        c.initrd = initrd;
+    }
     memcpy(out->fwd, c.fwd, sizeof out->fwd);
     out->nfwd = c.nfwd;
     int tap = c.net == QEMU_NET_TAP && c.tap_fd >= 0 ? c.tap_fd : -1;
@@ -37,12 +49,12 @@ int qemu_start_detached(const struct qemu_vm_config *cfg,
     int r = qemu_build_argv(&c, &fds, out->kvm,
                             out->kvm ? 0 : qemu_host_tsc_khz(), a, err);
     if (r == 0) {
-        struct qemu_child ch = {
-            .src = {-1, det->ctl_listen, det->qmp_listen, tap},
-            .log_fd = det->log_fd,
-            .join_fds = det->join_fds,
-            .njoin = det->njoin,
-            .file_limit = det->file_limit};
+        struct qemu_child ch = {.src = {-1, det->ctl_listen, det->qmp_listen,
+                                        tap, det->kernel_fd, det->initrd_fd},
+                                .log_fd = det->log_fd,
+                                .join_fds = det->join_fds,
+                                .njoin = det->njoin,
+                                .file_limit = det->file_limit};
         out->start_ns = qemu_now_ns();
         r = qemu_spawn(a, &ch, &out->pid, &out->pidfd, err);
     }

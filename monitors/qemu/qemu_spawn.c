@@ -113,19 +113,19 @@ static void exec_qemu(const struct qemu_argv *a, const struct qemu_child *ch,
         if (setrlimit(RLIMIT_FSIZE, &rl) < 0)
             child_fail(errfd, FAIL_RLIMIT, errno);
     }
-    int hi[4];
-    for (int i = 0; i < 4; i++)
+    int hi[QEMU_FD_COUNT];
+    for (int i = 0; i < QEMU_FD_COUNT; i++)
         hi[i] = ch->src[i] >= 0 ? fcntl(ch->src[i], F_DUPFD, 64) : -1;
     int nul = open("/dev/null", O_RDONLY);
     dup2(nul, 0);
     dup2(ch->log_fd, 1);
     dup2(ch->log_fd, 2);
-    for (int i = 0; i < 4; i++)
+    for (int i = 0; i < QEMU_FD_COUNT; i++)
         if (hi[i] >= 0)
             dup2(hi[i], QEMU_FD_CONSOLE + i);
     /* Nothing else of ours leaks into QEMU; errfd is CLOEXEC and goes
      * at exec. */
-    syscall(SYS_close_range, QEMU_FD_TAP + 1, (unsigned)errfd - 1, 0);
+    syscall(SYS_close_range, QEMU_FD_INITRD + 1, (unsigned)errfd - 1, 0);
     syscall(SYS_close_range, (unsigned)errfd + 1, ~0u, 0);
     execvp(a->argv[0], a->argv);
     child_fail(errfd, FAIL_EXEC, errno);

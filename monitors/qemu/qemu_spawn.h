@@ -12,15 +12,23 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-/* Where each channel lands in QEMU's fd table. */
-enum { QEMU_FD_CONSOLE = 3, QEMU_FD_CTL, QEMU_FD_QMP, QEMU_FD_TAP };
+/* Where each channel (and file) lands in QEMU's fd table. */
+enum {
+    QEMU_FD_CONSOLE = 3,
+    QEMU_FD_CTL,
+    QEMU_FD_QMP,
+    QEMU_FD_TAP,
+    QEMU_FD_KERNEL, /* booted as /proc/self/fd/N */
+    QEMU_FD_INITRD,
+    QEMU_FD_COUNT = QEMU_FD_INITRD - QEMU_FD_CONSOLE + 1
+};
 #define QEMU_SPAWN_MAX_JOIN 8
 
 /* How the child is set up between fork and exec. */
 struct qemu_child {
-    int src[4]; /* become QEMU's fds 3 to 6 (console, ctl, qmp, tap);
-                   -1: none */
-    int log_fd; /* QEMU's stdout and stderr */
+    int src[QEMU_FD_COUNT]; /* become QEMU's fds 3 to 8 (console, ctl,
+                               qmp, tap, kernel, initrd); -1: none */
+    int log_fd;             /* QEMU's stdout and stderr */
     int die_with_parent;
     const int *join_fds; /* files the child writes "0" to before exec:
                             it joins those cgroups (see cgroup.h) */

@@ -70,7 +70,7 @@ static int launch(struct qemu_vm *vm, const struct qemu_vm_config *cfg,
         lvm_err_set(err, errno, "memfd for QEMU's log");
         goto out;
     }
-    struct qemu_child ch = {.src = {con[1], ctl[1], qmp[1], tap},
+    struct qemu_child ch = {.src = {con[1], ctl[1], qmp[1], tap, -1, -1},
                             .log_fd = vm->log_fd,
                             .die_with_parent = c.die_with_parent};
     vm->start_ns = now_ns();

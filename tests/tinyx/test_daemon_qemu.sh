@@ -138,6 +138,17 @@ t_cgroup_limits() {
     return 1
 }
 
+t_boots_client_files() {
+    # QEMU (root) boots the kernel and initramfs the daemon opened as the
+    # client, not whatever their paths name by the time it reads them.
+    local pid
+    pid=$(field redis1 pid)
+    tr '\0' ' ' <"/proc/$pid/cmdline" | tee "$TMP/cmdline"
+    echo
+    contains "$TMP/cmdline" "-kernel /proc/self/fd/" &&
+        contains "$TMP/cmdline" "-initrd /proc/self/fd/"
+}
+
 t_console_log() {
     $LIGHTVM console redis1 | grep -q "Ready to accept connections"
 }
@@ -324,6 +335,10 @@ t_bad_api_fields() {
 t_no_leftovers() {
     daemon_stop
     no_new_leftovers || return 1
+    # The daemons (sanitizer builds report at exit) found nothing wrong.
+    if grep -E 'Sanitizer|runtime error' "$TMP/lightvmd.log"; then
+        return 1
+    fi
     [ -z "$(ls "$LIGHTVM_RUN_DIR/guests")" ] || return 1
     local pid
     for pid in $(cat "$QEMU_PIDS"); do
@@ -337,6 +352,7 @@ daemon_start --pool 0 || { echo "0 passed, 1 failed"; exit 1; }
 check build_images t_build_images
 check create_ready t_create_ready
 check cgroup_limits t_cgroup_limits
+check boots_client_files t_boots_client_files
 check console_log t_console_log
 check pause_unpause t_pause_unpause
 check save_restore t_save_restore
