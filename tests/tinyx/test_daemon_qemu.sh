@@ -198,9 +198,14 @@ t_poweroff_exit() {
     local dir
     dir=$LIGHTVM_RUN_DIR/guests/$(field redis2 id)
     $LIGHTVM poweroff redis2 || return 1
-    [ "$($LIGHTVM wait redis2)" = "exited with status 0" ] || return 1
-    [ "$(field redis2 state)" = exited ] && [ -e "$dir/exit.json" ] &&
-        $LIGHTVM destroy redis2 >/dev/null && [ ! -e "$dir" ]
+    local how
+    how=$($LIGHTVM wait redis2)
+    echo "redis2: $how"
+    [ "$how" = "exited with status 0" ] || return 1
+    [ "$(field redis2 state)" = exited ] && [ -e "$dir/exit.json" ] ||
+        { guest_json redis2; ls -la "$dir"; return 1; }
+    $LIGHTVM destroy redis2 >/dev/null || return 1
+    [ ! -e "$dir" ] || { echo "left:"; ls -la "$dir"; return 1; }
 }
 
 t_app_exit_status() {
