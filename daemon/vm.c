@@ -599,9 +599,10 @@ void vm_forget(struct daemon *d, struct vm *v)
 static void finish_destroy(struct daemon *d, struct vm *v)
 {
     v->audit_pending = 0;
+    /* Gone before anyone hears so: a client that looks finds nothing. */
+    rundir_remove(d, v->id);
     notify_waiters(d, v);
     answer_waiters(d, v, &v->destroyers);
-    rundir_remove(d, v->id);
     vm_remove(d, v);
     v->dead = 1;
     v->grave_next = d->graveyard;

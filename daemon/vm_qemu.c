@@ -474,14 +474,23 @@ static int configure(struct vm *v, const struct request *r, struct qsetup *s,
     uint64_t ram = r->mem ? r->mem : s->m.mem ? s->m.mem : QEMU_MEM_DEFAULT;
     if (ram < (32ull << 20))
         return lvm_err_set(err, 0, "mem: a qemu guest needs at least 32 MiB");
+    /* The image's suggestion is the client's too: the request's bound. */
+    if (ram > LVM_RAM_MAX)
+        return lvm_err_set(err, 0,
+                           "mem: the image asks for %llu MiB; a guest gets "
+                           "at most %llu MiB",
+                           (unsigned long long)ram >> 20,
+                           (unsigned long long)LVM_RAM_MAX >> 20);
     q->console_limit =
         r->console_limit ? r->console_limit : DAEMON_CONSOLE_LIMIT_DEFAULT;
     /* QEMU's page cache for the console log (a tmpfs, most often) is
-     * charged to it, like its copies of the kernel and initramfs. */
-    uint64_t limit =
-        r->mem_limit ? r->mem_limit
-                     : ram + QVM_MEMORY_OVERHEAD + file_size(s->det.kernel_fd) +
-                           file_size(s->det.initrd_fd) + q->console_limit;
+     * charged to it, like its copies of the kernel and initramfs (which
+     * must fit in the guest's RAM, or QEMU refuses them). */
+    uint64_t files = file_size(s->det.kernel_fd) + file_size(s->det.initrd_fd);
+    uint64_t limit = r->mem_limit
+                         ? r->mem_limit
+                         : ram + QVM_MEMORY_OVERHEAD +
+                               (files < ram ? files : ram) + q->console_limit;
     if (limit <= ram)
         return lvm_err_set(err, 0,
                            "mem_limit must leave room for QEMU beyond the "
@@ -493,7 +502,7 @@ static int configure(struct vm *v, const struct request *r, struct qsetup *s,
     s->cfg.quiet = 1;
     /* The quota is the guest's CPU time; it gets as many vCPUs as that
      * can use (a tiny kernel without SMP uses one). */
-    s->cfg.cpus = r->cpus > 1 ? (unsigned)ceil(r->cpus) : 1;
+    s->cfg.cpus = r->cpus > 64 ? 64 : r->cpus > 1 ? (unsigned)ceil(r->cpus) : 1;
     s->cfg.nfwd = 0; /* forwards only as asked for */
     for (unsigned i = 0; i < r->nports; i++) {
         if (qemu_fwd_parse(r->ports[i], &s->cfg.fwd[i]) < 0)

@@ -84,6 +84,8 @@ struct qvm {
     unsigned nfwd;
     uint64_t console_limit; /* QEMU's soft RLIMIT_FSIZE */
     int restored;
+    int saved_stopped; /* stopped by a save, not unpaused since: QEMU
+                          refuses to migrate it again */
     struct qop op;
 };
 

@@ -214,6 +214,7 @@ static void saved(struct vm *v)
     struct lvm_err err;
     qvm_file_limit(v, q->console_limit);
     v->state = VM_PAUSED;
+    q->saved_stopped = 1;
     if (creds_rename(&op->cr, op->tmp, op->path, &err) < 0) {
         op_fail(v, "%s", err.msg);
         return;
@@ -315,6 +316,9 @@ static void on_reply(void *arg, int what, const struct qmp_msg *m)
             if (!json_is_true(json_object_get(m->ret, "running")) &&
                 v->state == VM_RUNNING)
                 v->state = VM_PAUSED;
+            const char *run =
+                json_string_value(json_object_get(m->ret, "status"));
+            q->saved_stopped = run && !strcmp(run, "postmigrate");
             op_end(v, NULL, NULL);
         }
         break;
@@ -322,6 +326,8 @@ static void on_reply(void *arg, int what, const struct qmp_msg *m)
     case QOP_UNPAUSE: {
         int pause = q->op.kind == QOP_PAUSE;
         v->state = pause ? VM_PAUSED : VM_RUNNING;
+        if (!pause)
+            q->saved_stopped = 0;
         struct waiter *w = q->op.w;
         q->op.w = NULL;
         if (w)
@@ -409,6 +415,16 @@ void vm_qemu_save(struct daemon *d, struct vm *v, struct client *c,
 {
     if (!can_operate(d, v, c, r))
         return;
+    if (v->q->saved_stopped) {
+        char msg[200];
+        snprintf(msg, sizeof msg,
+                 "guest %s is still stopped by its last save, whose file "
+                 "holds this state; QEMU saves it again once it has been "
+                 "unpaused",
+                 v->id);
+        server_reply(d, c, api_error(r, "busy", msg));
+        return;
+    }
     struct waiter *w = vm_waiter_new(d, c, r);
     if (!w)
         return;

@@ -175,8 +175,11 @@ t_save_restore() {
     $LIGHTVM save redis1 "$state" || return 1
     [ -s "$state" ] || return 1
     ls "$TMP" | grep -q 'redis1.state.tmp' && { echo "temporary left"; return 1; }
-    # Saved guests stay paused.
+    # Saved guests stay paused; QEMU saves one again once it ran.
     [ "$(field redis1 state)" = paused ] || return 1
+    expect_status 125 $LIGHTVM save redis1 "$state.again" 2>"$TMP/again" &&
+        one_line_error "$TMP/again" "still stopped by its last save" &&
+        [ ! -e "$state.again" ] || return 1
     local id
     id=$($LIGHTVM restore "$state" -p 0:6379 --name redis2 "$TMP/redis") ||
         return 1
