@@ -607,6 +607,7 @@ static void reply_error(struct daemon *d, struct client *c,
 void vm_qemu_create(struct daemon *d, struct client *c, const struct request *r,
                     int restore)
 {
+    uint64_t t0 = host_now_ns();
     struct lvm_err err;
     int ambiguous;
     if (refuse_fields(r, &err) < 0) {
@@ -697,10 +698,12 @@ void vm_qemu_create(struct daemon *d, struct client *c, const struct request *r,
     vm_insert(d, v);
     d->created++;
     if (qop_start(v, restore ? QOP_RESTORE : QOP_START, w, &err) < 0) {
-        /* The waiter is answered when QEMU's exit is handled. */
-        daemon_log("guest %s: %s", v->id, err.msg);
+        /* Never reported: its exit removes it. */
+        vm_waiter_error(d, w, "failed", err.msg);
         vm_qemu_kill(v);
+        return;
     }
+    q->op.t0 = t0; /* create_ms counts from the request */
     return;
 fail:
     reply_error(d, c, r, code, &err);

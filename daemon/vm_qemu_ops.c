@@ -186,12 +186,12 @@ static void up(struct vm *v)
 {
     struct qvm *q = v->q;
     struct lvm_err err;
-    v->state = VM_RUNNING;
     v->create_ms = (double)(host_now_ns() - q->op.t0) / 1e6;
     if (rundir_write_config(q->d, v, &err) < 0) {
-        op_fail(v, "%s", err.msg);
+        op_fail(v, "%s", err.msg); /* still starting: its exit removes it */
         return;
     }
+    v->state = VM_RUNNING;
     struct waiter *w = q->op.w;
     q->op.w = NULL;
     if (w)
@@ -294,8 +294,10 @@ static void on_reply(void *arg, int what, const struct qmp_msg *m)
     enum step st = (enum step)(what & 0xff);
     if (st == S_CONT_AFTER_FAILURE) {
         if (m->kind == QMP_RETURN && q->op.kind == QOP_NONE &&
-            v->state == VM_PAUSED)
+            v->state == VM_PAUSED) {
             v->state = VM_RUNNING;
+            q->saved_stopped = 0;
+        }
         return;
     }
     if (q->op.kind == QOP_NONE || (unsigned)what >> 8 != (q->op.gen & GEN_MASK))
@@ -418,9 +420,8 @@ void vm_qemu_save(struct daemon *d, struct vm *v, struct client *c,
     if (v->q->saved_stopped) {
         char msg[200];
         snprintf(msg, sizeof msg,
-                 "guest %s is still stopped by its last save, whose file "
-                 "holds this state; QEMU saves it again once it has been "
-                 "unpaused",
+                 "guest %s is still stopped by its last save (QEMU saves a "
+                 "guest again only after it ran): unpause it first",
                  v->id);
         server_reply(d, c, api_error(r, "busy", msg));
         return;
