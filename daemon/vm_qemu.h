@@ -1,8 +1,8 @@
 /*
  * vm_qemu.h: lightvmd's state for a guest under the qemu monitor, shared
- * by vm_qemu.c (create, channels, exit), vm_qemu_ops.c (what goes through
- * QMP: start, restore, pause, save) and vm_qemu_adopt.c (after a daemon
- * restart). Internal to those files.
+ * by vm_qemu_create.c (create, restore), vm_qemu.c (channels, exit),
+ * vm_qemu_ops.c (what goes through QMP: start, restore, pause, save) and
+ * vm_qemu_adopt.c (after a daemon restart). Internal to those files.
  *
  * QEMU runs detached (monitors/qemu/qemu.h): it serves QMP and the
  * control channel on unix sockets in the guest's run directory, writes
@@ -92,8 +92,13 @@ struct qvm {
 /* vm_qemu.c */
 /* A new qvm for (v) with nothing open. */
 struct qvm *qvm_new(struct daemon *d, struct vm *v);
+/* Add (fd) to the daemon's epoll set as (it). */
+int qvm_watch(struct daemon *d, int fd, struct ep_item *it,
+              struct lvm_err *err);
 /* Connect to the guest's QMP and control sockets and watch them. */
 int qvm_connect(struct vm *v, struct lvm_err *err);
+/* Close both connections. */
+void qvm_disconnect(struct qvm *q);
 /* A control-channel line, from the socket or the log. */
 void qvm_control_line(struct vm *v, const char *line, int live);
 /* Re-read everything the init reported, from ctl.log. */
