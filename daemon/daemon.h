@@ -258,7 +258,7 @@ void vm_insert(struct daemon *d, struct vm *v);
 void vm_add_waiter(struct daemon *d, struct vm *v, struct client *c,
                    const struct request *r);
 
-/* vm_qemu.c, vm_qemu_ops.c, vm_qemu_adopt.c: guests under the qemu
+/* vm_qemu*.c (see vm_qemu.h): guests under the qemu
  * monitor (Tinyx images in QEMU). Operations that wait for QEMU reply
  * later, from its events; none blocks the loop. */
 /* create (restore: from r->path). Replies itself. */

@@ -178,8 +178,10 @@ static int configure(struct vm *v, const struct request *r, struct qsetup *s,
                                r->ports[i]);
         s->cfg.nfwd++;
     }
-    /* Networking: user-mode with forwards. A tap made by the toolstack
-     * (docs/daemon.md) would go in s->cfg.tap_fd, with QEMU_NET_TAP. */
+    /* Networking: user-mode with forwards. The hook for a tap device made
+     * by the toolstack over netlink: s->cfg.net = QEMU_NET_TAP and
+     * s->cfg.tap_fd = its fd; QEMU inherits it and keeps it (across
+     * daemon restarts too), and the daemon closes its copy. */
     s->cfg.net = QEMU_NET_USER;
     s->cfg.tap_fd = -1;
     v->mem = ram;
