@@ -4,12 +4,15 @@
  */
 #include "monitors/qemu/qemu.h"
 #include "monitors/qemu/qemu_qmp.h"
+#include "monitors/qemu/qemu_qmpa.h"
 
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -164,9 +167,9 @@ static void port_forwards(void **state)
     assert_string_equal(f.host_addr, "127.0.0.2");
     assert_int_equal(f.host_port, 8080);
     assert_int_equal(f.guest_port, 80);
-    const char *bad[] = {"80", ":80", "80:", "1:0", "x:1", "1:70000",
-                         "-1:80", "host:1:2", "1.2.3.4.5:1:2", "::1:2",
-                         "1:2:3:4"};
+    const char *bad[] = {
+        "80",    ":80",      "80:",           "1:0",   "x:1",    "1:70000",
+        "-1:80", "host:1:2", "1.2.3.4.5:1:2", "::1:2", "1:2:3:4"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         assert_int_equal(qemu_fwd_parse(bad[i], &f), -1);
 }
@@ -258,6 +261,80 @@ static void qmp_messages(void **state)
     assert_int_equal(qmp_parse("{\"error\": 3}", 12, &m), -1);
 }
 
+/* Asynchronous QMP: replies found by id whatever their order, events
+ * apart, the greeting skipped, a bounded number in flight, and a reply
+ * nobody asked for ends the connection. */
+static int replies, events, whats[4], kinds[4];
+
+static void on_reply(void *arg, int what, const struct qmp_msg *m)
+{
+    (void)arg;
+    if (replies < 4) {
+        whats[replies] = what;
+        kinds[replies] = (int)m->kind;
+    }
+    replies++;
+}
+
+static void on_event(void *arg, const struct qmp_msg *m)
+{
+    (void)arg;
+    if (!strcmp(m->event, "MIGRATION") && !strcmp(m->status, "completed"))
+        events++;
+}
+
+static void put(int fd, const char *s)
+{
+    assert_int_equal(write(fd, s, strlen(s)), (ssize_t)strlen(s));
+}
+
+static void qmp_async(void **state)
+{
+    int sv[2];
+    assert_int_equal(
+        socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv),
+        0);
+    struct qmpa *q = qmpa_new(sv[0], on_event, NULL);
+    struct lvm_err err;
+    assert_int_equal(qmpa_send(q, "stop", NULL, -1, on_reply, NULL, 7, &err),
+                     0);
+    assert_int_equal(qmpa_send(q, "getfd", json_pack("{s:s}", "fdname", "x"),
+                               sv[1], on_reply, NULL, 8, &err),
+                     0);
+    assert_int_equal(qmpa_pending(q), 2);
+    char buf[512];
+    ssize_t n = read(sv[1], buf, sizeof buf - 1);
+    assert_true(n > 0);
+    buf[n] = 0;
+    assert_non_null(strstr(buf, "\"execute\":\"stop\",\"id\":1}\n"));
+    assert_non_null(strstr(buf, "\"fdname\":\"x\""));
+    /* greeting, an event, then the answers in the other order */
+    put(sv[1], "{\"QMP\": {\"version\": {}, \"capabilities\": []}}\r\n");
+    put(sv[1], "{\"event\": \"MIGRATION\", \"data\": {\"status\": "
+               "\"completed\"}}\r\n");
+    put(sv[1], "{\"error\": {\"class\": \"GenericError\", \"desc\": \"no\"}, "
+               "\"id\": 2}\r\n{\"return\": {}, \"id\": 1}\r\n{\"ret");
+    assert_int_equal(qmpa_input(q), 0);
+    assert_int_equal(replies, 2);
+    assert_int_equal(events, 1);
+    assert_int_equal(whats[0], 8);
+    assert_int_equal(kinds[0], QMP_ERROR);
+    assert_int_equal(whats[1], 7);
+    assert_int_equal(kinds[1], QMP_RETURN);
+    assert_int_equal(qmpa_pending(q), 0);
+    /* at most QMPA_MAX_PENDING unanswered */
+    for (int i = 0; i < QMPA_MAX_PENDING; i++)
+        assert_int_equal(
+            qmpa_send(q, "cont", NULL, -1, on_reply, NULL, i, &err), 0);
+    assert_int_equal(qmpa_send(q, "cont", NULL, -1, on_reply, NULL, 99, &err),
+                     -1);
+    /* the rest of a line split across reads, for nobody: the end */
+    put(sv[1], "urn\": {}, \"id\": 999}\r\n");
+    assert_int_equal(qmpa_input(q), -1);
+    qmpa_free(q);
+    close(sv[1]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -269,6 +346,7 @@ int main(void)
         cmocka_unit_test(exit_descriptions),
         cmocka_unit_test(control_messages),
         cmocka_unit_test(qmp_messages),
+        cmocka_unit_test(qmp_async),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
