@@ -192,10 +192,12 @@ endif
 DAEMON_SRCS := $(wildcard daemon/*.c)
 DAEMON_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(DAEMON_SRCS))
 
+# Parts add libraries the daemon links before the toolstack's (tinyx.mk).
+DAEMON_EXTRA_LIBS :=
 $(BUILD)/bin/lightvmd: $(DAEMON_OBJS) $(TS_LIB)
 	@mkdir -p $(dir $@)
-	$(call say,LD,$@)$(CC) $(HOST_LDFLAGS) -o $@ $(DAEMON_OBJS) $(TS_LIB) \
-	    $(TS_LIBS) -lpthread
+	$(call say,LD,$@)$(CC) $(HOST_LDFLAGS) -o $@ $(DAEMON_OBJS) \
+	    $(DAEMON_EXTRA_LIBS) $(TS_LIB) $(TS_LIBS) -lpthread
 
 BINS := $(BUILD)/bin/lightvm $(BUILD)/bin/lightvm-shell $(BUILD)/bin/lightvmd \
         $(if $(CLI_STATIC),$(BUILD)/bin/lightvm-net)

@@ -14,11 +14,14 @@
 
 static const char usage[] =
     "Usage: lightvm create [OPTIONS] GUEST.elf [--] [ARGS...]\n"
+    "       lightvm create --monitor qemu [OPTIONS] IMAGE_DIR\n"
     "\n"
     "Create a guest through lightvmd (in a prepared shell from its pool) and\n"
     "print its id. Its console goes to a log file ('lightvm console ID').\n"
+    "A Tinyx image ('lightvm tinyx build') runs under QEMU: the reply comes\n"
+    "when QEMU is up; 'lightvm list --json' says when the app is ready.\n"
     "\n"
-    "Options:\n" GUEST_OPTS_HELP
+    "Options:\n" GUEST_OPTS_HELP CREATE_QEMU_OPTS_HELP
     "      --json              print the new guest as JSON\n"
     "  -q, --quiet             print nothing\n"
     "  -h, --help              this text\n";
@@ -26,18 +29,20 @@ static const char usage[] =
 int cmd_create(int argc, char **argv)
 {
     enum { OPT_JSON = GO_FIRST_FREE };
-    static const struct option opts[] = {
-        GUEST_LONG_OPTS,
-        {"json", no_argument, NULL, OPT_JSON},
-        {"quiet", no_argument, NULL, 'q'},
-        {"help", no_argument, NULL, 'h'},
-        {0, 0, 0, 0}};
+    static const struct option opts[] = {GUEST_LONG_OPTS,
+                                         CREATE_QEMU_LONG_OPTS,
+                                         {"json", no_argument, NULL, OPT_JSON},
+                                         {"quiet", no_argument, NULL, 'q'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {0, 0, 0, 0}};
     struct guest_opts o;
     memset(&o, 0, sizeof o);
     int json = 0, quiet = 0, c;
-    while ((c = getopt_long(argc, argv, "+" GUEST_SHORT_OPTS "qh", opts,
+    while ((c = getopt_long(argc, argv, "+" GUEST_SHORT_OPTS "p:qh", opts,
                             NULL)) != -1) {
         int r = guest_opt(c, optarg, &o);
+        if (!r)
+            r = create_qemu_opt(c, optarg, &o);
         if (r < 0)
             return CLI_EXIT_USAGE;
         if (r > 0)
@@ -58,33 +63,11 @@ int cmd_create(int argc, char **argv)
         cli_msg("%s: %s", o.argv[0], strerror(errno));
         return CLI_EXIT_ERROR;
     }
-    char paths[GUEST_MAX_BLOCKS][PATH_MAX];
-    struct lightvm_block blocks[GUEST_MAX_BLOCKS];
-    for (unsigned i = 0; i < o.nblocks; i++) {
-        if (!realpath(o.blocks[i].path, paths[i]))
-            snprintf(paths[i], sizeof paths[i], "%s", o.blocks[i].path);
-        blocks[i] = (struct lightvm_block){o.blocks[i].name, paths[i],
-                                           o.blocks[i].readonly};
-    }
-    struct lightvm_create_opts co = {
-        .image = image,
-        .name = o.name,
-        .mem = o.mem,
-        .mem_limit = o.mem_limit,
-        .cpus = o.cpus,
-        .args = (const char *const *)o.argv + 1,
-        .nargs = o.argc - 1,
-        .env = (const char *const *)o.env,
-        .nenv = o.nenv,
-        .blocks = blocks,
-        .nblocks = (int)o.nblocks,
-        .monitor = o.monitor,
-        .console_fd = -1,
-        .console_limit = o.console_limit,
-        .watchdog_ms = o.watchdog_ms,
-    };
-    struct guest_opts_net_buf nb;
-    guest_opts_net(&o, &co.net, &nb);
+    struct guest_paths gp;
+    struct lightvm_create_opts co;
+    guest_opts_request(&o, image, &gp, &co);
+    co.args = (const char *const *)o.argv + 1;
+    co.nargs = o.argc - 1;
     struct lightvm *cl = cli_connect();
     if (!cl)
         return CLI_EXIT_ERROR;

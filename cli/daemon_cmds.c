@@ -7,6 +7,7 @@
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 struct lightvm *cli_connect(void)
 {
@@ -27,11 +28,11 @@ static json_t *exit_json(const struct lightvm_exit *x)
 void cli_print_guest_json(const struct lightvm_guest *g)
 {
     json_t *o = json_pack(
-        "{s:s, s:s, s:s, s:s, s:s, s:i, s:I, s:f, s:f, s:f, s:b, s:b}", "id",
-        g->id, "name", g->name, "state", g->state, "image", g->image,
-        "monitor", g->monitor, "pid", g->pid, "mem", (json_int_t)g->mem,
-        "cpus", g->cpus, "created", g->created, "create_ms", g->create_ms,
-        "pooled", g->pooled, "suspended", g->suspended);
+        "{s:s, s:s, s:s, s:s, s:s, s:i, s:I, s:f, s:f, s:f, s:b, s:b, s:b}",
+        "id", g->id, "name", g->name, "state", g->state, "image", g->image,
+        "monitor", g->monitor, "pid", g->pid, "mem", (json_int_t)g->mem, "cpus",
+        g->cpus, "created", g->created, "create_ms", g->create_ms, "pooled",
+        g->pooled, "adopted", g->adopted, "suspended", g->suspended);
     if (g->console[0])
         json_object_set_new(o, "console", json_string(g->console));
     if (g->memory_limit)
@@ -57,6 +58,21 @@ void cli_print_guest_json(const struct lightvm_guest *g)
     }
     if (g->exit.kind[0])
         json_object_set_new(o, "exit", exit_json(&g->exit));
+    if (!strcmp(g->monitor, "qemu")) {
+        json_object_set_new(o, "ready", json_boolean(g->ready));
+        if (g->ready && g->ready_ms >= 0)
+            json_object_set_new(o, "ready_ms", json_real(g->ready_ms));
+        json_object_set_new(o, "accel", json_string(g->accel));
+        json_t *a = json_array();
+        for (int i = 0; i < g->nports; i++)
+            json_array_append_new(a, json_pack("{s:s, s:i, s:i}", "host_addr",
+                                               g->ports[i].host_addr, "host",
+                                               g->ports[i].host, "guest",
+                                               g->ports[i].guest));
+        json_object_set_new(o, "ports", a);
+        if (g->restored)
+            json_object_set_new(o, "restored", json_true());
+    }
     char *s = json_dumps(o, JSON_COMPACT);
     json_decref(o);
     if (s)

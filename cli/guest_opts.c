@@ -3,11 +3,13 @@
  */
 #include "cli/guest_opts.h"
 #include "cli/cli.h"
+#include "monitors/qemu/qemu.h"
 #include "toolstack/layout.h"
 #include "toolstack/netaddr.h"
 
 #include <errno.h>
 #include <lightvm/lightvm.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -196,4 +198,49 @@ int guest_opts_rest(int argc, char **argv, struct guest_opts *o)
         o->argc--;
     }
     return 0;
+}
+
+int create_qemu_opt(int c, const char *arg, struct guest_opts *o)
+{
+    if (c != 'p')
+        return 0;
+    struct qemu_fwd f;
+    if (o->nports == GUEST_OPTS_MAX_PORTS || qemu_fwd_parse(arg, &f) < 0) {
+        cli_msg("--publish: '%s' is not [ADDR:]HOSTPORT:GUESTPORT (at most "
+                "%d)",
+                arg, GUEST_OPTS_MAX_PORTS);
+        return -1;
+    }
+    o->ports[o->nports++] = arg;
+    return 1;
+}
+
+void guest_opts_request(const struct guest_opts *o, const char *image,
+                        struct guest_paths *p, struct lightvm_create_opts *co)
+{
+    for (unsigned i = 0; i < o->nblocks; i++) {
+        if (!realpath(o->blocks[i].path, p->blocks[i]))
+            snprintf(p->blocks[i], sizeof p->blocks[i], "%s",
+                     o->blocks[i].path);
+        p->list[i] = (struct lightvm_block){o->blocks[i].name, p->blocks[i],
+                                            o->blocks[i].readonly};
+    }
+    *co = (struct lightvm_create_opts){
+        .image = image,
+        .name = o->name,
+        .mem = o->mem,
+        .mem_limit = o->mem_limit,
+        .cpus = o->cpus,
+        .env = (const char *const *)o->env,
+        .nenv = o->nenv,
+        .blocks = p->list,
+        .nblocks = (int)o->nblocks,
+        .monitor = o->monitor,
+        .console_fd = -1,
+        .console_limit = o->console_limit,
+        .watchdog_ms = o->watchdog_ms,
+        .ports = o->ports,
+        .nports = o->nports,
+    };
+    guest_opts_net(o, &co->net, &p->net);
 }

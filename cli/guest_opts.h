@@ -8,6 +8,7 @@
 #include "toolstack/guest.h"
 
 #include <getopt.h>
+#include <lightvm/lightvm.h>
 
 #define GUEST_OPTS_MAX_ENV 256
 
@@ -60,7 +61,8 @@ enum {
     "      --monitor MONITOR   proc (default): a sandboxed process, on any\n" \
     "                          Linux host; kvm: a hardware virtual machine\n"\
     "                          (needs /dev/kvm); auto: kvm where /dev/kvm\n"  \
-    "                          works, proc otherwise, and says which\n"       \
+    "                          works, proc otherwise, and says which; qemu\n"\
+    "                          for a Tinyx image (create, restore)\n"        \
     "      --watchdog MS       kill the guest if it does not yield (ping) for\n" \
     "                          MS milliseconds (daemon guests)\n"            \
     "      --net[=BRIDGE]      attach the guest's NICs to BRIDGE (default\n"  \
@@ -73,6 +75,15 @@ enum {
     "      --ip ADDRESS        this address for the guest's first NIC\n"    \
     "      --net-no-filter     let the guest send from any MAC or address\n"
 
+/* Options of `create` and `restore` for a qemu guest. */
+#define CREATE_QEMU_LONG_OPTS {"publish", required_argument, NULL, 'p'}
+#define CREATE_QEMU_OPTS_HELP                                                  \
+    "  -p, --publish [ADDR:]HOST:GUEST  qemu: forward host TCP port HOST\n"   \
+    "                          (on ADDR, default 127.0.0.1; 0 picks a free\n" \
+    "                          one, shown by 'list --json') to the guest's\n" \
+    "                          GUEST\n"
+#define GUEST_OPTS_MAX_PORTS 16
+
 struct guest_opts {
     const char *name;
     const char *monitor;
@@ -84,18 +95,27 @@ struct guest_opts {
     unsigned nblocks;
     struct guest_block blocks[GUEST_MAX_BLOCKS];
     struct guest_net_spec net; /* --net and friends */
+    int nports;
+    const char *ports[GUEST_OPTS_MAX_PORTS];
     /* The image and the guest's argv: image, then its arguments. */
     int argc;
     char **argv;
 };
 
-/* 1 if (c) was a guest option (applied to (o)), 0 if not, -1 on error. */
-int guest_opt(int c, const char *arg, struct guest_opts *o);
-
+/* What a request to lightvmd refers to: files by absolute path. */
 /* The --net options for a lightvmd request; strings live in (buf). */
 struct guest_opts_net_buf {
     char subnet[24], ip[16];
 };
+struct guest_paths {
+    char blocks[GUEST_MAX_BLOCKS][PATH_MAX];
+    struct lightvm_block list[GUEST_MAX_BLOCKS];
+    struct guest_opts_net_buf net;
+};
+
+/* 1 if (c) was a guest option (applied to (o)), 0 if not, -1 on error. */
+int guest_opt(int c, const char *arg, struct guest_opts *o);
+
 struct lightvm_net;
 void guest_opts_net(const struct guest_opts *o, struct lightvm_net *n,
                     struct guest_opts_net_buf *buf);
@@ -103,5 +123,13 @@ void guest_opts_net(const struct guest_opts *o, struct lightvm_net *n,
 /* After getopt: the image and its arguments (a "--" after the image is
  * dropped). -1 if there is no image. */
 int guest_opts_rest(int argc, char **argv, struct guest_opts *o);
+
+/* -p/--publish: 1 if (c) was one (applied to (o)), 0 if not, -1 on error. */
+int create_qemu_opt(int c, const char *arg, struct guest_opts *o);
+
+/* The create (or restore) request for (o) with (image) (absolute); its
+ * block paths are made absolute in (p). Arguments are left to the caller. */
+void guest_opts_request(const struct guest_opts *o, const char *image,
+                        struct guest_paths *p, struct lightvm_create_opts *co);
 
 #endif

@@ -65,33 +65,9 @@ struct qrun {
 
 static int parse_publish(const char *arg, struct qemu_vm_config *cfg)
 {
-    if (cfg->nfwd == QEMU_MAX_FWDS)
+    if (cfg->nfwd == QEMU_MAX_FWDS ||
+        qemu_fwd_parse(arg, &cfg->fwd[cfg->nfwd]) < 0)
         return -1;
-    char buf[64];
-    snprintf(buf, sizeof buf, "%s", arg);
-    struct qemu_fwd *f = &cfg->fwd[cfg->nfwd];
-    memset(f, 0, sizeof *f);
-    char *last = strrchr(buf, ':');
-    if (!last)
-        return -1;
-    *last = 0;
-    char *host = strrchr(buf, ':');
-    if (host) {
-        *host++ = 0;
-        if (strlen(buf) >= sizeof f->host_addr || !buf[0])
-            return -1;
-        snprintf(f->host_addr, sizeof f->host_addr, "%s", buf);
-    } else {
-        host = buf;
-    }
-    char *e1, *e2;
-    long h = strtol(host, &e1, 10), g = strtol(last + 1, &e2, 10);
-    /* host port 0: a free one, named in the "ready" message */
-    if (*e1 || *e2 || !*host || !last[1] || h < 0 || h > 65535 || g < 1 ||
-        g > 65535)
-        return -1;
-    f->host_port = (uint16_t)h;
-    f->guest_port = (uint16_t)g;
     cfg->nfwd++;
     return 0;
 }

@@ -232,6 +232,7 @@ static void guest_from(json_t *o, struct lightvm_guest *g)
     g->created = json_number_value(json_object_get(o, "created"));
     g->create_ms = json_number_value(json_object_get(o, "create_ms"));
     g->pooled = json_is_true(json_object_get(o, "pooled"));
+    g->adopted = json_is_true(json_object_get(o, "adopted"));
     g->suspended = json_is_true(json_object_get(o, "suspended"));
     json_t *st = json_object_get(o, "stats");
     if (st) {
@@ -260,14 +261,37 @@ static void guest_from(json_t *o, struct lightvm_guest *g)
     json_t *ex = json_object_get(o, "exit");
     if (ex)
         exit_from(ex, &g->exit);
+    g->ready = json_is_true(json_object_get(o, "ready"));
+    json_t *rm = json_object_get(o, "ready_ms");
+    g->ready_ms = rm ? json_number_value(rm) : -1;
+    str(o, "accel", g->accel, sizeof g->accel);
+    g->restored = json_is_true(json_object_get(o, "restored"));
+    size_t i;
+    json_t *p;
+    json_array_foreach(json_object_get(o, "ports"), i, p)
+    {
+        if (g->nports == LIGHTVM_MAX_PORTS)
+            break;
+        struct lightvm_port *lp = &g->ports[g->nports++];
+        str(p, "host_addr", lp->host_addr, sizeof lp->host_addr);
+        lp->host = (int)json_integer_value(json_object_get(p, "host"));
+        lp->guest = (int)json_integer_value(json_object_get(p, "guest"));
+    }
 }
 
-int lightvm_create(struct lightvm *c, const struct lightvm_create_opts *o,
-                   struct lightvm_guest *out, struct lightvm_error *e)
+static json_t *strings(const char *const *v, int n)
 {
-    if (!o->image)
-        return fail(e, "bad_request", "no image");
-    json_t *r = json_pack("{s:s, s:s}", "op", "create", "image", o->image);
+    json_t *a = json_array();
+    for (int i = 0; i < n; i++)
+        json_array_append_new(a, json_string(v[i]));
+    return a;
+}
+
+/* A create or restore request for (o). */
+static json_t *create_request(const char *op,
+                              const struct lightvm_create_opts *o)
+{
+    json_t *r = json_pack("{s:s, s:s}", "op", op, "image", o->image);
     if (o->name)
         json_object_set_new(r, "name", json_string(o->name));
     if (o->argv0)
@@ -286,18 +310,12 @@ int lightvm_create(struct lightvm *c, const struct lightvm_create_opts *o,
                             json_integer((json_int_t)o->console_limit));
     if (o->watchdog_ms)
         json_object_set_new(r, "watchdog_ms", json_integer(o->watchdog_ms));
-    if (o->nargs > 0) {
-        json_t *a = json_array();
-        for (int i = 0; i < o->nargs; i++)
-            json_array_append_new(a, json_string(o->args[i]));
-        json_object_set_new(r, "args", a);
-    }
-    if (o->nenv > 0) {
-        json_t *a = json_array();
-        for (int i = 0; i < o->nenv; i++)
-            json_array_append_new(a, json_string(o->env[i]));
-        json_object_set_new(r, "env", a);
-    }
+    if (o->nargs > 0)
+        json_object_set_new(r, "args", strings(o->args, o->nargs));
+    if (o->nenv > 0)
+        json_object_set_new(r, "env", strings(o->env, o->nenv));
+    if (o->nports > 0)
+        json_object_set_new(r, "ports", strings(o->ports, o->nports));
     if (o->nblocks > 0) {
         json_t *a = json_array();
         for (int i = 0; i < o->nblocks; i++)
@@ -325,11 +343,55 @@ int lightvm_create(struct lightvm *c, const struct lightvm_create_opts *o,
             json_object_set_new(n, "filter", json_false());
         json_object_set_new(r, "net", n);
     }
+    return r;
+}
+
+int lightvm_create(struct lightvm *c, const struct lightvm_create_opts *o,
+                   struct lightvm_guest *out, struct lightvm_error *e)
+{
+    if (!o->image)
+        return fail(e, "bad_request", "no image");
+    json_t *rep = call(c, create_request("create", o), o->console_fd, e);
+    if (!rep)
+        return -1;
+    if (out)
+        guest_from(json_object_get(rep, "guest"), out);
+    json_decref(rep);
+    return 0;
+}
+
+int lightvm_restore(struct lightvm *c, const char *path,
+                    const struct lightvm_create_opts *o,
+                    struct lightvm_guest *out, struct lightvm_error *e)
+{
+    if (!o->image || !path)
+        return fail(e, "bad_request", "no image or state file");
+    json_t *r = create_request("restore", o);
+    json_object_set_new(r, "path", json_string(path));
+    if (!o->monitor)
+        json_object_set_new(r, "monitor", json_string("qemu"));
     json_t *rep = call(c, r, o->console_fd, e);
     if (!rep)
         return -1;
     if (out)
         guest_from(json_object_get(rep, "guest"), out);
+    json_decref(rep);
+    return 0;
+}
+
+int lightvm_save(struct lightvm *c, const char *id, const char *path,
+                 struct lightvm_saved *out, struct lightvm_error *e)
+{
+    json_t *rep = call(
+        c, json_pack("{s:s, s:s, s:s}", "op", "save", "id", id, "path", path),
+        -1, e);
+    if (!rep)
+        return -1;
+    if (out) {
+        out->bytes =
+            (uint64_t)json_integer_value(json_object_get(rep, "bytes"));
+        out->save_ms = json_number_value(json_object_get(rep, "save_ms"));
+    }
     json_decref(rep);
     return 0;
 }

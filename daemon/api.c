@@ -47,11 +47,12 @@ json_t *api_exit_json(const struct guest_exit *ex)
 
 static const char *state_name(const struct vm *v)
 {
-    if (v->g && v->killed_by) /* SIGKILL sent, not yet gone */
+    if (vm_live(v) && v->killed_by) /* SIGKILL sent, not yet gone */
         return "dying";
-    return v->state == VM_RUNNING  ? "running"
-           : v->state == VM_PAUSED ? "paused"
-                                   : "exited";
+    return v->state == VM_RUNNING    ? "running"
+           : v->state == VM_PAUSED   ? "paused"
+           : v->state == VM_STARTING ? "starting"
+                                     : "exited";
 }
 
 static json_t *vm_json(struct daemon *d, struct vm *v, int stats)
@@ -72,14 +73,17 @@ static json_t *vm_json(struct daemon *d, struct vm *v, int stats)
     if (v->g && v->g->dev.st)
         json_object_set_new(o, "suspended",
                             json_boolean(v->g->dev.st->suspended != 0));
+    if (v->q)
+        vm_qemu_json(v, o);
     if (v->state == VM_EXITED)
         json_object_set_new(o, "exit", api_exit_json(&v->exit));
     if (v->g && v->g->net && v->g->net->n)
         json_object_set_new(o, "net", vm_net_json(d, v->g, stats));
-    if (stats && v->g && v->g->have_cg) {
+    const struct cgroup *cg = stats ? vm_cgroup(v) : NULL;
+    if (cg) {
         struct cgroup_stats cs;
         struct lvm_err err;
-        if (cgroup_stats(&v->g->cg, &cs, &err) == 0)
+        if (cgroup_stats(cg, &cs, &err) == 0)
             json_object_set_new(
                 o, "stats",
                 json_pack("{s:I, s:I, s:I, s:I}", "cpu_ns", (json_int_t)cs.cpu_ns,
@@ -88,6 +92,11 @@ static json_t *vm_json(struct daemon *d, struct vm *v, int stats)
                           "oom_kills", (json_int_t)cs.oom_kills));
     }
     return o;
+}
+
+json_t *api_guest_json(struct daemon *d, struct vm *v, int stats)
+{
+    return vm_json(d, v, stats);
 }
 
 /* The guest a request names, or an error reply already sent. */
@@ -118,6 +127,37 @@ static struct vm *target(struct daemon *d, struct client *c,
 static void op_create(struct daemon *d, struct client *c,
                       const struct request *r, int fd)
 {
+    /* restore is the qemu monitor's alone: it is the default there */
+    int qemu =
+        !strcmp(r->monitor, "qemu") || (r->op == OP_RESTORE && !r->monitor[0]);
+    if (r->op == OP_RESTORE && !qemu) {
+        if (fd >= 0)
+            close(fd);
+        char msg[96];
+        snprintf(msg, sizeof msg,
+                 "restore is not supported for the %s monitor (only qemu)",
+                 !strcmp(r->monitor, "proc")   ? "proc"
+                 : !strcmp(r->monitor, "auto") ? "auto"
+                                               : "given");
+        server_reply(d, c, api_error(r, "invalid", msg));
+        return;
+    }
+    if (qemu) {
+        if (fd >= 0)
+            close(fd);
+        vm_qemu_create(d, c, r, r->op == OP_RESTORE);
+        return;
+    }
+    if (r->nports) {
+        if (fd >= 0)
+            close(fd);
+        server_reply(d, c,
+                     api_error(r, "invalid",
+                               "field 'ports' is for the qemu monitor "
+                               "(guests of the proc monitor have no "
+                               "network yet)"));
+        return;
+    }
     if (r->console_fd && fd < 0) {
         server_reply(d, c, api_error(r, "bad_request",
                                      "console \"fd\" needs an fd with the "
@@ -205,13 +245,13 @@ void api_handle(struct daemon *d, struct client *c, struct request *r, int fd)
 {
     struct lvm_err err;
     char buf[LVM_ERR_MSG_MAX + 64];
-    if (r->op != OP_CREATE && fd >= 0) {
+    if (r->op != OP_CREATE && r->op != OP_RESTORE && fd >= 0) {
         close(fd);
         server_reply(d, c, api_error(r, "bad_request",
                                      "only create takes an fd"));
         return;
     }
-    if (r->op == OP_CREATE) {
+    if (r->op == OP_CREATE || r->op == OP_RESTORE) {
         op_create(d, c, r, fd);
         return;
     }
@@ -247,6 +287,10 @@ void api_handle(struct daemon *d, struct client *c, struct request *r, int fd)
         return;
     case OP_PAUSE:
     case OP_UNPAUSE:
+        if (v->q) { /* QMP stop/cont: answers when QEMU has */
+            vm_qemu_pause(d, v, c, r, r->op == OP_PAUSE);
+            return;
+        }
         rc = vm_pause(d, v, r->op == OP_PAUSE, &err);
         if (rc == 0) {
             o = reply_new(r, 1);
@@ -266,6 +310,17 @@ void api_handle(struct daemon *d, struct client *c, struct request *r, int fd)
         break;
     case OP_WAIT:
         vm_add_waiter(d, v, c, r);
+        return;
+    case OP_SAVE:
+        if (v->q) {
+            vm_qemu_save(d, v, c, r); /* answers when the file is complete */
+            return;
+        }
+        snprintf(buf, sizeof buf,
+                 "save is not supported for the %s monitor (guest %s; only "
+                 "qemu guests can be saved)",
+                 v->monitor, v->id);
+        server_reply(d, c, api_error(r, "invalid", buf));
         return;
     default:
         lvm_err_set(&err, EINVAL, "not implemented");

@@ -11,6 +11,8 @@
 #include "toolstack/fsutil.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/fsuid.h>
@@ -33,28 +35,99 @@ int creds_of_peer(int fd, struct creds *cr)
     return 0;
 }
 
+/* Take (cr)'s filesystem identity for this thread; 0, or -1 (then
+ * nothing changed). */
+struct saved_ids {
+    gid_t groups[CREDS_MAX_GROUPS];
+    int n;
+};
+
+static int become(const struct creds *cr, struct saved_ids *sv,
+                  struct lvm_err *err)
+{
+    sv->n = getgroups(CREDS_MAX_GROUPS, sv->groups);
+    if (sv->n < 0 || syscall(SYS_setgroups, cr->ngroups, cr->groups) < 0)
+        return lvm_err_set(err, errno, "take the client's groups");
+    setfsgid(cr->gid);
+    setfsuid(cr->uid);
+    return 0;
+}
+
+static int took(const struct creds *cr)
+{
+    return (uid_t)setfsuid((uid_t)-1) == cr->uid &&
+           (gid_t)setfsgid((gid_t)-1) == cr->gid;
+}
+
+static void unbecome(const struct saved_ids *sv)
+{
+    setfsuid(0);
+    setfsgid(0);
+    if (syscall(SYS_setgroups, sv->n, sv->groups) < 0 ||
+        (uid_t)setfsuid((uid_t)-1) != 0)
+        abort(); /* must not go on with a client's identity */
+}
+
 int creds_open_data(const struct creds *cr, const char *path, int writable,
                     struct lvm_err *err)
 {
     if (cr->uid == 0)
         return fs_open_data(path, writable, 1, err);
-    gid_t saved[CREDS_MAX_GROUPS];
-    int nsaved = getgroups(CREDS_MAX_GROUPS, saved);
-    if (nsaved < 0 ||
-        syscall(SYS_setgroups, cr->ngroups, cr->groups) < 0)
-        return lvm_err_set(err, errno, "take the client's groups");
-    setfsgid(cr->gid);
-    setfsuid(cr->uid);
+    struct saved_ids sv;
+    if (become(cr, &sv, err) < 0)
+        return -1;
     int fd = -1;
-    if ((uid_t)setfsuid((uid_t)-1) != cr->uid ||
-        (gid_t)setfsgid((gid_t)-1) != cr->gid)
+    if (!took(cr))
         lvm_err_set(err, EPERM, "take the client's identity");
     else
         fd = fs_open_data(path, writable, 0, err);
-    setfsuid(0);
-    setfsgid(0);
-    if (syscall(SYS_setgroups, nsaved, saved) < 0 ||
-        (uid_t)setfsuid((uid_t)-1) != 0)
-        abort(); /* must not go on with a client's identity */
+    unbecome(&sv);
     return fd;
+}
+
+int creds_create(const struct creds *cr, const char *path, struct lvm_err *err)
+{
+    struct saved_ids sv;
+    if (cr->uid != 0 && become(cr, &sv, err) < 0)
+        return -1;
+    int fd = -1;
+    if (cr->uid != 0 && !took(cr)) {
+        lvm_err_set(err, EPERM, "take the client's identity");
+    } else {
+        fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOCTTY | O_CLOEXEC,
+                  0600);
+        if (fd < 0)
+            lvm_err_set(err, errno, "create %s", path);
+    }
+    if (cr->uid != 0)
+        unbecome(&sv);
+    return fd;
+}
+
+int creds_rename(const struct creds *cr, const char *from, const char *to,
+                 struct lvm_err *err)
+{
+    struct saved_ids sv;
+    if (cr->uid != 0 && become(cr, &sv, err) < 0)
+        return -1;
+    int r = 0;
+    if (cr->uid != 0 && !took(cr))
+        r = lvm_err_set(err, EPERM, "take the client's identity");
+    else if (rename(from, to) < 0)
+        r = lvm_err_set(err, errno, "rename %s to %s", from, to);
+    if (cr->uid != 0)
+        unbecome(&sv);
+    return r;
+}
+
+int creds_unlink(const struct creds *cr, const char *path)
+{
+    struct saved_ids sv;
+    struct lvm_err ignore;
+    if (cr->uid != 0 && become(cr, &sv, &ignore) < 0)
+        return -1;
+    int r = cr->uid != 0 && !took(cr) ? -1 : unlink(path);
+    if (cr->uid != 0)
+        unbecome(&sv);
+    return r;
 }

@@ -24,7 +24,16 @@
 #include <sys/types.h>
 
 /* What an epoll event belongs to. */
-enum ep_type { EP_LISTEN, EP_CLIENT, EP_PIDFD, EP_SIGNAL, EP_TICK, EP_AUDIT };
+enum ep_type {
+    EP_LISTEN,
+    EP_CLIENT,
+    EP_PIDFD,
+    EP_SIGNAL,
+    EP_TICK,
+    EP_AUDIT,
+    EP_QMP,  /* a qemu guest's QMP connection */
+    EP_QCTL, /* a qemu guest's control channel */
+};
 
 struct ep_item {
     enum ep_type type;
@@ -59,7 +68,9 @@ struct client {
 /* Bytes a guest may write to its console log unless the request says. */
 #define DAEMON_CONSOLE_LIMIT_DEFAULT (1ull << 20)
 
-enum vm_state { VM_RUNNING, VM_PAUSED, VM_EXITED };
+/* VM_STARTING: a qemu guest whose QEMU is not up yet (its creator has
+ * no reply yet). */
+enum vm_state { VM_RUNNING, VM_PAUSED, VM_EXITED, VM_STARTING };
 enum { KILLED_BY_NONE, KILLED_BY_DESTROY, KILLED_BY_WATCHDOG };
 
 /* Outstanding wait and destroy requests a client may have: each holds a
@@ -74,9 +85,11 @@ struct waiter {
 };
 
 struct cached_image;
+struct qvm;
 
 struct vm {
     struct guest *g; /* toolstack state; freed when the guest exits */
+    struct qvm *q;   /* a qemu guest's state instead (vm_qemu.c) */
     char id[GUEST_ID_LEN + 1];
     char name[64];
     char *image; /* path, as given */
@@ -222,8 +235,31 @@ struct json_t *api_error(const struct request *r, const char *code,
                          const char *msg);
 struct json_t *api_exit_json(const struct guest_exit *ex);
 
+/* The JSON of guest (v) as replies carry it. */
+struct json_t *api_guest_json(struct daemon *d, struct vm *v, int stats);
+
 /* vm.c */
 int vms_init(struct daemon *d, struct lvm_err *err);
+/* Whether the guest's process (its shell, or QEMU) has not been reaped. */
+int vm_live(const struct vm *v);
+/* The guest's cgroup, for stats, or NULL. */
+const struct cgroup *vm_cgroup(const struct vm *v);
+/* A client waiting for a reply that comes later (wait, destroy, and the
+ * qemu monitor's create, restore, pause and save), or NULL after replying
+ * with the error. */
+struct waiter *vm_waiter_new(struct daemon *d, struct client *c,
+                             const struct request *r);
+/* Answer (w) and free it: ok with the fields of (o) (consumed; may be
+ * NULL), or the error. */
+void vm_waiter_ok(struct daemon *d, struct waiter *w, struct json_t *o);
+void vm_waiter_error(struct daemon *d, struct waiter *w, const char *code,
+                     const char *msg);
+/* The guest has exited and (v->exit) says how: record it, answer its
+ * waiters (and destroyers). */
+void vm_ended(struct daemon *d, struct vm *v);
+/* Remove the guest: answer everyone, remove its run directory, free it
+ * after this batch of events. */
+void vm_forget(struct daemon *d, struct vm *v);
 struct vm *vm_find(struct daemon *d, const char *id_or_name, int *ambiguous);
 int vm_create(struct daemon *d, const struct request *r,
               const struct creds *cr, int console_fd, struct vm **out,
@@ -261,6 +297,37 @@ int vm_net_adopt(struct daemon *d, struct json_t *rec, struct guest *g);
 /* At start: leases and filter entries of guests gone meanwhile. */
 void vm_net_sweep(struct daemon *d);
 void vm_net_close(struct daemon *d);
+/* vm_qemu*.c (see vm_qemu.h): guests under the qemu
+ * monitor (Tinyx images in QEMU). Operations that wait for QEMU reply
+ * later, from its events; none blocks the loop. */
+/* create (restore: from r->path). Replies itself. */
+void vm_qemu_create(struct daemon *d, struct client *c, const struct request *r,
+                    int restore);
+/* An event on the guest's QMP or control channel (EP_QMP, EP_QCTL). */
+void vm_qemu_event(struct daemon *d, struct vm *v, enum ep_type type);
+/* QEMU has exited (its pidfd is readable). */
+void vm_qemu_exited(struct daemon *d, struct vm *v);
+/* SIGKILL QEMU (destroy); its exit is handled when its pidfd says so. */
+int vm_qemu_kill(struct vm *v);
+int vm_qemu_control(struct daemon *d, struct vm *v, uint32_t request,
+                    struct lvm_err *err);
+/* pause, unpause and save; each replies itself. */
+void vm_qemu_pause(struct daemon *d, struct vm *v, struct client *c,
+                   const struct request *r, int pause);
+void vm_qemu_save(struct daemon *d, struct vm *v, struct client *c,
+                  const struct request *r);
+/* Deadlines of operations in progress, and leftover cgroups. */
+void vm_qemu_tick(struct daemon *d, struct vm *v, uint64_t now);
+/* Add the qemu guest's fields to its JSON (replies) and config.json. */
+void vm_qemu_json(const struct vm *v, struct json_t *o);
+struct json_t *vm_qemu_config_json(const struct vm *v);
+/* After a daemon restart: the guest recorded in (cfg) (config.json), whose
+ * QEMU (alive) still runs, or ended (with (exited) its exit.json already
+ * read into v->exit). */
+void vm_qemu_recover(struct daemon *d, struct vm *v, struct json_t *cfg,
+                     int alive, int exited);
+void vm_qemu_free(struct vm *v);
+const struct cgroup *vm_qemu_cgroup(const struct vm *v);
 
 /* pool.c */
 int pool_parse(struct pool *p, const char *spec, struct lvm_err *err);

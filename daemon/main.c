@@ -212,6 +212,8 @@ static void run(struct daemon *d)
             case EP_AUDIT:
                 audit_event(d);
                 break;
+            case EP_QMP:
+            case EP_QCTL: vm_qemu_event(d, it->ptr, it->type); break;
             }
         }
         vm_bury(d);

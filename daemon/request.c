@@ -22,6 +22,7 @@ static const char *const op_names[] = {
     [OP_UNPAUSE] = "unpause", [OP_POWEROFF] = "poweroff",
     [OP_SUSPEND] = "suspend", [OP_RESUME] = "resume",
     [OP_WAIT] = "wait",       [OP_POOL] = "pool",
+    [OP_SAVE] = "save",       [OP_RESTORE] = "restore",
 };
 
 #define NOPS (sizeof op_names / sizeof op_names[0])
@@ -36,7 +37,13 @@ static const char *const target_fields[] = {"id", NULL};
 static const char *const create_fields[] = {
     "image", "name", "mem", "mem_limit", "cpus", "args", "env", "block",
     "monitor", "console", "console_limit", "watchdog_ms", "net", "argv0",
-    NULL};
+    "ports", NULL};
+/* restore: create's fields and the state file */
+static const char *const restore_fields[] = {
+    "image", "name", "mem", "mem_limit", "cpus", "args", "env", "block",
+    "monitor", "console", "console_limit", "watchdog_ms", "net", "argv0",
+    "ports", "path", NULL};
+static const char *const save_fields[] = {"id", "path", NULL};
 static const char *const list_fields[] = {"offset", "limit", "stats", NULL};
 static const char *const no_fields[] = {NULL};
 
@@ -44,6 +51,8 @@ static const char *const *fields_of(enum request_op op)
 {
     switch (op) {
     case OP_CREATE: return create_fields;
+    case OP_RESTORE: return restore_fields;
+    case OP_SAVE: return save_fields;
     case OP_LIST: return list_fields;
     case OP_VERSION:
     case OP_POOL: return no_fields;
@@ -239,6 +248,45 @@ static int parse_net(json_t *o, struct request *r, const char **code,
     return 0;
 }
 
+/* Port forwards: strings, checked for their form by the qemu monitor. */
+static int parse_ports(json_t *o, struct request *r, const char **code,
+                       struct lvm_err *err)
+{
+    json_t *a = json_object_get(o, "ports");
+    if (!a)
+        return 0;
+    if (!json_is_array(a) || json_array_size(a) > REQUEST_MAX_PORTS)
+        BAD("bad_request",
+            "field 'ports' must be an array of at most %d strings",
+            REQUEST_MAX_PORTS);
+    size_t i;
+    json_t *v;
+    json_array_foreach(a, i, v)
+    {
+        if (!json_is_string(v) || json_string_length(v) == 0 ||
+            json_string_length(v) >= REQUEST_PORT_LEN ||
+            strlen(json_string_value(v)) != json_string_length(v))
+            BAD("bad_request",
+                "field 'ports' must hold strings of 1 to %d characters",
+                REQUEST_PORT_LEN - 1);
+        memcpy(r->ports[r->nports++], json_string_value(v),
+               json_string_length(v) + 1);
+    }
+    return 0;
+}
+
+/* A state file: an absolute path (the daemon's working directory means
+ * nothing to a client). */
+static int parse_path(json_t *o, struct request *r, const char **code,
+                      struct lvm_err *err)
+{
+    if (get_string(o, "path", r->path, sizeof r->path, 1, code, err) < 0)
+        return -1;
+    if (r->path[0] != '/')
+        BAD("bad_request", "field 'path' must be an absolute path");
+    return 0;
+}
+
 static int parse_create(json_t *o, struct request *r, const char **code,
                         struct lvm_err *err)
 {
@@ -285,7 +333,7 @@ static int parse_create(json_t *o, struct request *r, const char **code,
         if (!strchr(r->envp[i], '=') || r->envp[i][0] == '=')
             BAD("bad_request", "environment entry '%s' is not KEY=VALUE",
                 printable(r->envp[i], pb));
-    if (parse_net(o, r, code, err) < 0)
+    if (parse_net(o, r, code, err) < 0 || parse_ports(o, r, code, err) < 0)
         return -1;
     return parse_blocks(o, r, code, err);
 }
@@ -357,6 +405,19 @@ int request_parse(const char *buf, size_t len, struct request *r,
     switch (r->op) {
     case OP_CREATE:
         rc = parse_create(o, r, code, err);
+        break;
+    case OP_RESTORE:
+        rc =
+            parse_create(o, r, code, err) < 0 || parse_path(o, r, code, err) < 0
+                ? -1
+                : 0;
+        break;
+    case OP_SAVE:
+        rc = get_string(o, "id", r->target, sizeof r->target, 1, code, err) <
+                         0 ||
+                     parse_path(o, r, code, err) < 0
+                 ? -1
+                 : 0;
         break;
     case OP_LIST: {
         uint64_t off = 0, lim = LIST_PAGE_MAX;

@@ -16,6 +16,8 @@
 #define REQUEST_MAX_ARGS 256
 #define REQUEST_MAX_ENV 256
 #define LIST_PAGE_MAX 200
+#define REQUEST_MAX_PORTS 16 /* port forwards of a qemu guest */
+#define REQUEST_PORT_LEN 48  /* "[ADDR:]HOST:GUEST" */
 
 enum request_op {
     OP_VERSION,
@@ -30,14 +32,17 @@ enum request_op {
     OP_RESUME,
     OP_WAIT,
     OP_POOL,
+    OP_SAVE,
+    OP_RESTORE,
 };
+#define OP_LAST OP_RESTORE
 
 struct request {
     enum request_op op;
     int64_t tag;   /* echoed in the reply */
     int has_tag;
     char target[GUEST_ID_LEN + 48]; /* id or name, for ops on a guest */
-    /* create */
+    /* create, and restore */
     char image[PATH_MAX];
     char argv0[256]; /* the guest's argv[0]; "": the image's path */
     char name[64];
@@ -52,6 +57,10 @@ struct request {
     unsigned nblocks;
     struct guest_block blocks[GUEST_MAX_BLOCKS];
     struct guest_net_spec net; /* "net": NICs (run_dir, nd, taps unset) */
+    unsigned nports; /* qemu: host port forwards, as the client wrote them */
+    char ports[REQUEST_MAX_PORTS][REQUEST_PORT_LEN];
+    /* save, restore: the state file (absolute) */
+    char path[PATH_MAX];
     /* list */
     uint32_t offset, limit;
     int stats;

@@ -49,9 +49,11 @@ int rundir_make(const struct daemon *d, const char *id, struct lvm_err *err)
 
 void rundir_remove(const struct daemon *d, const char *id)
 {
-    static const char *const files[] = {"devpage", "shell.pid", "config.json",
-                                        "console.log", "exit.json",
-                                        "config.json.tmp", "exit.json.tmp"};
+    static const char *const files[] = {
+        "devpage", "shell.pid", "config.json", "console.log", "exit.json",
+        "config.json.tmp", "exit.json.tmp",
+        /* a qemu guest's (vm_qemu.h) */
+        "qmp.sock", "ctl.sock", "ctl.log", "qemu.log", "ready"};
     char path[PATH_MAX];
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
         rundir_path(d, id, files[i], path, sizeof path);
@@ -132,6 +134,8 @@ int rundir_write_config(const struct daemon *d, const struct vm *v,
     json_t *net = o && v->g ? vm_net_record(v->g) : NULL;
     if (net) /* so a restarted daemon can release them */
         json_object_set_new(o, "net", net);
+    if (o && v->q) /* what a restarted daemon needs of a qemu guest */
+        json_object_set_new(o, "qemu", vm_qemu_config_json(v));
     char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
     json_decref(o);
     if (!s)
@@ -251,13 +255,14 @@ static void recover_one(struct daemon *d, const char *id)
     v->created = json_number_value(json_object_get(cfg, "created"));
     v->create_ms = json_number_value(json_object_get(cfg, "create_ms"));
     v->pooled = json_is_true(json_object_get(cfg, "pooled"));
-    v->watchdog_ms = (uint32_t)json_integer_value(json_object_get(cfg, "watchdog_ms"));
+    v->watchdog_ms =
+        (uint32_t)json_integer_value(json_object_get(cfg, "watchdog_ms"));
     json_t *net = json_incref(json_object_get(cfg, "net"));
-    json_decref(cfg);
 
     rundir_path(d, id, "exit.json", path, sizeof path);
     json_t *ex = json_load_file(path, 0, &je);
     struct lvm_err err;
+    int alive = v->pid > 0 && start && proc_start_time(v->pid) == start;
     if (ex) {
         v->state = VM_EXITED;
         const char *k = json_string_value(json_object_get(ex, "kind"));
@@ -268,7 +273,13 @@ static void recover_one(struct daemon *d, const char *id)
         const char *det = json_string_value(json_object_get(ex, "detail"));
         snprintf(v->exit.detail, sizeof v->exit.detail, "%s", det ? det : "");
         json_decref(ex);
-    } else if (v->pid > 0 && start && proc_start_time(v->pid) == start) {
+    }
+    if (!strcmp(v->monitor, "qemu")) {
+        /* QEMU, its sockets and files: vm_qemu_adopt.c */
+        vm_qemu_recover(d, v, cfg, alive, v->state == VM_EXITED);
+    } else if (v->state == VM_EXITED) {
+        /* recorded already */
+    } else if (alive) {
         v->state = VM_RUNNING;
         if (vm_adopt(d, v, &err) < 0) {
             daemon_log("guest %s: cannot adopt it: %s", id, err.msg);
@@ -301,6 +312,7 @@ static void recover_one(struct daemon *d, const char *id)
         rundir_write_exit(d, v);
     }
     json_decref(net);
+    json_decref(cfg);
     vm_insert(d, v);
 }
 

@@ -103,8 +103,22 @@ struct vm *vm_find(struct daemon *d, const char *s, int *ambiguous)
     return found;
 }
 
+int vm_live(const struct vm *v)
+{
+    return v->g != NULL || (v->q && v->state != VM_EXITED);
+}
+
+const struct cgroup *vm_cgroup(const struct vm *v)
+{
+    if (v->g)
+        return v->g->have_cg ? &v->g->cg : NULL;
+    return v->q && v->state != VM_EXITED ? vm_qemu_cgroup(v) : NULL;
+}
+
 static void vm_free(struct daemon *d, struct vm *v)
 {
+    if (v->q)
+        vm_qemu_free(v);
     if (v->img)
         images_put(d, v->img);
     free(v->image);
@@ -137,9 +151,8 @@ static void notify_waiters(struct daemon *d, struct vm *v)
     answer_waiters(d, v, &v->waiters);
 }
 
-/* A waiter for (r) from (c), or NULL after replying with the error. */
-static struct waiter *waiter_new(struct daemon *d, struct client *c,
-                                 const struct request *r)
+struct waiter *vm_waiter_new(struct daemon *d, struct client *c,
+                             const struct request *r)
 {
     if (c->waits >= CLIENT_MAX_WAITS) {
         server_reply(d, c, api_error(r, "busy",
@@ -160,10 +173,43 @@ static struct waiter *waiter_new(struct daemon *d, struct client *c,
     return w;
 }
 
+static void waiter_free(struct daemon *d, struct waiter *w)
+{
+    w->c->waits--;
+    server_client_put(d, w->c);
+    free(w);
+}
+
+void vm_waiter_ok(struct daemon *d, struct waiter *w, json_t *o)
+{
+    json_t *rep = json_object();
+    if (w->has_tag)
+        json_object_set_new(rep, "tag", json_integer(w->tag));
+    json_object_set_new(rep, "ok", json_true());
+    if (o) {
+        json_object_update(rep, o);
+        json_decref(o);
+    }
+    if (!w->c->dead)
+        server_reply(d, w->c, rep);
+    else
+        json_decref(rep);
+    waiter_free(d, w);
+}
+
+void vm_waiter_error(struct daemon *d, struct waiter *w, const char *code,
+                     const char *msg)
+{
+    struct request r = {.tag = w->tag, .has_tag = w->has_tag};
+    if (!w->c->dead)
+        server_reply(d, w->c, api_error(&r, code, msg));
+    waiter_free(d, w);
+}
+
 void vm_add_waiter(struct daemon *d, struct vm *v, struct client *c,
                    const struct request *r)
 {
-    struct waiter *w = waiter_new(d, c, r);
+    struct waiter *w = vm_waiter_new(d, c, r);
     if (!w)
         return;
     w->next = v->waiters;
@@ -537,9 +583,14 @@ static void finish_exit(struct daemon *d, struct vm *v)
     epoll_ctl(d->epfd, EPOLL_CTL_DEL, g->sb.pidfd, NULL);
     guest_free(g); /* removes its cgroup, unmaps its pages */
     v->g = NULL;
+    vm_ended(d, v);
+}
+
+void vm_ended(struct daemon *d, struct vm *v)
+{
     v->state = VM_EXITED;
     rundir_write_exit(d, v);
-    if (v->destroyers || killed_by_us == KILLED_BY_DESTROY)
+    if (v->destroyers || v->killed_by == KILLED_BY_DESTROY)
         finish_destroy(d, v);
     else if (!v->audit_pending)
         notify_waiters(d, v);
@@ -547,7 +598,11 @@ static void finish_exit(struct daemon *d, struct vm *v)
 
 void vm_exited(struct daemon *d, struct vm *v)
 {
-    if (!v->dead)
+    if (v->dead)
+        return;
+    if (v->q)
+        vm_qemu_exited(d, v);
+    else
         finish_exit(d, v);
 }
 
@@ -560,13 +615,19 @@ void vm_bury(struct daemon *d)
     }
 }
 
+void vm_forget(struct daemon *d, struct vm *v)
+{
+    finish_destroy(d, v);
+}
+
 /* The guest is gone: answer everyone, forget it. */
 static void finish_destroy(struct daemon *d, struct vm *v)
 {
     v->audit_pending = 0;
+    /* Gone before anyone hears so: a client that looks finds nothing. */
+    rundir_remove(d, v->id);
     notify_waiters(d, v);
     answer_waiters(d, v, &v->destroyers);
-    rundir_remove(d, v->id);
     vm_remove(d, v);
     v->dead = 1;
     v->grave_next = d->graveyard;
@@ -577,11 +638,12 @@ static void finish_destroy(struct daemon *d, struct vm *v)
 void vm_destroy(struct daemon *d, struct vm *v, struct client *c,
                 const struct request *r)
 {
-    if (v->g && !v->killed_by) {
+    if (vm_live(v) && !v->killed_by) {
         struct lvm_err ignore;
-        if (v->state == VM_PAUSED) /* frozen tasks ignore SIGKILL (v1) */
+        /* frozen tasks ignore SIGKILL (v1); QMP-stopped QEMU does not */
+        if (v->g && v->state == VM_PAUSED)
             cgroup_freeze(&v->g->cg, 0, &ignore);
-        if (guest_kill(v->g) < 0 && errno != ESRCH) {
+        if ((v->g ? guest_kill(v->g) : vm_qemu_kill(v)) < 0 && errno != ESRCH) {
             char buf[LVM_ERR_MSG_MAX + 64];
             snprintf(buf, sizeof buf, "kill guest %s: %s", v->id,
                      strerror(errno));
@@ -590,14 +652,14 @@ void vm_destroy(struct daemon *d, struct vm *v, struct client *c,
         }
         v->killed_by = KILLED_BY_DESTROY;
     }
-    if (v->g && !v->destroyers)
+    if (vm_live(v) && !v->destroyers)
         v->kill_deadline = host_now_ns() + 10000000000ull;
-    struct waiter *w = waiter_new(d, c, r);
+    struct waiter *w = vm_waiter_new(d, c, r);
     if (!w)
         return;
     w->next = v->destroyers;
     v->destroyers = w;
-    if (!v->g) /* already exited */
+    if (!vm_live(v)) /* already exited */
         finish_destroy(d, v);
 }
 
@@ -619,7 +681,8 @@ int vm_pause(struct daemon *d, struct vm *v, int pause, struct lvm_err *err)
 int vm_control(struct daemon *d, struct vm *v, uint32_t request,
                struct lvm_err *err)
 {
-    (void)d;
+    if (v->q)
+        return vm_qemu_control(d, v, request, err);
     if (!v->g || v->state == VM_EXITED)
         return lvm_err_set(err, EINVAL, "guest %s has exited", v->id);
     if (v->killed_by) /* freezing it now would keep it from dying */
@@ -679,9 +742,14 @@ void vm_tick(struct daemon *d)
         pool_check(d);
     for (size_t i = 0; i < d->nvms; i++) {
         struct vm *v = d->vms[i];
-        if (v->destroyers && v->g && now > v->kill_deadline)
+        if (v->destroyers && vm_live(v) && now > v->kill_deadline)
             give_up_destroy(d, v);
     }
+    /* Backwards: a qemu guest that failed to start is forgotten, and the
+     * last guest moves into slot i. */
+    for (size_t i = d->nvms; i-- > 0;)
+        if (d->vms[i]->q)
+            vm_qemu_tick(d, d->vms[i], now);
     /* Backwards: finishing a destroy moves the last guest into slot i. */
     for (size_t i = d->nvms; i-- > 0;) {
         struct vm *v = d->vms[i];

@@ -17,11 +17,16 @@ CLI_OBJS += $(TINYX_LIB)
 CLI_EXTRA_LIBS += $(TINYX_LIBS)
 $(BUILD)/bin/lightvm: $(TINYX_LIB)
 $(TINYX_OBJS) $(BUILD)/obj/cli/cmd_tinyx.o $(BUILD)/obj/cli/run_qemu.o \
-    $(BUILD)/obj/cli/cmd_run.o: $(TINYX_HDRS)
+    $(BUILD)/obj/cli/cmd_run.o $(BUILD)/obj/cli/guest_opts.o: $(TINYX_HDRS)
 
 $(TINYX_LIB): $(TINYX_OBJS)
 	@mkdir -p $(dir $@)
 	$(call say,AR,$@)rm -f $@ && ar rcs $@ $^
+
+# lightvmd runs Tinyx images under the qemu monitor (daemon/vm_qemu*.c).
+DAEMON_EXTRA_LIBS += $(TINYX_LIB)
+$(BUILD)/bin/lightvmd: $(TINYX_LIB)
+$(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard daemon/vm_qemu*.c)): $(TINYX_HDRS)
 
 # The guest's init: static, musl, no libraries (like kvmtool's guest/init).
 TINYX_INIT_SRCS := $(wildcard tinyx/init/*.c)
@@ -68,7 +73,8 @@ build/fuzz/fuzz_tinyx_%: tests/fuzz/fuzz_tinyx_%.c $(TINYX_FUZZ_SRCS) \
 
 tests: $(TINYX_TPROGS) $(TINYX_FUZZ_BINS)
 
-TEST_SUITES += tests/tinyx/test_fuzz_corpus.sh tests/tinyx/test_tinyx.sh
+TEST_SUITES += tests/tinyx/test_fuzz_corpus.sh tests/tinyx/test_tinyx.sh \
+               tests/tinyx/test_daemon_qemu.sh
 
 # `make tinyx-bench`: the measurements in bench/results/ (minutes).
 .PHONY: tinyx-bench

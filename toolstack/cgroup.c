@@ -456,6 +456,21 @@ int cgroup_self_attach_fds(const struct cgroup *cg, int *fds, int max,
     return n;
 }
 
+int cgroup_join_fds(const struct cgroup *cg, int *fds, int max,
+                    struct lvm_err *err)
+{
+    if (cg->version != 2)
+        return cgroup_self_attach_fds(cg, fds, max, err);
+    if (max < 1)
+        return lvm_err_set(err, EINVAL, "no room for a cgroup fd");
+    char path[512];
+    path_of(cg, NULL, "cgroup.procs", path, sizeof path);
+    fds[0] = open(path, O_WRONLY | O_CLOEXEC);
+    if (fds[0] < 0)
+        return lvm_err_set(err, errno, "open %s", path);
+    return 1;
+}
+
 /* Whether the cgroup has reached the (frozen) state. */
 static int freeze_done(const struct cgroup *cg, int frozen)
 {

@@ -77,6 +77,12 @@ int cgroup_evict_kthreads(const struct cgroup *cg, struct lvm_err *err);
 int cgroup_self_attach_fds(const struct cgroup *cg, int *fds, int max,
                            struct lvm_err *err);
 
+/* Like cgroup_self_attach_fds, on v2 too (its cgroup.procs): for a
+ * process that is not a sandboxed shell (QEMU under lightvmd) and joins
+ * between fork and exec. Returns the number of fds. */
+int cgroup_join_fds(const struct cgroup *cg, int *fds, int max,
+                    struct lvm_err *err);
+
 /* Freeze or thaw every process in the cgroup; waits until done. */
 int cgroup_freeze(const struct cgroup *cg, int frozen, struct lvm_err *err);
 

@@ -58,12 +58,22 @@ struct lightvm_create_opts {
     int nenv;
     const struct lightvm_block *blocks;
     int nblocks;
-    const char *monitor;    /* NULL: "proc" */
+    const char *monitor;    /* NULL: "proc"; "qemu" for a Tinyx image */
     int console_fd;         /* an fd to pass as the console, or -1: log file */
     uint64_t console_limit; /* bytes, for a console file; 0: default */
     uint32_t watchdog_ms;   /* 0: no watchdog */
     struct lightvm_net net;
+    const char *const *ports; /* qemu: "[ADDR:]HOST:GUEST" forwards (HOST 0
+                                 picks a free port) */
+    int nports;
 };
+
+/* A host TCP port forwarded to a qemu guest's port. */
+struct lightvm_port {
+    char host_addr[16];
+    int host, guest;
+};
+#define LIGHTVM_MAX_PORTS 16
 
 struct lightvm_exit {
     char kind[16];  /* exited, aborted, policy, crashed, oom, timeout,
@@ -76,7 +86,7 @@ struct lightvm_exit {
 struct lightvm_guest {
     char id[17];
     char name[64];
-    char state[16]; /* running, paused, exited */
+    char state[16]; /* starting, running, paused, dying, exited */
     char image[512];
     char monitor[16];
     char console[512]; /* console log path, if it has one */
@@ -86,6 +96,7 @@ struct lightvm_guest {
     double created;        /* Unix time */
     double create_ms;      /* daemon: request to guest started */
     int pooled;            /* created in a pre-made shell */
+    int adopted;           /* found running by a restarted lightvmd */
     int suspended;         /* the guest acknowledged a suspend */
     uint64_t cpu_ns;       /* stats (when asked for) */
     uint64_t memory_bytes;
@@ -96,6 +107,13 @@ struct lightvm_guest {
     int prefix; /* of ip */
     uint64_t net_rx_packets, net_rx_bytes, net_tx_packets, net_tx_bytes;
     struct lightvm_exit exit; /* when state is "exited" */
+    /* qemu guests */
+    int ready;       /* the image's health check passed */
+    double ready_ms; /* from the start to that (-1: not yet) */
+    char accel[8];   /* "kvm" or "tcg" */
+    int restored;    /* made by lightvm_restore */
+    struct lightvm_port ports[LIGHTVM_MAX_PORTS];
+    int nports;
 };
 
 /* Connect to lightvmd at (path) (NULL: $LIGHTVM_SOCKET or the default). */
@@ -113,11 +131,30 @@ int lightvm_call(struct lightvm *c, const char *request, int fd, char **reply,
 int lightvm_create(struct lightvm *c, const struct lightvm_create_opts *o,
                    struct lightvm_guest *out, struct lightvm_error *e);
 
+/* Save a qemu guest's whole state to (path) (absolute, as lightvmd sees
+ * it; written as the caller, renamed into place when complete). The guest
+ * stays paused: unpause it to go on, destroy it to stop. (out) may be
+ * NULL. */
+struct lightvm_saved {
+    uint64_t bytes;
+    double save_ms;
+};
+int lightvm_save(struct lightvm *c, const char *id, const char *path,
+                 struct lightvm_saved *out, struct lightvm_error *e);
+
+/* A new guest from a state file written by lightvm_save: (o) as for
+ * lightvm_create, with the same image and RAM as the saved guest;
+ * monitor NULL means "qemu". */
+int lightvm_restore(struct lightvm *c, const char *path,
+                    const struct lightvm_create_opts *o,
+                    struct lightvm_guest *out, struct lightvm_error *e);
+
 /* Kill the guest (if running) and remove everything it had. */
 int lightvm_destroy(struct lightvm *c, const char *id,
                     struct lightvm_exit *out, struct lightvm_error *e);
 
-/* Freeze and thaw from outside (cgroup freezer): works on any guest. */
+/* Freeze and thaw from outside (cgroup freezer; QMP stop and cont for a
+ * qemu guest): works on any guest. */
 int lightvm_pause(struct lightvm *c, const char *id, struct lightvm_error *e);
 int lightvm_unpause(struct lightvm *c, const char *id,
                     struct lightvm_error *e);

@@ -148,6 +148,70 @@ int qemu_vm_reap(struct qemu_vm *vm, struct guest_exit *ex,
 /* Close everything; kills QEMU if it still runs. */
 void qemu_vm_free(struct qemu_vm *vm);
 
+/* ---- a QEMU that outlives its caller (lightvmd) ---------------------- */
+
+/*
+ * A daemon's guest must survive the daemon (even kill -9) and be found
+ * again by the next one, so nothing ties QEMU to its caller: no
+ * PR_SET_PDEATHSIG, no socketpairs. QEMU serves QMP and the control
+ * channel on listening unix sockets the caller made (and connects to, as
+ * often as it restarts), writes the console to a file itself, and logs
+ * what the guest's init reports, so a report made while nobody listened
+ * is still on record.
+ */
+struct qemu_detached {
+    int qmp_listen, ctl_listen; /* listening unix sockets, made by the
+                                   caller; QEMU inherits them */
+    const char *console_path;   /* appended to by QEMU */
+    const char *ctl_log_path;   /* the guest's control messages */
+    int log_fd;                 /* QEMU's stdout and stderr */
+    const int *join_fds;        /* cgroup files QEMU writes "0" to before
+                                   exec (cgroup_join_fds) */
+    int njoin;
+    uint64_t file_limit; /* soft RLIMIT_FSIZE on QEMU's own files; 0: none */
+    int kernel_fd, initrd_fd; /* >= 0: boot these files (opened by the
+                                 caller, as its client) instead of
+                                 reopening cfg's paths; -1: the paths */
+};
+
+/* What the caller keeps of a detached QEMU. */
+struct qemu_proc {
+    pid_t pid;
+    int pidfd;
+    int kvm;                            /* accelerated */
+    uint64_t start_ns;                  /* monotonic, at the spawn */
+    struct qemu_fwd fwd[QEMU_MAX_FWDS]; /* with the host ports in use */
+    unsigned nfwd;
+};
+
+/* Spawn QEMU for (cfg) (die_with_parent is ignored) with (det)'s channels
+ * and return at once: QMP's greeting says when QEMU is up. A tap fd in
+ * (cfg) is passed on as for qemu_vm_start. */
+int qemu_start_detached(const struct qemu_vm_config *cfg,
+                        const struct qemu_detached *det, struct qemu_proc *out,
+                        struct lvm_err *err);
+
+/* What is known when QEMU has gone, for qemu_exit_describe. */
+struct qemu_exit_facts {
+    const struct qemu_guest_state *gs; /* the init's reports */
+    int killed, timed_out;             /* the caller sent SIGKILL */
+    int have_status;                   /* QEMU's wait status is known: */
+    int wait_code, wait_status;        /* si_code, si_status of waitid() */
+    unsigned long long oom_kills;      /* its cgroup's OOM kills */
+    const char *log_line;              /* QEMU's last message, or NULL */
+};
+
+/* How the guest ended, with `lightvm run`'s exit codes. Pure. */
+void qemu_exit_describe(const struct qemu_exit_facts *f, struct guest_exit *ex);
+
+/* The last non-empty line QEMU wrote to (log_fd) (its stdout and stderr),
+ * for error messages; "" if none. */
+void qemu_last_log_line(int log_fd, char *buf, size_t len);
+
+/* Parse "[ADDR:]HOST:GUEST" (a port forward; HOST 0 picks a free port).
+ * 0, or -1 if it is not one. Pure. */
+int qemu_fwd_parse(const char *s, struct qemu_fwd *f);
+
 /* Seconds from start to the guest's ready message, or -1. */
 double qemu_vm_ready_seconds(const struct qemu_vm *vm);
 
@@ -163,6 +227,15 @@ unsigned long qemu_host_tsc_khz(void);
 /* Fds a QEMU command line refers to. */
 struct qemu_fds {
     int console, ctl, qmp, tap; /* tap: -1 for none or by name */
+    /* For a QEMU that outlives its caller (lightvmd): ctl and qmp are
+     * listening sockets QEMU serves, one client at a time (server=on,
+     * wait=off), so that a restarted caller can connect again; the console
+     * goes to a file QEMU appends to itself (console is then unused); what
+     * the guest says on the control channel is also logged to a file,
+     * whether or not anyone is connected. */
+    int listen;
+    const char *console_file;
+    const char *ctl_log;
 };
 
 /* QEMU's argv for (cfg) with the fds QEMU will inherit; (kvm) picks the

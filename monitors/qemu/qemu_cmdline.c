@@ -1,12 +1,15 @@
 /*
  * qemu_cmdline.c: QEMU's command line for a guest (see docs/tinyx.md for
- * why each option is there). Pure: no I/O, unit-tested.
+ * why each option is there), and the port-forward syntax. Pure: no I/O,
+ * unit-tested.
  */
 #include "monitors/qemu/qemu.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* Append one argument, formatted; -1 when argv or storage is full. */
@@ -34,6 +37,14 @@ static int arg(struct qemu_argv *a, const char *fmt, ...)
 static int plain(const char *s)
 {
     return s && !strchr(s, ',') && !strchr(s, '\n');
+}
+
+/* The console: a socket we read, or a file QEMU appends to itself. */
+static int console_chardev(struct qemu_argv *a, const struct qemu_fds *fds)
+{
+    if (fds->console_file)
+        return arg(a, "file,id=con,path=%s,append=on", fds->console_file);
+    return arg(a, "socket,id=con,fd=%d", fds->console);
 }
 
 static int kernel_cmdline(const struct qemu_vm_config *cfg, int kvm,
@@ -127,6 +138,13 @@ int qemu_build_argv(const struct qemu_vm_config *cfg,
         return lvm_err_set(err, E2BIG, "kernel command line too long");
     const char *qemu =
         cfg->qemu && *cfg->qemu ? cfg->qemu : "qemu-system-x86_64";
+    if ((fds->console_file && !plain(fds->console_file)) ||
+        (fds->ctl_log && !plain(fds->ctl_log)))
+        return lvm_err_set(err, EINVAL, "a console or log path has a comma");
+    /* Listening sockets: QEMU accepts a client whenever one connects and
+     * goes on without one (output to a channel nobody reads is dropped,
+     * but still logged). */
+    const char *server = fds->listen ? ",server=on,wait=off" : "";
     /* microvm: no PCI, no firmware tables to walk, no option ROMs. The PIT,
      * PIC and RTC stay on: under TCG the kernel's timer set-up needs them.
      * A kernel without ACPI (ours) needs acpi=off, and only then does
@@ -144,15 +162,19 @@ int qemu_build_argv(const struct qemu_vm_config *cfg,
         arg(a, "-m") || arg(a, "%lluM", (unsigned long long)(mem >> 20)) ||
         arg(a, "-smp") || arg(a, "%u", cpus) ||
         /* console: the first ISA serial port, ttyS0 */
-        arg(a, "-chardev") || arg(a, "socket,id=con,fd=%d", fds->console) ||
-        arg(a, "-serial") || arg(a, "chardev:con") ||
+        arg(a, "-chardev") || console_chardev(a, fds) || arg(a, "-serial") ||
+        arg(a, "chardev:con") ||
         /* control channel: a second one at the legacy COM2 address */
-        arg(a, "-chardev") || arg(a, "socket,id=ctl,fd=%d", fds->ctl) ||
+        arg(a, "-chardev") ||
+        arg(a, "socket,id=ctl,fd=%d%s%s%s", fds->ctl, server,
+            fds->ctl_log ? ",logfile=" : "",
+            fds->ctl_log ? fds->ctl_log : "") ||
         arg(a, "-device") ||
         arg(a, "isa-serial,chardev=ctl,iobase=0x2f8,irq=3") ||
-        arg(a, "-chardev") || arg(a, "socket,id=qmp,fd=%d", fds->qmp) ||
-        arg(a, "-mon") || arg(a, "chardev=qmp,mode=control") ||
-        arg(a, "-kernel") || arg(a, "%s", cfg->kernel) || arg(a, "-initrd") ||
+        arg(a, "-chardev") ||
+        arg(a, "socket,id=qmp,fd=%d%s", fds->qmp, server) || arg(a, "-mon") ||
+        arg(a, "chardev=qmp,mode=control") || arg(a, "-kernel") ||
+        arg(a, "%s", cfg->kernel) || arg(a, "-initrd") ||
         arg(a, "%s", cfg->initrd) || arg(a, "-append") || arg(a, "%s", append);
     if (bad)
         return lvm_err_set(err, E2BIG, "QEMU command line too long");
@@ -170,5 +192,38 @@ int qemu_build_argv(const struct qemu_vm_config *cfg,
     }
     if (cfg->incoming && (arg(a, "-incoming") < 0 || arg(a, "defer") < 0))
         return lvm_err_set(err, E2BIG, "QEMU command line too long");
+    return 0;
+}
+
+int qemu_fwd_parse(const char *s, struct qemu_fwd *f)
+{
+    char buf[64];
+    if (strlen(s) >= sizeof buf)
+        return -1;
+    snprintf(buf, sizeof buf, "%s", s);
+    memset(f, 0, sizeof *f);
+    char *last = strrchr(buf, ':');
+    if (!last)
+        return -1;
+    *last = 0;
+    char *host = strrchr(buf, ':');
+    if (host) {
+        *host++ = 0;
+        struct in_addr ia;
+        if (strlen(buf) >= sizeof f->host_addr ||
+            inet_pton(AF_INET, buf, &ia) != 1)
+            return -1;
+        snprintf(f->host_addr, sizeof f->host_addr, "%s", buf);
+    } else {
+        host = buf;
+    }
+    char *e1, *e2;
+    long h = strtol(host, &e1, 10), g = strtol(last + 1, &e2, 10);
+    /* host port 0: a free one, picked at start */
+    if (*e1 || *e2 || !*host || !last[1] || h < 0 || h > 65535 || g < 1 ||
+        g > 65535)
+        return -1;
+    f->host_port = (uint16_t)h;
+    f->guest_port = (uint16_t)g;
     return 0;
 }

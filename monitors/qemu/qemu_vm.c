@@ -4,6 +4,7 @@
  */
 #include "monitors/qemu/qemu.h"
 #include "monitors/qemu/qemu_qmp.h"
+#include "monitors/qemu/qemu_spawn.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -21,14 +22,9 @@
 #include <time.h>
 #include <unistd.h>
 
-/* Where each channel lands in QEMU's fd table. */
-enum { FD_CONSOLE = 3, FD_CTL, FD_QMP, FD_TAP, FD_FIRST_FREE };
-
 static uint64_t now_ns(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+    return qemu_now_ns();
 }
 
 static void close_fd(int *fd)
@@ -38,161 +34,34 @@ static void close_fd(int *fd)
     *fd = -1;
 }
 
-/* A free TCP port on (addr) for a forward the caller left at 0. */
-static int free_port(const char *addr, uint16_t *port, struct lvm_err *err)
-{
-    int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (s < 0)
-        return lvm_err_set(err, errno, "socket");
-    struct sockaddr_in sin = {.sin_family = AF_INET};
-    if (inet_pton(AF_INET, addr, &sin.sin_addr) != 1) {
-        close(s);
-        return lvm_err_set(err, EINVAL, "'%s' is not an IPv4 address", addr);
-    }
-    socklen_t len = sizeof sin;
-    if (bind(s, (struct sockaddr *)&sin, sizeof sin) < 0 ||
-        getsockname(s, (struct sockaddr *)&sin, &len) < 0) {
-        lvm_err_set(err, errno, "find a free port on %s", addr);
-        close(s);
-        return -1;
-    }
-    *port = ntohs(sin.sin_port);
-    close(s);
-    return 0;
-}
-
-/* The last non-empty line QEMU wrote, for error messages. */
-static void last_log_line(int log_fd, char *buf, size_t len)
-{
-    buf[0] = 0;
-    off_t size = lseek(log_fd, 0, SEEK_END);
-    if (size <= 0)
-        return;
-    char tail[1024];
-    off_t from =
-        size > (off_t)sizeof tail - 1 ? size - (off_t)sizeof tail + 1 : 0;
-    ssize_t n = pread(log_fd, tail, (size_t)(size - from), from);
-    if (n <= 0)
-        return;
-    tail[n] = 0;
-    while (n > 0 && (tail[n - 1] == '\n' || tail[n - 1] == '\r'))
-        tail[--n] = 0;
-    char *line = strrchr(tail, '\n');
-    snprintf(buf, len, "%s", line ? line + 1 : tail);
-}
-
-/* Child: put the channels at their fixed numbers and exec QEMU. */
-static void exec_qemu(const struct qemu_argv *a, const int *src, int nsrc,
-                      int log_fd, int errfd, int die_with_parent, pid_t parent)
-{
-    if (die_with_parent) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (getppid() != parent)
-            _exit(127);
-    }
-    /* Its own session: a terminal's Ctrl-C goes to lightvm, which asks
-     * the guest to power off, not straight to QEMU. */
-    setsid();
-    sigset_t none;
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, NULL);
-    signal(SIGPIPE, SIG_DFL);
-    int hi[8];
-    for (int i = 0; i < nsrc; i++)
-        hi[i] = src[i] >= 0 ? fcntl(src[i], F_DUPFD, 64) : -1;
-    int nul = open("/dev/null", O_RDONLY);
-    dup2(nul, 0);
-    dup2(log_fd, 1);
-    dup2(log_fd, 2);
-    for (int i = 0; i < nsrc; i++)
-        if (hi[i] >= 0)
-            dup2(hi[i], FD_CONSOLE + i);
-    /* Nothing else of ours leaks into QEMU; errfd is CLOEXEC and goes
-     * at exec. */
-    syscall(SYS_close_range, FD_FIRST_FREE, (unsigned)errfd - 1, 0);
-    syscall(SYS_close_range, (unsigned)errfd + 1, ~0u, 0);
-    execvp(a->argv[0], a->argv);
-    int e = errno;
-    if (write(errfd, &e, sizeof e) < 0)
-        _exit(127);
-    _exit(127);
-}
-
-static int pick_accel(const struct qemu_vm_config *cfg, int *kvm,
-                      struct lvm_err *err)
-{
-    enum qemu_accel want = cfg->accel;
-    const char *env = getenv("LIGHTVM_QEMU_ACCEL");
-    if (want == QEMU_ACCEL_AUTO && env && *env) {
-        if (!strcmp(env, "kvm"))
-            want = QEMU_ACCEL_KVM;
-        else if (!strcmp(env, "tcg"))
-            want = QEMU_ACCEL_TCG;
-        else if (strcmp(env, "auto"))
-            return lvm_err_set(err, EINVAL,
-                               "LIGHTVM_QEMU_ACCEL=%s: use kvm, tcg or auto",
-                               env);
-    }
-    char why[200];
-    if (want == QEMU_ACCEL_TCG) {
-        *kvm = 0;
-    } else if (qemu_kvm_usable(why, sizeof why)) {
-        *kvm = 1;
-    } else if (want == QEMU_ACCEL_KVM) {
-        return lvm_err_set(err, ENODEV, "KVM asked for but not usable: %s",
-                           why);
-    } else {
-        *kvm = 0;
-    }
-    return 0;
-}
-
-static int check_file(const char *what, const char *path, struct lvm_err *err)
-{
-    if (access(path, R_OK) < 0)
-        return lvm_err_set(err, errno, "%s %s", what, path);
-    return 0;
-}
-
 /* Spawn QEMU with (cfg) and connect QMP; fills vm. */
 static int launch(struct qemu_vm *vm, const struct qemu_vm_config *cfg,
                   struct lvm_err *err)
 {
     int kvm = 0;
-    if (pick_accel(cfg, &kvm, err) < 0)
+    struct qemu_vm_config c;
+    if (qemu_prepare(cfg, &c, &kvm, err) < 0)
         return -1;
     vm->accel_kvm = kvm;
-    if (check_file("kernel", cfg->kernel, err) < 0 ||
-        check_file("initramfs", cfg->initrd, err) < 0 ||
-        (cfg->disk && check_file("disk", cfg->disk, err) < 0))
-        return -1;
-    struct qemu_vm_config c = *cfg;
-    for (unsigned i = 0; i < c.nfwd && i < QEMU_MAX_FWDS; i++) {
-        if (!c.fwd[i].host_addr[0])
-            snprintf(c.fwd[i].host_addr, sizeof c.fwd[i].host_addr,
-                     "127.0.0.1");
-        if (!c.fwd[i].host_port &&
-            free_port(c.fwd[i].host_addr, &c.fwd[i].host_port, err) < 0)
-            return -1;
-    }
     memcpy(vm->fwd, c.fwd, sizeof vm->fwd);
     vm->nfwd = c.nfwd;
 
     int con[2] = {-1, -1}, ctl[2] = {-1, -1}, qmp[2] = {-1, -1};
-    int errp[2] = {-1, -1};
     int r = -1;
     struct qemu_argv *a = malloc(sizeof *a);
     if (!a)
         return lvm_err_set(err, ENOMEM, "QEMU command line");
     int tap = c.net == QEMU_NET_TAP && c.tap_fd >= 0 ? c.tap_fd : -1;
-    struct qemu_fds fds = {FD_CONSOLE, FD_CTL, FD_QMP, tap >= 0 ? FD_TAP : -1};
+    struct qemu_fds fds = {.console = QEMU_FD_CONSOLE,
+                           .ctl = QEMU_FD_CTL,
+                           .qmp = QEMU_FD_QMP,
+                           .tap = tap >= 0 ? QEMU_FD_TAP : -1};
     if (qemu_build_argv(&c, &fds, kvm, kvm ? 0 : qemu_host_tsc_khz(), a, err) <
         0)
         goto out;
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, con) < 0 ||
         socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ctl) < 0 ||
-        socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, qmp) < 0 ||
-        pipe2(errp, O_CLOEXEC) < 0) {
+        socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, qmp) < 0) {
         lvm_err_set(err, errno, "create QEMU's channels");
         goto out;
     }
@@ -201,43 +70,15 @@ static int launch(struct qemu_vm *vm, const struct qemu_vm_config *cfg,
         lvm_err_set(err, errno, "memfd for QEMU's log");
         goto out;
     }
-    /* The exec-error pipe must survive close_range in the child. */
-    int hi = fcntl(errp[1], F_DUPFD_CLOEXEC, 1000);
-    if (hi < 0) {
-        lvm_err_set(err, errno, "dup");
-        goto out;
-    }
-    close(errp[1]);
-    errp[1] = hi;
-    int src[4] = {con[1], ctl[1], qmp[1], tap};
-    pid_t parent = getpid();
+    struct qemu_child ch = {.src = {con[1], ctl[1], qmp[1], tap, -1, -1},
+                            .log_fd = vm->log_fd,
+                            .die_with_parent = c.die_with_parent};
     vm->start_ns = now_ns();
-    pid_t pid = fork();
-    if (pid < 0) {
-        lvm_err_set(err, errno, "fork QEMU");
-        goto out;
-    }
-    if (pid == 0)
-        exec_qemu(a, src, 4, vm->log_fd, errp[1], c.die_with_parent, parent);
-    vm->pid = pid;
-    vm->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-    close_fd(&errp[1]);
-    int e = 0;
-    ssize_t n;
-    do
-        n = read(errp[0], &e, sizeof e);
-    while (n < 0 && errno == EINTR);
-    if (n == sizeof e) {
-        waitpid(pid, NULL, 0);
+    if (qemu_spawn(a, &ch, &vm->pid, &vm->pidfd, err) < 0) {
         vm->pid = 0;
-        lvm_err_set(err, e, "run %s (is qemu-system-x86 installed?)",
-                    a->argv[0]);
         goto out;
     }
-    if (vm->pidfd < 0) {
-        lvm_err_set(err, errno, "pidfd_open");
-        goto out;
-    }
+    pid_t pid = vm->pid;
     vm->console_fd = con[0];
     vm->ctl_fd = ctl[0];
     con[0] = ctl[0] = -1;
@@ -261,7 +102,7 @@ static int launch(struct qemu_vm *vm, const struct qemu_vm_config *cfg,
         close(vm->pidfd);
         vm->pidfd = -1;
         vm->pid = 0;
-        last_log_line(vm->log_fd, line, sizeof line);
+        qemu_last_log_line(vm->log_fd, line, sizeof line);
         if (line[0])
             lvm_err_set(err, 0, "QEMU failed: %s", line);
         goto out;
@@ -279,8 +120,6 @@ out:
     close_fd(&ctl[1]);
     close_fd(&qmp[0]);
     close_fd(&qmp[1]);
-    close_fd(&errp[0]);
-    close_fd(&errp[1]);
     free(a);
     return r;
 }
@@ -472,18 +311,6 @@ int qemu_vm_stop(struct qemu_vm *vm, int grace_ms, struct lvm_err *err)
     return 0;
 }
 
-static void crash_or_kill(struct guest_exit *ex, int sig)
-{
-    ex->status = sig;
-    ex->code = 128 + sig;
-    int crash = sig == SIGSEGV || sig == SIGBUS || sig == SIGILL ||
-                sig == SIGFPE || sig == SIGTRAP || sig == SIGABRT ||
-                sig == SIGSYS;
-    ex->kind = crash ? GUEST_CRASHED : GUEST_KILLED;
-    snprintf(ex->detail, sizeof ex->detail, "SIG%s (signal %d)",
-             sigabbrev_np(sig) ? sigabbrev_np(sig) : "?", sig);
-}
-
 int qemu_vm_reap(struct qemu_vm *vm, struct guest_exit *ex, struct lvm_err *err)
 {
     memset(ex, 0, sizeof *ex);
@@ -498,42 +325,16 @@ int qemu_vm_reap(struct qemu_vm *vm, struct guest_exit *ex, struct lvm_err *err)
         return lvm_err_set(err, errno, "wait for QEMU of guest %s", vm->name);
     vm->pid = 0;
     vm->exited = 1;
-    struct qemu_guest_state *gs = &vm->gs;
     char line[300];
-    if (vm->killed) {
-        ex->kind = vm->timed_out ? GUEST_TIMEOUT : GUEST_KILLED;
-        ex->status = SIGKILL;
-        ex->code = vm->timed_out ? 124 : 128 + SIGKILL;
-        snprintf(ex->detail, sizeof ex->detail, "SIGKILL");
-    } else if (gs->have_exit && !gs->signaled) {
-        ex->kind = GUEST_EXITED;
-        ex->status = ex->code = gs->exit_status;
-    } else if (gs->have_exit) {
-        crash_or_kill(ex, gs->exit_status);
-    } else if (gs->error[0]) {
-        ex->kind = GUEST_SETUP;
-        ex->code = 125;
-        snprintf(ex->detail, sizeof ex->detail, "%s", gs->error);
-    } else if (si.si_code != CLD_EXITED || si.si_status != 0) {
-        ex->kind = GUEST_SETUP;
-        ex->code = 125;
-        last_log_line(vm->log_fd, line, sizeof line);
-        snprintf(ex->detail, sizeof ex->detail, "QEMU %s %d%s%s",
-                 si.si_code == CLD_EXITED ? "exited with status"
-                                          : "killed by signal",
-                 si.si_status, line[0] ? ": " : "", line);
-    } else {
-        /* QEMU exits 0 on a guest reboot: the init reboots only after its
-         * report, so this is a kernel panic (panic=-1) or an init that
-         * never ran. */
-        ex->kind = GUEST_ABORTED;
-        ex->code = 125;
-        snprintf(ex->detail, sizeof ex->detail, "%s",
-                 gs->booted ? "the guest rebooted before its app ended "
-                              "(kernel panic?)"
-                            : "the guest kernel stopped before its init ran "
-                              "(see the console)");
-    }
+    qemu_last_log_line(vm->log_fd, line, sizeof line);
+    struct qemu_exit_facts f = {.gs = &vm->gs,
+                                .killed = vm->killed,
+                                .timed_out = vm->timed_out,
+                                .have_status = 1,
+                                .wait_code = si.si_code,
+                                .wait_status = si.si_status,
+                                .log_line = line};
+    qemu_exit_describe(&f, ex);
     return 0;
 }
 

@@ -21,7 +21,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort();
         return 0;
     }
-    if ((unsigned)r.op > OP_POOL || r.argc > REQUEST_MAX_ARGS ||
+    if ((unsigned)r.op > OP_LAST || r.argc > REQUEST_MAX_ARGS ||
         r.envc > REQUEST_MAX_ENV || r.nblocks > GUEST_MAX_BLOCKS ||
         r.limit > LIST_PAGE_MAX || r.mem > LVM_RAM_MAX)
         abort();

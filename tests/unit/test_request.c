@@ -80,6 +80,38 @@ static void test_simple_ops(void **state)
     assert_int_equal(r.tag, -5);
 }
 
+/* The qemu monitor's operations: save a guest, restore one. */
+static void test_save_restore(void **state)
+{
+    (void)state;
+    struct request r;
+    assert_int_equal(
+        parse("{\"op\":\"save\",\"id\":\"web\",\"path\":\"/s/web.state\"}",
+              &r),
+        0);
+    assert_int_equal(r.op, OP_SAVE);
+    assert_string_equal(r.target, "web");
+    assert_string_equal(r.path, "/s/web.state");
+    assert_int_equal(
+        parse("{\"op\":\"restore\",\"path\":\"/s/web.state\",\"image\":"
+              "\"/img/redis\",\"monitor\":\"qemu\",\"mem\":134217728,"
+              "\"ports\":[\"0:6379\",\"127.0.0.1:8080:80\"]}",
+              &r),
+        0);
+    assert_int_equal(r.op, OP_RESTORE);
+    assert_string_equal(r.path, "/s/web.state");
+    assert_string_equal(r.image, "/img/redis");
+    assert_int_equal(r.nports, 2);
+    assert_string_equal(r.ports[1], "127.0.0.1:8080:80");
+    request_free(&r);
+    assert_int_equal(parse("{\"op\":\"create\",\"image\":\"/img/redis\","
+                           "\"ports\":[]}",
+                           &r),
+                     0);
+    assert_int_equal(r.nports, 0);
+    request_free(&r);
+}
+
 static void test_refusals(void **state)
 {
     (void)state;
@@ -120,6 +152,26 @@ static void test_refusals(void **state)
             "bad_request", "given twice");
     refused("{\"op\":\"create\",\"image\":\"a\\u0000b\"}", "bad_request",
             "NUL");
+    refused("{\"op\":\"save\",\"id\":\"a\"}", "bad_request",
+            "missing field 'path'");
+    refused("{\"op\":\"save\",\"id\":\"a\",\"path\":\"rel/x\"}",
+            "bad_request", "absolute");
+    refused("{\"op\":\"save\",\"id\":\"a\",\"path\":\"/x\",\"mem\":1}",
+            "unknown_field", "'mem'");
+    refused("{\"op\":\"restore\",\"image\":\"/x\"}", "bad_request",
+            "missing field 'path'");
+    refused("{\"op\":\"restore\",\"path\":\"/s\"}", "bad_request",
+            "missing field 'image'");
+    refused("{\"op\":\"create\",\"image\":\"/x\",\"ports\":\"0:80\"}",
+            "bad_request", "'ports'");
+    refused("{\"op\":\"create\",\"image\":\"/x\",\"ports\":[80]}",
+            "bad_request", "'ports'");
+    refused("{\"op\":\"create\",\"image\":\"/x\",\"ports\":[\"\"]}",
+            "bad_request", "'ports'");
+    refused("{\"op\":\"create\",\"image\":\"/x\",\"ports\":[\"1:1\",\"1:2\","
+            "\"1:3\",\"1:4\",\"1:5\",\"1:6\",\"1:7\",\"1:8\",\"1:9\",\"1:10\","
+            "\"1:11\",\"1:12\",\"1:13\",\"1:14\",\"1:15\",\"1:16\",\"1:17\"]}",
+            "bad_request", "at most 16");
     /* Client strings echoed in messages stay on one line. */
     refused("{\"op\":\"list\",\"\\nx\":1}", "unknown_field", "'?x'");
     refused("{\"op\":\"re\\r\\nboot\"}", "unknown_op", "'re??boot'");
@@ -161,6 +213,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_create_full),
         cmocka_unit_test(test_simple_ops),
+        cmocka_unit_test(test_save_restore),
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_limits),
     };

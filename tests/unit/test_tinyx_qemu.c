@@ -4,12 +4,15 @@
  */
 #include "monitors/qemu/qemu.h"
 #include "monitors/qemu/qemu_qmp.h"
+#include "monitors/qemu/qemu_qmpa.h"
 
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -39,7 +42,7 @@ static void argv_tcg_user_net(void **state)
     c.nfwd = 1;
     c.fwd[0] = (struct qemu_fwd){"127.0.0.1", 16379, 6379};
     c.quiet = 1;
-    struct qemu_fds fds = {3, 4, 5, -1};
+    struct qemu_fds fds = {.console = 3, .ctl = 4, .qmp = 5, .tap = -1};
     struct qemu_argv *a = malloc(sizeof *a);
     struct lvm_err err;
     assert_int_equal(qemu_build_argv(&c, &fds, 0, 2300000, a, &err), 0);
@@ -81,7 +84,7 @@ static void argv_kvm_tap_acpi(void **state)
     c.incoming = "/tmp/state";
     c.disk = "/img/root.ext4";
     c.disk_readonly = 1;
-    struct qemu_fds fds = {3, 4, 5, 6};
+    struct qemu_fds fds = {.console = 3, .ctl = 4, .qmp = 5, .tap = 6};
     struct qemu_argv *a = malloc(sizeof *a);
     struct lvm_err err;
     assert_int_equal(qemu_build_argv(&c, &fds, 1, 0, a, &err), 0);
@@ -107,7 +110,7 @@ static void argv_rejects_bad_config(void **state)
 {
     struct qemu_vm_config c;
     memset(&c, 0, sizeof c);
-    struct qemu_fds fds = {3, 4, 5, -1};
+    struct qemu_fds fds = {.console = 3, .ctl = 4, .qmp = 5, .tap = -1};
     struct qemu_argv *a = malloc(sizeof *a);
     struct lvm_err err;
     assert_int_equal(qemu_build_argv(&c, &fds, 0, 0, a, &err), -1);
@@ -122,6 +125,90 @@ static void argv_rejects_bad_config(void **state)
     c.tap_ifname = "tap0,script=/tmp/evil";
     assert_int_equal(qemu_build_argv(&c, &fds, 0, 0, a, &err), -1);
     free(a);
+}
+
+/* lightvmd's guests: QEMU serves its channels and writes its files. */
+static void argv_detached(void **state)
+{
+    struct qemu_vm_config c;
+    memset(&c, 0, sizeof c);
+    c.kernel = "/k/vmlinux";
+    c.initrd = "/i/initramfs.cpio.gz";
+    c.net = QEMU_NET_USER;
+    struct qemu_fds fds = {.console = -1,
+                           .ctl = 4,
+                           .qmp = 5,
+                           .tap = -1,
+                           .listen = 1,
+                           .console_file = "/run/g/console.log",
+                           .ctl_log = "/run/g/ctl.log"};
+    struct qemu_argv *a = malloc(sizeof *a);
+    struct lvm_err err;
+    assert_int_equal(qemu_build_argv(&c, &fds, 0, 0, a, &err), 0);
+    assert_true(has(a, "file,id=con,path=/run/g/console.log,append=on"));
+    assert_true(has(a, "socket,id=ctl,fd=4,server=on,wait=off,"
+                       "logfile=/run/g/ctl.log"));
+    assert_true(has(a, "socket,id=qmp,fd=5,server=on,wait=off"));
+    assert_string_equal(after(a, "-netdev"), "user,id=n0");
+    /* QEMU would split the option at a comma */
+    fds.console_file = "/run/a,b/console.log";
+    assert_int_equal(qemu_build_argv(&c, &fds, 0, 0, a, &err), -1);
+    free(a);
+}
+
+static void port_forwards(void **state)
+{
+    struct qemu_fwd f;
+    assert_int_equal(qemu_fwd_parse("0:6379", &f), 0);
+    assert_int_equal(f.host_port, 0);
+    assert_int_equal(f.guest_port, 6379);
+    assert_string_equal(f.host_addr, "");
+    assert_int_equal(qemu_fwd_parse("127.0.0.2:8080:80", &f), 0);
+    assert_string_equal(f.host_addr, "127.0.0.2");
+    assert_int_equal(f.host_port, 8080);
+    assert_int_equal(f.guest_port, 80);
+    const char *bad[] = {
+        "80",    ":80",      "80:",           "1:0",   "x:1",    "1:70000",
+        "-1:80", "host:1:2", "1.2.3.4.5:1:2", "::1:2", "1:2:3:4"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        assert_int_equal(qemu_fwd_parse(bad[i], &f), -1);
+}
+
+static void exit_descriptions(void **state)
+{
+    struct qemu_guest_state gs;
+    memset(&gs, 0, sizeof gs);
+    struct guest_exit ex;
+    struct qemu_exit_facts f = {.gs = &gs, .have_status = 1};
+    gs.have_exit = 1;
+    gs.exit_status = 7;
+    qemu_exit_describe(&f, &ex);
+    assert_int_equal(ex.kind, GUEST_EXITED);
+    assert_int_equal(ex.code, 7);
+    gs.signaled = 1;
+    gs.exit_status = 11;
+    qemu_exit_describe(&f, &ex);
+    assert_int_equal(ex.kind, GUEST_CRASHED);
+    assert_int_equal(ex.code, 139);
+    f.killed = 1; /* ours wins over what the guest said */
+    qemu_exit_describe(&f, &ex);
+    assert_int_equal(ex.kind, GUEST_KILLED);
+    assert_int_equal(ex.code, 137);
+    memset(&gs, 0, sizeof gs);
+    f = (struct qemu_exit_facts){.gs = &gs, .oom_kills = 1};
+    qemu_exit_describe(&f, &ex);
+    assert_int_equal(ex.kind, GUEST_OOM);
+    f.oom_kills = 0; /* adopted, no report, no status */
+    qemu_exit_describe(&f, &ex);
+    assert_int_equal(ex.kind, GUEST_UNKNOWN);
+    f.have_status = 1;
+    f.wait_code = 1; /* CLD_EXITED */
+    f.wait_status = 1;
+    f.log_line = "qemu: cannot set up guest memory";
+    qemu_exit_describe(&f, &ex);
+    assert_int_equal(ex.kind, GUEST_SETUP);
+    assert_int_equal(ex.code, 125);
+    assert_non_null(strstr(ex.detail, "cannot set up guest memory"));
 }
 
 static void control_messages(void **state)
@@ -174,14 +261,92 @@ static void qmp_messages(void **state)
     assert_int_equal(qmp_parse("{\"error\": 3}", 12, &m), -1);
 }
 
+/* Asynchronous QMP: replies found by id whatever their order, events
+ * apart, the greeting skipped, a bounded number in flight, and a reply
+ * nobody asked for ends the connection. */
+static int replies, events, whats[4], kinds[4];
+
+static void on_reply(void *arg, int what, const struct qmp_msg *m)
+{
+    (void)arg;
+    if (replies < 4) {
+        whats[replies] = what;
+        kinds[replies] = (int)m->kind;
+    }
+    replies++;
+}
+
+static void on_event(void *arg, const struct qmp_msg *m)
+{
+    (void)arg;
+    if (!strcmp(m->event, "MIGRATION") && !strcmp(m->status, "completed"))
+        events++;
+}
+
+static void put(int fd, const char *s)
+{
+    assert_int_equal(write(fd, s, strlen(s)), (ssize_t)strlen(s));
+}
+
+static void qmp_async(void **state)
+{
+    int sv[2];
+    assert_int_equal(
+        socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv),
+        0);
+    struct qmpa *q = qmpa_new(sv[0], on_event, NULL);
+    struct lvm_err err;
+    assert_int_equal(qmpa_send(q, "stop", NULL, -1, on_reply, NULL, 7, &err),
+                     0);
+    assert_int_equal(qmpa_send(q, "getfd", json_pack("{s:s}", "fdname", "x"),
+                               sv[1], on_reply, NULL, 8, &err),
+                     0);
+    assert_int_equal(qmpa_pending(q), 2);
+    char buf[512];
+    ssize_t n = read(sv[1], buf, sizeof buf - 1);
+    assert_true(n > 0);
+    buf[n] = 0;
+    assert_non_null(strstr(buf, "\"execute\":\"stop\",\"id\":1}\n"));
+    assert_non_null(strstr(buf, "\"fdname\":\"x\""));
+    /* greeting, an event, then the answers in the other order */
+    put(sv[1], "{\"QMP\": {\"version\": {}, \"capabilities\": []}}\r\n");
+    put(sv[1], "{\"event\": \"MIGRATION\", \"data\": {\"status\": "
+               "\"completed\"}}\r\n");
+    put(sv[1], "{\"error\": {\"class\": \"GenericError\", \"desc\": \"no\"}, "
+               "\"id\": 2}\r\n{\"return\": {}, \"id\": 1}\r\n{\"ret");
+    assert_int_equal(qmpa_input(q), 0);
+    assert_int_equal(replies, 2);
+    assert_int_equal(events, 1);
+    assert_int_equal(whats[0], 8);
+    assert_int_equal(kinds[0], QMP_ERROR);
+    assert_int_equal(whats[1], 7);
+    assert_int_equal(kinds[1], QMP_RETURN);
+    assert_int_equal(qmpa_pending(q), 0);
+    /* at most QMPA_MAX_PENDING unanswered */
+    for (int i = 0; i < QMPA_MAX_PENDING; i++)
+        assert_int_equal(
+            qmpa_send(q, "cont", NULL, -1, on_reply, NULL, i, &err), 0);
+    assert_int_equal(qmpa_send(q, "cont", NULL, -1, on_reply, NULL, 99, &err),
+                     -1);
+    /* the rest of a line split across reads, for nobody: the end */
+    put(sv[1], "urn\": {}, \"id\": 999}\r\n");
+    assert_int_equal(qmpa_input(q), -1);
+    qmpa_free(q);
+    close(sv[1]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(argv_tcg_user_net),
         cmocka_unit_test(argv_kvm_tap_acpi),
         cmocka_unit_test(argv_rejects_bad_config),
+        cmocka_unit_test(argv_detached),
+        cmocka_unit_test(port_forwards),
+        cmocka_unit_test(exit_descriptions),
         cmocka_unit_test(control_messages),
         cmocka_unit_test(qmp_messages),
+        cmocka_unit_test(qmp_async),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -8,7 +8,10 @@
  * Control channel (a second serial port, raw, one line per message):
  *   guest -> host: "tinyx boot MS", "tinyx started PID", "tinyx ready MS",
  *                  "tinyx exit STATUS", "tinyx signal SIG", "tinyx error MSG"
- *   host -> guest: "poweroff"
+ *   host -> guest: "poweroff", "status" (the init repeats "started" and,
+ *                  once the app is ready, "ready": a host that restored
+ *                  the guest from a saved state, or missed the first
+ *                  reports, learns where it is)
  */
 #include "init.h"
 
@@ -269,6 +272,7 @@ struct state {
     pid_t app, health;
     int app_done, app_status;
     int ready, stopping;
+    long ready_ms;
     int sigfd, timerfd, killfd;
     char ctlbuf[128];
     size_t ctllen;
@@ -296,7 +300,8 @@ static void reap(struct state *s)
             s->health = 0;
             if (WIFEXITED(st) && WEXITSTATUS(st) == 0 && !s->ready) {
                 s->ready = 1;
-                report("ready %ld", uptime_ms());
+                s->ready_ms = uptime_ms();
+                report("ready %ld", s->ready_ms);
             }
         }
     }
@@ -311,7 +316,8 @@ static void health_tick(struct state *s)
     if (c->health_port) {
         if (tcp_answers(init_net_self(c), c->health_port)) {
             s->ready = 1;
-            report("ready %ld", uptime_ms());
+            s->ready_ms = uptime_ms();
+            report("ready %ld", s->ready_ms);
         }
     } else if (c->health_argc && !s->health) {
         int e;
@@ -336,8 +342,13 @@ static void control_input(struct state *s)
     char *nl;
     while ((nl = strchr(s->ctlbuf, '\n'))) {
         *nl = 0;
-        if (!strncmp(s->ctlbuf, "poweroff", 8))
+        if (!strncmp(s->ctlbuf, "poweroff", 8)) {
             stop_app(s);
+        } else if (!strncmp(s->ctlbuf, "status", 6)) {
+            report("started %d", (int)s->app);
+            if (s->ready)
+                report("ready %ld", s->ready_ms);
+        }
         size_t rest = s->ctllen - (size_t)(nl + 1 - s->ctlbuf);
         memmove(s->ctlbuf, nl + 1, rest + 1);
         s->ctllen = rest;

@@ -1,0 +1,119 @@
+/*
+ * vm_qemu.h: lightvmd's state for a guest under the qemu monitor, shared
+ * by vm_qemu_create.c (create, restore), vm_qemu.c (channels, exit),
+ * vm_qemu_ops.c (what goes through QMP: start, restore, pause, save) and
+ * vm_qemu_adopt.c (after a daemon restart). Internal to those files.
+ *
+ * QEMU runs detached (monitors/qemu/qemu.h): it serves QMP and the
+ * control channel on unix sockets in the guest's run directory, writes
+ * the console and the init's reports to files there, and lives in the
+ * guest's cgroup. The daemon holds QEMU's pidfd and a connection to each
+ * socket, all in its epoll set.
+ */
+#ifndef LVM_DAEMON_VM_QEMU_H
+#define LVM_DAEMON_VM_QEMU_H
+
+#include "daemon/daemon.h"
+#include "monitors/qemu/qemu.h"
+#include "monitors/qemu/qemu_qmpa.h"
+
+/* Files of a qemu guest's run directory, besides config.json, exit.json
+ * and console.log. */
+#define QVM_QMP_SOCK "qmp.sock"
+#define QVM_CTL_SOCK "ctl.sock"
+#define QVM_CTL_LOG "ctl.log"   /* everything the init reported */
+#define QVM_QEMU_LOG "qemu.log" /* QEMU's stdout and stderr */
+#define QVM_READY "ready"       /* ready_ms, once heard */
+
+/* Host memory QEMU needs beyond guest RAM, its kernel and initramfs
+ * (which it keeps a copy of) and the console: its own heap, the TCG
+ * translation cache, user-mode networking's buffers. Measured at up to
+ * about 40 MiB for a redis image under load (TCG). */
+#define QVM_MEMORY_OVERHEAD (64ull << 20)
+#define QVM_PIDS_MAX 128 /* QEMU's threads */
+#define QVM_MAX_JOIN 8   /* cgroup files QEMU joins (one per v1 hierarchy) */
+
+/* Deadlines for QEMU to answer, in seconds. */
+#define QVM_START_S 30    /* from the spawn to QMP's greeting */
+#define QVM_QMP_S 10      /* stop, cont */
+#define QVM_MIGRATE_S 300 /* save, restore */
+
+enum qop_kind {
+    QOP_NONE,
+    QOP_START,
+    QOP_RESTORE,
+    QOP_PAUSE,
+    QOP_UNPAUSE,
+    QOP_SAVE,
+    QOP_ADOPT
+};
+
+/* The one QMP-driven operation in progress, and who waits for it. */
+struct qop {
+    enum qop_kind kind;
+    unsigned gen;     /* tells a late reply from the current operation */
+    struct waiter *w; /* the client to answer, or NULL */
+    uint64_t t0, deadline;
+    int fd;          /* restore: the state file until QEMU has it;
+                        save: the new file until QEMU has it */
+    int migrating;   /* a MIGRATION event ends it */
+    int was_running; /* save: resume the guest if the save fails */
+    int timed_out;
+    char path[PATH_MAX];     /* save: the state file to make */
+    char tmp[PATH_MAX + 32]; /* save: written here, renamed when complete */
+    struct creds cr;         /* save: whose file it is */
+};
+
+struct qvm {
+    struct daemon *d;
+    struct cgroup cg;
+    int have_cg;
+    int cg_tries;     /* removals of a busy cgroup left to try, after exit */
+    int pidfd;        /* QEMU's; -1 once it has gone */
+    int child;        /* QEMU is our child (not adopted): reap it */
+    struct qmpa *qmp; /* NULL when not connected */
+    int ctl_fd;       /* the guest's ttyS1, or -1 */
+    struct ep_item ep_qmp, ep_ctl;
+    char ctlbuf[512];
+    size_t ctllen;
+    struct qemu_guest_state gs;
+    uint64_t start_ns; /* spawn, or the start of the restore */
+    double ready_ms;   /* from start_ns to the init's "ready"; -1 */
+    int kvm;
+    struct qemu_fwd fwd[QEMU_MAX_FWDS];
+    unsigned nfwd;
+    uint64_t console_limit; /* QEMU's soft RLIMIT_FSIZE */
+    int restored;
+    int saved_stopped; /* stopped by a save, not unpaused since: QEMU
+                          refuses to migrate it again */
+    struct qop op;
+};
+
+/* vm_qemu.c */
+/* A new qvm for (v) with nothing open. */
+struct qvm *qvm_new(struct daemon *d, struct vm *v);
+/* Add (fd) to the daemon's epoll set as (it). */
+int qvm_watch(struct daemon *d, int fd, struct ep_item *it,
+              struct lvm_err *err);
+/* Connect to the guest's QMP and control sockets and watch them. */
+int qvm_connect(struct vm *v, struct lvm_err *err);
+/* Close both connections. */
+void qvm_disconnect(struct qvm *q);
+/* A control-channel line, from the socket or the log. */
+void qvm_control_line(struct vm *v, const char *line, int live);
+/* Re-read everything the init reported, from ctl.log. */
+void qvm_replay_ctl_log(struct vm *v);
+/* Set QEMU's soft RLIMIT_FSIZE (0: none). */
+int qvm_file_limit(struct vm *v, uint64_t limit);
+
+/* vm_qemu_ops.c */
+/* Begin (kind) for (w) (may be NULL) with the first QMP command. */
+int qop_start(struct vm *v, enum qop_kind kind, struct waiter *w,
+              struct lvm_err *err);
+/* QEMU has gone: answer whoever waits for an operation. (reported): the
+ * guest had been reported created. */
+void qop_abort(struct vm *v, const char *why);
+/* A QMP event. */
+void qop_event(void *arg, const struct qmp_msg *m);
+
+#endif

@@ -1,0 +1,388 @@
+/*
+ * vm_qemu_create.c: create and restore a qemu guest in lightvmd. The
+ * image is read as the client; the guest's limits, forwards and cgroup,
+ * QEMU's sockets and files in its run directory are made; QEMU is spawned
+ * detached and the daemon returns to its loop. The creator is answered
+ * when QMP first answers (vm_qemu_ops.c), or when QEMU fails.
+ */
+#include "daemon/vm_qemu.h"
+#include "monitors/qemu/qemu_image.h"
+#include "tinyx/tinyx.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+_Static_assert(REQUEST_MAX_PORTS == QEMU_MAX_FWDS, "ports and forwards");
+
+/* What a create asks for that a Tinyx guest cannot have. */
+static int refuse_fields(const struct request *r, struct lvm_err *err)
+{
+    const char *f = r->argc          ? "args (the image's command runs)"
+                    : r->envc        ? "env (set it in the image)"
+                    : r->nblocks     ? "block"
+                    : r->console_fd  ? "console \"fd\" (it is a log)"
+                    : r->watchdog_ms ? "watchdog_ms"
+                                     : NULL;
+    if (f) /* errno 0: the message says it all */
+        return lvm_err_set(err, 0,
+                           "field %s is not supported for the qemu monitor", f);
+    return 0;
+}
+
+/* The image's manifest, kernel and initramfs, opened as the client:
+ * QEMU (root) boots those very files (qemu_detached.kernel_fd), so a
+ * client reaches nothing through it that it could not read itself. */
+static int load_image(const struct request *r, const struct creds *cr,
+                      struct tinyx_manifest *m, int *kernel_fd, int *initrd_fd,
+                      struct lvm_err *err)
+{
+    char path[PATH_MAX + 16];
+    snprintf(path, sizeof path, "%s/manifest.json", r->image);
+    int fd = creds_open_data(cr, path, 0, err);
+    if (fd < 0) {
+        struct lvm_err why = *err;
+        return lvm_err_set(err, why.code, "%s is not a Tinyx image (%s)",
+                           r->image, why.msg);
+    }
+    char *buf = malloc(1 << 20);
+    ssize_t n = buf ? read(fd, buf, (1 << 20) - 1) : -1;
+    close(fd);
+    if (n < 0) {
+        free(buf);
+        return lvm_err_set(err, errno, "read %s", path);
+    }
+    int rc = tinyx_manifest_parse(buf, (size_t)n, r->image, m, err);
+    free(buf);
+    if (rc < 0)
+        return lvm_err_wrap(err, "%s", path);
+    *initrd_fd = creds_open_data(cr, m->initramfs, 0, err);
+    if (*initrd_fd < 0)
+        return lvm_err_wrap(err, "image %s: initramfs", r->image);
+    *kernel_fd = creds_open_data(cr, m->kernel.path, 0, err);
+    if (*kernel_fd < 0)
+        return lvm_err_wrap(err,
+                            "image %s: kernel (rebuild the image, or "
+                            "the kernel with 'lightvm tinyx kernel')",
+                            r->image);
+    return 0;
+}
+
+static uint64_t file_size(int fd)
+{
+    struct stat st;
+    return fstat(fd, &st) == 0 ? (uint64_t)st.st_size : 0;
+}
+
+/* A listening socket QEMU will serve (0600: root's QEMU, root's daemon). */
+static int listen_unix(const char *path, struct lvm_err *err)
+{
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    if (strlen(path) >= sizeof a.sun_path)
+        return lvm_err_set(err, ENAMETOOLONG,
+                           "socket path %s is too long (use a shorter "
+                           "--run-dir)",
+                           path);
+    strcpy(a.sun_path, path);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return lvm_err_set(err, errno, "socket");
+    if (bind(fd, (struct sockaddr *)&a, sizeof a) < 0 ||
+        chmod(path, 0600) < 0 || listen(fd, 4) < 0) {
+        int e = errno;
+        close(fd);
+        return lvm_err_set(err, e, "listen on %s", path);
+    }
+    return fd;
+}
+
+/* Everything a create sets up before QEMU runs, closed once it has. */
+struct qsetup {
+    struct tinyx_manifest m;
+    struct qemu_vm_config cfg;
+    struct qemu_detached det;
+    int join[QVM_MAX_JOIN];
+    char console[PATH_MAX], ctl_log[PATH_MAX];
+};
+
+static void setup_close(struct qsetup *s)
+{
+    if (s->det.qmp_listen >= 0)
+        close(s->det.qmp_listen);
+    if (s->det.ctl_listen >= 0)
+        close(s->det.ctl_listen);
+    if (s->det.log_fd >= 0)
+        close(s->det.log_fd);
+    if (s->det.kernel_fd >= 0)
+        close(s->det.kernel_fd);
+    if (s->det.initrd_fd >= 0)
+        close(s->det.initrd_fd);
+    for (int i = 0; i < s->det.njoin; i++)
+        close(s->join[i]);
+    free(s);
+}
+
+/* The guest's limits, forwards and QEMU's configuration. */
+static int configure(struct vm *v, const struct request *r, struct qsetup *s,
+                     struct lvm_err *err)
+{
+    struct qvm *q = v->q;
+    uint64_t ram = r->mem ? r->mem : s->m.mem ? s->m.mem : QEMU_MEM_DEFAULT;
+    if (ram < (32ull << 20))
+        return lvm_err_set(err, 0, "mem: a qemu guest needs at least 32 MiB");
+    /* The image's suggestion is the client's too: the request's bound. */
+    if (ram > LVM_RAM_MAX)
+        return lvm_err_set(err, 0,
+                           "mem: the image asks for %llu MiB; a guest gets "
+                           "at most %llu MiB",
+                           (unsigned long long)ram >> 20,
+                           (unsigned long long)LVM_RAM_MAX >> 20);
+    q->console_limit =
+        r->console_limit ? r->console_limit : DAEMON_CONSOLE_LIMIT_DEFAULT;
+    /* QEMU's page cache for the console log (a tmpfs, most often) is
+     * charged to it, like its copies of the kernel and initramfs (which
+     * must fit in the guest's RAM, or QEMU refuses them). */
+    uint64_t files = file_size(s->det.kernel_fd) + file_size(s->det.initrd_fd);
+    uint64_t limit = r->mem_limit
+                         ? r->mem_limit
+                         : ram + QVM_MEMORY_OVERHEAD +
+                               (files < ram ? files : ram) + q->console_limit;
+    if (limit <= ram)
+        return lvm_err_set(err, 0,
+                           "mem_limit must leave room for QEMU beyond the "
+                           "guest's %llu MiB of RAM",
+                           (unsigned long long)ram >> 20);
+    qemu_config_from_image(&s->m, &s->cfg);
+    s->cfg.name = v->name;
+    s->cfg.mem = ram;
+    s->cfg.quiet = 1;
+    /* The quota is the guest's CPU time; it gets as many vCPUs as that
+     * can use (a tiny kernel without SMP uses one). */
+    s->cfg.cpus = r->cpus > 64 ? 64 : r->cpus > 1 ? (unsigned)ceil(r->cpus) : 1;
+    s->cfg.nfwd = 0; /* forwards only as asked for */
+    for (unsigned i = 0; i < r->nports; i++) {
+        if (qemu_fwd_parse(r->ports[i], &s->cfg.fwd[i]) < 0)
+            return lvm_err_set(err, 0,
+                               "ports: '%s' is not [ADDR:]HOST:GUEST (a host "
+                               "port 0 picks a free one)",
+                               r->ports[i]);
+        s->cfg.nfwd++;
+    }
+    /* Networking: user-mode with forwards. The hook for a tap device made
+     * by the toolstack over netlink: s->cfg.net = QEMU_NET_TAP and
+     * s->cfg.tap_fd = its fd; QEMU inherits it and keeps it (across
+     * daemon restarts too), and the daemon closes its copy. */
+    s->cfg.net = QEMU_NET_USER;
+    s->cfg.tap_fd = -1;
+    v->mem = ram;
+    v->mem_limit = limit;
+    v->cpus = r->cpus;
+    return 0;
+}
+
+/* The guest's cgroup, run directory files and QEMU's channels. */
+static int prepare(struct daemon *d, struct vm *v, const struct request *r,
+                   struct qsetup *s, struct lvm_err *err)
+{
+    struct qvm *q = v->q;
+    struct cgroup_limits lim = {.memory_max = v->mem_limit,
+                                .pids_max = QVM_PIDS_MAX};
+    if (r->cpus > 0) {
+        lim.cpu_period_us = 100000;
+        lim.cpu_quota_us = (uint64_t)(r->cpus * 100000.0 + 0.5);
+        if (lim.cpu_quota_us < 1000)
+            lim.cpu_quota_us = 1000; /* the kernel's minimum */
+    }
+    if (cgroup_create(&q->cg, v->id, &lim, err) < 0)
+        return -1;
+    q->have_cg = 1;
+    int n = cgroup_join_fds(&q->cg, s->join, QVM_MAX_JOIN, err);
+    if (n < 0)
+        return -1;
+    s->det.join_fds = s->join;
+    s->det.njoin = n;
+    char path[PATH_MAX];
+    rundir_path(d, v->id, QVM_QMP_SOCK, path, sizeof path);
+    if ((s->det.qmp_listen = listen_unix(path, err)) < 0)
+        return -1;
+    rundir_path(d, v->id, QVM_CTL_SOCK, path, sizeof path);
+    if ((s->det.ctl_listen = listen_unix(path, err)) < 0)
+        return -1;
+    rundir_path(d, v->id, QVM_QEMU_LOG, path, sizeof path);
+    s->det.log_fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+    if (s->det.log_fd < 0)
+        return lvm_err_set(err, errno, "create %s", path);
+    /* Made here so that the API group may read it; QEMU appends. */
+    rundir_path(d, v->id, "console.log", s->console, sizeof s->console);
+    int con = open(s->console, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+    if (con < 0)
+        return lvm_err_set(err, errno, "create %s", s->console);
+    int bad = d->api_gid != (gid_t)-1 && fchown(con, 0, d->api_gid) < 0;
+    close(con);
+    if (bad)
+        return lvm_err_set(err, errno, "give %s to the API group", s->console);
+    rundir_path(d, v->id, QVM_CTL_LOG, s->ctl_log, sizeof s->ctl_log);
+    s->det.console_path = s->console;
+    s->det.ctl_log_path = s->ctl_log;
+    s->det.file_limit = q->console_limit;
+    return 0;
+}
+
+/* Undo a create that failed before it was in the daemon's tables. */
+static void discard(struct daemon *d, struct vm *v)
+{
+    struct qvm *q = v->q;
+    qvm_disconnect(q);
+    if (q->pidfd >= 0) {
+        syscall(SYS_pidfd_send_signal, q->pidfd, SIGKILL, NULL, 0);
+        siginfo_t si;
+        waitid(P_PIDFD, (id_t)q->pidfd, &si, WEXITED);
+        close(q->pidfd);
+        q->pidfd = -1;
+    }
+    if (q->op.fd >= 0)
+        close(q->op.fd);
+    q->op.fd = -1;
+    struct lvm_err ignore;
+    if (q->have_cg)
+        cgroup_destroy(&q->cg, &ignore);
+    q->have_cg = 0;
+    rundir_remove(d, v->id);
+    free(v->image);
+    vm_qemu_free(v);
+    free(v);
+}
+
+static void reply_error(struct daemon *d, struct client *c,
+                        const struct request *r, const char *code,
+                        const struct lvm_err *err)
+{
+    char buf[LVM_ERR_MSG_MAX + 64];
+    server_reply(d, c, api_error(r, code, lvm_err_str(err, buf, sizeof buf)));
+}
+
+void vm_qemu_create(struct daemon *d, struct client *c, const struct request *r,
+                    int restore)
+{
+    uint64_t t0 = host_now_ns();
+    struct lvm_err err;
+    int ambiguous;
+    if (refuse_fields(r, &err) < 0) {
+        reply_error(d, c, r, "invalid", &err);
+        return;
+    }
+    if (r->name[0] && vm_find(d, r->name, &ambiguous)) {
+        lvm_err_set(&err, EEXIST, "a guest named '%s' exists", r->name);
+        reply_error(d, c, r, "exists", &err);
+        return;
+    }
+    struct qsetup *s = calloc(1, sizeof *s);
+    struct vm *v = calloc(1, sizeof *v);
+    if (!s || !v) {
+        free(s);
+        free(v);
+        lvm_err_set(&err, ENOMEM, "allocate a guest");
+        reply_error(d, c, r, "failed", &err);
+        return;
+    }
+    s->det.qmp_listen = s->det.ctl_listen = s->det.log_fd = -1;
+    s->det.kernel_fd = s->det.initrd_fd = -1;
+    if (load_image(r, &c->cr, &s->m, &s->det.kernel_fd, &s->det.initrd_fd,
+                   &err) < 0) {
+        setup_close(s);
+        free(v);
+        reply_error(d, c, r, "invalid", &err);
+        return;
+    }
+    v->q = qvm_new(d, v);
+    v->image = strdup(r->image);
+    guest_new_id(v->id);
+    if (r->name[0])
+        snprintf(v->name, sizeof v->name, "%s", r->name);
+    else
+        snprintf(v->name, sizeof v->name, "%.48s-%.6s", s->m.name, v->id);
+    snprintf(v->monitor, sizeof v->monitor, "qemu");
+    v->owner = c->cr.uid;
+    v->state = VM_STARTING;
+    struct qvm *q = v->q;
+    const char *code = "invalid";
+    if (!q || !v->image) {
+        lvm_err_set(&err, ENOMEM, "allocate a guest");
+        goto fail_early;
+    }
+    if (configure(v, r, s, &err) < 0)
+        goto fail_early;
+    if (restore) {
+        q->op.fd = creds_open_data(&c->cr, r->path, 0, &err);
+        if (q->op.fd < 0) {
+            lvm_err_wrap(&err, "restore");
+            goto fail_early;
+        }
+        q->restored = 1;
+        s->cfg.incoming = r->path; /* -incoming defer */
+        snprintf(q->op.path, sizeof q->op.path, "%s", r->path);
+    }
+    code = "failed";
+    if (rundir_make(d, v->id, &err) < 0)
+        goto fail_early;
+    if (prepare(d, v, r, s, &err) < 0)
+        goto fail;
+    struct qemu_proc p;
+    if (qemu_start_detached(&s->cfg, &s->det, &p, &err) < 0) {
+        code = err.code == ENODEV || err.code == EINVAL ? "invalid" : "failed";
+        goto fail;
+    }
+    q->pidfd = p.pidfd;
+    q->child = 1;
+    q->kvm = p.kvm;
+    q->start_ns = p.start_ns;
+    memcpy(q->fwd, p.fwd, sizeof q->fwd);
+    q->nfwd = p.nfwd;
+    v->pid = p.pid;
+    v->created = daemon_unix_time();
+    v->ep = (struct ep_item){EP_PIDFD, v};
+    struct waiter *w;
+    if (qvm_watch(d, q->pidfd, &v->ep, &err) < 0 || qvm_connect(v, &err) < 0)
+        goto fail;
+    setup_close(s);
+    s = NULL;
+    if (!(w = vm_waiter_new(d, c, r))) { /* replied */
+        discard(d, v);
+        return;
+    }
+    /* In the tables now (its name is taken; `list` shows it starting);
+     * reported created once QEMU is up (vm_qemu_ops.c). */
+    vm_insert(d, v);
+    d->created++;
+    if (qop_start(v, restore ? QOP_RESTORE : QOP_START, w, &err) < 0) {
+        /* Never reported: its exit removes it. */
+        vm_waiter_error(d, w, "failed", err.msg);
+        vm_qemu_kill(v);
+        return;
+    }
+    q->op.t0 = t0; /* create_ms counts from the request */
+    return;
+fail:
+    reply_error(d, c, r, code, &err);
+    setup_close(s);
+    discard(d, v);
+    return;
+fail_early:
+    reply_error(d, c, r, code, &err);
+    setup_close(s);
+    if (q && q->op.fd >= 0)
+        close(q->op.fd);
+    free(v->image);
+    free(q);
+    free(v);
+}

@@ -1,0 +1,458 @@
+/*
+ * vm_qemu_ops.c: what lightvmd does to a qemu guest through QMP. One
+ * operation at a time per guest, each a short chain of commands driven by
+ * QEMU's replies and events, so that the loop never waits for QEMU:
+ *
+ *   start    qmp_capabilities -> record the guest (config.json), reply
+ *   restore  qmp_capabilities, migrate-set-capabilities, getfd,
+ *            migrate-incoming ... MIGRATION completed, query-status,
+ *            cont -> record, reply, ask the init where it is
+ *   pause    stop;   unpause   cont
+ *   save     stop, migrate-set-capabilities, getfd, migrate ... MIGRATION
+ *            completed -> rename the file into place, reply
+ *   adopt    qmp_capabilities, query-status (after a daemon restart)
+ *
+ * A save leaves the guest paused (QEMU's "postmigrate"): `unpause` goes
+ * on from where it was saved, `destroy` ends it.
+ */
+#include "daemon/vm_qemu.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+enum step {
+    S_CAPS,
+    S_MIGCAPS,
+    S_GETFD,
+    S_INCOMING,
+    S_MIGRATE,
+    S_STATUS,
+    S_STOP,
+    S_CONT,
+    S_CONT_AFTER_FAILURE, /* a failed save gives back the running guest */
+};
+
+#define GEN_MASK 0x7fffffu
+
+static const char *const op_names[] = {
+    [QOP_NONE] = "nothing",    [QOP_START] = "start",
+    [QOP_RESTORE] = "restore", [QOP_PAUSE] = "pause",
+    [QOP_UNPAUSE] = "unpause", [QOP_SAVE] = "save",
+    [QOP_ADOPT] = "adopt",
+};
+
+static void on_reply(void *arg, int what, const struct qmp_msg *m);
+
+static int send_cmd(struct vm *v, const char *cmd, json_t *args, int fd,
+                    enum step st, struct lvm_err *err)
+{
+    struct qvm *q = v->q;
+    if (!q->qmp) {
+        json_decref(args);
+        return lvm_err_set(err, EPIPE, "QMP is not connected");
+    }
+    int what = (int)(((q->op.gen & GEN_MASK) << 8) | (unsigned)st);
+    return qmpa_send(q->qmp, cmd, args, fd, on_reply, v, what, err);
+}
+
+/* End the operation: answer its client with the error (if any), give back
+ * what it held. */
+static void op_end(struct vm *v, const char *code, const char *msg)
+{
+    struct qvm *q = v->q;
+    struct qop *op = &q->op;
+    if (op->w) {
+        if (msg)
+            vm_waiter_error(q->d, op->w, code, msg);
+        else
+            vm_waiter_ok(q->d, op->w, NULL);
+    }
+    if (op->fd >= 0)
+        close(op->fd);
+    if (op->tmp[0])
+        creds_unlink(&op->cr, op->tmp);
+    if (op->kind == QOP_SAVE && q->pidfd >= 0)
+        qvm_file_limit(v, q->console_limit);
+    unsigned gen = op->gen;
+    memset(op, 0, sizeof *op);
+    op->gen = gen;
+    op->fd = -1;
+}
+
+/* A QMP error or a failed step: the operation ends with (msg). A guest
+ * that never came up goes (its exit removes it). */
+static void op_fail(struct vm *v, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void op_fail(struct vm *v, const char *fmt, ...)
+{
+    struct qvm *q = v->q;
+    char msg[LVM_ERR_MSG_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    enum qop_kind kind = q->op.kind;
+    int resume = kind == QOP_SAVE && q->op.was_running;
+    daemon_log("guest %s: %s: %s", v->id, op_names[kind], msg);
+    op_end(v, "failed", msg);
+    struct lvm_err err;
+    if (kind == QOP_START || kind == QOP_RESTORE)
+        vm_qemu_kill(v);
+    else if (resume &&
+             send_cmd(v, "cont", NULL, -1, S_CONT_AFTER_FAILURE, &err) < 0)
+        daemon_log("guest %s: cannot resume it: %s", v->id, err.msg);
+}
+
+void qop_abort(struct vm *v, const char *why)
+{
+    struct qvm *q = v->q;
+    char msg[LVM_ERR_MSG_MAX + 64];
+    switch (q->op.kind) {
+    case QOP_NONE: return;
+    case QOP_START:
+    case QOP_RESTORE:
+        if (q->op.timed_out)
+            snprintf(msg, sizeof msg,
+                     "QEMU of guest %s did not %s within "
+                     "%d s",
+                     v->id, q->op.kind == QOP_START ? "start" : "restore",
+                     q->op.kind == QOP_START ? QVM_START_S : QVM_MIGRATE_S);
+        else if (q->op.kind == QOP_RESTORE)
+            snprintf(msg, sizeof msg,
+                     "restore from %s failed (it needs a state file from "
+                     "'save' and the saved guest's image and mem): %s",
+                     q->op.path, why);
+        else
+            snprintf(msg, sizeof msg, "guest %s ended before it was up: %s",
+                     v->id, why);
+        op_end(v, "failed", msg);
+        return;
+    default:
+        snprintf(msg, sizeof msg, "%s of guest %s: %s", op_names[q->op.kind],
+                 v->id, why);
+        op_end(v, q->pidfd >= 0 ? "busy" : "failed", msg);
+    }
+}
+
+int qop_start(struct vm *v, enum qop_kind kind, struct waiter *w,
+              struct lvm_err *err)
+{
+    struct qop *op = &v->q->op;
+    uint64_t now = host_now_ns();
+    int secs = kind == QOP_START || kind == QOP_ADOPT    ? QVM_START_S
+               : kind == QOP_SAVE || kind == QOP_RESTORE ? QVM_MIGRATE_S
+                                                         : QVM_QMP_S;
+    op->kind = kind;
+    op->gen++;
+    op->w = w;
+    op->t0 = now;
+    op->deadline = now + (uint64_t)secs * 1000000000ull;
+    int r;
+    switch (kind) {
+    case QOP_START:
+    case QOP_RESTORE:
+    case QOP_ADOPT:
+        /* QMP answers only after its greeting, once QEMU's main loop
+         * runs: this reply says QEMU is up. */
+        r = send_cmd(v, "qmp_capabilities", NULL, -1, S_CAPS, err);
+        break;
+    case QOP_PAUSE: r = send_cmd(v, "stop", NULL, -1, S_STOP, err); break;
+    case QOP_UNPAUSE: r = send_cmd(v, "cont", NULL, -1, S_CONT, err); break;
+    case QOP_SAVE:
+        r = op->was_running
+                ? send_cmd(v, "stop", NULL, -1, S_STOP, err)
+                : send_cmd(v, "migrate-set-capabilities",
+                           json_pack("{s:[{s:s,s:b}]}", "capabilities",
+                                     "capability", "events", "state", 1),
+                           -1, S_MIGCAPS, err);
+        break;
+    default: r = lvm_err_set(err, EINVAL, "no such operation");
+    }
+    if (r < 0) {
+        op->w = NULL; /* the caller answers */
+        op_end(v, NULL, NULL);
+    }
+    return r;
+}
+
+/* Created or restored: on record before anyone hears of it. */
+static void up(struct vm *v)
+{
+    struct qvm *q = v->q;
+    struct lvm_err err;
+    v->create_ms = (double)(host_now_ns() - q->op.t0) / 1e6;
+    if (rundir_write_config(q->d, v, &err) < 0) {
+        op_fail(v, "%s", err.msg); /* still starting: its exit removes it */
+        return;
+    }
+    v->state = VM_RUNNING;
+    struct waiter *w = q->op.w;
+    q->op.w = NULL;
+    if (w)
+        vm_waiter_ok(q->d, w,
+                     json_pack("{s:o}", "guest", api_guest_json(q->d, v, 0)));
+    op_end(v, NULL, NULL);
+    if (q->restored && q->ctl_fd >= 0) {
+        /* The restored init knows whether its app is ready; we do not. */
+        static const char msg[] = "status\n";
+        if (send(q->ctl_fd, msg, sizeof msg - 1, MSG_NOSIGNAL | MSG_DONTWAIT) <
+            0)
+            daemon_log("guest %s: cannot ask its init for its status", v->id);
+    }
+}
+
+static void saved(struct vm *v)
+{
+    struct qvm *q = v->q;
+    struct qop *op = &q->op;
+    struct lvm_err err;
+    qvm_file_limit(v, q->console_limit);
+    v->state = VM_PAUSED;
+    q->saved_stopped = 1;
+    if (creds_rename(&op->cr, op->tmp, op->path, &err) < 0) {
+        op_fail(v, "%s", err.msg);
+        return;
+    }
+    op->tmp[0] = 0;
+    struct stat st;
+    json_int_t bytes = stat(op->path, &st) == 0 ? (json_int_t)st.st_size : 0;
+    double ms = (double)(host_now_ns() - op->t0) / 1e6;
+    struct waiter *w = op->w;
+    op->w = NULL;
+    if (w)
+        vm_waiter_ok(q->d, w,
+                     json_pack("{s:s, s:I, s:f, s:s}", "path", op->path,
+                               "bytes", bytes, "save_ms", ms, "state",
+                               "paused"));
+    op_end(v, NULL, NULL);
+}
+
+/* The next command of a save or restore after (st) succeeded. */
+static void migration_step(struct vm *v, enum step st, const json_t *ret)
+{
+    struct qvm *q = v->q;
+    struct qop *op = &q->op;
+    int restore = op->kind == QOP_RESTORE;
+    const char *name = restore ? "lvm-restore" : "lvm-save";
+    struct lvm_err err;
+    int r = 0;
+    switch (st) {
+    case S_CAPS:
+    case S_STOP:
+        if (st == S_STOP)
+            v->state = VM_PAUSED;
+        /* MIGRATION events say when it is done */
+        r = send_cmd(v, "migrate-set-capabilities",
+                     json_pack("{s:[{s:s,s:b}]}", "capabilities", "capability",
+                               "events", "state", 1),
+                     -1, S_MIGCAPS, &err);
+        break;
+    case S_MIGCAPS:
+        r = send_cmd(v, "getfd", json_pack("{s:s}", "fdname", name), op->fd,
+                     S_GETFD, &err);
+        if (r == 0) {
+            close(op->fd); /* QEMU has its own copy */
+            op->fd = -1;
+        }
+        break;
+    case S_GETFD: {
+        char uri[32];
+        snprintf(uri, sizeof uri, "fd:%s", name);
+        op->migrating = 1;
+        r = send_cmd(v, restore ? "migrate-incoming" : "migrate",
+                     json_pack("{s:s}", "uri", uri), -1,
+                     restore ? S_INCOMING : S_MIGRATE, &err);
+        break;
+    }
+    case S_INCOMING:
+    case S_MIGRATE: break; /* a MIGRATION event follows */
+    case S_STATUS:
+        /* A saved guest was stopped; QEMU may keep it so after the
+         * migration. */
+        if (json_is_true(json_object_get(ret, "running")))
+            up(v);
+        else
+            r = send_cmd(v, "cont", NULL, -1, S_CONT, &err);
+        break;
+    case S_CONT: up(v); break;
+    default: break;
+    }
+    if (r < 0)
+        op_fail(v, "%s", err.msg);
+}
+
+static void on_reply(void *arg, int what, const struct qmp_msg *m)
+{
+    struct vm *v = arg;
+    struct qvm *q = v->q;
+    enum step st = (enum step)(what & 0xff);
+    if (st == S_CONT_AFTER_FAILURE) {
+        if (m->kind == QMP_RETURN && q->op.kind == QOP_NONE &&
+            v->state == VM_PAUSED) {
+            v->state = VM_RUNNING;
+            q->saved_stopped = 0;
+        }
+        return;
+    }
+    if (q->op.kind == QOP_NONE || (unsigned)what >> 8 != (q->op.gen & GEN_MASK))
+        return; /* the answer to an operation that has ended (timed out) */
+    if (m->kind == QMP_ERROR) {
+        op_fail(v, "QEMU: %s", m->desc);
+        return;
+    }
+    struct lvm_err err;
+    switch (q->op.kind) {
+    case QOP_START: up(v); break;
+    case QOP_ADOPT:
+        if (st == S_CAPS) {
+            if (send_cmd(v, "query-status", NULL, -1, S_STATUS, &err) < 0)
+                op_fail(v, "%s", err.msg);
+        } else {
+            /* Paused by the last daemon, or left stopped by a save. */
+            if (!json_is_true(json_object_get(m->ret, "running")) &&
+                v->state == VM_RUNNING)
+                v->state = VM_PAUSED;
+            const char *run =
+                json_string_value(json_object_get(m->ret, "status"));
+            q->saved_stopped = run && !strcmp(run, "postmigrate");
+            op_end(v, NULL, NULL);
+        }
+        break;
+    case QOP_PAUSE:
+    case QOP_UNPAUSE: {
+        int pause = q->op.kind == QOP_PAUSE;
+        v->state = pause ? VM_PAUSED : VM_RUNNING;
+        if (!pause)
+            q->saved_stopped = 0;
+        struct waiter *w = q->op.w;
+        q->op.w = NULL;
+        if (w)
+            vm_waiter_ok(
+                q->d, w,
+                json_pack("{s:s}", "state", pause ? "paused" : "running"));
+        op_end(v, NULL, NULL);
+        break;
+    }
+    case QOP_RESTORE:
+    case QOP_SAVE: migration_step(v, st, m->ret); break;
+    default: break;
+    }
+}
+
+void qop_event(void *arg, const struct qmp_msg *m)
+{
+    struct vm *v = arg;
+    struct qvm *q = v->q;
+    if (strcmp(m->event, "MIGRATION") || !q->op.migrating)
+        return;
+    struct lvm_err err;
+    if (!strcmp(m->status, "completed")) {
+        q->op.migrating = 0;
+        if (q->op.kind == QOP_SAVE)
+            saved(v);
+        else if (send_cmd(v, "query-status", NULL, -1, S_STATUS, &err) < 0)
+            op_fail(v, "%s", err.msg);
+    } else if (!strcmp(m->status, "failed") ||
+               !strcmp(m->status, "cancelled")) {
+        q->op.migrating = 0;
+        /* An incoming migration that fails ends QEMU, which says why on
+         * its way out: its exit answers the restore. */
+        if (q->op.kind != QOP_RESTORE)
+            op_fail(v, "migration %s (QEMU's log: %s/%s/" QVM_QEMU_LOG ")",
+                    m->status, q->d->guests_dir, v->id);
+    }
+}
+
+/* ---- the operations' entry points ----------------------------------- */
+
+/* Whether (v) can take an operation now; else the reply is sent. */
+static int can_operate(struct daemon *d, struct vm *v, struct client *c,
+                       const struct request *r)
+{
+    struct qvm *q = v->q;
+    const char *code = NULL;
+    char msg[160];
+    if (v->state == VM_EXITED) {
+        code = "invalid";
+        snprintf(msg, sizeof msg, "guest %s has exited", v->id);
+    } else if (v->killed_by) {
+        code = "busy";
+        snprintf(msg, sizeof msg, "guest %s is being killed", v->id);
+    } else if (v->state == VM_STARTING) {
+        code = "busy";
+        snprintf(msg, sizeof msg, "guest %s is still starting", v->id);
+    } else if (q->op.kind != QOP_NONE) {
+        code = "busy";
+        snprintf(msg, sizeof msg, "guest %s is busy with a %s", v->id,
+                 op_names[q->op.kind]);
+    } else if (!q->qmp) {
+        code = "failed";
+        snprintf(msg, sizeof msg, "guest %s: QEMU's QMP is not connected",
+                 v->id);
+    }
+    if (code)
+        server_reply(d, c, api_error(r, code, msg));
+    return code == NULL;
+}
+
+void vm_qemu_pause(struct daemon *d, struct vm *v, struct client *c,
+                   const struct request *r, int pause)
+{
+    if (!can_operate(d, v, c, r))
+        return;
+    struct waiter *w = vm_waiter_new(d, c, r);
+    struct lvm_err err;
+    if (w && qop_start(v, pause ? QOP_PAUSE : QOP_UNPAUSE, w, &err) < 0)
+        vm_waiter_error(d, w, "failed", err.msg);
+}
+
+void vm_qemu_save(struct daemon *d, struct vm *v, struct client *c,
+                  const struct request *r)
+{
+    if (!can_operate(d, v, c, r))
+        return;
+    if (v->q->saved_stopped) {
+        char msg[200];
+        snprintf(msg, sizeof msg,
+                 "guest %s is still stopped by its last save (QEMU saves a "
+                 "guest again only after it ran): unpause it first",
+                 v->id);
+        server_reply(d, c, api_error(r, "busy", msg));
+        return;
+    }
+    struct waiter *w = vm_waiter_new(d, c, r);
+    if (!w)
+        return;
+    struct qop *op = &v->q->op;
+    struct lvm_err err;
+    char buf[LVM_ERR_MSG_MAX + 64];
+    /* Written under a temporary name as the client, renamed when complete:
+     * a failed save never leaves a file that looks restorable. */
+    snprintf(op->path, sizeof op->path, "%s", r->path);
+    snprintf(op->tmp, sizeof op->tmp, "%s.tmp-%s", r->path, v->id);
+    op->cr = c->cr;
+    op->fd = creds_create(&c->cr, op->tmp, &err);
+    if (op->fd < 0) {
+        op->tmp[0] = 0;
+        op_end(v, NULL, NULL);
+        vm_waiter_error(d, w, "invalid", lvm_err_str(&err, buf, sizeof buf));
+        return;
+    }
+    op->was_running = v->state == VM_RUNNING;
+    /* QEMU's own files are bounded by a soft RLIMIT_FSIZE; this one is
+     * as large as the guest's RAM. Put back when the save ends. */
+    if (qvm_file_limit(v, 0) < 0) {
+        lvm_err_set(&err, errno, "lift QEMU's file size limit");
+        op_end(v, NULL, NULL);
+        vm_waiter_error(d, w, "failed", lvm_err_str(&err, buf, sizeof buf));
+        return;
+    }
+    if (qop_start(v, QOP_SAVE, w, &err) < 0) /* cleaned up, limit back */
+        vm_waiter_error(d, w, "failed", lvm_err_str(&err, buf, sizeof buf));
+}

@@ -1,0 +1,382 @@
+#!/bin/bash
+# test_daemon_qemu.sh: Tinyx images under lightvmd (the qemu monitor),
+# through the real build/bin/lightvm and lightvmd: create and wait for the
+# app to be ready, talk to it through a forwarded port, its cgroup and
+# limits, pause and unpause, save and restore with the data kept, power
+# off and exit statuses, a kill -9 of the daemon with guests running (they
+# are adopted and still manageable), destroy leaving nothing behind, and
+# bad input answered with one line.
+#
+# Kernel: whatever `tinyx build` picks (TINYX_TEST_KERNEL=stock forces
+# Debian's). Acceleration: KVM where usable, TCG otherwise. Waits are on
+# events: the daemon's replies, the guest's ready flag, a TCP answer.
+cd "$(dirname "$0")/../.." || exit 1
+. tests/lib.sh
+trap 'daemon_stop; lib_cleanup' EXIT
+
+KERNEL=${TINYX_TEST_KERNEL:-auto}
+BOOT_TIMEOUT=${TINYX_TEST_BOOT_TIMEOUT:-180}
+API=$BUILD/tests/tools/apiclient
+QEMU_PIDS=$TMP/qemu.pids # every QEMU this suite started, for the end
+
+# guest_json GUEST: its entry in `lightvm list --json` (one line).
+guest_json() {
+    $LIGHTVM list --json "$1" | grep '"id"'
+}
+
+# field GUEST KEY: a number or string field of the guest.
+field() {
+    guest_json "$1" | sed -n "s/.*\"$2\":\"\{0,1\}\([^,\"}]*\).*/\1/p" | head -n 1
+}
+
+host_port() { # GUEST: the host port forwarded to its 6379
+    guest_json "$1" | sed -n 's/.*"host":\([0-9]*\),"guest":6379.*/\1/p'
+}
+
+# wait_ready GUEST: until the guest's init reports its app ready.
+wait_ready() {
+    local deadline=$((SECONDS + BOOT_TIMEOUT))
+    until guest_json "$1" | grep -q '"ready":true'; do
+        if [ $SECONDS -ge $deadline ] || guest_json "$1" | grep -q '"state":"exited"'; then
+            echo "$1 never became ready:"
+            guest_json "$1"
+            $LIGHTVM console "$1" | tail -n 20
+            return 1
+        fi
+        read -rt 0.05 <> <(:) 2>/dev/null || true
+    done
+}
+
+# redis PORT COMMAND [SECONDS]: one inline command, its reply on stdout;
+# fails if none comes in time.
+redis() {
+    local reply
+    exec 3<>"/dev/tcp/127.0.0.1/$1" || return 1
+    printf '%s\r\n' "$2" >&3
+    read -r -t "${3:-10}" reply <&3
+    local rc=$?
+    exec 3<&-
+    echo "$reply"
+    return $rc
+}
+
+create_redis() { # NAME [OPTIONS...]: a redis guest; its id on stdout
+    local name=$1
+    shift
+    local id
+    id=$($LIGHTVM create --monitor qemu -p 0:6379 --name "$name" "$@" \
+        "$TMP/redis") || return 1
+    field "$id" pid >>"$QEMU_PIDS"
+    echo "$id"
+}
+
+# one_line_error FILE WANT: FILE holds exactly one line, "lightvm: ...WANT..."
+one_line_error() {
+    cat "$1"
+    [ "$(wc -l <"$1")" -eq 1 ] || { echo "expected one line"; return 1; }
+    grep -q '^lightvm: ' "$1" && contains "$1" "$2"
+}
+
+# alive PID: a process that has not exited (a zombie waiting for init to
+# reap it has).
+alive() {
+    local st
+    st=$(ps -o stat= -p "$1" 2>/dev/null) || return 1
+    [[ $st != Z* ]]
+}
+
+# ---- the images -----------------------------------------------------
+
+t_build_images() {
+    "$LIGHTVM" tinyx build -q --kernel "$KERNEL" -z gzip:1 redis-server \
+        -o "$TMP/redis" &&
+        "$LIGHTVM" tinyx build -q --kernel "$KERNEL" -z gzip:1 sh \
+            --cmd "sh -c 'echo bye from the app; exit 3'" -o "$TMP/exit3"
+}
+
+# ---- a guest's life ---------------------------------------------------
+
+t_create_ready() {
+    local id
+    id=$(create_redis redis1 -m 128M --cpus 1) || return 1
+    echo "created $id"
+    [ ${#id} -eq 16 ] || return 1
+    [ "$(field redis1 monitor)" = qemu ] || return 1
+    # The reply came when QEMU was up; the app follows.
+    wait_ready redis1 || return 1
+    guest_json redis1
+    local port
+    port=$(host_port redis1)
+    [ -n "$port" ] || { echo "no host port"; return 1; }
+    [[ $(redis "$port" PING) == "+PONG"* ]] || return 1
+    awk -v ms="$(field redis1 ready_ms)" 'BEGIN {exit !(ms > 0)}'
+}
+
+t_cgroup_limits() {
+    # QEMU runs in the guest's own cgroup, with RAM + QEMU's overhead as
+    # its memory limit and the CPU quota asked for.
+    local id pid lim stats
+    id=$(field redis1 id)
+    pid=$(field redis1 pid)
+    grep -q "/$LIGHTVM_CGROUP_PARENT/$id\$" "/proc/$pid/cgroup" ||
+        { cat "/proc/$pid/cgroup"; return 1; }
+    stats=$($LIGHTVM stats --json redis1)
+    echo "$stats"
+    lim=$(echo "$stats" | sed -n 's/.*"memory_limit":\([0-9]*\).*/\1/p')
+    [ "$lim" -gt $((128 << 20)) ] && [ "$lim" -lt $((512 << 20)) ] ||
+        { echo "memory limit $lim"; return 1; }
+    echo "$stats" | grep -q '"memory_bytes":[1-9]' || return 1
+    local quota
+    for quota in /sys/fs/cgroup/cpu/$LIGHTVM_CGROUP_PARENT/$id/cpu.cfs_quota_us \
+        /sys/fs/cgroup/$LIGHTVM_CGROUP_PARENT/$id/cpu.max; do
+        [ -e "$quota" ] || continue
+        echo "$quota: $(cat "$quota")"
+        grep -qE '^100000' "$quota" || return 1
+        return 0
+    done
+    echo "no cpu quota file"
+    return 1
+}
+
+t_boots_client_files() {
+    # QEMU (root) boots the kernel and initramfs the daemon opened as the
+    # client, not whatever their paths name by the time it reads them.
+    local pid
+    pid=$(field redis1 pid)
+    tr '\0' ' ' <"/proc/$pid/cmdline" | tee "$TMP/cmdline"
+    echo
+    contains "$TMP/cmdline" "-kernel /proc/self/fd/" &&
+        contains "$TMP/cmdline" "-initrd /proc/self/fd/"
+}
+
+t_console_log() {
+    $LIGHTVM console redis1 | grep -q "Ready to accept connections"
+}
+
+t_pause_unpause() {
+    local port
+    port=$(host_port redis1)
+    $LIGHTVM pause redis1 || return 1
+    [ "$(field redis1 state)" = paused ] || return 1
+    # QEMU's user-mode network still accepts; the paused guest says nothing.
+    if reply=$(redis "$port" PING 2); then
+        echo "a paused guest answered: $reply"
+        return 1
+    fi
+    $LIGHTVM unpause redis1 || return 1
+    [ "$(field redis1 state)" = running ] &&
+        [[ $(redis "$port" PING) == "+PONG"* ]]
+}
+
+t_save_restore() {
+    local port state=$TMP/redis1.state
+    port=$(host_port redis1)
+    [[ $(redis "$port" "SET lightvm saved-value") == "+OK"* ]] || return 1
+    $LIGHTVM save redis1 "$state" || return 1
+    [ -s "$state" ] || return 1
+    ls "$TMP" | grep -q 'redis1.state.tmp' && { echo "temporary left"; return 1; }
+    # Saved guests stay paused; QEMU saves one again once it ran.
+    [ "$(field redis1 state)" = paused ] || return 1
+    expect_status 125 $LIGHTVM save redis1 "$state.again" 2>"$TMP/again" &&
+        one_line_error "$TMP/again" "still stopped by its last save" &&
+        [ ! -e "$state.again" ] || return 1
+    local id
+    id=$($LIGHTVM restore "$state" -p 0:6379 --name redis2 "$TMP/redis") ||
+        return 1
+    field "$id" pid >>"$QEMU_PIDS"
+    guest_json redis2 | grep -q '"restored":true' || return 1
+    wait_ready redis2 || return 1
+    exec 3<>"/dev/tcp/127.0.0.1/$(host_port redis2)"
+    printf 'GET lightvm\r\n' >&3
+    local len value
+    read -r -t 10 len <&3 && read -r -t 10 value <&3
+    exec 3<&-
+    echo "restored value: $value"
+    [[ $value == "saved-value"* ]] || return 1
+    # The original goes on from where it was saved.
+    $LIGHTVM unpause redis1 && [[ $(redis "$port" PING) == "+PONG"* ]]
+}
+
+t_poweroff_exit() {
+    local dir
+    dir=$LIGHTVM_RUN_DIR/guests/$(field redis2 id)
+    $LIGHTVM poweroff redis2 || return 1
+    local how
+    how=$($LIGHTVM wait redis2)
+    echo "redis2: $how"
+    [ "$how" = "exited with status 0" ] || return 1
+    [ "$(field redis2 state)" = exited ] && [ -e "$dir/exit.json" ] ||
+        { guest_json redis2; ls -la "$dir"; return 1; }
+    $LIGHTVM destroy redis2 >/dev/null || return 1
+    [ ! -e "$dir" ] || { echo "left:"; ls -la "$dir"; return 1; }
+}
+
+t_app_exit_status() {
+    local id
+    id=$($LIGHTVM create --monitor qemu --name exit3 "$TMP/exit3") || return 1
+    field "$id" pid >>"$QEMU_PIDS"
+    expect_status 3 $LIGHTVM wait exit3 >"$TMP/exit3.out" || return 1
+    contains "$TMP/exit3.out" "exited with status 3" &&
+        $LIGHTVM console exit3 | grep -q "bye from the app" &&
+        $LIGHTVM destroy exit3 >/dev/null
+}
+
+t_restart_kill9() {
+    # The daemon dies with qemu guests running, one of them paused: QEMU
+    # lives on, and the next daemon adopts them with their state.
+    local id pid port
+    id=$(create_redis redis3) || return 1
+    wait_ready redis3 || return 1
+    $LIGHTVM pause redis3 || return 1
+    pid=$(field redis1 pid)
+    port=$(host_port redis1)
+    kill -9 "$DAEMON_PID"
+    wait "$DAEMON_PID" 2>/dev/null
+    DAEMON_PID=
+    alive "$pid" || { echo "QEMU died with the daemon"; return 1; }
+    [[ $(redis "$port" PING) == "+PONG"* ]] || return 1
+    daemon_start --pool 0 || return 1
+    guest_json redis1
+    guest_json redis1 | grep -q '"state":"running".*"adopted":true' ||
+        return 1
+    guest_json redis1 | grep -q '"ready":true' || return 1
+    wait_state redis3 paused || return 1
+    # Manageable as before: pause, unpause, talk, power off.
+    $LIGHTVM pause redis1 && $LIGHTVM unpause redis1 &&
+        [[ $(redis "$port" PING) == "+PONG"* ]] || return 1
+    $LIGHTVM unpause redis3 && [[ $(redis "$(host_port redis3)" PING) == "+PONG"* ]] ||
+        return 1
+    $LIGHTVM poweroff redis3 &&
+        [ "$($LIGHTVM wait redis3)" = "exited with status 0" ]
+}
+
+t_destroy_leaves_nothing() {
+    local ids pid
+    ids=$($LIGHTVM list -q)
+    [ -n "$ids" ] || return 1
+    $LIGHTVM destroy $ids >/dev/null || return 1
+    [ -z "$($LIGHTVM list -q)" ] || return 1
+    [ -z "$(ls "$LIGHTVM_RUN_DIR/guests")" ] ||
+        { ls "$LIGHTVM_RUN_DIR/guests"; return 1; }
+    no_new_leftovers || return 1
+    for pid in $(cat "$QEMU_PIDS"); do
+        alive "$pid" && { echo "QEMU $pid still runs"; return 1; }
+    done
+    return 0
+}
+
+# ---- bad input: one line, non-zero exit, nothing left ----------------
+
+t_bad_image_missing() {
+    expect_status 125 $LIGHTVM create --monitor qemu "$TMP/no-such-image" \
+        2>"$TMP/e1" && one_line_error "$TMP/e1" "no-such-image"
+}
+
+t_bad_not_an_image() {
+    mkdir -p "$TMP/not-an-image"
+    expect_status 125 $LIGHTVM create --monitor qemu "$TMP/not-an-image" \
+        2>"$TMP/e2" && one_line_error "$TMP/e2" "is not a Tinyx image"
+}
+
+t_bad_args_for_qemu() {
+    expect_status 125 $LIGHTVM create --monitor qemu "$TMP/redis" -- x \
+        2>"$TMP/e3" && one_line_error "$TMP/e3" "not supported for the qemu monitor"
+}
+
+t_bad_publish() {
+    expect_status 2 $LIGHTVM create --monitor qemu -p 6379 "$TMP/redis" \
+        2>"$TMP/e4" && one_line_error "$TMP/e4" "--publish"
+}
+
+t_bad_save_proc_guest() {
+    local id
+    id=$($LIGHTVM create "$EXAMPLES/idle/idle.elf") || return 1
+    expect_status 125 $LIGHTVM save "$id" "$TMP/proc.state" 2>"$TMP/e5" &&
+        one_line_error "$TMP/e5" "not supported for the proc monitor" &&
+        [ ! -e "$TMP/proc.state" ] && $LIGHTVM destroy "$id" >/dev/null
+}
+
+t_bad_restore_proc() {
+    expect_status 125 $LIGHTVM restore --monitor proc "$TMP/redis1.state" \
+        "$EXAMPLES/idle/idle.elf" 2>"$TMP/e6" &&
+        one_line_error "$TMP/e6" "not supported"
+}
+
+t_bad_restore_garbage() {
+    # Not a saved state: QEMU refuses it; the guest never existed.
+    head -c 4096 /dev/urandom >"$TMP/garbage.state"
+    expect_status 125 $LIGHTVM restore "$TMP/garbage.state" "$TMP/redis" \
+        2>"$TMP/e7" && one_line_error "$TMP/e7" "" &&
+        [ -z "$($LIGHTVM list -q)" ] &&
+        [ -z "$(ls "$LIGHTVM_RUN_DIR/guests")" ]
+}
+
+t_bad_restore_missing() {
+    expect_status 125 $LIGHTVM restore "$TMP/none.state" "$TMP/redis" \
+        2>"$TMP/e8" && one_line_error "$TMP/e8" "none.state"
+}
+
+t_bad_save_unwritable() {
+    local id
+    id=$(create_redis redis4) || return 1
+    expect_status 125 $LIGHTVM save redis4 /proc/lightvm.state 2>"$TMP/e9" &&
+        one_line_error "$TMP/e9" "/proc/lightvm.state" &&
+        [ "$(field redis4 state)" = running ] &&
+        $LIGHTVM destroy redis4 >/dev/null
+}
+
+t_bad_api_fields() {
+    # Straight to the API: each refused by name, in one line.
+    $API "$LIGHTVM_SOCKET" \
+        '{"op":"create","monitor":"qemu","image":"'"$TMP/redis"'","ports":["nope"]}' \
+        '{"op":"create","image":"'"$EXAMPLES/idle/idle.elf"'","ports":["0:80"]}' \
+        '{"op":"save","id":"x","path":"relative"}' \
+        '{"op":"suspend","id":"nope"}' >"$TMP/api.out"
+    cat "$TMP/api.out"
+    [ "$(grep -c '"ok":false' "$TMP/api.out")" -eq 4 ] &&
+        contains "$TMP/api.out" "is not [ADDR:]HOST:GUEST" &&
+        contains "$TMP/api.out" "'ports' is for the qemu monitor" &&
+        contains "$TMP/api.out" "absolute path" &&
+        [ -z "$($LIGHTVM list -q)" ]
+}
+
+t_no_leftovers() {
+    daemon_stop
+    no_new_leftovers || return 1
+    # The daemons (sanitizer builds report at exit) found nothing wrong.
+    if grep -E 'Sanitizer|runtime error' "$TMP/lightvmd.log"; then
+        return 1
+    fi
+    [ -z "$(ls "$LIGHTVM_RUN_DIR/guests")" ] || return 1
+    local pid
+    for pid in $(cat "$QEMU_PIDS"); do
+        alive "$pid" && { echo "QEMU $pid still runs"; return 1; }
+    done
+    return 0
+}
+
+: >"$QEMU_PIDS"
+daemon_start --pool 0 || { echo "0 passed, 1 failed"; exit 1; }
+check build_images t_build_images
+check create_ready t_create_ready
+check cgroup_limits t_cgroup_limits
+check boots_client_files t_boots_client_files
+check console_log t_console_log
+check pause_unpause t_pause_unpause
+check save_restore t_save_restore
+check poweroff_exit t_poweroff_exit
+check app_exit_status t_app_exit_status
+check restart_kill9 t_restart_kill9
+check destroy_leaves_nothing t_destroy_leaves_nothing
+check bad_image_missing t_bad_image_missing
+check bad_not_an_image t_bad_not_an_image
+check bad_args_for_qemu t_bad_args_for_qemu
+check bad_publish t_bad_publish
+check bad_save_proc_guest t_bad_save_proc_guest
+check bad_restore_proc t_bad_restore_proc
+check bad_restore_garbage t_bad_restore_garbage
+check bad_restore_missing t_bad_restore_missing
+check bad_save_unwritable t_bad_save_unwritable
+check bad_api_fields t_bad_api_fields
+check no_leftovers t_no_leftovers
+finish
