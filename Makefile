@@ -295,7 +295,8 @@ test: deps
 STYLE_FILES = $(shell git ls-files '*.c' '*.h')
 CPPCHECK := cppcheck --quiet --enable=warning,performance,portability \
             --inline-suppr --std=c11 -I include -I . \
-            --suppress=missingIncludeSystem -D__x86_64__ --error-exitcode=1
+            --suppress=missingIncludeSystem \
+            -D__x86_64__ --error-exitcode=1
 
 .PHONY: format lint
 format:

@@ -67,9 +67,9 @@ static int print_json(const struct image *img)
         char p[4];
         prot_str(s->prot, p);
         json_array_append_new(
-            segs, json_pack("{s:I, s:I, s:I, s:s}", "vaddr", (json_int_t)s->vaddr,
-                            "memsz", (json_int_t)s->memsz, "filesz",
-                            (json_int_t)s->filesz, "prot", p));
+            segs, json_pack("{s:I, s:I, s:I, s:s}", "vaddr",
+                            (json_int_t)s->vaddr, "memsz", (json_int_t)s->memsz,
+                            "filesz", (json_int_t)s->filesz, "prot", p));
     }
     for (unsigned i = 0; i < in->ndevices; i++)
         json_array_append_new(
@@ -77,12 +77,12 @@ static int print_json(const struct image *img)
                             image_device_type_name(in->dev[i].type), "name",
                             in->dev[i].name, "readonly",
                             (in->dev[i].flags & LVM_DEVF_READONLY) != 0));
-    json_t *o = json_pack(
-        "{s:s, s:i, s:I, s:I, s:I, s:o, s:o}", "image", img->path,
-        "abi_version", (int)in->abi.abi_version, "entry",
-        (json_int_t)in->entry, "file_size", (json_int_t)in->file_size,
-        "memory_size", (json_int_t)(in->image_end - LVM_RAM_BASE), "segments",
-        segs, "devices", devs);
+    json_t *o =
+        json_pack("{s:s, s:i, s:I, s:I, s:I, s:o, s:o}", "image", img->path,
+                  "abi_version", (int)in->abi.abi_version, "entry",
+                  (json_int_t)in->entry, "file_size", (json_int_t)in->file_size,
+                  "memory_size", (json_int_t)(in->image_end - LVM_RAM_BASE),
+                  "segments", segs, "devices", devs);
     if (!o)
         return -1;
     char *s = json_dumps(o, JSON_INDENT(2));

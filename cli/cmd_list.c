@@ -74,7 +74,8 @@ static int list(int argc, char **argv, int stats)
             fprintf(f,
                     "Usage: lightvm %s [--json] [-q] [GUEST...]\n\n"
                     "Show %s guests%s. -q prints ids only.\n",
-                    stats ? "stats" : "list", stats ? "the named (or all)" : "all",
+                    stats ? "stats" : "list",
+                    stats ? "the named (or all)" : "all",
                     stats ? " with their CPU time and memory" : "");
             return c == 'h' ? 0 : CLI_EXIT_USAGE;
         }
@@ -88,8 +89,7 @@ static int list(int argc, char **argv, int stats)
     if (rc < 0)
         return CLI_EXIT_ERROR;
     int status = 0;
-    if (!json && !quiet)
-    {
+    if (!json && !quiet) {
         if (stats)
             printf("%-16s  %-20s  %-8s  %10s  %10s  %10s  %-17s  %16s  %16s\n",
                    "ID", "NAME", "STATE", "CPU TIME", "MEMORY", "LIMIT", "MAC",
@@ -243,16 +243,15 @@ int cmd_top(int argc, char **argv)
         char a[32], b[32];
         if (tty)
             printf("\033[H\033[2J");
-        printf("lightvm top - %zu guests, %u running, %s in guests\n\n",
-               t.n, running, cli_bytes(total_mem, a, sizeof a));
+        printf("lightvm top - %zu guests, %u running, %s in guests\n\n", t.n,
+               running, cli_bytes(total_mem, a, sizeof a));
         printf("%-16s  %-20s  %-8s  %6s  %10s  %10s\n", "ID", "NAME", "STATE",
                "CPU%", "MEMORY", "LIMIT");
         for (size_t i = 0; i < t.n && i < 40; i++) {
             const struct lightvm_guest *g = &t.g[i];
             double pct = it && dt > 0 ? 100.0 * g->cpu_ns / 1e9 / dt : 0;
-            printf("%-16s  %-20.20s  %-8s  %6.1f  %10s  %10s\n", g->id,
-                   g->name, g->state, pct,
-                   cli_bytes(g->memory_bytes, a, sizeof a),
+            printf("%-16s  %-20.20s  %-8s  %6.1f  %10s  %10s\n", g->id, g->name,
+                   g->state, pct, cli_bytes(g->memory_bytes, a, sizeof a),
                    cli_bytes(g->memory_limit, b, sizeof b));
         }
         fflush(stdout);

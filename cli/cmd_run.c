@@ -83,21 +83,11 @@ static int parse(int argc, char **argv, struct run_opts *o)
                 return -1;
             }
             break;
-        case 'c':
-            o->console_path = optarg;
-            break;
-        case 'q':
-            o->quiet = 1;
-            break;
-        case OPT_NO_DAEMON:
-            o->no_daemon = 1;
-            break;
-        case 'h':
-            fputs(usage, stdout);
-            exit(0);
-        default:
-            fputs(usage, stderr);
-            return -1;
+        case 'c': o->console_path = optarg; break;
+        case 'q': o->quiet = 1; break;
+        case OPT_NO_DAEMON: o->no_daemon = 1; break;
+        case 'h': fputs(usage, stdout); exit(0);
+        default: fputs(usage, stderr); return -1;
         }
     }
     if (guest_opts_rest(argc, argv, &o->g) < 0) {
@@ -125,9 +115,8 @@ static int waitset_open(struct waitset *w, double timeout, struct lvm_err *err)
     w->timerfd = -1;
     if (timeout > 0) {
         w->timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
-        struct itimerspec its = {{0, 0},
-                                 {(time_t)timeout,
-                                  (long)(fmod(timeout, 1.0) * 1e9)}};
+        struct itimerspec its = {
+            {0, 0}, {(time_t)timeout, (long)(fmod(timeout, 1.0) * 1e9)}};
         if (w->timerfd < 0 || timerfd_settime(w->timerfd, 0, &its, NULL) < 0)
             return lvm_err_set(err, errno, "set up the timeout");
     }
@@ -181,7 +170,8 @@ static int run_daemon(struct lightvm *c, struct run_opts *o)
         cli_msg("%s: %s", o->g.argv[0], strerror(errno));
         return CLI_EXIT_ERROR;
     }
-    if (o->console_path && (console = open_console(o->console_path, &err)) < 0) {
+    if (o->console_path &&
+        (console = open_console(o->console_path, &err)) < 0) {
         cli_error(&err);
         return CLI_EXIT_ERROR;
     }
@@ -314,8 +304,8 @@ static void show_nics(const struct guest *g)
                     (unsigned)__builtin_popcount(n->netmask), mac, n->bridge,
                     n->tap);
         else
-            cli_msg("guest %s %s: ip by DHCP, mac %s bridge %s tap %s",
-                    g->name, n->dev, mac, n->bridge, n->tap);
+            cli_msg("guest %s %s: ip by DHCP, mac %s bridge %s tap %s", g->name,
+                    n->dev, mac, n->bridge, n->tap);
     }
 }
 
@@ -381,8 +371,7 @@ static int run_cold(struct run_opts *o)
         fprintf(stderr,
                 "lightvm: timing (us): cgroup %.0f, shell %.0f (prepare); "
                 "devices %.0f, plan %.0f, launch %.0f (execute)\n",
-                (g->t_cgroup - t_begin) / 1e3,
-                (g->t_spawn - g->t_cgroup) / 1e3,
+                (g->t_cgroup - t_begin) / 1e3, (g->t_spawn - g->t_cgroup) / 1e3,
                 (g->t_devices - g->t_spawn) / 1e3,
                 (g->t_plan - g->t_devices) / 1e3,
                 (g->t_launch - g->t_plan) / 1e3);

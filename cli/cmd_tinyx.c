@@ -78,9 +78,7 @@ static int build(int argc, char **argv)
     while ((c = getopt_long(argc, argv, "o:p:f:c:u:k:z:qh", opts, NULL)) !=
            -1) {
         switch (c) {
-        case 'o':
-            o.out = optarg;
-            break;
+        case 'o': o.out = optarg; break;
         case 'p':
             if (o.npkgs == TINYX_MAX_PKGS) {
                 cli_msg("--pkg: at most %d packages", TINYX_MAX_PKGS);
@@ -95,39 +93,17 @@ static int build(int argc, char **argv)
             }
             o.files[o.nfiles++] = optarg;
             break;
-        case 'c':
-            o.cmd = optarg;
-            break;
-        case 'u':
-            o.user = optarg;
-            break;
-        case OPT_HEALTH:
-            o.health = optarg;
-            break;
-        case 'k':
-            o.kernel = optarg;
-            break;
-        case OPT_APPCFG:
-            o.app_config = optarg;
-            break;
-        case 'z':
-            o.compression = optarg;
-            break;
-        case OPT_FORCE:
-            o.force = 1;
-            break;
-        case OPT_KEEP:
-            o.keep_rootfs = 1;
-            break;
-        case 'q':
-            o.progress = NULL;
-            break;
-        case 'h':
-            fputs(usage, stdout);
-            return 0;
-        default:
-            fputs(usage, stderr);
-            return CLI_EXIT_USAGE;
+        case 'c': o.cmd = optarg; break;
+        case 'u': o.user = optarg; break;
+        case OPT_HEALTH: o.health = optarg; break;
+        case 'k': o.kernel = optarg; break;
+        case OPT_APPCFG: o.app_config = optarg; break;
+        case 'z': o.compression = optarg; break;
+        case OPT_FORCE: o.force = 1; break;
+        case OPT_KEEP: o.keep_rootfs = 1; break;
+        case 'q': o.progress = NULL; break;
+        case 'h': fputs(usage, stdout); return 0;
+        default: fputs(usage, stderr); return CLI_EXIT_USAGE;
         }
     }
     if (optind != argc - 1) {
@@ -176,12 +152,8 @@ static int kernel(int argc, char **argv)
     optind = 1;
     while ((c = getopt_long(argc, argv, "j:qh", opts, NULL)) != -1) {
         switch (c) {
-        case OPT_APP:
-            app = optarg;
-            break;
-        case OPT_APPCFG:
-            appcfg = optarg;
-            break;
+        case OPT_APP: app = optarg; break;
+        case OPT_APPCFG: appcfg = optarg; break;
         case 'j':
             bo.jobs = (unsigned)atoi(optarg);
             if (bo.jobs < 1 || bo.jobs > 256) {
@@ -189,30 +161,14 @@ static int kernel(int argc, char **argv)
                 return CLI_EXIT_USAGE;
             }
             break;
-        case OPT_FORCE:
-            bo.force = 1;
-            break;
-        case OPT_PRINT:
-            print = 1;
-            break;
-        case OPT_MIN:
-            minimize = 1;
-            break;
-        case OPT_IMAGE:
-            image = optarg;
-            break;
-        case OPT_CAND:
-            cand = optarg;
-            break;
-        case 'q':
-            bo.progress = NULL;
-            break;
-        case 'h':
-            fputs(usage, stdout);
-            return 0;
-        default:
-            fputs(usage, stderr);
-            return CLI_EXIT_USAGE;
+        case OPT_FORCE: bo.force = 1; break;
+        case OPT_PRINT: print = 1; break;
+        case OPT_MIN: minimize = 1; break;
+        case OPT_IMAGE: image = optarg; break;
+        case OPT_CAND: cand = optarg; break;
+        case 'q': bo.progress = NULL; break;
+        case 'h': fputs(usage, stdout); return 0;
+        default: fputs(usage, stderr); return CLI_EXIT_USAGE;
         }
     }
     if (optind != argc) {

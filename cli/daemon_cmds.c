@@ -44,8 +44,8 @@ void cli_print_guest_json(const struct lightvm_guest *g)
     if (g->mac[0]) {
         json_t *n = json_pack("{s:s, s:s, s:s, s:s}", "dev", g->nic, "mac",
                               g->mac, "bridge", g->bridge, "tap", g->tap);
-        json_object_set_new(n, "ip", g->ip[0] ? json_string(g->ip)
-                                               : json_null());
+        json_object_set_new(n, "ip",
+                            g->ip[0] ? json_string(g->ip) : json_null());
         if (g->memory_limit) /* with stats */
             json_object_set_new(
                 n, "counters",

@@ -53,21 +53,15 @@ static int parse_net(int which, const char *arg, struct guest_net_spec *n)
             return -1;
         }
         break;
-    case 2:
-        n->nat = 1;
-        break;
-    case 3:
-        n->dhcp = 1;
-        break;
+    case 2: n->nat = 1; break;
+    case 3: n->dhcp = 1; break;
     case 4:
         if (netaddr_parse_ip4(arg, &n->want_addr) < 0) {
             cli_msg("--ip: '%s' is not an IPv4 address", arg);
             return -1;
         }
         break;
-    case 5:
-        n->no_filter = 1;
-        break;
+    case 5: n->no_filter = 1; break;
     }
     if (n->dhcp && n->want_addr) {
         cli_msg("--ip and --net-dhcp exclude each other");
@@ -149,9 +143,7 @@ int guest_opt(int c, const char *arg, struct guest_opts *o)
         }
         o->nblocks++;
         return 1;
-    case GO_MONITOR:
-        o->monitor = arg;
-        return 1;
+    case GO_MONITOR: o->monitor = arg; return 1;
     case GO_NET:
     case GO_NET_SUBNET:
     case GO_NET_NAT:
@@ -159,8 +151,7 @@ int guest_opt(int c, const char *arg, struct guest_opts *o)
     case GO_NET_IP:
     case GO_NET_NO_FILTER:
         return parse_net(c - GO_NET, arg, &o->net) < 0 ? -1 : 1;
-    default:
-        return 0;
+    default: return 0;
     }
 }
 

@@ -31,56 +31,64 @@ enum {
 
 /* Entries for a command's getopt_long table. */
 #define GUEST_LONG_OPTS                                                        \
-    {"mem", required_argument, NULL, 'm'},                                    \
-        {"memory", required_argument, NULL, 'm'},                             \
-        {"mem-limit", required_argument, NULL, GO_MEM_LIMIT},                 \
-        {"cpu-quota", required_argument, NULL, GO_CPU},                       \
-        {"cpus", required_argument, NULL, GO_CPU},                            \
-        {"console-limit", required_argument, NULL, GO_CONSOLE_LIMIT},         \
-        {"name", required_argument, NULL, 'n'},                               \
-        {"env", required_argument, NULL, 'e'},                                \
-        {"block", required_argument, NULL, 'b'},                              \
-        {"monitor", required_argument, NULL, GO_MONITOR},                     \
-        {"watchdog", required_argument, NULL, GO_WATCHDOG},                   \
-        {"net", optional_argument, NULL, GO_NET},                             \
-        {"net-subnet", required_argument, NULL, GO_NET_SUBNET},               \
-        {"net-nat", no_argument, NULL, GO_NET_NAT},                           \
-        {"net-dhcp", no_argument, NULL, GO_NET_DHCP},                         \
-        {"ip", required_argument, NULL, GO_NET_IP},                           \
-        {"net-no-filter", no_argument, NULL, GO_NET_NO_FILTER}
+    {"mem", required_argument, NULL, 'm'},                                     \
+        {"memory", required_argument, NULL, 'm'},                              \
+        {"mem-limit", required_argument, NULL, GO_MEM_LIMIT},                  \
+        {"cpu-quota", required_argument, NULL, GO_CPU},                        \
+        {"cpus", required_argument, NULL, GO_CPU},                             \
+        {"console-limit", required_argument, NULL, GO_CONSOLE_LIMIT},          \
+        {"name", required_argument, NULL, 'n'},                                \
+        {"env", required_argument, NULL, 'e'},                                 \
+        {"block", required_argument, NULL, 'b'},                               \
+        {"monitor", required_argument, NULL, GO_MONITOR},                      \
+        {"watchdog", required_argument, NULL, GO_WATCHDOG},                    \
+        {"net", optional_argument, NULL, GO_NET},                              \
+        {"net-subnet", required_argument, NULL, GO_NET_SUBNET},                \
+        {"net-nat", no_argument, NULL, GO_NET_NAT},                            \
+        {"net-dhcp", no_argument, NULL, GO_NET_DHCP},                          \
+        {"ip", required_argument, NULL, GO_NET_IP},                            \
+    {                                                                          \
+        "net-no-filter", no_argument, NULL, GO_NET_NO_FILTER                   \
+    }
 
 #define GUEST_OPTS_HELP                                                        \
-    "  -m, --mem SIZE          guest RAM (default 16M; K, M, G suffixes)\n"   \
-    "      --mem-limit SIZE    host memory limit (default RAM + 4M)\n"        \
-    "      --cpu-quota CPUS    CPU time limit in CPUs, e.g. 0.5 (default none)\n" \
-    "      --console-limit SIZE  most a guest may write to a console file\n"  \
-    "                          (default 16M)\n"                               \
-    "  -n, --name NAME         guest name (default: from the image)\n"        \
-    "  -e, --env KEY=VALUE     set an environment variable in the guest\n"    \
-    "  -b, --block NAME=FILE[:ro]  attach FILE as block device NAME\n"        \
-    "      --monitor MONITOR   proc (default): a sandboxed process, on any\n" \
-    "                          Linux host; kvm: a hardware virtual machine\n"\
-    "                          (needs /dev/kvm); auto: kvm where /dev/kvm\n"  \
-    "                          works, proc otherwise, and says which; qemu\n"\
-    "                          for a Tinyx image (create, restore)\n"        \
-    "      --watchdog MS       kill the guest if it does not yield (ping) for\n" \
-    "                          MS milliseconds (daemon guests)\n"            \
-    "      --net[=BRIDGE]      attach the guest's NICs to BRIDGE (default\n"  \
+    "  -m, --mem SIZE          guest RAM (default 16M; K, M, G suffixes)\n"    \
+    "      --mem-limit SIZE    host memory limit (default RAM + 4M)\n"         \
+    "      --cpu-quota CPUS    CPU time limit in CPUs, e.g. 0.5 (default "     \
+    "none)\n"                                                                  \
+    "      --console-limit SIZE  most a guest may write to a console file\n"   \
+    "                          (default 16M)\n"                                \
+    "  -n, --name NAME         guest name (default: from the image)\n"         \
+    "  -e, --env KEY=VALUE     set an environment variable in the guest\n"     \
+    "  -b, --block NAME=FILE[:ro]  attach FILE as block device NAME\n"         \
+    "      --monitor MONITOR   proc (default): a sandboxed process, on any\n"  \
+    "                          Linux host; kvm: a hardware virtual machine\n"  \
+    "                          (needs /dev/kvm); auto: kvm where /dev/kvm\n"   \
+    "                          works, proc otherwise, and says which; qemu\n"  \
+    "                          for a Tinyx image (create, restore)\n"          \
+    "      --watchdog MS       kill the guest if it does not yield (ping) "    \
+    "for\n"                                                                    \
+    "                          MS milliseconds (daemon guests)\n"              \
+    "      --net[=BRIDGE]      attach the guest's NICs to BRIDGE (default\n"   \
     "                          lvm0, created on first use); its address and\n" \
-    "                          MAC are printed on stderr at start\n"         \
-    "      --net-subnet CIDR   a new bridge's address and the guests' subnet\n" \
-    "                          (default 10.213.0.1/16)\n"                    \
-    "      --net-nat           masquerade the subnet to the host's uplink\n" \
-    "      --net-dhcp          no static address: the guest uses DHCP\n"    \
-    "      --ip ADDRESS        this address for the guest's first NIC\n"    \
+    "                          MAC are printed on stderr at start\n"           \
+    "      --net-subnet CIDR   a new bridge's address and the guests' "        \
+    "subnet\n"                                                                 \
+    "                          (default 10.213.0.1/16)\n"                      \
+    "      --net-nat           masquerade the subnet to the host's uplink\n"   \
+    "      --net-dhcp          no static address: the guest uses DHCP\n"       \
+    "      --ip ADDRESS        this address for the guest's first NIC\n"       \
     "      --net-no-filter     let the guest send from any MAC or address\n"
 
 /* Options of `create` and `restore` for a qemu guest. */
-#define CREATE_QEMU_LONG_OPTS {"publish", required_argument, NULL, 'p'}
+#define CREATE_QEMU_LONG_OPTS                                                  \
+    {                                                                          \
+        "publish", required_argument, NULL, 'p'                                \
+    }
 #define CREATE_QEMU_OPTS_HELP                                                  \
-    "  -p, --publish [ADDR:]HOST:GUEST  qemu: forward host TCP port HOST\n"   \
-    "                          (on ADDR, default 127.0.0.1; 0 picks a free\n" \
-    "                          one, shown by 'list --json') to the guest's\n" \
+    "  -p, --publish [ADDR:]HOST:GUEST  qemu: forward host TCP port HOST\n"    \
+    "                          (on ADDR, default 127.0.0.1; 0 picks a free\n"  \
+    "                          one, shown by 'list --json') to the guest's\n"  \
     "                          GUEST\n"
 #define GUEST_OPTS_MAX_PORTS 16
 

@@ -172,9 +172,7 @@ static int parse(int argc, char **argv, struct qrun *q)
                 return -1;
             }
             break;
-        case 'c':
-            q->console_path = optarg;
-            break;
+        case 'c': q->console_path = optarg; break;
         case 'p':
             if (parse_publish(optarg, cfg) < 0) {
                 cli_msg("--publish: '%s' is not [ADDR:]HOSTPORT:GUESTPORT "
@@ -231,9 +229,7 @@ static int parse(int argc, char **argv, struct qrun *q)
                 return -1;
             }
             break;
-        case OPT_KERNEL:
-            kernel = optarg;
-            break;
+        case OPT_KERNEL: kernel = optarg; break;
         case 'n':
             if (!*optarg || strlen(optarg) >= 64) {
                 cli_msg("--name: 1 to 63 characters");
@@ -248,15 +244,9 @@ static int parse(int argc, char **argv, struct qrun *q)
                 return -1;
             }
             break;
-        case 'q':
-            q->quiet = 1;
-            break;
-        case 'h':
-            fputs(usage, stdout);
-            exit(0);
-        default:
-            fputs(usage, stderr);
-            return -1;
+        case 'q': q->quiet = 1; break;
+        case 'h': fputs(usage, stdout); exit(0);
+        default: fputs(usage, stderr); return -1;
         }
     }
     if (optind != argc - 1) {

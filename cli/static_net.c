@@ -53,8 +53,8 @@ int cli_exec_net(int argc, char **argv)
                  "lightvm-net");
     }
     execv(path, full);
-    cli_msg("networking needs %s: %s (or run the guest through lightvmd)",
-            path, strerror(errno));
+    cli_msg("networking needs %s: %s (or run the guest through lightvmd)", path,
+            strerror(errno));
     return CLI_EXIT_ERROR;
 }
 

@@ -268,8 +268,7 @@ static void guest_from(json_t *o, struct lightvm_guest *g)
     g->restored = json_is_true(json_object_get(o, "restored"));
     size_t i;
     json_t *p;
-    json_array_foreach(json_object_get(o, "ports"), i, p)
-    {
+    json_array_foreach (json_object_get(o, "ports"), i, p) {
         if (g->nports == LIGHTVM_MAX_PORTS)
             break;
         struct lightvm_port *lp = &g->ports[g->nports++];
@@ -319,10 +318,10 @@ static json_t *create_request(const char *op,
     if (o->nblocks > 0) {
         json_t *a = json_array();
         for (int i = 0; i < o->nblocks; i++)
-            json_array_append_new(
-                a, json_pack("{s:s, s:s, s:b}", "name", o->blocks[i].name,
-                             "path", o->blocks[i].path, "readonly",
-                             o->blocks[i].readonly));
+            json_array_append_new(a, json_pack("{s:s, s:s, s:b}", "name",
+                                               o->blocks[i].name, "path",
+                                               o->blocks[i].path, "readonly",
+                                               o->blocks[i].readonly));
         json_object_set_new(r, "block", a);
     }
     if (o->console_fd >= 0)
@@ -531,8 +530,7 @@ int lightvm_list(struct lightvm *c, int with_stats,
             return -1;
         size_t i;
         json_t *g;
-        json_array_foreach(json_object_get(rep, "guests"), i, g)
-        {
+        json_array_foreach (json_object_get(rep, "guests"), i, g) {
             struct lightvm_guest lg;
             guest_from(g, &lg);
             if (fn(&lg, arg)) {

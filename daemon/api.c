@@ -30,10 +30,10 @@ json_t *api_error(const struct request *r, const char *code, const char *msg)
 }
 
 static const char *const exit_kinds[] = {
-    [GUEST_EXITED] = "exited",   [GUEST_ABORTED] = "aborted",
-    [GUEST_POLICY] = "policy",   [GUEST_CRASHED] = "crashed",
-    [GUEST_OOM] = "oom",         [GUEST_TIMEOUT] = "timeout",
-    [GUEST_KILLED] = "killed",   [GUEST_SETUP] = "setup",
+    [GUEST_EXITED] = "exited",     [GUEST_ABORTED] = "aborted",
+    [GUEST_POLICY] = "policy",     [GUEST_CRASHED] = "crashed",
+    [GUEST_OOM] = "oom",           [GUEST_TIMEOUT] = "timeout",
+    [GUEST_KILLED] = "killed",     [GUEST_SETUP] = "setup",
     [GUEST_WATCHDOG] = "watchdog", [GUEST_UNKNOWN] = "unknown",
 };
 
@@ -86,10 +86,11 @@ static json_t *vm_json(struct daemon *d, struct vm *v, int stats)
         if (cgroup_stats(cg, &cs, &err) == 0)
             json_object_set_new(
                 o, "stats",
-                json_pack("{s:I, s:I, s:I, s:I}", "cpu_ns", (json_int_t)cs.cpu_ns,
-                          "memory_bytes", (json_int_t)cs.memory_bytes,
-                          "memory_limit", (json_int_t)cs.memory_max,
-                          "oom_kills", (json_int_t)cs.oom_kills));
+                json_pack("{s:I, s:I, s:I, s:I}", "cpu_ns",
+                          (json_int_t)cs.cpu_ns, "memory_bytes",
+                          (json_int_t)cs.memory_bytes, "memory_limit",
+                          (json_int_t)cs.memory_max, "oom_kills",
+                          (json_int_t)cs.oom_kills));
     }
     return o;
 }
@@ -118,8 +119,8 @@ static struct vm *target(struct daemon *d, struct client *c,
                  ambiguous ? "'%s' matches more than one guest"
                            : "no guest '%s'",
                  ok ? r->target : "(unprintable)");
-        server_reply(d, c, api_error(r, ambiguous ? "ambiguous" : "not_found",
-                                     msg));
+        server_reply(d, c,
+                     api_error(r, ambiguous ? "ambiguous" : "not_found", msg));
     }
     return v;
 }
@@ -159,21 +160,22 @@ static void op_create(struct daemon *d, struct client *c,
         return;
     }
     if (r->console_fd && fd < 0) {
-        server_reply(d, c, api_error(r, "bad_request",
-                                     "console \"fd\" needs an fd with the "
-                                     "request"));
+        server_reply(d, c,
+                     api_error(r, "bad_request",
+                               "console \"fd\" needs an fd with the "
+                               "request"));
         return;
     }
     struct vm *v;
     const char *code = "failed";
     struct lvm_err err;
-    int rc = vm_create(d, r, &c->cr, r->console_fd ? fd : -1, &v, &code,
-                       &err);
+    int rc = vm_create(d, r, &c->cr, r->console_fd ? fd : -1, &v, &code, &err);
     if (fd >= 0)
         close(fd); /* the guest holds its own copy */
     if (rc < 0) {
         char buf[LVM_ERR_MSG_MAX + 64];
-        server_reply(d, c, api_error(r, code, lvm_err_str(&err, buf, sizeof buf)));
+        server_reply(d, c,
+                     api_error(r, code, lvm_err_str(&err, buf, sizeof buf)));
         return;
     }
     json_t *o = reply_new(r, 1);
@@ -191,9 +193,9 @@ static void op_list(struct daemon *d, struct client *c, const struct request *r)
         for (size_t i = r->offset; i < end; i++)
             json_array_append_new(a, vm_json(d, d->vms[i], r->stats));
         json_object_set_new(o, "total", json_integer((json_int_t)d->nvms));
-        json_object_set_new(o, "next", end < d->nvms
-                                           ? json_integer((json_int_t)end)
-                                           : json_null());
+        json_object_set_new(o, "next",
+                            end < d->nvms ? json_integer((json_int_t)end)
+                                          : json_null());
     } else {
         /* Only its own guests: offsets count those. */
         size_t seen = 0, total = 0;
@@ -208,9 +210,9 @@ static void op_list(struct daemon *d, struct client *c, const struct request *r)
         }
         size_t end = r->offset + seen;
         json_object_set_new(o, "total", json_integer((json_int_t)total));
-        json_object_set_new(o, "next", end < total
-                                           ? json_integer((json_int_t)end)
-                                           : json_null());
+        json_object_set_new(o, "next",
+                            end < total ? json_integer((json_int_t)end)
+                                        : json_null());
     }
     json_object_set_new(o, "guests", a);
     server_reply(d, c, o);
@@ -229,12 +231,12 @@ static void op_pool(struct daemon *d, struct client *c, const struct request *r)
     }
     json_object_set_new(o, "classes", a);
     json_object_set_new(o, "rate", json_real(d->pool.rate));
-    json_object_set_new(
-        o, "counters",
-        json_pack("{s:I, s:I, s:I, s:I}", "made", (json_int_t)d->pool.made,
-                  "taken", (json_int_t)d->pool.taken, "missed",
-                  (json_int_t)d->pool.missed, "failed",
-                  (json_int_t)d->pool.failed));
+    json_object_set_new(o, "counters",
+                        json_pack("{s:I, s:I, s:I, s:I}", "made",
+                                  (json_int_t)d->pool.made, "taken",
+                                  (json_int_t)d->pool.taken, "missed",
+                                  (json_int_t)d->pool.missed, "failed",
+                                  (json_int_t)d->pool.failed));
     if (d->pool.last_error[0])
         json_object_set_new(o, "last_error", json_string(d->pool.last_error));
     pthread_mutex_unlock(&d->pool.lock);
@@ -247,8 +249,8 @@ void api_handle(struct daemon *d, struct client *c, struct request *r, int fd)
     char buf[LVM_ERR_MSG_MAX + 64];
     if (r->op != OP_CREATE && r->op != OP_RESTORE && fd >= 0) {
         close(fd);
-        server_reply(d, c, api_error(r, "bad_request",
-                                     "only create takes an fd"));
+        server_reply(d, c,
+                     api_error(r, "bad_request", "only create takes an fd"));
         return;
     }
     if (r->op == OP_CREATE || r->op == OP_RESTORE) {
@@ -308,9 +310,7 @@ void api_handle(struct daemon *d, struct client *c, struct request *r, int fd)
         if (rc == 0)
             o = reply_new(r, 1);
         break;
-    case OP_WAIT:
-        vm_add_waiter(d, v, c, r);
-        return;
+    case OP_WAIT: vm_add_waiter(d, v, c, r); return;
     case OP_SAVE:
         if (v->q) {
             vm_qemu_save(d, v, c, r); /* answers when the file is complete */
@@ -322,15 +322,14 @@ void api_handle(struct daemon *d, struct client *c, struct request *r, int fd)
                  v->monitor, v->id);
         server_reply(d, c, api_error(r, "invalid", buf));
         return;
-    default:
-        lvm_err_set(&err, EINVAL, "not implemented");
-        rc = -1;
+    default: lvm_err_set(&err, EINVAL, "not implemented"); rc = -1;
     }
     if (rc < 0)
-        o = api_error(r, err.code == ENOENT    ? "not_found"
-                         : err.code == EBUSY   ? "busy"
-                         : err.code == EINVAL  ? "invalid"
-                                               : "failed",
+        o = api_error(r,
+                      err.code == ENOENT   ? "not_found"
+                      : err.code == EBUSY  ? "busy"
+                      : err.code == EINVAL ? "invalid"
+                                           : "failed",
                       lvm_err_str(&err, buf, sizeof buf));
     server_reply(d, c, o);
 }

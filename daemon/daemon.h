@@ -52,12 +52,12 @@ struct client {
     int fd;
     struct ep_item ep;
     uid_t uid;
-    struct creds cr; /* files it names are opened as it */
+    struct creds cr;                /* files it names are opened as it */
     struct outmsg *q_head, *q_tail; /* replies the client has not read yet */
     size_t q_bytes;
-    int dead; /* closed; freed after the current batch of events, once
+    int dead;       /* closed; freed after the current batch of events, once
                  nothing refers to it */
-    int refs; /* waiters pointing at it */
+    int refs;       /* waiters pointing at it */
     unsigned waits; /* outstanding wait requests */
     struct client *prev, *next;
     struct client *grave_next;
@@ -101,16 +101,16 @@ struct vm {
     uid_t owner; /* the client uid that created it */
     uint64_t mem, mem_limit;
     double cpus;
-    double created;    /* Unix time */
-    double create_ms;  /* request to STARTED */
+    double created;   /* Unix time */
+    double create_ms; /* request to STARTED */
     uint32_t watchdog_ms;
     uint64_t watchdog_floor_ns; /* a full period from here: set on unpause
                                    and resume, when the guest could not ping */
     struct cached_image *img;
     struct guest_exit exit;
-    int reap_pending;         /* adopted: waiting for init to reap it */
+    int reap_pending; /* adopted: waiting for init to reap it */
     uint64_t reap_deadline;
-    int audit_pending;        /* SIGSYS exit waiting for its audit record */
+    int audit_pending; /* SIGSYS exit waiting for its audit record */
     uint64_t audit_deadline;
     struct waiter *waiters;    /* `wait` requests */
     struct waiter *destroyers; /* `destroy` requests, answered once it died */
@@ -151,8 +151,8 @@ struct pool {
     pthread_mutex_t lock;
     pthread_cond_t cond;
     int stop;
-    double rate; /* shells per second, at most */
-    struct netdev *nd;      /* the pool thread's netlink session */
+    double rate;             /* shells per second, at most */
+    struct netdev *nd;       /* the pool thread's netlink session */
     struct netdev_bridge br; /* the default bridge, once made sure of */
     unsigned nclasses;
     struct pool_class cls[POOL_MAX_CLASSES];
@@ -177,7 +177,7 @@ struct daemon {
     char run_dir[PATH_MAX];
     char guests_dir[PATH_MAX];
     char sock_path[PATH_MAX];
-    gid_t api_gid; /* members may use the API; (gid_t)-1: root only */
+    gid_t api_gid;  /* members may use the API; (gid_t)-1: root only */
     dev_t sock_dev; /* the socket file we bound, to remove only ours */
     ino_t sock_ino;
     int epfd, listen_fd, sig_fd, tick_fd, audit_fd, lock_fd;
@@ -261,9 +261,9 @@ void vm_ended(struct daemon *d, struct vm *v);
  * after this batch of events. */
 void vm_forget(struct daemon *d, struct vm *v);
 struct vm *vm_find(struct daemon *d, const char *id_or_name, int *ambiguous);
-int vm_create(struct daemon *d, const struct request *r,
-              const struct creds *cr, int console_fd, struct vm **out,
-              const char **code, struct lvm_err *err);
+int vm_create(struct daemon *d, const struct request *r, const struct creds *cr,
+              int console_fd, struct vm **out, const char **code,
+              struct lvm_err *err);
 /* Kill the guest and answer (r) once it is gone and its record removed:
  * never blocks the daemon on a guest that is slow to die. */
 void vm_destroy(struct daemon *d, struct vm *v, struct client *c,

@@ -19,8 +19,8 @@ struct cached_image *images_get(struct daemon *d, const char *path, int fd,
     struct stat st;
     if (fstat(fd, &st) < 0)
         return lvm_err_set(err, errno, "%s", path), NULL;
-    long long mtime = (long long)st.st_mtim.tv_sec * 1000000000ll +
-                      st.st_mtim.tv_nsec;
+    long long mtime =
+        (long long)st.st_mtim.tv_sec * 1000000000ll + st.st_mtim.tv_nsec;
     for (struct cached_image *c = d->images; c; c = c->next)
         if (c->dev == st.st_dev && c->ino == st.st_ino &&
             c->size == st.st_size && c->mtime_ns == mtime &&

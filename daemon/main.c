@@ -58,8 +58,8 @@ void daemon_log(const char *fmt, ...)
     localtime_r(&ts.tv_sec, &tm);
     char buf[1024];
     int n = (int)strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", &tm);
-    n += snprintf(buf + n, sizeof buf - (size_t)n, ".%03ld lightvmd: ",
-                  ts.tv_nsec / 1000000);
+    n += snprintf(buf + n, sizeof buf - (size_t)n,
+                  ".%03ld lightvmd: ", ts.tv_nsec / 1000000);
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(buf + n, sizeof buf - (size_t)n, fmt, ap);
@@ -186,15 +186,11 @@ static void run(struct daemon *d)
         for (int i = 0; i < n; i++) {
             struct ep_item *it = evs[i].data.ptr;
             switch (it->type) {
-            case EP_LISTEN:
-                server_accept(d);
-                break;
+            case EP_LISTEN: server_accept(d); break;
             case EP_CLIENT:
                 server_client_event(d, it->ptr, evs[i].events);
                 break;
-            case EP_PIDFD:
-                vm_exited(d, it->ptr);
-                break;
+            case EP_PIDFD: vm_exited(d, it->ptr); break;
             case EP_SIGNAL: {
                 struct signalfd_siginfo si;
                 while (read(d->sig_fd, &si, sizeof si) == sizeof si)
@@ -209,9 +205,7 @@ static void run(struct daemon *d)
                 vm_tick(d);
                 break;
             }
-            case EP_AUDIT:
-                audit_event(d);
-                break;
+            case EP_AUDIT: audit_event(d); break;
             case EP_QMP:
             case EP_QCTL: vm_qemu_event(d, it->ptr, it->type); break;
             }
@@ -269,21 +263,16 @@ static int parse_args(struct daemon *d, int argc, char **argv)
         case O_RATE:
             d->pool.rate = strtod(optarg, &end);
             if (*end || !(d->pool.rate > 0)) {
-                fprintf(stderr, "lightvmd: --pool-rate: '%s' is not a positive "
-                                "number\n",
+                fprintf(stderr,
+                        "lightvmd: --pool-rate: '%s' is not a positive "
+                        "number\n",
                         optarg);
                 return -1;
             }
             break;
-        case O_QUIET:
-            quiet = 1;
-            break;
-        case 'h':
-            fputs(usage, stdout);
-            exit(0);
-        default:
-            fputs(usage, stderr);
-            return -1;
+        case O_QUIET: quiet = 1; break;
+        case 'h': fputs(usage, stdout); exit(0);
+        default: fputs(usage, stderr); return -1;
         }
     }
     if (optind != argc) {

@@ -35,14 +35,15 @@ const char *request_op_name(enum request_op op)
 /* Fields each operation accepts, besides "op" and "tag". */
 static const char *const target_fields[] = {"id", NULL};
 static const char *const create_fields[] = {
-    "image", "name", "mem", "mem_limit", "cpus", "args", "env", "block",
-    "monitor", "console", "console_limit", "watchdog_ms", "net", "argv0",
-    "ports", NULL};
+    "image", "name",  "mem",     "mem_limit", "cpus",          "args",
+    "env",   "block", "monitor", "console",   "console_limit", "watchdog_ms",
+    "net",   "argv0", "ports",   NULL};
 /* restore: create's fields and the state file */
 static const char *const restore_fields[] = {
-    "image", "name", "mem", "mem_limit", "cpus", "args", "env", "block",
-    "monitor", "console", "console_limit", "watchdog_ms", "net", "argv0",
-    "ports", "path", NULL};
+    "image",         "name",        "mem",   "mem_limit", "cpus",
+    "args",          "env",         "block", "monitor",   "console",
+    "console_limit", "watchdog_ms", "net",   "argv0",     "ports",
+    "path",          NULL};
 static const char *const save_fields[] = {"id", "path", NULL};
 static const char *const list_fields[] = {"offset", "limit", "stats", NULL};
 static const char *const no_fields[] = {NULL};
@@ -67,8 +68,7 @@ static const char *printable(const char *s, char buf[72])
     size_t i = 0;
     for (; i < 60 && s[i]; i++) {
         unsigned char c = (unsigned char)s[i];
-        buf[i] = c < 0x20 || c == 0x7f || c == '\'' || c == '"' ? '?'
-                                                               : (char)c;
+        buf[i] = c < 0x20 || c == 0x7f || c == '\'' || c == '"' ? '?' : (char)c;
     }
     if (i == 60 && s[i])
         buf[i++] = '.', buf[i++] = '.', buf[i++] = '.';
@@ -118,8 +118,8 @@ static int get_uint(json_t *o, const char *key, uint64_t max, uint64_t *out,
     return 1;
 }
 
-static int get_strings(json_t *o, const char *key, char **out, int max,
-                       int *n, const char **code, struct lvm_err *err)
+static int get_strings(json_t *o, const char *key, char **out, int max, int *n,
+                       const char **code, struct lvm_err *err)
 {
     json_t *a = json_object_get(o, key);
     if (!a)
@@ -130,8 +130,7 @@ static int get_strings(json_t *o, const char *key, char **out, int max,
         BAD("bad_request", "field '%s' has more than %d entries", key, max);
     size_t i;
     json_t *v;
-    json_array_foreach(a, i, v)
-    {
+    json_array_foreach (a, i, v) {
         if (!json_is_string(v))
             BAD("bad_request", "field '%s' must be an array of strings", key);
         size_t len = json_string_length(v);
@@ -152,19 +151,18 @@ static int parse_blocks(json_t *o, struct request *r, const char **code,
     if (!a)
         return 0;
     if (!json_is_array(a) || json_array_size(a) > GUEST_MAX_BLOCKS)
-        BAD("bad_request", "field 'block' must be an array of at most %d "
-                           "objects",
+        BAD("bad_request",
+            "field 'block' must be an array of at most %d "
+            "objects",
             GUEST_MAX_BLOCKS);
     size_t i;
     json_t *b;
-    json_array_foreach(a, i, b)
-    {
+    json_array_foreach (a, i, b) {
         if (!json_is_object(b))
             BAD("bad_request", "field 'block' must hold objects");
         const char *k;
         json_t *v;
-        json_object_foreach(b, k, v)
-        {
+        json_object_foreach (b, k, v) {
             char pb[72];
             if (strcmp(k, "name") && strcmp(k, "path") && strcmp(k, "readonly"))
                 BAD("unknown_field", "unknown field '%s' in a block device",
@@ -172,7 +170,8 @@ static int parse_blocks(json_t *o, struct request *r, const char **code,
         }
         struct guest_block *gb = &r->blocks[r->nblocks];
         gb->fd = -1;
-        if (get_string(b, "name", gb->name, sizeof gb->name, 1, code, err) < 0 ||
+        if (get_string(b, "name", gb->name, sizeof gb->name, 1, code, err) <
+                0 ||
             get_string(b, "path", gb->path, sizeof gb->path, 1, code, err) < 0)
             return -1;
         json_t *ro = json_object_get(b, "readonly");
@@ -206,8 +205,7 @@ static int parse_net(json_t *o, struct request *r, const char **code,
         BAD("bad_request", "field 'net' must be true or an object");
     const char *k;
     json_t *v;
-    json_object_foreach(n, k, v)
-    {
+    json_object_foreach (n, k, v) {
         char pb[72];
         if (strcmp(k, "bridge") && strcmp(k, "subnet") && strcmp(k, "ip") &&
             strcmp(k, "nat") && strcmp(k, "dhcp") && strcmp(k, "filter"))
@@ -261,8 +259,7 @@ static int parse_ports(json_t *o, struct request *r, const char **code,
             REQUEST_MAX_PORTS);
     size_t i;
     json_t *v;
-    json_array_foreach(a, i, v)
-    {
+    json_array_foreach (a, i, v) {
         if (!json_is_string(v) || json_string_length(v) == 0 ||
             json_string_length(v) >= REQUEST_PORT_LEN ||
             strlen(json_string_value(v)) != json_string_length(v))
@@ -301,8 +298,8 @@ static int parse_create(json_t *o, struct request *r, const char **code,
     if (get_uint(o, "mem", LVM_RAM_MAX, &r->mem, code, err) < 0 ||
         get_uint(o, "mem_limit", LVM_RAM_MAX + (1ull << 30), &r->mem_limit,
                  code, err) < 0 ||
-        get_uint(o, "console_limit", 1ull << 30, &r->console_limit, code,
-                 err) < 0)
+        get_uint(o, "console_limit", 1ull << 30, &r->console_limit, code, err) <
+            0)
         return -1;
     uint64_t wd = 0;
     if (get_uint(o, "watchdog_ms", 86400000, &wd, code, err) < 0)
@@ -388,8 +385,7 @@ int request_parse(const char *buf, size_t len, struct request *r,
     const char *const *allowed = fields_of(r->op);
     const char *k;
     json_t *v;
-    json_object_foreach(o, k, v)
-    {
+    json_object_foreach (o, k, v) {
         if (!strcmp(k, "op") || !strcmp(k, "tag"))
             continue;
         int ok = 0;
@@ -403,9 +399,7 @@ int request_parse(const char *buf, size_t len, struct request *r,
         }
     }
     switch (r->op) {
-    case OP_CREATE:
-        rc = parse_create(o, r, code, err);
-        break;
+    case OP_CREATE: rc = parse_create(o, r, code, err); break;
     case OP_RESTORE:
         rc =
             parse_create(o, r, code, err) < 0 || parse_path(o, r, code, err) < 0
@@ -437,9 +431,7 @@ int request_parse(const char *buf, size_t len, struct request *r,
         break;
     }
     case OP_VERSION:
-    case OP_POOL:
-        rc = 0;
-        break;
+    case OP_POOL: rc = 0; break;
     default:
         rc = get_string(o, "id", r->target, sizeof r->target, 1, code, err) < 0
                  ? -1

@@ -39,7 +39,7 @@ enum request_op {
 
 struct request {
     enum request_op op;
-    int64_t tag;   /* echoed in the reply */
+    int64_t tag; /* echoed in the reply */
     int has_tag;
     char target[GUEST_ID_LEN + 48]; /* id or name, for ops on a guest */
     /* create, and restore */

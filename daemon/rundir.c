@@ -125,8 +125,8 @@ int rundir_write_config(const struct daemon *d, const struct vm *v,
     json_t *o = json_pack(
         "{s:s, s:s, s:s, s:s, s:i, s:i, s:I, s:I, s:I, s:f, s:f, s:f, s:b, "
         "s:i}",
-        "id", v->id, "name", v->name, "image", v->image, "monitor",
-        v->monitor, "pid", (int)v->pid, "owner", (int)v->owner, "pid_start",
+        "id", v->id, "name", v->name, "image", v->image, "monitor", v->monitor,
+        "pid", (int)v->pid, "owner", (int)v->owner, "pid_start",
         (json_int_t)proc_start_time(v->pid), "mem", (json_int_t)v->mem,
         "mem_limit", (json_int_t)v->mem_limit, "cpus", v->cpus, "created",
         v->created, "create_ms", v->create_ms, "pooled", v->pooled,
@@ -167,9 +167,9 @@ int rundir_write_exit(const struct daemon *d, const struct vm *v)
 
 static enum guest_exit_kind kind_of(const char *s)
 {
-    static const char *const names[] = {"exited", "aborted", "policy",
-                                        "crashed", "oom", "timeout",
-                                        "killed", "setup", "watchdog"};
+    static const char *const names[] = {"exited",  "aborted", "policy",
+                                        "crashed", "oom",     "timeout",
+                                        "killed",  "setup",   "watchdog"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if (!strcmp(s, names[i]))
             return (enum guest_exit_kind)i;
@@ -183,8 +183,8 @@ static void kill_leftover_shell(const struct daemon *d, const char *id)
     FILE *f = fopen(path, "re");
     int pid = 0;
     unsigned long long start = 0;
-    if (f && fscanf(f, "%d %llu", &pid, &start) == 2 && pid > 0 &&
-        start && proc_start_time(pid) == start) {
+    if (f && fscanf(f, "%d %llu", &pid, &start) == 2 && pid > 0 && start &&
+        proc_start_time(pid) == start) {
         int pfd = (int)syscall(SYS_pidfd_open, pid, 0);
         if (pfd >= 0) {
             syscall(SYS_pidfd_send_signal, pfd, SIGKILL, NULL, 0);
@@ -247,10 +247,11 @@ static void recover_one(struct daemon *d, const char *id)
     snprintf(v->monitor, sizeof v->monitor, "%s", mon ? mon : "proc");
     v->pid = (pid_t)json_integer_value(json_object_get(cfg, "pid"));
     v->owner = (uid_t)json_integer_value(json_object_get(cfg, "owner"));
-    unsigned long long start =
-        (unsigned long long)json_integer_value(json_object_get(cfg, "pid_start"));
+    unsigned long long start = (unsigned long long)json_integer_value(
+        json_object_get(cfg, "pid_start"));
     v->mem = (uint64_t)json_integer_value(json_object_get(cfg, "mem"));
-    v->mem_limit = (uint64_t)json_integer_value(json_object_get(cfg, "mem_limit"));
+    v->mem_limit =
+        (uint64_t)json_integer_value(json_object_get(cfg, "mem_limit"));
     v->cpus = json_number_value(json_object_get(cfg, "cpus"));
     v->created = json_number_value(json_object_get(cfg, "created"));
     v->create_ms = json_number_value(json_object_get(cfg, "create_ms"));

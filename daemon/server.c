@@ -25,8 +25,8 @@ int server_open(struct daemon *d, struct lvm_err *err)
     if (strlen(d->sock_path) >= sizeof a.sun_path)
         return lvm_err_set(err, ENAMETOOLONG, "socket path %s", d->sock_path);
     strcpy(a.sun_path, d->sock_path);
-    d->listen_fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK,
-                          0);
+    d->listen_fd =
+        socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (d->listen_fd < 0)
         return lvm_err_set(err, errno, "socket");
     unlink(d->sock_path); /* we hold the run directory's lock */
@@ -36,9 +36,8 @@ int server_open(struct daemon *d, struct lvm_err *err)
     if (r < 0)
         return lvm_err_set(err, errno, "bind %s", d->sock_path);
     /* Root, and the API group if there is one, may connect. */
-    if (d->api_gid != (gid_t)-1 &&
-        (chown(d->sock_path, 0, d->api_gid) < 0 ||
-         chmod(d->sock_path, 0660) < 0))
+    if (d->api_gid != (gid_t)-1 && (chown(d->sock_path, 0, d->api_gid) < 0 ||
+                                    chmod(d->sock_path, 0660) < 0))
         return lvm_err_set(err, errno, "give %s to the API group",
                            d->sock_path);
     if (listen(d->listen_fd, 512) < 0)
@@ -78,8 +77,8 @@ static int allowed(const struct daemon *d, int fd, uid_t *uid)
 void server_accept(struct daemon *d)
 {
     for (;;) {
-        int fd = accept4(d->listen_fd, NULL, NULL,
-                         SOCK_CLOEXEC | SOCK_NONBLOCK);
+        int fd =
+            accept4(d->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
         if (fd < 0)
             return;
         uid_t uid = (uid_t)-1;
@@ -238,7 +237,8 @@ static void client_read(struct daemon *d, struct client *c)
                         .msg_iovlen = 1,
                         .msg_control = ctl.b,
                         .msg_controllen = sizeof ctl.b};
-    ssize_t n = recvmsg(c->fd, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT | MSG_TRUNC);
+    ssize_t n =
+        recvmsg(c->fd, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT | MSG_TRUNC);
     if (n < 0 && (errno == EAGAIN || errno == EINTR))
         return;
     if (n <= 0) {
@@ -258,8 +258,9 @@ static void client_read(struct daemon *d, struct client *c)
     const char *code;
     struct lvm_err err;
     if ((mh.msg_flags & MSG_CTRUNC) || nfds > 1) {
-        server_reply(d, c, api_error(NULL, "bad_request",
-                                     "at most one fd may come with a request"));
+        server_reply(d, c,
+                     api_error(NULL, "bad_request",
+                               "at most one fd may come with a request"));
     } else if (request_parse(buf, (size_t)n, &r, &code, &err) < 0) {
         server_reply(d, c, api_error(&r, code, err.msg));
     } else {

@@ -155,9 +155,10 @@ struct waiter *vm_waiter_new(struct daemon *d, struct client *c,
                              const struct request *r)
 {
     if (c->waits >= CLIENT_MAX_WAITS) {
-        server_reply(d, c, api_error(r, "busy",
-                                     "too many outstanding wait and destroy "
-                                     "requests"));
+        server_reply(d, c,
+                     api_error(r, "busy",
+                               "too many outstanding wait and destroy "
+                               "requests"));
         return NULL;
     }
     struct waiter *w = malloc(sizeof *w);
@@ -237,8 +238,8 @@ static int open_client_files(const struct request *r, const struct creds *cr,
     if (*image_fd < 0)
         return -1;
     for (unsigned i = 0; i < r->nblocks; i++) {
-        block_fds[i] = creds_open_data(cr, r->blocks[i].path,
-                                       !r->blocks[i].readonly, err);
+        block_fds[i] =
+            creds_open_data(cr, r->blocks[i].path, !r->blocks[i].readonly, err);
         if (block_fds[i] < 0)
             return lvm_err_wrap(err, "block device %s", r->blocks[i].name);
     }
@@ -254,9 +255,9 @@ static void close_client_files(int image_fd, const int block_fds[])
             close(block_fds[i]);
 }
 
-int vm_create(struct daemon *d, const struct request *r,
-              const struct creds *cr, int console_fd, struct vm **out,
-              const char **code, struct lvm_err *err)
+int vm_create(struct daemon *d, const struct request *r, const struct creds *cr,
+              int console_fd, struct vm **out, const char **code,
+              struct lvm_err *err)
 {
     int image_fd, block_fds[GUEST_MAX_BLOCKS];
     if (open_client_files(r, cr, &image_fd, block_fds, err) < 0) {
@@ -437,8 +438,8 @@ static int vm_create_files(struct daemon *d, const struct request *r,
     struct guest_net_spec net;
     if (vm_net_spec(d, r, &net, err) < 0) {
         images_put(d, ci);
-        *code = err->code == EEXIST || err->code == ENOSPC ? "invalid"
-                                                           : "failed";
+        *code =
+            err->code == EEXIST || err->code == ENOSPC ? "invalid" : "failed";
         return lvm_err_wrap(err, "network");
     }
     struct vm *v = calloc(1, sizeof *v);
@@ -520,8 +521,7 @@ static int vm_create_files(struct daemon *d, const struct request *r,
                    v->id, (t1 - t0) / 1e3, (t_take - t0) / 1e3,
                    (g->t_devices - t_take) / 1e3,
                    (g->t_plan - g->t_devices) / 1e3,
-                   (g->t_launch - g->t_plan) / 1e3,
-                   (t1 - g->t_launch) / 1e3);
+                   (g->t_launch - g->t_plan) / 1e3, (t1 - g->t_launch) / 1e3);
     }
     *out = v;
     return 0;
@@ -572,8 +572,8 @@ static void finish_exit(struct daemon *d, struct vm *v)
     v->reap_pending = 0;
     if (killed_by_us == KILLED_BY_WATCHDOG) {
         v->exit.kind = GUEST_WATCHDOG;
-        snprintf(v->exit.detail, sizeof v->exit.detail,
-                 "no ping for %u ms", v->watchdog_ms);
+        snprintf(v->exit.detail, sizeof v->exit.detail, "no ping for %u ms",
+                 v->watchdog_ms);
     }
     if (v->exit.kind == GUEST_POLICY && v->exit.syscall == -1) {
         /* The audit record may still be on its way. */
@@ -770,8 +770,8 @@ void vm_tick(struct daemon *d)
             if (last < v->watchdog_floor_ns)
                 last = v->watchdog_floor_ns;
             if (now > last + (uint64_t)v->watchdog_ms * 1000000ull) {
-                daemon_log("guest %s (%s): watchdog expired, killing it",
-                           v->id, v->name);
+                daemon_log("guest %s (%s): watchdog expired, killing it", v->id,
+                           v->name);
                 guest_kill(v->g); /* finished when its pidfd says so */
                 v->killed_by = KILLED_BY_WATCHDOG;
             }

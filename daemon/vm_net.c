@@ -54,8 +54,8 @@ int vm_net_spec(struct daemon *d, const struct request *r,
     struct daemon_bridge *b = cached(d, name);
     if (b && ns->bridge_addr &&
         (b->br.addr != ns->bridge_addr || b->br.prefix != ns->prefix))
-        return lvm_err_set(err, EEXIST,
-                           "bridge %s exists with another subnet", name);
+        return lvm_err_set(err, EEXIST, "bridge %s exists with another subnet",
+                           name);
     if (!b) {
         if (d->nbridges == DAEMON_MAX_BRIDGES)
             return lvm_err_set(err, ENOSPC, "at most %d bridges",
@@ -73,8 +73,7 @@ int vm_net_spec(struct daemon *d, const struct request *r,
         b = &d->bridges[d->nbridges - 1];
     }
     if (ns->nat && !b->nat) {
-        if (netnat_enable(d->nd, b->br.name, b->br.addr, b->br.prefix, err) <
-            0)
+        if (netnat_enable(d->nd, b->br.name, b->br.addr, b->br.prefix, err) < 0)
             return -1;
         b->nat = 1;
     }
@@ -103,8 +102,8 @@ json_t *vm_net_json(struct daemon *d, const struct guest *g, int stats)
         json_t *o = json_pack(
             "{s:s, s:s, s:s, s:s, s:o}", "dev", n->dev, "mac",
             netaddr_mac_str(n->mac, mac), "bridge", n->bridge, "tap", n->tap,
-            "ip", n->addr ? json_string(netaddr_ip4_str(n->addr, ip))
-                          : json_null());
+            "ip",
+            n->addr ? json_string(netaddr_ip4_str(n->addr, ip)) : json_null());
         if (o && n->addr)
             json_object_set_new(o, "prefix",
                                 json_integer(__builtin_popcount(n->netmask)));
@@ -143,15 +142,15 @@ json_t *vm_net_record(const struct guest *g)
         const struct guest_nic *n = &g->net->nic[i];
         char mac[18];
         json_array_append_new(
-            a, json_pack("{s:s, s:s, s:i, s:s, s:i, s:s, s:I, s:I, s:I, s:b, "
-                         "s:b}",
-                         "dev", n->dev, "bridge", n->bridge, "bridge_ifindex",
-                         n->bridge_ifindex, "tap", n->tap, "tap_ifindex",
-                         n->tap_ifindex, "mac", netaddr_mac_str(n->mac, mac),
-                         "addr", (json_int_t)n->addr, "netmask",
-                         (json_int_t)n->netmask, "gateway",
-                         (json_int_t)n->gateway, "leased", n->leased,
-                         "guarded", n->guarded));
+            a,
+            json_pack("{s:s, s:s, s:i, s:s, s:i, s:s, s:I, s:I, s:I, s:b, "
+                      "s:b}",
+                      "dev", n->dev, "bridge", n->bridge, "bridge_ifindex",
+                      n->bridge_ifindex, "tap", n->tap, "tap_ifindex",
+                      n->tap_ifindex, "mac", netaddr_mac_str(n->mac, mac),
+                      "addr", (json_int_t)n->addr, "netmask",
+                      (json_int_t)n->netmask, "gateway", (json_int_t)n->gateway,
+                      "leased", n->leased, "guarded", n->guarded));
     }
     return json_pack("{s:s, s:o}", "lease_dir", g->net->lease_dir, "nics", a);
 }
@@ -179,8 +178,7 @@ int vm_net_adopt(struct daemon *d, json_t *rec, struct guest *g)
     snprintf(gn->lease_dir, sizeof gn->lease_dir, "%s", dir);
     size_t i;
     json_t *o;
-    json_array_foreach(nics, i, o)
-    {
+    json_array_foreach (nics, i, o) {
         if (gn->n == GUEST_MAX_NICS)
             break;
         struct guest_nic *n = &gn->nic[gn->n];
@@ -188,8 +186,7 @@ int vm_net_adopt(struct daemon *d, json_t *rec, struct guest *g)
         const char *br = json_string_value(json_object_get(o, "bridge"));
         const char *tap = json_string_value(json_object_get(o, "tap"));
         if (!dev || !br || !tap ||
-            parse_mac(json_string_value(json_object_get(o, "mac")), n->mac) <
-                0)
+            parse_mac(json_string_value(json_object_get(o, "mac")), n->mac) < 0)
             continue;
         snprintf(n->dev, sizeof n->dev, "%s", dev);
         snprintf(n->bridge, sizeof n->bridge, "%s", br);

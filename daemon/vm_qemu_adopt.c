@@ -23,8 +23,7 @@ static void read_config(struct qvm *q, json_t *cfg)
     json_t *ports = json_object_get(qc, "ports");
     size_t i;
     json_t *p;
-    json_array_foreach(ports, i, p)
-    {
+    json_array_foreach (ports, i, p) {
         if (q->nfwd == QEMU_MAX_FWDS)
             break;
         struct qemu_fwd *f = &q->fwd[q->nfwd++];

@@ -24,8 +24,8 @@ struct cgroup_limits {
 };
 
 struct cgroup {
-    int version;   /* 1 or 2 */
-    char name[64]; /* the guest's id */
+    int version;      /* 1 or 2 */
+    char name[64];    /* the guest's id */
     unsigned v1_mask; /* v1: the hierarchies it has (all, if opened) */
 };
 

@@ -107,8 +107,8 @@ int host_init(struct lvm_host *h, struct lvm_err *err)
 
 int host_use_template_mntns(struct lvm_host *h, struct lvm_err *err)
 {
-    return sandbox_template_mntns(h->root_dir, &h->mntns_fd,
-                                  &h->host_mntns_fd, &h->host_cwd_fd, err);
+    return sandbox_template_mntns(h->root_dir, &h->mntns_fd, &h->host_mntns_fd,
+                                  &h->host_cwd_fd, err);
 }
 
 void host_fini(struct lvm_host *h)

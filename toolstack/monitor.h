@@ -82,15 +82,14 @@ int plan_memory(struct plan_builder *b, const struct image *img,
 
 /* Put the seccomp filter (bpf, bpf_len) in the plan and free it. */
 struct sock_filter;
-int plan_filter(struct plan_builder *b, struct sock_filter *bpf,
-                size_t bpf_len, struct lvm_err *err);
+int plan_filter(struct plan_builder *b, struct sock_filter *bpf, size_t bpf_len,
+                struct lvm_err *err);
 
 /* Attach the image template and the device pages and add the standard
  * maps (plan_memory); (*devp) is the device pages' fd index. */
 int plan_guest_memory(struct plan_builder *b, const struct image *img,
                       const struct guest *g, struct attach *a,
-                      const struct layout *lay, int *devp,
-                      struct lvm_err *err);
+                      const struct layout *lay, int *devp, struct lvm_err *err);
 
 /* Finish: fds, entry points, sizes. */
 void plan_end(struct plan_builder *b, const struct image *img,

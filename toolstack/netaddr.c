@@ -186,6 +186,7 @@ static int mkdir_p(const char *path, struct lvm_err *err)
 
 int lease_dir_open(struct lease_dir *d, const char *dir, struct lvm_err *err)
 {
+    // cppcheck-suppress ctuuninitvar ; (d) is written here, not read
     snprintf(d->path, sizeof d->path, "%s", dir);
     /* Usually there already: create it (and its parents) only if not. */
     d->fd = open(d->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

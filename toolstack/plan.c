@@ -98,8 +98,8 @@ static int add_map(struct plan_builder *b, struct lvm_plan_map m,
     return 0;
 }
 
-int plan_filter(struct plan_builder *b, struct sock_filter *bpf,
-                size_t bpf_len, struct lvm_err *err)
+int plan_filter(struct plan_builder *b, struct sock_filter *bpf, size_t bpf_len,
+                struct lvm_err *err)
 {
     long off = bpf_len <= LVM_PLAN_MAX_BPF
                    ? plan_data(b, bpf, bpf_len * sizeof *bpf)
@@ -114,8 +114,7 @@ int plan_filter(struct plan_builder *b, struct sock_filter *bpf,
 
 int plan_guest_memory(struct plan_builder *b, const struct image *img,
                       const struct guest *g, struct attach *a,
-                      const struct layout *lay, int *devp,
-                      struct lvm_err *err)
+                      const struct layout *lay, int *devp, struct lvm_err *err)
 {
     int tmpl = attach_fd(a, img->template_fd, -1, err);
     *devp = attach_fd(a, g->dev.fd, -1, err);

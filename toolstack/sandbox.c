@@ -333,9 +333,9 @@ int sandbox_template_mntns(const char *root_dir, int *mntns_fd,
         if (*mntns_fd < 0 || *host_mntns_fd < 0 || *host_cwd_fd < 0) {
             r = lvm_err_set(err, errno, "open the mount namespaces");
             for (int *fd = mntns_fd; fd; fd = fd == mntns_fd ? host_mntns_fd
-                                            : fd == host_mntns_fd
-                                                ? host_cwd_fd
-                                                : NULL)
+                                              : fd == host_mntns_fd
+                                                  ? host_cwd_fd
+                                                  : NULL)
                 if (*fd >= 0) {
                     close(*fd);
                     *fd = -1;

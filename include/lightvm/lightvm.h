@@ -46,12 +46,12 @@ struct lightvm_net {
 };
 
 struct lightvm_create_opts {
-    const char *image;   /* path of the guest ELF, as lightvmd sees it */
-    const char *argv0;   /* the guest's argv[0]; NULL: the image path */
-    const char *name;    /* NULL: derived from the image and the id */
-    uint64_t mem;        /* bytes of RAM; 0: the daemon's default (16 MiB) */
-    uint64_t mem_limit;  /* host memory limit; 0: RAM + kernel overhead */
-    double cpus;         /* CPU quota; 0: none */
+    const char *image;  /* path of the guest ELF, as lightvmd sees it */
+    const char *argv0;  /* the guest's argv[0]; NULL: the image path */
+    const char *name;   /* NULL: derived from the image and the id */
+    uint64_t mem;       /* bytes of RAM; 0: the daemon's default (16 MiB) */
+    uint64_t mem_limit; /* host memory limit; 0: RAM + kernel overhead */
+    double cpus;        /* CPU quota; 0: none */
     const char *const *args; /* argv[1..] of the guest */
     int nargs;
     const char *const *env; /* KEY=VALUE */
@@ -76,10 +76,10 @@ struct lightvm_port {
 #define LIGHTVM_MAX_PORTS 16
 
 struct lightvm_exit {
-    char kind[16];  /* exited, aborted, policy, crashed, oom, timeout,
+    char kind[16];     /* exited, aborted, policy, crashed, oom, timeout,
                        killed, watchdog, unknown */
-    int status;     /* exit status or signal */
-    int code;       /* what `lightvm run` would exit with */
+    int status;        /* exit status or signal */
+    int code;          /* what `lightvm run` would exit with */
     char message[320]; /* "killed: forbidden system call openat (257)" */
 };
 
@@ -93,12 +93,12 @@ struct lightvm_guest {
     int pid;
     uint64_t mem;
     double cpus;
-    double created;        /* Unix time */
-    double create_ms;      /* daemon: request to guest started */
-    int pooled;            /* created in a pre-made shell */
-    int adopted;           /* found running by a restarted lightvmd */
-    int suspended;         /* the guest acknowledged a suspend */
-    uint64_t cpu_ns;       /* stats (when asked for) */
+    double created;   /* Unix time */
+    double create_ms; /* daemon: request to guest started */
+    int pooled;       /* created in a pre-made shell */
+    int adopted;      /* found running by a restarted lightvmd */
+    int suspended;    /* the guest acknowledged a suspend */
+    uint64_t cpu_ns;  /* stats (when asked for) */
     uint64_t memory_bytes;
     uint64_t memory_limit;
     /* Its first NIC, if it has one ("" otherwise), and with stats its
@@ -150,20 +150,18 @@ int lightvm_restore(struct lightvm *c, const char *path,
                     struct lightvm_guest *out, struct lightvm_error *e);
 
 /* Kill the guest (if running) and remove everything it had. */
-int lightvm_destroy(struct lightvm *c, const char *id,
-                    struct lightvm_exit *out, struct lightvm_error *e);
+int lightvm_destroy(struct lightvm *c, const char *id, struct lightvm_exit *out,
+                    struct lightvm_error *e);
 
 /* Freeze and thaw from outside (cgroup freezer; QMP stop and cont for a
  * qemu guest): works on any guest. */
 int lightvm_pause(struct lightvm *c, const char *id, struct lightvm_error *e);
-int lightvm_unpause(struct lightvm *c, const char *id,
-                    struct lightvm_error *e);
+int lightvm_unpause(struct lightvm *c, const char *id, struct lightvm_error *e);
 
 /* Requests through the guest's control device (the guest cooperates). */
 int lightvm_poweroff(struct lightvm *c, const char *id,
                      struct lightvm_error *e);
-int lightvm_suspend(struct lightvm *c, const char *id,
-                    struct lightvm_error *e);
+int lightvm_suspend(struct lightvm *c, const char *id, struct lightvm_error *e);
 int lightvm_resume(struct lightvm *c, const char *id, struct lightvm_error *e);
 
 /* Block until the guest exits; (out) says how. */

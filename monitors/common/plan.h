@@ -67,7 +67,8 @@ struct lvm_msg_prepare {
 };
 
 #define LVM_PREP_CGROUPNS (1u << 0) /* unshare the cgroup namespace */
-#define LVM_PREP_ROOT_READY (1u << 1) /* the mount namespace it was cloned
+#define LVM_PREP_ROOT_READY                                                    \
+    (1u << 1) /* the mount namespace it was cloned
                                          into has the empty root already */
 
 struct lvm_msg_error {

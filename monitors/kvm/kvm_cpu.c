@@ -131,10 +131,12 @@ static void write_gdt(const struct kvm_monitor *m)
  * guest's ring 3, as under Linux; any other `int n` is a #GP. */
 static void write_idt(void)
 {
+    // cppcheck-suppress comparePointers ; one section's start and end
     size_t code = (size_t)(kvm_stubs_end - kvm_stubs_start);
     if (code > KVM_PAGE || code < IDT_ENTRIES * STUB_SIZE)
         kvm_fail(EINVAL, "exception stubs do not fit their page");
     memcpy((void *)(uintptr_t)KVM_STUBS_ADDR, kvm_stubs_start, code);
+    // cppcheck-suppress comparePointers ; one section's start and end
     code = (size_t)(kvm_tramp_end - kvm_tramp_start);
     if (code > KVM_PAGE)
         kvm_fail(EINVAL, "the syscall trampoline does not fit its page");

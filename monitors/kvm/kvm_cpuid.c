@@ -29,6 +29,7 @@ static struct kvm_cpuid2 *supported(struct kvm_monitor *m)
             calloc(1, sizeof *c + n * sizeof(struct kvm_cpuid_entry2));
         if (!c)
             kvm_fail(ENOMEM, "allocate CPUID entries");
+        // cppcheck-suppress nullPointerRedundantCheck ; kvm_fail never returns
         c->nent = n;
         if (kvm_ioctl(m->kvm_fd, KVM_GET_SUPPORTED_CPUID, c) == 0)
             return c;

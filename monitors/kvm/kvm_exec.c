@@ -29,7 +29,6 @@
 #include <time.h>
 #include <unistd.h>
 
-
 struct kvm_monitor kvm_mon = {.kvm_fd = -1, .vm_fd = -1, .vcpu_fd = -1};
 static int prepared;
 

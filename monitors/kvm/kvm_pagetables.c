@@ -68,6 +68,7 @@ static uint64_t *pd_of(struct pt_builder *b, uint64_t addr)
     unsigned gi = (unsigned)(addr / SZ_1G);
     if (gi >= 4)
         kvm_fail(EINVAL, "guest memory beyond 4 GiB");
+    // cppcheck-suppress arrayIndexOutOfBoundsCond ; kvm_fail never returns
     if (!b->pd[gi]) {
         b->pd[gi] = new_table(b);
         b->pdpt[gi] = (uint64_t)(uintptr_t)b->pd[gi] | TABLE_FLAGS;

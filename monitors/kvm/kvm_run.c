@@ -63,6 +63,7 @@ static void port_io(struct kvm_monitor *m)
     uint32_t off;
     memcpy(&off, (const char *)r + r->io.data_offset, sizeof off);
     uint64_t block = LVM_RAM_BASE + off;
+    // cppcheck-suppress arrayIndexOutOfBoundsCond ; kvm_crash never returns
     if (!kvm_mem_ok(m, block, hypercalls[nr].size, PROT_READ | PROT_WRITE))
         kvm_crash(m, SIGSEGV,
                   "hypercall %u with its argument block at %#llx, outside "

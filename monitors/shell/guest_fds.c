@@ -33,6 +33,7 @@ int shell_install_fds(const struct lvm_msg_plan *p, const int *fds, int nfds)
         int t = p->fds[i].target, k = p->fds[i].fd_index;
         if (k < 0 || k >= nfds || t < 0 || t >= SHELL_HIGH_FD)
             shell_fail(EINVAL, "fd entry %u is invalid", i);
+        // cppcheck-suppress negativeIndex ; shell_fail never returns
         if (dup3(high[k], t, 0) < 0)
             shell_fail(errno, "install guest fd %d", t);
         is_target[t] = 1;

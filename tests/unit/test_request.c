@@ -86,8 +86,7 @@ static void test_save_restore(void **state)
     (void)state;
     struct request r;
     assert_int_equal(
-        parse("{\"op\":\"save\",\"id\":\"web\",\"path\":\"/s/web.state\"}",
-              &r),
+        parse("{\"op\":\"save\",\"id\":\"web\",\"path\":\"/s/web.state\"}", &r),
         0);
     assert_int_equal(r.op, OP_SAVE);
     assert_string_equal(r.target, "web");
@@ -154,8 +153,8 @@ static void test_refusals(void **state)
             "NUL");
     refused("{\"op\":\"save\",\"id\":\"a\"}", "bad_request",
             "missing field 'path'");
-    refused("{\"op\":\"save\",\"id\":\"a\",\"path\":\"rel/x\"}",
-            "bad_request", "absolute");
+    refused("{\"op\":\"save\",\"id\":\"a\",\"path\":\"rel/x\"}", "bad_request",
+            "absolute");
     refused("{\"op\":\"save\",\"id\":\"a\",\"path\":\"/x\",\"mem\":1}",
             "unknown_field", "'mem'");
     refused("{\"op\":\"restore\",\"image\":\"/x\"}", "bad_request",
@@ -211,10 +210,8 @@ static void test_limits(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_create_full),
-        cmocka_unit_test(test_simple_ops),
-        cmocka_unit_test(test_save_restore),
-        cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_create_full),  cmocka_unit_test(test_simple_ops),
+        cmocka_unit_test(test_save_restore), cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_limits),
     };
     return cmocka_run_group_tests_name("request", tests, NULL, NULL);
