@@ -283,6 +283,7 @@ run: deps
 # binaries in both builds. ASan's quarantine of freed memory is kept
 # small so that the daemon's memory-growth checks measure leaks, not it.
 test: deps
+	$(MAKE) lint
 	$(MAKE) tests fuzz
 	$(MAKE) SAN=1 tests
 	ASAN_OPTIONS=quarantine_size_mb=4 BUILD=build/san ./scripts/run-tests.sh \
