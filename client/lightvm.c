@@ -408,16 +408,23 @@ static int simple(struct lightvm *c, const char *op, const char *id,
     return 0;
 }
 
-int lightvm_destroy(struct lightvm *c, const char *id, struct lightvm_exit *out,
-                    struct lightvm_error *e)
+/* A request on one guest whose reply carries the guest's exit. */
+static int simple_exit(struct lightvm *c, const char *op, const char *id,
+                       struct lightvm_exit *out, struct lightvm_error *e)
 {
     json_t *rep;
-    if (simple(c, "destroy", id, &rep, e) < 0)
+    if (simple(c, op, id, &rep, e) < 0)
         return -1;
     if (out)
         exit_from(json_object_get(rep, "exit"), out);
     json_decref(rep);
     return 0;
+}
+
+int lightvm_destroy(struct lightvm *c, const char *id, struct lightvm_exit *out,
+                    struct lightvm_error *e)
+{
+    return simple_exit(c, "destroy", id, out, e);
 }
 
 int lightvm_pause(struct lightvm *c, const char *id, struct lightvm_error *e)
@@ -448,13 +455,7 @@ int lightvm_resume(struct lightvm *c, const char *id, struct lightvm_error *e)
 int lightvm_wait(struct lightvm *c, const char *id, struct lightvm_exit *out,
                  struct lightvm_error *e)
 {
-    json_t *rep;
-    if (simple(c, "wait", id, &rep, e) < 0)
-        return -1;
-    if (out)
-        exit_from(json_object_get(rep, "exit"), out);
-    json_decref(rep);
-    return 0;
+    return simple_exit(c, "wait", id, out, e);
 }
 
 int lightvm_wait_send(struct lightvm *c, const char *id,

@@ -64,7 +64,7 @@ TINYX_FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -O1 -g -Iinclude -I. \
 TINYX_FUZZ_SRCS := tinyx/dpkg.c tinyx/manifest.c tinyx/kconfig.c \
                    tinyx/argsplit.c tinyx/elfdeps.c monitors/qemu/qemu_qmp.c \
                    monitors/qemu/qemu_control.c \
-                   toolstack/error.c
+                   toolstack/error.c toolstack/fdpass.c
 build/fuzz/fuzz_tinyx_%: tests/fuzz/fuzz_tinyx_%.c $(TINYX_FUZZ_SRCS) \
     $(TINYX_HDRS)
 	@mkdir -p $(dir $@)

@@ -9,6 +9,7 @@
  * itself after PREPARE.
  */
 #include "toolstack/sandbox.h"
+#include "toolstack/fdpass.h"
 #include "toolstack/fsutil.h"
 
 #include <errno.h>
@@ -251,26 +252,7 @@ static int expect(struct sandbox *sb, uint16_t type, struct lvm_err *err)
 static int send_fds(int sock, const void *msg, size_t len, const int *fds,
                     int nfds)
 {
-    union {
-        char buf[CMSG_SPACE(sizeof(int) * LVM_PLAN_MAX_FDS)];
-        struct cmsghdr align;
-    } ctl;
-    memset(&ctl, 0, sizeof ctl);
-    struct iovec iov = {(void *)msg, len};
-    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
-    if (nfds > 0) {
-        mh.msg_control = ctl.buf;
-        mh.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)nfds);
-        struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
-        c->cmsg_level = SOL_SOCKET;
-        c->cmsg_type = SCM_RIGHTS;
-        c->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)nfds);
-        memcpy(CMSG_DATA(c), fds, sizeof(int) * (size_t)nfds);
-    }
-    ssize_t n;
-    do
-        n = sendmsg(sock, &mh, MSG_NOSIGNAL);
-    while (n < 0 && errno == EINTR);
+    ssize_t n = fdpass_send(sock, msg, len, fds, nfds, 0);
     if (n != (ssize_t)len) {
         if (n >= 0)
             errno = EMSGSIZE;

@@ -3,6 +3,7 @@
  * a line is at most QMP_BUF_MAX bytes, anything longer is an error.
  */
 #include "monitors/qemu/qemu_qmp.h"
+#include "toolstack/fdpass.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -116,25 +117,7 @@ static int send_all(int fd, const char *s, size_t len, int sendfd,
                     struct lvm_err *err)
 {
     while (len) {
-        struct iovec iov = {(void *)s, len};
-        union {
-            char buf[CMSG_SPACE(sizeof(int))];
-            struct cmsghdr align;
-        } u;
-        struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
-        if (sendfd >= 0) {
-            memset(&u, 0, sizeof u);
-            mh.msg_control = u.buf;
-            mh.msg_controllen = sizeof u.buf;
-            struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
-            c->cmsg_level = SOL_SOCKET;
-            c->cmsg_type = SCM_RIGHTS;
-            c->cmsg_len = CMSG_LEN(sizeof(int));
-            memcpy(CMSG_DATA(c), &sendfd, sizeof(int));
-        }
-        ssize_t n = sendmsg(fd, &mh, MSG_NOSIGNAL);
-        if (n < 0 && errno == EINTR)
-            continue;
+        ssize_t n = fdpass_send(fd, s, len, &sendfd, sendfd >= 0, 0);
         if (n < 0)
             return lvm_err_set(err, errno, "write QMP");
         s += n;

@@ -4,6 +4,7 @@
  * connection rather than growing without bound.
  */
 #include "monitors/qemu/qemu_qmpa.h"
+#include "toolstack/fdpass.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -67,26 +68,7 @@ void qmpa_free(struct qmpa *q)
 static int send_line(int fd, const char *s, size_t len, int sendfd,
                      struct lvm_err *err)
 {
-    struct iovec iov = {(void *)s, len};
-    union {
-        char buf[CMSG_SPACE(sizeof(int))];
-        struct cmsghdr align;
-    } u;
-    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
-    if (sendfd >= 0) {
-        memset(&u, 0, sizeof u);
-        mh.msg_control = u.buf;
-        mh.msg_controllen = sizeof u.buf;
-        struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
-        c->cmsg_level = SOL_SOCKET;
-        c->cmsg_type = SCM_RIGHTS;
-        c->cmsg_len = CMSG_LEN(sizeof(int));
-        memcpy(CMSG_DATA(c), &sendfd, sizeof(int));
-    }
-    ssize_t n;
-    do
-        n = sendmsg(fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
-    while (n < 0 && errno == EINTR);
+    ssize_t n = fdpass_send(fd, s, len, &sendfd, sendfd >= 0, MSG_DONTWAIT);
     if (n < 0)
         return lvm_err_set(err, errno, "send to QMP");
     if ((size_t)n != len)
