@@ -282,7 +282,10 @@ static int run_bwrap(const char *rootfs, long n, double rate)
             sample_mem("bwrap", i + 1, in, avail0, kern0);
     }
     idle_cpu("bwrap", in, made);
+    /* The sandbox's pid 1 (child-pid) takes its namespace with it; the
+     * outer bwrap alone would leave it running. */
     for (long i = 0; i < made; i++) {
+        kill(in[i].pid, SIGKILL);
         kill(bw[i], SIGKILL);
         waitpid(bw[i], NULL, 0);
     }

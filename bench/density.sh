@@ -9,6 +9,7 @@
 #   N=2000 PEERS_N=200 bench/density.sh   # a quicker run
 set -eu
 cd "$(dirname "$0")/.."
+scripts/deps.sh # the build's packages, the peers (crun, bwrap), gnuplot
 make -s bench-tools >/dev/null
 B=build/bench
 N=${N:-10000}

@@ -8,6 +8,7 @@
 #   ROUNDS=500 N=1000 bench/foundation.sh
 set -eu
 cd "$(dirname "$0")/.."
+scripts/deps.sh # the build's packages and the peers (crun, bwrap)
 make -s bench-tools >/dev/null
 B=build/bench
 ROUNDS=${ROUNDS:-200}
@@ -61,3 +62,4 @@ CSV=bench/results/foundation-create.csv
     echo
     LIGHTVM_SHELL=$PWD/build/bin/lightvm-shell $B/bench_idle_mem -n "$N" --crun "$W/bundle-pause" build/examples/idle/idle.elf
 } | tee "$OUT"
+[ "${PIPESTATUS[0]}" = 0 ] || { echo "foundation.sh: failed (see above)" >&2; exit 1; }

@@ -127,7 +127,6 @@ struct vm {
 /* ---- The pool of prepared shells ------------------------------------------ */
 
 #define POOL_MAX_CLASSES 8
-#define POOL_NICE 10 /* the pool thread's, and its shells' until taken */
 
 /* A prepared shell, and for a network class the tap made for it: named
  * after its id and already a port of the default bridge. */

@@ -121,7 +121,10 @@ say ""
 mkdir -p "$TMP/drun"
 mount -t tmpfs -o mode=0755 lvm-bench "$TMP/drun" # as /run is
 for pool in 16M+net=64 0; do
-    nsx env LIGHTVM_RUN_DIR="$TMP/drun" "$PWD/$BUILD/bin/lightvmd" --quiet \
+    # nsenter execs the daemon, so $! is the daemon (nsx, a function, would
+    # run in a subshell whose death leaves the daemon running).
+    nsenter --net=/run/netns/"$NS" env LIGHTVM_RUN_DIR="$TMP/drun" \
+        "$PWD/$BUILD/bin/lightvmd" --quiet \
         --pool "$pool" --pool-rate 2000 >>"$TMP/lightvmd.log" 2>&1 &
     DPID=$!
     until "$PWD/$BUILD/tests/tools/apiclient" "$TMP/drun/lightvmd.sock" \

@@ -32,23 +32,23 @@ t_pooled() {
     json=$($LIGHTVM create --json $EXAMPLES/idle/idle.elf) || return 1
     id=$(echo "$json" | sed 's/.*"id":"\([0-9a-f]*\)".*/\1/')
     pid=$(echo "$json" | sed 's/.*"pid":\([0-9]*\).*/\1/')
-    local nice shell_nice dir mounts root
-    nice=$(ps -o ni= -p "$pid" | tr -d ' ')
+    local cls shell_cls dir mounts root
+    cls=$(ps -o cls= -p "$pid" | tr -d ' ')
     # Cloned from the daemon's template mount namespace: one mount, the
     # read-only empty root, as a cold run's shell makes it.
     mounts=$(cat /proc/$pid/mountinfo)
     root=$(ls -A /proc/$pid/root/ 2>&1)
     for dir in "$LIGHTVM_RUN_DIR"/guests/*; do # a shell still in the pool
         [ -e "$dir/config.json" ] && continue
-        shell_nice=$(ps -o ni= -p "$(cut -d' ' -f1 "$dir/shell.pid")" | tr -d ' ')
+        shell_cls=$(ps -o cls= -p "$(cut -d' ' -f1 "$dir/shell.pid")" | tr -d ' ')
         break
     done
     $LIGHTVM destroy "$id" >/dev/null
     echo "$json" | grep -q '"pooled":true' &&
         [ "$(pool_counter taken)" -eq $((taken + 1)) ] || return 1
-    # Shells wait at a low priority; the guest runs at the normal one.
-    [ "$nice" = 0 ] && [ "$shell_nice" = 10 ] ||
-        { echo "guest nice $nice, pooled shell nice $shell_nice"; return 1; }
+    # Shells wait as SCHED_IDLE (IDL); the guest runs as an ordinary task (TS).
+    [ "$cls" = TS ] && [ "$shell_cls" = IDL ] ||
+        { echo "guest class $cls, pooled shell class $shell_cls"; return 1; }
     [ "$(echo "$mounts" | wc -l)" -eq 1 ] &&
         echo "$mounts" | awk '{print $5, $6}' | grep -qE '^/ ro,nosuid,nodev,noexec' &&
         [ -z "$root" ] || { echo "mounts: $mounts; root: $root"; return 1; }
