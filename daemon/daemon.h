@@ -127,6 +127,7 @@ struct vm {
 /* ---- The pool of prepared shells ------------------------------------------ */
 
 #define POOL_MAX_CLASSES 8
+#define POOL_NICE 10 /* the pool thread's, and its shells' until taken */
 
 /* A prepared shell, and for a network class the tap made for it: named
  * after its id and already a port of the default bridge. */
@@ -156,6 +157,7 @@ struct pool {
     unsigned nclasses;
     struct pool_class cls[POOL_MAX_CLASSES];
     unsigned long made, taken, failed, missed;
+    int lowered; /* the thread and its shells run at a lower priority */
     char last_error[256];
 };
 

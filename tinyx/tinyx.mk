@@ -15,7 +15,7 @@ TINYX_INIT := $(BUILD)/bin/lightvm-tinyx-init
 # The CLI links the library: cmd_tinyx.c and run_qemu.c live in cli/.
 CLI_OBJS += $(TINYX_LIB)
 CLI_EXTRA_LIBS += $(TINYX_LIBS)
-$(BUILD)/bin/lightvm: $(TINYX_LIB)
+$(BUILD)/bin/lightvm $(BUILD)/bin/lightvm-net: $(TINYX_LIB)
 $(TINYX_OBJS) $(BUILD)/obj/cli/cmd_tinyx.o $(BUILD)/obj/cli/run_qemu.o \
     $(BUILD)/obj/cli/cmd_run.o $(BUILD)/obj/cli/guest_opts.o: $(TINYX_HDRS)
 

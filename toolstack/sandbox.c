@@ -79,6 +79,8 @@ struct child_args {
  * says so ('U') before the window is reused.
  */
 #define WINDOW 8
+_Static_assert(FDPASS_MAX_FDS >= LVM_PLAN_MAX_FDS,
+               "a plan's fds must fit in one message");
 static int window_base = -1;
 static pthread_mutex_t window_lock = PTHREAD_MUTEX_INITIALIZER;
 

@@ -26,6 +26,7 @@ t_create_list_destroy() {
 
 t_pooled() {
     # Creation takes a prepared shell from the pool when one is ready.
+    pool_settle || return 1
     local taken
     taken=$(pool_counter taken)
     local json id pid
@@ -33,21 +34,23 @@ t_pooled() {
     id=$(echo "$json" | sed 's/.*"id":"\([0-9a-f]*\)".*/\1/')
     pid=$(echo "$json" | sed 's/.*"pid":\([0-9]*\).*/\1/')
     local cls shell_cls dir mounts root
-    cls=$(ps -o cls= -p "$pid" | tr -d ' ')
+    cls=$(ps -o cls=,ni= -p "$pid" | awk '{print $1 ($2 == 0 ? "" : " " $2)}')
     # Cloned from the daemon's template mount namespace: one mount, the
     # read-only empty root, as a cold run's shell makes it.
     mounts=$(cat /proc/$pid/mountinfo)
     root=$(ls -A /proc/$pid/root/ 2>&1)
     for dir in "$LIGHTVM_RUN_DIR"/guests/*; do # a shell still in the pool
         [ -e "$dir/config.json" ] && continue
-        shell_cls=$(ps -o cls= -p "$(cut -d' ' -f1 "$dir/shell.pid")" | tr -d ' ')
+        [ -s "$dir/shell.pid" ] || continue # still being prepared
+        shell_cls=$(ps -o cls=,ni= -p "$(cut -d' ' -f1 "$dir/shell.pid")" | awk '{print $1, $2}')
         break
     done
     $LIGHTVM destroy "$id" >/dev/null
     echo "$json" | grep -q '"pooled":true' &&
         [ "$(pool_counter taken)" -eq $((taken + 1)) ] || return 1
-    # Shells wait as SCHED_IDLE (IDL); the guest runs as an ordinary task (TS).
-    [ "$cls" = TS ] && [ "$shell_cls" = IDL ] ||
+    # Shells wait as SCHED_BATCH (B) at nice 10; the guest runs as an
+    # ordinary task (TS) at nice 0.
+    [ "$cls" = TS ] && [ "$shell_cls" = "B 10" ] ||
         { echo "guest class $cls, pooled shell class $shell_cls"; return 1; }
     [ "$(echo "$mounts" | wc -l)" -eq 1 ] &&
         echo "$mounts" | awk '{print $5, $6}' | grep -qE '^/ ro,nosuid,nodev,noexec' &&
