@@ -180,8 +180,7 @@ static void *pool_thread(void *arg)
      * daemon's fd window, and in the kernel the RTNL while its network
      * namespace is made and, as the shell joins its cgroup, the lock every
      * fork on the host takes. Lowered only if pool_take() can raise the
-     * shells again (CAP_SYS_NICE). */
-    p->lowered = can_raise_priority();
+     * shells again (CAP_SYS_NICE): see pool_start(). */
     if (p->lowered) {
         struct sched_param batch = {0};
         sched_setscheduler((pid_t)gettid(), SCHED_BATCH, &batch);
@@ -266,6 +265,7 @@ int pool_start(struct daemon *d, struct lvm_err *err)
     pthread_cond_init(&p->cond, NULL);
     if (p->nclasses == 0)
         return 0;
+    p->lowered = can_raise_priority();
     int r = pthread_create(&p->thread, NULL, pool_thread, d);
     if (r)
         return lvm_err_set(err, r, "start the pool thread");

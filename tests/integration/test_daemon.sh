@@ -59,6 +59,27 @@ t_pooled() {
         { echo "the daemon made no template mount namespace"; return 1; }
 }
 
+t_pool_without_cap_sys_nice() {
+    # A daemon that could not raise a shell back to nice 0 (no
+    # CAP_SYS_NICE) prepares its shells at the normal priority and says so:
+    # a guest never runs at the pool's lower one.
+    daemon_stop
+    LIGHTVMD="setpriv --bounding-set -sys_nice $BUILD/bin/lightvmd" \
+        daemon_start --pool 16M=2 || return 1
+    pool_settle || return 1
+    local json pid cls r=0
+    json=$($LIGHTVM create --json $EXAMPLES/idle/idle.elf) || r=1
+    pid=$(echo "$json" | sed -n 's/.*"pid":\([0-9]*\).*/\1/p')
+    cls=$(ps -o cls=,ni= -p "$pid" | awk '{print $1, $2}')
+    echo "$json" | grep -q '"pooled":true' || { echo "not pooled: $json"; r=1; }
+    [ "$cls" = "TS 0" ] || { echo "guest class $cls"; r=1; }
+    grep -q "no CAP_SYS_NICE" "$TMP/lightvmd.log" || { echo "not reported"; r=1; }
+    $LIGHTVM destroy "$(echo "$json" | sed -n 's/.*"id":"\([0-9a-f]*\)".*/\1/p')" >/dev/null
+    daemon_stop
+    daemon_start --pool 16M=16 || return 1
+    return $r
+}
+
 t_cpu_quota_pooled() {
     # Pooled shells have no cpu cgroup (a scheduler task group each); a
     # quota gives the guest one, with the guest in it.
@@ -466,6 +487,7 @@ mkdir -p "$TMP/run" && mount -t tmpfs -o size=512m,mode=0755 lightvm-test "$TMP/
 daemon_start --pool 16M=16 || { echo "0 passed, 1 failed"; exit 1; }
 check create_list_destroy t_create_list_destroy
 check pooled t_pooled
+check pool_without_cap_sys_nice t_pool_without_cap_sys_nice
 check cpu_quota_pooled t_cpu_quota_pooled
 check lifecycle_many t_lifecycle_many
 check control_device t_control_device
