@@ -225,9 +225,11 @@ static void op_pool(struct daemon *d, struct client *c, const struct request *r)
     for (unsigned i = 0; i < d->pool.nclasses; i++) {
         const struct pool_class *k = &d->pool.cls[i];
         json_array_append_new(
-            a, json_pack("{s:I, s:i, s:i, s:i, s:b}", "mem", (json_int_t)k->ram,
-                         "target", k->target, "ready", k->nready, "preparing",
-                         k->preparing, "net", k->net));
+            a, json_pack("{s:I, s:i, s:i, s:i, s:b, s:s}", "mem",
+                         (json_int_t)k->ram, "target", k->target, "ready",
+                         k->nready, "preparing", k->preparing, "net", k->net,
+                         "monitor",
+                         k->monitor == LVM_MONITOR_KVM ? "kvm" : "proc"));
     }
     json_object_set_new(o, "classes", a);
     json_object_set_new(o, "rate", json_real(d->pool.rate));

@@ -139,6 +139,7 @@ struct pool_entry {
 struct pool_class {
     uint64_t ram;       /* RAM size of the class */
     int net;            /* shells come with a tap on the default bridge */
+    unsigned monitor;   /* enum lvm_monitor_kind: proc, or kvm (no NICs) */
     unsigned target;    /* shells to keep ready */
     unsigned preparing; /* being made by the pool thread */
     unsigned nready;
@@ -336,7 +337,7 @@ int pool_start(struct daemon *d, struct lvm_err *err);
 /* A prepared shell for (ram) bytes, or NULL if the pool has none. */
 /* With (net), from a network class: *tap is its tap (else fd -1). */
 struct guest *pool_take(struct daemon *d, uint64_t ram, int net,
-                        struct netdev_tap *tap);
+                        unsigned monitor, struct netdev_tap *tap);
 /* Drop pooled shells that died while waiting (from the tick). */
 void pool_check(struct daemon *d);
 void pool_stop(struct daemon *d);

@@ -41,7 +41,8 @@ static const char usage[] =
     "  --group GROUP      members of GROUP may use the API (default: root\n"
     "                     only)\n"
     "  --pool SPEC        prepared shells per RAM size, e.g. 16M=64,64M=8;\n"
-    "                     SIZE+net=N: shells with a tap on lvm0 ready\n"
+    "                     SIZE+net=N: shells with a tap on lvm0 ready;\n"
+    "                     SIZE+kvm=N: kvm shells (VM and vCPU made)\n"
     "                     (default 16M=32; 0 disables the pool)\n"
     "  --pool-rate N      prepare at most N shells per second (default 500)\n"
     "  -h, --help         this text\n";

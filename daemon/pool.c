@@ -13,6 +13,7 @@
  */
 #include "daemon/daemon.h"
 #include "toolstack/layout.h"
+#include "toolstack/monitor.h"
 #include "toolstack/netaddr.h"
 #include "toolstack/netguard.h"
 
@@ -42,26 +43,31 @@ int pool_parse(struct pool *p, const char *spec, struct lvm_err *err)
          item = strtok_r(NULL, ",", &save)) {
         char *eq = strchr(item, '=');
         if (!eq)
-            return lvm_err_set(err, EINVAL, "'%s' is not SIZE[+net]=COUNT",
+            return lvm_err_set(err, EINVAL, "'%s' is not SIZE[+net|+kvm]=COUNT",
                                item);
         *eq = 0;
         char *plus = strchr(item, '+');
         int net = 0;
+        unsigned monitor = LVM_MONITOR_PROC;
         if (plus) {
-            if (strcmp(plus, "+net"))
+            if (!strcmp(plus, "+net"))
+                net = 1;
+            else if (!strcmp(plus, "+kvm"))
+                monitor = LVM_MONITOR_KVM; /* kvm guests have no NICs yet */
+            else
                 return lvm_err_set(err, EINVAL,
-                                   "'%s=%s' is not SIZE[+net]=COUNT", item,
+                                   "'%s=%s' is not SIZE[+net|+kvm]=COUNT", item,
                                    eq + 1);
             *plus = 0;
-            net = 1;
         }
         uint64_t ram;
         char *end;
         long n = strtol(eq + 1, &end, 10);
         if (layout_parse_size(item, &ram) < 0 || ram < LVM_RAM_MIN ||
             ram > LVM_RAM_MAX || ram % 4096 || *end || n < 0 || n > 100000)
-            return lvm_err_set(err, EINVAL, "'%s=%s' is not SIZE[+net]=COUNT",
-                               item, eq + 1);
+            return lvm_err_set(err, EINVAL,
+                               "'%s=%s' is not SIZE[+net|+kvm]=COUNT", item,
+                               eq + 1);
         if (p->nclasses == POOL_MAX_CLASSES)
             return lvm_err_set(err, EINVAL, "at most %d classes",
                                POOL_MAX_CLASSES);
@@ -69,6 +75,7 @@ int pool_parse(struct pool *p, const char *spec, struct lvm_err *err)
         memset(c, 0, sizeof *c);
         c->ram = ram;
         c->net = net;
+        c->monitor = monitor;
         c->target = (unsigned)n;
         c->ready = calloc(n ? (size_t)n : 1, sizeof *c->ready);
         if (!c->ready)
@@ -122,7 +129,7 @@ static struct guest *prepare_one(struct daemon *d, const struct pool_class *c,
     struct guest_class gc = {.ram_size = c->ram,
                              .memory_limit = c->ram + GUEST_MEMORY_OVERHEAD +
                                              DAEMON_CONSOLE_LIMIT_DEFAULT,
-                             .monitor = LVM_MONITOR_PROC,
+                             .monitor = c->monitor,
                              .devpage_path = devpage,
                              .id = id};
     struct guest *g;
@@ -265,6 +272,13 @@ int pool_start(struct daemon *d, struct lvm_err *err)
     pthread_cond_init(&p->cond, NULL);
     if (p->nclasses == 0)
         return 0;
+    /* A kvm class on a host without KVM would only fail, forever. */
+    for (unsigned i = 0; i < p->nclasses; i++) {
+        const struct monitor_ops *m = monitor_of(p->cls[i].monitor);
+        if (p->cls[i].target && (!m || m->available(&d->host, err) < 0))
+            return lvm_err_wrap(err, "--pool %s class",
+                                m ? m->name : "unknown");
+    }
     p->lowered = can_raise_priority();
     int r = pthread_create(&p->thread, NULL, pool_thread, d);
     if (r)
@@ -293,7 +307,7 @@ static void discard(struct daemon *d, struct pool_entry *e)
 }
 
 struct guest *pool_take(struct daemon *d, uint64_t ram, int net,
-                        struct netdev_tap *tap)
+                        unsigned monitor, struct netdev_tap *tap)
 {
     struct pool *p = &d->pool;
     struct guest *g = NULL;
@@ -303,7 +317,7 @@ struct guest *pool_take(struct daemon *d, uint64_t ram, int net,
     pthread_mutex_lock(&p->lock);
     for (unsigned i = 0; i < p->nclasses; i++) {
         struct pool_class *c = &p->cls[i];
-        if (c->ram != ram || c->net != !!net)
+        if (c->ram != ram || c->net != !!net || c->monitor != monitor)
             continue;
         /* A shell that died while waiting (killed from outside) is no
          * use: drop it and take the next. */

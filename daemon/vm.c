@@ -309,8 +309,8 @@ static struct guest *get_shell(struct daemon *d, const struct request *r,
      * with its tap; others a plain one. */
     tap->fd = -1;
     struct guest *g =
-        mon->kind == LVM_MONITOR_PROC && (!r->net.enabled || vm_net_poolable(r))
-            ? pool_take(d, ram, r->net.enabled, tap)
+        !r->net.enabled || (mon->kind == LVM_MONITOR_PROC && vm_net_poolable(r))
+            ? pool_take(d, ram, r->net.enabled, mon->kind, tap)
             : NULL;
     *pooled = g != NULL;
     if (g) {

@@ -316,4 +316,41 @@ oom_same() {
 check timeout timeout_same
 check memory_limit oom_same
 
+# ---- Through lightvmd: pooled kvm shells -------------------------------------
+
+# lightvmd keeps kvm shells in its pool (each with its VM, memory slot and
+# vCPU made at PREPARE): a kvm create of that size takes one, the guest runs
+# under kvm (its process holds a KVM vCPU) and obeys pause, unpause and
+# poweroff; a proc create does not take a kvm shell.
+daemon_pool() {
+    local r=0 json id pid
+    daemon_start --pool 4M+kvm=2,4M=1 || return 1
+    pool_settle || r=1
+    json=$(env -u LIGHTVM_NO_DAEMON "$LIGHTVM" create --json --monitor kvm \
+        -m 4M "$EXAMPLES/idle/idle.elf") || r=1
+    id=$(echo "$json" | sed -n 's/.*"id":"\([0-9a-f]*\)".*/\1/p')
+    pid=$(echo "$json" | sed -n 's/.*"pid":\([0-9]*\).*/\1/p')
+    echo "$json" | grep -q '"monitor":"kvm"' && echo "$json" | grep -q '"pooled":true' ||
+        { echo "not a pooled kvm guest: $json"; r=1; }
+    ls -l "/proc/$pid/fd" 2>/dev/null | grep -q 'kvm-vcpu' ||
+        { echo "guest $pid holds no KVM vCPU"; r=1; }
+    [ "$(pool_counter taken)" = 1 ] || { echo "taken: $(pool_counter taken)"; r=1; }
+    $LIGHTVM pause "$id" && wait_state "$id" paused &&
+        $LIGHTVM unpause "$id" && wait_state "$id" running &&
+        $LIGHTVM poweroff "$id" && wait_state "$id" exited || r=1
+    $LIGHTVM destroy "$id" >/dev/null || r=1
+    # A proc guest of the same size takes the proc shell, not a kvm one.
+    json=$(env -u LIGHTVM_NO_DAEMON "$LIGHTVM" create --json --monitor proc \
+        -m 4M "$EXAMPLES/idle/idle.elf") || r=1
+    echo "$json" | grep -q '"monitor":"proc"' && echo "$json" | grep -q '"pooled":true' ||
+        { echo "proc create: $json"; r=1; }
+    ls -l "/proc/$(echo "$json" | sed -n 's/.*"pid":\([0-9]*\).*/\1/p')/fd" 2>/dev/null |
+        grep -q 'kvm-vcpu' && { echo "a proc guest got a kvm shell"; r=1; }
+    $LIGHTVM destroy "$(echo "$json" | sed -n 's/.*"id":"\([0-9a-f]*\)".*/\1/p')" >/dev/null || r=1
+    daemon_stop
+    return $r
+}
+trap 'daemon_stop; lib_cleanup' EXIT
+check daemon_pool daemon_pool
+
 finish
