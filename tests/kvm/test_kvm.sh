@@ -350,7 +350,18 @@ daemon_pool() {
     daemon_stop
     return $r
 }
+# Without a usable /dev/kvm a kvm pool class stops the daemon at start,
+# saying why, instead of failing to prepare shells forever.
+daemon_pool_no_kvm() {
+    local rc
+    LIGHTVM_KVM_DEVICE=/nonexistent LIGHTVM_RUN_DIR="$TMP/nokvm-run" \
+        timeout 20 "$BUILD/bin/lightvmd" --pool 4M+kvm=1 2>"$TMP/nokvm.log"
+    rc=$?
+    cat "$TMP/nokvm.log"
+    [ $rc = 1 ] && grep -q 'kvm class.*/nonexistent' "$TMP/nokvm.log"
+}
 trap 'daemon_stop; lib_cleanup' EXIT
 check daemon_pool daemon_pool
+check daemon_pool_no_kvm daemon_pool_no_kvm
 
 finish
