@@ -4,6 +4,7 @@
  */
 #include "daemon/daemon.h"
 #include "toolstack/cgroup.h"
+#include "toolstack/monitor.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -228,8 +229,7 @@ static void op_pool(struct daemon *d, struct client *c, const struct request *r)
             a, json_pack("{s:I, s:i, s:i, s:i, s:b, s:s}", "mem",
                          (json_int_t)k->ram, "target", k->target, "ready",
                          k->nready, "preparing", k->preparing, "net", k->net,
-                         "monitor",
-                         k->monitor == LVM_MONITOR_KVM ? "kvm" : "proc"));
+                         "monitor", monitor_of(k->monitor)->name));
     }
     json_object_set_new(o, "classes", a);
     json_object_set_new(o, "rate", json_real(d->pool.rate));

@@ -332,19 +332,20 @@ struct guest *pool_take(struct daemon *d, uint64_t ram, int net,
         }
         break;
     }
-    if (g) {
+    if (g)
         p->taken++;
-        struct sched_param normal = {0};
-        if (p->lowered &&
-            (sched_setscheduler(g->sb.pid, SCHED_OTHER, &normal) < 0 ||
-             setpriority(PRIO_PROCESS, (id_t)g->sb.pid, 0) < 0))
-            daemon_log("pool: could not restore shell %d's priority: %s",
-                       (int)g->sb.pid, strerror(errno));
-    } else {
+    else
         p->missed++;
-    }
     pthread_cond_signal(&p->cond);
     pthread_mutex_unlock(&p->lock);
+    /* The shell is ours now: back to an ordinary task, outside the lock
+     * (p->lowered is set once, before the pool thread starts). */
+    struct sched_param normal = {0};
+    if (g && p->lowered &&
+        (sched_setscheduler(g->sb.pid, SCHED_OTHER, &normal) < 0 ||
+         setpriority(PRIO_PROCESS, (id_t)g->sb.pid, 0) < 0))
+        daemon_log("pool: could not restore shell %d's priority: %s",
+                   (int)g->sb.pid, strerror(errno));
     for (int i = 0; i < ndead; i++)
         discard(d, &dead[i]);
     return g;
