@@ -2,7 +2,7 @@
  * api.c: lightvmd's operations (docs/api.md). Each request gets exactly
  * one reply, tagged like the request; `wait` replies when the guest exits.
  */
-#include "daemon/daemon.h"
+#include "daemon/vm_monitor.h"
 #include "toolstack/cgroup.h"
 #include "toolstack/monitor.h"
 
@@ -71,15 +71,9 @@ static json_t *vm_json(struct daemon *d, struct vm *v, int stats)
         json_object_set_new(o, "console", json_string(console));
     if (v->watchdog_ms)
         json_object_set_new(o, "watchdog_ms", json_integer(v->watchdog_ms));
-    if (v->g && v->g->dev.st)
-        json_object_set_new(o, "suspended",
-                            json_boolean(v->g->dev.st->suspended != 0));
-    if (v->q)
-        vm_qemu_json(v, o);
+    v->mon->describe(d, v, o, stats);
     if (v->state == VM_EXITED)
         json_object_set_new(o, "exit", api_exit_json(&v->exit));
-    if (v->g && v->g->net && v->g->net->n)
-        json_object_set_new(o, "net", vm_net_json(d, v->g, stats));
     const struct cgroup *cg = stats ? vm_cgroup(v) : NULL;
     if (cg) {
         struct cgroup_stats cs;
@@ -124,64 +118,6 @@ static struct vm *target(struct daemon *d, struct client *c,
                      api_error(r, ambiguous ? "ambiguous" : "not_found", msg));
     }
     return v;
-}
-
-static void op_create(struct daemon *d, struct client *c,
-                      const struct request *r, int fd)
-{
-    /* restore is the qemu monitor's alone: it is the default there */
-    int qemu =
-        !strcmp(r->monitor, "qemu") || (r->op == OP_RESTORE && !r->monitor[0]);
-    if (r->op == OP_RESTORE && !qemu) {
-        if (fd >= 0)
-            close(fd);
-        char msg[96];
-        snprintf(msg, sizeof msg,
-                 "restore is not supported for the %s monitor (only qemu)",
-                 !strcmp(r->monitor, "proc")   ? "proc"
-                 : !strcmp(r->monitor, "auto") ? "auto"
-                                               : "given");
-        server_reply(d, c, api_error(r, "invalid", msg));
-        return;
-    }
-    if (qemu) {
-        if (fd >= 0)
-            close(fd);
-        vm_qemu_create(d, c, r, r->op == OP_RESTORE);
-        return;
-    }
-    if (r->nports) {
-        if (fd >= 0)
-            close(fd);
-        server_reply(d, c,
-                     api_error(r, "invalid",
-                               "field 'ports' is for the qemu monitor "
-                               "(guests of the proc monitor have no "
-                               "network yet)"));
-        return;
-    }
-    if (r->console_fd && fd < 0) {
-        server_reply(d, c,
-                     api_error(r, "bad_request",
-                               "console \"fd\" needs an fd with the "
-                               "request"));
-        return;
-    }
-    struct vm *v;
-    const char *code = "failed";
-    struct lvm_err err;
-    int rc = vm_create(d, r, &c->cr, r->console_fd ? fd : -1, &v, &code, &err);
-    if (fd >= 0)
-        close(fd); /* the guest holds its own copy */
-    if (rc < 0) {
-        char buf[LVM_ERR_MSG_MAX + 64];
-        server_reply(d, c,
-                     api_error(r, code, lvm_err_str(&err, buf, sizeof buf)));
-        return;
-    }
-    json_t *o = reply_new(r, 1);
-    json_object_set_new(o, "guest", vm_json(d, v, 0));
-    server_reply(d, c, o);
 }
 
 static void op_list(struct daemon *d, struct client *c, const struct request *r)
@@ -256,7 +192,7 @@ void api_handle(struct daemon *d, struct client *c, struct request *r, int fd)
         return;
     }
     if (r->op == OP_CREATE || r->op == OP_RESTORE) {
-        op_create(d, c, r, fd);
+        vm_create(d, c, r, fd); /* answers itself */
         return;
     }
     if (r->op == OP_LIST) {
@@ -291,16 +227,8 @@ void api_handle(struct daemon *d, struct client *c, struct request *r, int fd)
         return;
     case OP_PAUSE:
     case OP_UNPAUSE:
-        if (v->q) { /* QMP stop/cont: answers when QEMU has */
-            vm_qemu_pause(d, v, c, r, r->op == OP_PAUSE);
-            return;
-        }
-        rc = vm_pause(d, v, r->op == OP_PAUSE, &err);
-        if (rc == 0) {
-            o = reply_new(r, 1);
-            json_object_set_new(o, "state", json_string(state_name(v)));
-        }
-        break;
+        vm_pause(d, v, c, r, r->op == OP_PAUSE); /* answers itself */
+        return;
     case OP_POWEROFF:
     case OP_SUSPEND:
     case OP_RESUME:
@@ -313,17 +241,7 @@ void api_handle(struct daemon *d, struct client *c, struct request *r, int fd)
             o = reply_new(r, 1);
         break;
     case OP_WAIT: vm_add_waiter(d, v, c, r); return;
-    case OP_SAVE:
-        if (v->q) {
-            vm_qemu_save(d, v, c, r); /* answers when the file is complete */
-            return;
-        }
-        snprintf(buf, sizeof buf,
-                 "save is not supported for the %s monitor (guest %s; only "
-                 "qemu guests can be saved)",
-                 v->monitor, v->id);
-        server_reply(d, c, api_error(r, "invalid", buf));
-        return;
+    case OP_SAVE: vm_save(d, v, c, r); return; /* answers once saved */
     default: lvm_err_set(&err, EINVAL, "not implemented"); rc = -1;
     }
     if (rc < 0)

@@ -27,17 +27,20 @@
 enum ep_type {
     EP_LISTEN,
     EP_CLIENT,
-    EP_PIDFD,
+    EP_GUEST, /* one of a guest's fds: its monitor handles it (slot) */
     EP_SIGNAL,
     EP_TICK,
     EP_AUDIT,
-    EP_QMP,  /* a qemu guest's QMP connection */
-    EP_QCTL, /* a qemu guest's control channel */
 };
+
+/* Slot 0 of a guest's fds is its process's pidfd (readable: it exited);
+ * a monitor numbers its own channels from 1. */
+#define EP_SLOT_PROCESS 0
 
 struct ep_item {
     enum ep_type type;
     void *ptr;
+    int slot; /* EP_GUEST: which of the guest's fds */
 };
 
 /* ---- Clients -------------------------------------------------------------- */
@@ -85,11 +88,13 @@ struct waiter {
 };
 
 struct cached_image;
-struct qvm;
+struct vm_monitor;
 
+/* One record per guest, whatever its monitor: the monitor's own state
+ * is (priv), reached only through (mon) (vm_monitor.h). */
 struct vm {
-    struct guest *g; /* toolstack state; freed when the guest exits */
-    struct qvm *q;   /* a qemu guest's state instead (vm_qemu.c) */
+    const struct vm_monitor *mon;
+    void *priv;
     char id[GUEST_ID_LEN + 1];
     char name[64];
     char *image; /* path, as given */
@@ -106,10 +111,7 @@ struct vm {
     uint32_t watchdog_ms;
     uint64_t watchdog_floor_ns; /* a full period from here: set on unpause
                                    and resume, when the guest could not ping */
-    struct cached_image *img;
     struct guest_exit exit;
-    int reap_pending; /* adopted: waiting for init to reap it */
-    uint64_t reap_deadline;
     int audit_pending; /* SIGSYS exit waiting for its audit record */
     uint64_t audit_deadline;
     struct waiter *waiters;    /* `wait` requests */
@@ -119,7 +121,6 @@ struct vm {
     struct ep_item ep;
     struct vm *next_id, *next_name; /* hash chains */
     size_t index;                   /* in the daemon's array of guests */
-    struct vm *watch_next;          /* list of guests with a watchdog */
     int dead;                       /* destroyed: in the graveyard */
     struct vm *grave_next;
 };
@@ -190,7 +191,6 @@ struct daemon {
     struct vm **vms;
     size_t nvms, cap;
     struct vm **by_id, **by_name; /* HASH_SIZE buckets each */
-    struct vm *watched;
     /* Destroyed guests, freed once the current batch of events is done
      * (an event for one may still be pending in it). */
     struct vm *graveyard;
@@ -240,47 +240,52 @@ struct json_t *api_exit_json(const struct guest_exit *ex);
 /* The JSON of guest (v) as replies carry it. */
 struct json_t *api_guest_json(struct daemon *d, struct vm *v, int stats);
 
-/* vm.c */
+/* vm.c: the guests, whatever their monitor (vm_monitor.h) */
 int vms_init(struct daemon *d, struct lvm_err *err);
 /* Whether the guest's process (its shell, or QEMU) has not been reaped. */
 int vm_live(const struct vm *v);
 /* The guest's cgroup, for stats, or NULL. */
 const struct cgroup *vm_cgroup(const struct vm *v);
-/* A client waiting for a reply that comes later (wait, destroy, and the
- * qemu monitor's create, restore, pause and save), or NULL after replying
+/* A client waiting for a reply that comes later, or NULL after replying
  * with the error. */
 struct waiter *vm_waiter_new(struct daemon *d, struct client *c,
                              const struct request *r);
-/* Answer (w) and free it: ok with the fields of (o) (consumed; may be
- * NULL), or the error. */
-void vm_waiter_ok(struct daemon *d, struct waiter *w, struct json_t *o);
-void vm_waiter_error(struct daemon *d, struct waiter *w, const char *code,
-                     const char *msg);
 /* The guest has exited and (v->exit) says how: record it, answer its
  * waiters (and destroyers). */
 void vm_ended(struct daemon *d, struct vm *v);
 /* Remove the guest: answer everyone, remove its run directory, free it
  * after this batch of events. */
 void vm_forget(struct daemon *d, struct vm *v);
+/* The guest (id_or_name) names, as (uid) sees it. */
 struct vm *vm_find(struct daemon *d, const char *id_or_name, int *ambiguous);
-int vm_create(struct daemon *d, const struct request *r, const struct creds *cr,
-              int console_fd, struct vm **out, const char **code,
-              struct lvm_err *err);
+/* Create (or restore) what (r) asks for; answers (c) itself. */
+void vm_create(struct daemon *d, struct client *c, const struct request *r,
+               int fd);
 /* Kill the guest and answer (r) once it is gone and its record removed:
  * never blocks the daemon on a guest that is slow to die. */
 void vm_destroy(struct daemon *d, struct vm *v, struct client *c,
                 const struct request *r);
-int vm_pause(struct daemon *d, struct vm *v, int pause, struct lvm_err *err);
+void vm_pause(struct daemon *d, struct vm *v, struct client *c,
+              const struct request *r, int pause);
 int vm_control(struct daemon *d, struct vm *v, uint32_t request,
                struct lvm_err *err);
-void vm_exited(struct daemon *d, struct vm *v);
+void vm_save(struct daemon *d, struct vm *v, struct client *c,
+             const struct request *r);
+/* An event on one of the guest's fds (EP_GUEST). */
+void vm_event(struct daemon *d, struct vm *v, int slot);
 void vm_bury(struct daemon *d);
 void vm_tick(struct daemon *d);
 void vm_audit_record(struct daemon *d, pid_t pid, long nr);
-int vm_adopt(struct daemon *d, struct vm *v, struct lvm_err *err);
+/* The newest seccomp kill of (pid) seen since (since) (monotonic ns), or
+ * -1. */
+long vm_audit_lookup(const struct daemon *d, pid_t pid, uint64_t since);
 void vm_insert(struct daemon *d, struct vm *v);
 void vm_add_waiter(struct daemon *d, struct vm *v, struct client *c,
                    const struct request *r);
+/* After a daemon restart: the guest of (cfg) (config.json), with its
+ * exit already read if it had one; its monitor adopts it. */
+void vm_recover(struct daemon *d, struct vm *v, struct json_t *cfg,
+                int alive);
 
 /* vm_net.c */
 struct json_t;
@@ -299,37 +304,6 @@ int vm_net_adopt(struct daemon *d, struct json_t *rec, struct guest *g);
 /* At start: leases and filter entries of guests gone meanwhile. */
 void vm_net_sweep(struct daemon *d);
 void vm_net_close(struct daemon *d);
-/* vm_qemu*.c (see vm_qemu.h): guests under the qemu
- * monitor (Tinyx images in QEMU). Operations that wait for QEMU reply
- * later, from its events; none blocks the loop. */
-/* create (restore: from r->path). Replies itself. */
-void vm_qemu_create(struct daemon *d, struct client *c, const struct request *r,
-                    int restore);
-/* An event on the guest's QMP or control channel (EP_QMP, EP_QCTL). */
-void vm_qemu_event(struct daemon *d, struct vm *v, enum ep_type type);
-/* QEMU has exited (its pidfd is readable). */
-void vm_qemu_exited(struct daemon *d, struct vm *v);
-/* SIGKILL QEMU (destroy); its exit is handled when its pidfd says so. */
-int vm_qemu_kill(struct vm *v);
-int vm_qemu_control(struct daemon *d, struct vm *v, uint32_t request,
-                    struct lvm_err *err);
-/* pause, unpause and save; each replies itself. */
-void vm_qemu_pause(struct daemon *d, struct vm *v, struct client *c,
-                   const struct request *r, int pause);
-void vm_qemu_save(struct daemon *d, struct vm *v, struct client *c,
-                  const struct request *r);
-/* Deadlines of operations in progress, and leftover cgroups. */
-void vm_qemu_tick(struct daemon *d, struct vm *v, uint64_t now);
-/* Add the qemu guest's fields to its JSON (replies) and config.json. */
-void vm_qemu_json(const struct vm *v, struct json_t *o);
-struct json_t *vm_qemu_config_json(const struct vm *v);
-/* After a daemon restart: the guest recorded in (cfg) (config.json), whose
- * QEMU (alive) still runs, or ended (with (exited) its exit.json already
- * read into v->exit). */
-void vm_qemu_recover(struct daemon *d, struct vm *v, struct json_t *cfg,
-                     int alive, int exited);
-void vm_qemu_free(struct vm *v);
-const struct cgroup *vm_qemu_cgroup(const struct vm *v);
 
 /* pool.c */
 int pool_parse(struct pool *p, const char *spec, struct lvm_err *err);

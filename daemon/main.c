@@ -141,9 +141,9 @@ static int setup(struct daemon *d, struct lvm_err *err)
     if (d->sig_fd < 0 || d->tick_fd < 0 ||
         timerfd_settime(d->tick_fd, 0, &its, NULL) < 0)
         return lvm_err_set(err, errno, "signalfd/timerfd");
-    d->ep_sig = (struct ep_item){EP_SIGNAL, NULL};
-    d->ep_tick = (struct ep_item){EP_TICK, NULL};
-    d->ep_audit = (struct ep_item){EP_AUDIT, NULL};
+    d->ep_sig = (struct ep_item){.type = EP_SIGNAL, .ptr = NULL};
+    d->ep_tick = (struct ep_item){.type = EP_TICK, .ptr = NULL};
+    d->ep_audit = (struct ep_item){.type = EP_AUDIT, .ptr = NULL};
     ep_add(d, d->sig_fd, &d->ep_sig);
     ep_add(d, d->tick_fd, &d->ep_tick);
     d->audit_fd = audit_open();
@@ -157,7 +157,7 @@ static int setup(struct daemon *d, struct lvm_err *err)
     vm_net_sweep(d);
     if (server_open(d, err) < 0)
         return -1;
-    d->ep_listen = (struct ep_item){EP_LISTEN, NULL};
+    d->ep_listen = (struct ep_item){.type = EP_LISTEN, .ptr = NULL};
     ep_add(d, d->listen_fd, &d->ep_listen);
     return pool_start(d, err);
 }
@@ -191,7 +191,7 @@ static void run(struct daemon *d)
             case EP_CLIENT:
                 server_client_event(d, it->ptr, evs[i].events);
                 break;
-            case EP_PIDFD: vm_exited(d, it->ptr); break;
+            case EP_GUEST: vm_event(d, it->ptr, it->slot); break;
             case EP_SIGNAL: {
                 struct signalfd_siginfo si;
                 while (read(d->sig_fd, &si, sizeof si) == sizeof si)
@@ -207,8 +207,6 @@ static void run(struct daemon *d)
                 break;
             }
             case EP_AUDIT: audit_event(d); break;
-            case EP_QMP:
-            case EP_QCTL: vm_qemu_event(d, it->ptr, it->type); break;
             }
         }
         vm_bury(d);

@@ -10,7 +10,7 @@
  * The daemon reads these only when it starts (rundir_recover), never on
  * the creation path.
  */
-#include "daemon/daemon.h"
+#include "daemon/vm_monitor.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -131,11 +131,10 @@ int rundir_write_config(const struct daemon *d, const struct vm *v,
         "mem_limit", (json_int_t)v->mem_limit, "cpus", v->cpus, "created",
         v->created, "create_ms", v->create_ms, "pooled", v->pooled,
         "watchdog_ms", (int)v->watchdog_ms);
-    json_t *net = o && v->g ? vm_net_record(v->g) : NULL;
-    if (net) /* so a restarted daemon can release them */
-        json_object_set_new(o, "net", net);
-    if (o && v->q) /* what a restarted daemon needs of a qemu guest */
-        json_object_set_new(o, "qemu", vm_qemu_config_json(v));
+    json_t *own = o ? v->mon->record(v) : NULL;
+    if (own) /* what a restarted daemon needs of it: its monitor's part */
+        json_object_update(o, own);
+    json_decref(own);
     char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
     json_decref(o);
     if (!s)
@@ -258,11 +257,9 @@ static void recover_one(struct daemon *d, const char *id)
     v->pooled = json_is_true(json_object_get(cfg, "pooled"));
     v->watchdog_ms =
         (uint32_t)json_integer_value(json_object_get(cfg, "watchdog_ms"));
-    json_t *net = json_incref(json_object_get(cfg, "net"));
 
     rundir_path(d, id, "exit.json", path, sizeof path);
     json_t *ex = json_load_file(path, 0, &je);
-    struct lvm_err err;
     int alive = v->pid > 0 && start && proc_start_time(v->pid) == start;
     if (ex) {
         v->state = VM_EXITED;
@@ -275,46 +272,8 @@ static void recover_one(struct daemon *d, const char *id)
         snprintf(v->exit.detail, sizeof v->exit.detail, "%s", det ? det : "");
         json_decref(ex);
     }
-    if (!strcmp(v->monitor, "qemu")) {
-        /* QEMU, its sockets and files: vm_qemu_adopt.c */
-        vm_qemu_recover(d, v, cfg, alive, v->state == VM_EXITED);
-    } else if (v->state == VM_EXITED) {
-        /* recorded already */
-    } else if (alive) {
-        v->state = VM_RUNNING;
-        if (vm_adopt(d, v, &err) < 0) {
-            daemon_log("guest %s: cannot adopt it: %s", id, err.msg);
-            v->state = VM_EXITED;
-            v->exit.kind = GUEST_UNKNOWN;
-            snprintf(v->exit.detail, sizeof v->exit.detail, "%s", err.msg);
-        } else if (net) {
-            vm_net_adopt(d, net, v->g); /* released when it goes */
-        }
-    } else {
-        /* It ended while no daemon was watching. */
-        v->state = VM_EXITED;
-        v->exit.kind = GUEST_UNKNOWN;
-        v->exit.code = 255;
-        v->exit.syscall = -1;
-        snprintf(v->exit.detail, sizeof v->exit.detail,
-                 "exited while lightvmd was not running");
-        struct cgroup cg;
-        cgroup_open(&cg, id);
-        cgroup_destroy(&cg, &err);
-        if (net) { /* its lease and filter entry outlived it */
-            struct guest tmp;
-            memset(&tmp, 0, sizeof tmp);
-            memcpy(tmp.id, id, GUEST_ID_LEN + 1);
-            if (vm_net_adopt(d, net, &tmp) == 0) {
-                dev_net_release(&tmp);
-                free(tmp.net);
-            }
-        }
-        rundir_write_exit(d, v);
-    }
-    json_decref(net);
+    vm_recover(d, v, cfg, alive); /* its monitor adopts it */
     json_decref(cfg);
-    vm_insert(d, v);
 }
 
 void rundir_recover(struct daemon *d)

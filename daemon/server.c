@@ -97,7 +97,7 @@ void server_accept(struct daemon *d)
         c->fd = fd;
         c->uid = uid;
         creds_of_peer(fd, &c->cr);
-        c->ep = (struct ep_item){EP_CLIENT, c};
+        c->ep = (struct ep_item){.type = EP_CLIENT, .ptr = c};
         struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &c->ep};
         if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
             close(fd);

@@ -30,22 +30,19 @@ struct qvm *qvm_new(struct daemon *d, struct vm *v)
     q->d = d;
     q->pidfd = q->ctl_fd = q->op.fd = -1;
     q->ready_ms = -1;
-    q->ep_qmp = (struct ep_item){EP_QMP, v};
-    q->ep_ctl = (struct ep_item){EP_QCTL, v};
+    v->priv = q;
     return q;
 }
 
-const struct cgroup *vm_qemu_cgroup(const struct vm *v)
+static const struct cgroup *qemu_cgroup(const struct vm *v)
 {
-    return v->q->have_cg ? &v->q->cg : NULL;
+    const struct qvm *q = qvm_of(v);
+    return v->state != VM_EXITED && q->have_cg ? &q->cg : NULL;
 }
 
-int qvm_watch(struct daemon *d, int fd, struct ep_item *it, struct lvm_err *err)
+static int qemu_live(const struct vm *v)
 {
-    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = it};
-    if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
-        return lvm_err_set(err, errno, "watch fd %d", fd);
-    return 0;
+    return v->state != VM_EXITED;
 }
 
 static int connect_unix(const char *path, struct lvm_err *err)
@@ -69,7 +66,7 @@ static int connect_unix(const char *path, struct lvm_err *err)
 
 int qvm_connect(struct vm *v, struct lvm_err *err)
 {
-    struct qvm *q = v->q;
+    struct qvm *q = qvm_of(v);
     char path[PATH_MAX];
     rundir_path(q->d, v->id, QVM_QMP_SOCK, path, sizeof path);
     int fd = connect_unix(path, err);
@@ -80,13 +77,13 @@ int qvm_connect(struct vm *v, struct lvm_err *err)
         close(fd);
         return lvm_err_set(err, ENOMEM, "QMP connection");
     }
-    if (qvm_watch(q->d, fd, &q->ep_qmp, err) < 0)
+    if (vm_watch(q->d, v, fd, &q->ep_qmp, QVM_SLOT_QMP, err) < 0)
         return -1;
     rundir_path(q->d, v->id, QVM_CTL_SOCK, path, sizeof path);
     q->ctl_fd = connect_unix(path, err);
     if (q->ctl_fd < 0)
         return -1;
-    return qvm_watch(q->d, q->ctl_fd, &q->ep_ctl, err);
+    return vm_watch(q->d, v, q->ctl_fd, &q->ep_ctl, QVM_SLOT_CTL, err);
 }
 
 static void close_qmp(struct qvm *q);
@@ -126,7 +123,7 @@ int qvm_file_limit(struct vm *v, uint64_t limit)
 
 void qvm_control_line(struct vm *v, const char *line, int live)
 {
-    struct qvm *q = v->q;
+    struct qvm *q = qvm_of(v);
     int was_ready = q->gs.ready;
     if (qemu_control_line(&q->gs, line, host_now_ns()) < 0 || was_ready ||
         !q->gs.ready)
@@ -169,7 +166,7 @@ static void control_input(struct vm *v, char *buf, size_t *len, size_t cap,
 
 void qvm_replay_ctl_log(struct vm *v)
 {
-    struct qvm *q = v->q;
+    struct qvm *q = qvm_of(v);
     char path[PATH_MAX];
     rundir_path(q->d, v->id, QVM_CTL_LOG, path, sizeof path);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -190,7 +187,7 @@ void qvm_replay_ctl_log(struct vm *v)
 
 static void ctl_event(struct vm *v)
 {
-    struct qvm *q = v->q;
+    struct qvm *q = qvm_of(v);
     for (;;) {
         ssize_t n = read(q->ctl_fd, q->ctlbuf + q->ctllen,
                          sizeof q->ctlbuf - 1 - q->ctllen);
@@ -208,34 +205,29 @@ static void ctl_event(struct vm *v)
     }
 }
 
-void vm_qemu_event(struct daemon *d, struct vm *v, enum ep_type type)
+static void qemu_exited(struct daemon *d, struct vm *v);
+
+static void qemu_event(struct daemon *d, struct vm *v, int slot)
 {
-    (void)d;
-    struct qvm *q = v->q;
-    if (v->dead || !q)
-        return;
-    if (type == EP_QCTL && q->ctl_fd >= 0)
+    struct qvm *q = qvm_of(v);
+    if (slot == EP_SLOT_PROCESS)
+        qemu_exited(d, v);
+    if (slot == QVM_SLOT_CTL && q->ctl_fd >= 0)
         ctl_event(v);
-    if (type == EP_QMP && q->qmp && qmpa_input(q->qmp) < 0)
+    if (slot == QVM_SLOT_QMP && q->qmp && qmpa_input(q->qmp) < 0)
         close_qmp(q); /* QEMU is going; its pidfd will say so */
 }
 
-int vm_qemu_control(struct daemon *d, struct vm *v, uint32_t request,
+static int qemu_control(struct daemon *d, struct vm *v, uint32_t request,
                     struct lvm_err *err)
 {
     (void)d;
-    struct qvm *q = v->q;
+    struct qvm *q = qvm_of(v);
     if (request != LVM_CTRL_POWEROFF)
         return lvm_err_set(err, EINVAL,
                            "%s is not supported for the qemu monitor (a "
                            "Tinyx guest has no suspend; pause it instead)",
                            request == LVM_CTRL_SUSPEND ? "suspend" : "resume");
-    if (v->state == VM_EXITED)
-        return lvm_err_set(err, EINVAL, "guest %s has exited", v->id);
-    if (v->killed_by)
-        return lvm_err_set(err, EBUSY, "guest %s is being killed", v->id);
-    if (v->state == VM_STARTING)
-        return lvm_err_set(err, EBUSY, "guest %s is still starting", v->id);
     if (q->ctl_fd < 0)
         return lvm_err_set(err, EIO, "guest %s: its control channel is closed",
                            v->id);
@@ -247,9 +239,9 @@ int vm_qemu_control(struct daemon *d, struct vm *v, uint32_t request,
     return 0;
 }
 
-int vm_qemu_kill(struct vm *v)
+int qvm_kill(struct vm *v)
 {
-    struct qvm *q = v->q;
+    struct qvm *q = qvm_of(v);
     if (q->pidfd < 0) {
         errno = ESRCH;
         return -1;
@@ -261,7 +253,7 @@ int vm_qemu_kill(struct vm *v)
 
 static void remove_cgroup(struct vm *v)
 {
-    struct qvm *q = v->q;
+    struct qvm *q = qvm_of(v);
     struct lvm_err err;
     if (!q->have_cg)
         return;
@@ -276,9 +268,9 @@ static void remove_cgroup(struct vm *v)
     }
 }
 
-void vm_qemu_exited(struct daemon *d, struct vm *v)
+static void qemu_exited(struct daemon *d, struct vm *v)
 {
-    struct qvm *q = v->q;
+    struct qvm *q = qvm_of(v);
     if (q->pidfd < 0)
         return;
     /* Whatever the init said before QEMU went: the socket may not have
@@ -338,9 +330,9 @@ void vm_qemu_exited(struct daemon *d, struct vm *v)
     }
 }
 
-void vm_qemu_tick(struct daemon *d, struct vm *v, uint64_t now)
+static void qemu_tick(struct daemon *d, struct vm *v, uint64_t now)
 {
-    struct qvm *q = v->q;
+    struct qvm *q = qvm_of(v);
     if (q->cg_tries && v->state == VM_EXITED)
         remove_cgroup(v);
     if (q->op.kind == QOP_NONE || now < q->op.deadline)
@@ -350,7 +342,7 @@ void vm_qemu_tick(struct daemon *d, struct vm *v, uint64_t now)
          * its exit answers the creator. */
         daemon_log("guest %s: QEMU did not start in time; killing it", v->id);
         q->op.timed_out = 1;
-        vm_qemu_kill(v);
+        qvm_kill(v);
         q->op.deadline = UINT64_MAX;
         return;
     }
@@ -371,9 +363,12 @@ static json_t *ports_json(const struct qvm *q)
     return a;
 }
 
-void vm_qemu_json(const struct vm *v, json_t *o)
+static void qemu_describe(struct daemon *d, const struct vm *v, json_t *o,
+                          int stats)
 {
-    const struct qvm *q = v->q;
+    (void)d;
+    (void)stats;
+    const struct qvm *q = qvm_of(v);
     json_object_set_new(o, "ready", json_boolean(q->gs.ready));
     if (q->gs.ready && q->ready_ms >= 0)
         json_object_set_new(o, "ready_ms", json_real(q->ready_ms));
@@ -383,17 +378,24 @@ void vm_qemu_json(const struct vm *v, json_t *o)
         json_object_set_new(o, "restored", json_true());
 }
 
-json_t *vm_qemu_config_json(const struct vm *v)
+static json_t *qemu_record(const struct vm *v)
 {
-    const struct qvm *q = v->q;
-    return json_pack("{s:o, s:b, s:I, s:b}", "ports", ports_json(q), "kvm",
-                     q->kvm, "console_limit", (json_int_t)q->console_limit,
-                     "restored", q->restored);
+    const struct qvm *q = qvm_of(v);
+    return json_pack("{s:{s:o, s:b, s:I, s:b}}", "qemu", "ports",
+                     ports_json(q), "kvm", q->kvm, "console_limit",
+                     (json_int_t)q->console_limit, "restored", q->restored);
 }
 
-void vm_qemu_free(struct vm *v)
+static int qemu_kill(struct daemon *d, struct vm *v)
 {
-    struct qvm *q = v->q;
+    (void)d;
+    return qvm_kill(v);
+}
+
+static void qemu_release(struct daemon *d, struct vm *v)
+{
+    (void)d;
+    struct qvm *q = qvm_of(v);
     if (!q)
         return;
     close_qmp(q);
@@ -403,5 +405,22 @@ void vm_qemu_free(struct vm *v)
     if (q->op.fd >= 0)
         close(q->op.fd);
     free(q);
-    v->q = NULL;
+    v->priv = NULL;
 }
+
+const struct vm_monitor vm_monitor_qemu = {
+    .name = "qemu",
+    .create = qvm_create,
+    .live = qemu_live,
+    .cgroup = qemu_cgroup,
+    .event = qemu_event,
+    .pause = qvm_pause,
+    .control = qemu_control,
+    .kill = qemu_kill,
+    .save = qvm_save,
+    .tick = qemu_tick,
+    .describe = qemu_describe,
+    .record = qemu_record,
+    .recover = qvm_recover,
+    .release = qemu_release,
+};

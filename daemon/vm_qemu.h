@@ -13,7 +13,7 @@
 #ifndef LVM_DAEMON_VM_QEMU_H
 #define LVM_DAEMON_VM_QEMU_H
 
-#include "daemon/daemon.h"
+#include "daemon/vm_monitor.h"
 #include "monitors/qemu/qemu.h"
 #include "monitors/qemu/qemu_qmpa.h"
 
@@ -64,6 +64,9 @@ struct qop {
     struct creds cr;         /* save: whose file it is */
 };
 
+/* Its fds in the daemon's loop, besides QEMU's pidfd (EP_SLOT_PROCESS). */
+enum { QVM_SLOT_QMP = 1, QVM_SLOT_CTL };
+
 struct qvm {
     struct daemon *d;
     struct cgroup cg;
@@ -89,12 +92,16 @@ struct qvm {
     struct qop op;
 };
 
+static inline struct qvm *qvm_of(const struct vm *v)
+{
+    return v->priv;
+}
+
 /* vm_qemu.c */
 /* A new qvm for (v) with nothing open. */
 struct qvm *qvm_new(struct daemon *d, struct vm *v);
-/* Add (fd) to the daemon's epoll set as (it). */
-int qvm_watch(struct daemon *d, int fd, struct ep_item *it,
-              struct lvm_err *err);
+/* SIGKILL QEMU; its exit is handled when its pidfd says so. */
+int qvm_kill(struct vm *v);
 /* Connect to the guest's QMP and control sockets and watch them. */
 int qvm_connect(struct vm *v, struct lvm_err *err);
 /* Close both connections. */
@@ -115,5 +122,16 @@ int qop_start(struct vm *v, enum qop_kind kind, struct waiter *w,
 void qop_abort(struct vm *v, const char *why);
 /* A QMP event. */
 void qop_event(void *arg, const struct qmp_msg *m);
+/* The monitor's pause and save (vm_monitor.h). */
+void qvm_pause(struct daemon *d, struct vm *v, struct waiter *w, int pause);
+void qvm_save(struct daemon *d, struct vm *v, struct waiter *w,
+              const struct request *r);
+
+/* vm_qemu_create.c */
+void qvm_create(struct daemon *d, struct waiter *w, const struct request *r,
+                int fd);
+
+/* vm_qemu_adopt.c */
+void qvm_recover(struct daemon *d, struct vm *v, json_t *cfg, int alive);
 
 #endif

@@ -45,7 +45,7 @@ static void read_config(struct qvm *q, json_t *cfg)
  * guest's own from the init's log. */
 static void read_ready(struct vm *v)
 {
-    struct qvm *q = v->q;
+    struct qvm *q = qvm_of(v);
     qvm_replay_ctl_log(v);
     char path[PATH_MAX];
     rundir_path(q->d, v->id, QVM_READY, path, sizeof path);
@@ -59,17 +59,14 @@ static void read_ready(struct vm *v)
 
 static int adopt(struct vm *v, struct lvm_err *err)
 {
-    struct qvm *q = v->q;
+    struct qvm *q = qvm_of(v);
     q->pidfd = (int)syscall(SYS_pidfd_open, v->pid, 0);
     if (q->pidfd < 0)
         return lvm_err_set(err, errno, "pidfd_open %d", (int)v->pid);
-    v->ep = (struct ep_item){EP_PIDFD, v};
-    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &v->ep};
-    if (epoll_ctl(q->d->epfd, EPOLL_CTL_ADD, q->pidfd, &ev) < 0) {
-        int e = errno;
+    if (vm_watch(q->d, v, q->pidfd, &v->ep, EP_SLOT_PROCESS, err) < 0) {
         close(q->pidfd);
         q->pidfd = -1;
-        return lvm_err_set(err, e, "watch guest %s", v->id);
+        return -1;
     }
     v->adopted = 1;
     v->state = VM_RUNNING;
@@ -93,7 +90,7 @@ static int adopt(struct vm *v, struct lvm_err *err)
  * said. */
 static void gone(struct vm *v)
 {
-    struct qvm *q = v->q;
+    struct qvm *q = qvm_of(v);
     struct qemu_exit_facts f = {.gs = &q->gs};
     struct cgroup_stats cs;
     struct lvm_err err;
@@ -107,15 +104,14 @@ static void gone(struct vm *v)
     rundir_write_exit(q->d, v);
 }
 
-void vm_qemu_recover(struct daemon *d, struct vm *v, json_t *cfg, int alive,
-                     int exited)
+void qvm_recover(struct daemon *d, struct vm *v, json_t *cfg, int alive)
 {
+    int exited = v->state == VM_EXITED;
     struct qvm *q = qvm_new(d, v);
     if (!q) {
         daemon_log("guest %s: out of memory", v->id);
         abort(); /* cannot track a running guest: nothing sane to do */
     }
-    v->q = q;
     read_config(q, cfg);
     cgroup_open(&q->cg, v->id);
     q->have_cg = cgroup_exists(&q->cg);

@@ -136,7 +136,7 @@ static void setup_close(struct qsetup *s)
 static int configure(struct vm *v, const struct request *r, struct qsetup *s,
                      struct lvm_err *err)
 {
-    struct qvm *q = v->q;
+    struct qvm *q = qvm_of(v);
     uint64_t ram = r->mem ? r->mem : s->m.mem ? s->m.mem : QEMU_MEM_DEFAULT;
     if (ram < (32ull << 20))
         return lvm_err_set(err, 0, "mem: a qemu guest needs at least 32 MiB");
@@ -194,7 +194,7 @@ static int configure(struct vm *v, const struct request *r, struct qsetup *s,
 static int prepare(struct daemon *d, struct vm *v, const struct request *r,
                    struct qsetup *s, struct lvm_err *err)
 {
-    struct qvm *q = v->q;
+    struct qvm *q = qvm_of(v);
     struct cgroup_limits lim = {.memory_max = v->mem_limit,
                                 .pids_max = QVM_PIDS_MAX};
     if (r->cpus > 0) {
@@ -241,7 +241,7 @@ static int prepare(struct daemon *d, struct vm *v, const struct request *r,
 /* Undo a create that failed before it was in the daemon's tables. */
 static void discard(struct daemon *d, struct vm *v)
 {
-    struct qvm *q = v->q;
+    struct qvm *q = qvm_of(v);
     qvm_disconnect(q);
     if (q->pidfd >= 0) {
         syscall(SYS_pidfd_send_signal, q->pidfd, SIGKILL, NULL, 0);
@@ -259,62 +259,58 @@ static void discard(struct daemon *d, struct vm *v)
     q->have_cg = 0;
     rundir_remove(d, v->id);
     free(v->image);
-    vm_qemu_free(v);
+    vm_monitor_qemu.release(d, v);
     free(v);
 }
 
-static void reply_error(struct daemon *d, struct client *c,
-                        const struct request *r, const char *code,
+static void reply_error(struct daemon *d, struct waiter *w, const char *code,
                         const struct lvm_err *err)
 {
     char buf[LVM_ERR_MSG_MAX + 64];
-    server_reply(d, c, api_error(r, code, lvm_err_str(err, buf, sizeof buf)));
+    vm_op_done(d, w, code, lvm_err_str(err, buf, sizeof buf), NULL);
 }
 
-void vm_qemu_create(struct daemon *d, struct client *c, const struct request *r,
-                    int restore)
+void qvm_create(struct daemon *d, struct waiter *w, const struct request *r,
+                int fd)
 {
     uint64_t t0 = host_now_ns();
+    int restore = r->op == OP_RESTORE;
+    const struct creds *cr = &w->c->cr;
     struct lvm_err err;
-    int ambiguous;
+    if (fd >= 0)
+        close(fd); /* files are opened as the client, by path */
     if (refuse_fields(r, &err) < 0) {
-        reply_error(d, c, r, "invalid", &err);
+        reply_error(d, w, "invalid", &err);
         return;
     }
-    if (r->name[0] && vm_find(d, r->name, &ambiguous)) {
-        lvm_err_set(&err, EEXIST, "a guest named '%s' exists", r->name);
-        reply_error(d, c, r, "exists", &err);
+    if (vm_name_free(d, w, r) < 0)
         return;
-    }
     struct qsetup *s = calloc(1, sizeof *s);
     struct vm *v = calloc(1, sizeof *v);
     if (!s || !v) {
         free(s);
         free(v);
         lvm_err_set(&err, ENOMEM, "allocate a guest");
-        reply_error(d, c, r, "failed", &err);
+        reply_error(d, w, "failed", &err);
         return;
     }
     s->det.qmp_listen = s->det.ctl_listen = s->det.log_fd = -1;
     s->det.kernel_fd = s->det.initrd_fd = -1;
-    if (load_image(r, &c->cr, &s->m, &s->det.kernel_fd, &s->det.initrd_fd,
+    if (load_image(r, cr, &s->m, &s->det.kernel_fd, &s->det.initrd_fd,
                    &err) < 0) {
         setup_close(s);
         free(v);
-        reply_error(d, c, r, "invalid", &err);
+        reply_error(d, w, "invalid", &err);
         return;
     }
-    v->q = qvm_new(d, v);
+    v->mon = &vm_monitor_qemu;
+    struct qvm *q = qvm_new(d, v);
     v->image = strdup(r->image);
     guest_new_id(v->id);
-    if (r->name[0])
-        snprintf(v->name, sizeof v->name, "%s", r->name);
-    else
-        snprintf(v->name, sizeof v->name, "%.48s-%.6s", s->m.name, v->id);
+    vm_default_name(v, r, s->m.name);
     snprintf(v->monitor, sizeof v->monitor, "qemu");
-    v->owner = c->cr.uid;
+    v->owner = cr->uid;
     v->state = VM_STARTING;
-    struct qvm *q = v->q;
     const char *code = "invalid";
     if (!q || !v->image) {
         lvm_err_set(&err, ENOMEM, "allocate a guest");
@@ -323,7 +319,7 @@ void vm_qemu_create(struct daemon *d, struct client *c, const struct request *r,
     if (configure(v, r, s, &err) < 0)
         goto fail_early;
     if (restore) {
-        q->op.fd = creds_open_data(&c->cr, r->path, 0, &err);
+        q->op.fd = creds_open_data(cr, r->path, 0, &err);
         if (q->op.fd < 0) {
             lvm_err_wrap(&err, "restore");
             goto fail_early;
@@ -350,35 +346,30 @@ void vm_qemu_create(struct daemon *d, struct client *c, const struct request *r,
     q->nfwd = p.nfwd;
     v->pid = p.pid;
     v->created = daemon_unix_time();
-    v->ep = (struct ep_item){EP_PIDFD, v};
-    struct waiter *w;
-    if (qvm_watch(d, q->pidfd, &v->ep, &err) < 0 || qvm_connect(v, &err) < 0)
+    if (vm_watch(d, v, q->pidfd, &v->ep, EP_SLOT_PROCESS, &err) < 0 ||
+        qvm_connect(v, &err) < 0)
         goto fail;
     setup_close(s);
     s = NULL;
-    if (!(w = vm_waiter_new(d, c, r))) { /* replied */
-        discard(d, v);
-        return;
-    }
     /* In the tables now (its name is taken; `list` shows it starting);
      * reported created once QEMU is up (vm_qemu_ops.c). */
     vm_insert(d, v);
     d->created++;
     if (qop_start(v, restore ? QOP_RESTORE : QOP_START, w, &err) < 0) {
         /* Never reported: its exit removes it. */
-        vm_waiter_error(d, w, "failed", err.msg);
-        vm_qemu_kill(v);
+        vm_op_done(d, w, "failed", err.msg, NULL);
+        qvm_kill(v);
         return;
     }
     q->op.t0 = t0; /* create_ms counts from the request */
     return;
 fail:
-    reply_error(d, c, r, code, &err);
+    reply_error(d, w, code, &err);
     setup_close(s);
     discard(d, v);
     return;
 fail_early:
-    reply_error(d, c, r, code, &err);
+    reply_error(d, w, code, &err);
     setup_close(s);
     if (q && q->op.fd >= 0)
         close(q->op.fd);

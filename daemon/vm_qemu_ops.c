@@ -52,7 +52,7 @@ static void on_reply(void *arg, int what, const struct qmp_msg *m);
 static int send_cmd(struct vm *v, const char *cmd, json_t *args, int fd,
                     enum step st, struct lvm_err *err)
 {
-    struct qvm *q = v->q;
+    struct qvm *q = qvm_of(v);
     if (!q->qmp) {
         json_decref(args);
         return lvm_err_set(err, EPIPE, "QMP is not connected");
@@ -65,13 +65,13 @@ static int send_cmd(struct vm *v, const char *cmd, json_t *args, int fd,
  * what it held. */
 static void op_end(struct vm *v, const char *code, const char *msg)
 {
-    struct qvm *q = v->q;
+    struct qvm *q = qvm_of(v);
     struct qop *op = &q->op;
     if (op->w) {
         if (msg)
-            vm_waiter_error(q->d, op->w, code, msg);
+            vm_op_done(q->d, op->w, code, msg, NULL);
         else
-            vm_waiter_ok(q->d, op->w, NULL);
+            vm_op_done(q->d, op->w, NULL, NULL, NULL);
     }
     if (op->fd >= 0)
         close(op->fd);
@@ -91,7 +91,7 @@ static void op_fail(struct vm *v, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 static void op_fail(struct vm *v, const char *fmt, ...)
 {
-    struct qvm *q = v->q;
+    struct qvm *q = qvm_of(v);
     char msg[LVM_ERR_MSG_MAX];
     va_list ap;
     va_start(ap, fmt);
@@ -103,7 +103,7 @@ static void op_fail(struct vm *v, const char *fmt, ...)
     op_end(v, "failed", msg);
     struct lvm_err err;
     if (kind == QOP_START || kind == QOP_RESTORE)
-        vm_qemu_kill(v);
+        qvm_kill(v);
     else if (resume &&
              send_cmd(v, "cont", NULL, -1, S_CONT_AFTER_FAILURE, &err) < 0)
         daemon_log("guest %s: cannot resume it: %s", v->id, err.msg);
@@ -111,7 +111,7 @@ static void op_fail(struct vm *v, const char *fmt, ...)
 
 void qop_abort(struct vm *v, const char *why)
 {
-    struct qvm *q = v->q;
+    struct qvm *q = qvm_of(v);
     char msg[LVM_ERR_MSG_MAX + 64];
     switch (q->op.kind) {
     case QOP_NONE: return;
@@ -143,7 +143,7 @@ void qop_abort(struct vm *v, const char *why)
 int qop_start(struct vm *v, enum qop_kind kind, struct waiter *w,
               struct lvm_err *err)
 {
-    struct qop *op = &v->q->op;
+    struct qop *op = &qvm_of(v)->op;
     uint64_t now = host_now_ns();
     int secs = kind == QOP_START || kind == QOP_ADOPT    ? QVM_START_S
                : kind == QOP_SAVE || kind == QOP_RESTORE ? QVM_MIGRATE_S
@@ -184,7 +184,7 @@ int qop_start(struct vm *v, enum qop_kind kind, struct waiter *w,
 /* Created or restored: on record before anyone hears of it. */
 static void up(struct vm *v)
 {
-    struct qvm *q = v->q;
+    struct qvm *q = qvm_of(v);
     struct lvm_err err;
     v->create_ms = (double)(host_now_ns() - q->op.t0) / 1e6;
     if (rundir_write_config(q->d, v, &err) < 0) {
@@ -195,7 +195,7 @@ static void up(struct vm *v)
     struct waiter *w = q->op.w;
     q->op.w = NULL;
     if (w)
-        vm_waiter_ok(q->d, w,
+        vm_op_done(q->d, w, NULL, NULL,
                      json_pack("{s:o}", "guest", api_guest_json(q->d, v, 0)));
     op_end(v, NULL, NULL);
     if (q->restored && q->ctl_fd >= 0) {
@@ -209,7 +209,7 @@ static void up(struct vm *v)
 
 static void saved(struct vm *v)
 {
-    struct qvm *q = v->q;
+    struct qvm *q = qvm_of(v);
     struct qop *op = &q->op;
     struct lvm_err err;
     qvm_file_limit(v, q->console_limit);
@@ -226,7 +226,7 @@ static void saved(struct vm *v)
     struct waiter *w = op->w;
     op->w = NULL;
     if (w)
-        vm_waiter_ok(q->d, w,
+        vm_op_done(q->d, w, NULL, NULL,
                      json_pack("{s:s, s:I, s:f, s:s}", "path", op->path,
                                "bytes", bytes, "save_ms", ms, "state",
                                "paused"));
@@ -236,7 +236,7 @@ static void saved(struct vm *v)
 /* The next command of a save or restore after (st) succeeded. */
 static void migration_step(struct vm *v, enum step st, const json_t *ret)
 {
-    struct qvm *q = v->q;
+    struct qvm *q = qvm_of(v);
     struct qop *op = &q->op;
     int restore = op->kind == QOP_RESTORE;
     const char *name = restore ? "lvm-restore" : "lvm-save";
@@ -290,7 +290,7 @@ static void migration_step(struct vm *v, enum step st, const json_t *ret)
 static void on_reply(void *arg, int what, const struct qmp_msg *m)
 {
     struct vm *v = arg;
-    struct qvm *q = v->q;
+    struct qvm *q = qvm_of(v);
     enum step st = (enum step)(what & 0xff);
     if (st == S_CONT_AFTER_FAILURE) {
         if (m->kind == QMP_RETURN && q->op.kind == QOP_NONE &&
@@ -333,8 +333,7 @@ static void on_reply(void *arg, int what, const struct qmp_msg *m)
         struct waiter *w = q->op.w;
         q->op.w = NULL;
         if (w)
-            vm_waiter_ok(
-                q->d, w,
+            vm_op_done(q->d, w, NULL, NULL,
                 json_pack("{s:s}", "state", pause ? "paused" : "running"));
         op_end(v, NULL, NULL);
         break;
@@ -348,7 +347,7 @@ static void on_reply(void *arg, int what, const struct qmp_msg *m)
 void qop_event(void *arg, const struct qmp_msg *m)
 {
     struct vm *v = arg;
-    struct qvm *q = v->q;
+    struct qvm *q = qvm_of(v);
     if (strcmp(m->event, "MIGRATION") || !q->op.migrating)
         return;
     struct lvm_err err;
@@ -371,23 +370,14 @@ void qop_event(void *arg, const struct qmp_msg *m)
 
 /* ---- the operations' entry points ----------------------------------- */
 
-/* Whether (v) can take an operation now; else the reply is sent. */
-static int can_operate(struct daemon *d, struct vm *v, struct client *c,
-                       const struct request *r)
+/* Whether (v) can take a QMP operation now; else (w) is answered. The
+ * core has checked that it runs and is not being killed. */
+static int can_operate(struct daemon *d, struct vm *v, struct waiter *w)
 {
-    struct qvm *q = v->q;
+    struct qvm *q = qvm_of(v);
     const char *code = NULL;
-    char msg[160];
-    if (v->state == VM_EXITED) {
-        code = "invalid";
-        snprintf(msg, sizeof msg, "guest %s has exited", v->id);
-    } else if (v->killed_by) {
-        code = "busy";
-        snprintf(msg, sizeof msg, "guest %s is being killed", v->id);
-    } else if (v->state == VM_STARTING) {
-        code = "busy";
-        snprintf(msg, sizeof msg, "guest %s is still starting", v->id);
-    } else if (q->op.kind != QOP_NONE) {
+    char msg[200];
+    if (q->op.kind != QOP_NONE) {
         code = "busy";
         snprintf(msg, sizeof msg, "guest %s is busy with a %s", v->id,
                  op_names[q->op.kind]);
@@ -397,51 +387,46 @@ static int can_operate(struct daemon *d, struct vm *v, struct client *c,
                  v->id);
     }
     if (code)
-        server_reply(d, c, api_error(r, code, msg));
+        vm_op_done(d, w, code, msg, NULL);
     return code == NULL;
 }
 
-void vm_qemu_pause(struct daemon *d, struct vm *v, struct client *c,
-                   const struct request *r, int pause)
+void qvm_pause(struct daemon *d, struct vm *v, struct waiter *w, int pause)
 {
-    if (!can_operate(d, v, c, r))
+    if (!can_operate(d, v, w))
         return;
-    struct waiter *w = vm_waiter_new(d, c, r);
     struct lvm_err err;
-    if (w && qop_start(v, pause ? QOP_PAUSE : QOP_UNPAUSE, w, &err) < 0)
-        vm_waiter_error(d, w, "failed", err.msg);
+    if (qop_start(v, pause ? QOP_PAUSE : QOP_UNPAUSE, w, &err) < 0)
+        vm_op_done(d, w, "failed", err.msg, NULL);
 }
 
-void vm_qemu_save(struct daemon *d, struct vm *v, struct client *c,
-                  const struct request *r)
+void qvm_save(struct daemon *d, struct vm *v, struct waiter *w,
+              const struct request *r)
 {
-    if (!can_operate(d, v, c, r))
+    if (!can_operate(d, v, w))
         return;
-    if (v->q->saved_stopped) {
+    if (qvm_of(v)->saved_stopped) {
         char msg[200];
         snprintf(msg, sizeof msg,
                  "guest %s is still stopped by its last save (QEMU saves a "
                  "guest again only after it ran): unpause it first",
                  v->id);
-        server_reply(d, c, api_error(r, "busy", msg));
+        vm_op_done(d, w, "busy", msg, NULL);
         return;
     }
-    struct waiter *w = vm_waiter_new(d, c, r);
-    if (!w)
-        return;
-    struct qop *op = &v->q->op;
+    struct qop *op = &qvm_of(v)->op;
     struct lvm_err err;
     char buf[LVM_ERR_MSG_MAX + 64];
     /* Written under a temporary name as the client, renamed when complete:
      * a failed save never leaves a file that looks restorable. */
     snprintf(op->path, sizeof op->path, "%s", r->path);
     snprintf(op->tmp, sizeof op->tmp, "%s.tmp-%s", r->path, v->id);
-    op->cr = c->cr;
-    op->fd = creds_create(&c->cr, op->tmp, &err);
+    op->cr = w->c->cr;
+    op->fd = creds_create(&op->cr, op->tmp, &err);
     if (op->fd < 0) {
         op->tmp[0] = 0;
         op_end(v, NULL, NULL);
-        vm_waiter_error(d, w, "invalid", lvm_err_str(&err, buf, sizeof buf));
+        vm_op_done(d, w, "invalid", lvm_err_str(&err, buf, sizeof buf), NULL);
         return;
     }
     op->was_running = v->state == VM_RUNNING;
@@ -450,9 +435,9 @@ void vm_qemu_save(struct daemon *d, struct vm *v, struct client *c,
     if (qvm_file_limit(v, 0) < 0) {
         lvm_err_set(&err, errno, "lift QEMU's file size limit");
         op_end(v, NULL, NULL);
-        vm_waiter_error(d, w, "failed", lvm_err_str(&err, buf, sizeof buf));
+        vm_op_done(d, w, "failed", lvm_err_str(&err, buf, sizeof buf), NULL);
         return;
     }
     if (qop_start(v, QOP_SAVE, w, &err) < 0) /* cleaned up, limit back */
-        vm_waiter_error(d, w, "failed", lvm_err_str(&err, buf, sizeof buf));
+        vm_op_done(d, w, "failed", lvm_err_str(&err, buf, sizeof buf), NULL);
 }

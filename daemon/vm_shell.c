@@ -1,0 +1,644 @@
+/*
+ * vm_shell.c: the lifecycle of proc and kvm guests in lightvmd. Both run
+ * in a lightvm-shell (toolstack/guest.c): a prepared shell (from the pool
+ * when one is ready) takes the launch plan the toolstack's monitor_ops
+ * builds, so the two monitors differ only in their plan and share every
+ * step here: create, exit accounting, pause (the cgroup freezer), the
+ * control device, the watchdog, adoption after a daemon restart.
+ */
+#include "daemon/vm_monitor.h"
+#include "toolstack/monitor.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* A shell guest's state (vm->priv). */
+struct svm {
+    struct guest *g; /* toolstack state; freed when the guest exits */
+    struct cached_image *img;
+    int reap_pending; /* adopted: waiting for init to reap it */
+    uint64_t reap_deadline;
+};
+
+static struct svm *svm(const struct vm *v)
+{
+    return v->priv;
+}
+
+static struct guest *guest_of(const struct vm *v)
+{
+    return v->priv ? svm(v)->g : NULL;
+}
+
+/* ---- create --------------------------------------------------------------- */
+
+/* Open what the request names, as the client: its image and its block
+ * files (closed by the caller). */
+static int open_client_files(const struct request *r, const struct creds *cr,
+                             int *image_fd, int block_fds[GUEST_MAX_BLOCKS],
+                             struct lvm_err *err)
+{
+    for (unsigned i = 0; i < GUEST_MAX_BLOCKS; i++)
+        block_fds[i] = -1;
+    *image_fd = creds_open_data(cr, r->image, 0, err);
+    if (*image_fd < 0)
+        return -1;
+    for (unsigned i = 0; i < r->nblocks; i++) {
+        block_fds[i] =
+            creds_open_data(cr, r->blocks[i].path, !r->blocks[i].readonly, err);
+        if (block_fds[i] < 0)
+            return lvm_err_wrap(err, "block device %s", r->blocks[i].name);
+    }
+    return 0;
+}
+
+static void close_client_files(int image_fd, const int block_fds[])
+{
+    if (image_fd >= 0)
+        close(image_fd);
+    for (unsigned i = 0; i < GUEST_MAX_BLOCKS; i++)
+        if (block_fds[i] >= 0)
+            close(block_fds[i]);
+}
+
+/* Kill a shell or guest that will not be used, and remove all it had. */
+static void discard_guest(struct daemon *d, struct guest *g)
+{
+    char id[GUEST_ID_LEN + 1];
+    memcpy(id, g->id, sizeof id);
+    if (g->sb.pid > 0) {
+        guest_kill(g);
+        siginfo_t si;
+        waitid(P_PIDFD, (id_t)g->sb.pidfd, &si, WEXITED);
+    }
+    guest_free(g);
+    rundir_remove(d, id);
+}
+
+static void limits_of(const struct request *r, uint64_t mem_limit,
+                      struct cgroup_limits *lim)
+{
+    memset(lim, 0, sizeof *lim);
+    lim->memory_max = mem_limit;
+    if (r->cpus > 0) {
+        lim->cpu_period_us = 100000;
+        lim->cpu_quota_us = (uint64_t)(r->cpus * 100000.0 + 0.5);
+        if (lim->cpu_quota_us < 1000)
+            lim->cpu_quota_us = 1000; /* the kernel's minimum */
+    }
+}
+
+/* A shell for (r): from the pool, with the request's limits applied, or
+ * prepared now. */
+static struct guest *get_shell(struct daemon *d, const struct request *r,
+                               const struct monitor_ops *mon, uint64_t ram,
+                               uint64_t mem_limit, struct netdev_tap *tap,
+                               int *pooled, struct lvm_err *err)
+{
+    /* A guest with NICs on the default bridge takes a shell that comes
+     * with its tap; others a plain one. */
+    tap->fd = -1;
+    struct guest *g = !r->net.enabled || vm_net_poolable(r)
+                          ? pool_take(d, ram, r->net.enabled, mon->kind, tap)
+                          : NULL;
+    *pooled = g != NULL;
+    if (g) {
+        if (r->cpus > 0 || mem_limit != g->memory_limit) {
+            struct cgroup_limits lim;
+            limits_of(r, mem_limit, &lim);
+            if (cgroup_set_limits(&g->cg, &lim, g->sb.pid, err) < 0) {
+                discard_guest(d, g);
+                return NULL;
+            }
+            g->cpus = r->cpus;
+            g->memory_limit = mem_limit;
+        }
+        return g;
+    }
+    char id[GUEST_ID_LEN + 1], devpage[PATH_MAX];
+    guest_new_id(id);
+    if (rundir_make(d, id, err) < 0)
+        return NULL;
+    rundir_path(d, id, "devpage", devpage, sizeof devpage);
+    struct guest_class c = {.ram_size = ram,
+                            .memory_limit = mem_limit,
+                            .cpus = r->cpus,
+                            .monitor = mon->kind,
+                            .devpage_path = devpage,
+                            .id = id};
+    if (guest_prepare(&d->host, &c, &g, err) < 0) {
+        rundir_remove(d, id);
+        return NULL;
+    }
+    rundir_write_shell(d, g); /* so a crash now leaves nothing behind */
+    return g;
+}
+
+/* The execute phase proper: console, spec, plan, go. */
+static int launch_in(struct daemon *d, struct vm *v, struct guest *g,
+                     const struct request *r, const struct image *img,
+                     const struct monitor_ops *mon, const int block_fds[],
+                     int console_fd, uint64_t console_limit,
+                     const struct guest_net_spec *net, struct netdev_tap *tap,
+                     struct lvm_err *err)
+{
+    int console = console_fd;
+    if (console < 0) {
+        char path[PATH_MAX];
+        rundir_path(d, v->id, "console.log", path, sizeof path);
+        console = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+        if (console < 0)
+            return lvm_err_set(err, errno, "create %s", path);
+        /* The API group may read its guests' consoles. */
+        if (d->api_gid != (gid_t)-1 && fchown(console, 0, d->api_gid) < 0) {
+            close(console);
+            return lvm_err_set(err, errno, "give %s to the API group", path);
+        }
+    }
+    char *argv[REQUEST_MAX_ARGS + 1];
+    argv[0] = r->argv0[0] ? (char *)r->argv0 : v->image;
+    for (int i = 0; i < r->argc; i++)
+        argv[i + 1] = r->argv[i];
+    struct guest_spec spec = {
+        .name = v->name,
+        .ram_size = g->ram_size,
+        .memory_limit = g->memory_limit,
+        .cpus = r->cpus,
+        .argc = r->argc + 1,
+        .argv = argv,
+        .envc = r->envc,
+        .envp = (char *const *)r->envp,
+        .console_fd = console,
+        .console_limit = console_limit,
+        .nblocks = r->nblocks,
+        .monitor = mon->kind,
+        .net = *net,
+    };
+    if (tap->fd >= 0) { /* the pool's: dev_net_attach takes it */
+        spec.net.taps = tap;
+        spec.net.ntaps = 1;
+    }
+    memcpy(spec.blocks, r->blocks, sizeof r->blocks);
+    for (unsigned i = 0; i < r->nblocks; i++)
+        spec.blocks[i].fd = block_fds[i];
+    g->dev.dp->watchdog_ms = r->watchdog_ms;
+    int rc = guest_launch(&d->host, g, img, &spec, err);
+    if (console_fd < 0)
+        close(console);
+    return rc;
+}
+
+static void svm_release(struct daemon *d, struct vm *v)
+{
+    struct svm *s = svm(v);
+    if (!s)
+        return;
+    if (s->img)
+        images_put(d, s->img);
+    free(s);
+    v->priv = NULL;
+}
+
+/* Start the guest (v) describes in a shell; (code) says what kind of
+ * failure it was. */
+static int start(struct daemon *d, struct vm *v, const struct request *r,
+                 const struct monitor_ops *mon, int image_fd,
+                 const int block_fds[], int console_fd, const char **code,
+                 struct lvm_err *err)
+{
+    uint64_t t0 = host_now_ns();
+    struct svm *s = svm(v);
+    s->img = images_get(d, r->image, image_fd, err);
+    if (!s->img) {
+        *code = "invalid";
+        return -1;
+    }
+    uint64_t ram = r->mem ? r->mem : GUEST_RAM_DEFAULT;
+    /* A console log lives in the run directory (a tmpfs, /run, on most
+     * hosts): its default size is small, and it counts towards the
+     * guest's memory, whose page cache it is. */
+    uint64_t console_limit = r->console_limit ? r->console_limit
+                             : console_fd < 0 ? DAEMON_CONSOLE_LIMIT_DEFAULT
+                                              : GUEST_CONSOLE_LIMIT_DEFAULT;
+    uint64_t mem_limit =
+        r->mem_limit ? r->mem_limit
+        : console_fd < 0
+            ? ram + GUEST_MEMORY_OVERHEAD + console_limit
+            : guest_default_memory_limit(ram, console_fd, console_limit);
+    struct guest_net_spec net;
+    if (vm_net_spec(d, r, &net, err) < 0) {
+        *code =
+            err->code == EEXIST || err->code == ENOSPC ? "invalid" : "failed";
+        return lvm_err_wrap(err, "network");
+    }
+    /* Execute phase in a prepared shell; else prepare one now. A pooled
+     * shell found dead at launch (killed from outside) costs a retry. */
+    struct guest *g = NULL;
+    uint64_t t_take = 0;
+    for (int attempt = 0;; attempt++) {
+        int pooled;
+        struct netdev_tap tap;
+        g = get_shell(d, r, mon, ram, mem_limit, &tap, &pooled, err);
+        if (!g)
+            return -1;
+        v->pooled = pooled;
+        t_take = host_now_ns();
+        memcpy(v->id, g->id, sizeof v->id);
+        vm_default_name(v, r, s->img->img->name);
+        int rc = launch_in(d, v, g, r, s->img->img, mon, block_fds,
+                           console_fd, console_limit, &net, &tap, err);
+        if (tap.fd >= 0) /* not used: closing its only fd removes it */
+            close(tap.fd);
+        if (rc == 0)
+            break;
+        int shell_died = err->code == EPIPE || err->code == ECONNRESET;
+        discard_guest(d, g);
+        if (r->net.enabled && err->code == ENODEV)
+            vm_net_forget_bridge(d, r->net.bridge); /* deleted under us? */
+        if (!(pooled && shell_died && attempt < 3)) {
+            *code = err->code == ENODEV || err->code == ENOMEM ||
+                            err->code == E2BIG || err->code == EINVAL
+                        ? "invalid"
+                        : "failed";
+            return -1;
+        }
+    }
+    guest_shed_fds(g);
+    s->g = g;
+    v->pid = g->sb.pid;
+    v->mem = g->ram_size;
+    v->mem_limit = g->memory_limit;
+    v->cpus = g->cpus;
+    v->watchdog_ms = r->watchdog_ms;
+    v->created = daemon_unix_time();
+    v->state = VM_RUNNING;
+    v->create_ms = (host_now_ns() - t0) / 1e6;
+    *code = "failed";
+    /* Recorded before the reply: a guest reported created survives a
+     * daemon crash, and one that is not has no config.json. */
+    if (rundir_write_config(d, v, err) < 0 ||
+        vm_watch(d, v, g->sb.pidfd, &v->ep, EP_SLOT_PROCESS, err) < 0) {
+        s->g = NULL;
+        discard_guest(d, g);
+        return -1;
+    }
+    if (getenv("LIGHTVM_TIMING")) {
+        uint64_t t1 = host_now_ns();
+        daemon_log("create %s: %.0f us: take %.0f, devices %.0f, plan %.0f, "
+                   "launch %.0f, record %.0f",
+                   v->id, (t1 - t0) / 1e3, (t_take - t0) / 1e3,
+                   (g->t_devices - t_take) / 1e3,
+                   (g->t_plan - g->t_devices) / 1e3,
+                   (g->t_launch - g->t_plan) / 1e3, (t1 - g->t_launch) / 1e3);
+    }
+    return 0;
+}
+
+static void shell_create(struct daemon *d, struct waiter *w,
+                         const struct request *r, int fd, unsigned kind)
+{
+    const struct monitor_ops *mon = monitor_of(kind);
+    struct lvm_err err;
+    char buf[LVM_ERR_MSG_MAX + 64];
+    const char *code = "invalid";
+    int image_fd = -1, block_fds[GUEST_MAX_BLOCKS];
+    for (unsigned i = 0; i < GUEST_MAX_BLOCKS; i++)
+        block_fds[i] = -1;
+    struct vm *v = NULL;
+    if (r->op == OP_RESTORE) {
+        lvm_err_set(&err, 0, "restore is not supported for the %s monitor",
+                    mon->name);
+        goto fail;
+    }
+    if (r->nports) {
+        lvm_err_set(&err, 0,
+                    "field 'ports' (-p, --publish) is for qemu guests; %s "
+                    "guests get an address of their own with --net",
+                    mon->name);
+        goto fail;
+    }
+    if (r->console_fd && fd < 0) {
+        vm_op_done(d, w, "bad_request",
+                   "console \"fd\" needs an fd with the request", NULL);
+        return;
+    }
+    if (vm_name_free(d, w, r) < 0)
+        goto out;
+    if (open_client_files(r, &w->c->cr, &image_fd, block_fds, &err) < 0)
+        goto fail;
+    v = calloc(1, sizeof *v);
+    struct svm *s = calloc(1, sizeof *s);
+    if (!v || !s || !(v->image = strdup(r->image))) {
+        free(s);
+        lvm_err_set(&err, ENOMEM, "allocate a guest");
+        code = "failed";
+        goto fail;
+    }
+    v->mon = kind == LVM_MONITOR_KVM ? &vm_monitor_kvm : &vm_monitor_proc;
+    v->priv = s;
+    v->owner = w->c->cr.uid;
+    snprintf(v->monitor, sizeof v->monitor, "%s", mon->name);
+    if (start(d, v, r, mon, image_fd, block_fds, r->console_fd ? fd : -1,
+              &code, &err) < 0)
+        goto fail;
+    vm_insert(d, v);
+    d->created++;
+    vm_op_done(d, w, NULL, NULL,
+               json_pack("{s:o}", "guest", api_guest_json(d, v, 0)));
+    v = NULL;
+    goto out;
+fail:
+    vm_op_done(d, w, code, lvm_err_str(&err, buf, sizeof buf), NULL);
+out:
+    if (v) {
+        svm_release(d, v);
+        free(v->image);
+        free(v);
+    }
+    close_client_files(image_fd, block_fds);
+    if (fd >= 0)
+        close(fd); /* the guest holds its own copy */
+}
+
+static void proc_create(struct daemon *d, struct waiter *w,
+                        const struct request *r, int fd)
+{
+    shell_create(d, w, r, fd, LVM_MONITOR_PROC);
+}
+
+static void kvm_create(struct daemon *d, struct waiter *w,
+                       const struct request *r, int fd)
+{
+    shell_create(d, w, r, fd, LVM_MONITOR_KVM);
+}
+
+/* ---- exit ----------------------------------------------------------------- */
+
+/* The guest has exited (its pidfd is readable): account for it, release
+ * its resources, keep its record until it is destroyed. */
+static void finish_exit(struct daemon *d, struct vm *v)
+{
+    struct svm *s = svm(v);
+    struct guest *g = s->g;
+    if (!g)
+        return;
+    long nr = vm_audit_lookup(d, g->sb.pid, g->started_ns);
+    if (nr != -1)
+        g->killed_syscall = nr;
+    struct lvm_err err;
+    int rr = guest_reap(g, -1, 0, &v->exit, &err);
+    if (rr < 0) {
+        v->exit.kind = GUEST_UNKNOWN;
+        snprintf(v->exit.detail, sizeof v->exit.detail, "%s", err.msg);
+    }
+    if (rr == 1 && !v->killed_by) {
+        /* Adopted and not yet reaped by its new parent: ask again on
+         * the next ticks (its pidfd stays readable, so stop polling it). */
+        if (!s->reap_pending) {
+            s->reap_pending = 1;
+            s->reap_deadline = host_now_ns() + 2000000000ull;
+            epoll_ctl(d->epfd, EPOLL_CTL_DEL, g->sb.pidfd, NULL);
+        }
+        if (host_now_ns() < s->reap_deadline)
+            return;
+    }
+    s->reap_pending = 0;
+    if (v->killed_by == KILLED_BY_WATCHDOG) {
+        v->exit.kind = GUEST_WATCHDOG;
+        snprintf(v->exit.detail, sizeof v->exit.detail, "no ping for %u ms",
+                 v->watchdog_ms);
+    }
+    if (v->exit.kind == GUEST_POLICY && v->exit.syscall == -1) {
+        /* The audit record may still be on its way. */
+        v->audit_pending = 1;
+        v->audit_deadline = host_now_ns() + 1000000000ull;
+    }
+    epoll_ctl(d->epfd, EPOLL_CTL_DEL, g->sb.pidfd, NULL);
+    guest_free(g); /* removes its cgroup, unmaps its pages */
+    s->g = NULL;
+    vm_ended(d, v);
+}
+
+static void shell_event(struct daemon *d, struct vm *v, int slot)
+{
+    (void)slot; /* its one fd: the shell's pidfd */
+    finish_exit(d, v);
+}
+
+static int shell_live(const struct vm *v)
+{
+    return guest_of(v) != NULL;
+}
+
+static const struct cgroup *shell_cgroup(const struct vm *v)
+{
+    const struct guest *g = guest_of(v);
+    return g && g->have_cg ? &g->cg : NULL;
+}
+
+static int shell_kill(struct daemon *d, struct vm *v)
+{
+    (void)d;
+    struct guest *g = guest_of(v);
+    if (!g) {
+        errno = ESRCH;
+        return -1;
+    }
+    struct lvm_err ignore;
+    if (v->state == VM_PAUSED) /* frozen tasks ignore SIGKILL (v1) */
+        cgroup_freeze(&g->cg, 0, &ignore);
+    return guest_kill(g);
+}
+
+/* ---- operations ----------------------------------------------------------- */
+
+static void shell_pause(struct daemon *d, struct vm *v, struct waiter *w,
+                        int pause)
+{
+    struct lvm_err err;
+    char buf[LVM_ERR_MSG_MAX + 64];
+    struct guest *g = guest_of(v);
+    if (!g || cgroup_freeze(&g->cg, pause, &err) < 0) {
+        if (!g)
+            lvm_err_set(&err, EINVAL, "guest %s has exited", v->id);
+        vm_op_done(d, w, "failed", lvm_err_str(&err, buf, sizeof buf), NULL);
+        return;
+    }
+    v->state = pause ? VM_PAUSED : VM_RUNNING;
+    if (!pause) /* it could not ping while frozen */
+        v->watchdog_floor_ns = host_now_ns();
+    vm_op_done(d, w, NULL, NULL,
+               json_pack("{s:s}", "state", pause ? "paused" : "running"));
+}
+
+static int shell_control(struct daemon *d, struct vm *v, uint32_t request,
+                         struct lvm_err *err)
+{
+    (void)d;
+    struct guest *g = guest_of(v);
+    if (!g)
+        return lvm_err_set(err, EINVAL, "guest %s has exited", v->id);
+    return guest_control(g, request, err);
+}
+
+/* Watchdogs (the SDK pings at every yield), and adopted guests waiting
+ * to be reaped by their new parent. */
+static void shell_tick(struct daemon *d, struct vm *v, uint64_t now)
+{
+    struct svm *s = svm(v);
+    if (s->reap_pending) {
+        finish_exit(d, v);
+        return;
+    }
+    struct guest *g = s->g;
+    if (!v->watchdog_ms || !g || v->state != VM_RUNNING || v->killed_by)
+        return;
+    uint64_t last = g->dev.st->watchdog_ns;
+    if (last < g->started_ns)
+        last = g->started_ns;
+    if (last < v->watchdog_floor_ns)
+        last = v->watchdog_floor_ns;
+    if (now > last + (uint64_t)v->watchdog_ms * 1000000ull) {
+        daemon_log("guest %s (%s): watchdog expired, killing it", v->id,
+                   v->name);
+        guest_kill(g); /* finished when its pidfd says so */
+        v->killed_by = KILLED_BY_WATCHDOG;
+    }
+}
+
+/* ---- records -------------------------------------------------------------- */
+
+static void shell_describe(struct daemon *d, const struct vm *v, json_t *o,
+                           int stats)
+{
+    const struct guest *g = guest_of(v);
+    if (g && g->dev.st)
+        json_object_set_new(o, "suspended",
+                            json_boolean(g->dev.st->suspended != 0));
+    if (g && g->net && g->net->n)
+        json_object_set_new(o, "net", vm_net_json(d, g, stats));
+}
+
+static json_t *shell_record(const struct vm *v)
+{
+    const struct guest *g = guest_of(v);
+    json_t *net = g ? vm_net_record(g) : NULL;
+    if (!net)
+        return NULL;
+    /* so a restarted daemon can release them */
+    return json_pack("{s:o}", "net", net);
+}
+
+/* Take the running guest of (v)'s record back. */
+static int adopt(struct daemon *d, struct vm *v, struct lvm_err *err)
+{
+    struct guest *g = calloc(1, sizeof *g);
+    if (!g)
+        return lvm_err_set(err, ENOMEM, "allocate a guest");
+    g->control_fd = -1;
+    g->dev.fd = -1;
+    g->sb.sock = -1;
+    g->killed_syscall = -1;
+    memcpy(g->id, v->id, sizeof g->id);
+    snprintf(g->name, sizeof g->name, "%s", v->name);
+    g->sb.pid = v->pid;
+    g->ram_size = v->mem;
+    g->memory_limit = v->mem_limit;
+    g->cpus = v->cpus;
+    g->started_ns = host_now_ns();
+    g->sb.pidfd = (int)syscall(SYS_pidfd_open, v->pid, 0);
+    if (g->sb.pidfd < 0) {
+        free(g);
+        return lvm_err_set(err, errno, "pidfd_open %d", (int)v->pid);
+    }
+    char path[PATH_MAX];
+    rundir_path(d, v->id, "devpage", path, sizeof path);
+    if (devpage_open(&g->dev, path, err) < 0) {
+        close(g->sb.pidfd);
+        free(g);
+        return -1;
+    }
+    guest_shed_fds(g);
+    cgroup_open(&g->cg, v->id);
+    g->have_cg = cgroup_exists(&g->cg);
+    struct cgroup_stats cs;
+    struct lvm_err ignore;
+    if (g->have_cg && cgroup_stats(&g->cg, &cs, &ignore) == 0 && cs.frozen)
+        v->state = VM_PAUSED;
+    svm(v)->g = g;
+    v->adopted = 1;
+    if (vm_watch(d, v, g->sb.pidfd, &v->ep, EP_SLOT_PROCESS, err) < 0) {
+        guest_free(g);
+        svm(v)->g = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+static void shell_recover(struct daemon *d, struct vm *v, json_t *cfg,
+                          int alive)
+{
+    struct svm *s = calloc(1, sizeof *s);
+    if (!s) {
+        daemon_log("guest %s: out of memory", v->id);
+        abort(); /* cannot track a running guest: nothing sane to do */
+    }
+    v->priv = s;
+    json_t *net = json_object_get(cfg, "net");
+    struct lvm_err err;
+    if (v->state == VM_EXITED)
+        return; /* recorded already */
+    if (alive) {
+        v->state = VM_RUNNING;
+        if (adopt(d, v, &err) < 0) {
+            daemon_log("guest %s: cannot adopt it: %s", v->id, err.msg);
+            v->state = VM_EXITED;
+            v->exit.kind = GUEST_UNKNOWN;
+            snprintf(v->exit.detail, sizeof v->exit.detail, "%s", err.msg);
+        } else if (net) {
+            vm_net_adopt(d, net, s->g); /* released when it goes */
+        }
+        return;
+    }
+    /* It ended while no daemon was watching. */
+    v->state = VM_EXITED;
+    v->exit.kind = GUEST_UNKNOWN;
+    v->exit.code = 255;
+    v->exit.syscall = -1;
+    snprintf(v->exit.detail, sizeof v->exit.detail,
+             "exited while lightvmd was not running");
+    struct cgroup cg;
+    cgroup_open(&cg, v->id);
+    cgroup_destroy(&cg, &err);
+    if (net) { /* its lease and filter entry outlived it */
+        struct guest tmp;
+        memset(&tmp, 0, sizeof tmp);
+        memcpy(tmp.id, v->id, GUEST_ID_LEN + 1);
+        if (vm_net_adopt(d, net, &tmp) == 0) {
+            dev_net_release(&tmp);
+            free(tmp.net);
+        }
+    }
+    rundir_write_exit(d, v);
+}
+
+#define SHELL_MONITOR(NAME, CREATE)                                            \
+    {                                                                          \
+        .name = NAME, .create = CREATE, .live = shell_live,                    \
+        .cgroup = shell_cgroup, .event = shell_event, .pause = shell_pause,    \
+        .control = shell_control, .kill = shell_kill, .save = NULL,            \
+        .tick = shell_tick, .describe = shell_describe,                        \
+        .record = shell_record, .recover = shell_recover,                      \
+        .release = svm_release,                                                \
+    }
+
+const struct vm_monitor vm_monitor_proc = SHELL_MONITOR("proc", proc_create);
+const struct vm_monitor vm_monitor_kvm = SHELL_MONITOR("kvm", kvm_create);
