@@ -284,8 +284,7 @@ void vm_add_waiter(struct daemon *d, struct vm *v, struct client *c,
                    const struct request *r);
 /* After a daemon restart: the guest of (cfg) (config.json), with its
  * exit already read if it had one; its monitor adopts it. */
-void vm_recover(struct daemon *d, struct vm *v, struct json_t *cfg,
-                int alive);
+void vm_recover(struct daemon *d, struct vm *v, struct json_t *cfg, int alive);
 
 /* vm_net.c */
 struct json_t;

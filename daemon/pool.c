@@ -48,13 +48,14 @@ int pool_parse(struct pool *p, const char *spec, struct lvm_err *err)
         *eq = 0;
         char *plus = strchr(item, '+');
         int net = 0;
-        unsigned monitor = LVM_MONITOR_PROC;
+        const struct monitor_ops *mon = monitor_find("proc", NULL);
         if (plus) {
+            /* +net: proc shells with a tap; +MONITOR: shells of another
+             * unikernel monitor (kvm) */
             if (!strcmp(plus, "+net"))
                 net = 1;
-            else if (!strcmp(plus, "+kvm"))
-                monitor = LVM_MONITOR_KVM; /* kvm guests have no NICs yet */
-            else
+            else if (!strcmp(plus, "+auto") ||
+                     !(mon = monitor_find(plus + 1, NULL)))
                 return lvm_err_set(err, EINVAL,
                                    "'%s=%s' is not SIZE[+net|+kvm]=COUNT", item,
                                    eq + 1);
@@ -75,7 +76,7 @@ int pool_parse(struct pool *p, const char *spec, struct lvm_err *err)
         memset(c, 0, sizeof *c);
         c->ram = ram;
         c->net = net;
-        c->monitor = monitor;
+        c->monitor = mon->kind;
         c->target = (unsigned)n;
         c->ready = calloc(n ? (size_t)n : 1, sizeof *c->ready);
         if (!c->ready)

@@ -49,17 +49,19 @@ int rundir_make(const struct daemon *d, const char *id, struct lvm_err *err)
 
 void rundir_remove(const struct daemon *d, const char *id)
 {
-    static const char *const files[] = {
-        "devpage", "shell.pid", "config.json", "console.log", "exit.json",
-        "config.json.tmp", "exit.json.tmp",
-        /* a qemu guest's (vm_qemu.h) */
-        "qmp.sock", "ctl.sock", "ctl.log", "qemu.log", "ready"};
+    /* Whatever its monitor put there: the directory is flat and ours. */
     char path[PATH_MAX];
-    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
-        rundir_path(d, id, files[i], path, sizeof path);
-        unlink(path);
-    }
     rundir_path(d, id, NULL, path, sizeof path);
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    DIR *dir = fd >= 0 ? fdopendir(fd) : NULL;
+    if (!dir && fd >= 0)
+        close(fd);
+    struct dirent *e;
+    while (dir && (e = readdir(dir)))
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+            unlinkat(dirfd(dir), e->d_name, 0);
+    if (dir)
+        closedir(dir);
     rmdir(path);
 }
 

@@ -201,15 +201,14 @@ const struct vm_monitor *vm_monitor_find(struct daemon *d, const char *name,
         /* The strongest isolation this host offers for a unikernel. */
         const struct monitor_ops *m = monitor_find("auto", &d->host);
         if (!m)
-            return lvm_err_set(err, 0, "no monitor can run on this host"),
-                   NULL;
+            return lvm_err_set(err, 0, "no monitor can run on this host"), NULL;
         name = m->name;
     }
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         if (!strcmp(all[i]->name, name))
             return all[i];
-    lvm_err_set(err, EINVAL, "unknown monitor '%s' (available: %s, auto)",
-                name, monitor_names());
+    lvm_err_set(err, EINVAL, "unknown monitor '%s' (available: %s, auto)", name,
+                monitor_names());
     return NULL;
 }
 
@@ -248,7 +247,7 @@ void vm_create(struct daemon *d, struct client *c, const struct request *r,
 {
     struct lvm_err err;
     /* restore without a monitor: a state file of the qemu monitor's */
-    const char *name = r->monitor[0]          ? r->monitor
+    const char *name = r->monitor[0]         ? r->monitor
                        : r->op == OP_RESTORE ? "qemu"
                                              : "proc";
     const struct vm_monitor *mon = vm_monitor_find(d, name, &err);
@@ -256,8 +255,8 @@ void vm_create(struct daemon *d, struct client *c, const struct request *r,
         if (fd >= 0)
             close(fd);
         char buf[LVM_ERR_MSG_MAX + 64];
-        server_reply(d, c,
-                     api_error(r, "invalid", lvm_err_str(&err, buf, sizeof buf)));
+        server_reply(
+            d, c, api_error(r, "invalid", lvm_err_str(&err, buf, sizeof buf)));
         return;
     }
     struct waiter *w = vm_waiter_new(d, c, r);

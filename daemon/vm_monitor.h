@@ -71,8 +71,7 @@ struct vm_monitor {
     void (*release)(struct daemon *d, struct vm *v);
 };
 
-extern const struct vm_monitor vm_monitor_proc, vm_monitor_kvm,
-    vm_monitor_qemu;
+extern const struct vm_monitor vm_monitor_proc, vm_monitor_kvm, vm_monitor_qemu;
 
 /* The monitor called (name) ("auto": the strongest this host runs), or
  * NULL with the reason in (err). */

@@ -219,7 +219,7 @@ static void qemu_event(struct daemon *d, struct vm *v, int slot)
 }
 
 static int qemu_control(struct daemon *d, struct vm *v, uint32_t request,
-                    struct lvm_err *err)
+                        struct lvm_err *err)
 {
     (void)d;
     struct qvm *q = qvm_of(v);
@@ -381,8 +381,8 @@ static void qemu_describe(struct daemon *d, const struct vm *v, json_t *o,
 static json_t *qemu_record(const struct vm *v)
 {
     const struct qvm *q = qvm_of(v);
-    return json_pack("{s:{s:o, s:b, s:I, s:b}}", "qemu", "ports",
-                     ports_json(q), "kvm", q->kvm, "console_limit",
+    return json_pack("{s:{s:o, s:b, s:I, s:b}}", "qemu", "ports", ports_json(q),
+                     "kvm", q->kvm, "console_limit",
                      (json_int_t)q->console_limit, "restored", q->restored);
 }
 

@@ -296,8 +296,8 @@ void qvm_create(struct daemon *d, struct waiter *w, const struct request *r,
     }
     s->det.qmp_listen = s->det.ctl_listen = s->det.log_fd = -1;
     s->det.kernel_fd = s->det.initrd_fd = -1;
-    if (load_image(r, cr, &s->m, &s->det.kernel_fd, &s->det.initrd_fd,
-                   &err) < 0) {
+    if (load_image(r, cr, &s->m, &s->det.kernel_fd, &s->det.initrd_fd, &err) <
+        0) {
         setup_close(s);
         free(v);
         reply_error(d, w, "invalid", &err);

@@ -253,8 +253,8 @@ static int start(struct daemon *d, struct vm *v, const struct request *r,
         t_take = host_now_ns();
         memcpy(v->id, g->id, sizeof v->id);
         vm_default_name(v, r, s->img->img->name);
-        int rc = launch_in(d, v, g, r, s->img->img, mon, block_fds,
-                           console_fd, console_limit, &net, &tap, err);
+        int rc = launch_in(d, v, g, r, s->img->img, mon, block_fds, console_fd,
+                           console_limit, &net, &tap, err);
         if (tap.fd >= 0) /* not used: closing its only fd removes it */
             close(tap.fd);
         if (rc == 0)
@@ -303,9 +303,10 @@ static int start(struct daemon *d, struct vm *v, const struct request *r,
 }
 
 static void shell_create(struct daemon *d, struct waiter *w,
-                         const struct request *r, int fd, unsigned kind)
+                         const struct request *r, int fd,
+                         const struct vm_monitor *vmon)
 {
-    const struct monitor_ops *mon = monitor_of(kind);
+    const struct monitor_ops *mon = monitor_find(vmon->name, NULL);
     struct lvm_err err;
     char buf[LVM_ERR_MSG_MAX + 64];
     const char *code = "invalid";
@@ -342,12 +343,12 @@ static void shell_create(struct daemon *d, struct waiter *w,
         code = "failed";
         goto fail;
     }
-    v->mon = kind == LVM_MONITOR_KVM ? &vm_monitor_kvm : &vm_monitor_proc;
+    v->mon = vmon;
     v->priv = s;
     v->owner = w->c->cr.uid;
     snprintf(v->monitor, sizeof v->monitor, "%s", mon->name);
-    if (start(d, v, r, mon, image_fd, block_fds, r->console_fd ? fd : -1,
-              &code, &err) < 0)
+    if (start(d, v, r, mon, image_fd, block_fds, r->console_fd ? fd : -1, &code,
+              &err) < 0)
         goto fail;
     vm_insert(d, v);
     d->created++;
@@ -371,13 +372,13 @@ out:
 static void proc_create(struct daemon *d, struct waiter *w,
                         const struct request *r, int fd)
 {
-    shell_create(d, w, r, fd, LVM_MONITOR_PROC);
+    shell_create(d, w, r, fd, &vm_monitor_proc);
 }
 
 static void kvm_create(struct daemon *d, struct waiter *w,
                        const struct request *r, int fd)
 {
-    shell_create(d, w, r, fd, LVM_MONITOR_KVM);
+    shell_create(d, w, r, fd, &vm_monitor_kvm);
 }
 
 /* ---- exit ----------------------------------------------------------------- */
@@ -549,6 +550,7 @@ static int adopt(struct daemon *d, struct vm *v, struct lvm_err *err)
     g->killed_syscall = -1;
     memcpy(g->id, v->id, sizeof g->id);
     snprintf(g->name, sizeof g->name, "%s", v->name);
+    g->monitor = monitor_find(v->mon->name, NULL)->kind;
     g->sb.pid = v->pid;
     g->ram_size = v->mem;
     g->memory_limit = v->mem_limit;

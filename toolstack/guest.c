@@ -87,9 +87,9 @@ int guest_prepare(const struct lvm_host *h, const struct guest_class *c,
         if (lim.cpu_quota_us < 1000)
             lim.cpu_quota_us = 1000; /* the kernel's minimum */
     }
-    /* The guest is one process; nothing may fork. KVM adds a worker task
-     * of its own to the monitor of a kvm guest (Linux 6.13 and later). */
-    lim.pids_max = mon->kind == LVM_MONITOR_KVM ? 2 : 1;
+    /* The guest is one process; nothing may fork (but the monitor's own
+     * kernel tasks, see monitor_ops.pids_max). */
+    lim.pids_max = mon->pids_max;
     lim.lean = c->lean;
     if (cgroup_create(&g->cg, g->id, &lim, err) < 0)
         goto fail;
@@ -109,12 +109,13 @@ int guest_prepare(const struct lvm_host *h, const struct guest_class *c,
         .mntns_fd = h->mntns_fd,
         .host_mntns_fd = h->host_mntns_fd,
         .host_cwd_fd = h->host_cwd_fd,
+        .evict_kthreads = mon->evict_kthreads,
     };
-    /* The kvm shell makes its VM at PREPARE, from a /dev/kvm opened here. */
+    /* A kvm shell makes its VM at PREPARE, from a /dev/kvm opened here. */
     int prep_fd = -1;
     if (mon->prepare_fd && (prep_fd = mon->prepare_fd(h, err)) < 0)
         goto fail;
-    so.kvm_fd = prep_fd;
+    so.prepare_fd = prep_fd;
     int spawned = sandbox_spawn(&so, &g->sb, err);
     if (prep_fd >= 0)
         close(prep_fd);
@@ -285,7 +286,7 @@ int guest_kill(struct guest *g)
     return g->sb.pid > 0 ? kill(g->sb.pid, SIGKILL) : -1;
 }
 
-static const char *signame(int sig)
+const char *guest_signal_name(int sig)
 {
     switch (sig) {
     case SIGSEGV: return "SIGSEGV (invalid memory access)";
@@ -299,87 +300,15 @@ static const char *signame(int sig)
     }
 }
 
-static void format_regs(const volatile struct lvm_report_regs *r, char *buf,
-                        size_t len)
-{
-#define X(v) ((unsigned long long)(v))
-    snprintf(buf, len,
-             "rip %016llx rsp %016llx rflags %08llx\n"
-             "rax %016llx rbx %016llx rcx %016llx rdx %016llx\n"
-             "rsi %016llx rdi %016llx rbp %016llx r8  %016llx\n"
-             "r9  %016llx r10 %016llx r11 %016llx r12 %016llx\n"
-             "r13 %016llx r14 %016llx r15 %016llx\n"
-             "cr0 %08llx cr2 %016llx cr3 %08llx cr4 %08llx efer %llx "
-             "fs.base %llx\n",
-             X(r->rip), X(r->rsp), X(r->rflags), X(r->rax), X(r->rbx),
-             X(r->rcx), X(r->rdx), X(r->rsi), X(r->rdi), X(r->rbp), X(r->r8),
-             X(r->r9), X(r->r10), X(r->r11), X(r->r12), X(r->r13), X(r->r14),
-             X(r->r15), X(r->cr0), X(r->cr2), X(r->cr3), X(r->cr4), X(r->efer),
-             X(r->fs_base));
-#undef X
-}
-
-static void copy_volatile(char *dst, const volatile char *src, size_t len)
-{
-    for (size_t i = 0; i < len; i++)
-        dst[i] = src[i];
-    dst[len - 1] = 0;
-}
-
-/*
- * How a kvm guest ended, from the report its monitor wrote (the guest
- * cannot write it: the page is never mapped into the VM). Returns 1 if
- * (ex) is filled in, 0 if there is no report (the monitor was killed, or
- * never got that far) and the process's fate says it all.
- */
-static int reap_kvm_report(const struct guest *g, const siginfo_t *si,
-                           struct guest_exit *ex)
-{
-    const volatile struct lvm_monitor_report *rp = g->dev.report;
-    if (si->si_code != CLD_EXITED || !rp ||
-        __atomic_load_n(&rp->magic, __ATOMIC_ACQUIRE) != LVM_REPORT_MAGIC)
-        return 0;
-    ex->status = rp->status;
-    ex->code = rp->status;
-    char text[sizeof rp->detail];
-    switch (rp->kind) {
-    case LVM_REPORT_EXIT: ex->kind = GUEST_EXITED; return 1;
-    case LVM_REPORT_ABORT:
-        ex->kind = GUEST_ABORTED;
-        copy_volatile(text, g->dev.st->message, sizeof g->dev.st->message);
-        snprintf(ex->detail, sizeof ex->detail, "%s", text);
-        return 1;
-    case LVM_REPORT_FORBIDDEN:
-        ex->kind = GUEST_POLICY;
-        ex->syscall = rp->syscall >= -1 - 4096 ? rp->syscall : -1;
-        ex->status = SIGSYS;
-        ex->code = 128 + SIGSYS;
-        return 1;
-    case LVM_REPORT_CRASH:
-        ex->kind = GUEST_CRASHED;
-        ex->status = rp->signal;
-        ex->code = 128 + rp->signal;
-        copy_volatile(text, rp->detail, sizeof rp->detail);
-        snprintf(ex->detail, sizeof ex->detail, "%s: %s", signame(rp->signal),
-                 text);
-        if (rp->have_regs)
-            format_regs(&rp->regs, ex->regs, sizeof ex->regs);
-        return 1;
-    case LVM_REPORT_MONITOR:
-        ex->kind = GUEST_KILLED;
-        copy_volatile(text, rp->detail, sizeof rp->detail);
-        snprintf(ex->detail, sizeof ex->detail,
-                 "its kvm monitor, which failed: %s", text);
-        return 1;
-    default: return 0;
-    }
-}
-
 int guest_reap(struct guest *g, int audit_fd, int timed_out,
                struct guest_exit *ex, struct lvm_err *err)
 {
     memset(ex, 0, sizeof *ex);
     ex->syscall = -1;
+    const struct monitor_ops *mon = monitor_of(g->monitor);
+    if (!mon)
+        return lvm_err_set(err, EINVAL, "guest %s: unknown monitor %u", g->id,
+                           g->monitor);
     siginfo_t si;
     memset(&si, 0, sizeof si);
     int r;
@@ -405,7 +334,7 @@ int guest_reap(struct guest *g, int audit_fd, int timed_out,
     }
     if (r < 0)
         return lvm_err_set(err, errno, "wait for guest %s", g->id);
-    if (g->monitor == LVM_MONITOR_KVM && reap_kvm_report(g, &si, ex))
+    if (mon->reap_report && mon->reap_report(g, &si, ex))
         return 0;
     volatile struct lvm_status *st = g->dev.st;
     int ran = st->magic == LVM_STATUS_MAGIC;
@@ -436,8 +365,8 @@ int guest_reap(struct guest *g, int audit_fd, int timed_out,
     struct lvm_err ignore;
     if (g->have_cg)
         cgroup_stats(&g->cg, &cs, &ignore);
-    if (sig == SIGSYS && g->monitor == LVM_MONITOR_KVM) {
-        /* Not the guest: the kvm monitor broke its own filter. */
+    if (sig == SIGSYS && mon->filters_itself) {
+        /* Not the guest: the monitor broke its own filter. */
         long nr =
             g->killed_syscall != -1
                 ? g->killed_syscall
@@ -445,8 +374,9 @@ int guest_reap(struct guest *g, int audit_fd, int timed_out,
         char name[64];
         ex->kind = GUEST_KILLED;
         snprintf(ex->detail, sizeof ex->detail,
-                 "its kvm monitor's own seccomp filter (system call %s, a "
+                 "its %s monitor's own seccomp filter (system call %s, a "
                  "lightvm bug)",
+                 mon->name,
                  nr >= 0 ? policy_syscall_name(nr, name, sizeof name)
                          : "unknown");
     } else if (sig == SIGSYS) {
@@ -465,10 +395,10 @@ int guest_reap(struct guest *g, int audit_fd, int timed_out,
     } else if (sig == SIGSEGV || sig == SIGBUS || sig == SIGILL ||
                sig == SIGFPE || sig == SIGTRAP) {
         ex->kind = GUEST_CRASHED;
-        snprintf(ex->detail, sizeof ex->detail, "%s", signame(sig));
+        snprintf(ex->detail, sizeof ex->detail, "%s", guest_signal_name(sig));
     } else {
         ex->kind = GUEST_KILLED;
-        snprintf(ex->detail, sizeof ex->detail, "%s", signame(sig));
+        snprintf(ex->detail, sizeof ex->detail, "%s", guest_signal_name(sig));
     }
     return 0;
 }

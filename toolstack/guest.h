@@ -158,6 +158,9 @@ int guest_reap(struct guest *g, int audit_fd, int timed_out,
 /* Release everything the guest held (cgroup, fds, pages). */
 void guest_free(struct guest *g);
 
+/* What signal (sig) means, e.g. "SIGSEGV (invalid memory access)". */
+const char *guest_signal_name(int sig);
+
 /* A one-line description of (ex), e.g. "killed: forbidden system call
  * openat (257)". */
 const char *guest_exit_str(const struct guest_exit *ex, char *buf, size_t len);

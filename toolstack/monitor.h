@@ -13,9 +13,11 @@
 #include "toolstack/image.h"
 #include "toolstack/policy.h"
 
+#include <signal.h>
 #include <stddef.h>
 
 struct guest;
+struct guest_exit;
 struct guest_spec;
 
 /* Host resources behind a guest's devices, gathered before the plan. */
@@ -42,6 +44,15 @@ struct monitor_ops {
     /* The fd a shell needs at PREPARE, opened by the toolstack (kvm:
      * /dev/kvm), or -1 with (err) set. NULL if the monitor needs none. */
     int (*prepare_fd)(const struct lvm_host *h, struct lvm_err *err);
+    /* How the guest ended, from a report the monitor wrote: 1 if (ex)
+     * is filled in, 0 if there is none. NULL: the process's fate says
+     * it all. */
+    int (*reap_report)(const struct guest *g, const siginfo_t *si,
+                       struct guest_exit *ex);
+    unsigned pids_max;  /* tasks in the guest's cgroup */
+    int evict_kthreads; /* its VM brings a kernel thread into the guest's
+                           cgroup: move it out once the shell is READY */
+    int filters_itself; /* SIGSYS is its own filter's, never the guest's */
 };
 
 extern const struct monitor_ops monitor_proc;

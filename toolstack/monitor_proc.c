@@ -51,4 +51,5 @@ const struct monitor_ops monitor_proc = {
     .kind = LVM_MONITOR_PROC,
     .available = proc_available,
     .build_plan = proc_build_plan,
+    .pids_max = 1,
 };

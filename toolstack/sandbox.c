@@ -496,8 +496,8 @@ int sandbox_spawn(const struct sandbox_opts *o, struct sandbox *sb,
         snprintf(prep.hostname, sizeof prep.hostname, "%s", o->hostname);
     prep.ram_size = o->ram_size;
     /* A kvm shell gets /dev/kvm now: it makes its VM before its guest. */
-    if (send_fds(sb->sock, &prep, sizeof prep, &o->kvm_fd,
-                 o->monitor == LVM_MONITOR_KVM ? 1 : 0) < 0) {
+    if (send_fds(sb->sock, &prep, sizeof prep, &o->prepare_fd,
+                 o->prepare_fd >= 0 ? 1 : 0) < 0) {
         lvm_err_set(err, errno, "send PREPARE to the shell");
         goto fail;
     }
@@ -506,8 +506,7 @@ int sandbox_spawn(const struct sandbox_opts *o, struct sandbox *sb,
         goto fail;
     /* A kvm shell's VM may have brought a kernel thread into the guest's
      * cgroup, where it would keep pause from ever completing. */
-    if (o->monitor == LVM_MONITOR_KVM && o->cg &&
-        cgroup_evict_kthreads(o->cg, err) < 0) {
+    if (o->evict_kthreads && o->cg && cgroup_evict_kthreads(o->cg, err) < 0) {
         lvm_err_wrap(err, "move KVM's worker thread out of the guest's "
                           "cgroup");
         goto fail;

@@ -21,7 +21,8 @@ struct sandbox_opts {
     const char *hostname;
     const struct cgroup *cg; /* cgroup to join, or NULL */
     int ipc_ns, net_ns;      /* 1: fresh ipc and net namespaces */
-    int kvm_fd;              /* kvm shells: /dev/kvm, sent with PREPARE */
+    int prepare_fd;          /* sent with PREPARE (kvm: /dev/kvm), or -1 */
+    int evict_kthreads;      /* the monitor's kernel threads leave the cgroup */
     /* A mount namespace whose root is the empty root already (see
      * sandbox_template_mntns), with the caller's own to come back to:
      * shells cloned from it need no pivot_root of their own, which walks
