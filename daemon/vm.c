@@ -5,6 +5,7 @@
  * hashed, the listing array is appended to, the pool is a stack per class.
  */
 #include "daemon/daemon.h"
+#include "toolstack/guest_name.h"
 #include "toolstack/monitor.h"
 
 #include <errno.h>
@@ -19,12 +20,24 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+static unsigned fnv(unsigned h, const unsigned char *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++) /* FNV-1a */
+        h = (h ^ p[i]) * 16777619u;
+    return h;
+}
+
 static unsigned hash(const char *s)
 {
-    unsigned h = 2166136261u; /* FNV-1a */
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 16777619u;
-    return h & (HASH_SIZE - 1);
+    return fnv(2166136261u, (const unsigned char *)s, strlen(s)) &
+           (HASH_SIZE - 1);
+}
+
+/* Names are per owner: two users may both have a guest called web. */
+static unsigned hash_name(uid_t owner, const char *name)
+{
+    unsigned h = fnv(2166136261u, (const unsigned char *)&owner, sizeof owner);
+    return fnv(h, (const unsigned char *)name, strlen(name)) & (HASH_SIZE - 1);
 }
 
 int vms_init(struct daemon *d, struct lvm_err *err)
@@ -49,7 +62,7 @@ void vm_insert(struct daemon *d, struct vm *v)
     }
     v->index = d->nvms;
     d->vms[d->nvms++] = v;
-    unsigned hi = hash(v->id), hn = hash(v->name);
+    unsigned hi = hash(v->id), hn = hash_name(v->owner, v->name);
     v->next_id = d->by_id[hi];
     d->by_id[hi] = v;
     v->next_name = d->by_name[hn];
@@ -68,7 +81,8 @@ static void vm_remove(struct daemon *d, struct vm *v)
     for (p = &d->by_id[hash(v->id)]; *p != v; p = &(*p)->next_id)
         ;
     *p = v->next_id;
-    for (p = &d->by_name[hash(v->name)]; *p != v; p = &(*p)->next_name)
+    for (p = &d->by_name[hash_name(v->owner, v->name)]; *p != v;
+         p = &(*p)->next_name)
         ;
     *p = v->next_name;
     for (p = &d->watched; *p; p = &(*p)->watch_next)
@@ -78,22 +92,44 @@ static void vm_remove(struct daemon *d, struct vm *v)
         }
 }
 
-struct vm *vm_find(struct daemon *d, const char *s, int *ambiguous)
+struct vm *vm_find_name(struct daemon *d, uid_t owner, const char *name)
+{
+    for (struct vm *v = d->by_name[hash_name(owner, name)]; v; v = v->next_name)
+        if (v->owner == owner && !strcmp(v->name, name))
+            return v;
+    return NULL;
+}
+
+struct vm *vm_find(struct daemon *d, const char *s, uid_t caller,
+                   int *ambiguous)
 {
     *ambiguous = 0;
     for (struct vm *v = d->by_id[hash(s)]; v; v = v->next_id)
         if (!strcmp(v->id, s))
             return v;
-    for (struct vm *v = d->by_name[hash(s)]; v; v = v->next_name)
-        if (!strcmp(v->name, s))
-            return v;
-    /* A unique prefix of an id, as people type them. */
+    /* UID/NAME: names hold no '/' (guest_name.h). */
+    const char *slash = strchr(s, '/');
+    if (slash) {
+        char *end;
+        unsigned long uid = strtoul(s, &end, 10);
+        if (end != slash || slash == s || s[0] < '0' || s[0] > '9' ||
+            uid > (uid_t)-2)
+            return NULL;
+        return vm_find_name(d, (uid_t)uid, slash + 1);
+    }
+    struct vm *v = vm_find_name(d, caller, s);
+    if (v)
+        return v;
+    /* A unique prefix of an id, as people type them, among the guests
+     * the caller may manage: others' must not make its prefixes
+     * ambiguous. */
     size_t n = strlen(s);
     if (n < 4 || n >= GUEST_ID_LEN)
         return NULL;
     struct vm *found = NULL;
     for (size_t i = 0; i < d->nvms; i++)
-        if (!strncmp(d->vms[i]->id, s, n)) {
+        if ((caller == 0 || d->vms[i]->owner == caller) &&
+            !strncmp(d->vms[i]->id, s, n)) {
             if (found) {
                 *ambiguous = 1;
                 return NULL;
@@ -347,25 +383,18 @@ static struct guest *get_shell(struct daemon *d, const struct request *r,
 
 /* The execute phase proper: console, spec, plan, go. */
 static int launch_in(struct daemon *d, struct vm *v, struct guest *g,
-                     const struct request *r, struct cached_image *ci,
-                     const struct monitor_ops *mon, const int block_fds[],
-                     int console_fd, uint64_t console_limit,
-                     const struct guest_net_spec *net, struct netdev_tap *tap,
-                     struct lvm_err *err)
+                     const struct request *r, const struct creds *cr,
+                     struct cached_image *ci, const struct monitor_ops *mon,
+                     const int block_fds[], int console_fd,
+                     uint64_t console_limit, const struct guest_net_spec *net,
+                     struct netdev_tap *tap, struct lvm_err *err)
 {
     int console = console_fd;
-    if (console < 0) {
-        char path[PATH_MAX];
-        rundir_path(d, v->id, "console.log", path, sizeof path);
-        console = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
-        if (console < 0)
-            return lvm_err_set(err, errno, "create %s", path);
-        /* The API group may read its guests' consoles. */
-        if (d->api_gid != (gid_t)-1 && fchown(console, 0, d->api_gid) < 0) {
-            close(console);
-            return lvm_err_set(err, errno, "give %s to the API group", path);
-        }
-    }
+    /* Its creator's alone to read (and root's): `lightvm console` reads
+     * it as the caller. */
+    if (console < 0 &&
+        (console = rundir_create_owned(d, v->id, "console.log", cr, err)) < 0)
+        return -1;
     char *argv[REQUEST_MAX_ARGS + 1];
     argv[0] = r->argv0[0] ? (char *)r->argv0 : v->image;
     for (int i = 0; i < r->argc; i++)
@@ -413,10 +442,9 @@ static int vm_create_files(struct daemon *d, const struct request *r,
         return lvm_err_set(err, EINVAL, "unknown monitor '%s' (available: %s)",
                            r->monitor, monitor_names());
     }
-    int ambiguous;
-    if (r->name[0] && vm_find(d, r->name, &ambiguous)) {
+    if (r->name[0] && vm_find_name(d, cr->uid, r->name)) {
         *code = "exists";
-        return lvm_err_set(err, EEXIST, "a guest named '%s' exists", r->name);
+        return lvm_err_set(err, EEXIST, "you have a guest named '%s'", r->name);
     }
     struct cached_image *ci = images_get(d, r->image, image_fd, err);
     if (!ci) {
@@ -465,12 +493,16 @@ static int vm_create_files(struct daemon *d, const struct request *r,
         v->pooled = pooled;
         t_take = host_now_ns();
         memcpy(v->id, g->id, sizeof v->id);
-        if (r->name[0])
+        if (r->name[0]) {
             snprintf(v->name, sizeof v->name, "%s", r->name);
-        else
-            snprintf(v->name, sizeof v->name, "%.48s-%.6s", ci->img->name,
-                     v->id);
-        int rc = launch_in(d, v, g, r, ci, mon, block_fds, console_fd,
+        } else { /* the file's name may be anything: keep to the rule */
+            char base[49];
+            guest_name_sanitize(ci->img->name, base, sizeof base);
+            snprintf(v->name, sizeof v->name, "%s-%.6s", base, v->id);
+        }
+        int rc = rundir_give(d, v->id, cr, err);
+        if (rc == 0)
+            rc = launch_in(d, v, g, r, cr, ci, mon, block_fds, console_fd,
                            console_limit, &net, &tap, err);
         if (tap.fd >= 0) /* not used: closing its only fd removes it */
             close(tap.fd);
@@ -492,6 +524,7 @@ static int vm_create_files(struct daemon *d, const struct request *r,
     guest_shed_fds(g);
     v->pid = g->sb.pid;
     v->owner = cr->uid;
+    v->owner_gid = cr->gid;
     v->mem = g->ram_size;
     v->mem_limit = g->memory_limit;
     v->cpus = g->cpus;

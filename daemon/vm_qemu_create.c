@@ -8,6 +8,7 @@
 #include "daemon/vm_qemu.h"
 #include "monitors/qemu/qemu_image.h"
 #include "tinyx/tinyx.h"
+#include "toolstack/guest_name.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -192,7 +193,8 @@ static int configure(struct vm *v, const struct request *r, struct qsetup *s,
 
 /* The guest's cgroup, run directory files and QEMU's channels. */
 static int prepare(struct daemon *d, struct vm *v, const struct request *r,
-                   struct qsetup *s, struct lvm_err *err)
+                   const struct creds *cr, struct qsetup *s,
+                   struct lvm_err *err)
 {
     struct qvm *q = v->q;
     struct cgroup_limits lim = {.memory_max = v->mem_limit,
@@ -218,19 +220,23 @@ static int prepare(struct daemon *d, struct vm *v, const struct request *r,
     rundir_path(d, v->id, QVM_CTL_SOCK, path, sizeof path);
     if ((s->det.ctl_listen = listen_unix(path, err)) < 0)
         return -1;
-    rundir_path(d, v->id, QVM_QEMU_LOG, path, sizeof path);
-    s->det.log_fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
-    if (s->det.log_fd < 0)
-        return lvm_err_set(err, errno, "create %s", path);
-    /* Made here so that the API group may read it; QEMU appends. */
-    rundir_path(d, v->id, "console.log", s->console, sizeof s->console);
-    int con = open(s->console, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+    /* QEMU's output, its console and the init's reports: made here as
+     * the creator's alone to read (QEMU, root, appends to what exists). */
+    if ((s->det.log_fd = rundir_create_owned(d, v->id, QVM_QEMU_LOG, cr, err)) <
+        0)
+        return -1;
+    int con = rundir_create_owned(d, v->id, "console.log", cr, err);
     if (con < 0)
-        return lvm_err_set(err, errno, "create %s", s->console);
-    int bad = d->api_gid != (gid_t)-1 && fchown(con, 0, d->api_gid) < 0;
+        return -1;
     close(con);
-    if (bad)
-        return lvm_err_set(err, errno, "give %s to the API group", s->console);
+    int ctl = rundir_create_owned(d, v->id, QVM_CTL_LOG, cr, err);
+    if (ctl < 0)
+        return -1;
+    close(ctl);
+    /* Its sockets are made (0600): now the creator may pass. */
+    if (rundir_give(d, v->id, cr, err) < 0)
+        return -1;
+    rundir_path(d, v->id, "console.log", s->console, sizeof s->console);
     rundir_path(d, v->id, QVM_CTL_LOG, s->ctl_log, sizeof s->ctl_log);
     s->det.console_path = s->console;
     s->det.ctl_log_path = s->ctl_log;
@@ -276,13 +282,12 @@ void vm_qemu_create(struct daemon *d, struct client *c, const struct request *r,
 {
     uint64_t t0 = host_now_ns();
     struct lvm_err err;
-    int ambiguous;
     if (refuse_fields(r, &err) < 0) {
         reply_error(d, c, r, "invalid", &err);
         return;
     }
-    if (r->name[0] && vm_find(d, r->name, &ambiguous)) {
-        lvm_err_set(&err, EEXIST, "a guest named '%s' exists", r->name);
+    if (r->name[0] && vm_find_name(d, c->cr.uid, r->name)) {
+        lvm_err_set(&err, EEXIST, "you have a guest named '%s'", r->name);
         reply_error(d, c, r, "exists", &err);
         return;
     }
@@ -307,12 +312,16 @@ void vm_qemu_create(struct daemon *d, struct client *c, const struct request *r,
     v->q = qvm_new(d, v);
     v->image = strdup(r->image);
     guest_new_id(v->id);
-    if (r->name[0])
+    if (r->name[0]) {
         snprintf(v->name, sizeof v->name, "%s", r->name);
-    else
-        snprintf(v->name, sizeof v->name, "%.48s-%.6s", s->m.name, v->id);
+    } else { /* the manifest's name may be anything: keep to the rule */
+        char base[49];
+        guest_name_sanitize(s->m.name, base, sizeof base);
+        snprintf(v->name, sizeof v->name, "%s-%.6s", base, v->id);
+    }
     snprintf(v->monitor, sizeof v->monitor, "qemu");
     v->owner = c->cr.uid;
+    v->owner_gid = c->cr.gid;
     v->state = VM_STARTING;
     struct qvm *q = v->q;
     const char *code = "invalid";
@@ -335,7 +344,7 @@ void vm_qemu_create(struct daemon *d, struct client *c, const struct request *r,
     code = "failed";
     if (rundir_make(d, v->id, &err) < 0)
         goto fail_early;
-    if (prepare(d, v, r, s, &err) < 0)
+    if (prepare(d, v, r, &c->cr, s, &err) < 0)
         goto fail;
     struct qemu_proc p;
     if (qemu_start_detached(&s->cfg, &s->det, &p, &err) < 0) {
