@@ -275,6 +275,25 @@ EOF
     return $r
 }
 
+t_qemu_files() {
+    # A qemu guest's console, QEMU's log and the init's reports are files
+    # QEMU (root) writes by path: made the creator's before QEMU starts.
+    local id dir r=0 f
+    id=$(as "$UA" $LIGHTVM create --monitor qemu "$TMP/tx") || return 1
+    dir=$LIGHTVM_RUN_DIR/guests/$id
+    as "$UA" $LIGHTVM wait "$id" >/dev/null
+    contains "$dir/console.log" qemu-secret-of-a || r=1
+    [ "$(stat -c '%U %G %a' "$dir")" = "root $UA 710" ] || { stat -c '%U %G %a' "$dir"; r=1; }
+    for f in console.log qemu.log ctl.log; do
+        [ "$(stat -c '%U %a' "$dir/$f")" = "$UA 600" ] || { stat -c '%U %a %n' "$dir/$f"; r=1; }
+        ! as "$UB" cat "$dir/$f" 2>/dev/null || { echo "B read $f"; r=1; }
+    done
+    as "$UA" $LIGHTVM console "$id" | grep -q qemu-secret-of-a || r=1
+    ! as "$UB" $LIGHTVM console "$id" 2>/dev/null || r=1
+    as "$UA" $LIGHTVM destroy "$id" >/dev/null || r=1
+    return $r
+}
+
 t_cleanup() {
     $LIGHTVM destroy web "$UA/web" "$UB/web" >/dev/null || return 1
     [ -z "$($LIGHTVM list -q)" ] || { $LIGHTVM list; return 1; }
@@ -291,5 +310,14 @@ check name_rule t_name_rule
 check escaped_image_path t_escaped_image_path
 check abort_message_escaped t_abort_message_escaped
 check restart_restores_ownership t_restart_restores_ownership
+if ! command -v qemu-system-x86_64 >/dev/null; then
+    skip qemu_files "no qemu-system-x86_64"
+elif ! $LIGHTVM tinyx build -q -z gzip:1 sh --cmd "sh -c 'echo qemu-secret-of-a'" \
+    -o "$TMP/tx" >"$TMP/tx.log" 2>&1; then
+    skip qemu_files "no Tinyx image: $(tail -n 1 "$TMP/tx.log")"
+else
+    chmod -R a+rX "$TMP/tx"
+    check qemu_files t_qemu_files
+fi
 check cleanup t_cleanup
 finish
