@@ -56,7 +56,9 @@ int cmd_console(int argc, char **argv)
         return CLI_EXIT_ERROR;
     struct lightvm_error e;
     struct lightvm_guest g;
-    if (lightvm_info(cl, argv[optind], &g, &e) < 0) {
+    char ref[160];
+    if (lightvm_info(cl, cli_guest_ref(argv[optind], ref, sizeof ref), &g, &e) <
+        0) {
         cli_msg("%s", e.message);
         lightvm_close(cl);
         return CLI_EXIT_ERROR;

@@ -4,6 +4,9 @@
  */
 #include "cli/cli.h"
 #include "toolstack/image.h"
+#include "toolstack/text.h"
+
+#include <limits.h>
 
 #include <getopt.h>
 #include <jansson.h>
@@ -35,7 +38,8 @@ static void print_text(const struct image *img)
     uint64_t mem = in->image_end - LVM_RAM_BASE, file = 0;
     for (unsigned i = 0; i < in->nsegs; i++)
         file += in->seg[i].filesz;
-    printf("image:     %s\n", img->path);
+    char path[TEXT_ESCAPED_MAX(PATH_MAX)];
+    printf("image:     %s\n", text_escape(img->path, path, sizeof path));
     printf("abi:       %u\n", in->abi.abi_version);
     printf("entry:     %#llx\n", (unsigned long long)in->entry);
     printf("file size: %zu bytes\n", in->file_size);

@@ -5,6 +5,7 @@
  */
 #include "cli/cli.h"
 #include "cli/daemon_cmds.h"
+#include "toolstack/text.h"
 
 #include <getopt.h>
 #include <poll.h>
@@ -95,23 +96,34 @@ static int list(int argc, char **argv, int stats)
                    "ID", "NAME", "STATE", "CPU TIME", "MEMORY", "LIMIT", "MAC",
                    "NET RX", "NET TX");
         else
-            printf("%-16s  %-20s  %-8s  %7s  %8s  %5s  %-15s  %s\n", "ID",
-                   "NAME", "STATE", "PID", "RAM", "AGE", "IP", "IMAGE");
+            printf("%-16s  %-20s  %-8s  %7s  %8s  %5s  %-15s  %-8s  %s\n", "ID",
+                   "NAME", "STATE", "PID", "RAM", "AGE", "IP", "OWNER",
+                   "IMAGE");
     }
     if (json)
         printf("[");
     int first = 1;
     for (size_t i = 0; i < t.n; i++) {
         const struct lightvm_guest *g = &t.g[i];
+        char who[64], full[160], ref[160];
+        cli_owner_name(g->owner, who, sizeof who);
+        snprintf(full, sizeof full, "%ld/%s", g->owner, g->name);
         if (optind < argc) { /* only the guests asked for */
             int want = 0;
-            for (int k = optind; k < argc; k++)
-                want |= !strcmp(argv[k], g->id) || !strcmp(argv[k], g->name) ||
-                        (strlen(argv[k]) >= 4 &&
-                         !strncmp(argv[k], g->id, strlen(argv[k])));
+            for (int k = optind; k < argc; k++) {
+                const char *r = cli_guest_ref(argv[k], ref, sizeof ref);
+                want |= !strcmp(r, g->id) || !strcmp(r, g->name) ||
+                        !strcmp(r, full) ||
+                        (strlen(r) >= 4 && !strncmp(r, g->id, strlen(r)));
+            }
             if (!want)
                 continue;
         }
+        /* Names from old records and image paths are a member's text. */
+        char name[TEXT_ESCAPED_MAX(sizeof g->name)];
+        char image[TEXT_ESCAPED_MAX(sizeof g->image)];
+        text_escape(g->name, name, sizeof name);
+        text_escape(g->image, image, sizeof image);
         char a[32], b[32], m[32];
         if (quiet) {
             printf("%s\n", g->id);
@@ -132,15 +144,15 @@ static int list(int argc, char **argv, int stats)
             }
             printf("%-16s  %-20.20s  %-8s  %9.3fs  %10s  %10s  %-17s  %16s  "
                    "%16s\n",
-                   g->id, g->name, g->state, g->cpu_ns / 1e9,
+                   g->id, name, g->state, g->cpu_ns / 1e9,
                    cli_bytes(g->memory_bytes, a, sizeof a),
                    cli_bytes(g->memory_limit, b, sizeof b),
                    g->mac[0] ? g->mac : "-", rx, tx);
         } else {
-            printf("%-16s  %-20.20s  %-8s  %7d  %8s  %5s  %-15s  %s\n", g->id,
-                   g->name, g->state, g->pid, cli_bytes(g->mem, m, sizeof m),
-                   age(g->created, a, sizeof a), g->ip[0] ? g->ip : "-",
-                   g->image);
+            printf("%-16s  %-20.20s  %-8s  %7d  %8s  %5s  %-15s  %-8s  %s\n",
+                   g->id, name, g->state, g->pid,
+                   cli_bytes(g->mem, m, sizeof m), age(g->created, a, sizeof a),
+                   g->ip[0] ? g->ip : "-", who, image);
         }
         first = 0;
     }
@@ -250,8 +262,10 @@ int cmd_top(int argc, char **argv)
         for (size_t i = 0; i < t.n && i < 40; i++) {
             const struct lightvm_guest *g = &t.g[i];
             double pct = it && dt > 0 ? 100.0 * g->cpu_ns / 1e9 / dt : 0;
-            printf("%-16s  %-20.20s  %-8s  %6.1f  %10s  %10s\n", g->id, g->name,
-                   g->state, pct, cli_bytes(g->memory_bytes, a, sizeof a),
+            char name[TEXT_ESCAPED_MAX(sizeof g->name)];
+            printf("%-16s  %-20.20s  %-8s  %6.1f  %10s  %10s\n", g->id,
+                   text_escape(g->name, name, sizeof name), g->state, pct,
+                   cli_bytes(g->memory_bytes, a, sizeof a),
                    cli_bytes(g->memory_limit, b, sizeof b));
         }
         fflush(stdout);

@@ -5,6 +5,7 @@
  */
 #include "cli/cli.h"
 #include "cli/daemon_cmds.h"
+#include "toolstack/text.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -50,15 +51,17 @@ static int manage(enum action a, const char *name, int argc, char **argv)
     for (int i = optind; i < argc; i++) {
         struct lightvm_error e;
         struct lightvm_exit x;
+        char buf[160];
+        const char *ref = cli_guest_ref(argv[i], buf, sizeof buf);
         int rc;
         switch (a) {
-        case DESTROY: rc = lightvm_destroy(cl, argv[i], &x, &e); break;
-        case PAUSE: rc = lightvm_pause(cl, argv[i], &e); break;
-        case UNPAUSE: rc = lightvm_unpause(cl, argv[i], &e); break;
-        case POWEROFF: rc = lightvm_poweroff(cl, argv[i], &e); break;
-        case SUSPEND: rc = lightvm_suspend(cl, argv[i], &e); break;
-        case RESUME: rc = lightvm_resume(cl, argv[i], &e); break;
-        case WAIT: rc = lightvm_wait(cl, argv[i], &x, &e); break;
+        case DESTROY: rc = lightvm_destroy(cl, ref, &x, &e); break;
+        case PAUSE: rc = lightvm_pause(cl, ref, &e); break;
+        case UNPAUSE: rc = lightvm_unpause(cl, ref, &e); break;
+        case POWEROFF: rc = lightvm_poweroff(cl, ref, &e); break;
+        case SUSPEND: rc = lightvm_suspend(cl, ref, &e); break;
+        case RESUME: rc = lightvm_resume(cl, ref, &e); break;
+        case WAIT: rc = lightvm_wait(cl, ref, &x, &e); break;
         }
         if (rc < 0) {
             cli_msg("%s %s: %s", name, argv[i], e.message);
@@ -67,8 +70,10 @@ static int manage(enum action a, const char *name, int argc, char **argv)
         }
         if ((a == DESTROY || a == WAIT) && json)
             cli_print_exit_json(argv[i], &x);
-        else if (a == WAIT)
-            printf("%s\n", x.message);
+        else if (a == WAIT) { /* its abort message is the guest's text */
+            char msg[TEXT_ESCAPED_MAX(sizeof x.message)];
+            printf("%s\n", text_escape(x.message, msg, sizeof msg));
+        }
         if (a == WAIT)
             status = x.code;
     }

@@ -11,6 +11,7 @@
 #include "cli/guest_opts.h"
 #include "toolstack/audit.h"
 #include "toolstack/guest.h"
+#include "toolstack/guest_name.h"
 #include "toolstack/host.h"
 #include "toolstack/monitor.h"
 #include "toolstack/netaddr.h"
@@ -186,12 +187,13 @@ static int run_daemon(struct lightvm *c, struct run_opts *o)
     }
     /* As without the daemon: argv[0] as typed, and the image's name as
      * the guest's unless a guest has it already. */
-    char base[64];
+    char file[PATH_MAX], base[GUEST_NAME_MAX + 1];
     const char *slash = strrchr(o->g.argv[0], '/');
-    snprintf(base, sizeof base, "%s", slash ? slash + 1 : o->g.argv[0]);
-    char *dot = strrchr(base, '.');
-    if (dot && dot != base && !strcmp(dot, ".elf"))
+    snprintf(file, sizeof file, "%s", slash ? slash + 1 : o->g.argv[0]);
+    char *dot = strrchr(file, '.');
+    if (dot && dot != file && !strcmp(dot, ".elf"))
         *dot = 0;
+    guest_name_sanitize(file, base, sizeof base); /* the daemon's rule */
     struct lightvm_create_opts co = {
         .image = image,
         .argv0 = o->g.argv[0],

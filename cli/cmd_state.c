@@ -83,7 +83,9 @@ int cmd_save(int argc, char **argv)
         return CLI_EXIT_ERROR;
     struct lightvm_saved s;
     struct lightvm_error e;
-    int rc = lightvm_save(cl, argv[optind], path, &s, &e);
+    char ref[160];
+    int rc = lightvm_save(cl, cli_guest_ref(argv[optind], ref, sizeof ref),
+                          path, &s, &e);
     lightvm_close(cl);
     if (rc < 0) {
         cli_msg("save %s: %s", argv[optind], e.message);

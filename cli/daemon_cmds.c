@@ -5,6 +5,7 @@
 #include "cli/cli.h"
 
 #include <jansson.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +36,13 @@ void cli_print_guest_json(const struct lightvm_guest *g)
         g->pooled, "adopted", g->adopted, "suspended", g->suspended);
     if (g->console[0])
         json_object_set_new(o, "console", json_string(g->console));
+    if (g->owner >= 0) {
+        char who[64];
+        json_object_set_new(o, "owner", json_integer(g->owner));
+        json_object_set_new(
+            o, "owner_name",
+            json_string(cli_owner_name(g->owner, who, sizeof who)));
+    }
     if (g->memory_limit)
         json_object_set_new(
             o, "stats",
@@ -88,6 +96,34 @@ void cli_print_exit_json(const char *id, const struct lightvm_exit *x)
     if (s)
         puts(s);
     free(s);
+}
+
+const char *cli_owner_name(long uid, char *buf, size_t len)
+{
+    if (uid < 0)
+        return "-";
+    const struct passwd *pw = getpwuid((uid_t)uid);
+    if (pw)
+        snprintf(buf, len, "%s", pw->pw_name);
+    else
+        snprintf(buf, len, "%ld", uid);
+    return buf;
+}
+
+const char *cli_guest_ref(const char *arg, char *buf, size_t len)
+{
+    const char *slash = strchr(arg, '/');
+    if (!slash || slash == arg || (size_t)(slash - arg) >= 64)
+        return arg;
+    char user[64];
+    snprintf(user, sizeof user, "%.*s", (int)(slash - arg), arg);
+    if (strspn(user, "0123456789") == strlen(user))
+        return arg; /* a uid already */
+    const struct passwd *pw = getpwnam(user);
+    if (!pw)
+        return arg; /* the daemon says there is no such guest */
+    snprintf(buf, len, "%u/%s", (unsigned)pw->pw_uid, slash + 1);
+    return buf;
 }
 
 const char *cli_bytes(uint64_t v, char *buf, size_t len)

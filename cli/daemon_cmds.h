@@ -11,6 +11,13 @@ struct lightvm *cli_connect(void);
 void cli_print_guest_json(const struct lightvm_guest *g);
 void cli_print_exit_json(const char *id, const struct lightvm_exit *x);
 
+/* The user name of (uid) ("1001" if it has none, "-" if unknown). */
+const char *cli_owner_name(long uid, char *buf, size_t len);
+
+/* A guest as the daemon takes it: USER/NAME with USER a user name
+ * becomes UID/NAME; anything else is (arg) as it is. */
+const char *cli_guest_ref(const char *arg, char *buf, size_t len);
+
 /* "12.3 MiB" */
 const char *cli_bytes(uint64_t v, char *buf, size_t len);
 

@@ -4,6 +4,7 @@
 #include "cli/guest_opts.h"
 #include "cli/cli.h"
 #include "monitors/qemu/qemu.h"
+#include "toolstack/guest_name.h"
 #include "toolstack/layout.h"
 #include "toolstack/netaddr.h"
 
@@ -113,8 +114,8 @@ int guest_opt(int c, const char *arg, struct guest_opts *o)
         return 1;
     }
     case 'n':
-        if (!*arg || strlen(arg) >= 64) {
-            cli_msg("--name: 1 to 63 characters");
+        if (!guest_name_valid(arg)) { /* the daemon's rule, checked early */
+            cli_msg("--name: %s", GUEST_NAME_RULE);
             return -1;
         }
         o->name = arg;

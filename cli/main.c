@@ -2,6 +2,7 @@
  * main.c: lightvm, virtual machines as cheap as containers.
  */
 #include "cli/cli.h"
+#include "toolstack/text.h"
 
 #include <lightvm/abi.h>
 
@@ -64,17 +65,19 @@ static void usage(FILE *f)
 void cli_error(const struct lvm_err *err)
 {
     char buf[LVM_ERR_MSG_MAX + 128];
-    fprintf(stderr, "lightvm: %s\n", lvm_err_str(err, buf, sizeof buf));
+    cli_msg("%s", lvm_err_str(err, buf, sizeof buf));
 }
 
 void cli_msg(const char *fmt, ...)
 {
+    /* Messages carry names, paths and exit messages from members and
+     * guests: one line each, with nothing a terminal would act on. */
+    char text[2048], safe[TEXT_ESCAPED_MAX(sizeof text)];
     va_list ap;
     va_start(ap, fmt);
-    fputs("lightvm: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    vsnprintf(text, sizeof text, fmt, ap);
     va_end(ap);
+    fprintf(stderr, "lightvm: %s\n", text_escape(text, safe, sizeof safe));
 }
 
 int main(int argc, char **argv)

@@ -6,6 +6,7 @@
 #include "cli/cli.h"
 #include "monitors/qemu/qemu.h"
 #include "monitors/qemu/qemu_image.h"
+#include "toolstack/guest_name.h"
 #include "toolstack/host.h"
 #include "toolstack/layout.h"
 
@@ -231,8 +232,8 @@ static int parse(int argc, char **argv, struct qrun *q)
             break;
         case OPT_KERNEL: kernel = optarg; break;
         case 'n':
-            if (!*optarg || strlen(optarg) >= 64) {
-                cli_msg("--name: 1 to 63 characters");
+            if (!guest_name_valid(optarg)) {
+                cli_msg("--name: %s", GUEST_NAME_RULE);
                 return -1;
             }
             name = optarg;

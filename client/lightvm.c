@@ -234,6 +234,8 @@ static void guest_from(json_t *o, struct lightvm_guest *g)
     g->pooled = json_is_true(json_object_get(o, "pooled"));
     g->adopted = json_is_true(json_object_get(o, "adopted"));
     g->suspended = json_is_true(json_object_get(o, "suspended"));
+    json_t *owner = json_object_get(o, "owner");
+    g->owner = json_is_integer(owner) ? (long)json_integer_value(owner) : -1;
     json_t *st = json_object_get(o, "stats");
     if (st) {
         g->cpu_ns = (uint64_t)json_integer_value(json_object_get(st, "cpu_ns"));

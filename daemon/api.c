@@ -4,6 +4,7 @@
  */
 #include "daemon/vm_monitor.h"
 #include "toolstack/cgroup.h"
+#include "toolstack/guest_name.h"
 #include "toolstack/monitor.h"
 
 #include <errno.h>
@@ -67,6 +68,7 @@ static json_t *vm_json(struct daemon *d, struct vm *v, int stats)
         "mem", (json_int_t)v->mem, "mem_limit", (json_int_t)v->mem_limit,
         "cpus", v->cpus, "created", v->created, "create_ms", v->create_ms,
         "pooled", v->pooled, "adopted", v->adopted);
+    json_object_set_new(o, "owner", json_integer(v->owner));
     if (access(console, F_OK) == 0)
         json_object_set_new(o, "console", json_string(console));
     if (v->watchdog_ms)
@@ -95,25 +97,54 @@ json_t *api_guest_json(struct daemon *d, struct vm *v, int stats)
     return vm_json(d, v, stats);
 }
 
+/* For root, whose bare name reaches only its own guests: other users'
+ * guests of that name, as (msg) goes on to say. Only on this error path
+ * are all guests walked. */
+static void hint_others(struct daemon *d, const char *name, char *msg,
+                        size_t len)
+{
+    if (strchr(name, '/') || !guest_name_valid(name))
+        return;
+    size_t n = 0, found = 0;
+    for (size_t i = 0; i < d->nvms && n < len; i++) {
+        const struct vm *v = d->vms[i];
+        if (v->owner == 0 || strcmp(v->name, name))
+            continue;
+        if (found++ == 3) {
+            n += (size_t)snprintf(msg + n, len - n, ", ...");
+            break;
+        }
+        n += (size_t)snprintf(msg + n, len - n, "%s%u/%s",
+                              found == 1 ? " of root's; other users have "
+                                         : ", ",
+                              (unsigned)v->owner, v->name);
+    }
+    if (found && n < len)
+        snprintf(msg + n, len - n, " (name one as UID/NAME, or by its id)");
+}
+
 /* The guest a request names, or an error reply already sent. */
 static struct vm *target(struct daemon *d, struct client *c,
                          const struct request *r)
 {
     int ambiguous = 0;
-    struct vm *v = vm_find(d, r->target, &ambiguous);
-    /* Clients other than root see and manage only their own guests. */
+    struct vm *v = vm_find(d, r->target, c->uid, &ambiguous);
+    /* Clients other than root see and manage only their own guests: an
+     * id is no secret (the cgroup tree shows them all). */
     if (v && c->uid != 0 && v->owner != c->uid)
         v = NULL;
     if (!v) {
         /* Echo the name only if it is printable: replies are one line. */
-        char msg[160];
+        char msg[320];
         int ok = 1;
         for (const char *p = r->target; *p; p++)
-            ok &= (unsigned char)*p >= 0x20 && *p != 0x7f && *p != '\'';
-        snprintf(msg, sizeof msg,
-                 ambiguous ? "'%s' matches more than one guest"
-                           : "no guest '%s'",
-                 ok ? r->target : "(unprintable)");
+            ok &= (unsigned char)*p >= 0x20 && *p < 0x7f && *p != '\'';
+        int n = snprintf(msg, sizeof msg,
+                         ambiguous ? "'%s' matches more than one guest"
+                                   : "no guest '%s'",
+                         ok ? r->target : "(unprintable)");
+        if (!ambiguous && c->uid == 0)
+            hint_others(d, r->target, msg + n, sizeof msg - (size_t)n);
         server_reply(d, c,
                      api_error(r, ambiguous ? "ambiguous" : "not_found", msg));
     }

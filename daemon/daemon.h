@@ -103,7 +103,8 @@ struct vm {
     int adopted; /* found running after a daemon restart */
     int pooled;
     pid_t pid;
-    uid_t owner; /* the client uid that created it */
+    uid_t owner;     /* the client uid that created it */
+    gid_t owner_gid; /* and its gid: the group of its run directory */
     uint64_t mem, mem_limit;
     double cpus;
     double created;   /* Unix time */
@@ -190,7 +191,8 @@ struct daemon {
     /* Guests: a dense array (listing order) and two hash tables. */
     struct vm **vms;
     size_t nvms, cap;
-    struct vm **by_id, **by_name; /* HASH_SIZE buckets each */
+    struct vm **by_id, **by_name; /* HASH_SIZE buckets each; names are
+                                     hashed with their owner */
     /* Destroyed guests, freed once the current batch of events is done
      * (an event for one may still be pending in it). */
     struct vm *graveyard;
@@ -256,8 +258,15 @@ void vm_ended(struct daemon *d, struct vm *v);
 /* Remove the guest: answer everyone, remove its run directory, free it
  * after this batch of events. */
 void vm_forget(struct daemon *d, struct vm *v);
-/* The guest (id_or_name) names, as (uid) sees it. */
-struct vm *vm_find(struct daemon *d, const char *id_or_name, int *ambiguous);
+/* The guest (ref) names for a client (caller): its id; UID/NAME; a name
+ * of the caller's own guests; a unique id prefix among the guests the
+ * caller may manage (all, for root). Names are per owner: a bare name
+ * never reaches another user's guest, root's included. Whether the caller
+ * may act on the guest is target()'s check (api.c). */
+struct vm *vm_find(struct daemon *d, const char *ref, uid_t caller,
+                   int *ambiguous);
+/* The guest of (owner) named (name), or NULL. */
+struct vm *vm_find_name(struct daemon *d, uid_t owner, const char *name);
 /* Create (or restore) what (r) asks for; answers (c) itself. */
 void vm_create(struct daemon *d, struct client *c, const struct request *r,
                int fd);
@@ -318,7 +327,18 @@ void pool_stop(struct daemon *d);
 /* rundir.c */
 void rundir_path(const struct daemon *d, const char *id, const char *file,
                  char *buf, size_t len);
+/* Make the guest's directory, root's alone (0700) until rundir_give(). */
 int rundir_make(const struct daemon *d, const char *id, struct lvm_err *err);
+/* Let the guest's creator (cr) into its directory: group cr->gid, mode
+ * 0710 (passage only: root keeps writing there, and no one but root may
+ * plant a file or link where root writes). */
+int rundir_give(const struct daemon *d, const char *id, const struct creds *cr,
+                struct lvm_err *err);
+/* Create (or open) FILE in the guest's directory for appending, owned by
+ * its creator (cr) and readable by it alone (0600): its console and logs. */
+int rundir_create_owned(const struct daemon *d, const char *id,
+                        const char *file, const struct creds *cr,
+                        struct lvm_err *err);
 void rundir_remove(const struct daemon *d, const char *id);
 int rundir_write_config(const struct daemon *d, const struct vm *v,
                         struct lvm_err *err);

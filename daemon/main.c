@@ -10,6 +10,7 @@
 #include "daemon/daemon.h"
 #include "toolstack/audit.h"
 #include "toolstack/sandbox.h"
+#include "toolstack/text.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -57,15 +58,18 @@ void daemon_log(const char *fmt, ...)
     clock_gettime(CLOCK_REALTIME, &ts);
     struct tm tm;
     localtime_r(&ts.tv_sec, &tm);
-    char buf[1024];
+    char buf[64];
     int n = (int)strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", &tm);
     n += snprintf(buf + n, sizeof buf - (size_t)n,
                   ".%03ld lightvmd: ", ts.tv_nsec / 1000000);
+    char text[1024], safe[TEXT_ESCAPED_MAX(sizeof text)];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(buf + n, sizeof buf - (size_t)n, fmt, ap);
+    vsnprintf(text, sizeof text, fmt, ap);
     va_end(ap);
-    fprintf(stderr, "%s\n", buf);
+    /* Names, paths and messages from members and guests: one line each,
+     * nothing a terminal or a log reader would act on. */
+    fprintf(stderr, "%s%s\n", buf, text_escape(text, safe, sizeof safe));
 }
 
 double daemon_unix_time(void)

@@ -7,6 +7,7 @@
  * (duplicate keys rejected, no trailing data).
  */
 #include "daemon/request.h"
+#include "toolstack/guest_name.h"
 #include "toolstack/netaddr.h"
 
 #include <errno.h>
@@ -101,6 +102,22 @@ static int get_string(json_t *o, const char *key, char *out, size_t max,
     if (memchr(s, 0, n))
         BAD("bad_request", "field '%s' contains a NUL character", key);
     memcpy(out, s, n + 1);
+    return 1;
+}
+
+/* A guest's name: shown on terminals, addressed as OWNER/NAME, so held
+ * to one rule (toolstack/guest_name.h) whatever is wrong with it. */
+static int get_name(json_t *o, struct request *r, const char **code,
+                    struct lvm_err *err)
+{
+    json_t *v = json_object_get(o, "name");
+    if (!v)
+        return 0;
+    if (!json_is_string(v) || json_string_length(v) > GUEST_NAME_MAX ||
+        strlen(json_string_value(v)) != json_string_length(v) ||
+        !guest_name_valid(json_string_value(v)))
+        BAD("bad_request", "field 'name' must be %s", GUEST_NAME_RULE);
+    memcpy(r->name, json_string_value(v), json_string_length(v) + 1);
     return 1;
 }
 
@@ -289,7 +306,7 @@ static int parse_create(json_t *o, struct request *r, const char **code,
 {
     if (get_string(o, "image", r->image, sizeof r->image, 1, code, err) < 0 ||
         get_string(o, "argv0", r->argv0, sizeof r->argv0, 0, code, err) < 0 ||
-        get_string(o, "name", r->name, sizeof r->name, 0, code, err) < 0 ||
+        get_name(o, r, code, err) < 0 ||
         get_string(o, "monitor", r->monitor, sizeof r->monitor, 0, code, err) <
             0)
         return -1;

@@ -41,7 +41,9 @@ struct request {
     enum request_op op;
     int64_t tag; /* echoed in the reply */
     int has_tag;
-    char target[GUEST_ID_LEN + 48]; /* id or name, for ops on a guest */
+    /* For ops on a guest: an id, a unique id prefix, a name of the
+     * client's own guests, or UID/NAME. */
+    char target[GUEST_ID_LEN + 80];
     /* create, and restore */
     char image[PATH_MAX];
     char argv0[256]; /* the guest's argv[0]; "": the image's path */

@@ -9,6 +9,12 @@
  *
  * The daemon reads these only when it starts (rundir_recover), never on
  * the creation path.
+ *
+ * Who may read what: the directory is root's, group the creator's gid,
+ * mode 0710 (root's alone, 0700, while a shell waits in the pool); the
+ * console and logs are the creator's, 0600; the rest is root's, 0600.
+ * Never the creator's to write into: the daemon (root) writes there by
+ * path, and reads config.json back to decide which process to adopt.
  */
 #include "daemon/vm_monitor.h"
 
@@ -16,6 +22,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,15 +43,43 @@ int rundir_make(const struct daemon *d, const char *id, struct lvm_err *err)
 {
     char path[PATH_MAX];
     rundir_path(d, id, NULL, path, sizeof path);
-    if (mkdir(path, 0750) < 0)
+    if (mkdir(path, 0700) < 0)
         return lvm_err_set(err, errno, "create %s", path);
-    /* Members of the API group may read the console log in it. */
-    if (d->api_gid != (gid_t)-1 && chown(path, 0, d->api_gid) < 0) {
-        int e = errno;
-        rmdir(path);
-        return lvm_err_set(err, e, "give %s to the API group", path);
-    }
     return 0;
+}
+
+int rundir_give(const struct daemon *d, const char *id, const struct creds *cr,
+                struct lvm_err *err)
+{
+    if (cr->uid == 0)
+        return 0; /* root's own: stays 0700 */
+    char path[PATH_MAX];
+    rundir_path(d, id, NULL, path, sizeof path);
+    /* Group first, then mode: never open to a group it was not meant for. */
+    if (chown(path, 0, cr->gid) < 0 || chmod(path, 0710) < 0)
+        return lvm_err_set(err, errno, "let uid %u into %s", (unsigned)cr->uid,
+                           path);
+    return 0;
+}
+
+int rundir_create_owned(const struct daemon *d, const char *id,
+                        const char *file, const struct creds *cr,
+                        struct lvm_err *err)
+{
+    char path[PATH_MAX];
+    rundir_path(d, id, file, path, sizeof path);
+    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC,
+                  0600);
+    if (fd < 0)
+        return lvm_err_set(err, errno, "create %s", path);
+    if ((cr->uid != 0 && fchown(fd, cr->uid, cr->gid) < 0) ||
+        fchmod(fd, 0600) < 0) {
+        int e = errno;
+        close(fd);
+        return lvm_err_set(err, e, "give %s to uid %u", path,
+                           (unsigned)cr->uid);
+    }
+    return fd;
 }
 
 void rundir_remove(const struct daemon *d, const char *id)
@@ -72,7 +107,12 @@ static int write_json(const struct daemon *d, const char *id, const char *file,
     char path[PATH_MAX], tmp[PATH_MAX + 8];
     rundir_path(d, id, file, path, sizeof path);
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    int r = json_dump_file(o, tmp, JSON_COMPACT);
+    /* root's alone, like every file the daemon reads back */
+    int fd =
+        open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+    int r = fd < 0 ? -1 : json_dumpfd(o, fd, JSON_COMPACT);
+    if (fd >= 0 && close(fd) < 0)
+        r = -1;
     json_decref(o);
     if (r < 0 || rename(tmp, path) < 0) {
         unlink(tmp);
@@ -108,11 +148,14 @@ int rundir_write_shell(const struct daemon *d, const struct guest *g)
 {
     char path[PATH_MAX];
     rundir_path(d, g->id, "shell.pid", path, sizeof path);
-    FILE *f = fopen(path, "we");
-    if (!f)
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0)
         return -1;
-    fprintf(f, "%d %llu\n", (int)g->sb.pid, proc_start_time(g->sb.pid));
-    return fclose(f);
+    char line[64];
+    int n = snprintf(line, sizeof line, "%d %llu\n", (int)g->sb.pid,
+                     proc_start_time(g->sb.pid));
+    ssize_t w = write(fd, line, (size_t)n);
+    return close(fd) < 0 || w != n ? -1 : 0;
 }
 
 /*
@@ -133,6 +176,8 @@ int rundir_write_config(const struct daemon *d, const struct vm *v,
         "mem_limit", (json_int_t)v->mem_limit, "cpus", v->cpus, "created",
         v->created, "create_ms", v->create_ms, "pooled", v->pooled,
         "watchdog_ms", (int)v->watchdog_ms);
+    if (o) /* so a restarted daemon can set its files' ownership again */
+        json_object_set_new(o, "owner_gid", json_integer(v->owner_gid));
     json_t *own = o ? v->mon->record(v) : NULL;
     if (own) /* what a restarted daemon needs of it: its monitor's part */
         json_object_update(o, own);
@@ -143,7 +188,7 @@ int rundir_write_config(const struct daemon *d, const struct vm *v,
         return lvm_err_set(err, ENOMEM, "build config.json");
     char path[PATH_MAX];
     rundir_path(d, v->id, "config.json", path, sizeof path);
-    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     size_t n = strlen(s);
     ssize_t w = fd >= 0 ? write(fd, s, n) : -1;
     int e = errno;
@@ -213,6 +258,40 @@ static void kill_leftover_shell(const struct daemon *d, const char *id)
     }
 }
 
+/* Set a recorded guest's files to what rundir_give() and
+ * rundir_create_owned() make: a guest made by an older daemon (its
+ * directory and console the whole API group's) is confined again. */
+static void set_file(const char *path, uid_t uid, gid_t gid)
+{
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    if (fchown(fd, uid, gid) == 0)
+        fchmod(fd, 0600);
+    close(fd);
+}
+
+static void reown(const struct daemon *d, const struct vm *v)
+{
+    static const char *const owned[] = {"console.log", "qemu.log", "ctl.log"};
+    static const char *const roots[] = {"config.json", "exit.json", "shell.pid",
+                                        "devpage", "ready"};
+    gid_t gid = v->owner ? v->owner_gid : 0;
+    char path[PATH_MAX];
+    for (size_t i = 0; i < sizeof owned / sizeof owned[0]; i++) {
+        rundir_path(d, v->id, owned[i], path, sizeof path);
+        set_file(path, v->owner, gid);
+    }
+    for (size_t i = 0; i < sizeof roots / sizeof roots[0]; i++) {
+        rundir_path(d, v->id, roots[i], path, sizeof path);
+        set_file(path, 0, 0);
+    }
+    rundir_path(d, v->id, NULL, path, sizeof path);
+    /* Closed first: an old directory's group must not get in meanwhile. */
+    if (chmod(path, 0700) == 0 && chown(path, 0, gid) == 0 && v->owner)
+        chmod(path, 0710);
+}
+
 /* One directory: adopt its running guest, record its exit, or clean up
  * what a dead daemon left half made. */
 static void recover_one(struct daemon *d, const char *id)
@@ -248,6 +327,10 @@ static void recover_one(struct daemon *d, const char *id)
     snprintf(v->monitor, sizeof v->monitor, "%s", mon ? mon : "proc");
     v->pid = (pid_t)json_integer_value(json_object_get(cfg, "pid"));
     v->owner = (uid_t)json_integer_value(json_object_get(cfg, "owner"));
+    json_t *gid = json_object_get(cfg, "owner_gid");
+    struct passwd *pw = gid ? NULL : getpwuid(v->owner); /* older records */
+    v->owner_gid = gid ? (gid_t)json_integer_value(gid) : pw ? pw->pw_gid : 0;
+    reown(d, v);
     unsigned long long start = (unsigned long long)json_integer_value(
         json_object_get(cfg, "pid_start"));
     v->mem = (uint64_t)json_integer_value(json_object_get(cfg, "mem"));

@@ -6,6 +6,7 @@
  * the creation path: lookups are hashed, the listing array is appended to.
  */
 #include "daemon/vm_monitor.h"
+#include "toolstack/guest_name.h"
 #include "toolstack/monitor.h"
 
 #include <errno.h>
@@ -16,12 +17,24 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
+static unsigned fnv(unsigned h, const unsigned char *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++) /* FNV-1a */
+        h = (h ^ p[i]) * 16777619u;
+    return h;
+}
+
 static unsigned hash(const char *s)
 {
-    unsigned h = 2166136261u; /* FNV-1a */
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 16777619u;
-    return h & (HASH_SIZE - 1);
+    return fnv(2166136261u, (const unsigned char *)s, strlen(s)) &
+           (HASH_SIZE - 1);
+}
+
+/* Names are per owner: two users may both have a guest called web. */
+static unsigned hash_name(uid_t owner, const char *name)
+{
+    unsigned h = fnv(2166136261u, (const unsigned char *)&owner, sizeof owner);
+    return fnv(h, (const unsigned char *)name, strlen(name)) & (HASH_SIZE - 1);
 }
 
 int vms_init(struct daemon *d, struct lvm_err *err)
@@ -46,7 +59,7 @@ void vm_insert(struct daemon *d, struct vm *v)
     }
     v->index = d->nvms;
     d->vms[d->nvms++] = v;
-    unsigned hi = hash(v->id), hn = hash(v->name);
+    unsigned hi = hash(v->id), hn = hash_name(v->owner, v->name);
     v->next_id = d->by_id[hi];
     d->by_id[hi] = v;
     v->next_name = d->by_name[hn];
@@ -61,27 +74,50 @@ static void vm_remove(struct daemon *d, struct vm *v)
     for (p = &d->by_id[hash(v->id)]; *p != v; p = &(*p)->next_id)
         ;
     *p = v->next_id;
-    for (p = &d->by_name[hash(v->name)]; *p != v; p = &(*p)->next_name)
+    for (p = &d->by_name[hash_name(v->owner, v->name)]; *p != v;
+         p = &(*p)->next_name)
         ;
     *p = v->next_name;
 }
 
-struct vm *vm_find(struct daemon *d, const char *s, int *ambiguous)
+struct vm *vm_find_name(struct daemon *d, uid_t owner, const char *name)
+{
+    for (struct vm *v = d->by_name[hash_name(owner, name)]; v; v = v->next_name)
+        if (v->owner == owner && !strcmp(v->name, name))
+            return v;
+    return NULL;
+}
+
+struct vm *vm_find(struct daemon *d, const char *s, uid_t caller,
+                   int *ambiguous)
 {
     *ambiguous = 0;
     for (struct vm *v = d->by_id[hash(s)]; v; v = v->next_id)
         if (!strcmp(v->id, s))
             return v;
-    for (struct vm *v = d->by_name[hash(s)]; v; v = v->next_name)
-        if (!strcmp(v->name, s))
-            return v;
-    /* A unique prefix of an id, as people type them. */
+    /* UID/NAME: names hold no '/' (guest_name.h). */
+    const char *slash = strchr(s, '/');
+    if (slash) {
+        char *end;
+        unsigned long uid = strtoul(s, &end, 10);
+        if (end != slash || slash == s || s[0] < '0' || s[0] > '9' ||
+            uid > (uid_t)-2)
+            return NULL;
+        return vm_find_name(d, (uid_t)uid, slash + 1);
+    }
+    struct vm *v = vm_find_name(d, caller, s);
+    if (v)
+        return v;
+    /* A unique prefix of an id, as people type them, among the guests
+     * the caller may manage: others' must not make its prefixes
+     * ambiguous. */
     size_t n = strlen(s);
     if (n < 4 || n >= GUEST_ID_LEN)
         return NULL;
     struct vm *found = NULL;
     for (size_t i = 0; i < d->nvms; i++)
-        if (!strncmp(d->vms[i]->id, s, n)) {
+        if ((caller == 0 || d->vms[i]->owner == caller) &&
+            !strncmp(d->vms[i]->id, s, n)) {
             if (found) {
                 *ambiguous = 1;
                 return NULL;
@@ -215,19 +251,21 @@ const struct vm_monitor *vm_monitor_find(struct daemon *d, const char *name,
 void vm_default_name(struct vm *v, const struct request *r,
                      const char *image_name)
 {
-    if (r->name[0])
+    if (r->name[0]) {
         snprintf(v->name, sizeof v->name, "%s", r->name);
-    else
-        snprintf(v->name, sizeof v->name, "%.48s-%.6s", image_name, v->id);
+    } else { /* the file's name may be anything: keep to the rule */
+        char base[49];
+        guest_name_sanitize(image_name, base, sizeof base);
+        snprintf(v->name, sizeof v->name, "%s-%.6s", base, v->id);
+    }
 }
 
 int vm_name_free(struct daemon *d, struct waiter *w, const struct request *r)
 {
-    int ambiguous;
-    if (!r->name[0] || !vm_find(d, r->name, &ambiguous))
+    if (!r->name[0] || !vm_find_name(d, w->c->cr.uid, r->name))
         return 0;
     char msg[128];
-    snprintf(msg, sizeof msg, "a guest named '%s' exists", r->name);
+    snprintf(msg, sizeof msg, "you have a guest named '%s'", r->name);
     vm_op_done(d, w, "exists", msg, NULL);
     return -1;
 }

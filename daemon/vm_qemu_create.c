@@ -8,6 +8,7 @@
 #include "daemon/vm_qemu.h"
 #include "monitors/qemu/qemu_image.h"
 #include "tinyx/tinyx.h"
+#include "toolstack/guest_name.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -192,7 +193,8 @@ static int configure(struct vm *v, const struct request *r, struct qsetup *s,
 
 /* The guest's cgroup, run directory files and QEMU's channels. */
 static int prepare(struct daemon *d, struct vm *v, const struct request *r,
-                   struct qsetup *s, struct lvm_err *err)
+                   const struct creds *cr, struct qsetup *s,
+                   struct lvm_err *err)
 {
     struct qvm *q = qvm_of(v);
     struct cgroup_limits lim = {.memory_max = v->mem_limit,
@@ -218,19 +220,23 @@ static int prepare(struct daemon *d, struct vm *v, const struct request *r,
     rundir_path(d, v->id, QVM_CTL_SOCK, path, sizeof path);
     if ((s->det.ctl_listen = listen_unix(path, err)) < 0)
         return -1;
-    rundir_path(d, v->id, QVM_QEMU_LOG, path, sizeof path);
-    s->det.log_fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
-    if (s->det.log_fd < 0)
-        return lvm_err_set(err, errno, "create %s", path);
-    /* Made here so that the API group may read it; QEMU appends. */
-    rundir_path(d, v->id, "console.log", s->console, sizeof s->console);
-    int con = open(s->console, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+    /* QEMU's output, its console and the init's reports: made here as
+     * the creator's alone to read (QEMU, root, appends to what exists). */
+    if ((s->det.log_fd = rundir_create_owned(d, v->id, QVM_QEMU_LOG, cr, err)) <
+        0)
+        return -1;
+    int con = rundir_create_owned(d, v->id, "console.log", cr, err);
     if (con < 0)
-        return lvm_err_set(err, errno, "create %s", s->console);
-    int bad = d->api_gid != (gid_t)-1 && fchown(con, 0, d->api_gid) < 0;
+        return -1;
     close(con);
-    if (bad)
-        return lvm_err_set(err, errno, "give %s to the API group", s->console);
+    int ctl = rundir_create_owned(d, v->id, QVM_CTL_LOG, cr, err);
+    if (ctl < 0)
+        return -1;
+    close(ctl);
+    /* Its sockets are made (0600): now the creator may pass. */
+    if (rundir_give(d, v->id, cr, err) < 0)
+        return -1;
+    rundir_path(d, v->id, "console.log", s->console, sizeof s->console);
     rundir_path(d, v->id, QVM_CTL_LOG, s->ctl_log, sizeof s->ctl_log);
     s->det.console_path = s->console;
     s->det.ctl_log_path = s->ctl_log;
@@ -310,6 +316,7 @@ void qvm_create(struct daemon *d, struct waiter *w, const struct request *r,
     vm_default_name(v, r, s->m.name);
     snprintf(v->monitor, sizeof v->monitor, "qemu");
     v->owner = cr->uid;
+    v->owner_gid = cr->gid;
     v->state = VM_STARTING;
     const char *code = "invalid";
     if (!q || !v->image) {
@@ -331,7 +338,7 @@ void qvm_create(struct daemon *d, struct waiter *w, const struct request *r,
     code = "failed";
     if (rundir_make(d, v->id, &err) < 0)
         goto fail_early;
-    if (prepare(d, v, r, s, &err) < 0)
+    if (prepare(d, v, r, cr, s, &err) < 0)
         goto fail;
     struct qemu_proc p;
     if (qemu_start_detached(&s->cfg, &s->det, &p, &err) < 0) {

@@ -144,25 +144,18 @@ static struct guest *get_shell(struct daemon *d, const struct request *r,
 
 /* The execute phase proper: console, spec, plan, go. */
 static int launch_in(struct daemon *d, struct vm *v, struct guest *g,
-                     const struct request *r, const struct image *img,
-                     const struct monitor_ops *mon, const int block_fds[],
-                     int console_fd, uint64_t console_limit,
-                     const struct guest_net_spec *net, struct netdev_tap *tap,
-                     struct lvm_err *err)
+                     const struct request *r, const struct creds *cr,
+                     const struct image *img, const struct monitor_ops *mon,
+                     const int block_fds[], int console_fd,
+                     uint64_t console_limit, const struct guest_net_spec *net,
+                     struct netdev_tap *tap, struct lvm_err *err)
 {
     int console = console_fd;
-    if (console < 0) {
-        char path[PATH_MAX];
-        rundir_path(d, v->id, "console.log", path, sizeof path);
-        console = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
-        if (console < 0)
-            return lvm_err_set(err, errno, "create %s", path);
-        /* The API group may read its guests' consoles. */
-        if (d->api_gid != (gid_t)-1 && fchown(console, 0, d->api_gid) < 0) {
-            close(console);
-            return lvm_err_set(err, errno, "give %s to the API group", path);
-        }
-    }
+    /* Its creator's alone to read (and root's): `lightvm console` reads
+     * it as the caller. */
+    if (console < 0 &&
+        (console = rundir_create_owned(d, v->id, "console.log", cr, err)) < 0)
+        return -1;
     char *argv[REQUEST_MAX_ARGS + 1];
     argv[0] = r->argv0[0] ? (char *)r->argv0 : v->image;
     for (int i = 0; i < r->argc; i++)
@@ -210,7 +203,8 @@ static void svm_release(struct daemon *d, struct vm *v)
 /* Start the guest (v) describes in a shell; (code) says what kind of
  * failure it was. */
 static int start(struct daemon *d, struct vm *v, const struct request *r,
-                 const struct monitor_ops *mon, int image_fd,
+                 const struct creds *cr, const struct monitor_ops *mon,
+                 int image_fd,
                  const int block_fds[], int console_fd, const char **code,
                  struct lvm_err *err)
 {
@@ -253,8 +247,10 @@ static int start(struct daemon *d, struct vm *v, const struct request *r,
         t_take = host_now_ns();
         memcpy(v->id, g->id, sizeof v->id);
         vm_default_name(v, r, s->img->img->name);
-        int rc = launch_in(d, v, g, r, s->img->img, mon, block_fds, console_fd,
-                           console_limit, &net, &tap, err);
+        int rc = rundir_give(d, v->id, cr, err);
+        if (rc == 0)
+            rc = launch_in(d, v, g, r, cr, s->img->img, mon, block_fds,
+                           console_fd, console_limit, &net, &tap, err);
         if (tap.fd >= 0) /* not used: closing its only fd removes it */
             close(tap.fd);
         if (rc == 0)
@@ -346,8 +342,10 @@ static void shell_create(struct daemon *d, struct waiter *w,
     v->mon = vmon;
     v->priv = s;
     v->owner = w->c->cr.uid;
+    v->owner_gid = w->c->cr.gid;
     snprintf(v->monitor, sizeof v->monitor, "%s", mon->name);
-    if (start(d, v, r, mon, image_fd, block_fds, r->console_fd ? fd : -1, &code,
+    if (start(d, v, r, &w->c->cr, mon, image_fd, block_fds,
+              r->console_fd ? fd : -1, &code,
               &err) < 0)
         goto fail;
     vm_insert(d, v);

@@ -114,6 +114,7 @@ struct lightvm_guest {
     int restored;    /* made by lightvm_restore */
     struct lightvm_port ports[LIGHTVM_MAX_PORTS];
     int nports;
+    long owner; /* the uid that created it; -1: not reported */
 };
 
 /* Connect to lightvmd at (path) (NULL: $LIGHTVM_SOCKET or the default). */

@@ -83,7 +83,8 @@ t_verbs() { # MONITOR
     [ "$m" = qemu ] && mem=128M
     id=$($LIGHTVM create --monitor "$m" -m $mem --name "life-$m" "$(image "$m" idle)") || return 1
     up "$m" "life-$m" || return 1
-    $LIGHTVM list | grep -q "^$id life-$m running " || { $LIGHTVM list; return 1; }
+    $LIGHTVM list | awk -v id="$id" -v n="life-$m" '$1 == id && $2 == n && $3 == "running" {f=1} END {exit !f}' ||
+        { $LIGHTVM list; return 1; }
     guest_json "$id" | grep -q "\"monitor\":\"$m\"" || return 1
     console_has "$id" "$(banner "$m")" || return 1
     [ "$($LIGHTVM pause "life-$m" && lightvm_state "life-$m")" = paused ] ||

@@ -207,12 +207,52 @@ static void test_limits(void **state)
     free(many);
 }
 
+static void test_names(void **state)
+{
+    (void)state;
+    struct request r;
+    assert_int_equal(
+        parse("{\"op\":\"create\",\"image\":\"/x\",\"name\":\"a.b_c-9\"}", &r),
+        0);
+    assert_string_equal(r.name, "a.b_c-9");
+    request_free(&r);
+    /* One rule, one line, whatever is wrong with the name. */
+    static const char *const bad[] = {
+        "\"web\\u001b[31m\"",
+        "\"web\\r\"",
+        "\"web\\n\"",
+        "\"alice/web\"",
+        "\"-web\"",
+        "\"\"",
+        "\"w eb\"",
+
+        "7",
+        "\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\""};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char req[256];
+        snprintf(req, sizeof req,
+                 "{\"op\":\"create\",\"image\":\"/x\",\"name\":%s}", bad[i]);
+        refused(req, "bad_request", "field 'name' must be 1 to 63 characters");
+        assert_null(strchr(err.msg, '\n'));
+    }
+    /* restore takes the same field. */
+    refused("{\"op\":\"restore\",\"image\":\"/x\",\"path\":\"/s\",\"name\":"
+            "\"a/b\"}",
+            "bad_request", "A-Z a-z 0-9 . _ -");
+    /* A target may be UID/NAME with the longest name. */
+    char req[256];
+    snprintf(req, sizeof req, "{\"op\":\"info\",\"id\":\"4294967295/%s\"}",
+             "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
+    assert_int_equal(parse(req, &r), 0);
+    request_free(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_create_full),  cmocka_unit_test(test_simple_ops),
         cmocka_unit_test(test_save_restore), cmocka_unit_test(test_refusals),
-        cmocka_unit_test(test_limits),
+        cmocka_unit_test(test_limits),       cmocka_unit_test(test_names),
     };
     return cmocka_run_group_tests_name("request", tests, NULL, NULL);
 }
