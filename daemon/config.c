@@ -64,7 +64,7 @@ static int bad(const struct ctx *x, const char *field, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    return lvm_err_set(x->err, EINVAL, "%s: field %s: %s", x->name, field, msg);
+    return lvm_err_set(x->err, 0, "%s: field %s: %s", x->name, field, msg);
 }
 
 /* Refuse any key of (o) not in (known) (NULL-terminated). */
@@ -352,12 +352,12 @@ int config_parse(const char *buf, size_t len, const char *name,
         /* jansson's text is its own, but may quote the file: cut and
          * made printable like the rest. */
         char b[48];
-        return lvm_err_set(err, EINVAL, "%s:%d:%d: %s", name, je.line,
-                           je.column, show(je.text, b));
+        return lvm_err_set(err, 0, "%s:%d:%d: %s", name, je.line, je.column,
+                           show(je.text, b));
     }
     int rc = -1;
     if (!json_is_object(o)) {
-        lvm_err_set(err, EINVAL, "%s: must hold one JSON object", name);
+        lvm_err_set(err, 0, "%s: must hold one JSON object", name);
         goto out;
     }
     if (only(&x, "", o, known) < 0)
