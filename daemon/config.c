@@ -41,7 +41,7 @@ void config_defaults(struct daemon_config *c)
 static const char *show(const char *s, char buf[48])
 {
     size_t i = 0;
-    for (; s[i] && i < 47; i++)
+    for (; i < 47 && s[i]; i++)
         buf[i] = (unsigned char)s[i] < 0x20 || s[i] == 0x7f ? '?' : s[i];
     buf[i] = 0;
     return buf;

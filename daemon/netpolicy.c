@@ -42,7 +42,7 @@ int netpolicy_admin(const struct daemon_config *c, const struct creds *cr)
 static const char *show(const char *s, char buf[24])
 {
     size_t i = 0;
-    for (; s[i] && i < 23; i++)
+    for (; i < 23 && s[i]; i++)
         buf[i] = (unsigned char)s[i] < 0x20 || (unsigned char)s[i] >= 0x7f
                      ? '?'
                      : s[i];
