@@ -180,6 +180,24 @@ static void config_errors(void **state)
               "'a?b'");
 }
 
+static void config_example(void **state)
+{
+    /* The documented example stays valid (run from the source tree). */
+    FILE *f = fopen("etc/lightvmd.conf.example", "r");
+    if (!f)
+        skip();
+    char buf[8192];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    struct daemon_config c;
+    parse_ok(&c, buf);
+    assert_string_equal(c.admin_group, "lightvm-admin");
+    assert_int_equal(c.nnets, 2);
+    assert_string_equal(c.nets[c.default_net].bridge, "lvm0");
+    assert_int_equal(c.ranges[0].lo, 20000);
+}
+
 /* A file in a temporary directory, mode (mode). */
 static void write_file(const char *path, const char *text, mode_t mode)
 {
@@ -446,6 +464,7 @@ int main(void)
         cmocka_unit_test(config_good),
         cmocka_unit_test(config_defaults_apply),
         cmocka_unit_test(config_errors),
+        cmocka_unit_test(config_example),
         cmocka_unit_test(config_load_file),
         cmocka_unit_test_setup(admin_is_root_or_group, setup_cfg),
         cmocka_unit_test_setup(member_net_fields, setup_cfg),
