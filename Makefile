@@ -209,11 +209,13 @@ CMOCKA_LIBS := -lcmocka
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(UNIT_SRCS))
 
-# Unit tests link the toolstack and the daemon's request parser.
-$(BUILD)/tests/unit/%: tests/unit/%.c $(TS_LIB) $(BUILD)/obj/daemon/request.o $(HOST_HDRS)
+# Unit tests link the toolstack and the daemon's pure parts: the request
+# parser, the config file and the network policy.
+DAEMON_PURE_OBJS := $(patsubst %,$(BUILD)/obj/daemon/%.o,request config netpolicy)
+$(BUILD)/tests/unit/%: tests/unit/%.c $(TS_LIB) $(DAEMON_PURE_OBJS) $(HOST_HDRS)
 	@mkdir -p $(dir $@)
 	$(call say,CC,$@)$(CC) $(HOST_CFLAGS) -Wno-missing-prototypes -o $@ $< \
-	    $(BUILD)/obj/daemon/request.o $(TS_LIB) $(TS_LIBS) $(CMOCKA_LIBS) \
+	    $(DAEMON_PURE_OBJS) $(TS_LIB) $(TS_LIBS) $(CMOCKA_LIBS) \
 	    $(HOST_LDFLAGS)
 
 # Test guests: one C file each, built with the SDK like any guest.
@@ -253,6 +255,11 @@ build/fuzz/fuzz_request: tests/fuzz/fuzz_request.c daemon/request.c toolstack/ne
 	@mkdir -p $(dir $@)
 	$(call say,FUZZ,$@)$(CLANG) $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_request.c \
 	    daemon/request.c toolstack/netaddr.c toolstack/error.c -ljansson
+
+build/fuzz/fuzz_config: tests/fuzz/fuzz_config.c daemon/config.c toolstack/netaddr.c toolstack/error.c $(HOST_HDRS)
+	@mkdir -p $(dir $@)
+	$(call say,FUZZ,$@)$(CLANG) $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_config.c \
+	    daemon/config.c toolstack/netaddr.c toolstack/error.c -ljansson
 
 .PHONY: fuzz fuzz-replay
 fuzz: $(FUZZ_TARGETS)

@@ -223,6 +223,18 @@ void api_handle(struct daemon *d, struct client *c, struct request *r, int fd)
         return;
     }
     if (r->op == OP_CREATE || r->op == OP_RESTORE) {
+        /* The operator's policy first: nothing is made for a request it
+         * refuses (a refusal names the field; EPERM: "denied"). */
+        if (vm_policy_apply(d, c, r, &err) < 0) {
+            if (fd >= 0)
+                close(fd);
+            server_reply(d, c,
+                         err.code == EPERM
+                             ? api_error(r, "denied", err.msg)
+                             : api_error(r, "failed",
+                                         lvm_err_str(&err, buf, sizeof buf)));
+            return;
+        }
         vm_create(d, c, r, fd); /* answers itself */
         return;
     }

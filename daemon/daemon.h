@@ -11,6 +11,7 @@
 #ifndef LVM_DAEMON_H
 #define LVM_DAEMON_H
 
+#include "daemon/config.h"
 #include "daemon/creds.h"
 #include "daemon/request.h"
 #include "toolstack/dev_net.h"
@@ -181,7 +182,8 @@ struct daemon {
     char run_dir[PATH_MAX];
     char guests_dir[PATH_MAX];
     char sock_path[PATH_MAX];
-    gid_t api_gid;  /* members may use the API; (gid_t)-1: root only */
+    gid_t api_gid; /* members may use the API; (gid_t)-1: root only */
+    struct daemon_config cfg; /* the operator's policy (--config) */
     dev_t sock_dev; /* the socket file we bound, to remove only ours */
     ino_t sock_ino;
     int epfd, listen_fd, sig_fd, tick_fd, audit_fd, lock_fd;
@@ -312,6 +314,11 @@ int vm_net_adopt(struct daemon *d, struct json_t *rec, struct guest *g);
 /* At start: leases and filter entries of guests gone meanwhile. */
 void vm_net_sweep(struct daemon *d);
 void vm_net_close(struct daemon *d);
+/* vm_policy.c: apply the operator's policy to create or restore request
+ * (r) from client (c): resolve its network, check and pick its host
+ * ports. -1 with err->code EPERM: refused, (err) names the field. */
+int vm_policy_apply(struct daemon *d, const struct client *c, struct request *r,
+                    struct lvm_err *err);
 
 /* pool.c */
 int pool_parse(struct pool *p, const char *spec, struct lvm_err *err);

@@ -46,6 +46,8 @@ static const char usage[] =
     "                     SIZE+kvm=N: kvm shells (VM and vCPU made)\n"
     "                     (default 16M=32; 0 disables the pool)\n"
     "  --pool-rate N      prepare at most N shells per second (default 500)\n"
+    "  --config FILE      the operator's policy (default\n"
+    "                     /etc/lightvm/lightvmd.conf, if it exists)\n"
     "  -h, --help         this text\n";
 
 static volatile int quiet;
@@ -220,7 +222,7 @@ static void run(struct daemon *d)
 
 static int parse_args(struct daemon *d, int argc, char **argv)
 {
-    enum { O_RUN = 256, O_SOCK, O_GROUP, O_POOL, O_RATE, O_QUIET };
+    enum { O_RUN = 256, O_SOCK, O_GROUP, O_POOL, O_RATE, O_QUIET, O_CONFIG };
     static const struct option opts[] = {
         {"run-dir", required_argument, NULL, O_RUN},
         {"socket", required_argument, NULL, O_SOCK},
@@ -228,6 +230,7 @@ static int parse_args(struct daemon *d, int argc, char **argv)
         {"pool", required_argument, NULL, O_POOL},
         {"pool-rate", required_argument, NULL, O_RATE},
         {"quiet", no_argument, NULL, O_QUIET},
+        {"config", required_argument, NULL, O_CONFIG},
         {"help", no_argument, NULL, 'h'},
         {0, 0, 0, 0}};
     const char *run = getenv("LIGHTVM_RUN_DIR");
@@ -240,6 +243,7 @@ static int parse_args(struct daemon *d, int argc, char **argv)
         return -1;
     int c;
     char *end;
+    const char *config = NULL;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
         case O_RUN:
@@ -274,12 +278,18 @@ static int parse_args(struct daemon *d, int argc, char **argv)
             }
             break;
         case O_QUIET: quiet = 1; break;
+        case O_CONFIG: config = optarg; break;
         case 'h': fputs(usage, stdout); exit(0);
         default: fputs(usage, stderr); return -1;
         }
     }
     if (optind != argc) {
         fputs(usage, stderr);
+        return -1;
+    }
+    if (config_load(config, &d->cfg, &err) < 0) {
+        char buf[LVM_ERR_MSG_MAX + 128];
+        fprintf(stderr, "lightvmd: %s\n", lvm_err_str(&err, buf, sizeof buf));
         return -1;
     }
     if (!d->sock_path[0])

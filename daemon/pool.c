@@ -96,9 +96,17 @@ static int prepare_tap(struct daemon *d, const struct guest *g,
     if (!p->br.ifindex) {
         uint32_t addr;
         unsigned prefix;
-        if (netaddr_parse_cidr(NETDEV_SUBNET_DEFAULT, &addr, &prefix, err) <
-                0 ||
-            netdev_bridge_ensure(p->nd, NETDEV_BRIDGE_DEFAULT, addr, prefix, 0,
+        if (netaddr_parse_cidr(NETDEV_SUBNET_DEFAULT, &addr, &prefix, err) < 0)
+            return -1;
+        /* The operator's subnet if the config lists lvm0 (read-only once
+         * the daemon runs): the pool must not give lvm0 an address that
+         * the policy then refuses its guests. */
+        for (unsigned i = 0; i < d->cfg.nnets; i++)
+            if (!strcmp(d->cfg.nets[i].bridge, NETDEV_BRIDGE_DEFAULT)) {
+                addr = d->cfg.nets[i].addr;
+                prefix = d->cfg.nets[i].prefix;
+            }
+        if (netdev_bridge_ensure(p->nd, NETDEV_BRIDGE_DEFAULT, addr, prefix, 0,
                                  &p->br, err) < 0 ||
             netguard_ensure(p->nd, err) < 0) {
             p->br.ifindex = 0;

@@ -88,9 +88,17 @@ int vm_net_spec(struct daemon *d, const struct request *r,
 
 int vm_net_poolable(const struct request *r)
 {
-    /* Pooled taps are ports of the default bridge with its own subnet. */
-    return r->net.enabled && !r->net.bridge_addr &&
-           (!r->net.bridge[0] || !strcmp(r->net.bridge, NETDEV_BRIDGE_DEFAULT));
+    /* Pooled taps are ports of the default bridge with its own subnet
+     * (which the policy may have spelt out: vm_policy.c). */
+    uint32_t addr;
+    unsigned prefix;
+    if (!r->net.enabled ||
+        (r->net.bridge[0] && strcmp(r->net.bridge, NETDEV_BRIDGE_DEFAULT)))
+        return 0;
+    return !r->net.bridge_addr ||
+           (netaddr_parse_cidr(NETDEV_SUBNET_DEFAULT, &addr, &prefix, NULL) ==
+                0 &&
+            addr == r->net.bridge_addr && prefix == r->net.prefix);
 }
 
 json_t *vm_net_json(struct daemon *d, const struct guest *g, int stats)

@@ -446,11 +446,29 @@ int netdev_bridge_ensure(struct netdev *nd, const char *name, uint32_t addr,
         return lvm_err_set(
             err, EEXIST, "network device %s exists and is not a bridge", name);
     out->ifindex = l.ifindex;
+    /* Someone else's bridge (a host's br0, a container engine's) is
+     * theirs to configure: giving it an address would route the host's
+     * traffic for that subnet to guests, and bringing it up would join
+     * whatever its ports are. */
+    uint8_t ours[6];
+    netaddr_bridge_mac(name, ours);
+    out->foreign = memcmp(l.mac, ours, sizeof ours) != 0;
     uint32_t have = 0;
     unsigned have_prefix = 0;
     int r = addr_get(nd, l.ifindex, &have, &have_prefix);
     if (r < 0)
         return lvm_err_set(err, -r, "read the address of bridge %s", name);
+    if (!have && out->foreign)
+        return lvm_err_set(err, EADDRNOTAVAIL,
+                           "bridge %s was not made by lightvm and has no "
+                           "IPv4 address; lightvm does not configure other "
+                           "bridges",
+                           name);
+    if (!(l.flags & IFF_UP) && out->foreign)
+        return lvm_err_set(err, ENETDOWN,
+                           "bridge %s was not made by lightvm and is down; "
+                           "lightvm does not bring other bridges up",
+                           name);
     if (!have) {
         r = addr_add(nd, l.ifindex, addr, prefix);
         if (r < 0 && r != -EEXIST)

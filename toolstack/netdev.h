@@ -73,14 +73,18 @@ struct netdev_bridge {
     uint32_t addr;   /* its IPv4 address (the guests' gateway), network order */
     unsigned prefix; /* the guests' subnet */
     int created;     /* made by this call */
+    int foreign;     /* not made by lightvm: used as it is (see below) */
 };
 
 /*
  * Make sure bridge (name) exists and is up: created on first use with a
  * fixed MAC, STP off, forwarding at once, and the address (addr)/(prefix)
  * (network byte order). An existing bridge keeps its own address, which
- * (*out) reports; an error if it has none or (addr) was given explicitly
- * and differs ((explicit_addr) non-zero).
+ * (*out) reports; an error if (addr) was given explicitly and differs
+ * ((explicit_addr) non-zero). A lightvm bridge (its MAC is the one
+ * lightvm gives it) that lost its address or is down is repaired; a
+ * bridge lightvm did not make (out->foreign) is never changed: it is an
+ * error if it has no IPv4 address or is down.
  */
 int netdev_bridge_ensure(struct netdev *nd, const char *name, uint32_t addr,
                          unsigned prefix, int explicit_addr,

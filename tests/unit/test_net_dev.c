@@ -124,6 +124,60 @@ static void bridge_name_taken(void **state)
         netdev_bridge_ensure(nd, "name-far-too-long", 1, 16, 0, &br, &err), -1);
 }
 
+/* The first IPv4 address of (name) as "A.B.C.D/P", "" if none. */
+static void ipv4_of(const char *name, char *buf, size_t len)
+{
+    char cmd[128];
+    snprintf(cmd, sizeof cmd,
+             "ip -o -4 addr show dev %s | awk '{print $4}' | head -n1", name);
+    FILE *f = popen(cmd, "r");
+    assert_non_null(f);
+    buf[0] = 0;
+    if (fgets(buf, (int)len, f))
+        buf[strcspn(buf, "\n")] = 0;
+    pclose(f);
+}
+
+static void bridge_foreign(void **state)
+{
+    /* A bridge lightvm did not make is used as it is, never given an
+     * address or brought up: that would route the host's traffic for the
+     * subnet to guests, or join whatever its ports are. */
+    (void)state;
+    struct lvm_err err;
+    struct netdev_bridge br;
+    struct netdev_link l;
+    char have[64];
+    assert_int_equal(system("ip link add fbr0 type bridge"), 0);
+    assert_int_equal(
+        netdev_bridge_ensure(nd, "fbr0", ip("10.79.0.1"), 24, 1, &br, &err),
+        -1);
+    assert_int_equal(err.code, EADDRNOTAVAIL);
+    assert_non_null(strstr(err.msg, "not made by lightvm"));
+    ipv4_of("fbr0", have, sizeof have);
+    assert_string_equal(have, "");
+    assert_int_equal(system("ip addr add 10.79.0.1/24 dev fbr0"), 0);
+    assert_int_equal(
+        netdev_bridge_ensure(nd, "fbr0", ip("10.79.0.1"), 24, 1, &br, &err),
+        -1);
+    assert_int_equal(err.code, ENETDOWN);
+    assert_int_equal(netdev_link_get(nd, 0, "fbr0", &l, &err), 0);
+    assert_false(l.flags & IFF_UP);
+    /* Addressed and up by its owner: usable, its address kept. */
+    assert_int_equal(system("ip link set fbr0 up"), 0);
+    assert_int_equal(
+        netdev_bridge_ensure(nd, "fbr0", ip("10.80.0.1"), 24, 0, &br, &err), 0);
+    assert_true(br.foreign);
+    assert_int_equal(br.addr, ip("10.79.0.1"));
+    ipv4_of("fbr0", have, sizeof have);
+    assert_string_equal(have, "10.79.0.1/24");
+    assert_int_equal(netdev_bridge_delete(nd, "fbr0", &err), 0);
+    /* lightvm's own bridge is not foreign. */
+    assert_int_equal(
+        netdev_bridge_ensure(nd, "tbr0", ip("10.77.0.1"), 16, 0, &br, &err), 0);
+    assert_false(br.foreign);
+}
+
 static void tap_names(void **state)
 {
     (void)state;
@@ -438,6 +492,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(bridge_first_use),
         cmocka_unit_test(bridge_name_taken),
+        cmocka_unit_test(bridge_foreign),
         cmocka_unit_test(tap_names),
         cmocka_unit_test(tap_lifecycle),
         cmocka_unit_test(tap_dies_with_fd),
