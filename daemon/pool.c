@@ -11,7 +11,7 @@
  * shells see their control socket close and exit, and the next daemon
  * removes what they left (rundir_recover).
  */
-#include "daemon/daemon.h"
+#include "daemon/vm_monitor.h"
 #include "toolstack/layout.h"
 #include "toolstack/monitor.h"
 #include "toolstack/netaddr.h"
@@ -48,7 +48,7 @@ int pool_parse(struct pool *p, const char *spec, struct lvm_err *err)
         *eq = 0;
         char *plus = strchr(item, '+');
         int net = 0;
-        const struct monitor_ops *mon = monitor_find("proc", NULL);
+        const struct monitor_ops *mon = monitor_find(VM_MONITOR_DEFAULT, NULL);
         if (plus) {
             /* +net: proc shells with a tap; +MONITOR: shells of another
              * unikernel monitor (kvm) */

@@ -324,7 +324,8 @@ static void recover_one(struct daemon *d, const char *id)
     memcpy(v->id, id, GUEST_ID_LEN + 1);
     snprintf(v->name, sizeof v->name, "%s", name);
     v->image = strdup(image ? image : "");
-    snprintf(v->monitor, sizeof v->monitor, "%s", mon ? mon : "proc");
+    snprintf(v->monitor, sizeof v->monitor, "%s",
+             mon ? mon : VM_MONITOR_DEFAULT);
     v->pid = (pid_t)json_integer_value(json_object_get(cfg, "pid"));
     v->owner = (uid_t)json_integer_value(json_object_get(cfg, "owner"));
     json_t *gid = json_object_get(cfg, "owner_gid");

@@ -286,8 +286,8 @@ void vm_create(struct daemon *d, struct client *c, const struct request *r,
     struct lvm_err err;
     /* restore without a monitor: a state file of the qemu monitor's */
     const char *name = r->monitor[0]         ? r->monitor
-                       : r->op == OP_RESTORE ? "qemu"
-                                             : "proc";
+                       : r->op == OP_RESTORE ? VM_RESTORE_MONITOR_DEFAULT
+                                             : VM_MONITOR_DEFAULT;
     const struct vm_monitor *mon = vm_monitor_find(d, name, &err);
     if (!mon) {
         if (fd >= 0)

@@ -71,6 +71,12 @@ struct vm_monitor {
     void (*release)(struct daemon *d, struct vm *v);
 };
 
+/* The monitor of a create that names none (and of shells and records
+ * that name none), and of a restore that names none: only qemu guests
+ * can be saved until every monitor can (the snapshots issue). */
+#define VM_MONITOR_DEFAULT "proc"
+#define VM_RESTORE_MONITOR_DEFAULT "qemu"
+
 extern const struct vm_monitor vm_monitor_proc, vm_monitor_kvm, vm_monitor_qemu;
 
 /* The monitor called (name) ("auto": the strongest this host runs), or

@@ -204,9 +204,8 @@ static void svm_release(struct daemon *d, struct vm *v)
  * failure it was. */
 static int start(struct daemon *d, struct vm *v, const struct request *r,
                  const struct creds *cr, const struct monitor_ops *mon,
-                 int image_fd,
-                 const int block_fds[], int console_fd, const char **code,
-                 struct lvm_err *err)
+                 int image_fd, const int block_fds[], int console_fd,
+                 const char **code, struct lvm_err *err)
 {
     uint64_t t0 = host_now_ns();
     struct svm *s = svm(v);
@@ -345,8 +344,7 @@ static void shell_create(struct daemon *d, struct waiter *w,
     v->owner_gid = w->c->cr.gid;
     snprintf(v->monitor, sizeof v->monitor, "%s", mon->name);
     if (start(d, v, r, &w->c->cr, mon, image_fd, block_fds,
-              r->console_fd ? fd : -1, &code,
-              &err) < 0)
+              r->console_fd ? fd : -1, &code, &err) < 0)
         goto fail;
     vm_insert(d, v);
     d->created++;
