@@ -41,6 +41,7 @@ image() {
 }
 
 guest_json() { $LIGHTVM list --json "$1" | grep '"id"'; }
+gstate() { guest_json "$1" | sed -n 's/.*"state":"\([a-z]*\)".*/\1/p'; }
 
 # up MONITOR GUEST: until the guest's app runs (qemu: its init says ready).
 up() {
@@ -87,9 +88,9 @@ t_verbs() { # MONITOR
         { $LIGHTVM list; return 1; }
     guest_json "$id" | grep -q "\"monitor\":\"$m\"" || return 1
     console_has "$id" "$(banner "$m")" || return 1
-    [ "$($LIGHTVM pause "life-$m" && lightvm_state "life-$m")" = paused ] ||
-        { echo "not paused: $(lightvm_state "life-$m")"; return 1; }
-    [ "$($LIGHTVM unpause "life-$m" && lightvm_state "life-$m")" = running ] || return 1
+    [ "$($LIGHTVM pause "life-$m" && gstate "life-$m")" = paused ] ||
+        { echo "not paused: $(gstate "life-$m")"; return 1; }
+    [ "$($LIGHTVM unpause "life-$m" && gstate "life-$m")" = running ] || return 1
     $LIGHTVM poweroff "life-$m" || return 1
     local how
     how=$($LIGHTVM wait "life-$m")
@@ -115,7 +116,7 @@ t_adopt() {
     daemon_start --pool 16M=2 || return 1
     for m in $MONITORS; do
         guest_json "adopt-$m" | grep -q '"adopted":true' || { guest_json "adopt-$m"; return 1; }
-        [ "$(lightvm_state "adopt-$m")" = running ] || return 1
+        [ "$(gstate "adopt-$m")" = running ] || return 1
         $LIGHTVM pause "adopt-$m" && $LIGHTVM unpause "adopt-$m" || return 1
         $LIGHTVM poweroff "adopt-$m" || return 1
         [ "$($LIGHTVM wait "adopt-$m")" = "exited with status 0" ] || return 1
@@ -128,6 +129,14 @@ t_net() { # MONITOR
     local m=$1 id ip mem=16M
     [ "$m" = qemu ] && mem=128M
     id=$($LIGHTVM create --monitor "$m" -m $mem --net "$(image "$m" net)") || return 1
+    net_answers "$m" "$id"
+    local rc=$?
+    $LIGHTVM destroy "$id" >/dev/null
+    return $rc
+}
+
+net_answers() { # MONITOR GUEST
+    local m=$1 id=$2 ip
     up "$m" "$id" || return 1
     ip=$(guest_json "$id" | sed -n 's/.*"net":\[{[^]]*"ip":"\([0-9.]*\)".*/\1/p')
     [ -n "$ip" ] || { guest_json "$id"; return 1; }
@@ -139,7 +148,6 @@ t_net() { # MONITOR
     else
         nsx "$NETC" daytime "$ip" || return 1
     fi
-    $LIGHTVM destroy "$id" >/dev/null
 }
 
 # Without a daemon: run shows the console and exits with the guest's status.
