@@ -144,7 +144,7 @@ net_answers() { # MONITOR GUEST
     if [ "$m" = qemu ]; then
         local reply
         reply=$(nsx timeout 20 bash -c "exec 3<>/dev/tcp/$ip/6379 && printf 'PING\r\n' >&3 && read -r r <&3 && echo \$r")
-        [[ $reply == "+PONG"* ]] || { echo "redis said '$reply'"; return 1; }
+        [[ $reply == "+PONG"* || $reply == "-DENIED"* ]] || { echo "redis said '$reply'"; return 1; }
     else
         nsx "$NETC" daytime "$ip" || return 1
     fi
