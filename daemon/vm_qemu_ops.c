@@ -196,7 +196,7 @@ static void up(struct vm *v)
     q->op.w = NULL;
     if (w)
         vm_op_done(q->d, w, NULL, NULL,
-                     json_pack("{s:o}", "guest", api_guest_json(q->d, v, 0)));
+                   json_pack("{s:o}", "guest", api_guest_json(q->d, v, 0)));
     op_end(v, NULL, NULL);
     if (q->restored && q->ctl_fd >= 0) {
         /* The restored init knows whether its app is ready; we do not. */
@@ -227,9 +227,8 @@ static void saved(struct vm *v)
     op->w = NULL;
     if (w)
         vm_op_done(q->d, w, NULL, NULL,
-                     json_pack("{s:s, s:I, s:f, s:s}", "path", op->path,
-                               "bytes", bytes, "save_ms", ms, "state",
-                               "paused"));
+                   json_pack("{s:s, s:I, s:f, s:s}", "path", op->path, "bytes",
+                             bytes, "save_ms", ms, "state", "paused"));
     op_end(v, NULL, NULL);
 }
 
@@ -333,7 +332,8 @@ static void on_reply(void *arg, int what, const struct qmp_msg *m)
         struct waiter *w = q->op.w;
         q->op.w = NULL;
         if (w)
-            vm_op_done(q->d, w, NULL, NULL,
+            vm_op_done(
+                q->d, w, NULL, NULL,
                 json_pack("{s:s}", "state", pause ? "paused" : "running"));
         op_end(v, NULL, NULL);
         break;
