@@ -202,13 +202,13 @@ void nic_release(struct guest_net *gn, const char *guest_id)
 int nic_stats(struct netdev *nd, const struct guest_nic *nic,
               struct netdev_stats *out, struct lvm_err *err)
 {
-    struct netdev *own = NULL;
-    if (!nd && netdev_open(&own, err) < 0)
+    struct netdev *use = nd;
+    if (!use && netdev_open(&use, err) < 0)
         return -1;
     struct netdev_stats t;
-    int r = netdev_link_stats(nd ? nd : own, nic->tap_ifindex, &t, err);
-    if (own)
-        netdev_close(own);
+    int r = netdev_link_stats(use, nic->tap_ifindex, &t, err);
+    if (use != nd)
+        netdev_close(use);
     if (r < 0)
         return -1;
     /* The tap's receive side is what the guest sent, and back. */
