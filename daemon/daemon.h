@@ -306,11 +306,14 @@ int vm_net_spec(struct daemon *d, const struct request *r,
 int vm_net_poolable(const struct request *r);
 /* After a failure: look the bridge up again next time. */
 void vm_net_forget_bridge(struct daemon *d, const char *name);
-/* The guest's NICs for the API (with counters if (stats)). */
-struct json_t *vm_net_json(struct daemon *d, const struct guest *g, int stats);
-/* The guest's NICs for its config.json, NULL if none; and back. */
-struct json_t *vm_net_record(const struct guest *g);
-int vm_net_adopt(struct daemon *d, struct json_t *rec, struct guest *g);
+/* A guest's NICs (gn) for the API (with counters if (stats)), any
+ * monitor's. */
+struct json_t *vm_net_json(struct daemon *d, const struct guest_net *gn,
+                           int stats);
+/* A guest's NICs for its config.json, NULL if none; and back (NULL if
+ * the record is unreadable), to be released with nic_release(). */
+struct json_t *vm_net_record(const struct guest_net *gn);
+struct guest_net *vm_net_adopt(struct daemon *d, struct json_t *rec);
 /* At start: leases and filter entries of guests gone meanwhile. */
 void vm_net_sweep(struct daemon *d);
 void vm_net_close(struct daemon *d);

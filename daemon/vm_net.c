@@ -1,6 +1,6 @@
 /*
- * vm_net.c: guests' NICs in the daemon (the host side is toolstack/
- * dev_net.c; see docs/network.md).
+ * vm_net.c: guests' NICs in the daemon, for every monitor (the host side
+ * is toolstack/nic.c; see docs/network.md).
  *
  * The daemon keeps one netlink session for its main thread (the pool
  * thread has its own) and remembers each bridge it has made sure of, so a
@@ -101,11 +101,11 @@ int vm_net_poolable(const struct request *r)
             addr == r->net.bridge_addr && prefix == r->net.prefix);
 }
 
-json_t *vm_net_json(struct daemon *d, const struct guest *g, int stats)
+json_t *vm_net_json(struct daemon *d, const struct guest_net *gn, int stats)
 {
     json_t *a = json_array();
-    for (unsigned i = 0; g && g->net && i < g->net->n; i++) {
-        const struct guest_nic *n = &g->net->nic[i];
+    for (unsigned i = 0; gn && i < gn->n; i++) {
+        const struct guest_nic *n = &gn->nic[i];
         char ip[16], mac[18];
         json_t *o = json_pack(
             "{s:s, s:s, s:s, s:s, s:o}", "dev", n->dev, "mac",
@@ -117,37 +117,30 @@ json_t *vm_net_json(struct daemon *d, const struct guest *g, int stats)
                                 json_integer(__builtin_popcount(n->netmask)));
         struct netdev_stats st;
         struct lvm_err err;
-        if (o && stats && session(d, &err) == 0) {
-            /* dev_net_stats uses the guest's session: ours. */
-            struct guest_net *gn = g->net;
-            struct netdev *saved = gn->nd;
-            gn->nd = d->nd;
-            int r = dev_net_stats(g, i, &st, &err);
-            gn->nd = saved;
-            if (r == 0)
-                json_object_set_new(
-                    o, "counters",
-                    json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}", "rx_packets",
-                              (json_int_t)st.rx_packets, "rx_bytes",
-                              (json_int_t)st.rx_bytes, "tx_packets",
-                              (json_int_t)st.tx_packets, "tx_bytes",
-                              (json_int_t)st.tx_bytes, "rx_dropped",
-                              (json_int_t)st.rx_dropped, "tx_dropped",
-                              (json_int_t)st.tx_dropped));
-        }
+        if (o && stats && session(d, &err) == 0 &&
+            nic_stats(d->nd, n, &st, &err) == 0)
+            json_object_set_new(
+                o, "counters",
+                json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}", "rx_packets",
+                          (json_int_t)st.rx_packets, "rx_bytes",
+                          (json_int_t)st.rx_bytes, "tx_packets",
+                          (json_int_t)st.tx_packets, "tx_bytes",
+                          (json_int_t)st.tx_bytes, "rx_dropped",
+                          (json_int_t)st.rx_dropped, "tx_dropped",
+                          (json_int_t)st.tx_dropped));
         if (o)
             json_array_append_new(a, o);
     }
     return a;
 }
 
-json_t *vm_net_record(const struct guest *g)
+json_t *vm_net_record(const struct guest_net *gn)
 {
-    if (!g->net || g->net->n == 0)
+    if (!gn || gn->n == 0)
         return NULL;
     json_t *a = json_array();
-    for (unsigned i = 0; i < g->net->n; i++) {
-        const struct guest_nic *n = &g->net->nic[i];
+    for (unsigned i = 0; i < gn->n; i++) {
+        const struct guest_nic *n = &gn->nic[i];
         char mac[18];
         json_array_append_new(
             a,
@@ -160,7 +153,7 @@ json_t *vm_net_record(const struct guest *g)
                       (json_int_t)n->netmask, "gateway", (json_int_t)n->gateway,
                       "leased", n->leased, "guarded", n->guarded));
     }
-    return json_pack("{s:s, s:o}", "lease_dir", g->net->lease_dir, "nics", a);
+    return json_pack("{s:s, s:o}", "lease_dir", gn->lease_dir, "nics", a);
 }
 
 static int parse_mac(const char *s, uint8_t mac[6])
@@ -174,15 +167,15 @@ static int parse_mac(const char *s, uint8_t mac[6])
     return 0;
 }
 
-int vm_net_adopt(struct daemon *d, json_t *rec, struct guest *g)
+struct guest_net *vm_net_adopt(struct daemon *d, json_t *rec)
 {
     json_t *nics = json_object_get(rec, "nics");
     const char *dir = json_string_value(json_object_get(rec, "lease_dir"));
     if (!json_is_array(nics) || !dir)
-        return -1;
+        return NULL;
     struct guest_net *gn = calloc(1, sizeof *gn);
     if (!gn)
-        return -1;
+        return NULL;
     snprintf(gn->lease_dir, sizeof gn->lease_dir, "%s", dir);
     size_t i;
     json_t *o;
@@ -214,8 +207,7 @@ int vm_net_adopt(struct daemon *d, json_t *rec, struct guest *g)
     }
     struct lvm_err err;
     gn->nd = session(d, &err) == 0 ? d->nd : NULL;
-    g->net = gn;
-    return 0;
+    return gn;
 }
 
 void vm_net_sweep(struct daemon *d)
@@ -228,8 +220,8 @@ void vm_net_sweep(struct daemon *d)
         netdev_link_get(d->nd, 0, NETDEV_BRIDGE_DEFAULT, &l, &err) < 0)
         return;
     unsigned leases, elems;
-    if (dev_net_sweep(d->nd, d->run_dir, NETDEV_BRIDGE_DEFAULT, &leases, &elems,
-                      &err) < 0)
+    if (nic_sweep(d->nd, d->run_dir, NETDEV_BRIDGE_DEFAULT, &leases, &elems,
+                  &err) < 0)
         daemon_log("network sweep: %s", err.msg);
     else if (leases || elems)
         daemon_log("network sweep: %u stale leases, %u filter entries removed",

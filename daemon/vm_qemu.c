@@ -314,6 +314,7 @@ static void qemu_exited(struct daemon *d, struct vm *v)
     close_qmp(q);
     close_ctl(q);
     remove_cgroup(v);
+    qvm_net_release(v); /* its tap went with QEMU */
     int reported = v->state != VM_STARTING;
     char why[LVM_ERR_MSG_MAX];
     if (v->exit.kind == GUEST_SETUP)
@@ -366,8 +367,6 @@ static json_t *ports_json(const struct qvm *q)
 static void qemu_describe(struct daemon *d, const struct vm *v, json_t *o,
                           int stats)
 {
-    (void)d;
-    (void)stats;
     const struct qvm *q = qvm_of(v);
     json_object_set_new(o, "ready", json_boolean(q->gs.ready));
     if (q->gs.ready && q->ready_ms >= 0)
@@ -376,14 +375,23 @@ static void qemu_describe(struct daemon *d, const struct vm *v, json_t *o,
     json_object_set_new(o, "ports", ports_json(q));
     if (q->restored)
         json_object_set_new(o, "restored", json_true());
+    if (q->net && q->net->n) /* as proc and kvm guests' */
+        json_object_set_new(o, "net", vm_net_json(d, q->net, stats));
 }
 
 static json_t *qemu_record(const struct vm *v)
 {
     const struct qvm *q = qvm_of(v);
-    return json_pack("{s:{s:o, s:b, s:I, s:b}}", "qemu", "ports", ports_json(q),
-                     "kvm", q->kvm, "console_limit",
-                     (json_int_t)q->console_limit, "restored", q->restored);
+    json_t *o =
+        json_pack("{s:{s:o, s:b, s:I, s:b}}", "qemu", "ports", ports_json(q),
+                  "kvm", q->kvm, "console_limit", (json_int_t)q->console_limit,
+                  "restored", q->restored);
+    json_t *net = vm_net_record(q->net);
+    if (o && net) /* so a restarted daemon can release it */
+        json_object_set_new(o, "net", net);
+    else
+        json_decref(net);
+    return o;
 }
 
 static int qemu_kill(struct daemon *d, struct vm *v)
@@ -404,6 +412,7 @@ static void qemu_release(struct daemon *d, struct vm *v)
         close(q->pidfd);
     if (q->op.fd >= 0)
         close(q->op.fd);
+    free(q->net); /* the guest may still run: its NIC is its own */
     free(q);
     v->priv = NULL;
 }

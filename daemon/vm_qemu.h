@@ -87,8 +87,9 @@ struct qvm {
     unsigned nfwd;
     uint64_t console_limit; /* QEMU's soft RLIMIT_FSIZE */
     int restored;
-    int saved_stopped; /* stopped by a save, not unpaused since: QEMU
+    int saved_stopped;     /* stopped by a save, not unpaused since: QEMU
                           refuses to migrate it again */
+    struct guest_net *net; /* its NIC on a bridge ("net"), or NULL */
     struct qop op;
 };
 
@@ -130,6 +131,18 @@ void qvm_save(struct daemon *d, struct vm *v, struct waiter *w,
 /* vm_qemu_create.c */
 void qvm_create(struct daemon *d, struct waiter *w, const struct request *r,
                 int fd);
+
+/* vm_qemu_net.c */
+/* 0 if the request's "net" goes with the rest of it; else why not. */
+int qvm_net_check(const struct request *r, struct lvm_err *err);
+/* Attach the NIC "net" asks for (none: 0, *tap_fd -1) and set (cfg) to
+ * hand QEMU its tap (*tap_fd: close it once QEMU has it). What was made
+ * is in q->net, for qvm_net_release() even on failure. */
+int qvm_net_attach(struct daemon *d, struct vm *v, const struct request *r,
+                   struct qemu_vm_config *cfg, int *tap_fd,
+                   struct lvm_err *err);
+/* Release its tap, lease and filter entry (QEMU has gone). */
+void qvm_net_release(struct vm *v);
 
 /* vm_qemu_adopt.c */
 void qvm_recover(struct daemon *d, struct vm *v, json_t *cfg, int alive);

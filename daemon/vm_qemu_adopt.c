@@ -113,6 +113,9 @@ void qvm_recover(struct daemon *d, struct vm *v, json_t *cfg, int alive)
         abort(); /* cannot track a running guest: nothing sane to do */
     }
     read_config(q, cfg);
+    json_t *net = json_object_get(cfg, "net");
+    if (net && !exited) /* an exited guest's went when it ended */
+        q->net = vm_net_adopt(d, net);
     cgroup_open(&q->cg, v->id);
     q->have_cg = cgroup_exists(&q->cg);
     read_ready(v);
@@ -121,8 +124,10 @@ void qvm_recover(struct daemon *d, struct vm *v, json_t *cfg, int alive)
         daemon_log("guest %s: cannot adopt it: %s", v->id, err.msg);
         alive = 0;
     }
-    if (!exited && !alive)
+    if (!exited && !alive) {
         gone(v);
+        qvm_net_release(v); /* its lease and filter entry outlived it */
+    }
     if (v->state == VM_EXITED && q->have_cg &&
         cgroup_destroy(&q->cg, &err) == 0)
         q->have_cg = 0;

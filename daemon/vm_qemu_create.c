@@ -1,7 +1,8 @@
 /*
  * vm_qemu_create.c: create and restore a qemu guest in lightvmd. The
  * image is read as the client; the guest's limits, forwards and cgroup,
- * QEMU's sockets and files in its run directory are made; QEMU is spawned
+ * its NIC (vm_qemu_net.c), QEMU's sockets and files in its run directory
+ * are made; QEMU is spawned
  * detached and the daemon returns to its loop. The creator is answered
  * when QMP first answers (vm_qemu_ops.c), or when QEMU fails.
  */
@@ -113,6 +114,7 @@ struct qsetup {
     struct qemu_vm_config cfg;
     struct qemu_detached det;
     int join[QVM_MAX_JOIN];
+    int tap_fd; /* the NIC's, until QEMU has it */
     char console[PATH_MAX], ctl_log[PATH_MAX];
 };
 
@@ -130,6 +132,8 @@ static void setup_close(struct qsetup *s)
         close(s->det.initrd_fd);
     for (int i = 0; i < s->det.njoin; i++)
         close(s->join[i]);
+    if (s->tap_fd >= 0)
+        close(s->tap_fd);
     free(s);
 }
 
@@ -179,10 +183,8 @@ static int configure(struct vm *v, const struct request *r, struct qsetup *s,
                                r->ports[i]);
         s->cfg.nfwd++;
     }
-    /* Networking: user-mode with forwards. The hook for a tap device made
-     * by the toolstack over netlink: s->cfg.net = QEMU_NET_TAP and
-     * s->cfg.tap_fd = its fd; QEMU inherits it and keeps it (across
-     * daemon restarts too), and the daemon closes its copy. */
+    /* Networking: user-mode with forwards, unless "net" asks for a NIC on
+     * a bridge (prepare: qvm_net_attach). */
     s->cfg.net = QEMU_NET_USER;
     s->cfg.tap_fd = -1;
     v->mem = ram;
@@ -241,7 +243,9 @@ static int prepare(struct daemon *d, struct vm *v, const struct request *r,
     s->det.console_path = s->console;
     s->det.ctl_log_path = s->ctl_log;
     s->det.file_limit = q->console_limit;
-    return 0;
+    /* QEMU inherits the tap's fd and keeps it (across daemon restarts
+     * too); the daemon closes its copy once QEMU runs. */
+    return qvm_net_attach(d, v, r, &s->cfg, &s->tap_fd, err);
 }
 
 /* Undo a create that failed before it was in the daemon's tables. */
@@ -265,6 +269,7 @@ static void discard(struct daemon *d, struct vm *v)
     q->have_cg = 0;
     rundir_remove(d, v->id);
     free(v->image);
+    qvm_net_release(v);
     vm_monitor_qemu.release(d, v);
     free(v);
 }
@@ -285,7 +290,7 @@ void qvm_create(struct daemon *d, struct waiter *w, const struct request *r,
     struct lvm_err err;
     if (fd >= 0)
         close(fd); /* files are opened as the client, by path */
-    if (refuse_fields(r, &err) < 0) {
+    if (refuse_fields(r, &err) < 0 || qvm_net_check(r, &err) < 0) {
         reply_error(d, w, "invalid", &err);
         return;
     }
@@ -302,6 +307,7 @@ void qvm_create(struct daemon *d, struct waiter *w, const struct request *r,
     }
     s->det.qmp_listen = s->det.ctl_listen = s->det.log_fd = -1;
     s->det.kernel_fd = s->det.initrd_fd = -1;
+    s->tap_fd = -1;
     if (load_image(r, cr, &s->m, &s->det.kernel_fd, &s->det.initrd_fd, &err) <
         0) {
         setup_close(s);

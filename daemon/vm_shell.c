@@ -521,13 +521,13 @@ static void shell_describe(struct daemon *d, const struct vm *v, json_t *o,
         json_object_set_new(o, "suspended",
                             json_boolean(g->dev.st->suspended != 0));
     if (g && g->net && g->net->n)
-        json_object_set_new(o, "net", vm_net_json(d, g, stats));
+        json_object_set_new(o, "net", vm_net_json(d, g->net, stats));
 }
 
 static json_t *shell_record(const struct vm *v)
 {
     const struct guest *g = guest_of(v);
-    json_t *net = g ? vm_net_record(g) : NULL;
+    json_t *net = g ? vm_net_record(g->net) : NULL;
     if (!net)
         return NULL;
     /* so a restarted daemon can release them */
@@ -602,7 +602,7 @@ static void shell_recover(struct daemon *d, struct vm *v, json_t *cfg,
             v->exit.kind = GUEST_UNKNOWN;
             snprintf(v->exit.detail, sizeof v->exit.detail, "%s", err.msg);
         } else if (net) {
-            vm_net_adopt(d, net, s->g); /* released when it goes */
+            s->g->net = vm_net_adopt(d, net); /* released when it goes */
         }
         return;
     }
@@ -616,15 +616,9 @@ static void shell_recover(struct daemon *d, struct vm *v, json_t *cfg,
     struct cgroup cg;
     cgroup_open(&cg, v->id);
     cgroup_destroy(&cg, &err);
-    if (net) { /* its lease and filter entry outlived it */
-        struct guest tmp;
-        memset(&tmp, 0, sizeof tmp);
-        memcpy(tmp.id, v->id, GUEST_ID_LEN + 1);
-        if (vm_net_adopt(d, net, &tmp) == 0) {
-            dev_net_release(&tmp);
-            free(tmp.net);
-        }
-    }
+    struct guest_net *gn = net ? vm_net_adopt(d, net) : NULL;
+    nic_release(gn, v->id); /* its lease and filter entry outlived it */
+    free(gn);
     rundir_write_exit(d, v);
 }
 

@@ -191,6 +191,21 @@ int qemu_start_detached(const struct qemu_vm_config *cfg,
                         const struct qemu_detached *det, struct qemu_proc *out,
                         struct lvm_err *err);
 
+/*
+ * A NIC on a lightvm bridge, as proc and kvm guests get (toolstack/nic.h:
+ * the tap, MAC, lease and anti-spoofing filter entry, recorded in (gn) for
+ * nic_release(gn, guest_id) when the guest has gone), and (cfg) set to use
+ * it: the tap by fd as virtio-net, the leased MAC (the filter allows only
+ * it), and the address, prefix and gateway for the Tinyx init
+ * (tinyx.ip=, tinyx.gw=). Port forwards are dropped: they are user-mode
+ * networking's. (*tap_fd) is the caller's to close once QEMU has started.
+ * Used by lightvmd (daemon/vm_qemu_net.c); the hook for a cold `lightvm
+ * run --monitor qemu --net` (link with libmnl: lightvm-net).
+ */
+int qemu_nic_attach(struct qemu_vm_config *cfg, struct guest_net *gn,
+                    const struct guest_net_spec *ns, const char *guest_id,
+                    int *tap_fd, struct lvm_err *err);
+
 /* What is known when QEMU has gone, for qemu_exit_describe. */
 struct qemu_exit_facts {
     const struct qemu_guest_state *gs; /* the init's reports */
