@@ -53,7 +53,7 @@ int pool_parse(struct pool *p, const char *spec, struct lvm_err *err)
             if (!strcmp(plus, "+net"))
                 net = 1;
             else if (!strcmp(plus, "+kvm"))
-                monitor = LVM_MONITOR_KVM; /* kvm guests have no NICs yet */
+                monitor = LVM_MONITOR_KVM; /* no kvm shells with taps yet */
             else
                 return lvm_err_set(err, EINVAL,
                                    "'%s=%s' is not SIZE[+net|+kvm]=COUNT", item,
@@ -126,9 +126,12 @@ static struct guest *prepare_one(struct daemon *d, const struct pool_class *c,
         return NULL;
     rundir_path(d, id, "devpage", devpage, sizeof devpage);
     /* The limit of the common case: a console log of the default size. */
+    struct guest_mem_need need = {.mon = c->monitor,
+                                  .ram = c->ram,
+                                  .console_file = 1,
+                                  .console_limit = GUEST_CONSOLE_LIMIT_LOG};
     struct guest_class gc = {.ram_size = c->ram,
-                             .memory_limit = c->ram + GUEST_MEMORY_OVERHEAD +
-                                             DAEMON_CONSOLE_LIMIT_DEFAULT,
+                             .memory_limit = guest_memory_limit(&need),
                              .monitor = c->monitor,
                              .devpage_path = devpage,
                              .id = id};

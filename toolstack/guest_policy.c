@@ -161,3 +161,9 @@ unsigned guest_mon_of(const char *name)
            : !strcmp(name, "qemu") ? GUEST_MON_QEMU
                                    : 0;
 }
+
+enum guest_kernel guest_kernel_of(const char *kind)
+{
+    return kind && !strcmp(kind, "stock") ? GUEST_KERNEL_STOCK
+                                          : GUEST_KERNEL_TINY;
+}

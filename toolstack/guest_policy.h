@@ -114,6 +114,9 @@ int guest_name_valid(const char *name);
 /* 0 if (name) is valid, else -1 with (err) saying which rule it breaks. */
 int guest_name_check(const char *name, struct lvm_err *err);
 
+/* The kernel of a Tinyx manifest's kernel.kind ("tiny", "stock"). */
+enum guest_kernel guest_kernel_of(const char *kind);
+
 /* The monitor called (name) ("proc", "kvm", "qemu"), or 0. */
 unsigned guest_mon_of(const char *name);
 
