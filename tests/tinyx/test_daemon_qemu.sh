@@ -207,6 +207,8 @@ t_poweroff_exit() {
     [ "$how" = "exited with status 0" ] || return 1
     [ "$(field redis2 state)" = exited ] && [ -e "$dir/exit.json" ] ||
         { guest_json redis2; ls -la "$dir"; return 1; }
+    # It was ready; gone, it is not.
+    guest_json redis2 | grep -q '"ready":false' || { guest_json redis2; return 1; }
     $LIGHTVM destroy redis2 >/dev/null || return 1
     [ ! -e "$dir" ] || { echo "left:"; ls -la "$dir"; return 1; }
 }
