@@ -89,7 +89,7 @@ int guest_opt(int c, const char *arg, struct guest_opts *o)
     case GO_CPU:
         errno = 0;
         o->cpus = strtod(arg, &end);
-        if (errno || *end || !(o->cpus > 0) || o->cpus > 1024) {
+        if (errno || *end || !(o->cpus > 0) || o->cpus > GUEST_CPUS_MAX) {
             cli_msg("--cpu-quota: '%s' is not a number of CPUs (e.g. 0.5)",
                     arg);
             return -1;
@@ -112,13 +112,15 @@ int guest_opt(int c, const char *arg, struct guest_opts *o)
         o->watchdog_ms = (uint32_t)v;
         return 1;
     }
-    case 'n':
-        if (!*arg || strlen(arg) >= 64) {
-            cli_msg("--name: 1 to 63 characters");
+    case 'n': {
+        struct lvm_err err;
+        if (guest_name_check(arg, &err) < 0) {
+            cli_msg("--%s", err.msg);
             return -1;
         }
         o->name = arg;
         return 1;
+    }
     case 'e':
         if (!strchr(arg, '=') || arg[0] == '=') {
             cli_msg("--env: '%s' is not KEY=VALUE", arg);

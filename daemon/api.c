@@ -155,9 +155,9 @@ static void op_create(struct daemon *d, struct client *c,
             close(fd);
         server_reply(d, c,
                      api_error(r, "invalid",
-                               "field 'ports' is for the qemu monitor "
-                               "(guests of the proc monitor have no "
-                               "network yet)"));
+                               "field 'ports' (-p/--publish) is for qemu "
+                               "guests; proc and kvm guests get an "
+                               "address of their own with --net"));
         return;
     }
     if (r->console_fd && fd < 0) {

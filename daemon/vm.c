@@ -405,7 +405,7 @@ static int vm_create_files(struct daemon *d, const struct request *r,
         monitor_find(r->monitor[0] ? r->monitor : "proc", &d->host);
     if (!mon) {
         *code = "invalid";
-        return lvm_err_set(err, EINVAL, "unknown monitor '%s' (available: %s)",
+        return lvm_err_set(err, 0, "unknown monitor '%s' (available: %s, auto)",
                            r->monitor, monitor_names());
     }
     int ambiguous;
