@@ -29,11 +29,13 @@ static json_t *exit_json(const struct lightvm_exit *x)
 void cli_print_guest_json(const struct lightvm_guest *g)
 {
     json_t *o = json_pack(
-        "{s:s, s:s, s:s, s:s, s:s, s:i, s:I, s:f, s:f, s:f, s:b, s:b, s:b}",
+        "{s:s, s:s, s:s, s:s, s:s, s:i, s:I, s:I, s:f, s:f, s:f, s:b, s:b, "
+        "s:b}",
         "id", g->id, "name", g->name, "state", g->state, "image", g->image,
-        "monitor", g->monitor, "pid", g->pid, "mem", (json_int_t)g->mem, "cpus",
-        g->cpus, "created", g->created, "create_ms", g->create_ms, "pooled",
-        g->pooled, "adopted", g->adopted, "suspended", g->suspended);
+        "monitor", g->monitor, "pid", g->pid, "mem", (json_int_t)g->mem,
+        "mem_limit", (json_int_t)g->mem_limit, "cpus", g->cpus, "created",
+        g->created, "create_ms", g->create_ms, "pooled", g->pooled, "adopted",
+        g->adopted, "suspended", g->suspended);
     if (g->console[0])
         json_object_set_new(o, "console", json_string(g->console));
     if (g->owner >= 0) {

@@ -90,7 +90,7 @@ int guest_opt(int c, const char *arg, struct guest_opts *o)
     case GO_CPU:
         errno = 0;
         o->cpus = strtod(arg, &end);
-        if (errno || *end || !(o->cpus > 0) || o->cpus > 1024) {
+        if (errno || *end || !(o->cpus > 0) || o->cpus > GUEST_CPUS_MAX) {
             cli_msg("--cpu-quota: '%s' is not a number of CPUs (e.g. 0.5)",
                     arg);
             return -1;
@@ -113,13 +113,15 @@ int guest_opt(int c, const char *arg, struct guest_opts *o)
         o->watchdog_ms = (uint32_t)v;
         return 1;
     }
-    case 'n':
-        if (!guest_name_valid(arg)) { /* the daemon's rule, checked early */
-            cli_msg("--name: %s", GUEST_NAME_RULE);
+    case 'n': { /* the daemon's rule, checked early */
+        struct lvm_err err;
+        if (guest_name_check(arg, &err) < 0) {
+            cli_msg("--%s", err.msg);
             return -1;
         }
         o->name = arg;
         return 1;
+    }
     case 'e':
         if (!strchr(arg, '=') || arg[0] == '=') {
             cli_msg("--env: '%s' is not KEY=VALUE", arg);

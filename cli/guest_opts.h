@@ -52,13 +52,22 @@ enum {
     }
 
 #define GUEST_OPTS_HELP                                                        \
-    "  -m, --mem SIZE          guest RAM (default 16M; K, M, G suffixes)\n"    \
-    "      --mem-limit SIZE    host memory limit (default RAM + 4M)\n"         \
+    "  -m, --mem SIZE          guest RAM, K, M, G suffixes (default 16M, 1M\n" \
+    "                          to 2G; qemu: the image's, at least 32M, 128M\n" \
+    "                          with Debian's kernel)\n"                        \
+    "      --mem-limit SIZE    host memory limit (default RAM + 4M, plus "     \
+    "the\n"                                                                    \
+    "                          console limit for a console file; qemu: RAM "   \
+    "+\n"                                                                      \
+    "                          kernel + initramfs + 64M, 128M with Debian's\n" \
+    "                          kernel, + the console limit)\n"                 \
     "      --cpu-quota CPUS    CPU time limit in CPUs, e.g. 0.5 (default "     \
     "none)\n"                                                                  \
     "      --console-limit SIZE  most a guest may write to a console file\n"   \
-    "                          (default 16M)\n"                                \
-    "  -n, --name NAME         guest name (default: from the image)\n"         \
+    "                          (default 16M; 1M for a daemon guest's log)\n"   \
+    "  -n, --name NAME         guest name (default: from the image): up to\n"  \
+    "                          63 letters, digits, '.', '_', '-', the first\n" \
+    "                          a letter or digit\n"                            \
     "  -e, --env KEY=VALUE     set an environment variable in the guest\n"     \
     "  -b, --block NAME=FILE[:ro]  attach FILE as block device NAME\n"         \
     "      --monitor MONITOR   proc (default): a sandboxed process, on any\n"  \

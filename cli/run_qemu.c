@@ -7,6 +7,7 @@
 #include "monitors/qemu/qemu.h"
 #include "monitors/qemu/qemu_image.h"
 #include "toolstack/guest_name.h"
+#include "toolstack/guest_policy.h"
 #include "toolstack/host.h"
 #include "toolstack/layout.h"
 
@@ -31,7 +32,8 @@ static const char usage[] =
     "the console and exits with the app's exit status.\n"
     "\n"
     "Options:\n"
-    "  -m, --mem SIZE          guest RAM (default: the image's, or 128M)\n"
+    "  -m, --mem SIZE          guest RAM (default: the image's; at least 32M,\n"
+    "                          128M with Debian's kernel)\n"
     "      --cpus N            vCPUs (default 1)\n"
     "  -t, --timeout SECONDS   kill the guest after this long (exit 124)\n"
     "  -c, --console FILE      write the console to FILE, not stdout\n"
@@ -153,15 +155,16 @@ static int parse(int argc, char **argv, struct qrun *q)
            -1) {
         switch (c) {
         case 'm':
-            if (layout_parse_size(optarg, &mem) < 0 || mem < (32ull << 20)) {
-                cli_msg("--mem: '%s' is not a size of at least 32M", optarg);
+            if (layout_parse_size(optarg, &mem) < 0 || !mem) {
+                cli_msg("--mem: '%s' is not a size (e.g. 128M)", optarg);
                 return -1;
             }
             break;
         case OPT_CPUS:
             cfg->cpus = (unsigned)strtoul(optarg, &end, 10);
-            if (*end || cfg->cpus < 1 || cfg->cpus > 64) {
-                cli_msg("--cpus: '%s' is not 1 to 64", optarg);
+            if (*end || cfg->cpus < 1 || cfg->cpus > GUEST_QEMU_VCPUS_MAX) {
+                cli_msg("--cpus: '%s' is not 1 to %d", optarg,
+                        GUEST_QEMU_VCPUS_MAX);
                 return -1;
             }
             break;
@@ -231,13 +234,15 @@ static int parse(int argc, char **argv, struct qrun *q)
             }
             break;
         case OPT_KERNEL: kernel = optarg; break;
-        case 'n':
-            if (!guest_name_valid(optarg)) {
-                cli_msg("--name: %s", GUEST_NAME_RULE);
+        case 'n': {
+            struct lvm_err e;
+            if (guest_name_check(optarg, &e) < 0) {
+                cli_msg("--%s", e.msg);
                 return -1;
             }
             name = optarg;
             break;
+        }
         case OPT_MONITOR:
             if (strcmp(optarg, "qemu")) {
                 cli_msg("--monitor: '%s' cannot run a Tinyx image (use qemu)",
@@ -267,7 +272,6 @@ static int parse(int argc, char **argv, struct qrun *q)
     cfg->kernel = img.kernel;
     cfg->initrd = img.initrd;
     cfg->acpi = img.acpi;
-    cfg->mem = mem ? mem : img.mem;
     cfg->quiet = q->quiet;
     cfg->die_with_parent = 1;
     if (kernel) {
@@ -277,6 +281,12 @@ static int parse(int argc, char **argv, struct qrun *q)
         }
         cfg->kernel = q->kernel.path;
         cfg->acpi = q->kernel.acpi;
+    }
+    const char *kind = kernel ? q->kernel.kind : q->m.kernel.kind;
+    if (guest_ram_pick(GUEST_MON_QEMU, guest_kernel_of(kind), mem, img.mem,
+                       &cfg->mem, &err) < 0) {
+        cli_msg("-%s", err.msg);
+        return -1;
     }
     if (q->wait_ready && q->m.health == TINYX_HEALTH_NONE) {
         cli_msg("--wait-ready: image %s has no health check (tinyx build "

@@ -228,6 +228,8 @@ static void guest_from(json_t *o, struct lightvm_guest *g)
     str(o, "console", g->console, sizeof g->console);
     g->pid = (int)json_integer_value(json_object_get(o, "pid"));
     g->mem = (uint64_t)json_integer_value(json_object_get(o, "mem"));
+    g->mem_limit =
+        (uint64_t)json_integer_value(json_object_get(o, "mem_limit"));
     g->cpus = json_number_value(json_object_get(o, "cpus"));
     g->created = json_number_value(json_object_get(o, "created"));
     g->create_ms = json_number_value(json_object_get(o, "create_ms"));

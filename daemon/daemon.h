@@ -69,9 +69,6 @@ struct client {
 
 /* ---- Guests --------------------------------------------------------------- */
 
-/* Bytes a guest may write to its console log unless the request says. */
-#define DAEMON_CONSOLE_LIMIT_DEFAULT (1ull << 20)
-
 /* VM_STARTING: a qemu guest whose QEMU is not up yet (its creator has
  * no reply yet). */
 enum vm_state { VM_RUNNING, VM_PAUSED, VM_EXITED, VM_STARTING };

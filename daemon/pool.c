@@ -12,6 +12,7 @@
  * removes what they left (rundir_recover).
  */
 #include "daemon/vm_monitor.h"
+#include "toolstack/guest_policy.h"
 #include "toolstack/layout.h"
 #include "toolstack/monitor.h"
 #include "toolstack/netaddr.h"
@@ -135,9 +136,12 @@ static struct guest *prepare_one(struct daemon *d, const struct pool_class *c,
         return NULL;
     rundir_path(d, id, "devpage", devpage, sizeof devpage);
     /* The limit of the common case: a console log of the default size. */
+    struct guest_mem_need need = {.mon = c->monitor,
+                                  .ram = c->ram,
+                                  .console_file = 1,
+                                  .console_limit = GUEST_CONSOLE_LIMIT_LOG};
     struct guest_class gc = {.ram_size = c->ram,
-                             .memory_limit = c->ram + GUEST_MEMORY_OVERHEAD +
-                                             DAEMON_CONSOLE_LIMIT_DEFAULT,
+                             .memory_limit = guest_memory_limit(&need),
                              .monitor = c->monitor,
                              .devpage_path = devpage,
                              .id = id};

@@ -368,8 +368,11 @@ static void qemu_describe(struct daemon *d, const struct vm *v, json_t *o,
                           int stats)
 {
     const struct qvm *q = qvm_of(v);
-    json_object_set_new(o, "ready", json_boolean(q->gs.ready));
-    if (q->gs.ready && q->ready_ms >= 0)
+    /* Ready: answering now. A guest that has exited is not, whatever its
+     * init said while it ran. */
+    int ready = q->gs.ready && v->state != VM_EXITED;
+    json_object_set_new(o, "ready", json_boolean(ready));
+    if (ready && q->ready_ms >= 0)
         json_object_set_new(o, "ready_ms", json_real(q->ready_ms));
     json_object_set_new(o, "accel", json_string(q->kvm ? "kvm" : "tcg"));
     json_object_set_new(o, "ports", ports_json(q));

@@ -25,11 +25,6 @@
 #define QVM_QEMU_LOG "qemu.log" /* QEMU's stdout and stderr */
 #define QVM_READY "ready"       /* ready_ms, once heard */
 
-/* Host memory QEMU needs beyond guest RAM, its kernel and initramfs
- * (which it keeps a copy of) and the console: its own heap, the TCG
- * translation cache, user-mode networking's buffers. Measured at up to
- * about 40 MiB for a redis image under load (TCG). */
-#define QVM_MEMORY_OVERHEAD (64ull << 20)
 #define QVM_PIDS_MAX 128 /* QEMU's threads */
 #define QVM_MAX_JOIN 8   /* cgroup files QEMU joins (one per v1 hierarchy) */
 

@@ -38,7 +38,7 @@ static void read_config(struct qvm *q, json_t *cfg)
     q->console_limit =
         (uint64_t)json_integer_value(json_object_get(qc, "console_limit"));
     if (!q->console_limit)
-        q->console_limit = DAEMON_CONSOLE_LIMIT_DEFAULT;
+        q->console_limit = GUEST_CONSOLE_LIMIT_LOG;
 }
 
 /* Readiness: the host's measure if the last daemon heard it, else the

@@ -13,7 +13,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -142,9 +141,10 @@ static int configure(struct vm *v, const struct request *r, struct qsetup *s,
                      struct lvm_err *err)
 {
     struct qvm *q = qvm_of(v);
-    uint64_t ram = r->mem ? r->mem : s->m.mem ? s->m.mem : QEMU_MEM_DEFAULT;
-    if (ram < (32ull << 20))
-        return lvm_err_set(err, 0, "mem: a qemu guest needs at least 32 MiB");
+    enum guest_kernel kernel = guest_kernel_of(s->m.kernel.kind);
+    uint64_t ram;
+    if (guest_ram_pick(GUEST_MON_QEMU, kernel, r->mem, s->m.mem, &ram, err) < 0)
+        return -1;
     /* The image's suggestion is the client's too: the request's bound. */
     if (ram > LVM_RAM_MAX)
         return lvm_err_set(err, 0,
@@ -152,16 +152,17 @@ static int configure(struct vm *v, const struct request *r, struct qsetup *s,
                            "at most %llu MiB",
                            (unsigned long long)ram >> 20,
                            (unsigned long long)LVM_RAM_MAX >> 20);
-    q->console_limit =
-        r->console_limit ? r->console_limit : DAEMON_CONSOLE_LIMIT_DEFAULT;
+    q->console_limit = guest_console_limit(r->console_limit, 1);
     /* QEMU's page cache for the console log (a tmpfs, most often) is
-     * charged to it, like its copies of the kernel and initramfs (which
-     * must fit in the guest's RAM, or QEMU refuses them). */
-    uint64_t files = file_size(s->det.kernel_fd) + file_size(s->det.initrd_fd);
-    uint64_t limit = r->mem_limit
-                         ? r->mem_limit
-                         : ram + QVM_MEMORY_OVERHEAD +
-                               (files < ram ? files : ram) + q->console_limit;
+     * charged to it, like its copies of the kernel and initramfs. */
+    struct guest_mem_need need = {.mon = GUEST_MON_QEMU,
+                                  .ram = ram,
+                                  .console_file = 1,
+                                  .console_limit = q->console_limit,
+                                  .kernel_size = file_size(s->det.kernel_fd),
+                                  .initrd_size = file_size(s->det.initrd_fd),
+                                  .kernel = kernel};
+    uint64_t limit = r->mem_limit ? r->mem_limit : guest_memory_limit(&need);
     if (limit <= ram)
         return lvm_err_set(err, 0,
                            "mem_limit must leave room for QEMU beyond the "
@@ -173,7 +174,7 @@ static int configure(struct vm *v, const struct request *r, struct qsetup *s,
     s->cfg.quiet = 1;
     /* The quota is the guest's CPU time; it gets as many vCPUs as that
      * can use (a tiny kernel without SMP uses one). */
-    s->cfg.cpus = r->cpus > 64 ? 64 : r->cpus > 1 ? (unsigned)ceil(r->cpus) : 1;
+    s->cfg.cpus = guest_qemu_vcpus(r->cpus);
     s->cfg.nfwd = 0; /* forwards only as asked for */
     for (unsigned i = 0; i < r->nports; i++) {
         if (qemu_fwd_parse(r->ports[i], &s->cfg.fwd[i]) < 0)
@@ -201,12 +202,7 @@ static int prepare(struct daemon *d, struct vm *v, const struct request *r,
     struct qvm *q = qvm_of(v);
     struct cgroup_limits lim = {.memory_max = v->mem_limit,
                                 .pids_max = QVM_PIDS_MAX};
-    if (r->cpus > 0) {
-        lim.cpu_period_us = 100000;
-        lim.cpu_quota_us = (uint64_t)(r->cpus * 100000.0 + 0.5);
-        if (lim.cpu_quota_us < 1000)
-            lim.cpu_quota_us = 1000; /* the kernel's minimum */
-    }
+    guest_cpu_limits(r->cpus, &lim);
     if (cgroup_create(&q->cg, v->id, &lim, err) < 0)
         return -1;
     q->have_cg = 1;

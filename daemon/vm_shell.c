@@ -7,6 +7,7 @@
  * control device, the watchdog, adoption after a daemon restart.
  */
 #include "daemon/vm_monitor.h"
+#include "toolstack/guest_policy.h"
 #include "toolstack/monitor.h"
 
 #include <errno.h>
@@ -88,12 +89,7 @@ static void limits_of(const struct request *r, uint64_t mem_limit,
 {
     memset(lim, 0, sizeof *lim);
     lim->memory_max = mem_limit;
-    if (r->cpus > 0) {
-        lim->cpu_period_us = 100000;
-        lim->cpu_quota_us = (uint64_t)(r->cpus * 100000.0 + 0.5);
-        if (lim->cpu_quota_us < 1000)
-            lim->cpu_quota_us = 1000; /* the kernel's minimum */
-    }
+    guest_cpu_limits(r->cpus, lim);
 }
 
 /* A shell for (r): from the pool, with the request's limits applied, or
@@ -214,18 +210,19 @@ static int start(struct daemon *d, struct vm *v, const struct request *r,
         *code = "invalid";
         return -1;
     }
-    uint64_t ram = r->mem ? r->mem : GUEST_RAM_DEFAULT;
+    uint64_t ram = r->mem ? r->mem : guest_ram_range(mon->kind, 0).def;
     /* A console log lives in the run directory (a tmpfs, /run, on most
      * hosts): its default size is small, and it counts towards the
      * guest's memory, whose page cache it is. */
-    uint64_t console_limit = r->console_limit ? r->console_limit
-                             : console_fd < 0 ? DAEMON_CONSOLE_LIMIT_DEFAULT
-                                              : GUEST_CONSOLE_LIMIT_DEFAULT;
+    uint64_t console_limit =
+        guest_console_limit(r->console_limit, console_fd < 0);
+    struct guest_mem_need need = {
+        .mon = mon->kind,
+        .ram = ram,
+        .console_file = console_fd < 0 || guest_console_is_file(console_fd),
+        .console_limit = console_limit};
     uint64_t mem_limit =
-        r->mem_limit ? r->mem_limit
-        : console_fd < 0
-            ? ram + GUEST_MEMORY_OVERHEAD + console_limit
-            : guest_default_memory_limit(ram, console_fd, console_limit);
+        r->mem_limit ? r->mem_limit : guest_memory_limit(&need);
     struct guest_net_spec net;
     if (vm_net_spec(d, r, &net, err) < 0) {
         *code =

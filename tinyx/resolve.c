@@ -4,6 +4,7 @@
  * and the kernel the image will boot.
  */
 #include "tinyx/build.h"
+#include "toolstack/guest_policy.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -395,6 +396,8 @@ int tinyx_resolve(struct tinyx_ctx *c, struct lvm_err *err)
                            "--compression: '%s': use zstd, gzip or none, "
                            "optionally :LEVEL",
                            comp);
-    c->mem = 128ull << 20;
+    /* The RAM the image suggests: the policy's for its kernel. */
+    c->mem =
+        guest_ram_range(GUEST_MON_QEMU, guest_kernel_of(c->kernel.kind)).def;
     return 0;
 }

@@ -68,9 +68,12 @@ int guest_prepare(const struct lvm_host *h, const struct guest_class *c,
         guest_new_id(g->id);
     g->monitor = c->monitor;
     g->cpus = c->cpus;
-    g->ram_size = c->ram_size ? c->ram_size : GUEST_RAM_DEFAULT;
+    if (guest_ram_pick(mon->kind, GUEST_KERNEL_TINY, c->ram_size, 0,
+                       &g->ram_size, err) < 0)
+        goto fail;
+    struct guest_mem_need need = {.mon = mon->kind, .ram = g->ram_size};
     g->memory_limit =
-        c->memory_limit ? c->memory_limit : g->ram_size + GUEST_MEMORY_OVERHEAD;
+        c->memory_limit ? c->memory_limit : guest_memory_limit(&need);
     g->control_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (g->control_fd < 0) {
         lvm_err_set(err, errno, "create the control event channel");
@@ -81,12 +84,7 @@ int guest_prepare(const struct lvm_host *h, const struct guest_class *c,
 
     struct cgroup_limits lim = {0};
     lim.memory_max = g->memory_limit;
-    if (c->cpus > 0) {
-        lim.cpu_period_us = 100000;
-        lim.cpu_quota_us = (uint64_t)(c->cpus * 100000.0 + 0.5);
-        if (lim.cpu_quota_us < 1000)
-            lim.cpu_quota_us = 1000; /* the kernel's minimum */
-    }
+    guest_cpu_limits(c->cpus, &lim);
     /* The guest is one process; nothing may fork (but the monitor's own
      * kernel tasks, see monitor_ops.pids_max). */
     lim.pids_max = mon->pids_max;
@@ -138,7 +136,8 @@ int guest_launch(const struct lvm_host *h, struct guest *g,
         return lvm_err_set(err, EINVAL,
                            "the guest was prepared for another "
                            "monitor");
-    uint64_t ram = spec->ram_size ? spec->ram_size : GUEST_RAM_DEFAULT;
+    uint64_t ram =
+        spec->ram_size ? spec->ram_size : guest_ram_range(g->monitor, 0).def;
     if (ram != g->ram_size)
         return lvm_err_set(err, EINVAL,
                            "the guest was prepared for %llu KiB "
@@ -183,32 +182,27 @@ out:
     return r;
 }
 
-uint64_t guest_default_memory_limit(uint64_t ram, int console_fd,
-                                    uint64_t console_limit)
-{
-    struct stat st;
-    uint64_t limit = ram + GUEST_MEMORY_OVERHEAD;
-    if (console_fd >= 0 && fstat(console_fd, &st) == 0 && S_ISREG(st.st_mode))
-        limit += console_limit ? console_limit : GUEST_CONSOLE_LIMIT_DEFAULT;
-    return limit;
-}
-
 int guest_start(const struct lvm_host *h, const struct image *img,
                 const struct guest_spec *spec, struct guest **out,
                 struct lvm_err *err)
 {
     if (spec->console_fd < 0)
         return lvm_err_set(err, EINVAL, "no console for the guest");
-    uint64_t ram = spec->ram_size ? spec->ram_size : GUEST_RAM_DEFAULT;
-    struct guest_class c = {
-        .ram_size = spec->ram_size,
-        .memory_limit = spec->memory_limit
-                            ? spec->memory_limit
-                            : guest_default_memory_limit(ram, spec->console_fd,
-                                                         spec->console_limit),
-        .cpus = spec->cpus,
-        .monitor = spec->monitor,
-        .lean = spec->lean};
+    /* A console file's page cache (all of it, on a tmpfs such as /run)
+     * is charged to the guest. */
+    struct guest_mem_need need = {
+        .mon = spec->monitor,
+        .ram = spec->ram_size ? spec->ram_size
+                              : guest_ram_range(spec->monitor, 0).def,
+        .console_file = guest_console_is_file(spec->console_fd),
+        .console_limit = spec->console_limit};
+    struct guest_class c = {.ram_size = spec->ram_size,
+                            .memory_limit = spec->memory_limit
+                                                ? spec->memory_limit
+                                                : guest_memory_limit(&need),
+                            .cpus = spec->cpus,
+                            .monitor = spec->monitor,
+                            .lean = spec->lean};
     struct guest *g;
     if (guest_prepare(h, &c, &g, err) < 0)
         return -1;

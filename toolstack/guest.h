@@ -9,6 +9,7 @@
 #include "toolstack/dev_net.h"
 #include "toolstack/devpage.h"
 #include "toolstack/error.h"
+#include "toolstack/guest_policy.h"
 #include "toolstack/host.h"
 #include "toolstack/image.h"
 #include "toolstack/sandbox.h"
@@ -17,11 +18,6 @@
 #include <stdint.h>
 
 #define GUEST_MAX_BLOCKS 8
-#define GUEST_RAM_DEFAULT (16ull << 20)
-#define GUEST_CONSOLE_LIMIT_DEFAULT (16ull << 20)
-/* Host memory a guest's process costs beyond its RAM: page tables,
- * signal frames, kernel objects. */
-#define GUEST_MEMORY_OVERHEAD (4ull << 20)
 #define GUEST_ID_LEN 16
 
 struct guest_block {
@@ -33,8 +29,8 @@ struct guest_block {
 
 struct guest_spec {
     const char *name;      /* shown in messages and lists; default image name */
-    uint64_t ram_size;     /* bytes of guest RAM */
-    uint64_t memory_limit; /* cgroup limit; 0: RAM plus kernel overhead */
+    uint64_t ram_size;     /* bytes of guest RAM; 0: the default */
+    uint64_t memory_limit; /* cgroup limit; 0: guest_memory_limit() */
     double cpus;           /* CPU quota in CPUs, 0 for none */
     int argc;
     char *const *argv; /* argv[0] is the guest's name for itself */
@@ -96,8 +92,8 @@ void guest_new_id(char id[GUEST_ID_LEN + 1]);
 
 /* What a guest needs before its image is known: the prepare phase. */
 struct guest_class {
-    uint64_t ram_size;        /* 0: GUEST_RAM_DEFAULT */
-    uint64_t memory_limit;    /* 0: RAM plus kernel overhead */
+    uint64_t ram_size;        /* 0: the monitor's default (guest_policy.h) */
+    uint64_t memory_limit;    /* 0: RAM plus the monitor's overhead */
     double cpus;              /* CPU quota, 0 for none */
     unsigned monitor;         /* enum lvm_monitor_kind */
     const char *devpage_path; /* file for the device pages, NULL: memfd */
@@ -119,15 +115,6 @@ int guest_prepare(const struct lvm_host *h, const struct guest_class *c,
 int guest_launch(const struct lvm_host *h, struct guest *g,
                  const struct image *img, const struct guest_spec *spec,
                  struct lvm_err *err);
-
-/*
- * The default cgroup memory limit for a guest of (ram) bytes whose console
- * is (console_fd) with (console_limit) (0: the default): RAM plus overhead,
- * plus the console limit when the console is a regular file, as its page
- * cache (all of it, on a tmpfs such as /run) is charged to the guest.
- */
-uint64_t guest_default_memory_limit(uint64_t ram, int console_fd,
-                                    uint64_t console_limit);
 
 /* Both phases: create and start a guest of (img) as (spec) says. */
 int guest_start(const struct lvm_host *h, const struct image *img,

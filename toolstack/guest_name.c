@@ -2,6 +2,7 @@
  * guest_name.c: the rule for guest names (see guest_name.h).
  */
 #include "toolstack/guest_name.h"
+#include "toolstack/error.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -26,6 +27,28 @@ int guest_name_valid(const char *name)
         if (!allowed(name[i]))
             return 0;
     return 1;
+}
+
+int guest_name_check(const char *name, struct lvm_err *err)
+{
+    size_t n = name ? strlen(name) : 0;
+    if (n == 0 || n > GUEST_NAME_MAX)
+        return lvm_err_set(err, 0, "name: 1 to %d characters, not %zu",
+                           GUEST_NAME_MAX, n);
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)name[i];
+        if (i == 0 ? alnum((char)c) : allowed((char)c))
+            continue;
+        /* The name itself may hold anything: show the one character. */
+        char shown[8];
+        if (c > ' ' && c < 127)
+            snprintf(shown, sizeof shown, "'%c'", c);
+        else
+            snprintf(shown, sizeof shown, "\\x%02x", c);
+        return lvm_err_set(err, 0, "name: character %zu (%s): %s", i + 1, shown,
+                           GUEST_NAME_RULE);
+    }
+    return 0;
 }
 
 void guest_name_sanitize(const char *s, char *buf, size_t len)

@@ -17,6 +17,11 @@
 /* 1 if (name) follows GUEST_NAME_RULE. */
 int guest_name_valid(const char *name);
 
+/* 0 if (name) follows the rule, else -1 with (err) naming the first
+ * character that does not (shown escaped). */
+struct lvm_err;
+int guest_name_check(const char *name, struct lvm_err *err);
+
 /* A name following the rule made from (s) (an image's file name) into
  * (buf) of (len) bytes (at least 2), at most (len - 1) characters: other
  * characters become '_', leading ones that cannot start a name are

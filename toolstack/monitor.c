@@ -47,6 +47,10 @@ const char *monitor_names(void)
                 strcat(buf, ", ");
             strcat(buf, monitors[i]->name);
         }
+        /* qemu runs Tinyx images through its own library (monitors/qemu),
+         * not an entry above, but --monitor takes it all the same. */
+        if (!monitor_find("qemu", NULL))
+            strcat(buf, ", qemu");
     }
     return buf;
 }

@@ -189,8 +189,7 @@ void plan_end(struct plan_builder *b, const struct image *img,
     p->sigsys_entry = img->info.abi.sigsys_entry;
     p->sigreturn_entry = img->info.abi.sigreturn_entry;
     p->syscall_entry = img->info.abi.syscall_entry;
-    p->rlimit_fsize =
-        spec->console_limit ? spec->console_limit : GUEST_CONSOLE_LIMIT_DEFAULT;
+    p->rlimit_fsize = guest_console_limit(spec->console_limit, 0);
     p->ram_end = lay->ram_end;
     p->data_len = (uint32_t)b->used;
     snprintf(p->comm, sizeof p->comm, "lvm-%s", g->name);

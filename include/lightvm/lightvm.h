@@ -46,12 +46,12 @@ struct lightvm_net {
 };
 
 struct lightvm_create_opts {
-    const char *image;  /* path of the guest ELF, as lightvmd sees it */
-    const char *argv0;  /* the guest's argv[0]; NULL: the image path */
-    const char *name;   /* NULL: derived from the image and the id */
-    uint64_t mem;       /* bytes of RAM; 0: the daemon's default (16 MiB) */
-    uint64_t mem_limit; /* host memory limit; 0: RAM + kernel overhead */
-    double cpus;        /* CPU quota; 0: none */
+    const char *image;       /* path of the guest ELF, as lightvmd sees it */
+    const char *argv0;       /* the guest's argv[0]; NULL: the image path */
+    const char *name;        /* NULL: derived from the image and the id */
+    uint64_t mem;            /* bytes of RAM; 0: the monitor's default */
+    uint64_t mem_limit;      /* host memory limit; 0: the monitor's rule */
+    double cpus;             /* CPU quota; 0: none */
     const char *const *args; /* argv[1..] of the guest */
     int nargs;
     const char *const *env; /* KEY=VALUE */
@@ -92,6 +92,7 @@ struct lightvm_guest {
     char console[512]; /* console log path, if it has one */
     int pid;
     uint64_t mem;
+    uint64_t mem_limit; /* its host memory limit (docs/cli.md) */
     double cpus;
     double created;   /* Unix time */
     double create_ms; /* daemon: request to guest started */

@@ -24,7 +24,6 @@
 struct qmp_conn;
 
 #define QEMU_MAX_FWDS 16
-#define QEMU_MEM_DEFAULT (256ull << 20)
 #define QEMU_ARGV_MAX 64
 
 enum qemu_accel { QEMU_ACCEL_AUTO, QEMU_ACCEL_KVM, QEMU_ACCEL_TCG };
@@ -44,8 +43,8 @@ struct qemu_vm_config {
     const char *initrd;
     const char *append; /* the image's kernel command line words, or NULL */
     int acpi;           /* the kernel has ACPI (Debian's does, tiny does not) */
-    uint64_t mem;       /* bytes of guest RAM; 0: QEMU_MEM_DEFAULT */
-    unsigned cpus;      /* 0: 1 */
+    uint64_t mem;  /* bytes of guest RAM; 0: the default (guest_policy.h) */
+    unsigned cpus; /* 0: 1 */
     enum qemu_accel accel;
     enum qemu_net net;
     struct qemu_fwd fwd[QEMU_MAX_FWDS];

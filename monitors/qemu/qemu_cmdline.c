@@ -4,6 +4,7 @@
  * unit-tested.
  */
 #include "monitors/qemu/qemu.h"
+#include "toolstack/guest_policy.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -124,12 +125,21 @@ int qemu_build_argv(const struct qemu_vm_config *cfg,
         return lvm_err_set(err, EINVAL, "no kernel given");
     if (!cfg->initrd || !*cfg->initrd)
         return lvm_err_set(err, EINVAL, "no initramfs given");
-    uint64_t mem = cfg->mem ? cfg->mem : QEMU_MEM_DEFAULT;
-    if (mem < (32ull << 20) || mem > (64ull << 30))
-        return lvm_err_set(err, EINVAL, "guest memory must be 32M to 64G");
+    /* Callers pick RAM by the guest policy; a config without it gets the
+     * default of its kernel (Debian's has ACPI, a tiny one has not). The
+     * bounds are the widest any qemu guest has. */
+    struct guest_ram_range r = guest_ram_range(
+        GUEST_MON_QEMU, cfg->acpi ? GUEST_KERNEL_STOCK : GUEST_KERNEL_TINY);
+    uint64_t mem = cfg->mem ? cfg->mem : r.def;
+    r = guest_ram_range(GUEST_MON_QEMU, GUEST_KERNEL_TINY);
+    if (mem < r.min || mem > r.max)
+        return lvm_err_set(err, EINVAL, "guest memory must be %lluM to %lluG",
+                           (unsigned long long)(r.min >> 20),
+                           (unsigned long long)(r.max >> 30));
     unsigned cpus = cfg->cpus ? cfg->cpus : 1;
-    if (cpus > 64)
-        return lvm_err_set(err, EINVAL, "at most 64 vCPUs");
+    if (cpus > GUEST_QEMU_VCPUS_MAX)
+        return lvm_err_set(err, EINVAL, "at most %d vCPUs",
+                           GUEST_QEMU_VCPUS_MAX);
     if (cfg->nfwd > QEMU_MAX_FWDS)
         return lvm_err_set(err, EINVAL, "at most %d port forwards",
                            QEMU_MAX_FWDS);

@@ -475,6 +475,34 @@ t_restart_kill9_burst() {
     $LIGHTVM destroy $($LIGHTVM list -q) >/dev/null
 }
 
+# one_line FILE TEXT: FILE is one line, "lightvm: ...", containing TEXT.
+one_line() {
+    [ "$(wc -l <"$1")" -eq 1 ] && grep -q '^lightvm: ' "$1" ||
+        { echo "expected one line:"; cat "$1"; return 1; }
+    contains "$1" "$2"
+}
+
+t_guest_policy() {
+    # Defaults and limits as docs/cli.md's table says (guest_policy.c):
+    # 16M of RAM, a limit of RAM + 4M + the 1M console log.
+    local id lim
+    id=$($LIGHTVM create $EXAMPLES/idle/idle.elf) || return 1
+    $LIGHTVM list --json "$id" | grep -q "\"mem\":$((16 << 20))," || return 1
+    lim=$($LIGHTVM stats --json "$id" | sed -n 's/.*"memory_limit":\([0-9]*\).*/\1/p')
+    [ "$lim" = $(((16 + 4 + 1) << 20)) ] || { echo "memory limit $lim"; return 1; }
+    $LIGHTVM destroy "$id" >/dev/null || return 1
+    # Bad input: one line naming the rule.
+    expect_status 125 $LIGHTVM create -m 512K $EXAMPLES/idle/idle.elf 2>"$TMP/e" &&
+        one_line "$TMP/e" "mem: a proc guest needs at least 1 MiB, not 512 KiB" || return 1
+    expect_status 125 $LIGHTVM create --monitor xen $EXAMPLES/idle/idle.elf 2>"$TMP/e" &&
+        one_line "$TMP/e" "unknown monitor 'xen' (available: proc, kvm, qemu, auto)" || return 1
+    expect_status 125 $LIGHTVM create -p 0:80 $EXAMPLES/idle/idle.elf 2>"$TMP/e" &&
+        one_line "$TMP/e" "(-p/--publish) is for qemu guests; proc and kvm guests get an address of their own with --net" || return 1
+    expect_status 2 $LIGHTVM create --name=-rf $EXAMPLES/idle/idle.elf 2>"$TMP/e" &&
+        one_line "$TMP/e" "--name: character 1 ('-') is not allowed" || return 1
+    [ -z "$($LIGHTVM list -q)" ]
+}
+
 t_no_leftovers() {
     daemon_stop
     no_new_leftovers || return 1
@@ -506,5 +534,6 @@ check destroy_unkillable t_destroy_unkillable
 check run_through_daemon t_run_through_daemon
 check churn t_churn
 check restart_kill9_burst t_restart_kill9_burst
+check guest_policy t_guest_policy
 check no_leftovers t_no_leftovers
 finish

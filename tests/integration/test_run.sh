@@ -131,7 +131,11 @@ t_cli_errors() {
         expect_status 125 $LIGHTVM run /nonexistent.elf 2>"$TMP/err" &&
         contains "$TMP/err" "/nonexistent.elf: No such file or directory" &&
         expect_status 125 $LIGHTVM run -m 256K $EXAMPLES/noop/noop.elf 2>"$TMP/err" &&
-        contains "$TMP/err" "memory size" &&
+        contains "$TMP/err" "mem: a proc guest needs at least 1 MiB, not 256 KiB" &&
+        expect_status 125 $LIGHTVM run --no-daemon --monitor xen $EXAMPLES/noop/noop.elf 2>"$TMP/err" &&
+        contains "$TMP/err" "unknown monitor 'xen' (available: proc, kvm, qemu, auto)" &&
+        expect_status 2 $LIGHTVM run --name 'a b' $EXAMPLES/noop/noop.elf 2>"$TMP/err" &&
+        contains "$TMP/err" "--name: character 2 (\x20) is not allowed" &&
         expect_status 0 $LIGHTVM run --help >/dev/null &&
         expect_status 0 $LIGHTVM --help >/dev/null
 }

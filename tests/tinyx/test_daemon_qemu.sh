@@ -5,7 +5,8 @@
 # limits, pause and unpause, save and restore with the data kept, power
 # off and exit statuses, a kill -9 of the daemon with guests running (they
 # are adopted and still manageable), destroy leaving nothing behind, and
-# bad input answered with one line.
+# bad input answered with one line; and the README's create on Debian's
+# kernel (no tiny one built): its limits come from the image and it stays up.
 #
 # Kernel: whatever `tinyx build` picks (TINYX_TEST_KERNEL=stock forces
 # Debian's). Acceleration: KVM where usable, TCG otherwise. Waits are on
@@ -92,6 +93,54 @@ t_build_images() {
         -o "$TMP/redis" &&
         "$LIGHTVM" tinyx build -q --kernel "$KERNEL" -z gzip:1 sh \
             --cmd "sh -c 'echo bye from the app; exit 3'" -o "$TMP/exit3"
+}
+
+# ---- Debian's kernel: the README's create without a tiny kernel ------
+
+t_stock_kernel_limits() {
+    # What a fresh machine does (no tiny kernel built): Debian's kernel,
+    # the default zstd initramfs. Its RAM and memory limit come from the
+    # image (docs/cli.md, Defaults and limits): the old rule left it 7 MiB
+    # short and it was OOM-killed seconds after it started, every time.
+    "$LIGHTVM" tinyx build -q --kernel stock redis-server -o "$TMP/redis-stock" ||
+        return 1
+    local img=$TMP/redis-stock kernel initrd mem lim want
+    grep -q '"kind": "stock"' "$img/manifest.json" || return 1
+    kernel=$(sed -n 's/.*"path": "\(.*\)".*/\1/p' "$img/manifest.json")
+    initrd=$img/$(sed -n 's/.*"initramfs": "\(.*\)".*/\1/p' "$img/manifest.json")
+    [ -f "$kernel" ] && [ -f "$initrd" ] || { echo "kernel $kernel, initramfs $initrd"; return 1; }
+    # Too little RAM for Debian's kernel: refused, in one line.
+    expect_status 125 $LIGHTVM create --monitor qemu -m 64M "$img" 2>"$TMP/e0" &&
+        one_line_error "$TMP/e0" "booting Debian's kernel needs at least 128 MiB" ||
+        return 1
+    local id
+    id=$($LIGHTVM create --monitor qemu -p 0:6379 --name stock "$img") || return 1
+    field "$id" pid >>"$QEMU_PIDS"
+    guest_json stock
+    mem=$(field stock mem)
+    lim=$(field stock mem_limit)
+    # RAM: the image's, the policy's default for Debian's kernel.
+    [ "$mem" -eq $((256 << 20)) ] || { echo "mem $mem"; return 1; }
+    # RAM + kernel + initramfs + the 1M console log + QEMU's 128M.
+    want=$((mem + $(stat -c %s "$kernel") + $(stat -c %s "$initrd") + (1 << 20) + (128 << 20)))
+    [ "$lim" -eq "$want" ] || { echo "mem_limit $lim, want $want"; return 1; }
+    # Booted and serving, and still there after: readiness, then 200
+    # writes and reads over one connection, then a PING.
+    wait_ready stock || return 1
+    local port i reply
+    port=$(host_port stock)
+    exec 3<>"/dev/tcp/127.0.0.1/$port" || return 1
+    for i in $(seq 200); do
+        printf 'SET k%d %0512d\r\nGET k%d\r\n' "$i" "$i" "$i" >&3
+        read -r -t 30 reply <&3 && [[ $reply == "+OK"* ]] &&
+            read -r -t 30 reply <&3 && read -r -t 30 reply <&3 ||
+            { echo "request $i: '$reply'"; exec 3<&-; guest_json stock; return 1; }
+    done
+    exec 3<&-
+    [[ $(redis "$port" PING) == "+PONG"* ]] || { guest_json stock; return 1; }
+    guest_json stock | grep -q '"state":"running"' || { guest_json stock; return 1; }
+    $LIGHTVM stats --json stock
+    $LIGHTVM destroy stock >/dev/null
 }
 
 # ---- a guest's life ---------------------------------------------------
@@ -181,7 +230,8 @@ t_save_restore() {
         one_line_error "$TMP/again" "still stopped by its last save" &&
         [ ! -e "$state.again" ] || return 1
     local id
-    id=$($LIGHTVM restore "$state" -p 0:6379 --name redis2 "$TMP/redis") ||
+    # The saved guest's RAM: redis1 was made with -m 128M.
+    id=$($LIGHTVM restore "$state" -m 128M -p 0:6379 --name redis2 "$TMP/redis") ||
         return 1
     field "$id" pid >>"$QEMU_PIDS"
     guest_json redis2 | grep -q '"restored":true' || return 1
@@ -207,6 +257,8 @@ t_poweroff_exit() {
     [ "$how" = "exited with status 0" ] || return 1
     [ "$(field redis2 state)" = exited ] && [ -e "$dir/exit.json" ] ||
         { guest_json redis2; ls -la "$dir"; return 1; }
+    # It was ready; gone, it is not.
+    guest_json redis2 | grep -q '"ready":false' || { guest_json redis2; return 1; }
     $LIGHTVM destroy redis2 >/dev/null || return 1
     [ ! -e "$dir" ] || { echo "left:"; ls -la "$dir"; return 1; }
 }
@@ -358,6 +410,7 @@ t_no_leftovers() {
 : >"$QEMU_PIDS"
 daemon_start --pool 0 || { echo "0 passed, 1 failed"; exit 1; }
 check build_images t_build_images
+check stock_kernel_limits t_stock_kernel_limits
 check create_ready t_create_ready
 check cgroup_limits t_cgroup_limits
 check boots_client_files t_boots_client_files

@@ -52,7 +52,7 @@ static void argv_tcg_user_net(void **state)
     assert_non_null(strstr(after(a, "-M"), "pit=on"));
     assert_string_equal(after(a, "-accel"), "tcg");
     assert_string_equal(after(a, "-cpu"), "max");
-    assert_string_equal(after(a, "-m"), "256M");
+    assert_string_equal(after(a, "-m"), "128M"); /* a tiny kernel's default */
     assert_true(has(a, "-no-reboot"));
     assert_true(has(a, "socket,id=con,fd=3"));
     assert_true(has(a, "socket,id=ctl,fd=4"));
