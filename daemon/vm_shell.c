@@ -313,9 +313,8 @@ static void shell_create(struct daemon *d, struct waiter *w,
     }
     if (r->nports) {
         lvm_err_set(&err, 0,
-                    "field 'ports' (-p, --publish) is for qemu guests; %s "
-                    "guests get an address of their own with --net",
-                    mon->name);
+                    "field 'ports' (-p/--publish) is for qemu guests; proc "
+                    "and kvm guests get an address of their own with --net");
         goto fail;
     }
     if (r->console_fd && fd < 0) {

@@ -20,7 +20,7 @@ static int allowed(char c)
 
 int guest_name_valid(const char *name)
 {
-    size_t n = strlen(name);
+    size_t n = name ? strlen(name) : 0;
     if (n == 0 || n > GUEST_NAME_MAX || !alnum(name[0]))
         return 0;
     for (size_t i = 1; i < n; i++)
@@ -32,21 +32,24 @@ int guest_name_valid(const char *name)
 int guest_name_check(const char *name, struct lvm_err *err)
 {
     size_t n = name ? strlen(name) : 0;
-    if (n == 0 || n > GUEST_NAME_MAX)
-        return lvm_err_set(err, 0, "name: 1 to %d characters, not %zu",
-                           GUEST_NAME_MAX, n);
+    if (n == 0)
+        return lvm_err_set(err, 0, "name: empty: %s", GUEST_NAME_RULE);
+    if (n > GUEST_NAME_MAX)
+        return lvm_err_set(err, 0, "name: %zu characters is too long: %s", n,
+                           GUEST_NAME_RULE);
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)name[i];
         if (i == 0 ? alnum((char)c) : allowed((char)c))
             continue;
         /* The name itself may hold anything: show the one character. */
-        char shown[8];
+        char shown[16];
         if (c > ' ' && c < 127)
             snprintf(shown, sizeof shown, "'%c'", c);
         else
-            snprintf(shown, sizeof shown, "\\x%02x", c);
-        return lvm_err_set(err, 0, "name: character %zu (%s): %s", i + 1, shown,
-                           GUEST_NAME_RULE);
+            snprintf(shown, sizeof shown, "byte 0x%02x", c);
+        return lvm_err_set(err, 0,
+                           "name: character %zu (%s) is not allowed: %s", i + 1,
+                           shown, GUEST_NAME_RULE);
     }
     return 0;
 }

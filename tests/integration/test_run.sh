@@ -135,7 +135,7 @@ t_cli_errors() {
         expect_status 125 $LIGHTVM run --no-daemon --monitor xen $EXAMPLES/noop/noop.elf 2>"$TMP/err" &&
         contains "$TMP/err" "unknown monitor 'xen' (available: proc, kvm, qemu, auto)" &&
         expect_status 2 $LIGHTVM run --name 'a b' $EXAMPLES/noop/noop.elf 2>"$TMP/err" &&
-        contains "$TMP/err" "--name: character 2 (\x20) is not allowed" &&
+        contains "$TMP/err" "--name: character 2 (byte 0x20) is not allowed" &&
         expect_status 0 $LIGHTVM run --help >/dev/null &&
         expect_status 0 $LIGHTVM --help >/dev/null
 }

@@ -387,7 +387,7 @@ t_bad_api_fields() {
     cat "$TMP/api.out"
     [ "$(grep -c '"ok":false' "$TMP/api.out")" -eq 4 ] &&
         contains "$TMP/api.out" "is not [ADDR:]HOST:GUEST" &&
-        contains "$TMP/api.out" "'ports' (-p, --publish) is for qemu guests" &&
+        contains "$TMP/api.out" "'ports' (-p/--publish) is for qemu guests" &&
         contains "$TMP/api.out" "absolute path" &&
         [ -z "$($LIGHTVM list -q)" ]
 }

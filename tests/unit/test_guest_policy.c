@@ -188,9 +188,9 @@ static void test_names(void **state)
     assert_false(guest_name_valid(n64));
     struct lvm_err err;
     assert_int_equal(guest_name_check(n64, &err), -1);
-    assert_string_equal(err.msg, "name: 1 to 63 characters, not 64");
+    assert_non_null(strstr(err.msg, "name: 64 characters is too long"));
     assert_int_equal(guest_name_check("a\nb", &err), -1);
-    assert_non_null(strstr(err.msg, "character 2 (\\x0a) is not allowed"));
+    assert_non_null(strstr(err.msg, "character 2 (byte 0x0a) is not allowed"));
     assert_null(strchr(err.msg, '\n')); /* one line */
     assert_int_equal(guest_name_check("-rm", &err), -1);
     assert_non_null(strstr(err.msg, "character 1 ('-')"));
