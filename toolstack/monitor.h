@@ -54,7 +54,8 @@ const struct monitor_ops *monitor_find(const char *name,
 /* The monitor of (kind), or NULL. */
 const struct monitor_ops *monitor_of(unsigned kind);
 
-/* Names of every monitor, for messages: "proc, kvm". */
+/* Names of every monitor --monitor takes, for messages: "proc, kvm,
+ * qemu". */
 const char *monitor_names(void);
 
 /* Shared plan-building steps (plan.c). */

@@ -166,7 +166,7 @@ test_health_command() { # a command health check, run inside the guest
     return $ok
 }
 
-test_tap_network() { # --net tap:IFNAME, inside a network namespace of ours
+test_tap_network() { # --tap IFNAME, inside a network namespace of ours
     [ -c /dev/net/tun ] || { echo "no /dev/net/tun"; return 1; }
     unshare -n bash -c '
         set -e
@@ -174,7 +174,7 @@ test_tap_network() { # --net tap:IFNAME, inside a network namespace of ours
         ip tuntap add tinyx0 mode tap
         ip addr add 10.99.0.1/24 dev tinyx0
         ip link set tinyx0 up
-        coproc VM { exec "$1" run --monitor qemu --net tap:tinyx0 \
+        coproc VM { exec "$1" run --monitor qemu --tap tinyx0 \
             --ip 10.99.0.2/24 --gateway 10.99.0.1 --wait-ready="$3" \
             --console /dev/null "$2" 2>&1; }
         pid=$VM_PID
