@@ -89,6 +89,7 @@ int cmd_run(int argc, char **argv)
     struct run_opts o;
     memset(&o, 0, sizeof o);
     guest_opts_init(&o.g);
+    o.g.run = 1;
     if (parse(argc, argv, &o) < 0)
         return CLI_EXIT_USAGE;
     if (guest_opts_resolve(&o.g, "proc") < 0)

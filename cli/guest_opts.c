@@ -449,6 +449,11 @@ int guest_opts_check(struct guest_opts *o, int daemon, const char *hint)
         }
         return -1;
     }
+    if (o->wait_ready && !o->run) {
+        cli_msg("--wait-ready is an option of run ('lightvm list --json' "
+                "says when a guest is ready)");
+        return -1;
+    }
     if (qemu && o->argc > 1) {
         cli_msg("guest arguments are not supported for the qemu monitor (the "
                 "image's command runs)");

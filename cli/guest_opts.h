@@ -129,6 +129,7 @@ struct guest_opts {
     const char *monitor; /* as given; guest_opts_resolve settles it */
     int monitor_given;   /* --monitor was on the command line */
     int asked_auto;      /* it said auto */
+    int run;             /* for `lightvm run` (the run-only options) */
     uint64_t mem, mem_limit, console_limit;
     double cpus;
     uint32_t watchdog_ms;

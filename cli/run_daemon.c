@@ -173,6 +173,12 @@ int run_daemon(struct lightvm *c, struct run_opts *o)
         cli_error(&err);
         return CLI_EXIT_ERROR;
     }
+    if (qemu && o->g.wait_ready && rd.m.health == TINYX_HEALTH_NONE) {
+        cli_msg("--wait-ready: image %s has no health check (tinyx build "
+                "--health)",
+                o->g.argv[0]);
+        return CLI_EXIT_ERROR;
+    }
     if (o->console_path &&
         (console = run_open_console(o->console_path, &err)) < 0) {
         cli_error(&err);
@@ -215,10 +221,13 @@ int run_daemon(struct lightvm *c, struct run_opts *o)
     if (qemu) {
         struct itimerspec its = {{0, 100000000}, {0, 100000000}};
         rd.t0 = t_ask;
+        /* An image without a health check is never "ready". */
+        int poll_ready = rd.m.health != TINYX_HEALTH_NONE;
         if (!g.console[0] || follow_open(&fl, g.console, console) < 0 ||
-            (rd.fd = timerfd_create(CLOCK_MONOTONIC,
-                                    TFD_CLOEXEC | TFD_NONBLOCK)) < 0 ||
-            timerfd_settime(rd.fd, 0, &its, NULL) < 0) {
+            (poll_ready &&
+             ((rd.fd = timerfd_create(CLOCK_MONOTONIC,
+                                      TFD_CLOEXEC | TFD_NONBLOCK)) < 0 ||
+              timerfd_settime(rd.fd, 0, &its, NULL) < 0))) {
             cli_msg("cannot follow guest %s's console %s: %s", g.name,
                     g.console, strerror(errno));
             lightvm_destroy(c, g.id, NULL, &e);
