@@ -25,10 +25,9 @@ int cmd_suspend(int argc, char **argv);
 int cmd_resume(int argc, char **argv);
 int cmd_wait(int argc, char **argv);
 int cmd_console(int argc, char **argv);
-int cmd_save(int argc, char **argv);     /* cli/cmd_state.c */
-int cmd_restore(int argc, char **argv);  /* cli/cmd_state.c */
-int cmd_tinyx(int argc, char **argv);    /* cli/cmd_tinyx.c */
-int cmd_run_qemu(int argc, char **argv); /* cli/run_qemu.c */
+int cmd_save(int argc, char **argv);    /* cli/cmd_state.c */
+int cmd_restore(int argc, char **argv); /* cli/cmd_state.c */
+int cmd_tinyx(int argc, char **argv);   /* cli/cmd_tinyx.c */
 int cmd_net(int argc, char **argv);
 
 /* 1 if this CLI does host networking itself; 0 in the static build, which

@@ -14,14 +14,15 @@
 
 static const char usage[] =
     "Usage: lightvm create [OPTIONS] GUEST.elf [--] [ARGS...]\n"
-    "       lightvm create --monitor qemu [OPTIONS] IMAGE_DIR\n"
+    "       lightvm create [OPTIONS] IMAGE_DIR\n"
     "\n"
     "Create a guest through lightvmd (in a prepared shell from its pool) and\n"
     "print its id. Its console goes to a log file ('lightvm console ID').\n"
-    "A Tinyx image ('lightvm tinyx build') runs under QEMU: the reply comes\n"
-    "when QEMU is up; 'lightvm list --json' says when the app is ready.\n"
+    "A Tinyx image directory ('lightvm tinyx build') runs under QEMU (the\n"
+    "qemu monitor): the reply comes when QEMU is up; 'lightvm list --json'\n"
+    "says when the app is ready.\n"
     "\n"
-    "Options:\n" GUEST_OPTS_HELP CREATE_QEMU_OPTS_HELP
+    "Options (docs/cli.md says which apply to which monitor):\n" GUEST_OPTS_HELP
     "      --json              print the new guest as JSON\n"
     "  -q, --quiet             print nothing\n"
     "  -h, --help              this text\n";
@@ -30,19 +31,16 @@ int cmd_create(int argc, char **argv)
 {
     enum { OPT_JSON = GO_FIRST_FREE };
     static const struct option opts[] = {GUEST_LONG_OPTS,
-                                         CREATE_QEMU_LONG_OPTS,
                                          {"json", no_argument, NULL, OPT_JSON},
                                          {"quiet", no_argument, NULL, 'q'},
                                          {"help", no_argument, NULL, 'h'},
                                          {0, 0, 0, 0}};
     struct guest_opts o;
-    memset(&o, 0, sizeof o);
+    guest_opts_init(&o);
     int json = 0, quiet = 0, c;
-    while ((c = getopt_long(argc, argv, "+" GUEST_SHORT_OPTS "p:qh", opts,
+    while ((c = getopt_long(argc, argv, "+" GUEST_SHORT_OPTS "qh", opts,
                             NULL)) != -1) {
         int r = guest_opt(c, optarg, &o);
-        if (!r)
-            r = create_qemu_opt(c, optarg, &o);
         if (r < 0)
             return CLI_EXIT_USAGE;
         if (r > 0)
@@ -58,6 +56,8 @@ int cmd_create(int argc, char **argv)
         cli_msg("create: no guest image given (see 'lightvm create --help')");
         return CLI_EXIT_USAGE;
     }
+    if (guest_opts_resolve(&o, "proc") < 0 || guest_opts_check(&o, 1, NULL) < 0)
+        return CLI_EXIT_ERROR;
     char image[PATH_MAX];
     if (!realpath(o.argv[0], image)) {
         cli_msg("%s: %s", o.argv[0], strerror(errno));

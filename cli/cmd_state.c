@@ -28,7 +28,7 @@ static const char restore_usage[] =
     "save'), with the Tinyx image and RAM (-m) of the guest that was saved;\n"
     "print its id. Port forwards are made afresh (-p).\n"
     "\n"
-    "Options:\n" GUEST_OPTS_HELP CREATE_QEMU_OPTS_HELP
+    "Options (those of create; docs/cli.md):\n" GUEST_OPTS_HELP
     "      --json              print the new guest as JSON\n"
     "  -q, --quiet             print nothing\n"
     "  -h, --help              this text\n";
@@ -101,21 +101,17 @@ int cmd_restore(int argc, char **argv)
 {
     enum { OPT_JSON = GO_FIRST_FREE };
     static const struct option opts[] = {GUEST_LONG_OPTS,
-                                         CREATE_QEMU_LONG_OPTS,
                                          {"json", no_argument, NULL, OPT_JSON},
                                          {"quiet", no_argument, NULL, 'q'},
                                          {"help", no_argument, NULL, 'h'},
                                          {0, 0, 0, 0}};
     struct guest_opts o;
-    memset(&o, 0, sizeof o);
-    o.monitor = "qemu";
+    guest_opts_init(&o);
     int json = 0, quiet = 0, c;
     /* Options anywhere: "restore PATH -p 0:80 IMAGE_DIR" reads well. */
-    while ((c = getopt_long(argc, argv, GUEST_SHORT_OPTS "p:qh", opts, NULL)) !=
+    while ((c = getopt_long(argc, argv, GUEST_SHORT_OPTS "qh", opts, NULL)) !=
            -1) {
         int r = guest_opt(c, optarg, &o);
-        if (!r)
-            r = create_qemu_opt(c, optarg, &o);
         if (r < 0)
             return CLI_EXIT_USAGE;
         if (r > 0)
@@ -132,6 +128,10 @@ int cmd_restore(int argc, char **argv)
                 "directory (see 'lightvm restore --help')");
         return CLI_EXIT_USAGE;
     }
+    o.argc = 1; /* the image, for the option table's checks */
+    o.argv = &argv[optind + 1];
+    if (guest_opts_resolve(&o, "qemu") < 0 || guest_opts_check(&o, 1, NULL) < 0)
+        return CLI_EXIT_ERROR;
     char path[PATH_MAX], image[PATH_MAX];
     if (absolute(argv[optind], path, sizeof path) < 0)
         return CLI_EXIT_ERROR;

@@ -1,19 +1,91 @@
 /*
- * guest_opts.c: parse the options that describe a guest (guest_opts.h).
+ * guest_opts.c: parse the options that describe a guest, and say which
+ * monitor and which engine each applies to (guest_opts.h).
  */
 #include "cli/guest_opts.h"
 #include "cli/cli.h"
 #include "monitors/qemu/qemu.h"
 #include "toolstack/guest_name.h"
 #include "toolstack/layout.h"
+#include "toolstack/monitor.h"
 #include "toolstack/netaddr.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <lightvm/lightvm.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* Where a flag applies: per monitor, in the lightvm process alone (cold)
+ * or through lightvmd. docs/cli.md has this table for users. */
+enum {
+    PC = 1 << 0, /* proc, cold */
+    PD = 1 << 1, /* proc, through lightvmd */
+    KC = 1 << 2,
+    KD = 1 << 3,
+    QC = 1 << 4,
+    QD = 1 << 5,
+    UNIK = PC | PD | KC | KD,
+    ALL = UNIK | QC | QD,
+};
+
+static const struct rule {
+    int opt;
+    const char *flag;
+    unsigned where;
+    const char *why; /* for a monitor it does not apply to, or NULL */
+} rules[] = {
+    {'m', "--mem", ALL, NULL},
+    /* A cold QEMU runs in no cgroup of ours, and copies its console. */
+    {GO_MEM_LIMIT, "--mem-limit", UNIK | QD, NULL},
+    {GO_CPU, "--cpu-quota", ALL, NULL},
+    {GO_CONSOLE_LIMIT, "--console-limit", UNIK | QD, NULL},
+    {'n', "--name", ALL, NULL},
+    {'e', "--env", UNIK, "set it in the image"},
+    {'b', "--block", UNIK, NULL},
+    {GO_MONITOR, "--monitor", ALL, NULL},
+    {GO_WATCHDOG, "--watchdog", PD | KD, NULL},
+    /* Bridge NICs: lightvmd makes them for qemu guests. */
+    {GO_NET, "--net", UNIK | QD, NULL},
+    {GO_NET_SUBNET, "--net-subnet", UNIK | QD, NULL},
+    {GO_NET_NAT, "--net-nat", UNIK | QD, NULL},
+    {GO_NET_DHCP, "--net-dhcp", UNIK | QD, NULL},
+    {GO_NET_IP, "--ip", ALL, NULL}, /* qemu cold: with --tap (below) */
+    {GO_NET_NO_FILTER, "--net-no-filter", UNIK | QD, NULL},
+    {'p', "--publish", QC | QD,
+     "its guests get addresses of their own with --net"},
+    {'w', "--wait-ready", QC | QD, "it has no health check"},
+    {GO_ACCEL, "--accel", QC, NULL},
+    {GO_KERNEL, "--kernel", QC, NULL},
+    {GO_TAP, "--tap", QC, NULL},
+    {GO_TAP_FD, "--tap-fd", QC, NULL},
+    {GO_NO_NET, "--no-net", QC, NULL},
+    {GO_GATEWAY, "--gateway", QC, NULL},
+    {GO_DNS, "--dns", QC, NULL},
+    {GO_MAC, "--mac", QC, NULL},
+};
+
+#define NRULES (sizeof rules / sizeof rules[0])
+_Static_assert(NRULES <= 64, "guest_opts.seen has a bit per rule");
+
+static void mark_seen(int c, struct guest_opts *o)
+{
+    for (size_t i = 0; i < NRULES; i++)
+        if (rules[i].opt == c)
+            o->seen |= 1ull << i;
+}
+
+static int seen(const struct guest_opts *o, int c)
+{
+    for (size_t i = 0; i < NRULES; i++)
+        if (rules[i].opt == c)
+            return (o->seen >> i) & 1;
+    return 0;
+}
 
 static int parse_block(const char *arg, struct guest_block *b)
 {
@@ -33,7 +105,8 @@ static int parse_block(const char *arg, struct guest_block *b)
 }
 
 /* The --net options, numbered from --net (0). */
-static int parse_net(int which, const char *arg, struct guest_net_spec *n)
+static int parse_net(int which, const char *arg, struct guest_net_spec *n,
+                     unsigned *prefix)
 {
     struct lvm_err err;
     n->enabled = 1;
@@ -56,12 +129,25 @@ static int parse_net(int which, const char *arg, struct guest_net_spec *n)
         break;
     case 2: n->nat = 1; break;
     case 3: n->dhcp = 1; break;
-    case 4:
-        if (netaddr_parse_ip4(arg, &n->want_addr) < 0) {
+    case 4: { /* ADDR, or ADDR/PREFIX for a qemu guest's --tap */
+        char a[20];
+        const char *slash = strchr(arg, '/');
+        size_t len = slash ? (size_t)(slash - arg) : strlen(arg);
+        char *end = NULL;
+        unsigned long p = slash ? strtoul(slash + 1, &end, 10) : 0;
+        if (len >= sizeof a || (slash && (*end || p < 1 || p > 32))) {
             cli_msg("--ip: '%s' is not an IPv4 address", arg);
             return -1;
         }
+        memcpy(a, arg, len);
+        a[len] = 0;
+        if (netaddr_parse_ip4(a, &n->want_addr) < 0) {
+            cli_msg("--ip: '%s' is not an IPv4 address", arg);
+            return -1;
+        }
+        *prefix = (unsigned)p;
         break;
+    }
     case 5: n->no_filter = 1; break;
     }
     if (n->dhcp && n->want_addr) {
@@ -71,9 +157,91 @@ static int parse_net(int which, const char *arg, struct guest_net_spec *n)
     return 0;
 }
 
+static int parse_qemu(int c, const char *arg, struct guest_opts *o)
+{
+    char *end;
+    switch (c) {
+    case 'p': {
+        struct qemu_fwd f;
+        if (o->nports == GUEST_OPTS_MAX_PORTS || qemu_fwd_parse(arg, &f) < 0) {
+            cli_msg("--publish: '%s' is not [ADDR:]HOSTPORT:GUESTPORT (at "
+                    "most %d)",
+                    arg, GUEST_OPTS_MAX_PORTS);
+            return -1;
+        }
+        o->ports[o->nports++] = arg;
+        return 1;
+    }
+    case 'w':
+        o->wait_ready = 1;
+        o->ready_timeout = 120;
+        if (arg) {
+            errno = 0;
+            o->ready_timeout = strtod(arg, &end);
+            if (errno || *end || !(o->ready_timeout > 0) ||
+                o->ready_timeout > 1e7) {
+                cli_msg("--wait-ready: '%s' is not a number of seconds", arg);
+                return -1;
+            }
+        }
+        return 1;
+    case GO_ACCEL:
+        if (!strcmp(arg, "kvm"))
+            o->accel = QEMU_ACCEL_KVM;
+        else if (!strcmp(arg, "tcg"))
+            o->accel = QEMU_ACCEL_TCG;
+        else if (!strcmp(arg, "auto"))
+            o->accel = QEMU_ACCEL_AUTO;
+        else {
+            cli_msg("--accel: '%s': use auto, kvm or tcg", arg);
+            return -1;
+        }
+        return 1;
+    case GO_KERNEL: o->kernel = arg; return 1;
+    case GO_TAP:
+        if (!*arg || strlen(arg) >= 16 || strchr(arg, '/')) {
+            cli_msg("--tap: '%s' is not an interface name", arg);
+            return -1;
+        }
+        o->tap = arg;
+        return 1;
+    case GO_TAP_FD: {
+        long fd = strtol(arg, &end, 10);
+        if (!*arg || *end || fd < 0 || fd > INT_MAX ||
+            fcntl((int)fd, F_GETFD) < 0) {
+            cli_msg("--tap-fd: '%s' is not an open file descriptor", arg);
+            return -1;
+        }
+        o->tap_fd = (int)fd;
+        return 1;
+    }
+    case GO_NO_NET: o->no_net = 1; return 1;
+    case GO_GATEWAY:
+    case GO_DNS:
+    case GO_MAC: {
+        const char *name = c == GO_GATEWAY ? "--gateway"
+                           : c == GO_DNS   ? "--dns"
+                                           : "--mac";
+        if (!*arg || strlen(arg) >= 16 + (c == GO_MAC) * 2 ||
+            strchr(arg, ' ')) {
+            cli_msg("%s: '%s' is not an address", name, arg);
+            return -1;
+        }
+        *(c == GO_GATEWAY ? &o->gateway
+          : c == GO_DNS   ? &o->dns
+                          : &o->mac) = arg;
+        return 1;
+    }
+    default: return 0;
+    }
+}
+
 int guest_opt(int c, const char *arg, struct guest_opts *o)
 {
     char *end;
+    mark_seen(c, o);
+    if (c == 'p' || c == 'w' || (c >= GO_ACCEL && c <= GO_MAC))
+        return parse_qemu(c, arg, o);
     switch (c) {
     case 'm':
         if (layout_parse_size(arg, &o->mem) < 0) {
@@ -146,14 +314,19 @@ int guest_opt(int c, const char *arg, struct guest_opts *o)
         }
         o->nblocks++;
         return 1;
-    case GO_MONITOR: o->monitor = arg; return 1;
+    case GO_MONITOR:
+        o->monitor = arg;
+        o->monitor_given = 1;
+        return 1;
     case GO_NET:
     case GO_NET_SUBNET:
     case GO_NET_NAT:
     case GO_NET_DHCP:
     case GO_NET_IP:
     case GO_NET_NO_FILTER:
-        return parse_net(c - GO_NET, arg, &o->net) < 0 ? -1 : 1;
+        if (c == GO_NET_IP)
+            o->ip_arg = arg;
+        return parse_net(c - GO_NET, arg, &o->net, &o->ip_prefix) < 0 ? -1 : 1;
     default: return 0;
     }
 }
@@ -194,19 +367,125 @@ int guest_opts_rest(int argc, char **argv, struct guest_opts *o)
     return 0;
 }
 
-int create_qemu_opt(int c, const char *arg, struct guest_opts *o)
+void guest_opts_init(struct guest_opts *o)
 {
-    if (c != 'p')
+    memset(o, 0, sizeof *o);
+    o->tap_fd = -1;
+}
+
+/* 1 if (path) is a Tinyx image directory (one with a manifest). */
+static int is_tinyx(const char *path, int *is_dir)
+{
+    struct stat st;
+    char m[PATH_MAX + 16];
+    *is_dir = stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+    snprintf(m, sizeof m, "%s/manifest.json", path);
+    return *is_dir && access(m, F_OK) == 0;
+}
+
+int guest_opts_resolve(struct guest_opts *o, const char *fallback)
+{
+    const char *image = o->argv[0];
+    int dir, tinyx = is_tinyx(image, &dir);
+    if (!o->monitor_given) {
+        o->monitor = tinyx ? "qemu" : fallback;
         return 0;
-    struct qemu_fwd f;
-    if (o->nports == GUEST_OPTS_MAX_PORTS || qemu_fwd_parse(arg, &f) < 0) {
-        cli_msg("--publish: '%s' is not [ADDR:]HOSTPORT:GUESTPORT (at most "
-                "%d)",
-                arg, GUEST_OPTS_MAX_PORTS);
+    }
+    const char *m = o->monitor;
+    if (!strcmp(m, "auto")) {
+        o->asked_auto = 1;
+        if (tinyx) /* an ELF's auto is the toolstack's (or lightvmd's) */
+            o->monitor = "qemu";
+        return 0;
+    }
+    if (strcmp(m, "proc") && strcmp(m, "kvm") && strcmp(m, "qemu")) {
+        cli_msg("--monitor: unknown monitor '%s' (available: %s, auto)", m,
+                monitor_names());
         return -1;
     }
-    o->ports[o->nports++] = arg;
-    return 1;
+    if (!strcmp(m, "qemu") && !dir && access(image, F_OK) == 0) {
+        cli_msg("%s is not a Tinyx image directory (the qemu monitor boots "
+                "what 'lightvm tinyx build' makes)",
+                image);
+        return -1;
+    }
+    if (strcmp(m, "qemu") && tinyx) {
+        cli_msg("%s is a Tinyx image directory: run it with --monitor qemu "
+                "(or auto)",
+                image);
+        return -1;
+    }
+    return 0;
+}
+
+int guest_opts_check(struct guest_opts *o, int daemon, const char *hint)
+{
+    int qemu = !strcmp(o->monitor, "qemu");
+    /* auto for an ELF: what both proc and kvm take. */
+    unsigned here = qemu                         ? (daemon ? QD : QC)
+                    : !strcmp(o->monitor, "kvm") ? (daemon ? KD : KC)
+                    : !strcmp(o->monitor, "proc")
+                        ? (daemon ? PD : PC)
+                        : (daemon ? PD | KD : PC | KC);
+    /* The same monitor(s), either engine: daemon bits are the odd ones. */
+    unsigned any = daemon ? here | here >> 1 : here | here << 1;
+    const char *mon = o->asked_auto && !qemu ? "proc and kvm" : o->monitor;
+    const char *s = o->asked_auto && !qemu ? "s" : "";
+    for (size_t i = 0; i < NRULES; i++) {
+        const struct rule *r = &rules[i];
+        if (!((o->seen >> i) & 1) || (r->where & here) == here)
+            continue;
+        if (!(r->where & any)) {
+            if (r->why)
+                cli_msg("%s is not supported for the %s monitor%s (%s)",
+                        r->flag, mon, s, r->why);
+            else
+                cli_msg("%s is not supported for the %s monitor%s", r->flag,
+                        mon, s);
+        } else if (!daemon) {
+            cli_msg("%s needs lightvmd for the %s monitor%s (start it with "
+                    "'lightvmd &')",
+                    r->flag, mon, s);
+        } else {
+            cli_msg("%s is not supported through lightvmd%s", r->flag,
+                    hint ? hint : "");
+        }
+        return -1;
+    }
+    if (o->wait_ready && !o->run) {
+        cli_msg("--wait-ready is an option of run ('lightvm list --json' "
+                "says when a guest is ready)");
+        return -1;
+    }
+    if (qemu && o->argc > 1) {
+        cli_msg("guest arguments are not supported for the qemu monitor (the "
+                "image's command runs)");
+        return -1;
+    }
+    int bridge = seen(o, GO_NET) || seen(o, GO_NET_SUBNET) ||
+                 seen(o, GO_NET_NAT) || seen(o, GO_NET_DHCP) ||
+                 seen(o, GO_NET_NO_FILTER);
+    int tap = o->tap || o->tap_fd >= 0;
+    if (tap && (bridge || o->no_net)) {
+        cli_msg("%s and %s exclude each other", o->tap ? "--tap" : "--tap-fd",
+                bridge ? "the bridge (--net)" : "--no-net");
+        return -1;
+    }
+    if (o->ip_prefix && !tap) {
+        cli_msg("--ip: '%s': the bridge's subnet sets the prefix (a /PREFIX "
+                "goes with --tap)",
+                o->ip_arg);
+        return -1;
+    }
+    if (qemu && !daemon && o->net.enabled) {
+        if (!tap) { /* --ip alone: an address on the bridge */
+            cli_msg("--ip needs lightvmd for the qemu monitor (start it "
+                    "with 'lightvmd &')");
+            return -1;
+        }
+        memset(&o->net, 0, sizeof o->net); /* --ip is the tap's */
+    }
+    return 0;
 }
 
 void guest_opts_request(const struct guest_opts *o, const char *image,

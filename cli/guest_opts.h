@@ -1,6 +1,9 @@
 /*
- * guest_opts.h: the options that describe a guest, shared by `lightvm run`
- * and `lightvm create`.
+ * guest_opts.h: the one option table of `lightvm run`, `create` and
+ * `restore`: the options that describe a guest, for every monitor, and
+ * which monitor (and which engine: the lightvm process alone, or lightvmd)
+ * each applies to. A flag that does not apply is refused in one line
+ * naming the flag and the monitor, the same whichever engine would run it.
  */
 #ifndef LVM_CLI_GUEST_OPTS_H
 #define LVM_CLI_GUEST_OPTS_H
@@ -11,6 +14,7 @@
 #include <lightvm/lightvm.h>
 
 #define GUEST_OPTS_MAX_ENV 256
+#define GUEST_OPTS_MAX_PORTS 16
 
 enum {
     GO_MEM_LIMIT = 256,
@@ -24,10 +28,18 @@ enum {
     GO_NET_DHCP,
     GO_NET_IP,
     GO_NET_NO_FILTER,
+    GO_ACCEL, /* qemu, in the lightvm process only */
+    GO_KERNEL,
+    GO_TAP,
+    GO_TAP_FD,
+    GO_NO_NET,
+    GO_GATEWAY,
+    GO_DNS,
+    GO_MAC,
     GO_FIRST_FREE, /* commands number their own long options from here */
 };
 
-#define GUEST_SHORT_OPTS "m:n:e:b:"
+#define GUEST_SHORT_OPTS "m:n:e:b:p:w::"
 
 /* Entries for a command's getopt_long table. */
 #define GUEST_LONG_OPTS                                                        \
@@ -47,37 +59,43 @@ enum {
         {"net-nat", no_argument, NULL, GO_NET_NAT},                            \
         {"net-dhcp", no_argument, NULL, GO_NET_DHCP},                          \
         {"ip", required_argument, NULL, GO_NET_IP},                            \
+        {"net-no-filter", no_argument, NULL, GO_NET_NO_FILTER},                \
+        {"publish", required_argument, NULL, 'p'},                             \
+        {"wait-ready", optional_argument, NULL, 'w'},                          \
+        {"accel", required_argument, NULL, GO_ACCEL},                          \
+        {"kernel", required_argument, NULL, GO_KERNEL},                        \
+        {"tap", required_argument, NULL, GO_TAP},                              \
+        {"tap-fd", required_argument, NULL, GO_TAP_FD},                        \
+        {"no-net", no_argument, NULL, GO_NO_NET},                              \
+        {"gateway", required_argument, NULL, GO_GATEWAY},                      \
+        {"dns", required_argument, NULL, GO_DNS},                              \
     {                                                                          \
-        "net-no-filter", no_argument, NULL, GO_NET_NO_FILTER                   \
+        "mac", required_argument, NULL, GO_MAC                                 \
     }
 
+/* The options for every monitor; the table in docs/cli.md says which
+ * applies where. */
 #define GUEST_OPTS_HELP                                                        \
-    "  -m, --mem SIZE          guest RAM, K, M, G suffixes (default 16M, 1M\n" \
-    "                          to 2G; qemu: the image's, at least 32M, 128M\n" \
-    "                          with Debian's kernel)\n"                        \
-    "      --mem-limit SIZE    host memory limit (default RAM + 4M, plus "     \
-    "the\n"                                                                    \
-    "                          console limit for a console file; qemu: RAM "   \
-    "+\n"                                                                      \
-    "                          kernel + initramfs + 64M, 128M with Debian's\n" \
-    "                          kernel, + the console limit)\n"                 \
-    "      --cpu-quota CPUS    CPU time limit in CPUs, e.g. 0.5 (default "     \
-    "none)\n"                                                                  \
+    "  -m, --mem SIZE          guest RAM (default 16M; qemu: the image's;\n"   \
+    "                          K, M, G suffixes)\n"                            \
+    "      --mem-limit SIZE    host memory limit (default RAM + 4M)\n"         \
+    "      --cpu-quota CPUS    CPU time limit in CPUs, e.g. 0.5 (default\n"    \
+    "                          none); qemu: also its vCPUs, rounded up\n"      \
     "      --console-limit SIZE  most a guest may write to a console file\n"   \
-    "                          (default 16M; 1M for a daemon guest's log)\n"   \
-    "  -n, --name NAME         guest name (default: from the image): up to\n"  \
-    "                          63 letters, digits, '.', '_', '-', the first\n" \
-    "                          a letter or digit\n"                            \
+    "                          (default 16M)\n"                                \
+    "  -n, --name NAME         guest name (default: from the image)\n"         \
     "  -e, --env KEY=VALUE     set an environment variable in the guest\n"     \
     "  -b, --block NAME=FILE[:ro]  attach FILE as block device NAME\n"         \
-    "      --monitor MONITOR   proc (default): a sandboxed process, on any\n"  \
-    "                          Linux host; kvm: a hardware virtual machine\n"  \
-    "                          (needs /dev/kvm); auto: kvm where /dev/kvm\n"   \
-    "                          works, proc otherwise, and says which; qemu\n"  \
-    "                          for a Tinyx image (create, restore)\n"          \
+    "      --monitor MONITOR   proc (default for an ELF): a sandboxed\n"       \
+    "                          process; kvm: a hardware virtual machine\n"     \
+    "                          (needs /dev/kvm); qemu (default for a Tinyx\n"  \
+    "                          image directory): Linux under QEMU; auto: "     \
+    "qemu\n"                                                                   \
+    "                          for a Tinyx image, else kvm where /dev/kvm\n"   \
+    "                          works, proc otherwise\n"                        \
     "      --watchdog MS       kill the guest if it does not yield (ping) "    \
     "for\n"                                                                    \
-    "                          MS milliseconds (daemon guests)\n"              \
+    "                          MS milliseconds (lightvmd)\n"                   \
     "      --net[=BRIDGE]      attach the guest's NICs to BRIDGE (default\n"   \
     "                          lvm0, created on first use); its address and\n" \
     "                          MAC are printed on stderr at start\n"           \
@@ -87,23 +105,31 @@ enum {
     "      --net-nat           masquerade the subnet to the host's uplink\n"   \
     "      --net-dhcp          no static address: the guest uses DHCP\n"       \
     "      --ip ADDRESS        this address for the guest's first NIC\n"       \
-    "      --net-no-filter     let the guest send from any MAC or address\n"
-
-/* Options of `create` and `restore` for a qemu guest. */
-#define CREATE_QEMU_LONG_OPTS                                                  \
-    {                                                                          \
-        "publish", required_argument, NULL, 'p'                                \
-    }
-#define CREATE_QEMU_OPTS_HELP                                                  \
+    "                          (with --tap: ADDRESS[/PREFIX])\n"               \
+    "      --net-no-filter     let the guest send from any MAC or address\n"   \
     "  -p, --publish [ADDR:]HOST:GUEST  qemu: forward host TCP port HOST\n"    \
     "                          (on ADDR, default 127.0.0.1; 0 picks a free\n"  \
-    "                          one, shown by 'list --json') to the guest's\n"  \
-    "                          GUEST\n"
-#define GUEST_OPTS_MAX_PORTS 16
+    "                          one) to the guest's GUEST (user-mode "          \
+    "networking)\n"
+
+/* The options of `run` alone: what only the lightvm process does. */
+#define GUEST_OPTS_HELP_RUN                                                    \
+    "  -w, --wait-ready[=SECONDS]  qemu: fail (exit 125) unless the image's\n" \
+    "                          health check passes in time (default 120 s)\n"  \
+    "      --accel ACCEL       qemu, without lightvmd: auto, kvm or tcg\n"     \
+    "      --kernel PATH       qemu, without lightvmd: another kernel\n"       \
+    "      --tap IFNAME        qemu, without lightvmd: the NIC is this tap\n"  \
+    "                          (--ip, --gateway, --dns, --mac set the "        \
+    "guest's\n"                                                                \
+    "                          side); --tap-fd FD: an open tap\n"              \
+    "      --no-net            qemu, without lightvmd: no NIC at all\n"
 
 struct guest_opts {
     const char *name;
-    const char *monitor;
+    const char *monitor; /* as given; guest_opts_resolve settles it */
+    int monitor_given;   /* --monitor was on the command line */
+    int asked_auto;      /* it said auto */
+    int run;             /* for `lightvm run` (the run-only options) */
     uint64_t mem, mem_limit, console_limit;
     double cpus;
     uint32_t watchdog_ms;
@@ -112,8 +138,18 @@ struct guest_opts {
     unsigned nblocks;
     struct guest_block blocks[GUEST_MAX_BLOCKS];
     struct guest_net_spec net; /* --net and friends */
+    unsigned ip_prefix;        /* --ip ADDR/PREFIX (for --tap) */
+    const char *ip_arg;
     int nports;
     const char *ports[GUEST_OPTS_MAX_PORTS];
+    /* qemu */
+    int wait_ready;
+    double ready_timeout;
+    int accel; /* enum qemu_accel */
+    const char *kernel, *tap, *gateway, *dns, *mac;
+    int tap_fd, no_net;
+    /* Which flags were given (bits of the rules in guest_opts.c). */
+    uint64_t seen;
     /* The image and the guest's argv: image, then its arguments. */
     int argc;
     char **argv;
@@ -130,6 +166,9 @@ struct guest_paths {
     struct guest_opts_net_buf net;
 };
 
+/* Empty options (no tap fd). */
+void guest_opts_init(struct guest_opts *o);
+
 /* 1 if (c) was a guest option (applied to (o)), 0 if not, -1 on error. */
 int guest_opt(int c, const char *arg, struct guest_opts *o);
 
@@ -141,8 +180,18 @@ void guest_opts_net(const struct guest_opts *o, struct lightvm_net *n,
  * dropped). -1 if there is no image. */
 int guest_opts_rest(int argc, char **argv, struct guest_opts *o);
 
-/* -p/--publish: 1 if (c) was one (applied to (o)), 0 if not, -1 on error. */
-int create_qemu_opt(int c, const char *arg, struct guest_opts *o);
+/* Settle o->monitor for the image (o->argv[0]): a Tinyx image directory
+ * runs under qemu by default and with auto, anything else under
+ * (fallback) by default (an ELF's auto stays for the toolstack or
+ * lightvmd to pick). An unknown monitor, or an image of the wrong kind
+ * for the one asked for: one line, -1. */
+int guest_opts_resolve(struct guest_opts *o, const char *fallback);
+
+/* Refuse, in one line, the first flag given that does not apply to
+ * o->monitor through lightvmd (daemon 1) or in the lightvm process alone
+ * (daemon 0); (hint) ends the line of a flag only the lightvm process
+ * honours (NULL: none). 0 if every flag applies, else -1. */
+int guest_opts_check(struct guest_opts *o, int daemon, const char *hint);
 
 /* The create (or restore) request for (o) with (image) (absolute); its
  * block paths are made absolute in (p). Arguments are left to the caller. */

@@ -1,19 +1,19 @@
 /*
- * run_qemu.c: lightvm run --monitor qemu IMAGE_DIR -- boot a Tinyx image
- * under QEMU in the foreground, stream its console, say when it is ready,
- * and exit with the app's exit status.
+ * run_qemu.c: `lightvm run` of a Tinyx image without lightvmd: boot it
+ * under QEMU in this process (the qemu monitor's library, qemu.h), stream
+ * its console, say when it is ready, and exit with the app's exit status.
+ * The options are run's (guest_opts.h); cmd_run.c has refused those that
+ * do not apply here.
  */
 #include "cli/cli.h"
+#include "cli/run.h"
+#include "toolstack/guest_policy.h"
 #include "monitors/qemu/qemu.h"
 #include "monitors/qemu/qemu_image.h"
-#include "toolstack/guest_name.h"
-#include "toolstack/guest_policy.h"
 #include "toolstack/host.h"
-#include "toolstack/layout.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <math.h>
 #include <poll.h>
 #include <signal.h>
@@ -24,38 +24,6 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
-static const char usage[] =
-    "Usage: lightvm run --monitor qemu [OPTIONS] IMAGE_DIR\n"
-    "\n"
-    "Boot a Tinyx image (made by 'lightvm tinyx build') under QEMU microvm,\n"
-    "KVM-accelerated where /dev/kvm can run it, emulated otherwise. Streams\n"
-    "the console and exits with the app's exit status.\n"
-    "\n"
-    "Options:\n"
-    "  -m, --mem SIZE          guest RAM (default: the image's; at least 32M,\n"
-    "                          128M with Debian's kernel)\n"
-    "      --cpus N            vCPUs (default 1)\n"
-    "  -t, --timeout SECONDS   kill the guest after this long (exit 124)\n"
-    "  -c, --console FILE      write the console to FILE, not stdout\n"
-    "  -p, --publish [ADDR:]HOST:GUEST  forward host TCP port HOST to the\n"
-    "                          guest's GUEST (user-mode networking; HOST 0\n"
-    "                          picks a free port, named when it is ready)\n"
-    "      --net MODE          user (default), tap:IFNAME, tapfd:FD or none\n"
-    "      --ip ADDR/PREFIX    the guest's address (tap; user: 10.0.2.15/24)\n"
-    "      --gateway ADDR      default route (tap)\n"
-    "      --dns ADDR          name server (tap)\n"
-    "      --mac MAC           the guest's MAC address\n"
-    "  -w, --wait-ready[=SECONDS]  fail (exit 125) unless the image's health\n"
-    "                          check passes in time (default 120 s)\n"
-    "      --accel ACCEL       auto (default), kvm or tcg\n"
-    "      --kernel PATH       boot another kernel than the image's\n"
-    "  -n, --name NAME         guest name (default: the image's)\n"
-    "  -q, --quiet             quiet kernel; say nothing about a normal exit\n"
-    "  -h, --help              this text\n"
-    "\n"
-    "When the image's health check passes, lightvm says how long the boot\n"
-    "took. Ctrl-C asks the guest to power off; a second Ctrl-C kills it.\n";
-
 struct qrun {
     struct qemu_vm_config cfg;
     struct tinyx_manifest m;
@@ -63,237 +31,68 @@ struct qrun {
     const char *console_path;
     double timeout, ready_timeout;
     int wait_ready, quiet;
-    char tapname[64];
+    char ip[24];
 };
 
-static int parse_publish(const char *arg, struct qemu_vm_config *cfg)
+/* The image's settings, then the options on top. 0, or -1 with (err). */
+static int configure(const struct run_opts *o, struct qrun *q,
+                     struct lvm_err *err)
 {
-    if (cfg->nfwd == QEMU_MAX_FWDS ||
-        qemu_fwd_parse(arg, &cfg->fwd[cfg->nfwd]) < 0)
-        return -1;
-    cfg->nfwd++;
-    return 0;
-}
-
-static int parse_net(const char *arg, struct qrun *q)
-{
-    if (!strcmp(arg, "user")) {
-        q->cfg.net = QEMU_NET_USER;
-    } else if (!strcmp(arg, "none")) {
-        q->cfg.net = QEMU_NET_NONE;
-    } else if (!strncmp(arg, "tap:", 4) && arg[4] &&
-               strlen(arg + 4) < sizeof q->tapname) {
-        q->cfg.net = QEMU_NET_TAP;
-        snprintf(q->tapname, sizeof q->tapname, "%s", arg + 4);
-        q->cfg.tap_ifname = q->tapname;
-    } else if (!strncmp(arg, "tapfd:", 6)) {
-        char *end;
-        long fd = strtol(arg + 6, &end, 10);
-        if (*end || fd < 0 || fcntl((int)fd, F_GETFD) < 0)
-            return -1;
-        q->cfg.net = QEMU_NET_TAP;
-        q->cfg.tap_fd = (int)fd;
-    } else {
-        return -1;
-    }
-    return 0;
-}
-
-static int copy_addr(char *dst, size_t len, const char *src, const char *opt)
-{
-    if (strlen(src) >= len || strchr(src, ' ') || !*src) {
-        cli_msg("%s: '%s' is not an address", opt, src);
-        return -1;
-    }
-    snprintf(dst, len, "%s", src);
-    return 0;
-}
-
-static int parse(int argc, char **argv, struct qrun *q)
-{
-    enum {
-        OPT_CPUS = 256,
-        OPT_NET,
-        OPT_IP,
-        OPT_GW,
-        OPT_DNS,
-        OPT_MAC,
-        OPT_ACCEL,
-        OPT_KERNEL,
-        OPT_MONITOR
-    };
-    static const struct option opts[] = {
-        {"mem", required_argument, NULL, 'm'},
-        {"memory", required_argument, NULL, 'm'},
-        {"cpus", required_argument, NULL, OPT_CPUS},
-        {"timeout", required_argument, NULL, 't'},
-        {"console", required_argument, NULL, 'c'},
-        {"publish", required_argument, NULL, 'p'},
-        {"net", required_argument, NULL, OPT_NET},
-        {"ip", required_argument, NULL, OPT_IP},
-        {"gateway", required_argument, NULL, OPT_GW},
-        {"dns", required_argument, NULL, OPT_DNS},
-        {"mac", required_argument, NULL, OPT_MAC},
-        {"wait-ready", optional_argument, NULL, 'w'},
-        {"accel", required_argument, NULL, OPT_ACCEL},
-        {"kernel", required_argument, NULL, OPT_KERNEL},
-        {"name", required_argument, NULL, 'n'},
-        {"monitor", required_argument, NULL, OPT_MONITOR},
-        {"quiet", no_argument, NULL, 'q'},
-        {"help", no_argument, NULL, 'h'},
-        {0, 0, 0, 0}};
+    const struct guest_opts *g = &o->g;
     struct qemu_vm_config *cfg = &q->cfg;
-    cfg->net = QEMU_NET_USER;
-    cfg->tap_fd = -1;
-    q->ready_timeout = 120;
-    const char *kernel = NULL, *name = NULL;
-    uint64_t mem = 0;
-    int c;
-    char *end;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "+m:t:c:p:w::n:qh", opts, NULL)) !=
-           -1) {
-        switch (c) {
-        case 'm':
-            if (layout_parse_size(optarg, &mem) < 0 || !mem) {
-                cli_msg("--mem: '%s' is not a size (e.g. 128M)", optarg);
-                return -1;
-            }
-            break;
-        case OPT_CPUS:
-            cfg->cpus = (unsigned)strtoul(optarg, &end, 10);
-            if (*end || cfg->cpus < 1 || cfg->cpus > GUEST_QEMU_VCPUS_MAX) {
-                cli_msg("--cpus: '%s' is not 1 to %d", optarg,
-                        GUEST_QEMU_VCPUS_MAX);
-                return -1;
-            }
-            break;
-        case 't':
-            errno = 0;
-            q->timeout = strtod(optarg, &end);
-            if (errno || *end || !(q->timeout > 0) || q->timeout > 1e7) {
-                cli_msg("--timeout: '%s' is not a number of seconds", optarg);
-                return -1;
-            }
-            break;
-        case 'c': q->console_path = optarg; break;
-        case 'p':
-            if (parse_publish(optarg, cfg) < 0) {
-                cli_msg("--publish: '%s' is not [ADDR:]HOSTPORT:GUESTPORT "
-                        "(at most %d)",
-                        optarg, QEMU_MAX_FWDS);
-                return -1;
-            }
-            break;
-        case OPT_NET:
-            if (parse_net(optarg, q) < 0) {
-                cli_msg("--net: '%s': use user, tap:IFNAME, tapfd:FD or none",
-                        optarg);
-                return -1;
-            }
-            break;
-        case OPT_IP:
-            if (copy_addr(cfg->guest_ip, sizeof cfg->guest_ip, optarg, "--ip") <
-                0)
-                return -1;
-            break;
-        case OPT_GW:
-            if (copy_addr(cfg->gateway, sizeof cfg->gateway, optarg,
-                          "--gateway") < 0)
-                return -1;
-            break;
-        case OPT_DNS:
-            if (copy_addr(cfg->dns, sizeof cfg->dns, optarg, "--dns") < 0)
-                return -1;
-            break;
-        case OPT_MAC:
-            if (copy_addr(cfg->mac, sizeof cfg->mac, optarg, "--mac") < 0)
-                return -1;
-            break;
-        case 'w':
-            q->wait_ready = 1;
-            if (optarg) {
-                q->ready_timeout = strtod(optarg, &end);
-                if (*end || !(q->ready_timeout > 0)) {
-                    cli_msg("--wait-ready: '%s' is not a number of seconds",
-                            optarg);
-                    return -1;
-                }
-            }
-            break;
-        case OPT_ACCEL:
-            if (!strcmp(optarg, "kvm"))
-                cfg->accel = QEMU_ACCEL_KVM;
-            else if (!strcmp(optarg, "tcg"))
-                cfg->accel = QEMU_ACCEL_TCG;
-            else if (!strcmp(optarg, "auto"))
-                cfg->accel = QEMU_ACCEL_AUTO;
-            else {
-                cli_msg("--accel: '%s': use auto, kvm or tcg", optarg);
-                return -1;
-            }
-            break;
-        case OPT_KERNEL: kernel = optarg; break;
-        case 'n': {
-            struct lvm_err e;
-            if (guest_name_check(optarg, &e) < 0) {
-                cli_msg("--%s", e.msg);
-                return -1;
-            }
-            name = optarg;
-            break;
-        }
-        case OPT_MONITOR:
-            if (strcmp(optarg, "qemu")) {
-                cli_msg("--monitor: '%s' cannot run a Tinyx image (use qemu)",
-                        optarg);
-                return -1;
-            }
-            break;
-        case 'q': q->quiet = 1; break;
-        case 'h': fputs(usage, stdout); exit(0);
-        default: fputs(usage, stderr); return -1;
-        }
-    }
-    if (optind != argc - 1) {
-        cli_msg("run: give one Tinyx image directory (see 'lightvm run "
-                "--monitor qemu --help')");
+    if (tinyx_manifest_load(g->argv[0], &q->m, err) < 0)
         return -1;
-    }
-    struct lvm_err err;
-    if (tinyx_manifest_load(argv[optind], &q->m, &err) < 0) {
-        cli_error(&err);
-        return -2;
-    }
-    /* The image's settings, then ours on top. */
     struct qemu_vm_config img;
     qemu_config_from_image(&q->m, &img);
-    cfg->name = name ? name : q->m.name;
+    cfg->name = g->name ? g->name : q->m.name;
     cfg->kernel = img.kernel;
     cfg->initrd = img.initrd;
     cfg->acpi = img.acpi;
-    cfg->quiet = q->quiet;
+    /* As lightvmd does: a quiet kernel (the console is the app's), and
+     * as many vCPUs as the CPU quota can use. */
+    cfg->quiet = 1;
+    cfg->cpus = guest_qemu_vcpus(g->cpus);
     cfg->die_with_parent = 1;
-    if (kernel) {
-        if (kernel_from_path(kernel, &q->kernel, &err) < 0) {
-            cli_error(&err);
-            return -2;
-        }
+    cfg->accel = (enum qemu_accel)g->accel;
+    for (int i = 0; i < g->nports; i++)
+        qemu_fwd_parse(g->ports[i], &cfg->fwd[cfg->nfwd++]); /* checked */
+    cfg->net = g->no_net ? QEMU_NET_NONE : QEMU_NET_USER;
+    cfg->tap_fd = g->tap_fd;
+    if (g->tap || g->tap_fd >= 0) {
+        cfg->net = QEMU_NET_TAP;
+        cfg->tap_ifname = g->tap;
+    }
+    if (g->ip_arg) /* with a tap (guest_opts_check) */
+        snprintf(cfg->guest_ip, sizeof cfg->guest_ip, "%s%s", g->ip_arg,
+                 g->ip_prefix ? "" : "/24");
+    if (g->gateway)
+        snprintf(cfg->gateway, sizeof cfg->gateway, "%s", g->gateway);
+    if (g->dns)
+        snprintf(cfg->dns, sizeof cfg->dns, "%s", g->dns);
+    if (g->mac)
+        snprintf(cfg->mac, sizeof cfg->mac, "%s", g->mac);
+    if (g->kernel) {
+        if (kernel_from_path(g->kernel, &q->kernel, err) < 0)
+            return -1;
         cfg->kernel = q->kernel.path;
         cfg->acpi = q->kernel.acpi;
     }
-    const char *kind = kernel ? q->kernel.kind : q->m.kernel.kind;
-    if (guest_ram_pick(GUEST_MON_QEMU, guest_kernel_of(kind), mem, img.mem,
-                       &cfg->mem, &err) < 0) {
-        cli_msg("-%s", err.msg);
+    /* RAM within the policy's range for the kernel that boots (Debian's
+     * stock kernel needs more than a tiny one). */
+    const char *kind = g->kernel ? q->kernel.kind : q->m.kernel.kind;
+    if (guest_ram_pick(GUEST_MON_QEMU, guest_kernel_of(kind), g->mem, img.mem,
+                       &cfg->mem, err) < 0)
         return -1;
-    }
-    if (q->wait_ready && q->m.health == TINYX_HEALTH_NONE) {
-        cli_msg("--wait-ready: image %s has no health check (tinyx build "
-                "--health)",
-                argv[optind]);
-        return -1;
-    }
+    q->console_path = o->console_path;
+    q->timeout = o->timeout;
+    q->quiet = o->quiet;
+    q->wait_ready = g->wait_ready;
+    q->ready_timeout = g->ready_timeout;
+    if (q->wait_ready && q->m.health == TINYX_HEALTH_NONE)
+        return lvm_err_set(err, 0,
+                           "--wait-ready: image %s has no health check "
+                           "(tinyx build --health)",
+                           g->argv[0]);
     return 0;
 }
 
@@ -389,19 +188,16 @@ static int arm(int fd, double secs)
     return timerfd_settime(fd, 0, &its, NULL);
 }
 
-int cmd_run_qemu(int argc, char **argv)
+int run_qemu_cold(struct run_opts *o)
 {
     struct qrun *q = calloc(1, sizeof *q);
     if (!q)
         return CLI_EXIT_ERROR;
-    int pr = parse(argc, argv, q);
-    if (pr < 0) {
-        free(q);
-        return pr == -2 ? CLI_EXIT_ERROR : CLI_EXIT_USAGE;
-    }
     struct lvm_err err;
     struct loop l = {.q = q, .sigfd = -1, .timerfd = -1, .readyfd = -1};
     int code = CLI_EXIT_ERROR, console = STDOUT_FILENO;
+    if (configure(o, q, &err) < 0)
+        goto fail;
     if (q->console_path) {
         console = open(q->console_path,
                        O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -426,8 +222,12 @@ int cmd_run_qemu(int argc, char **argv)
         lvm_err_set(&err, errno, "set up signals and timers");
         goto fail;
     }
+    uint64_t t0 = host_now_ns();
     if (qemu_vm_start(&q->cfg, console, &l.vm, &err) < 0)
         goto fail;
+    if (getenv("LIGHTVM_TIMING"))
+        fprintf(stderr, "lightvm: timing (us): start %.0f (until QEMU is up)\n",
+                (double)(host_now_ns() - t0) / 1e3);
     run_loop(&l);
     struct guest_exit ex;
     if (qemu_vm_reap(l.vm, &ex, &err) < 0)

@@ -396,6 +396,50 @@ t_run_through_daemon() {
     [ -z "$($LIGHTVM list -q)" ]
 }
 
+t_run_timing_through_daemon() {
+    # LIGHTVM_TIMING=1 prints how long lightvmd took, as it does cold.
+    LIGHTVM_TIMING=1 $LIGHTVM run $EXAMPLES/noop/noop.elf 2>"$TMP/err" ||
+        return 1
+    cat "$TMP/err"
+    grep -qE '^lightvm: timing \(us\): create [0-9]+ in lightvmd \(in a (pooled|new) shell\), [0-9]+ with the request$' \
+        "$TMP/err" || return 1
+    $LIGHTVM run $EXAMPLES/noop/noop.elf 2>"$TMP/err" && [ ! -s "$TMP/err" ]
+}
+
+# same_refusal WANT ARGS...: `lightvm run ARGS` refuses with one line
+# holding WANT, exit 125, and the very same line through lightvmd and
+# without it; no guest is left.
+same_refusal() {
+    local want=$1
+    shift
+    expect_status 125 $LIGHTVM run "$@" 2>"$TMP/refused.daemon" || return 1
+    expect_status 125 $LIGHTVM run --no-daemon "$@" 2>"$TMP/refused.cold" ||
+        return 1
+    cat "$TMP/refused.daemon"
+    [ "$(wc -l <"$TMP/refused.daemon")" -eq 1 ] &&
+        contains "$TMP/refused.daemon" "$want" &&
+        cmp "$TMP/refused.daemon" "$TMP/refused.cold" &&
+        [ -z "$($LIGHTVM list -q)" ]
+}
+
+t_run_refuses_flags() {
+    # A flag that does not apply to the monitor, named with the monitor.
+    same_refusal "lightvm: --publish is not supported for the proc monitor" \
+        -p 0:80 $EXAMPLES/noop/noop.elf &&
+        same_refusal "lightvm: --publish is not supported for the kvm monitor" \
+            --monitor kvm --publish 0:80 $EXAMPLES/noop/noop.elf &&
+        same_refusal "--publish is not supported for the proc and kvm monitors" \
+            --monitor auto -p 0:80 $EXAMPLES/noop/noop.elf &&
+        same_refusal "lightvm: --monitor: unknown monitor 'xen' (available: proc, kvm, qemu, auto)" \
+            --monitor xen $EXAMPLES/noop/noop.elf &&
+        same_refusal "lightvm: $EXAMPLES/noop/noop.elf is not a Tinyx image directory" \
+            --monitor qemu $EXAMPLES/noop/noop.elf || return 1
+    # create takes the same table.
+    expect_status 125 $LIGHTVM create -p 0:80 $EXAMPLES/noop/noop.elf \
+        2>"$TMP/err" && [ "$(wc -l <"$TMP/err")" -eq 1 ] &&
+        contains "$TMP/err" "lightvm: --publish is not supported for the proc monitor"
+}
+
 t_churn() {
     local fds0 rss0
     # Warm up as long as the run measured: allocator caches (and, in the
@@ -532,6 +576,8 @@ check guest_signals t_guest_signals
 check console_log_limit t_console_log_limit
 check destroy_unkillable t_destroy_unkillable
 check run_through_daemon t_run_through_daemon
+check run_timing_through_daemon t_run_timing_through_daemon
+check run_refuses_flags t_run_refuses_flags
 check churn t_churn
 check restart_kill9_burst t_restart_kill9_burst
 check guest_policy t_guest_policy

@@ -1,7 +1,7 @@
 #!/bin/bash
 # test_run.sh: every example boots under proc and prints what it must;
-# exit statuses, console files, environment, block devices and the CLI's
-# own errors behave as docs/cli.md says.
+# exit statuses, console files, environment, block devices, the CLI's own
+# errors and the flags it refuses for a monitor behave as docs/cli.md says.
 cd "$(dirname "$0")/../.." || exit 1
 . tests/lib.sh
 # The cold path: this suite is about lightvm on its own.
@@ -140,6 +140,34 @@ t_cli_errors() {
         expect_status 0 $LIGHTVM --help >/dev/null
 }
 
+# refused WANT ARGS...: `lightvm run ARGS` exits 125 with one line WANT.
+refused() {
+    local want=$1
+    shift
+    expect_status 125 $LIGHTVM run "$@" 2>"$TMP/refused" || return 1
+    cat "$TMP/refused"
+    [ "$(wc -l <"$TMP/refused")" -eq 1 ] && contains "$TMP/refused" "$want"
+}
+
+t_flag_refusals() {
+    # A flag that does not apply to the monitor, named with the monitor
+    # (test_daemon.sh checks the same lines through lightvmd).
+    refused "lightvm: --publish is not supported for the proc monitor" \
+        -p 0:80 $EXAMPLES/noop/noop.elf &&
+        refused "lightvm: --publish is not supported for the kvm monitor" \
+            --monitor kvm -p 0:80 $EXAMPLES/noop/noop.elf &&
+        refused "lightvm: --accel is not supported for the proc monitor" \
+            --accel tcg $EXAMPLES/noop/noop.elf &&
+        refused "lightvm: --watchdog needs lightvmd for the proc monitor" \
+            --watchdog 100 $EXAMPLES/noop/noop.elf &&
+        refused "(available: proc, kvm, qemu, auto)" \
+            --monitor xen $EXAMPLES/noop/noop.elf &&
+        refused "noop.elf is not a Tinyx image directory" \
+            --monitor qemu $EXAMPLES/noop/noop.elf &&
+        refused "lightvm: --ip: '10.0.0.2/24': the bridge's subnet sets the prefix" \
+            --net --ip 10.0.0.2/24 $EXAMPLES/noop/noop.elf
+}
+
 t_no_leftovers() {
     no_new_leftovers
 }
@@ -161,5 +189,6 @@ check block_missing t_block_missing
 check block_unknown t_block_unknown
 check inspect t_inspect
 check cli_errors t_cli_errors
+check flag_refusals t_flag_refusals
 check no_leftovers t_no_leftovers
 finish

@@ -4,9 +4,10 @@
 # app to be ready, talk to it through a forwarded port, its cgroup and
 # limits, pause and unpause, save and restore with the data kept, power
 # off and exit statuses, a kill -9 of the daemon with guests running (they
-# are adopted and still manageable), destroy leaving nothing behind, and
-# bad input answered with one line; and the README's create on Debian's
-# kernel (no tiny one built): its limits come from the image and it stays up.
+# are adopted and still manageable), destroy leaving nothing behind,
+# `lightvm run` of an image through the daemon, and bad input answered
+# with one line; and the README's create on Debian's kernel (no tiny one
+# built): its limits come from the image and it stays up.
 #
 # Kernel: whatever `tinyx build` picks (TINYX_TEST_KERNEL=stock forces
 # Debian's). Acceleration: KVM where usable, TCG otherwise. Waits are on
@@ -317,6 +318,85 @@ t_destroy_leaves_nothing() {
     return 0
 }
 
+# ---- lightvm run through the daemon ----------------------------------
+
+t_run_through_daemon() {
+    # The image directory picks the qemu monitor; lightvmd runs QEMU, its
+    # console log reaches our stdout, its app's status is ours.
+    expect_status 3 $LIGHTVM run "$TMP/exit3" >"$TMP/run.out" 2>"$TMP/run.err" ||
+        { cat "$TMP/run.err"; return 1; }
+    cat "$TMP/run.err"
+    contains "$TMP/run.out" "bye from the app" &&
+        contains "$TMP/run.err" "exited with status 3" &&
+        [ -z "$($LIGHTVM list -q)" ] # run removed its guest
+}
+
+t_run_listed_while_running() {
+    # A server: ready line with its host port, listed while it runs,
+    # Ctrl-C powers it off and run exits 0.
+    coproc RUN { exec "$LIGHTVM" run --monitor qemu -p 0:6379 \
+        --wait-ready="$BOOT_TIMEOUT" "$TMP/redis" 2>&1 >"$TMP/run-redis.out"; }
+    local pid=$RUN_PID line port=
+    while read -r -t "$BOOT_TIMEOUT" line <&"${RUN[0]}"; do
+        echo "$line"
+        if [[ $line =~ " ready in ".*"host port "([0-9]+) ]]; then
+            port=${BASH_REMATCH[1]}
+            break
+        fi
+    done
+    [ -n "$port" ] || { echo "no ready line"; kill -9 "$pid"; return 1; }
+    $LIGHTVM list | tee "$TMP/list"
+    local ok=0
+    grep -qE "redis-server +running .*$TMP/redis" "$TMP/list" || ok=1
+    guest_json redis-server | grep -q '"monitor":"qemu"' || ok=1
+    [[ $(redis "$port" PING) == "+PONG"* ]] || ok=1
+    kill -INT "$pid"
+    while read -r -t 60 line <&"${RUN[0]}"; do echo "$line"; done
+    wait "$pid"
+    local rc=$?
+    echo "lightvm run exited $rc"
+    contains "$TMP/run-redis.out" "Ready to accept connections" &&
+        [ $rc -eq 0 ] && [ $ok -eq 0 ] && [ -z "$($LIGHTVM list -q)" ]
+}
+
+t_run_auto_timing() {
+    # --monitor auto picks qemu for a Tinyx image; LIGHTVM_TIMING=1 shows
+    # lightvmd's create time.
+    LIGHTVM_TIMING=1 expect_status 3 $LIGHTVM run --monitor auto -q \
+        "$TMP/exit3" >/dev/null 2>"$TMP/auto.err"
+    local rc=$?
+    cat "$TMP/auto.err"
+    [ $rc -eq 0 ] && contains "$TMP/auto.err" "lightvm: using the qemu monitor" &&
+        grep -qE '^lightvm: timing \(us\): create [0-9]+ in lightvmd \(until QEMU is up\)' \
+            "$TMP/auto.err"
+}
+
+# same_refusal WANT ARGS...: `lightvm run ARGS` refuses with one line
+# holding WANT, exit 125, the same line through lightvmd and without it.
+same_refusal() {
+    local want=$1
+    shift
+    expect_status 125 $LIGHTVM run "$@" 2>"$TMP/refused.daemon" || return 1
+    expect_status 125 $LIGHTVM run --no-daemon "$@" 2>"$TMP/refused.cold" ||
+        return 1
+    one_line_error "$TMP/refused.daemon" "$want" &&
+        cmp "$TMP/refused.daemon" "$TMP/refused.cold"
+}
+
+t_run_refuses_flags() {
+    truncate -s 4K "$TMP/disk.img"
+    same_refusal "lightvm: --block is not supported for the qemu monitor" \
+        -b "disk0=$TMP/disk.img" "$TMP/exit3" &&
+        same_refusal "lightvm: --env is not supported for the qemu monitor (set it in the image)" \
+            --monitor qemu -e A=b "$TMP/exit3" &&
+        same_refusal "guest arguments are not supported for the qemu monitor" \
+            "$TMP/exit3" -- x &&
+        same_refusal "--watchdog" --watchdog 100 "$TMP/exit3" &&
+        same_refusal "is a Tinyx image directory: run it with --monitor qemu" \
+            --monitor proc "$TMP/exit3" &&
+        [ -z "$($LIGHTVM list -q)" ]
+}
+
 # ---- bad input: one line, non-zero exit, nothing left ----------------
 
 t_bad_image_missing() {
@@ -421,6 +501,10 @@ check poweroff_exit t_poweroff_exit
 check app_exit_status t_app_exit_status
 check restart_kill9 t_restart_kill9
 check destroy_leaves_nothing t_destroy_leaves_nothing
+check run_through_daemon t_run_through_daemon
+check run_listed_while_running t_run_listed_while_running
+check run_auto_timing t_run_auto_timing
+check run_refuses_flags t_run_refuses_flags
 check bad_image_missing t_bad_image_missing
 check bad_not_an_image t_bad_not_an_image
 check bad_args_for_qemu t_bad_args_for_qemu

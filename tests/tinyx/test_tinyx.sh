@@ -11,6 +11,8 @@
 # `read -t`, connection attempts, process exits.
 cd "$(dirname "$0")/../.." || exit 1
 . tests/lib.sh
+# lightvm run on its own (test_daemon_qemu.sh runs images through lightvmd).
+export LIGHTVM_NO_DAEMON=1
 
 KERNEL=${TINYX_TEST_KERNEL:-auto}
 BOOT_TIMEOUT=${TINYX_TEST_BOOT_TIMEOUT:-180}
@@ -166,7 +168,7 @@ test_health_command() { # a command health check, run inside the guest
     return $ok
 }
 
-test_tap_network() { # --net tap:IFNAME, inside a network namespace of ours
+test_tap_network() { # --tap IFNAME, inside a network namespace of ours
     [ -c /dev/net/tun ] || { echo "no /dev/net/tun"; return 1; }
     unshare -n bash -c '
         set -e
@@ -174,7 +176,7 @@ test_tap_network() { # --net tap:IFNAME, inside a network namespace of ours
         ip tuntap add tinyx0 mode tap
         ip addr add 10.99.0.1/24 dev tinyx0
         ip link set tinyx0 up
-        coproc VM { exec "$1" run --monitor qemu --net tap:tinyx0 \
+        coproc VM { exec "$1" run --monitor qemu --tap tinyx0 \
             --ip 10.99.0.2/24 --gateway 10.99.0.1 --wait-ready="$3" \
             --console /dev/null "$2" 2>&1; }
         pid=$VM_PID
@@ -204,6 +206,40 @@ test_exit_status() { # the app's exit status reaches the host
 test_exit_zero() {
     build_image sh-true sh --cmd "sh -c 'exit 0'" -z gzip:1 &&
         expect_status 0 "$LIGHTVM" run --monitor qemu -q "$TMP/sh-true"
+}
+
+test_run_auto_stdout() { # auto picks qemu; the console reaches stdout
+    "$LIGHTVM" run --monitor auto "$TMP/sh-exit" >"$TMP/auto.out" \
+        2>"$TMP/auto.err"
+    local rc=$?
+    cat "$TMP/auto.err"
+    [ $rc -eq 7 ] && contains "$TMP/auto.out" "hello from the app" &&
+        contains "$TMP/auto.err" "lightvm: using the qemu monitor" &&
+        contains "$TMP/auto.err" "guest sh exited with status 7"
+}
+
+# refused WANT ARGS...: `lightvm run ARGS` exits 125 with one line WANT.
+refused() {
+    local want=$1
+    shift
+    expect_status 125 "$LIGHTVM" run "$@" 2>"$TMP/refused.err"
+    local rc=$?
+    cat "$TMP/refused.err"
+    [ $rc -eq 0 ] && [ "$(wc -l <"$TMP/refused.err")" -eq 1 ] &&
+        contains "$TMP/refused.err" "$want"
+}
+
+test_run_refused_cold() { # flags that need lightvmd, or another monitor
+    refused "lightvm: --net needs lightvmd for the qemu monitor (start it" \
+        --net "$TMP/sh-true" &&
+        refused "lightvm: --mem-limit needs lightvmd for the qemu monitor" \
+            --mem-limit 1G "$TMP/sh-true" &&
+        refused "lightvm: --block is not supported for the qemu monitor" \
+            -b disk0=/dev/null "$TMP/sh-true" &&
+        refused "is not a Tinyx image directory" --monitor qemu \
+            "$BUILD/examples/noop/noop.elf" &&
+        refused "is a Tinyx image directory: run it with --monitor qemu" \
+            --monitor kvm "$TMP/sh-true"
 }
 
 test_crash_reported() { # an app killed by SIGSEGV is reported as crashed
@@ -317,7 +353,8 @@ test_run_bad_option() {
 }
 
 for t in build_redis image_small cpio_contents build_nginx redis_ping \
-    nginx_get stock_kernel_fallback health_command tap_network exit_status exit_zero crash_reported \
+    nginx_get stock_kernel_fallback health_command tap_network exit_status exit_zero \
+    run_auto_stdout run_refused_cold crash_reported \
     timeout lifecycle bad_unknown_app bad_not_elf bad_script \
     bad_pkg_not_installed bad_missing_kernel bad_unwritable_out \
     bad_out_under_file bad_existing_out bad_cmd_quote bad_health \

@@ -1,0 +1,47 @@
+/*
+ * run.h: `lightvm run`'s engines. cmd_run.c parses the one option table
+ * (guest_opts.h), settles the monitor and picks an engine: through
+ * lightvmd for every monitor when it runs (run_daemon.c), else in this
+ * process: a shell for proc and kvm (run_cold.c), QEMU for qemu
+ * (run_qemu.c). Each shows the console, turns Ctrl-C into a poweroff (a
+ * second into a kill) and returns the exit status docs/cli.md lists.
+ */
+#ifndef LVM_CLI_RUN_H
+#define LVM_CLI_RUN_H
+
+#include "cli/guest_opts.h"
+#include "toolstack/error.h"
+
+#include <lightvm/lightvm.h>
+#include <poll.h>
+
+struct run_opts {
+    struct guest_opts g;
+    const char *console_path;
+    double timeout;
+    int quiet, no_daemon;
+};
+
+/* Signals (Ctrl-C, SIGTERM, SIGHUP) and the timeout, as fds for poll. */
+struct waitset {
+    int sigfd, timerfd;
+    int interrupts, timed_out;
+};
+
+/* Block the signals and arm the timeout (seconds; 0: none). */
+int waitset_open(struct waitset *w, double timeout, struct lvm_err *err);
+void waitset_close(struct waitset *w);
+
+/* After poll on {sigfd, timerfd} as (p)[0..1]: 1 an interrupt, 2 a second
+ * one, 3 the timeout, 0 nothing. */
+int waitset_event(struct waitset *w, const struct pollfd *p);
+
+/* Open (path) as the console file (created or truncated). */
+int run_open_console(const char *path, struct lvm_err *err);
+
+/* The engines; each returns the exit status. */
+int run_daemon(struct lightvm *c, struct run_opts *o);
+int run_cold(struct run_opts *o);
+int run_qemu_cold(struct run_opts *o);
+
+#endif
