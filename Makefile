@@ -161,12 +161,13 @@ $(CLIENT_LIB): $(BUILD)/obj/client/lightvm.o
 
 ifneq ($(CLI_STATIC),)
 # The static CLI leaves out host networking (libmnl has no static archive
-# in Debian): cli/static_net.c stands in for cmd_net.c and dev_net.c and
+# in Debian): cli/static_net.c stands in for cmd_net.c, run_qemu_net.c and dev_net.c and
 # hands those commands to lightvm-net, the same CLI with libmnl linked
 # dynamically and every other library still static (libarchive's dynamic
 # dependencies alone cost 20 ms at start).
 NET_LESS_LIBS = $(filter-out -lmnl -lnftnl,$(TS_LIBS))
-CLI_STATIC_OBJS = $(filter-out $(BUILD)/obj/cli/cmd_net.o,$(CLI_OBJS)) \
+CLI_STATIC_OBJS = $(filter-out $(BUILD)/obj/cli/cmd_net.o \
+                    $(BUILD)/obj/cli/run_qemu_net.o,$(CLI_OBJS)) \
                   $(BUILD)/obj/cli/static_net.o
 $(BUILD)/bin/lightvm: $(CLI_OBJS) $(BUILD)/obj/cli/static_net.o $(TS_LIB) \
     $(CLIENT_LIB)

@@ -108,12 +108,12 @@ int cmd_run(int argc, char **argv)
     }
     if (guest_opts_check(&o.g, 0, NULL) < 0)
         return CLI_EXIT_ERROR;
+    if (o.g.net.enabled && !cli_has_net)
+        return cli_exec_net(argc, argv); /* the static CLI has no netlink */
     if (qemu) {
         if (o.g.asked_auto)
             cli_msg("using the qemu monitor");
         return run_qemu_cold(&o);
     }
-    if (o.g.net.enabled && !cli_has_net)
-        return cli_exec_net(argc, argv); /* the static CLI has no netlink */
     return run_cold(&o);
 }

@@ -49,13 +49,14 @@ static const struct rule {
     {'b', "--block", UNIK, NULL},
     {GO_MONITOR, "--monitor", ALL, NULL},
     {GO_WATCHDOG, "--watchdog", PD | KD, NULL},
-    /* Bridge NICs: lightvmd makes them for qemu guests. */
-    {GO_NET, "--net", UNIK | QD, NULL},
-    {GO_NET_SUBNET, "--net-subnet", UNIK | QD, NULL},
-    {GO_NET_NAT, "--net-nat", UNIK | QD, NULL},
-    {GO_NET_DHCP, "--net-dhcp", UNIK | QD, NULL},
-    {GO_NET_IP, "--ip", ALL, NULL}, /* qemu cold: with --tap (below) */
-    {GO_NET_NO_FILTER, "--net-no-filter", UNIK | QD, NULL},
+    /* Bridge NICs, for every monitor (toolstack/nic.c); the Tinyx init
+     * has no DHCP client. */
+    {GO_NET, "--net", ALL, NULL},
+    {GO_NET_SUBNET, "--net-subnet", ALL, NULL},
+    {GO_NET_NAT, "--net-nat", ALL, NULL},
+    {GO_NET_DHCP, "--net-dhcp", UNIK, "the Tinyx init has no DHCP client"},
+    {GO_NET_IP, "--ip", ALL, NULL}, /* qemu cold: with --tap, the tap's */
+    {GO_NET_NO_FILTER, "--net-no-filter", ALL, NULL},
     {'p', "--publish", QC | QD,
      "its guests get addresses of their own with --net"},
     {'w', "--wait-ready", QC | QD, "it has no health check"},
@@ -477,14 +478,8 @@ int guest_opts_check(struct guest_opts *o, int daemon, const char *hint)
                 o->ip_arg);
         return -1;
     }
-    if (qemu && !daemon && o->net.enabled) {
-        if (!tap) { /* --ip alone: an address on the bridge */
-            cli_msg("--ip needs lightvmd for the qemu monitor (start it "
-                    "with 'lightvmd &')");
-            return -1;
-        }
+    if (qemu && !daemon && tap)
         memset(&o->net, 0, sizeof o->net); /* --ip is the tap's */
-    }
     return 0;
 }
 

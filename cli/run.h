@@ -44,4 +44,20 @@ int run_daemon(struct lightvm *c, struct run_opts *o);
 int run_cold(struct run_opts *o);
 int run_qemu_cold(struct run_opts *o);
 
+/* run_qemu_net.c (lightvm-net; cli/static_net.c in the static CLI, which
+ * hands every cold --net run to lightvm-net first): a cold qemu guest's
+ * NIC on a lightvm bridge, made by toolstack/nic.c as proc guests' are. */
+struct run_qemu_nic {
+    struct guest_net gn;
+    char id[GUEST_ID_LEN + 1]; /* names its tap and lease */
+    char run_dir[PATH_MAX];
+    int tap_fd; /* QEMU's copy is made at start: close ours then */
+};
+struct qemu_vm_config;
+/* Attach a NIC as (ns) says and set (cfg) up to use it; says where. */
+int run_qemu_nic(const struct guest_net_spec *ns, struct qemu_vm_config *cfg,
+                 struct run_qemu_nic *n, struct lvm_err *err);
+/* Undo run_qemu_nic (nothing if none was made). */
+void run_qemu_nic_release(struct run_qemu_nic *n);
+
 #endif

@@ -32,6 +32,7 @@ struct qrun {
     double timeout, ready_timeout;
     int wait_ready, quiet;
     char ip[24];
+    struct run_qemu_nic nic; /* --net: a NIC on a lightvm bridge */
 };
 
 /* The image's settings, then the options on top. 0, or -1 with (err). */
@@ -195,6 +196,7 @@ int run_qemu_cold(struct run_opts *o)
         return CLI_EXIT_ERROR;
     struct lvm_err err;
     struct loop l = {.q = q, .sigfd = -1, .timerfd = -1, .readyfd = -1};
+    q->nic.tap_fd = -1;
     int code = CLI_EXIT_ERROR, console = STDOUT_FILENO;
     if (configure(o, q, &err) < 0)
         goto fail;
@@ -222,8 +224,15 @@ int run_qemu_cold(struct run_opts *o)
         lvm_err_set(&err, errno, "set up signals and timers");
         goto fail;
     }
+    if (o->g.net.enabled && run_qemu_nic(&o->g.net, &q->cfg, &q->nic, &err) < 0)
+        goto fail;
     uint64_t t0 = host_now_ns();
-    if (qemu_vm_start(&q->cfg, console, &l.vm, &err) < 0)
+    int started = qemu_vm_start(&q->cfg, console, &l.vm, &err);
+    if (q->nic.tap_fd >= 0) { /* QEMU has its own copy */
+        close(q->nic.tap_fd);
+        q->nic.tap_fd = -1;
+    }
+    if (started < 0)
         goto fail;
     if (getenv("LIGHTVM_TIMING"))
         fprintf(stderr, "lightvm: timing (us): start %.0f (until QEMU is up)\n",
@@ -247,6 +256,7 @@ fail:
     cli_error(&err);
 out:
     qemu_vm_free(l.vm);
+    run_qemu_nic_release(&q->nic); /* tap, lease, filter entry */
     if (console != STDOUT_FILENO && console >= 0)
         close(console);
     if (l.sigfd >= 0)

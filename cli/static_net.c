@@ -15,6 +15,7 @@
  * ones.
  */
 #include "cli/cli.h"
+#include "cli/run.h"
 #include "toolstack/dev_net.h"
 #include "toolstack/guest.h"
 
@@ -83,4 +84,20 @@ int dev_net_attach(struct guest *g, const struct guest_spec *spec,
 void dev_net_release(struct guest *g)
 {
     (void)g; /* nothing was attached */
+}
+
+/* A cold qemu guest's NIC: as above, `run --net` goes to lightvm-net
+ * before it could get here. */
+int run_qemu_nic(const struct guest_net_spec *ns, struct qemu_vm_config *cfg,
+                 struct run_qemu_nic *n, struct lvm_err *err)
+{
+    (void)ns;
+    (void)cfg;
+    n->tap_fd = -1;
+    return lvm_err_set(err, 0, "network devices need lightvm-net");
+}
+
+void run_qemu_nic_release(struct run_qemu_nic *n)
+{
+    (void)n;
 }

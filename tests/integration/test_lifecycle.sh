@@ -165,6 +165,38 @@ t_run_cold() { # MONITOR
     fi
 }
 
+# Without a daemon, a NIC on the bridge: the address it prints answers.
+t_run_cold_net() { # MONITOR
+    local m=$1 mem=16M out=$TMP/cold-net-$1.err ip pid rc=0
+    [ "$m" = qemu ] && mem=128M
+    nsx $LIGHTVM run --no-daemon --monitor "$m" -m $mem --net "$(image "$m" net)" \
+        >/dev/null 2>"$out" &
+    pid=$!
+    local deadline=$((SECONDS + BOOT_TIMEOUT))
+    until ip=$(sed -n 's/.* net0: ip \([0-9.]*\)\/.*/\1/p' "$out") && [ -n "$ip" ]; do
+        kill -0 $pid 2>/dev/null && [ $SECONDS -lt $deadline ] || { cat "$out"; return 1; }
+        read -rt 0.05 <> <(:) 2>/dev/null || true
+    done
+    echo "$m guest at $ip"
+    if [ "$m" = qemu ]; then
+        local reply=""
+        until [[ $reply == "+PONG"* || $reply == "-DENIED"* ]]; do
+            [ $SECONDS -lt $deadline ] || { echo "redis never answered"; rc=1; break; }
+            reply=$(nsx timeout 5 bash -c "exec 3<>/dev/tcp/$ip/6379 && printf 'PING\r\n' >&3 && read -r r <&3 && echo \$r" 2>/dev/null)
+        done
+    else
+        nsx "$NETC" daytime "$ip" || rc=1
+    fi
+    kill -INT $pid # asks for a poweroff
+    wait $pid
+    # Its tap and lease went with it.
+    ! nsx ip -o link show | grep -q "$(sed -n 's/.* tap \(lvt[0-9a-f]*\).*/\1/p' "$out")" ||
+        { echo "tap left"; rc=1; }
+    ! find "$LIGHTVM_RUN_DIR/net" -type f -name "$ip" 2>/dev/null | grep -q . ||
+        { echo "lease of $ip left"; rc=1; }
+    return $rc
+}
+
 check build_image t_build_image
 check daemon t_daemon
 for m in $MONITORS; do
@@ -174,6 +206,7 @@ check adopt_after_kill9 t_adopt
 for m in $MONITORS; do
     check "net_$m" t_net "$m"
     check "run_cold_$m" t_run_cold "$m"
+    check "run_cold_net_$m" t_run_cold_net "$m"
 done
 daemon_stop
 check no_leftovers no_new_leftovers
