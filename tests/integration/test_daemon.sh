@@ -541,7 +541,7 @@ t_guest_policy() {
     expect_status 125 $LIGHTVM create --monitor xen $EXAMPLES/idle/idle.elf 2>"$TMP/e" &&
         one_line "$TMP/e" "unknown monitor 'xen' (available: proc, kvm, qemu, auto)" || return 1
     expect_status 125 $LIGHTVM create -p 0:80 $EXAMPLES/idle/idle.elf 2>"$TMP/e" &&
-        one_line "$TMP/e" "(-p/--publish) is for qemu guests; proc and kvm guests get an address of their own with --net" || return 1
+        one_line "$TMP/e" "--publish is not supported for the proc monitor (its guests get addresses of their own with --net)" || return 1
     expect_status 2 $LIGHTVM create --name=-rf $EXAMPLES/idle/idle.elf 2>"$TMP/e" &&
         one_line "$TMP/e" "--name: character 1 ('-') is not allowed" || return 1
     [ -z "$($LIGHTVM list -q)" ]

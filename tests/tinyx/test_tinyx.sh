@@ -230,8 +230,8 @@ refused() {
 }
 
 test_run_refused_cold() { # flags that need lightvmd, or another monitor
-    refused "lightvm: --net needs lightvmd for the qemu monitor (start it" \
-        --net "$TMP/sh-true" &&
+    refused "lightvm: --net-dhcp is not supported for the qemu monitor" \
+        --net-dhcp "$TMP/sh-true" &&
         refused "lightvm: --mem-limit needs lightvmd for the qemu monitor" \
             --mem-limit 1G "$TMP/sh-true" &&
         refused "lightvm: --block is not supported for the qemu monitor" \
