@@ -4,7 +4,8 @@
  *   flood SOCKET hold N       open N connections, ask each for the version;
  *                             print how many were admitted and the first
  *                             refusal, then "holding" and hold them until
- *                             stdin closes or a signal
+ *                             stdin closes or a signal (it stops opening at
+ *                             the first left unanswered for 3 s: "failed")
  *   flood SOCKET idle N       open N connections, ask once, then wait until
  *                             the daemon closes each; print its message and
  *                             the seconds it took
@@ -21,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -40,6 +42,11 @@ static int dial(void)
     int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return -1;
+    /* A daemon that stops answering (or accepting: connect waits on a
+     * full backlog) is reported, not waited for. */
+    struct timeval tv = {3, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
     if (connect(fd, (struct sockaddr *)&addr, sizeof addr) < 0) {
         close(fd);
         return -1;
@@ -66,9 +73,10 @@ static int hold(int n)
     for (int i = 0; i < n; i++) {
         int fd = dial();
         if (fd < 0 || ask(fd, "{\"op\":\"version\"}") <= 0) {
-            failed++;
+            failed++; /* closed without a word, or no answer: stop */
             if (fd >= 0)
                 close(fd);
+            break;
         } else if (strstr(buf, "\"ok\":true")) {
             admitted++; /* kept open */
         } else {
