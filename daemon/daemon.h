@@ -53,6 +53,7 @@ struct conn_user {
     uid_t uid;
     unsigned conns;
     size_t q_bytes;
+    unsigned turns; /* requests read in this batch of events */
     struct conn_user *next;
 };
 

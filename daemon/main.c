@@ -223,6 +223,7 @@ static void run(struct daemon *d)
         }
         vm_bury(d);
         server_bury(d);
+        guard_batch_done(d);
     }
 }
 

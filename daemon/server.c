@@ -316,8 +316,13 @@ void server_client_event(struct daemon *d, struct client *c, uint32_t events)
         return;
     if (events & EPOLLOUT)
         flush(d, c);
-    if (!c->dead && (events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
-        client_read(d, c);
+    if (c->dead || !(events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
+        return;
+    /* A member past its turns in this batch waits for the next: its
+     * connection stays readable, so epoll reports it again. */
+    if (c->uid != 0 && c->user->turns++ >= GUARD_TURNS_PER_BATCH)
+        return;
+    client_read(d, c);
 }
 
 int server_client_dead(const struct client *c)

@@ -235,6 +235,12 @@ void guard_tick(struct daemon *d)
     }
 }
 
+void guard_batch_done(struct daemon *d)
+{
+    for (struct conn_user *u = d->guard.users; u; u = u->next)
+        u->turns = 0;
+}
+
 void guard_close(struct daemon *d)
 {
     if (d->guard.reserve_fd >= 0)

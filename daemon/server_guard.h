@@ -11,6 +11,10 @@
  * connection whose reply overflows is dropped. */
 #define GUARD_USER_OUTQ_MAX_BYTES (16u << 20)
 
+/* Requests of one member read per batch of events: members take turns by
+ * uid, not by connection, so many connections buy no more of the daemon. */
+#define GUARD_TURNS_PER_BATCH 4
+
 /* Fill in the caps no option gave, from RLIMIT_NOFILE (call after raising
  * it), and open the spare fd. */
 int guard_init(struct daemon *d, struct lvm_err *err);
@@ -25,6 +29,8 @@ int guard_accept_failed(struct daemon *d, int err);
 /* Every tick: listen again after a pause, log refusals not yet logged,
  * close idle connections (once a second). */
 void guard_tick(struct daemon *d);
+/* After a batch of events: every member's turns start again. */
+void guard_batch_done(struct daemon *d);
 void guard_close(struct daemon *d);
 
 /* server.c: close (c) (with (code) and (msg), a last error reply sent if it
