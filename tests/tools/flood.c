@@ -11,13 +11,15 @@
  *                             the seconds it took
  *   flood SOCKET spam K SECS  send requests as fast as the daemon answers,
  *                             8 in flight on each of K connections, for SECS
- *                             seconds; print how many were answered
+ *                             seconds or until SIGINT; print how many were
+ *                             answered
  *   flood SOCKET noread K     send list requests in turn on K connections,
  *                             never reading, until one is closed; print the
  *                             reply bytes each had been sent by then
  */
 #include <errno.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +30,13 @@
 #include <unistd.h>
 
 static struct sockaddr_un addr = {.sun_family = AF_UNIX};
+static volatile sig_atomic_t stop; /* SIGINT: spam reports and ends */
+
+static void on_int(int sig)
+{
+    (void)sig;
+    stop = 1;
+}
 static char buf[1 << 16];
 
 static double now(void)
@@ -140,20 +149,28 @@ static int spam(int k, double secs)
         p[i].fd = dial();
         p[i].events = POLLIN;
         inflight[i] = 0;
-        if (p[i].fd < 0) {
-            perror("flood: connect");
+        if (p[i].fd < 0 || ask(p[i].fd, "{\"op\":\"version\"}") <= 0 ||
+            !strstr(buf, "\"ok\":true")) {
+            printf("connection %d refused: %s\n", i, buf);
             return 1;
         }
     }
+    printf("spamming\n"); /* all admitted */
+    fflush(stdout);
     unsigned long answered = 0, refused = 0;
     double t0 = now(), end = t0 + secs;
-    while (now() < end) {
+    struct sigaction sa = {.sa_handler = on_int};
+    sigaction(SIGINT, &sa, NULL);
+    while (!stop && now() < end) {
         for (int i = 0; i < k; i++)
             while (inflight[i] < 8 &&
                    send(p[i].fd, req, sizeof req - 1, MSG_NOSIGNAL) > 0)
                 inflight[i]++;
-        if (poll(p, (nfds_t)k, 100) < 0)
+        if (poll(p, (nfds_t)k, 100) < 0) {
+            if (errno == EINTR)
+                continue;
             return 1;
+        }
         for (int i = 0; i < k; i++) {
             if (!p[i].revents)
                 continue;
