@@ -16,6 +16,7 @@
 
 struct lightvm {
     int fd;
+    struct sockaddr_un addr; /* to connect again after an idle close */
     int64_t next_tag;
     int64_t wait_tag;   /* of an outstanding lightvm_wait_send() */
     json_t *wait_reply; /* its reply, if it came during another call */
@@ -62,9 +63,29 @@ struct lightvm *lightvm_connect(const char *path, struct lightvm_error *e)
         free(c);
         return NULL;
     }
+    c->addr = a;
     c->next_tag = 1;
     c->wait_tag = -1;
     return c;
+}
+
+/* lightvmd closes a connection left silent for its idle timeout (docs/
+ * api.md); the request that found it closed was never read, so it may be
+ * sent again on a new one. */
+static int reconnect(struct lightvm *c, struct lightvm_error *e)
+{
+    int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+    if (fd < 0 ||
+        connect(fd, (struct sockaddr *)&c->addr, sizeof c->addr) < 0) {
+        fail(e, "unavailable", "cannot reach lightvmd at %s: %s",
+             c->addr.sun_path, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    close(c->fd);
+    c->fd = fd;
+    return 0;
 }
 
 void lightvm_close(struct lightvm *c)
@@ -115,9 +136,12 @@ static char *recv_raw(struct lightvm *c, struct lightvm_error *e)
 {
     char probe;
     ssize_t n;
+    int reset = 0;
     do
         n = recv(c->fd, &probe, 1, MSG_PEEK | MSG_TRUNC);
-    while (n < 0 && errno == EINTR);
+    /* A reset (lightvmd closed with our request unread) comes before a
+     * message it sent first, such as why it closed: read on once. */
+    while (n < 0 && (errno == EINTR || (errno == ECONNRESET && !reset++)));
     if (n <= 0) {
         fail(e, "unavailable", "lightvmd closed the connection%s%s",
              n < 0 ? ": " : "", n < 0 ? strerror(errno) : "");
@@ -138,23 +162,17 @@ static char *recv_raw(struct lightvm *c, struct lightvm_error *e)
     return buf;
 }
 
-/* Send (req) (consumed) with a fresh tag; return the reply with that tag
- * (an error reply becomes (e)). */
-static json_t *call(struct lightvm *c, json_t *req, int fd,
-                    struct lightvm_error *e)
+/* Send (s) and return the reply with (tag) (an error reply becomes (e)). */
+static json_t *exchange(struct lightvm *c, const char *s, int fd, int64_t tag,
+                        struct lightvm_error *e)
 {
-    int64_t tag = c->next_tag++;
-    json_object_set_new(req, "tag", json_integer(tag));
-    char *s = json_dumps(req, JSON_COMPACT);
-    json_decref(req);
-    if (!s) {
-        fail(e, "failed", "encode the request");
-        return NULL;
+    if (send_raw(c, s, strlen(s), fd, e) < 0) {
+        /* Closed by lightvmd: it may have said why before (a refusal, an
+         * idle close); that is the answer then. */
+        char probe;
+        if (recv(c->fd, &probe, 1, MSG_PEEK | MSG_DONTWAIT) <= 0)
+            return NULL;
     }
-    int r = send_raw(c, s, strlen(s), fd, e);
-    free(s);
-    if (r < 0)
-        return NULL;
     for (;;) {
         char *buf = recv_raw(c, e);
         if (!buf)
@@ -191,6 +209,31 @@ static json_t *call(struct lightvm *c, json_t *req, int fd,
         }
         return rep;
     }
+}
+
+/* Send (req) (consumed) with a fresh tag; return the reply with that tag
+ * (an error reply becomes (e)). A connection lightvmd closed as idle is
+ * made again, once, unless a wait is outstanding on it. */
+static json_t *call(struct lightvm *c, json_t *req, int fd,
+                    struct lightvm_error *e)
+{
+    int64_t tag = c->next_tag++;
+    json_object_set_new(req, "tag", json_integer(tag));
+    char *s = json_dumps(req, JSON_COMPACT);
+    json_decref(req);
+    if (!s) {
+        fail(e, "failed", "encode the request");
+        return NULL;
+    }
+    struct lightvm_error le = {.code = ""};
+    json_t *rep = exchange(c, s, fd, tag, &le);
+    if (!rep && !strcmp(le.code, "idle") && c->wait_tag < 0 &&
+        reconnect(c, &le) == 0)
+        rep = exchange(c, s, fd, tag, &le);
+    free(s);
+    if (!rep && e)
+        *e = le;
+    return rep;
 }
 
 int lightvm_call(struct lightvm *c, const char *request, int fd, char **reply,

@@ -52,11 +52,22 @@ struct outmsg {
     char data[];
 };
 
+/* Connections and queued reply bytes of one uid (server_guard.c). */
+struct conn_user {
+    uid_t uid;
+    unsigned conns;
+    size_t q_bytes;
+    unsigned turns; /* requests read in this batch of events */
+    struct conn_user *next;
+};
+
 struct client {
     int fd;
     struct ep_item ep;
     uid_t uid;
-    struct creds cr;                /* files it names are opened as it */
+    struct conn_user *user; /* counts it against its uid's caps */
+    uint64_t last_msg;      /* monotonic ns of its last request (idle) */
+    struct creds cr;        /* files it names are opened as it */
     struct outmsg *q_head, *q_tail; /* replies the client has not read yet */
     size_t q_bytes;
     int dead;       /* closed; freed after the current batch of events, once
@@ -171,6 +182,22 @@ struct daemon_bridge {
 };
 #define DAEMON_MAX_BRIDGES 16
 
+/* What keeps API group members from starving the API (server_guard.c):
+ * connection caps below the fd limit, root's apart from members', an idle
+ * timeout, and a spare fd to answer and close connections on EMFILE. */
+struct conn_guard {
+    unsigned max_members;    /* connections of all members together */
+    unsigned max_per_user;   /* of one member */
+    unsigned max_root;       /* root's, counted apart: members never use it */
+    unsigned idle_s;         /* close a connection silent this long; 0: never */
+    unsigned members, roots; /* open now */
+    struct conn_user *users;
+    int reserve_fd;    /* spare fd, given up to accept-and-refuse on EMFILE */
+    int listen_paused; /* listen fd out of epoll until the next tick */
+    unsigned long refused, unlogged; /* refusals; not yet logged */
+    uint64_t logged_at;              /* last refusal logged (monotonic ns) */
+};
+
 struct daemon {
     struct lvm_host host;
     struct netdev *nd; /* the main thread's netlink session, once needed */
@@ -198,6 +225,7 @@ struct daemon {
 
     struct client *clients;
     struct client *client_graveyard;
+    struct conn_guard guard;
     struct pool pool;
     struct cached_image *images;
 

@@ -8,6 +8,7 @@
  * restarted daemon finds and manages them again.
  */
 #include "daemon/daemon.h"
+#include "daemon/server_guard.h"
 #include "toolstack/audit.h"
 #include "toolstack/sandbox.h"
 #include "toolstack/text.h"
@@ -48,6 +49,14 @@ static const char usage[] =
     "  --pool-rate N      prepare at most N shells per second (default 500)\n"
     "  --config FILE      the operator's policy (default\n"
     "                     /etc/lightvm/lightvmd.conf, if it exists)\n"
+    "  --max-connections N           connections of all API group members\n"
+    "                     together (default: the fd limit / 8, at most 1024)\n"
+    "  --max-connections-per-user N  of one member (default: half the\n"
+    "                     above, at most 64)\n"
+    "  --max-connections-root N      root's, apart from members' (default:\n"
+    "                     the fd limit / 16, at most 256)\n"
+    "  --idle-timeout S   close a connection silent for S seconds, unless\n"
+    "                     it waits for a reply (default 60; 0: never)\n"
     "  -h, --help         this text\n";
 
 static volatile int quiet;
@@ -161,7 +170,7 @@ static int setup(struct daemon *d, struct lvm_err *err)
 
     rundir_recover(d);
     vm_net_sweep(d);
-    if (server_open(d, err) < 0)
+    if (guard_init(d, err) < 0 || server_open(d, err) < 0)
         return -1;
     d->ep_listen = (struct ep_item){.type = EP_LISTEN, .ptr = NULL};
     ep_add(d, d->listen_fd, &d->ep_listen);
@@ -210,6 +219,7 @@ static void run(struct daemon *d)
                 while (read(d->tick_fd, &x, sizeof x) == sizeof x)
                     ;
                 vm_tick(d);
+                guard_tick(d);
                 break;
             }
             case EP_AUDIT: audit_event(d); break;
@@ -217,12 +227,22 @@ static void run(struct daemon *d)
         }
         vm_bury(d);
         server_bury(d);
+        guard_batch_done(d);
     }
 }
 
 static int parse_args(struct daemon *d, int argc, char **argv)
 {
-    enum { O_RUN = 256, O_SOCK, O_GROUP, O_POOL, O_RATE, O_QUIET, O_CONFIG };
+    enum {
+        O_RUN = 256,
+        O_SOCK,
+        O_GROUP,
+        O_POOL,
+        O_RATE,
+        O_QUIET,
+        O_CONFIG,
+        O_CONN
+    };
     static const struct option opts[] = {
         {"run-dir", required_argument, NULL, O_RUN},
         {"socket", required_argument, NULL, O_SOCK},
@@ -231,6 +251,10 @@ static int parse_args(struct daemon *d, int argc, char **argv)
         {"pool-rate", required_argument, NULL, O_RATE},
         {"quiet", no_argument, NULL, O_QUIET},
         {"config", required_argument, NULL, O_CONFIG},
+        {"max-connections", required_argument, NULL, O_CONN},
+        {"max-connections-per-user", required_argument, NULL, O_CONN + 1},
+        {"max-connections-root", required_argument, NULL, O_CONN + 2},
+        {"idle-timeout", required_argument, NULL, O_CONN + 3},
         {"help", no_argument, NULL, 'h'},
         {0, 0, 0, 0}};
     const char *run = getenv("LIGHTVM_RUN_DIR");
@@ -238,6 +262,10 @@ static int parse_args(struct daemon *d, int argc, char **argv)
              run && *run ? run : HOST_RUN_DIR_DEFAULT);
     d->api_gid = (gid_t)-1;
     d->pool.rate = 500;
+    d->guard.idle_s = 60;
+    /* The connection options, in O_CONN order; 0 caps are derived later. */
+    unsigned *conn_opt[] = {&d->guard.max_members, &d->guard.max_per_user,
+                            &d->guard.max_root, &d->guard.idle_s};
     struct lvm_err err;
     if (pool_parse(&d->pool, "16M=32", &err) < 0)
         return -1;
@@ -279,6 +307,24 @@ static int parse_args(struct daemon *d, int argc, char **argv)
             break;
         case O_QUIET: quiet = 1; break;
         case O_CONFIG: config = optarg; break;
+        case O_CONN:
+        case O_CONN + 1:
+        case O_CONN + 2:
+        case O_CONN + 3: {
+            unsigned long v = strtoul(optarg, &end, 10);
+            if (*end || !*optarg || *optarg == '-' || v > 1000000 ||
+                (v == 0 && c != O_CONN + 3)) {
+                const struct option *o = opts;
+                while (o->val != c)
+                    o++;
+                fprintf(stderr, "lightvmd: --%s: '%s' is not a %s number\n",
+                        o->name, optarg,
+                        c == O_CONN + 3 ? "non-negative" : "positive");
+                return -1;
+            }
+            *conn_opt[c - O_CONN] = (unsigned)v;
+            break;
+        }
         case 'h': fputs(usage, stdout); exit(0);
         default: fputs(usage, stderr); return -1;
         }

@@ -4,7 +4,7 @@
  * and sent without blocking, so a slow or stuck client never holds up the
  * daemon (past a bound, it is disconnected instead).
  */
-#include "daemon/daemon.h"
+#include "daemon/server_guard.h"
 
 #include <errno.h>
 #include <grp.h>
@@ -15,9 +15,17 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #define OUTQ_MAX_BYTES (4u << 20)
+
+uint64_t server_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
 
 int server_open(struct daemon *d, struct lvm_err *err)
 {
@@ -76,11 +84,16 @@ static int allowed(const struct daemon *d, int fd, uid_t *uid)
 
 void server_accept(struct daemon *d)
 {
-    for (;;) {
+    /* Bounded: with connections arriving as fast as they are refused,
+     * the rest of the loop still gets its turn. */
+    for (int i = 0; i < 256; i++) {
         int fd =
             accept4(d->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-        if (fd < 0)
+        if (fd < 0) {
+            if (guard_accept_failed(d, errno))
+                continue;
             return;
+        }
         uid_t uid = (uid_t)-1;
         if (!allowed(d, fd, &uid)) {
             daemon_log("refused a client (uid %d): not root or in the API "
@@ -89,17 +102,24 @@ void server_accept(struct daemon *d)
             close(fd);
             continue;
         }
+        struct conn_user *u = guard_admit(d, fd, uid);
+        if (!u)
+            continue; /* answered and closed */
         struct client *c = calloc(1, sizeof *c);
         if (!c) {
+            guard_release(d, u);
             close(fd);
             continue;
         }
         c->fd = fd;
         c->uid = uid;
+        c->user = u;
+        c->last_msg = server_now_ns();
         creds_of_peer(fd, &c->cr);
         c->ep = (struct ep_item){.type = EP_CLIENT, .ptr = c};
         struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &c->ep};
         if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+            guard_release(d, u);
             close(fd);
             free(c);
             continue;
@@ -111,11 +131,18 @@ void server_accept(struct daemon *d)
     }
 }
 
-static void client_close(struct daemon *d, struct client *c)
+void server_client_close(struct daemon *d, struct client *c, const char *code,
+                         const char *msg)
 {
     if (c->dead)
         return;
     c->dead = 1;
+    if (code) { /* past its queued replies if there is room, else lost */
+        char *s = json_dumps(api_error(NULL, code, msg), JSON_COMPACT);
+        if (s)
+            send(c->fd, s, strlen(s), MSG_DONTWAIT | MSG_NOSIGNAL);
+        free(s);
+    }
     epoll_ctl(d->epfd, EPOLL_CTL_DEL, c->fd, NULL);
     close(c->fd);
     c->fd = -1;
@@ -125,7 +152,10 @@ static void client_close(struct daemon *d, struct client *c)
         free(m);
     }
     c->q_tail = NULL;
+    c->user->q_bytes -= c->q_bytes;
     c->q_bytes = 0;
+    guard_release(d, c->user);
+    c->user = NULL;
     if (c->prev)
         c->prev->next = c->next;
     else
@@ -175,13 +205,14 @@ static void flush(struct daemon *d, struct client *c)
         if (n < 0 && errno == EAGAIN)
             break;
         if (n < 0) {
-            client_close(d, c);
+            server_client_close(d, c, NULL, NULL);
             return;
         }
         c->q_head = m->next;
         if (!c->q_head)
             c->q_tail = NULL;
         c->q_bytes -= m->len;
+        c->user->q_bytes -= m->len;
         free(m);
     }
     set_events(d, c);
@@ -198,17 +229,22 @@ void server_reply(struct daemon *d, struct client *c, json_t *reply)
         return;
     }
     size_t len = strlen(s);
-    if (c->q_bytes + len > OUTQ_MAX_BYTES) {
-        /* It does not read its replies: let it go, not the daemon. */
-        daemon_log("dropping a client that does not read its replies");
+    if (c->q_bytes + len > OUTQ_MAX_BYTES ||
+        (c->uid != 0 && c->user->q_bytes + len > GUARD_USER_OUTQ_MAX_BYTES)) {
+        /* It does not read its replies: let it go, not the daemon. A
+         * member's connections together are held to a bound too, or
+         * many of them could hold the daemon's memory. */
+        daemon_log("dropping a client (uid %u) that does not read its "
+                   "replies",
+                   (unsigned)c->uid);
         free(s);
-        client_close(d, c);
+        server_client_close(d, c, NULL, NULL);
         return;
     }
     struct outmsg *m = malloc(sizeof *m + len);
     if (!m) {
         free(s);
-        client_close(d, c);
+        server_client_close(d, c, NULL, NULL);
         return;
     }
     m->next = NULL;
@@ -221,6 +257,7 @@ void server_reply(struct daemon *d, struct client *c, json_t *reply)
         c->q_head = m;
     c->q_tail = m;
     c->q_bytes += len;
+    c->user->q_bytes += len;
     flush(d, c);
 }
 
@@ -242,9 +279,10 @@ static void client_read(struct daemon *d, struct client *c)
     if (n < 0 && (errno == EAGAIN || errno == EINTR))
         return;
     if (n <= 0) {
-        client_close(d, c);
+        server_client_close(d, c, NULL, NULL);
         return;
     }
+    c->last_msg = server_now_ns();
     int fds[4], nfds = 0;
     for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm))
         if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) {
@@ -278,8 +316,13 @@ void server_client_event(struct daemon *d, struct client *c, uint32_t events)
         return;
     if (events & EPOLLOUT)
         flush(d, c);
-    if (!c->dead && (events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
-        client_read(d, c);
+    if (c->dead || !(events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
+        return;
+    /* A member past its turns in this batch waits for the next: its
+     * connection stays readable, so epoll reports it again. */
+    if (c->uid != 0 && c->user->turns++ >= GUARD_TURNS_PER_BATCH)
+        return;
+    client_read(d, c);
 }
 
 int server_client_dead(const struct client *c)
@@ -290,11 +333,12 @@ int server_client_dead(const struct client *c)
 void server_close_all(struct daemon *d)
 {
     while (d->clients)
-        client_close(d, d->clients);
+        server_client_close(d, d->clients, NULL, NULL);
     server_bury(d);
     if (d->listen_fd >= 0)
         close(d->listen_fd);
     d->listen_fd = -1;
+    guard_close(d);
     /* Remove the socket only if it is still the one we made. */
     struct stat st;
     if (d->sock_ino && stat(d->sock_path, &st) == 0 &&
