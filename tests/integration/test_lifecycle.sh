@@ -187,7 +187,10 @@ t_run_cold_net() { # MONITOR
     else
         nsx "$NETC" daytime "$ip" || rc=1
     fi
-    kill -INT $pid # asks for a poweroff
+    # Ctrl-C asks for a poweroff; a guest that does not heed it in 10 s
+    # gets the second Ctrl-C, which kills it, as a user would.
+    kill -INT $pid
+    timeout 10 tail --pid=$pid -f /dev/null || kill -INT $pid
     wait $pid
     # Its tap and lease went with it.
     ! nsx ip -o link show | grep -q "$(sed -n 's/.* tap \(lvt[0-9a-f]*\).*/\1/p' "$out")" ||
