@@ -284,7 +284,7 @@ static int parse(int argc, char **argv, struct qrun *q)
     const char *kind = kernel ? q->kernel.kind : q->m.kernel.kind;
     if (guest_ram_pick(GUEST_MON_QEMU, guest_kernel_of(kind), mem, img.mem,
                        &cfg->mem, &err) < 0) {
-        cli_msg("-%s", err.msg);
+        cli_msg("--%s", err.msg);
         return -1;
     }
     if (q->wait_ready && q->m.health == TINYX_HEALTH_NONE) {
