@@ -267,8 +267,9 @@ int guest_opt(int c, const char *arg, struct guest_opts *o)
         return 1;
     case GO_CONSOLE_LIMIT:
         if (layout_parse_size(arg, &o->console_limit) < 0 ||
-            o->console_limit == 0) {
-            cli_msg("--console-limit: '%s' is not a size", arg);
+            o->console_limit == 0 ||
+            o->console_limit > GUEST_CONSOLE_LIMIT_MAX) {
+            cli_msg("--console-limit: '%s' is not a size up to 1G", arg);
             return -1;
         }
         return 1;

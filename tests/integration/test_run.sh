@@ -136,6 +136,8 @@ t_cli_errors() {
         contains "$TMP/err" "unknown monitor 'xen' (available: proc, kvm, qemu, auto)" &&
         expect_status 2 $LIGHTVM run --name 'a b' $EXAMPLES/noop/noop.elf 2>"$TMP/err" &&
         contains "$TMP/err" "--name: character 2 (byte 0x20) is not allowed" &&
+        expect_status 2 $LIGHTVM run --console-limit 2G $EXAMPLES/noop/noop.elf 2>"$TMP/err" &&
+        contains "$TMP/err" "--console-limit: '2G' is not a size up to 1G" &&
         expect_status 0 $LIGHTVM run --help >/dev/null &&
         expect_status 0 $LIGHTVM --help >/dev/null
 }
