@@ -65,7 +65,7 @@ int pool_parse(struct pool *p, const char *spec, struct lvm_err *err)
         uint64_t ram;
         char *end;
         long n = strtol(eq + 1, &end, 10);
-        struct guest_ram_range rr = guest_ram_range(monitor, 0);
+        struct guest_ram_range rr = guest_ram_range(mon->kind, 0);
         if (layout_parse_size(item, &ram) < 0 || ram < rr.min || ram > rr.max ||
             ram % 4096 || *end || n < 0 || n > 100000)
             return lvm_err_set(err, EINVAL,
