@@ -8,6 +8,7 @@
  * restarted daemon finds and manages them again.
  */
 #include "daemon/daemon.h"
+#include "daemon/quota.h"
 #include "toolstack/audit.h"
 #include "toolstack/sandbox.h"
 #include "toolstack/text.h"
@@ -322,6 +323,7 @@ int main(int argc, char **argv)
     pool_stop(&d);
     server_close_all(&d);
     images_free_all(&d);
+    quota_free_all(&d);
     vm_net_close(&d);
     return 0;
 }
