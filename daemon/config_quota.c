@@ -243,6 +243,8 @@ void quota_host_defaults(struct quota_limits *q, uint64_t mem_total,
 {
     if (!mem_total) /* no /proc/meminfo: assume a small host */
         mem_total = 1ull << 30;
+    if (!ncpus)
+        ncpus = 1;
     const uint64_t def[QUOTA_KINDS] = {
         [QUOTA_GUESTS] = 64,
         /* Memory limits are what the kernel enforces: half the host's
