@@ -78,7 +78,14 @@ static int check(const struct quota_user *u, const struct quota_limits *lim,
                  const uint64_t need[QUOTA_KINDS], struct lvm_err *err)
 {
     char a[32], b[32], c[32];
-    for (unsigned k = 0; k < QUOTA_KINDS; k++) {
+    /* The bound on one guest's console first: a large console_limit
+     * also raises its default memory limit, and is the cause to name;
+     * then the number of guests, which every create takes. */
+    static const unsigned order[QUOTA_KINDS] = {
+        QUOTA_CONSOLE, QUOTA_GUESTS,        QUOTA_RAM,   QUOTA_MEM_LIMIT,
+        QUOTA_CPUS,    QUOTA_CONSOLE_TOTAL, QUOTA_PORTS, QUOTA_TEMPLATES};
+    for (unsigned i = 0; i < QUOTA_KINDS; i++) {
+        unsigned k = order[i];
         uint64_t used = u ? u->used[k] : 0, l = lim->v[k];
         if (!need[k] || l == QUOTA_UNLIMITED)
             continue;
