@@ -211,8 +211,8 @@ UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(UNIT_SRCS))
 
 # Unit tests link the toolstack and the daemon's pure parts: the request
-# parser, the config file and the network policy.
-DAEMON_PURE_OBJS := $(patsubst %,$(BUILD)/obj/daemon/%.o,request config netpolicy)
+# parser, the config file (with its quotas) and the network policy.
+DAEMON_PURE_OBJS := $(patsubst %,$(BUILD)/obj/daemon/%.o,request config config_quota netpolicy)
 $(BUILD)/tests/unit/%: tests/unit/%.c $(TS_LIB) $(DAEMON_PURE_OBJS) $(HOST_HDRS)
 	@mkdir -p $(dir $@)
 	$(call say,CC,$@)$(CC) $(HOST_CFLAGS) -Wno-missing-prototypes -o $@ $< \
@@ -257,10 +257,11 @@ build/fuzz/fuzz_request: tests/fuzz/fuzz_request.c daemon/request.c toolstack/ne
 	$(call say,FUZZ,$@)$(CLANG) $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_request.c \
 	    daemon/request.c toolstack/netaddr.c toolstack/error.c -ljansson
 
-build/fuzz/fuzz_config: tests/fuzz/fuzz_config.c daemon/config.c toolstack/netaddr.c toolstack/error.c $(HOST_HDRS)
+build/fuzz/fuzz_config: tests/fuzz/fuzz_config.c daemon/config.c daemon/config_quota.c toolstack/netaddr.c toolstack/error.c $(HOST_HDRS)
 	@mkdir -p $(dir $@)
 	$(call say,FUZZ,$@)$(CLANG) $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_config.c \
-	    daemon/config.c toolstack/netaddr.c toolstack/error.c -ljansson
+	    daemon/config.c daemon/config_quota.c toolstack/netaddr.c \
+	    toolstack/error.c -ljansson -lm
 
 .PHONY: fuzz fuzz-replay
 fuzz: $(FUZZ_TARGETS)

@@ -29,6 +29,7 @@ int cmd_save(int argc, char **argv);    /* cli/cmd_state.c */
 int cmd_restore(int argc, char **argv); /* cli/cmd_state.c */
 int cmd_tinyx(int argc, char **argv);   /* cli/cmd_tinyx.c */
 int cmd_net(int argc, char **argv);
+int cmd_quota(int argc, char **argv); /* cli/cmd_quota.c */
 
 /* 1 if this CLI does host networking itself; 0 in the static build, which
  * hands it to lightvm-net (cli/static_net.c). */

@@ -40,6 +40,7 @@ static const struct command commands[] = {
     {"rm", cmd_destroy, NULL},
     {"tinyx", cmd_tinyx,
      "build a minimal Linux VM for a Debian app, or its kernel"},
+    {"quota", cmd_quota, "your usage and limits in lightvmd"},
     {"net", cmd_net, "guest networking: bridge up/down, sweep, list ports"},
 };
 

@@ -2,6 +2,7 @@
  * api.c: lightvmd's operations (docs/api.md). Each request gets exactly
  * one reply, tagged like the request; `wait` replies when the guest exits.
  */
+#include "daemon/quota.h"
 #include "daemon/vm_monitor.h"
 #include "toolstack/cgroup.h"
 #include "toolstack/guest_name.h"
@@ -244,6 +245,13 @@ void api_handle(struct daemon *d, struct client *c, struct request *r, int fd)
     }
     if (r->op == OP_POOL) {
         op_pool(d, c, r);
+        return;
+    }
+    if (r->op == OP_QUOTA) { /* the caller's own, nobody else's */
+        json_t *o = reply_new(r, 1);
+        json_object_set_new(o, "uid", json_integer(c->cr.uid));
+        json_object_set_new(o, "quotas", quota_json(d, &c->cr));
+        server_reply(d, c, o);
         return;
     }
     if (r->op == OP_VERSION) {

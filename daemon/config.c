@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <pwd.h>
 #include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -34,11 +35,15 @@ void config_defaults(struct daemon_config *c)
     c->ranges[0] = (struct config_port_range){1024, 65535};
     c->naddrs = 1;
     netaddr_parse_ip4("127.0.0.1", &c->addrs[0]);
+    for (unsigned k = 0; k < QUOTA_KINDS; k++) {
+        c->quotas.members.v[k] = QUOTA_UNSET;
+        c->quotas.root.v[k] = QUOTA_UNLIMITED;
+    }
 }
 
 /* (s), cut and with anything unprintable shown as '?': messages are one
  * line whatever the file holds. */
-static const char *show(const char *s, char buf[48])
+const char *config_show(const char *s, char buf[48])
 {
     size_t i = 0;
     for (; i < 47 && s[i]; i++)
@@ -80,7 +85,7 @@ static int only(const struct ctx *x, const char *where, json_t *o,
         if (!ok) {
             char b[48], f[128];
             snprintf(f, sizeof f, "%s%s%s", where, *where ? "." : "",
-                     show(k, b));
+                     config_show(k, b));
             return bad(x, f, "unknown field");
         }
     }
@@ -127,7 +132,7 @@ static int parse_network(const struct ctx *x, json_t *o, unsigned i,
         return bad(x, f,
                    "'%s' is not a network device name (1 to 15 "
                    "characters, no '/', ':' or spaces)",
-                   show(br, b));
+                   config_show(br, b));
     snprintf(n->bridge, sizeof n->bridge, "%s", br);
     const char *sn = json_string_value(json_object_get(o, "subnet"));
     snprintf(f, sizeof f, "%s.subnet", where);
@@ -138,7 +143,7 @@ static int parse_network(const struct ctx *x, json_t *o, unsigned i,
         return bad(x, f,
                    "'%s' is not the bridge's ADDRESS/PREFIX (prefix 8 "
                    "to 30, e.g. 10.213.0.1/16)",
-                   show(sn, b));
+                   config_show(sn, b));
     json_t *v = json_object_get(o, "nat");
     snprintf(f, sizeof f, "%s.nat", where);
     if (v && !json_is_boolean(v))
@@ -221,7 +226,8 @@ static int parse_range(const struct ctx *x, json_t *v, const char *f,
         if (lo >= 0 && *end == '-')
             hi = port_digits(end + 1, &end);
         if (lo < 0 || hi < 0 || *end)
-            return bad(x, f, "'%s' is not a port or LOW-HIGH", show(s, b));
+            return bad(x, f, "'%s' is not a port or LOW-HIGH",
+                       config_show(s, b));
     } else {
         return bad(x, f, "must be a port number or a string \"LOW-HIGH\"");
     }
@@ -283,7 +289,8 @@ static int parse_ports(const struct ctx *x, json_t *o, struct daemon_config *c)
             if (!t)
                 return bad(x, f, "must be a string");
             if (netaddr_parse_ip4(t, &c->addrs[c->naddrs]) < 0)
-                return bad(x, f, "'%s' is not an IPv4 address", show(t, b));
+                return bad(x, f, "'%s' is not an IPv4 address",
+                           config_show(t, b));
             c->naddrs++;
         }
     }
@@ -298,7 +305,8 @@ static int parse_admin(const struct ctx *x, json_t *v, struct daemon_config *c)
         return bad(x, "admin_group", "must be a group name");
     if (!*s || strlen(s) >= sizeof c->admin_group || strchr(s, ':') ||
         strchr(s, '\n'))
-        return bad(x, "admin_group", "'%s' is not a group name", show(s, b));
+        return bad(x, "admin_group", "'%s' is not a group name",
+                   config_show(s, b));
     snprintf(c->admin_group, sizeof c->admin_group, "%s", s);
     return 0;
 }
@@ -335,7 +343,7 @@ int config_parse(const char *buf, size_t len, const char *name,
                  struct daemon_config *c, struct lvm_err *err)
 {
     static const char *const known[] = {"admin_group", "networks", "ports",
-                                        NULL};
+                                        "quotas", NULL};
     struct ctx x = {name, err};
     config_defaults(c);
     snprintf(c->path, sizeof c->path, "%s", name);
@@ -353,7 +361,7 @@ int config_parse(const char *buf, size_t len, const char *name,
          * made printable like the rest. */
         char b[48];
         return lvm_err_set(err, 0, "%s:%d:%d: %s", name, je.line, je.column,
-                           show(je.text, b));
+                           config_show(je.text, b));
     }
     int rc = -1;
     if (!json_is_object(o)) {
@@ -369,10 +377,56 @@ int config_parse(const char *buf, size_t len, const char *name,
         goto out;
     if ((v = json_object_get(o, "ports")) && parse_ports(&x, v, c) < 0)
         goto out;
+    if ((v = json_object_get(o, "quotas")) &&
+        config_quotas_parse(v, name, &c->quotas, err) < 0)
+        goto out;
     rc = 0;
 out:
     json_decref(o);
     return rc;
+}
+
+/* The host's RAM in bytes (/proc/meminfo's MemTotal), 0 if unknown. */
+static uint64_t mem_total(void)
+{
+    FILE *f = fopen("/proc/meminfo", "re");
+    unsigned long long kib = 0;
+    char line[128];
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "MemTotal: %llu kB", &kib) == 1)
+            break;
+    if (f)
+        fclose(f);
+    return (uint64_t)kib << 10;
+}
+
+/* After parsing: the members' quotas the file left unset come from the
+ * host; user and group names become ids (a name that does not resolve
+ * is an error, like a typo). */
+static int finish_quotas(const char *path, struct config_quotas *q,
+                         struct lvm_err *err)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    quota_host_defaults(&q->members, mem_total(), n > 0 ? (unsigned)n : 1);
+    for (unsigned i = 0; i < q->n; i++) {
+        struct config_quota_entry *e = &q->e[i];
+        if (e->group) {
+            struct group *gr = getgrnam(e->name);
+            if (!gr)
+                return lvm_err_set(err, 0,
+                                   "%s: field quotas.groups: no group '%s'",
+                                   path, e->name);
+            e->id = gr->gr_gid;
+        } else {
+            struct passwd *pw = getpwnam(e->name);
+            if (!pw)
+                return lvm_err_set(err, 0,
+                                   "%s: field quotas.users: no user '%s'", path,
+                                   e->name);
+            e->id = pw->pw_uid;
+        }
+    }
+    return 0;
 }
 
 int config_load(const char *path, struct daemon_config *c, struct lvm_err *err)
@@ -383,7 +437,7 @@ int config_load(const char *path, struct daemon_config *c, struct lvm_err *err)
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
     if (fd < 0 && errno == ENOENT && !named) {
         config_defaults(c);
-        return 0;
+        return finish_quotas(path, &c->quotas, err);
     }
     if (fd < 0)
         return lvm_err_set(err, errno, "%s", path);
@@ -419,8 +473,10 @@ int config_load(const char *path, struct daemon_config *c, struct lvm_err *err)
     }
     int rc = config_parse(buf, n, path, c, err);
     free(buf);
-    if (rc < 0 || !c->admin_group[0])
-        return rc;
+    if (rc < 0 || finish_quotas(path, &c->quotas, err) < 0)
+        return -1;
+    if (!c->admin_group[0])
+        return 0;
     struct group *gr = getgrnam(c->admin_group);
     if (!gr)
         return lvm_err_set(err, 0, "%s: field admin_group: no group '%s'", path,

@@ -1,8 +1,8 @@
 /*
  * config.h: lightvmd's configuration file (docs/daemon.md), the
  * operator's policy for API clients: which networks members may attach
- * to, which host ports and addresses they may publish, and which group is
- * trusted like root for network configuration.
+ * to, which host ports and addresses they may publish, which group is
+ * trusted like root for network configuration, and every user's quotas.
  *
  * The format is JSON (jansson) with whole-line # comments, one object
  * whose sections grow with the daemon; unknown fields are refused, so a
@@ -36,6 +36,46 @@ struct config_port_range {
     uint16_t lo, hi; /* inclusive */
 };
 
+/* Quotas (docs/security.md, "Quotas"): what one user's guests, and the
+ * daemon on its behalf, may hold at once. Counts, bytes, and CPUs in
+ * thousandths. */
+enum quota_kind {
+    QUOTA_GUESTS,        /* guests, running or exited, until destroyed */
+    QUOTA_RAM,           /* guest RAM, summed */
+    QUOTA_MEM_LIMIT,     /* memory limits (cgroup memory.max), summed */
+    QUOTA_CPUS,          /* CPU quotas, summed; a guest without one: 1 */
+    QUOTA_CONSOLE,       /* one guest's console_limit (not summed) */
+    QUOTA_CONSOLE_TOTAL, /* log bytes its guests may hold in the run dir */
+    QUOTA_PORTS,         /* host ports published (qemu forwards) */
+    QUOTA_TEMPLATES,     /* image templates the daemon holds for it */
+    QUOTA_KINDS
+};
+#define QUOTA_UNLIMITED UINT64_MAX
+#define QUOTA_UNSET (UINT64_MAX - 1) /* not set here: the next level's */
+#define CONFIG_MAX_QUOTA_ENTRIES 64
+
+struct quota_limits {
+    uint64_t v[QUOTA_KINDS];
+};
+
+/* Quotas of the users, or the members of the group, called (name). */
+struct config_quota_entry {
+    char name[64];
+    int group;
+    uint32_t id; /* uid or gid, resolved by config_load */
+    struct quota_limits q;
+};
+
+struct config_quotas {
+    /* Every member's; fields left QUOTA_UNSET get the host's defaults
+     * (quota_host_defaults) when the file is loaded. */
+    struct quota_limits members;
+    /* Root's: unlimited unless the file says otherwise. */
+    struct quota_limits root;
+    unsigned n;
+    struct config_quota_entry e[CONFIG_MAX_QUOTA_ENTRIES];
+};
+
 struct daemon_config {
     char path[256];       /* where it was read from; "" for the built-in one */
     char admin_group[64]; /* "": none */
@@ -50,6 +90,7 @@ struct daemon_config {
     unsigned naddrs;
     uint32_t addrs[CONFIG_MAX_ADDRS];
     int privileged; /* ranges may go below 1024 */
+    struct config_quotas quotas;
 };
 
 /* The built-in policy, used when there is no file: members get lvm0
@@ -68,5 +109,30 @@ int config_parse(const char *buf, size_t len, const char *name,
  * must belong to root and not be writable by others when the daemon runs
  * as root: whoever may write it may grant themselves anything. */
 int config_load(const char *path, struct daemon_config *c, struct lvm_err *err);
+
+/* ---- quotas (config_quota.c) ---- */
+struct json_t;
+struct creds;
+
+/* The quota's name, as in the file and the API ("ram"). */
+const char *quota_name(enum quota_kind k);
+
+/* Parse the "quotas" section (o) of file (name) into (q). */
+int config_quotas_parse(struct json_t *o, const char *name,
+                        struct config_quotas *q, struct lvm_err *err);
+
+/* Set (q)'s unset fields to the defaults of a host with (mem_total)
+ * bytes of RAM and (ncpus) CPUs (docs/daemon.md, "quotas"). */
+void quota_host_defaults(struct quota_limits *q, uint64_t mem_total,
+                         unsigned ncpus);
+
+/* Client (cr)'s quotas: root's for uid 0; else, field by field, its
+ * user entry's, else the largest of its groups' entries', else the
+ * members'. (q->members has its defaults already.) */
+void quota_limits_for(const struct config_quotas *q, const struct creds *cr,
+                      struct quota_limits *out);
+
+/* (s) cut to 47 characters and made printable, for one-line messages. */
+const char *config_show(const char *s, char buf[48]);
 
 #endif

@@ -98,6 +98,7 @@ struct waiter {
 
 struct cached_image;
 struct vm_monitor;
+struct quota_user;
 
 /* One record per guest, whatever its monitor: the monitor's own state
  * is (priv), reached only through (mon) (vm_monitor.h). */
@@ -133,6 +134,7 @@ struct vm {
     size_t index;                   /* in the daemon's array of guests */
     int dead;                       /* destroyed: in the graveyard */
     struct vm *grave_next;
+    uint64_t quota[QUOTA_KINDS]; /* what it is charged to its owner (quota.h) */
 };
 
 /* ---- The pool of prepared shells ------------------------------------------ */
@@ -228,6 +230,7 @@ struct daemon {
     struct conn_guard guard;
     struct pool pool;
     struct cached_image *images;
+    struct quota_user **quota_users; /* QUOTA_HASH buckets, by uid (quota.c) */
 
     /* Recent seccomp kills from the audit socket: pid -> system call. */
     struct {
@@ -385,22 +388,34 @@ void rundir_recover(struct daemon *d);
 unsigned long long proc_start_time(pid_t pid);
 
 /* images.c */
+/* Who holds references to a template: it is charged to each of them
+ * once (quota "templates"). */
+struct image_holder {
+    uid_t uid;
+    unsigned refs;
+    struct image_holder *next;
+};
+
 struct cached_image {
     struct image *img;
     dev_t dev;
     ino_t ino;
     long long mtime_ns;
     off_t size;
+    uint64_t bytes; /* what the daemon holds for it: template and file */
     unsigned refs;
+    struct image_holder *holders;
     struct cached_image *next;
 };
 
-/* The image in the regular file (fd), opened by the caller; (path) names
- * it. A file already loaded (same device, inode, size and mtime) is
- * shared. */
+/* The image in the regular file (fd), opened by the caller (cr); (path)
+ * names it. A file already loaded (same device, inode, size and mtime,
+ * whatever the path) is shared. Charged to (cr) once per template:
+ * refused (EDQUOT) beyond its quota "templates". */
 struct cached_image *images_get(struct daemon *d, const char *path, int fd,
-                                struct lvm_err *err);
-void images_put(struct daemon *d, struct cached_image *ci);
+                                const struct creds *cr, struct lvm_err *err);
+/* Drop (uid)'s reference; a template no guest uses is freed at once. */
+void images_put(struct daemon *d, struct cached_image *ci, uid_t uid);
 void images_free_all(struct daemon *d);
 
 #endif

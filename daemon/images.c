@@ -1,65 +1,96 @@
 /*
  * images.c: each guest image is loaded and validated once into its sealed
- * template memfd, then shared by every guest of it. Keyed by path and the
- * file's identity (device, inode, size, mtime), so a rebuilt image is
- * loaded again. Unused images are dropped beyond a few.
+ * template memfd, then shared by every guest of it. Keyed by the file's
+ * identity (device, inode, size, mtime) and never by path: one file
+ * reached through hard links, symlinks or bind mounts is one template,
+ * and a rebuilt image is loaded again. A template lives exactly as long
+ * as a guest uses it (the daemon's memory outside any cgroup: nothing is
+ * kept "for later", not even after a failed create), and is charged to
+ * each user holding it (quota "templates").
  */
-#include "daemon/daemon.h"
+#include "daemon/quota.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
-#define KEEP_UNUSED 8
+static struct image_holder **holder_of(struct cached_image *c, uid_t uid)
+{
+    struct image_holder **h = &c->holders;
+    while (*h && (*h)->uid != uid)
+        h = &(*h)->next;
+    return h;
+}
+
+static void drop(struct daemon *d, struct cached_image *ci)
+{
+    for (struct cached_image **p = &d->images; *p; p = &(*p)->next)
+        if (*p == ci) {
+            *p = ci->next;
+            break;
+        }
+    image_free(ci->img);
+    free(ci);
+}
 
 struct cached_image *images_get(struct daemon *d, const char *path, int fd,
-                                struct lvm_err *err)
+                                const struct creds *cr, struct lvm_err *err)
 {
     struct stat st;
     if (fstat(fd, &st) < 0)
         return lvm_err_set(err, errno, "%s", path), NULL;
     long long mtime =
         (long long)st.st_mtim.tv_sec * 1000000000ll + st.st_mtim.tv_nsec;
-    for (struct cached_image *c = d->images; c; c = c->next)
-        if (c->dev == st.st_dev && c->ino == st.st_ino &&
-            c->size == st.st_size && c->mtime_ns == mtime &&
-            !strcmp(c->img->path, path)) {
-            c->refs++;
-            return c;
+    struct cached_image *c = d->images;
+    while (c && !(c->dev == st.st_dev && c->ino == st.st_ino &&
+                  c->size == st.st_size && c->mtime_ns == mtime))
+        c = c->next;
+    if (!c) {
+        if (!(c = calloc(1, sizeof *c)))
+            return lvm_err_set(err, ENOMEM, "cache %s", path), NULL;
+        if (image_load_fd(fd, path, &c->img, err) < 0) {
+            free(c);
+            return NULL;
         }
-    struct cached_image *c = calloc(1, sizeof *c);
-    if (!c)
-        return lvm_err_set(err, ENOMEM, "cache %s", path), NULL;
-    if (image_load_fd(fd, path, &c->img, err) < 0) {
-        free(c);
-        return NULL;
+        c->dev = st.st_dev;
+        c->ino = st.st_ino;
+        c->size = st.st_size;
+        c->mtime_ns = mtime;
+        c->bytes = c->img->info.image_end - LVM_RAM_BASE + c->img->file_len;
+        c->next = d->images;
+        d->images = c;
     }
-    c->dev = st.st_dev;
-    c->ino = st.st_ino;
-    c->size = st.st_size;
-    c->mtime_ns = mtime;
-    c->refs = 1;
-    c->next = d->images;
-    d->images = c;
+    struct image_holder **h = holder_of(c, cr->uid);
+    if (!*h) { /* a new holder pays for the whole template */
+        struct image_holder *n = calloc(1, sizeof *n);
+        if (!n || quota_take(d, cr, QUOTA_TEMPLATES, c->bytes, err) < 0) {
+            if (!n)
+                lvm_err_set(err, ENOMEM, "cache %s", path);
+            free(n);
+            if (!c->refs)
+                drop(d, c);
+            return NULL;
+        }
+        n->uid = cr->uid;
+        *h = n;
+    }
+    (*h)->refs++;
+    c->refs++;
     return c;
 }
 
-void images_put(struct daemon *d, struct cached_image *ci)
+void images_put(struct daemon *d, struct cached_image *ci, uid_t uid)
 {
-    if (--ci->refs > 0)
-        return;
-    unsigned unused = 0;
-    for (struct cached_image **p = &d->images; *p;) {
-        struct cached_image *c = *p;
-        if (c->refs == 0 && ++unused > KEEP_UNUSED) {
-            *p = c->next;
-            image_free(c->img);
-            free(c);
-            continue;
-        }
-        p = &c->next;
+    struct image_holder **h = holder_of(ci, uid);
+    if (*h && --(*h)->refs == 0) {
+        struct image_holder *gone = *h;
+        *h = gone->next;
+        quota_give(d, uid, QUOTA_TEMPLATES, ci->bytes);
+        free(gone);
     }
+    if (--ci->refs == 0)
+        drop(d, ci);
 }
 
 void images_free_all(struct daemon *d)
@@ -67,6 +98,11 @@ void images_free_all(struct daemon *d)
     while (d->images) {
         struct cached_image *c = d->images;
         d->images = c->next;
+        while (c->holders) {
+            struct image_holder *h = c->holders;
+            c->holders = h->next;
+            free(h);
+        }
         image_free(c->img);
         free(c);
     }

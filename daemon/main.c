@@ -9,6 +9,7 @@
  */
 #include "daemon/daemon.h"
 #include "daemon/server_guard.h"
+#include "daemon/quota.h"
 #include "toolstack/audit.h"
 #include "toolstack/sandbox.h"
 #include "toolstack/text.h"
@@ -368,6 +369,7 @@ int main(int argc, char **argv)
     pool_stop(&d);
     server_close_all(&d);
     images_free_all(&d);
+    quota_free_all(&d);
     vm_net_close(&d);
     return 0;
 }

@@ -24,6 +24,7 @@ static const char *const op_names[] = {
     [OP_SUSPEND] = "suspend", [OP_RESUME] = "resume",
     [OP_WAIT] = "wait",       [OP_POOL] = "pool",
     [OP_SAVE] = "save",       [OP_RESTORE] = "restore",
+    [OP_QUOTA] = "quota",
 };
 
 #define NOPS (sizeof op_names / sizeof op_names[0])
@@ -57,7 +58,8 @@ static const char *const *fields_of(enum request_op op)
     case OP_SAVE: return save_fields;
     case OP_LIST: return list_fields;
     case OP_VERSION:
-    case OP_POOL: return no_fields;
+    case OP_POOL:
+    case OP_QUOTA: return no_fields;
     default: return target_fields;
     }
 }
@@ -448,7 +450,8 @@ int request_parse(const char *buf, size_t len, struct request *r,
         break;
     }
     case OP_VERSION:
-    case OP_POOL: rc = 0; break;
+    case OP_POOL:
+    case OP_QUOTA: rc = 0; break;
     default:
         rc = get_string(o, "id", r->target, sizeof r->target, 1, code, err) < 0
                  ? -1

@@ -34,8 +34,9 @@ enum request_op {
     OP_POOL,
     OP_SAVE,
     OP_RESTORE,
+    OP_QUOTA,
 };
-#define OP_LAST OP_RESTORE
+#define OP_LAST OP_QUOTA
 
 struct request {
     enum request_op op;

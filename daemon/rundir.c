@@ -16,6 +16,7 @@
  * Never the creator's to write into: the daemon (root) writes there by
  * path, and reads config.json back to decide which process to adopt.
  */
+#include "daemon/quota.h"
 #include "daemon/vm_monitor.h"
 
 #include <dirent.h>
@@ -178,6 +179,8 @@ int rundir_write_config(const struct daemon *d, const struct vm *v,
         "watchdog_ms", (int)v->watchdog_ms);
     if (o) /* so a restarted daemon can set its files' ownership again */
         json_object_set_new(o, "owner_gid", json_integer(v->owner_gid));
+    if (o) /* and charge its owner's quotas again */
+        json_object_set_new(o, "quota", quota_record(v));
     json_t *own = o ? v->mon->record(v) : NULL;
     if (own) /* what a restarted daemon needs of it: its monitor's part */
         json_object_update(o, own);

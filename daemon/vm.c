@@ -5,6 +5,7 @@
  * here asks which monitor a guest uses. Nothing here walks all guests on
  * the creation path: lookups are hashed, the listing array is appended to.
  */
+#include "daemon/quota.h"
 #include "daemon/vm_monitor.h"
 #include "toolstack/guest_name.h"
 #include "toolstack/monitor.h"
@@ -381,6 +382,9 @@ static void finish_destroy(struct daemon *d, struct vm *v);
 void vm_ended(struct daemon *d, struct vm *v)
 {
     v->state = VM_EXITED;
+    /* Its RAM, limits and ports are free again; its record and logs
+     * count until it is destroyed. */
+    quota_release(d, v, QUOTA_RUNNING);
     rundir_write_exit(d, v);
     if (v->destroyers || v->killed_by == KILLED_BY_DESTROY)
         finish_destroy(d, v);
@@ -408,6 +412,7 @@ static void finish_destroy(struct daemon *d, struct vm *v)
     v->audit_pending = 0;
     /* Gone before anyone hears so: a client that looks finds nothing. */
     rundir_remove(d, v->id);
+    quota_release(d, v, QUOTA_ALL);
     notify_waiters(d, v);
     answer_waiters(d, v, &v->destroyers);
     vm_remove(d, v);
@@ -525,5 +530,6 @@ void vm_recover(struct daemon *d, struct vm *v, json_t *cfg, int alive)
         alive = 0;
     }
     v->mon->recover(d, v, cfg, alive);
+    quota_recover(d, v, json_object_get(cfg, "quota"));
     vm_insert(d, v);
 }

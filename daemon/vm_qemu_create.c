@@ -6,6 +6,7 @@
  * detached and the daemon returns to its loop. The creator is answered
  * when QMP first answers (vm_qemu_ops.c), or when QEMU fails.
  */
+#include "daemon/quota.h"
 #include "daemon/vm_qemu.h"
 #include "monitors/qemu/qemu_image.h"
 #include "tinyx/tinyx.h"
@@ -264,6 +265,7 @@ static void discard(struct daemon *d, struct vm *v)
         cgroup_destroy(&q->cg, &ignore);
     q->have_cg = 0;
     rundir_remove(d, v->id);
+    quota_release(d, v, QUOTA_ALL);
     free(v->image);
     qvm_net_release(v);
     vm_monitor_qemu.release(d, v);
@@ -327,6 +329,17 @@ void qvm_create(struct daemon *d, struct waiter *w, const struct request *r,
     }
     if (configure(v, r, s, &err) < 0)
         goto fail_early;
+    /* The owner's quotas before anything is made. Its logs: the console,
+     * QEMU's and the init's, each bounded by console_limit. */
+    uint64_t need[QUOTA_KINDS];
+    quota_need(v->mem, v->mem_limit, r->cpus, 3 * q->console_limit, r->nports,
+               need);
+    need[QUOTA_CONSOLE] = q->console_limit;
+    if (quota_charge(d, cr, v, need, &err) < 0) {
+        code = "quota";
+        err.code = 0; /* the message says it all */
+        goto fail_early;
+    }
     if (restore) {
         q->op.fd = creds_open_data(cr, r->path, 0, &err);
         if (q->op.fd < 0) {
@@ -379,6 +392,7 @@ fail:
     return;
 fail_early:
     reply_error(d, w, code, &err);
+    quota_release(d, v, QUOTA_ALL);
     setup_close(s);
     if (q && q->op.fd >= 0)
         close(q->op.fd);

@@ -6,6 +6,7 @@
  * step here: create, exit accounting, pause (the cgroup freezer), the
  * control device, the watchdog, adoption after a daemon restart.
  */
+#include "daemon/quota.h"
 #include "daemon/vm_monitor.h"
 #include "toolstack/guest_policy.h"
 #include "toolstack/monitor.h"
@@ -185,13 +186,24 @@ static int launch_in(struct daemon *d, struct vm *v, struct guest *g,
     return rc;
 }
 
+/* The image's name as this request calls it (a template shared by
+ * several paths keeps the first one's): its file name without ".elf". */
+static void image_stem(const char *path, char out[64])
+{
+    const char *base = strrchr(path, '/');
+    snprintf(out, 64, "%s", base ? base + 1 : path);
+    char *dot = strrchr(out, '.');
+    if (dot && !strcmp(dot, ".elf"))
+        *dot = 0;
+}
+
 static void svm_release(struct daemon *d, struct vm *v)
 {
     struct svm *s = svm(v);
     if (!s)
         return;
     if (s->img)
-        images_put(d, s->img);
+        images_put(d, s->img, v->owner);
     free(s);
     v->priv = NULL;
 }
@@ -205,11 +217,6 @@ static int start(struct daemon *d, struct vm *v, const struct request *r,
 {
     uint64_t t0 = host_now_ns();
     struct svm *s = svm(v);
-    s->img = images_get(d, r->image, image_fd, err);
-    if (!s->img) {
-        *code = "invalid";
-        return -1;
-    }
     uint64_t ram = r->mem ? r->mem : guest_ram_range(mon->kind, 0).def;
     /* A console log lives in the run directory (a tmpfs, /run, on most
      * hosts): its default size is small, and it counts towards the
@@ -223,6 +230,23 @@ static int start(struct daemon *d, struct vm *v, const struct request *r,
         .console_limit = console_limit};
     uint64_t mem_limit =
         r->mem_limit ? r->mem_limit : guest_memory_limit(&need);
+    /* The owner's quotas before anything is made; given back by the
+     * caller if the create fails. */
+    uint64_t qneed[QUOTA_KINDS];
+    quota_need(ram, mem_limit, r->cpus, console_fd < 0 ? console_limit : 0, 0,
+               qneed);
+    if (quota_charge(d, cr, v, qneed, err) < 0) {
+        *code = "quota";
+        err->code = 0; /* the message says it all */
+        return -1;
+    }
+    s->img = images_get(d, r->image, image_fd, cr, err);
+    if (!s->img) {
+        *code = err->code == EDQUOT ? "quota" : "invalid";
+        if (err->code == EDQUOT)
+            err->code = 0;
+        return -1;
+    }
     struct guest_net_spec net;
     if (vm_net_spec(d, r, &net, err) < 0) {
         *code =
@@ -242,7 +266,9 @@ static int start(struct daemon *d, struct vm *v, const struct request *r,
         v->pooled = pooled;
         t_take = host_now_ns();
         memcpy(v->id, g->id, sizeof v->id);
-        vm_default_name(v, r, s->img->img->name);
+        char stem[64];
+        image_stem(r->image, stem);
+        vm_default_name(v, r, stem);
         int rc = rundir_give(d, v->id, cr, err);
         if (rc == 0)
             rc = launch_in(d, v, g, r, cr, s->img->img, mon, block_fds,
@@ -351,7 +377,8 @@ static void shell_create(struct daemon *d, struct waiter *w,
 fail:
     vm_op_done(d, w, code, lvm_err_str(&err, buf, sizeof buf), NULL);
 out:
-    if (v) {
+    if (v) { /* a failed create: nothing of it stays, nor its charges */
+        quota_release(d, v, QUOTA_ALL);
         svm_release(d, v);
         free(v->image);
         free(v);
@@ -417,6 +444,10 @@ static void finish_exit(struct daemon *d, struct vm *v)
     epoll_ctl(d->epfd, EPOLL_CTL_DEL, g->sb.pidfd, NULL);
     guest_free(g); /* removes its cgroup, unmaps its pages */
     s->g = NULL;
+    if (s->img) { /* no longer used by it: freed if no other guest does */
+        images_put(d, s->img, v->owner);
+        s->img = NULL;
+    }
     vm_ended(d, v);
 }
 

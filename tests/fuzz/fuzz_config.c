@@ -2,7 +2,8 @@
  * fuzz_config.c: libFuzzer target for lightvmd's config file parser
  * (daemon/config.c). Any bytes must give a policy within its limits, or a
  * refusal in one line; a parsed policy never lets members below 1024
- * unless it says "privileged", and its networks never overlap.
+ * unless it says "privileged", its networks never overlap, and its
+ * quotas are within their bounds (no sum of them can wrap).
  */
 #include "daemon/config.h"
 #include "toolstack/netaddr.h"
@@ -44,5 +45,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 abort();
         }
     }
+    const struct config_quotas *q = &c.quotas;
+    if (q->n > CONFIG_MAX_QUOTA_ENTRIES)
+        abort();
+    for (unsigned i = 0; i <= q->n; i++) {
+        const struct quota_limits *l = i < q->n ? &q->e[i].q : &q->members;
+        for (unsigned k = 0; k < QUOTA_KINDS; k++)
+            if (l->v[k] < QUOTA_UNSET && l->v[k] > (1ull << 50))
+                abort();
+        if (i < q->n && (!q->e[i].name[0] || strchr(q->e[i].name, ':')))
+            abort();
+    }
+    for (unsigned k = 0; k < QUOTA_KINDS; k++)
+        if (q->root.v[k] == QUOTA_UNSET)
+            abort();
     return 0;
 }
