@@ -406,7 +406,18 @@ struct cached_image {
     unsigned refs;
     struct image_holder *holders;
     struct cached_image *next;
+    int launched; /* a guest has started from it: worth keeping warm */
+    /* Kept warm with no guest (refs 0): still charged to (keeper), the
+     * last user to hold it, until taken again or evicted. */
+    int warm;
+    uid_t keeper;
+    uint64_t warm_since; /* order of eviction (a counter) */
 };
+
+/* Unused templates kept warm, daemon-wide: `lightvm run` of one image,
+ * over and over, loads it once. Each stays charged to its keeper's quota
+ * "templates", and a keeper short of quota loses its warm ones first. */
+#define IMAGES_WARM_MAX 8
 
 /* The image in the regular file (fd), opened by the caller (cr); (path)
  * names it. A file already loaded (same device, inode, size and mtime,
@@ -414,7 +425,10 @@ struct cached_image {
  * refused (EDQUOT) beyond its quota "templates". */
 struct cached_image *images_get(struct daemon *d, const char *path, int fd,
                                 const struct creds *cr, struct lvm_err *err);
-/* Drop (uid)'s reference; a template no guest uses is freed at once. */
+/* A guest started from (ci): it may be kept warm once unused. */
+void images_launched(struct cached_image *ci);
+/* Drop (uid)'s reference. A template no guest uses is kept warm if a
+ * guest ever started from it (never after a failed create), else freed. */
 void images_put(struct daemon *d, struct cached_image *ci, uid_t uid);
 void images_free_all(struct daemon *d);
 

@@ -3,10 +3,12 @@
  * template memfd, then shared by every guest of it. Keyed by the file's
  * identity (device, inode, size, mtime) and never by path: one file
  * reached through hard links, symlinks or bind mounts is one template,
- * and a rebuilt image is loaded again. A template lives exactly as long
- * as a guest uses it (the daemon's memory outside any cgroup: nothing is
- * kept "for later", not even after a failed create), and is charged to
- * each user holding it (quota "templates").
+ * and a rebuilt image is loaded again. A template lives as long as a
+ * guest uses it, and is charged to each user holding it (quota
+ * "templates": it is the daemon's memory, outside any cgroup). Once
+ * unused, a template a guest started from is kept warm (at most
+ * IMAGES_WARM_MAX, still charged to its last holder); one that never
+ * started a guest (a failed create) is freed at once.
  */
 #include "daemon/quota.h"
 
@@ -23,8 +25,18 @@ static struct image_holder **holder_of(struct cached_image *c, uid_t uid)
     return h;
 }
 
+static unsigned nwarm(const struct daemon *d)
+{
+    unsigned n = 0;
+    for (const struct cached_image *c = d->images; c; c = c->next)
+        n += c->warm;
+    return n;
+}
+
 static void drop(struct daemon *d, struct cached_image *ci)
 {
+    if (ci->warm)
+        quota_give(d, ci->keeper, QUOTA_TEMPLATES, ci->bytes);
     for (struct cached_image **p = &d->images; *p; p = &(*p)->next)
         if (*p == ci) {
             *p = ci->next;
@@ -32,6 +44,48 @@ static void drop(struct daemon *d, struct cached_image *ci)
         }
     image_free(ci->img);
     free(ci);
+}
+
+/* Free the oldest warm template (of (uid) only, if not (uid_t)-1);
+ * 0 if there was one. */
+static int evict(struct daemon *d, uid_t uid)
+{
+    struct cached_image *old = NULL;
+    for (struct cached_image *c = d->images; c; c = c->next)
+        if (c->warm && (uid == (uid_t)-1 || c->keeper == uid) &&
+            (!old || c->warm_since < old->warm_since))
+            old = c;
+    if (!old)
+        return -1;
+    drop(d, old);
+    return 0;
+}
+
+/* (cr) takes (c): a warm template's charge moves to it. */
+static int take(struct daemon *d, struct cached_image *c,
+                const struct creds *cr, struct lvm_err *err)
+{
+    struct image_holder **h = holder_of(c, cr->uid);
+    if (!*h) {
+        struct image_holder *n = calloc(1, sizeof *n);
+        if (!n)
+            return lvm_err_set(err, ENOMEM, "cache an image");
+        int paid = c->warm && c->keeper == cr->uid;
+        if (c->warm && !paid)
+            quota_give(d, c->keeper, QUOTA_TEMPLATES, c->bytes);
+        c->warm = 0;
+        /* Short of quota: its own warm templates go first. */
+        while (!paid && quota_take(d, cr, QUOTA_TEMPLATES, c->bytes, err) < 0)
+            if (evict(d, cr->uid) < 0) {
+                free(n);
+                return -1;
+            }
+        n->uid = cr->uid;
+        *h = n;
+    }
+    (*h)->refs++;
+    c->refs++;
+    return 0;
 }
 
 struct cached_image *images_get(struct daemon *d, const char *path, int fd,
@@ -61,36 +115,40 @@ struct cached_image *images_get(struct daemon *d, const char *path, int fd,
         c->next = d->images;
         d->images = c;
     }
-    struct image_holder **h = holder_of(c, cr->uid);
-    if (!*h) { /* a new holder pays for the whole template */
-        struct image_holder *n = calloc(1, sizeof *n);
-        if (!n || quota_take(d, cr, QUOTA_TEMPLATES, c->bytes, err) < 0) {
-            if (!n)
-                lvm_err_set(err, ENOMEM, "cache %s", path);
-            free(n);
-            if (!c->refs)
-                drop(d, c);
-            return NULL;
-        }
-        n->uid = cr->uid;
-        *h = n;
+    if (take(d, c, cr, err) < 0) {
+        if (!c->refs && !c->warm)
+            drop(d, c);
+        return NULL;
     }
-    (*h)->refs++;
-    c->refs++;
     return c;
+}
+
+void images_launched(struct cached_image *ci)
+{
+    ci->launched = 1;
 }
 
 void images_put(struct daemon *d, struct cached_image *ci, uid_t uid)
 {
+    static uint64_t clock;
     struct image_holder **h = holder_of(ci, uid);
+    int last = ci->refs == 1;
     if (*h && --(*h)->refs == 0) {
         struct image_holder *gone = *h;
         *h = gone->next;
-        quota_give(d, uid, QUOTA_TEMPLATES, ci->bytes);
         free(gone);
+        if (last && ci->launched) { /* kept warm, still the user's */
+            ci->warm = 1;
+            ci->keeper = uid;
+            ci->warm_since = ++clock;
+        } else {
+            quota_give(d, uid, QUOTA_TEMPLATES, ci->bytes);
+        }
     }
-    if (--ci->refs == 0)
+    if (--ci->refs == 0 && !ci->warm)
         drop(d, ci);
+    while (nwarm(d) > IMAGES_WARM_MAX)
+        evict(d, (uid_t)-1);
 }
 
 void images_free_all(struct daemon *d)

@@ -290,6 +290,7 @@ static int start(struct daemon *d, struct vm *v, const struct request *r,
         }
     }
     guest_shed_fds(g);
+    images_launched(s->img);
     s->g = g;
     v->pid = g->sb.pid;
     v->mem = g->ram_size;
