@@ -68,7 +68,7 @@ void cli_print_guest_json(const struct lightvm_guest *g)
     }
     if (g->exit.kind[0])
         json_object_set_new(o, "exit", exit_json(&g->exit));
-    if (!strcmp(g->monitor, "qemu")) {
+    if (g->accel[0]) { /* what the daemon says of an image with an app */
         json_object_set_new(o, "ready", json_boolean(g->ready));
         if (g->ready && g->ready_ms >= 0)
             json_object_set_new(o, "ready_ms", json_real(g->ready_ms));

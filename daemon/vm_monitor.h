@@ -13,6 +13,8 @@
  *   pause, unpause    api.c -> mon->pause; ends through vm_op_done()
  *   poweroff, suspend api.c -> mon->control (the guest's control device)
  *   save              api.c -> mon->save; ends through vm_op_done()
+ *   clone, migrate    designed in (NULL everywhere today: the snapshots
+ *                     issue implements them)
  *   kill              vm.c (destroy) -> mon->kill; its exit event follows
  *   exit accounting   mon->event(EP_SLOT_PROCESS) fills v->exit, then
  *                     vm_ended(); vm_forget() for one never reported
@@ -56,6 +58,17 @@ struct vm_monitor {
     /* Save its whole state to r->path as (w)'s client; NULL: cannot. */
     void (*save)(struct daemon *d, struct vm *v, struct waiter *w,
                  const struct request *r);
+    /* Designed in for the snapshots work, NULL until a monitor has them:
+     * start r->count guests from one saved state (r->path), sharing its
+     * pages copy-on-write, each with its own id, name, console and
+     * address, and answer (w) with them; */
+    void (*clone)(struct daemon *d, struct waiter *w, const struct request *r);
+    /* move (v) to another lightvmd over (fd) (a unix socket: pass the
+     * memory's fd; TCP: pre-copy dirty pages, then stop and copy), and
+     * answer (w) once the destination runs it. The source keeps running
+     * if anything fails. */
+    void (*migrate)(struct daemon *d, struct vm *v, struct waiter *w,
+                    const struct request *r, int fd);
     /* Every tick (100 ms): deadlines, watchdogs. May forget (v). */
     void (*tick)(struct daemon *d, struct vm *v, uint64_t now);
     /* Add its own fields to the guest's JSON in replies. */
