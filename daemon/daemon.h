@@ -406,18 +406,17 @@ struct cached_image {
     unsigned refs;
     struct image_holder *holders;
     struct cached_image *next;
-    int launched; /* a guest has started from it: worth keeping warm */
-    /* Kept warm with no guest (refs 0): still charged to (keeper), the
-     * last user to hold it, until taken again or evicted. */
-    int warm;
-    uid_t keeper;
+    int launched;        /* a guest has started from it: worth keeping warm */
+    int warm;            /* kept with no guest (refs 0), charged to nobody */
     uint64_t warm_since; /* order of eviction (a counter) */
 };
 
-/* Unused templates kept warm, daemon-wide: `lightvm run` of one image,
- * over and over, loads it once. Each stays charged to its keeper's quota
- * "templates", and a keeper short of quota loses its warm ones first. */
+/* Unused templates kept warm, daemon-wide, so that `lightvm run` of one
+ * image over and over loads it once: at most this many, of at most this
+ * many bytes together (the daemon's own memory, bounded whoever asks;
+ * the oldest goes first). */
 #define IMAGES_WARM_MAX 8
+#define IMAGES_WARM_BYTES (64ull << 20)
 
 /* The image in the regular file (fd), opened by the caller (cr); (path)
  * names it. A file already loaded (same device, inode, size and mtime,

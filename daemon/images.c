@@ -6,9 +6,10 @@
  * and a rebuilt image is loaded again. A template lives as long as a
  * guest uses it, and is charged to each user holding it (quota
  * "templates": it is the daemon's memory, outside any cgroup). Once
- * unused, a template a guest started from is kept warm (at most
- * IMAGES_WARM_MAX, still charged to its last holder); one that never
- * started a guest (a failed create) is freed at once.
+ * unused, a template a guest started from is kept warm, charged to
+ * nobody, within a small daemon-wide bound (IMAGES_WARM_MAX and
+ * IMAGES_WARM_BYTES); one that never started a guest (a failed create)
+ * is freed at once.
  */
 #include "daemon/quota.h"
 
@@ -25,18 +26,21 @@ static struct image_holder **holder_of(struct cached_image *c, uid_t uid)
     return h;
 }
 
-static unsigned nwarm(const struct daemon *d)
+/* Whether the warm templates are past their bound. */
+static int too_warm(const struct daemon *d)
 {
     unsigned n = 0;
+    uint64_t bytes = 0;
     for (const struct cached_image *c = d->images; c; c = c->next)
-        n += c->warm;
-    return n;
+        if (c->warm) {
+            n++;
+            bytes += c->bytes;
+        }
+    return n > IMAGES_WARM_MAX || bytes > IMAGES_WARM_BYTES;
 }
 
 static void drop(struct daemon *d, struct cached_image *ci)
 {
-    if (ci->warm)
-        quota_give(d, ci->keeper, QUOTA_TEMPLATES, ci->bytes);
     for (struct cached_image **p = &d->images; *p; p = &(*p)->next)
         if (*p == ci) {
             *p = ci->next;
@@ -46,22 +50,18 @@ static void drop(struct daemon *d, struct cached_image *ci)
     free(ci);
 }
 
-/* Free the oldest warm template (of (uid) only, if not (uid_t)-1);
- * 0 if there was one. */
-static int evict(struct daemon *d, uid_t uid)
+/* Free the oldest warm template. */
+static void evict(struct daemon *d)
 {
     struct cached_image *old = NULL;
     for (struct cached_image *c = d->images; c; c = c->next)
-        if (c->warm && (uid == (uid_t)-1 || c->keeper == uid) &&
-            (!old || c->warm_since < old->warm_since))
+        if (c->warm && (!old || c->warm_since < old->warm_since))
             old = c;
-    if (!old)
-        return -1;
-    drop(d, old);
-    return 0;
+    if (old)
+        drop(d, old);
 }
 
-/* (cr) takes (c): a warm template's charge moves to it. */
+/* (cr) takes a reference to (c); a new holder pays for all of it. */
 static int take(struct daemon *d, struct cached_image *c,
                 const struct creds *cr, struct lvm_err *err)
 {
@@ -70,19 +70,14 @@ static int take(struct daemon *d, struct cached_image *c,
         struct image_holder *n = calloc(1, sizeof *n);
         if (!n)
             return lvm_err_set(err, ENOMEM, "cache an image");
-        int paid = c->warm && c->keeper == cr->uid;
-        if (c->warm && !paid)
-            quota_give(d, c->keeper, QUOTA_TEMPLATES, c->bytes);
-        c->warm = 0;
-        /* Short of quota: its own warm templates go first. */
-        while (!paid && quota_take(d, cr, QUOTA_TEMPLATES, c->bytes, err) < 0)
-            if (evict(d, cr->uid) < 0) {
-                free(n);
-                return -1;
-            }
+        if (quota_take(d, cr, QUOTA_TEMPLATES, c->bytes, err) < 0) {
+            free(n);
+            return -1;
+        }
         n->uid = cr->uid;
         *h = n;
     }
+    c->warm = 0;
     (*h)->refs++;
     c->refs++;
     return 0;
@@ -132,23 +127,22 @@ void images_put(struct daemon *d, struct cached_image *ci, uid_t uid)
 {
     static uint64_t clock;
     struct image_holder **h = holder_of(ci, uid);
-    int last = ci->refs == 1;
     if (*h && --(*h)->refs == 0) {
         struct image_holder *gone = *h;
         *h = gone->next;
         free(gone);
-        if (last && ci->launched) { /* kept warm, still the user's */
-            ci->warm = 1;
-            ci->keeper = uid;
-            ci->warm_since = ++clock;
-        } else {
-            quota_give(d, uid, QUOTA_TEMPLATES, ci->bytes);
-        }
+        quota_give(d, uid, QUOTA_TEMPLATES, ci->bytes);
     }
-    if (--ci->refs == 0 && !ci->warm)
+    if (--ci->refs > 0)
+        return;
+    if (!ci->launched || ci->bytes > IMAGES_WARM_BYTES) {
         drop(d, ci);
-    while (nwarm(d) > IMAGES_WARM_MAX)
-        evict(d, (uid_t)-1);
+        return;
+    }
+    ci->warm = 1;
+    ci->warm_since = ++clock;
+    while (too_warm(d))
+        evict(d);
 }
 
 void images_free_all(struct daemon *d)
