@@ -169,8 +169,9 @@ t_run_cold() { # MONITOR
 t_run_cold_net() { # MONITOR
     local m=$1 mem=16M out=$TMP/cold-net-$1.err ip pid rc=0
     [ "$m" = qemu ] && mem=128M
-    nsx $LIGHTVM run --no-daemon --monitor "$m" -m $mem --net "$(image "$m" net)" \
-        >/dev/null 2>"$out" &
+    # nsenter execs lightvm: $! is the run itself.
+    nsenter --net=/run/netns/"$NS" $LIGHTVM run --no-daemon --monitor "$m" \
+        -m $mem --net "$(image "$m" net)" >/dev/null 2>"$out" &
     pid=$!
     local deadline=$((SECONDS + BOOT_TIMEOUT))
     until ip=$(sed -n 's/.* net0: ip \([0-9.]*\)\/.*/\1/p' "$out") && [ -n "$ip" ]; do
@@ -187,10 +188,11 @@ t_run_cold_net() { # MONITOR
     else
         nsx "$NETC" daytime "$ip" || rc=1
     fi
-    # Ctrl-C asks for a poweroff; a guest that does not heed it in 10 s
-    # gets the second Ctrl-C, which kills it, as a user would.
-    kill -INT $pid
-    timeout 10 tail --pid=$pid -f /dev/null || kill -INT $pid
+    # SIGTERM asks for a poweroff, as Ctrl-C does (a background job
+    # ignores SIGINT); a guest that does not heed it in 10 s gets the
+    # second, which kills it, as a user would.
+    kill -TERM $pid
+    timeout 10 tail --pid=$pid -f /dev/null || kill -TERM $pid
     wait $pid
     # Its tap and lease went with it.
     ! nsx ip -o link show | grep -q "$(sed -n 's/.* tap \(lvt[0-9a-f]*\).*/\1/p' "$out")" ||
