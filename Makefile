@@ -99,13 +99,13 @@ examples: $(EXAMPLE_ELFS)
 
 # ---- Shell (the process a guest runs in): static, musl ----------------
 
-SHELL_SRCS := monitors/shell/shell.c monitors/shell/guest_fds.c \
-              monitors/proc/proc_exec.c \
-              monitors/proc/trampoline.S $(wildcard monitors/kvm/*.c) \
-              monitors/kvm/kvm_stubs.S
+SHELL_SRCS := shell/shell.c shell/guest_fds.c \
+              shell/proc/proc_exec.c \
+              shell/proc/trampoline.S $(wildcard shell/kvm/*.c) \
+              shell/kvm/kvm_stubs.S
 SHELL_OBJS := $(patsubst %,$(BUILD)/shellobj/%.o,$(SHELL_SRCS))
-SHELL_HDRS := monitors/shell/shell.h monitors/common/plan.h include/lightvm/abi.h \
-              monitors/kvm/kvm.h
+SHELL_HDRS := shell/shell.h shell/plan.h include/lightvm/abi.h \
+              shell/kvm/kvm.h
 
 # musl has no Linux UAPI headers of its own: use the host's (linux-libc-dev)
 # without the rest of glibc's include directory.
@@ -143,7 +143,7 @@ TS_LIBS := -lseccomp -lelf -ljansson -lm
 CLI_SRCS := $(filter-out cli/static_net.c,$(wildcard cli/*.c))
 CLI_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(CLI_SRCS))
 HOST_HDRS := $(wildcard include/lightvm/*.h toolstack/*.h cli/*.h \
-               daemon/*.h monitors/common/*.h)
+               daemon/*.h shell/plan.h)
 
 $(BUILD)/obj/%.o: %.c $(HOST_HDRS)
 	@mkdir -p $(dir $@)
@@ -278,7 +278,7 @@ fuzz-replay: $(FUZZ_TARGETS)
 include bench/bench.mk
 -include tinyx/tinyx.mk
 -include net/net.mk
--include monitors/kvm/kvm.mk
+-include tests/kvm/kvm.mk
 
 deps:
 	./scripts/deps.sh
@@ -314,7 +314,7 @@ format:
 
 lint:
 	clang-format --dry-run -Werror $(STYLE_FILES)
-	$(CPPCHECK) toolstack daemon client cli monitors guest tinyx bench \
+	$(CPPCHECK) toolstack daemon client cli shell guest tinyx bench \
 	    tests/tools tests/unit
 
 clean:

@@ -4,7 +4,7 @@
  * nothing else of the shell's below them, belt-and-braces limits, and the
  * guest's name as the process's.
  */
-#include "monitors/shell/shell.h"
+#include "shell/shell.h"
 
 #include <errno.h>
 #include <fcntl.h>

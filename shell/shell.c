@@ -8,7 +8,7 @@
  * (for kvm, creates the VM from the /dev/kvm fd that came with PREPARE),
  * answers READY, then waits for the PLAN that turns it into a guest.
  */
-#include "monitors/shell/shell.h"
+#include "shell/shell.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -5,7 +5,7 @@
 #ifndef LVM_SHELL_H
 #define LVM_SHELL_H
 
-#include "monitors/common/plan.h"
+#include "shell/plan.h"
 
 #include <stddef.h>
 #include <stdint.h>

@@ -2,9 +2,9 @@
 # qemu monitor. Included by the top-level Makefile; everything Tinyx needs
 # to build and test is here.
 
-TINYX_SRCS := $(wildcard tinyx/*.c) $(wildcard monitors/qemu/*.c)
+TINYX_SRCS := $(wildcard tinyx/*.c) $(wildcard toolstack/qemu/*.c)
 TINYX_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(TINYX_SRCS))
-TINYX_HDRS := $(wildcard tinyx/*.h monitors/qemu/*.h)
+TINYX_HDRS := $(wildcard tinyx/*.h toolstack/qemu/*.h)
 TINYX_LIB := $(BUILD)/lib/libtinyx.a
 # A statically linked CLI (CLI_STATIC) needs libarchive's and libcrypto's
 # own dependencies spelt out; only the objects used are pulled in.
@@ -61,9 +61,9 @@ TINYX_FUZZ_BINS := $(patsubst %,build/fuzz/fuzz_tinyx_%,$(TINYX_FUZZ))
 TINYX_FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -O1 -g -Iinclude -I. \
                      -fsanitize=fuzzer,address,undefined \
                      -fno-sanitize-recover=undefined
-TINYX_FUZZ_SRCS := tinyx/dpkg.c tinyx/manifest.c tinyx/kconfig.c \
-                   tinyx/argsplit.c tinyx/elfdeps.c monitors/qemu/qemu_qmp.c \
-                   monitors/qemu/qemu_control.c \
+TINYX_FUZZ_SRCS := tinyx/dpkg.c toolstack/qemu/tinyx_manifest.c tinyx/kconfig.c \
+                   tinyx/argsplit.c tinyx/elfdeps.c toolstack/qemu/qemu_qmp.c \
+                   toolstack/qemu/qemu_control.c \
                    toolstack/error.c toolstack/fdpass.c
 build/fuzz/fuzz_tinyx_%: tests/fuzz/fuzz_tinyx_%.c $(TINYX_FUZZ_SRCS) \
     $(TINYX_HDRS)

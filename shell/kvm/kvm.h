@@ -14,7 +14,7 @@
 #ifndef LVM_KVM_H
 #define LVM_KVM_H
 
-#include "monitors/common/plan.h"
+#include "shell/plan.h"
 
 #include <linux/kvm.h>
 #include <stddef.h>

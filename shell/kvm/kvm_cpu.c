@@ -28,7 +28,7 @@
  * The GDT, TSS and IDT live in the monitor's supervisor pages; accessed
  * bits are preset so that the CPU need not write them.
  */
-#include "monitors/kvm/kvm.h"
+#include "shell/kvm/kvm.h"
 
 #include <errno.h>
 #include <string.h>

@@ -3,7 +3,7 @@
  * so a guest sees the same instruction set extensions it would see under
  * proc, minus what this VM lacks: there is one vCPU and no local APIC.
  */
-#include "monitors/kvm/kvm.h"
+#include "shell/kvm/kvm.h"
 
 #include <errno.h>
 #include <stdlib.h>

@@ -1,12 +1,12 @@
 /*
  * kvm_crash.c: how a kvm guest ends, told to the toolstack through the
- * report page (monitors/common/plan.h). A crash names what happened (the
+ * report page (shell/plan.h). A crash names what happened (the
  * exception and its address, the exit KVM gave), the signal the same
  * mistake would have killed a proc guest with, and the registers, so
  * `lightvm run` can say "crashed: SIGSEGV (...): page fault ..." and show
  * where.
  */
-#include "monitors/kvm/kvm.h"
+#include "shell/kvm/kvm.h"
 
 #include <signal.h>
 #include <stdarg.h>

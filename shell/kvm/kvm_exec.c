@@ -11,8 +11,8 @@
  * monitor's own seccomp filter (built by the toolstack,
  * toolstack/policy_kvm.c) loaded before the guest's first instruction.
  */
-#include "monitors/kvm/kvm.h"
-#include "monitors/shell/shell.h"
+#include "shell/kvm/kvm.h"
+#include "shell/shell.h"
 
 #include <errno.h>
 #include <fcntl.h>

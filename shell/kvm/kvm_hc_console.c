@@ -3,7 +3,7 @@
  * as the proc binding's write(1, ...) would: one bounded write, partial
  * writes reported as such, a full non-blocking console waited out.
  */
-#include "monitors/kvm/kvm.h"
+#include "shell/kvm/kvm.h"
 
 #include <errno.h>
 #include <poll.h>

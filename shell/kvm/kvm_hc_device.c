@@ -6,7 +6,7 @@
  * device page is the toolstack's (read-only to the guest), so the guest
  * cannot widen what it names.
  */
-#include "monitors/kvm/kvm.h"
+#include "shell/kvm/kvm.h"
 
 #include <errno.h>
 #include <string.h>

@@ -4,7 +4,7 @@
  * taps); yielding is one ppoll on those in the guest's mask, until its
  * deadline. The monitor waits nowhere else.
  */
-#include "monitors/kvm/kvm.h"
+#include "shell/kvm/kvm.h"
 
 #include <poll.h>
 #include <string.h>

@@ -7,7 +7,7 @@
  * the call, as the kernel's audit record does under proc. Under kvm no such
  * call ever reaches the host, so that number is the guest SDK's account.
  */
-#include "monitors/kvm/kvm.h"
+#include "shell/kvm/kvm.h"
 
 #include <signal.h>
 #include <string.h>

@@ -2,7 +2,7 @@
  * kvm_hc_time.c: LVM_HC_CLOCK_MONOTONIC and LVM_HC_CLOCK_WALL, the host's
  * clocks as they are (the proc binding reads the same two).
  */
-#include "monitors/kvm/kvm.h"
+#include "shell/kvm/kvm.h"
 
 #include <string.h>
 #include <time.h>

@@ -8,7 +8,7 @@
  * an error, as a proc guest's system call would get EFAULT, and never
  * faults the monitor.
  */
-#include "monitors/kvm/kvm.h"
+#include "shell/kvm/kvm.h"
 
 #include <errno.h>
 #include <string.h>

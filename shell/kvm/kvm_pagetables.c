@@ -13,7 +13,7 @@
  * 4 KiB pages at the edges. Accessed and dirty bits are preset, so a CPU
  * need not write the tables.
  */
-#include "monitors/kvm/kvm.h"
+#include "shell/kvm/kvm.h"
 
 #include <errno.h>
 #include <string.h>

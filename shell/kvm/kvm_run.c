@@ -7,7 +7,7 @@
  * everything else stops it with a report. Nothing makes the loop wait
  * except the yield hypercall, so a guest can never hang the monitor.
  */
-#include "monitors/kvm/kvm.h"
+#include "shell/kvm/kvm.h"
 
 #include <errno.h>
 #include <signal.h>

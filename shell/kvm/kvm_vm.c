@@ -9,7 +9,7 @@
  * the same addresses, which KVM follows (its memory slots name addresses,
  * not pages).
  */
-#include "monitors/kvm/kvm.h"
+#include "shell/kvm/kvm.h"
 
 #include <errno.h>
 #include <fcntl.h>

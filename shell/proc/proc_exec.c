@@ -5,7 +5,7 @@
  * seccomp filter. Every step is checked; any failure is reported to the
  * toolstack before the guest has run a single instruction.
  */
-#include "monitors/shell/shell.h"
+#include "shell/shell.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -1,4 +1,4 @@
-# monitors/kvm/kvm.mk: the kvm monitor's tests (its sources are part of
+# tests/kvm/kvm.mk: the kvm monitor's tests (its sources are part of
 # lightvm-shell, in the top-level Makefile). Included by the Makefile.
 #
 #   tests/kvm/guests/*.c  guests for the kvm suite (negative guests, a

@@ -6,8 +6,8 @@
  *
  * Usage: qemu_lifecycle IMAGE_DIR STATE_FILE
  */
-#include "monitors/qemu/qemu.h"
-#include "monitors/qemu/qemu_image.h"
+#include "toolstack/qemu/qemu.h"
+#include "toolstack/qemu/qemu_image.h"
 #include "tinyx/tinyx.h"
 
 #include <arpa/inet.h>

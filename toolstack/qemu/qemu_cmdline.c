@@ -3,7 +3,7 @@
  * why each option is there), and the port-forward syntax. Pure: no I/O,
  * unit-tested.
  */
-#include "monitors/qemu/qemu.h"
+#include "toolstack/qemu/qemu.h"
 #include "toolstack/guest_policy.h"
 
 #include <arpa/inet.h>

@@ -3,7 +3,7 @@
  * (the guest's ttyS1; the protocol is described in tinyx/init/init.c).
  * Pure, and fuzzed with the QMP parser.
  */
-#include "monitors/qemu/qemu.h"
+#include "toolstack/qemu/qemu.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -2,8 +2,8 @@
  * qemu_detached.c: start a QEMU that outlives its caller (see "a QEMU
  * that outlives its caller" in qemu.h): lightvmd's guests.
  */
-#include "monitors/qemu/qemu.h"
-#include "monitors/qemu/qemu_spawn.h"
+#include "toolstack/qemu/qemu.h"
+#include "toolstack/qemu/qemu_spawn.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -4,7 +4,7 @@
  * killed QEMU, and QEMU's own wait status when it is known. Pure (no
  * I/O), shared by qemu_vm_reap and lightvmd.
  */
-#include "monitors/qemu/qemu.h"
+#include "toolstack/qemu/qemu.h"
 
 #include <signal.h>
 #include <stdio.h>

@@ -3,7 +3,7 @@
  * KVM can run an ordinary Linux guest, and the TSC frequency a guest under
  * TCG must be told (it cannot calibrate it reliably, and hangs).
  */
-#include "monitors/qemu/qemu.h"
+#include "toolstack/qemu/qemu.h"
 
 #include <cpuid.h>
 #include <errno.h>

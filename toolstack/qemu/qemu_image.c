@@ -1,7 +1,7 @@
 /*
  * qemu_image.c: boot settings for a Tinyx image (see qemu_image.h).
  */
-#include "monitors/qemu/qemu_image.h"
+#include "toolstack/qemu/qemu_image.h"
 
 #include <errno.h>
 #include <poll.h>

@@ -4,7 +4,7 @@
 #ifndef LVM_QEMU_IMAGE_H
 #define LVM_QEMU_IMAGE_H
 
-#include "monitors/qemu/qemu.h"
+#include "toolstack/qemu/qemu.h"
 #include "tinyx/tinyx.h"
 
 /* Fill (cfg) to boot image (m): its kernel and initramfs, its suggested

@@ -3,7 +3,7 @@
  * host side is toolstack/nic.c's, as for proc and kvm guests, and QEMU
  * gets the tap's fd as a virtio-net device.
  */
-#include "monitors/qemu/qemu.h"
+#include "toolstack/qemu/qemu.h"
 #include "toolstack/netaddr.h"
 
 #include <stdio.h>

@@ -1,7 +1,7 @@
 /*
  * qemu_probe.c: is a guest's TCP port answering, seen from the host?
  */
-#include "monitors/qemu/qemu.h"
+#include "toolstack/qemu/qemu.h"
 
 #include <arpa/inet.h>
 #include <errno.h>

@@ -2,7 +2,7 @@
  * qemu_qmp.c: the QMP client (see qemu_qmp.h). jansson parses each line;
  * a line is at most QMP_BUF_MAX bytes, anything longer is an error.
  */
-#include "monitors/qemu/qemu_qmp.h"
+#include "toolstack/qemu/qemu_qmp.h"
 #include "toolstack/fdpass.h"
 
 #include <errno.h>

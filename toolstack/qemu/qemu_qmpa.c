@@ -3,7 +3,7 @@
  * lines and parsed by qmp_parse; a line longer than QMP_BUF_MAX ends the
  * connection rather than growing without bound.
  */
-#include "monitors/qemu/qemu_qmpa.h"
+#include "toolstack/qemu/qemu_qmpa.h"
 #include "toolstack/fdpass.h"
 
 #include <errno.h>

@@ -7,7 +7,7 @@
 #ifndef LVM_QEMU_QMPA_H
 #define LVM_QEMU_QMPA_H
 
-#include "monitors/qemu/qemu_qmp.h"
+#include "toolstack/qemu/qemu_qmp.h"
 
 #include <stdint.h>
 

@@ -3,7 +3,7 @@
  * file checks, free ports for forwards, and the child's set-up between
  * fork and exec.
  */
-#include "monitors/qemu/qemu_spawn.h"
+#include "toolstack/qemu/qemu_spawn.h"
 
 #include <arpa/inet.h>
 #include <errno.h>

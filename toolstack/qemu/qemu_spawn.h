@@ -6,7 +6,7 @@
 #ifndef LVM_QEMU_SPAWN_H
 #define LVM_QEMU_SPAWN_H
 
-#include "monitors/qemu/qemu.h"
+#include "toolstack/qemu/qemu.h"
 
 #include <stddef.h>
 #include <stdint.h>

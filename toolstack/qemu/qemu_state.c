@@ -3,8 +3,8 @@
  * is QEMU's migration into a file we open and hand over (getfd, fd: URI),
  * restore is an incoming migration from it into a new QEMU.
  */
-#include "monitors/qemu/qemu.h"
-#include "monitors/qemu/qemu_qmp.h"
+#include "toolstack/qemu/qemu.h"
+#include "toolstack/qemu/qemu_qmp.h"
 
 #include <errno.h>
 #include <fcntl.h>

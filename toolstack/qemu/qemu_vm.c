@@ -2,9 +2,9 @@
  * qemu_vm.c: start QEMU for a guest, serve its console and control
  * channel, stop it and say how it ended (see qemu.h).
  */
-#include "monitors/qemu/qemu.h"
-#include "monitors/qemu/qemu_qmp.h"
-#include "monitors/qemu/qemu_spawn.h"
+#include "toolstack/qemu/qemu.h"
+#include "toolstack/qemu/qemu_qmp.h"
+#include "toolstack/qemu/qemu_spawn.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
