@@ -136,14 +136,14 @@ $(BUILD)/bin/lightvm-shell: $(SHELL_OBJS)
 
 # ---- Toolstack library and CLI (host, glibc) ----------------------------
 
-TS_SRCS := $(wildcard toolstack/*.c)
+TS_SRCS := $(wildcard toolstack/*.c toolstack/qemu/*.c)
 TS_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(TS_SRCS))
 TS_LIB := $(BUILD)/lib/libtoolstack.a
 TS_LIBS := -lseccomp -lelf -ljansson -lm
 CLI_SRCS := $(filter-out cli/static_net.c,$(wildcard cli/*.c))
 CLI_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(CLI_SRCS))
-HOST_HDRS := $(wildcard include/lightvm/*.h toolstack/*.h cli/*.h \
-               daemon/*.h shell/plan.h)
+HOST_HDRS := $(wildcard include/lightvm/*.h toolstack/*.h toolstack/qemu/*.h \
+               cli/*.h daemon/*.h shell/plan.h)
 
 $(BUILD)/obj/%.o: %.c $(HOST_HDRS)
 	@mkdir -p $(dir $@)
@@ -193,12 +193,10 @@ endif
 DAEMON_SRCS := $(wildcard daemon/*.c)
 DAEMON_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(DAEMON_SRCS))
 
-# Parts add libraries the daemon links before the toolstack's (tinyx.mk).
-DAEMON_EXTRA_LIBS :=
 $(BUILD)/bin/lightvmd: $(DAEMON_OBJS) $(TS_LIB)
 	@mkdir -p $(dir $@)
 	$(call say,LD,$@)$(CC) $(HOST_LDFLAGS) -o $@ $(DAEMON_OBJS) \
-	    $(DAEMON_EXTRA_LIBS) $(TS_LIB) $(TS_LIBS) -lpthread
+	    $(TS_LIB) $(TS_LIBS) -lpthread
 
 BINS := $(BUILD)/bin/lightvm $(BUILD)/bin/lightvm-shell $(BUILD)/bin/lightvmd \
         $(if $(CLI_STATIC),$(BUILD)/bin/lightvm-net)

@@ -10,6 +10,7 @@
 #include "toolstack/guest_policy.h"
 #include "toolstack/qemu/qemu.h"
 #include "toolstack/qemu/qemu_image.h"
+#include "tinyx/kernel.h"
 #include "toolstack/host.h"
 
 #include <errno.h>

@@ -1,8 +1,10 @@
-# tinyx.mk: Tinyx (minimal Linux VMs for one Debian application) and the
-# qemu monitor. Included by the top-level Makefile; everything Tinyx needs
-# to build and test is here.
+# tinyx.mk: Tinyx (minimal Linux VMs for one Debian application): the
+# image builder and the guests' init, their tests and benchmark. Images
+# run under the qemu driver, part of the host library (toolstack/qemu/,
+# which owns the image format); the builder depends on it, never the
+# other way. Included by the top-level Makefile.
 
-TINYX_SRCS := $(wildcard tinyx/*.c) $(wildcard toolstack/qemu/*.c)
+TINYX_SRCS := $(wildcard tinyx/*.c)
 TINYX_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(TINYX_SRCS))
 TINYX_HDRS := $(wildcard tinyx/*.h toolstack/qemu/*.h)
 TINYX_LIB := $(BUILD)/lib/libtinyx.a
@@ -22,11 +24,6 @@ $(TINYX_OBJS) $(BUILD)/obj/cli/cmd_tinyx.o $(BUILD)/obj/cli/run_qemu.o \
 $(TINYX_LIB): $(TINYX_OBJS)
 	@mkdir -p $(dir $@)
 	$(call say,AR,$@)rm -f $@ && ar rcs $@ $^
-
-# lightvmd runs Tinyx images under the qemu monitor (daemon/vm_qemu*.c).
-DAEMON_EXTRA_LIBS += $(TINYX_LIB)
-$(BUILD)/bin/lightvmd: $(TINYX_LIB)
-$(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard daemon/vm_qemu*.c)): $(TINYX_HDRS)
 
 # The guest's init: static, musl, no libraries (like kvmtool's guest/init).
 TINYX_INIT_SRCS := $(wildcard tinyx/init/*.c)

@@ -8,7 +8,7 @@
  */
 #include "toolstack/qemu/qemu.h"
 #include "toolstack/qemu/qemu_image.h"
-#include "tinyx/tinyx.h"
+#include "toolstack/qemu/tinyx_manifest.h"
 
 #include <arpa/inet.h>
 #include <errno.h>

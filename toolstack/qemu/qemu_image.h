@@ -5,7 +5,7 @@
 #define LVM_QEMU_IMAGE_H
 
 #include "toolstack/qemu/qemu.h"
-#include "tinyx/tinyx.h"
+#include "toolstack/qemu/tinyx_manifest.h"
 
 /* Fill (cfg) to boot image (m): its kernel and initramfs, its suggested
  * memory, user-mode networking with the health-check port forwarded from

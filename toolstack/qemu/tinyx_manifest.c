@@ -1,8 +1,8 @@
 /*
- * manifest.c: read an image directory's manifest.json (written by
+ * tinyx_manifest.c: read an image directory's manifest.json (written by
  * tinyx_build, see docs/tinyx.md for the format) with jansson.
  */
-#include "tinyx/tinyx.h"
+#include "toolstack/qemu/tinyx_manifest.h"
 
 #include <errno.h>
 #include <jansson.h>
