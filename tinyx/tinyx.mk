@@ -32,7 +32,6 @@ $(TINYX_INIT): $(TINYX_INIT_SRCS) tinyx/init/init.h
 	$(call say,CC,$@)$(MUSL_CC) -std=c11 -D_GNU_SOURCE -Os -static $(WARN) \
 	    -o $@ $(TINYX_INIT_SRCS)
 
-all: $(TINYX_INIT)
 BINS += $(TINYX_INIT)
 
 # Unit tests of Tinyx link its library before the toolstack's.

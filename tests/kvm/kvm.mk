@@ -1,5 +1,5 @@
-# tests/kvm/kvm.mk: the kvm monitor's tests (its sources are part of
-# lightvm-shell, in the top-level Makefile). Included by the Makefile.
+# tests/kvm/kvm.mk: the kvm monitor's tests (its sources, shell/kvm/, are
+# part of lightvm-shell: shell/shell.mk). Included by the Makefile.
 #
 #   tests/kvm/guests/*.c  guests for the kvm suite (negative guests, a
 #                         ticker, libc and block checks), built with the SDK
