@@ -4,7 +4,7 @@
  */
 #include "cli/guest_opts.h"
 #include "cli/cli.h"
-#include "monitors/qemu/qemu.h"
+#include "toolstack/qemu/qemu.h"
 #include "toolstack/guest_name.h"
 #include "toolstack/layout.h"
 #include "toolstack/monitor.h"

@@ -9,7 +9,7 @@
 #include "cli/cli.h"
 #include "cli/run.h"
 #include "toolstack/guest_name.h"
-#include "monitors/qemu/qemu_image.h"
+#include "toolstack/qemu/qemu_image.h"
 #include "toolstack/host.h"
 
 #include <errno.h>

@@ -8,8 +8,9 @@
 #include "cli/cli.h"
 #include "cli/run.h"
 #include "toolstack/guest_policy.h"
-#include "monitors/qemu/qemu.h"
-#include "monitors/qemu/qemu_image.h"
+#include "toolstack/qemu/qemu.h"
+#include "toolstack/qemu/qemu_image.h"
+#include "tinyx/kernel.h"
 #include "toolstack/host.h"
 
 #include <errno.h>

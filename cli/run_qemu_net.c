@@ -6,7 +6,7 @@
  */
 #include "cli/cli.h"
 #include "cli/run.h"
-#include "monitors/qemu/qemu.h"
+#include "toolstack/qemu/qemu.h"
 #include "toolstack/host.h"
 #include "toolstack/netaddr.h"
 #include "toolstack/nic.h"

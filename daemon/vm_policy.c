@@ -8,7 +8,7 @@
  */
 #include "daemon/daemon.h"
 #include "daemon/netpolicy.h"
-#include "monitors/qemu/qemu.h"
+#include "toolstack/qemu/qemu.h"
 
 #include <stdio.h>
 

@@ -4,7 +4,7 @@
  * vm_qemu_ops.c (what goes through QMP: start, restore, pause, save) and
  * vm_qemu_adopt.c (after a daemon restart). Internal to those files.
  *
- * QEMU runs detached (monitors/qemu/qemu.h): it serves QMP and the
+ * QEMU runs detached (toolstack/qemu/qemu.h): it serves QMP and the
  * control channel on unix sockets in the guest's run directory, writes
  * the console and the init's reports to files there, and lives in the
  * guest's cgroup. The daemon holds QEMU's pidfd and a connection to each
@@ -14,8 +14,8 @@
 #define LVM_DAEMON_VM_QEMU_H
 
 #include "daemon/vm_monitor.h"
-#include "monitors/qemu/qemu.h"
-#include "monitors/qemu/qemu_qmpa.h"
+#include "toolstack/qemu/qemu.h"
+#include "toolstack/qemu/qemu_qmpa.h"
 
 /* Files of a qemu guest's run directory, besides config.json, exit.json
  * and console.log. */

@@ -8,8 +8,8 @@
  */
 #include "daemon/quota.h"
 #include "daemon/vm_qemu.h"
-#include "monitors/qemu/qemu_image.h"
-#include "tinyx/tinyx.h"
+#include "toolstack/qemu/qemu_image.h"
+#include "toolstack/qemu/tinyx_manifest.h"
 #include "toolstack/guest_name.h"
 
 #include <errno.h>

@@ -2,28 +2,21 @@
  * kernel.h: the kernel a Tinyx image boots. Either a tiny kernel built
  * from Debian's linux-source (tinyconfig + the platform options + what the
  * app needs), cached by the hash of that configuration, or Debian's stock
- * cloud kernel with its virtio modules carried in the image.
+ * cloud kernel with its virtio modules carried in the image. What an image
+ * records of its kernel (struct tinyx_kernel) is part of the image format,
+ * toolstack/qemu/tinyx_manifest.h.
  */
 #ifndef TINYX_KERNEL_H
 #define TINYX_KERNEL_H
 
 #include "toolstack/error.h"
+#include "toolstack/qemu/tinyx_manifest.h"
 
 #include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 
 #define KERNEL_CACHE_DEFAULT "/var/cache/lightvm/kernels"
-#define KERNEL_KEY_LEN 64
-
-struct tinyx_kernel {
-    char kind[8];           /* "tiny" or "stock" */
-    char path[PATH_MAX];    /* what QEMU boots: vmlinux (PVH) or vmlinuz */
-    char bzimage[PATH_MAX]; /* tiny: the compressed image too */
-    char version[96];       /* kernel release */
-    char key[KERNEL_KEY_LEN + 1]; /* tiny: configuration hash */
-    int acpi;                     /* the kernel has ACPI */
-};
 
 /* One option of a configuration fragment. */
 struct kconfig_opt {

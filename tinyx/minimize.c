@@ -4,7 +4,7 @@
  * one boot of the image under the qemu monitor.
  */
 #include "tinyx/minimize.h"
-#include "monitors/qemu/qemu_image.h"
+#include "toolstack/qemu/qemu_image.h"
 #include "tinyx/tinyx.h"
 
 #include <errno.h>

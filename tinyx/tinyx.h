@@ -2,13 +2,15 @@
  * tinyx.h: Tinyx, a minimal Linux VM for one unmodified Debian
  * application: its files, dependencies and a tiny init packed as an
  * initramfs, booted by a tiny kernel (or Debian's). The library behind
- * `lightvm tinyx` and the qemu monitor's image loader.
+ * `lightvm tinyx`. The image format it writes, and its reader, belong to
+ * the qemu driver that runs images (toolstack/qemu/tinyx_manifest.h).
  */
 #ifndef TINYX_TINYX_H
 #define TINYX_TINYX_H
 
 #include "tinyx/kernel.h"
 #include "toolstack/error.h"
+#include "toolstack/qemu/tinyx_manifest.h"
 
 #include <limits.h>
 #include <stdint.h>
@@ -16,8 +18,6 @@
 
 #define TINYX_MAX_PKGS 32
 #define TINYX_MAX_FILES 64
-#define TINYX_MAX_PORTS 16
-#define TINYX_FORMAT "lightvm-tinyx-image/1"
 
 struct tinyx_build_opts {
     const char *app; /* a Debian package, a program in PATH or a path */
@@ -41,34 +41,6 @@ struct tinyx_build_opts {
 /* Build the image (o->out) atomically: on failure nothing is left there
  * (an existing image is replaced only by a complete one). */
 int tinyx_build(const struct tinyx_build_opts *o, struct lvm_err *err);
-
-enum tinyx_health_type {
-    TINYX_HEALTH_NONE,
-    TINYX_HEALTH_TCP,
-    TINYX_HEALTH_CMD
-};
-
-/* An image directory's manifest.json, as the monitor needs it. */
-struct tinyx_manifest {
-    char dir[PATH_MAX];
-    char name[64];
-    char initramfs[PATH_MAX]; /* absolute */
-    struct tinyx_kernel kernel;
-    enum tinyx_health_type health;
-    unsigned health_port;
-    unsigned ports[TINYX_MAX_PORTS]; /* TCP ports the app listens on */
-    unsigned nports;
-    uint64_t mem; /* suggested guest RAM, bytes */
-};
-
-/* Parse manifest text (json, len) of the image in (dir). Safe on hostile
- * input (fuzzed). */
-int tinyx_manifest_parse(const char *json, size_t len, const char *dir,
-                         struct tinyx_manifest *m, struct lvm_err *err);
-
-/* Load (dir)/manifest.json and check that its files exist. */
-int tinyx_manifest_load(const char *dir, struct tinyx_manifest *m,
-                        struct lvm_err *err);
 
 /* The kernel configuration for an image of (app): the platform options,
  * the app profile's and those in file (app_config) (may be NULL). */

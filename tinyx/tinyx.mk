@@ -1,10 +1,12 @@
-# tinyx.mk: Tinyx (minimal Linux VMs for one Debian application) and the
-# qemu monitor. Included by the top-level Makefile; everything Tinyx needs
-# to build and test is here.
+# tinyx.mk: Tinyx (minimal Linux VMs for one Debian application): the
+# image builder and the guests' init, their tests and benchmark. Images
+# run under the qemu driver, part of the host library (toolstack/qemu/,
+# which owns the image format); the builder depends on it, never the
+# other way. Included by the top-level Makefile.
 
-TINYX_SRCS := $(wildcard tinyx/*.c) $(wildcard monitors/qemu/*.c)
+TINYX_SRCS := $(wildcard tinyx/*.c)
 TINYX_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(TINYX_SRCS))
-TINYX_HDRS := $(wildcard tinyx/*.h monitors/qemu/*.h)
+TINYX_HDRS := $(wildcard tinyx/*.h toolstack/qemu/*.h)
 TINYX_LIB := $(BUILD)/lib/libtinyx.a
 # A statically linked CLI (CLI_STATIC) needs libarchive's and libcrypto's
 # own dependencies spelt out; only the objects used are pulled in.
@@ -23,11 +25,6 @@ $(TINYX_LIB): $(TINYX_OBJS)
 	@mkdir -p $(dir $@)
 	$(call say,AR,$@)rm -f $@ && ar rcs $@ $^
 
-# lightvmd runs Tinyx images under the qemu monitor (daemon/vm_qemu*.c).
-DAEMON_EXTRA_LIBS += $(TINYX_LIB)
-$(BUILD)/bin/lightvmd: $(TINYX_LIB)
-$(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard daemon/vm_qemu*.c)): $(TINYX_HDRS)
-
 # The guest's init: static, musl, no libraries (like kvmtool's guest/init).
 TINYX_INIT_SRCS := $(wildcard tinyx/init/*.c)
 $(TINYX_INIT): $(TINYX_INIT_SRCS) tinyx/init/init.h
@@ -35,7 +32,6 @@ $(TINYX_INIT): $(TINYX_INIT_SRCS) tinyx/init/init.h
 	$(call say,CC,$@)$(MUSL_CC) -std=c11 -D_GNU_SOURCE -Os -static $(WARN) \
 	    -o $@ $(TINYX_INIT_SRCS)
 
-all: $(TINYX_INIT)
 BINS += $(TINYX_INIT)
 
 # Unit tests of Tinyx link its library before the toolstack's.
@@ -61,9 +57,9 @@ TINYX_FUZZ_BINS := $(patsubst %,build/fuzz/fuzz_tinyx_%,$(TINYX_FUZZ))
 TINYX_FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -O1 -g -Iinclude -I. \
                      -fsanitize=fuzzer,address,undefined \
                      -fno-sanitize-recover=undefined
-TINYX_FUZZ_SRCS := tinyx/dpkg.c tinyx/manifest.c tinyx/kconfig.c \
-                   tinyx/argsplit.c tinyx/elfdeps.c monitors/qemu/qemu_qmp.c \
-                   monitors/qemu/qemu_control.c \
+TINYX_FUZZ_SRCS := tinyx/dpkg.c toolstack/qemu/tinyx_manifest.c tinyx/kconfig.c \
+                   tinyx/argsplit.c tinyx/elfdeps.c toolstack/qemu/qemu_qmp.c \
+                   toolstack/qemu/qemu_control.c \
                    toolstack/error.c toolstack/fdpass.c
 build/fuzz/fuzz_tinyx_%: tests/fuzz/fuzz_tinyx_%.c $(TINYX_FUZZ_SRCS) \
     $(TINYX_HDRS)

@@ -3,12 +3,12 @@
  * writes the device page, the guest reads it; the guest writes the status
  * page, the toolstack reads it. Both live in one memfd the toolstack keeps
  * mapped; nothing global is consulted or updated. Its third page is the
- * kvm monitor's report (monitors/common/plan.h), which no guest maps.
+ * kvm monitor's report (shell/plan.h), which no guest maps.
  */
 #ifndef LVM_TS_DEVPAGE_H
 #define LVM_TS_DEVPAGE_H
 
-#include "monitors/common/plan.h"
+#include "shell/plan.h"
 #include "toolstack/error.h"
 
 #include <lightvm/abi.h>

@@ -3,7 +3,7 @@
  * the table in docs/cli.md). Pure but for one fstat.
  */
 #include "toolstack/guest_policy.h"
-#include "monitors/common/plan.h"
+#include "shell/plan.h"
 
 #include <lightvm/abi.h>
 #include <math.h>

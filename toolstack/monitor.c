@@ -47,7 +47,7 @@ const char *monitor_names(void)
             strcat(buf, ", ");
         }
         /* Tinyx images' monitor builds no plan, so it is no monitor_ops
-         * (monitors/qemu/qemu.h); --monitor takes it all the same. */
+         * (toolstack/qemu/qemu.h); --monitor takes it all the same. */
         strcat(buf, "qemu");
     }
     return buf;

@@ -1,13 +1,13 @@
 /*
  * monitor.h: one struct monitor_ops per unikernel monitor. A monitor turns
  * an image, a spec and the guest's attached devices into a launch plan for
- * lightvm-shell (monitors/common/plan.h); the toolstack above is the same
+ * lightvm-shell (shell/plan.h); the toolstack above is the same
  * for all of them.
  */
 #ifndef LVM_TS_MONITOR_H
 #define LVM_TS_MONITOR_H
 
-#include "monitors/common/plan.h"
+#include "shell/plan.h"
 #include "toolstack/error.h"
 #include "toolstack/host.h"
 #include "toolstack/image.h"

@@ -3,7 +3,7 @@
  * hardware virtual machine (/dev/kvm) that the shell creates and runs:
  * long mode set up directly, hypercalls as port I/O exits, the monitor
  * process locked down by its own seccomp filter (policy_kvm.c). See
- * docs/kvm.md and monitors/kvm/.
+ * docs/kvm.md and shell/kvm/.
  */
 #include "toolstack/guest.h"
 #include "toolstack/layout.h"

@@ -2,7 +2,7 @@
  * policy_kvm.c: the kvm monitor's own seccomp filter, in the spirit of
  * Firecracker's per-thread filters. Built here with libseccomp, exported
  * as BPF and sent in the plan; the shell loads it once the VM is set up,
- * just before the guest's first instruction (monitors/kvm/kvm_exec.c).
+ * just before the guest's first instruction (shell/kvm/kvm_exec.c).
  *
  * From then on the monitor can only run its vCPU and serve the guest's
  * hypercalls on the guest's own fds, with the same argument checks the proc
@@ -13,7 +13,7 @@
  */
 #include "toolstack/policy.h"
 
-#include "monitors/common/plan.h"
+#include "shell/plan.h"
 
 #include <errno.h>
 #include <linux/kvm.h>

@@ -281,7 +281,7 @@ int sandbox_template_mntns(const char *root_dir, int *mntns_fd,
     }
     pid_t pid = fork();
     if (pid == 0) {
-        /* What a shell would do for itself (monitors/shell/shell.c). */
+        /* What a shell would do for itself (shell/shell.c). */
         close(ready[0]);
         close(done[1]); /* so the parent's close reads as end of file */
         char c = 'R';

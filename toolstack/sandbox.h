@@ -1,11 +1,11 @@
 /*
  * sandbox.h: create a shell (the process a guest will run in) in fresh
- * namespaces, and talk to it (monitors/common/plan.h).
+ * namespaces, and talk to it (shell/plan.h).
  */
 #ifndef LVM_TS_SANDBOX_H
 #define LVM_TS_SANDBOX_H
 
-#include "monitors/common/plan.h"
+#include "shell/plan.h"
 #include "toolstack/cgroup.h"
 #include "toolstack/error.h"
 

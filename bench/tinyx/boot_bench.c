@@ -11,7 +11,7 @@
  * boot_bench state (same)              save and restore timings
  * Prints one JSON object per line.
  */
-#include "monitors/qemu/qemu.h"
+#include "toolstack/qemu/qemu.h"
 
 #include <arpa/inet.h>
 #include <errno.h>

@@ -1,7 +1,7 @@
 /*
  * fuzz_tinyx_manifest.c: an image directory's manifest.json.
  */
-#include "tinyx/tinyx.h"
+#include "toolstack/qemu/tinyx_manifest.h"
 
 #include <stdint.h>
 

@@ -2,8 +2,8 @@
  * fuzz_tinyx_qmp.c: what QEMU and the guest send us: QMP messages and
  * control-channel lines.
  */
-#include "monitors/qemu/qemu.h"
-#include "monitors/qemu/qemu_qmp.h"
+#include "toolstack/qemu/qemu.h"
+#include "toolstack/qemu/qemu_qmp.h"
 
 #include <stdint.h>
 #include <stdlib.h>

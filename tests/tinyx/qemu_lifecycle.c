@@ -6,9 +6,9 @@
  *
  * Usage: qemu_lifecycle IMAGE_DIR STATE_FILE
  */
-#include "monitors/qemu/qemu.h"
-#include "monitors/qemu/qemu_image.h"
-#include "tinyx/tinyx.h"
+#include "toolstack/qemu/qemu.h"
+#include "toolstack/qemu/qemu_image.h"
+#include "toolstack/qemu/tinyx_manifest.h"
 
 #include <arpa/inet.h>
 #include <errno.h>

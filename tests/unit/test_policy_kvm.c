@@ -4,7 +4,7 @@
  * small classic-BPF interpreter (the subset seccomp filters use), so every
  * rule and every argument check is exercised without loading anything.
  */
-#include "monitors/common/plan.h"
+#include "shell/plan.h"
 #include "toolstack/policy.h"
 
 #include <lightvm/abi.h>

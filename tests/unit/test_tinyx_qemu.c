@@ -2,9 +2,9 @@
  * test_tinyx_qemu.c: unit tests of the qemu monitor's pure parts: the
  * QEMU command line, the control-channel messages and QMP parsing.
  */
-#include "monitors/qemu/qemu.h"
-#include "monitors/qemu/qemu_qmp.h"
-#include "monitors/qemu/qemu_qmpa.h"
+#include "toolstack/qemu/qemu.h"
+#include "toolstack/qemu/qemu_qmp.h"
+#include "toolstack/qemu/qemu_qmpa.h"
 
 #include <setjmp.h>
 #include <stdarg.h>

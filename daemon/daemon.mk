@@ -1,0 +1,12 @@
+# daemon/daemon.mk: lightvmd, the daemon: a user of libtoolstack (the
+# qemu driver included). Included by the top-level Makefile.
+
+DAEMON_SRCS := $(wildcard daemon/*.c)
+DAEMON_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(DAEMON_SRCS))
+
+$(BUILD)/bin/lightvmd: $(DAEMON_OBJS) $(TS_LIB)
+	@mkdir -p $(dir $@)
+	$(call say,LD,$@)$(CC) $(HOST_LDFLAGS) -o $@ $(DAEMON_OBJS) \
+	    $(TS_LIB) $(TS_LIBS) -lpthread
+
+BINS += $(BUILD)/bin/lightvmd

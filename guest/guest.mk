@@ -1,0 +1,37 @@
+# guest/guest.mk: the guest SDK (build/sdk): liblightvm-guest.a, built with
+# musl for the inside of a guest, the public headers and lightvm-cc.
+# Included by the top-level Makefile; net/net.mk adds the network library.
+
+SDK := $(BUILD)/sdk
+SDK_SRCS := guest/start.S guest/start.c guest/binding_proc.c \
+            guest/binding_kvm.c guest/sigsys.c guest/linux.c guest/mem.c \
+            guest/random.c guest/control.c guest/api.c guest/util.c \
+            guest/manifest_default.c
+SDK_OBJS := $(patsubst guest/%,$(BUILD)/guest/%.o,$(SDK_SRCS))
+SDK_HDRS := $(SDK)/include/lightvm/abi.h $(SDK)/include/lightvm/guest.h
+LIGHTVM_CC := $(SDK)/bin/lightvm-cc
+
+sdk: $(SDK)/lib/liblightvm-guest.a $(SDK_HDRS) $(LIGHTVM_CC)
+
+$(BUILD)/guest/%.c.o: guest/%.c guest/sdk.h include/lightvm/abi.h include/lightvm/guest.h
+	@mkdir -p $(dir $@)
+	$(call say,CC,$<)$(MUSL_CC) $(GUEST_CFLAGS) -c $< -o $@
+
+$(BUILD)/guest/%.S.o: guest/%.S
+	@mkdir -p $(dir $@)
+	$(call say,AS,$<)$(MUSL_CC) -c $< -o $@
+
+$(SDK)/lib/liblightvm-guest.a: $(SDK_OBJS)
+	@mkdir -p $(dir $@)
+	$(call say,AR,$@)rm -f $@ && ar rcs $@ $^
+
+$(SDK)/include/lightvm/%.h: include/lightvm/%.h
+	@mkdir -p $(dir $@)
+	$(Q)cp $< $@
+
+$(LIGHTVM_CC): guest/lightvm-cc.in
+	@mkdir -p $(dir $@)
+	$(Q)sed 's|@MUSL_CC@|$(MUSL_CC)|' $< > $@ && chmod +x $@
+
+# What building a guest with the SDK depends on (examples, test guests).
+GUEST_DEPS := $(SDK)/lib/liblightvm-guest.a $(SDK_HDRS) $(LIGHTVM_CC)

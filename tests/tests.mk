@@ -1,0 +1,72 @@
+# tests/tests.mk: unit tests (cmocka, over libtoolstack), test guests (built
+# with the SDK), host test tools and the libFuzzer targets of the library
+# and the daemon. Included by the top-level Makefile; each part's own
+# suites are in its fragment (tinyx/tinyx.mk, net/net.mk, tests/kvm/kvm.mk).
+
+CMOCKA_LIBS := -lcmocka
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(UNIT_SRCS))
+
+# Unit tests link the toolstack and the daemon's pure parts: the request
+# parser, the config file (with its quotas) and the network policy.
+DAEMON_PURE_OBJS := $(patsubst %,$(BUILD)/obj/daemon/%.o,request config config_quota netpolicy)
+$(BUILD)/tests/unit/%: tests/unit/%.c $(TS_LIB) $(DAEMON_PURE_OBJS) $(HOST_HDRS)
+	@mkdir -p $(dir $@)
+	$(call say,CC,$@)$(CC) $(HOST_CFLAGS) -Wno-missing-prototypes -o $@ $< \
+	    $(DAEMON_PURE_OBJS) $(TS_LIB) $(TS_LIBS) $(CMOCKA_LIBS) \
+	    $(HOST_LDFLAGS)
+
+# Test guests: one C file each, built with the SDK like any guest.
+TGUEST_SRCS := $(wildcard tests/guests/*.c)
+TGUEST_ELFS := $(patsubst tests/guests/%.c,$(BUILD)/tests/guests/%.elf,$(TGUEST_SRCS))
+$(BUILD)/tests/guests/%.elf: tests/guests/%.c $(GUEST_DEPS)
+	@mkdir -p $(dir $@)
+	$(call say,GUEST,$@)$(LIGHTVM_CC) -std=gnu11 -O2 -g $(WARN) -o $@ $<
+
+# Host tools for tests.
+$(BUILD)/tests/tools/%: tests/tools/%.c include/lightvm/abi.h
+	@mkdir -p $(dir $@)
+	$(call say,CC,$@)$(CC) $(HOST_CFLAGS) -Wno-missing-prototypes -o $@ $< $(HOST_LDFLAGS)
+
+$(BUILD)/tests/tools/churn: tests/tools/churn.c $(CLIENT_LIB)
+	@mkdir -p $(dir $@)
+	$(call say,CC,$@)$(CC) $(HOST_CFLAGS) -Wno-missing-prototypes -o $@ $< \
+	    $(CLIENT_LIB) -ljansson $(HOST_LDFLAGS)
+
+TEST_TOOLS := $(BUILD)/tests/tools/mkbadelf $(BUILD)/tests/tools/apiclient \
+              $(BUILD)/tests/tools/churn $(BUILD)/tests/tools/flood
+
+tests: all $(UNIT_BINS) $(TGUEST_ELFS) $(TEST_TOOLS)
+
+# ---- Fuzzing (clang, libFuzzer; `make fuzz` builds FUZZ_TARGETS) --------
+
+FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -O1 -g -Iinclude -I. \
+              -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
+FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
+
+build/fuzz/fuzz_image: tests/fuzz/fuzz_image.c toolstack/image.c toolstack/fsutil.c toolstack/error.c $(HOST_HDRS)
+	@mkdir -p $(dir $@)
+	$(call say,FUZZ,$@)$(CLANG) $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_image.c \
+	    toolstack/image.c toolstack/fsutil.c toolstack/error.c -lelf
+
+build/fuzz/fuzz_request: tests/fuzz/fuzz_request.c daemon/request.c toolstack/netaddr.c toolstack/guest_name.c toolstack/error.c $(HOST_HDRS)
+	@mkdir -p $(dir $@)
+	$(call say,FUZZ,$@)$(CLANG) $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_request.c \
+	    daemon/request.c toolstack/netaddr.c toolstack/guest_name.c \
+	    toolstack/error.c -ljansson
+
+build/fuzz/fuzz_config: tests/fuzz/fuzz_config.c daemon/config.c daemon/config_quota.c toolstack/netaddr.c toolstack/error.c $(HOST_HDRS)
+	@mkdir -p $(dir $@)
+	$(call say,FUZZ,$@)$(CLANG) $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_config.c \
+	    daemon/config.c daemon/config_quota.c toolstack/netaddr.c \
+	    toolstack/error.c -ljansson -lm
+
+# Replays every seed corpus through its target (deterministic; part of
+# make test). Longer runs: build/fuzz/fuzz_X -max_total_time=600 CORPUS.
+.PHONY: fuzz-replay
+fuzz-replay: $(FUZZ_TARGETS)
+	@for t in $(FUZZ_TARGETS); do \
+	    c=tests/fuzz/corpus/$${t##*/fuzz_}; \
+	    $$t -runs=0 $$c >/dev/null 2>&1 && echo "PASS $${t##*/} corpus" || \
+	    { echo "FAIL $${t##*/} corpus"; exit 1; }; \
+	done

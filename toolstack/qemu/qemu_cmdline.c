@@ -1,0 +1,239 @@
+/*
+ * qemu_cmdline.c: QEMU's command line for a guest (see docs/tinyx.md for
+ * why each option is there), and the port-forward syntax. Pure: no I/O,
+ * unit-tested.
+ */
+#include "toolstack/qemu/qemu.h"
+#include "toolstack/guest_policy.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Append one argument, formatted; -1 when argv or storage is full. */
+static int arg(struct qemu_argv *a, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static int arg(struct qemu_argv *a, const char *fmt, ...)
+{
+    if (a->argc >= QEMU_ARGV_MAX)
+        return -1;
+    size_t room = sizeof a->storage - a->used;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(a->storage + a->used, room, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= room)
+        return -1;
+    a->argv[a->argc++] = a->storage + a->used;
+    a->argv[a->argc] = NULL;
+    a->used += (size_t)n + 1;
+    return 0;
+}
+
+/* QEMU splits option values at commas; we refuse them rather than
+ * escape, since no sane path or interface name needs one. */
+static int plain(const char *s)
+{
+    return s && !strchr(s, ',') && !strchr(s, '\n');
+}
+
+/* The console: a socket we read, or a file QEMU appends to itself. */
+static int console_chardev(struct qemu_argv *a, const struct qemu_fds *fds)
+{
+    if (fds->console_file)
+        return arg(a, "file,id=con,path=%s,append=on", fds->console_file);
+    return arg(a, "socket,id=con,fd=%d", fds->console);
+}
+
+static int kernel_cmdline(const struct qemu_vm_config *cfg, int kvm,
+                          unsigned long tsc_khz, char *buf, size_t len)
+{
+    int n =
+        snprintf(buf, len, "console=ttyS0 panic=-1 reboot=t tinyx.ctl=ttyS1%s",
+                 cfg->quiet ? " quiet" : "");
+    /* Under TCG the kernel cannot calibrate the TSC reliably and may
+     * hang; without a hardware RNG it may wait ~1 s for entropy. */
+    if (!kvm && tsc_khz)
+        n += snprintf(buf + n, len - (size_t)n, " tsc_early_khz=%lu", tsc_khz);
+    n += snprintf(buf + n, len - (size_t)n, " random.trust_cpu=on");
+    if (cfg->net != QEMU_NET_NONE) {
+        const char *ip = cfg->guest_ip[0] ? cfg->guest_ip : "10.0.2.15/24";
+        n += snprintf(buf + n, len - (size_t)n, " tinyx.ip=%s", ip);
+        const char *gw = cfg->gateway[0]             ? cfg->gateway
+                         : cfg->net == QEMU_NET_USER ? "10.0.2.2"
+                                                     : "";
+        if (*gw)
+            n += snprintf(buf + n, len - (size_t)n, " tinyx.gw=%s", gw);
+        const char *dns = cfg->dns[0]                 ? cfg->dns
+                          : cfg->net == QEMU_NET_USER ? "10.0.2.3"
+                                                      : "";
+        if (*dns)
+            n += snprintf(buf + n, len - (size_t)n, " tinyx.dns=%s", dns);
+    }
+    if (cfg->append && *cfg->append)
+        n += snprintf(buf + n, len - (size_t)n, " %s", cfg->append);
+    return n > 0 && (size_t)n < len ? 0 : -1;
+}
+
+static int netdev(const struct qemu_vm_config *cfg, const struct qemu_fds *fds,
+                  struct qemu_argv *a, struct lvm_err *err)
+{
+    char nd[1024];
+    size_t n = 0;
+    if (cfg->net == QEMU_NET_USER) {
+        n = (size_t)snprintf(nd, sizeof nd, "user,id=n0");
+        for (unsigned i = 0; i < cfg->nfwd; i++) {
+            const struct qemu_fwd *f = &cfg->fwd[i];
+            if (!f->host_port || !f->guest_port || !plain(f->host_addr))
+                return lvm_err_set(err, EINVAL, "bad port forward %u", i);
+            n += (size_t)snprintf(nd + n, sizeof nd - n,
+                                  ",hostfwd=tcp:%s:%u-:%u",
+                                  f->host_addr[0] ? f->host_addr : "127.0.0.1",
+                                  f->host_port, f->guest_port);
+            if (n >= sizeof nd)
+                return lvm_err_set(err, E2BIG, "too many port forwards");
+        }
+    } else if (fds->tap >= 0) {
+        snprintf(nd, sizeof nd, "tap,id=n0,fd=%d", fds->tap);
+    } else {
+        if (!plain(cfg->tap_ifname) || !*cfg->tap_ifname)
+            return lvm_err_set(err, EINVAL,
+                               "tap networking needs a tap "
+                               "device name or fd");
+        snprintf(nd, sizeof nd, "tap,id=n0,ifname=%s,script=no,downscript=no",
+                 cfg->tap_ifname);
+    }
+    if (cfg->mac[0] && !plain(cfg->mac))
+        return lvm_err_set(err, EINVAL, "bad MAC address '%s'", cfg->mac);
+    if (arg(a, "-netdev") < 0 || arg(a, "%s", nd) < 0 ||
+        arg(a, "-device") < 0 ||
+        arg(a, "virtio-net-device,netdev=n0%s%s", cfg->mac[0] ? ",mac=" : "",
+            cfg->mac) < 0)
+        return lvm_err_set(err, E2BIG, "QEMU command line too long");
+    return 0;
+}
+
+int qemu_build_argv(const struct qemu_vm_config *cfg,
+                    const struct qemu_fds *fds, int kvm, unsigned long tsc_khz,
+                    struct qemu_argv *a, struct lvm_err *err)
+{
+    memset(a, 0, sizeof *a);
+    if (!cfg->kernel || !*cfg->kernel)
+        return lvm_err_set(err, EINVAL, "no kernel given");
+    if (!cfg->initrd || !*cfg->initrd)
+        return lvm_err_set(err, EINVAL, "no initramfs given");
+    /* Callers pick RAM by the guest policy; a config without it gets the
+     * default of its kernel (Debian's has ACPI, a tiny one has not). The
+     * bounds are the widest any qemu guest has. */
+    struct guest_ram_range r = guest_ram_range(
+        GUEST_MON_QEMU, cfg->acpi ? GUEST_KERNEL_STOCK : GUEST_KERNEL_TINY);
+    uint64_t mem = cfg->mem ? cfg->mem : r.def;
+    r = guest_ram_range(GUEST_MON_QEMU, GUEST_KERNEL_TINY);
+    if (mem < r.min || mem > r.max)
+        return lvm_err_set(err, EINVAL, "guest memory must be %lluM to %lluG",
+                           (unsigned long long)(r.min >> 20),
+                           (unsigned long long)(r.max >> 30));
+    unsigned cpus = cfg->cpus ? cfg->cpus : 1;
+    if (cpus > GUEST_QEMU_VCPUS_MAX)
+        return lvm_err_set(err, EINVAL, "at most %d vCPUs",
+                           GUEST_QEMU_VCPUS_MAX);
+    if (cfg->nfwd > QEMU_MAX_FWDS)
+        return lvm_err_set(err, EINVAL, "at most %d port forwards",
+                           QEMU_MAX_FWDS);
+    char append[2048];
+    if (kernel_cmdline(cfg, kvm, tsc_khz, append, sizeof append) < 0)
+        return lvm_err_set(err, E2BIG, "kernel command line too long");
+    const char *qemu =
+        cfg->qemu && *cfg->qemu ? cfg->qemu : "qemu-system-x86_64";
+    if ((fds->console_file && !plain(fds->console_file)) ||
+        (fds->ctl_log && !plain(fds->ctl_log)))
+        return lvm_err_set(err, EINVAL, "a console or log path has a comma");
+    /* Listening sockets: QEMU accepts a client whenever one connects and
+     * goes on without one (output to a channel nobody reads is dropped,
+     * but still logged). */
+    const char *server = fds->listen ? ",server=on,wait=off" : "";
+    /* microvm: no PCI, no firmware tables to walk, no option ROMs. The PIT,
+     * PIC and RTC stay on: under TCG the kernel's timer set-up needs them.
+     * A kernel without ACPI (ours) needs acpi=off, and only then does
+     * QEMU describe the virtio-mmio devices on the kernel command line. */
+    int bad =
+        arg(a, "%s", qemu) || arg(a, "-M") ||
+        arg(a,
+            "microvm,x-option-roms=off,isa-serial=on,pit=on,pic=on,"
+            "rtc=on,acpi=%s",
+            cfg->acpi ? "on" : "off") ||
+        arg(a, "-accel") || arg(a, "%s", kvm ? "kvm" : "tcg") ||
+        arg(a, "-cpu") || arg(a, "%s", kvm ? "host" : "max") ||
+        arg(a, "-nodefaults") || arg(a, "-no-user-config") ||
+        arg(a, "-display") || arg(a, "none") || arg(a, "-no-reboot") ||
+        arg(a, "-m") || arg(a, "%lluM", (unsigned long long)(mem >> 20)) ||
+        arg(a, "-smp") || arg(a, "%u", cpus) ||
+        /* console: the first ISA serial port, ttyS0 */
+        arg(a, "-chardev") || console_chardev(a, fds) || arg(a, "-serial") ||
+        arg(a, "chardev:con") ||
+        /* control channel: a second one at the legacy COM2 address */
+        arg(a, "-chardev") ||
+        arg(a, "socket,id=ctl,fd=%d%s%s%s", fds->ctl, server,
+            fds->ctl_log ? ",logfile=" : "",
+            fds->ctl_log ? fds->ctl_log : "") ||
+        arg(a, "-device") ||
+        arg(a, "isa-serial,chardev=ctl,iobase=0x2f8,irq=3") ||
+        arg(a, "-chardev") ||
+        arg(a, "socket,id=qmp,fd=%d%s", fds->qmp, server) || arg(a, "-mon") ||
+        arg(a, "chardev=qmp,mode=control") || arg(a, "-kernel") ||
+        arg(a, "%s", cfg->kernel) || arg(a, "-initrd") ||
+        arg(a, "%s", cfg->initrd) || arg(a, "-append") || arg(a, "%s", append);
+    if (bad)
+        return lvm_err_set(err, E2BIG, "QEMU command line too long");
+    if (cfg->net != QEMU_NET_NONE && netdev(cfg, fds, a, err) < 0)
+        return -1;
+    if (cfg->disk) {
+        if (!plain(cfg->disk))
+            return lvm_err_set(err, EINVAL, "disk path '%s' has a comma",
+                               cfg->disk);
+        if (arg(a, "-drive") < 0 ||
+            arg(a, "file=%s,if=none,id=d0,format=raw,readonly=%s", cfg->disk,
+                cfg->disk_readonly ? "on" : "off") < 0 ||
+            arg(a, "-device") < 0 || arg(a, "virtio-blk-device,drive=d0") < 0)
+            return lvm_err_set(err, E2BIG, "QEMU command line too long");
+    }
+    if (cfg->incoming && (arg(a, "-incoming") < 0 || arg(a, "defer") < 0))
+        return lvm_err_set(err, E2BIG, "QEMU command line too long");
+    return 0;
+}
+
+int qemu_fwd_parse(const char *s, struct qemu_fwd *f)
+{
+    char buf[64];
+    if (strlen(s) >= sizeof buf)
+        return -1;
+    snprintf(buf, sizeof buf, "%s", s);
+    memset(f, 0, sizeof *f);
+    char *last = strrchr(buf, ':');
+    if (!last)
+        return -1;
+    *last = 0;
+    char *host = strrchr(buf, ':');
+    if (host) {
+        *host++ = 0;
+        struct in_addr ia;
+        if (strlen(buf) >= sizeof f->host_addr ||
+            inet_pton(AF_INET, buf, &ia) != 1)
+            return -1;
+        snprintf(f->host_addr, sizeof f->host_addr, "%s", buf);
+    } else {
+        host = buf;
+    }
+    char *e1, *e2;
+    long h = strtol(host, &e1, 10), g = strtol(last + 1, &e2, 10);
+    /* host port 0: a free one, picked at start */
+    if (*e1 || *e2 || !*host || !last[1] || h < 0 || h > 65535 || g < 1 ||
+        g > 65535)
+        return -1;
+    f->host_port = (uint16_t)h;
+    f->guest_port = (uint16_t)g;
+    return 0;
+}

@@ -1,0 +1,24 @@
+/*
+ * qemu_image.h: a qemu_vm_config for a Tinyx image directory.
+ */
+#ifndef LVM_QEMU_IMAGE_H
+#define LVM_QEMU_IMAGE_H
+
+#include "toolstack/qemu/qemu.h"
+#include "toolstack/qemu/tinyx_manifest.h"
+
+/* Fill (cfg) to boot image (m): its kernel and initramfs, its suggested
+ * memory, user-mode networking with the health-check port forwarded from
+ * a free host port (see vm->fwd once started). Strings point into (m). */
+void qemu_config_from_image(const struct tinyx_manifest *m,
+                            struct qemu_vm_config *cfg);
+
+/* The host port forwarded to guest port (guest_port) of (vm), or 0. */
+uint16_t qemu_vm_host_port(const struct qemu_vm *vm, uint16_t guest_port);
+
+/* Wait until the image's TCP health port answers through its forward,
+ * after the guest's own check passed; 0, or -1 on timeout. */
+int qemu_vm_wait_answer(struct qemu_vm *vm, const struct tinyx_manifest *m,
+                        int timeout_ms, struct lvm_err *err);
+
+#endif
