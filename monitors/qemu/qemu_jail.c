@@ -127,8 +127,8 @@ int qemu_jail_prepare(struct qemu_jail *j, const char *qemu, int kvm, int netns,
                 0)
             return lvm_err_set(err, errno, "mount the %s for QEMU", what[i]);
     }
-    snprintf(j->tmpfs_opts, sizeof j->tmpfs_opts, "size=%llu,nr_inodes=64",
-             size);
+    snprintf(j->tmpfs_opts, sizeof j->tmpfs_opts,
+             "size=%llu,nr_inodes=64,mode=0755", size);
     return 0;
 }
 

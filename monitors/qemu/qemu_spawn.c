@@ -107,16 +107,6 @@ static void exec_qemu(const struct qemu_argv *a, const struct qemu_child *ch,
     for (int i = 0; i < ch->njoin; i++)
         if (write(ch->join_fds[i], "0", 1) != 1)
             child_fail(errfd, FAIL_CGROUP, 0, errno);
-    if (ch->file_limit) {
-        /* The files QEMU writes itself (console, logs) stay bounded; a
-         * write beyond fails (EFBIG) and QEMU drops that output instead
-         * of dying of SIGXFSZ. The hard limit stays open so that the
-         * caller can lift the soft one for a save (prlimit). */
-        struct rlimit rl = {ch->file_limit, RLIM_INFINITY};
-        signal(SIGXFSZ, SIG_IGN);
-        if (setrlimit(RLIMIT_FSIZE, &rl) < 0)
-            child_fail(errfd, FAIL_RLIMIT, 0, errno);
-    }
     /* A core file would hold the guest's RAM. */
     struct rlimit no_core = {0, 0};
     if (setrlimit(RLIMIT_CORE, &no_core) < 0)
@@ -127,6 +117,17 @@ static void exec_qemu(const struct qemu_argv *a, const struct qemu_child *ch,
     int step = 0;
     if (j->on && qemu_jail_enter(j, boot, &step) < 0)
         child_fail(errfd, FAIL_JAIL, step, errno);
+    if (ch->file_limit) {
+        /* After its root is made (a private boot file is copied there).
+         * The files QEMU writes itself (console, logs) stay bounded; a
+         * write beyond fails (EFBIG) and QEMU drops that output instead
+         * of dying of SIGXFSZ. The hard limit stays open so that the
+         * caller can lift the soft one for a save (prlimit). */
+        struct rlimit rl = {ch->file_limit, RLIM_INFINITY};
+        signal(SIGXFSZ, SIG_IGN);
+        if (setrlimit(RLIMIT_FSIZE, &rl) < 0)
+            child_fail(errfd, FAIL_RLIMIT, 0, errno);
+    }
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
         child_fail(errfd, FAIL_NNP, 0, errno);
     if (ch->die_with_parent) {
