@@ -3,8 +3,9 @@
  * restore request, before anything acts on it (netpolicy.h has the
  * decisions). A member's "net" is resolved to one of the operator's
  * networks, and its port forwards are checked and their host ports
- * picked here, so that QEMU (which runs as root) is never started with
- * a forward the member could not have made itself.
+ * picked here, so that QEMU is never started with a forward outside the
+ * operator's ranges and addresses for members (QEMU, unprivileged, can
+ * listen on none below 1024 anyway: docs/security.md).
  */
 #include "daemon/daemon.h"
 #include "daemon/netpolicy.h"

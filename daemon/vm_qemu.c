@@ -113,10 +113,63 @@ static void close_ctl(struct qvm *q)
     q->ctl_fd = -1;
 }
 
+/* QEMU's real uid and gid, as the kernel has them (a QEMU adopted from an
+ * older daemon may run as root, or under another id base). */
+static int qemu_ids(pid_t pid, long *uid, long *gid)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return -1;
+    *uid = *gid = -1;
+    while (fgets(line, sizeof line, f)) {
+        if (!strncmp(line, "Uid:", 4))
+            *uid = strtol(line + 4, NULL, 10);
+        else if (!strncmp(line, "Gid:", 4))
+            *gid = strtol(line + 4, NULL, 10);
+    }
+    fclose(f);
+    return *uid >= 0 && *gid >= 0 ? 0 : -1;
+}
+
+/* Set (rl) as QEMU's RLIMIT_FSIZE from a child with QEMU's real uid and
+ * gid, which prlimit allows without CAP_SYS_RESOURCE; lightvmd may lack
+ * it (in a container), and QEMU runs as a user of its own
+ * (docs/security.md). vfork: no copy of the daemon's page tables; the
+ * child makes raw system calls only (glibc's setresuid would change the
+ * daemon's other threads too). */
+static int limit_as_qemu(pid_t qemu, const struct rlimit *rl)
+{
+    long uid, gid;
+    if (qemu_ids(qemu, &uid, &gid) < 0) {
+        errno = ESRCH;
+        return -1;
+    }
+    pid_t pid = vfork();
+    if (pid == 0) {
+        if (syscall(SYS_setgroups, 0, NULL) < 0 ||
+            syscall(SYS_setresgid, gid, gid, gid) < 0 ||
+            syscall(SYS_setresuid, uid, uid, uid) < 0 ||
+            syscall(SYS_prlimit64, qemu, RLIMIT_FSIZE, rl, NULL) < 0)
+            _exit(1);
+        _exit(0);
+    }
+    int st;
+    if (pid < 0 || waitpid(pid, &st, 0) != pid || !WIFEXITED(st) ||
+        WEXITSTATUS(st)) {
+        errno = EPERM;
+        return -1;
+    }
+    return 0;
+}
+
 int qvm_file_limit(struct vm *v, uint64_t limit)
 {
     struct rlimit rl = {limit ? limit : RLIM_INFINITY, RLIM_INFINITY};
-    return prlimit(v->pid, RLIMIT_FSIZE, &rl, NULL);
+    if (prlimit(v->pid, RLIMIT_FSIZE, &rl, NULL) == 0)
+        return 0;
+    return errno == EPERM ? limit_as_qemu(v->pid, &rl) : -1;
 }
 
 /* ---- the control channel: the init's reports ----------------------- */

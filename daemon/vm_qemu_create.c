@@ -43,8 +43,8 @@ static int refuse_fields(const struct request *r, struct lvm_err *err)
 }
 
 /* The image's manifest, kernel and initramfs, opened as the client:
- * QEMU (root) boots those very files (qemu_detached.kernel_fd), so a
- * client reaches nothing through it that it could not read itself. */
+ * QEMU boots those very files (qemu_detached.kernel_fd), so a client
+ * reaches nothing through it that it could not read itself. */
 static int load_image(const struct request *r, const struct creds *cr,
                       struct tinyx_manifest *m, int *kernel_fd, int *initrd_fd,
                       struct lvm_err *err)
@@ -86,7 +86,8 @@ static uint64_t file_size(int fd)
     return fstat(fd, &st) == 0 ? (uint64_t)st.st_size : 0;
 }
 
-/* A listening socket QEMU will serve (0600: root's QEMU, root's daemon). */
+/* A listening socket QEMU will serve, passed to it open (0600: only the
+ * daemon connects by path). */
 static int listen_unix(const char *path, struct lvm_err *err)
 {
     struct sockaddr_un a = {.sun_family = AF_UNIX};
@@ -115,7 +116,6 @@ struct qsetup {
     struct qemu_detached det;
     int join[QVM_MAX_JOIN];
     int tap_fd; /* the NIC's, until QEMU has it */
-    char console[PATH_MAX], ctl_log[PATH_MAX];
 };
 
 static void setup_close(struct qsetup *s)
@@ -126,6 +126,10 @@ static void setup_close(struct qsetup *s)
         close(s->det.ctl_listen);
     if (s->det.log_fd >= 0)
         close(s->det.log_fd);
+    if (s->det.console_fd >= 0)
+        close(s->det.console_fd);
+    if (s->det.ctl_log_fd >= 0)
+        close(s->det.ctl_log_fd);
     if (s->det.kernel_fd >= 0)
         close(s->det.kernel_fd);
     if (s->det.initrd_fd >= 0)
@@ -220,25 +224,18 @@ static int prepare(struct daemon *d, struct vm *v, const struct request *r,
     if ((s->det.ctl_listen = listen_unix(path, err)) < 0)
         return -1;
     /* QEMU's output, its console and the init's reports: made here as
-     * the creator's alone to read (QEMU, root, appends to what exists). */
+     * the creator's alone to read, and handed to QEMU open (it runs as a
+     * user of its own, which may not open them). */
     if ((s->det.log_fd = rundir_create_owned(d, v->id, QVM_QEMU_LOG, cr, err)) <
-        0)
+            0 ||
+        (s->det.console_fd =
+             rundir_create_owned(d, v->id, "console.log", cr, err)) < 0 ||
+        (s->det.ctl_log_fd =
+             rundir_create_owned(d, v->id, QVM_CTL_LOG, cr, err)) < 0)
         return -1;
-    int con = rundir_create_owned(d, v->id, "console.log", cr, err);
-    if (con < 0)
-        return -1;
-    close(con);
-    int ctl = rundir_create_owned(d, v->id, QVM_CTL_LOG, cr, err);
-    if (ctl < 0)
-        return -1;
-    close(ctl);
     /* Its sockets are made (0600): now the creator may pass. */
     if (rundir_give(d, v->id, cr, err) < 0)
         return -1;
-    rundir_path(d, v->id, "console.log", s->console, sizeof s->console);
-    rundir_path(d, v->id, QVM_CTL_LOG, s->ctl_log, sizeof s->ctl_log);
-    s->det.console_path = s->console;
-    s->det.ctl_log_path = s->ctl_log;
     s->det.file_limit = q->console_limit;
     /* QEMU inherits the tap's fd and keeps it (across daemon restarts
      * too); the daemon closes its copy once QEMU runs. */
@@ -304,6 +301,7 @@ void qvm_create(struct daemon *d, struct waiter *w, const struct request *r,
         return;
     }
     s->det.qmp_listen = s->det.ctl_listen = s->det.log_fd = -1;
+    s->det.console_fd = s->det.ctl_log_fd = -1;
     s->det.kernel_fd = s->det.initrd_fd = -1;
     s->tap_fd = -1;
     if (load_image(r, cr, &s->m, &s->det.kernel_fd, &s->det.initrd_fd, &err) <
@@ -357,7 +355,9 @@ void qvm_create(struct daemon *d, struct waiter *w, const struct request *r,
         goto fail;
     struct qemu_proc p;
     if (qemu_start_detached(&s->cfg, &s->det, &p, &err) < 0) {
-        code = err.code == ENODEV || err.code == EINVAL ? "invalid" : "failed";
+        code = err.code == ENODEV || err.code == EINVAL ? "invalid"
+               : err.code == EACCES                     ? "denied"
+                                                        : "failed";
         goto fail;
     }
     q->pidfd = p.pidfd;

@@ -43,6 +43,47 @@ static int mkdir_p(const char *path, mode_t mode, struct lvm_err *err)
     return 0;
 }
 
+int host_root_dir(char *run_dir, size_t run_len, char *root_dir,
+                  size_t root_len, struct lvm_err *err)
+{
+    const char *run = getenv("LIGHTVM_RUN_DIR");
+    snprintf(run_dir, run_len, "%s", run && *run ? run : HOST_RUN_DIR_DEFAULT);
+    snprintf(root_dir, root_len, "%s/empty", run_dir);
+    if (mkdir_p(root_dir, 0555, err) < 0)
+        return -1;
+    /* Shells run as unprivileged host users: they must reach root_dir. */
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s", root_dir);
+    for (char *slash = path + strlen(path); slash > path;
+         slash = strrchr(path, '/')) {
+        *slash = 0;
+        struct stat st;
+        const char *dir = path[0] ? path : "/";
+        if (stat(dir, &st) == 0 && !(st.st_mode & S_IXOTH))
+            return lvm_err_set(err, EACCES,
+                               "%s is not searchable by other users, and "
+                               "guests run as unprivileged users: chmod o+x "
+                               "%s, or choose another LIGHTVM_RUN_DIR",
+                               dir, dir);
+    }
+    return 0;
+}
+
+int host_uid_base(uid_t *base, struct lvm_err *err)
+{
+    const char *env = getenv("LIGHTVM_UID_BASE");
+    *base = env && *env ? (uid_t)strtoul(env, NULL, 0) : HOST_UID_BASE_DEFAULT;
+    /* Guests' ids are base + pid: the range is as large as pid_max. */
+    long long pid_max = 4194304; /* the kernel's limit on 64-bit */
+    FILE *pm = fopen("/proc/sys/kernel/pid_max", "re");
+    if (pm) {
+        if (fscanf(pm, "%lld", &pid_max) != 1)
+            pid_max = 4194304;
+        fclose(pm);
+    }
+    return idrange_check(&idrange_host_files, *base, (uint64_t)pid_max, err);
+}
+
 int host_init(struct lvm_host *h, struct lvm_err *err)
 {
     memset(h, 0, sizeof *h);
@@ -57,44 +98,9 @@ int host_init(struct lvm_host *h, struct lvm_err *err)
     h->shell_fd = open(h->shell_path, O_PATH | O_CLOEXEC);
     if (h->shell_fd < 0)
         return lvm_err_set(err, errno, "open %s", h->shell_path);
-    const char *run = getenv("LIGHTVM_RUN_DIR");
-    snprintf(h->run_dir, sizeof h->run_dir, "%s",
-             run && *run ? run : HOST_RUN_DIR_DEFAULT);
-    snprintf(h->root_dir, sizeof h->root_dir, "%s/empty", h->run_dir);
-    if (mkdir_p(h->root_dir, 0555, err) < 0) {
-        host_fini(h);
-        return -1;
-    }
-    /* Shells run as unprivileged host users: they must reach root_dir. */
-    char path[PATH_MAX];
-    snprintf(path, sizeof path, "%s", h->root_dir);
-    for (char *slash = path + strlen(path); slash > path;
-         slash = strrchr(path, '/')) {
-        *slash = 0;
-        struct stat st;
-        const char *dir = path[0] ? path : "/";
-        if (stat(dir, &st) == 0 && !(st.st_mode & S_IXOTH)) {
-            host_fini(h);
-            return lvm_err_set(err, EACCES,
-                               "%s is not searchable by other users, and "
-                               "guests run as unprivileged users: chmod o+x "
-                               "%s, or choose another LIGHTVM_RUN_DIR",
-                               dir, dir);
-        }
-    }
-    const char *base = getenv("LIGHTVM_UID_BASE");
-    h->uid_base =
-        base && *base ? (uid_t)strtoul(base, NULL, 0) : HOST_UID_BASE_DEFAULT;
-    /* Guests' ids are base + pid: the range is as large as pid_max. */
-    long long pid_max = 4194304; /* the kernel's limit on 64-bit */
-    FILE *pm = fopen("/proc/sys/kernel/pid_max", "re");
-    if (pm) {
-        if (fscanf(pm, "%lld", &pid_max) != 1)
-            pid_max = 4194304;
-        fclose(pm);
-    }
-    if (idrange_check(&idrange_host_files, h->uid_base, (uint64_t)pid_max,
-                      err) < 0) {
+    if (host_root_dir(h->run_dir, sizeof h->run_dir, h->root_dir,
+                      sizeof h->root_dir, err) < 0 ||
+        host_uid_base(&h->uid_base, err) < 0) {
         host_fini(h);
         return -1;
     }

@@ -9,6 +9,7 @@
 #include "toolstack/error.h"
 
 #include <limits.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -29,6 +30,17 @@ struct lvm_host {
 };
 
 int host_init(struct lvm_host *h, struct lvm_err *err);
+
+/* $LIGHTVM_RUN_DIR (or the default) into (run_dir) and its "empty"
+ * directory, made if missing and reachable by unprivileged users, into
+ * (root_dir): the mount point of every sandbox's root. */
+int host_root_dir(char *run_dir, size_t run_len, char *root_dir,
+                  size_t root_len, struct lvm_err *err);
+
+/* The base of the host ids sandboxed processes run as (base + their pid:
+ * proc and kvm shells, QEMU), $LIGHTVM_UID_BASE or the default, checked
+ * to hold no host user, group or subordinate id (idrange.h). */
+int host_uid_base(uid_t *base, struct lvm_err *err);
 
 /* For a long-lived toolstack (the daemon): make the template mount
  * namespace shells are cloned from (sandbox_template_mntns). Costs a

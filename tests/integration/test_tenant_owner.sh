@@ -277,7 +277,8 @@ EOF
 
 t_qemu_files() {
     # A qemu guest's console, QEMU's log and the init's reports are files
-    # QEMU (root) writes by path: made the creator's before QEMU starts.
+    # QEMU writes through fds the daemon made the creator's before QEMU
+    # starts (QEMU's own uid may not open them).
     local id dir r=0 f
     id=$(as "$UA" $LIGHTVM create --monitor qemu "$TMP/tx") || return 1
     dir=$LIGHTVM_RUN_DIR/guests/$id

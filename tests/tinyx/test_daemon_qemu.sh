@@ -192,14 +192,19 @@ t_cgroup_limits() {
 }
 
 t_boots_client_files() {
-    # QEMU (root) boots the kernel and initramfs the daemon opened as the
-    # client, not whatever their paths name by the time it reads them.
-    local pid
+    # QEMU boots the kernel and initramfs the daemon opened as the
+    # client, not whatever their paths name by the time it reads them:
+    # those very files are mounted in its root (docs/security.md).
+    local pid kernel initrd
     pid=$(field redis1 pid)
     tr '\0' ' ' <"/proc/$pid/cmdline" | tee "$TMP/cmdline"
     echo
-    contains "$TMP/cmdline" "-kernel /proc/self/fd/" &&
-        contains "$TMP/cmdline" "-initrd /proc/self/fd/"
+    contains "$TMP/cmdline" "-kernel /kernel" &&
+        contains "$TMP/cmdline" "-initrd /initrd" || return 1
+    kernel=$(sed -n 's/.*"path": "\(.*\)".*/\1/p' "$TMP/redis/manifest.json")
+    initrd=$TMP/redis/$(sed -n 's/.*"initramfs": "\(.*\)".*/\1/p' "$TMP/redis/manifest.json")
+    [ "$(stat -L -c %d:%i "/proc/$pid/root/kernel")" = "$(stat -L -c %d:%i "$kernel")" ] &&
+        [ "$(stat -L -c %d:%i "/proc/$pid/root/initrd")" = "$(stat -L -c %d:%i "$initrd")" ]
 }
 
 t_console_log() {

@@ -132,6 +132,12 @@ t_qemu_gets_the_tap() {
     ! grep -q "user,id=n0" "$TMP/cmdline" || return 1
     nsx ip -o link show master lvm0 | grep -q " $TAP1[:@]" ||
         { nsx ip -o link show master lvm0; return 1; }
+    # The tap's fd is all QEMU has of the network: its own network
+    # namespace holds nothing but loopback (docs/security.md).
+    [ "$(readlink "/proc/$pid/ns/net")" != "$(readlink "/proc/$DAEMON_PID/ns/net")" ] ||
+        { echo "QEMU is in the daemon's network namespace"; return 1; }
+    nsenter -t "$pid" -n ip -o link | tee "$TMP/qemu-links"
+    [ "$(wc -l <"$TMP/qemu-links")" -eq 1 ] && grep -q ": lo:" "$TMP/qemu-links"
 }
 
 t_list_and_stats() {

@@ -24,6 +24,14 @@ static int has(const struct qemu_argv *a, const char *s)
     return 0;
 }
 
+static int index_of(const struct qemu_argv *a, const char *s)
+{
+    for (int i = 0; i < a->argc; i++)
+        if (!strcmp(a->argv[i], s))
+            return i;
+    return -1;
+}
+
 static const char *after(const struct qemu_argv *a, const char *opt)
 {
     for (int i = 0; i + 1 < a->argc; i++)
@@ -135,24 +143,48 @@ static void argv_detached(void **state)
     c.kernel = "/k/vmlinux";
     c.initrd = "/i/initramfs.cpio.gz";
     c.net = QEMU_NET_USER;
-    struct qemu_fds fds = {.console = -1,
+    struct qemu_fds fds = {.console = 3,
                            .ctl = 4,
                            .qmp = 5,
                            .tap = -1,
                            .listen = 1,
-                           .console_file = "/run/g/console.log",
-                           .ctl_log = "/run/g/ctl.log"};
+                           .console_file = 1,
+                           .ctl_log = 7};
     struct qemu_argv *a = malloc(sizeof *a);
     struct lvm_err err;
     assert_int_equal(qemu_build_argv(&c, &fds, 0, 0, a, &err), 0);
-    assert_true(has(a, "file,id=con,path=/run/g/console.log,append=on"));
+    /* Files go in open, as fd sets QEMU's opens take by name: it may not
+     * open them itself (docs/security.md, "QEMU's sandbox"). */
+    assert_true(has(a, "fd=3,set=1"));
+    assert_true(has(a, "fd=7,set=2"));
+    assert_true(has(a, "file,id=con,path=/dev/fdset/1,append=on"));
     assert_true(has(a, "socket,id=ctl,fd=4,server=on,wait=off,"
-                       "logfile=/run/g/ctl.log"));
+                       "logfile=/dev/fdset/2,logappend=on"));
     assert_true(has(a, "socket,id=qmp,fd=5,server=on,wait=off"));
     assert_string_equal(after(a, "-netdev"), "user,id=n0");
-    /* QEMU would split the option at a comma */
-    fds.console_file = "/run/a,b/console.log";
-    assert_int_equal(qemu_build_argv(&c, &fds, 0, 0, a, &err), -1);
+    /* the fd sets come before the chardevs that use them */
+    assert_true(index_of(a, "fd=7,set=2") >= 0 &&
+                index_of(a, "fd=7,set=2") <
+                    index_of(a, "file,id=con,path=/dev/fdset/1,append=on"));
+    free(a);
+}
+
+/* Every QEMU gets its own seccomp filter, whoever starts it. */
+static void argv_sandbox(void **state)
+{
+    struct qemu_vm_config c;
+    memset(&c, 0, sizeof c);
+    c.kernel = "/kernel";
+    c.initrd = "/initrd";
+    struct qemu_fds fds = {.console = 3, .ctl = 4, .qmp = 5, .tap = -1};
+    struct qemu_argv *a = malloc(sizeof *a);
+    struct lvm_err err;
+    assert_int_equal(qemu_build_argv(&c, &fds, 0, 0, a, &err), 0);
+    assert_string_equal(after(a, "-sandbox"),
+                        "on,obsolete=deny,elevateprivileges=deny,spawn=deny,"
+                        "resourcecontrol=deny");
+    assert_null(after(a, "-add-fd")); /* a socket console, no ctl log */
+    assert_true(has(a, "socket,id=ctl,fd=4"));
     free(a);
 }
 
@@ -342,6 +374,7 @@ int main(void)
         cmocka_unit_test(argv_kvm_tap_acpi),
         cmocka_unit_test(argv_rejects_bad_config),
         cmocka_unit_test(argv_detached),
+        cmocka_unit_test(argv_sandbox),
         cmocka_unit_test(port_forwards),
         cmocka_unit_test(exit_descriptions),
         cmocka_unit_test(control_messages),

@@ -161,8 +161,8 @@ void qemu_vm_free(struct qemu_vm *vm);
 struct qemu_detached {
     int qmp_listen, ctl_listen; /* listening unix sockets, made by the
                                    caller; QEMU inherits them */
-    const char *console_path;   /* appended to by QEMU */
-    const char *ctl_log_path;   /* the guest's control messages */
+    int console_fd;             /* the console file, appended to */
+    int ctl_log_fd;             /* the guest's control messages */
     int log_fd;                 /* QEMU's stdout and stderr */
     const int *join_fds;        /* cgroup files QEMU writes "0" to before
                                    exec (cgroup_join_fds) */
@@ -170,7 +170,7 @@ struct qemu_detached {
     uint64_t file_limit; /* soft RLIMIT_FSIZE on QEMU's own files; 0: none */
     int kernel_fd, initrd_fd; /* >= 0: boot these files (opened by the
                                  caller, as its client) instead of
-                                 reopening cfg's paths; -1: the paths */
+                                 opening cfg's paths; -1: the paths */
 };
 
 /* What the caller keeps of a detached QEMU. */
@@ -244,12 +244,13 @@ struct qemu_fds {
     /* For a QEMU that outlives its caller (lightvmd): ctl and qmp are
      * listening sockets QEMU serves, one client at a time (server=on,
      * wait=off), so that a restarted caller can connect again; the console
-     * goes to a file QEMU appends to itself (console is then unused); what
-     * the guest says on the control channel is also logged to a file,
-     * whether or not anyone is connected. */
+     * is a file QEMU appends to (console_file: the fd (console) is one);
+     * what the guest says on the control channel is also appended to the
+     * file (ctl_log) (0: none; QEMU's fd 0 is /dev/null), whether or not
+     * anyone is connected. */
     int listen;
-    const char *console_file;
-    const char *ctl_log;
+    int console_file;
+    int ctl_log;
 };
 
 /* QEMU's argv for (cfg) with the fds QEMU will inherit; (kvm) picks the

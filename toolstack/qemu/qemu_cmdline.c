@@ -40,12 +40,43 @@ static int plain(const char *s)
     return s && !strchr(s, ',') && !strchr(s, '\n');
 }
 
-/* The console: a socket we read, or a file QEMU appends to itself. */
+/* Files QEMU writes are passed as fds, never named: it could not open
+ * them (it runs as a user of its own, in a root without them). Each is
+ * an fd set that QEMU's file opens take by name. */
+#define FDSET_CONSOLE 1
+#define FDSET_CTL_LOG 2
+
+/* The console: a socket we read, or a file QEMU appends to. */
 static int console_chardev(struct qemu_argv *a, const struct qemu_fds *fds)
 {
     if (fds->console_file)
-        return arg(a, "file,id=con,path=%s,append=on", fds->console_file);
+        return arg(a, "file,id=con,path=/dev/fdset/%d,append=on",
+                   FDSET_CONSOLE);
     return arg(a, "socket,id=con,fd=%d", fds->console);
+}
+
+/* -add-fd for each file passed, before the chardevs that use them. */
+static int fd_sets(struct qemu_argv *a, const struct qemu_fds *fds)
+{
+    if (fds->console_file &&
+        (arg(a, "-add-fd") < 0 ||
+         arg(a, "fd=%d,set=%d", fds->console, FDSET_CONSOLE) < 0))
+        return -1;
+    if (fds->ctl_log > 0 &&
+        (arg(a, "-add-fd") < 0 ||
+         arg(a, "fd=%d,set=%d", fds->ctl_log, FDSET_CTL_LOG) < 0))
+        return -1;
+    return 0;
+}
+
+/* The control channel's log, appended to (heard or not). */
+static int ctl_logfile(const struct qemu_fds *fds, char *buf, size_t len)
+{
+    buf[0] = 0;
+    if (fds->ctl_log > 0)
+        snprintf(buf, len, ",logfile=/dev/fdset/%d,logappend=on",
+                 FDSET_CTL_LOG);
+    return 0;
 }
 
 static int kernel_cmdline(const struct qemu_vm_config *cfg, int kvm,
@@ -148,9 +179,8 @@ int qemu_build_argv(const struct qemu_vm_config *cfg,
         return lvm_err_set(err, E2BIG, "kernel command line too long");
     const char *qemu =
         cfg->qemu && *cfg->qemu ? cfg->qemu : "qemu-system-x86_64";
-    if ((fds->console_file && !plain(fds->console_file)) ||
-        (fds->ctl_log && !plain(fds->ctl_log)))
-        return lvm_err_set(err, EINVAL, "a console or log path has a comma");
+    char ctl_log[64];
+    ctl_logfile(fds, ctl_log, sizeof ctl_log);
     /* Listening sockets: QEMU accepts a client whenever one connects and
      * goes on without one (output to a channel nobody reads is dropped,
      * but still logged). */
@@ -159,33 +189,37 @@ int qemu_build_argv(const struct qemu_vm_config *cfg,
      * PIC and RTC stay on: under TCG the kernel's timer set-up needs them.
      * A kernel without ACPI (ours) needs acpi=off, and only then does
      * QEMU describe the virtio-mmio devices on the kernel command line. */
-    int bad =
-        arg(a, "%s", qemu) || arg(a, "-M") ||
-        arg(a,
-            "microvm,x-option-roms=off,isa-serial=on,pit=on,pic=on,"
-            "rtc=on,acpi=%s",
-            cfg->acpi ? "on" : "off") ||
-        arg(a, "-accel") || arg(a, "%s", kvm ? "kvm" : "tcg") ||
-        arg(a, "-cpu") || arg(a, "%s", kvm ? "host" : "max") ||
-        arg(a, "-nodefaults") || arg(a, "-no-user-config") ||
-        arg(a, "-display") || arg(a, "none") || arg(a, "-no-reboot") ||
-        arg(a, "-m") || arg(a, "%lluM", (unsigned long long)(mem >> 20)) ||
-        arg(a, "-smp") || arg(a, "%u", cpus) ||
-        /* console: the first ISA serial port, ttyS0 */
-        arg(a, "-chardev") || console_chardev(a, fds) || arg(a, "-serial") ||
-        arg(a, "chardev:con") ||
-        /* control channel: a second one at the legacy COM2 address */
-        arg(a, "-chardev") ||
-        arg(a, "socket,id=ctl,fd=%d%s%s%s", fds->ctl, server,
-            fds->ctl_log ? ",logfile=" : "",
-            fds->ctl_log ? fds->ctl_log : "") ||
-        arg(a, "-device") ||
-        arg(a, "isa-serial,chardev=ctl,iobase=0x2f8,irq=3") ||
-        arg(a, "-chardev") ||
-        arg(a, "socket,id=qmp,fd=%d%s", fds->qmp, server) || arg(a, "-mon") ||
-        arg(a, "chardev=qmp,mode=control") || arg(a, "-kernel") ||
-        arg(a, "%s", cfg->kernel) || arg(a, "-initrd") ||
-        arg(a, "%s", cfg->initrd) || arg(a, "-append") || arg(a, "%s", append);
+    int bad = arg(a, "%s", qemu) || arg(a, "-M") ||
+              arg(a,
+                  "microvm,x-option-roms=off,isa-serial=on,pit=on,pic=on,"
+                  "rtc=on,acpi=%s",
+                  cfg->acpi ? "on" : "off") ||
+              arg(a, "-accel") || arg(a, "%s", kvm ? "kvm" : "tcg") ||
+              arg(a, "-cpu") || arg(a, "%s", kvm ? "host" : "max") ||
+              arg(a, "-nodefaults") || arg(a, "-no-user-config") ||
+              arg(a, "-display") || arg(a, "none") || arg(a, "-no-reboot") ||
+              /* QEMU's own seccomp filter: no obsolete calls, no set*id, no
+         * fork or exec, no scheduling or resource changes. */
+              arg(a, "-sandbox") ||
+              arg(a, "on,obsolete=deny,elevateprivileges=deny,spawn=deny,"
+                     "resourcecontrol=deny") ||
+              fd_sets(a, fds) || arg(a, "-m") ||
+              arg(a, "%lluM", (unsigned long long)(mem >> 20)) ||
+              arg(a, "-smp") || arg(a, "%u", cpus) ||
+              /* console: the first ISA serial port, ttyS0 */
+              arg(a, "-chardev") || console_chardev(a, fds) ||
+              arg(a, "-serial") || arg(a, "chardev:con") ||
+              /* control channel: a second one at the legacy COM2 address */
+              arg(a, "-chardev") ||
+              arg(a, "socket,id=ctl,fd=%d%s%s", fds->ctl, server, ctl_log) ||
+              arg(a, "-device") ||
+              arg(a, "isa-serial,chardev=ctl,iobase=0x2f8,irq=3") ||
+              arg(a, "-chardev") ||
+              arg(a, "socket,id=qmp,fd=%d%s", fds->qmp, server) ||
+              arg(a, "-mon") || arg(a, "chardev=qmp,mode=control") ||
+              arg(a, "-kernel") || arg(a, "%s", cfg->kernel) ||
+              arg(a, "-initrd") || arg(a, "%s", cfg->initrd) ||
+              arg(a, "-append") || arg(a, "%s", append);
     if (bad)
         return lvm_err_set(err, E2BIG, "QEMU command line too long");
     if (cfg->net != QEMU_NET_NONE && netdev(cfg, fds, a, err) < 0)

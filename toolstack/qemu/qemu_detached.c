@@ -18,46 +18,49 @@ int qemu_start_detached(const struct qemu_vm_config *cfg,
     out->pidfd = -1;
     if (det->njoin > QEMU_SPAWN_MAX_JOIN)
         return lvm_err_set(err, EINVAL, "too many cgroup files");
-    struct qemu_vm_config c;
-    if (qemu_prepare(cfg, &c, &out->kvm, err) < 0)
-        return -1;
-    c.die_with_parent = 0;
+    struct qemu_start *s = malloc(sizeof *s);
+    struct qemu_argv *a = malloc(sizeof *a);
+    int r = -1;
+    if (!s || !a) {
+        lvm_err_set(err, ENOMEM, "QEMU command line");
+        goto out;
+    }
     /* Files the caller opened (as its client): QEMU boots exactly those,
      * whatever the paths name by now. */
-    char kernel[32], initrd[32];
-    if (det->kernel_fd >= 0) {
-        snprintf(kernel, sizeof kernel, "/proc/self/fd/%d", QEMU_FD_KERNEL);
-        c.kernel = kernel;
-    }
-    if (det->initrd_fd >= 0) {
-        snprintf(initrd, sizeof initrd, "/proc/self/fd/%d", QEMU_FD_INITRD);
-        c.initrd = initrd;
-    }
-    memcpy(out->fwd, c.fwd, sizeof out->fwd);
-    out->nfwd = c.nfwd;
-    int tap = c.net == QEMU_NET_TAP && c.tap_fd >= 0 ? c.tap_fd : -1;
-    struct qemu_fds fds = {.console = -1,
+    int boot[2] = {det->kernel_fd, det->initrd_fd};
+    if (qemu_prepare(cfg, boot, s, err) < 0)
+        goto out;
+    s->c.die_with_parent = 0;
+    out->kvm = s->kvm;
+    memcpy(out->fwd, s->c.fwd, sizeof out->fwd);
+    out->nfwd = s->c.nfwd;
+    int tap = s->c.net == QEMU_NET_TAP ? s->c.tap_fd : -1;
+    struct qemu_fds fds = {.console = QEMU_FD_CONSOLE,
                            .ctl = QEMU_FD_CTL,
                            .qmp = QEMU_FD_QMP,
                            .tap = tap >= 0 ? QEMU_FD_TAP : -1,
                            .listen = 1,
-                           .console_file = det->console_path,
-                           .ctl_log = det->ctl_log_path};
-    struct qemu_argv *a = malloc(sizeof *a);
-    if (!a)
-        return lvm_err_set(err, ENOMEM, "QEMU command line");
-    int r = qemu_build_argv(&c, &fds, out->kvm,
-                            out->kvm ? 0 : qemu_host_tsc_khz(), a, err);
+                           .console_file = 1,
+                           .ctl_log =
+                               det->ctl_log_fd >= 0 ? QEMU_FD_CTL_LOG : 0};
+    r = qemu_build_argv(&s->c, &fds, s->kvm, s->kvm ? 0 : qemu_host_tsc_khz(),
+                        a, err);
     if (r == 0) {
-        struct qemu_child ch = {.src = {-1, det->ctl_listen, det->qmp_listen,
-                                        tap, det->kernel_fd, det->initrd_fd},
+        struct qemu_child ch = {.src = {det->console_fd, det->ctl_listen,
+                                        det->qmp_listen, tap, det->ctl_log_fd,
+                                        s->boot_fd[0], s->boot_fd[1]},
                                 .log_fd = det->log_fd,
                                 .join_fds = det->join_fds,
                                 .njoin = det->njoin,
-                                .file_limit = det->file_limit};
+                                .file_limit = det->file_limit,
+                                .jail = &s->jail};
         out->start_ns = qemu_now_ns();
         r = qemu_spawn(a, &ch, &out->pid, &out->pidfd, err);
     }
+out:
+    if (s)
+        qemu_release(s);
+    free(s);
     free(a);
     return r;
 }

@@ -1,18 +1,23 @@
 /*
  * qemu_spawn.c: start a QEMU process (see qemu_spawn.h): accelerator and
- * file checks, free ports for forwards, and the child's set-up between
- * fork and exec.
+ * boot files, free ports for forwards, a tap by name, and the child's
+ * set-up between clone and exec (its sandbox: qemu_jail.c).
  */
 #include "toolstack/qemu/qemu_spawn.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <net/if.h>
 #include <netinet/in.h>
+#include <linux/if_tun.h>
+#include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -71,26 +76,25 @@ void qemu_last_log_line(int log_fd, char *buf, size_t len)
 }
 
 /* What the child could not do, for the parent's message. */
-enum { FAIL_EXEC, FAIL_CGROUP, FAIL_RLIMIT };
+enum { FAIL_EXEC, FAIL_CGROUP, FAIL_RLIMIT, FAIL_JAIL, FAIL_NNP };
 
-static void child_fail(int errfd, int stage, int e)
+static void child_fail(int errfd, int stage, int step, int e)
 {
-    int msg[2] = {stage, e};
+    int msg[3] = {stage, step, e};
     if (write(errfd, msg, sizeof msg) < 0)
         _exit(127);
     _exit(127);
 }
 
-/* Child: join its cgroups, limits, channels at their fixed numbers, exec.
- * Only async-signal-safe calls: the caller may have threads. */
+/* Child: join its cgroups, limits, its sandbox, channels at their fixed
+ * numbers, exec. System calls only: the caller may have threads, and
+ * this copy of it has none of them (raw clone3, no fork handlers). */
 static void exec_qemu(const struct qemu_argv *a, const struct qemu_child *ch,
-                      int errfd, pid_t parent)
+                      int errfd, int errfd_read)
 {
-    if (ch->die_with_parent) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (getppid() != parent)
-            _exit(127);
-    }
+    /* Only the parent holds the read end now: a write end polling as an
+     * error means it has died. */
+    close(errfd_read);
     /* Its own session: a terminal's Ctrl-C goes to lightvm, which asks
      * the guest to power off, not straight to QEMU. */
     setsid();
@@ -102,20 +106,45 @@ static void exec_qemu(const struct qemu_argv *a, const struct qemu_child *ch,
      * elsewhere would stay there. */
     for (int i = 0; i < ch->njoin; i++)
         if (write(ch->join_fds[i], "0", 1) != 1)
-            child_fail(errfd, FAIL_CGROUP, errno);
+            child_fail(errfd, FAIL_CGROUP, 0, errno);
+    /* A core file would hold the guest's RAM. */
+    struct rlimit no_core = {0, 0};
+    if (setrlimit(RLIMIT_CORE, &no_core) < 0)
+        child_fail(errfd, FAIL_RLIMIT, 0, errno);
+    const struct qemu_jail *j = ch->jail;
+    int boot[2] = {ch->src[QEMU_FD_KERNEL - QEMU_FD_CONSOLE],
+                   ch->src[QEMU_FD_INITRD - QEMU_FD_CONSOLE]};
+    int step = 0;
+    if (j->on && qemu_jail_enter(j, boot, &step) < 0)
+        child_fail(errfd, FAIL_JAIL, step, errno);
     if (ch->file_limit) {
-        /* The files QEMU writes itself (console, logs) stay bounded; a
+        /* After its root is made (a private boot file is copied there).
+         * The files QEMU writes itself (console, logs) stay bounded; a
          * write beyond fails (EFBIG) and QEMU drops that output instead
          * of dying of SIGXFSZ. The hard limit stays open so that the
          * caller can lift the soft one for a save (prlimit). */
         struct rlimit rl = {ch->file_limit, RLIM_INFINITY};
         signal(SIGXFSZ, SIG_IGN);
         if (setrlimit(RLIMIT_FSIZE, &rl) < 0)
-            child_fail(errfd, FAIL_RLIMIT, errno);
+            child_fail(errfd, FAIL_RLIMIT, 0, errno);
+    }
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+        child_fail(errfd, FAIL_NNP, 0, errno);
+    if (ch->die_with_parent) {
+        /* Set after the uid change, which clears it; a parent that died
+         * before has closed the pipe's read end. */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        struct pollfd p = {errfd, 0, 0};
+        if (poll(&p, 1, 0) != 0)
+            _exit(127);
     }
     int hi[QEMU_FD_COUNT];
-    for (int i = 0; i < QEMU_FD_COUNT; i++)
-        hi[i] = ch->src[i] >= 0 ? fcntl(ch->src[i], F_DUPFD, 64) : -1;
+    for (int i = 0; i < QEMU_FD_COUNT; i++) {
+        int boot_file = i + QEMU_FD_CONSOLE >= QEMU_FD_KERNEL;
+        hi[i] = ch->src[i] >= 0 && !(boot_file && j->on)
+                    ? fcntl(ch->src[i], F_DUPFD, 64)
+                    : -1;
+    }
     int nul = open("/dev/null", O_RDONLY);
     dup2(nul, 0);
     dup2(ch->log_fd, 1);
@@ -127,8 +156,15 @@ static void exec_qemu(const struct qemu_argv *a, const struct qemu_child *ch,
      * at exec. */
     syscall(SYS_close_range, QEMU_FD_INITRD + 1, (unsigned)errfd - 1, 0);
     syscall(SYS_close_range, (unsigned)errfd + 1, ~0u, 0);
-    execvp(a->argv[0], a->argv);
-    child_fail(errfd, FAIL_EXEC, errno);
+    if (j->on) {
+        /* Nothing of the caller's environment (LD_*, sanitizer options)
+         * reaches a confined QEMU. */
+        static char *const envp[] = {NULL};
+        execve(j->exe, a->argv, envp);
+    } else {
+        execvp(a->argv[0], a->argv);
+    }
+    child_fail(errfd, FAIL_EXEC, 0, errno);
 }
 
 static int pick_accel(const struct qemu_vm_config *cfg, int *kvm,
@@ -160,35 +196,135 @@ static int pick_accel(const struct qemu_vm_config *cfg, int *kvm,
     return 0;
 }
 
-static int check_file(const char *what, const char *path, struct lvm_err *err)
+/* A tap device by name, opened here: a confined QEMU may not. */
+static int tap_open(const char *name, struct lvm_err *err)
 {
-    if (access(path, R_OK) < 0)
-        return lvm_err_set(err, errno, "%s %s", what, path);
-    return 0;
+    if (!name || !*name || strlen(name) >= IFNAMSIZ)
+        return lvm_err_set(err, EINVAL,
+                           "tap networking needs a tap device name or fd");
+    int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
+    if (fd < 0)
+        return lvm_err_set(err, errno, "open /dev/net/tun");
+    struct ifreq ifr;
+    memset(&ifr, 0, sizeof ifr);
+    snprintf(ifr.ifr_name, sizeof ifr.ifr_name, "%s", name);
+    ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
+    if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
+        int e = errno;
+        close(fd);
+        return lvm_err_set(err, e, "open tap %s", name);
+    }
+    return fd;
 }
 
-int qemu_prepare(const struct qemu_vm_config *cfg, struct qemu_vm_config *c,
-                 int *kvm, struct lvm_err *err)
+/* The lowest port an unprivileged process may listen on. */
+static unsigned unprivileged_port_start(void)
 {
-    if (pick_accel(cfg, kvm, err) < 0)
-        return -1;
-    if (check_file("kernel", cfg->kernel, err) < 0 ||
-        check_file("initramfs", cfg->initrd, err) < 0 ||
-        (cfg->disk && check_file("disk", cfg->disk, err) < 0))
-        return -1;
-    *c = *cfg;
-    if (!c->qemu || !*c->qemu) /* documented in docs/tinyx.md */
-        c->qemu = getenv("LIGHTVM_QEMU");
+    unsigned start = 1024;
+    FILE *f = fopen("/proc/sys/net/ipv4/ip_unprivileged_port_start", "re");
+    if (f) {
+        if (fscanf(f, "%u", &start) != 1)
+            start = 1024;
+        fclose(f);
+    }
+    return start;
+}
+
+/* Host ports for forwards, and none QEMU could not listen on: it runs
+ * unprivileged (docs/security.md, "QEMU's sandbox"), so say so now
+ * rather than leave the guest without its port. */
+static int pick_ports(struct qemu_vm_config *c, struct lvm_err *err)
+{
+    unsigned low = c->nfwd ? unprivileged_port_start() : 0;
     for (unsigned i = 0; i < c->nfwd && i < QEMU_MAX_FWDS; i++) {
-        if (!c->fwd[i].host_addr[0])
-            snprintf(c->fwd[i].host_addr, sizeof c->fwd[i].host_addr,
-                     "127.0.0.1");
-        if (!c->fwd[i].host_port &&
-            free_port(c->fwd[i].host_addr, &c->fwd[i].host_port, err) < 0)
+        struct qemu_fwd *f = &c->fwd[i];
+        if (!f->host_addr[0])
+            snprintf(f->host_addr, sizeof f->host_addr, "127.0.0.1");
+        if (f->host_port && f->host_port < low)
+            return lvm_err_set(err, EACCES,
+                               "port %u: QEMU runs as an unprivileged user "
+                               "and cannot listen below port %u",
+                               f->host_port, low);
+        if (!f->host_port && free_port(f->host_addr, &f->host_port, err) < 0)
             return -1;
     }
     return 0;
 }
+
+void qemu_release(struct qemu_start *s)
+{
+    for (int i = 0; i < 2; i++)
+        if (s->own_boot[i] >= 0)
+            close(s->own_boot[i]);
+    if (s->own_tap >= 0)
+        close(s->own_tap);
+    qemu_jail_release(&s->jail);
+    s->own_boot[0] = s->own_boot[1] = s->own_tap = -1;
+}
+
+int qemu_prepare(const struct qemu_vm_config *cfg, const int boot_fd[2],
+                 struct qemu_start *s, struct lvm_err *err)
+{
+    memset(s, 0, sizeof *s);
+    s->own_boot[0] = s->own_boot[1] = s->own_tap = -1;
+    s->jail.boot_tree[0] = s->jail.boot_tree[1] = -1;
+    if (pick_accel(cfg, &s->kvm, err) < 0)
+        return -1;
+    s->c = *cfg;
+    struct qemu_vm_config *c = &s->c;
+    if (!c->qemu || !*c->qemu) /* documented in docs/tinyx.md */
+        c->qemu = getenv("LIGHTVM_QEMU");
+    if (!c->qemu || !*c->qemu)
+        c->qemu = "qemu-system-x86_64";
+    /* Opened as the caller: QEMU boots exactly these files. */
+    const char *what[2] = {"kernel", "initramfs"};
+    const char *path[2] = {cfg->kernel, cfg->initrd};
+    for (int i = 0; i < 2; i++) {
+        s->boot_fd[i] = boot_fd ? boot_fd[i] : -1;
+        if (s->boot_fd[i] >= 0)
+            continue;
+        if (!path[i] || !*path[i])
+            return lvm_err_set(err, EINVAL, "no %s given", what[i]);
+        s->boot_fd[i] = s->own_boot[i] = open(path[i], O_RDONLY | O_CLOEXEC);
+        if (s->boot_fd[i] < 0)
+            return lvm_err_set(err, errno, "%s %s", what[i], path[i]);
+    }
+    if (pick_ports(c, err) < 0)
+        return -1;
+    if (c->net == QEMU_NET_TAP && c->tap_fd < 0) {
+        if ((s->own_tap = c->tap_fd = tap_open(c->tap_ifname, err)) < 0)
+            return -1;
+    }
+    if (qemu_jail_prepare(&s->jail, c->qemu, s->kvm, c->net != QEMU_NET_USER,
+                          s->boot_fd, err) < 0)
+        return -1;
+    if (c->disk && s->jail.on)
+        return lvm_err_set(err, EINVAL,
+                           "a disk is out of reach of QEMU's sandbox");
+    if (c->disk && access(c->disk, R_OK) < 0)
+        return lvm_err_set(err, errno, "disk %s", c->disk);
+    for (int i = 0; i < 2; i++) {
+        if (s->jail.on)
+            snprintf(s->boot_path[i], sizeof s->boot_path[i], "%s",
+                     i ? QEMU_JAIL_INITRD : QEMU_JAIL_KERNEL);
+        else
+            snprintf(s->boot_path[i], sizeof s->boot_path[i],
+                     "/proc/self/fd/%d", i ? QEMU_FD_INITRD : QEMU_FD_KERNEL);
+    }
+    c->kernel = s->boot_path[0];
+    c->initrd = s->boot_path[1];
+    return 0;
+}
+
+#ifndef CLONE_PIDFD
+#define CLONE_PIDFD 0x00001000
+#endif
+
+/* clone3's arguments (linux/sched.h, version 0). */
+struct clone_args_v0 {
+    uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack,
+        stack_size, tls;
+};
 
 int qemu_spawn(const struct qemu_argv *a, const struct qemu_child *ch,
                pid_t *pid_out, int *pidfd_out, struct lvm_err *err)
@@ -206,20 +342,24 @@ int qemu_spawn(const struct qemu_argv *a, const struct qemu_child *ch,
     }
     close(errp[1]);
     errp[1] = hi;
-    pid_t parent = getpid();
-    pid_t pid = fork();
+    /* Like fork, in QEMU's namespaces from the start (its pid namespace
+     * can only be entered so), with a pidfd from the same call. */
+    int pidfd = -1;
+    struct clone_args_v0 ca = {.flags = CLONE_PIDFD |
+                                        (ch->jail->on ? ch->jail->ns_flags : 0),
+                               .pidfd = (uint64_t)(uintptr_t)&pidfd,
+                               .exit_signal = SIGCHLD};
+    pid_t pid = (pid_t)syscall(SYS_clone3, &ca, sizeof ca);
     if (pid < 0) {
-        lvm_err_set(err, errno, "fork QEMU");
+        lvm_err_set(err, errno, "start QEMU (clone3)");
         close(errp[0]);
         close(errp[1]);
         return -1;
     }
     if (pid == 0)
-        exec_qemu(a, ch, errp[1], parent);
-    int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-    int pidfd_errno = errno;
+        exec_qemu(a, ch, errp[1], errp[0]);
     close(errp[1]);
-    int msg[2];
+    int msg[3];
     ssize_t n;
     do
         n = read(errp[0], msg, sizeof msg);
@@ -227,19 +367,18 @@ int qemu_spawn(const struct qemu_argv *a, const struct qemu_child *ch,
     close(errp[0]);
     if (n == sizeof msg) {
         waitpid(pid, NULL, 0);
-        if (pidfd >= 0)
-            close(pidfd);
+        close(pidfd);
         if (msg[0] == FAIL_CGROUP)
-            return lvm_err_set(err, msg[1], "move QEMU into its cgroup");
+            return lvm_err_set(err, msg[2], "move QEMU into its cgroup");
         if (msg[0] == FAIL_RLIMIT)
-            return lvm_err_set(err, msg[1], "limit QEMU's file sizes");
+            return lvm_err_set(err, msg[2], "limit QEMU's file sizes");
+        if (msg[0] == FAIL_JAIL)
+            return lvm_err_set(err, msg[2], "confine QEMU: %s",
+                               qemu_jail_step_name(msg[1]));
+        if (msg[0] == FAIL_NNP)
+            return lvm_err_set(err, msg[2], "set QEMU's no_new_privs");
         return lvm_err_set(
-            err, msg[1], "run %s (is qemu-system-x86 installed?)", a->argv[0]);
-    }
-    if (pidfd < 0) {
-        kill(pid, SIGKILL);
-        waitpid(pid, NULL, 0);
-        return lvm_err_set(err, pidfd_errno, "pidfd_open");
+            err, msg[2], "run %s (is qemu-system-x86 installed?)", a->argv[0]);
     }
     *pid_out = pid;
     *pidfd_out = pidfd;

@@ -7,6 +7,7 @@
 #define LVM_QEMU_SPAWN_H
 
 #include "toolstack/qemu/qemu.h"
+#include "toolstack/qemu/qemu_jail.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -14,36 +15,53 @@
 
 /* Where each channel (and file) lands in QEMU's fd table. */
 enum {
-    QEMU_FD_CONSOLE = 3,
+    QEMU_FD_CONSOLE = 3, /* a socket we read, or the file QEMU appends to */
     QEMU_FD_CTL,
     QEMU_FD_QMP,
     QEMU_FD_TAP,
-    QEMU_FD_KERNEL, /* booted as /proc/self/fd/N */
-    QEMU_FD_INITRD,
+    QEMU_FD_CTL_LOG, /* the control channel's log (detached) */
+    QEMU_FD_KERNEL,  /* an unconfined QEMU boots /proc/self/fd/N; a */
+    QEMU_FD_INITRD,  /* confined one finds these in its root instead */
     QEMU_FD_COUNT = QEMU_FD_INITRD - QEMU_FD_CONSOLE + 1
 };
 #define QEMU_SPAWN_MAX_JOIN 8
 
-/* How the child is set up between fork and exec. */
+/* Everything a start prepares (qemu_prepare), released by qemu_release. */
+struct qemu_start {
+    struct qemu_vm_config c; /* the caller's, with ports picked, the boot
+                                paths as QEMU sees them and a tap fd */
+    int kvm;
+    int boot_fd[2];           /* kernel, initramfs */
+    int own_boot[2], own_tap; /* opened here: closed by qemu_release */
+    char boot_path[2][32];
+    struct qemu_jail jail;
+};
+
+/* How the child is set up between clone and exec. */
 struct qemu_child {
-    int src[QEMU_FD_COUNT]; /* become QEMU's fds 3 to 8 (console, ctl,
-                               qmp, tap, kernel, initrd); -1: none */
+    int src[QEMU_FD_COUNT]; /* become QEMU's fds 3 to 9 (console, ctl,
+                               qmp, tap, ctl log, kernel, initrd); -1:
+                               none */
     int log_fd;             /* QEMU's stdout and stderr */
     int die_with_parent;
     const int *join_fds; /* files the child writes "0" to before exec:
                             it joins those cgroups (see cgroup.h) */
     int njoin;
-    uint64_t file_limit; /* soft RLIMIT_FSIZE; 0: none */
+    uint64_t file_limit;          /* soft RLIMIT_FSIZE; 0: none */
+    const struct qemu_jail *jail; /* its sandbox (qemu_jail.h) */
 };
 
-/* Check (cfg)'s files, pick the accelerator (*kvm) and free host ports for
- * forwards left at 0; (out) is (cfg) with those ports. */
-int qemu_prepare(const struct qemu_vm_config *cfg, struct qemu_vm_config *out,
-                 int *kvm, struct lvm_err *err);
+/* Check (cfg), pick the accelerator and free host ports for forwards left
+ * at 0, open the kernel and initramfs (as the caller) unless (boot_fd)
+ * holds them already, open a tap named in (cfg), and prepare QEMU's
+ * sandbox: (s) is what to start. qemu_release(s) in any case. */
+int qemu_prepare(const struct qemu_vm_config *cfg, const int boot_fd[2],
+                 struct qemu_start *s, struct lvm_err *err);
+void qemu_release(struct qemu_start *s);
 
-/* Fork and exec QEMU with (a) as (ch) says. On success *pid and *pidfd
- * are set; an exec failure is reported here, anything later by QEMU's
- * exit. */
+/* Clone and exec QEMU with (a) as (ch) says. On success *pid and *pidfd
+ * are set; a set-up or exec failure is reported here, anything later by
+ * QEMU's exit. */
 int qemu_spawn(const struct qemu_argv *a, const struct qemu_child *ch,
                pid_t *pid, int *pidfd, struct lvm_err *err);
 

@@ -38,26 +38,27 @@ static void close_fd(int *fd)
 static int launch(struct qemu_vm *vm, const struct qemu_vm_config *cfg,
                   struct lvm_err *err)
 {
-    int kvm = 0;
-    struct qemu_vm_config c;
-    if (qemu_prepare(cfg, &c, &kvm, err) < 0)
-        return -1;
-    vm->accel_kvm = kvm;
-    memcpy(vm->fwd, c.fwd, sizeof vm->fwd);
-    vm->nfwd = c.nfwd;
-
     int con[2] = {-1, -1}, ctl[2] = {-1, -1}, qmp[2] = {-1, -1};
     int r = -1;
+    struct qemu_start *s = malloc(sizeof *s);
     struct qemu_argv *a = malloc(sizeof *a);
-    if (!a)
+    if (!s || !a) {
+        free(s);
+        free(a);
         return lvm_err_set(err, ENOMEM, "QEMU command line");
-    int tap = c.net == QEMU_NET_TAP && c.tap_fd >= 0 ? c.tap_fd : -1;
+    }
+    if (qemu_prepare(cfg, NULL, s, err) < 0)
+        goto out;
+    vm->accel_kvm = s->kvm;
+    memcpy(vm->fwd, s->c.fwd, sizeof vm->fwd);
+    vm->nfwd = s->c.nfwd;
+    int tap = s->c.net == QEMU_NET_TAP ? s->c.tap_fd : -1;
     struct qemu_fds fds = {.console = QEMU_FD_CONSOLE,
                            .ctl = QEMU_FD_CTL,
                            .qmp = QEMU_FD_QMP,
                            .tap = tap >= 0 ? QEMU_FD_TAP : -1};
-    if (qemu_build_argv(&c, &fds, kvm, kvm ? 0 : qemu_host_tsc_khz(), a, err) <
-        0)
+    if (qemu_build_argv(&s->c, &fds, s->kvm, s->kvm ? 0 : qemu_host_tsc_khz(),
+                        a, err) < 0)
         goto out;
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, con) < 0 ||
         socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ctl) < 0 ||
@@ -70,9 +71,11 @@ static int launch(struct qemu_vm *vm, const struct qemu_vm_config *cfg,
         lvm_err_set(err, errno, "memfd for QEMU's log");
         goto out;
     }
-    struct qemu_child ch = {.src = {con[1], ctl[1], qmp[1], tap, -1, -1},
-                            .log_fd = vm->log_fd,
-                            .die_with_parent = c.die_with_parent};
+    struct qemu_child ch = {
+        .src = {con[1], ctl[1], qmp[1], tap, -1, s->boot_fd[0], s->boot_fd[1]},
+        .log_fd = vm->log_fd,
+        .die_with_parent = s->c.die_with_parent,
+        .jail = &s->jail};
     vm->start_ns = now_ns();
     if (qemu_spawn(a, &ch, &vm->pid, &vm->pidfd, err) < 0) {
         vm->pid = 0;
@@ -120,6 +123,8 @@ out:
     close_fd(&ctl[1]);
     close_fd(&qmp[0]);
     close_fd(&qmp[1]);
+    qemu_release(s);
+    free(s);
     free(a);
     return r;
 }
