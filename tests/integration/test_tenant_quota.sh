@@ -188,8 +188,9 @@ t_failed_create_leaves_nothing() {
 }
 
 t_shared_template() {
-    # One file through two paths: one template, charged once; dropped
-    # with its last guest.
+    # One file through two paths: one template, charged once; with its
+    # last guest gone it is charged to nobody (kept warm by the daemon,
+    # within its own bound: images.c).
     local dir=$TMP/shared m0
     mkdir -p "$dir" && chmod 755 "$dir" && cp "$IDLE" "$dir/idle.elf" &&
         ln "$dir/idle.elf" "$dir/link.elf" && chmod 644 "$dir/idle.elf" || return 1
@@ -203,7 +204,7 @@ t_shared_template() {
     # Named after the path each was created from.
     as "$UA" $LIGHTVM list | grep -q ' link-' || { as "$UA" $LIGHTVM list; return 1; }
     destroy_all
-    [ "$(memfds)" -eq "$m0" ] && [ "$(used "$UA" templates)" = 0 ]
+    [ "$(memfds)" -le $((m0 + 1)) ] && [ "$(used "$UA" templates)" = 0 ]
 }
 
 t_quota_command() {
