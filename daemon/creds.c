@@ -72,7 +72,7 @@ int creds_open_data(const struct creds *cr, const char *path, int writable,
                     struct lvm_err *err)
 {
     if (cr->uid == 0)
-        return fs_open_data(path, writable, 1, err);
+        return fs_open_data_for_client(path, writable, 1, err);
     struct saved_ids sv;
     if (become(cr, &sv, err) < 0)
         return -1;
@@ -80,7 +80,7 @@ int creds_open_data(const struct creds *cr, const char *path, int writable,
     if (!took(cr))
         lvm_err_set(err, EPERM, "take the client's identity");
     else
-        fd = fs_open_data(path, writable, 0, err);
+        fd = fs_open_data_for_client(path, writable, 0, err);
     unbecome(&sv);
     return fd;
 }

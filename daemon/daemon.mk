@@ -7,6 +7,6 @@ DAEMON_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(DAEMON_SRCS))
 $(BUILD)/bin/lightvmd: $(DAEMON_OBJS) $(TS_LIB)
 	@mkdir -p $(dir $@)
 	$(call say,LD,$@)$(CC) $(HOST_LDFLAGS) -o $@ $(DAEMON_OBJS) \
-	    $(TS_LIB) $(TS_LIBS) -lpthread
+	    $(TS_LIB) $(TS_LIBS) -lacl -lpthread
 
 BINS += $(BUILD)/bin/lightvmd

@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/acl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -49,6 +50,25 @@ int rundir_make(const struct daemon *d, const char *id, struct lvm_err *err)
     return 0;
 }
 
+/* Let (uid) (not root) have (perms) ("r--" on a file, "--x" on a
+ * directory) on the root-owned (fd) through a POSIX ACL, and nobody else
+ * anything: the creator reads its guest's logs but cannot write,
+ * truncate or replace them (the daemon reads them, and /run is RAM). */
+static int grant(int fd, uid_t uid, const char *owner, const char *perms)
+{
+    char text[96];
+    snprintf(text, sizeof text, "u::%s,u:%u:%s,g::---,m::%s,o::---", owner,
+             (unsigned)uid, perms, perms);
+    acl_t acl = acl_from_text(text);
+    if (!acl)
+        return -1;
+    int r = acl_set_fd(fd, acl);
+    int e = errno;
+    acl_free(acl);
+    errno = e;
+    return r;
+}
+
 int rundir_give(const struct daemon *d, const char *id, const struct creds *cr,
                 struct lvm_err *err)
 {
@@ -56,10 +76,15 @@ int rundir_give(const struct daemon *d, const char *id, const struct creds *cr,
         return 0; /* root's own: stays 0700 */
     char path[PATH_MAX];
     rundir_path(d, id, NULL, path, sizeof path);
-    /* Group first, then mode: never open to a group it was not meant for. */
-    if (chown(path, 0, cr->gid) < 0 || chmod(path, 0710) < 0)
-        return lvm_err_set(err, errno, "let uid %u into %s", (unsigned)cr->uid,
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0 || grant(fd, cr->uid, "rwx", "--x") < 0) {
+        int e = errno;
+        if (fd >= 0)
+            close(fd);
+        return lvm_err_set(err, e, "let uid %u into %s", (unsigned)cr->uid,
                            path);
+    }
+    close(fd);
     return 0;
 }
 
@@ -73,12 +98,12 @@ int rundir_create_owned(const struct daemon *d, const char *id,
                   0600);
     if (fd < 0)
         return lvm_err_set(err, errno, "create %s", path);
-    if ((cr->uid != 0 && fchown(fd, cr->uid, cr->gid) < 0) ||
-        fchmod(fd, 0600) < 0) {
+    if (fchmod(fd, 0600) < 0 ||
+        (cr->uid != 0 && grant(fd, cr->uid, "rw-", "r--") < 0)) {
         int e = errno;
         close(fd);
-        return lvm_err_set(err, e, "give %s to uid %u", path,
-                           (unsigned)cr->uid);
+        return lvm_err_set(err, e, "let uid %u read %s", (unsigned)cr->uid,
+                           path);
     }
     return fd;
 }
@@ -262,37 +287,41 @@ static void kill_leftover_shell(const struct daemon *d, const char *id)
 }
 
 /* Set a recorded guest's files to what rundir_give() and
- * rundir_create_owned() make: a guest made by an older daemon (its
- * directory and console the whole API group's) is confined again. */
-static void set_file(const char *path, uid_t uid, gid_t gid)
+ * rundir_create_owned() make: root's, the logs readable by their guest's
+ * owner through an ACL. A guest made by an older daemon (its logs its
+ * owner's, or the whole API group's) is confined again. */
+static void set_file(const char *path, uid_t reader)
 {
     int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0)
         return;
-    if (fchown(fd, uid, gid) == 0)
-        fchmod(fd, 0600);
+    /* Closed first, then opened to its reader alone. */
+    if (fchmod(fd, 0600) == 0 && fchown(fd, 0, 0) == 0 && reader)
+        grant(fd, reader, "rw-", "r--");
     close(fd);
 }
 
 static void reown(const struct daemon *d, const struct vm *v)
 {
-    static const char *const owned[] = {"console.log", "qemu.log", "ctl.log"};
+    static const char *const logs[] = {"console.log", "qemu.log", "ctl.log"};
     static const char *const roots[] = {"config.json", "exit.json", "shell.pid",
                                         "devpage", "ready"};
-    gid_t gid = v->owner ? v->owner_gid : 0;
     char path[PATH_MAX];
-    for (size_t i = 0; i < sizeof owned / sizeof owned[0]; i++) {
-        rundir_path(d, v->id, owned[i], path, sizeof path);
-        set_file(path, v->owner, gid);
+    for (size_t i = 0; i < sizeof logs / sizeof logs[0]; i++) {
+        rundir_path(d, v->id, logs[i], path, sizeof path);
+        set_file(path, v->owner);
     }
     for (size_t i = 0; i < sizeof roots / sizeof roots[0]; i++) {
         rundir_path(d, v->id, roots[i], path, sizeof path);
-        set_file(path, 0, 0);
+        set_file(path, 0);
     }
     rundir_path(d, v->id, NULL, path, sizeof path);
-    /* Closed first: an old directory's group must not get in meanwhile. */
-    if (chmod(path, 0700) == 0 && chown(path, 0, gid) == 0 && v->owner)
-        chmod(path, 0710);
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    if (fchmod(fd, 0700) == 0 && fchown(fd, 0, 0) == 0 && v->owner)
+        grant(fd, v->owner, "rwx", "--x");
+    close(fd);
 }
 
 /* One directory: adopt its running guest, record its exit, or clean up

@@ -4,6 +4,9 @@
 #include "toolstack/fsutil.h"
 
 #include <errno.h>
+#include <linux/openat2.h>
+#include <stdint.h>
+#include <sys/syscall.h>
 #include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -24,11 +27,10 @@ int fs_write_str(const char *path, const char *text, struct lvm_err *err)
     return 0;
 }
 
-int fs_open_data(const char *path, int writable, int allow_blkdev,
-                 struct lvm_err *err)
+/* The opened (fd) of (path), checked to be data: see fs_open_data(). */
+static int data_only(int fd, const char *path, int allow_blkdev,
+                     struct lvm_err *err)
 {
-    int fd = open(path, (writable ? O_RDWR : O_RDONLY) | O_NONBLOCK | O_NOCTTY |
-                            O_CLOEXEC);
     if (fd < 0)
         return lvm_err_set(err, errno, "%s", path);
     struct stat st;
@@ -50,4 +52,29 @@ int fs_open_data(const char *path, int writable, int allow_blkdev,
         return lvm_err_set(err, e, "%s", path);
     }
     return fd;
+}
+
+int fs_open_data(const char *path, int writable, int allow_blkdev,
+                 struct lvm_err *err)
+{
+    int fd = open(path, (writable ? O_RDWR : O_RDONLY) | O_NONBLOCK | O_NOCTTY |
+                            O_CLOEXEC);
+    return data_only(fd, path, allow_blkdev, err);
+}
+
+int fs_open_data_for_client(const char *path, int writable, int allow_blkdev,
+                            struct lvm_err *err)
+{
+    struct open_how how = {
+        .flags = (uint64_t)((writable ? O_RDWR : O_RDONLY) | O_NONBLOCK |
+                            O_NOCTTY | O_CLOEXEC),
+        .resolve = RESOLVE_NO_MAGICLINKS,
+    };
+    int fd = (int)syscall(SYS_openat2, AT_FDCWD, path, &how, sizeof how);
+    if (fd < 0 && errno == ELOOP)
+        return lvm_err_set(err, ELOOP,
+                           "%s: a path through /proc's magic links (such as "
+                           "/proc/self/fd) is not accepted",
+                           path);
+    return data_only(fd, path, allow_blkdev, err);
 }

@@ -17,4 +17,11 @@ int fs_write_str(const char *path, const char *text, struct lvm_err *err);
 int fs_open_data(const char *path, int writable, int allow_blkdev,
                  struct lvm_err *err);
 
+/* fs_open_data() for a daemon opening (path) on a client's behalf: no
+ * magic link (/proc/self/fd/N, /proc/self/root...) anywhere in it, since
+ * those name the daemon's own fds and files, whatever the client's
+ * identity (openat2 RESOLVE_NO_MAGICLINKS). */
+int fs_open_data_for_client(const char *path, int writable, int allow_blkdev,
+                            struct lvm_err *err);
+
 #endif
