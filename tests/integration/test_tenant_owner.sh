@@ -55,6 +55,16 @@ no_controls() {
     fi
 }
 
+# owned_for PATH USER PERMS: root's alone, but for USER's PERMS (a POSIX
+# ACL entry; e.g. r-- on a log, --x on a directory), nobody else's.
+owned_for() {
+    local acl
+    [ "$(stat -c '%U %G' "$1")" = "root root" ] || { stat -c '%U %G %a %n' "$1"; return 1; }
+    acl=$(getfacl -cp "$1" 2>/dev/null)
+    echo "$acl" | grep -qx "user:$2:$3" && echo "$acl" | grep -qx "other::---" &&
+        echo "$acl" | grep -qx "group::---" || { echo "$1: $acl"; return 1; }
+}
+
 t_same_name() {
     # Names are per owner: both members and root may have `web`.
     as "$UA" $LIGHTVM create --name web $HELLO secret-of-a >/dev/null || return 1
@@ -87,12 +97,18 @@ t_console_private() {
     dira=$LIGHTVM_RUN_DIR/guests/$ida
     wait_for_file_text "$dira/console.log" "secret-of-a" || return 1
     wait_for_file_text "$LIGHTVM_RUN_DIR/guests/$idb/console.log" "secret-of-b" || return 1
-    # Root's directory, the creator's group for passage only; the console
-    # is the creator's alone; root's own files are root's alone.
-    [ "$(stat -c '%U %G %a' "$dira")" = "root $UA 710" ] ||
-        { stat -c '%U %G %a' "$dira"; return 1; }
-    [ "$(stat -c '%U %G %a' "$dira/console.log")" = "$UA $UA 600" ] ||
-        { stat -c '%U %G %a' "$dira/console.log"; return 1; }
+    # Root's directory, the creator let through (an ACL) but not to list
+    # it; the console root's, the creator's to read and nobody else's;
+    # root's own files root's alone.
+    owned_for "$dira" "$UA" --x || return 1
+    owned_for "$dira/console.log" "$UA" r-- || return 1
+    # Not the creator's to write, truncate or replace.
+    ! as "$UA" sh -c "echo forged >>'$dira/console.log'" 2>/dev/null ||
+        { echo "A wrote its console log"; return 1; }
+    ! as "$UA" truncate -s 1G "$dira/console.log" 2>/dev/null ||
+        { echo "A truncated its console log"; return 1; }
+    ! as "$UA" mv "$dira/console.log" "$dira/x" 2>/dev/null ||
+        { echo "A renamed its console log"; return 1; }
     [ "$(stat -c '%U %a' "$dira/config.json")" = "root 600" ] ||
         { stat -c '%U %a' "$dira/config.json"; return 1; }
     [ "$(stat -c '%U %G %a' "$LIGHTVM_RUN_DIR/guests/$(id_of root web)")" = "root root 700" ] ||
@@ -162,6 +178,24 @@ t_root_names() {
     # The owner still manages it by its bare name.
     as "$UA" $LIGHTVM destroy sleepy >/dev/null || return 1
     ! $LIGHTVM list -q | grep -q "$ida"
+}
+
+t_no_magic_links() {
+    # /proc/self/... in a client's path names the daemon's own fds and
+    # files: refused, whoever asks (an image template of another user's
+    # was readable this way).
+    local r=0 fd path
+    for fd in 0 3 5 9; do
+        for path in "/proc/self/fd/$fd" "/proc/self/root$IDLE" "/dev/fd/$fd"; do
+            as "$UA" $LIGHTVM create "$path" >/dev/null 2>"$TMP/magic" &&
+                { echo "created from $path"; r=1; }
+            as "$UA" $LIGHTVM create -b disk0="$path":ro "$TGUESTS/blockdev.elf" \
+                >/dev/null 2>>"$TMP/magic" && { echo "block $path accepted"; r=1; }
+        done
+    done
+    grep -q "magic links" "$TMP/magic" || { cat "$TMP/magic"; r=1; }
+    [ -z "$(as "$UA" $LIGHTVM list -q)" ] || r=1
+    return $r
 }
 
 t_name_rule() {
@@ -266,7 +300,8 @@ EOF
     local r=0
     ! as "$UB" cat "$dira/console.log" 2>/dev/null || { echo "B still reads it"; r=1; }
     as "$UA" cat "$dira/console.log" | grep -q "waiting for poweroff" || { echo "A cannot"; r=1; }
-    [ "$(stat -c '%U %G %a' "$dira")" = "root $UA 710" ] || { stat -c '%U %G %a' "$dira"; r=1; }
+    owned_for "$dira" "$UA" --x || r=1
+    owned_for "$dira/console.log" "$UA" r-- || r=1
     [ "$(stat -c '%a' "$dira/config.json")" = 600 ] || r=1
     $LIGHTVM list >"$TMP/list" && no_controls "$TMP/list" || r=1
     contains "$TMP/list" 'old\x1b[31m\x0dname' || r=1
@@ -284,9 +319,10 @@ t_qemu_files() {
     dir=$LIGHTVM_RUN_DIR/guests/$id
     as "$UA" $LIGHTVM wait "$id" >/dev/null
     contains "$dir/console.log" qemu-secret-of-a || r=1
-    [ "$(stat -c '%U %G %a' "$dir")" = "root $UA 710" ] || { stat -c '%U %G %a' "$dir"; r=1; }
+    owned_for "$dir" "$UA" --x || r=1
     for f in console.log qemu.log ctl.log; do
-        [ "$(stat -c '%U %a' "$dir/$f")" = "$UA 600" ] || { stat -c '%U %a %n' "$dir/$f"; r=1; }
+        owned_for "$dir/$f" "$UA" r-- || r=1
+        ! as "$UA" truncate -s 8E "$dir/$f" 2>/dev/null || { echo "A truncated $f"; r=1; }
         ! as "$UB" cat "$dir/$f" 2>/dev/null || { echo "B read $f"; r=1; }
     done
     as "$UA" $LIGHTVM console "$id" | grep -q qemu-secret-of-a || r=1
@@ -307,6 +343,7 @@ check same_name t_same_name
 check console_private t_console_private
 check no_ops_on_others t_no_ops_on_others
 check root_names t_root_names
+check no_magic_links t_no_magic_links
 check name_rule t_name_rule
 check escaped_image_path t_escaped_image_path
 check abort_message_escaped t_abort_message_escaped
