@@ -39,8 +39,16 @@ static int fail(struct lightvm_error *e, const char *code, const char *fmt, ...)
 
 struct lightvm *lightvm_connect(const char *path, struct lightvm_error *e)
 {
+    /* As lightvmd finds its own: $LIGHTVM_SOCKET, else the socket in
+     * $LIGHTVM_RUN_DIR, else the default. */
+    char in_run_dir[sizeof((struct sockaddr_un *)0)->sun_path + 1];
+    const char *run = getenv("LIGHTVM_RUN_DIR");
     if (!path)
         path = getenv("LIGHTVM_SOCKET");
+    if ((!path || !*path) && run && *run) {
+        snprintf(in_run_dir, sizeof in_run_dir, "%s/lightvmd.sock", run);
+        path = in_run_dir;
+    }
     if (!path || !*path)
         path = LIGHTVM_SOCKET_DEFAULT;
     struct sockaddr_un a = {.sun_family = AF_UNIX};

@@ -118,7 +118,8 @@ struct lightvm_guest {
     long owner; /* the uid that created it; -1: not reported */
 };
 
-/* Connect to lightvmd at (path) (NULL: $LIGHTVM_SOCKET or the default). */
+/* Connect to lightvmd at (path) (NULL: $LIGHTVM_SOCKET, else
+ * $LIGHTVM_RUN_DIR/lightvmd.sock, else the default). */
 struct lightvm *lightvm_connect(const char *path, struct lightvm_error *e);
 void lightvm_close(struct lightvm *c);
 
