@@ -8,6 +8,7 @@
 #include "toolstack/guest_name.h"
 #include "toolstack/layout.h"
 #include "toolstack/monitor.h"
+#include "toolstack/guest_policy.h"
 #include "toolstack/netaddr.h"
 
 #include <errno.h>
@@ -433,6 +434,17 @@ int guest_opts_check(struct guest_opts *o, int daemon, const char *hint)
     unsigned any = daemon ? here | here >> 1 : here | here << 1;
     const char *mon = o->asked_auto && !qemu ? "proc and kvm" : o->monitor;
     const char *s = o->asked_auto && !qemu ? "s" : "";
+    /* RAM within a unikernel monitor's range, said the same way cold and
+     * through lightvmd (qemu's depends on the image's kernel: its run and
+     * create check it). */
+    uint64_t ram;
+    struct lvm_err err;
+    if (!qemu && o->mem &&
+        guest_ram_pick(guest_mon_of(strcmp(o->monitor, "kvm") ? "proc" : "kvm"),
+                       GUEST_KERNEL_TINY, o->mem, 0, &ram, &err) < 0) {
+        cli_msg("--%s", err.msg);
+        return -1;
+    }
     for (size_t i = 0; i < NRULES; i++) {
         const struct rule *r = &rules[i];
         if (!((o->seen >> i) & 1) || (r->where & here) == here)

@@ -7,6 +7,7 @@
  * (duplicate keys rejected, no trailing data).
  */
 #include "daemon/request.h"
+#include "toolstack/guest_policy.h"
 #include "toolstack/guest_name.h"
 #include "toolstack/netaddr.h"
 
@@ -314,9 +315,10 @@ static int parse_create(json_t *o, struct request *r, const char **code,
         return -1;
     /* Caps: a host limit past RAM plus a generous 1 GiB of kernel memory
      * and console buys nothing but room to hurt the host. */
-    if (get_uint(o, "mem", LVM_RAM_MAX, &r->mem, code, err) < 0 ||
-        get_uint(o, "mem_limit", LVM_RAM_MAX + (1ull << 30), &r->mem_limit,
-                 code, err) < 0 ||
+    /* The largest any monitor takes; each checks its own range. */
+    if (get_uint(o, "mem", GUEST_RAM_ANY_MAX, &r->mem, code, err) < 0 ||
+        get_uint(o, "mem_limit", 2 * GUEST_RAM_ANY_MAX, &r->mem_limit, code,
+                 err) < 0 ||
         get_uint(o, "console_limit", 1ull << 30, &r->console_limit, code, err) <
             0)
         return -1;

@@ -23,9 +23,9 @@ _Static_assert((int)GUEST_MON_KVM == (int)LVM_MONITOR_KVM, "kvm's kind");
 static const struct guest_ram_range ram_unikernel = {16 * MiB, LVM_RAM_MIN,
                                                      LVM_RAM_MAX};
 static const struct guest_ram_range ram_qemu_tiny = {128 * MiB, 32 * MiB,
-                                                     64ull << 30};
+                                                     GUEST_RAM_ANY_MAX};
 static const struct guest_ram_range ram_qemu_stock = {256 * MiB, 128 * MiB,
-                                                      64ull << 30};
+                                                      GUEST_RAM_ANY_MAX};
 
 struct guest_ram_range guest_ram_range(unsigned mon, enum guest_kernel kernel)
 {

@@ -58,6 +58,10 @@ struct guest_mem_need {
 
 /* Host memory a proc or kvm guest's process costs beyond its RAM: page
  * tables, signal frames, kernel objects. */
+/* The most RAM any monitor takes (qemu's), for parsers that do not know
+ * the monitor yet; each monitor checks its own range. */
+#define GUEST_RAM_ANY_MAX (64ull << 30)
+
 #define GUEST_MEMORY_OVERHEAD (4ull << 20)
 /* Host memory QEMU costs beyond guest RAM, the kernel and initramfs and
  * the console: its heap, the TCG translation cache, user-mode
