@@ -71,8 +71,8 @@ int fs_open_data_for_client(const char *path, int writable, int allow_blkdev,
         .resolve = RESOLVE_NO_MAGICLINKS,
     };
     int fd = (int)syscall(SYS_openat2, AT_FDCWD, path, &how, sizeof how);
-    if (fd < 0 && errno == ELOOP)
-        return lvm_err_set(err, ELOOP,
+    if (fd < 0 && errno == ELOOP) /* errno 0: the message says it all */
+        return lvm_err_set(err, 0,
                            "%s: a path through /proc's magic links (such as "
                            "/proc/self/fd) is not accepted",
                            path);
