@@ -33,6 +33,9 @@ tenant_cleanup() {
 trap tenant_cleanup EXIT
 
 net_setup || { echo "cannot create a network namespace"; exit 1; }
+# A new namespace inherits the host's forwarding setting (devconf_inherit_init_net
+# 0): start from off, so that turning it on is seen.
+nsx sysctl -qw net.ipv4.ip_forward=0
 groupadd "$GRP" && groupadd "$ADM" &&
     useradd -M -N -s /usr/sbin/nologin -g "$GRP" "$MEMBER" &&
     useradd -M -N -s /usr/sbin/nologin -g "$GRP" -G "$ADM" "$ADMIN" ||
