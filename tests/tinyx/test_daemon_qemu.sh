@@ -114,8 +114,11 @@ t_stock_kernel_limits() {
     expect_status 125 $LIGHTVM create --monitor qemu -m 64M "$img" 2>"$TMP/e0" &&
         one_line_error "$TMP/e0" "booting Debian's kernel needs at least 128 MiB" ||
         return 1
-    expect_status 2 $LIGHTVM run --monitor qemu -m 64M "$img" 2>"$TMP/e0" &&
-        one_line_error "$TMP/e0" "--mem: a qemu guest booting Debian's kernel needs at least 128 MiB, not 64 MiB" ||
+    # The same line from run, through lightvmd and without it.
+    expect_status 125 $LIGHTVM run --monitor qemu -m 64M "$img" 2>"$TMP/e0" &&
+        one_line_error "$TMP/e0" "mem: a qemu guest booting Debian's kernel needs at least 128 MiB, not 64 MiB" &&
+        expect_status 125 $LIGHTVM run --no-daemon --monitor qemu -m 64M "$img" 2>"$TMP/e1" &&
+        one_line_error "$TMP/e1" "mem: a qemu guest booting Debian's kernel needs at least 128 MiB, not 64 MiB" ||
         return 1
     local id
     id=$($LIGHTVM create --monitor qemu -p 0:6379 --name stock "$img") || return 1
