@@ -209,7 +209,7 @@ t_cold_run() {
     # `lightvm run` without the daemon: the same sandbox, and with no
     # network a network namespace of its own too.
     local pid qemu="" deadline=$((SECONDS + 30)) r=0 ns
-    coproc RUN { exec $LIGHTVM run --monitor qemu --net none --console /dev/null \
+    coproc RUN { exec $LIGHTVM run --no-daemon --monitor qemu --no-net --console /dev/null \
         "$TMP/redis" 2>&1; }
     pid=$RUN_PID
     until [ -n "$qemu" ] && [ "$(status "$qemu" Seccomp)" = 2 ]; do
