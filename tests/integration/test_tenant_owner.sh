@@ -180,6 +180,30 @@ t_root_names() {
     ! $LIGHTVM list -q | grep -q "$ida"
 }
 
+t_member_escapes() {
+    # The escape battery, as a member, through lightvmd, under each
+    # monitor this host runs: every attempt killed and named.
+    local m a r=0 out
+    for m in proc kvm; do
+        if [ $m = kvm ] && ! as "$UA" $LIGHTVM run --monitor kvm $TGUESTS/exitcode.elf 0 \
+            >/dev/null 2>&1; then
+            echo "kvm: not on this host"
+            continue
+        fi
+        for a in open socket fork clone execve mount unshare ptrace bpf \
+            io_uring userfaultfd keyctl x32; do
+            out=$(as "$UA" $LIGHTVM run --monitor $m $TGUESTS/escape.elf $a 2>&1)
+            local rc=$?
+            if [ $rc -ne 159 ] || echo "$out" | grep -q ESCAPED ||
+                ! echo "$out" | grep -q "forbidden"; then
+                echo "$m $a: status $rc: $out"
+                r=1
+            fi
+        done
+    done
+    return $r
+}
+
 t_no_magic_links() {
     # /proc/self/... in a client's path names the daemon's own fds and
     # files: refused, whoever asks (an image template of another user's
@@ -349,6 +373,7 @@ check same_name t_same_name
 check console_private t_console_private
 check no_ops_on_others t_no_ops_on_others
 check root_names t_root_names
+check member_escapes t_member_escapes
 check no_magic_links t_no_magic_links
 check name_rule t_name_rule
 check escaped_image_path t_escaped_image_path
