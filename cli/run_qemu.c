@@ -209,20 +209,17 @@ int run_qemu_cold(struct run_opts *o)
             goto fail;
         }
     }
-    sigset_t mask;
-    sigemptyset(&mask);
-    sigaddset(&mask, SIGINT);
-    sigaddset(&mask, SIGTERM);
-    sigaddset(&mask, SIGHUP);
-    sigprocmask(SIG_BLOCK, &mask, NULL);
-    signal(SIGPIPE, SIG_IGN); /* a closed console pipe must not kill us */
-    l.sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
-    l.timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+    /* Signals and the timeout as run's other engines have them; the
+     * readiness deadline is this engine's own. */
+    struct waitset ws;
+    if (waitset_open(&ws, q->timeout, &err) < 0)
+        goto fail;
+    l.sigfd = ws.sigfd;
+    l.timerfd = ws.timerfd; /* -1 without --timeout: poll skips it */
     l.readyfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
-    if (l.sigfd < 0 || l.timerfd < 0 || l.readyfd < 0 ||
-        (q->timeout > 0 && arm(l.timerfd, q->timeout) < 0) ||
+    if (l.readyfd < 0 ||
         (q->wait_ready && arm(l.readyfd, q->ready_timeout) < 0)) {
-        lvm_err_set(&err, errno, "set up signals and timers");
+        lvm_err_set(&err, errno, "set up the readiness deadline");
         goto fail;
     }
     if (o->g.net.enabled && run_qemu_nic(&o->g.net, &q->cfg, &q->nic, &err) < 0)
