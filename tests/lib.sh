@@ -177,3 +177,60 @@ pool_settle() {
         read -rt 0.02 <> <(:) 2>/dev/null || true
     done
 }
+
+# ---- Guests through lightvmd ----------------------------------------------
+
+# guest_json GUEST: its entry in `lightvm list --json` (one line).
+guest_json() {
+    $LIGHTVM list --json "$1" | grep '"id"'
+}
+
+# field GUEST KEY: a number or string field of the guest.
+field() {
+    guest_json "$1" | sed -n "s/.*\"$2\":\"\{0,1\}\([^,\"}]*\).*/\1/p" | head -n 1
+}
+
+# wait_ready GUEST: until a Tinyx guest's init reports its app ready
+# (BOOT_TIMEOUT seconds, default 180: QEMU may be emulating).
+wait_ready() {
+    local deadline=$((SECONDS + ${BOOT_TIMEOUT:-180}))
+    until guest_json "$1" | grep -q '"ready":true'; do
+        if [ $SECONDS -ge $deadline ] || guest_json "$1" | grep -q '"state":"exited"'; then
+            echo "$1 never became ready:"
+            guest_json "$1"
+            $LIGHTVM console "$1" | tail -n 20
+            return 1
+        fi
+        read -rt 0.05 <> <(:) 2>/dev/null || true
+    done
+}
+
+# ---- Tenants: members of a daemon's API group --------------------------------
+
+TENANT_USERS=
+TENANT_GROUP=
+
+# tenants_add GROUP USER...: make GROUP and, in it, each USER with a
+# private primary group of its own, no home and no shell; undone by
+# tenants_remove (call it on exit).
+tenants_add() {
+    TENANT_GROUP=$1
+    shift
+    groupadd "$TENANT_GROUP" || return 1
+    local u
+    for u; do
+        useradd -U -M -d /nonexistent -s /usr/sbin/nologin -G "$TENANT_GROUP" "$u" ||
+            return 1
+        TENANT_USERS="$TENANT_USERS $u"
+    done
+}
+
+tenants_remove() {
+    local u
+    for u in $TENANT_USERS; do
+        userdel "$u" 2>/dev/null
+        groupdel "$u" 2>/dev/null
+    done
+    [ -z "$TENANT_GROUP" ] || groupdel "$TENANT_GROUP" 2>/dev/null
+}
+

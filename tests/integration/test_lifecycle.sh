@@ -40,17 +40,11 @@ image() {
     esac
 }
 
-guest_json() { $LIGHTVM list --json "$1" | grep '"id"'; }
 gstate() { guest_json "$1" | sed -n 's/.*"state":"\([a-z]*\)".*/\1/p'; }
 
 # up MONITOR GUEST: until the guest's app runs (qemu: its init says ready).
 up() {
-    [ "$1" = qemu ] || return 0
-    local deadline=$((SECONDS + BOOT_TIMEOUT))
-    until guest_json "$2" | grep -q '"ready":true'; do
-        [ $SECONDS -lt $deadline ] || { echo "$2 never became ready"; guest_json "$2"; return 1; }
-        read -rt 0.05 <> <(:) 2>/dev/null || true
-    done
+    [ "$1" != qemu ] || wait_ready "$2"
 }
 
 # console_has GUEST TEXT: until the guest's console shows TEXT.

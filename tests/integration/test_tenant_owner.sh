@@ -14,22 +14,9 @@ HELLO=$EXAMPLES/hello/hello.elf
 GRP=lvmto$$
 UA=lvmto$$a
 UB=lvmto$$b
-cleanup() {
-    daemon_stop
-    lib_cleanup
-    userdel "$UA" 2>/dev/null
-    userdel "$UB" 2>/dev/null
-    groupdel "$UA" 2>/dev/null
-    groupdel "$UB" 2>/dev/null
-    groupdel "$GRP" 2>/dev/null
-}
-trap cleanup EXIT
-setup_users() {
-    groupadd "$GRP" &&
-        useradd -U -M -d /nonexistent -s /usr/sbin/nologin -G "$GRP" "$UA" &&
-        useradd -U -M -d /nonexistent -s /usr/sbin/nologin -G "$GRP" "$UB"
-}
-setup_users || { echo "cannot add test users"; echo "0 passed, 1 failed"; exit 1; }
+trap 'daemon_stop; lib_cleanup; tenants_remove' EXIT
+tenants_add "$GRP" "$UA" "$UB" ||
+    { echo "cannot add test users"; echo "0 passed, 1 failed"; exit 1; }
 UIDA=$(id -u "$UA")
 UIDB=$(id -u "$UB")
 

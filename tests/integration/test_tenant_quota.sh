@@ -16,19 +16,8 @@ BIG=$TGUESTS/bigbss.elf # a 100 KiB file whose image needs 24 MiB
 GRP=lvmq$$
 UA=lvmq$$a
 UB=lvmq$$b
-cleanup() {
-    daemon_stop
-    lib_cleanup
-    userdel "$UA" 2>/dev/null
-    userdel "$UB" 2>/dev/null
-    groupdel "$UA" 2>/dev/null
-    groupdel "$UB" 2>/dev/null
-    groupdel "$GRP" 2>/dev/null
-}
-trap cleanup EXIT
-groupadd "$GRP" &&
-    useradd -U -M -d /nonexistent -s /usr/sbin/nologin -G "$GRP" "$UA" &&
-    useradd -U -M -d /nonexistent -s /usr/sbin/nologin -G "$GRP" "$UB" ||
+trap 'daemon_stop; lib_cleanup; tenants_remove' EXIT
+tenants_add "$GRP" "$UA" "$UB" ||
     { echo "cannot add test users"; echo "0 passed, 1 failed"; exit 1; }
 
 as() {

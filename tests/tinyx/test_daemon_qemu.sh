@@ -21,32 +21,8 @@ BOOT_TIMEOUT=${TINYX_TEST_BOOT_TIMEOUT:-180}
 API=$BUILD/tests/tools/apiclient
 QEMU_PIDS=$TMP/qemu.pids # every QEMU this suite started, for the end
 
-# guest_json GUEST: its entry in `lightvm list --json` (one line).
-guest_json() {
-    $LIGHTVM list --json "$1" | grep '"id"'
-}
-
-# field GUEST KEY: a number or string field of the guest.
-field() {
-    guest_json "$1" | sed -n "s/.*\"$2\":\"\{0,1\}\([^,\"}]*\).*/\1/p" | head -n 1
-}
-
 host_port() { # GUEST: the host port forwarded to its 6379
     guest_json "$1" | sed -n 's/.*"host":\([0-9]*\),"guest":6379.*/\1/p'
-}
-
-# wait_ready GUEST: until the guest's init reports its app ready.
-wait_ready() {
-    local deadline=$((SECONDS + BOOT_TIMEOUT))
-    until guest_json "$1" | grep -q '"ready":true'; do
-        if [ $SECONDS -ge $deadline ] || guest_json "$1" | grep -q '"state":"exited"'; then
-            echo "$1 never became ready:"
-            guest_json "$1"
-            $LIGHTVM console "$1" | tail -n 20
-            return 1
-        fi
-        read -rt 0.05 <> <(:) 2>/dev/null || true
-    done
 }
 
 # redis PORT COMMAND [SECONDS]: one inline command, its reply on stdout;

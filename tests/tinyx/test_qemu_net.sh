@@ -33,29 +33,10 @@ kill_qemus() {
 
 net_setup || { echo "cannot create a network namespace"; exit 1; }
 
-guest_json() { $LIGHTVM list --json "$1" | grep '"id"'; }
-
-field() { # GUEST KEY
-    guest_json "$1" | sed -n "s/.*\"$2\":\"\{0,1\}\([^,\"}]*\).*/\1/p" | head -n 1
-}
-
 # NIC of GUEST as "ip mac tap bridge", from list --json.
 nic_of() {
     guest_json "$1" |
         sed -n 's/.*"net":\[{"dev":"net0","mac":"\([^"]*\)","bridge":"\([^"]*\)","tap":"\([^"]*\)","ip":"\([^"]*\)".*/\4 \1 \3 \2/p'
-}
-
-wait_ready() { # GUEST: until its init reports the app ready
-    local deadline=$((SECONDS + BOOT_TIMEOUT))
-    until guest_json "$1" | grep -q '"ready":true'; do
-        if [ $SECONDS -ge $deadline ] || guest_json "$1" | grep -q '"state":"exited"'; then
-            echo "$1 never became ready:"
-            guest_json "$1"
-            $LIGHTVM console "$1" | tail -n 20
-            return 1
-        fi
-        read -rt 0.05 <> <(:) 2>/dev/null || true
-    done
 }
 
 # ping_redis IP: PING redis at IP:6379 from the host side of the bridge;

@@ -17,24 +17,7 @@ BOOT_TIMEOUT=${TINYX_TEST_BOOT_TIMEOUT:-180}
 UID_BASE=$((${LIGHTVM_UID_BASE:-0x40000000}))
 PID_MAX=$(cat /proc/sys/kernel/pid_max)
 
-guest_json() { $LIGHTVM list --json "$1" | grep '"id"'; }
-field() {
-    guest_json "$1" | sed -n "s/.*\"$2\":\"\{0,1\}\([^,\"}]*\).*/\1/p" | head -n 1
-}
 host_port() { guest_json "$1" | sed -n 's/.*"host":\([0-9]*\),"guest":6379.*/\1/p'; }
-
-wait_ready() { # GUEST
-    local deadline=$((SECONDS + BOOT_TIMEOUT))
-    until guest_json "$1" | grep -q '"ready":true'; do
-        if [ $SECONDS -ge $deadline ] || guest_json "$1" | grep -q '"state":"exited"'; then
-            echo "$1 never became ready:"
-            guest_json "$1"
-            $LIGHTVM console "$1" | tail -n 20
-            return 1
-        fi
-        read -rt 0.05 <> <(:) 2>/dev/null || true
-    done
-}
 
 ping_guest() { # GUEST: redis answers PONG through its forwarded port
     local reply

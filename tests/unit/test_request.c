@@ -130,7 +130,7 @@ static void test_refusals(void **state)
     refused("{\"op\":\"create\"}", "bad_request", "missing field 'image'");
     refused("{\"op\":\"create\",\"image\":\"/x\",\"mem\":1.5}", "bad_request",
             "'mem'");
-    refused("{\"op\":\"create\",\"image\":\"/x\",\"mem\":4294967296}",
+    refused("{\"op\":\"create\",\"image\":\"/x\",\"mem\":137438953472}",
             "bad_request", "'mem'");
     refused("{\"op\":\"create\",\"image\":\"/x\",\"cpus\":-1}", "bad_request",
             "'cpus'");
