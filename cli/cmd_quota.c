@@ -12,9 +12,9 @@
 #include <string.h>
 
 /* In the order of docs/security.md's table. */
-static const char *const quotas[] = {"guests", "ram",      "memory_limit",
-                                     "cpus",   "console",  "console_total",
-                                     "ports",  "templates"};
+static const char *const quotas[] = {"guests", "ram",       "memory_limit",
+                                     "cpus",   "console",   "console_total",
+                                     "ports",  "templates", "connections"};
 
 /* A value of quota (name) as people read it; null is no limit. */
 static const char *show(const char *name, json_t *v, char *buf, size_t len)
@@ -23,7 +23,8 @@ static const char *show(const char *name, json_t *v, char *buf, size_t len)
         return "unlimited";
     if (!strcmp(name, "cpus"))
         snprintf(buf, len, "%.2f", json_number_value(v));
-    else if (!strcmp(name, "guests") || !strcmp(name, "ports"))
+    else if (!strcmp(name, "guests") || !strcmp(name, "ports") ||
+             !strcmp(name, "connections"))
         snprintf(buf, len, "%lld", (long long)json_integer_value(v));
     else
         cli_bytes((uint64_t)json_integer_value(v), buf, len);

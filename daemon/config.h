@@ -48,6 +48,7 @@ enum quota_kind {
     QUOTA_CONSOLE_TOTAL, /* log bytes its guests may hold in the run dir */
     QUOTA_PORTS,         /* host ports published (qemu forwards) */
     QUOTA_TEMPLATES,     /* image templates the daemon holds for it */
+    QUOTA_CONNECTIONS,   /* API connections at once (server_guard.c) */
     QUOTA_KINDS
 };
 #define QUOTA_UNLIMITED UINT64_MAX

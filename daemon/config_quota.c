@@ -28,6 +28,7 @@ static const struct {
     [QUOTA_CONSOLE_TOTAL] = {"console_total", BYTES},
     [QUOTA_PORTS] = {"ports", COUNT},
     [QUOTA_TEMPLATES] = {"templates", BYTES},
+    [QUOTA_CONNECTIONS] = {"connections", COUNT},
 };
 
 /* Bounds on what a file may say: far beyond any host, well inside
@@ -260,6 +261,9 @@ void quota_host_defaults(struct quota_limits *q, uint64_t mem_total,
         [QUOTA_CONSOLE_TOTAL] = mem_total / 16,
         [QUOTA_PORTS] = 32,
         [QUOTA_TEMPLATES] = mem_total / 16,
+        /* lightvmd's --max-connections-per-user applies anyway (it is
+         * derived from the daemon's fd limit): this only lowers it. */
+        [QUOTA_CONNECTIONS] = QUOTA_UNLIMITED,
     };
     for (unsigned k = 0; k < QUOTA_KINDS; k++)
         if (q->v[k] == QUOTA_UNSET)

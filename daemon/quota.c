@@ -4,6 +4,7 @@
  * a comparison per quota, whatever the number of guests.
  */
 #include "daemon/quota.h"
+#include "daemon/server_guard.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -82,8 +83,9 @@ static int check(const struct quota_user *u, const struct quota_limits *lim,
      * also raises its default memory limit, and is the cause to name;
      * then the number of guests, which every create takes. */
     static const unsigned order[QUOTA_KINDS] = {
-        QUOTA_CONSOLE, QUOTA_GUESTS,        QUOTA_RAM,   QUOTA_MEM_LIMIT,
-        QUOTA_CPUS,    QUOTA_CONSOLE_TOTAL, QUOTA_PORTS, QUOTA_TEMPLATES};
+        QUOTA_CONSOLE,    QUOTA_GUESTS,        QUOTA_RAM,   QUOTA_MEM_LIMIT,
+        QUOTA_CPUS,       QUOTA_CONSOLE_TOTAL, QUOTA_PORTS, QUOTA_TEMPLATES,
+        QUOTA_CONNECTIONS}; /* a create asks no connections: never refused */
     for (unsigned i = 0; i < QUOTA_KINDS; i++) {
         unsigned k = order[i];
         uint64_t used = u ? u->used[k] : 0, l = lim->v[k];
@@ -194,8 +196,14 @@ json_t *quota_json(struct daemon *d, const struct creds *cr)
     quota_limits_for(&d->cfg.quotas, cr, &lim);
     const struct quota_user *u = user_of(d, cr->uid, 0);
     json_t *o = json_object();
+    /* Connections are the guard's: its count, and its cap where lower. */
+    uint64_t cap = guard_user_cap(d, cr->uid);
+    if (cap < lim.v[QUOTA_CONNECTIONS])
+        lim.v[QUOTA_CONNECTIONS] = cap;
     for (unsigned k = 0; k < QUOTA_KINDS; k++) {
-        uint64_t used = u && k != QUOTA_CONSOLE ? u->used[k] : 0;
+        uint64_t used = k == QUOTA_CONNECTIONS    ? guard_user_conns(d, cr->uid)
+                        : u && k != QUOTA_CONSOLE ? u->used[k]
+                                                  : 0;
         json_t *l = lim.v[k] == QUOTA_UNLIMITED ? json_null()
                     : k == QUOTA_CPUS           ? json_real(lim.v[k] / 1000.0)
                                       : json_integer((json_int_t)lim.v[k]);

@@ -102,7 +102,10 @@ void server_accept(struct daemon *d)
             close(fd);
             continue;
         }
-        struct conn_user *u = guard_admit(d, fd, uid);
+        struct creds cr;
+        creds_of_peer(fd, &cr);
+        cr.uid = uid;
+        struct conn_user *u = guard_admit(d, fd, &cr);
         if (!u)
             continue; /* answered and closed */
         struct client *c = calloc(1, sizeof *c);
@@ -115,7 +118,7 @@ void server_accept(struct daemon *d)
         c->uid = uid;
         c->user = u;
         c->last_msg = server_now_ns();
-        creds_of_peer(fd, &c->cr);
+        c->cr = cr;
         c->ep = (struct ep_item){.type = EP_CLIENT, .ptr = c};
         struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &c->ep};
         if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {

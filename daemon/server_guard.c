@@ -98,19 +98,50 @@ static void refuse(struct daemon *d, int fd, const char *why)
     log_refusal(d, why);
 }
 
-struct conn_user *guard_admit(struct daemon *d, int fd, uid_t uid)
+static struct conn_user *user_of(const struct conn_guard *g, uid_t uid)
 {
-    struct conn_guard *g = &d->guard;
     struct conn_user *u = g->users;
     while (u && u->uid != uid)
         u = u->next;
+    return u;
+}
+
+unsigned guard_user_conns(const struct daemon *d, uid_t uid)
+{
+    if (uid == 0)
+        return d->guard.roots;
+    const struct conn_user *u = user_of(&d->guard, uid);
+    return u ? u->conns : 0;
+}
+
+uint64_t guard_user_cap(const struct daemon *d, uid_t uid)
+{
+    return uid == 0 ? d->guard.max_root : d->guard.max_per_user;
+}
+
+/* The most connections (cr) may have: the daemon's cap for a member, or
+ * its quota where lower. */
+static unsigned member_cap(const struct daemon *d, const struct creds *cr)
+{
+    struct quota_limits lim;
+    quota_limits_for(&d->cfg.quotas, cr, &lim);
+    uint64_t q = lim.v[QUOTA_CONNECTIONS];
+    return q < d->guard.max_per_user ? (unsigned)q : d->guard.max_per_user;
+}
+
+struct conn_user *guard_admit(struct daemon *d, int fd, const struct creds *cr)
+{
+    struct conn_guard *g = &d->guard;
+    uid_t uid = cr->uid;
+    struct conn_user *u = user_of(g, uid);
     char why[128] = "";
+    unsigned cap = uid ? member_cap(d, cr) : 0;
     if (uid == 0 && g->roots >= g->max_root)
         snprintf(why, sizeof why, "too many connections for uid 0 (limit %u)",
                  g->max_root);
-    else if (uid != 0 && u && u->conns >= g->max_per_user)
+    else if (uid != 0 && ((u && u->conns >= cap) || cap == 0))
         snprintf(why, sizeof why, "too many connections for uid %u (limit %u)",
-                 (unsigned)uid, g->max_per_user);
+                 (unsigned)uid, cap);
     else if (uid != 0 && g->members >= g->max_members)
         snprintf(why, sizeof why,
                  "too many connections from API group members (limit %u)",

@@ -20,7 +20,11 @@
 int guard_init(struct daemon *d, struct lvm_err *err);
 /* The accepted connection (fd) from (uid): its uid's entry if the caps
  * admit it; else NULL, with (fd) answered with a one-line error and closed. */
-struct conn_user *guard_admit(struct daemon *d, int fd, uid_t uid);
+struct conn_user *guard_admit(struct daemon *d, int fd, const struct creds *cr);
+/* (uid)'s connections now, and the most it may have: the daemon's cap,
+ * or its quota "connections" where lower (root: the root cap). */
+unsigned guard_user_conns(const struct daemon *d, uid_t uid);
+uint64_t guard_user_cap(const struct daemon *d, uid_t uid);
 /* A connection of (u) is closed. */
 void guard_release(struct daemon *d, struct conn_user *u);
 /* accept4 on the listen fd failed with (err): 1 to accept again at once,

@@ -37,7 +37,8 @@ cat >"$CONF" <<EOF
     "members": {"guests": 2, "ram": "48M", "memory_limit": "64M",
                 "cpus": 2.5, "console": "2M", "console_total": "3M",
                 "templates": "16M"},
-    "users": {"$UB": {"guests": 3, "cpus": 8, "templates": "64M"}}
+    "users": {"$UB": {"guests": 3, "cpus": 8, "templates": "64M",
+                      "connections": 3}}
   }
 }
 EOF
@@ -224,6 +225,28 @@ t_bad_config() {
     contains "$TMP/bad.err" "field quotas.users: no user 'lvmq-nobody'"
 }
 
+t_connections() {
+    # B may hold 3 connections (its quota, under the daemon's own cap of
+    # 64 a member): the fourth is refused, naming the limit; A and root
+    # still connect, and B's usage shows in its quota.
+    local fifo=$TMP/hold.fifo out=$TMP/hold.out r=0
+    mkfifo "$fifo" || return 1
+    as "$UB" $BUILD/tests/tools/flood "$LIGHTVM_SOCKET" hold 5 <"$fifo" >"$out" 2>&1 &
+    local pid=$!
+    exec {hold}>"$fifo"
+    wait_for_file_text "$out" holding 20 || { cat "$out"; r=1; }
+    cat "$out"
+    grep -q "^admitted 3$" "$out" || r=1
+    grep -q "too many connections for uid $(id -u "$UB") (limit 3)" "$out" || r=1
+    as "$UA" $LIGHTVM list >/dev/null || { echo "A refused"; r=1; }
+    $LIGHTVM list >/dev/null || { echo "root refused"; r=1; }
+    exec {hold}>&-
+    wait $pid
+    [ "$(as "$UB" $LIGHTVM quota --json | python3 -c 'import json,sys; q=json.load(sys.stdin)["quotas"]["connections"]; print(q["limit"], q["used"])')" = "3 1" ] ||
+        { as "$UB" $LIGHTVM quota --json; r=1; }
+    return $r
+}
+
 check bad_config t_bad_config
 daemon_start --group "$GRP" --config "$CONF" --pool 0 || { echo "0 passed, 1 failed"; exit 1; }
 # Each test starts with no guests: one that failed leaves none behind.
@@ -240,6 +263,7 @@ qcheck exit_and_destroy t_exit_and_destroy
 qcheck failed_create_leaves_nothing t_failed_create_leaves_nothing
 qcheck shared_template t_shared_template
 qcheck quota_command t_quota_command
+check connections t_connections
 destroy_all
 check no_leftovers no_new_leftovers
 finish
