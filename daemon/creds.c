@@ -113,8 +113,12 @@ int creds_rename(const struct creds *cr, const char *from, const char *to,
     int r = 0;
     if (cr->uid != 0 && !took(cr))
         r = lvm_err_set(err, EPERM, "take the client's identity");
-    else if (rename(from, to) < 0)
-        r = lvm_err_set(err, errno, "rename %s to %s", from, to);
+    /* Never over an existing file, even one made while the save ran. */
+    else if (renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) < 0)
+        r = errno == EEXIST
+                ? lvm_err_set(err, 0,
+                              "%s exists (a save never replaces a file)", to)
+                : lvm_err_set(err, errno, "rename %s to %s", from, to);
     if (cr->uid != 0)
         unbecome(&sv);
     return r;

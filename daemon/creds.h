@@ -31,7 +31,8 @@ int creds_open_data(const struct creds *cr, const char *path, int writable,
  * client owns, where the client may create one (a save's state file). */
 int creds_create(const struct creds *cr, const char *path, struct lvm_err *err);
 
-/* rename(2) and unlink(2) as (cr). */
+/* rename(2), never over an existing file (RENAME_NOREPLACE), and
+ * unlink(2), as (cr). */
 int creds_rename(const struct creds *cr, const char *from, const char *to,
                  struct lvm_err *err);
 int creds_unlink(const struct creds *cr, const char *path);

@@ -398,6 +398,10 @@ struct image_holder {
 
 struct cached_image {
     struct image *img;
+    /* The file it was loaded from, held open: its inode is never freed
+     * and so never reused for another file while the template is known
+     * by (dev, ino), which is what a later open is matched against. */
+    int file_fd;
     dev_t dev;
     ino_t ino;
     long long mtime_ns;

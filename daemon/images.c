@@ -1,7 +1,10 @@
 /*
  * images.c: each guest image is loaded and validated once into its sealed
  * template memfd, then shared by every guest of it. Keyed by the file's
- * identity (device, inode, size, mtime) and never by path: one file
+ * identity (device, inode, size, mtime), the file held open meanwhile so
+ * that its inode is never freed and given to another file (a tenant
+ * could make its own file match a deleted one's size and mtime), and
+ * never by path: one file
  * reached through hard links, symlinks or bind mounts is one template,
  * and a rebuilt image is loaded again. A template lives as long as a
  * guest uses it, and is charged to each user holding it (quota
@@ -14,6 +17,8 @@
 #include "daemon/quota.h"
 
 #include <errno.h>
+#include <unistd.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -47,6 +52,7 @@ static void drop(struct daemon *d, struct cached_image *ci)
             break;
         }
     image_free(ci->img);
+    close(ci->file_fd);
     free(ci);
 }
 
@@ -98,7 +104,13 @@ struct cached_image *images_get(struct daemon *d, const char *path, int fd,
     if (!c) {
         if (!(c = calloc(1, sizeof *c)))
             return lvm_err_set(err, ENOMEM, "cache %s", path), NULL;
+        c->file_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+        if (c->file_fd < 0) {
+            free(c);
+            return lvm_err_set(err, errno, "cache %s", path), NULL;
+        }
         if (image_load_fd(fd, path, &c->img, err) < 0) {
+            close(c->file_fd);
             free(c);
             return NULL;
         }
@@ -156,6 +168,7 @@ void images_free_all(struct daemon *d)
             free(h);
         }
         image_free(c->img);
+        close(c->file_fd);
         free(c);
     }
 }

@@ -221,7 +221,11 @@ static void saved(struct vm *v)
     }
     op->tmp[0] = 0;
     struct stat st;
-    json_int_t bytes = stat(op->path, &st) == 0 ? (json_int_t)st.st_size : 0;
+    /* lstat: a member may have swapped the path for a symlink meanwhile;
+     * the daemon must not follow it (it would tell another file's size). */
+    json_int_t bytes = lstat(op->path, &st) == 0 && S_ISREG(st.st_mode)
+                           ? (json_int_t)st.st_size
+                           : 0;
     double ms = (double)(host_now_ns() - op->t0) / 1e6;
     struct waiter *w = op->w;
     op->w = NULL;

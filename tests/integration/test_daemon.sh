@@ -111,14 +111,14 @@ t_lifecycle_many() {
     ids=$($LIGHTVM list -q)
     [ "$(echo "$ids" | wc -l)" -eq $N ] || { echo "list shows $(echo "$ids" | wc -l)"; return 1; }
     [ "$($LIGHTVM list | grep -c ' running ')" -eq $N ] || return 1
-    # One pidfd per guest in the daemon, and the image's template while
-    # guests use it (it may be warm from an earlier test already), nothing
-    # more (the 4M guests do not come from the 16M pool, which refills to
-    # the same size).
+    # One pidfd per guest in the daemon, and the image's template and
+    # file while guests use it (they may be warm from an earlier test
+    # already), nothing more (the 4M guests do not come from the 16M
+    # pool, which refills to the same size).
     pool_settle || return 1
     local fds1
     fds1=$(daemon_fds)
-    [ "$fds1" -eq $((fds0 + N)) ] || [ "$fds1" -eq $((fds0 + N + 1)) ] ||
+    [ "$fds1" -eq $((fds0 + N)) ] || [ "$fds1" -eq $((fds0 + N + 2)) ] ||
         { echo "fds $fds0 -> $fds1"; return 1; }
     $LIGHTVM pause $ids || return 1
     [ "$($LIGHTVM list | grep -c ' paused ')" -eq $N ] || return 1

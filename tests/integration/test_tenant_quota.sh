@@ -197,6 +197,20 @@ t_shared_template() {
     [ "$(memfds)" -le $((m0 + 1)) ] && [ "$(used "$UA" templates)" = 0 ]
 }
 
+t_template_holds_its_file() {
+    # A template is known by its file's inode: the daemon keeps the file
+    # open while it holds the template (in use or warm), so a deleted
+    # image's inode is never freed and handed to another user's file made
+    # to match its size and mtime.
+    local f=$TMP/held.elf
+    cp "$IDLE" "$f" && chmod 644 "$f" || return 1
+    as "$UA" $LIGHTVM create --name held "$f" >/dev/null || return 1
+    as "$UA" $LIGHTVM destroy held >/dev/null || return 1
+    rm -f "$f"
+    ls -l "/proc/$DAEMON_PID/fd" | grep -qF "$f (deleted)" ||
+        { ls -l "/proc/$DAEMON_PID/fd"; return 1; }
+}
+
 t_quota_command() {
     as "$UA" $LIGHTVM create --name q $IDLE >/dev/null || return 1
     as "$UA" $LIGHTVM quota >"$TMP/q" || return 1
@@ -262,6 +276,7 @@ qcheck console t_console
 qcheck exit_and_destroy t_exit_and_destroy
 qcheck failed_create_leaves_nothing t_failed_create_leaves_nothing
 qcheck shared_template t_shared_template
+qcheck template_holds_its_file t_template_holds_its_file
 qcheck quota_command t_quota_command
 check connections t_connections
 destroy_all

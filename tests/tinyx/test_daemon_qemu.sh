@@ -444,6 +444,21 @@ t_bad_save_unwritable() {
         $LIGHTVM destroy redis4 >/dev/null
 }
 
+t_save_never_replaces() {
+    # A file at the save's path, there before or made while it ran, is
+    # never replaced: one line, the file as it was, the guest running on.
+    local id
+    id=$(create_redis redis5) || return 1
+    wait_ready redis5 || return 1
+    echo keep >"$TMP/existing.state"
+    expect_status 125 $LIGHTVM save redis5 "$TMP/existing.state" 2>"$TMP/e10" &&
+        one_line_error "$TMP/e10" "exists" &&
+        [ "$(cat "$TMP/existing.state")" = keep ] &&
+        [ "$(field redis5 state)" = running ] &&
+        ! ls "$TMP"/existing.state.tmp-* 2>/dev/null &&
+        $LIGHTVM destroy redis5 >/dev/null
+}
+
 t_bad_api_fields() {
     # Straight to the API: each refused by name, in one line.
     $API "$LIGHTVM_SOCKET" \
@@ -501,6 +516,7 @@ check bad_restore_proc t_bad_restore_proc
 check bad_restore_garbage t_bad_restore_garbage
 check bad_restore_missing t_bad_restore_missing
 check bad_save_unwritable t_bad_save_unwritable
+check save_never_replaces t_save_never_replaces
 check bad_api_fields t_bad_api_fields
 check no_leftovers t_no_leftovers
 finish
