@@ -6,7 +6,7 @@
  */
 #include "unit.h"
 
-#include "daemon/config.h"
+#include "unit_config.h"
 #include "daemon/netpolicy.h"
 #include "toolstack/netaddr.h"
 
@@ -38,24 +38,6 @@ static uint32_t ip(const char *s)
     uint32_t a = 0;
     assert_int_equal(netaddr_parse_ip4(s, &a), 0);
     return a;
-}
-
-static void parse_ok(struct daemon_config *c, const char *text)
-{
-    struct lvm_err err = {0};
-    if (config_parse(text, strlen(text), "t.conf", c, &err) < 0)
-        fail_msg("%s", err.msg);
-}
-
-/* The file must be refused with a one-line message containing (want). */
-static void parse_bad(const char *text, const char *want)
-{
-    struct daemon_config c;
-    struct lvm_err err = {0};
-    assert_int_equal(config_parse(text, strlen(text), "t.conf", &c, &err), -1);
-    if (!strstr(err.msg, want))
-        fail_msg("'%s' lacks '%s'", err.msg, want);
-    assert_null(strchr(err.msg, '\n'));
 }
 
 static void config_good(void **state)

@@ -6,7 +6,7 @@
  */
 #include "unit.h"
 
-#include "daemon/config.h"
+#include "unit_config.h"
 #include "daemon/creds.h"
 
 #include <stdint.h>
@@ -15,23 +15,6 @@
 
 #define GIB (1ull << 30)
 #define MIB (1ull << 20)
-
-static void parse_ok(struct daemon_config *c, const char *text)
-{
-    struct lvm_err err = {0};
-    if (config_parse(text, strlen(text), "t.conf", c, &err) < 0)
-        fail_msg("%s", err.msg);
-}
-
-static void parse_bad(const char *text, const char *want)
-{
-    struct daemon_config c;
-    struct lvm_err err = {0};
-    assert_int_equal(config_parse(text, strlen(text), "t.conf", &c, &err), -1);
-    if (!strstr(err.msg, want))
-        fail_msg("'%s' lacks '%s'", err.msg, want);
-    assert_null(strchr(err.msg, '\n'));
-}
 
 static void values(void **state)
 {
