@@ -111,15 +111,25 @@ static int check(const struct quota_user *u, const struct quota_limits *lim,
     return 0;
 }
 
-int quota_charge(struct daemon *d, const struct creds *cr, struct vm *v,
-                 const uint64_t need[QUOTA_KINDS], struct lvm_err *err)
+/* (cr)'s counters, if it may take (need) within its quotas; else NULL
+ * with the refusal in (err). */
+static struct quota_user *admit(struct daemon *d, const struct creds *cr,
+                                const uint64_t need[QUOTA_KINDS],
+                                struct lvm_err *err)
 {
     struct quota_limits lim;
     quota_limits_for(&d->cfg.quotas, cr, &lim);
     struct quota_user *u = user_of(d, cr->uid, 1);
     if (!u)
-        return lvm_err_set(err, ENOMEM, "quota accounting");
-    if (check(u, &lim, need, err) < 0)
+        return lvm_err_set(err, ENOMEM, "quota accounting"), NULL;
+    return check(u, &lim, need, err) < 0 ? NULL : u;
+}
+
+int quota_charge(struct daemon *d, const struct creds *cr, struct vm *v,
+                 const uint64_t need[QUOTA_KINDS], struct lvm_err *err)
+{
+    struct quota_user *u = admit(d, cr, need, err);
+    if (!u)
         return -1;
     for (unsigned k = 0; k < QUOTA_KINDS; k++) {
         if (k == QUOTA_CONSOLE)
@@ -147,12 +157,8 @@ int quota_take(struct daemon *d, const struct creds *cr, enum quota_kind k,
 {
     uint64_t need[QUOTA_KINDS] = {0};
     need[k] = n;
-    struct quota_limits lim;
-    quota_limits_for(&d->cfg.quotas, cr, &lim);
-    struct quota_user *u = user_of(d, cr->uid, 1);
+    struct quota_user *u = admit(d, cr, need, err);
     if (!u)
-        return lvm_err_set(err, ENOMEM, "quota accounting");
-    if (check(u, &lim, need, err) < 0)
         return -1;
     u->used[k] += n;
     return 0;
