@@ -26,7 +26,21 @@ static json_t *exit_json(const struct lightvm_exit *x)
                      x->status, "code", x->code, "message", x->message);
 }
 
+void cli_print_json(json_t *o)
+{
+    char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    if (s)
+        puts(s);
+    free(s);
+}
+
 void cli_print_guest_json(const struct lightvm_guest *g)
+{
+    cli_print_json(cli_guest_json(g));
+}
+
+json_t *cli_guest_json(const struct lightvm_guest *g)
 {
     json_t *o = json_pack(
         "{s:s, s:s, s:s, s:s, s:s, s:i, s:I, s:I, s:f, s:f, s:f, s:b, s:b, "
@@ -83,11 +97,7 @@ void cli_print_guest_json(const struct lightvm_guest *g)
         if (g->restored)
             json_object_set_new(o, "restored", json_true());
     }
-    char *s = json_dumps(o, JSON_COMPACT);
-    json_decref(o);
-    if (s)
-        puts(s);
-    free(s);
+    return o;
 }
 
 void cli_print_exit_json(const char *id, const struct lightvm_exit *x)

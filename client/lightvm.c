@@ -345,7 +345,9 @@ static json_t *strings(const char *const *v, int n)
 static json_t *create_request(const char *op,
                               const struct lightvm_create_opts *o)
 {
-    json_t *r = json_pack("{s:s, s:s}", "op", op, "image", o->image);
+    json_t *r = json_pack("{s:s}", "op", op);
+    if (o->image)
+        json_object_set_new(r, "image", json_string(o->image));
     if (o->name)
         json_object_set_new(r, "name", json_string(o->name));
     if (o->argv0)
@@ -418,12 +420,10 @@ int lightvm_restore(struct lightvm *c, const char *path,
                     const struct lightvm_create_opts *o,
                     struct lightvm_guest *out, struct lightvm_error *e)
 {
-    if (!o->image || !path)
-        return fail(e, "bad_request", "no image or state file");
-    json_t *r = create_request("restore", o);
+    if (!path)
+        return fail(e, "bad_request", "no state file");
+    json_t *r = create_request("restore", o); /* no image: the state's */
     json_object_set_new(r, "path", json_string(path));
-    if (!o->monitor)
-        json_object_set_new(r, "monitor", json_string("qemu"));
     json_t *rep = call(c, r, o->console_fd, e);
     if (!rep)
         return -1;
@@ -434,18 +434,52 @@ int lightvm_restore(struct lightvm *c, const char *path,
 }
 
 int lightvm_save(struct lightvm *c, const char *id, const char *path,
-                 struct lightvm_saved *out, struct lightvm_error *e)
+                 const struct lightvm_save_opts *o, struct lightvm_saved *out,
+                 struct lightvm_error *e)
 {
-    json_t *rep = call(
-        c, json_pack("{s:s, s:s, s:s}", "op", "save", "id", id, "path", path),
-        -1, e);
+    json_t *r =
+        json_pack("{s:s, s:s, s:s}", "op", "save", "id", id, "path", path);
+    if (o && o->force)
+        json_object_set_new(r, "force", json_true());
+    if (o && o->leave_running)
+        json_object_set_new(r, "leave_running", json_true());
+    json_t *rep = call(c, r, -1, e);
     if (!rep)
         return -1;
     if (out) {
-        out->bytes =
-            (uint64_t)json_integer_value(json_object_get(rep, "bytes"));
-        out->save_ms = json_number_value(json_object_get(rep, "save_ms"));
+        json_t *sv = json_object_get(rep, "saved");
+        out->bytes = (uint64_t)json_integer_value(json_object_get(sv, "bytes"));
+        out->pages = (uint64_t)json_integer_value(json_object_get(sv, "pages"));
+        out->save_ms = json_number_value(json_object_get(sv, "ms"));
     }
+    json_decref(rep);
+    return 0;
+}
+
+int lightvm_clone(struct lightvm *c, const char *id, const char *path,
+                  unsigned count, const char *name, struct lightvm_guest *out,
+                  unsigned max, unsigned *n, struct lightvm_error *e)
+{
+    *n = 0;
+    if (!id == !path)
+        return fail(e, "bad_request", "clone a guest or a state file");
+    json_t *r = json_pack("{s:s, s:I}", "op", "clone", "count",
+                          (json_int_t)count);
+    json_object_set_new(r, id ? "id" : "path", json_string(id ? id : path));
+    if (name)
+        json_object_set_new(r, "name", json_string(name));
+    json_t *rep = call(c, r, -1, e);
+    if (!rep)
+        return -1;
+    json_t *a = json_object_get(rep, "guests");
+    for (size_t i = 0; i < json_array_size(a); i++, (*n)++)
+        if (out && i < max)
+            guest_from(json_array_get(a, i), &out[i]);
+    json_t *err = json_object_get(rep, "error");
+    const char *code = json_string_value(json_object_get(err, "code"));
+    const char *msg = json_string_value(json_object_get(err, "message"));
+    if (err)
+        fail(e, code ? code : "failed", "%s", msg ? msg : "");
     json_decref(rep);
     return 0;
 }

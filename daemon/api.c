@@ -3,6 +3,7 @@
  * one reply, tagged like the request; `wait` replies when the guest exits.
  */
 #include "daemon/quota.h"
+#include "daemon/restore.h"
 #include "daemon/vm_monitor.h"
 #include "toolstack/cgroup.h"
 #include "toolstack/guest_name.h"
@@ -11,6 +12,7 @@
 #include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -213,6 +215,76 @@ static void op_pool(struct daemon *d, struct client *c, const struct request *r)
     server_reply(d, c, o);
 }
 
+/* A restore, or a clone of a state file: the file read and merged with
+ * the guest's recipe (restore.c), the policy, then the monitor. */
+static void restore_request(struct daemon *d, struct client *c,
+                            const struct request *r, int fd)
+{
+    struct lvm_err err;
+    char buf[LVM_ERR_MSG_MAX + 64];
+    const char *code;
+    struct restore_ctx *x = malloc(sizeof *x);
+    if (!x) {
+        if (fd >= 0)
+            close(fd);
+        server_reply(d, c, api_error(r, "failed", "out of memory"));
+        return;
+    }
+    if (restore_prepare(d, &c->cr, r, x, &code, &err) < 0) {
+        free(x);
+        if (fd >= 0)
+            close(fd);
+        server_reply(d, c,
+                     api_error(r, code, lvm_err_str(&err, buf, sizeof buf)));
+        return;
+    }
+    x->req.tag = r->tag;
+    x->req.has_tag = r->has_tag;
+    if (vm_policy_apply(d, c, &x->req, &err) < 0) {
+        if (fd >= 0)
+            close(fd);
+        server_reply(d, c,
+                     err.code == EPERM
+                         ? api_error(r, "denied", err.msg)
+                         : api_error(r, "failed",
+                                     lvm_err_str(&err, buf, sizeof buf)));
+    } else if (r->op == OP_RESTORE) {
+        vm_create(d, c, &x->req, fd);
+    } else {
+        if (fd >= 0)
+            close(fd);
+        const struct vm_monitor *mon =
+            vm_monitor_find(d, x->req.monitor, &err);
+        struct waiter *w = mon && mon->clone ? vm_waiter_new(d, c, r) : NULL;
+        if (w)
+            mon->clone(d, NULL, w, &x->req);
+        else if (!mon || !mon->clone)
+            server_reply(d, c,
+                         api_error(r, "invalid",
+                                   mon ? "clone is not supported for this "
+                                         "monitor"
+                                       : err.msg));
+    }
+    restore_done(x);
+    free(x);
+}
+
+static void clone_guest(struct daemon *d, struct vm *v, struct client *c,
+                        const struct request *r)
+{
+    if (!v->mon->clone) {
+        char msg[160];
+        snprintf(msg, sizeof msg,
+                 "clone is not supported for the %s monitor (guest %s)",
+                 v->mon->name, v->id);
+        server_reply(d, c, api_error(r, "invalid", msg));
+        return;
+    }
+    struct waiter *w = vm_waiter_new(d, c, r);
+    if (w)
+        v->mon->clone(d, v, w, r);
+}
+
 void api_handle(struct daemon *d, struct client *c, struct request *r, int fd)
 {
     struct lvm_err err;
@@ -223,7 +295,11 @@ void api_handle(struct daemon *d, struct client *c, struct request *r, int fd)
                      api_error(r, "bad_request", "only create takes an fd"));
         return;
     }
-    if (r->op == OP_CREATE || r->op == OP_RESTORE) {
+    if (r->op == OP_RESTORE || (r->op == OP_CLONE && r->path[0])) {
+        restore_request(d, c, r, fd); /* answers itself */
+        return;
+    }
+    if (r->op == OP_CREATE) {
         /* The operator's policy first: nothing is made for a request it
          * refuses (a refusal names the field; EPERM: "denied"). */
         if (vm_policy_apply(d, c, r, &err) < 0) {
@@ -293,6 +369,7 @@ void api_handle(struct daemon *d, struct client *c, struct request *r, int fd)
         break;
     case OP_WAIT: vm_add_waiter(d, v, c, r); return;
     case OP_SAVE: vm_save(d, v, c, r); return; /* answers once saved */
+    case OP_CLONE: clone_guest(d, v, c, r); return;
     default: lvm_err_set(&err, EINVAL, "not implemented"); rc = -1;
     }
     if (rc < 0)

@@ -135,3 +135,18 @@ int creds_unlink(const struct creds *cr, const char *path)
         unbecome(&sv);
     return r;
 }
+
+int creds_call(const struct creds *cr,
+               int (*fn)(void *arg, struct lvm_err *err), void *arg,
+               struct lvm_err *err)
+{
+    if (cr->uid == 0)
+        return fn(arg, err);
+    struct saved_ids sv;
+    if (become(cr, &sv, err) < 0)
+        return -1;
+    int r = !took(cr) ? lvm_err_set(err, EPERM, "take the client's identity")
+                      : fn(arg, err);
+    unbecome(&sv);
+    return r;
+}

@@ -37,4 +37,10 @@ int creds_rename(const struct creds *cr, const char *from, const char *to,
                  struct lvm_err *err);
 int creds_unlink(const struct creds *cr, const char *path);
 
+/* fn(arg, err) with (cr)'s filesystem identity (a state file written as
+ * the client); its result. */
+int creds_call(const struct creds *cr,
+               int (*fn)(void *arg, struct lvm_err *err), void *arg,
+               struct lvm_err *err);
+
 #endif

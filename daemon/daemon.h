@@ -94,6 +94,7 @@ struct waiter {
     int64_t tag;
     int has_tag;
     struct waiter *next;
+    json_t *extra; /* fields added to a successful answer, or NULL */
 };
 
 struct cached_image;
@@ -304,6 +305,9 @@ void vm_create(struct daemon *d, struct client *c, const struct request *r,
  * never blocks the daemon on a guest that is slow to die. */
 void vm_destroy(struct daemon *d, struct vm *v, struct client *c,
                 const struct request *r);
+/* The same for a waiter of an operation that ends with the guest gone (a
+ * save): answered once it is, with its w->extra. */
+void vm_destroy_for(struct daemon *d, struct vm *v, struct waiter *w);
 void vm_pause(struct daemon *d, struct vm *v, struct client *c,
               const struct request *r, int pause);
 int vm_control(struct daemon *d, struct vm *v, uint32_t request,
@@ -413,6 +417,10 @@ struct cached_image {
     int launched;        /* a guest has started from it: worth keeping warm */
     int warm;            /* kept with no guest (refs 0), charged to nobody */
     uint64_t warm_since; /* order of eviction (a counter) */
+    /* Its identity in state files (SHA-256 of the file), computed the
+     * first time a guest of it is saved or restored. */
+    int hashed;
+    uint8_t hash[32];
 };
 
 /* Unused templates kept warm, daemon-wide, so that `lightvm run` of one
@@ -430,6 +438,10 @@ struct cached_image *images_get(struct daemon *d, const char *path, int fd,
                                 const struct creds *cr, struct lvm_err *err);
 /* A guest started from (ci): it may be kept warm once unused. */
 void images_launched(struct cached_image *ci);
+
+/* The image's identity for state files: SHA-256 of its file and its
+ * size, computed once. */
+int images_hash(struct cached_image *ci, struct lvm_err *err);
 /* Drop (uid)'s reference. A template no guest uses is kept warm if a
  * guest ever started from it (never after a failed create), else freed. */
 void images_put(struct daemon *d, struct cached_image *ci, uid_t uid);

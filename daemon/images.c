@@ -15,6 +15,7 @@
  * is freed at once.
  */
 #include "daemon/quota.h"
+#include "toolstack/snapfile.h"
 
 #include <errno.h>
 #include <unistd.h>
@@ -128,6 +129,17 @@ struct cached_image *images_get(struct daemon *d, const char *path, int fd,
         return NULL;
     }
     return c;
+}
+
+int images_hash(struct cached_image *ci, struct lvm_err *err)
+{
+    if (ci->hashed)
+        return 0;
+    uint64_t size;
+    if (snap_hash_file(ci->file_fd, ci->hash, &size, err) < 0)
+        return -1;
+    ci->hashed = 1;
+    return 0;
 }
 
 void images_launched(struct cached_image *ci)

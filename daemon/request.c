@@ -25,7 +25,7 @@ static const char *const op_names[] = {
     [OP_SUSPEND] = "suspend", [OP_RESUME] = "resume",
     [OP_WAIT] = "wait",       [OP_POOL] = "pool",
     [OP_SAVE] = "save",       [OP_RESTORE] = "restore",
-    [OP_QUOTA] = "quota",
+    [OP_QUOTA] = "quota",     [OP_CLONE] = "clone",
 };
 
 #define NOPS (sizeof op_names / sizeof op_names[0])
@@ -47,7 +47,11 @@ static const char *const restore_fields[] = {
     "args",          "env",         "block", "monitor",   "console",
     "console_limit", "watchdog_ms", "net",   "argv0",     "ports",
     "path",          NULL};
-static const char *const save_fields[] = {"id", "path", NULL};
+static const char *const save_fields[] = {"id", "path", "force",
+                                          "leave_running", NULL};
+/* clone: a guest ("id") or a state file ("path"); "name" their stem */
+static const char *const clone_fields[] = {"id", "path", "count", "name",
+                                           NULL};
 static const char *const list_fields[] = {"offset", "limit", "stats", NULL};
 static const char *const no_fields[] = {NULL};
 
@@ -57,6 +61,7 @@ static const char *const *fields_of(enum request_op op)
     case OP_CREATE: return create_fields;
     case OP_RESTORE: return restore_fields;
     case OP_SAVE: return save_fields;
+    case OP_CLONE: return clone_fields;
     case OP_LIST: return list_fields;
     case OP_VERSION:
     case OP_POOL:
@@ -304,10 +309,43 @@ static int parse_path(json_t *o, struct request *r, const char **code,
     return 0;
 }
 
+static int get_bool(json_t *o, const char *key, int *out, const char **code,
+                    struct lvm_err *err)
+{
+    json_t *v = json_object_get(o, key);
+    if (v && !json_is_boolean(v))
+        BAD("bad_request", "field '%s' must be true or false", key);
+    *out = v && json_is_true(v);
+    return 0;
+}
+
+#define CLONE_MAX 1000 /* guests one clone request starts */
+
+static int parse_clone(json_t *o, struct request *r, const char **code,
+                       struct lvm_err *err)
+{
+    uint64_t count = 1;
+    if (get_string(o, "id", r->target, sizeof r->target, 0, code, err) < 0 ||
+        get_uint(o, "count", CLONE_MAX, &count, code, err) < 0 ||
+        get_name(o, r, code, err) < 0)
+        return -1;
+    if (json_object_get(o, "path") && parse_path(o, r, code, err) < 0)
+        return -1;
+    if (!r->target[0] == !r->path[0])
+        BAD("bad_request", "clone takes a guest ('id') or a state file "
+                           "('path'), one of them");
+    if (count == 0)
+        BAD("bad_request", "field 'count' must be 1..%d", CLONE_MAX);
+    r->count = (unsigned)count;
+    return 0;
+}
+
 static int parse_create(json_t *o, struct request *r, const char **code,
                         struct lvm_err *err)
 {
-    if (get_string(o, "image", r->image, sizeof r->image, 1, code, err) < 0 ||
+    /* A restore may take its image from the state file's recipe. */
+    if (get_string(o, "image", r->image, sizeof r->image,
+                   r->op == OP_CREATE, code, err) < 0 ||
         get_string(o, "argv0", r->argv0, sizeof r->argv0, 0, code, err) < 0 ||
         get_name(o, r, code, err) < 0 ||
         get_string(o, "monitor", r->monitor, sizeof r->monitor, 0, code, err) <
@@ -419,6 +457,8 @@ int request_parse(const char *buf, size_t len, struct request *r,
             goto out;
         }
     }
+    if (r->op == OP_CREATE || r->op == OP_RESTORE)
+        r->json = json_incref(o);
     switch (r->op) {
     case OP_CREATE: rc = parse_create(o, r, code, err); break;
     case OP_RESTORE:
@@ -430,10 +470,14 @@ int request_parse(const char *buf, size_t len, struct request *r,
     case OP_SAVE:
         rc = get_string(o, "id", r->target, sizeof r->target, 1, code, err) <
                          0 ||
-                     parse_path(o, r, code, err) < 0
+                     parse_path(o, r, code, err) < 0 ||
+                     get_bool(o, "force", &r->force, code, err) < 0 ||
+                     get_bool(o, "leave_running", &r->leave_running, code,
+                              err) < 0
                  ? -1
                  : 0;
         break;
+    case OP_CLONE: rc = parse_clone(o, r, code, err); break;
     case OP_LIST: {
         uint64_t off = 0, lim = LIST_PAGE_MAX;
         if (get_uint(o, "offset", UINT32_MAX, &off, code, err) < 0 ||
@@ -468,6 +512,8 @@ out:
 
 void request_free(struct request *r)
 {
+    json_decref(r->json);
+    r->json = NULL;
     for (int i = 0; i < r->argc; i++)
         free(r->argv[i]);
     for (int i = 0; i < r->envc; i++)

@@ -9,6 +9,11 @@
 #include "toolstack/error.h"
 #include "toolstack/guest.h"
 
+#include <jansson.h>
+
+struct snap_info;
+struct snap_base;
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -35,8 +40,9 @@ enum request_op {
     OP_SAVE,
     OP_RESTORE,
     OP_QUOTA,
+    OP_CLONE,
 };
-#define OP_LAST OP_QUOTA
+#define OP_LAST OP_CLONE
 
 struct request {
     enum request_op op;
@@ -62,8 +68,22 @@ struct request {
     struct guest_net_spec net; /* "net": NICs (run_dir, nd, taps unset) */
     unsigned nports; /* qemu: host port forwards, as the client wrote them */
     char ports[REQUEST_MAX_PORTS][REQUEST_PORT_LEN];
-    /* save, restore: the state file (absolute) */
+    /* save, restore, clone: the state file (absolute) */
     char path[PATH_MAX];
+    /* save: replace an existing file; keep the guest running after */
+    int force, leave_running;
+    /* clone: how many guests */
+    unsigned count;
+    /* create, restore: the request's own fields (a reference), kept as
+     * the guest's recipe: a saved guest's state file carries it, so that
+     * a restore recreates its devices. */
+    json_t *json;
+    /* Set by the daemon, never by a client: a restore or clone continues
+     * from (resume), a state (state) of whose RAM ram_fd is the memfd
+     * (both owned by whoever set them). */
+    const struct guest_resume *resume;
+    const struct snap_info *state;
+    struct snap_base *base; /* resume's RAM, shared by the guests of it */
     /* list */
     uint32_t offset, limit;
     int stats;

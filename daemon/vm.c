@@ -183,6 +183,7 @@ struct waiter *vm_waiter_new(struct daemon *d, struct client *c,
     w->tag = r->tag;
     w->has_tag = r->has_tag;
     w->next = NULL;
+    w->extra = NULL;
     c->refs++;
     c->waits++;
     return w;
@@ -193,6 +194,12 @@ void vm_op_done(struct daemon *d, struct waiter *w, const char *code,
 {
     struct request r = {.tag = w->tag, .has_tag = w->has_tag};
     json_t *rep;
+    if (w->extra && !code) {
+        if (!fields)
+            fields = json_object();
+        json_object_update(fields, w->extra);
+    }
+    json_decref(w->extra);
     if (code) {
         rep = api_error(&r, code, msg);
         json_decref(fields);
@@ -285,10 +292,9 @@ void vm_create(struct daemon *d, struct client *c, const struct request *r,
                int fd)
 {
     struct lvm_err err;
-    /* restore without a monitor: a state file of the qemu monitor's */
-    const char *name = r->monitor[0]         ? r->monitor
-                       : r->op == OP_RESTORE ? VM_RESTORE_MONITOR_DEFAULT
-                                             : VM_MONITOR_DEFAULT;
+    /* A restore's monitor is its state file's unless it names one
+     * (restore.c). */
+    const char *name = r->monitor[0] ? r->monitor : VM_MONITOR_DEFAULT;
     const struct vm_monitor *mon = vm_monitor_find(d, name, &err);
     if (!mon) {
         if (fd >= 0)
@@ -425,21 +431,25 @@ static void finish_destroy(struct daemon *d, struct vm *v)
 void vm_destroy(struct daemon *d, struct vm *v, struct client *c,
                 const struct request *r)
 {
+    struct waiter *w = vm_waiter_new(d, c, r);
+    if (w)
+        vm_destroy_for(d, v, w);
+}
+
+void vm_destroy_for(struct daemon *d, struct vm *v, struct waiter *w)
+{
     if (vm_live(v) && !v->killed_by) {
         if (v->mon->kill(d, v) < 0 && errno != ESRCH) {
             char buf[LVM_ERR_MSG_MAX + 64];
             snprintf(buf, sizeof buf, "kill guest %s: %s", v->id,
                      strerror(errno));
-            server_reply(d, c, api_error(r, "failed", buf));
+            vm_op_done(d, w, "failed", buf, NULL);
             return;
         }
         v->killed_by = KILLED_BY_DESTROY;
     }
     if (vm_live(v) && !v->destroyers)
         v->kill_deadline = host_now_ns() + 10000000000ull;
-    struct waiter *w = vm_waiter_new(d, c, r);
-    if (!w)
-        return;
     w->next = v->destroyers;
     v->destroyers = w;
     if (!vm_live(v)) /* already exited */

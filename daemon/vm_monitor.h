@@ -13,8 +13,8 @@
  *   pause, unpause    api.c -> mon->pause; ends through vm_op_done()
  *   poweroff, suspend api.c -> mon->control (the guest's control device)
  *   save              api.c -> mon->save; ends through vm_op_done()
- *   clone, migrate    designed in (NULL everywhere today: the snapshots
- *                     issue implements them)
+ *   clone             api.c -> mon->clone; ends through vm_op_done()
+ *   migrate           designed in (NULL everywhere today)
  *   kill              vm.c (destroy) -> mon->kill; its exit event follows
  *   exit accounting   mon->event(EP_SLOT_PROCESS) fills v->exit, then
  *                     vm_ended(); vm_forget() for one never reported
@@ -58,11 +58,12 @@ struct vm_monitor {
     /* Save its whole state to r->path as (w)'s client; NULL: cannot. */
     void (*save)(struct daemon *d, struct vm *v, struct waiter *w,
                  const struct request *r);
-    /* Designed in for the snapshots work, NULL until a monitor has them:
-     * start r->count guests from one saved state (r->path), sharing its
-     * pages copy-on-write, each with its own id, name, console and
-     * address, and answer (w) with them; */
-    void (*clone)(struct daemon *d, struct waiter *w, const struct request *r);
+    /* Start r->count guests from one snapshot, sharing its pages
+     * copy-on-write, each with its own id, name, console and address,
+     * and answer (w) with them: a snapshot of (src) taken now, or the
+     * state file r->state (src NULL; read and merged by restore.c). */
+    void (*clone)(struct daemon *d, struct vm *src, struct waiter *w,
+                  const struct request *r);
     /* move (v) to another lightvmd over (fd) (a unix socket: pass the
      * memory's fd; TCP: pre-copy dirty pages, then stop and copy), and
      * answer (w) once the destination runs it. The source keeps running
@@ -85,10 +86,8 @@ struct vm_monitor {
 };
 
 /* The monitor of a create that names none (and of shells and records
- * that name none), and of a restore that names none: only qemu guests
- * can be saved until every monitor can (the snapshots issue). */
+ * that name none). A restore that names none uses the state file's. */
 #define VM_MONITOR_DEFAULT "proc"
-#define VM_RESTORE_MONITOR_DEFAULT "qemu"
 
 extern const struct vm_monitor vm_monitor_proc, vm_monitor_kvm, vm_monitor_qemu;
 

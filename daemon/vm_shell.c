@@ -7,9 +7,10 @@
  * control device, the watchdog, adoption after a daemon restart.
  */
 #include "daemon/quota.h"
-#include "daemon/vm_monitor.h"
+#include "daemon/vm_shell.h"
 #include "toolstack/guest_policy.h"
 #include "toolstack/monitor.h"
+#include "toolstack/snapfile.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -22,23 +23,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-/* A shell guest's state (vm->priv). */
-struct svm {
-    struct guest *g; /* toolstack state; freed when the guest exits */
-    struct cached_image *img;
-    int reap_pending; /* adopted: waiting for init to reap it */
-    uint64_t reap_deadline;
-};
-
-static struct svm *svm(const struct vm *v)
-{
-    return v->priv;
-}
-
-static struct guest *guest_of(const struct vm *v)
-{
-    return v->priv ? svm(v)->g : NULL;
-}
 
 /* ---- create --------------------------------------------------------------- */
 
@@ -171,6 +155,7 @@ static int launch_in(struct daemon *d, struct vm *v, struct guest *g,
         .nblocks = r->nblocks,
         .monitor = mon->kind,
         .net = *net,
+        .resume = r->resume,
     };
     if (tap->fd >= 0) { /* the pool's: dev_net_attach takes it */
         spec.net.taps = tap;
@@ -202,10 +187,36 @@ static void svm_release(struct daemon *d, struct vm *v)
     struct svm *s = svm(v);
     if (!s)
         return;
+    if (s->snap)
+        shell_snap_cancel(d, v, "the guest is gone");
     if (s->img)
         images_put(d, s->img, v->owner);
+    json_decref(s->recipe);
+    snap_base_put(s->base);
     free(s);
     v->priv = NULL;
+}
+
+/* A restored guest needs the very image it was saved from. */
+static int same_image(struct cached_image *ci, const struct request *r,
+                      struct lvm_err *err)
+{
+    const struct snap_info *in = r->state;
+    if (images_hash(ci, err) < 0)
+        return -1;
+    if (!memcmp(ci->hash, in->image_hash, SNAP_HASH_LEN) &&
+        (uint64_t)ci->size == in->image_size)
+        return 0;
+    char want[65], have[65];
+    snap_hash_hex(in->image_hash, want);
+    snap_hash_hex(ci->hash, have);
+    return lvm_err_set(err, 0,
+                       "the state was saved from another image: it needs "
+                       "%s (sha256 %.16s..., %llu bytes), %s is sha256 "
+                       "%.16s... (%llu bytes)",
+                       in->image_name, want,
+                       (unsigned long long)in->image_size, r->image, have,
+                       (unsigned long long)ci->size);
 }
 
 /* Start the guest (v) describes in a shell; (code) says what kind of
@@ -245,6 +256,10 @@ static int start(struct daemon *d, struct vm *v, const struct request *r,
         *code = err->code == EDQUOT ? "quota" : "invalid";
         if (err->code == EDQUOT)
             err->code = 0;
+        return -1;
+    }
+    if (r->state && same_image(s->img, r, err) < 0) {
+        *code = "invalid";
         return -1;
     }
     struct guest_net_spec net;
@@ -321,63 +336,72 @@ static int start(struct daemon *d, struct vm *v, const struct request *r,
     return 0;
 }
 
-static void shell_create(struct daemon *d, struct waiter *w,
-                         const struct request *r, int fd,
-                         const struct vm_monitor *vmon)
+struct vm *shell_make(struct daemon *d, const struct creds *cr,
+                      const struct request *r, int fd,
+                      const struct vm_monitor *vmon, const char **code,
+                      struct lvm_err *err)
 {
     const struct monitor_ops *mon = monitor_find(vmon->name, NULL);
-    struct lvm_err err;
-    char buf[LVM_ERR_MSG_MAX + 64];
-    const char *code = "invalid";
     int image_fd = -1, block_fds[GUEST_MAX_BLOCKS];
     for (unsigned i = 0; i < GUEST_MAX_BLOCKS; i++)
         block_fds[i] = -1;
     struct vm *v = NULL;
-    if (r->op == OP_RESTORE) {
-        lvm_err_set(&err, 0, "restore is not supported for the %s monitor",
+    *code = "invalid";
+    if (r->op == OP_RESTORE && !r->resume) {
+        lvm_err_set(err, 0,
+                    "this state file is not a %s guest's (restore it "
+                    "without --monitor)",
                     mon->name);
-        goto fail;
+        return NULL;
+    }
+    if (!r->image[0]) {
+        lvm_err_set(err, 0, "no image: field 'image' is required");
+        return NULL;
     }
     if (r->nports) {
-        lvm_err_set(&err, 0,
+        lvm_err_set(err, 0,
                     "field 'ports' (-p/--publish) is for qemu guests; proc "
                     "and kvm guests get an address of their own with --net");
-        goto fail;
+        return NULL;
     }
     if (r->console_fd && fd < 0) {
-        vm_op_done(d, w, "bad_request",
-                   "console \"fd\" needs an fd with the request", NULL);
-        return;
+        *code = "bad_request";
+        lvm_err_set(err, 0, "console \"fd\" needs an fd with the request");
+        return NULL;
     }
-    if (vm_name_free(d, w, r) < 0)
-        goto out;
-    if (open_client_files(r, &w->c->cr, &image_fd, block_fds, &err) < 0)
+    if (r->name[0] && vm_find_name(d, cr->uid, r->name)) {
+        *code = "exists";
+        lvm_err_set(err, 0, "you have a guest named '%s'", r->name);
+        return NULL;
+    }
+    if (open_client_files(r, cr, &image_fd, block_fds, err) < 0)
         goto fail;
     v = calloc(1, sizeof *v);
     struct svm *s = calloc(1, sizeof *s);
     if (!v || !s || !(v->image = strdup(r->image))) {
         free(s);
-        lvm_err_set(&err, ENOMEM, "allocate a guest");
-        code = "failed";
+        lvm_err_set(err, ENOMEM, "allocate a guest");
+        *code = "failed";
         goto fail;
     }
     v->mon = vmon;
     v->priv = s;
-    v->owner = w->c->cr.uid;
-    v->owner_gid = w->c->cr.gid;
+    s->recipe = json_incref(r->json);
+    v->owner = cr->uid;
+    v->owner_gid = cr->gid;
     snprintf(v->monitor, sizeof v->monitor, "%s", mon->name);
-    if (start(d, v, r, &w->c->cr, mon, image_fd, block_fds,
-              r->console_fd ? fd : -1, &code, &err) < 0)
+    if (start(d, v, r, cr, mon, image_fd, block_fds, r->console_fd ? fd : -1,
+              code, err) < 0)
         goto fail;
+    if (r->base) {
+        s->base = r->base;
+        r->base->refs++;
+    }
     vm_insert(d, v);
     d->created++;
-    vm_op_done(d, w, NULL, NULL,
-               json_pack("{s:o}", "guest", api_guest_json(d, v, 0)));
-    v = NULL;
-    goto out;
+    close_client_files(image_fd, block_fds);
+    return v;
 fail:
-    vm_op_done(d, w, code, lvm_err_str(&err, buf, sizeof buf), NULL);
-out:
     if (v) { /* a failed create: nothing of it stays, nor its charges */
         quota_release(d, v, QUOTA_ALL);
         svm_release(d, v);
@@ -385,8 +409,25 @@ out:
         free(v);
     }
     close_client_files(image_fd, block_fds);
+    return NULL;
+}
+
+static void shell_create(struct daemon *d, struct waiter *w,
+                         const struct request *r, int fd,
+                         const struct vm_monitor *vmon)
+{
+    struct lvm_err err;
+    char buf[LVM_ERR_MSG_MAX + 64];
+    const char *code;
+    struct vm *v = shell_make(d, &w->c->cr, r, fd, vmon, &code, &err);
     if (fd >= 0)
         close(fd); /* the guest holds its own copy */
+    if (!v) {
+        vm_op_done(d, w, code, lvm_err_str(&err, buf, sizeof buf), NULL);
+        return;
+    }
+    vm_op_done(d, w, NULL, NULL,
+               json_pack("{s:o}", "guest", api_guest_json(d, v, 0)));
 }
 
 static void proc_create(struct daemon *d, struct waiter *w,
@@ -454,8 +495,32 @@ static void finish_exit(struct daemon *d, struct vm *v)
 
 static void shell_event(struct daemon *d, struct vm *v, int slot)
 {
-    (void)slot; /* its one fd: the shell's pidfd */
-    finish_exit(d, v);
+    if (slot == SVM_SLOT_SNAP)
+        shell_snap_event(d, v);
+    else
+        finish_exit(d, v);
+}
+
+const struct vm *shell_mac_owner(struct daemon *d, const uint8_t mac[6])
+{
+    for (size_t i = 0; i < d->nvms; i++) {
+        const struct vm *v = d->vms[i];
+        if (v->mon != &vm_monitor_proc && v->mon != &vm_monitor_kvm)
+            continue;
+        const struct guest *g = guest_of(v);
+        for (unsigned k = 0; g && g->net && k < g->net->n; k++)
+            if (!memcmp(g->net->nic[k].mac, mac, 6))
+                return v;
+    }
+    return NULL;
+}
+
+void snap_base_put(struct snap_base *b)
+{
+    if (b && --b->refs == 0) {
+        close(b->fd);
+        free(b);
+    }
 }
 
 static int shell_live(const struct vm *v)
@@ -555,11 +620,13 @@ static void shell_describe(struct daemon *d, const struct vm *v, json_t *o,
 static json_t *shell_record(const struct vm *v)
 {
     const struct guest *g = guest_of(v);
+    json_t *o = json_object();
     json_t *net = g ? vm_net_record(g->net) : NULL;
-    if (!net)
-        return NULL;
-    /* so a restarted daemon can release them */
-    return json_pack("{s:o}", "net", net);
+    if (net) /* so a restarted daemon can release them */
+        json_object_set_new(o, "net", net);
+    if (svm(v)->recipe) /* so that it can still be saved */
+        json_object_set(o, "recipe", svm(v)->recipe);
+    return o;
 }
 
 /* Take the running guest of (v)'s record back. */
@@ -618,6 +685,7 @@ static void shell_recover(struct daemon *d, struct vm *v, json_t *cfg,
         abort(); /* cannot track a running guest: nothing sane to do */
     }
     v->priv = s;
+    s->recipe = json_incref(json_object_get(cfg, "recipe"));
     json_t *net = json_object_get(cfg, "net");
     struct lvm_err err;
     if (v->state == VM_EXITED)
@@ -654,8 +722,8 @@ static void shell_recover(struct daemon *d, struct vm *v, json_t *cfg,
     {                                                                          \
         .name = NAME, .create = CREATE, .live = shell_live,                    \
         .cgroup = shell_cgroup, .event = shell_event, .pause = shell_pause,    \
-        .control = shell_control, .kill = shell_kill, .save = NULL,            \
-        .tick = shell_tick, .describe = shell_describe,                        \
+        .control = shell_control, .kill = shell_kill, .save = shell_save,      \
+        .clone = shell_clone, .tick = shell_tick, .describe = shell_describe,  \
         .record = shell_record, .recover = shell_recover,                      \
         .release = svm_release,                                                \
     }

@@ -163,6 +163,12 @@ long lvm__kvm_syscall(struct lvm_syscall_frame *f)
     long r =
         lvm__linux_syscall(f->nr, f->rdi, f->rsi, f->rdx, f->r10, f->r8, f->r9);
     lvm__in_syscall = 0;
+    if (lvm__snapshot_deferred && !lvm__poweroff_deferred) {
+        /* As sigsys.c: park at the `syscall`, then make it again. */
+        lvm__restart_rip = (uintptr_t)f->rip - 2;
+        f->rip = (long)(uintptr_t)__lvm_snapshot_stub;
+        return f->nr;
+    }
     if (lvm__poweroff_deferred)
         f->rip = (long)(uintptr_t)lvm__poweroff_exit;
     return r;

@@ -68,41 +68,133 @@ void lvm__control_run_pending(void)
     }
 }
 
+/* Park until resumed or powered off; 1 if a poweroff ended it. */
+static int park(void)
+{
+    for (;;) {
+        /* Parked is not hung: keep the watchdog fed. */
+        uint64_t ctrl = lvm__control_evmask();
+        uint64_t until = lvm__watchdog_ping_until(UINT64_MAX);
+        if (!(lvm__hc->yield(until, ctrl) & ctrl))
+            continue;
+        lvm__hc->evtchn_clear((unsigned)__builtin_ctzll(ctrl));
+        uint32_t s = LVM_DP->control_seq;
+        if (s == LVM_ST->control_ack_seq)
+            continue;
+        LVM_ST->control_ack_seq = s;
+        uint32_t r = LVM_DP->control_request;
+        if (r == LVM_CTRL_RESUME)
+            return 0;
+        if (r == LVM_CTRL_POWEROFF)
+            return 1;
+    }
+}
+
+/* ---- Snapshots ------------------------------------------------------------ */
+
+struct lvm_snap_ctx lvm__snap_ctx;
+uintptr_t lvm__restart_rip;
+uintptr_t lvm__fs_base;
+volatile int lvm__snapshot_deferred;
+
+/*
+ * Running again after a restore, in a new monitor that may use the other
+ * binding: everything the old one set up outside guest RAM is gone. The
+ * binding, the thread pointer, fresh entropy; then the application's
+ * hooks (the network stack's re-reads its device).
+ */
+static void resumed(void)
+{
+    const struct lvm_bootinfo *bi = LVM_BI;
+    if (bi->magic != LVM_BOOTINFO_MAGIC || bi->abi_version != LVM_ABI_VERSION)
+        __builtin_trap();
+    if (bi->binding == LVM_BINDING_PROC)
+        lvm__proc_init();
+    else if (bi->binding == LVM_BINDING_KVM)
+        lvm__kvm_init();
+    else
+        __builtin_trap();
+    if (lvm__fs_base && lvm__hc->set_fs(lvm__fs_base) < 0)
+        lvm__panic("resume: cannot set the thread pointer");
+    uint8_t seed[32];
+    for (int i = 0; i < 32; i++) {
+        seed[i] = LVM_ST->resume_seed[i];
+        LVM_ST->resume_seed[i] = 0;
+    }
+    lvm__random_init(seed);
+    lvm__memzero(seed, sizeof seed);
+    LVM_ST->suspended = 0;
+    /* For the toolstack: when the restored guest ran again. */
+    LVM_ST->first_insn_ns = lvm__hc->clock_monotonic();
+    lvm__resume_hooks(LVM_ST->resume_flags);
+}
+
+/* Save the context and park; returns once resumed here or restored
+ * anywhere. */
+static void park_for_snapshot(void)
+{
+    /* The thread pointer: musl keeps it at %fs:0 (its TCB points to
+     * itself), set before main, so before any park. Where the CPU lets
+     * a guest set it without a system call the SDK never saw it. */
+    uintptr_t tp;
+    __asm__ volatile("mov %%fs:0, %0" : "=r"(tp));
+    lvm__fs_base = tp;
+    if (lvm__snap_save(&lvm__snap_ctx)) {
+        resumed();
+        return;
+    }
+    LVM_ST->suspended = LVM_SUSPENDED_SNAPSHOT;
+    int off = park();
+    LVM_ST->suspended = 0;
+    if (off)
+        do_poweroff();
+}
+
+/* __lvm_snapshot_stub: a served call gave way to a snapshot request. */
+void lvm__snapshot_stub_park(void);
+void lvm__snapshot_stub_park(void)
+{
+    lvm__snapshot_deferred = 0;
+    LVM_ST->control_ack_seq = LVM_DP->control_seq;
+    park_for_snapshot();
+}
+
+__attribute__((weak)) void lvm__net_resumed(uint32_t flags)
+{
+    (void)flags;
+}
+
+void lvm__resume_hooks(uint32_t flags)
+{
+    lvm__net_resumed(flags);
+}
+
 void lvm__control_poll(void)
 {
     uint32_t seq = LVM_DP->control_seq;
     if (seq == LVM_ST->control_ack_seq)
         return;
     uint32_t req = LVM_DP->control_request;
+    if (req == LVM_CTRL_SNAPSHOT && lvm__in_syscall) {
+        /* Not inside a served call: it ends early and its entry path
+         * parks at the `syscall` (acknowledging then), which runs again
+         * once the guest continues, wherever that is. */
+        lvm__snapshot_deferred = 1;
+        return;
+    }
     LVM_ST->control_ack_seq = seq;
     switch (req) {
     case LVM_CTRL_POWEROFF: do_poweroff(); break;
-    case LVM_CTRL_SUSPEND:
-        /* Park until resumed or powered off; the toolstack sees
-         * `suspended` and may then freeze or save the guest. */
-        LVM_ST->suspended = 1;
-        for (;;) {
-            /* Parked is not hung: keep the watchdog fed. */
-            uint64_t ctrl = lvm__control_evmask();
-            uint64_t until = lvm__watchdog_ping_until(UINT64_MAX);
-            if (!(lvm__hc->yield(until, ctrl) & ctrl))
-                continue;
-            lvm__hc->evtchn_clear((unsigned)__builtin_ctzll(ctrl));
-            uint32_t s = LVM_DP->control_seq;
-            if (s == LVM_ST->control_ack_seq)
-                continue;
-            LVM_ST->control_ack_seq = s;
-            uint32_t r = LVM_DP->control_request;
-            if (r == LVM_CTRL_RESUME)
-                break;
-            if (r == LVM_CTRL_POWEROFF) {
-                LVM_ST->suspended = 0;
-                do_poweroff();
-                return;
-            }
-        }
+    case LVM_CTRL_SUSPEND: {
+        /* The toolstack sees `suspended` and may then freeze the guest. */
+        LVM_ST->suspended = LVM_SUSPENDED_PARKED;
+        int off = park();
         LVM_ST->suspended = 0;
+        if (off)
+            do_poweroff();
         break;
+    }
+    case LVM_CTRL_SNAPSHOT: park_for_snapshot(); break;
     default: break;
     }
 }

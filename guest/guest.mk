@@ -3,7 +3,7 @@
 # Included by the top-level Makefile; net/net.mk adds the network library.
 
 SDK := $(BUILD)/sdk
-SDK_SRCS := guest/start.S guest/start.c guest/binding_proc.c \
+SDK_SRCS := guest/start.S guest/snapshot.S guest/start.c guest/binding_proc.c \
             guest/binding_kvm.c guest/sigsys.c guest/linux.c guest/mem.c \
             guest/random.c guest/control.c guest/api.c guest/util.c \
             guest/manifest_default.c

@@ -71,7 +71,9 @@ static void sleep_until(uint64_t deadline)
 {
     while (lvm__hc->clock_monotonic() < deadline) {
         lvm_yield(deadline, 0);
-        if (lvm_poweroff_requested())
+        /* A snapshot request ends the sleep: the call is made again
+         * (for its whole length) once the guest continues. */
+        if (lvm_poweroff_requested() || lvm__snapshot_deferred)
             return;
     }
 }
@@ -258,7 +260,12 @@ long lvm__linux_syscall(long nr, long a0, long a1, long a2, long a3, long a4,
     case SYS_arch_prctl:
         if (a0 != 0x1002 /* ARCH_SET_FS */)
             forbidden(nr);
-        return lvm__hc->set_fs((uintptr_t)a1);
+        {
+            long r = lvm__hc->set_fs((uintptr_t)a1);
+            if (r == 0)
+                lvm__fs_base = (uintptr_t)a1;
+            return r;
+        }
     case SYS_set_tid_address:
     case SYS_gettid:
     case SYS_getpid: return GUEST_PID;

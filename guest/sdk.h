@@ -74,6 +74,29 @@ _Noreturn void lvm__poweroff_exit(void);
 void lvm__control_run_pending(void);
 uint64_t lvm__control_evmask(void);
 
+/* Snapshots (control.c, snapshot.S). The context a restored guest
+ * continues from; offsets are snapshot.S's. */
+struct lvm_snap_ctx {
+    uint64_t rbx, rbp, r12, r13, r14, r15, rsp, rip; /* 0..56 */
+    uint32_t mxcsr;                                  /* 64 */
+    uint16_t fcw;                                    /* 68 */
+    uint16_t pad;
+};
+extern struct lvm_snap_ctx lvm__snap_ctx;
+/* 0 when saved, 1 when __lvm_resume comes back through it. */
+int lvm__snap_save(struct lvm_snap_ctx *ctx) __attribute__((returns_twice));
+void __lvm_resume(void);
+void __lvm_snapshot_stub(void);
+/* The `syscall` a deferred snapshot restarts (__lvm_snapshot_stub). */
+extern uintptr_t lvm__restart_rip;
+/* Set while a snapshot request waits for a served call to end. */
+extern volatile int lvm__snapshot_deferred;
+/* The thread pointer, set again after a restore. */
+extern uintptr_t lvm__fs_base;
+/* After a restore: the parts of the SDK that hold host state. */
+void lvm__resume_hooks(uint32_t flags);
+void lvm__net_resumed(uint32_t flags);
+
 /* Ping the watchdog, if the guest has one, and return the earlier of
  * (deadline_ns) and the next time it must be pinged (half its period). */
 uint64_t lvm__watchdog_ping_until(uint64_t deadline_ns);

@@ -23,7 +23,13 @@ void __lvm_sigsys(int sig, siginfo_t *info, void *ucv)
     r[REG_RAX] = lvm__linux_syscall(nr, r[REG_RDI], r[REG_RSI], r[REG_RDX],
                                     r[REG_R10], r[REG_R8], r[REG_R9]);
     lvm__in_syscall = 0;
-    if (lvm__poweroff_deferred) {
+    if (lvm__snapshot_deferred && !lvm__poweroff_deferred) {
+        /* Give way to the snapshot: park at the `syscall` (2 bytes
+         * before the return address), which runs again afterwards. */
+        lvm__restart_rip = (uintptr_t)r[REG_RIP] - 2;
+        r[REG_RAX] = nr;
+        r[REG_RIP] = (greg_t)(uintptr_t)__lvm_snapshot_stub;
+    } else if (lvm__poweroff_deferred) {
         /* Return into lvm__poweroff_exit() as if the interrupted code had
          * called it, below its red zone and with the ABI's alignment. */
         greg_t sp = ((r[REG_RSP] - 128) & ~(greg_t)15) - 8;

@@ -25,7 +25,7 @@ __attribute__((section(".note.lightvm.abi"), used, aligned(4))) const struct {
     char name[8];
     struct __attribute__((packed, aligned(4))) {
         uint32_t abi_version, reserved;
-        uint64_t sigsys_entry, sigreturn_entry, syscall_entry;
+        uint64_t sigsys_entry, sigreturn_entry, syscall_entry, resume_entry;
     } desc;
 } __lvm_abi_note = {
     8,
@@ -34,7 +34,8 @@ __attribute__((section(".note.lightvm.abi"), used, aligned(4))) const struct {
     LVM_NOTE_OWNER,
     {LVM_ABI_VERSION, 0, (uint64_t)(uintptr_t)__lvm_sigsys,
      (uint64_t)(uintptr_t)__lvm_sigreturn,
-     (uint64_t)(uintptr_t)__lvm_syscall_entry},
+     (uint64_t)(uintptr_t)__lvm_syscall_entry,
+     (uint64_t)(uintptr_t)__lvm_resume},
 };
 
 /* Pulls in the default (empty) manifest unless the application has one. */

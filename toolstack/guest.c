@@ -6,6 +6,7 @@
  * create its cgroup and shell (sandbox.c); send the plan.
  */
 #include "toolstack/guest.h"
+#include "toolstack/snapshot.h"
 #include "toolstack/audit.h"
 #include "toolstack/devices.h"
 #include "toolstack/monitor.h"
@@ -158,6 +159,8 @@ int guest_launch(const struct lvm_host *h, struct guest *g,
     size_t plan_len = 0;
     int r = -1;
     if (devices_attach(g, img, &s, &a, err) < 0)
+        goto out;
+    if (s.resume && snapshot_resume_status(g, s.resume, err) < 0)
         goto out;
     g->t_devices = host_now_ns();
     if (mon->build_plan(h, img, &s, g, &a, &plan, &plan_len, err) < 0)

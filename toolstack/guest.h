@@ -27,6 +27,15 @@ struct guest_block {
     int fd; /* opened already (by a daemon, as its client), or -1 */
 };
 
+/* A guest that continues from a snapshot instead of booting. */
+struct guest_resume {
+    int ram_fd; /* the saved RAM: pages at (address - LVM_RAM_BASE), holes
+                   elsewhere; mapped copy-on-write, so many guests can
+                   share one */
+    const struct lvm_status *status; /* its status page when saved */
+    uint32_t flags;                  /* LVM_RESUME_* */
+};
+
 struct guest_spec {
     const char *name;      /* shown in messages and lists; default image name */
     uint64_t ram_size;     /* bytes of guest RAM; 0: the default */
@@ -44,6 +53,7 @@ struct guest_spec {
     struct guest_net_spec net; /* NICs: bridge, addresses (dev_net.h) */
     int lean; /* guest_start: it runs to its end, never paused, no CPU
                  statistics (its cgroup skips the freezer and cpuacct) */
+    const struct guest_resume *resume; /* NULL: boot the image */
 };
 
 struct guest {

@@ -322,7 +322,8 @@ static int parse_elf(Elf *elf, size_t len, struct image_info *info,
             info->abi.abi_version, LVM_ABI_VERSION);
     if (!segment_of(info, info->abi.sigsys_entry, 1, PROT_EXEC) ||
         !segment_of(info, info->abi.sigreturn_entry, 1, PROT_EXEC) ||
-        !segment_of(info, info->abi.syscall_entry, 1, PROT_EXEC))
+        !segment_of(info, info->abi.syscall_entry, 1, PROT_EXEC) ||
+        !segment_of(info, info->abi.resume_entry, 1, PROT_EXEC))
         return lvm_err_set(err, 0, "ABI note entry points are not in code");
     const struct image_segment *last = &info->seg[info->nsegs - 1];
     info->image_end = page_up(last->vaddr + last->memsz);

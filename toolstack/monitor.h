@@ -87,9 +87,10 @@ int plan_begin(struct plan_builder *b, unsigned kind, uint16_t binding,
 long plan_data(struct plan_builder *b, const void *data, size_t len);
 
 /* Add the standard memory maps: boot info, device and status pages, the
- * image from its template (fd index (tmpl)), heap and stack. */
+ * image from its template (fd index (tmpl)), heap and stack; the memory
+ * it writes from the saved RAM at fd index (ram) if it is not -1. */
 int plan_memory(struct plan_builder *b, const struct image *img,
-                const struct layout *lay, int tmpl, int devp,
+                const struct layout *lay, int tmpl, int devp, int ram,
                 struct lvm_err *err);
 
 /* Put the seccomp filter (bpf, bpf_len) in the plan and free it. */
@@ -100,8 +101,9 @@ int plan_filter(struct plan_builder *b, struct sock_filter *bpf, size_t bpf_len,
 /* Attach the image template and the device pages and add the standard
  * maps (plan_memory); (*devp) is the device pages' fd index. */
 int plan_guest_memory(struct plan_builder *b, const struct image *img,
-                      const struct guest *g, struct attach *a,
-                      const struct layout *lay, int *devp, struct lvm_err *err);
+                      const struct guest_spec *spec, const struct guest *g,
+                      struct attach *a, const struct layout *lay, int *devp,
+                      struct lvm_err *err);
 
 /* Finish: fds, entry points, sizes. */
 void plan_end(struct plan_builder *b, const struct image *img,

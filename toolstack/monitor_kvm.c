@@ -157,7 +157,7 @@ static int kvm_build_plan(const struct lvm_host *h, const struct image *img,
     int devp;
     if (policy_kvm_build(&a->pol, &bpf, &bpf_len, err) < 0 ||
         plan_filter(&b, bpf, bpf_len, err) < 0 ||
-        plan_guest_memory(&b, img, g, a, &lay, &devp, err) < 0)
+        plan_guest_memory(&b, img, spec, g, a, &lay, &devp, err) < 0)
         goto fail;
     plan_end(&b, img, spec, g, a, &lay);
     b.p->report_fd_index = devp; /* its third page: the monitor's report */

@@ -35,7 +35,7 @@ static int proc_build_plan(const struct lvm_host *h, const struct image *img,
     int devp;
     if (policy_proc_build(&a->pol, &bpf, &bpf_len, err) < 0 ||
         plan_filter(&b, bpf, bpf_len, err) < 0 ||
-        plan_guest_memory(&b, img, g, a, &lay, &devp, err) < 0)
+        plan_guest_memory(&b, img, spec, g, a, &lay, &devp, err) < 0)
         goto fail;
     plan_end(&b, img, spec, g, a, &lay);
     *out = b.p;

@@ -95,7 +95,10 @@ static int attach(struct netdev *nd, struct guest_net *gn,
     if (tap->master != br->ifindex &&
         netdev_tap_attach(nd, tap, br->ifindex, err) < 0)
         return -1;
-    netaddr_guest_mac(guest_id, index, nic->mac);
+    if (index == 0 && ns->have_mac)
+        memcpy(nic->mac, ns->want_mac, sizeof nic->mac);
+    else
+        netaddr_guest_mac(guest_id, index, nic->mac);
     nic->netmask = netaddr_mask(br->prefix);
     nic->gateway = br->addr;
     if (!ns->dhcp) {

@@ -31,6 +31,9 @@ struct guest_net_spec {
     int dhcp;                 /* guests get their address by DHCP */
     int nat;                  /* masquerade the subnet to the uplink */
     uint32_t want_addr;       /* this address for the first NIC, or 0 */
+    uint8_t want_mac[6];      /* this MAC for the first NIC (a restored
+                                 guest keeps its own), if have_mac */
+    int have_mac;
     int no_filter;            /* no anti-spoofing filter (see netguard.h) */
     const char *run_dir;      /* leases live under it (set by guest_start) */
     struct netdev *nd;        /* a netlink session to borrow, or NULL */

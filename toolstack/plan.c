@@ -36,6 +36,35 @@ long plan_data(struct plan_builder *b, const void *data, size_t len)
     return (long)at;
 }
 
+/* The Linux-style initial stack of a booting guest, with its seed. */
+static int initial_stack(struct plan_builder *b, const struct lvm_host *h,
+                         const struct image *img, const struct guest_spec *spec,
+                         const struct layout *lay, uint64_t *sp,
+                         uint64_t *seed_addr, struct lvm_err *err)
+{
+    struct layout_args la = {.argc = spec->argc,
+                             .argv = spec->argv,
+                             .envc = spec->envc,
+                             .envp = spec->envp,
+                             .hwcap = h->hwcap};
+    if (getrandom(la.seed, sizeof la.seed, 0) != sizeof la.seed ||
+        getrandom(la.random, sizeof la.random, 0) != sizeof la.random)
+        return lvm_err_set(err, errno, "getrandom");
+    /* The initial stack is built straight into the plan's data. */
+    size_t len;
+    size_t at = (b->used + 15) & ~(size_t)15;
+    int r = layout_stack(&img->info, img->file, lay, &la, b->data + at,
+                         LVM_PLAN_MAX_DATA - at - (LVM_PLAN_MAX_DATA / 4), sp,
+                         &len, seed_addr, err);
+    explicit_bzero(la.seed, sizeof la.seed);
+    if (r < 0)
+        return -1;
+    b->p->copies[b->p->ncopies++] =
+        (struct lvm_plan_copy){*sp, (uint32_t)len, (uint32_t)at};
+    b->used = at + len;
+    return 0;
+}
+
 int plan_begin(struct plan_builder *b, unsigned kind, uint16_t binding,
                const struct lvm_host *h, const struct image *img,
                const struct guest_spec *spec, const struct guest *g,
@@ -56,29 +85,18 @@ int plan_begin(struct plan_builder *b, unsigned kind, uint16_t binding,
     b->p->monitor = kind;
     b->p->report_fd_index = -1;
 
-    struct layout_args la = {.argc = spec->argc,
-                             .argv = spec->argv,
-                             .envc = spec->envc,
-                             .envp = spec->envp,
-                             .hwcap = h->hwcap};
-    if (getrandom(la.seed, sizeof la.seed, 0) != sizeof la.seed ||
-        getrandom(la.random, sizeof la.random, 0) != sizeof la.random)
-        return lvm_err_set(err, errno, "getrandom");
     uint32_t flags = 0;
     if (binding == LVM_BINDING_PROC && h->fsgsbase)
         flags |= LVM_BOOT_FSGSBASE;
-    /* The initial stack is built straight into the plan's data. */
-    uint64_t sp, seed_addr;
-    size_t len;
-    size_t at = (b->used + 15) & ~(size_t)15;
-    if (layout_stack(&img->info, img->file, lay, &la, b->data + at,
-                     LVM_PLAN_MAX_DATA - at - (LVM_PLAN_MAX_DATA / 4), &sp,
-                     &len, &seed_addr, err) < 0)
+    uint64_t sp, seed_addr = 0;
+    if (spec->resume) {
+        /* It continues on its own stack (__lvm_resume); this one only
+         * satisfies the monitors' checks. Its seed comes in its status
+         * page. */
+        sp = lay->stack_top - 64;
+    } else if (initial_stack(b, h, img, spec, lay, &sp, &seed_addr, err) < 0) {
         return -1;
-    explicit_bzero(la.seed, sizeof la.seed);
-    b->p->copies[b->p->ncopies++] =
-        (struct lvm_plan_copy){sp, (uint32_t)len, (uint32_t)at};
-    b->used = at + len;
+    }
     struct lvm_bootinfo bi;
     layout_bootinfo(lay, binding, flags, g->id, g->name, spec->argc, spec->argv,
                     seed_addr, host_now_ns(), &bi);
@@ -113,18 +131,34 @@ int plan_filter(struct plan_builder *b, struct sock_filter *bpf, size_t bpf_len,
 }
 
 int plan_guest_memory(struct plan_builder *b, const struct image *img,
-                      const struct guest *g, struct attach *a,
-                      const struct layout *lay, int *devp, struct lvm_err *err)
+                      const struct guest_spec *spec, const struct guest *g,
+                      struct attach *a, const struct layout *lay, int *devp,
+                      struct lvm_err *err)
 {
     int tmpl = attach_fd(a, img->template_fd, -1, err);
     *devp = attach_fd(a, g->dev.fd, -1, err);
-    if (tmpl < 0 || *devp < 0)
+    int ram = spec->resume ? attach_fd(a, spec->resume->ram_fd, -1, err) : -1;
+    if (tmpl < 0 || *devp < 0 || (spec->resume && ram < 0))
         return -1;
-    return plan_memory(b, img, lay, tmpl, *devp, err);
+    return plan_memory(b, img, lay, tmpl, *devp, ram, err);
+}
+
+/* Guest memory that is written (writable segments, heap, stack): fresh
+ * (ANON) when it boots, or the saved RAM's pages copy-on-write (fd index
+ * (ram)) when it is restored. Read-only segments always come from the
+ * image's template: a state file names the image it needs. */
+static struct lvm_plan_map writable_map(uint64_t lo, uint64_t hi,
+                                        uint32_t prot, int ram)
+{
+    if (ram < 0)
+        return (struct lvm_plan_map){lo, hi - lo, 0, prot, LVM_MAP_ANON, -1,
+                                     0};
+    return (struct lvm_plan_map){
+        lo, hi - lo, lo - LVM_RAM_BASE, prot, LVM_MAP_FILE_PRIVATE, ram, 0};
 }
 
 int plan_memory(struct plan_builder *b, const struct image *img,
-                const struct layout *lay, int tmpl, int devp,
+                const struct layout *lay, int tmpl, int devp, int ram,
                 struct lvm_err *err)
 {
     const uint64_t page = LVM_PAGE_SIZE;
@@ -150,6 +184,11 @@ int plan_memory(struct plan_builder *b, const struct image *img,
         uint64_t file_hi =
             s->filesz ? (s->vaddr + s->filesz + page - 1) & ~(page - 1) : lo;
         uint64_t hi = (s->vaddr + s->memsz + page - 1) & ~(page - 1);
+        if (ram >= 0 && (s->prot & PROT_WRITE)) {
+            if (add_map(b, writable_map(lo, hi, s->prot, ram), err) < 0)
+                return -1;
+            continue;
+        }
         if (file_hi > lo && add_map(b,
                                     (struct lvm_plan_map){
                                         lo, file_hi - lo, lo - LVM_RAM_BASE,
@@ -163,15 +202,10 @@ int plan_memory(struct plan_builder *b, const struct image *img,
                     err) < 0)
             return -1;
     }
-    if (add_map(b,
-                (struct lvm_plan_map){
-                    lay->heap_start, lay->heap_end - lay->heap_start, 0,
-                    PROT_READ | PROT_WRITE, LVM_MAP_ANON, -1, 0},
+    const uint32_t rw = PROT_READ | PROT_WRITE;
+    if (add_map(b, writable_map(lay->heap_start, lay->heap_end, rw, ram),
                 err) < 0 ||
-        add_map(b,
-                (struct lvm_plan_map){
-                    lay->stack_bottom, lay->stack_top - lay->stack_bottom, 0,
-                    PROT_READ | PROT_WRITE, LVM_MAP_ANON, -1, 0},
+        add_map(b, writable_map(lay->stack_bottom, lay->stack_top, rw, ram),
                 err) < 0)
         return -1;
     b->p->ram_end = lay->ram_end;
@@ -185,7 +219,7 @@ void plan_end(struct plan_builder *b, const struct image *img,
     struct lvm_msg_plan *p = b->p;
     p->nfds = a->nmap;
     memcpy(p->fds, a->map, sizeof(struct lvm_plan_fd) * a->nmap);
-    p->entry = img->info.entry;
+    p->entry = spec->resume ? img->info.abi.resume_entry : img->info.entry;
     p->sigsys_entry = img->info.abi.sigsys_entry;
     p->sigreturn_entry = img->info.abi.sigreturn_entry;
     p->syscall_entry = img->info.abi.syscall_entry;

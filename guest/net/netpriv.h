@@ -44,6 +44,9 @@ int lvm__netif_input(struct lvm_netstack *s, int budget);
 
 /* stack.c */
 int lvm__net_err(err_t e); /* lwIP error -> LVM_NET_E* */
+/* After a restore: the NIC again from the device page (the SDK's hook;
+ * flags are LVM_RESUME_*). */
+void lvm__net_resumed(uint32_t flags);
 
 /* tcp.c, udp.c: run the callbacks deferred to the end of a round. */
 void lvm__tcp_reap(void);

@@ -244,6 +244,43 @@ int lvm_net_up(const char *nic, uint64_t timeout_ms)
     return LVM_NET_OK;
 }
 
+/*
+ * After a restore (sdk.h): the device page is the new monitor's. Same
+ * NIC name, perhaps a new handle and event channel; a clone also has a new
+ * MAC and address. Either way the network learns where the guest is now
+ * from a gratuitous ARP. Open connections of a restored guest carry on
+ * (the peer retransmits what was lost meanwhile); a clone's are its
+ * original's and time out.
+ */
+void lvm__net_resumed(uint32_t flags)
+{
+    struct lvm_netstack *s = &lvm__net;
+    if (!s->up)
+        return;
+    const struct lvm_device *dev = lvm_device_find(LVM_DEV_NET, s->info.nic);
+    if (!dev)
+        lvm_abort("resume: the guest's NIC is gone");
+    s->dev = dev;
+    s->evmask = lvm_device_evmask(dev);
+    s->rx_backoff_until = 0;
+    if (flags & LVM_RESUME_CLONED) {
+        memcpy(s->info.mac, dev->u.net.mac, sizeof s->info.mac);
+        memcpy(s->nif.hwaddr, dev->u.net.mac, sizeof s->info.mac);
+        if (!s->info.dhcp) {
+            ip4_addr_t addr, mask, gw;
+            ip4_addr_set_u32(&addr, dev->u.net.ipv4_addr);
+            ip4_addr_set_u32(&mask, dev->u.net.ipv4_netmask);
+            ip4_addr_set_u32(&gw, dev->u.net.ipv4_gateway);
+            netif_set_addr(&s->nif, &addr, &mask, &gw);
+            update_info(s);
+        } else {
+            dhcp_release_and_stop(&s->nif);
+            dhcp_start(&s->nif);
+        }
+    }
+    etharp_gratuitous(&s->nif);
+}
+
 const struct lvm_net_info *lvm_net_info(void)
 {
     struct lvm_netstack *s = &lvm__net;

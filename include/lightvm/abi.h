@@ -26,7 +26,7 @@
 
 #include <stdint.h>
 
-#define LVM_ABI_VERSION 2
+#define LVM_ABI_VERSION 3
 
 /* ---- Guest address space ------------------------------------------------ */
 
@@ -136,6 +136,10 @@ enum lvm_control_request {
     LVM_CTRL_POWEROFF = 1, /* shut down cleanly and exit */
     LVM_CTRL_SUSPEND = 2,  /* reach a quiescent point and acknowledge */
     LVM_CTRL_RESUME = 3,   /* continue after a suspend */
+    LVM_CTRL_SNAPSHOT = 4, /* park outside any served call with the CPU
+                              context saved in RAM, so that a monitor can
+                              save the guest and restore it (under any
+                              monitor) at its resume entry */
 };
 
 struct lvm_devpage {
@@ -173,9 +177,24 @@ struct lvm_status {
     uint64_t watchdog_ns;     /* monotonic clock at the last watchdog ping */
     uint32_t exit_reason;     /* enum lvm_exit_reason */
     int32_t exit_status;
-    uint64_t suspended; /* non-zero while parked by LVM_CTRL_SUSPEND */
+    uint64_t suspended; /* LVM_SUSPENDED_* while parked */
     char message[256];  /* abort message, NUL-terminated */
+    /* Written by the toolstack before a restored guest runs, read (and
+     * the seed erased) by the SDK at its resume entry. */
+    uint32_t resume_flags; /* LVM_RESUME_*: why the guest is resumed */
+    uint32_t resume_count; /* restores and clones this guest has had */
+    uint8_t resume_seed[32]; /* fresh entropy: a restored or cloned guest
+                                never repeats another's random numbers */
 };
+
+/* status.suspended */
+#define LVM_SUSPENDED_PARKED 1   /* LVM_CTRL_SUSPEND */
+#define LVM_SUSPENDED_SNAPSHOT 2 /* LVM_CTRL_SNAPSHOT: context saved */
+
+/* status.resume_flags */
+#define LVM_RESUME_RESTORED (1u << 0) /* from a saved state (or migrated) */
+#define LVM_RESUME_CLONED (1u << 1)   /* one of several copies: new id,
+                                         name, MAC and address */
 
 /* ---- Hypercalls ----------------------------------------------------------- */
 
@@ -267,6 +286,8 @@ struct lvm_abi_note {
     uint64_t sigsys_entry;    /* proc: SIGSYS handler serving libc's calls */
     uint64_t sigreturn_entry; /* proc: its signal return trampoline */
     uint64_t syscall_entry;   /* kvm: where a `syscall` is served */
+    uint64_t resume_entry;    /* any monitor: where a guest restored from a
+                                 snapshot continues (ABI version 3) */
 };
 
 struct lvm_manifest_device {

@@ -134,23 +134,42 @@ int lightvm_call(struct lightvm *c, const char *request, int fd, char **reply,
 int lightvm_create(struct lightvm *c, const struct lightvm_create_opts *o,
                    struct lightvm_guest *out, struct lightvm_error *e);
 
-/* Save a qemu guest's whole state to (path) (absolute, as lightvmd sees
- * it; written as the caller, renamed into place when complete). The guest
- * stays paused: unpause it to go on, destroy it to stop. (out) may be
- * NULL. */
+/* Save a guest's whole state to (path) (absolute, as lightvmd sees it;
+ * written as the caller under a temporary name, renamed into place when
+ * complete, never over an existing file unless (force)). The guest is
+ * then destroyed, unless (leave_running). (o) and (out) may be NULL. */
+struct lightvm_save_opts {
+    int force;         /* replace an existing file */
+    int leave_running; /* the guest goes on after the save */
+};
 struct lightvm_saved {
-    uint64_t bytes;
-    double save_ms;
+    uint64_t bytes; /* the state file's size */
+    uint64_t pages; /* RAM pages in it (proc, kvm) */
+    double save_ms; /* request to reply, in lightvmd */
 };
 int lightvm_save(struct lightvm *c, const char *id, const char *path,
-                 struct lightvm_saved *out, struct lightvm_error *e);
+                 const struct lightvm_save_opts *o, struct lightvm_saved *out,
+                 struct lightvm_error *e);
 
-/* A new guest from a state file written by lightvm_save: (o) as for
- * lightvm_create, with the same image and RAM as the saved guest;
- * monitor NULL means "qemu". */
+/* A guest from a state file written by lightvm_save: (o) as for
+ * lightvm_create, every field optional (o->image too): the state file
+ * holds the guest's recipe, and what (o) sets is used instead. A proc or
+ * kvm guest keeps its name, MAC and address; its monitor is the state
+ * file's unless o->monitor says proc or kvm. */
 int lightvm_restore(struct lightvm *c, const char *path,
                     const struct lightvm_create_opts *o,
                     struct lightvm_guest *out, struct lightvm_error *e);
+
+/* Start (count) guests from one snapshot: of guest (id) taken now (it
+ * goes on running), or of the state file (path) (the other NULL). They
+ * share its memory copy-on-write; each has its own id, name (NAME-1,
+ * NAME-2, ...: (name), else the original's), console, MAC and address.
+ * (out) gets up to (max) of them and (*n) how many started; if fewer
+ * than (count) did, (e) says why the next one did not (and 0 is returned
+ * when at least one started). */
+int lightvm_clone(struct lightvm *c, const char *id, const char *path,
+                  unsigned count, const char *name, struct lightvm_guest *out,
+                  unsigned max, unsigned *n, struct lightvm_error *e);
 
 /* Kill the guest (if running) and remove everything it had. */
 int lightvm_destroy(struct lightvm *c, const char *id, struct lightvm_exit *out,

@@ -1,0 +1,174 @@
+/*
+ * restore.c: read a state file for a restore or a clone (restore.h).
+ */
+#include "daemon/restore.h"
+
+#include "daemon/vm_shell.h"
+#include "toolstack/netaddr.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define FAIL(c, ...)                                                           \
+    do {                                                                       \
+        *code = (c);                                                           \
+        lvm_err_set(err, 0, __VA_ARGS__);                                      \
+        goto fail;                                                             \
+    } while (0)
+
+/* The recipe, what the client gave on top, and what the file decides. */
+static json_t *merged_request(const struct request *r,
+                              const struct snap_info *in, const char **code,
+                              struct lvm_err *err)
+{
+    json_error_t je;
+    json_t *o = in->config_len
+                    ? json_loadb(in->config, in->config_len, 0, &je)
+                    : json_object();
+    if (!o || !json_is_object(o)) {
+        json_decref(o);
+        *code = "invalid";
+        lvm_err_set(err, 0, "the state file's recipe is not a JSON object");
+        return NULL;
+    }
+    static const char *const drop[] = {"op", "tag", "path", "console", "id",
+                                       "count"};
+    for (size_t i = 0; i < sizeof drop / sizeof drop[0]; i++)
+        json_object_del(o, drop[i]);
+    if (r->op == OP_RESTORE && r->json) {
+        const char *k;
+        json_t *v;
+        json_object_foreach (r->json, k, v)
+            if (strcmp(k, "op") && strcmp(k, "tag") && strcmp(k, "path"))
+                json_object_set(o, k, v);
+    }
+    if (!json_object_get(o, "monitor"))
+        json_object_set_new(o, "monitor", json_string(in->monitor));
+    json_object_set_new(o, "op", json_string("restore"));
+    json_object_set_new(o, "path", json_string(r->path));
+    return o;
+}
+
+/* A restored guest keeps its first NIC's MAC and address, unless another
+ * guest has that MAC now. */
+static int keep_address(struct daemon *d, struct request *q,
+                        const struct snap_info *in, struct lvm_err *err)
+{
+    const struct lvm_device *nic = NULL;
+    unsigned n = in->devpage.ndevices;
+    for (unsigned i = 0; i < n && i < LVM_MAX_DEVICES && !nic; i++)
+        if (in->devpage.dev[i].type == LVM_DEV_NET)
+            nic = &in->devpage.dev[i];
+    if (!nic || !q->net.enabled)
+        return 0;
+    const uint8_t *mac = nic->u.net.mac;
+    char ms[18];
+    /* Only a MAC a toolstack would give: locally administered unicast. */
+    if ((mac[0] & 3) != 2)
+        return lvm_err_set(err, 0,
+                           "the state file's MAC %s is not a locally "
+                           "administered unicast address",
+                           netaddr_mac_str(mac, ms));
+    const struct vm *other = shell_mac_owner(d, mac);
+    if (other)
+        return lvm_err_set(err, 0,
+                           "guest %s (%s) has the MAC %s of this state now: "
+                           "restore a state once, or clone it",
+                           other->id, other->name, netaddr_mac_str(mac, ms));
+    q->net.have_mac = 1;
+    memcpy(q->net.want_mac, mac, 6);
+    if (!(nic->flags & LVM_DEVF_DHCP) && !q->net.want_addr)
+        q->net.want_addr = nic->u.net.ipv4_addr;
+    return 0;
+}
+
+int restore_prepare(struct daemon *d, const struct creds *cr,
+                    const struct request *r, struct restore_ctx *x,
+                    const char **code, struct lvm_err *err)
+{
+    memset(x, 0, sizeof *x);
+    x->fd = -1;
+    json_t *o = NULL;
+    char *text = NULL;
+    *code = "invalid";
+    x->fd = creds_open_data(cr, r->path, 0, err);
+    if (x->fd < 0)
+        return -1;
+    if (snap_read_info(x->fd, &x->info, err) < 0) {
+        lvm_err_wrap(err, "%s", r->path);
+        goto fail;
+    }
+    o = merged_request(r, &x->info, code, err);
+    if (!o)
+        goto fail;
+    text = json_dumps(o, JSON_COMPACT);
+    if (!text)
+        FAIL("failed", "out of memory");
+    const char *pcode;
+    if (request_parse(text, strlen(text), &x->req, &pcode, err) < 0) {
+        *code = pcode;
+        lvm_err_wrap(err, "the state file's recipe with this request");
+        goto fail;
+    }
+    struct request *q = &x->req;
+    q->state = &x->info;
+    q->count = r->count;
+    if (r->op == OP_CLONE)
+        snprintf(q->name, sizeof q->name, "%s", r->name);
+    int qemu = !strcmp(q->monitor, "qemu");
+    if (x->info.kind == SNAP_KIND_QEMU) {
+        if (!qemu)
+            FAIL("invalid", "%s holds a qemu guest: it restores under qemu "
+                            "only",
+                 r->path);
+        return 0; /* the qemu monitor reads its blob itself */
+    }
+    if (qemu)
+        FAIL("invalid",
+             "%s holds a %s guest: it restores under proc or kvm, not qemu",
+             r->path, x->info.monitor);
+    if (q->mem && q->mem != x->info.ram_size)
+        FAIL("invalid", "a restored guest keeps its %llu KiB of memory",
+             (unsigned long long)(x->info.ram_size >> 10));
+    q->mem = x->info.ram_size;
+    if (r->op == OP_RESTORE && keep_address(d, q, &x->info, err) < 0)
+        goto fail;
+    int ram = snap_read_ram(x->fd, &x->info, err);
+    if (ram < 0) {
+        lvm_err_wrap(err, "%s", r->path);
+        goto fail;
+    }
+    x->base = malloc(sizeof *x->base);
+    if (!x->base) {
+        close(ram);
+        FAIL("failed", "out of memory");
+    }
+    *x->base = (struct snap_base){ram, 1};
+    x->resume = (struct guest_resume){
+        ram, &x->info.status,
+        r->op == OP_CLONE ? LVM_RESUME_CLONED : LVM_RESUME_RESTORED};
+    q->resume = &x->resume;
+    q->base = x->base;
+    free(text);
+    json_decref(o);
+    return 0;
+fail:
+    free(text);
+    json_decref(o);
+    restore_done(x);
+    return -1;
+}
+
+void restore_done(struct restore_ctx *x)
+{
+    if (x->fd >= 0)
+        close(x->fd);
+    x->fd = -1;
+    snap_base_put(x->base);
+    x->base = NULL;
+    snap_info_free(&x->info);
+    request_free(&x->req);
+}

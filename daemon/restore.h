@@ -1,0 +1,30 @@
+/*
+ * restore.h: a restore, or a clone from a state file, before a monitor
+ * takes it: the state file is read as the client and checked, and the
+ * request the monitor gets is the guest's recipe (the create request its
+ * state file carries) with what the client asked for on top. It goes
+ * through the operator's policy like any create.
+ */
+#ifndef LVM_DAEMON_RESTORE_H
+#define LVM_DAEMON_RESTORE_H
+
+#include "daemon/daemon.h"
+#include "toolstack/snapfile.h"
+
+struct restore_ctx {
+    struct request req; /* what the monitor gets */
+    struct snap_info info;
+    struct guest_resume resume;
+    struct snap_base *base;
+    int fd; /* the state file */
+};
+
+/* Read r->path for (r) (a restore, or a clone of a state file) as (cr)
+ * into (x). -1 with the API error code in (*code) and (err). */
+int restore_prepare(struct daemon *d, const struct creds *cr,
+                    const struct request *r, struct restore_ctx *x,
+                    const char **code, struct lvm_err *err);
+
+void restore_done(struct restore_ctx *x);
+
+#endif
