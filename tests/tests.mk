@@ -61,6 +61,16 @@ build/fuzz/fuzz_config: tests/fuzz/fuzz_config.c daemon/config.c daemon/config_q
 	    daemon/config.c daemon/config_quota.c toolstack/netaddr.c \
 	    toolstack/error.c -ljansson -lm
 
+# The state file reader, with the checksum computed but not enforced
+# (FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION) so that mutations reach the
+# checks behind it. Seeds: tests/fuzz/make_snapfile_seeds.py.
+build/fuzz/fuzz_snapfile: tests/fuzz/fuzz_snapfile.c toolstack/snapfile.c toolstack/error.c $(HOST_HDRS)
+	@mkdir -p $(dir $@)
+	$(call say,FUZZ,$@)$(CLANG) $(FUZZ_FLAGS) \
+	    -DFUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION -o $@ \
+	    tests/fuzz/fuzz_snapfile.c toolstack/snapfile.c toolstack/error.c \
+	    -lcrypto
+
 # Replays every seed corpus through its target (deterministic; part of
 # make test). Longer runs: build/fuzz/fuzz_X -max_total_time=600 CORPUS.
 .PHONY: fuzz-replay

@@ -7,7 +7,9 @@
 TS_SRCS := $(wildcard toolstack/*.c toolstack/qemu/*.c)
 TS_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(TS_SRCS))
 TS_LIB := $(BUILD)/lib/libtoolstack.a
-TS_LIBS := -lseccomp -lelf -ljansson -lm
+# libcrypto: SHA-256 of state files and images (snapfile.c). Its static
+# archive needs nothing more from glibc >= 2.34 (dlopen is in libc).
+TS_LIBS := -lseccomp -lelf -ljansson -lcrypto -lm
 
 $(TS_LIB): $(TS_OBJS)
 	@mkdir -p $(dir $@)
