@@ -46,6 +46,9 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fixture *f = *state;
+    /* What test_dirfd_and_subdir makes, should it fail half-way. */
+    unlinkat(f->dirfd, "sub/x.snap", 0);
+    unlinkat(f->dirfd, "sub", AT_REMOVEDIR);
     DIR *d = fdopendir(f->dirfd);
     struct dirent *e;
     while ((e = readdir(d)))
