@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -192,6 +193,7 @@ static void svm_release(struct daemon *d, struct vm *v)
     if (s->img)
         images_put(d, s->img, v->owner);
     json_decref(s->recipe);
+    json_decref(s->image_key);
     snap_base_put(s->base);
     free(s);
     v->priv = NULL;
@@ -617,6 +619,8 @@ static void shell_describe(struct daemon *d, const struct vm *v, json_t *o,
         json_object_set_new(o, "net", vm_net_json(d, g->net, stats));
 }
 
+static json_t *image_key(dev_t dev, ino_t ino, off_t size, long long mtime);
+
 static json_t *shell_record(const struct vm *v)
 {
     const struct guest *g = guest_of(v);
@@ -626,7 +630,46 @@ static json_t *shell_record(const struct vm *v)
         json_object_set_new(o, "net", net);
     if (svm(v)->recipe) /* so that it can still be saved */
         json_object_set(o, "recipe", svm(v)->recipe);
+    const struct cached_image *ci = svm(v)->img;
+    if (ci)
+        json_object_set_new(o, "image_key", image_key(ci->dev, ci->ino,
+                                                      ci->size, ci->mtime_ns));
     return o;
+}
+
+static json_t *image_key(dev_t dev, ino_t ino, off_t size, long long mtime)
+{
+    return json_pack("{s:I, s:I, s:I, s:I}", "dev", (json_int_t)dev, "ino",
+                     (json_int_t)ino, "size", (json_int_t)size, "mtime_ns",
+                     (json_int_t)mtime);
+}
+
+int shell_reload_image(struct daemon *d, struct vm *v, const struct creds *cr,
+                       struct lvm_err *err)
+{
+    struct svm *s = svm(v);
+    int fd = creds_open_data(cr, v->image, 0, err);
+    if (fd < 0)
+        return -1;
+    struct stat st;
+    json_t *now = NULL;
+    if (fstat(fd, &st) == 0)
+        now = image_key(st.st_dev, st.st_ino, st.st_size,
+                        (long long)st.st_mtim.tv_sec * 1000000000ll +
+                            st.st_mtim.tv_nsec);
+    int same = now && s->image_key && json_equal(now, s->image_key);
+    json_decref(now);
+    if (!same) {
+        close(fd);
+        return lvm_err_set(err, 0,
+                           "%s is no longer the file guest %s was created "
+                           "from",
+                           v->image, v->id);
+    }
+    struct creds owner = {.uid = v->owner, .gid = v->owner_gid};
+    s->img = images_get(d, v->image, fd, &owner, err);
+    close(fd);
+    return s->img ? 0 : -1;
 }
 
 /* Take the running guest of (v)'s record back. */
@@ -676,6 +719,25 @@ static int adopt(struct daemon *d, struct vm *v, struct lvm_err *err)
     return 0;
 }
 
+/* The daemon died while (v) was parked for a save or a clone: nothing
+ * will take its snapshot now, so it goes on. (A save whose file was
+ * complete leaves the guest running too, as --leave-running would.) */
+static void resume_interrupted_snapshot(struct vm *v)
+{
+    struct guest *g = guest_of(v);
+    struct lvm_err err;
+    if (!g || !g->dev.st || g->dev.st->suspended != LVM_SUSPENDED_SNAPSHOT)
+        return;
+    if (v->state == VM_PAUSED) /* thawed for the snapshot, frozen again */
+        cgroup_freeze(&g->cg, 0, &err);
+    if (guest_control(g, LVM_CTRL_RESUME, &err) < 0)
+        daemon_log("guest %s: cannot resume it after an interrupted "
+                   "snapshot: %s",
+                   v->id, err.msg);
+    else
+        daemon_log("guest %s: resumed after an interrupted snapshot", v->id);
+}
+
 static void shell_recover(struct daemon *d, struct vm *v, json_t *cfg,
                           int alive)
 {
@@ -686,6 +748,7 @@ static void shell_recover(struct daemon *d, struct vm *v, json_t *cfg,
     }
     v->priv = s;
     s->recipe = json_incref(json_object_get(cfg, "recipe"));
+    s->image_key = json_incref(json_object_get(cfg, "image_key"));
     json_t *net = json_object_get(cfg, "net");
     struct lvm_err err;
     if (v->state == VM_EXITED)
@@ -697,8 +760,10 @@ static void shell_recover(struct daemon *d, struct vm *v, json_t *cfg,
             v->state = VM_EXITED;
             v->exit.kind = GUEST_UNKNOWN;
             snprintf(v->exit.detail, sizeof v->exit.detail, "%s", err.msg);
-        } else if (net) {
-            s->g->net = vm_net_adopt(d, net); /* released when it goes */
+        } else {
+            if (net)
+                s->g->net = vm_net_adopt(d, net); /* released when it goes */
+            resume_interrupted_snapshot(v);
         }
         return;
     }

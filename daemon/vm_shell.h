@@ -27,6 +27,9 @@ struct svm {
                        to recreate its devices */
     struct snap_base *base; /* the saved RAM it continues from, or NULL */
     struct svm_snap *snap;  /* a save or clone in progress, or NULL */
+    json_t *image_key; /* adopted: the identity (dev, ino, size, mtime)
+                          of the image file it runs, recorded at create,
+                          so that it is loaded again only if unchanged */
 };
 
 /* Its fds in the daemon's loop (vm_watch slots). */
@@ -52,6 +55,11 @@ struct vm *shell_make(struct daemon *d, const struct creds *cr,
                       struct lvm_err *err);
 
 void snap_base_put(struct snap_base *b);
+
+/* The image of adopted guest (v), loaded again from its path as (cr) if
+ * that is still the file it was created from. */
+int shell_reload_image(struct daemon *d, struct vm *v, const struct creds *cr,
+                       struct lvm_err *err);
 
 /* The proc or kvm guest one of whose NICs has (mac), or NULL. */
 const struct vm *shell_mac_owner(struct daemon *d, const uint8_t mac[6]);

@@ -128,18 +128,19 @@ static int snap_begin(struct daemon *d, struct vm *v, struct svm_snap *op,
 static int snap_can(struct daemon *d, struct vm *v, struct waiter *w,
                     const char *what)
 {
-    char msg[256];
+    char msg[LVM_ERR_MSG_MAX + 160];
+    struct lvm_err err;
     const char *code = "invalid";
     if (!guest_of(v))
         snprintf(msg, sizeof msg, "guest %s has exited", v->id);
     else if (svm(v)->snap)
         code = "busy", snprintf(msg, sizeof msg,
                                 "guest %s is busy with a save or clone", v->id);
-    else if (!svm(v)->img)
+    else if (!svm(v)->img && shell_reload_image(d, v, &w->c->cr, &err) < 0)
         snprintf(msg, sizeof msg,
-                 "guest %s was adopted after a daemon restart: its image is "
-                 "not loaded, so it cannot be %s",
-                 v->id, what);
+                 "guest %s was adopted after a daemon restart and its image "
+                 "cannot be loaded again, so it cannot be %s: %s",
+                 v->id, what, err.msg);
     else
         return 0;
     vm_op_done(d, w, code, msg, NULL);

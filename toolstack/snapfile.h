@@ -129,7 +129,9 @@ struct snap_writer {
     int dirfd;       /* the target's directory */
     int fd;          /* the temporary file */
     char name[256];  /* the target's name in dirfd */
-    char tmp[288];   /* the temporary's name in dirfd */
+    char tmp[288];   /* the temporary's name in dirfd ("": none) */
+    int unnamed;     /* the temporary is an O_TMPFILE: it has no name
+                        until it is complete, so a crash leaves nothing */
     int force;       /* replace an existing file */
     uint64_t off;    /* next byte to write */
     uint64_t npages; /* pages written so far */

@@ -96,7 +96,25 @@ static int refuse_existing(struct snap_writer *w, const char *path,
 
 /* ".NAME.XXXXXX" with a random suffix, created exclusively (mkostemp's
  * way, but relative to the directory we hold). */
+static int create_named_temp(struct snap_writer *w, struct lvm_err *err);
+
+/* An unnamed file in the directory (O_TMPFILE), linked in when complete:
+ * a writer killed half-way leaves nothing behind. A named temporary where
+ * the filesystem has no O_TMPFILE. */
 static int create_temp(struct snap_writer *w, struct lvm_err *err)
+{
+    w->fd = openat(w->dirfd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    if (w->fd < 0 && errno != EOPNOTSUPP && errno != EISDIR)
+        return lvm_err_set(err, errno, "create a temporary for %s", w->name);
+    if (w->fd < 0)
+        return create_named_temp(w, err);
+    w->unnamed = 1;
+    if (fchmod(w->fd, 0600) < 0)
+        return lvm_err_set(err, errno, "chmod the temporary for %s", w->name);
+    return 0;
+}
+
+static int create_named_temp(struct snap_writer *w, struct lvm_err *err)
 {
     static const char alnum[] = "abcdefghijklmnopqrstuvwxyz"
                                 "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
@@ -394,10 +412,47 @@ static int put_header(struct snap_writer *w, struct snap_header *h,
 
 /* Make the file durable, then give it its name, then make the name
  * durable. */
+/* Give the unnamed temporary (NAME), or with force a temporary name to
+ * rename over the target (which rename does atomically). */
+static int link_unnamed(struct snap_writer *w, struct lvm_err *err)
+{
+    char self[64];
+    snprintf(self, sizeof self, "/proc/self/fd/%d", w->fd);
+    if (!w->force) {
+        if (linkat(AT_FDCWD, self, w->dirfd, w->name, AT_SYMLINK_FOLLOW) == 0)
+            return 0;
+        if (errno == EEXIST)
+            return lvm_err_set(
+                err, EEXIST, "state file %s exists (use --force to replace it)",
+                w->name);
+        return lvm_err_set(err, errno, "link state file %s", w->name);
+    }
+    for (int tries = 0; tries < 32; tries++) {
+        uint8_t r[6];
+        if (getrandom(r, sizeof r, 0) != (ssize_t)sizeof r)
+            return lvm_err_set(err, errno, "getrandom");
+        snprintf(w->tmp, sizeof w->tmp, ".%s.%02x%02x%02x%02x%02x%02x", w->name,
+                 r[0], r[1], r[2], r[3], r[4], r[5]);
+        if (linkat(AT_FDCWD, self, w->dirfd, w->tmp, AT_SYMLINK_FOLLOW) == 0)
+            return 1; /* now rename it */
+        w->tmp[0] = 0;
+        if (errno != EEXIST)
+            return lvm_err_set(err, errno, "link state file %s", w->name);
+    }
+    return lvm_err_set(err, EEXIST, "link state file %s", w->name);
+}
+
 static int publish(struct snap_writer *w, struct lvm_err *err)
 {
     if (fsync(w->fd) < 0)
         return lvm_err_set(err, errno, "fsync state file %s", w->name);
+    if (w->unnamed) {
+        int l = link_unnamed(w, err);
+        if (l < 0)
+            return -1;
+        if (l == 0)
+            goto linked;
+    }
     int rc = w->force ? renameat(w->dirfd, w->tmp, w->dirfd, w->name)
                       : renameat2(w->dirfd, w->tmp, w->dirfd, w->name,
                                   RENAME_NOREPLACE);
@@ -407,6 +462,7 @@ static int publish(struct snap_writer *w, struct lvm_err *err)
                            w->name);
     if (rc < 0)
         return lvm_err_set(err, errno, "rename state file into %s", w->name);
+linked:
     w->tmp[0] = 0; /* it is the target now */
     if (fsync(w->dirfd) < 0) {
         int e = errno;
