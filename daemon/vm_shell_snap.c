@@ -23,6 +23,7 @@
 #include "toolstack/snapshot.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -220,6 +221,16 @@ static int fill_info(struct vm *v, struct snap_info *info, struct lvm_err *err)
     return 0;
 }
 
+/* For the tests of a daemon that dies in the middle of a save: with
+ * LIGHTVM_FAULT=save-killed it is SIGKILLed once the guest's pages are in
+ * the (unnamed) state file and before it is linked in. */
+static void fault_point(const char *name)
+{
+    const char *f = getenv("LIGHTVM_FAULT");
+    if (f && !strcmp(f, name))
+        raise(SIGKILL);
+}
+
 static void save_parked(struct daemon *d, struct vm *v)
 {
     struct svm *s = svm(v);
@@ -232,6 +243,7 @@ static void save_parked(struct daemon *d, struct vm *v)
              snapshot_capture(s->g, s->img->img, s->base ? s->base->fd : -1,
                               sink_writer, &op->wr, &npages, &err) == 0;
     uint64_t t_captured = host_now_ns();
+    fault_point("save-killed");
     if (ok) {
         void *args[2] = {&op->wr, &info};
         ok = creds_call(&op->cr, commit_as_client, args, &err) == 0;
