@@ -98,6 +98,15 @@ int restore_prepare(struct daemon *d, const struct creds *cr,
     if (x->fd < 0)
         return -1;
     if (snap_read_info(x->fd, &x->info, err) < 0) {
+        /* What older lightvm versions saved of a qemu guest: QEMU's own
+         * stream, whose first bytes are "QEVM". */
+        char magic[4];
+        if (pread(x->fd, magic, sizeof magic, 0) == (ssize_t)sizeof magic &&
+            !memcmp(magic, "QEVM", sizeof magic))
+            lvm_err_set(err, 0,
+                        "not a lightvm state file (a raw QEMU migration "
+                        "stream, as older versions saved: it cannot be "
+                        "restored)");
         lvm_err_wrap(err, "%s", r->path);
         goto fail;
     }
@@ -115,6 +124,7 @@ int restore_prepare(struct daemon *d, const struct creds *cr,
     }
     struct request *q = &x->req;
     q->state = &x->info;
+    q->state_fd = x->fd;
     q->count = r->count;
     if (r->op == OP_CLONE)
         snprintf(q->name, sizeof q->name, "%s", r->name);

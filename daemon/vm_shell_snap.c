@@ -401,6 +401,7 @@ static void clone_parked(struct daemon *d, struct vm *v)
     r->json = s->recipe;
     r->resume = &res;
     r->state = &info;
+    r->state_fd = -1; /* from memory, not a file */
     snprintf(r->monitor, sizeof r->monitor, "%s", v->monitor);
     r->base = b;
     r->count = op->count;
