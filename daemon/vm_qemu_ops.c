@@ -132,8 +132,8 @@ void qop_abort(struct vm *v, const char *why)
                      q->op.kind == QOP_START ? QVM_START_S : QVM_MIGRATE_S);
         else if (q->op.kind == QOP_RESTORE)
             snprintf(msg, sizeof msg,
-                     "restore from %s failed (it needs a state file from "
-                     "'save' and the saved guest's image and mem): %s",
+                     "restore from %s failed (QEMU could not load the "
+                     "state): %s",
                      q->op.path, why);
         else
             snprintf(msg, sizeof msg, "guest %s ended before it was up: %s",
@@ -455,6 +455,7 @@ void qvm_pause(struct daemon *d, struct vm *v, struct waiter *w, int pause)
 void qvm_save(struct daemon *d, struct vm *v, struct waiter *w,
               const struct request *r)
 {
+    uint64_t t0 = host_now_ns();
     if (!can_operate(d, v, w))
         return;
     if (qvm_of(v)->saved_stopped) {
@@ -499,4 +500,6 @@ void qvm_save(struct daemon *d, struct vm *v, struct waiter *w,
     }
     if (qop_start(v, QOP_SAVE, w, &err) < 0) /* cleaned up, limit back */
         vm_op_done(d, w, "failed", lvm_err_str(&err, buf, sizeof buf), NULL);
+    else
+        op->t0 = t0; /* "ms" counts from the request */
 }
