@@ -85,57 +85,6 @@ int creds_open_data(const struct creds *cr, const char *path, int writable,
     return fd;
 }
 
-int creds_create(const struct creds *cr, const char *path, struct lvm_err *err)
-{
-    struct saved_ids sv;
-    if (cr->uid != 0 && become(cr, &sv, err) < 0)
-        return -1;
-    int fd = -1;
-    if (cr->uid != 0 && !took(cr)) {
-        lvm_err_set(err, EPERM, "take the client's identity");
-    } else {
-        fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOCTTY | O_CLOEXEC,
-                  0600);
-        if (fd < 0)
-            lvm_err_set(err, errno, "create %s", path);
-    }
-    if (cr->uid != 0)
-        unbecome(&sv);
-    return fd;
-}
-
-int creds_rename(const struct creds *cr, const char *from, const char *to,
-                 struct lvm_err *err)
-{
-    struct saved_ids sv;
-    if (cr->uid != 0 && become(cr, &sv, err) < 0)
-        return -1;
-    int r = 0;
-    if (cr->uid != 0 && !took(cr))
-        r = lvm_err_set(err, EPERM, "take the client's identity");
-    /* Never over an existing file, even one made while the save ran. */
-    else if (renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) < 0)
-        r = errno == EEXIST
-                ? lvm_err_set(err, 0,
-                              "%s exists (a save never replaces a file)", to)
-                : lvm_err_set(err, errno, "rename %s to %s", from, to);
-    if (cr->uid != 0)
-        unbecome(&sv);
-    return r;
-}
-
-int creds_unlink(const struct creds *cr, const char *path)
-{
-    struct saved_ids sv;
-    struct lvm_err ignore;
-    if (cr->uid != 0 && become(cr, &sv, &ignore) < 0)
-        return -1;
-    int r = cr->uid != 0 && !took(cr) ? -1 : unlink(path);
-    if (cr->uid != 0)
-        unbecome(&sv);
-    return r;
-}
-
 int creds_call(const struct creds *cr,
                int (*fn)(void *arg, struct lvm_err *err), void *arg,
                struct lvm_err *err)

@@ -27,16 +27,6 @@ int creds_of_peer(int fd, struct creds *cr);
 int creds_open_data(const struct creds *cr, const char *path, int writable,
                     struct lvm_err *err);
 
-/* Create (path) as (cr), mode 0600, failing if it exists: a file the
- * client owns, where the client may create one (a save's state file). */
-int creds_create(const struct creds *cr, const char *path, struct lvm_err *err);
-
-/* rename(2), never over an existing file (RENAME_NOREPLACE), and
- * unlink(2), as (cr). */
-int creds_rename(const struct creds *cr, const char *from, const char *to,
-                 struct lvm_err *err);
-int creds_unlink(const struct creds *cr, const char *path);
-
 /* fn(arg, err) with (cr)'s filesystem identity (a state file written as
  * the client); its result. */
 int creds_call(const struct creds *cr,

@@ -83,6 +83,8 @@ struct request {
      * (both owned by whoever set them). */
     const struct guest_resume *resume;
     const struct snap_info *state;
+    int state_fd; /* with state, during the monitor's create: the state
+                     file it was read from, open (restore.c closes it) */
     struct snap_base *base; /* resume's RAM, shared by the guests of it */
     /* list */
     uint32_t offset, limit;

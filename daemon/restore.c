@@ -25,17 +25,16 @@ static json_t *merged_request(const struct request *r,
                               struct lvm_err *err)
 {
     json_error_t je;
-    json_t *o = in->config_len
-                    ? json_loadb(in->config, in->config_len, 0, &je)
-                    : json_object();
+    json_t *o = in->config_len ? json_loadb(in->config, in->config_len, 0, &je)
+                               : json_object();
     if (!o || !json_is_object(o)) {
         json_decref(o);
         *code = "invalid";
         lvm_err_set(err, 0, "the state file's recipe is not a JSON object");
         return NULL;
     }
-    static const char *const drop[] = {"op", "tag", "path", "console", "id",
-                                       "count"};
+    static const char *const drop[] = {"op",      "tag", "path",
+                                       "console", "id",  "count"};
     for (size_t i = 0; i < sizeof drop / sizeof drop[0]; i++)
         json_object_del(o, drop[i]);
     if (r->op == OP_RESTORE && r->json) {
@@ -98,6 +97,15 @@ int restore_prepare(struct daemon *d, const struct creds *cr,
     if (x->fd < 0)
         return -1;
     if (snap_read_info(x->fd, &x->info, err) < 0) {
+        /* What older lightvm versions saved of a qemu guest: QEMU's own
+         * stream, whose first bytes are "QEVM". */
+        char magic[4];
+        if (pread(x->fd, magic, sizeof magic, 0) == (ssize_t)sizeof magic &&
+            !memcmp(magic, "QEVM", sizeof magic))
+            lvm_err_set(err, 0,
+                        "not a lightvm state file (a raw QEMU migration "
+                        "stream, as older versions saved: it cannot be "
+                        "restored)");
         lvm_err_wrap(err, "%s", r->path);
         goto fail;
     }
@@ -115,14 +123,16 @@ int restore_prepare(struct daemon *d, const struct creds *cr,
     }
     struct request *q = &x->req;
     q->state = &x->info;
+    q->state_fd = x->fd;
     q->count = r->count;
     if (r->op == OP_CLONE)
         snprintf(q->name, sizeof q->name, "%s", r->name);
     int qemu = !strcmp(q->monitor, "qemu");
     if (x->info.kind == SNAP_KIND_QEMU) {
         if (!qemu)
-            FAIL("invalid", "%s holds a qemu guest: it restores under qemu "
-                            "only",
+            FAIL("invalid",
+                 "%s holds a qemu guest: it restores under qemu "
+                 "only",
                  r->path);
         return 0; /* the qemu monitor reads its blob itself */
     }
@@ -147,9 +157,9 @@ int restore_prepare(struct daemon *d, const struct creds *cr,
         FAIL("failed", "out of memory");
     }
     *x->base = (struct snap_base){ram, 1};
-    x->resume = (struct guest_resume){
-        ram, &x->info.status,
-        r->op == OP_CLONE ? LVM_RESUME_CLONED : LVM_RESUME_RESTORED};
+    x->resume = (struct guest_resume){ram, &x->info.status,
+                                      r->op == OP_CLONE ? LVM_RESUME_CLONED
+                                                        : LVM_RESUME_RESTORED};
     q->resume = &x->resume;
     q->base = x->base;
     free(text);

@@ -29,6 +29,8 @@ struct qvm *qvm_new(struct daemon *d, struct vm *v)
         return NULL;
     q->d = d;
     q->pidfd = q->ctl_fd = q->op.fd = -1;
+    q->op.wr.fd = q->op.wr.dirfd = -1;
+    q->kernel_fd = q->initrd_fd = -1;
     q->ready_ms = -1;
     v->priv = q;
     return q;
@@ -447,6 +449,8 @@ static json_t *qemu_record(const struct vm *v)
         json_object_set_new(o, "net", net);
     else
         json_decref(net);
+    if (o && q->recipe) /* so that it can still be saved */
+        json_object_set(o, "recipe", q->recipe);
     return o;
 }
 
@@ -466,8 +470,13 @@ static void qemu_release(struct daemon *d, struct vm *v)
     close_ctl(q);
     if (q->pidfd >= 0)
         close(q->pidfd);
-    if (q->op.fd >= 0)
-        close(q->op.fd);
+    qop_clear(&q->op); /* a save cut short leaves no temporary */
+    json_decref(q->recipe);
+    free(q->manifest);
+    if (q->kernel_fd >= 0)
+        close(q->kernel_fd);
+    if (q->initrd_fd >= 0)
+        close(q->initrd_fd);
     free(q->net); /* the guest may still run: its NIC is its own */
     free(q);
     v->priv = NULL;

@@ -16,6 +16,8 @@
 #include "daemon/vm_monitor.h"
 #include "toolstack/qemu/qemu.h"
 #include "toolstack/qemu/qemu_qmpa.h"
+#include "toolstack/qemu/tinyx_manifest.h"
+#include "toolstack/snapfile.h"
 
 /* Files of a qemu guest's run directory, besides config.json, exit.json
  * and console.log. */
@@ -49,14 +51,20 @@ struct qop {
     unsigned gen;     /* tells a late reply from the current operation */
     struct waiter *w; /* the client to answer, or NULL */
     uint64_t t0, deadline;
-    int fd;          /* restore: the state file until QEMU has it;
-                        save: the new file until QEMU has it */
+    int fd;          /* restore: the state file, at its blob, until QEMU
+                        has it */
     int migrating;   /* a MIGRATION event ends it */
     int was_running; /* save: resume the guest if the save fails */
     int timed_out;
-    char path[PATH_MAX];     /* save: the state file to make */
-    char tmp[PATH_MAX + 32]; /* save: written here, renamed when complete */
-    struct creds cr;         /* save: whose file it is */
+    char path[PATH_MAX];   /* save, restore: the state file */
+    struct creds cr;       /* save: whose file it is */
+    struct snap_writer wr; /* save: the state file, begun (wr.fd >= 0);
+                              QEMU writes its stream into it */
+    int leave_running;     /* save: the guest goes on after it */
+    uint8_t image_hash[SNAP_HASH_LEN]; /* save: the image's identity */
+    uint64_t image_size;
+    char image_name[64];
+    json_t *saved; /* save: the reply's "saved", once committed */
 };
 
 /* Its fds in the daemon's loop, besides QEMU's pidfd (EP_SLOT_PROCESS). */
@@ -85,6 +93,15 @@ struct qvm {
     int saved_stopped;     /* stopped by a save, not unpaused since: QEMU
                           refuses to migrate it again */
     struct guest_net *net; /* its NIC on a bridge ("net"), or NULL */
+    /* What a save records (vm_qemu_snap.c): the create request's fields,
+     * and the image it booted: its manifest's bytes, and the kernel and
+     * initramfs QEMU was given (-1 for an adopted guest: a save then
+     * reads the image by its path). */
+    json_t *recipe;
+    char *manifest;
+    size_t manifest_len;
+    char image_name[64];
+    int kernel_fd, initrd_fd;
     struct qop op;
 };
 
@@ -116,6 +133,9 @@ int qop_start(struct vm *v, enum qop_kind kind, struct waiter *w,
 /* QEMU has gone: answer whoever waits for an operation. (reported): the
  * guest had been reported created. */
 void qop_abort(struct vm *v, const char *why);
+/* Give back what (op) holds (a state file's temporary is removed) and
+ * reset it to no operation (its gen too). */
+void qop_clear(struct qop *op);
 /* A QMP event. */
 void qop_event(void *arg, const struct qmp_msg *m);
 /* The monitor's pause and save (vm_monitor.h). */
@@ -126,6 +146,38 @@ void qvm_save(struct daemon *d, struct vm *v, struct waiter *w,
 /* vm_qemu_create.c */
 void qvm_create(struct daemon *d, struct waiter *w, const struct request *r,
                 int fd);
+
+/* A Tinyx image directory as a client reads it. */
+struct qvm_image {
+    struct tinyx_manifest m;
+    char *text; /* manifest.json's bytes */
+    size_t len;
+    int kernel_fd, initrd_fd;
+};
+/* Open image (dir) as (cr): its manifest read and parsed, its kernel and
+ * initramfs open. On failure (im) holds nothing. */
+int qvm_image_open(const char *dir, const struct creds *cr,
+                   struct qvm_image *im, struct lvm_err *err);
+void qvm_image_close(struct qvm_image *im);
+
+/* vm_qemu_snap.c: state files (docs/snapshot-format.md) */
+/* Begin a save of (v) into r->path as (cr) (q->op): the image's identity
+ * taken, the state file's temporary made, ready for QEMU's stream. -1
+ * with (err) (EEXIST: the file exists) and nothing left behind. */
+int qvm_save_begin(struct vm *v, const struct request *r,
+                   const struct creds *cr, struct lvm_err *err);
+/* QEMU's stream is complete in the temporary: finish the state file and
+ * set q->op.saved. -1 with (err) if it could not be made (q->op's end
+ * removes the temporary). */
+int qvm_save_commit(struct vm *v, struct lvm_err *err);
+/* Restore: (r->state) against image (im) and the request; -1 with one
+ * line in (err) if they do not go together. */
+int qvm_restore_check(const struct request *r, const struct qvm_image *im,
+                      struct lvm_err *err);
+/* What (v) holds for a later save: (r)'s recipe, (im)'s manifest and
+ * files (taken from (im): it no longer holds them). */
+void qvm_keep_image(struct vm *v, const struct request *r,
+                    struct qvm_image *im);
 
 /* vm_qemu_net.c */
 /* 0 if the request's "net" goes with the rest of it; else why not. */

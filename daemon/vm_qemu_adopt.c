@@ -113,6 +113,7 @@ void qvm_recover(struct daemon *d, struct vm *v, json_t *cfg, int alive)
         abort(); /* cannot track a running guest: nothing sane to do */
     }
     read_config(q, cfg);
+    q->recipe = json_incref(json_object_get(cfg, "recipe"));
     json_t *net = json_object_get(cfg, "net");
     if (net && !exited) /* an exited guest's went when it ended */
         q->net = vm_net_adopt(d, net);

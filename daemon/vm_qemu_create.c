@@ -45,17 +45,18 @@ static int refuse_fields(const struct request *r, struct lvm_err *err)
 /* The image's manifest, kernel and initramfs, opened as the client:
  * QEMU boots those very files (qemu_detached.kernel_fd), so a client
  * reaches nothing through it that it could not read itself. */
-static int load_image(const struct request *r, const struct creds *cr,
-                      struct tinyx_manifest *m, int *kernel_fd, int *initrd_fd,
-                      struct lvm_err *err)
+int qvm_image_open(const char *dir, const struct creds *cr,
+                   struct qvm_image *im, struct lvm_err *err)
 {
+    memset(im, 0, sizeof *im);
+    im->kernel_fd = im->initrd_fd = -1;
     char path[PATH_MAX + 16];
-    snprintf(path, sizeof path, "%s/manifest.json", r->image);
+    snprintf(path, sizeof path, "%s/manifest.json", dir);
     int fd = creds_open_data(cr, path, 0, err);
     if (fd < 0) {
         struct lvm_err why = *err;
-        return lvm_err_set(err, why.code, "%s is not a Tinyx image (%s)",
-                           r->image, why.msg);
+        return lvm_err_set(err, why.code, "%s is not a Tinyx image (%s)", dir,
+                           why.msg);
     }
     char *buf = malloc(1 << 20);
     ssize_t n = buf ? read(fd, buf, (1 << 20) - 1) : -1;
@@ -64,20 +65,40 @@ static int load_image(const struct request *r, const struct creds *cr,
         free(buf);
         return lvm_err_set(err, errno, "read %s", path);
     }
-    int rc = tinyx_manifest_parse(buf, (size_t)n, r->image, m, err);
-    free(buf);
-    if (rc < 0)
+    if (tinyx_manifest_parse(buf, (size_t)n, dir, &im->m, err) < 0) {
+        free(buf);
         return lvm_err_wrap(err, "%s", path);
-    *initrd_fd = creds_open_data(cr, m->initramfs, 0, err);
-    if (*initrd_fd < 0)
-        return lvm_err_wrap(err, "image %s: initramfs", r->image);
-    *kernel_fd = creds_open_data(cr, m->kernel.path, 0, err);
-    if (*kernel_fd < 0)
+    }
+    /* Kept for the image's identity (a save's): it is small. */
+    im->text = realloc(buf, n ? (size_t)n : 1);
+    if (!im->text)
+        im->text = buf;
+    im->len = (size_t)n;
+    im->initrd_fd = creds_open_data(cr, im->m.initramfs, 0, err);
+    if (im->initrd_fd < 0) {
+        qvm_image_close(im);
+        return lvm_err_wrap(err, "image %s: initramfs", dir);
+    }
+    im->kernel_fd = creds_open_data(cr, im->m.kernel.path, 0, err);
+    if (im->kernel_fd < 0) {
+        qvm_image_close(im);
         return lvm_err_wrap(err,
                             "image %s: kernel (rebuild the image, or "
                             "the kernel with 'lightvm tinyx kernel')",
-                            r->image);
+                            dir);
+    }
     return 0;
+}
+
+void qvm_image_close(struct qvm_image *im)
+{
+    free(im->text);
+    im->text = NULL;
+    if (im->kernel_fd >= 0)
+        close(im->kernel_fd);
+    if (im->initrd_fd >= 0)
+        close(im->initrd_fd);
+    im->kernel_fd = im->initrd_fd = -1;
 }
 
 static uint64_t file_size(int fd)
@@ -111,7 +132,7 @@ static int listen_unix(const char *path, struct lvm_err *err)
 
 /* Everything a create sets up before QEMU runs, closed once it has. */
 struct qsetup {
-    struct tinyx_manifest m;
+    struct qvm_image im; /* det's kernel_fd and initrd_fd are its */
     struct qemu_vm_config cfg;
     struct qemu_detached det;
     int join[QVM_MAX_JOIN];
@@ -130,10 +151,7 @@ static void setup_close(struct qsetup *s)
         close(s->det.console_fd);
     if (s->det.ctl_log_fd >= 0)
         close(s->det.ctl_log_fd);
-    if (s->det.kernel_fd >= 0)
-        close(s->det.kernel_fd);
-    if (s->det.initrd_fd >= 0)
-        close(s->det.initrd_fd);
+    qvm_image_close(&s->im);
     for (int i = 0; i < s->det.njoin; i++)
         close(s->join[i]);
     if (s->tap_fd >= 0)
@@ -146,9 +164,12 @@ static int configure(struct vm *v, const struct request *r, struct qsetup *s,
                      struct lvm_err *err)
 {
     struct qvm *q = qvm_of(v);
-    enum guest_kernel kernel = guest_kernel_of(s->m.kernel.kind);
+    enum guest_kernel kernel = guest_kernel_of(s->im.m.kernel.kind);
     uint64_t ram;
-    if (guest_ram_pick(GUEST_MON_QEMU, kernel, r->mem, s->m.mem, &ram, err) < 0)
+    /* A restored guest has the RAM it was saved with. */
+    uint64_t want = r->mem || !r->state ? r->mem : r->state->ram_size;
+    if (guest_ram_pick(GUEST_MON_QEMU, kernel, want, s->im.m.mem, &ram, err) <
+        0)
         return -1;
     /* The image's suggestion is the client's too: the request's bound. */
     if (ram > LVM_RAM_MAX)
@@ -173,7 +194,7 @@ static int configure(struct vm *v, const struct request *r, struct qsetup *s,
                            "mem_limit must leave room for QEMU beyond the "
                            "guest's %llu MiB of RAM",
                            (unsigned long long)ram >> 20);
-    qemu_config_from_image(&s->m, &s->cfg);
+    qemu_config_from_image(&s->im.m, &s->cfg);
     s->cfg.name = v->name;
     s->cfg.mem = ram;
     s->cfg.quiet = 1;
@@ -302,20 +323,24 @@ void qvm_create(struct daemon *d, struct waiter *w, const struct request *r,
     }
     s->det.qmp_listen = s->det.ctl_listen = s->det.log_fd = -1;
     s->det.console_fd = s->det.ctl_log_fd = -1;
-    s->det.kernel_fd = s->det.initrd_fd = -1;
+    s->im.kernel_fd = s->im.initrd_fd = -1;
     s->tap_fd = -1;
-    if (load_image(r, cr, &s->m, &s->det.kernel_fd, &s->det.initrd_fd, &err) <
-        0) {
+    /* A restore: the state is this image's, with this request, before
+     * anything is made. */
+    if (qvm_image_open(r->image, cr, &s->im, &err) < 0 ||
+        (restore && qvm_restore_check(r, &s->im, &err) < 0)) {
         setup_close(s);
         free(v);
         reply_error(d, w, "invalid", &err);
         return;
     }
+    s->det.kernel_fd = s->im.kernel_fd;
+    s->det.initrd_fd = s->im.initrd_fd;
     v->mon = &vm_monitor_qemu;
     struct qvm *q = qvm_new(d, v);
     v->image = strdup(r->image);
     guest_new_id(v->id);
-    vm_default_name(v, r, s->m.name);
+    vm_default_name(v, r, s->im.m.name);
     snprintf(v->monitor, sizeof v->monitor, "qemu");
     v->owner = cr->uid;
     v->owner_gid = cr->gid;
@@ -339,9 +364,12 @@ void qvm_create(struct daemon *d, struct waiter *w, const struct request *r,
         goto fail_early;
     }
     if (restore) {
-        q->op.fd = creds_open_data(cr, r->path, 0, &err);
-        if (q->op.fd < 0) {
-            lvm_err_wrap(&err, "restore");
+        /* QEMU reads its stream from the state file restore.c checked,
+         * starting at the blob (it stops at the stream's end). */
+        q->op.fd = fcntl(r->state_fd, F_DUPFD_CLOEXEC, 3);
+        if (q->op.fd < 0 ||
+            lseek(q->op.fd, (off_t)r->state->blob_off, SEEK_SET) < 0) {
+            lvm_err_set(&err, errno, "restore from %s", r->path);
             goto fail_early;
         }
         q->restored = 1;
@@ -371,6 +399,7 @@ void qvm_create(struct daemon *d, struct waiter *w, const struct request *r,
     if (vm_watch(d, v, q->pidfd, &v->ep, EP_SLOT_PROCESS, &err) < 0 ||
         qvm_connect(v, &err) < 0)
         goto fail;
+    qvm_keep_image(v, r, &s->im);
     setup_close(s);
     s = NULL;
     /* In the tables now (its name is taken; `list` shows it starting);

@@ -9,11 +9,14 @@
  *            cont -> record, reply, ask the init where it is
  *   pause    stop;   unpause   cont
  *   save     stop, migrate-set-capabilities, getfd, migrate ... MIGRATION
- *            completed -> rename the file into place, reply
+ *            completed -> the state file made (vm_qemu_snap.c) -> the
+ *            guest destroyed, then the reply; or with leave_running: cont
+ *            (if it ran), reply
  *   adopt    qmp_capabilities, query-status (after a daemon restart)
  *
- * A save leaves the guest paused (QEMU's "postmigrate"): `unpause` goes
- * on from where it was saved, `destroy` ends it.
+ * A guest left paused by a save (one that was paused, saved with
+ * leave_running) is in QEMU's "postmigrate" state: QEMU saves it again
+ * only after it ran (`unpause`).
  */
 #include "daemon/vm_qemu.h"
 
@@ -23,7 +26,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 enum step {
@@ -73,16 +75,21 @@ static void op_end(struct vm *v, const char *code, const char *msg)
         else
             vm_op_done(q->d, op->w, NULL, NULL, NULL);
     }
-    if (op->fd >= 0)
-        close(op->fd);
-    if (op->tmp[0])
-        creds_unlink(&op->cr, op->tmp);
     if (op->kind == QOP_SAVE && q->pidfd >= 0)
         qvm_file_limit(v, q->console_limit);
     unsigned gen = op->gen;
-    memset(op, 0, sizeof *op);
+    qop_clear(op);
     op->gen = gen;
-    op->fd = -1;
+}
+
+void qop_clear(struct qop *op)
+{
+    if (op->fd >= 0)
+        close(op->fd);
+    snap_write_abort(&op->wr); /* nothing once committed */
+    json_decref(op->saved);
+    memset(op, 0, sizeof *op);
+    op->fd = op->wr.fd = op->wr.dirfd = -1;
 }
 
 /* A QMP error or a failed step: the operation ends with (msg). A guest
@@ -125,8 +132,8 @@ void qop_abort(struct vm *v, const char *why)
                      q->op.kind == QOP_START ? QVM_START_S : QVM_MIGRATE_S);
         else if (q->op.kind == QOP_RESTORE)
             snprintf(msg, sizeof msg,
-                     "restore from %s failed (it needs a state file from "
-                     "'save' and the saved guest's image and mem): %s",
+                     "restore from %s failed (QEMU could not load the "
+                     "state): %s",
                      q->op.path, why);
         else
             snprintf(msg, sizeof msg, "guest %s ended before it was up: %s",
@@ -207,33 +214,58 @@ static void up(struct vm *v)
     }
 }
 
+/* The guest after its save: resumed if it ran and should go on, then the
+ * client hears. */
+static void save_done(struct vm *v)
+{
+    struct qvm *q = qvm_of(v);
+    struct qop *op = &q->op;
+    struct waiter *w = op->w;
+    json_t *saved = json_pack("{s:O}", "saved", op->saved);
+    int keep = op->leave_running;
+    op->w = NULL;
+    op_end(v, NULL, NULL);
+    if (keep) {
+        if (w)
+            vm_op_done(q->d, w, NULL, NULL, saved);
+        else
+            json_decref(saved);
+        return;
+    }
+    /* Its state is in the file now: the guest goes (as `xl save` does),
+     * and its name is free for the restore by the time the client hears. */
+    if (!w) {
+        json_decref(saved);
+        qvm_kill(v);
+        return;
+    }
+    w->extra = saved;
+    vm_destroy_for(q->d, v, w);
+}
+
 static void saved(struct vm *v)
 {
     struct qvm *q = qvm_of(v);
     struct qop *op = &q->op;
     struct lvm_err err;
+    char buf[LVM_ERR_MSG_MAX + 64];
     qvm_file_limit(v, q->console_limit);
     v->state = VM_PAUSED;
     q->saved_stopped = 1;
-    if (creds_rename(&op->cr, op->tmp, op->path, &err) < 0) {
-        op_fail(v, "%s", err.msg);
+    if (qvm_save_commit(v, &err) < 0) {
+        op_fail(v, "%s", lvm_err_str(&err, buf, sizeof buf));
         return;
     }
-    op->tmp[0] = 0;
-    struct stat st;
-    /* lstat: a member may have swapped the path for a symlink meanwhile;
-     * the daemon must not follow it (it would tell another file's size). */
-    json_int_t bytes = lstat(op->path, &st) == 0 && S_ISREG(st.st_mode)
-                           ? (json_int_t)st.st_size
-                           : 0;
-    double ms = (double)(host_now_ns() - op->t0) / 1e6;
-    struct waiter *w = op->w;
-    op->w = NULL;
-    if (w)
-        vm_op_done(q->d, w, NULL, NULL,
-                   json_pack("{s:s, s:I, s:f, s:s}", "path", op->path, "bytes",
-                             bytes, "save_ms", ms, "state", "paused"));
-    op_end(v, NULL, NULL);
+    if (!op->leave_running || !op->was_running) {
+        save_done(v);
+        return;
+    }
+    /* Saved: a cont that fails now is said so, not tried again. */
+    op->was_running = 0;
+    if (send_cmd(v, "cont", NULL, -1, S_CONT, &err) < 0)
+        op_fail(v,
+                "the state is saved in %s, but the guest was not resumed: %s",
+                op->path, err.msg);
 }
 
 /* The next command of a save or restore after (st) succeeded. */
@@ -257,9 +289,11 @@ static void migration_step(struct vm *v, enum step st, const json_t *ret)
                      -1, S_MIGCAPS, &err);
         break;
     case S_MIGCAPS:
-        r = send_cmd(v, "getfd", json_pack("{s:s}", "fdname", name), op->fd,
-                     S_GETFD, &err);
-        if (r == 0) {
+        /* Restore: the state file at its blob; save: the state file's
+         * temporary, where the blob goes (vm_qemu_snap.c). */
+        r = send_cmd(v, "getfd", json_pack("{s:s}", "fdname", name),
+                     restore ? op->fd : op->wr.fd, S_GETFD, &err);
+        if (r == 0 && restore) {
             close(op->fd); /* QEMU has its own copy */
             op->fd = -1;
         }
@@ -283,7 +317,15 @@ static void migration_step(struct vm *v, enum step st, const json_t *ret)
         else
             r = send_cmd(v, "cont", NULL, -1, S_CONT, &err);
         break;
-    case S_CONT: up(v); break;
+    case S_CONT:
+        if (restore) {
+            up(v);
+        } else { /* a save with leave_running */
+            v->state = VM_RUNNING;
+            q->saved_stopped = 0;
+            save_done(v);
+        }
+        break;
     default: break;
     }
     if (r < 0)
@@ -306,7 +348,13 @@ static void on_reply(void *arg, int what, const struct qmp_msg *m)
     if (q->op.kind == QOP_NONE || (unsigned)what >> 8 != (q->op.gen & GEN_MASK))
         return; /* the answer to an operation that has ended (timed out) */
     if (m->kind == QMP_ERROR) {
-        op_fail(v, "QEMU: %s", m->desc);
+        if (q->op.kind == QOP_SAVE && st == S_CONT)
+            op_fail(v,
+                    "the state is saved in %s, but the guest was not "
+                    "resumed: QEMU: %s",
+                    q->op.path, m->desc);
+        else
+            op_fail(v, "QEMU: %s", m->desc);
         return;
     }
     struct lvm_err err;
@@ -407,6 +455,7 @@ void qvm_pause(struct daemon *d, struct vm *v, struct waiter *w, int pause)
 void qvm_save(struct daemon *d, struct vm *v, struct waiter *w,
               const struct request *r)
 {
+    uint64_t t0 = host_now_ns();
     if (!can_operate(d, v, w))
         return;
     if (qvm_of(v)->saved_stopped) {
@@ -418,19 +467,26 @@ void qvm_save(struct daemon *d, struct vm *v, struct waiter *w,
         vm_op_done(d, w, "busy", msg, NULL);
         return;
     }
-    struct qop *op = &qvm_of(v)->op;
+    struct qvm *q = qvm_of(v);
+    if (q->net) {
+        char msg[240];
+        snprintf(msg, sizeof msg,
+                 "guest %s has a NIC on a bridge (net): a qemu guest with one "
+                 "cannot be restored, so it is not saved",
+                 v->id);
+        vm_op_done(d, w, "invalid", msg, NULL);
+        return;
+    }
+    struct qop *op = &q->op;
     struct lvm_err err;
     char buf[LVM_ERR_MSG_MAX + 64];
-    /* Written under a temporary name as the client, renamed when complete:
-     * a failed save never leaves a file that looks restorable. */
-    snprintf(op->path, sizeof op->path, "%s", r->path);
-    snprintf(op->tmp, sizeof op->tmp, "%s.tmp-%s", r->path, v->id);
-    op->cr = w->c->cr;
-    op->fd = creds_create(&op->cr, op->tmp, &err);
-    if (op->fd < 0) {
-        op->tmp[0] = 0;
+    /* The state file's temporary first, as the client: a path it may not
+     * write, or one that exists, is refused before the guest is touched;
+     * a failed save leaves nothing behind. */
+    if (qvm_save_begin(v, r, &w->c->cr, &err) < 0) {
+        const char *code = err.code == EEXIST ? "exists" : "invalid";
         op_end(v, NULL, NULL);
-        vm_op_done(d, w, "invalid", lvm_err_str(&err, buf, sizeof buf), NULL);
+        vm_op_done(d, w, code, lvm_err_str(&err, buf, sizeof buf), NULL);
         return;
     }
     op->was_running = v->state == VM_RUNNING;
@@ -444,4 +500,6 @@ void qvm_save(struct daemon *d, struct vm *v, struct waiter *w,
     }
     if (qop_start(v, QOP_SAVE, w, &err) < 0) /* cleaned up, limit back */
         vm_op_done(d, w, "failed", lvm_err_str(&err, buf, sizeof buf), NULL);
+    else
+        op->t0 = t0; /* "ms" counts from the request */
 }

@@ -9,7 +9,8 @@
  *     same header and config.
  *
  * The header names the identity of the image the state needs (SHA-256 of
- * the image file and its size), the RAM size, the monitor it was saved
+ * the image file and its size; a Tinyx image's: tinyx_image_identity in
+ * toolstack/qemu/qemu_image.h), the RAM size, the monitor it was saved
  * under, and a SHA-256 over the whole file, so that a truncated, corrupted,
  * wrong-version or wrong-image file is refused in one line before anything
  * is created. A file is written to a temporary name in its directory,
@@ -54,7 +55,8 @@ struct snap_info {
     uint32_t kind;     /* enum snap_kind */
     char monitor[16];  /* monitor it was saved under: proc, kvm, qemu */
     uint64_t ram_size; /* bytes of guest RAM (unikernel) or 0 */
-    uint8_t image_hash[SNAP_HASH_LEN]; /* SHA-256 of the image file */
+    uint8_t image_hash[SNAP_HASH_LEN]; /* SHA-256 of the image file (qemu:
+                                          of a Tinyx image's files) */
     uint64_t image_size;               /* its size in bytes */
     char image_name[64];               /* for messages only */
     char guest_name[64];

@@ -2,8 +2,10 @@
 # test_daemon_qemu.sh: Tinyx images under lightvmd (the qemu monitor),
 # through the real build/bin/lightvm and lightvmd: create and wait for the
 # app to be ready, talk to it through a forwarded port, its cgroup and
-# limits, pause and unpause, save and restore with the data kept, power
-# off and exit statuses, a kill -9 of the daemon with guests running (they
+# limits, pause and unpause, save and restore (the state file: the guest
+# goes on from where it was saved, its image checked, --force and
+# --leave-running, the guest destroyed by default), power off and exit
+# statuses, a kill -9 of the daemon with guests running (they
 # are adopted and still manageable), destroy leaving nothing behind,
 # `lightvm run` of an image through the daemon, and bad input answered
 # with one line; and the README's create on Debian's kernel (no tiny one
@@ -61,6 +63,54 @@ alive() {
     local st
     st=$(ps -o stat= -p "$1" 2>/dev/null) || return 1
     [[ $st != Z* ]]
+}
+
+# ---- state files (docs/snapshot-format.md) --------------------------
+
+# image_identity IMAGE: the identity a state file records of a Tinyx
+# image (docs/tinyx.md): SHA-256 of the SHA-256s of manifest.json, the
+# kernel and the initramfs, as hex, then their sizes added up.
+image_identity() {
+    local img=$1 kernel initrd f hex= size=0
+    kernel=$(sed -n 's/.*"path": "\(.*\)".*/\1/p' "$img/manifest.json")
+    initrd=$img/$(sed -n 's/.*"initramfs": "\(.*\)".*/\1/p' "$img/manifest.json")
+    for f in "$img/manifest.json" "$kernel" "$initrd"; do
+        hex=$hex$(sha256sum <"$f" | cut -c1-64) || return 1
+        size=$((size + $(stat -L -c %s "$f")))
+    done
+    [ ${#hex} -eq 192 ] || return 1
+    printf '%b' "$(echo "$hex" | sed 's/../\\x&/g')" | sha256sum | cut -c1-64
+    echo "$size"
+}
+
+# state_header FILE: what a state file's header says, as "magic kind
+# monitor image_hash image_size ram_size" (offsets: docs/snapshot-format.md).
+state_header() {
+    local f=$1
+    printf '%s %d %s %s %d %d\n' \
+        "$(head -c 7 "$f")" \
+        "$(od -An -tu4 -j16 -N4 "$f")" \
+        "$(dd if="$f" bs=1 skip=144 count=16 2>/dev/null | tr -d '\0')" \
+        "$(od -An -tx1 -j40 -N32 "$f" | tr -d ' \n')" \
+        "$(od -An -tu8 -j72 -N8 "$f")" \
+        "$(od -An -tu8 -j32 -N8 "$f")"
+}
+
+# is_state_of FILE IMAGE MEM: FILE is a qemu guest's state file made from
+# IMAGE, with MEM bytes of RAM.
+is_state_of() {
+    local have want
+    have=$(state_header "$1")
+    want="LVMSNAP 2 qemu $(image_identity "$2" | tr '\n' ' ')$3"
+    echo "header: $have"
+    [ "$have" = "$want" ] || { echo "expected: $want"; return 1; }
+}
+
+# no_temporaries DIR: no state file's temporary (".NAME.XXXXXX") is left.
+no_temporaries() {
+    local left
+    left=$(find "$1" -maxdepth 1 -name '.*.state.*')
+    [ -z "$left" ] || { echo "temporaries left: $left"; return 1; }
 }
 
 # ---- the images -----------------------------------------------------
@@ -206,33 +256,140 @@ t_pause_unpause() {
 }
 
 t_save_restore() {
-    local port state=$TMP/redis1.state
+    # The default save: the state file, then the guest is gone; a restore
+    # that names only the file brings it back (its image, RAM, name and
+    # ports from the file) where it was: the value SET before is there.
+    local port pid state=$TMP/redis1.state id
     port=$(host_port redis1)
+    pid=$(field redis1 pid)
     [[ $(redis "$port" "SET lightvm saved-value") == "+OK"* ]] || return 1
-    $LIGHTVM save redis1 "$state" || return 1
-    [ -s "$state" ] || return 1
-    ls "$TMP" | grep -q 'redis1.state.tmp' && { echo "temporary left"; return 1; }
-    # Saved guests stay paused; QEMU saves one again once it ran.
-    [ "$(field redis1 state)" = paused ] || return 1
-    expect_status 125 $LIGHTVM save redis1 "$state.again" 2>"$TMP/again" &&
-        one_line_error "$TMP/again" "still stopped by its last save" &&
-        [ ! -e "$state.again" ] || return 1
-    local id
-    # The saved guest's RAM: redis1 was made with -m 128M.
-    id=$($LIGHTVM restore "$state" -m 128M -p 0:6379 --name redis2 "$TMP/redis") ||
+    $LIGHTVM save --json redis1 "$state" >"$TMP/saved.json" || return 1
+    cat "$TMP/saved.json"
+    contains "$TMP/saved.json" "\"path\":\"$state\"" &&
+        contains "$TMP/saved.json" "\"bytes\":$(stat -c %s "$state")," || return 1
+    # Destroyed once saved, before the reply: no guest, no QEMU.
+    [ -z "$(field redis1 id)" ] || { guest_json redis1; return 1; }
+    alive "$pid" && { echo "QEMU $pid still runs"; return 1; }
+    no_temporaries "$TMP" && is_state_of "$state" "$TMP/redis" $((128 << 20)) ||
         return 1
+    id=$($LIGHTVM restore "$state") || return 1
     field "$id" pid >>"$QEMU_PIDS"
-    guest_json redis2 | grep -q '"restored":true' || return 1
-    wait_ready redis2 || return 1
-    exec 3<>"/dev/tcp/127.0.0.1/$(host_port redis2)"
+    [ "$(field redis1 id)" = "$id" ] && [ "$(field redis1 mem)" -eq $((128 << 20)) ] &&
+        [ "$(field redis1 image)" = "$TMP/redis" ] || { guest_json redis1; return 1; }
+    guest_json redis1 | grep -q '"restored":true' || return 1
+    wait_ready redis1 || return 1
+    port=$(host_port redis1)
+    exec 3<>"/dev/tcp/127.0.0.1/$port"
     printf 'GET lightvm\r\n' >&3
     local len value
     read -r -t 10 len <&3 && read -r -t 10 value <&3
     exec 3<&-
     echo "restored value: $value"
     [[ $value == "saved-value"* ]] || return 1
-    # The original goes on from where it was saved.
-    $LIGHTVM unpause redis1 && [[ $(redis "$port" PING) == "+PONG"* ]]
+    # And it goes on.
+    [[ $(redis "$port" "SET after restored") == "+OK"* ]]
+}
+
+t_save_leave_running() {
+    # --leave-running: the same guest (same QEMU) goes on running, and the
+    # file restores a second guest as it was at the save.
+    local port pid state=$TMP/running.state id value
+    port=$(host_port redis1)
+    pid=$(field redis1 pid)
+    [[ $(redis "$port" "SET during kept") == "+OK"* ]] || return 1
+    $LIGHTVM save --leave-running redis1 "$state" || return 1
+    guest_json redis1 | grep -q '"state":"running"' &&
+        [ "$(field redis1 pid)" = "$pid" ] || { guest_json redis1; return 1; }
+    [[ $(redis "$port" PING) == "+PONG"* ]] &&
+        [[ $(redis "$port" "SET during changed") == "+OK"* ]] || return 1
+    is_state_of "$state" "$TMP/redis" $((128 << 20)) || return 1
+    id=$($LIGHTVM restore --name redis2 "$state") || return 1
+    field "$id" pid >>"$QEMU_PIDS"
+    wait_ready redis2 || return 1
+    exec 3<>"/dev/tcp/127.0.0.1/$(host_port redis2)"
+    printf 'GET during\r\n' >&3
+    read -r -t 10 value <&3 && read -r -t 10 value <&3
+    exec 3<&-
+    echo "redis2: during=$value"
+    [[ $value == "kept"* ]] || return 1
+    # Two guests now, each with its own data.
+    exec 3<>"/dev/tcp/127.0.0.1/$port"
+    printf 'GET during\r\n' >&3
+    read -r -t 10 value <&3 && read -r -t 10 value <&3
+    exec 3<&-
+    echo "redis1: during=$value"
+    [[ $value == "changed"* ]]
+}
+
+t_save_paused() {
+    # A paused guest saved with --leave-running stays paused; QEMU saves
+    # it again only once it ran.
+    local port state=$TMP/paused.state
+    port=$(host_port redis1)
+    $LIGHTVM pause redis1 && $LIGHTVM save --leave-running redis1 "$state" ||
+        return 1
+    [ "$(field redis1 state)" = paused ] && [ -s "$state" ] || return 1
+    expect_status 125 $LIGHTVM save --leave-running redis1 "$state.again" \
+        2>"$TMP/again" &&
+        one_line_error "$TMP/again" "still stopped by its last save" &&
+        [ ! -e "$state.again" ] || return 1
+    $LIGHTVM unpause redis1 && [ "$(field redis1 state)" = running ] &&
+        [[ $(redis "$port" PING) == "+PONG"* ]]
+}
+
+t_save_force() {
+    # An existing state file is replaced only with --force.
+    local state=$TMP/redis1.state
+    cp "$state" "$TMP/before.state"
+    expect_status 125 $LIGHTVM save redis1 "$state" 2>"$TMP/exists" &&
+        one_line_error "$TMP/exists" "exists (use --force to replace it)" &&
+        cmp "$state" "$TMP/before.state" &&
+        [ "$(field redis1 state)" = running ] || return 1
+    $LIGHTVM save --force --leave-running redis1 "$state" || return 1
+    ! cmp -s "$state" "$TMP/before.state" &&
+        is_state_of "$state" "$TMP/redis" $((128 << 20)) &&
+        [ "$(field redis1 state)" = running ] && no_temporaries "$TMP"
+}
+
+t_restore_refusals() {
+    # The state of a redis guest with another image (the reported bug: it
+    # came up answering redis), another RAM size, or a NIC: refused in one
+    # line before QEMU starts; nothing is left.
+    local state=$TMP/redis1.state before guests
+    before=$($LIGHTVM list -q | sort)
+    guests=$(ls "$LIGHTVM_RUN_DIR/guests" | wc -l)
+    expect_status 125 $LIGHTVM restore --name wrong "$state" "$TMP/exit3" \
+        2>"$TMP/wrong" &&
+        one_line_error "$TMP/wrong" "the state was saved from another image: redis-server at $TMP/redis (sha256 $(image_identity "$TMP/redis" | head -n 1 | cut -c1-16)...), not sh at $TMP/exit3" ||
+        return 1
+    # The same app built again (Debian's kernel, zstd) is another image.
+    expect_status 125 $LIGHTVM restore --name wrong "$state" "$TMP/redis-stock" \
+        2>"$TMP/wrong2" &&
+        one_line_error "$TMP/wrong2" "saved from another image" || return 1
+    expect_status 125 $LIGHTVM restore --name wrong -m 256M "$state" \
+        2>"$TMP/mem" &&
+        one_line_error "$TMP/mem" "keeps its 128 MiB of memory (the state file's), not 256 MiB" ||
+        return 1
+    $API "$LIGHTVM_SOCKET" \
+        '{"op":"restore","name":"wrong","path":"'"$state"'","net":true,"ports":[]}' \
+        >"$TMP/api-net.out"
+    cat "$TMP/api-net.out"
+    grep -q '"ok":false' "$TMP/api-net.out" &&
+        contains "$TMP/api-net.out" "not supported when restoring a qemu guest" ||
+        return 1
+    [ "$($LIGHTVM list -q | sort)" = "$before" ] &&
+        [ -z "$(field wrong id)" ] &&
+        [ "$(ls "$LIGHTVM_RUN_DIR/guests" | wc -l)" -eq "$guests" ] ||
+        { $LIGHTVM list; ls "$LIGHTVM_RUN_DIR/guests"; return 1; }
+    # No QEMU was started for them: every QEMU in this suite's cgroups is
+    # a listed guest's.
+    local pid
+    for pid in $(cat $(suite_cgroups | sed 's|$|/cgroup.procs|') 2>/dev/null | sort -u); do
+        [ "$(ps -o comm= -p "$pid")" = qemu-system-x86 ] || continue
+        $LIGHTVM list --json | grep -q "\"pid\":$pid," ||
+            { echo "QEMU $pid is no guest's"; return 1; }
+    done
+    return 0
 }
 
 t_poweroff_exit() {
@@ -286,6 +443,10 @@ t_restart_kill9() {
         [[ $(redis "$port" PING) == "+PONG"* ]] || return 1
     $LIGHTVM unpause redis3 && [[ $(redis "$(host_port redis3)" PING) == "+PONG"* ]] ||
         return 1
+    # An adopted guest is saved too: its recipe was recorded, its image is
+    # read by its path.
+    $LIGHTVM save --leave-running redis1 "$TMP/adopted.state" &&
+        is_state_of "$TMP/adopted.state" "$TMP/redis" $((128 << 20)) || return 1
     $LIGHTVM poweroff redis3 &&
         [ "$($LIGHTVM wait redis3)" = "exited with status 0" ]
 }
@@ -407,25 +568,34 @@ t_bad_publish() {
         2>"$TMP/e4" && one_line_error "$TMP/e4" "--publish"
 }
 
-t_bad_save_proc_guest() {
+t_bad_restore_proc_state() {
+    # A proc guest's state restores under proc or kvm only.
     local id
     id=$($LIGHTVM create "$EXAMPLES/idle/idle.elf") || return 1
-    expect_status 125 $LIGHTVM save "$id" "$TMP/proc.state" 2>"$TMP/e5" &&
-        one_line_error "$TMP/e5" "not supported for the proc monitor" &&
-        [ ! -e "$TMP/proc.state" ] && $LIGHTVM destroy "$id" >/dev/null
+    $LIGHTVM save "$id" "$TMP/proc.state" || return 1
+    expect_status 125 $LIGHTVM restore --monitor qemu "$TMP/proc.state" \
+        "$TMP/redis" 2>"$TMP/e5" &&
+        one_line_error "$TMP/e5" "holds a proc guest: it restores under proc or kvm, not qemu" &&
+        [ -z "$($LIGHTVM list -q)" ]
 }
 
 t_bad_restore_proc() {
     expect_status 125 $LIGHTVM restore --monitor proc "$TMP/redis1.state" \
         "$EXAMPLES/idle/idle.elf" 2>"$TMP/e6" &&
-        one_line_error "$TMP/e6" "not supported"
+        one_line_error "$TMP/e6" "holds a qemu guest: it restores under qemu only"
 }
 
 t_bad_restore_garbage() {
-    # Not a saved state: QEMU refuses it; the guest never existed.
+    # Not a state file: refused before anything is made, in one line; a
+    # raw QEMU stream (what older versions saved) says so.
     head -c 4096 /dev/urandom >"$TMP/garbage.state"
     expect_status 125 $LIGHTVM restore "$TMP/garbage.state" "$TMP/redis" \
-        2>"$TMP/e7" && one_line_error "$TMP/e7" "" &&
+        2>"$TMP/e7" && one_line_error "$TMP/e7" "not a lightvm state file" ||
+        return 1
+    { printf 'QEVM\0\0\0\3'; head -c 4096 /dev/zero; } >"$TMP/raw.state"
+    expect_status 125 $LIGHTVM restore "$TMP/raw.state" "$TMP/redis" \
+        2>"$TMP/e7b" &&
+        one_line_error "$TMP/e7b" "not a lightvm state file (a raw QEMU migration stream" &&
         [ -z "$($LIGHTVM list -q)" ] &&
         [ -z "$(ls "$LIGHTVM_RUN_DIR/guests")" ]
 }
@@ -445,17 +615,21 @@ t_bad_save_unwritable() {
 }
 
 t_save_never_replaces() {
-    # A file at the save's path, there before or made while it ran, is
-    # never replaced: one line, the file as it was, the guest running on.
+    # A file at the save's path is never replaced without --force: one
+    # line, the file as it was, the guest running on, nothing left; a
+    # symlink there is not followed either.
     local id
     id=$(create_redis redis5) || return 1
     wait_ready redis5 || return 1
     echo keep >"$TMP/existing.state"
+    ln -s "$TMP/existing.state" "$TMP/link.state"
     expect_status 125 $LIGHTVM save redis5 "$TMP/existing.state" 2>"$TMP/e10" &&
         one_line_error "$TMP/e10" "exists" &&
-        [ "$(cat "$TMP/existing.state")" = keep ] &&
+        expect_status 125 $LIGHTVM save redis5 "$TMP/link.state" 2>"$TMP/e11" &&
+        one_line_error "$TMP/e11" "exists" &&
+        [ "$(cat "$TMP/existing.state")" = keep ] && [ -L "$TMP/link.state" ] &&
         [ "$(field redis5 state)" = running ] &&
-        ! ls "$TMP"/existing.state.tmp-* 2>/dev/null &&
+        no_temporaries "$TMP" &&
         $LIGHTVM destroy redis5 >/dev/null
 }
 
@@ -499,6 +673,10 @@ check boots_client_files t_boots_client_files
 check console_log t_console_log
 check pause_unpause t_pause_unpause
 check save_restore t_save_restore
+check save_leave_running t_save_leave_running
+check save_paused t_save_paused
+check save_force t_save_force
+check restore_refusals t_restore_refusals
 check poweroff_exit t_poweroff_exit
 check app_exit_status t_app_exit_status
 check restart_kill9 t_restart_kill9
@@ -511,7 +689,7 @@ check bad_image_missing t_bad_image_missing
 check bad_not_an_image t_bad_not_an_image
 check bad_args_for_qemu t_bad_args_for_qemu
 check bad_publish t_bad_publish
-check bad_save_proc_guest t_bad_save_proc_guest
+check bad_restore_proc_state t_bad_restore_proc_state
 check bad_restore_proc t_bad_restore_proc
 check bad_restore_garbage t_bad_restore_garbage
 check bad_restore_missing t_bad_restore_missing

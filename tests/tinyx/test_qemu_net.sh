@@ -165,13 +165,18 @@ t_other_bridge_and_refusals() {
     contains "$TMP/ports.err" "exclude each other" &&
         [ "$(wc -l <"$TMP/ports.err")" -eq 1 ] || return 1
     $API "$LIGHTVM_SOCKET" \
-        '{"op":"restore","monitor":"qemu","image":"'"$TMP/redis"'","path":"'"$TMP/none.state"'","net":true}' \
         '{"op":"create","monitor":"qemu","image":"'"$TMP/redis"'","net":{"dhcp":true}}' \
         >"$TMP/api.out"
     cat "$TMP/api.out"
-    [ "$(grep -c '"ok":false' "$TMP/api.out")" -eq 2 ] &&
-        contains "$TMP/api.out" "not supported when restoring" &&
+    [ "$(grep -c '"ok":false' "$TMP/api.out")" -eq 1 ] &&
         contains "$TMP/api.out" "DHCP is not supported for qemu guests" || return 1
+    # A guest with a NIC on a bridge could not be restored (QEMU restores
+    # the NIC, a restore gets no tap): it is not saved, nor destroyed.
+    ! $LIGHTVM save rn2 "$TMP/rn2.state" 2>"$TMP/save.err" || return 1
+    cat "$TMP/save.err"
+    contains "$TMP/save.err" "has a NIC on a bridge" &&
+        [ "$(wc -l <"$TMP/save.err")" -eq 1 ] && [ ! -e "$TMP/rn2.state" ] &&
+        [ "$(field rn2 state)" = running ] || return 1
     [ "$($LIGHTVM list -q | wc -l)" -eq 2 ] || { $LIGHTVM list; return 1; }
     # Only the two guests' taps and leases exist.
     [ "$(nsx ip -o link show master lvm0 | grep -c ' lvt')" -eq 1 ] &&

@@ -1,9 +1,11 @@
 /*
- * qemu_image.c: boot settings for a Tinyx image (see qemu_image.h).
+ * qemu_image.c: boot settings and the identity of a Tinyx image (see
+ * qemu_image.h).
  */
 #include "toolstack/qemu/qemu_image.h"
 
 #include <errno.h>
+#include <openssl/evp.h>
 #include <poll.h>
 #include <string.h>
 #include <time.h>
@@ -71,4 +73,22 @@ int qemu_vm_wait_answer(struct qemu_vm *vm, const struct tinyx_manifest *m,
                        "guest %s: port %u does not answer "
                        "on %s:%u",
                        vm->name, m->health_port, addr, port);
+}
+
+int tinyx_image_identity(const void *manifest, size_t len, int kernel_fd,
+                         int initrd_fd, uint8_t hash[SNAP_HASH_LEN],
+                         uint64_t *size, struct lvm_err *err)
+{
+    uint8_t parts[3][SNAP_HASH_LEN];
+    uint64_t kernel_size, initrd_size;
+    if (!EVP_Digest(manifest, len, parts[0], NULL, EVP_sha256(), NULL))
+        return lvm_err_set(err, EIO, "SHA-256 of the image's manifest");
+    if (snap_hash_file(kernel_fd, parts[1], &kernel_size, err) < 0)
+        return lvm_err_wrap(err, "the image's kernel");
+    if (snap_hash_file(initrd_fd, parts[2], &initrd_size, err) < 0)
+        return lvm_err_wrap(err, "the image's initramfs");
+    if (!EVP_Digest(parts, sizeof parts, hash, NULL, EVP_sha256(), NULL))
+        return lvm_err_set(err, EIO, "SHA-256 of the image's identity");
+    *size = (uint64_t)len + kernel_size + initrd_size;
+    return 0;
 }
