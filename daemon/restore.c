@@ -127,19 +127,15 @@ int restore_prepare(struct daemon *d, const struct creds *cr,
     q->count = r->count;
     if (r->op == OP_CLONE)
         snprintf(q->name, sizeof q->name, "%s", r->name);
-    int qemu = !strcmp(q->monitor, "qemu");
-    if (x->info.kind == SNAP_KIND_QEMU) {
-        if (!qemu)
-            FAIL("invalid",
-                 "%s holds a qemu guest: it restores under qemu "
-                 "only",
-                 r->path);
-        return 0; /* the qemu monitor reads its blob itself */
-    }
-    if (qemu)
-        FAIL("invalid",
-             "%s holds a %s guest: it restores under proc or kvm, not qemu",
-             r->path, x->info.monitor);
+    /* The state file's kind decides where it may go. */
+    const struct vm_monitor *mon = vm_monitor_find(d, q->monitor, err);
+    if (!mon)
+        goto fail;
+    if (mon->state_kind != x->info.kind)
+        FAIL("invalid", "%s holds a %s guest: it cannot be restored under %s",
+             r->path, x->info.monitor, mon->name);
+    if (x->info.kind != SNAP_KIND_UNIKERNEL)
+        return 0; /* its monitor reads the rest itself */
     if (q->mem && q->mem != x->info.ram_size)
         FAIL("invalid", "a restored guest keeps its %llu KiB of memory",
              (unsigned long long)(x->info.ram_size >> 10));

@@ -36,7 +36,9 @@
 #include <jansson.h>
 
 struct vm_monitor {
-    const char *name; /* as in --monitor NAME */
+    const char *name;    /* as in --monitor NAME */
+    unsigned state_kind; /* the kind of state file it saves and restores
+                            (enum snap_kind) */
     /* Create the guest (r) asks for, or restore it (r->op == OP_RESTORE)
      * from r->path, as (w)'s client, and answer (w) with {"guest": ...}
      * or the error. (fd): what came with the request, or -1; consumed. */

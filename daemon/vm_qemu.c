@@ -6,6 +6,7 @@
  * Creation is in vm_qemu_create.c; see vm_qemu.h for what is where.
  */
 #include "daemon/vm_qemu.h"
+#include "toolstack/snapfile.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -484,6 +485,7 @@ static void qemu_release(struct daemon *d, struct vm *v)
 
 const struct vm_monitor vm_monitor_qemu = {
     .name = "qemu",
+    .state_kind = SNAP_KIND_QEMU,
     .create = qvm_create,
     .live = qemu_live,
     .cgroup = qemu_cgroup,

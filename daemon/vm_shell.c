@@ -630,8 +630,9 @@ static json_t *shell_record(const struct vm *v)
         json_object_set(o, "recipe", svm(v)->recipe);
     const struct cached_image *ci = svm(v)->img;
     if (ci)
-        json_object_set_new(o, "image_key", image_key(ci->dev, ci->ino,
-                                                      ci->size, ci->mtime_ns));
+        json_object_set_new(
+            o, "image_key",
+            image_key(ci->dev, ci->ino, ci->size, ci->mtime_ns));
     return o;
 }
 
@@ -783,12 +784,12 @@ static void shell_recover(struct daemon *d, struct vm *v, json_t *cfg,
 
 #define SHELL_MONITOR(NAME, CREATE)                                            \
     {                                                                          \
-        .name = NAME, .create = CREATE, .live = shell_live,                    \
-        .cgroup = shell_cgroup, .event = shell_event, .pause = shell_pause,    \
-        .control = shell_control, .kill = shell_kill, .save = shell_save,      \
-        .clone = shell_clone, .tick = shell_tick, .describe = shell_describe,  \
-        .record = shell_record, .recover = shell_recover,                      \
-        .release = svm_release,                                                \
+        .name = NAME, .state_kind = SNAP_KIND_UNIKERNEL, .create = CREATE,     \
+        .live = shell_live, .cgroup = shell_cgroup, .event = shell_event,      \
+        .pause = shell_pause, .control = shell_control, .kill = shell_kill,    \
+        .save = shell_save, .clone = shell_clone, .tick = shell_tick,          \
+        .describe = shell_describe, .record = shell_record,                    \
+        .recover = shell_recover, .release = svm_release,                      \
     }
 
 const struct vm_monitor vm_monitor_proc = SHELL_MONITOR("proc", proc_create);

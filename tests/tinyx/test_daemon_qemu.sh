@@ -575,14 +575,14 @@ t_bad_restore_proc_state() {
     $LIGHTVM save "$id" "$TMP/proc.state" || return 1
     expect_status 125 $LIGHTVM restore --monitor qemu "$TMP/proc.state" \
         "$TMP/redis" 2>"$TMP/e5" &&
-        one_line_error "$TMP/e5" "holds a proc guest: it restores under proc or kvm, not qemu" &&
+        one_line_error "$TMP/e5" "holds a proc guest: it cannot be restored under qemu" &&
         [ -z "$($LIGHTVM list -q)" ]
 }
 
 t_bad_restore_proc() {
     expect_status 125 $LIGHTVM restore --monitor proc "$TMP/redis1.state" \
         "$EXAMPLES/idle/idle.elf" 2>"$TMP/e6" &&
-        one_line_error "$TMP/e6" "holds a qemu guest: it restores under qemu only"
+        one_line_error "$TMP/e6" "holds a qemu guest: it cannot be restored under"
 }
 
 t_bad_restore_garbage() {

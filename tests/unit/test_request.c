@@ -80,7 +80,7 @@ static void test_simple_ops(void **state)
     assert_int_equal(r.tag, -5);
 }
 
-/* The qemu monitor's operations: save a guest, restore one. */
+/* Snapshots: save a guest, restore one, clone one. */
 static void test_save_restore(void **state)
 {
     (void)state;
@@ -91,6 +91,30 @@ static void test_save_restore(void **state)
     assert_int_equal(r.op, OP_SAVE);
     assert_string_equal(r.target, "web");
     assert_string_equal(r.path, "/s/web.state");
+    assert_int_equal(r.force, 0);
+    assert_int_equal(r.leave_running, 0);
+    assert_int_equal(parse("{\"op\":\"save\",\"id\":\"w\",\"path\":\"/s\","
+                           "\"force\":true,\"leave_running\":true}",
+                           &r),
+                     0);
+    assert_int_equal(r.force, 1);
+    assert_int_equal(r.leave_running, 1);
+    /* A restore may name no image: the state file's recipe does. */
+    assert_int_equal(parse("{\"op\":\"restore\",\"path\":\"/s\"}", &r), 0);
+    assert_string_equal(r.image, "");
+    assert_non_null(r.json); /* kept, to merge with the recipe */
+    request_free(&r);
+    assert_null(r.json);
+    assert_int_equal(parse("{\"op\":\"clone\",\"id\":\"web\",\"count\":"
+                           "100,\"name\":\"fn\"}",
+                           &r),
+                     0);
+    assert_int_equal(r.op, OP_CLONE);
+    assert_int_equal(r.count, 100);
+    assert_string_equal(r.name, "fn");
+    assert_int_equal(parse("{\"op\":\"clone\",\"path\":\"/s/x\"}", &r), 0);
+    assert_int_equal(r.count, 1);
+    assert_string_equal(r.path, "/s/x");
     assert_int_equal(
         parse("{\"op\":\"restore\",\"path\":\"/s/web.state\",\"image\":"
               "\"/img/redis\",\"monitor\":\"qemu\",\"mem\":134217728,"
@@ -159,8 +183,18 @@ static void test_refusals(void **state)
             "unknown_field", "'mem'");
     refused("{\"op\":\"restore\",\"image\":\"/x\"}", "bad_request",
             "missing field 'path'");
-    refused("{\"op\":\"restore\",\"path\":\"/s\"}", "bad_request",
-            "missing field 'image'");
+    refused("{\"op\":\"save\",\"id\":\"a\",\"path\":\"/x\",\"force\":1}",
+            "bad_request", "'force' must be true or false");
+    refused("{\"op\":\"clone\",\"count\":2}", "bad_request",
+            "a guest ('id') or a state file ('path')");
+    refused("{\"op\":\"clone\",\"id\":\"a\",\"path\":\"/x\"}", "bad_request",
+            "one of them");
+    refused("{\"op\":\"clone\",\"id\":\"a\",\"count\":0}", "bad_request",
+            "'count' must be 1..1000");
+    refused("{\"op\":\"clone\",\"id\":\"a\",\"count\":1001}", "bad_request",
+            "'count'");
+    refused("{\"op\":\"clone\",\"id\":\"a\",\"image\":\"/x\"}", "unknown_field",
+            "'image'");
     refused("{\"op\":\"create\",\"image\":\"/x\",\"ports\":\"0:80\"}",
             "bad_request", "'ports'");
     refused("{\"op\":\"create\",\"image\":\"/x\",\"ports\":[80]}",
