@@ -126,10 +126,10 @@ int cmd_save(int argc, char **argv)
         return CLI_EXIT_ERROR;
     }
     if (json) {
-        json_t *o = json_pack("{s:s, s:I, s:I, s:f, s:b}", "path", path,
-                              "bytes", (json_int_t)s.bytes, "pages",
-                              (json_int_t)s.pages, "save_ms", s.save_ms,
-                              "running", so.leave_running);
+        json_t *o =
+            json_pack("{s:s, s:I, s:I, s:f, s:b}", "path", path, "bytes",
+                      (json_int_t)s.bytes, "pages", (json_int_t)s.pages,
+                      "save_ms", s.save_ms, "running", so.leave_running);
         cli_print_json(o);
     }
     return 0;
@@ -226,8 +226,7 @@ int cmd_clone(int argc, char **argv)
             errno = 0;
             count = strtoul(optarg, &end, 10);
             if (errno || *end || !*optarg || count < 1 || count > 1000) {
-                cli_msg("--count: '%s' is not a number from 1 to 1000",
-                        optarg);
+                cli_msg("--count: '%s' is not a number from 1 to 1000", optarg);
                 return CLI_EXIT_USAGE;
             }
             break;
@@ -258,9 +257,10 @@ int cmd_clone(int argc, char **argv)
     struct lightvm_error e;
     e.code[0] = 0;
     unsigned n = 0;
-    int rc = lightvm_clone(cl, is_file ? NULL : cli_guest_ref(what, ref, sizeof ref),
-                           is_file ? path : NULL, (unsigned)count, name, gs,
-                           (unsigned)count, &n, &e);
+    int rc =
+        lightvm_clone(cl, is_file ? NULL : cli_guest_ref(what, ref, sizeof ref),
+                      is_file ? path : NULL, (unsigned)count, name, gs,
+                      (unsigned)count, &n, &e);
     lightvm_close(cl);
     if (rc == 0 && json) {
         json_t *a = json_array();
@@ -273,8 +273,8 @@ int cmd_clone(int argc, char **argv)
     }
     free(gs);
     if (rc < 0 || n < count) {
-        cli_msg("clone %s: %s%s", what,
-                rc == 0 ? "only some started: " : "", e.message);
+        cli_msg("clone %s: %s%s", what, rc == 0 ? "only some started: " : "",
+                e.message);
         return CLI_EXIT_ERROR;
     }
     return 0;

@@ -463,8 +463,8 @@ int lightvm_clone(struct lightvm *c, const char *id, const char *path,
     *n = 0;
     if (!id == !path)
         return fail(e, "bad_request", "clone a guest or a state file");
-    json_t *r = json_pack("{s:s, s:I}", "op", "clone", "count",
-                          (json_int_t)count);
+    json_t *r =
+        json_pack("{s:s, s:I}", "op", "clone", "count", (json_int_t)count);
     json_object_set_new(r, id ? "id" : "path", json_string(id ? id : path));
     if (name)
         json_object_set_new(r, "name", json_string(name));

@@ -243,18 +243,17 @@ static void restore_request(struct daemon *d, struct client *c,
     if (vm_policy_apply(d, c, &x->req, &err) < 0) {
         if (fd >= 0)
             close(fd);
-        server_reply(d, c,
-                     err.code == EPERM
-                         ? api_error(r, "denied", err.msg)
-                         : api_error(r, "failed",
-                                     lvm_err_str(&err, buf, sizeof buf)));
+        server_reply(
+            d, c,
+            err.code == EPERM
+                ? api_error(r, "denied", err.msg)
+                : api_error(r, "failed", lvm_err_str(&err, buf, sizeof buf)));
     } else if (r->op == OP_RESTORE) {
         vm_create(d, c, &x->req, fd);
     } else {
         if (fd >= 0)
             close(fd);
-        const struct vm_monitor *mon =
-            vm_monitor_find(d, x->req.monitor, &err);
+        const struct vm_monitor *mon = vm_monitor_find(d, x->req.monitor, &err);
         struct waiter *w = mon && mon->clone ? vm_waiter_new(d, c, r) : NULL;
         if (w)
             mon->clone(d, NULL, w, &x->req);

@@ -50,8 +50,7 @@ static const char *const restore_fields[] = {
 static const char *const save_fields[] = {"id", "path", "force",
                                           "leave_running", NULL};
 /* clone: a guest ("id") or a state file ("path"); "name" their stem */
-static const char *const clone_fields[] = {"id", "path", "count", "name",
-                                           NULL};
+static const char *const clone_fields[] = {"id", "path", "count", "name", NULL};
 static const char *const list_fields[] = {"offset", "limit", "stats", NULL};
 static const char *const no_fields[] = {NULL};
 
@@ -344,8 +343,8 @@ static int parse_create(json_t *o, struct request *r, const char **code,
                         struct lvm_err *err)
 {
     /* A restore may take its image from the state file's recipe. */
-    if (get_string(o, "image", r->image, sizeof r->image,
-                   r->op == OP_CREATE, code, err) < 0 ||
+    if (get_string(o, "image", r->image, sizeof r->image, r->op == OP_CREATE,
+                   code, err) < 0 ||
         get_string(o, "argv0", r->argv0, sizeof r->argv0, 0, code, err) < 0 ||
         get_name(o, r, code, err) < 0 ||
         get_string(o, "monitor", r->monitor, sizeof r->monitor, 0, code, err) <

@@ -25,17 +25,16 @@ static json_t *merged_request(const struct request *r,
                               struct lvm_err *err)
 {
     json_error_t je;
-    json_t *o = in->config_len
-                    ? json_loadb(in->config, in->config_len, 0, &je)
-                    : json_object();
+    json_t *o = in->config_len ? json_loadb(in->config, in->config_len, 0, &je)
+                               : json_object();
     if (!o || !json_is_object(o)) {
         json_decref(o);
         *code = "invalid";
         lvm_err_set(err, 0, "the state file's recipe is not a JSON object");
         return NULL;
     }
-    static const char *const drop[] = {"op", "tag", "path", "console", "id",
-                                       "count"};
+    static const char *const drop[] = {"op",      "tag", "path",
+                                       "console", "id",  "count"};
     for (size_t i = 0; i < sizeof drop / sizeof drop[0]; i++)
         json_object_del(o, drop[i]);
     if (r->op == OP_RESTORE && r->json) {
@@ -121,8 +120,9 @@ int restore_prepare(struct daemon *d, const struct creds *cr,
     int qemu = !strcmp(q->monitor, "qemu");
     if (x->info.kind == SNAP_KIND_QEMU) {
         if (!qemu)
-            FAIL("invalid", "%s holds a qemu guest: it restores under qemu "
-                            "only",
+            FAIL("invalid",
+                 "%s holds a qemu guest: it restores under qemu "
+                 "only",
                  r->path);
         return 0; /* the qemu monitor reads its blob itself */
     }
@@ -147,9 +147,9 @@ int restore_prepare(struct daemon *d, const struct creds *cr,
         FAIL("failed", "out of memory");
     }
     *x->base = (struct snap_base){ram, 1};
-    x->resume = (struct guest_resume){
-        ram, &x->info.status,
-        r->op == OP_CLONE ? LVM_RESUME_CLONED : LVM_RESUME_RESTORED};
+    x->resume = (struct guest_resume){ram, &x->info.status,
+                                      r->op == OP_CLONE ? LVM_RESUME_CLONED
+                                                        : LVM_RESUME_RESTORED};
     q->resume = &x->resume;
     q->base = x->base;
     free(text);

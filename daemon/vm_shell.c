@@ -23,7 +23,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-
 /* ---- create --------------------------------------------------------------- */
 
 /* Open what the request names, as the client: its image and its block
@@ -214,9 +213,8 @@ static int same_image(struct cached_image *ci, const struct request *r,
                        "the state was saved from another image: it needs "
                        "%s (sha256 %.16s..., %llu bytes), %s is sha256 "
                        "%.16s... (%llu bytes)",
-                       in->image_name, want,
-                       (unsigned long long)in->image_size, r->image, have,
-                       (unsigned long long)ci->size);
+                       in->image_name, want, (unsigned long long)in->image_size,
+                       r->image, have, (unsigned long long)ci->size);
 }
 
 /* Start the guest (v) describes in a shell; (code) says what kind of

@@ -332,8 +332,8 @@ static void start_clones(struct daemon *d, struct waiter *w,
         memcpy(r, base_req, sizeof *r);
         clone_name(d, w->c->cr.uid, stem, &k, r->name);
         const struct vm_monitor *mon = vm_monitor_find(d, r->monitor, &err);
-        struct vm *v = mon ? shell_make(d, &w->c->cr, r, -1, mon, &code, &err)
-                           : NULL;
+        struct vm *v =
+            mon ? shell_make(d, &w->c->cr, r, -1, mon, &code, &err) : NULL;
         if (!mon)
             code = "invalid";
         if (!v)
@@ -349,10 +349,9 @@ static void start_clones(struct daemon *d, struct waiter *w,
     }
     json_t *o = json_pack("{s:o}", "guests", guests);
     if (n < base_req->count) /* some started: say why the rest did not */
-        json_object_set_new(
-            o, "error",
-            json_pack("{s:s, s:s}", "code", code, "message",
-                      lvm_err_str(&err, buf, sizeof buf)));
+        json_object_set_new(o, "error",
+                            json_pack("{s:s, s:s}", "code", code, "message",
+                                      lvm_err_str(&err, buf, sizeof buf)));
     vm_op_done(d, w, NULL, NULL, o);
 }
 

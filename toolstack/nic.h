@@ -34,9 +34,9 @@ struct guest_net_spec {
     uint8_t want_mac[6];      /* this MAC for the first NIC (a restored
                                  guest keeps its own), if have_mac */
     int have_mac;
-    int no_filter;            /* no anti-spoofing filter (see netguard.h) */
-    const char *run_dir;      /* leases live under it (set by guest_start) */
-    struct netdev *nd;        /* a netlink session to borrow, or NULL */
+    int no_filter;       /* no anti-spoofing filter (see netguard.h) */
+    const char *run_dir; /* leases live under it (set by guest_start) */
+    struct netdev *nd;   /* a netlink session to borrow, or NULL */
     /* The bridge, already made sure of (with NAT and the filter table, as
      * asked) by the caller, e.g. a daemon at start; NULL: done here. */
     const struct netdev_bridge *ready;

@@ -147,12 +147,11 @@ int plan_guest_memory(struct plan_builder *b, const struct image *img,
  * (ANON) when it boots, or the saved RAM's pages copy-on-write (fd index
  * (ram)) when it is restored. Read-only segments always come from the
  * image's template: a state file names the image it needs. */
-static struct lvm_plan_map writable_map(uint64_t lo, uint64_t hi,
-                                        uint32_t prot, int ram)
+static struct lvm_plan_map writable_map(uint64_t lo, uint64_t hi, uint32_t prot,
+                                        int ram)
 {
     if (ram < 0)
-        return (struct lvm_plan_map){lo, hi - lo, 0, prot, LVM_MAP_ANON, -1,
-                                     0};
+        return (struct lvm_plan_map){lo, hi - lo, 0, prot, LVM_MAP_ANON, -1, 0};
     return (struct lvm_plan_map){
         lo, hi - lo, lo - LVM_RAM_BASE, prot, LVM_MAP_FILE_PRIVATE, ram, 0};
 }
@@ -203,8 +202,8 @@ int plan_memory(struct plan_builder *b, const struct image *img,
             return -1;
     }
     const uint32_t rw = PROT_READ | PROT_WRITE;
-    if (add_map(b, writable_map(lay->heap_start, lay->heap_end, rw, ram),
-                err) < 0 ||
+    if (add_map(b, writable_map(lay->heap_start, lay->heap_end, rw, ram), err) <
+            0 ||
         add_map(b, writable_map(lay->stack_bottom, lay->stack_top, rw, ram),
                 err) < 0)
         return -1;

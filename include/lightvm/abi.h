@@ -181,8 +181,8 @@ struct lvm_status {
     char message[256];  /* abort message, NUL-terminated */
     /* Written by the toolstack before a restored guest runs, read (and
      * the seed erased) by the SDK at its resume entry. */
-    uint32_t resume_flags; /* LVM_RESUME_*: why the guest is resumed */
-    uint32_t resume_count; /* restores and clones this guest has had */
+    uint32_t resume_flags;   /* LVM_RESUME_*: why the guest is resumed */
+    uint32_t resume_count;   /* restores and clones this guest has had */
     uint8_t resume_seed[32]; /* fresh entropy: a restored or cloned guest
                                 never repeats another's random numbers */
 };
@@ -193,7 +193,8 @@ struct lvm_status {
 
 /* status.resume_flags */
 #define LVM_RESUME_RESTORED (1u << 0) /* from a saved state (or migrated) */
-#define LVM_RESUME_CLONED (1u << 1)   /* one of several copies: new id,
+#define LVM_RESUME_CLONED                                                      \
+    (1u << 1) /* one of several copies: new id,
                                          name, MAC and address */
 
 /* ---- Hypercalls ----------------------------------------------------------- */
