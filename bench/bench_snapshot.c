@@ -18,8 +18,8 @@
  * lat prints "WHAT,RUNNING,ROUND,MS" lines (WHAT prefixed "idle_" for
  * the idle guest). Each guest (snapday, snapidle) is saved left running,
  * cloned as it runs, saved (and so destroyed) and restored, and cloned
- * from its state file, every round; each clone is destroyed before the
- * next step. A restored or cloned guest's first instruction is its
+ * from its state file, every round, and a fresh guest of its image is
+ * created for comparison; each clone is destroyed before the next step. A restored or cloned guest's first instruction is its
  * status page's clock (first_insn_ns in the API), set when it runs
  * again. lightvmd's pool is let fill up before each round. mem prints
  * "GUESTS,PSS_KIB,CGROUP_KIB" for the guests whose names start with
@@ -235,6 +235,29 @@ static void clone_once(const struct bguest *g, int path, int running, int round)
     clone_id[0] = 0;
 }
 
+/* A fresh guest of (g)'s image, for comparison: its reply and first
+ * instruction timed; then destroyed. */
+static void create_once(const struct bguest *g, int running, int round)
+{
+    char mem[64] = "";
+    if (g->mem_mib)
+        snprintf(mem, sizeof mem, ",\"mem\":%llu",
+                 (unsigned long long)g->mem_mib << 20);
+    uint64_t t0 = now_ns();
+    json_t *o = call("{\"op\":\"create\",\"image\":\"%s\",\"name\":"
+                     "\"snapfresh\"%s%s}",
+                     g->image, g->net ? ",\"net\":true" : "", mem);
+    uint64_t t1 = now_ns();
+    snprintf(
+        clone_id, sizeof clone_id, "%s",
+        json_string_value(json_object_get(json_object_get(o, "guest"), "id")));
+    json_decref(o);
+    out(g, "create_reply", running, round, ms_since(t0, t1));
+    out(g, "create_first", running, round, wait_first(clone_id, t0));
+    json_decref(call("{\"op\":\"destroy\",\"id\":\"%s\"}", clone_id));
+    clone_id[0] = 0;
+}
+
 /* One round of guest (g): save left running, clone of it, save and
  * restore, clone of the file, and as commands (cli) save and restore. */
 static void guest_round(const struct bguest *g, const char *cli, int running,
@@ -280,6 +303,8 @@ static void guest_round(const struct bguest *g, const char *cli, int running,
     out(g, "restore_first", running, i, wait_first(g->name, a0));
 
     clone_once(g, 1, running, i);
+
+    create_once(g, running, i);
 
     if (!cli)
         return;

@@ -194,6 +194,8 @@ clone_guest_reply|clone of the running guest: request to reply
 clone_guest_first|clone of the running guest: request to first instruction
 clone_file_reply|clone of the state file: request to reply
 clone_file_first|clone of the state file: request to first instruction
+create_reply|(for comparison) create: request to reply
+create_first|(for comparison) create: request to first instruction
 save_cli|\`lightvm save -f\` from a shell (then destroyed)
 restore_cli|\`lightvm restore -q\` from a shell"
 ROWS="spawn_noop|posix_spawn + wait: static no-op (musl)
@@ -220,7 +222,8 @@ echo "(\`$BUILD/bench/bench_snapshot\`, liblightvm's raw calls). Each round, one
 echo "another: the two spawns; for each guest, a save with the guest left"
 echo "running, a clone of the running guest, a save (the guest is destroyed)"
 echo "and a restore of that file, a clone of the file, the same save and"
-echo "restore as \`lightvm\` commands; CRIU. Each clone is destroyed before the next step, and the"
+echo "restore as \`lightvm\` commands, and for comparison a create of a fresh"
+echo "guest of the same image; CRIU. Each clone is destroyed before the next step, and the"
 echo "pool is let fill up before each round. The first instruction is the"
 echo "guest's own clock in its status page (\`first_insn_ns\` in the API),"
 echo "which a restored or cloned guest sets when it runs again; it may come"
@@ -258,7 +261,7 @@ for g in $levels; do printf -- "---:|---:|"; done
 echo "---:|"
 TARGET_KEYS="save_keep_api save_keep_tmpfs_api save_keep_tmpfs_daemon save_api
     save_daemon restore_reply restore_first
-    clone_guest_first clone_file_first save_cli restore_cli"
+    clone_guest_first clone_file_first create_first save_cli restore_cli"
 for key in $TARGET_KEYS $(sed 's/[a-z_]\+/idle_&/g' <<<"$TARGET_KEYS") criu_dump criu_restore; do
     [ "$(stats "$key" "$first_level" | cut -d' ' -f3)" = 0 ] && continue
     printf "| %s |" "$(grep "^$key|" <<<"$ROWS" | cut -d'|' -f2)"
@@ -320,7 +323,7 @@ echo "![median latency against guests running](snapshot.png)"
 # measured.
 PLOT=""
 for key in spawn_noop spawn_noop-glibc save_keep_api save_keep_tmpfs_api \
-    save_api restore_first clone_guest_first clone_file_first idle_save_api \
+    save_api restore_first clone_guest_first clone_file_first create_first idle_save_api \
     idle_restore_first idle_clone_file_first criu_dump criu_restore; do
     [ "$(stats "$key" "$first_level" | cut -d' ' -f3)" = 0 ] || PLOT="$PLOT $key"
 done
