@@ -96,6 +96,16 @@ static void cleanup(void)
     }
 }
 
+/* Stopped from outside: the paused process goes too (its guests are
+ * the script's to destroy, with everything else lightvmd has). */
+static void on_signal(int sig)
+{
+    (void)sig;
+    if (paused_pid > 0)
+        kill(paused_pid, SIGKILL);
+    _exit(1);
+}
+
 static _Noreturn void die(const char *fmt, ...)
 {
     va_list ap;
@@ -396,6 +406,8 @@ static int lat(int argc, char **argv)
     /* CRIU's restored process is its child, and becomes ours when it
      * exits: reaped here, its pid free again for the next restore. */
     prctl(PR_SET_CHILD_SUBREAPER, 1);
+    signal(SIGTERM, on_signal);
+    signal(SIGINT, on_signal);
     char cdir[4096];
     snprintf(cdir, sizeof cdir, "%s/criu", dir);
     add_guest("snapday", "", argv[optind + 1], 1, 0, dir, tmpdir);

@@ -44,8 +44,13 @@ if [ -z "${LIGHTVM_RUN_DIR:-}" ]; then
 fi
 export LIGHTVM_RUN_DIR LIGHTVM_SOCKET=$LIGHTVM_RUN_DIR/lightvmd.sock
 DPID=
+HPID=
 cleanup() {
     set +e
+    if [ -n "$HPID" ]; then
+        kill "$HPID" 2>/dev/null
+        wait "$HPID" 2>/dev/null
+    fi
     if [ -n "$DPID" ]; then
         "$L" destroy $("$L" list -q 2>/dev/null) >/dev/null 2>&1
         kill "$DPID" 2>/dev/null
@@ -75,8 +80,9 @@ nsx() { nsenter --net=/run/netns/"$NS" "$@"; }
 nsx ip link set lo up
 nsx "$L" net up >/dev/null
 LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
-nsx "$PWD/$BUILD/bin/lightvmd" --quiet --pool 16M+net=32,4M=64 \
-    --pool-rate 2000 >"$W/lightvmd.log" 2>&1 &
+# Not through the function nsx: $! must be lightvmd's pid (nsenter execs it).
+nsenter --net=/run/netns/"$NS" "$PWD/$BUILD/bin/lightvmd" --quiet \
+    --pool 16M+net=32,4M=64 --pool-rate 2000 >"$W/lightvmd.log" 2>&1 &
 DPID=$!
 until "$L" list >/dev/null 2>&1; do
     kill -0 "$DPID" || { cat "$W/lightvmd.log"; exit 1; }
@@ -100,9 +106,13 @@ for level in $LEVELS; do
     done
     pool_full
     echo "snapshot.sh: $ROUNDS rounds with $running idle guests running" >&2
+    # In the background: a signal to this script is then acted on at once.
     "$B/bench_snapshot" lat -r "$ROUNDS" -g "$running" -s "$B/noop" \
         -s "$B/noop-glibc" -l "$L" ${CRIU:+-c "$CRIU" -p "$B/pause"} -i "$IDLE" -t "$W/tmpfs" \
-        "$LIGHTVM_SOCKET" "$DAYTIME" "$W/state" >>"$W/lat.csv"
+        "$LIGHTVM_SOCKET" "$DAYTIME" "$W/state" >>"$W/lat.csv" &
+    HPID=$!
+    wait "$HPID"
+    HPID=
 done
 LOAD1=$(cut -d' ' -f1-3 /proc/loadavg)
 "$L" destroy $("$L" list -q) >/dev/null 2>&1 || true
