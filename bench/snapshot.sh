@@ -221,7 +221,7 @@ last_level=$(echo "$levels" | awk '{print $NF}')
 echo "# Snapshots: save, restore and clone against a spawn and CRIU"
 echo
 echo "Produced by \`ROUNDS=$ROUNDS LEVELS=\"$LEVELS\" MEM_N=$MEM_N BUILD=$BUILD bench/snapshot.sh\` on $(date -u +%Y-%m-%d)"
-echo "at commit $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- . 2>/dev/null || echo ' (with local changes)')."
+echo "at commit $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- . ':!bench/results' 2>/dev/null || echo ' (with local changes)')."
 echo "Machine: $(nproc) CPUs, kernel $(uname -r), load average $LOAD0 before the latencies, $LOAD1 after."
 echo
 echo "The guests: examples/daytime (16 MiB, one NIC on a bridge of the run's"
