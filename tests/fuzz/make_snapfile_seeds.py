@@ -16,13 +16,13 @@ PAGE = 4096
 HEADER_LEN = 4096
 UNIKERNEL, QEMU = 1, 2
 # sizeof(struct lvm_status) and sizeof(struct lvm_devpage) in
-# include/lightvm/abi.h (ABI version 2); test_seed_corpus fails when they
+# include/lightvm/abi.h (ABI version 3); test_seed_corpus fails when they
 # change and these seeds are not made again.
-STATUS_LEN = 296
+STATUS_LEN = 336
 DEVPAGE_LEN = 1568
 LVM_STATUS_MAGIC = 0x4C565354
 LVM_DEVPAGE_MAGIC = 0x4C564450
-LVM_ABI_VERSION = 2
+LVM_ABI_VERSION = 3
 # Section order in the header's table.
 DATA, RUNS, CONFIG, STATUS, DEVPAGE, BLOB = range(6)
 
@@ -40,6 +40,8 @@ def page(index):
 def status():
     s = struct.pack("<IIQQIiQ", LVM_STATUS_MAGIC, 1, 5000, 0, 0, 0, 1)
     s += name("saved", 256)
+    # resume_flags, resume_count, resume_seed: none yet
+    s += struct.pack("<II", 0, 0) + b"\0" * 32
     assert len(s) == STATUS_LEN
     return s
 
