@@ -103,6 +103,11 @@ static void test_save_restore(void **state)
     assert_int_equal(r.nports, 2);
     assert_string_equal(r.ports[1], "127.0.0.1:8080:80");
     request_free(&r);
+    /* The state file names the image: a restore needs only its path. */
+    assert_int_equal(
+        parse("{\"op\":\"restore\",\"path\":\"/s/web.state\"}", &r), 0);
+    assert_string_equal(r.image, "");
+    request_free(&r);
     assert_int_equal(parse("{\"op\":\"create\",\"image\":\"/img/redis\","
                            "\"ports\":[]}",
                            &r),
@@ -159,8 +164,6 @@ static void test_refusals(void **state)
             "unknown_field", "'mem'");
     refused("{\"op\":\"restore\",\"image\":\"/x\"}", "bad_request",
             "missing field 'path'");
-    refused("{\"op\":\"restore\",\"path\":\"/s\"}", "bad_request",
-            "missing field 'image'");
     refused("{\"op\":\"create\",\"image\":\"/x\",\"ports\":\"0:80\"}",
             "bad_request", "'ports'");
     refused("{\"op\":\"create\",\"image\":\"/x\",\"ports\":[80]}",
