@@ -610,9 +610,14 @@ static void shell_describe(struct daemon *d, const struct vm *v, json_t *o,
                            int stats)
 {
     const struct guest *g = guest_of(v);
-    if (g && g->dev.st)
+    if (g && g->dev.st) {
         json_object_set_new(o, "suspended",
                             json_boolean(g->dev.st->suspended != 0));
+        /* When it ran (again, if restored or cloned): 0 until then. */
+        uint64_t first = g->dev.st->first_insn_ns;
+        json_object_set_new(o, "first_insn_ns",
+                            json_integer((json_int_t)first));
+    }
     if (g && g->net && g->net->n)
         json_object_set_new(o, "net", vm_net_json(d, g->net, stats));
 }

@@ -257,10 +257,11 @@ static void save_parked(struct daemon *d, struct vm *v)
     uint64_t t1 = host_now_ns();
     struct stat st; /* lstat: never a size read through a link */
     json_t *saved = json_pack(
-        "{s:s, s:I, s:I, s:f, s:f}", "path", op->path, "pages",
+        "{s:s, s:I, s:I, s:f, s:f, s:f}", "path", op->path, "pages",
         (json_int_t)npages, "bytes",
         (json_int_t)(lstat(op->path, &st) == 0 ? st.st_size : 0), "ms",
-        (t1 - op->t0) / 1e6, "capture_ms", (t_captured - op->t_parked) / 1e6);
+        (t1 - op->t0) / 1e6, "park_ms", (op->t_parked - op->t0) / 1e6,
+        "capture_ms", (t_captured - op->t_parked) / 1e6);
     struct waiter *w = op->w;
     int keep = op->leave_running;
     if (keep)

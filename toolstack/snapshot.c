@@ -239,6 +239,7 @@ int snapshot_resume_status(struct guest *g, const struct guest_resume *r,
     s.resume_flags = r->flags;
     s.resume_count++;
     s.watchdog_ns = 0;
+    s.first_insn_ns = 0; /* set again by the guest when it runs */
     if (getrandom(s.resume_seed, sizeof s.resume_seed, 0) !=
         sizeof s.resume_seed)
         return lvm_err_set(err, errno, "getrandom");

@@ -173,7 +173,9 @@ enum lvm_exit_reason {
 struct lvm_status {
     uint32_t magic;           /* set by the SDK at start */
     uint32_t control_ack_seq; /* last control_seq the guest acted upon */
-    uint64_t first_insn_ns;   /* monotonic clock at the guest's first C code */
+    uint64_t first_insn_ns;   /* monotonic clock at the guest's first C code
+                                 (after a restore or clone: at its resume
+                                 entry; 0 until then) */
     uint64_t watchdog_ns;     /* monotonic clock at the last watchdog ping */
     uint32_t exit_reason;     /* enum lvm_exit_reason */
     int32_t exit_status;

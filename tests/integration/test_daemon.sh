@@ -148,6 +148,29 @@ t_control_device() {
     $LIGHTVM destroy ctl >/dev/null
 }
 
+# first_insn_ns of guest $1 as the API reports it (empty if absent).
+first_insn() {
+    $API "$LIGHTVM_SOCKET" "{\"op\":\"info\",\"id\":\"$1\"}" |
+        sed -n 's/.*"first_insn_ns":\([0-9]*\).*/\1/p'
+}
+
+t_first_insn() {
+    # Set when the guest runs; a restored guest's is 0 until it runs
+    # again, then later than the saved guest's.
+    local f0 f1 deadline=$((SECONDS + 10))
+    $LIGHTVM create --name fi $EXAMPLES/idle/idle.elf >/dev/null || return 1
+    until f0=$(first_insn fi) && [ "${f0:-0}" -gt 0 ]; do
+        [ $SECONDS -lt $deadline ] || { echo "no first_insn_ns: '$f0'"; return 1; }
+    done
+    $LIGHTVM save fi "$TMP/fi.lvms" >/dev/null || return 1
+    $LIGHTVM restore -q "$TMP/fi.lvms" || return 1
+    until f1=$(first_insn fi) && [ "${f1:-0}" -gt 0 ]; do
+        [ $SECONDS -lt $deadline ] || { echo "restored: no first_insn_ns: '$f1'"; return 1; }
+    done
+    [ "$f1" -gt "$f0" ] || { echo "restored $f1, saved $f0"; return 1; }
+    $LIGHTVM destroy fi >/dev/null
+}
+
 t_watchdog() {
     # A spinning guest stops pinging and is killed; an idle one (the SDK
     # pings while it yields) outlives it.
@@ -569,6 +592,7 @@ check pool_without_cap_sys_nice t_pool_without_cap_sys_nice
 check cpu_quota_pooled t_cpu_quota_pooled
 check lifecycle_many t_lifecycle_many
 check control_device t_control_device
+check first_insn t_first_insn
 check watchdog t_watchdog
 check watchdog_parked t_watchdog_parked
 check exit_kinds t_exit_kinds
