@@ -630,8 +630,9 @@ static json_t *shell_record(const struct vm *v)
         json_object_set(o, "recipe", svm(v)->recipe);
     const struct cached_image *ci = svm(v)->img;
     if (ci)
-        json_object_set_new(o, "image_key", image_key(ci->dev, ci->ino,
-                                                      ci->size, ci->mtime_ns));
+        json_object_set_new(
+            o, "image_key",
+            image_key(ci->dev, ci->ino, ci->size, ci->mtime_ns));
     return o;
 }
 

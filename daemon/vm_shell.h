@@ -27,9 +27,10 @@ struct svm {
                        to recreate its devices */
     struct snap_base *base; /* the saved RAM it continues from, or NULL */
     struct svm_snap *snap;  /* a save or clone in progress, or NULL */
-    json_t *image_key; /* adopted: the identity (dev, ino, size, mtime)
-                          of the image file it runs, recorded at create,
-                          so that it is loaded again only if unchanged */
+    json_t *image_key;      /* adopted: the identity (dev, ino, size, mtime)
+                               of the image file it runs, recorded at
+                               create, so that it is loaded again only if
+                               unchanged */
 };
 
 /* Its fds in the daemon's loop (vm_watch slots). */
