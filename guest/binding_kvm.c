@@ -28,6 +28,10 @@ unsigned long lvm__xsave_size;
 void lvm__kvm_init(void)
 {
     unsigned a, b, c, d;
+    /* Also called at a restore (control.c), with the saving monitor's
+     * value still in RAM: this monitor may not enable XSAVE at all (PVM
+     * offers none), and xsave64 is #UD there. */
+    lvm__xsave_size = 0;
     __asm__ volatile("cpuid"
                      : "=a"(a), "=b"(b), "=c"(c), "=d"(d)
                      : "a"(1), "c"(0));

@@ -209,6 +209,9 @@ for elf in "$EXAMPLES"/*/*.elf "$TGUESTS"/*.elf "$KVMT/libc.elf" \
     case $elf in "$KVMT"/*) name=kvm_$name ;; esac
     case $name in
     idle) check "same_$name" compare_idle "$elf" ;;
+    # It ticks until powered off, printing random numbers: the snapshot
+    # tests below run it under both monitors.
+    snapcount) continue ;;
     hello) check "same_$name" compare "$name" -- "$elf" one "two words" 3 ;;
     primes) check "same_$name" compare "$name" -- "$elf" 1000000 ;;
     spin) check "same_$name" compare "$name" --timeout 1 -- "$elf" ;;
@@ -381,5 +384,224 @@ daemon_pool_no_kvm() {
 trap 'daemon_stop; lib_cleanup' EXIT
 check daemon_pool daemon_pool
 check daemon_pool_no_kvm daemon_pool_no_kvm
+
+# ---- Snapshots through lightvmd: save, restore, clone -------------------------
+
+# snapcount (tests/guests/snapcount.c) prints "tick N hash H resumed R
+# cloned C rand X" every 50 ms and aborts if the hash of its 256 KiB of
+# random heap ever changes. A guest made under one monitor is paused,
+# saved (which destroys it) and restored under the same or the other
+# monitor (then, across monitors, saved and restored once more); each
+# restored guest must run under the monitor asked for, continue at the next tick (no
+# reboot: no "start" line), with the same memory (same hash, no abort),
+# resumed once more than before and not a clone. Each mode parks another
+# way: sleep inside a served nanosleep (the call gives way to the
+# snapshot and is made again after the restore), yield between calls.
+# Clones of a running kvm guest say they are clones and each has random
+# numbers of its own; the original goes on. (proc to proc, and the
+# refusals: tests/integration/test_snapshot.sh.)
+SNAP_ELF=$TGUESTS/snapcount.elf
+# Seconds to wait for a few ticks or a guest's end: T, but at most 60 (a
+# hung guest must not eat the nested run's whole time).
+ST=$((T < 60 ? T : 60))
+
+# ticks FILE: the tick lines of a snapcount console, as "N R C X H".
+ticks() {
+    sed -nE 's/^tick ([0-9]+) hash ([0-9a-f]+) resumed ([0-9]+) cloned ([0-9]+) rand ([0-9a-f]+)$/\1 \3 \4 \5 \2/p' "$1"
+}
+
+# follow GUEST NAME: GUEST's whole console into $TMP/NAME.con, by a
+# `lightvm console -f`, which ends when the guest does.
+follow() {
+    "$LIGHTVM" console -f "$1" >"$TMP/$2.con" 2>&1 &
+    echo $! >"$TMP/$2.fpid"
+}
+
+# wait_ticks NAME N: until NAME's console has N tick lines; fails at once
+# if the guest ends first.
+wait_ticks() {
+    local deadline=$((SECONDS + ST)) pid
+    pid=$(cat "$TMP/$1.fpid")
+    until [ "$(ticks "$TMP/$1.con" | wc -l)" -ge "$2" ]; do
+        if ! kill -0 "$pid" 2>/dev/null &&
+            [ "$(ticks "$TMP/$1.con" | wc -l)" -lt "$2" ]; then
+            echo "$1: the guest ended before tick $2:"
+            cat "$TMP/$1.con"
+            guest_json "$(cat "$TMP/$1.id")"
+            return 1
+        fi
+        [ $SECONDS -lt $deadline ] ||
+            { echo "$1: not $2 ticks in $ST s:"; cat "$TMP/$1.con"; return 1; }
+        read -rt 0.02 <> <(:) 2>/dev/null || true
+    done
+}
+
+# follow_end NAME: until NAME's guest has gone and its console is whole.
+follow_end() {
+    local deadline=$((SECONDS + ST)) pid
+    pid=$(cat "$TMP/$1.fpid")
+    while kill -0 "$pid" 2>/dev/null; do
+        [ $SECONDS -lt $deadline ] || { echo "$1: its guest never ended"; return 1; }
+        read -rt 0.02 <> <(:) 2>/dev/null || true
+    done
+}
+
+# snap_start NAME MONITOR MODE: a snapcount guest, followed as NAME (its
+# id in $TMP/NAME.id), once it has ticked twice.
+snap_start() {
+    local id
+    id=$("$LIGHTVM" create --monitor "$2" -m 8M "$SNAP_ELF" 256 50 "$3") ||
+        { echo "create under $2 failed"; return 1; }
+    echo "$id" >"$TMP/$1.id"
+    follow "$id" "$1"
+    wait_ticks "$1" 2
+}
+
+# snap_resumed NAME MONITOR FIRST HASH RESUMED CLONED: NAME's guest runs
+# under MONITOR (a kvm one holds a vCPU, a proc one does not) and went on
+# from a snapshot: its console starts at tick FIRST (empty: any), the ticks
+# follow on, each with HASH, resumed RESUMED and cloned CLONED.
+snap_resumed() {
+    local n=$1 json mon pid vcpu=0
+    json=$(guest_json "$(cat "$TMP/$n.id")")
+    mon=$(echo "$json" | sed -n 's/.*"monitor":"\([a-z]*\)".*/\1/p')
+    pid=$(echo "$json" | sed -n 's/.*"pid":\([0-9]*\).*/\1/p')
+    [ "$mon" = "$2" ] || { echo "$n runs under '$mon', not $2"; return 1; }
+    ls -l "/proc/$pid/fd" 2>/dev/null | grep -q kvm-vcpu && vcpu=1
+    if [ $vcpu != "$([ "$2" = kvm ] && echo 1 || echo 0)" ]; then
+        echo "$n: a $2 guest, but holding a KVM vCPU is $vcpu"
+        return 1
+    fi
+    if ! head -n 1 "$TMP/$n.con" | grep -q '^tick '; then
+        echo "$n did not continue where it was saved:"
+        cat "$TMP/$n.con"
+        return 1
+    fi
+    ticks "$TMP/$n.con" | awk -v first="$3" -v hash="$4" -v rs="$5" -v cl="$6" -v n="$n" '
+        NR == 1 && first != "" && $1 != first { print n ": first tick " $1 ", want " first; bad = 1 }
+        NR > 1 && $1 != prev + 1 { print n ": tick " $1 " after " prev; bad = 1 }
+        $2 != rs || $3 != cl || $5 != hash {
+            print n ": tick " $1 ": resumed " $2 " cloned " $3 " hash " $5 ", want " rs ", " cl ", " hash; bad = 1 }
+        { prev = $1 }
+        END { exit bad }' || { cat "$TMP/$n.con"; return 1; }
+}
+
+# snap_reset: no guest left in the suite's daemon, every follower ended.
+snap_reset() {
+    local id f
+    for id in $("$LIGHTVM" list -q); do
+        "$LIGHTVM" destroy "$id" >/dev/null
+    done
+    for f in "$TMP"/*.fpid; do
+        [ -e "$f" ] || continue
+        follow_end "$(basename "$f" .fpid)"
+        rm -f "$f"
+    done
+}
+
+# snap_trip MODE MONITOR0 MONITOR1...: a guest made under MONITOR0, then
+# saved and restored under each next MONITOR in turn. With SNAP_POOLED=1
+# each restore must take a shell from the daemon's pool.
+snap_trip() {
+    local mode=$1 n id last final hash k=0 r=0
+    shift
+    n=trip_$(echo "$*" | tr ' ' _)_$mode
+    snap_start "$n.0" "$1" "$mode" || { snap_reset; return 1; }
+    shift
+    for mon in "$@"; do
+        id=$(cat "$TMP/$n.$k.id")
+        # Paused, it prints nothing; the save thaws it with the request
+        # already posted, so it parks at its next wait.
+        "$LIGHTVM" pause "$id" >/dev/null && wait_state "$id" paused || r=1
+        "$LIGHTVM" console "$id" >"$TMP/$n.$k.paused"
+        last=$(ticks "$TMP/$n.$k.paused" | tail -n 1 | cut -d' ' -f1)
+        "$LIGHTVM" save "$id" "$TMP/$n.$k.state" || { snap_reset; return 1; }
+        follow_end "$n.$k" || r=1
+        # Its whole console: a guest frozen in the middle of a tick ends
+        # that tick's line before it parks.
+        final=$(ticks "$TMP/$n.$k.con" | tail -n 1 | cut -d' ' -f1)
+        hash=$(ticks "$TMP/$n.$k.con" | tail -n 1 | cut -d' ' -f5)
+        echo "guest $k: paused at tick $last, saved after tick $final"
+        if [ -z "$last" ] || { [ "$final" != "$last" ] && [ "$final" != $((last + 1)) ]; }; then
+            echo "guest $k went on after its pause"
+            cat "$TMP/$n.$k.con"
+            r=1
+        fi
+        if "$LIGHTVM" list -q | grep -qx "$id"; then
+            echo "the save left guest $id"
+            r=1
+        fi
+        [ "${SNAP_POOLED:-0}" = 0 ] || pool_settle || r=1
+        k=$((k + 1))
+        id=$("$LIGHTVM" restore --monitor "$mon" "$TMP/$n.$((k - 1)).state") ||
+            { snap_reset; return 1; }
+        echo "$id" >"$TMP/$n.$k.id"
+        if [ "${SNAP_POOLED:-0}" = 1 ] && [ "$(field "$id" pooled)" != true ]; then
+            echo "restore $k did not take a pooled $mon shell: $(guest_json "$id")"
+            r=1
+        fi
+        follow "$id" "$n.$k"
+        wait_ticks "$n.$k" 3 &&
+            snap_resumed "$n.$k" "$mon" $((final + 1)) "$hash" $k 0 ||
+            { snap_reset; return 1; }
+    done
+    snap_reset
+    return $r
+}
+
+# snap_clone MONITOR: three clones of a running guest.
+snap_clone() {
+    local mon=$1 n=clone_$1 id ids c hash k=0 first rand srcrand rands='' r=0
+    snap_start "$n.src" "$mon" yield || { snap_reset; return 1; }
+    id=$(cat "$TMP/$n.src.id")
+    hash=$(ticks "$TMP/$n.src.con" | tail -n 1 | cut -d' ' -f5)
+    ids=$("$LIGHTVM" clone -n 3 "$id") || { snap_reset; return 1; }
+    if [ "$(echo "$ids" | wc -l)" != 3 ]; then
+        echo "clone -n 3 gave: $ids"
+        snap_reset
+        return 1
+    fi
+    for c in $ids; do
+        k=$((k + 1))
+        echo "$c" >"$TMP/$n.$k.id"
+        follow "$c" "$n.$k"
+    done
+    for k in 1 2 3; do
+        wait_ticks "$n.$k" 2 && snap_resumed "$n.$k" "$mon" "" "$hash" 1 1 || r=1
+        first=$(ticks "$TMP/$n.$k.con" | head -n 1 | cut -d' ' -f1)
+        rand=$(ticks "$TMP/$n.$k.con" | head -n 1 | cut -d' ' -f4)
+        rands="$rands $rand"
+        # The original goes on, never a clone, with numbers of its own.
+        [ -n "$first" ] && wait_ticks "$n.src" "$first" || { r=1; continue; }
+        srcrand=$(ticks "$TMP/$n.src.con" | awk -v t="$first" '$1 == t { print $4 }')
+        if [ "$srcrand" = "$rand" ]; then
+            echo "clone $k and the original both drew $rand at tick $first"
+            r=1
+        fi
+    done
+    echo "the clones' first random numbers:$rands"
+    if [ "$(echo "$rands" | tr ' ' '\n' | grep -c .)" != 3 ] ||
+        [ -n "$(echo "$rands" | tr ' ' '\n' | grep . | sort | uniq -d)" ]; then
+        echo "the clones' random numbers are not three distinct ones"
+        r=1
+    fi
+    ticks "$TMP/$n.src.con" | awk '$2 != 0 || $3 != 0 { bad = 1 } END { exit bad }' ||
+        { echo "the original thinks it was resumed or cloned"; r=1; }
+    snap_reset
+    return $r
+}
+
+check snap_daemon daemon_start --pool 0
+check snap_kvm_kvm_sleep snap_trip sleep kvm kvm
+# Across monitors both ways in each mode, and saved again after a
+# restore (its RAM then maps the first state's copy-on-write).
+check snap_kvm_proc_kvm_sleep snap_trip sleep kvm proc kvm
+check snap_proc_kvm_proc_yield snap_trip yield proc kvm proc
+check snap_clone_kvm snap_clone kvm
+daemon_stop
+# Restored into a shell from the daemon's pool, its VM made beforehand.
+check snap_daemon_pool daemon_start --pool 8M+kvm=1
+SNAP_POOLED=1 check snap_kvm_kvm_yield_pooled snap_trip yield kvm kvm
+daemon_stop
 
 finish

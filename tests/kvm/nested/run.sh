@@ -21,7 +21,12 @@ if ! command -v qemu-system-x86_64 >/dev/null; then
     echo "0 passed, 1 failed"
     exit 1
 fi
-if ! ${MAKE:-make} -s BUILD="$BUILD" kvm-initramfs >"$out.make.log" 2>&1; then
+# build/san is the Makefile's SAN=1 build (`make test` runs the suites on
+# it), whose CLI is linked otherwise (dynamic, no lightvm-net): made
+# without SAN=1 it would be relinked without the sanitizers, and fail.
+san=0
+[ "$BUILD" = build/san ] && san=1
+if ! ${MAKE:-make} -s SAN=$san BUILD="$BUILD" kvm-initramfs >"$out.make.log" 2>&1; then
     cat "$out.make.log"
     echo "FAIL nested_initramfs: could not build the test VM's initramfs"
     echo "0 passed, 1 failed"
@@ -30,10 +35,14 @@ fi
 kernel=$(cat "$out/kernel")
 rm -f "$log"
 start=$(date +%s)
+only=
+# A subset of the suite's tests, for debugging (tests/lib.sh); a regular
+# expression without spaces, on the kernel command line.
+[ -z "${LIGHTVM_TEST_ONLY:-}" ] || only="lightvm.only=$LIGHTVM_TEST_ONLY"
 timeout "$limit" qemu-system-x86_64 -accel tcg -cpu max -m 1024 -smp 1 \
     -nodefaults -no-user-config -display none -no-reboot \
     -serial "file:$log" -kernel "$kernel" -initrd "$out/initramfs.cpio.gz" \
-    -append "console=ttyS0 quiet panic=-1 audit=1" </dev/null
+    -append "console=ttyS0 quiet panic=-1 audit=1 $only" </dev/null
 rc=$?
 echo "nested VM: qemu exited with $rc after $(($(date +%s) - start)) s ($log)"
 # Serial lines end in \r\n; only the suite's lines count.
