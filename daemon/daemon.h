@@ -83,7 +83,7 @@ struct client {
 /* VM_STARTING: a qemu guest whose QEMU is not up yet (its creator has
  * no reply yet). */
 enum vm_state { VM_RUNNING, VM_PAUSED, VM_EXITED, VM_STARTING };
-enum { KILLED_BY_NONE, KILLED_BY_DESTROY, KILLED_BY_WATCHDOG };
+enum { KILLED_BY_NONE, KILLED_BY_DESTROY, KILLED_BY_WATCHDOG, KILLED_BY_SAVE };
 
 /* Outstanding wait and destroy requests a client may have: each holds a
  * little memory until its guest exits. */

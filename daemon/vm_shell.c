@@ -473,6 +473,11 @@ static void finish_exit(struct daemon *d, struct vm *v)
             return;
     }
     s->reap_pending = 0;
+    if (v->killed_by == KILLED_BY_SAVE) { /* its state lives on in a file */
+        v->exit.kind = GUEST_KILLED;
+        snprintf(v->exit.detail, sizeof v->exit.detail,
+                 "lightvm save (its state is in the file)");
+    }
     if (v->killed_by == KILLED_BY_WATCHDOG) {
         v->exit.kind = GUEST_WATCHDOG;
         snprintf(v->exit.detail, sizeof v->exit.detail, "no ping for %u ms",

@@ -275,6 +275,8 @@ static void save_parked(struct daemon *d, struct vm *v)
      * for the restore by the time the client hears. */
     w->extra = json_pack("{s:o}", "saved", saved);
     vm_destroy_for(d, v, w);
+    if (v->killed_by == KILLED_BY_DESTROY) /* who follows it hears why */
+        v->killed_by = KILLED_BY_SAVE;
 }
 
 void shell_save(struct daemon *d, struct vm *v, struct waiter *w,
