@@ -3,10 +3,13 @@
  */
 #include "daemon/restore.h"
 
+#include "daemon/quota.h"
 #include "daemon/vm_shell.h"
 #include "toolstack/netaddr.h"
 
+#include <endian.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,8 +56,9 @@ static json_t *merged_request(const struct request *r,
 
 /* A restored guest keeps its first NIC's MAC and address, unless another
  * guest has that MAC now. */
-static int keep_address(struct daemon *d, struct request *q,
-                        const struct snap_info *in, struct lvm_err *err)
+static int keep_address(struct daemon *d, const struct creds *cr,
+                        struct request *q, const struct snap_info *in,
+                        struct lvm_err *err)
 {
     const struct lvm_device *nic = NULL;
     unsigned n = in->devpage.ndevices;
@@ -62,6 +66,11 @@ static int keep_address(struct daemon *d, struct request *q,
         if (in->devpage.dev[i].type == LVM_DEV_NET)
             nic = &in->devpage.dev[i];
     if (!nic || !q->net.enabled)
+        return 0;
+    /* A member's file is its own to edit: a MAC in it could be another
+     * guest's (or the bridge's). Its restored guest gets a new MAC and
+     * address, as a clone does; root's keeps the file's. */
+    if (cr->uid != 0)
         return 0;
     const uint8_t *mac = nic->u.net.mac;
     char ms[18];
@@ -84,6 +93,25 @@ static int keep_address(struct daemon *d, struct request *q,
     return 0;
 }
 
+/* Before the file is read (its checksum covers it all) or its RAM made:
+ * the RAM its header claims within what the client may still use, so
+ * that a crafted header costs the daemon no more than the client's own
+ * quota. The restored guest is charged for it later as any guest is. */
+static int ram_within_quota(struct daemon *d, const struct creds *cr, int fd,
+                            struct lvm_err *err)
+{
+    struct snap_header h;
+    if (pread(fd, &h, sizeof h, 0) != (ssize_t)sizeof h)
+        return 0; /* too short: snap_read_info says so */
+    uint64_t ram = le64toh(h.ram_size);
+    if (!ram)
+        return 0;
+    if (quota_take(d, cr, QUOTA_RAM, ram, err) < 0)
+        return -1;
+    quota_give(d, cr->uid, QUOTA_RAM, ram);
+    return 0;
+}
+
 int restore_prepare(struct daemon *d, const struct creds *cr,
                     const struct request *r, struct restore_ctx *x,
                     const char **code, struct lvm_err *err)
@@ -96,6 +124,10 @@ int restore_prepare(struct daemon *d, const struct creds *cr,
     x->fd = creds_open_data(cr, r->path, 0, err);
     if (x->fd < 0)
         return -1;
+    if (ram_within_quota(d, cr, x->fd, err) < 0) {
+        *code = "quota";
+        goto fail;
+    }
     if (snap_read_info(x->fd, &x->info, err) < 0) {
         /* What older lightvm versions saved of a qemu guest: QEMU's own
          * stream, whose first bytes are "QEVM". */
@@ -140,7 +172,7 @@ int restore_prepare(struct daemon *d, const struct creds *cr,
         FAIL("invalid", "a restored guest keeps its %llu KiB of memory",
              (unsigned long long)(x->info.ram_size >> 10));
     q->mem = x->info.ram_size;
-    if (r->op == OP_RESTORE && keep_address(d, q, &x->info, err) < 0)
+    if (r->op == OP_RESTORE && keep_address(d, cr, q, &x->info, err) < 0)
         goto fail;
     int ram = snap_read_ram(x->fd, &x->info, err);
     if (ram < 0) {
@@ -177,4 +209,41 @@ void restore_done(struct restore_ctx *x)
     x->base = NULL;
     snap_info_free(&x->info);
     request_free(&x->req);
+}
+
+struct begin_args {
+    struct snap_writer *wr;
+    const char *path;
+    int force;
+};
+
+static int begin_as_client(void *arg, struct lvm_err *err)
+{
+    struct begin_args *a = arg;
+    return snap_write_begin(a->wr, AT_FDCWD, a->path, a->force, err);
+}
+
+int state_write_begin(const struct creds *cr, struct snap_writer *wr,
+                      const char *path, int force, struct lvm_err *err)
+{
+    struct begin_args a = {wr, path, force};
+    return creds_call(cr, begin_as_client, &a, err);
+}
+
+struct commit_args {
+    struct snap_writer *wr;
+    const struct snap_info *info;
+};
+
+static int commit_as_client(void *arg, struct lvm_err *err)
+{
+    struct commit_args *a = arg;
+    return snap_write_commit(a->wr, a->info, err);
+}
+
+int state_write_commit(const struct creds *cr, struct snap_writer *wr,
+                       const struct snap_info *info, struct lvm_err *err)
+{
+    struct commit_args a = {wr, info};
+    return creds_call(cr, commit_as_client, &a, err);
 }

@@ -27,4 +27,11 @@ int restore_prepare(struct daemon *d, const struct creds *cr,
 
 void restore_done(struct restore_ctx *x);
 
+/* A save's state file, begun and committed with (cr)'s filesystem
+ * identity: the file is the client's, where the client may write. */
+int state_write_begin(const struct creds *cr, struct snap_writer *wr,
+                      const char *path, int force, struct lvm_err *err);
+int state_write_commit(const struct creds *cr, struct snap_writer *wr,
+                       const struct snap_info *info, struct lvm_err *err);
+
 #endif

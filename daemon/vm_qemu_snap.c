@@ -20,6 +20,7 @@
  * adopted after a daemon restart holds none, and its image is read by its
  * path, as the client that saves it.
  */
+#include "daemon/restore.h"
 #include "daemon/vm_qemu.h"
 #include "toolstack/qemu/qemu_image.h"
 #include "toolstack/text.h"
@@ -89,29 +90,6 @@ static char *recipe_text(const struct vm *v)
     return s;
 }
 
-struct begin_args {
-    struct snap_writer *wr;
-    const char *path;
-    int force;
-};
-
-static int begin_as_client(void *arg, struct lvm_err *err)
-{
-    struct begin_args *a = arg;
-    return snap_write_begin(a->wr, AT_FDCWD, a->path, a->force, err);
-}
-
-struct commit_args {
-    struct snap_writer *wr;
-    const struct snap_info *info;
-};
-
-static int commit_as_client(void *arg, struct lvm_err *err)
-{
-    struct commit_args *a = arg;
-    return snap_write_commit(a->wr, a->info, err);
-}
-
 int qvm_save_begin(struct vm *v, const struct request *r,
                    const struct creds *cr, struct lvm_err *err)
 {
@@ -124,8 +102,7 @@ int qvm_save_begin(struct vm *v, const struct request *r,
     if (identity(v, cr, op->image_hash, &op->image_size, op->image_name, err) <
         0)
         return lvm_err_wrap(err, "save guest %s", v->id);
-    struct begin_args ba = {&op->wr, r->path, r->force};
-    if (creds_call(cr, begin_as_client, &ba, err) < 0)
+    if (state_write_begin(cr, &op->wr, r->path, r->force, err) < 0)
         return err->code == EEXIST
                    ? -1 /* names it */
                    : lvm_err_wrap(err, "state file %s", r->path);
@@ -172,16 +149,13 @@ int qvm_save_commit(struct vm *v, struct lvm_err *err)
     if (!info.config)
         return lvm_err_set(err, ENOMEM, "the guest's recipe");
     info.config_len = strlen(info.config);
-    struct commit_args ca = {&op->wr, &info};
-    int rc = creds_call(&op->cr, commit_as_client, &ca, err);
+    int rc = state_write_commit(&op->cr, &op->wr, &info, err);
     free(info.config);
     if (rc < 0)
         return -1;
-    /* lstat: a member may have swapped the path for a symlink meanwhile;
-     * the daemon must not follow it (it would tell another file's size). */
-    json_int_t bytes = lstat(op->path, &st) == 0 && S_ISREG(st.st_mode)
-                           ? (json_int_t)st.st_size
-                           : 0;
+    /* What was written, never a stat of the path: a member may have
+     * swapped a directory on it for a link meanwhile. */
+    json_int_t bytes = (json_int_t)op->wr.committed_len;
     op->saved = json_pack("{s:s, s:I, s:f}", "path", op->path, "bytes", bytes,
                           "ms", (double)(host_now_ns() - op->t0) / 1e6);
     return 0;

@@ -18,7 +18,9 @@
  * in one line; one that exits meanwhile ends it too.
  */
 #include "daemon/quota.h"
+#include "daemon/restore.h"
 #include "daemon/vm_shell.h"
+#include "toolstack/guest_name.h"
 #include "toolstack/snapfile.h"
 #include "toolstack/snapshot.h"
 
@@ -50,6 +52,7 @@ struct svm_snap {
     int timerfd;
     struct ep_item ep;
     uint64_t t0, deadline, t_parked;
+    int slow; /* polled every 5 ms now */
 };
 
 /* ---- waiting for the park ------------------------------------------------- */
@@ -150,25 +153,6 @@ static int snap_can(struct daemon *d, struct vm *v, struct waiter *w,
 
 /* ---- save ----------------------------------------------------------------- */
 
-struct begin_args {
-    struct snap_writer *wr;
-    const char *path;
-    int force;
-};
-
-static int begin_as_client(void *arg, struct lvm_err *err)
-{
-    struct begin_args *a = arg;
-    return snap_write_begin(a->wr, AT_FDCWD, a->path, a->force, err);
-}
-
-static int commit_as_client(void *arg, struct lvm_err *err)
-{
-    struct snap_writer *wr = ((void **)arg)[0];
-    const struct snap_info *info = ((void **)arg)[1];
-    return snap_write_commit(wr, info, err);
-}
-
 static int sink_writer(void *arg, uint64_t first, uint64_t count,
                        const void *data, struct lvm_err *err)
 {
@@ -245,8 +229,7 @@ static void save_parked(struct daemon *d, struct vm *v)
     uint64_t t_captured = host_now_ns();
     fault_point("save-killed");
     if (ok) {
-        void *args[2] = {&op->wr, &info};
-        ok = creds_call(&op->cr, commit_as_client, args, &err) == 0;
+        ok = state_write_commit(&op->cr, &op->wr, &info, &err) == 0;
     }
     free(info.config);
     if (!ok) {
@@ -255,11 +238,11 @@ static void save_parked(struct daemon *d, struct vm *v)
         return;
     }
     uint64_t t1 = host_now_ns();
-    struct stat st; /* lstat: never a size read through a link */
+    /* The size written, never a stat of the path (a member may have
+     * swapped a directory on it for a link to another's file). */
     json_t *saved = json_pack(
         "{s:s, s:I, s:I, s:f, s:f, s:f}", "path", op->path, "pages",
-        (json_int_t)npages, "bytes",
-        (json_int_t)(lstat(op->path, &st) == 0 ? st.st_size : 0), "ms",
+        (json_int_t)npages, "bytes", (json_int_t)op->wr.committed_len, "ms",
         (t1 - op->t0) / 1e6, "park_ms", (op->t_parked - op->t0) / 1e6,
         "capture_ms", (t_captured - op->t_parked) / 1e6);
     struct waiter *w = op->w;
@@ -279,6 +262,22 @@ static void save_parked(struct daemon *d, struct vm *v)
         v->killed_by = KILLED_BY_SAVE;
 }
 
+/* A new operation of (kind) for (w), or NULL (then (w) is answered). */
+static struct svm_snap *op_new(struct daemon *d, struct waiter *w, int kind)
+{
+    struct svm_snap *op = calloc(1, sizeof *op);
+    if (!op) {
+        vm_op_done(d, w, "failed", "out of memory", NULL);
+        return NULL;
+    }
+    op->kind = kind;
+    op->w = w;
+    op->cr = w->c->cr;
+    op->timerfd = -1;
+    op->wr.fd = -1;
+    return op;
+}
+
 void shell_save(struct daemon *d, struct vm *v, struct waiter *w,
                 const struct request *r)
 {
@@ -286,22 +285,14 @@ void shell_save(struct daemon *d, struct vm *v, struct waiter *w,
         return;
     struct lvm_err err;
     char buf[LVM_ERR_MSG_MAX + 64];
-    struct svm_snap *op = calloc(1, sizeof *op);
-    if (!op) {
-        vm_op_done(d, w, "failed", "out of memory", NULL);
+    struct svm_snap *op = op_new(d, w, SNAP_OP_SAVE);
+    if (!op)
         return;
-    }
-    op->kind = SNAP_OP_SAVE;
-    op->w = w;
-    op->cr = w->c->cr;
-    op->timerfd = -1;
     op->leave_running = r->leave_running;
-    op->wr.fd = -1;
     snprintf(op->path, sizeof op->path, "%s", r->path);
     /* The file first, as the client: a path it may not write, or one
      * that exists, is refused before the guest is disturbed. */
-    struct begin_args ba = {&op->wr, r->path, r->force};
-    if (creds_call(&op->cr, begin_as_client, &ba, &err) < 0) {
+    if (state_write_begin(&op->cr, &op->wr, r->path, r->force, &err) < 0) {
         free(op);
         vm_op_done(d, w, err.code == EEXIST ? "exists" : "invalid",
                    lvm_err_str(&err, buf, sizeof buf), NULL);
@@ -440,22 +431,21 @@ void shell_clone(struct daemon *d, struct vm *src, struct waiter *w,
                  const struct request *r)
 {
     if (!src) { /* from a state file: restore.c read it */
-        start_clones(d, w, r, r->name[0] ? r->name : r->state->guest_name);
+        /* The file's name for its guest is the client's word: kept to
+         * the name rule, as a name it asked for would be. */
+        char stem[49];
+        guest_name_sanitize(r->name[0] ? r->name : r->state->guest_name, stem,
+                            sizeof stem);
+        start_clones(d, w, r, stem);
         return;
     }
     if (snap_can(d, src, w, "cloned") < 0)
         return;
     struct lvm_err err;
     char buf[LVM_ERR_MSG_MAX + 64];
-    struct svm_snap *op = calloc(1, sizeof *op);
-    if (!op) {
-        vm_op_done(d, w, "failed", "out of memory", NULL);
+    struct svm_snap *op = op_new(d, w, SNAP_OP_CLONE);
+    if (!op)
         return;
-    }
-    op->kind = SNAP_OP_CLONE;
-    op->w = w;
-    op->cr = w->c->cr;
-    op->timerfd = -1;
     op->count = r->count;
     snprintf(op->stem, sizeof op->stem, "%s", r->name);
     if (snap_begin(d, src, op, &err) < 0) {
@@ -476,6 +466,14 @@ void shell_snap_event(struct daemon *d, struct vm *v)
     uint64_t ticks;
     if (read(op->timerfd, &ticks, sizeof ticks) < 0 && errno != EAGAIN)
         return;
+    /* A guest parks within a millisecond when it can: look often at
+     * first, then every 5 ms, so that guests that never park (or many
+     * saves at once) cost the daemon little. */
+    if (host_now_ns() - op->t0 > 10000000ull && !op->slow) {
+        struct itimerspec its = {{0, 5000000}, {0, 5000000}};
+        timerfd_settime(op->timerfd, 0, &its, NULL);
+        op->slow = 1;
+    }
     struct guest *g = guest_of(v);
     if (!g || v->state == VM_EXITED || v->killed_by) {
         shell_snap_cancel(d, v, "the guest exited");

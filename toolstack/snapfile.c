@@ -330,6 +330,30 @@ static int check_placement(const struct snap_header *h, struct lvm_err *err)
             return lvm_err_set(err, 0, "state file's %s and %s overlap",
                                sec_name[order[k - 1]], sec_name[order[k]]);
     }
+    /* Compact: no gap but alignment between the header, the sections and
+     * the end. The checksum covers the whole file, so a file as long as
+     * a sparse one can be made (exabytes) would hold the reader forever. */
+    uint64_t end = SNAP_HEADER_LEN;
+    for (int k = 0; k < n; k++) {
+        const struct snap_section *s = &h->sec[order[k]];
+        if (s->off - end >= SNAP_PAGE)
+            return lvm_err_set(err, 0, "state file has a gap before its %s",
+                               sec_name[order[k]]);
+        end = s->off + s->len;
+    }
+    if (h->file_len - end >= SNAP_PAGE)
+        return lvm_err_set(
+            err, 0, "state file has %" PRIu64 " bytes after its last section",
+            h->file_len - end);
+    /* A QEMU stream is about its guest's RAM (no more than twice it,
+     * plus devices): its RAM bounds what is read. */
+    if (h->sec[SNAP_SEC_BLOB].len &&
+        (h->ram_size > (1ull << 40) ||
+         h->sec[SNAP_SEC_BLOB].len > 2 * h->ram_size + (64ull << 20)))
+        return lvm_err_set(err, 0,
+                           "state file's blob of %" PRIu64
+                           " bytes is too large for %" PRIu64 " bytes of RAM",
+                           h->sec[SNAP_SEC_BLOB].len, h->ram_size);
     return 0;
 }
 

@@ -128,15 +128,16 @@ _Static_assert(sizeof(struct snap_header) == SNAP_HEADER_LEN, "header size");
 /* ---- Writing ------------------------------------------------------------ */
 
 struct snap_writer {
-    int dirfd;       /* the target's directory */
-    int fd;          /* the temporary file */
-    char name[256];  /* the target's name in dirfd */
-    char tmp[288];   /* the temporary's name in dirfd ("": none) */
-    int unnamed;     /* the temporary is an O_TMPFILE: it has no name
+    int dirfd;              /* the target's directory */
+    int fd;                 /* the temporary file */
+    char name[256];         /* the target's name in dirfd */
+    char tmp[288];          /* the temporary's name in dirfd ("": none) */
+    int unnamed;            /* the temporary is an O_TMPFILE: it has no name
                         until it is complete, so a crash leaves nothing */
-    int force;       /* replace an existing file */
-    uint64_t off;    /* next byte to write */
-    uint64_t npages; /* pages written so far */
+    uint64_t committed_len; /* after a commit: the file's length */
+    int force;              /* replace an existing file */
+    uint64_t off;           /* next byte to write */
+    uint64_t npages;        /* pages written so far */
     struct snap_run *runs;
     uint32_t nruns, cap_runs;
     void *hash; /* running SHA-256 over the body */

@@ -8,6 +8,8 @@
 
 #include <endian.h>
 #include <errno.h>
+#include <linux/openat2.h>
+#include <sys/syscall.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -75,7 +77,11 @@ static int open_parent(struct snap_writer *w, int dirfd, const char *path,
         memcpy(dir, path, n);
         dir[n] = 0;
     }
-    w->dirfd = openat(dirfd, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    /* Never through /proc's magic links: a daemon writing for a client
+     * keeps its ptrace rights over every process's cwd and fds. */
+    struct open_how how = {.flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC,
+                           .resolve = RESOLVE_NO_MAGICLINKS};
+    w->dirfd = (int)syscall(SYS_openat2, dirfd, dir, &how, sizeof how);
     if (w->dirfd < 0)
         return lvm_err_set(err, errno, "open the directory of %s", path);
     return 0;
@@ -490,6 +496,8 @@ int snap_write_commit(struct snap_writer *w, const struct snap_info *info,
         if (put_header(w, &h, err) < 0 || publish(w, err) < 0)
             rc = -1;
     }
+    uint64_t len = rc == 0 ? w->off : 0;
     snap_write_abort(w); /* after publish, only closes and frees */
+    w->committed_len = len;
     return rc;
 }

@@ -664,6 +664,24 @@ static void p_trailing(uint8_t *b, size_t *n)
 {
     b[(*n)++] = 0;
 }
+/* A page of zeros after the last section, the header saying so: a
+ * file made long (sparse) to keep the reader hashing. */
+static void p_sparse_tail(uint8_t *b, size_t *n)
+{
+    memset(b + *n, 0, PAGE);
+    *n += PAGE;
+    HDR(b)->file_len = *n;
+}
+/* The last section moved a page on, a page of zeros before it. */
+static void p_gap(uint8_t *b, size_t *n)
+{
+    uint64_t off = SEC(b, DEVPAGE).off;
+    memmove(b + off + PAGE, b + off, *n - off);
+    memset(b + off, 0, PAGE);
+    SEC(b, DEVPAGE).off += PAGE;
+    *n += PAGE;
+    HDR(b)->file_len = *n;
+}
 static void p_header_len(uint8_t *b, size_t *n)
 {
     HDR(b)->header_len = 8192;
@@ -807,6 +825,9 @@ static const struct refusal refusals[] = {
     {"truncated", p_short, 0, "truncated"},
     {"truncated header", p_short_header, 1, "truncated"},
     {"trailing bytes", p_trailing, 0, "1 bytes past its end"},
+    {"sparse tail", p_sparse_tail, 0, "4096 bytes after its last section"},
+    {"gap between sections", p_gap, 0,
+     "state file has a gap before its device page"},
     {"header length", p_header_len, 0, "header length 8192"},
     {"unknown kind", p_kind, 0, "unknown kind 3"},
     {"unknown flags", p_flags, 0, "unknown flags 0x1"},
