@@ -34,7 +34,8 @@ $(BUILD)/tests/tools/churn: tests/tools/churn.c $(CLIENT_LIB)
 	    $(CLIENT_LIB) -ljansson $(HOST_LDFLAGS)
 
 TEST_TOOLS := $(BUILD)/tests/tools/mkbadelf $(BUILD)/tests/tools/apiclient \
-              $(BUILD)/tests/tools/churn $(BUILD)/tests/tools/flood
+              $(BUILD)/tests/tools/churn $(BUILD)/tests/tools/flood \
+              $(BUILD)/tests/tools/int80probe
 
 tests: all $(UNIT_BINS) $(TGUEST_ELFS) $(TEST_TOOLS)
 
