@@ -53,8 +53,11 @@ start new "$PWD/build/bin/lightvmd"
 for b in $(seq "$BLOCKS"); do
     for s in old new; do
         pool_full $s
+        # Each daemon runs its own tree's guest: the ABI may have changed.
+        img=$PWD/build/examples/idle/idle.elf
+        [ $s = new ] || img=$OLD/build/examples/idle/idle.elf
         build/bench/bench_density lightvm "$W/$s/run/lightvmd.sock" "$W/$s/run" \
-            "$PWD/build/examples/idle/idle.elf" "$PER" 100 |
+            "$img" "$PER" 100 |
             awk -F, -v s=$s '$1 == "create" {print s "," $5 "," $6}' >>"$W/creates.csv"
     done
 done
