@@ -105,15 +105,7 @@ volatile int lvm__snapshot_deferred;
  */
 static void resumed(void)
 {
-    const struct lvm_bootinfo *bi = LVM_BI;
-    if (bi->magic != LVM_BOOTINFO_MAGIC || bi->abi_version != LVM_ABI_VERSION)
-        __builtin_trap();
-    if (bi->binding == LVM_BINDING_PROC)
-        lvm__proc_init();
-    else if (bi->binding == LVM_BINDING_KVM)
-        lvm__kvm_init();
-    else
-        __builtin_trap();
+    lvm__binding_init();
     if (lvm__fs_base && lvm__hc->set_fs(lvm__fs_base) < 0)
         lvm__panic("resume: cannot set the thread pointer");
     uint8_t seed[32];

@@ -43,7 +43,10 @@ struct lvm_syscall_frame;
 _Noreturn void __lvm_start_c(long *sp);
 long lvm__kvm_syscall(struct lvm_syscall_frame *f);
 
-/* Binding set-up, called once at start. */
+/* The binding the boot info names (traps on a boot info of another ABI),
+ * at start and again after a restore (start.c). */
+void lvm__binding_init(void);
+/* Binding set-up, called by lvm__binding_init. */
 void lvm__proc_init(void);
 void lvm__kvm_init(void);
 

@@ -49,10 +49,9 @@ void _fini(void);
 int __libc_start_main(int (*)(int, char **, char **), int, char **,
                       void (*)(void), void (*)(void), void (*)(void));
 
-_Noreturn void __lvm_start_c(long *sp)
+void lvm__binding_init(void)
 {
     const struct lvm_bootinfo *bi = LVM_BI;
-
     /* Nothing can be reported before a binding exists: crash loudly. */
     if (bi->magic != LVM_BOOTINFO_MAGIC || bi->abi_version != LVM_ABI_VERSION)
         __builtin_trap();
@@ -62,6 +61,12 @@ _Noreturn void __lvm_start_c(long *sp)
         lvm__kvm_init();
     else
         __builtin_trap();
+}
+
+_Noreturn void __lvm_start_c(long *sp)
+{
+    const struct lvm_bootinfo *bi = LVM_BI;
+    lvm__binding_init();
 
     /* The time first: a reader that sees the magic sees the time too. */
     LVM_ST->first_insn_ns = lvm__hc->clock_monotonic();
