@@ -247,3 +247,25 @@ int state_write_commit(const struct creds *cr, struct snap_writer *wr,
     struct commit_args a = {wr, info};
     return creds_call(cr, commit_as_client, &a, err);
 }
+
+char *state_recipe_text(const struct vm *v, const json_t *recipe, json_t *extra)
+{
+    json_t *o = recipe ? json_deep_copy(recipe) : json_object();
+    if (!o) {
+        json_decref(extra);
+        return NULL;
+    }
+    static const char *const drop[] = {"op", "tag", "path", "console"};
+    for (size_t i = 0; i < sizeof drop / sizeof drop[0]; i++)
+        json_object_del(o, drop[i]);
+    /* Its image by the path it was created from. */
+    json_object_set_new(o, "image", json_string(v->image));
+    json_object_set_new(o, "name", json_string(v->name));
+    if (extra) {
+        json_object_update(o, extra);
+        json_decref(extra);
+    }
+    char *s = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    return s;
+}

@@ -27,6 +27,13 @@ int restore_prepare(struct daemon *d, const struct creds *cr,
 
 void restore_done(struct restore_ctx *x);
 
+/* The recipe a state file of (v) carries, as JSON text (malloc'd, or
+ * NULL): (recipe), its create request's fields, without those that name
+ * that request only, with its image path and name, and (extra)'s fields
+ * (consumed; may be NULL) on top. */
+char *state_recipe_text(const struct vm *v, const json_t *recipe,
+                        json_t *extra);
+
 /* A save's state file, begun and committed with (cr)'s filesystem
  * identity: the file is the client's, where the client may write. */
 int state_write_begin(const struct creds *cr, struct snap_writer *wr,

@@ -69,27 +69,6 @@ static int identity(struct vm *v, const struct creds *cr,
     return rc;
 }
 
-/* The recipe a state file carries: the create request's fields, without
- * those that name this request only, with what a restore must keep. */
-static char *recipe_text(const struct vm *v)
-{
-    const struct qvm *q = qvm_of(v);
-    json_t *o = q->recipe ? json_deep_copy(q->recipe) : json_object();
-    if (!o)
-        return NULL;
-    static const char *const drop[] = {"op", "tag", "path", "console"};
-    for (size_t i = 0; i < sizeof drop / sizeof drop[0]; i++)
-        json_object_del(o, drop[i]);
-    json_object_set_new(o, "image", json_string(v->image));
-    json_object_set_new(o, "name", json_string(v->name));
-    json_object_set_new(o, "monitor", json_string("qemu"));
-    /* The RAM it has (QEMU restores nothing else), whatever was asked. */
-    json_object_set_new(o, "mem", json_integer((json_int_t)v->mem));
-    char *s = json_dumps(o, JSON_COMPACT);
-    json_decref(o);
-    return s;
-}
-
 int qvm_save_begin(struct vm *v, const struct request *r,
                    const struct creds *cr, struct lvm_err *err)
 {
@@ -145,7 +124,10 @@ int qvm_save_commit(struct vm *v, struct lvm_err *err)
     snprintf(info.guest_name, sizeof info.guest_name, "%s", v->name);
     snprintf(info.guest_id, sizeof info.guest_id, "%s", v->id);
     info.saved_unix_ms = (uint64_t)(daemon_unix_time() * 1000);
-    info.config = recipe_text(v);
+    /* qemu restores a guest with the RAM it has, whatever was asked. */
+    info.config = state_recipe_text(
+        v, qvm_of(v)->recipe,
+        json_pack("{s:s, s:I}", "monitor", "qemu", "mem", (json_int_t)v->mem));
     if (!info.config)
         return lvm_err_set(err, ENOMEM, "the guest's recipe");
     info.config_len = strlen(info.config);

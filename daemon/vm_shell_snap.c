@@ -159,24 +159,6 @@ static int sink_writer(void *arg, uint64_t first, uint64_t count,
     return snap_write_pages(arg, first, count, data, err);
 }
 
-/* The recipe a state file carries: the create request's fields, without
- * those that name this request only. */
-static char *recipe_text(const struct vm *v)
-{
-    json_t *o = svm(v)->recipe ? json_deep_copy(svm(v)->recipe) : json_object();
-    if (!o)
-        return NULL;
-    static const char *const drop[] = {"op", "tag", "path", "console"};
-    for (size_t i = 0; i < sizeof drop / sizeof drop[0]; i++)
-        json_object_del(o, drop[i]);
-    /* Its image by the path it was created from. */
-    json_object_set_new(o, "image", json_string(v->image));
-    json_object_set_new(o, "name", json_string(v->name));
-    char *s = json_dumps(o, JSON_COMPACT);
-    json_decref(o);
-    return s;
-}
-
 /* What the state file says of (v), besides its pages. */
 static int fill_info(struct vm *v, struct snap_info *info, struct lvm_err *err)
 {
@@ -198,7 +180,7 @@ static int fill_info(struct vm *v, struct snap_info *info, struct lvm_err *err)
     info->saved_unix_ms = (uint64_t)(daemon_unix_time() * 1000);
     memcpy(&info->status, (const void *)g->dev.st, sizeof info->status);
     memcpy(&info->devpage, (const void *)g->dev.dp, sizeof info->devpage);
-    info->config = recipe_text(v);
+    info->config = state_recipe_text(v, svm(v)->recipe, NULL);
     if (!info->config)
         return lvm_err_set(err, ENOMEM, "the guest's recipe");
     info->config_len = strlen(info->config);
