@@ -37,6 +37,7 @@ static const struct command commands[] = {
     {"save", cmd_save, "save a guest's whole state to a file"},
     {"restore", cmd_restore, "start a guest from a saved state"},
     {"clone", cmd_clone, "start copies of a guest or a saved state"},
+    {"migrate", cmd_migrate, "move a running guest to another lightvmd"},
     {"destroy", cmd_destroy, "kill guests and remove all they had"},
     {"rm", cmd_destroy, NULL},
     {"tinyx", cmd_tinyx,

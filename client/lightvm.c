@@ -5,6 +5,7 @@
 #include <lightvm/lightvm.h>
 
 #include <errno.h>
+#include <netdb.h>
 #include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -451,6 +452,95 @@ int lightvm_save(struct lightvm *c, const char *id, const char *path,
         out->bytes = (uint64_t)json_integer_value(json_object_get(sv, "bytes"));
         out->pages = (uint64_t)json_integer_value(json_object_get(sv, "pages"));
         out->save_ms = json_number_value(json_object_get(sv, "ms"));
+    }
+    json_decref(rep);
+    return 0;
+}
+
+/* A connection to the migration destination (dest), or -1. */
+static int connect_dest(const char *dest, struct lightvm_error *e)
+{
+    if (!strncmp(dest, "tcp:", 4)) {
+        char host[256];
+        const char *hp = dest + 4, *colon = strrchr(hp, ':');
+        if (!colon || colon == hp || (size_t)(colon - hp) >= sizeof host) {
+            fail(e, "bad_request", "'%s' is not tcp:HOST:PORT", dest);
+            return -1;
+        }
+        memcpy(host, hp, (size_t)(colon - hp));
+        host[colon - hp] = 0;
+        char *h = host;
+        if (h[0] == '[' && h[strlen(h) - 1] == ']') {
+            h[strlen(h) - 1] = 0;
+            h++;
+        }
+        struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *ai;
+        int rc = getaddrinfo(h, colon + 1, &hints, &ai);
+        if (rc) {
+            fail(e, "failed", "%s: %s", dest, gai_strerror(rc));
+            return -1;
+        }
+        int fd = -1;
+        for (struct addrinfo *a = ai; a && fd < 0; a = a->ai_next) {
+            fd = socket(a->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+            if (fd >= 0 && connect(fd, a->ai_addr, a->ai_addrlen) < 0) {
+                close(fd);
+                fd = -1;
+            }
+        }
+        if (fd < 0)
+            fail(e, "failed", "connect to %s: %s", dest, strerror(errno));
+        freeaddrinfo(ai);
+        return fd;
+    }
+    const char *path = !strncmp(dest, "unix:", 5) ? dest + 5 : dest;
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    if (path[0] != '/' || strlen(path) >= sizeof a.sun_path) {
+        fail(e, "bad_request",
+             "'%s' is not unix:PATH, an absolute socket path or "
+             "tcp:HOST:PORT",
+             dest);
+        return -1;
+    }
+    strcpy(a.sun_path, path);
+    int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+    if (fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof a) < 0) {
+        fail(e, errno == EACCES ? "denied" : "failed",
+             "connect to the destination %s: %s", path, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    if (fd < 0)
+        fail(e, "failed", "socket: %s", strerror(errno));
+    return fd;
+}
+
+int lightvm_migrate(struct lightvm *c, const char *id, const char *dest,
+                    struct lightvm_migrated *out, struct lightvm_error *e)
+{
+    int fd = connect_dest(dest, e);
+    if (fd < 0)
+        return -1;
+    json_t *rep =
+        call(c, json_pack("{s:s, s:s}", "op", "migrate", "id", id), fd, e);
+    close(fd); /* the daemon has its own copy */
+    if (!rep)
+        return -1;
+    if (out) {
+        memset(out, 0, sizeof *out);
+        json_t *m = json_object_get(rep, "migrated");
+        str(json_object_get(m, "guest"), "id", out->id, sizeof out->id);
+        out->ms = json_number_value(json_object_get(m, "ms"));
+        out->downtime_ms = json_number_value(json_object_get(m, "downtime_ms"));
+        out->pages = (uint64_t)json_integer_value(json_object_get(m, "pages"));
+        out->final_pages =
+            (uint64_t)json_integer_value(json_object_get(m, "final_pages"));
+        out->rounds = (unsigned)json_integer_value(json_object_get(m, "rounds"));
+        str(m, "via", out->via, sizeof out->via);
+        json_t *ph = json_object_get(m, "phases");
+        out->copy_ms = json_number_value(json_object_get(ph, "copy_ms"));
+        out->make_ms = json_number_value(json_object_get(ph, "make_ms"));
+        out->commit_ms = json_number_value(json_object_get(ph, "commit_ms"));
     }
     json_decref(rep);
     return 0;

@@ -288,10 +288,16 @@ void api_handle(struct daemon *d, struct client *c, struct request *r, int fd)
 {
     struct lvm_err err;
     char buf[LVM_ERR_MSG_MAX + 64];
-    if (r->op != OP_CREATE && r->op != OP_RESTORE && fd >= 0) {
+    if (r->op != OP_CREATE && r->op != OP_RESTORE && r->op != OP_MIGRATE &&
+        fd >= 0) {
         close(fd);
         server_reply(d, c,
-                     api_error(r, "bad_request", "only create takes an fd"));
+                     api_error(r, "bad_request",
+                               "only create, restore and migrate take an fd"));
+        return;
+    }
+    if (r->op == OP_MIGRATE_IN) { /* the connection is the stream now */
+        migrate_in_take(d, c);
         return;
     }
     if (r->op == OP_RESTORE || (r->op == OP_CLONE && r->path[0])) {
@@ -339,8 +345,11 @@ void api_handle(struct daemon *d, struct client *c, struct request *r, int fd)
         return;
     }
     struct vm *v = target(d, c, r);
-    if (!v)
+    if (!v) {
+        if (fd >= 0)
+            close(fd);
         return;
+    }
     int rc = 0;
     json_t *o = NULL;
     switch (r->op) {
@@ -369,6 +378,7 @@ void api_handle(struct daemon *d, struct client *c, struct request *r, int fd)
     case OP_WAIT: vm_add_waiter(d, v, c, r); return;
     case OP_SAVE: vm_save(d, v, c, r); return; /* answers once saved */
     case OP_CLONE: clone_guest(d, v, c, r); return;
+    case OP_MIGRATE: vm_migrate(d, v, c, r, fd); return;
     default: lvm_err_set(&err, EINVAL, "not implemented"); rc = -1;
     }
     if (rc < 0)

@@ -32,6 +32,8 @@ enum ep_type {
     EP_SIGNAL,
     EP_TICK,
     EP_AUDIT,
+    EP_MIGRATE_LISTEN, /* the TCP migration port (--migrate-listen) */
+    EP_MIGRATE,        /* an incoming migration's connection */
 };
 
 /* Slot 0 of a guest's fds is its process's pidfd (readable: it exited);
@@ -83,7 +85,13 @@ struct client {
 /* VM_STARTING: a qemu guest whose QEMU is not up yet (its creator has
  * no reply yet). */
 enum vm_state { VM_RUNNING, VM_PAUSED, VM_EXITED, VM_STARTING };
-enum { KILLED_BY_NONE, KILLED_BY_DESTROY, KILLED_BY_WATCHDOG, KILLED_BY_SAVE };
+enum {
+    KILLED_BY_NONE,
+    KILLED_BY_DESTROY,
+    KILLED_BY_WATCHDOG,
+    KILLED_BY_SAVE,
+    KILLED_BY_MIGRATE,
+};
 
 /* Outstanding wait and destroy requests a client may have: each holds a
  * little memory until its guest exits. */
@@ -215,6 +223,8 @@ struct daemon {
     ino_t sock_ino;
     int epfd, listen_fd, sig_fd, tick_fd, audit_fd, lock_fd;
     struct ep_item ep_listen, ep_sig, ep_tick, ep_audit;
+    int mig_listen_fd; /* --migrate-listen, or -1 */
+    struct ep_item ep_mig_listen;
     int stop;
 
     /* Guests: a dense array (listing order) and two hash tables. */
@@ -314,6 +324,20 @@ int vm_control(struct daemon *d, struct vm *v, uint32_t request,
                struct lvm_err *err);
 void vm_save(struct daemon *d, struct vm *v, struct client *c,
              const struct request *r);
+/* Move (v) to the daemon at the other end of (fd) (consumed). */
+void vm_migrate(struct daemon *d, struct vm *v, struct client *c,
+                const struct request *r, int fd);
+
+/* vm_shell_migrate_in.c: guests coming in by migration */
+struct mig_conn;
+/* (c) asked for migrate-in: its connection carries the stream now. */
+void migrate_in_take(struct daemon *d, struct client *c);
+/* Open the TCP migration port at (spec), ADDRESS:PORT. */
+int migrate_in_listen(struct daemon *d, const char *spec, struct lvm_err *err);
+void migrate_in_accept(struct daemon *d);
+void migrate_in_event(struct daemon *d, struct mig_conn *mc);
+void migrate_in_tick(struct daemon *d);
+void migrate_in_close_all(struct daemon *d);
 /* An event on one of the guest's fds (EP_GUEST). */
 void vm_event(struct daemon *d, struct vm *v, int slot);
 void vm_bury(struct daemon *d);
@@ -384,6 +408,9 @@ int rundir_create_owned(const struct daemon *d, const char *id,
 void rundir_remove(const struct daemon *d, const char *id);
 int rundir_write_config(const struct daemon *d, const struct vm *v,
                         struct lvm_err *err);
+/* Write it again (a temporary, then rename): what changed since. */
+int rundir_update_config(const struct daemon *d, const struct vm *v,
+                         struct lvm_err *err);
 int rundir_write_exit(const struct daemon *d, const struct vm *v);
 int rundir_write_shell(const struct daemon *d, const struct guest *g);
 /* Rebuild the daemon's view from the run directories (at start-up). */

@@ -56,11 +56,14 @@ static const char usage[] =
     "                     above, at most 64)\n"
     "  --max-connections-root N      root's, apart from members' (default:\n"
     "                     the fd limit / 16, at most 256)\n"
+    "  --migrate-listen ADDR:PORT  take guests migrated over TCP here (a\n"
+    "                     trusted network only: they become root's)\n"
     "  --idle-timeout S   close a connection silent for S seconds, unless\n"
     "                     it waits for a reply (default 60; 0: never)\n"
     "  -h, --help         this text\n";
 
 static volatile int quiet;
+static char migrate_listen[160]; /* --migrate-listen, or "" */
 
 void daemon_log(const char *fmt, ...)
 {
@@ -175,6 +178,8 @@ static int setup(struct daemon *d, struct lvm_err *err)
         return -1;
     d->ep_listen = (struct ep_item){.type = EP_LISTEN, .ptr = NULL};
     ep_add(d, d->listen_fd, &d->ep_listen);
+    if (migrate_listen[0] && migrate_in_listen(d, migrate_listen, err) < 0)
+        return -1;
     return pool_start(d, err);
 }
 
@@ -221,9 +226,12 @@ static void run(struct daemon *d)
                     ;
                 vm_tick(d);
                 guard_tick(d);
+                migrate_in_tick(d);
                 break;
             }
             case EP_AUDIT: audit_event(d); break;
+            case EP_MIGRATE_LISTEN: migrate_in_accept(d); break;
+            case EP_MIGRATE: migrate_in_event(d, it->ptr); break;
             }
         }
         vm_bury(d);
@@ -242,6 +250,7 @@ static int parse_args(struct daemon *d, int argc, char **argv)
         O_RATE,
         O_QUIET,
         O_CONFIG,
+        O_MIGRATE,
         O_CONN
     };
     static const struct option opts[] = {
@@ -252,6 +261,7 @@ static int parse_args(struct daemon *d, int argc, char **argv)
         {"pool-rate", required_argument, NULL, O_RATE},
         {"quiet", no_argument, NULL, O_QUIET},
         {"config", required_argument, NULL, O_CONFIG},
+        {"migrate-listen", required_argument, NULL, O_MIGRATE},
         {"max-connections", required_argument, NULL, O_CONN},
         {"max-connections-per-user", required_argument, NULL, O_CONN + 1},
         {"max-connections-root", required_argument, NULL, O_CONN + 2},
@@ -308,6 +318,9 @@ static int parse_args(struct daemon *d, int argc, char **argv)
             break;
         case O_QUIET: quiet = 1; break;
         case O_CONFIG: config = optarg; break;
+        case O_MIGRATE:
+            snprintf(migrate_listen, sizeof migrate_listen, "%s", optarg);
+            break;
         case O_CONN:
         case O_CONN + 1:
         case O_CONN + 2:
@@ -349,6 +362,7 @@ int main(int argc, char **argv)
 {
     static struct daemon d;
     d.listen_fd = d.sig_fd = d.tick_fd = d.audit_fd = d.lock_fd = d.epfd = -1;
+    d.mig_listen_fd = -1;
     if (parse_args(&d, argc, argv) < 0)
         return 2;
     struct lvm_err err;
@@ -368,6 +382,7 @@ int main(int argc, char **argv)
     daemon_log("stopping; running guests are left running");
     pool_stop(&d);
     server_close_all(&d);
+    migrate_in_close_all(&d);
     images_free_all(&d);
     quota_free_all(&d);
     vm_net_close(&d);

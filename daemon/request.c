@@ -26,6 +26,7 @@ static const char *const op_names[] = {
     [OP_WAIT] = "wait",       [OP_POOL] = "pool",
     [OP_SAVE] = "save",       [OP_RESTORE] = "restore",
     [OP_QUOTA] = "quota",     [OP_CLONE] = "clone",
+    [OP_MIGRATE] = "migrate", [OP_MIGRATE_IN] = "migrate-in",
 };
 
 #define NOPS (sizeof op_names / sizeof op_names[0])
@@ -64,7 +65,8 @@ static const char *const *fields_of(enum request_op op)
     case OP_LIST: return list_fields;
     case OP_VERSION:
     case OP_POOL:
-    case OP_QUOTA: return no_fields;
+    case OP_QUOTA:
+    case OP_MIGRATE_IN: return no_fields;
     default: return target_fields;
     }
 }
@@ -496,7 +498,8 @@ int request_parse(const char *buf, size_t len, struct request *r,
     }
     case OP_VERSION:
     case OP_POOL:
-    case OP_QUOTA: rc = 0; break;
+    case OP_QUOTA:
+    case OP_MIGRATE_IN: rc = 0; break;
     default:
         rc = get_string(o, "id", r->target, sizeof r->target, 1, code, err) < 0
                  ? -1

@@ -41,8 +41,10 @@ enum request_op {
     OP_RESTORE,
     OP_QUOTA,
     OP_CLONE,
+    OP_MIGRATE,    /* this daemon's guest to another (fd: the connection) */
+    OP_MIGRATE_IN, /* a guest from another daemon: the stream follows */
 };
-#define OP_LAST OP_CLONE
+#define OP_LAST OP_MIGRATE_IN
 
 struct request {
     enum request_op op;

@@ -200,6 +200,70 @@ fail:
     return -1;
 }
 
+int restore_prepare_migration(struct daemon *d, const struct creds *cr,
+                              struct snap_info *info, int ram_fd,
+                              struct restore_ctx *x, const char **code,
+                              struct lvm_err *err)
+{
+    memset(x, 0, sizeof *x);
+    x->fd = -1;
+    x->info = *info; /* moved */
+    memset(info, 0, sizeof *info);
+    x->base = malloc(sizeof *x->base);
+    if (!x->base) {
+        close(ram_fd);
+        *code = "failed";
+        lvm_err_set(err, ENOMEM, "out of memory");
+        restore_done(x);
+        return -1;
+    }
+    *x->base = (struct snap_base){ram_fd, 1};
+    json_t *o = NULL;
+    char *text = NULL;
+    struct request r = {.op = OP_RESTORE};
+    /* Not a file: nothing opens it (the state is in memory). */
+    snprintf(r.path, sizeof r.path, "/dev/null");
+    o = merged_request(&r, &x->info, code, err);
+    if (!o)
+        goto fail;
+    /* The guest keeps its name, and the monitor it ran under. */
+    json_object_set_new(o, "name", json_string(x->info.guest_name));
+    json_object_set_new(o, "monitor", json_string(x->info.monitor));
+    text = json_dumps(o, JSON_COMPACT);
+    if (!text)
+        FAIL("failed", "out of memory");
+    const char *pcode;
+    if (request_parse(text, strlen(text), &x->req, &pcode, err) < 0) {
+        *code = pcode;
+        lvm_err_wrap(err, "the migrating guest's recipe");
+        goto fail;
+    }
+    struct request *q = &x->req;
+    q->state = &x->info;
+    q->state_fd = -1;
+    q->count = 1;
+    const struct vm_monitor *mon = vm_monitor_find(d, q->monitor, err);
+    if (!mon)
+        goto fail;
+    if (mon->state_kind != SNAP_KIND_UNIKERNEL)
+        FAIL("invalid", "a %s guest cannot come in by migration", mon->name);
+    q->mem = x->info.ram_size;
+    if (keep_address(d, cr, q, &x->info, err) < 0)
+        goto fail;
+    x->resume = (struct guest_resume){ram_fd, &x->info.status,
+                                      LVM_RESUME_RESTORED | LVM_RESUME_HOLD};
+    q->resume = &x->resume;
+    q->base = x->base;
+    free(text);
+    json_decref(o);
+    return 0;
+fail:
+    free(text);
+    json_decref(o);
+    restore_done(x);
+    return -1;
+}
+
 void restore_done(struct restore_ctx *x)
 {
     if (x->fd >= 0)

@@ -25,6 +25,14 @@ int restore_prepare(struct daemon *d, const struct creds *cr,
                     const struct request *r, struct restore_ctx *x,
                     const char **code, struct lvm_err *err);
 
+/* A guest coming in by migration: (info) (moved into x) and its RAM
+ * (ram_fd, a memfd; consumed), as (cr)'s restore of it, held before its
+ * first instruction (LVM_RESUME_HOLD) until the migration commits. */
+int restore_prepare_migration(struct daemon *d, const struct creds *cr,
+                              struct snap_info *info, int ram_fd,
+                              struct restore_ctx *x, const char **code,
+                              struct lvm_err *err);
+
 void restore_done(struct restore_ctx *x);
 
 /* The recipe a state file of (v) carries, as JSON text (malloc'd, or

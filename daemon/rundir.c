@@ -190,8 +190,8 @@ int rundir_write_shell(const struct daemon *d, const struct guest *g)
  * process killed during a tmpfs write either wrote it all or nothing; a
  * file the recovery cannot parse is treated as a half-made guest).
  */
-int rundir_write_config(const struct daemon *d, const struct vm *v,
-                        struct lvm_err *err)
+/* What config.json says of (v). */
+static json_t *config_json(const struct vm *v)
 {
     json_t *o = json_pack(
         "{s:s, s:s, s:s, s:s, s:i, s:i, s:I, s:I, s:I, s:f, s:f, s:f, s:b, "
@@ -210,6 +210,13 @@ int rundir_write_config(const struct daemon *d, const struct vm *v,
     if (own) /* what a restarted daemon needs of it: its monitor's part */
         json_object_update(o, own);
     json_decref(own);
+    return o;
+}
+
+int rundir_write_config(const struct daemon *d, const struct vm *v,
+                        struct lvm_err *err)
+{
+    json_t *o = config_json(v);
     char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
     json_decref(o);
     if (!s)
@@ -224,10 +231,20 @@ int rundir_write_config(const struct daemon *d, const struct vm *v,
     if (fd >= 0)
         close(fd);
     if (w != (ssize_t)n) {
-        unlink(path);
+        if (fd >= 0) /* ours, half-written; never another's */
+            unlink(path);
         return lvm_err_set(err, w < 0 ? e : EIO, "write %s", path);
     }
     return 0;
+}
+
+int rundir_update_config(const struct daemon *d, const struct vm *v,
+                         struct lvm_err *err)
+{
+    json_t *o = config_json(v);
+    if (!o)
+        return lvm_err_set(err, ENOMEM, "build config.json");
+    return write_json(d, v->id, "config.json", o, err); /* consumes o */
 }
 
 int rundir_write_exit(const struct daemon *d, const struct vm *v)

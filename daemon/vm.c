@@ -361,6 +361,31 @@ void vm_save(struct daemon *d, struct vm *v, struct client *c,
         v->mon->save(d, v, w, r);
 }
 
+void vm_migrate(struct daemon *d, struct vm *v, struct client *c,
+                const struct request *r, int fd)
+{
+    struct waiter *w = vm_waiter_new(d, c, r);
+    if (!w) {
+        if (fd >= 0)
+            close(fd);
+        return;
+    }
+    if (!v->mon->migrate) {
+        char msg[160];
+        snprintf(msg, sizeof msg,
+                 "migrate is not supported for the %s monitor (guest %s)",
+                 v->mon->name, v->id);
+        if (fd >= 0)
+            close(fd);
+        vm_op_done(d, w, "invalid", msg, NULL);
+        return;
+    }
+    if (can_operate(d, v, w) == 0)
+        v->mon->migrate(d, v, w, r, fd);
+    else if (fd >= 0)
+        close(fd);
+}
+
 int vm_control(struct daemon *d, struct vm *v, uint32_t request,
                struct lvm_err *err)
 {

@@ -478,6 +478,15 @@ static void finish_exit(struct daemon *d, struct vm *v)
         snprintf(v->exit.detail, sizeof v->exit.detail,
                  "lightvm save (its state is in the file)");
     }
+    if (v->killed_by == KILLED_BY_MIGRATE) {
+        v->exit.kind = GUEST_KILLED;
+        snprintf(v->exit.detail, sizeof v->exit.detail,
+                 "lightvm migrate (it runs on the destination)");
+    }
+    /* An operation on it ends now, before its state goes (a migration's
+     * thread reads its memory). */
+    if (s->snap)
+        shell_snap_cancel(d, v, "the guest exited");
     if (v->killed_by == KILLED_BY_WATCHDOG) {
         v->exit.kind = GUEST_WATCHDOG;
         snprintf(v->exit.detail, sizeof v->exit.detail, "no ping for %u ms",
@@ -502,6 +511,8 @@ static void shell_event(struct daemon *d, struct vm *v, int slot)
 {
     if (slot == SVM_SLOT_SNAP)
         shell_snap_event(d, v);
+    else if (slot == SVM_SLOT_MIG)
+        shell_mig_event(d, v);
     else
         finish_exit(d, v);
 }
@@ -570,6 +581,19 @@ static void shell_pause(struct daemon *d, struct vm *v, struct waiter *w,
     v->state = pause ? VM_PAUSED : VM_RUNNING;
     if (!pause) /* it could not ping while frozen */
         v->watchdog_floor_ns = host_now_ns();
+    if (!pause && !svm(v)->snap && g->dev.st->suspended) {
+        /* Left parked (a migration in doubt, the user's call now) or
+         * suspended: it runs again. */
+        if (guest_control(g, LVM_CTRL_RESUME, &err) < 0) {
+            vm_op_done(d, w, "failed", lvm_err_str(&err, buf, sizeof buf),
+                       NULL);
+            return;
+        }
+        if (svm(v)->migration) {
+            svm(v)->migration = SVM_MIGRATION_NONE;
+            rundir_update_config(d, v, &err);
+        }
+    }
     vm_op_done(d, w, NULL, NULL,
                json_pack("{s:s}", "state", pause ? "paused" : "running"));
 }
@@ -638,6 +662,11 @@ static json_t *shell_record(const struct vm *v)
         json_object_set_new(o, "net", net);
     if (svm(v)->recipe) /* so that it can still be saved */
         json_object_set(o, "recipe", svm(v)->recipe);
+    if (svm(v)->migration)
+        json_object_set_new(
+            o, "migration",
+            json_string(svm(v)->migration == SVM_MIGRATION_OUT ? "out"
+                                                                : "in"));
     const struct cached_image *ci = svm(v)->img;
     if (ci)
         json_object_set_new(
@@ -747,6 +776,35 @@ static void resume_interrupted_snapshot(struct vm *v)
         daemon_log("guest %s: resumed after an interrupted snapshot", v->id);
 }
 
+/* A migration the daemon died in the middle of: the destination's held
+ * copy goes (the source still has the guest, or the user decides); the
+ * source's committing copy stays parked, shown as paused, for the user
+ * to destroy or unpause (the destination may run it). Any other guest
+ * parked for a snapshot goes on. */
+static void recover_migration(struct vm *v, const char *migration)
+{
+    struct guest *g = guest_of(v);
+    if (migration && !strcmp(migration, "in")) {
+        daemon_log("guest %s: its migration into this daemon did not "
+                   "commit: removed",
+                   v->id);
+        guest_kill(g);
+        v->killed_by = KILLED_BY_DESTROY;
+        return;
+    }
+    if (migration && !strcmp(migration, "out") && g->dev.st &&
+        g->dev.st->suspended == LVM_SUSPENDED_SNAPSHOT) {
+        svm(v)->migration = SVM_MIGRATION_OUT;
+        v->state = VM_PAUSED;
+        daemon_log("guest %s: the daemon stopped while migrating it out; it "
+                   "stays stopped (shown as paused): destroy it if the "
+                   "destination runs it, else unpause it",
+                   v->id);
+        return;
+    }
+    resume_interrupted_snapshot(v);
+}
+
 static void shell_recover(struct daemon *d, struct vm *v, json_t *cfg,
                           int alive)
 {
@@ -772,7 +830,8 @@ static void shell_recover(struct daemon *d, struct vm *v, json_t *cfg,
         } else {
             if (net)
                 s->g->net = vm_net_adopt(d, net); /* released when it goes */
-            resume_interrupted_snapshot(v);
+            recover_migration(v, json_string_value(
+                                     json_object_get(cfg, "migration")));
         }
         return;
     }
@@ -797,9 +856,10 @@ static void shell_recover(struct daemon *d, struct vm *v, json_t *cfg,
         .name = NAME, .state_kind = SNAP_KIND_UNIKERNEL, .create = CREATE,     \
         .live = shell_live, .cgroup = shell_cgroup, .event = shell_event,      \
         .pause = shell_pause, .control = shell_control, .kill = shell_kill,    \
-        .save = shell_save, .clone = shell_clone, .tick = shell_tick,          \
-        .describe = shell_describe, .record = shell_record,                    \
-        .recover = shell_recover, .release = svm_release,                      \
+        .save = shell_save, .clone = shell_clone, .migrate = shell_migrate,    \
+        .tick = shell_tick, .describe = shell_describe,                        \
+        .record = shell_record, .recover = shell_recover,                      \
+        .release = svm_release,                                                \
     }
 
 const struct vm_monitor vm_monitor_proc = SHELL_MONITOR("proc", proc_create);

@@ -30,10 +30,21 @@ struct svm {
     json_t *image_key;      /* adopted: the identity (dev, ino, size, mtime)
                           of the image file it runs, recorded at create,
                           so that it is loaded again only if unchanged */
+    int migration;          /* SVM_MIGRATION_*: recorded in config.json */
+};
+
+/* svm.migration: where a migration stands, for a daemon that restarts */
+enum {
+    SVM_MIGRATION_NONE,
+    SVM_MIGRATION_OUT, /* the source, committing: never runs again
+                          unless the user says so */
+    SVM_MIGRATION_IN,  /* the destination's copy, held: goes unless the
+                          migration commits */
 };
 
 /* Its fds in the daemon's loop (vm_watch slots). */
 #define SVM_SLOT_SNAP 1 /* the timer that watches for a snapshot's park */
+#define SVM_SLOT_MIG 2  /* a migration's thread speaks */
 
 static inline struct svm *svm(const struct vm *v)
 {
@@ -71,6 +82,9 @@ void shell_save(struct daemon *d, struct vm *v, struct waiter *w,
 void shell_clone(struct daemon *d, struct vm *src, struct waiter *w,
                  const struct request *r);
 void shell_snap_event(struct daemon *d, struct vm *v);
+void shell_migrate(struct daemon *d, struct vm *v, struct waiter *w,
+                   const struct request *r, int fd);
+void shell_mig_event(struct daemon *d, struct vm *v);
 void shell_snap_cancel(struct daemon *d, struct vm *v, const char *why);
 
 #endif

@@ -19,7 +19,7 @@
  */
 #include "daemon/quota.h"
 #include "daemon/restore.h"
-#include "daemon/vm_shell.h"
+#include "daemon/vm_shell_snap.h"
 #include "toolstack/guest_name.h"
 #include "toolstack/snapfile.h"
 #include "toolstack/snapshot.h"
@@ -35,29 +35,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#define SNAP_PARK_TIMEOUT_NS 5000000000ull
-#define SNAP_POLL_NS 200000 /* how often the park is looked for */
-
-enum { SNAP_OP_SAVE, SNAP_OP_CLONE };
-
-struct svm_snap {
-    int kind;
-    struct waiter *w;
-    struct creds cr;
-    struct snap_writer wr; /* save: the state file, begun */
-    char path[PATH_MAX];
-    int leave_running, was_paused;
-    unsigned count;
-    char stem[64]; /* clone: names are stem-1, stem-2, ... */
-    int timerfd;
-    struct ep_item ep;
-    uint64_t t0, deadline, t_parked;
-    int slow; /* polled every 5 ms now */
-};
-
 /* ---- waiting for the park ------------------------------------------------- */
 
-static void snap_free(struct vm *v)
+void snap_free(struct vm *v)
 {
     struct svm_snap *op = svm(v)->snap;
     if (!op)
@@ -66,12 +46,14 @@ static void snap_free(struct vm *v)
         close(op->timerfd); /* out of the daemon's epoll set with it */
     if (op->kind == SNAP_OP_SAVE)
         snap_write_abort(&op->wr);
+    if (op->mig)
+        mig_out_free(op->mig);
     free(op);
     svm(v)->snap = NULL;
 }
 
 /* The guest continues as it was: unparked, frozen again if it was. */
-static void snap_release_guest(struct vm *v)
+void snap_release_guest(struct vm *v)
 {
     struct svm_snap *op = svm(v)->snap;
     struct guest *g = guest_of(v);
@@ -91,14 +73,17 @@ void shell_snap_cancel(struct daemon *d, struct vm *v, const char *why)
         return;
     char msg[LVM_ERR_MSG_MAX];
     snprintf(msg, sizeof msg, "%s of guest %s failed: %s",
-             op->kind == SNAP_OP_SAVE ? "save" : "clone", v->id, why);
+             op->kind == SNAP_OP_SAVE    ? "save"
+             : op->kind == SNAP_OP_CLONE ? "clone"
+                                         : "migration",
+             v->id, why);
     vm_op_done(d, op->w, "failed", msg, NULL);
     snap_free(v);
 }
 
 /* Ask (v) to park and watch for it; (op) becomes its operation. */
-static int snap_begin(struct daemon *d, struct vm *v, struct svm_snap *op,
-                      struct lvm_err *err)
+int snap_begin(struct daemon *d, struct vm *v, struct svm_snap *op,
+               struct lvm_err *err)
 {
     struct guest *g = guest_of(v);
     op->t0 = host_now_ns();
@@ -129,8 +114,8 @@ static int snap_begin(struct daemon *d, struct vm *v, struct svm_snap *op,
 }
 
 /* Refuse what cannot be snapshotted now; answers (w) then. */
-static int snap_can(struct daemon *d, struct vm *v, struct waiter *w,
-                    const char *what)
+int snap_can(struct daemon *d, struct vm *v, struct waiter *w,
+             const char *what)
 {
     char msg[LVM_ERR_MSG_MAX + 160];
     struct lvm_err err;
@@ -138,8 +123,9 @@ static int snap_can(struct daemon *d, struct vm *v, struct waiter *w,
     if (!guest_of(v))
         snprintf(msg, sizeof msg, "guest %s has exited", v->id);
     else if (svm(v)->snap)
-        code = "busy", snprintf(msg, sizeof msg,
-                                "guest %s is busy with a save or clone", v->id);
+        code = "busy",
+        snprintf(msg, sizeof msg,
+                 "guest %s is busy with a save, clone or migration", v->id);
     else if (!svm(v)->img && shell_reload_image(d, v, &w->c->cr, &err) < 0)
         snprintf(msg, sizeof msg,
                  "guest %s was adopted after a daemon restart and its image "
@@ -160,7 +146,7 @@ static int sink_writer(void *arg, uint64_t first, uint64_t count,
 }
 
 /* What the state file says of (v), besides its pages. */
-static int fill_info(struct vm *v, struct snap_info *info, struct lvm_err *err)
+int snap_fill_info(struct vm *v, struct snap_info *info, struct lvm_err *err)
 {
     struct svm *s = svm(v);
     const struct guest *g = s->g;
@@ -190,7 +176,7 @@ static int fill_info(struct vm *v, struct snap_info *info, struct lvm_err *err)
 /* For the tests of a daemon that dies in the middle of a save: with
  * LIGHTVM_FAULT=save-killed it is SIGKILLed once the guest's pages are in
  * the (unnamed) state file and before it is linked in. */
-static void fault_point(const char *name)
+void fault_point(const char *name)
 {
     const char *f = getenv("LIGHTVM_FAULT");
     if (f && !strcmp(f, name))
@@ -205,7 +191,7 @@ static void save_parked(struct daemon *d, struct vm *v)
     char buf[LVM_ERR_MSG_MAX + 64];
     struct snap_info info;
     uint64_t npages = 0;
-    int ok = fill_info(v, &info, &err) == 0 &&
+    int ok = snap_fill_info(v, &info, &err) == 0 &&
              snapshot_capture(s->g, s->img->img, s->base ? s->base->fd : -1,
                               sink_writer, &op->wr, &npages, &err) == 0;
     uint64_t t_captured = host_now_ns();
@@ -245,7 +231,7 @@ static void save_parked(struct daemon *d, struct vm *v)
 }
 
 /* A new operation of (kind) for (w), or NULL (then (w) is answered). */
-static struct svm_snap *op_new(struct daemon *d, struct waiter *w, int kind)
+struct svm_snap *snap_op_new(struct daemon *d, struct waiter *w, int kind)
 {
     struct svm_snap *op = calloc(1, sizeof *op);
     if (!op) {
@@ -267,7 +253,7 @@ void shell_save(struct daemon *d, struct vm *v, struct waiter *w,
         return;
     struct lvm_err err;
     char buf[LVM_ERR_MSG_MAX + 64];
-    struct svm_snap *op = op_new(d, w, SNAP_OP_SAVE);
+    struct svm_snap *op = snap_op_new(d, w, SNAP_OP_SAVE);
     if (!op)
         return;
     op->leave_running = r->leave_running;
@@ -353,7 +339,7 @@ static void clone_parked(struct daemon *d, struct vm *v)
     uint64_t npages = 0;
     int fd = snapshot_memfd(s->g->ram_size, &err);
     struct snap_info info;
-    int ok = fd >= 0 && fill_info(v, &info, &err) == 0;
+    int ok = fd >= 0 && snap_fill_info(v, &info, &err) == 0;
     if (ok)
         ok = snapshot_capture(s->g, s->img->img, s->base ? s->base->fd : -1,
                               snapshot_sink_memfd, &fd, &npages, &err) == 0;
@@ -425,7 +411,7 @@ void shell_clone(struct daemon *d, struct vm *src, struct waiter *w,
         return;
     struct lvm_err err;
     char buf[LVM_ERR_MSG_MAX + 64];
-    struct svm_snap *op = op_new(d, w, SNAP_OP_CLONE);
+    struct svm_snap *op = snap_op_new(d, w, SNAP_OP_CLONE);
     if (!op)
         return;
     op->count = r->count;
@@ -461,12 +447,16 @@ void shell_snap_event(struct daemon *d, struct vm *v)
         shell_snap_cancel(d, v, "the guest exited");
         return;
     }
+    if (op->t_parked) /* a migration's: parked, its thread copies */
+        return;
     if (snapshot_parked(g)) {
         op->t_parked = host_now_ns();
         if (op->kind == SNAP_OP_SAVE)
             save_parked(d, v);
-        else
+        else if (op->kind == SNAP_OP_CLONE)
             clone_parked(d, v);
+        else
+            mig_out_parked(d, v);
         return;
     }
     if (host_now_ns() > op->deadline) {

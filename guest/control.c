@@ -116,6 +116,16 @@ static void resumed(void)
     lvm__random_init(seed);
     lvm__memzero(seed, sizeof seed);
     LVM_ST->suspended = 0;
+    if (LVM_ST->resume_flags & LVM_RESUME_HOLD) {
+        /* A migration's new copy waits for the old one to be gone
+         * before it is seen: no packet, no console line, until then. */
+        LVM_ST->suspended = LVM_SUSPENDED_SNAPSHOT;
+        int off = park();
+        LVM_ST->suspended = 0;
+        LVM_ST->resume_flags &= ~LVM_RESUME_HOLD;
+        if (off)
+            do_poweroff();
+    }
     /* For the toolstack: when the restored guest ran again. */
     LVM_ST->first_insn_ns = lvm__hc->clock_monotonic();
     lvm__resume_hooks(LVM_ST->resume_flags);

@@ -250,3 +250,120 @@ int snapshot_resume_status(struct guest *g, const struct guest_resume *r,
     g->dev.dp->control_seq = r->status->control_ack_seq;
     return 0;
 }
+
+/* ---- Live migration: what changed since the last look --------------------- */
+
+struct sync_run {
+    uint64_t first, count;
+    int zero;
+    const uint8_t *data;
+};
+
+static int sync_flush(struct sync_run *run, snapshot_sink sink, void *arg,
+                      struct lvm_err *err)
+{
+    if (!run->count)
+        return 0;
+    int rc = sink(arg, run->first, run->count, run->zero ? NULL : run->data,
+                  err);
+    run->count = 0;
+    return rc;
+}
+
+/* Compare pages [first, first + count) of the guest (in buf) with the
+ * shadow's (in old); write those that differ into the shadow and hand
+ * them to the sink. */
+static int sync_batch(int shadow, uint64_t first, uint64_t count,
+                      const uint8_t *buf, const uint8_t *old,
+                      snapshot_sink sink, void *arg, uint64_t *changed,
+                      struct lvm_err *err)
+{
+    struct sync_run run = {0, 0, 0, NULL};
+    for (uint64_t i = 0; i < count; i++) {
+        const uint8_t *now = buf + i * PAGE;
+        int differs = memcmp(now, old + i * PAGE, PAGE) != 0;
+        int zero = differs && all_zero(now);
+        if (run.count && (!differs || zero != run.zero)) {
+            if (sync_flush(&run, sink, arg, err) < 0)
+                return -1;
+        }
+        if (!differs)
+            continue;
+        off_t at = (off_t)((first + i) * PAGE);
+        if (zero ? fallocate(shadow, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+                             at, (off_t)PAGE)
+                 : pwrite(shadow, now, PAGE, at) != (ssize_t)PAGE)
+            return lvm_err_set(err, errno ? errno : EIO,
+                               "update the migration's copy of the RAM");
+        if (!run.count)
+            run = (struct sync_run){first + i, 0, zero, now};
+        run.count++;
+        (*changed)++;
+    }
+    return sync_flush(&run, sink, arg, err);
+}
+
+int snapshot_sync(const struct guest *g, const struct image *img, int base_fd,
+                  int shadow_fd, snapshot_sink sink, void *arg,
+                  uint64_t *changed, struct lvm_err *err)
+{
+    *changed = 0;
+    struct layout lay;
+    if (layout_compute(&img->info, g->ram_size, &lay, err) < 0)
+        return -1;
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/pagemap", (int)g->sb.pid);
+    int pagemap = open(path, O_RDONLY | O_CLOEXEC);
+    if (pagemap < 0)
+        return lvm_err_set(err, errno, "open the guest's page map");
+    struct pageset ps = {NULL, g->ram_size / PAGE};
+    uint8_t *buf = malloc(2 * BATCH * PAGE);
+    ps.bits = calloc((ps.npages + 63) / 64, 8);
+    int r = -1;
+    if (!buf || !ps.bits) {
+        lvm_err_set(err, ENOMEM, "allocate the page set");
+        goto out;
+    }
+    /* What the guest may have now, and what the other side has: a page
+     * the guest gave back reads as it is now (zero, or its base's). */
+    if (mark_writable(&ps, img, &lay, pagemap, err) < 0 ||
+        (base_fd >= 0 && mark_base(&ps, base_fd, err) < 0) ||
+        mark_base(&ps, shadow_fd, err) < 0)
+        goto out;
+    uint8_t *old = buf + BATCH * PAGE;
+    for (uint64_t p = 0; p < ps.npages;) {
+        if (!marked(&ps, p)) {
+            p++;
+            continue;
+        }
+        uint64_t n = 1;
+        while (n < BATCH && p + n < ps.npages && marked(&ps, p + n))
+            n++;
+        struct iovec local = {buf, n * PAGE};
+        struct iovec remote = {(void *)(uintptr_t)(LVM_RAM_BASE + p * PAGE),
+                               n * PAGE};
+        ssize_t got = process_vm_readv(g->sb.pid, &local, 1, &remote, 1, 0);
+        if (got != (ssize_t)(n * PAGE)) {
+            lvm_err_set(err, got < 0 ? errno : EIO,
+                        "read the guest's memory at %#llx",
+                        (unsigned long long)(LVM_RAM_BASE + p * PAGE));
+            goto out;
+        }
+        if (pread(shadow_fd, old, n * PAGE, (off_t)(p * PAGE)) !=
+            (ssize_t)(n * PAGE)) {
+            lvm_err_set(err, errno ? errno : EIO,
+                        "read the migration's copy of the RAM");
+            goto out;
+        }
+        if (sync_batch(shadow_fd, p, n, buf, old, sink, arg, changed, err) <
+            0)
+            goto out;
+        p += n;
+    }
+    r = 0;
+out:
+    free(buf);
+    free(ps.bits);
+    close(pagemap);
+    return r;
+}

@@ -42,6 +42,17 @@ int snapshot_capture(const struct guest *g, const struct image *img,
                      int base_fd, snapshot_sink sink, void *arg,
                      uint64_t *npages, struct lvm_err *err);
 
+/* Live migration: bring (shadow_fd) (a memfd of the guest's RAM size: what
+ * the other side has) up to date with running or parked guest (g)'s RAM.
+ * Each page that differs is written into it and handed to (sink), in
+ * runs (data NULL: those pages are zero now). Dirty pages are found by
+ * comparison, which is exact on every kernel and for both monitors (the
+ * soft-dirty bit is missing from many kernels, and a kvm guest's dirty
+ * log lives in its shell). (*changed): pages that differed. */
+int snapshot_sync(const struct guest *g, const struct image *img, int base_fd,
+                  int shadow_fd, snapshot_sink sink, void *arg,
+                  uint64_t *changed, struct lvm_err *err);
+
 /* A sink that writes into a memfd (arg: int *), at the pages' offsets. */
 int snapshot_sink_memfd(void *arg, uint64_t first, uint64_t count,
                         const void *data, struct lvm_err *err);

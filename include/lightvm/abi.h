@@ -198,6 +198,11 @@ struct lvm_status {
 #define LVM_RESUME_CLONED                                                      \
     (1u << 1) /* one of several copies: new id,
                                          name, MAC and address */
+#define LVM_RESUME_HOLD                                                        \
+    (1u << 2) /* a migration's destination: park
+                                         at once, before any hook, until
+                                         LVM_CTRL_RESUME (the migration
+                                         committed) or POWEROFF */
 
 /* ---- Hypercalls ----------------------------------------------------------- */
 

@@ -171,6 +171,29 @@ int lightvm_clone(struct lightvm *c, const char *id, const char *path,
                   unsigned count, const char *name, struct lightvm_guest *out,
                   unsigned max, unsigned *n, struct lightvm_error *e);
 
+/* Move guest (id) to another lightvmd while it runs (docs/migration.md).
+ * (dest): "unix:PATH" or an absolute PATH (the other daemon's API
+ * socket: the guest becomes yours there), or "tcp:HOST:PORT" (its
+ * --migrate-listen port). This client connects to (dest) and hands the
+ * connection to this daemon, which moves the guest over it: pre-copy over
+ * TCP, the memory itself (a memfd) over a unix socket. Once the
+ * destination runs it, the guest goes from here. If anything fails first,
+ * it goes on here. */
+struct lightvm_migrated {
+    char id[64];        /* its id at the destination */
+    double ms;          /* the whole migration, in this daemon */
+    double downtime_ms; /* from its stop here to the destination's "running" */
+    uint64_t pages;     /* pages sent (or copied into the memfd) */
+    uint64_t final_pages; /* of which while stopped */
+    unsigned rounds;    /* pre-copy rounds */
+    /* The downtime's parts: the last copy, the destination making the
+     * guest, the commit. */
+    double copy_ms, make_ms, commit_ms;
+    char via[8];        /* "unix" or "tcp" */
+};
+int lightvm_migrate(struct lightvm *c, const char *id, const char *dest,
+                    struct lightvm_migrated *out, struct lightvm_error *e);
+
 /* Kill the guest (if running) and remove everything it had. */
 int lightvm_destroy(struct lightvm *c, const char *id, struct lightvm_exit *out,
                     struct lightvm_error *e);
