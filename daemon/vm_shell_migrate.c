@@ -385,6 +385,8 @@ void shell_mig_event(struct daemon *d, struct vm *v)
     case 'D': migrated(d, v); return;
     case 'U': in_doubt(d, v); return;
     default:
+        if (svm(v)->migration) /* committing, then the COMMIT never left */
+            set_migration(d, v, SVM_MIGRATION_NONE);
         if (op->t_parked)
             snap_release_guest(v);
         snprintf(buf, sizeof buf, "%s", m->msg);

@@ -22,7 +22,7 @@
 #include "daemon/quota.h"
 #include "daemon/restore.h"
 #include "daemon/server_guard.h"
-#include "daemon/vm_shell.h"
+#include "daemon/vm_shell_snap.h"
 #include "toolstack/migstream.h"
 #include "toolstack/snapshot.h"
 
@@ -198,6 +198,7 @@ static int make(struct daemon *d, struct mig_conn *mc, const char **code,
         return -1;
     }
     mig_in_held(&mc->mi);
+    fault_point("migrate-in-held");
     return answer(mc, MIG_READY,
                   json_pack("{s:o}", "guest", api_guest_json(d, v, 0)), err);
 }
@@ -216,6 +217,7 @@ static int commit(struct daemon *d, struct mig_conn *mc, const char **code,
     svm(v)->migration = SVM_MIGRATION_NONE;
     if (rundir_update_config(d, v, err) < 0)
         daemon_log("guest %s: %s", v->id, err->msg);
+    fault_point("migrate-in-committed");
     daemon_log("guest %s (%s) migrated in (uid %u, %.1f ms)", v->id, v->name,
                (unsigned)mc->cr.uid, (host_now_ns() - mc->t0) / 1e6);
     struct lvm_err ignore;
