@@ -72,6 +72,14 @@ build/fuzz/fuzz_snapfile: tests/fuzz/fuzz_snapfile.c toolstack/snapfile.c toolst
 	    tests/fuzz/fuzz_snapfile.c toolstack/snapfile.c toolstack/error.c \
 	    -lcrypto
 
+# The migration stream's reader and the destination's state machine, fed
+# in chunks. Seeds: tests/fuzz/make_migstream_seeds.py.
+build/fuzz/fuzz_migstream: tests/fuzz/fuzz_migstream.c toolstack/migstream.c toolstack/snapfile.c toolstack/error.c $(HOST_HDRS)
+	@mkdir -p $(dir $@)
+	$(call say,FUZZ,$@)$(CLANG) $(FUZZ_FLAGS) -o $@ \
+	    tests/fuzz/fuzz_migstream.c toolstack/migstream.c \
+	    toolstack/snapfile.c toolstack/error.c -ljansson -lcrypto
+
 # Replays every seed corpus through its target (deterministic; part of
 # make test). Longer runs: build/fuzz/fuzz_X -max_total_time=600 CORPUS.
 .PHONY: fuzz-replay
