@@ -135,8 +135,10 @@ int images_hash(struct cached_image *ci, struct lvm_err *err)
 {
     if (ci->hashed)
         return 0;
-    uint64_t size;
-    if (snap_hash_file(ci->file_fd, ci->hash, &size, err) < 0)
+    /* The bytes the guest was loaded from, not the file as it is now:
+     * a file rewritten in place since must not lend its identity to a
+     * state of the old one. */
+    if (snap_hash_buf(ci->img->file, ci->img->file_len, ci->hash, err) < 0)
         return -1;
     ci->hashed = 1;
     return 0;

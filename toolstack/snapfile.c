@@ -587,6 +587,19 @@ int snap_hash_file(int fd, uint8_t hash[SNAP_HASH_LEN], uint64_t *size,
     return rc;
 }
 
+int snap_hash_buf(const void *data, size_t len, uint8_t hash[SNAP_HASH_LEN],
+                  struct lvm_err *err)
+{
+    EVP_MD_CTX *c = snap_sha_new(err);
+    if (!c)
+        return -1;
+    int rc = EVP_DigestUpdate(c, data, len) == 1
+                 ? snap_sha_final(c, hash, err)
+                 : lvm_err_set(err, EIO, "SHA-256");
+    EVP_MD_CTX_free(c);
+    return rc;
+}
+
 void snap_hash_hex(const uint8_t hash[SNAP_HASH_LEN], char out[65])
 {
     static const char hex[] = "0123456789abcdef";

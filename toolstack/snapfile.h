@@ -198,6 +198,10 @@ int snap_read_ram(int fd, const struct snap_info *info, struct lvm_err *err);
 int snap_hash_file(int fd, uint8_t hash[SNAP_HASH_LEN], uint64_t *size,
                    struct lvm_err *err);
 
+/* SHA-256 of (len) bytes at (data). */
+int snap_hash_buf(const void *data, size_t len, uint8_t hash[SNAP_HASH_LEN],
+                  struct lvm_err *err);
+
 /* Lower-case hex of a hash, for messages and JSON (65 bytes). */
 void snap_hash_hex(const uint8_t hash[SNAP_HASH_LEN], char out[65]);
 
