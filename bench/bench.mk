@@ -25,6 +25,11 @@ $(BENCH_BIN)/bench_snapshot: bench/bench_snapshot.c $(CLIENT_LIB)
 	$(call say,CC,$@)$(CC) $(HOST_CFLAGS) -Wno-missing-prototypes -o $@ $< \
 	    $(CLIENT_LIB) -ljansson $(HOST_LDFLAGS)
 
+$(BENCH_BIN)/bench_migrate: bench/bench_migrate.c $(CLIENT_LIB)
+	@mkdir -p $(dir $@)
+	$(call say,CC,$@)$(CC) $(HOST_CFLAGS) -Wno-missing-prototypes -o $@ $< \
+	    $(CLIENT_LIB) -ljansson $(HOST_LDFLAGS)
+
 # The brief's reference spawn: a glibc static no-op of about 0.7 MB.
 $(BENCH_BIN)/noop-glibc: bench/noop.c
 	@mkdir -p $(dir $@)
@@ -33,4 +38,5 @@ $(BENCH_BIN)/noop-glibc: bench/noop.c
 .PHONY: bench-tools
 bench-tools: all tests $(BENCH_BIN)/bench_create $(BENCH_BIN)/bench_idle_mem \
              $(BENCH_BIN)/bench_density $(BENCH_BIN)/noop $(BENCH_BIN)/pause \
-             $(BENCH_BIN)/noop-glibc $(BENCH_BIN)/bench_snapshot
+             $(BENCH_BIN)/noop-glibc $(BENCH_BIN)/bench_snapshot \
+             $(BENCH_BIN)/bench_migrate

@@ -537,6 +537,8 @@ int lightvm_migrate(struct lightvm *c, const char *id, const char *dest,
             (uint64_t)json_integer_value(json_object_get(m, "final_pages"));
         out->rounds = (unsigned)json_integer_value(json_object_get(m, "rounds"));
         str(m, "via", out->via, sizeof out->via);
+        out->parked_ns =
+            (uint64_t)json_integer_value(json_object_get(m, "parked_ns"));
         json_t *ph = json_object_get(m, "phases");
         out->copy_ms = json_number_value(json_object_get(ph, "copy_ms"));
         out->make_ms = json_number_value(json_object_get(ph, "make_ms"));

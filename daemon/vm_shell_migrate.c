@@ -331,6 +331,9 @@ static void migrated(struct daemon *d, struct vm *v)
                                        (m->stream ? 0 : m->pages_final)),
                           "final_pages", (json_int_t)m->pages_final, "via",
                           m->stream ? "tcp" : "unix");
+    /* When it stopped, on the host's monotonic clock: with the new copy's
+     * first_insn_ns (same host) it gives the downtime exactly. */
+    json_object_set_new(o, "parked_ns", json_integer((json_int_t)m->t_parked));
     struct waiter *w = op->w;
     snap_free(v);
     /* It runs on the destination: this copy goes, as a saved one does. */

@@ -190,6 +190,7 @@ struct lightvm_migrated {
      * guest, the commit. */
     double copy_ms, make_ms, commit_ms;
     char via[8];        /* "unix" or "tcp" */
+    uint64_t parked_ns; /* when it stopped here (CLOCK_MONOTONIC) */
 };
 int lightvm_migrate(struct lightvm *c, const char *id, const char *dest,
                     struct lightvm_migrated *out, struct lightvm_error *e);
