@@ -33,6 +33,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -431,7 +433,10 @@ void migrate_in_accept(struct daemon *d)
                          SOCK_CLOEXEC | SOCK_NONBLOCK);
         if (fd < 0)
             return;
-        /* The operator's port: what comes in is root's. */
+        /* The operator's port: what comes in is root's. Its answers go
+         * at once (no Nagle: they are small, and the source waits). */
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         struct creds root = {0};
         conn_add(d, fd, &root, 1);
     }
