@@ -81,8 +81,8 @@ static uint64_t first_insn(struct lightvm *c, const char *id)
     uint64_t deadline = now_ns() + 5000000000ull;
     for (;;) {
         json_t *o = call(c, "{\"op\":\"info\",\"id\":\"%s\"}", id);
-        uint64_t f = (uint64_t)json_integer_value(json_object_get(
-            json_object_get(o, "guest"), "first_insn_ns"));
+        uint64_t f = (uint64_t)json_integer_value(
+            json_object_get(json_object_get(o, "guest"), "first_insn_ns"));
         json_decref(o);
         if (f)
             return f;
@@ -136,13 +136,13 @@ static void by_file(char *id, size_t idlen, const char *dir, int running,
     snprintf(path, sizeof path, "%s/mig.state", dir);
     unlink(path);
     uint64_t t0 = now_ns();
-    json_decref(call(ca, "{\"op\":\"save\",\"id\":\"%s\",\"path\":\"%s\"}",
-                     id, path));
+    json_decref(
+        call(ca, "{\"op\":\"save\",\"id\":\"%s\",\"path\":\"%s\"}", id, path));
     uint64_t t1 = now_ns();
     json_t *o = call(cb, "{\"op\":\"restore\",\"path\":\"%s\"}", path);
-    snprintf(id, idlen, "%s",
-             json_string_value(
-                 json_object_get(json_object_get(o, "guest"), "id")));
+    snprintf(
+        id, idlen, "%s",
+        json_string_value(json_object_get(json_object_get(o, "guest"), "id")));
     json_decref(o);
     uint64_t first = first_insn(cb, id);
     out("file_save", running, round, ms(t0, t1));
@@ -192,13 +192,14 @@ int main(int argc, char **argv)
     if (!(ca = lightvm_connect(sock_a, &e)) ||
         !(cb = lightvm_connect(sock_b, &e)))
         die("%s", e.message);
-    json_t *o = call(ca, "{\"op\":\"create\",\"image\":\"%s\",\"name\":"
-                         "\"migday\",\"net\":true}",
+    json_t *o = call(ca,
+                     "{\"op\":\"create\",\"image\":\"%s\",\"name\":"
+                     "\"migday\",\"net\":true}",
                      image);
     char id[64];
-    snprintf(id, sizeof id, "%s",
-             json_string_value(
-                 json_object_get(json_object_get(o, "guest"), "id")));
+    snprintf(
+        id, sizeof id, "%s",
+        json_string_value(json_object_get(json_object_get(o, "guest"), "id")));
     json_decref(o);
     first_insn(ca, id);
     for (int i = 0; i < rounds; i++) {

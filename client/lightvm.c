@@ -535,7 +535,8 @@ int lightvm_migrate(struct lightvm *c, const char *id, const char *dest,
         out->pages = (uint64_t)json_integer_value(json_object_get(m, "pages"));
         out->final_pages =
             (uint64_t)json_integer_value(json_object_get(m, "final_pages"));
-        out->rounds = (unsigned)json_integer_value(json_object_get(m, "rounds"));
+        out->rounds =
+            (unsigned)json_integer_value(json_object_get(m, "rounds"));
         str(m, "via", out->via, sizeof out->via);
         out->parked_ns =
             (uint64_t)json_integer_value(json_object_get(m, "parked_ns"));

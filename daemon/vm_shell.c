@@ -665,8 +665,7 @@ static json_t *shell_record(const struct vm *v)
     if (svm(v)->migration)
         json_object_set_new(
             o, "migration",
-            json_string(svm(v)->migration == SVM_MIGRATION_OUT ? "out"
-                                                                : "in"));
+            json_string(svm(v)->migration == SVM_MIGRATION_OUT ? "out" : "in"));
     const struct cached_image *ci = svm(v)->img;
     if (ci)
         json_object_set_new(
@@ -830,8 +829,8 @@ static void shell_recover(struct daemon *d, struct vm *v, json_t *cfg,
         } else {
             if (net)
                 s->g->net = vm_net_adopt(d, net); /* released when it goes */
-            recover_migration(v, json_string_value(
-                                     json_object_get(cfg, "migration")));
+            recover_migration(
+                v, json_string_value(json_object_get(cfg, "migration")));
         }
         return;
     }

@@ -105,15 +105,13 @@ static int expect(struct mig_out *m, struct mig_reader *rd, uint32_t type,
     json_t *o = json_loadb((const char *)f.body, (size_t)f.len, 0, &je);
     int rc = 0;
     if (f.type == MIG_REFUSE) {
-        const char *msg =
-            json_string_value(json_object_get(json_object_get(o, "error"),
-                                              "message"));
+        const char *msg = json_string_value(
+            json_object_get(json_object_get(o, "error"), "message"));
         lvm_err_set(err, 0, "the destination refused: %s",
                     msg ? msg : "(no reason given)");
         rc = -2;
     } else if (f.type != type || !json_is_object(o)) {
-        rc = lvm_err_set(err, 0,
-                         "the destination answered %s where %s was due",
+        rc = lvm_err_set(err, 0, "the destination answered %s where %s was due",
                          mig_type_name(f.type), mig_type_name(type));
     } else if (json_object_get(o, "guest")) {
         free(m->dest_guest);
@@ -145,8 +143,8 @@ static int send_sink(void *arg, uint64_t first, uint64_t count,
     return 0;
 }
 
-static int no_sink(void *arg, uint64_t first, uint64_t count,
-                   const void *data, struct lvm_err *err)
+static int no_sink(void *arg, uint64_t first, uint64_t count, const void *data,
+                   struct lvm_err *err)
 {
     (void)arg, (void)first, (void)count, (void)data, (void)err;
     return 0;
@@ -307,8 +305,7 @@ static void set_migration(struct daemon *d, struct vm *v, int state)
     struct lvm_err err;
     svm(v)->migration = state;
     if (rundir_update_config(d, v, &err) < 0)
-        daemon_log("guest %s: cannot record its migration: %s", v->id,
-                   err.msg);
+        daemon_log("guest %s: cannot record its migration: %s", v->id, err.msg);
 }
 
 static void migrated(struct daemon *d, struct vm *v)
@@ -320,19 +317,18 @@ static void migrated(struct daemon *d, struct vm *v)
     json_t *dest = m->dest_guest ? json_loads(m->dest_guest, 0, &je) : NULL;
     /* Where the downtime went: the last copy, the destination's making
      * of the guest, the commit. */
-    json_t *phases = json_pack(
-        "{s:f, s:f, s:f}", "copy_ms", (m->t_sent - m->t_parked) / 1e6,
-        "make_ms", (m->t_ready - m->t_sent) / 1e6, "commit_ms",
-        (m->t_running - m->t_ready) / 1e6);
-    json_t *o = json_pack("{s:o, s:o, s:f, s:f, s:I, s:I, s:I, s:s}", "guest",
-                          dest ? dest : json_object(), "phases", phases, "ms",
-                          (now - m->t0) / 1e6, "downtime_ms",
-                          (now - m->t_parked) / 1e6, "rounds",
-                          (json_int_t)m->rounds, "pages",
-                          (json_int_t)(m->pages_sent +
-                                       (m->stream ? 0 : m->pages_final)),
-                          "final_pages", (json_int_t)m->pages_final, "via",
-                          m->stream ? "tcp" : "unix");
+    json_t *phases =
+        json_pack("{s:f, s:f, s:f}", "copy_ms", (m->t_sent - m->t_parked) / 1e6,
+                  "make_ms", (m->t_ready - m->t_sent) / 1e6, "commit_ms",
+                  (m->t_running - m->t_ready) / 1e6);
+    json_t *o = json_pack(
+        "{s:o, s:o, s:f, s:f, s:I, s:I, s:I, s:s}", "guest",
+        dest ? dest : json_object(), "phases", phases, "ms",
+        (now - m->t0) / 1e6, "downtime_ms", (now - m->t_parked) / 1e6, "rounds",
+        (json_int_t)m->rounds, "pages",
+        (json_int_t)(m->pages_sent + (m->stream ? 0 : m->pages_final)),
+        "final_pages", (json_int_t)m->pages_final, "via",
+        m->stream ? "tcp" : "unix");
     /* When it stopped, on the host's monotonic clock: with the new copy's
      * first_insn_ns (same host) it gives the downtime exactly. */
     json_object_set_new(o, "parked_ns", json_integer((json_int_t)m->t_parked));
@@ -407,13 +403,11 @@ void shell_migrate(struct daemon *d, struct vm *v, struct waiter *w,
     char buf[LVM_ERR_MSG_MAX + 64];
     int domain = 0, type = 0;
     socklen_t len = sizeof domain;
-    if (fd < 0 ||
-        getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) < 0 ||
+    if (fd < 0 || getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) < 0 ||
         (len = sizeof type,
          getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0) ||
         !((domain == AF_UNIX && type == SOCK_SEQPACKET) ||
-          ((domain == AF_INET || domain == AF_INET6) &&
-           type == SOCK_STREAM))) {
+          ((domain == AF_INET || domain == AF_INET6) && type == SOCK_STREAM))) {
         if (fd >= 0)
             close(fd);
         vm_op_done(d, w, "bad_request",

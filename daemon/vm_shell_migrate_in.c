@@ -52,8 +52,8 @@ struct mig_conn {
     struct mig_in mi;
     uint8_t *chunk; /* received, not yet fed: [off, len) */
     size_t off, len;
-    int pending_fd;                  /* came with the last message */
-    char held[GUEST_ID_LEN + 1];     /* the guest made and held, or "" */
+    int pending_fd;              /* came with the last message */
+    char held[GUEST_ID_LEN + 1]; /* the guest made and held, or "" */
     uint64_t deadline, t0;
     struct mig_conn *next;
 };
@@ -103,8 +103,7 @@ static void conn_free(struct daemon *d, struct mig_conn *mc)
     /* A guest made but not committed goes: the source still has it. */
     struct vm *v = held_vm(d, mc);
     if (v && vm_live(v) && !v->killed_by) {
-        daemon_log("guest %s: its migration in did not commit: removed",
-                   v->id);
+        daemon_log("guest %s: its migration in did not commit: removed", v->id);
         v->killed_by = KILLED_BY_DESTROY; /* forgotten once it exits */
         v->mon->kill(d, v);
     }
@@ -177,8 +176,8 @@ static int make(struct daemon *d, struct mig_conn *mc, const char **code,
     }
     int ram = mc->mi.ram_fd;
     mc->mi.ram_fd = -1;
-    if (restore_prepare_migration(d, &mc->cr, &mc->mi.info, ram, x, code,
-                                  err) < 0) {
+    if (restore_prepare_migration(d, &mc->cr, &mc->mi.info, ram, x, code, err) <
+        0) {
         free(x);
         return -1;
     }
@@ -327,8 +326,7 @@ void migrate_in_event(struct daemon *d, struct mig_conn *mc)
 
 /* ---- connections ---------------------------------------------------------- */
 
-static void conn_add(struct daemon *d, int fd, const struct creds *cr,
-                     int tcp)
+static void conn_add(struct daemon *d, int fd, const struct creds *cr, int tcp)
 {
     const char *why = NULL;
     if (nconns >= MIG_IN_MAX)
@@ -385,8 +383,8 @@ int migrate_in_listen(struct daemon *d, const char *spec, struct lvm_err *err)
     const char *colon = strrchr(spec, ':');
     if (!colon || colon == spec || (size_t)(colon - spec) >= sizeof host ||
         !colon[1])
-        return lvm_err_set(err, 0,
-                           "--migrate-listen: '%s' is not ADDRESS:PORT", spec);
+        return lvm_err_set(err, 0, "--migrate-listen: '%s' is not ADDRESS:PORT",
+                           spec);
     memcpy(host, spec, (size_t)(colon - spec));
     host[colon - spec] = 0;
     char *h = host;
@@ -395,15 +393,15 @@ int migrate_in_listen(struct daemon *d, const char *spec, struct lvm_err *err)
         h++;
     }
     struct addrinfo hints = {.ai_socktype = SOCK_STREAM,
-                             .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV |
-                                         AI_PASSIVE};
+                             .ai_flags =
+                                 AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE};
     struct addrinfo *ai;
     int e = getaddrinfo(h, colon + 1, &hints, &ai);
     if (e)
         return lvm_err_set(err, 0, "--migrate-listen: '%s': %s", spec,
                            gai_strerror(e));
-    int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
-                    0);
+    int fd =
+        socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     int one = 1;
     int rc = fd < 0 ||
                      setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one,
@@ -429,8 +427,8 @@ int migrate_in_listen(struct daemon *d, const char *spec, struct lvm_err *err)
 void migrate_in_accept(struct daemon *d)
 {
     for (int i = 0; i < 16; i++) {
-        int fd = accept4(d->mig_listen_fd, NULL, NULL,
-                         SOCK_CLOEXEC | SOCK_NONBLOCK);
+        int fd =
+            accept4(d->mig_listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
         if (fd < 0)
             return;
         /* The operator's port: what comes in is root's. Its answers go

@@ -114,8 +114,7 @@ int snap_begin(struct daemon *d, struct vm *v, struct svm_snap *op,
 }
 
 /* Refuse what cannot be snapshotted now; answers (w) then. */
-int snap_can(struct daemon *d, struct vm *v, struct waiter *w,
-             const char *what)
+int snap_can(struct daemon *d, struct vm *v, struct waiter *w, const char *what)
 {
     char msg[LVM_ERR_MSG_MAX + 160];
     struct lvm_err err;

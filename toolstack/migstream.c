@@ -22,9 +22,9 @@
 #endif
 
 static const char *const type_names[] = {
-    [MIG_HELLO] = "HELLO", [MIG_ACCEPT] = "ACCEPT", [MIG_REFUSE] = "REFUSE",
-    [MIG_PAGES] = "PAGES", [MIG_ZERO] = "ZERO",     [MIG_MEMFD] = "MEMFD",
-    [MIG_STATE] = "STATE", [MIG_END] = "END",       [MIG_READY] = "READY",
+    [MIG_HELLO] = "HELLO",   [MIG_ACCEPT] = "ACCEPT",   [MIG_REFUSE] = "REFUSE",
+    [MIG_PAGES] = "PAGES",   [MIG_ZERO] = "ZERO",       [MIG_MEMFD] = "MEMFD",
+    [MIG_STATE] = "STATE",   [MIG_END] = "END",         [MIG_READY] = "READY",
     [MIG_COMMIT] = "COMMIT", [MIG_RUNNING] = "RUNNING",
 };
 
@@ -328,8 +328,9 @@ static int page_range(const struct mig_in *mi, const struct mig_frame *f,
                            (unsigned long long)*count,
                            (unsigned long long)f->len);
     if (f->type == MIG_ZERO && f->len != 16)
-        return lvm_err_set(err, 0, "migration stream: a ZERO frame is 16 "
-                                   "bytes long");
+        return lvm_err_set(err, 0,
+                           "migration stream: a ZERO frame is 16 "
+                           "bytes long");
     if (mi->ram_whole)
         return lvm_err_set(err, 0,
                            "migration stream: pages after the whole RAM came "
@@ -353,8 +354,8 @@ static int write_pages(struct mig_in *mi, const struct mig_frame *f,
     }
     const uint8_t *data = f->body + 16;
     for (size_t done = 0; done < len;) {
-        ssize_t n = pwrite(mi->ram_fd, data + done, len - done,
-                           at + (off_t)done);
+        ssize_t n =
+            pwrite(mi->ram_fd, data + done, len - done, at + (off_t)done);
         if (n <= 0)
             return lvm_err_set(err, n < 0 ? errno : EIO,
                                "write the guest's pages");
@@ -564,8 +565,8 @@ static int send_all(int sock, const uint8_t *p, size_t n, int fd,
     return 0;
 }
 
-int mig_send(int sock, uint32_t type, const void *a, size_t alen,
-             const void *b, size_t blen, int fd, struct lvm_err *err)
+int mig_send(int sock, uint32_t type, const void *a, size_t alen, const void *b,
+             size_t blen, int fd, struct lvm_err *err)
 {
     uint64_t len = (uint64_t)alen + blen;
     size_t total = MIG_HEADER_LEN + alen + blen;

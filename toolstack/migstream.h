@@ -139,8 +139,8 @@ char *mig_hello_json(const struct snap_info *info);
 
 /* Send one frame (blocking; a SEQPACKET socket gets it in messages of at
  * most 64 KiB), with (fd) passed alongside if >= 0. */
-int mig_send(int sock, uint32_t type, const void *a, size_t alen,
-             const void *b, size_t blen, int fd, struct lvm_err *err);
+int mig_send(int sock, uint32_t type, const void *a, size_t alen, const void *b,
+             size_t blen, int fd, struct lvm_err *err);
 
 /* Read one whole frame (blocking) into (rd); (*fd) the fd that came with
  * it, or -1. 0, or -1 (err) on EOF or error. */

@@ -264,8 +264,8 @@ static int sync_flush(struct sync_run *run, snapshot_sink sink, void *arg,
 {
     if (!run->count)
         return 0;
-    int rc = sink(arg, run->first, run->count, run->zero ? NULL : run->data,
-                  err);
+    int rc =
+        sink(arg, run->first, run->count, run->zero ? NULL : run->data, err);
     run->count = 0;
     return rc;
 }
@@ -355,8 +355,7 @@ int snapshot_sync(const struct guest *g, const struct image *img, int base_fd,
                         "read the migration's copy of the RAM");
             goto out;
         }
-        if (sync_batch(shadow_fd, p, n, buf, old, sink, arg, changed, err) <
-            0)
+        if (sync_batch(shadow_fd, p, n, buf, old, sink, arg, changed, err) < 0)
             goto out;
         p += n;
     }

@@ -185,7 +185,7 @@ struct lightvm_migrated {
     double downtime_ms; /* from its stop here to the destination's "running" */
     uint64_t pages;     /* pages sent (or copied into the memfd) */
     uint64_t final_pages; /* of which while stopped */
-    unsigned rounds;    /* pre-copy rounds */
+    unsigned rounds;      /* pre-copy rounds */
     /* The downtime's parts: the last copy, the destination making the
      * guest, the commit. */
     double copy_ms, make_ms, commit_ms;

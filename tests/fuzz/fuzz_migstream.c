@@ -44,8 +44,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             chunk = size - off;
         size_t used = 0;
         while (used < chunk && !done) {
-            long k = mig_reader_feed(&rd, data + off + used, chunk - used,
-                                     &err);
+            long k =
+                mig_reader_feed(&rd, data + off + used, chunk - used, &err);
             if (k < 0) {
                 if (!err.msg[0] || strchr(err.msg, '\n'))
                     abort(); /* a one-line message */

@@ -67,8 +67,8 @@ static void send_stream(int s, int memfd)
         send_pages(s, 0, 4, 0x11);
         send_pages(s, 2, 1, 0x22); /* a later round: page 2 changed */
         uint64_t z[2] = {htole64(3), htole64(1)};
-        assert_int_equal(
-            mig_send(s, MIG_ZERO, z, sizeof z, NULL, 0, -1, &err), 0);
+        assert_int_equal(mig_send(s, MIG_ZERO, z, sizeof z, NULL, 0, -1, &err),
+                         0);
         send_pages(s, 255, 1, 0x33);
     }
     assert_int_equal(mig_send(s, MIG_STATE, &in.status, sizeof in.status,
@@ -175,9 +175,8 @@ static void test_memfd_passed(void **state)
     assert_int_equal(ftruncate(ram, RAM), 0);
     uint8_t b = 0x44;
     assert_int_equal(pwrite(ram, &b, 1, 7 * MIG_PAGE + 100), 1);
-    assert_int_equal(fcntl(ram, F_ADD_SEALS,
-                           F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW),
-                     0);
+    assert_int_equal(
+        fcntl(ram, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW), 0);
     send_stream(sv[1], ram);
     close(ram);
     struct mig_in mi;
@@ -252,8 +251,8 @@ struct refusal {
 static const struct refusal refusals[] = {
     {"pages before hello", NULL, 0, 0, 0, 0, "where HELLO was due"},
     {"hello version", "{\"version\":2}", 0, 0, 0, 0, "version 2"},
-    {"hello kind",
-     "{\"version\":1,\"kind\":\"qemu\"}", 0, 0, 0, 0, "kind must be"},
+    {"hello kind", "{\"version\":1,\"kind\":\"qemu\"}", 0, 0, 0, 0,
+     "kind must be"},
     {"hello not json", "{x", 0, 0, 0, 0, "not a JSON object"},
     {"hello ram", "HELLO-RAM", 0, 0, 0, 0, "ram_size 4097"},
     {"page past end", NULL, MIG_PAGES, 255, 2, 16 + 2 * 4096, "outside"},
@@ -290,7 +289,8 @@ static void test_refusal(void **state)
         free(hello);
         hello = mig_hello_json(&in);
     }
-    const char *h = r->hello && strcmp(r->hello, "HELLO-RAM") ? r->hello : hello;
+    const char *h =
+        r->hello && strcmp(r->hello, "HELLO-RAM") ? r->hello : hello;
     f = (struct mig_frame){MIG_HELLO, strlen(h), (const uint8_t *)h};
     int ev = mig_in_frame(&mi, &f, -1, &err);
     free(hello);
