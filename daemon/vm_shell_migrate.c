@@ -60,6 +60,7 @@ struct mig_out {
     int started;
     int stream; /* TCP: pre-copy over the wire */
     int api;    /* the destination's API socket: ask for migrate-in first */
+    int paused; /* it was paused: it stays so at the destination */
     /* For the thread; fixed while it runs. */
     const struct guest *g;
     const struct image *img;
@@ -222,7 +223,9 @@ static void *mig_thread(void *arg)
     if (final_copy(m, shadow, &err) < 0 ||
         mig_send(m->sock, MIG_STATE, &m->info.status, sizeof m->info.status,
                  &m->info.devpage, sizeof m->info.devpage, -1, &err) < 0 ||
-        mig_send(m->sock, MIG_END, NULL, 0, NULL, 0, -1, &err) < 0)
+        mig_send(m->sock, MIG_END, m->paused ? "{\"paused\":true}" : NULL,
+                 m->paused ? strlen("{\"paused\":true}") : 0, NULL, 0, -1,
+                 &err) < 0)
         goto out;
     m->t_sent = host_now_ns();
     if (expect(m, &rd, MIG_READY, &err) < 0)
@@ -297,6 +300,7 @@ void mig_out_parked(struct daemon *d, struct vm *v)
     memcpy(&m->info.status, (const void *)g->dev.st, sizeof m->info.status);
     memcpy(&m->info.devpage, (const void *)g->dev.dp, sizeof m->info.devpage);
     m->t_parked = op->t_parked;
+    m->paused = op->was_paused;
     command(m, 'G');
 }
 

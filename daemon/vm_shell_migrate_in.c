@@ -181,6 +181,15 @@ static int make(struct daemon *d, struct mig_conn *mc, const char **code,
         free(x);
         return -1;
     }
+    if (mc->tcp && x->req.nblocks) {
+        /* Paths of another host, opened here as root: no. */
+        restore_done(x);
+        free(x);
+        *code = "invalid";
+        return lvm_err_set(err, 0,
+                           "a guest with block devices cannot come in over "
+                           "TCP (its devices are paths on another host)");
+    }
     struct client as = {.fd = -1, .uid = mc->cr.uid, .cr = mc->cr};
     struct vm *v = NULL;
     const struct vm_monitor *mon = NULL;
@@ -212,8 +221,15 @@ static int commit(struct daemon *d, struct mig_conn *mc, const char **code,
     *code = "failed";
     if (!v || v->state == VM_EXITED || v->killed_by)
         return lvm_err_set(err, 0, "the guest exited before the commit");
+    /* A guest paused at the source stays paused: frozen before it is
+     * let go, so it wakes only when unpaused. */
+    struct guest *g = guest_of(v);
+    if (mc->mi.paused && g && cgroup_freeze(&g->cg, 1, err) < 0)
+        return -1;
     if (vm_control(d, v, LVM_CTRL_RESUME, err) < 0)
         return -1;
+    if (mc->mi.paused)
+        v->state = VM_PAUSED;
     mc->held[0] = 0; /* ours now, whatever happens to the connection */
     svm(v)->migration = SVM_MIGRATION_NONE;
     if (rundir_update_config(d, v, err) < 0)

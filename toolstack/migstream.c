@@ -46,9 +46,10 @@ static uint64_t body_max(uint32_t type)
     case MIG_RUNNING: return MIG_JSON_MAX;
     case MIG_PAGES: return MIG_BODY_MAX;
     case MIG_ZERO: return 16;
+    case MIG_END: return MIG_END_MAX;
     case MIG_STATE:
         return sizeof(struct lvm_status) + sizeof(struct lvm_devpage);
-    default: return 0; /* MEMFD, END, COMMIT */
+    default: return 0; /* MEMFD, COMMIT */
     }
 }
 
@@ -388,6 +389,24 @@ static int read_state(struct mig_in *mi, const struct mig_frame *f,
     return 0;
 }
 
+/* END's optional JSON: how the guest was when it stopped. */
+static int read_end(struct mig_in *mi, const struct mig_frame *f,
+                    struct lvm_err *err)
+{
+    json_error_t je;
+    json_t *o = json_loadb((const char *)f->body, (size_t)f->len, 0, &je);
+    json_t *p = json_object_get(o, "paused");
+    int rc = 0;
+    if (!json_is_object(o) || (p && !json_is_boolean(p)))
+        rc = lvm_err_set(err, 0,
+                         "migration stream: END must be empty or a JSON "
+                         "object whose 'paused' is true or false");
+    else
+        mi->paused = json_is_true(p);
+    json_decref(o);
+    return rc;
+}
+
 static int out_of_order(const struct mig_frame *f, const char *expect,
                         struct lvm_err *err)
 {
@@ -455,6 +474,8 @@ int mig_in_frame(struct mig_in *mi, const struct mig_frame *f, int fd,
                 lvm_err_set(err, 0, "migration stream: END before STATE");
                 goto out;
             }
+            if (f->len && read_end(mi, f, err) < 0)
+                goto out;
             mi->stage = MIG_IN_MAKE;
             rc = MIG_EV_END;
             break;

@@ -16,8 +16,9 @@
  *     MEMFD    no body; one fd comes with it (unix sockets only): the
  *              guest's whole RAM, a sealed memfd, pages at their offsets
  *     STATE    struct lvm_status, then struct lvm_devpage, raw
- *     END      no body: the guest is complete; the destination makes it,
- *              held before its first instruction, and answers READY
+ *     END      empty, or JSON {"paused": BOOL}: the guest is complete; the
+ *              destination makes it, held before its first instruction,
+ *              and answers READY
  *     COMMIT   no body: the destination lets it run, answers RUNNING
  *   destination -> source
  *     ACCEPT, READY, RUNNING, REFUSE: JSON objects (REFUSE: {"code",
@@ -43,6 +44,7 @@
 #define MIG_PAGES_MAX 256u       /* pages in one PAGES frame (1 MiB) */
 #define MIG_JSON_MAX (96u << 10) /* bytes of a JSON frame */
 #define MIG_BODY_MAX (16u + MIG_PAGES_MAX * MIG_PAGE)
+#define MIG_END_MAX 4096u /* END's JSON */
 #define MIG_RAM_MAX (64ull << 30)
 
 enum mig_type {
@@ -113,6 +115,7 @@ struct mig_in {
     int ram_fd;      /* where pages go (the caller's memfd), or MEMFD's */
     int ram_whole;   /* ram_fd came whole in a MEMFD frame */
     int have_state;  /* STATE read */
+    int paused;      /* END says it was paused: it stays so */
     uint64_t npages; /* PAGES frames' pages written */
 };
 

@@ -56,6 +56,8 @@ def main():
         "whole": good,
         "precopy_rounds": hello() + pages(0, 8) + pages(0, 2, b"\x01") + zero(5, 3) + pages(4095, 1) + state + frame(END) + frame(COMMIT),
         "no_pages": hello() + state + frame(END) + frame(COMMIT),
+        "end_paused": hello() + pages(1, 1) + state + frame(END, b'{"paused":true}') + frame(COMMIT),
+        "end_bad": hello() + state + frame(END, b'{"paused":"yes"}'),
         "big_run": hello(ram=4 << 20) + pages(0, 64) + state + frame(END),
         "last_page": hello(ram=1 << 20) + pages(255, 1) + state + frame(END),
         "past_end": hello(ram=1 << 20) + pages(255, 2),

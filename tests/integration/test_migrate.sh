@@ -22,6 +22,10 @@ GRP=lvmmg$$
 UA=lvmmg$$a
 UB=lvmmg$$b
 PORT=$((20000 + $$ % 20000))
+# sizeof(struct lvm_status) and sizeof(struct lvm_devpage), for crafted streams.
+ABI_SIZES=$(printf '#include <lightvm/abi.h>\n#include <stdio.h>\nint main(void){printf("%%zu %%zu", sizeof(struct lvm_status), sizeof(struct lvm_devpage));}\n' |
+    cc -Iinclude -x c -o "$TMP/abisizes" - && "$TMP/abisizes")
+export ABI_SIZES
 NS=lvmmg$$
 CG_OTHERS="$LIGHTVM_CGROUP_PARENT-b $LIGHTVM_CGROUP_PARENT-c $LIGHTVM_CGROUP_PARENT-d"
 declare -A DPID=()
@@ -152,6 +156,56 @@ t_tcp() {
     # A guest that comes in over the operator's port is root's.
     on b list --json $g | grep -q '"owner":0' || return 1
     on b destroy $g >/dev/null
+}
+
+# A paused guest stays paused where it goes, and goes on when unpaused.
+t_paused() {
+    local g=mp t
+    $LIGHTVM create --name $g "$SNAP" 64 5 yield >/dev/null && console_has $g '^tick 2 ' || return 1
+    $LIGHTVM pause $g >/dev/null || return 1
+    t=$(last_tick a $g)
+    $LIGHTVM migrate $g "$(sock b)" >/dev/null || return 1
+    [ "$(state_on b $g)" = paused ] || { on b list; return 1; }
+    on b unpause $g >/dev/null && console_has b $g "resumed 1 " || return 1
+    [ "$(first_tick b $g)" = $((t + 1)) ] || { echo "paused at tick $t, went on at $(first_tick b $g)"; return 1; }
+    on b destroy $g >/dev/null
+}
+
+# Over TCP, block devices (paths of another host, opened as root) are
+# refused: a stream whose recipe names one, for a real image.
+t_tcp_no_block() {
+    local out
+    out=$(python3 - "$PORT" "$SNAP" "$TMP" <<'PY'
+import hashlib, json, os, socket, struct, sys
+port, image, tmp = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+open(tmp + "/disk.img", "wb").truncate(1 << 20)
+data = open(image, "rb").read()
+frame = lambda t, body=b"": struct.pack("<IIQ", t, 0, len(body)) + body
+hello = {"version": 1, "kind": "unikernel", "monitor": "proc", "ram_size": 1 << 24,
+         "image_sha256": hashlib.sha256(data).hexdigest(), "image_size": len(data),
+         "image_name": "snapcount", "name": "blk",
+         "recipe": {"image": image, "block": [{"name": "disk0", "path": tmp + "/disk.img"}]}}
+s = socket.create_connection(("127.0.0.1", port), timeout=10)
+s.sendall(frame(1, json.dumps(hello).encode()))
+def answer():
+    h = b""
+    while len(h) < 16:
+        h += s.recv(16 - len(h))
+    t, _, n = struct.unpack("<IIQ", h)
+    b = b""
+    while len(b) < n:
+        b += s.recv(n - len(b))
+    return t, b.decode()
+print(answer())
+# The status and device pages of ABI 3: sizes from the HELLO's peer do not
+# matter here; a wrong size is refused first, so ask the daemon's.
+st, dp = [int(x) for x in os.environ["ABI_SIZES"].split()]
+s.sendall(frame(7, b"\0" * (st + dp)) + frame(8))
+print(answer())
+PY
+) || { echo "$out"; return 1; }
+    echo "$out"
+    echo "$out" | grep -q "block devices cannot come in over TCP" && [ "$(count_on b)" = 0 ]
 }
 
 # To a daemon in another network namespace, over a veth pair.
@@ -316,6 +370,8 @@ check daemons t_daemons
 check "same host, over the API socket" t_unix
 check "over TCP with pre-copy" t_tcp
 check "to another network namespace" t_netns
+check "a paused guest stays paused" t_paused
+check "no block devices over TCP" t_tcp_no_block
 check "a destination that refuses" t_refused
 check "bad migration streams" t_bad_stream
 check "members" t_members

@@ -327,7 +327,8 @@ static void test_reader_bounds(void **state)
         {0, 0, 0, "unknown frame type 0"},
         {12, 0, 0, "unknown frame type 12"},
         {MIG_END, 1, 0, "flags"},
-        {MIG_END, 0, 1, "END frame of 1 bytes"},
+        {MIG_END, 0, MIG_END_MAX + 1, "END frame of 4097 bytes"},
+        {MIG_COMMIT, 0, 1, "COMMIT frame of 1 bytes"},
         {MIG_PAGES, 0, MIG_BODY_MAX + 1, "at most"},
         {MIG_HELLO, 0, MIG_JSON_MAX + 1, "at most"},
     };
