@@ -199,10 +199,9 @@ static void svm_release(struct daemon *d, struct vm *v)
 }
 
 /* A restored guest needs the very image it was saved from. */
-static int same_image(struct cached_image *ci, const struct request *r,
-                      struct lvm_err *err)
+int shell_same_image(struct cached_image *ci, const struct snap_info *in,
+                     const char *path, struct lvm_err *err)
 {
-    const struct snap_info *in = r->state;
     if (images_hash(ci, err) < 0)
         return -1;
     if (!memcmp(ci->hash, in->image_hash, SNAP_HASH_LEN) &&
@@ -216,7 +215,7 @@ static int same_image(struct cached_image *ci, const struct request *r,
                        "%s (sha256 %.16s..., %llu bytes), %s is sha256 "
                        "%.16s... (%llu bytes)",
                        in->image_name, want, (unsigned long long)in->image_size,
-                       r->image, have, (unsigned long long)ci->size);
+                       path, have, (unsigned long long)ci->size);
 }
 
 /* Start the guest (v) describes in a shell; (code) says what kind of
@@ -258,7 +257,7 @@ static int start(struct daemon *d, struct vm *v, const struct request *r,
             err->code = 0;
         return -1;
     }
-    if (r->state && same_image(s->img, r, err) < 0) {
+    if (r->state && shell_same_image(s->img, r->state, r->image, err) < 0) {
         *code = "invalid";
         return -1;
     }

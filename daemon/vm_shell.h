@@ -67,6 +67,11 @@ struct vm *shell_make(struct daemon *d, const struct creds *cr,
 
 void snap_base_put(struct snap_base *b);
 
+/* 0 if cached image (ci), loaded from (path), is the one state (in)
+ * needs (same SHA-256 and size); else -1 with both named in (err). */
+int shell_same_image(struct cached_image *ci, const struct snap_info *in,
+                     const char *path, struct lvm_err *err);
+
 /* The image of adopted guest (v), loaded again from its path as (cr) if
  * that is still the file it was created from. */
 int shell_reload_image(struct daemon *d, struct vm *v, const struct creds *cr,

@@ -54,6 +54,8 @@ struct mig_conn {
     size_t off, len;
     int pending_fd;              /* came with the last message */
     char held[GUEST_ID_LEN + 1]; /* the guest made and held, or "" */
+    struct cached_image *img;    /* its image, loaded and checked at HELLO
+                                    (so cached for END) */
     uint64_t deadline, t0;
     struct mig_conn *next;
 };
@@ -107,6 +109,8 @@ static void conn_free(struct daemon *d, struct mig_conn *mc)
         v->killed_by = KILLED_BY_DESTROY; /* forgotten once it exits */
         v->mon->kill(d, v);
     }
+    if (mc->img)
+        images_put(d, mc->img, mc->cr.uid);
     epoll_ctl(d->epfd, EPOLL_CTL_DEL, mc->fd, NULL);
     close(mc->fd);
     if (mc->pending_fd >= 0)
@@ -132,6 +136,32 @@ static void refuse(struct daemon *d, struct mig_conn *mc, const char *code,
 
 /* ---- the stream's steps --------------------------------------------------- */
 
+/* The recipe's image, as the client opens it, loaded (and so cached for
+ * the guest's making) and checked against the identity HELLO names:
+ * refused now rather than after the pages. */
+static int check_image(struct daemon *d, struct mig_conn *mc,
+                       struct lvm_err *err)
+{
+    json_error_t je;
+    json_t *o = json_loads(mc->mi.info.config, 0, &je);
+    const char *path = json_string_value(json_object_get(o, "image"));
+    int rc = -1;
+    if (!path || path[0] != '/') {
+        lvm_err_set(err, 0, "migration HELLO: the recipe names no image");
+        goto out;
+    }
+    int fd = creds_open_data(&mc->cr, path, 0, err);
+    if (fd < 0)
+        goto out;
+    mc->img = images_get(d, path, fd, &mc->cr, err);
+    close(fd);
+    if (mc->img)
+        rc = shell_same_image(mc->img, &mc->mi.info, path, err);
+out:
+    json_decref(o);
+    return rc;
+}
+
 /* HELLO: whether this daemon can take the guest, before any page. */
 static int decide(struct daemon *d, struct mig_conn *mc, const char **code,
                   struct lvm_err *err)
@@ -156,6 +186,8 @@ static int decide(struct daemon *d, struct mig_conn *mc, const char **code,
         return -1;
     }
     quota_give(d, mc->cr.uid, QUOTA_RAM, in->ram_size);
+    if (check_image(d, mc, err) < 0)
+        return -1;
     int ram = snapshot_memfd(in->ram_size, err);
     if (ram < 0) {
         *code = "failed";
