@@ -175,7 +175,7 @@ t_paused() {
 # refused: a stream whose recipe names one, for a real image.
 t_tcp_no_block() {
     local out
-    out=$(python3 - "$PORT" "$SNAP" "$TMP" <<'PY'
+    out=$(python3 - "$PORT" "$(realpath "$SNAP")" "$TMP" <<'PY'
 import hashlib, json, os, socket, struct, sys
 port, image, tmp = int(sys.argv[1]), sys.argv[2], sys.argv[3]
 open(tmp + "/disk.img", "wb").truncate(1 << 20)
@@ -187,15 +187,17 @@ hello = {"version": 1, "kind": "unikernel", "monitor": "proc", "ram_size": 1 << 
          "recipe": {"image": image, "block": [{"name": "disk0", "path": tmp + "/disk.img"}]}}
 s = socket.create_connection(("127.0.0.1", port), timeout=10)
 s.sendall(frame(1, json.dumps(hello).encode()))
-def answer():
-    h = b""
-    while len(h) < 16:
-        h += s.recv(16 - len(h))
-    t, _, n = struct.unpack("<IIQ", h)
+def read(n):
     b = b""
     while len(b) < n:
-        b += s.recv(n - len(b))
-    return t, b.decode()
+        c = s.recv(n - len(b))
+        if not c:
+            sys.exit("the daemon closed the connection")
+        b += c
+    return b
+def answer():
+    t, _, n = struct.unpack("<IIQ", read(16))
+    return t, read(n).decode()
 print(answer())
 # The status and device pages of ABI 3: sizes from the HELLO's peer do not
 # matter here; a wrong size is refused first, so ask the daemon's.
