@@ -152,6 +152,13 @@ for key in unix_reply unix_gap tcp_reply tcp_gap file_gap; do
     echo " $(ratio "$(median "$key" "$last_level")" "$(median "$key" "$first_level")") |"
 done
 echo
+echo "Where the time goes: the migration is done (the guest runs at the"
+echo "destination) within \"the whole migration, in lightvmd\"; the reply then waits"
+echo "for the source's copy to be gone, as \\`save\\`'s does, and a guest with a NIC"
+echo "takes about 20 ms to exit: its tap is torn down in its exit path, where the"
+echo "kernel waits for network RCU grace periods (an idle guest without a NIC exits"
+echo "in about 3 ms; see snapshot.md's save rows)."
+echo
 echo "Targets from the issue: same-host migration under 20 ms in all, downtime"
 echo "under 5 ms, flat as the number of guests running grows. CRIU is not"
 echo "measured: Debian's criu fails \`criu check\` on this kernel"
