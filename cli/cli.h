@@ -7,6 +7,8 @@
 
 #include "toolstack/error.h"
 
+#include <stddef.h>
+
 /* Exit statuses shared by all commands (see docs/cli.md). */
 #define CLI_EXIT_USAGE 2   /* bad command line */
 #define CLI_EXIT_ERROR 125 /* lightvm itself failed: bad image, set-up */
@@ -38,6 +40,18 @@ extern const int cli_has_net;
 /* Exec lightvm-net with a command's (argc, argv) ("run", ...); returns
  * only on failure, with the exit code. */
 int cli_exec_net(int argc, char **argv);
+
+/* getopt_long() that says what is wrong with a bad flag in one line,
+ * with the flag meant ("did you mean '--json'?"), and returns '?' then
+ * (the caller exits with CLI_EXIT_USAGE). argv[0] is the command's name. */
+struct option;
+int cli_getopt(int argc, char **argv, const char *shortopts,
+               const struct option *longopts);
+
+/* The one of (names) (n of them, NULL entries skipped) that (typed) (its
+ * first len bytes) is likely a typo of, or NULL. */
+const char *cli_suggest(const char *typed, size_t len, const char *const *names,
+                        size_t n);
 
 /* Print "lightvm: <err>" on stderr. */
 void cli_error(const struct lvm_err *err);

@@ -38,8 +38,8 @@ int cmd_create(int argc, char **argv)
     struct guest_opts o;
     guest_opts_init(&o);
     int json = 0, quiet = 0, c;
-    while ((c = getopt_long(argc, argv, "+" GUEST_SHORT_OPTS "qh", opts,
-                            NULL)) != -1) {
+    while ((c = cli_getopt(argc, argv, "+" GUEST_SHORT_OPTS "qh", opts)) !=
+           -1) {
         int r = guest_opt(c, optarg, &o);
         if (r < 0)
             return CLI_EXIT_USAGE;
@@ -49,7 +49,7 @@ int cmd_create(int argc, char **argv)
         case OPT_JSON: json = 1; break;
         case 'q': quiet = 1; break;
         case 'h': fputs(usage, stdout); return 0;
-        default: fputs(usage, stderr); return CLI_EXIT_USAGE;
+        default: return CLI_EXIT_USAGE; /* cli_getopt said why */
         }
     }
     if (guest_opts_rest(argc, argv, &o) < 0) {
@@ -74,14 +74,15 @@ int cmd_create(int argc, char **argv)
     struct lightvm_guest g;
     struct lightvm_error e;
     int rc = lightvm_create(cl, &co, &g, &e);
-    lightvm_close(cl);
     if (rc < 0) {
+        lightvm_close(cl);
         cli_msg("%s", e.message);
         return CLI_EXIT_ERROR;
     }
-    if (json)
-        cli_print_guest_json(&g);
+    if (json) /* as the API describes it, every field */
+        rc = cli_print_guest(cl, g.id);
     else if (!quiet)
         printf("%s\n", g.id);
-    return 0;
+    lightvm_close(cl);
+    return rc < 0 ? CLI_EXIT_ERROR : 0;
 }

@@ -54,8 +54,8 @@ static int parse(int argc, char **argv, struct run_opts *o)
         {0, 0, 0, 0}};
     int c;
     char *end;
-    while ((c = getopt_long(argc, argv, "+" GUEST_SHORT_OPTS "t:c:qh", opts,
-                            NULL)) != -1) {
+    while ((c = cli_getopt(argc, argv, "+" GUEST_SHORT_OPTS "t:c:qh", opts)) !=
+           -1) {
         int r = guest_opt(c, optarg, &o->g);
         if (r < 0)
             return -1;
@@ -74,7 +74,7 @@ static int parse(int argc, char **argv, struct run_opts *o)
         case 'q': o->quiet = 1; break;
         case OPT_NO_DAEMON: o->no_daemon = 1; break;
         case 'h': fputs(usage, stdout); exit(0);
-        default: fputs(usage, stderr); return -1;
+        default: return -1; /* cli_getopt said why */
         }
     }
     if (guest_opts_rest(argc, argv, &o->g) < 0) {

@@ -96,13 +96,13 @@ int cmd_save(int argc, char **argv)
         {0, 0, 0, 0}};
     int json = 0, c;
     struct lightvm_save_opts so = {0, 0};
-    while ((c = getopt_long(argc, argv, "fh", opts, NULL)) != -1) {
+    while ((c = cli_getopt(argc, argv, "fh", opts)) != -1) {
         switch (c) {
         case OPT_JSON: json = 1; break;
         case OPT_LEAVE: so.leave_running = 1; break;
         case 'f': so.force = 1; break;
         case 'h': fputs(save_usage, stdout); return 0;
-        default: fputs(save_usage, stderr); return CLI_EXIT_USAGE;
+        default: return CLI_EXIT_USAGE; /* cli_getopt said why */
         }
     }
     if (argc - optind != 2) {
@@ -147,8 +147,7 @@ int cmd_restore(int argc, char **argv)
     guest_opts_init(&o);
     int json = 0, quiet = 0, c;
     /* Options anywhere: "restore PATH -p 0:80 IMAGE_DIR" reads well. */
-    while ((c = getopt_long(argc, argv, GUEST_SHORT_OPTS "qh", opts, NULL)) !=
-           -1) {
+    while ((c = cli_getopt(argc, argv, GUEST_SHORT_OPTS "qh", opts)) != -1) {
         int r = guest_opt(c, optarg, &o);
         if (r < 0)
             return CLI_EXIT_USAGE;
@@ -158,7 +157,7 @@ int cmd_restore(int argc, char **argv)
         case OPT_JSON: json = 1; break;
         case 'q': quiet = 1; break;
         case 'h': fputs(restore_usage, stdout); return 0;
-        default: fputs(restore_usage, stderr); return CLI_EXIT_USAGE;
+        default: return CLI_EXIT_USAGE; /* cli_getopt said why */
         }
     }
     int nargs = argc - optind;
@@ -194,16 +193,17 @@ int cmd_restore(int argc, char **argv)
     struct lightvm_guest g;
     struct lightvm_error e;
     int rc = lightvm_restore(cl, path, &co, &g, &e);
-    lightvm_close(cl);
     if (rc < 0) {
+        lightvm_close(cl);
         cli_msg("restore %s: %s", argv[optind], e.message);
         return CLI_EXIT_ERROR;
     }
     if (json)
-        cli_print_guest_json(&g);
+        rc = cli_print_guest(cl, g.id);
     else if (!quiet)
         printf("%s\n", g.id);
-    return 0;
+    lightvm_close(cl);
+    return rc < 0 ? CLI_EXIT_ERROR : 0;
 }
 
 int cmd_clone(int argc, char **argv)
@@ -220,7 +220,7 @@ int cmd_clone(int argc, char **argv)
     unsigned long count = 1;
     const char *name = NULL;
     char *end;
-    while ((c = getopt_long(argc, argv, "n:qh", opts, NULL)) != -1) {
+    while ((c = cli_getopt(argc, argv, "n:qh", opts)) != -1) {
         switch (c) {
         case 'n':
             errno = 0;
@@ -234,7 +234,7 @@ int cmd_clone(int argc, char **argv)
         case OPT_JSON: json = 1; break;
         case 'q': quiet = 1; break;
         case 'h': fputs(clone_usage, stdout); return 0;
-        default: fputs(clone_usage, stderr); return CLI_EXIT_USAGE;
+        default: return CLI_EXIT_USAGE; /* cli_getopt said why */
         }
     }
     if (argc - optind != 1) {
@@ -261,16 +261,20 @@ int cmd_clone(int argc, char **argv)
         lightvm_clone(cl, is_file ? NULL : cli_guest_ref(what, ref, sizeof ref),
                       is_file ? path : NULL, (unsigned)count, name, gs,
                       (unsigned)count, &n, &e);
-    lightvm_close(cl);
     if (rc == 0 && json) {
         json_t *a = json_array();
-        for (unsigned i = 0; i < n; i++)
-            json_array_append_new(a, cli_guest_json(&gs[i]));
+        for (unsigned i = 0; i < n; i++) {
+            struct lightvm_error ge;
+            json_t *g = cli_api_guest(cl, gs[i].id, &ge);
+            if (g) /* else gone already: the ids are printed below */
+                json_array_append_new(a, g);
+        }
         cli_print_json(a);
     } else if (rc == 0 && !quiet) {
         for (unsigned i = 0; i < n; i++)
             printf("%s\n", gs[i].id);
     }
+    lightvm_close(cl);
     free(gs);
     if (rc < 0 || n < count) {
         cli_msg("clone %s: %s%s", what, rc == 0 ? "only some started: " : "",

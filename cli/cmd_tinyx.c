@@ -75,8 +75,7 @@ static int build(int argc, char **argv)
     o.progress = stderr;
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "o:p:f:c:u:k:z:qh", opts, NULL)) !=
-           -1) {
+    while ((c = cli_getopt(argc, argv, "o:p:f:c:u:k:z:qh", opts)) != -1) {
         switch (c) {
         case 'o': o.out = optarg; break;
         case 'p':
@@ -103,7 +102,7 @@ static int build(int argc, char **argv)
         case OPT_KEEP: o.keep_rootfs = 1; break;
         case 'q': o.progress = NULL; break;
         case 'h': fputs(usage, stdout); return 0;
-        default: fputs(usage, stderr); return CLI_EXIT_USAGE;
+        default: return CLI_EXIT_USAGE; /* cli_getopt said why */
         }
     }
     if (optind != argc - 1) {
@@ -150,7 +149,7 @@ static int kernel(int argc, char **argv)
     int print = 0, minimize = 0, c;
     struct kernel_build_opts bo = {.jobs = 2, .progress = stderr};
     optind = 1;
-    while ((c = getopt_long(argc, argv, "j:qh", opts, NULL)) != -1) {
+    while ((c = cli_getopt(argc, argv, "j:qh", opts)) != -1) {
         switch (c) {
         case OPT_APP: app = optarg; break;
         case OPT_APPCFG: appcfg = optarg; break;
@@ -168,7 +167,7 @@ static int kernel(int argc, char **argv)
         case OPT_CAND: cand = optarg; break;
         case 'q': bo.progress = NULL; break;
         case 'h': fputs(usage, stdout); return 0;
-        default: fputs(usage, stderr); return CLI_EXIT_USAGE;
+        default: return CLI_EXIT_USAGE; /* cli_getopt said why */
         }
     }
     if (optind != argc) {

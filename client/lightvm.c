@@ -333,6 +333,18 @@ static void guest_from(json_t *o, struct lightvm_guest *g)
     }
 }
 
+int lightvm_guest_parse(const char *json, struct lightvm_guest *out)
+{
+    json_t *o = json_loads(json, 0, NULL);
+    if (!json_is_object(o)) {
+        json_decref(o);
+        return -1;
+    }
+    guest_from(o, out);
+    json_decref(o);
+    return 0;
+}
+
 static json_t *strings(const char *const *v, int n)
 {
     json_t *a = json_array();

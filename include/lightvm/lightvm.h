@@ -206,4 +206,8 @@ int lightvm_list(struct lightvm *c, int with_stats,
                  int (*fn)(const struct lightvm_guest *g, void *arg), void *arg,
                  struct lightvm_error *e);
 
+/* Fill (out) from a guest object as lightvmd sends it (JSON text, as
+ * lightvm_call() returns inside its reply). -1 if (json) is not an object. */
+int lightvm_guest_parse(const char *json, struct lightvm_guest *out);
+
 #endif /* LIGHTVM_LIGHTVM_H */
