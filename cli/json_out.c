@@ -23,11 +23,13 @@ void cli_json_round(json_t *v)
     if (json_is_real(v)) {
         json_real_set(v, round(json_real_value(v) * 1000) / 1000);
     } else if (json_is_object(v)) {
-        json_object_foreach (v, k, x)
+        json_object_foreach (v, k, x) {
             cli_json_round(x);
+        }
     } else if (json_is_array(v)) {
-        json_array_foreach (v, i, x)
+        json_array_foreach (v, i, x) {
             cli_json_round(x);
+        }
     }
 }
 
