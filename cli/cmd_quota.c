@@ -76,13 +76,8 @@ int cmd_quota(int argc, char **argv)
         return CLI_EXIT_ERROR;
     }
     if (json) {
-        json_t *out = json_pack("{s:O, s:O}", "uid", json_object_get(o, "uid"),
-                                "quotas", q);
-        char *s = json_dumps(out, JSON_COMPACT);
-        if (s)
-            puts(s);
-        free(s);
-        json_decref(out);
+        cli_print_json(json_pack("{s:O, s:O}", "uid", json_object_get(o, "uid"),
+                                 "quotas", q));
         json_decref(o);
         return 0;
     }

@@ -118,20 +118,28 @@ int cmd_save(int argc, char **argv)
     struct lightvm_saved s;
     struct lightvm_error e;
     char ref[160];
-    int rc = lightvm_save(cl, cli_guest_ref(argv[optind], ref, sizeof ref),
-                          path, &so, &s, &e);
+    const char *id = cli_guest_ref(argv[optind], ref, sizeof ref);
+    /* With --json, the guest is looked up first: its real id is printed. */
+    json_t *g = json ? cli_api_guest(cl, id, &e) : NULL;
+    int rc = json && !g
+                 ? -1
+                 : lightvm_save(
+                       cl, g ? json_string_value(json_object_get(g, "id")) : id,
+                       path, &so, &s, &e);
     lightvm_close(cl);
     if (rc < 0) {
+        json_decref(g);
         cli_msg("save %s: %s", argv[optind], e.message);
         return CLI_EXIT_ERROR;
     }
-    if (json) {
-        json_t *o =
-            json_pack("{s:s, s:I, s:I, s:f, s:b}", "path", path, "bytes",
-                      (json_int_t)s.bytes, "pages", (json_int_t)s.pages,
-                      "save_ms", s.save_ms, "running", so.leave_running);
-        cli_print_json(o);
-    }
+    if (json)
+        cli_print_json(json_pack("{s:O, s:O, s:s, s:I, s:I, s:f, s:b}", "id",
+                                 json_object_get(g, "id"), "name",
+                                 json_object_get(g, "name"), "path", path,
+                                 "bytes", (json_int_t)s.bytes, "pages",
+                                 (json_int_t)s.pages, "save_ms", s.save_ms,
+                                 "running", so.leave_running));
+    json_decref(g);
     return 0;
 }
 
