@@ -57,7 +57,7 @@ int cmd_create(int argc, char **argv)
         return CLI_EXIT_USAGE;
     }
     if (guest_opts_resolve(&o, "proc") < 0 || guest_opts_check(&o, 1, NULL) < 0)
-        return CLI_EXIT_ERROR;
+        return CLI_EXIT_USAGE; /* a flag the monitor does not take, ... */
     char image[PATH_MAX];
     if (!realpath(o.argv[0], image)) {
         cli_msg("%s: %s", o.argv[0], strerror(errno));

@@ -4,6 +4,7 @@
  */
 #include "cli/cli.h"
 #include "cli/daemon_cmds.h"
+#include "cli/guest_opts.h"
 #include "toolstack/image.h"
 #include "toolstack/text.h"
 
@@ -159,6 +160,12 @@ int cmd_inspect(int argc, char **argv)
         return inspect_guests(argc - optind, argv + optind);
     if (optind != argc - 1) {
         cli_msg("inspect: one image at a time");
+        return CLI_EXIT_USAGE;
+    }
+    if (guest_opts_is_tinyx(argv[optind])) {
+        cli_msg("inspect: %s is a Tinyx image directory: its manifest.json "
+                "describes it (inspect takes a guest ELF or a guest)",
+                argv[optind]);
         return CLI_EXIT_USAGE;
     }
     struct lvm_err err;

@@ -93,21 +93,21 @@ int cmd_run(int argc, char **argv)
     if (parse(argc, argv, &o) < 0)
         return CLI_EXIT_USAGE;
     if (guest_opts_resolve(&o.g, "proc") < 0)
-        return CLI_EXIT_ERROR;
+        return CLI_EXIT_USAGE;
     int qemu = !strcmp(o.g.monitor, "qemu");
     if (!o.no_daemon && !getenv("LIGHTVM_NO_DAEMON")) {
         struct lightvm_error e;
         struct lightvm *c = lightvm_connect(NULL, &e);
         if (c) {
             int code = guest_opts_check(&o.g, 1, " (add --no-daemon)") < 0
-                           ? CLI_EXIT_ERROR
+                           ? CLI_EXIT_USAGE
                            : run_daemon(c, &o);
             lightvm_close(c);
             return code;
         }
     }
     if (guest_opts_check(&o.g, 0, NULL) < 0)
-        return CLI_EXIT_ERROR;
+        return CLI_EXIT_USAGE;
     if (o.g.net.enabled && !cli_has_net)
         return cli_exec_net(argc, argv); /* the static CLI has no netlink */
     if (qemu) {

@@ -177,6 +177,17 @@ int cmd_restore(int argc, char **argv)
     char path[PATH_MAX], image[PATH_MAX] = "";
     if (absolute(argv[optind], path, sizeof path) < 0)
         return CLI_EXIT_ERROR;
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+        /* An image given for the state file, most likely. */
+        cli_msg("restore: %s is a directory%s, not a state file ('lightvm "
+                "save' makes those)",
+                argv[optind],
+                guest_opts_is_tinyx(path)
+                    ? " (a Tinyx image: 'lightvm run' boots it)"
+                    : "");
+        return CLI_EXIT_USAGE;
+    }
     if (nargs == 2 && !realpath(argv[optind + 1], image)) {
         cli_msg("%s: %s", argv[optind + 1], strerror(errno));
         return CLI_EXIT_ERROR;
@@ -187,11 +198,11 @@ int cmd_restore(int argc, char **argv)
         o.argc = 1;
         o.argv = &argv[optind + 1];
         if (guest_opts_resolve(&o, NULL) < 0)
-            return CLI_EXIT_ERROR;
+            return CLI_EXIT_USAGE;
     }
     if (o.monitor && strcmp(o.monitor, "auto") &&
         guest_opts_check(&o, 1, NULL) < 0)
-        return CLI_EXIT_ERROR;
+        return CLI_EXIT_USAGE;
     struct guest_paths gp;
     struct lightvm_create_opts co;
     guest_opts_request(&o, image[0] ? image : NULL, &gp, &co);
