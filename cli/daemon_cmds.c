@@ -14,7 +14,11 @@ struct lightvm *cli_connect(void)
 {
     struct lightvm_error e;
     struct lightvm *c = lightvm_connect(NULL, &e);
-    if (!c)
+    if (!c && !strcmp(e.code, "denied"))
+        cli_msg("%s (only root and members of lightvmd's API group, its "
+                "--group, may use it)",
+                e.message);
+    else if (!c)
         cli_msg("%s (is lightvmd running? start it with 'lightvmd &')",
                 e.message);
     return c;

@@ -64,8 +64,9 @@ struct lightvm *lightvm_connect(const char *path, struct lightvm_error *e)
     }
     c->fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
     if (c->fd < 0 || connect(c->fd, (struct sockaddr *)&a, sizeof a) < 0) {
-        fail(e, "unavailable", "cannot reach lightvmd at %s: %s", path,
-             strerror(errno));
+        /* "denied": the socket is there, but not for this user. */
+        fail(e, errno == EACCES || errno == EPERM ? "denied" : "unavailable",
+             "cannot reach lightvmd at %s: %s", path, strerror(errno));
         if (c->fd >= 0)
             close(c->fd);
         free(c);

@@ -298,6 +298,10 @@ struct vm *vm_find(struct daemon *d, const char *ref, uid_t caller,
                    int *ambiguous);
 /* The guest of (owner) named (name), or NULL. */
 struct vm *vm_find_name(struct daemon *d, uid_t owner, const char *name);
+/* 1 if (name) may not name a new guest of (uid): it has one of that name,
+ * or (name) is (the start of) a guest's id; (msg) says which. */
+int vm_name_taken(struct daemon *d, uid_t uid, const char *name, char *msg,
+                  size_t len);
 /* Create (or restore) what (r) asks for; answers (c) itself. */
 void vm_create(struct daemon *d, struct client *c, const struct request *r,
                int fd);

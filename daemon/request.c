@@ -71,17 +71,26 @@ static const char *const *fields_of(enum request_op op)
 
 /* A client's string, safe to echo in a one-line message: at most 60
  * characters, control characters and quotes replaced. */
-static const char *printable(const char *s, char buf[72])
+/* (s), cut to 60 bytes, with control characters as '?' and, unless
+ * (quotes), quotes too (the callers quote it in '...'). */
+static const char *shown(const char *s, char buf[72], int quotes)
 {
     size_t i = 0;
     for (; i < 60 && s[i]; i++) {
         unsigned char c = (unsigned char)s[i];
-        buf[i] = c < 0x20 || c == 0x7f || c == '\'' || c == '"' ? '?' : (char)c;
+        buf[i] = c < 0x20 || c == 0x7f || (!quotes && (c == '\'' || c == '"'))
+                     ? '?'
+                     : (char)c;
     }
     if (i == 60 && s[i])
         buf[i++] = '.', buf[i++] = '.', buf[i++] = '.';
     buf[i] = 0;
     return buf;
+}
+
+static const char *printable(const char *s, char buf[72])
+{
+    return shown(s, buf, 0);
 }
 
 #define BAD(code_, ...)                                                        \
@@ -404,9 +413,9 @@ int request_parse(const char *buf, size_t len, struct request *r,
     json_error_t je;
     json_t *o = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &je);
     char pb[72];
-    if (!o) /* jansson quotes the input in its text: keep it to one line */
+    if (!o) /* jansson quotes the input in its text: as it is, one line */
         BAD("bad_request", "malformed JSON at byte %d: %s", je.position,
-            printable(je.text, pb));
+            shown(je.text, pb, 1));
     int rc = -1;
     if (!json_is_object(o)) {
         *code = "bad_request";

@@ -268,12 +268,39 @@ void vm_default_name(struct vm *v, const struct request *r,
     }
 }
 
+int vm_name_taken(struct daemon *d, uid_t uid, const char *name, char *msg,
+                  size_t len)
+{
+    if (!name[0])
+        return 0;
+    if (vm_find_name(d, uid, name)) {
+        snprintf(msg, len, "you have a guest named '%s'", name);
+        return 1;
+    }
+    /* A name that is the start of a guest's id would name two guests:
+     * commands take ids and their prefixes too (vm_find). */
+    int amb = 0;
+    const struct vm *v = strspn(name, "0123456789abcdef") == strlen(name)
+                             ? vm_find(d, name, uid, &amb)
+                             : NULL;
+    if (v || amb) {
+        snprintf(msg, len,
+                 "'%s' is %s of guest %s, not a free name (pick one that "
+                 "is not a guest's id)",
+                 name,
+                 strlen(name) == GUEST_ID_LEN ? "the id"
+                                              : "the start of the id",
+                 v ? v->id : "(several)");
+        return 1;
+    }
+    return 0;
+}
+
 int vm_name_free(struct daemon *d, struct waiter *w, const struct request *r)
 {
-    if (!r->name[0] || !vm_find_name(d, w->c->cr.uid, r->name))
+    char msg[192];
+    if (!vm_name_taken(d, w->c->cr.uid, r->name, msg, sizeof msg))
         return 0;
-    char msg[128];
-    snprintf(msg, sizeof msg, "you have a guest named '%s'", r->name);
     vm_op_done(d, w, "exists", msg, NULL);
     return -1;
 }
