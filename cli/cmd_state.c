@@ -6,6 +6,7 @@
 #include "cli/cli.h"
 #include "cli/daemon_cmds.h"
 #include "cli/guest_opts.h"
+#include "toolstack/guest_name.h"
 
 #include <errno.h>
 #include <libgen.h>
@@ -249,7 +250,15 @@ int cmd_clone(int argc, char **argv)
                 return CLI_EXIT_USAGE;
             }
             break;
-        case OPT_NAME: name = optarg; break;
+        case OPT_NAME: { /* a stem: STEM-1 must keep to the rule */
+            struct lvm_err err;
+            if (guest_name_check(optarg, &err) < 0) {
+                cli_msg("--%s", err.msg);
+                return CLI_EXIT_USAGE;
+            }
+            name = optarg;
+            break;
+        }
         case OPT_JSON: json = 1; break;
         case 'q': quiet = 1; break;
         case 'h': fputs(clone_usage, stdout); return 0;

@@ -73,7 +73,7 @@ static int port_free(const char *addr, uint16_t port, struct lvm_err *err)
         rc = lvm_err_set(err, EINVAL, "'%s' is not an IPv4 address", addr);
     else if (bind(s, (struct sockaddr *)&sin, sizeof sin) < 0 &&
              errno == EADDRINUSE)
-        rc = lvm_err_set(err, EADDRINUSE,
+        rc = lvm_err_set(err, 0,
                          "port %u on %s is in use (another program or guest "
                          "has it): publish another, or 0 for a free one",
                          port, addr);
