@@ -32,7 +32,11 @@ int cmd_restore(int argc, char **argv); /* cli/cmd_state.c */
 int cmd_clone(int argc, char **argv);   /* cli/cmd_state.c */
 int cmd_tinyx(int argc, char **argv);   /* cli/cmd_tinyx.c */
 int cmd_net(int argc, char **argv);
-int cmd_quota(int argc, char **argv); /* cli/cmd_quota.c */
+int cmd_quota(int argc, char **argv);   /* cli/cmd_quota.c */
+int cmd_kill(int argc, char **argv);    /* cli/cmd_lifecycle.c */
+int cmd_stop(int argc, char **argv);    /* cli/cmd_lifecycle.c */
+int cmd_restart(int argc, char **argv); /* cli/cmd_lifecycle.c */
+int cmd_port(int argc, char **argv);    /* cli/cmd_lifecycle.c */
 
 /* 1 if this CLI does host networking itself; 0 in the static build, which
  * hands it to lightvm-net (cli/static_net.c). */

@@ -5,6 +5,7 @@
 #include "cli/cli.h"
 #include "cli/daemon_cmds.h"
 #include "cli/guest_opts.h"
+#include "cli/run.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -58,24 +59,32 @@ int cmd_create(int argc, char **argv)
     }
     if (guest_opts_resolve(&o, "proc") < 0 || guest_opts_check(&o, 1, NULL) < 0)
         return CLI_EXIT_USAGE; /* a flag the monitor does not take, ... */
+    struct lightvm *cl = cli_connect();
+    if (!cl)
+        return CLI_EXIT_ERROR;
+    int rc = cli_create(cl, &o, 0, json, quiet);
+    lightvm_close(cl);
+    return rc;
+}
+
+int cli_create(struct lightvm *cl, struct guest_opts *o, int auto_remove,
+               int json, int quiet)
+{
     char image[PATH_MAX];
-    if (!realpath(o.argv[0], image)) {
-        cli_msg("%s: %s", o.argv[0], strerror(errno));
+    if (!realpath(o->argv[0], image)) {
+        cli_msg("%s: %s", o->argv[0], strerror(errno));
         return CLI_EXIT_ERROR;
     }
     struct guest_paths gp;
     struct lightvm_create_opts co;
-    guest_opts_request(&o, image, &gp, &co);
-    co.args = (const char *const *)o.argv + 1;
-    co.nargs = o.argc - 1;
-    struct lightvm *cl = cli_connect();
-    if (!cl)
-        return CLI_EXIT_ERROR;
+    guest_opts_request(o, image, &gp, &co);
+    co.args = (const char *const *)o->argv + 1;
+    co.nargs = o->argc - 1;
+    co.auto_remove = auto_remove;
     struct lightvm_guest g;
     struct lightvm_error e;
     int rc = lightvm_create(cl, &co, &g, &e);
     if (rc < 0) {
-        lightvm_close(cl);
         cli_msg("%s", e.message);
         return CLI_EXIT_ERROR;
     }
@@ -83,6 +92,5 @@ int cmd_create(int argc, char **argv)
         rc = cli_print_guest(cl, g.id);
     else if (!quiet)
         printf("%s\n", g.id);
-    lightvm_close(cl);
     return rc < 0 ? CLI_EXIT_ERROR : 0;
 }

@@ -379,6 +379,8 @@ static json_t *create_request(const char *op,
                             json_integer((json_int_t)o->console_limit));
     if (o->watchdog_ms)
         json_object_set_new(r, "watchdog_ms", json_integer(o->watchdog_ms));
+    if (o->auto_remove)
+        json_object_set_new(r, "auto_remove", json_true());
     if (o->nargs > 0)
         json_object_set_new(r, "args", strings(o->args, o->nargs));
     if (o->nenv > 0)

@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <jansson.h>
 #include <math.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,6 +27,7 @@ static const char *const op_names[] = {
     [OP_WAIT] = "wait",       [OP_POOL] = "pool",
     [OP_SAVE] = "save",       [OP_RESTORE] = "restore",
     [OP_QUOTA] = "quota",     [OP_CLONE] = "clone",
+    [OP_KILL] = "kill",       [OP_RECIPE] = "recipe",
 };
 
 #define NOPS (sizeof op_names / sizeof op_names[0])
@@ -38,19 +40,20 @@ const char *request_op_name(enum request_op op)
 /* Fields each operation accepts, besides "op" and "tag". */
 static const char *const target_fields[] = {"id", NULL};
 static const char *const create_fields[] = {
-    "image", "name",  "mem",     "mem_limit", "cpus",          "args",
-    "env",   "block", "monitor", "console",   "console_limit", "watchdog_ms",
-    "net",   "argv0", "ports",   NULL};
-/* restore: create's fields and the state file */
-static const char *const restore_fields[] = {
     "image",         "name",        "mem",   "mem_limit", "cpus",
     "args",          "env",         "block", "monitor",   "console",
     "console_limit", "watchdog_ms", "net",   "argv0",     "ports",
-    "path",          NULL};
+    "auto_remove",   NULL};
+/* restore: create's fields and the state file */
+static const char *const restore_fields[] = {
+    "image", "name",  "mem",     "mem_limit", "cpus",          "args",
+    "env",   "block", "monitor", "console",   "console_limit", "watchdog_ms",
+    "net",   "argv0", "ports",   "path",      "auto_remove",   NULL};
 static const char *const save_fields[] = {"id", "path", "force",
                                           "leave_running", NULL};
 /* clone: a guest ("id") or a state file ("path"); "name" their stem */
 static const char *const clone_fields[] = {"id", "path", "count", "name", NULL};
+static const char *const kill_fields[] = {"id", "signal", NULL};
 static const char *const list_fields[] = {"offset", "limit", "stats", NULL};
 static const char *const no_fields[] = {NULL};
 
@@ -61,6 +64,7 @@ static const char *const *fields_of(enum request_op op)
     case OP_RESTORE: return restore_fields;
     case OP_SAVE: return save_fields;
     case OP_CLONE: return clone_fields;
+    case OP_KILL: return kill_fields;
     case OP_LIST: return list_fields;
     case OP_VERSION:
     case OP_POOL:
@@ -372,6 +376,8 @@ static int parse_create(json_t *o, struct request *r, const char **code,
     if (get_uint(o, "watchdog_ms", 86400000, &wd, code, err) < 0)
         return -1;
     r->watchdog_ms = (uint32_t)wd;
+    if (get_bool(o, "auto_remove", &r->auto_remove, code, err) < 0)
+        return -1;
     json_t *cpus = json_object_get(o, "cpus");
     if (cpus) {
         if (!json_is_number(cpus) || !(json_number_value(cpus) >= 0) ||
@@ -400,6 +406,29 @@ static int parse_create(json_t *o, struct request *r, const char **code,
     if (parse_net(o, r, code, err) < 0 || parse_ports(o, r, code, err) < 0)
         return -1;
     return parse_blocks(o, r, code, err);
+}
+
+/* kill: a guest and a signal (default SIGKILL). Not the ones that stop
+ * or continue a process: pause and unpause own those (the freezer, QMP). */
+static int parse_kill(json_t *o, struct request *r, const char **code,
+                      struct lvm_err *err)
+{
+    uint64_t sig = SIGKILL;
+    if (get_string(o, "id", r->target, sizeof r->target, 1, code, err) < 0 ||
+        (json_object_get(o, "signal") &&
+         get_uint(o, "signal", 31, &sig, code, err) < 0))
+        return -1;
+    if (sig == 0 || sig == SIGSTOP || sig == SIGCONT || sig == SIGTSTP ||
+        sig == SIGTTIN || sig == SIGTTOU) {
+        *code = "invalid";
+        return lvm_err_set(err, EINVAL,
+                           "signal %llu: not one kill sends (1 to 31, but "
+                           "not the stop and continue signals: use pause "
+                           "and unpause)",
+                           (unsigned long long)sig);
+    }
+    r->signal = (int)sig;
+    return 0;
 }
 
 int request_parse(const char *buf, size_t len, struct request *r,
@@ -486,6 +515,7 @@ int request_parse(const char *buf, size_t len, struct request *r,
                  : 0;
         break;
     case OP_CLONE: rc = parse_clone(o, r, code, err); break;
+    case OP_KILL: rc = parse_kill(o, r, code, err); break;
     case OP_LIST: {
         uint64_t off = 0, lim = LIST_PAGE_MAX;
         if (get_uint(o, "offset", UINT32_MAX, &off, code, err) < 0 ||

@@ -62,6 +62,7 @@ struct lightvm_create_opts {
     int console_fd;         /* an fd to pass as the console, or -1: log file */
     uint64_t console_limit; /* bytes, for a console file; 0: default */
     uint32_t watchdog_ms;   /* 0: no watchdog */
+    int auto_remove;        /* destroyed by lightvmd once it exits */
     struct lightvm_net net;
     const char *const *ports; /* qemu: "[ADDR:]HOST:GUEST" forwards (HOST 0
                                  picks a free port) */
