@@ -70,6 +70,13 @@ int cmd_kill(int argc, char **argv)
         switch (c) {
         case 's':
             sig = signal_number(optarg);
+            if (sig == SIGSTOP || sig == SIGCONT || sig == SIGTSTP ||
+                sig == SIGTTIN || sig == SIGTTOU) {
+                cli_msg("kill: -s '%s': a stop or continue signal (use "
+                        "'lightvm pause' and 'unpause')",
+                        optarg);
+                return CLI_EXIT_USAGE;
+            }
             if (sig < 0) {
                 cli_msg("kill: -s '%s': not a signal (a name such as TERM or "
                         "SIGHUP, or a number from 1 to 31)",
@@ -122,39 +129,40 @@ static int stop_one(struct lightvm *cl, const char *cmd, json_t *g,
     const char *id = str(g, "id");
     if (!strcmp(str(g, "state"), "exited"))
         return 0;
+    /* The wait first, made sure of by a request answered after it on the
+     * same connection: an --rm guest is gone as soon as it exits. The
+     * poweroff and the kill go on a second connection. */
     struct lightvm_error e;
+    struct lightvm_guest now;
+    struct lightvm *k = NULL;
+    if (lightvm_wait_send(cl, id, &e) < 0 || lightvm_info(cl, id, &now, &e) < 0)
+        goto fail;
+    if (!(k = cli_connect()))
+        return -1;
     json_t *r =
-        cli_api(cl, json_pack("{s:s, s:s}", "op", "poweroff", "id", id), &e);
+        cli_api(k, json_pack("{s:s, s:s}", "op", "poweroff", "id", id), &e);
     json_decref(r);
-    if (!r && strcmp(e.code, "invalid")) { /* e.g. already exiting */
-        cli_msg("%s %s: %s", cmd, str(g, "name"), e.message);
-        return -1;
-    }
-    if (lightvm_wait_send(cl, id, &e) < 0) {
-        cli_msg("%s %s: %s", cmd, str(g, "name"), e.message);
-        return -1;
-    }
+    if (!r && strcmp(e.code, "invalid")) /* invalid: exiting already */
+        goto fail;
     struct pollfd p = {lightvm_fd(cl), POLLIN, 0};
     int n;
     do
         n = poll(&p, 1, (int)(seconds * 1000));
     while (n < 0 && errno == EINTR);
-    if (n == 0) { /* it did not power off in time: SIGKILL, on a second
-                     connection (this one has the wait outstanding) */
-        struct lightvm *k = cli_connect();
-        int rc = k ? send_signal(k, id, SIGKILL, &e) : -1;
-        lightvm_close(k);
-        if (rc < 0 && k) {
-            cli_msg("%s %s: %s", cmd, str(g, "name"), e.message);
-            return -1;
-        }
-    }
+    /* Not powered off in time: SIGKILL (an exit meanwhile is no error). */
+    if (n == 0 && send_signal(k, id, SIGKILL, &e) < 0 &&
+        strcmp(e.code, "invalid"))
+        goto fail;
+    lightvm_close(k);
+    k = NULL;
     struct lightvm_exit x;
-    if (lightvm_wait_reply(cl, &x, &e) < 0) {
-        cli_msg("%s %s: %s", cmd, str(g, "name"), e.message);
-        return -1;
-    }
+    if (lightvm_wait_reply(cl, &x, &e) < 0)
+        goto fail;
     return 0;
+fail:
+    lightvm_close(k);
+    cli_msg("%s %s: %s", cmd, str(g, "name"), e.message);
+    return -1;
 }
 
 static int parse_timeout(const char *cmd, int argc, char **argv,
