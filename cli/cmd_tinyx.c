@@ -24,6 +24,7 @@ static const char usage[] =
     "  -p, --pkg PKG           also include PKG's files (repeatable)\n"
     "  -f, --file SRC[:DST]    copy a host file or tree into the image\n"
     "  -c, --cmd 'COMMAND'     what the init runs (default: the app's own)\n"
+    "  -e, --env KEY=VALUE     in the command's environment (repeatable)\n"
     "  -u, --user USER         run it as USER (default: the package's own\n"
     "                          system user, else root)\n"
     "      --health CHECK      tcp:PORT, cmd:COMMAND or none (default: the\n"
@@ -60,6 +61,7 @@ static int build(int argc, char **argv)
         {"pkg", required_argument, NULL, 'p'},
         {"file", required_argument, NULL, 'f'},
         {"cmd", required_argument, NULL, 'c'},
+        {"env", required_argument, NULL, 'e'},
         {"user", required_argument, NULL, 'u'},
         {"health", required_argument, NULL, OPT_HEALTH},
         {"kernel", required_argument, NULL, 'k'},
@@ -75,7 +77,7 @@ static int build(int argc, char **argv)
     o.progress = stderr;
     int c;
     optind = 1;
-    while ((c = cli_getopt(argc, argv, "o:p:f:c:u:k:z:qh", opts)) != -1) {
+    while ((c = cli_getopt(argc, argv, "o:p:f:c:e:u:k:z:qh", opts)) != -1) {
         switch (c) {
         case 'o': o.out = optarg; break;
         case 'p':
@@ -93,6 +95,26 @@ static int build(int argc, char **argv)
             o.files[o.nfiles++] = optarg;
             break;
         case 'c': o.cmd = optarg; break;
+        case 'e': {
+            /* A line of the init's configuration each: no newline. */
+            const char *eq = strchr(optarg, '=');
+            if (!eq || eq == optarg || strchr(optarg, '\n') ||
+                strcspn(optarg, "=") != strspn(optarg,
+                                               "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                               "abcdefghijklmnopqrstuvwxyz"
+                                               "0123456789_")) {
+                cli_msg("--env: '%s' is not KEY=VALUE (KEY of letters, "
+                        "digits and _; no newline)",
+                        optarg);
+                return CLI_EXIT_USAGE;
+            }
+            if (o.nenv == TINYX_MAX_ENV) {
+                cli_msg("--env: at most %d variables", TINYX_MAX_ENV);
+                return CLI_EXIT_USAGE;
+            }
+            o.env[o.nenv++] = optarg;
+            break;
+        }
         case 'u': o.user = optarg; break;
         case OPT_HEALTH: o.health = optarg; break;
         case 'k': o.kernel = optarg; break;

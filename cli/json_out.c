@@ -79,13 +79,23 @@ json_t *cli_api(struct lightvm *cl, json_t *req, struct lightvm_error *e)
 void cli_guest_decorate(json_t *g)
 {
     json_t *owner = json_object_get(g, "owner");
-    if (json_is_integer(owner)) {
-        char who[64];
-        json_object_set_new(
-            g, "owner_name",
-            json_string(cli_owner_name((long)json_integer_value(owner), who,
-                                       sizeof who)));
+    if (!json_is_integer(owner))
+        return;
+    /* Right after "owner", where scripts have always found it: the
+     * object is rebuilt in order with it inserted. */
+    char who[64];
+    json_t *name = json_string(
+        cli_owner_name((long)json_integer_value(owner), who, sizeof who));
+    json_t *copy = json_copy(g), *v;
+    const char *k;
+    json_object_clear(g);
+    json_object_foreach (copy, k, v) {
+        json_object_set(g, k, v);
+        if (!strcmp(k, "owner"))
+            json_object_set(g, "owner_name", name);
     }
+    json_decref(copy);
+    json_decref(name);
 }
 
 json_t *cli_api_guest(struct lightvm *cl, const char *ref,

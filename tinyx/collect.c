@@ -334,6 +334,8 @@ static int add_init_conf(struct tinyx_ctx *c, struct lvm_err *err)
     fprintf(f, "cwd %s\n", home && home->kind == FS_DIR ? c->user.home : "/");
     for (int i = 0; i < c->argv.n; i++)
         fprintf(f, "arg %s\n", c->argv.v[i]);
+    for (unsigned i = 0; i < c->o->nenv; i++) /* one line each */
+        fprintf(f, "env %s\n", c->o->env[i]);
     for (size_t i = 0; i < c->nmodules; i++)
         fprintf(f, "module %s\n", c->modules[i]);
     if (c->health == TINYX_HEALTH_TCP)

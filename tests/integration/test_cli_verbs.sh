@@ -1,7 +1,8 @@
 #!/bin/bash
 # test_cli_verbs.sh: docker's verbs on lightvmd's guests: run -d and
 # --rm, logs [-f] [--tail N], inspect GUEST, ps -a / --filter / --format,
-# kill [-s SIG], stop [-t SECONDS], restart and port.
+# kill [-s SIG], stop [-t SECONDS], restart and port; and a Tinyx image's
+# environment (tinyx build --env).
 cd "$(dirname "$0")/../.." || exit 1
 . tests/lib.sh
 trap 'daemon_stop; lib_cleanup' EXIT
@@ -156,6 +157,18 @@ t_port_qemu() {
     return $r
 }
 
+# tinyx build --env: in the app's environment, values with spaces too.
+t_tinyx_env() {
+    local kernel img=$TMP/env.img
+    kernel=$(ls /boot/vmlinuz-*cloud* 2>/dev/null | head -n 1)
+    $LIGHTVM tinyx build -q --kernel "$kernel" sh -e 'GREETING=hello there' --env X=1 \
+        --cmd "sh -c 'echo \"greeting: \$GREETING x=\$X\"'" -z gzip:1 -o "$img" || return 1
+    $LIGHTVM run --no-daemon -c "$TMP/env.out" "$img" &&
+        contains "$TMP/env.out" "greeting: hello there x=1" &&
+        expect_status 2 $LIGHTVM tinyx build sh -e 'no-equals' -o "$TMP/x.img" 2>"$TMP/e" &&
+        contains "$TMP/e" "--env: 'no-equals' is not KEY=VALUE"
+}
+
 daemon_start || exit 1
 check verbs_run_detached t_run_detached
 check verbs_run_rm t_run_rm
@@ -168,8 +181,10 @@ check verbs_restart t_restart
 check verbs_port_proc t_port_proc
 if ls /boot/vmlinuz-*cloud* >/dev/null 2>&1; then
     check verbs_port_qemu t_port_qemu
+    check verbs_tinyx_env t_tinyx_env
 else
     skip verbs_port_qemu "no Debian cloud kernel in /boot to boot a Tinyx image"
+    skip verbs_tinyx_env "no Debian cloud kernel in /boot to boot a Tinyx image"
 fi
 $LIGHTVM rm $($LIGHTVM ps -a -q) >/dev/null 2>&1
 daemon_stop

@@ -535,7 +535,7 @@ t_run_refuses_flags() {
     truncate -s 4K "$TMP/disk.img"
     same_refusal "lightvm: --block is not supported for the qemu monitor" \
         -b "disk0=$TMP/disk.img" "$TMP/exit3" &&
-        same_refusal "lightvm: --env is not supported for the qemu monitor (set it in the image)" \
+        same_refusal "lightvm: --env is not supported for the qemu monitor (set it in the image: lightvm tinyx build --env KEY=VALUE)" \
             --monitor qemu -e A=b "$TMP/exit3" &&
         same_refusal "guest arguments are not supported for the qemu monitor" \
             "$TMP/exit3" -- x &&
