@@ -7,11 +7,11 @@
 cd "$(dirname "$0")/../.." || exit 1
 . tests/lib.sh
 . tests/net/netlib.sh
+# shellcheck disable=SC2034 # daemon_start (tests/lib.sh) runs it
 LIGHTVMD="nsenter --net=/run/netns/$NS $BUILD/bin/lightvmd"
 trap 'daemon_stop; net_cleanup' EXIT
 SCHEMA=docs/json-schema.json
 IDLE=$EXAMPLES/idle/idle.elf
-HELLO=$EXAMPLES/hello/hello.elf
 
 # valid DEF [--lines] CMD...: CMD's stdout (which must exit 0) is $defs/DEF.
 valid() {

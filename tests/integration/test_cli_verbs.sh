@@ -186,6 +186,7 @@ else
     skip verbs_port_qemu "no Debian cloud kernel in /boot to boot a Tinyx image"
     skip verbs_tinyx_env "no Debian cloud kernel in /boot to boot a Tinyx image"
 fi
+# shellcheck disable=SC2046 # ids, one word each
 $LIGHTVM rm $($LIGHTVM ps -a -q) >/dev/null 2>&1
 daemon_stop
 check verbs_no_leftovers no_new_leftovers
