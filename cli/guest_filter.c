@@ -213,11 +213,23 @@ int guest_format_check(const char *fmt)
         if (action(p + 2, &end) == -1) {
             const char *close = strstr(p, "}}");
             int n = close ? (int)(close + 2 - p) : (int)strlen(p);
-            cli_msg("--format: unknown '%.*s' (fields: {{.ID}} {{.Name}} "
-                    "{{.State}} {{.Status}} {{.Image}} {{.Monitor}} {{.PID}} "
-                    "{{.Mem}} {{.IP}} {{.Owner}} {{.CreatedAt}} "
-                    "{{.RunningFor}} {{.Ports}}, or {{json .}})",
-                    n, p);
+            /* {{.Names}} is docker's: {{.Name}} meant. */
+            const char *names[NFIELDS], *dot = p + 2 + strspn(p + 2, " ");
+            for (int f = 0; f < NFIELDS; f++)
+                names[f] = fields[f].name;
+            const char *s = *dot == '.' && close
+                                ? cli_suggest(dot + 1, strcspn(dot + 1, " }"),
+                                              names, NFIELDS)
+                                : NULL;
+            if (s)
+                cli_msg("--format: unknown '%.*s' (did you mean '{{.%s}}'?)", n,
+                        p, s);
+            else
+                cli_msg("--format: unknown '%.*s' (fields: {{.ID}} {{.Name}} "
+                        "{{.State}} {{.Status}} {{.Image}} {{.Monitor}} "
+                        "{{.PID}} {{.Mem}} {{.IP}} {{.Owner}} {{.CreatedAt}} "
+                        "{{.RunningFor}} {{.Ports}}, or {{json .}})",
+                        n, p);
             return -1;
         }
         p = end;

@@ -90,7 +90,9 @@ t_ps() {
         expect_status 2 $LIGHTVM ps --filter status=up 2>"$TMP/e" &&
         contains "$TMP/e" "status is one of starting, running, paused, dying, exited" &&
         expect_status 2 $LIGHTVM ps --format '{{.Nope}}' 2>"$TMP/e" &&
-        contains "$TMP/e" "--format: unknown '{{.Nope}}'"
+        contains "$TMP/e" "--format: unknown '{{.Nope}}'" &&
+        expect_status 2 $LIGHTVM ps --format '{{.Names}}' 2>"$TMP/e" &&
+        contains "$TMP/e" "--format: unknown '{{.Names}}' (did you mean '{{.Name}}'?)"
 }
 
 t_kill() {
