@@ -7,6 +7,8 @@
 
 #include "toolstack/error.h"
 
+#include <stddef.h>
+
 /* Exit statuses shared by all commands (see docs/cli.md). */
 #define CLI_EXIT_USAGE 2   /* bad command line */
 #define CLI_EXIT_ERROR 125 /* lightvm itself failed: bad image, set-up */
@@ -31,7 +33,11 @@ int cmd_clone(int argc, char **argv);   /* cli/cmd_state.c */
 int cmd_migrate(int argc, char **argv); /* cli/cmd_migrate.c */
 int cmd_tinyx(int argc, char **argv);   /* cli/cmd_tinyx.c */
 int cmd_net(int argc, char **argv);
-int cmd_quota(int argc, char **argv); /* cli/cmd_quota.c */
+int cmd_quota(int argc, char **argv);   /* cli/cmd_quota.c */
+int cmd_kill(int argc, char **argv);    /* cli/cmd_lifecycle.c */
+int cmd_stop(int argc, char **argv);    /* cli/cmd_lifecycle.c */
+int cmd_restart(int argc, char **argv); /* cli/cmd_lifecycle.c */
+int cmd_port(int argc, char **argv);    /* cli/cmd_lifecycle.c */
 
 /* 1 if this CLI does host networking itself; 0 in the static build, which
  * hands it to lightvm-net (cli/static_net.c). */
@@ -39,6 +45,18 @@ extern const int cli_has_net;
 /* Exec lightvm-net with a command's (argc, argv) ("run", ...); returns
  * only on failure, with the exit code. */
 int cli_exec_net(int argc, char **argv);
+
+/* getopt_long() that says what is wrong with a bad flag in one line,
+ * with the flag meant ("did you mean '--json'?"), and returns '?' then
+ * (the caller exits with CLI_EXIT_USAGE). argv[0] is the command's name. */
+struct option;
+int cli_getopt(int argc, char **argv, const char *shortopts,
+               const struct option *longopts);
+
+/* The one of (names) (n of them, NULL entries skipped) that (typed) (its
+ * first len bytes) is likely a typo of, or NULL. */
+const char *cli_suggest(const char *typed, size_t len, const char *const *names,
+                        size_t n);
 
 /* Print "lightvm: <err>" on stderr. */
 void cli_error(const struct lvm_err *err);

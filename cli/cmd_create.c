@@ -5,6 +5,7 @@
 #include "cli/cli.h"
 #include "cli/daemon_cmds.h"
 #include "cli/guest_opts.h"
+#include "cli/run.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -38,8 +39,8 @@ int cmd_create(int argc, char **argv)
     struct guest_opts o;
     guest_opts_init(&o);
     int json = 0, quiet = 0, c;
-    while ((c = getopt_long(argc, argv, "+" GUEST_SHORT_OPTS "qh", opts,
-                            NULL)) != -1) {
+    while ((c = cli_getopt(argc, argv, "+" GUEST_SHORT_OPTS "qh", opts)) !=
+           -1) {
         int r = guest_opt(c, optarg, &o);
         if (r < 0)
             return CLI_EXIT_USAGE;
@@ -49,7 +50,7 @@ int cmd_create(int argc, char **argv)
         case OPT_JSON: json = 1; break;
         case 'q': quiet = 1; break;
         case 'h': fputs(usage, stdout); return 0;
-        default: fputs(usage, stderr); return CLI_EXIT_USAGE;
+        default: return CLI_EXIT_USAGE; /* cli_getopt said why */
         }
     }
     if (guest_opts_rest(argc, argv, &o) < 0) {
@@ -57,31 +58,39 @@ int cmd_create(int argc, char **argv)
         return CLI_EXIT_USAGE;
     }
     if (guest_opts_resolve(&o, "proc") < 0 || guest_opts_check(&o, 1, NULL) < 0)
+        return CLI_EXIT_USAGE; /* a flag the monitor does not take, ... */
+    struct lightvm *cl = cli_connect();
+    if (!cl)
         return CLI_EXIT_ERROR;
+    int rc = cli_create(cl, &o, 0, json, quiet);
+    lightvm_close(cl);
+    return rc;
+}
+
+int cli_create(struct lightvm *cl, struct guest_opts *o, int auto_remove,
+               int json, int quiet)
+{
     char image[PATH_MAX];
-    if (!realpath(o.argv[0], image)) {
-        cli_msg("%s: %s", o.argv[0], strerror(errno));
+    if (!realpath(o->argv[0], image)) {
+        cli_msg("%s: %s", o->argv[0], strerror(errno));
         return CLI_EXIT_ERROR;
     }
     struct guest_paths gp;
     struct lightvm_create_opts co;
-    guest_opts_request(&o, image, &gp, &co);
-    co.args = (const char *const *)o.argv + 1;
-    co.nargs = o.argc - 1;
-    struct lightvm *cl = cli_connect();
-    if (!cl)
-        return CLI_EXIT_ERROR;
+    guest_opts_request(o, image, &gp, &co);
+    co.args = (const char *const *)o->argv + 1;
+    co.nargs = o->argc - 1;
+    co.auto_remove = auto_remove;
     struct lightvm_guest g;
     struct lightvm_error e;
     int rc = lightvm_create(cl, &co, &g, &e);
-    lightvm_close(cl);
     if (rc < 0) {
         cli_msg("%s", e.message);
         return CLI_EXIT_ERROR;
     }
-    if (json)
-        cli_print_guest_json(&g);
+    if (json) /* as the API describes it, every field */
+        rc = cli_print_guest(cl, g.id);
     else if (!quiet)
         printf("%s\n", g.id);
-    return 0;
+    return rc < 0 ? CLI_EXIT_ERROR : 0;
 }

@@ -3,23 +3,30 @@
  * show its manifest, segments and sizes.
  */
 #include "cli/cli.h"
+#include "cli/daemon_cmds.h"
+#include "cli/guest_opts.h"
 #include "toolstack/image.h"
 #include "toolstack/text.h"
 
 #include <limits.h>
 
+#include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 
 static const char usage[] =
     "Usage: lightvm inspect [--json] GUEST.elf\n"
+    "       lightvm inspect GUEST...\n"
     "\n"
     "Validate a guest image as 'lightvm run' would and show its manifest\n"
-    "(the devices it needs), its segments and its sizes.\n"
+    "(the devices it needs), its segments and its sizes. Or, for guests of\n"
+    "lightvmd (an id, a name: anything that is not a file), print them as\n"
+    "the daemon describes them, with their stats: a JSON array.\n"
     "\n"
     "  --json     machine-readable output\n"
     "  -h, --help this text\n";
@@ -98,21 +105,67 @@ static int print_json(const struct image *img)
     return 0;
 }
 
+/* docker inspect's way: a JSON array, indented, of every guest named;
+ * those that are not are said on stderr (exit 125). */
+static int inspect_guests(int n, char **names)
+{
+    struct lightvm *cl = cli_connect();
+    if (!cl)
+        return CLI_EXIT_ERROR;
+    json_t *a = json_array();
+    int status = 0;
+    for (int i = 0; i < n; i++) {
+        struct lightvm_error e;
+        char ref[160];
+        json_t *g =
+            cli_api_guest(cl, cli_guest_ref(names[i], ref, sizeof ref), &e);
+        if (g) {
+            json_array_append_new(a, g);
+            continue;
+        }
+        cli_msg("inspect %s: %s (neither a guest nor a file)", names[i],
+                e.message);
+        status = CLI_EXIT_ERROR;
+    }
+    lightvm_close(cl);
+    cli_json_round(a);
+    char *s = json_dumps(a, JSON_INDENT(4) | JSON_REAL_PRECISION(15));
+    json_decref(a);
+    if (s)
+        puts(s);
+    free(s);
+    return status;
+}
+
 int cmd_inspect(int argc, char **argv)
 {
     static const struct option opts[] = {{"json", no_argument, NULL, 'j'},
                                          {"help", no_argument, NULL, 'h'},
                                          {0, 0, 0, 0}};
     int json = 0, c;
-    while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+    while ((c = cli_getopt(argc, argv, "+h", opts)) != -1) {
         switch (c) {
         case 'j': json = 1; break;
         case 'h': fputs(usage, stdout); return 0;
-        default: fputs(usage, stderr); return CLI_EXIT_USAGE;
+        default: return CLI_EXIT_USAGE; /* cli_getopt said why */
         }
     }
+    if (optind == argc) {
+        cli_msg("inspect: name an image or a guest (see 'lightvm inspect "
+                "--help')");
+        return CLI_EXIT_USAGE;
+    }
+    struct stat st;
+    if (stat(argv[optind], &st) < 0 && errno == ENOENT)
+        return inspect_guests(argc - optind, argv + optind);
     if (optind != argc - 1) {
-        fputs(usage, stderr);
+        cli_msg("inspect: one image at a time");
+        return CLI_EXIT_USAGE;
+    }
+    if (guest_opts_is_tinyx(argv[optind])) {
+        cli_msg("inspect: %s is a Tinyx image directory: its manifest.json "
+                "describes it (inspect takes a guest ELF or a guest)",
+                argv[optind]);
         return CLI_EXIT_USAGE;
     }
     struct lvm_err err;

@@ -23,20 +23,49 @@ static const char *const help[] = {
     [WAIT] = "wait for a guest to exit; exit with its status",
 };
 
+static const char *const ops[] = {
+    [DESTROY] = "destroy",   [PAUSE] = "pause",     [UNPAUSE] = "unpause",
+    [POWEROFF] = "poweroff", [SUSPEND] = "suspend", [RESUME] = "resume",
+    [WAIT] = "wait",
+};
+
+/* What --json prints for one guest: (before) is the guest as it was
+ * (its id and name, whatever the user typed), (rep) the reply. destroy
+ * and wait: the id, name and exit; the others: the guest as it is now. */
+static json_t *result(struct lightvm *cl, enum action a, json_t *before,
+                      json_t *rep)
+{
+    const char *id = json_string_value(json_object_get(before, "id"));
+    if (a == DESTROY || a == WAIT)
+        return json_pack("{s:s, s:O, s:O}", "id", id, "name",
+                         json_object_get(before, "name"), "exit",
+                         json_object_get(rep, "exit"));
+    struct lightvm_error e;
+    json_t *now = cli_api_guest(cl, id, &e);
+    return now ? now : json_incref(before); /* gone since: as it was */
+}
+
 static int manage(enum action a, const char *name, int argc, char **argv)
 {
     static const struct option opts[] = {{"json", no_argument, NULL, 'j'},
                                          {"help", no_argument, NULL, 'h'},
                                          {0, 0, 0, 0}};
     int json = 0, c;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    while ((c = cli_getopt(argc, argv, "h", opts)) != -1) {
         if (c == 'j') {
             json = 1;
         } else {
-            FILE *f = c == 'h' ? stdout : stderr;
-            fprintf(f, "Usage: lightvm %s [--json] GUEST%s\n\n%s.\n", name,
-                    a == WAIT ? "" : "...", help[a]);
-            return c == 'h' ? 0 : CLI_EXIT_USAGE;
+            if (c != 'h')
+                return CLI_EXIT_USAGE; /* cli_getopt said why */
+            printf("Usage: lightvm %s [--json] GUEST%s\n\n%s.\n\n"
+                   "  --json      print %s\n",
+                   name, a == WAIT ? "" : "...", help[a],
+                   a == WAIT      ? "the guest's id, name and exit as JSON"
+                   : a == DESTROY ? "a JSON array: each guest's id, name "
+                                    "and exit"
+                                  : "a JSON array of the guests, as they are "
+                                    "after it");
+            return 0;
         }
     }
     if (optind >= argc || (a == WAIT && optind != argc - 1)) {
@@ -48,35 +77,48 @@ static int manage(enum action a, const char *name, int argc, char **argv)
     if (!cl)
         return CLI_EXIT_ERROR;
     int status = 0;
+    json_t *out = json_array();
     for (int i = optind; i < argc; i++) {
         struct lightvm_error e;
-        struct lightvm_exit x;
         char buf[160];
         const char *ref = cli_guest_ref(argv[i], buf, sizeof buf);
-        int rc;
-        switch (a) {
-        case DESTROY: rc = lightvm_destroy(cl, ref, &x, &e); break;
-        case PAUSE: rc = lightvm_pause(cl, ref, &e); break;
-        case UNPAUSE: rc = lightvm_unpause(cl, ref, &e); break;
-        case POWEROFF: rc = lightvm_poweroff(cl, ref, &e); break;
-        case SUSPEND: rc = lightvm_suspend(cl, ref, &e); break;
-        case RESUME: rc = lightvm_resume(cl, ref, &e); break;
-        case WAIT: rc = lightvm_wait(cl, ref, &x, &e); break;
-        }
-        if (rc < 0) {
+        /* With --json, the guest is looked up first: what is printed is
+         * its real id, not what was typed. */
+        json_t *before = json ? cli_api_guest(cl, ref, &e) : NULL;
+        const char *id =
+            before ? json_string_value(json_object_get(before, "id")) : ref;
+        json_t *rep =
+            json && !before
+                ? NULL
+                : cli_api(cl, json_pack("{s:s, s:s}", "op", ops[a], "id", id),
+                          &e);
+        if (!rep) {
             cli_msg("%s %s: %s", name, argv[i], e.message);
             status = CLI_EXIT_ERROR;
+            json_decref(before);
             continue;
         }
-        if ((a == DESTROY || a == WAIT) && json)
-            cli_print_exit_json(argv[i], &x);
-        else if (a == WAIT) { /* its abort message is the guest's text */
+        struct lightvm_exit x = {.code = 0};
+        json_t *ex = json_object_get(rep, "exit");
+        x.code = (int)json_integer_value(json_object_get(ex, "code"));
+        if (json) {
+            json_array_append_new(out, result(cl, a, before, rep));
+        } else if (a == WAIT) { /* its abort message is the guest's text */
+            const char *m = json_string_value(json_object_get(ex, "message"));
             char msg[TEXT_ESCAPED_MAX(sizeof x.message)];
+            snprintf(x.message, sizeof x.message, "%s", m ? m : "");
             printf("%s\n", text_escape(x.message, msg, sizeof msg));
         }
         if (a == WAIT)
             status = x.code;
+        json_decref(rep);
+        json_decref(before);
     }
+    if (json && a == WAIT)
+        cli_print_json(json_incref(json_array_get(out, 0)));
+    else if (json && (json_array_size(out) || status == 0))
+        cli_print_json(json_incref(out));
+    json_decref(out);
     lightvm_close(cl);
     return status;
 }

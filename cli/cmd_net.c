@@ -4,6 +4,7 @@
  * whose toolstack died, list the guests' taps with their counters.
  */
 #include "cli/cli.h"
+#include "cli/daemon_cmds.h"
 #include "toolstack/dev_net.h"
 #include "toolstack/host.h"
 #include "toolstack/netaddr.h"
@@ -45,13 +46,14 @@ static const char usage[] =
     "  sweep [BRIDGE]  remove what guests that died with their toolstack\n"
     "                  left: stale address leases and filter entries\n"
     "  ls [BRIDGE]     list the bridge's ports: guest, address, counters\n"
-    "                  (as the guest sees them: rx is what it received)\n";
+    "                  (as the guest sees them: rx is what it received)\n"
+    "      --json          a JSON array of the ports\n";
 
 struct net_opts {
     const char *bridge;
     uint32_t addr;
     unsigned prefix;
-    int explicit_addr, nat, all;
+    int explicit_addr, nat, all, json;
 };
 
 static int parse(int argc, char **argv, struct net_opts *o)
@@ -60,6 +62,7 @@ static int parse(int argc, char **argv, struct net_opts *o)
         {"subnet", required_argument, NULL, 's'},
         {"nat", no_argument, NULL, 'n'},
         {"all", no_argument, NULL, 'a'},
+        {"json", no_argument, NULL, 'j'},
         {"help", no_argument, NULL, 'h'},
         {0, 0, 0, 0}};
     struct lvm_err err;
@@ -68,7 +71,7 @@ static int parse(int argc, char **argv, struct net_opts *o)
     if (netaddr_parse_cidr(NETDEV_SUBNET_DEFAULT, &o->addr, &o->prefix, &err) <
         0)
         return -1;
-    while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+    while ((c = cli_getopt(argc, argv, "+h", opts)) != -1) {
         switch (c) {
         case 's':
             if (netaddr_parse_cidr(optarg, &o->addr, &o->prefix, &err) < 0) {
@@ -79,8 +82,9 @@ static int parse(int argc, char **argv, struct net_opts *o)
             break;
         case 'n': o->nat = 1; break;
         case 'a': o->all = 1; break;
+        case 'j': o->json = 1; break;
         case 'h': fputs(usage, stdout); exit(0);
-        default: fputs(usage, stderr); return -1;
+        default: return -1; /* cli_getopt said why */
         }
     }
     if (optind < argc)
@@ -209,7 +213,8 @@ static int net_ls(struct netdev *nd, const struct lvm_host *h,
     if (access(dir, F_OK) == 0)
         lease_dir_open(&ld, dir, &ignore);
     int r = netdev_link_each(nd, ls_collect, &c, err);
-    if (r == 0)
+    json_t *out = o->json ? json_array() : NULL;
+    if (r == 0 && !out)
         printf("%-16s %-7s %-17s %-15s %10s %12s %10s %12s\n", "PORT",
                "IFINDEX", "GUEST", "ADDRESS", "RX_PKTS", "RX_BYTES", "TX_PKTS",
                "TX_BYTES");
@@ -223,12 +228,27 @@ static int net_ls(struct netdev *nd, const struct lvm_host *h,
         if (addr)
             netaddr_ip4_str(addr, a);
         /* A tap's tx is what its guest received. */
+        if (out) {
+            json_array_append_new(
+                out, json_pack("{s:s, s:i, s:s?, s:s?, s:I, s:I, s:I, s:I}",
+                               "port", l->name, "ifindex", l->ifindex, "guest",
+                               addr ? guest : NULL, "ip", addr ? a : NULL,
+                               "rx_packets", (json_int_t)st.tx_packets,
+                               "rx_bytes", (json_int_t)st.tx_bytes,
+                               "tx_packets", (json_int_t)st.rx_packets,
+                               "tx_bytes", (json_int_t)st.rx_bytes));
+            continue;
+        }
         printf("%-16s %-7d %-17s %-15s %10llu %12llu %10llu %12llu\n", l->name,
                l->ifindex, guest, a, (unsigned long long)st.tx_packets,
                (unsigned long long)st.tx_bytes,
                (unsigned long long)st.rx_packets,
                (unsigned long long)st.rx_bytes);
     }
+    if (out && r == 0)
+        cli_print_json(out);
+    else
+        json_decref(out);
     free(c.ports);
     lease_dir_close(&ld);
     return r;

@@ -37,17 +37,19 @@ int cmd_quota(int argc, char **argv)
                                          {"help", no_argument, NULL, 'h'},
                                          {0, 0, 0, 0}};
     int json = 0, c;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    while ((c = cli_getopt(argc, argv, "h", opts)) != -1) {
         if (c == 'j') {
             json = 1;
         } else {
-            FILE *f = c == 'h' ? stdout : stderr;
-            fprintf(f, "Usage: lightvm quota [--json]\n\n"
-                       "Show what your guests (and lightvmd on your behalf) "
-                       "hold against your quotas.\n"
-                       "The operator sets quotas in lightvmd's config file; "
-                       "root has none unless set.\n");
-            return c == 'h' ? 0 : CLI_EXIT_USAGE;
+            if (c != 'h')
+                return CLI_EXIT_USAGE; /* cli_getopt said why */
+            fprintf(stdout,
+                    "Usage: lightvm quota [--json]\n\n"
+                    "Show what your guests (and lightvmd on your behalf) "
+                    "hold against your quotas.\n"
+                    "The operator sets quotas in lightvmd's config file; "
+                    "root has none unless set.\n");
+            return 0;
         }
     }
     if (optind != argc) {
@@ -74,13 +76,8 @@ int cmd_quota(int argc, char **argv)
         return CLI_EXIT_ERROR;
     }
     if (json) {
-        json_t *out = json_pack("{s:O, s:O}", "uid", json_object_get(o, "uid"),
-                                "quotas", q);
-        char *s = json_dumps(out, JSON_COMPACT);
-        if (s)
-            puts(s);
-        free(s);
-        json_decref(out);
+        cli_print_json(json_pack("{s:O, s:O}", "uid", json_object_get(o, "uid"),
+                                 "quotas", q));
         json_decref(o);
         return 0;
     }

@@ -35,6 +35,10 @@ static const char usage[] =
     "  -t, --timeout SECONDS   kill the guest after this long (exit 124)\n"
     "  -c, --console FILE      write the console to FILE, not stdout\n"
     "  -q, --quiet             say nothing about a non-zero exit\n"
+    "  -d, --detach            run it in the background (lightvmd): print\n"
+    "                          its id, as 'lightvm create' does\n"
+    "      --rm                remove it once it exits (what a foreground\n"
+    "                          run does anyway; with -d, lightvmd does)\n"
     "      --no-daemon         do not use lightvmd even if it runs\n"
     "  -h, --help              this text\n"
     "\n"
@@ -43,19 +47,21 @@ static const char usage[] =
 
 static int parse(int argc, char **argv, struct run_opts *o)
 {
-    enum { OPT_NO_DAEMON = GO_FIRST_FREE };
+    enum { OPT_NO_DAEMON = GO_FIRST_FREE, OPT_RM };
     static const struct option opts[] = {
         GUEST_LONG_OPTS,
         {"timeout", required_argument, NULL, 't'},
         {"console", required_argument, NULL, 'c'},
         {"quiet", no_argument, NULL, 'q'},
         {"no-daemon", no_argument, NULL, OPT_NO_DAEMON},
+        {"detach", no_argument, NULL, 'd'},
+        {"rm", no_argument, NULL, OPT_RM},
         {"help", no_argument, NULL, 'h'},
         {0, 0, 0, 0}};
     int c;
     char *end;
-    while ((c = getopt_long(argc, argv, "+" GUEST_SHORT_OPTS "t:c:qh", opts,
-                            NULL)) != -1) {
+    while ((c = cli_getopt(argc, argv, "+" GUEST_SHORT_OPTS "t:c:qdh", opts)) !=
+           -1) {
         int r = guest_opt(c, optarg, &o->g);
         if (r < 0)
             return -1;
@@ -73,8 +79,10 @@ static int parse(int argc, char **argv, struct run_opts *o)
         case 'c': o->console_path = optarg; break;
         case 'q': o->quiet = 1; break;
         case OPT_NO_DAEMON: o->no_daemon = 1; break;
+        case 'd': o->detach = 1; break;
+        case OPT_RM: o->rm = 1; break;
         case 'h': fputs(usage, stdout); exit(0);
-        default: fputs(usage, stderr); return -1;
+        default: return -1; /* cli_getopt said why */
         }
     }
     if (guest_opts_rest(argc, argv, &o->g) < 0) {
@@ -82,6 +90,32 @@ static int parse(int argc, char **argv, struct run_opts *o)
         return -1;
     }
     return 0;
+}
+
+/* run -d: what create does, with run's options. */
+static int run_detached(struct run_opts *o)
+{
+    if (o->no_daemon || o->timeout > 0 || o->console_path || o->g.wait_ready) {
+        cli_msg("run -d: %s is for a run in the foreground",
+                o->no_daemon      ? "--no-daemon"
+                : o->timeout > 0  ? "--timeout"
+                : o->console_path ? "--console"
+                                  : "--wait-ready");
+        return CLI_EXIT_USAGE;
+    }
+    o->g.run = 0; /* checked as create's options */
+    if (guest_opts_check(&o->g, 1, NULL) < 0)
+        return CLI_EXIT_USAGE;
+    struct lightvm_error e;
+    struct lightvm *c = lightvm_connect(NULL, &e);
+    if (!c) {
+        cli_msg("run -d needs lightvmd: %s (start it with 'lightvmd &')",
+                e.message);
+        return CLI_EXIT_ERROR;
+    }
+    int rc = cli_create(c, &o->g, o->rm, 0, o->quiet);
+    lightvm_close(c);
+    return rc;
 }
 
 int cmd_run(int argc, char **argv)
@@ -93,21 +127,23 @@ int cmd_run(int argc, char **argv)
     if (parse(argc, argv, &o) < 0)
         return CLI_EXIT_USAGE;
     if (guest_opts_resolve(&o.g, "proc") < 0)
-        return CLI_EXIT_ERROR;
+        return CLI_EXIT_USAGE;
+    if (o.detach)
+        return run_detached(&o);
     int qemu = !strcmp(o.g.monitor, "qemu");
     if (!o.no_daemon && !getenv("LIGHTVM_NO_DAEMON")) {
         struct lightvm_error e;
         struct lightvm *c = lightvm_connect(NULL, &e);
         if (c) {
             int code = guest_opts_check(&o.g, 1, " (add --no-daemon)") < 0
-                           ? CLI_EXIT_ERROR
+                           ? CLI_EXIT_USAGE
                            : run_daemon(c, &o);
             lightvm_close(c);
             return code;
         }
     }
     if (guest_opts_check(&o.g, 0, NULL) < 0)
-        return CLI_EXIT_ERROR;
+        return CLI_EXIT_USAGE;
     if (o.g.net.enabled && !cli_has_net)
         return cli_exec_net(argc, argv); /* the static CLI has no netlink */
     if (qemu) {

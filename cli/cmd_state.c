@@ -6,6 +6,7 @@
 #include "cli/cli.h"
 #include "cli/daemon_cmds.h"
 #include "cli/guest_opts.h"
+#include "toolstack/guest_name.h"
 
 #include <errno.h>
 #include <libgen.h>
@@ -96,13 +97,13 @@ int cmd_save(int argc, char **argv)
         {0, 0, 0, 0}};
     int json = 0, c;
     struct lightvm_save_opts so = {0, 0};
-    while ((c = getopt_long(argc, argv, "fh", opts, NULL)) != -1) {
+    while ((c = cli_getopt(argc, argv, "fh", opts)) != -1) {
         switch (c) {
         case OPT_JSON: json = 1; break;
         case OPT_LEAVE: so.leave_running = 1; break;
         case 'f': so.force = 1; break;
         case 'h': fputs(save_usage, stdout); return 0;
-        default: fputs(save_usage, stderr); return CLI_EXIT_USAGE;
+        default: return CLI_EXIT_USAGE; /* cli_getopt said why */
         }
     }
     if (argc - optind != 2) {
@@ -118,20 +119,28 @@ int cmd_save(int argc, char **argv)
     struct lightvm_saved s;
     struct lightvm_error e;
     char ref[160];
-    int rc = lightvm_save(cl, cli_guest_ref(argv[optind], ref, sizeof ref),
-                          path, &so, &s, &e);
+    const char *id = cli_guest_ref(argv[optind], ref, sizeof ref);
+    /* With --json, the guest is looked up first: its real id is printed. */
+    json_t *g = json ? cli_api_guest(cl, id, &e) : NULL;
+    int rc = json && !g
+                 ? -1
+                 : lightvm_save(
+                       cl, g ? json_string_value(json_object_get(g, "id")) : id,
+                       path, &so, &s, &e);
     lightvm_close(cl);
     if (rc < 0) {
+        json_decref(g);
         cli_msg("save %s: %s", argv[optind], e.message);
         return CLI_EXIT_ERROR;
     }
-    if (json) {
-        json_t *o =
-            json_pack("{s:s, s:I, s:I, s:f, s:b}", "path", path, "bytes",
-                      (json_int_t)s.bytes, "pages", (json_int_t)s.pages,
-                      "save_ms", s.save_ms, "running", so.leave_running);
-        cli_print_json(o);
-    }
+    if (json)
+        cli_print_json(json_pack("{s:O, s:O, s:s, s:I, s:I, s:f, s:b}", "id",
+                                 json_object_get(g, "id"), "name",
+                                 json_object_get(g, "name"), "path", path,
+                                 "bytes", (json_int_t)s.bytes, "pages",
+                                 (json_int_t)s.pages, "save_ms", s.save_ms,
+                                 "running", so.leave_running));
+    json_decref(g);
     return 0;
 }
 
@@ -147,8 +156,7 @@ int cmd_restore(int argc, char **argv)
     guest_opts_init(&o);
     int json = 0, quiet = 0, c;
     /* Options anywhere: "restore PATH -p 0:80 IMAGE_DIR" reads well. */
-    while ((c = getopt_long(argc, argv, GUEST_SHORT_OPTS "qh", opts, NULL)) !=
-           -1) {
+    while ((c = cli_getopt(argc, argv, GUEST_SHORT_OPTS "qh", opts)) != -1) {
         int r = guest_opt(c, optarg, &o);
         if (r < 0)
             return CLI_EXIT_USAGE;
@@ -158,7 +166,7 @@ int cmd_restore(int argc, char **argv)
         case OPT_JSON: json = 1; break;
         case 'q': quiet = 1; break;
         case 'h': fputs(restore_usage, stdout); return 0;
-        default: fputs(restore_usage, stderr); return CLI_EXIT_USAGE;
+        default: return CLI_EXIT_USAGE; /* cli_getopt said why */
         }
     }
     int nargs = argc - optind;
@@ -170,6 +178,17 @@ int cmd_restore(int argc, char **argv)
     char path[PATH_MAX], image[PATH_MAX] = "";
     if (absolute(argv[optind], path, sizeof path) < 0)
         return CLI_EXIT_ERROR;
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+        /* An image given for the state file, most likely. */
+        cli_msg("restore: %s is a directory%s, not a state file ('lightvm "
+                "save' makes those)",
+                argv[optind],
+                guest_opts_is_tinyx(path)
+                    ? " (a Tinyx image: 'lightvm run' boots it)"
+                    : "");
+        return CLI_EXIT_USAGE;
+    }
     if (nargs == 2 && !realpath(argv[optind + 1], image)) {
         cli_msg("%s: %s", argv[optind + 1], strerror(errno));
         return CLI_EXIT_ERROR;
@@ -180,11 +199,11 @@ int cmd_restore(int argc, char **argv)
         o.argc = 1;
         o.argv = &argv[optind + 1];
         if (guest_opts_resolve(&o, NULL) < 0)
-            return CLI_EXIT_ERROR;
+            return CLI_EXIT_USAGE;
     }
     if (o.monitor && strcmp(o.monitor, "auto") &&
         guest_opts_check(&o, 1, NULL) < 0)
-        return CLI_EXIT_ERROR;
+        return CLI_EXIT_USAGE;
     struct guest_paths gp;
     struct lightvm_create_opts co;
     guest_opts_request(&o, image[0] ? image : NULL, &gp, &co);
@@ -194,16 +213,17 @@ int cmd_restore(int argc, char **argv)
     struct lightvm_guest g;
     struct lightvm_error e;
     int rc = lightvm_restore(cl, path, &co, &g, &e);
-    lightvm_close(cl);
     if (rc < 0) {
+        lightvm_close(cl);
         cli_msg("restore %s: %s", argv[optind], e.message);
         return CLI_EXIT_ERROR;
     }
     if (json)
-        cli_print_guest_json(&g);
+        rc = cli_print_guest(cl, g.id);
     else if (!quiet)
         printf("%s\n", g.id);
-    return 0;
+    lightvm_close(cl);
+    return rc < 0 ? CLI_EXIT_ERROR : 0;
 }
 
 int cmd_clone(int argc, char **argv)
@@ -220,7 +240,7 @@ int cmd_clone(int argc, char **argv)
     unsigned long count = 1;
     const char *name = NULL;
     char *end;
-    while ((c = getopt_long(argc, argv, "n:qh", opts, NULL)) != -1) {
+    while ((c = cli_getopt(argc, argv, "n:qh", opts)) != -1) {
         switch (c) {
         case 'n':
             errno = 0;
@@ -230,11 +250,19 @@ int cmd_clone(int argc, char **argv)
                 return CLI_EXIT_USAGE;
             }
             break;
-        case OPT_NAME: name = optarg; break;
+        case OPT_NAME: { /* a stem: STEM-1 must keep to the rule */
+            struct lvm_err err;
+            if (guest_name_check(optarg, &err) < 0) {
+                cli_msg("--%s", err.msg);
+                return CLI_EXIT_USAGE;
+            }
+            name = optarg;
+            break;
+        }
         case OPT_JSON: json = 1; break;
         case 'q': quiet = 1; break;
         case 'h': fputs(clone_usage, stdout); return 0;
-        default: fputs(clone_usage, stderr); return CLI_EXIT_USAGE;
+        default: return CLI_EXIT_USAGE; /* cli_getopt said why */
         }
     }
     if (argc - optind != 1) {
@@ -261,16 +289,20 @@ int cmd_clone(int argc, char **argv)
         lightvm_clone(cl, is_file ? NULL : cli_guest_ref(what, ref, sizeof ref),
                       is_file ? path : NULL, (unsigned)count, name, gs,
                       (unsigned)count, &n, &e);
-    lightvm_close(cl);
     if (rc == 0 && json) {
         json_t *a = json_array();
-        for (unsigned i = 0; i < n; i++)
-            json_array_append_new(a, cli_guest_json(&gs[i]));
+        for (unsigned i = 0; i < n; i++) {
+            struct lightvm_error ge;
+            json_t *g = cli_api_guest(cl, gs[i].id, &ge);
+            if (g) /* else gone already: the ids are printed below */
+                json_array_append_new(a, g);
+        }
         cli_print_json(a);
     } else if (rc == 0 && !quiet) {
         for (unsigned i = 0; i < n; i++)
             printf("%s\n", gs[i].id);
     }
+    lightvm_close(cl);
     free(gs);
     if (rc < 0 || n < count) {
         cli_msg("clone %s: %s%s", what, rc == 0 ? "only some started: " : "",

@@ -24,6 +24,7 @@ static const char usage[] =
     "  -p, --pkg PKG           also include PKG's files (repeatable)\n"
     "  -f, --file SRC[:DST]    copy a host file or tree into the image\n"
     "  -c, --cmd 'COMMAND'     what the init runs (default: the app's own)\n"
+    "  -e, --env KEY=VALUE     in the command's environment (repeatable)\n"
     "  -u, --user USER         run it as USER (default: the package's own\n"
     "                          system user, else root)\n"
     "      --health CHECK      tcp:PORT, cmd:COMMAND or none (default: the\n"
@@ -60,6 +61,7 @@ static int build(int argc, char **argv)
         {"pkg", required_argument, NULL, 'p'},
         {"file", required_argument, NULL, 'f'},
         {"cmd", required_argument, NULL, 'c'},
+        {"env", required_argument, NULL, 'e'},
         {"user", required_argument, NULL, 'u'},
         {"health", required_argument, NULL, OPT_HEALTH},
         {"kernel", required_argument, NULL, 'k'},
@@ -75,8 +77,7 @@ static int build(int argc, char **argv)
     o.progress = stderr;
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "o:p:f:c:u:k:z:qh", opts, NULL)) !=
-           -1) {
+    while ((c = cli_getopt(argc, argv, "o:p:f:c:e:u:k:z:qh", opts)) != -1) {
         switch (c) {
         case 'o': o.out = optarg; break;
         case 'p':
@@ -94,6 +95,26 @@ static int build(int argc, char **argv)
             o.files[o.nfiles++] = optarg;
             break;
         case 'c': o.cmd = optarg; break;
+        case 'e': {
+            /* A line of the init's configuration each: no newline. */
+            const char *eq = strchr(optarg, '=');
+            if (!eq || eq == optarg || strchr(optarg, '\n') ||
+                strcspn(optarg, "=") != strspn(optarg,
+                                               "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                               "abcdefghijklmnopqrstuvwxyz"
+                                               "0123456789_")) {
+                cli_msg("--env: '%s' is not KEY=VALUE (KEY of letters, "
+                        "digits and _; no newline)",
+                        optarg);
+                return CLI_EXIT_USAGE;
+            }
+            if (o.nenv == TINYX_MAX_ENV) {
+                cli_msg("--env: at most %d variables", TINYX_MAX_ENV);
+                return CLI_EXIT_USAGE;
+            }
+            o.env[o.nenv++] = optarg;
+            break;
+        }
         case 'u': o.user = optarg; break;
         case OPT_HEALTH: o.health = optarg; break;
         case 'k': o.kernel = optarg; break;
@@ -103,7 +124,7 @@ static int build(int argc, char **argv)
         case OPT_KEEP: o.keep_rootfs = 1; break;
         case 'q': o.progress = NULL; break;
         case 'h': fputs(usage, stdout); return 0;
-        default: fputs(usage, stderr); return CLI_EXIT_USAGE;
+        default: return CLI_EXIT_USAGE; /* cli_getopt said why */
         }
     }
     if (optind != argc - 1) {
@@ -150,7 +171,7 @@ static int kernel(int argc, char **argv)
     int print = 0, minimize = 0, c;
     struct kernel_build_opts bo = {.jobs = 2, .progress = stderr};
     optind = 1;
-    while ((c = getopt_long(argc, argv, "j:qh", opts, NULL)) != -1) {
+    while ((c = cli_getopt(argc, argv, "j:qh", opts)) != -1) {
         switch (c) {
         case OPT_APP: app = optarg; break;
         case OPT_APPCFG: appcfg = optarg; break;
@@ -168,7 +189,7 @@ static int kernel(int argc, char **argv)
         case OPT_CAND: cand = optarg; break;
         case 'q': bo.progress = NULL; break;
         case 'h': fputs(usage, stdout); return 0;
-        default: fputs(usage, stderr); return CLI_EXIT_USAGE;
+        default: return CLI_EXIT_USAGE; /* cli_getopt said why */
         }
     }
     if (optind != argc) {

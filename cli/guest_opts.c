@@ -46,7 +46,8 @@ static const struct rule {
     {GO_CPU, "--cpu-quota", ALL, NULL},
     {GO_CONSOLE_LIMIT, "--console-limit", UNIK | QD, NULL},
     {'n', "--name", ALL, NULL},
-    {'e', "--env", UNIK, "set it in the image"},
+    {'e', "--env", UNIK,
+     "set it in the image: lightvm tinyx build --env KEY=VALUE"},
     {'b', "--block", UNIK, NULL},
     {GO_MONITOR, "--monitor", ALL, NULL},
     {GO_WATCHDOG, "--watchdog", PD | KD, NULL},
@@ -238,19 +239,40 @@ static int parse_qemu(int c, const char *arg, struct guest_opts *o)
     }
 }
 
+/* --mem SIZE: a size the guest can have at all (its monitor's range is
+ * checked once the monitor is known). */
+static int parse_mem(const char *arg, uint64_t *mem)
+{
+    if (layout_parse_size(arg, mem) < 0) {
+        cli_msg("--mem: '%s' is not a size (e.g. 64M)", arg);
+        return -1;
+    }
+    if (*mem == 0) {
+        cli_msg("--mem: 0 is no memory (give a size, e.g. 64M)");
+        return -1;
+    }
+    /* "-m 16" meant 16M: a bare number is bytes, and no guest fits in
+     * less than a MiB. */
+    if (arg[strspn(arg, "0123456789")] == 0 && *mem < (1u << 20)) {
+        cli_msg("--mem: '%s' is %s bytes (a size without K, M or G is in "
+                "bytes): did you mean '%sM'?",
+                arg, arg, arg);
+        return -1;
+    }
+    return 0;
+}
+
 int guest_opt(int c, const char *arg, struct guest_opts *o)
 {
     char *end;
+    const char *flag = c == GO_CPUS ? "--cpus" : "--cpu-quota";
+    if (c == GO_CPUS)
+        c = GO_CPU; /* the same flag, by another name */
     mark_seen(c, o);
     if (c == 'p' || c == 'w' || (c >= GO_ACCEL && c <= GO_MAC))
         return parse_qemu(c, arg, o);
     switch (c) {
-    case 'm':
-        if (layout_parse_size(arg, &o->mem) < 0) {
-            cli_msg("--mem: '%s' is not a size (e.g. 64M)", arg);
-            return -1;
-        }
-        return 1;
+    case 'm': return parse_mem(arg, &o->mem) < 0 ? -1 : 1;
     case GO_MEM_LIMIT:
         if (layout_parse_size(arg, &o->mem_limit) < 0 || o->mem_limit == 0) {
             cli_msg("--mem-limit: '%s' is not a size (e.g. 64M)", arg);
@@ -261,8 +283,9 @@ int guest_opt(int c, const char *arg, struct guest_opts *o)
         errno = 0;
         o->cpus = strtod(arg, &end);
         if (errno || *end || !(o->cpus > 0) || o->cpus > GUEST_CPUS_MAX) {
-            cli_msg("--cpu-quota: '%s' is not a number of CPUs (e.g. 0.5)",
-                    arg);
+            cli_msg("%s: '%s' is not a number of CPUs above 0 and up to %d "
+                    "(e.g. 0.5)",
+                    flag, arg, GUEST_CPUS_MAX);
             return -1;
         }
         return 1;
@@ -386,6 +409,12 @@ static int is_tinyx(const char *path, int *is_dir)
     return *is_dir && access(m, F_OK) == 0;
 }
 
+int guest_opts_is_tinyx(const char *path)
+{
+    int dir;
+    return is_tinyx(path, &dir);
+}
+
 int guest_opts_resolve(struct guest_opts *o, const char *fallback)
 {
     const char *image = o->argv[0];
@@ -442,6 +471,14 @@ int guest_opts_check(struct guest_opts *o, int daemon, const char *hint)
     if (!qemu && o->mem &&
         guest_ram_pick(guest_mon_of(strcmp(o->monitor, "kvm") ? "proc" : "kvm"),
                        GUEST_KERNEL_TINY, o->mem, 0, &ram, &err) < 0) {
+        cli_msg("--%s", err.msg);
+        return -1;
+    }
+    /* qemu's least RAM depends on the image's kernel (run and create check
+     * it); its most does not, and is said here rather than by the API. */
+    unsigned qmon = guest_mon_of("qemu");
+    if (qemu && o->mem > guest_ram_range(qmon, GUEST_KERNEL_TINY).max &&
+        guest_ram_pick(qmon, GUEST_KERNEL_TINY, o->mem, 0, &ram, &err) < 0) {
         cli_msg("--%s", err.msg);
         return -1;
     }

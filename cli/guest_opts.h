@@ -36,6 +36,7 @@ enum {
     GO_GATEWAY,
     GO_DNS,
     GO_MAC,
+    GO_CPUS,       /* --cpus: GO_CPU, named as the user typed it */
     GO_FIRST_FREE, /* commands number their own long options from here */
 };
 
@@ -47,7 +48,7 @@ enum {
         {"memory", required_argument, NULL, 'm'},                              \
         {"mem-limit", required_argument, NULL, GO_MEM_LIMIT},                  \
         {"cpu-quota", required_argument, NULL, GO_CPU},                        \
-        {"cpus", required_argument, NULL, GO_CPU},                             \
+        {"cpus", required_argument, NULL, GO_CPUS},                            \
         {"console-limit", required_argument, NULL, GO_CONSOLE_LIMIT},          \
         {"name", required_argument, NULL, 'n'},                                \
         {"env", required_argument, NULL, 'e'},                                 \
@@ -197,5 +198,8 @@ int guest_opts_check(struct guest_opts *o, int daemon, const char *hint);
  * block paths are made absolute in (p). Arguments are left to the caller. */
 void guest_opts_request(const struct guest_opts *o, const char *image,
                         struct guest_paths *p, struct lightvm_create_opts *co);
+
+/* 1 if (path) is a Tinyx image directory (it holds a manifest.json). */
+int guest_opts_is_tinyx(const char *path);
 
 #endif

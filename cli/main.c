@@ -20,20 +20,25 @@ struct command {
 static const struct command commands[] = {
     {"run", cmd_run, "boot a guest, show its console, exit with its status"},
     {"inspect", cmd_inspect,
-     "show a guest image's manifest, segments and sizes"},
+     "show a guest image's manifest and sizes, or a guest as JSON"},
     {"create", cmd_create, "create a guest through lightvmd; print its id"},
-    {"list", cmd_list, "list lightvmd's guests"},
+    {"list", cmd_list, "list lightvmd's guests (ps: docker's, -a for all)"},
     {"ls", cmd_list, NULL},
     {"ps", cmd_list, NULL},
     {"stats", cmd_stats, "CPU time and memory of guests"},
     {"top", cmd_top, "live view of guests, busiest first"},
-    {"console", cmd_console, "print (or follow) a guest's console"},
+    {"console", cmd_console, "print (or follow) a guest's console (logs)"},
+    {"logs", cmd_console, NULL},
     {"pause", cmd_pause, "freeze guests (cgroup freezer, QMP stop)"},
     {"unpause", cmd_unpause, "thaw paused guests"},
     {"poweroff", cmd_poweroff, "ask guests to power off (control device)"},
     {"suspend", cmd_suspend, "ask guests to park themselves"},
     {"resume", cmd_resume, "ask suspended guests to continue"},
     {"wait", cmd_wait, "wait for a guest to exit"},
+    {"kill", cmd_kill, "send guests a signal (default SIGKILL)"},
+    {"stop", cmd_stop, "power guests off; kill them after a timeout"},
+    {"restart", cmd_restart, "stop guests and create them again"},
+    {"port", cmd_port, "a guest's published ports"},
     {"save", cmd_save, "save a guest's whole state to a file"},
     {"restore", cmd_restore, "start a guest from a saved state"},
     {"clone", cmd_clone, "start copies of a guest or a saved state"},
@@ -83,6 +88,27 @@ void cli_msg(const char *fmt, ...)
     fprintf(stderr, "lightvm: %s\n", text_escape(text, safe, sizeof safe));
 }
 
+static const struct command *find(const char *name)
+{
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        if (strcmp(name, commands[i].name) == 0)
+            return &commands[i];
+    return NULL;
+}
+
+static int unknown(const char *cmd)
+{
+    const char *names[NCOMMANDS];
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        names[i] = commands[i].name;
+    const char *s = cli_suggest(cmd, strlen(cmd), names, NCOMMANDS);
+    if (s)
+        cli_msg("unknown command '%s' (did you mean '%s'?)", cmd, s);
+    else
+        cli_msg("unknown command '%s' (see 'lightvm --help')", cmd);
+    return CLI_EXIT_USAGE;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -90,6 +116,13 @@ int main(int argc, char **argv)
         return CLI_EXIT_USAGE;
     }
     const char *cmd = argv[1];
+    if (strcmp(cmd, "help") == 0 && argc > 2) { /* help CMD: CMD --help */
+        const struct command *c = find(argv[2]);
+        if (!c)
+            return unknown(argv[2]);
+        char *hargv[] = {argv[2], "--help", NULL};
+        return c->fn(2, hargv);
+    }
     if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 ||
         strcmp(cmd, "help") == 0) {
         usage(stdout);
@@ -99,9 +132,6 @@ int main(int argc, char **argv)
         printf("lightvm 0.1 (guest ABI %d)\n", LVM_ABI_VERSION);
         return 0;
     }
-    for (size_t i = 0; i < NCOMMANDS; i++)
-        if (strcmp(cmd, commands[i].name) == 0)
-            return commands[i].fn(argc - 1, argv + 1);
-    cli_msg("unknown command '%s' (see 'lightvm --help')", cmd);
-    return CLI_EXIT_USAGE;
+    const struct command *c = find(cmd);
+    return c ? c->fn(argc - 1, argv + 1) : unknown(cmd);
 }

@@ -20,6 +20,8 @@ struct run_opts {
     const char *console_path;
     double timeout;
     int quiet, no_daemon;
+    int detach, rm; /* -d: create it and print its id; --rm: remove it
+                       once it exits */
 };
 
 /* Signals (Ctrl-C, SIGTERM, SIGHUP) and the timeout, as fds for poll. */
@@ -38,6 +40,12 @@ int waitset_event(struct waitset *w, const struct pollfd *p);
 
 /* Open (path) as the console file (created or truncated). */
 int run_open_console(const char *path, struct lvm_err *err);
+
+/* Have lightvmd create the guest (o) describes, in the background, and
+ * print its id (or with (json) the guest, with (quiet) nothing): create,
+ * and run -d. Returns the exit status. */
+int cli_create(struct lightvm *cl, struct guest_opts *o, int auto_remove,
+               int json, int quiet);
 
 /* The engines; each returns the exit status. */
 int run_daemon(struct lightvm *c, struct run_opts *o);

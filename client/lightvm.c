@@ -65,8 +65,9 @@ struct lightvm *lightvm_connect(const char *path, struct lightvm_error *e)
     }
     c->fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
     if (c->fd < 0 || connect(c->fd, (struct sockaddr *)&a, sizeof a) < 0) {
-        fail(e, "unavailable", "cannot reach lightvmd at %s: %s", path,
-             strerror(errno));
+        /* "denied": the socket is there, but not for this user. */
+        fail(e, errno == EACCES || errno == EPERM ? "denied" : "unavailable",
+             "cannot reach lightvmd at %s: %s", path, strerror(errno));
         if (c->fd >= 0)
             close(c->fd);
         free(c);
@@ -334,6 +335,18 @@ static void guest_from(json_t *o, struct lightvm_guest *g)
     }
 }
 
+int lightvm_guest_parse(const char *json, struct lightvm_guest *out)
+{
+    json_t *o = json_loads(json, 0, NULL);
+    if (!json_is_object(o)) {
+        json_decref(o);
+        return -1;
+    }
+    guest_from(o, out);
+    json_decref(o);
+    return 0;
+}
+
 static json_t *strings(const char *const *v, int n)
 {
     json_t *a = json_array();
@@ -367,6 +380,8 @@ static json_t *create_request(const char *op,
                             json_integer((json_int_t)o->console_limit));
     if (o->watchdog_ms)
         json_object_set_new(r, "watchdog_ms", json_integer(o->watchdog_ms));
+    if (o->auto_remove)
+        json_object_set_new(r, "auto_remove", json_true());
     if (o->nargs > 0)
         json_object_set_new(r, "args", strings(o->args, o->nargs));
     if (o->nenv > 0)

@@ -76,6 +76,8 @@ static json_t *vm_json(struct daemon *d, struct vm *v, int stats)
         json_object_set_new(o, "console", json_string(console));
     if (v->watchdog_ms)
         json_object_set_new(o, "watchdog_ms", json_integer(v->watchdog_ms));
+    if (v->auto_remove)
+        json_object_set_new(o, "auto_remove", json_true());
     v->mon->describe(d, v, o, stats);
     if (v->state == VM_EXITED)
         json_object_set_new(o, "exit", api_exit_json(&v->exit));
@@ -372,6 +374,26 @@ void api_handle(struct daemon *d, struct client *c, struct request *r, int fd)
                         : r->op == OP_SUSPEND ? LVM_CTRL_SUSPEND
                                               : LVM_CTRL_RESUME,
                         &err);
+        if (rc == 0)
+            o = reply_new(r, 1);
+        break;
+    case OP_RECIPE: { /* the create request that made it: restart */
+        json_t *rec = v->mon->record ? v->mon->record(v) : NULL;
+        json_t *recipe = json_object_get(rec, "recipe");
+        if (recipe) {
+            o = reply_new(r, 1);
+            json_object_set(o, "recipe", recipe);
+        } else {
+            rc = lvm_err_set(&err, EINVAL,
+                             "guest %s has no recipe (made by an older "
+                             "lightvmd)",
+                             v->id);
+        }
+        json_decref(rec);
+        break;
+    }
+    case OP_KILL:
+        rc = vm_signal(d, v, r->signal, &err);
         if (rc == 0)
             o = reply_new(r, 1);
         break;

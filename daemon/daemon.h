@@ -129,6 +129,7 @@ struct vm {
     double created;   /* Unix time */
     double create_ms; /* request to STARTED */
     uint32_t watchdog_ms;
+    int auto_remove;            /* destroyed as soon as it exits */
     uint64_t watchdog_floor_ns; /* a full period from here: set on unpause
                                    and resume, when the guest could not ping */
     struct guest_exit exit;
@@ -308,6 +309,14 @@ struct vm *vm_find(struct daemon *d, const char *ref, uid_t caller,
                    int *ambiguous);
 /* The guest of (owner) named (name), or NULL. */
 struct vm *vm_find_name(struct daemon *d, uid_t owner, const char *name);
+/* Send (sig) to the guest's process (its shell, or QEMU): `lightvm kill`.
+ * SIGKILL is the monitor's kill (it thaws a paused guest first). */
+int vm_signal(struct daemon *d, struct vm *v, int sig, struct lvm_err *err);
+
+/* 1 if (name) may not name a new guest of (uid): it has one of that name,
+ * or (name) is (the start of) a guest's id; (msg) says which. */
+int vm_name_taken(struct daemon *d, uid_t uid, const char *name, char *msg,
+                  size_t len);
 /* Create (or restore) what (r) asks for; answers (c) itself. */
 void vm_create(struct daemon *d, struct client *c, const struct request *r,
                int fd);

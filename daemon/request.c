@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <jansson.h>
 #include <math.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -27,6 +28,7 @@ static const char *const op_names[] = {
     [OP_SAVE] = "save",       [OP_RESTORE] = "restore",
     [OP_QUOTA] = "quota",     [OP_CLONE] = "clone",
     [OP_MIGRATE] = "migrate", [OP_MIGRATE_IN] = "migrate-in",
+    [OP_KILL] = "kill",       [OP_RECIPE] = "recipe",
 };
 
 #define NOPS (sizeof op_names / sizeof op_names[0])
@@ -39,19 +41,20 @@ const char *request_op_name(enum request_op op)
 /* Fields each operation accepts, besides "op" and "tag". */
 static const char *const target_fields[] = {"id", NULL};
 static const char *const create_fields[] = {
-    "image", "name",  "mem",     "mem_limit", "cpus",          "args",
-    "env",   "block", "monitor", "console",   "console_limit", "watchdog_ms",
-    "net",   "argv0", "ports",   NULL};
-/* restore: create's fields and the state file */
-static const char *const restore_fields[] = {
     "image",         "name",        "mem",   "mem_limit", "cpus",
     "args",          "env",         "block", "monitor",   "console",
     "console_limit", "watchdog_ms", "net",   "argv0",     "ports",
-    "path",          NULL};
+    "auto_remove",   NULL};
+/* restore: create's fields and the state file */
+static const char *const restore_fields[] = {
+    "image", "name",  "mem",     "mem_limit", "cpus",          "args",
+    "env",   "block", "monitor", "console",   "console_limit", "watchdog_ms",
+    "net",   "argv0", "ports",   "path",      "auto_remove",   NULL};
 static const char *const save_fields[] = {"id", "path", "force",
                                           "leave_running", NULL};
 /* clone: a guest ("id") or a state file ("path"); "name" their stem */
 static const char *const clone_fields[] = {"id", "path", "count", "name", NULL};
+static const char *const kill_fields[] = {"id", "signal", NULL};
 static const char *const list_fields[] = {"offset", "limit", "stats", NULL};
 static const char *const no_fields[] = {NULL};
 
@@ -62,6 +65,7 @@ static const char *const *fields_of(enum request_op op)
     case OP_RESTORE: return restore_fields;
     case OP_SAVE: return save_fields;
     case OP_CLONE: return clone_fields;
+    case OP_KILL: return kill_fields;
     case OP_LIST: return list_fields;
     case OP_VERSION:
     case OP_POOL:
@@ -73,17 +77,26 @@ static const char *const *fields_of(enum request_op op)
 
 /* A client's string, safe to echo in a one-line message: at most 60
  * characters, control characters and quotes replaced. */
-static const char *printable(const char *s, char buf[72])
+/* (s), cut to 60 bytes, with control characters as '?' and, unless
+ * (quotes), quotes too (the callers quote it in '...'). */
+static const char *shown(const char *s, char buf[72], int quotes)
 {
     size_t i = 0;
     for (; i < 60 && s[i]; i++) {
         unsigned char c = (unsigned char)s[i];
-        buf[i] = c < 0x20 || c == 0x7f || c == '\'' || c == '"' ? '?' : (char)c;
+        buf[i] = c < 0x20 || c == 0x7f || (!quotes && (c == '\'' || c == '"'))
+                     ? '?'
+                     : (char)c;
     }
     if (i == 60 && s[i])
         buf[i++] = '.', buf[i++] = '.', buf[i++] = '.';
     buf[i] = 0;
     return buf;
+}
+
+static const char *printable(const char *s, char buf[72])
+{
+    return shown(s, buf, 0);
 }
 
 #define BAD(code_, ...)                                                        \
@@ -365,6 +378,8 @@ static int parse_create(json_t *o, struct request *r, const char **code,
     if (get_uint(o, "watchdog_ms", 86400000, &wd, code, err) < 0)
         return -1;
     r->watchdog_ms = (uint32_t)wd;
+    if (get_bool(o, "auto_remove", &r->auto_remove, code, err) < 0)
+        return -1;
     json_t *cpus = json_object_get(o, "cpus");
     if (cpus) {
         if (!json_is_number(cpus) || !(json_number_value(cpus) >= 0) ||
@@ -395,6 +410,29 @@ static int parse_create(json_t *o, struct request *r, const char **code,
     return parse_blocks(o, r, code, err);
 }
 
+/* kill: a guest and a signal (default SIGKILL). Not the ones that stop
+ * or continue a process: pause and unpause own those (the freezer, QMP). */
+static int parse_kill(json_t *o, struct request *r, const char **code,
+                      struct lvm_err *err)
+{
+    uint64_t sig = SIGKILL;
+    if (get_string(o, "id", r->target, sizeof r->target, 1, code, err) < 0 ||
+        (json_object_get(o, "signal") &&
+         get_uint(o, "signal", 31, &sig, code, err) < 0))
+        return -1;
+    if (sig == 0 || sig == SIGSTOP || sig == SIGCONT || sig == SIGTSTP ||
+        sig == SIGTTIN || sig == SIGTTOU) {
+        *code = "invalid";
+        return lvm_err_set(err, EINVAL,
+                           "signal %llu: not one kill sends (1 to 31, but "
+                           "not the stop and continue signals: use pause "
+                           "and unpause)",
+                           (unsigned long long)sig);
+    }
+    r->signal = (int)sig;
+    return 0;
+}
+
 int request_parse(const char *buf, size_t len, struct request *r,
                   const char **code, struct lvm_err *err)
 {
@@ -406,9 +444,9 @@ int request_parse(const char *buf, size_t len, struct request *r,
     json_error_t je;
     json_t *o = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &je);
     char pb[72];
-    if (!o) /* jansson quotes the input in its text: keep it to one line */
+    if (!o) /* jansson quotes the input in its text: as it is, one line */
         BAD("bad_request", "malformed JSON at byte %d: %s", je.position,
-            printable(je.text, pb));
+            shown(je.text, pb, 1));
     int rc = -1;
     if (!json_is_object(o)) {
         *code = "bad_request";
@@ -479,6 +517,7 @@ int request_parse(const char *buf, size_t len, struct request *r,
                  : 0;
         break;
     case OP_CLONE: rc = parse_clone(o, r, code, err); break;
+    case OP_KILL: rc = parse_kill(o, r, code, err); break;
     case OP_LIST: {
         uint64_t off = 0, lim = LIST_PAGE_MAX;
         if (get_uint(o, "offset", UINT32_MAX, &off, code, err) < 0 ||

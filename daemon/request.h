@@ -43,8 +43,10 @@ enum request_op {
     OP_CLONE,
     OP_MIGRATE,    /* this daemon's guest to another (fd: the connection) */
     OP_MIGRATE_IN, /* a guest from another daemon: the stream follows */
+    OP_KILL,
+    OP_RECIPE,
 };
-#define OP_LAST OP_MIGRATE_IN
+#define OP_LAST OP_RECIPE
 
 struct request {
     enum request_op op;
@@ -53,6 +55,7 @@ struct request {
     /* For ops on a guest: an id, a unique id prefix, a name of the
      * client's own guests, or UID/NAME. */
     char target[GUEST_ID_LEN + 80];
+    int signal; /* kill: the signal to send (default SIGKILL) */
     /* create, and restore */
     char image[PATH_MAX];
     char argv0[256]; /* the guest's argv[0]; "": the image's path */
@@ -62,6 +65,7 @@ struct request {
     char monitor[16];
     int console_fd; /* 1: the request carries the console as an fd */
     uint32_t watchdog_ms;
+    int auto_remove; /* destroyed as soon as it exits (run -d --rm) */
     int argc, envc;
     char *argv[REQUEST_MAX_ARGS];
     char *envp[REQUEST_MAX_ENV];

@@ -204,6 +204,8 @@ static json_t *config_json(const struct vm *v)
         "watchdog_ms", (int)v->watchdog_ms);
     if (o) /* so a restarted daemon can set its files' ownership again */
         json_object_set_new(o, "owner_gid", json_integer(v->owner_gid));
+    if (o && v->auto_remove) /* and remove it when it exits */
+        json_object_set_new(o, "auto_remove", json_true());
     if (o) /* and charge its owner's quotas again */
         json_object_set_new(o, "quota", quota_record(v));
     json_t *own = o ? v->mon->record(v) : NULL;
@@ -392,6 +394,7 @@ static void recover_one(struct daemon *d, const char *id)
     v->pooled = json_is_true(json_object_get(cfg, "pooled"));
     v->watchdog_ms =
         (uint32_t)json_integer_value(json_object_get(cfg, "watchdog_ms"));
+    v->auto_remove = json_is_true(json_object_get(cfg, "auto_remove"));
 
     rundir_path(d, id, "exit.json", path, sizeof path);
     json_t *ex = json_load_file(path, 0, &je);

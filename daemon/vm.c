@@ -15,6 +15,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <signal.h>
 #include <sys/epoll.h>
 #include <unistd.h>
 
@@ -268,12 +270,39 @@ void vm_default_name(struct vm *v, const struct request *r,
     }
 }
 
+int vm_name_taken(struct daemon *d, uid_t uid, const char *name, char *msg,
+                  size_t len)
+{
+    if (!name[0])
+        return 0;
+    if (vm_find_name(d, uid, name)) {
+        snprintf(msg, len, "you have a guest named '%s'", name);
+        return 1;
+    }
+    /* A name that is the start of a guest's id would name two guests:
+     * commands take ids and their prefixes too (vm_find). */
+    int amb = 0;
+    const struct vm *v = strspn(name, "0123456789abcdef") == strlen(name)
+                             ? vm_find(d, name, uid, &amb)
+                             : NULL;
+    if (v || amb) {
+        snprintf(msg, len,
+                 "'%s' is %s of guest %s, not a free name (pick one that "
+                 "is not a guest's id)",
+                 name,
+                 strlen(name) == GUEST_ID_LEN ? "the id"
+                                              : "the start of the id",
+                 v ? v->id : "(several)");
+        return 1;
+    }
+    return 0;
+}
+
 int vm_name_free(struct daemon *d, struct waiter *w, const struct request *r)
 {
-    if (!r->name[0] || !vm_find_name(d, w->c->cr.uid, r->name))
+    char msg[192];
+    if (!vm_name_taken(d, w->c->cr.uid, r->name, msg, sizeof msg))
         return 0;
-    char msg[128];
-    snprintf(msg, sizeof msg, "you have a guest named '%s'", r->name);
     vm_op_done(d, w, "exists", msg, NULL);
     return -1;
 }
@@ -417,8 +446,9 @@ void vm_ended(struct daemon *d, struct vm *v)
      * count until it is destroyed. */
     quota_release(d, v, QUOTA_RUNNING);
     rundir_write_exit(d, v);
-    if (v->destroyers || v->killed_by == KILLED_BY_DESTROY)
-        finish_destroy(d, v);
+    if (v->destroyers || v->killed_by == KILLED_BY_DESTROY ||
+        (v->auto_remove && !v->audit_pending))
+        finish_destroy(d, v); /* its waiters hear how it ended */
     else if (!v->audit_pending)
         notify_waiters(d, v);
 }
@@ -481,6 +511,33 @@ void vm_destroy_for(struct daemon *d, struct vm *v, struct waiter *w)
         finish_destroy(d, v);
 }
 
+int vm_signal(struct daemon *d, struct vm *v, int sig, struct lvm_err *err)
+{
+    if (!vm_live(v))
+        return lvm_err_set(err, EINVAL, "guest %s is not running", v->id);
+    if (sig != SIGKILL && !(v->mon->kill_signals & 1u << sig))
+        return lvm_err_set(
+            err, EINVAL,
+            "a %s guest takes %s only (the init of its own PID namespace "
+            "drops the others; 'lightvm stop' asks it to end)",
+            v->monitor,
+            v->mon->kill_signals ? "SIGKILL, SIGTERM, SIGINT and SIGHUP"
+                                 : "SIGKILL");
+    if (sig == SIGKILL)
+        return v->mon->kill(d, v) < 0 && errno != ESRCH
+                   ? lvm_err_set(err, errno, "kill guest %s", v->id)
+                   : 0;
+    /* Through a pidfd of the live process: it has not been reaped (it is
+     * live), so (v->pid) is still it. */
+    int fd = (int)syscall(SYS_pidfd_open, v->pid, 0);
+    if (fd < 0)
+        return lvm_err_set(err, errno, "signal guest %s", v->id);
+    int rc = (int)syscall(SYS_pidfd_send_signal, fd, sig, NULL, 0);
+    int e = errno;
+    close(fd);
+    return rc < 0 ? lvm_err_set(err, e, "signal guest %s", v->id) : 0;
+}
+
 /* ---- seccomp kills, from the audit socket --------------------------------- */
 
 void vm_audit_record(struct daemon *d, pid_t pid, long nr)
@@ -498,7 +555,10 @@ void vm_audit_record(struct daemon *d, pid_t pid, long nr)
             v->exit.syscall = nr;
             v->audit_pending = 0;
             rundir_write_exit(d, v);
-            notify_waiters(d, v);
+            if (v->auto_remove)
+                finish_destroy(d, v);
+            else
+                notify_waiters(d, v);
         }
     }
 }
@@ -547,6 +607,10 @@ void vm_tick(struct daemon *d)
             give_up_destroy(d, v);
         if (v->audit_pending && now > v->audit_deadline) {
             v->audit_pending = 0;
+            if (v->auto_remove) {
+                finish_destroy(d, v);
+                continue; /* forgotten: slot i holds another now */
+            }
             notify_waiters(d, v);
         }
         if (v->mon->tick)

@@ -55,6 +55,11 @@ struct vm_monitor {
     /* Post (request) (LVM_CTRL_*) to the guest's control device. */
     int (*control)(struct daemon *d, struct vm *v, uint32_t request,
                    struct lvm_err *err);
+    /* The signals besides SIGKILL that `kill` may send its process, as a
+     * mask of (1u << signal): it is the init of its own PID namespace,
+     * and the kernel drops every other signal such a process does not
+     * catch. */
+    uint32_t kill_signals;
     /* SIGKILL it; its exit event follows. -1 with errno on failure. */
     int (*kill)(struct daemon *d, struct vm *v);
     /* Save its whole state to r->path as (w)'s client; NULL: cannot. */

@@ -493,6 +493,8 @@ const struct vm_monitor vm_monitor_qemu = {
     .pause = qvm_pause,
     .control = qemu_control,
     .kill = qemu_kill,
+    /* QEMU quits on these (as on a host shutdown), saying so in its log. */
+    .kill_signals = 1u << SIGTERM | 1u << SIGINT | 1u << SIGHUP,
     .save = qvm_save,
     .tick = qemu_tick,
     .describe = qemu_describe,

@@ -217,6 +217,7 @@ static int configure(struct vm *v, const struct request *r, struct qsetup *s,
     v->mem = ram;
     v->mem_limit = limit;
     v->cpus = r->cpus;
+    v->auto_remove = r->auto_remove;
     return 0;
 }
 

@@ -311,6 +311,7 @@ static int start(struct daemon *d, struct vm *v, const struct request *r,
     v->mem_limit = g->memory_limit;
     v->cpus = g->cpus;
     v->watchdog_ms = r->watchdog_ms;
+    v->auto_remove = r->auto_remove;
     v->created = daemon_unix_time();
     v->state = VM_RUNNING;
     v->create_ms = (host_now_ns() - t0) / 1e6;
@@ -368,9 +369,10 @@ struct vm *shell_make(struct daemon *d, const struct creds *cr,
         lvm_err_set(err, 0, "console \"fd\" needs an fd with the request");
         return NULL;
     }
-    if (r->name[0] && vm_find_name(d, cr->uid, r->name)) {
+    char taken[192];
+    if (vm_name_taken(d, cr->uid, r->name, taken, sizeof taken)) {
         *code = "exists";
-        lvm_err_set(err, 0, "you have a guest named '%s'", r->name);
+        lvm_err_set(err, 0, "%s", taken);
         return NULL;
     }
     if (open_client_files(r, cr, &image_fd, block_fds, err) < 0)

@@ -24,6 +24,24 @@ static uint64_t size_of(const char *path)
                                                         : 0;
 }
 
+/* -1 (said why, in err) if file (path) of package (pkg) is there but
+ * cannot be read by this build: (st) is its lstat, if that worked. (A
+ * directory is made afresh in the image: its files are what count.) */
+static int unreadable(const char *path, struct stat *st, const char *pkg,
+                      struct lvm_err *err)
+{
+    int e = errno;
+    int ok = lstat(path, st) == 0;
+    if (ok && S_ISREG(st->st_mode) && access(path, R_OK) < 0)
+        e = errno, ok = 0;
+    if (ok)
+        return 0;
+    return lvm_err_set(err, e,
+                       "cannot read %s (a file of package %s; build as root, "
+                       "or make it readable)",
+                       path, pkg);
+}
+
 static int add_package_files(struct tinyx_ctx *c, struct dpkg_pkg *p,
                              struct lvm_err *err)
 {
@@ -38,10 +56,14 @@ static int add_package_files(struct tinyx_ctx *c, struct dpkg_pkg *p,
             continue;
         }
         struct stat st;
-        if (lstat(f, &st) < 0) {
+        if (lstat(f, &st) < 0 && (errno == ENOENT || errno == ENOTDIR)) {
             c->missing++; /* a conffile the admin deleted, a diversion */
             continue;
         }
+        /* One the builder may not read (redis's 0640 redis.conf in a
+         * 0750 directory, when not root) would leave the image broken. */
+        if (unreadable(f, &st, p->name, err))
+            return -1;
         if (fileset_add_host(&c->fs, f, why, err) < 0)
             return -1;
     }
@@ -54,6 +76,11 @@ static int add_host_config(struct tinyx_ctx *c, const char *dir,
                            const char *pkg, int depth, struct lvm_err *err)
 {
     DIR *d = opendir(dir);
+    if (!d && (errno == EACCES || errno == EPERM))
+        return lvm_err_set(err, errno,
+                           "cannot read %s (configuration of package %s; "
+                           "build as root, or make it readable)",
+                           dir, pkg);
     if (!d || depth > 8) {
         if (d)
             closedir(d);
@@ -69,6 +96,10 @@ static int add_host_config(struct tinyx_ctx *c, const char *dir,
         struct stat st;
         if (lstat(path, &st) < 0 || blacklist_match(path) >= 0)
             continue;
+        if (!dpkg_owner(&c->db, path) && unreadable(path, &st, pkg, err) < 0) {
+            r = -1;
+            break;
+        }
         if (!dpkg_owner(&c->db, path)) {
             snprintf(why, sizeof why, "configuration made on this host for %s",
                      pkg);
@@ -303,6 +334,8 @@ static int add_init_conf(struct tinyx_ctx *c, struct lvm_err *err)
     fprintf(f, "cwd %s\n", home && home->kind == FS_DIR ? c->user.home : "/");
     for (int i = 0; i < c->argv.n; i++)
         fprintf(f, "arg %s\n", c->argv.v[i]);
+    for (unsigned i = 0; i < c->o->nenv; i++) /* one line each */
+        fprintf(f, "env %s\n", c->o->env[i]);
     for (size_t i = 0; i < c->nmodules; i++)
         fprintf(f, "module %s\n", c->modules[i]);
     if (c->health == TINYX_HEALTH_TCP)

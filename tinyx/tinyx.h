@@ -18,6 +18,7 @@
 
 #define TINYX_MAX_PKGS 32
 #define TINYX_MAX_FILES 64
+#define TINYX_MAX_ENV 64
 
 struct tinyx_build_opts {
     const char *app; /* a Debian package, a program in PATH or a path */
@@ -25,7 +26,9 @@ struct tinyx_build_opts {
     unsigned npkgs;
     const char *files[TINYX_MAX_FILES]; /* "SRC[:DST]" host copies */
     unsigned nfiles;
-    const char *cmd;         /* the command line; NULL: the app's default */
+    const char *cmd; /* the command line; NULL: the app's default */
+    const char *env[TINYX_MAX_ENV]; /* "KEY=VALUE" for the command */
+    unsigned nenv;
     const char *user;        /* NULL: the package's own user, else root */
     const char *health;      /* "tcp:PORT", "cmd:COMMAND", "none"; NULL:
                                 the app's default */

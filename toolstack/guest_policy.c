@@ -15,6 +15,7 @@ _Static_assert((int)GUEST_MON_PROC == (int)LVM_MONITOR_PROC, "proc's kind");
 _Static_assert((int)GUEST_MON_KVM == (int)LVM_MONITOR_KVM, "kvm's kind");
 
 #define MiB (1ull << 20)
+#define GiB (1ull << 30)
 
 /* Debian's kernel panics unpacking a redis image's initramfs (21 MB of
  * files) in 96 MiB and boots it in 112 MiB; left to itself it settles at
@@ -46,7 +47,9 @@ static const char *mon_name(unsigned mon, enum guest_kernel kernel)
 /* (v) bytes as "N MiB", or "N KiB" when it is not whole MiB. */
 static const char *size_str(uint64_t v, char *buf, size_t len)
 {
-    if (v % MiB)
+    if (v >= 64 * GiB && v % GiB == 0) /* beyond every monitor's range */
+        snprintf(buf, len, "%llu GiB", (unsigned long long)(v / GiB));
+    else if (v % MiB)
         snprintf(buf, len, "%llu KiB", (unsigned long long)(v >> 10));
     else
         snprintf(buf, len, "%llu MiB", (unsigned long long)(v / MiB));

@@ -62,6 +62,7 @@ struct lightvm_create_opts {
     int console_fd;         /* an fd to pass as the console, or -1: log file */
     uint64_t console_limit; /* bytes, for a console file; 0: default */
     uint32_t watchdog_ms;   /* 0: no watchdog */
+    int auto_remove;        /* destroyed by lightvmd once it exits */
     struct lightvm_net net;
     const char *const *ports; /* qemu: "[ADDR:]HOST:GUEST" forwards (HOST 0
                                  picks a free port) */
@@ -229,5 +230,9 @@ int lightvm_info(struct lightvm *c, const char *id, struct lightvm_guest *out,
 int lightvm_list(struct lightvm *c, int with_stats,
                  int (*fn)(const struct lightvm_guest *g, void *arg), void *arg,
                  struct lightvm_error *e);
+
+/* Fill (out) from a guest object as lightvmd sends it (JSON text, as
+ * lightvm_call() returns inside its reply). -1 if (json) is not an object. */
+int lightvm_guest_parse(const char *json, struct lightvm_guest *out);
 
 #endif /* LIGHTVM_LIGHTVM_H */

@@ -436,13 +436,13 @@ t_run_timing_through_daemon() {
 }
 
 # same_refusal WANT ARGS...: `lightvm run ARGS` refuses with one line
-# holding WANT, exit 125, and the very same line through lightvmd and
+# holding WANT, exit 2 (a bad command line), and the very same line through lightvmd and
 # without it; no guest is left.
 same_refusal() {
     local want=$1
     shift
-    expect_status 125 $LIGHTVM run "$@" 2>"$TMP/refused.daemon" || return 1
-    expect_status 125 $LIGHTVM run --no-daemon "$@" 2>"$TMP/refused.cold" ||
+    expect_status 2 $LIGHTVM run "$@" 2>"$TMP/refused.daemon" || return 1
+    expect_status 2 $LIGHTVM run --no-daemon "$@" 2>"$TMP/refused.cold" ||
         return 1
     cat "$TMP/refused.daemon"
     [ "$(wc -l <"$TMP/refused.daemon")" -eq 1 ] &&
@@ -464,7 +464,7 @@ t_run_refuses_flags() {
         same_refusal "lightvm: $EXAMPLES/noop/noop.elf is not a Tinyx image directory" \
             --monitor qemu $EXAMPLES/noop/noop.elf || return 1
     # create takes the same table.
-    expect_status 125 $LIGHTVM create -p 0:80 $EXAMPLES/noop/noop.elf \
+    expect_status 2 $LIGHTVM create -p 0:80 $EXAMPLES/noop/noop.elf \
         2>"$TMP/err" && [ "$(wc -l <"$TMP/err")" -eq 1 ] &&
         contains "$TMP/err" "lightvm: --publish is not supported for the proc monitor"
 }
@@ -565,11 +565,11 @@ t_guest_policy() {
     [ "$lim" = $(((16 + 4 + 1) << 20)) ] || { echo "memory limit $lim"; return 1; }
     $LIGHTVM destroy "$id" >/dev/null || return 1
     # Bad input: one line naming the rule.
-    expect_status 125 $LIGHTVM create -m 512K $EXAMPLES/idle/idle.elf 2>"$TMP/e" &&
+    expect_status 2 $LIGHTVM create -m 512K $EXAMPLES/idle/idle.elf 2>"$TMP/e" &&
         one_line "$TMP/e" "mem: a proc guest needs at least 1 MiB, not 512 KiB" || return 1
-    expect_status 125 $LIGHTVM create --monitor xen $EXAMPLES/idle/idle.elf 2>"$TMP/e" &&
+    expect_status 2 $LIGHTVM create --monitor xen $EXAMPLES/idle/idle.elf 2>"$TMP/e" &&
         one_line "$TMP/e" "unknown monitor 'xen' (available: proc, kvm, qemu, auto)" || return 1
-    expect_status 125 $LIGHTVM create -p 0:80 $EXAMPLES/idle/idle.elf 2>"$TMP/e" &&
+    expect_status 2 $LIGHTVM create -p 0:80 $EXAMPLES/idle/idle.elf 2>"$TMP/e" &&
         one_line "$TMP/e" "--publish is not supported for the proc monitor (its guests get addresses of their own with --net)" || return 1
     expect_status 2 $LIGHTVM create --name=-rf $EXAMPLES/idle/idle.elf 2>"$TMP/e" &&
         one_line "$TMP/e" "--name: character 1 ('-') is not allowed" || return 1

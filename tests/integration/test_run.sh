@@ -130,9 +130,9 @@ t_cli_errors() {
         expect_status 2 $LIGHTVM frobnicate 2>/dev/null &&
         expect_status 125 $LIGHTVM run /nonexistent.elf 2>"$TMP/err" &&
         contains "$TMP/err" "/nonexistent.elf: No such file or directory" &&
-        expect_status 125 $LIGHTVM run -m 256K $EXAMPLES/noop/noop.elf 2>"$TMP/err" &&
+        expect_status 2 $LIGHTVM run -m 256K $EXAMPLES/noop/noop.elf 2>"$TMP/err" &&
         contains "$TMP/err" "mem: a proc guest needs at least 1 MiB, not 256 KiB" &&
-        expect_status 125 $LIGHTVM run --no-daemon --monitor xen $EXAMPLES/noop/noop.elf 2>"$TMP/err" &&
+        expect_status 2 $LIGHTVM run --no-daemon --monitor xen $EXAMPLES/noop/noop.elf 2>"$TMP/err" &&
         contains "$TMP/err" "unknown monitor 'xen' (available: proc, kvm, qemu, auto)" &&
         expect_status 2 $LIGHTVM run --name 'a b' $EXAMPLES/noop/noop.elf 2>"$TMP/err" &&
         contains "$TMP/err" "--name: character 2 (byte 0x20) is not allowed" &&
@@ -142,11 +142,12 @@ t_cli_errors() {
         expect_status 0 $LIGHTVM --help >/dev/null
 }
 
-# refused WANT ARGS...: `lightvm run ARGS` exits 125 with one line WANT.
+# refused WANT ARGS...: `lightvm run ARGS` exits 2 (a bad command line)
+# with one line WANT.
 refused() {
     local want=$1
     shift
-    expect_status 125 $LIGHTVM run "$@" 2>"$TMP/refused" || return 1
+    expect_status 2 $LIGHTVM run "$@" 2>"$TMP/refused" || return 1
     cat "$TMP/refused"
     [ "$(wc -l <"$TMP/refused")" -eq 1 ] && contains "$TMP/refused" "$want"
 }

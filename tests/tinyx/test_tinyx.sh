@@ -218,11 +218,12 @@ test_run_auto_stdout() { # auto picks qemu; the console reaches stdout
         contains "$TMP/auto.err" "guest sh exited with status 7"
 }
 
-# refused WANT ARGS...: `lightvm run ARGS` exits 125 with one line WANT.
+# refused WANT ARGS...: `lightvm run ARGS` exits 2 (a bad command line)
+# with one line WANT.
 refused() {
     local want=$1
     shift
-    expect_status 125 "$LIGHTVM" run "$@" 2>"$TMP/refused.err"
+    expect_status 2 "$LIGHTVM" run "$@" 2>"$TMP/refused.err"
     local rc=$?
     cat "$TMP/refused.err"
     [ $rc -eq 0 ] && [ "$(wc -l <"$TMP/refused.err")" -eq 1 ] &&

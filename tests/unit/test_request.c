@@ -140,6 +140,9 @@ static void test_refusals(void **state)
     (void)state;
     refused("", "bad_request", "malformed JSON");
     refused("{\"op\":\"list\"} trailing", "bad_request", "malformed JSON");
+    /* jansson's quotes around the bad input come through as they are. */
+    refused("{\"op\":\"list\", \"x\": \"a}", "bad_request",
+            "premature end of input near '\"a}'");
     refused("[]", "bad_request", "a request is a JSON object");
     refused("{}", "bad_request", "missing field 'op'");
     refused("{\"op\":1}", "bad_request", "missing field 'op'");

@@ -56,6 +56,31 @@ static int free_port(const char *addr, uint16_t *port, struct lvm_err *err)
     return 0;
 }
 
+/* Fail, saying so, if TCP (port) on (addr) is taken: QEMU's own words
+ * for that are "Could not set up host forwarding rule". Another may take
+ * it before QEMU does; QEMU's message stands then. */
+static int port_free(const char *addr, uint16_t port, struct lvm_err *err)
+{
+    int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (s < 0)
+        return lvm_err_set(err, errno, "socket");
+    /* As QEMU binds: a port in TIME_WAIT is not in use. */
+    int one = 1;
+    setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(port)};
+    int rc = 0;
+    if (inet_pton(AF_INET, addr, &sin.sin_addr) != 1)
+        rc = lvm_err_set(err, EINVAL, "'%s' is not an IPv4 address", addr);
+    else if (bind(s, (struct sockaddr *)&sin, sizeof sin) < 0 &&
+             errno == EADDRINUSE)
+        rc = lvm_err_set(err, 0,
+                         "port %u on %s is in use (another program or guest "
+                         "has it): publish another, or 0 for a free one",
+                         port, addr);
+    close(s);
+    return rc;
+}
+
 void qemu_last_log_line(int log_fd, char *buf, size_t len)
 {
     buf[0] = 0;
@@ -246,6 +271,8 @@ static int pick_ports(struct qemu_vm_config *c, struct lvm_err *err)
                                "and cannot listen below port %u",
                                f->host_port, low);
         if (!f->host_port && free_port(f->host_addr, &f->host_port, err) < 0)
+            return -1;
+        else if (f->host_port && port_free(f->host_addr, f->host_port, err) < 0)
             return -1;
     }
     return 0;
