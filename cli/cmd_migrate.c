@@ -39,12 +39,12 @@ int cmd_migrate(int argc, char **argv)
                                          {"help", no_argument, NULL, 'h'},
                                          {0, 0, 0, 0}};
     int json = 0, quiet = 0, c;
-    while ((c = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
+    while ((c = cli_getopt(argc, argv, "qh", opts)) != -1) {
         switch (c) {
         case OPT_JSON: json = 1; break;
         case 'q': quiet = 1; break;
         case 'h': fputs(migrate_usage, stdout); return 0;
-        default: fputs(migrate_usage, stderr); return CLI_EXIT_USAGE;
+        default: return CLI_EXIT_USAGE; /* cli_getopt said why */
         }
     }
     if (argc - optind != 2) {

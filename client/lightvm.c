@@ -545,6 +545,7 @@ int lightvm_migrate(struct lightvm *c, const char *id, const char *dest,
         memset(out, 0, sizeof *out);
         json_t *m = json_object_get(rep, "migrated");
         str(json_object_get(m, "guest"), "id", out->id, sizeof out->id);
+        str(json_object_get(m, "guest"), "name", out->name, sizeof out->name);
         out->ms = json_number_value(json_object_get(m, "ms"));
         out->downtime_ms = json_number_value(json_object_get(m, "downtime_ms"));
         out->pages = (uint64_t)json_integer_value(json_object_get(m, "pages"));

@@ -182,6 +182,7 @@ int lightvm_clone(struct lightvm *c, const char *id, const char *path,
  * it goes on here. */
 struct lightvm_migrated {
     char id[64];        /* its id at the destination */
+    char name[64];      /* its name there */
     double ms;          /* the whole migration, in this daemon */
     double downtime_ms; /* from its stop here to the destination's "running" */
     uint64_t pages;     /* pages sent (or copied into the memfd) */
