@@ -67,12 +67,12 @@ int cmd_migrate(int argc, char **argv)
     }
     if (json)
         cli_print_json(json_pack(
-            "{s:s, s:s, s:s, s:f, s:f, s:I, s:I, s:i, s:{s:f, s:f, s:f}}", "id",
-            m.id, "destination", argv[optind + 1], "via", m.via, "ms", m.ms,
-            "downtime_ms", m.downtime_ms, "pages", (json_int_t)m.pages,
-            "final_pages", (json_int_t)m.final_pages, "rounds", m.rounds,
-            "phases", "copy_ms", m.copy_ms, "make_ms", m.make_ms, "commit_ms",
-            m.commit_ms));
+            "{s:s, s:s, s:s, s:s, s:f, s:f, s:I, s:I, s:i, s:{s:f, s:f, s:f}}",
+            "id", m.id, "name", m.name, "destination", argv[optind + 1], "via",
+            m.via, "ms", m.ms, "downtime_ms", m.downtime_ms, "pages",
+            (json_int_t)m.pages, "final_pages", (json_int_t)m.final_pages,
+            "rounds", m.rounds, "phases", "copy_ms", m.copy_ms, "make_ms",
+            m.make_ms, "commit_ms", m.commit_ms));
     else if (!quiet)
         printf("%s\n", m.id);
     return 0;

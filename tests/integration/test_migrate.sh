@@ -146,6 +146,8 @@ t_tcp() {
     out=$($LIGHTVM migrate --json $g "tcp:127.0.0.1:$PORT") || { echo "$out"; return 1; }
     echo "$out"
     echo "$out" | grep -q '"via":"tcp"' || return 1
+    echo "$out" >"$TMP/mt.json"
+    python3 tests/tools/json_check.py docs/json-schema.json migrated "$TMP/mt.json" || return 1
     # 4 MiB of the guest's went over the wire, but few pages while it was stopped.
     echo "$out" | grep -qE '"pages":(10[2-9][0-9]|1[1-9][0-9][0-9]),' || return 1
     echo "$out" | grep -qE '"rounds":[1-8],' || return 1
