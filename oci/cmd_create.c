@@ -1,0 +1,421 @@
+/*
+ * cmd_create.c: `create`: a unikernel bundle's guest, started by this
+ * process as the toolstack's cold path does (cli/run_cold.c), stopped at
+ * its gate before its first instruction. The guest's own process is the
+ * container's process: our child, so the caller's subreaper (conmon,
+ * containerd's shim) inherits it when we exit and reaps its exit status;
+ * in the bundle's cgroup. docs/oci.md explains the design.
+ */
+#include "oci/args.h"
+#include "oci/config.h"
+#include "oci/oci.h"
+#include "oci/state.h"
+#include "toolstack/fdpass.h"
+#include "toolstack/guest.h"
+#include "toolstack/host.h"
+#include "toolstack/monitor.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#define DEFAULT_PATH                                                           \
+    "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+/* mkdir -p for the --root directory. */
+static int mkdir_p(const char *dir, mode_t mode)
+{
+    char p[PATH_MAX];
+    snprintf(p, sizeof p, "%s", dir);
+    for (char *s = p + 1; *s; s++) {
+        if (*s != '/')
+            continue;
+        *s = 0;
+        if (mkdir(p, mode) < 0 && errno != EEXIST)
+            return -1;
+        *s = '/';
+    }
+    return mkdir(p, mode) < 0 && errno != EEXIST ? -1 : 0;
+}
+
+/* Open (path) inside the rootfs (rootfd) as if it were "/": symlinks and
+ * ".." cannot leave it. */
+static int open_in_root(int rootfd, const char *path)
+{
+    struct open_how how = {.flags = O_RDONLY | O_CLOEXEC,
+                           .resolve = RESOLVE_IN_ROOT};
+    int fd = (int)syscall(SYS_openat2, rootfd, path, &how, sizeof how);
+    if (fd < 0)
+        return -1;
+    struct stat st;
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        errno = EACCES;
+        return -1;
+    }
+    return fd;
+}
+
+/* process.args[0] in the rootfs: a path, relative to process.cwd, or a
+ * name looked up in the process's PATH, as execvp would. */
+static int find_program(int rootfd, const struct oci_config *c, char *shown,
+                        size_t len)
+{
+    const char *arg = c->argv[0];
+    if (strchr(arg, '/')) {
+        if (arg[0] == '/')
+            snprintf(shown, len, "%s", arg);
+        else
+            snprintf(shown, len, "%s/%s", c->cwd ? c->cwd : "", arg);
+        return open_in_root(rootfd, shown);
+    }
+    const char *path = DEFAULT_PATH;
+    for (int i = 0; i < c->envc; i++)
+        if (strncmp(c->env[i], "PATH=", 5) == 0)
+            path = c->env[i] + 5;
+    for (const char *p = path;; p++) {
+        size_t n = strcspn(p, ":");
+        snprintf(shown, len, "%.*s/%s", (int)n, n ? p : ".", arg);
+        int fd = open_in_root(rootfd, shown);
+        if (fd >= 0)
+            return fd;
+        p += n;
+        if (!*p)
+            break;
+    }
+    snprintf(shown, len, "%s", arg);
+    errno = ENOENT;
+    return -1;
+}
+
+/* process.terminal: a pty whose master goes to the caller over
+ * --console-socket (runc's plain SCM_RIGHTS, the pty's name as the
+ * message), whose slave is the guest's console. */
+static int console_pty(const char *socket_path, char *err, size_t errlen)
+{
+    int master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+    char name[64];
+    if (master < 0 || grantpt(master) < 0 || unlockpt(master) < 0 ||
+        ptsname_r(master, name, sizeof name) != 0) {
+        snprintf(err, errlen, "allocate a pty: %s", strerror(errno));
+        if (master >= 0)
+            close(master);
+        return -1;
+    }
+    int slave = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
+    int sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    snprintf(sa.sun_path, sizeof sa.sun_path, "%s", socket_path);
+    int r = -1;
+    if (slave < 0)
+        snprintf(err, errlen, "open %s: %s", name, strerror(errno));
+    else if (sock < 0 || connect(sock, (struct sockaddr *)&sa, sizeof sa) < 0)
+        snprintf(err, errlen, "console socket %s: %s", socket_path,
+                 strerror(errno));
+    else if (fdpass_send(sock, name, strlen(name), &master, 1, 0) < 0)
+        snprintf(err, errlen, "send the pty over %s: %s", socket_path,
+                 strerror(errno));
+    else
+        r = slave;
+    if (sock >= 0)
+        close(sock);
+    close(master);
+    if (r < 0 && slave >= 0)
+        close(slave);
+    return r;
+}
+
+/* Guest RAM for a memory limit: what the limit leaves after the
+ * monitor's overhead, within the monitor's range. */
+static int pick_ram(unsigned kind, uint64_t limit, int console_file,
+                    uint64_t *ram, char *err, size_t errlen)
+{
+    struct guest_ram_range rr = guest_ram_range(kind, GUEST_KERNEL_TINY);
+    *ram = 0; /* the default */
+    if (!limit)
+        return 0;
+    struct guest_mem_need need = {
+        .mon = kind, .ram = 0, .console_file = console_file};
+    uint64_t overhead = guest_memory_limit(&need);
+    uint64_t r =
+        limit > overhead ? (limit - overhead) & ~((1ull << 20) - 1) : 0;
+    if (r < rr.min) {
+        snprintf(err, errlen,
+                 "memory limit %llu bytes is below the guest's minimum "
+                 "(%llu KiB of RAM plus %llu KiB)",
+                 (unsigned long long)limit, (unsigned long long)(rr.min >> 10),
+                 (unsigned long long)(overhead >> 10));
+        return -1;
+    }
+    if (r < rr.def)
+        *ram = r;
+    return 0;
+}
+
+static void now_rfc3339(char *buf, size_t len)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    struct tm tm;
+    gmtime_r(&ts.tv_sec, &tm);
+    snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%09ldZ",
+             tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+             tm.tm_min, tm.tm_sec, ts.tv_nsec);
+}
+
+/* Start the guest, gated; fills st->pid. */
+static int start_guest(struct oci_state *st, const struct oci_config *c,
+                       int exe_fd, const char *exe, int gate_fd, int console,
+                       char *err, size_t errlen)
+{
+    struct lvm_err e = {0};
+    struct lvm_host host;
+    struct image *img = NULL;
+    struct guest *g = NULL;
+    int r = -1;
+    if (host_init(&host, &e) < 0)
+        goto out;
+    const struct monitor_ops *mon = monitor_find(c->monitor, &host);
+    if (!mon) {
+        lvm_err_set(&e, 0, "monitor %s is not available on this host",
+                    c->monitor);
+        goto out_host;
+    }
+    if (image_load_fd(exe_fd, exe, &img, &e) < 0) {
+        lvm_err_wrap(&e,
+                     "process.args[0] %s in the rootfs is not a lightvm "
+                     "guest (lightvm-runtime runs unikernel bundles)",
+                     exe);
+        goto out_host;
+    }
+    uint64_t ram;
+    if (pick_ram(mon->kind, c->memory_limit, guest_console_is_file(console),
+                 &ram, err, errlen) < 0)
+        goto out_img;
+    char devpage[PATH_MAX + 16];
+    oci_state_file(st, "devpage", devpage, sizeof devpage);
+    struct guest_mem_need need = {
+        .mon = mon->kind,
+        .ram = ram ? ram : guest_ram_range(mon->kind, GUEST_KERNEL_TINY).def,
+        .console_file = guest_console_is_file(console)};
+    struct guest_class cl = {
+        .ram_size = ram,
+        .memory_limit =
+            c->memory_limit ? c->memory_limit : guest_memory_limit(&need),
+        .cpus = c->cpus,
+        .monitor = mon->kind,
+        .devpage_path = devpage,
+        .cgroup_parent = st->cg_parent,
+        .cgroup_name = st->cg_name,
+    };
+    if (guest_prepare(&host, &cl, &g, &e) < 0)
+        goto out_img;
+    struct guest_spec spec = {
+        .ram_size = ram,
+        .memory_limit = cl.memory_limit,
+        .cpus = c->cpus,
+        .argc = c->argc,
+        .argv = c->argv,
+        .envc = c->envc,
+        .envp = c->env,
+        .console_fd = console,
+        .monitor = mon->kind,
+        .gate_fd = gate_fd,
+    };
+    if (guest_launch(&host, g, img, &spec, &e) < 0)
+        goto out_guest;
+    st->pid = g->sb.pid;
+    st->pid_start = oci_pid_start(st->pid, NULL);
+    snprintf(st->monitor, sizeof st->monitor, "%s", mon->name);
+    /* The guest outlives us: keep its cgroup, let go of the rest. */
+    g->have_cg = 0;
+    r = 0;
+out_guest:
+    guest_free(g);
+out_img:
+    image_free(img);
+out_host:
+    host_fini(&host);
+out:
+    if (r < 0 && e.msg[0]) {
+        char buf[LVM_ERR_MSG_MAX + 64];
+        snprintf(err, errlen, "%s", lvm_err_str(&e, buf, sizeof buf));
+    }
+    return r;
+}
+
+static int write_pid_file(const char *path, pid_t pid, char *err, size_t errlen)
+{
+    char text[32], abs[PATH_MAX];
+    snprintf(text, sizeof text, "%d", (int)pid);
+    if (path[0] != '/') {
+        char cwd[PATH_MAX];
+        if (!getcwd(cwd, sizeof cwd))
+            cwd[0] = 0;
+        snprintf(abs, sizeof abs, "%s/%s", cwd, path);
+        path = abs;
+    }
+    return oci_write_atomic(path, text, err, errlen);
+}
+
+/* Remove what create made in the state directory. */
+static void remove_state(const struct oci_state *st)
+{
+    static const char *const files[] = {"exec.fifo", "devpage", "state.json"};
+    for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
+        char path[PATH_MAX + 16];
+        oci_state_file(st, files[i], path, sizeof path);
+        unlink(path);
+    }
+    rmdir(st->dir);
+}
+
+int oci_cmd_create(int argc, char **argv)
+{
+    const char *bundle = ".", *pid_file = NULL, *console_socket = NULL,
+               *config = NULL;
+    const struct oci_opt opts[] = {
+        {"bundle", 'b', 1, &bundle, NULL},
+        {"pid-file", 0, 1, &pid_file, NULL},
+        {"console-socket", 0, 1, &console_socket, NULL},
+        {"config", 0, 1, &config, NULL},
+        {"no-pivot", 0, 0, NULL, NULL},
+        {"no-new-keyring", 0, 0, NULL, NULL},
+        {"no-subreaper", 0, 0, NULL, NULL},
+        {"detach", 'd', 0, NULL, NULL},
+        {"preserve-fds", 0, 1, NULL, NULL},
+        {"pidfd-socket", 0, 1, NULL, NULL},
+        {NULL, 0, 0, NULL, NULL},
+    };
+    char *pos[1];
+    if (oci_cmd_args(argc, argv, opts, pos, 1, 1,
+                     "create [--bundle DIR] [--pid-file FILE] "
+                     "[--console-socket SOCKET] ID") < 0)
+        return 1;
+    const char *id = pos[0];
+    if (!oci_id_valid(id)) {
+        oci_error("invalid id format: %s", id);
+        return 1;
+    }
+    char err[1024];
+    struct oci_config c;
+    struct oci_state st;
+    char bundle_abs[PATH_MAX], cfg_path[PATH_MAX * 2];
+    if (!realpath(bundle, bundle_abs)) {
+        oci_error("bundle %s: %s", bundle, strerror(errno));
+        return 1;
+    }
+    if (config && config[0] == '/')
+        snprintf(cfg_path, sizeof cfg_path, "%s", config);
+    else
+        snprintf(cfg_path, sizeof cfg_path, "%s/%s", bundle_abs,
+                 config ? config : "config.json");
+    if (oci_config_load(cfg_path, &c, err, sizeof err) < 0) {
+        oci_error("%s", err);
+        oci_config_free(&c);
+        return 1;
+    }
+    if (c.terminal && !console_socket) {
+        oci_error("cannot allocate tty if runc will detach without setting "
+                  "console socket");
+        oci_config_free(&c);
+        return 1;
+    }
+    oci_state_init(&st, oci_g.root, id);
+    if (mkdir_p(oci_g.root, 0711) < 0) {
+        oci_error("--root %s: %s", oci_g.root, strerror(errno));
+        oci_config_free(&c);
+        return 1;
+    }
+    if (mkdir(st.dir, 0711) < 0) {
+        if (errno == EEXIST)
+            oci_error("container with id exists: %s", id);
+        else
+            oci_error("create %s: %s", st.dir, strerror(errno));
+        oci_config_free(&c);
+        return 1;
+    }
+    int code = 1, rootfd = -1, exe = -1, gate = -1, console = -1;
+    char rootfs[PATH_MAX * 2], shown[PATH_MAX];
+    if (c.root_path[0] == '/')
+        snprintf(rootfs, sizeof rootfs, "%s", c.root_path);
+    else
+        snprintf(rootfs, sizeof rootfs, "%s/%s", bundle_abs, c.root_path);
+    rootfd = open(rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (rootfd < 0) {
+        oci_error("rootfs (%s) does not exist: %s", rootfs, strerror(errno));
+        goto out;
+    }
+    if ((exe = find_program(rootfd, &c, shown, sizeof shown)) < 0) {
+        oci_error("exec: \"%s\": %s in the rootfs %s", shown,
+                  errno == ENOENT ? "executable file not found"
+                                  : strerror(errno),
+                  rootfs);
+        goto out;
+    }
+    snprintf(st.bundle, sizeof st.bundle, "%s", bundle_abs);
+    snprintf(st.rootfs, sizeof st.rootfs, "%s", rootfs);
+    now_rfc3339(st.created, sizeof st.created);
+    st.annotations = strdup(c.annotations);
+    if (oci_cgroup_path(c.cgroups_path, oci_g.systemd_cgroup, id, st.cg_parent,
+                        sizeof st.cg_parent, st.cg_name, sizeof st.cg_name, err,
+                        sizeof err) < 0) {
+        oci_error("%s", err);
+        goto out;
+    }
+    char fifo[PATH_MAX + 16];
+    oci_state_file(&st, "exec.fifo", fifo, sizeof fifo);
+    /* Opened for reading and writing: the open does not block, and the
+     * shell that holds it keeps `start`'s open for writing from failing
+     * until the guest has gone. */
+    if (mkfifo(fifo, 0600) < 0 || (gate = open(fifo, O_RDWR | O_CLOEXEC)) < 0) {
+        oci_error("create %s: %s", fifo, strerror(errno));
+        goto out;
+    }
+    if (c.terminal) {
+        console = console_pty(console_socket, err, sizeof err);
+        if (console < 0) {
+            oci_error("%s", err);
+            goto out;
+        }
+    }
+    err[0] = 0;
+    if (start_guest(&st, &c, exe, shown, gate,
+                    console >= 0 ? console : STDOUT_FILENO, err,
+                    sizeof err) < 0) {
+        oci_error("%s", err);
+        goto out;
+    }
+    if (oci_state_save(&st, err, sizeof err) < 0 ||
+        (pid_file && write_pid_file(pid_file, st.pid, err, sizeof err) < 0)) {
+        oci_error("%s", err);
+        kill(st.pid, SIGKILL);
+        goto out;
+    }
+    oci_debug("created %s: pid %d", id, (int)st.pid);
+    code = 0;
+out:
+    if (code != 0)
+        remove_state(&st);
+    if (rootfd >= 0)
+        close(rootfd);
+    if (exe >= 0)
+        close(exe);
+    if (gate >= 0)
+        close(gate);
+    if (console >= 0)
+        close(console);
+    oci_state_free(&st);
+    oci_config_free(&c);
+    return code;
+}

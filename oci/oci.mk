@@ -1,0 +1,20 @@
+# oci/oci.mk: lightvm-runtime, the OCI runtime (runc's command line) for
+# unikernel bundles, a user of libtoolstack (docs/oci.md). Included by
+# the top-level Makefile after cli/cli.mk (it reuses CLI_STATIC and the
+# CLI's net-less library list: the runtime makes no host networking).
+
+OCI_SRCS := $(wildcard oci/*.c)
+OCI_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(OCI_SRCS))
+# The parts the unit tests and the fuzz target link without main.c.
+OCI_LIB_OBJS := $(BUILD)/obj/oci/args.o $(BUILD)/obj/oci/config.o
+
+$(BUILD)/obj/oci/%.o: oci/%.c $(HOST_HDRS) $(wildcard oci/*.h)
+	@mkdir -p $(dir $@)
+	$(call say,CC,$<)$(CC) $(HOST_CFLAGS) -c $< -o $@
+
+$(BUILD)/bin/lightvm-runtime: $(OCI_OBJS) $(TS_LIB)
+	@mkdir -p $(dir $@)
+	$(call say,LD,$@)$(CC) $(HOST_LDFLAGS) $(CLI_STATIC) -o $@ $(OCI_OBJS) \
+	    $(TS_LIB) $(filter-out -lmnl -lnftnl,$(TS_LIBS)) -lz
+
+BINS += $(BUILD)/bin/lightvm-runtime
