@@ -18,3 +18,7 @@ $(BUILD)/bin/lightvm-runtime: $(OCI_OBJS) $(TS_LIB)
 	    $(TS_LIB) $(filter-out -lmnl -lnftnl,$(TS_LIBS)) -lz
 
 BINS += $(BUILD)/bin/lightvm-runtime
+
+# The suites: the runtime driven directly, then under its real callers
+# (each skips, saying why, where its caller is not installed).
+TEST_SUITES += tests/oci/test_oci_runtime.sh

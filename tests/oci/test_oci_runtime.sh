@@ -1,0 +1,259 @@
+#!/bin/bash
+# test_oci_runtime.sh: lightvm-runtime driven directly with runc's command
+# line, as containerd's shim, conmon and CRI-O call it
+# (/work/shared/notes/oci-callers.md, docs/oci.md): the life cycle of a
+# unikernel bundle, the pid-file process (a descendant of a subreaper,
+# carrying the guest's exit status, in the bundle's cgroup), the gate
+# between create and start, runc's argument forms, and bad input: one
+# line naming the problem, runc's words, exit status 1, nothing left.
+cd "$(dirname "$0")/../.." || exit 1
+. tests/lib.sh
+. tests/oci/oci_lib.sh
+[ -x "$RUNTIME" ] || { echo "no $RUNTIME: make first"; exit 1; }
+
+ROOT=$TMP/state
+R() { "$RUNTIME" --root "$ROOT" "$@"; }
+SUBREAPER=$BUILD/tests/tools/subreaper
+
+status_of() { R state "$1" | jq -r .status; }
+is_status() { [ "$(status_of "$1")" = "$2" ]; }
+
+# refused WANT CMD...: CMD fails with status 1 and one line on stderr
+# containing WANT.
+refused() {
+    local want=$1
+    shift
+    "$@" >"$TMP/out" 2>"$TMP/err"
+    local rc=$?
+    cat "$TMP/err"
+    [ $rc -eq 1 ] || { echo "exit status $rc, expected 1"; return 1; }
+    [ "$(wc -l <"$TMP/err")" -eq 1 ] || { echo "not one line"; return 1; }
+    contains "$TMP/err" "$want"
+}
+
+test_lifecycle() {
+    make_bundle "$TMP/b1" '["hello", "one", "two"]' || return 1
+    R create --bundle "$TMP/b1" --pid-file "$TMP/b1.pid" b1 >"$TMP/b1.out" || return 1
+    local pid
+    pid=$(cat "$TMP/b1.pid")
+    R state b1 >"$TMP/state.json" || return 1
+    cat "$TMP/state.json"
+    [ "$(jq -r .status "$TMP/state.json")" = created ] || return 1
+    [ "$(jq -r .pid "$TMP/state.json")" = "$pid" ] || return 1
+    [ "$(jq -r .bundle "$TMP/state.json")" = "$TMP/b1" ] || return 1
+    [ "$(jq -r .ociVersion "$TMP/state.json")" != null ] || return 1
+    # The gate: created, the guest has printed nothing.
+    [ ! -s "$TMP/b1.out" ] || { echo "the guest ran before start"; return 1; }
+    # Its process is in the bundle's cgroup.
+    grep -q ":/$LIGHTVM_CGROUP_PARENT/b1\$" /proc/"$pid"/cgroup ||
+        { cat /proc/"$pid"/cgroup; return 1; }
+    R start b1 || return 1
+    wait_until is_status b1 stopped || return 1
+    cat "$TMP/b1.out"
+    contains "$TMP/b1.out" "argv[2] = two" || return 1
+    [ "$(R state b1 | jq -r .pid)" = 0 ] || return 1
+    R delete b1 || return 1
+    [ ! -e "$ROOT/b1" ] || { echo "state left"; return 1; }
+    [ -z "$(find /sys/fs/cgroup -maxdepth 3 -path "*/$LIGHTVM_CGROUP_PARENT/b1")" ]
+}
+
+# The pid-file process is our descendant once the runtime has exited,
+# and we learn the guest's exit status by reaping it, as conmon does.
+test_exit_status_to_subreaper() {
+    make_bundle "$TMP/b2" '["exitcode", "7"]' || return 1
+    $SUBREAPER bash -c "'$RUNTIME' --root '$ROOT' create -b '$TMP/b2' \
+        --pid-file '$TMP/b2.pid' b2 && '$RUNTIME' --root '$ROOT' start b2" \
+        >"$TMP/reaped" || return 1
+    cat "$TMP/reaped"
+    contains "$TMP/reaped" "reaped $(cat "$TMP/b2.pid") exited 7" || return 1
+    is_status b2 stopped && R delete b2
+}
+
+test_kill_term_powers_off() {
+    make_bundle "$TMP/b3" '["idle"]' || return 1
+    $SUBREAPER bash -c "'$RUNTIME' --root '$ROOT' create -b '$TMP/b3' \
+        --pid-file '$TMP/b3.pid' b3 >'$TMP/b3.out' && \
+        '$RUNTIME' --root '$ROOT' start b3 && \
+        until grep -q waiting '$TMP/b3.out'; do read -rt 0.01 <> <(:); done && \
+        '$RUNTIME' --root '$ROOT' kill b3 TERM" >"$TMP/reaped" || return 1
+    cat "$TMP/reaped"
+    # A poweroff: the guest exits 0 on its own, not killed by a signal.
+    contains "$TMP/reaped" "reaped $(cat "$TMP/b3.pid") exited 0" || return 1
+    R delete b3
+}
+
+test_pause_resume_kill() {
+    make_bundle "$TMP/b4" '["spin"]' || return 1
+    R create -b "$TMP/b4" b4 >/dev/null && R start b4 || return 1
+    is_status b4 running || return 1
+    R pause b4 && is_status b4 paused || return 1
+    refused "container not running" R pause b4 || return 1
+    R resume b4 && is_status b4 running || return 1
+    refused "container not paused" R resume b4 || return 1
+    R ps --format json b4 | jq -e "length == 1" || return 1
+    R pause b4 && R kill b4 SIGKILL || return 1
+    wait_until is_status b4 stopped || return 1
+    R ps --format=json b4 | jq -e "length == 0" || return 1
+    R delete b4
+}
+
+test_delete_running_needs_force() {
+    make_bundle "$TMP/b5" '["idle"]' || return 1
+    R create -b "$TMP/b5" b5 >/dev/null && R start b5 || return 1
+    refused "cannot delete container b5 that is not stopped: running" \
+        R delete b5 || return 1
+    is_status b5 running || return 1
+    R delete -f b5 || return 1
+    [ ! -e "$ROOT/b5" ]
+}
+
+test_delete_created() {
+    make_bundle "$TMP/b6" '["hello"]' || return 1
+    R create -b "$TMP/b6" b6 >"$TMP/b6.out" || return 1
+    local pid
+    pid=$(R state b6 | jq -r .pid)
+    R delete b6 || return 1
+    [ ! -e "$ROOT/b6" ] || return 1
+    # It never ran, and it is gone (or a zombie of its new parent's).
+    [ ! -s "$TMP/b6.out" ] || return 1
+    ! grep -qs "^State:.*[RS]" /proc/"$pid"/status
+}
+
+test_start_twice() {
+    make_bundle "$TMP/b7" '["idle"]' || return 1
+    R create -b "$TMP/b7" b7 >/dev/null && R start b7 || return 1
+    refused "cannot start an already running container" R start b7 || return 1
+    R kill b7 KILL && wait_until is_status b7 stopped || return 1
+    refused "cannot start a container that has stopped" R start b7 || return 1
+    refused "container not running" R kill b7 9 || return 1
+    R kill --all b7 9 || return 1 # --all quiets it, as runc's does
+    R delete b7
+}
+
+test_double_create() {
+    make_bundle "$TMP/b8" '["idle"]' || return 1
+    R create -b "$TMP/b8" b8 >/dev/null || return 1
+    refused "container with id exists: b8" R create -b "$TMP/b8" b8 || return 1
+    is_status b8 created && R delete --force b8
+}
+
+test_unknown_id() {
+    local cmd
+    for cmd in state start "kill" delete pause resume ps; do
+        refused "container nope does not exist" R $cmd nope || return 1
+    done
+    R delete --force nope # runc: nothing to do is not an error
+}
+
+test_bad_bundles() {
+    make_bundle "$TMP/bad" '["hello"]' || return 1
+    local good
+    good=$(cat "$TMP/bad/config.json")
+    echo '{"ociVersion": "1.0.2", "process": ' >"$TMP/bad/config.json"
+    refused "config.json: line" R create -b "$TMP/bad" x1 || return 1
+    echo "$good" | jq 'del(.process.args)' >"$TMP/bad/config.json"
+    refused "process.args must not be empty" R create -b "$TMP/bad" x2 || return 1
+    echo "$good" | jq '.process.args = []' >"$TMP/bad/config.json"
+    refused "process.args must not be empty" R create -b "$TMP/bad" x3 || return 1
+    echo "$good" | jq 'del(.root)' >"$TMP/bad/config.json"
+    refused "root is missing" R create -b "$TMP/bad" x4 || return 1
+    echo "$good" | jq '.root.path = "nothere"' >"$TMP/bad/config.json"
+    refused "rootfs ($TMP/bad/nothere) does not exist" R create -b "$TMP/bad" x5 || return 1
+    echo "$good" | jq '.process.args = ["nothere"]' >"$TMP/bad/config.json"
+    refused 'exec: "nothere": executable file not found' \
+        R create -b "$TMP/bad" x6 || return 1
+    cp /bin/true "$TMP/bad/rootfs/bin/true"
+    echo "$good" | jq '.process.args = ["true"]' >"$TMP/bad/config.json"
+    refused "is not a lightvm guest" R create -b "$TMP/bad" x7 || return 1
+    echo "$good" | jq '.linux.resources.memory.limit = "lots"' >"$TMP/bad/config.json"
+    refused "memory.limit must be an integer" R create -b "$TMP/bad" x8 || return 1
+    echo "$good" | jq '.annotations["org.lightvm.monitor"] = "xen"' >"$TMP/bad/config.json"
+    refused 'org.lightvm.monitor "xen"' R create -b "$TMP/bad" x9 || return 1
+    # A symlink cannot take args[0] out of the rootfs.
+    ln -s /../../../../"$TMP/b1/rootfs/bin/hello" "$TMP/bad/rootfs/bin/escape"
+    echo "$good" | jq '.process.args = ["/bin/escape"]' >"$TMP/bad/config.json"
+    refused "executable file not found" R create -b "$TMP/bad" x10 || return 1
+    refused "invalid id format: a/b" R create -b "$TMP/b1" a/b || return 1
+    # Nothing is left of any of them.
+    [ -z "$(ls "$ROOT" 2>/dev/null)" ] || { ls "$ROOT"; return 1; }
+    no_new_leftovers
+}
+
+# Errors go to --log as JSON lines with "level":"error" (containerd shows
+# the last one), and to stderr.
+test_log_json() {
+    R --log "$TMP/log.json" --log-format json state nope 2>"$TMP/err"
+    contains "$TMP/err" "does not exist" || return 1
+    tail -n 1 "$TMP/log.json" | jq -e '.level == "error" and
+        (.msg | contains("container nope does not exist")) and (.time | length > 0)'
+}
+
+# runc's argument forms: --flag=value, single-dash long flags, aliases,
+# boolean flags with a value, signals by name and number, global flags
+# callers add (--systemd-cgroup=false, --rootless=false, --debug).
+test_argument_forms() {
+    make_bundle "$TMP/b9" '["idle"]' || return 1
+    "$RUNTIME" -root "$ROOT" --debug=false --rootless=false create \
+        -bundle="$TMP/b9" -pid-file "$TMP/b9.pid" -no-pivot -no-new-keyring \
+        -no-subreaper b9 >/dev/null || return 1
+    "$RUNTIME" --root="$ROOT" start b9 || return 1
+    "$RUNTIME" --root "$ROOT" --systemd-cgroup=false state b9 | jq -e '.status == "running"' || return 1
+    refused "unknown signal" R kill b9 SIGNOPE || return 1
+    refused "flag provided but not defined: -nope" R kill --nope b9 || return 1
+    R kill -a b9 SIGKILL && wait_until is_status b9 stopped || return 1
+    R delete -f b9
+}
+
+# --systemd-cgroup's slice:prefix:name, as systemd would lay it out.
+test_systemd_cgroup_path() {
+    local slice=lvmtest$$
+    make_bundle "$TMP/b10" '["idle"]' \
+        ", \"annotations\": {\"x\": \"y\"}" || return 1
+    jq ".linux.cgroupsPath = \"$slice-a.slice:oci:b10\"" "$TMP/b10/config.json" \
+        >"$TMP/b10/c.json" && mv "$TMP/b10/c.json" "$TMP/b10/config.json"
+    R --systemd-cgroup create -b "$TMP/b10" --pid-file "$TMP/b10.pid" b10 >/dev/null || return 1
+    local ok=0
+    grep -q ":/$slice.slice/$slice-a.slice/oci-b10.scope\$" /proc/"$(cat "$TMP/b10.pid")"/cgroup && ok=1
+    cat /proc/"$(cat "$TMP/b10.pid")"/cgroup
+    R state b10 | jq -e '.annotations.x == "y"' || ok=0
+    R delete -f b10
+    find /sys/fs/cgroup -depth -type d -name "$slice*.slice" -exec rmdir {} + 2>/dev/null
+    [ $ok = 1 ]
+}
+
+test_memory_limit() {
+    make_bundle "$TMP/b11" '["idle"]' \
+        ', "annotations": {"org.lightvm.monitor": "proc"}' || return 1
+    jq '.linux.resources.memory.limit = 33554432' "$TMP/b11/config.json" \
+        >"$TMP/b11/c.json" && mv "$TMP/b11/c.json" "$TMP/b11/config.json"
+    R create -b "$TMP/b11" --pid-file "$TMP/b11.pid" b11 >/dev/null || return 1
+    local cg f ok=0
+    cg=$(grep -E '^[0-9]+:(memory)?:' /proc/"$(cat "$TMP/b11.pid")"/cgroup | head -n 1 | cut -d: -f3)
+    for f in /sys/fs/cgroup/memory$cg/memory.limit_in_bytes /sys/fs/cgroup$cg/memory.max; do
+        [ -e "$f" ] && [ "$(cat "$f")" = 33554432 ] && ok=1
+    done
+    R delete -f b11
+    [ $ok = 1 ]
+}
+
+test_features() {
+    R features | jq -e '.ociVersionMax and .linux.cgroup'
+}
+
+check lifecycle test_lifecycle
+check exit_status_to_subreaper test_exit_status_to_subreaper
+check kill_term_powers_off test_kill_term_powers_off
+check pause_resume_kill test_pause_resume_kill
+check delete_running_needs_force test_delete_running_needs_force
+check delete_created test_delete_created
+check start_twice test_start_twice
+check double_create test_double_create
+check unknown_id test_unknown_id
+check bad_bundles test_bad_bundles
+check log_json test_log_json
+check argument_forms test_argument_forms
+check systemd_cgroup_path test_systemd_cgroup_path
+check memory_limit test_memory_limit
+check features test_features
+check no_leftovers no_new_leftovers
+finish
