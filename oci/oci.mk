@@ -21,4 +21,5 @@ BINS += $(BUILD)/bin/lightvm-runtime
 
 # The suites: the runtime driven directly, then under its real callers
 # (each skips, saying why, where its caller is not installed).
-TEST_SUITES += tests/oci/test_oci_runtime.sh
+TEST_SUITES += tests/oci/test_oci_runtime.sh tests/oci/test_oci_podman.sh \
+               tests/oci/test_oci_containerd.sh

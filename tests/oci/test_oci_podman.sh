@@ -1,0 +1,134 @@
+#!/bin/bash
+# test_oci_podman.sh: podman (with conmon) runs unikernel images through
+# lightvm-runtime: run --rm (output, exit status), run -d, ps, logs,
+# pause, unpause, inspect, stop (a poweroff, not a kill), rm, a terminal,
+# a memory limit, and a non-guest image refused in one line. Offline:
+# images are imported from directories; storage, state and config are
+# this suite's own (docs/oci.md).
+cd "$(dirname "$0")/../.." || exit 1
+. tests/lib.sh
+. tests/oci/oci_lib.sh
+[ -x "$RUNTIME" ] || { echo "no $RUNTIME: make first"; exit 1; }
+if ! command -v podman >/dev/null || ! command -v conmon >/dev/null; then
+    skip podman "podman or conmon is not installed (scripts/deps.sh installs them)"
+    echo "0 passed, 0 failed"
+    exit 0
+fi
+
+PD=$TMP/podman
+mkdir -p "$PD"
+# No systemd (a container, CI): podman's cgroupfs manager.
+manager=cgroupfs
+[ -d /run/systemd/system ] && manager=systemd
+cat >"$PD/containers.conf" <<CONF
+[engine]
+cgroup_manager = "$manager"
+events_logger = "file"
+[engine.runtimes]
+lightvm = ["$RUNTIME"]
+CONF
+export CONTAINERS_CONF=$PD/containers.conf
+P() {
+    podman --root "$PD/storage" --runroot "$PD/runroot" --tmpdir "$PD/tmp" \
+        --storage-driver vfs "$@"
+}
+# Every container in this suite's cgroups (lib.sh cleans them up).
+RUN=(--runtime lightvm --network none --cgroup-parent "/$LIGHTVM_CGROUP_PARENT")
+cleanup_podman() {
+    P rm -af -t 0 >/dev/null 2>&1
+    lib_cleanup
+}
+trap cleanup_podman EXIT
+
+make_rootfs "$PD/rootfs" && tar -C "$PD/rootfs" -cf "$PD/rootfs.tar" . &&
+    P import --change 'CMD=["/bin/hello","from","podman"]' "$PD/rootfs.tar" \
+        localhost/lvm-test >/dev/null 2>&1 || { echo "podman import failed"; exit 1; }
+
+test_run_rm() {
+    P run --rm "${RUN[@]}" localhost/lvm-test >"$TMP/out" || return 1
+    cat "$TMP/out"
+    contains "$TMP/out" "Hello from a lightvm guest!" &&
+        contains "$TMP/out" "argv[2] = podman" || return 1
+    expect_status 42 P run --rm "${RUN[@]}" localhost/lvm-test /bin/exitcode 42 || return 1
+    # The runtime by its path, as `podman --runtime PATH` takes it.
+    P run --rm --runtime "$RUNTIME" --network none \
+        --cgroup-parent "/$LIGHTVM_CGROUP_PARENT" localhost/lvm-test >"$TMP/out2" &&
+        contains "$TMP/out2" "Hello from"
+}
+
+test_detached_lifecycle() {
+    local id pid
+    id=$(P run -d "${RUN[@]}" --name idle1 localhost/lvm-test /bin/idle) || return 1
+    P ps --format '{{.Names}} {{.Status}}' | tee "$TMP/ps"
+    contains "$TMP/ps" "idle1 Up" || return 1
+    wait_until bash -c "podman --root '$PD/storage' --runroot '$PD/runroot' \
+        --tmpdir '$PD/tmp' --storage-driver vfs logs idle1 | grep -q waiting" || return 1
+    P inspect idle1 --format '{{.OCIRuntime}} {{.State.Status}} {{.State.Pid}}' | tee "$TMP/inspect"
+    contains "$TMP/inspect" "lightvm running" || return 1
+    pid=$(awk '{print $3}' "$TMP/inspect")
+    # The guest's own process, conmon's child, in the container's cgroup.
+    [ "$(ps -o comm= -p "$(ps -o ppid= -p "$pid")")" = conmon ] || return 1
+    grep -q "$LIGHTVM_CGROUP_PARENT/libpod-$id" /proc/"$pid"/cgroup || return 1
+    P pause idle1 && [ "$(P inspect idle1 --format '{{.State.Status}}')" = paused ] || return 1
+    P unpause idle1 && [ "$(P inspect idle1 --format '{{.State.Status}}')" = running ] || return 1
+    P stop idle1 >/dev/null || return 1
+    # SIGTERM became a poweroff: it exited 0, not 137 after a SIGKILL.
+    P inspect idle1 --format '{{.State.Status}} {{.State.ExitCode}}' | tee "$TMP/st"
+    contains "$TMP/st" "exited 0" || return 1
+    P rm idle1 >/dev/null || return 1
+    ! P inspect idle1 >/dev/null 2>&1 || return 1
+    [ -z "$(find /sys/fs/cgroup -maxdepth 3 -name "libpod-$id")" ]
+}
+
+test_kill_and_rm_force() {
+    P run -d "${RUN[@]}" --name spin1 localhost/lvm-test /bin/spin >/dev/null || return 1
+    P kill spin1 >/dev/null || return 1
+    P wait spin1 | tee "$TMP/wait"
+    contains "$TMP/wait" 137 || return 1
+    P run -d "${RUN[@]}" --name spin2 localhost/lvm-test /bin/spin >/dev/null || return 1
+    P rm -f -t 0 spin2 >/dev/null || return 1
+    P rm spin1 >/dev/null
+}
+
+test_terminal() {
+    P run -t --rm "${RUN[@]}" localhost/lvm-test </dev/null >"$TMP/tty" || return 1
+    # A pty: the guest's newlines come out as CR LF.
+    grep -q $'lightvm guest!\r$' "$TMP/tty"
+}
+
+test_memory_limit() {
+    local pid cg
+    P run -d "${RUN[@]}" -m 48m --name mem1 localhost/lvm-test /bin/idle >/dev/null || return 1
+    pid=$(P inspect mem1 --format '{{.State.Pid}}')
+    cg=$(grep -E '^[0-9]+:(memory)?:' /proc/"$pid"/cgroup | head -n 1 | cut -d: -f3)
+    cat /sys/fs/cgroup/memory$cg/memory.limit_in_bytes /sys/fs/cgroup$cg/memory.max 2>/dev/null | tee "$TMP/lim"
+    P rm -f -t 0 mem1 >/dev/null
+    contains "$TMP/lim" $((48 << 20))
+}
+
+test_not_a_guest() {
+    mkdir -p "$PD/plain/bin" && cp /bin/true "$PD/plain/bin/true" &&
+        tar -C "$PD/plain" -cf "$PD/plain.tar" . &&
+        P import --change 'CMD=["/bin/true"]' "$PD/plain.tar" localhost/lvm-plain >/dev/null 2>&1 || return 1
+    P run --rm "${RUN[@]}" localhost/lvm-plain 2>"$TMP/err"
+    local rc=$?
+    cat "$TMP/err"
+    [ $rc -ne 0 ] && contains "$TMP/err" "is not a lightvm guest"
+}
+
+check run_rm test_run_rm
+check detached_lifecycle test_detached_lifecycle
+check kill_and_rm_force test_kill_and_rm_force
+check terminal test_terminal
+check memory_limit test_memory_limit
+check not_a_guest test_not_a_guest
+# conmon's own cgroup (podman's, beside the containers') is not ours.
+test_no_leftovers() {
+    P rm -af -t 0 >/dev/null 2>&1
+    local left
+    left=$(find /sys/fs/cgroup -mindepth 2 -maxdepth 3 \
+        -path "*/$LIGHTVM_CGROUP_PARENT/libpod-*" -type d)
+    [ -z "$left" ] || { echo "left behind: $left"; return 1; }
+}
+check no_leftovers test_no_leftovers
+finish
