@@ -344,6 +344,10 @@ int oci_cgroup_path(const char *path, int systemd, const char *id, char *parent,
                         path, slice);
         const char *leaf = c2 + 1;
         size_t pl = (size_t)(c2 - c1 - 1);
+        if (memchr(c1 + 1, '/', pl) || strchr(leaf, '/'))
+            return fail(err, errlen,
+                        "cgroupsPath \"%s\": a '/' in its prefix or name",
+                        path);
         size_t ll = strlen(leaf);
         if (ll > 6 && strcmp(leaf + ll - 6, ".slice") == 0)
             snprintf(name, nlen, "%s", leaf);

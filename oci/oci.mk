@@ -23,3 +23,17 @@ BINS += $(BUILD)/bin/lightvm-runtime
 # (each skips, saying why, where its caller is not installed).
 TEST_SUITES += tests/oci/test_oci_runtime.sh tests/oci/test_oci_podman.sh \
                tests/oci/test_oci_containerd.sh
+
+# The unit test links the runtime's pure parts (tests/unit/test_oci.c).
+$(BUILD)/tests/unit/test_oci: tests/unit/test_oci.c $(OCI_LIB_OBJS) $(TS_LIB) \
+    $(HOST_HDRS) $(wildcard oci/*.h)
+	@mkdir -p $(dir $@)
+	$(call say,CC,$@)$(CC) $(HOST_CFLAGS) -Wno-missing-prototypes -o $@ $< \
+	    $(OCI_LIB_OBJS) $(TS_LIB) -ljansson $(CMOCKA_LIBS) $(HOST_LDFLAGS)
+
+# libFuzzer: config.json to a bundle (seeds: tests/fuzz/corpus/oci_config).
+build/fuzz/fuzz_oci_config: tests/fuzz/fuzz_oci_config.c oci/config.c \
+    oci/config.h
+	@mkdir -p $(dir $@)
+	$(call say,FUZZ,$@)$(CLANG) $(FUZZ_FLAGS) -o $@ \
+	    tests/fuzz/fuzz_oci_config.c oci/config.c -ljansson
