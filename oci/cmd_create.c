@@ -8,6 +8,7 @@
  */
 #include "oci/args.h"
 #include "oci/config.h"
+#include "oci/delegate.h"
 #include "oci/oci.h"
 #include "oci/state.h"
 #include "toolstack/fdpass.h"
@@ -31,22 +32,6 @@
 
 #define DEFAULT_PATH                                                           \
     "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-
-/* mkdir -p for the --root directory. */
-static int mkdir_p(const char *dir, mode_t mode)
-{
-    char p[PATH_MAX];
-    snprintf(p, sizeof p, "%s", dir);
-    for (char *s = p + 1; *s; s++) {
-        if (*s != '/')
-            continue;
-        *s = 0;
-        if (mkdir(p, mode) < 0 && errno != EEXIST)
-            return -1;
-        *s = '/';
-    }
-    return mkdir(p, mode) < 0 && errno != EEXIST ? -1 : 0;
-}
 
 /* Open (path) inside the rootfs (rootfd) as if it were "/": symlinks and
  * ".." cannot leave it. */
@@ -325,6 +310,12 @@ int oci_cmd_create(int argc, char **argv)
         oci_config_free(&c);
         return 1;
     }
+    const char *delegate = oci_delegate_for(&c);
+    if (delegate) {
+        int r = oci_delegate_create(delegate, id, argc, argv);
+        oci_config_free(&c);
+        return r;
+    }
     if (c.terminal && !console_socket) {
         oci_error("cannot allocate tty if runc will detach without setting "
                   "console socket");
@@ -332,13 +323,13 @@ int oci_cmd_create(int argc, char **argv)
         return 1;
     }
     oci_state_init(&st, oci_g.root, id);
-    if (mkdir_p(oci_g.root, 0711) < 0) {
+    if (oci_mkdir_p(oci_g.root, 0711) < 0) {
         oci_error("--root %s: %s", oci_g.root, strerror(errno));
         oci_config_free(&c);
         return 1;
     }
-    if (mkdir(st.dir, 0711) < 0) {
-        if (errno == EEXIST)
+    if (oci_delegate_exists(id) || mkdir(st.dir, 0711) < 0) {
+        if (errno == EEXIST || oci_delegate_exists(id))
             oci_error("container with id exists: %s", id);
         else
             oci_error("create %s: %s", st.dir, strerror(errno));

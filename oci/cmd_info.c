@@ -3,6 +3,7 @@
  * features, and spec (a starting config.json for a unikernel bundle).
  */
 #include "oci/args.h"
+#include "oci/delegate.h"
 #include "oci/oci.h"
 #include "oci/state.h"
 
@@ -17,6 +18,7 @@
 static int load(struct oci_state *st, const char *id)
 {
     char err[512];
+    oci_delegate_if_ours(id);
     if (oci_state_load(st, oci_g.root, id, err, sizeof err) < 0) {
         oci_error("%s", err);
         oci_state_free(st);

@@ -4,6 +4,7 @@
  * state each is allowed in and runc's words when it is not.
  */
 #include "oci/args.h"
+#include "oci/delegate.h"
 #include "oci/oci.h"
 #include "oci/state.h"
 #include "toolstack/cgroup.h"
@@ -22,6 +23,7 @@
 static int load(struct oci_state *st, const char *id)
 {
     char err[512];
+    oci_delegate_if_ours(id);
     if (oci_state_load(st, oci_g.root, id, err, sizeof err) < 0) {
         oci_error("%s", err);
         oci_state_free(st);
@@ -228,6 +230,7 @@ int oci_cmd_delete(int argc, char **argv)
         return 1;
     struct oci_state st;
     char err[512];
+    oci_delegate_if_ours(pos[0]);
     if (oci_state_load(&st, oci_g.root, pos[0], err, sizeof err) < 0) {
         /* A create that died half-way leaves a directory without
          * state.json: remove it, as runc does. */

@@ -11,7 +11,7 @@
 #include <string.h>
 #include <strings.h>
 
-struct oci_global oci_g = {.root = OCI_ROOT_DEFAULT};
+struct oci_global oci_g = {.root = OCI_ROOT_DEFAULT, .log_format = "text"};
 
 static const struct {
     const char *name;
@@ -97,13 +97,12 @@ int oci_parse_signal(const char *s)
 
 int main(int argc, char **argv)
 {
-    const char *log = NULL, *log_format = "text", *rootless = NULL,
-               *criu = NULL;
+    const char *rootless = NULL, *criu = NULL;
     int help = 0, version = 0;
     const struct oci_opt globals[] = {
         {"root", 0, 1, &oci_g.root, NULL},
-        {"log", 0, 1, &log, NULL},
-        {"log-format", 0, 1, &log_format, NULL},
+        {"log", 0, 1, &oci_g.log, NULL},
+        {"log-format", 0, 1, &oci_g.log_format, NULL},
         {"debug", 0, 0, NULL, &oci_g.debug},
         {"systemd-cgroup", 0, 0, NULL, &oci_g.systemd_cgroup},
         {"rootless", 0, 1, &rootless, NULL},
@@ -120,9 +119,9 @@ int main(int argc, char **argv)
         return 1;
     }
     next++; /* argv[0] */
-    oci_log_open(log, log_format);
-    if (strcmp(log_format, "text") && strcmp(log_format, "json")) {
-        oci_error("invalid log-format: %s", log_format);
+    oci_log_open(oci_g.log, oci_g.log_format);
+    if (strcmp(oci_g.log_format, "text") && strcmp(oci_g.log_format, "json")) {
+        oci_error("invalid log-format: %s", oci_g.log_format);
         return 1;
     }
     if (version) {
@@ -136,6 +135,8 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
         if (strcmp(argv[next], commands[i].name) == 0) {
             oci_debug("%s", argv[next]);
+            oci_g.cmd_argc = argc - next;
+            oci_g.cmd_argv = argv + next;
             return commands[i].fn(argc - next, argv + next);
         }
     oci_error("unknown command '%s' (lightvm-runtime --help lists them)",

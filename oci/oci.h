@@ -14,9 +14,12 @@
 #define OCI_ROOT_DEFAULT "/run/lightvm-runtime"
 
 struct oci_global {
-    const char *root; /* --root: the state directories */
+    const char *root;             /* --root: the state directories */
+    const char *log, *log_format; /* --log, --log-format (for a delegate) */
     int debug;
     int systemd_cgroup; /* --systemd-cgroup: cgroupsPath is slice:prefix:name */
+    int cmd_argc;       /* the command and its arguments (for a delegate) */
+    char **cmd_argv;
 };
 
 extern struct oci_global oci_g;

@@ -188,3 +188,18 @@ const char *oci_status_name(enum oci_status s)
     }
     return "unknown";
 }
+
+int oci_mkdir_p(const char *dir, mode_t mode)
+{
+    char p[PATH_MAX];
+    snprintf(p, sizeof p, "%s", dir);
+    for (char *s = p + 1; *s; s++) {
+        if (*s != '/')
+            continue;
+        *s = 0;
+        if (mkdir(p, mode) < 0 && errno != EEXIST)
+            return -1;
+        *s = '/';
+    }
+    return mkdir(p, mode) < 0 && errno != EEXIST ? -1 : 0;
+}

@@ -68,4 +68,7 @@ void oci_state_file(const struct oci_state *st, const char *name, char *path,
 int oci_write_atomic(const char *path, const char *text, char *err,
                      size_t errlen);
 
+/* mkdir -p (the --root directory). */
+int oci_mkdir_p(const char *dir, mode_t mode);
+
 #endif

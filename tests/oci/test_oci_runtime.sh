@@ -240,6 +240,42 @@ test_features() {
     R features | jq -e '.ociVersionMax and .linux.cgroup'
 }
 
+# A Linux program's bundle (busybox) for the delegation tests, made by
+# runc spec: runc or crun runs it, under our --root.
+linux_bundle() {
+    local dir=$1 annotations=$2
+    mkdir -p "$dir/rootfs/bin" && cp /bin/busybox "$dir/rootfs/bin/" &&
+        (cd "$dir" && runc spec) || return 1
+    jq --argjson a "$annotations" --arg cg "/$LIGHTVM_CGROUP_PARENT/$(basename "$dir")" \
+        '.process.args = ["/bin/busybox", "echo", "delegated"] |
+         .process.terminal = false | .annotations = $a |
+         .linux.cgroupsPath = $cg' "$dir/config.json" >"$dir/c.json" &&
+        mv "$dir/c.json" "$dir/config.json"
+}
+
+# org.lightvm.delegate hands a bundle to runc; every later command on its
+# id follows it there; its state lives apart from ours.
+test_delegate_annotation() {
+    linux_bundle "$TMP/d1" '{"org.lightvm.delegate": "runc"}' || return 1
+    R create -b "$TMP/d1" --pid-file "$TMP/d1.pid" d1 >"$TMP/d1.out" || return 1
+    R state d1 | jq -e '.status == "created"' || return 1
+    [ -d "$ROOT/delegated/d1" ] && [ ! -e "$ROOT/d1" ] || return 1
+    refused "container with id exists: d1" R create -b "$TMP/b1" d1 || return 1
+    R start d1 && wait_until is_status d1 stopped || return 1
+    contains "$TMP/d1.out" delegated || return 1
+    R delete d1 || return 1
+    refused "does not exist" R state d1
+}
+
+# A Kubernetes pod's sandbox ("pause") container is no lightvm guest:
+# crun (or runc) runs it.
+test_pod_sandbox_delegated() {
+    linux_bundle "$TMP/d2" '{"io.kubernetes.cri.container-type": "sandbox"}' || return 1
+    R create -b "$TMP/d2" d2 >"$TMP/d2.out" || return 1
+    R start d2 && wait_until is_status d2 stopped || return 1
+    contains "$TMP/d2.out" delegated && R delete d2
+}
+
 check lifecycle test_lifecycle
 check exit_status_to_subreaper test_exit_status_to_subreaper
 check kill_term_powers_off test_kill_term_powers_off
@@ -255,5 +291,11 @@ check argument_forms test_argument_forms
 check systemd_cgroup_path test_systemd_cgroup_path
 check memory_limit test_memory_limit
 check features test_features
+if command -v runc >/dev/null && [ -x /bin/busybox ]; then
+    check delegate_annotation test_delegate_annotation
+    check pod_sandbox_delegated test_pod_sandbox_delegated
+else
+    skip delegate "runc or busybox is not installed (scripts/deps.sh installs them)"
+fi
 check no_leftovers no_new_leftovers
 finish
