@@ -9,6 +9,7 @@
 #include "oci/args.h"
 #include "oci/config.h"
 #include "oci/delegate.h"
+#include "oci/net.h"
 #include "oci/oci.h"
 #include "oci/state.h"
 #include "toolstack/fdpass.h"
@@ -381,6 +382,7 @@ int oci_cmd_create(int argc, char **argv)
         }
     }
     err[0] = 0;
+    oci_net_set_namespace(c.netns_path);
     if (start_guest(&st, &c, exe, shown, gate,
                     console >= 0 ? console : STDOUT_FILENO, err,
                     sizeof err) < 0) {

@@ -12,7 +12,8 @@ make_rootfs() {
     cp "$EXAMPLES/hello/hello.elf" "$1/bin/hello" &&
         cp "$EXAMPLES/idle/idle.elf" "$1/bin/idle" &&
         cp "$TGUESTS/exitcode.elf" "$1/bin/exitcode" &&
-        cp "$TGUESTS/spin.elf" "$1/bin/spin"
+        cp "$TGUESTS/spin.elf" "$1/bin/spin" &&
+        cp "$EXAMPLES/http/http.elf" "$1/bin/http"
 }
 
 # make_bundle DIR ARGS_JSON [EXTRA_JSON]: a bundle whose rootfs is
@@ -42,4 +43,24 @@ wait_until() {
         [ $SECONDS -lt $deadline ] || { echo "timed out waiting for: $*"; return 1; }
         read -rt 0.01 <> <(:) 2>/dev/null || true
     done
+}
+
+# make_netns NAME SUBNET: a network namespace NAME with eth0 (a veth whose
+# host end is lvo-NAME) at SUBNET.2/24, its default route via SUBNET.1,
+# the host end's address: what podman's or CNI's bridge would give a
+# container. Removed by drop_netns.
+make_netns() {
+    local ns=$1 net=$2
+    ip netns add "$ns" &&
+        ip link add "lvo$$" type veth peer name eth0 netns "$ns" &&
+        ip addr add "$net.1/24" dev "lvo$$" && ip link set "lvo$$" up &&
+        ip -n "$ns" addr add "$net.2/24" dev eth0 &&
+        ip -n "$ns" link set eth0 up && ip -n "$ns" link set lo up &&
+        ip -n "$ns" route add default via "$net.1"
+}
+
+drop_netns() {
+    ip netns del "$1" 2>/dev/null
+    ip link del "lvo$$" 2>/dev/null
+    true
 }

@@ -116,12 +116,28 @@ test_not_a_guest() {
     [ $rc -ne 0 ] && contains "$TMP/err" "is not a lightvm guest"
 }
 
+# --network ns:PATH: the guest serves on the namespace's address (a
+# namespace of our own: podman's CNI bridge would change the host).
+test_network() {
+    local ns=lvmocip$$ ok=1
+    make_netns "$ns" 10.250.78 || { drop_netns "$ns"; return 1; }
+    P run -d --runtime lightvm --network "ns:/run/netns/$ns" \
+        --cgroup-parent "/$LIGHTVM_CGROUP_PARENT" --name web1 localhost/lvm-test /bin/http >/dev/null || ok=0
+    curl -s -m 10 --retry 20 --retry-connrefused --retry-delay 0 \
+        http://10.250.78.2/ >"$TMP/page" || ok=0
+    contains "$TMP/page" "Hello from a lightvm guest" || ok=0
+    P stop -t 5 web1 >/dev/null && P rm web1 >/dev/null || ok=0
+    drop_netns "$ns"
+    [ $ok = 1 ]
+}
+
 check run_rm test_run_rm
 check detached_lifecycle test_detached_lifecycle
 check kill_and_rm_force test_kill_and_rm_force
 check terminal test_terminal
 check memory_limit test_memory_limit
 check not_a_guest test_not_a_guest
+check network test_network
 # conmon's own cgroup (podman's, beside the containers') is not ours.
 test_no_leftovers() {
     P rm -af -t 0 >/dev/null 2>&1

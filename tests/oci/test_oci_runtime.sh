@@ -240,6 +240,42 @@ test_features() {
     R features | jq -e '.ociVersionMax and .linux.cgroup'
 }
 
+# A guest with a NIC in the bundle's network namespace takes over its
+# interface's address: served over the veth, as a container would be.
+test_network_namespace() {
+    local ns=lvmoci$$ ok=1
+    make_netns "$ns" 10.250.77 || { drop_netns "$ns"; return 1; }
+    make_bundle "$TMP/n1" '["http"]' || return 1
+    jq --arg p "/run/netns/$ns" '.linux.namespaces = [{"type": "network", "path": $p}]' \
+        "$TMP/n1/config.json" >"$TMP/n1/c.json" && mv "$TMP/n1/c.json" "$TMP/n1/config.json"
+    if R create -b "$TMP/n1" n1 >/dev/null && R start n1; then
+        curl -s -m 10 --retry 20 --retry-connrefused --retry-delay 0 \
+            http://10.250.77.2/ >"$TMP/page" || ok=0
+        cat "$TMP/page"
+        contains "$TMP/page" "Hello from a lightvm guest" || ok=0
+        # The guest holds the address: the namespace no longer does.
+        ! ip -n "$ns" -4 addr show dev eth0 | grep -q 10.250.77.2 || ok=0
+    else
+        ok=0
+    fi
+    R delete -f n1
+    drop_netns "$ns"
+    [ $ok = 1 ]
+}
+
+test_network_refusals() {
+    make_bundle "$TMP/n2" '["http"]' || return 1
+    refused "the bundle names no network namespace" R create -b "$TMP/n2" n2 || return 1
+    local ns=lvmoci2$$
+    ip netns add "$ns" || return 1
+    jq --arg p "/run/netns/$ns" '.linux.namespaces = [{"type": "network", "path": $p}]' \
+        "$TMP/n2/config.json" >"$TMP/n2/c.json" && mv "$TMP/n2/c.json" "$TMP/n2/config.json"
+    refused "has no interface with an IPv4 address" R create -b "$TMP/n2" n2
+    local r=$?
+    ip netns del "$ns"
+    [ $r = 0 ] && [ ! -e "$ROOT/n2" ]
+}
+
 # A Linux program's bundle (busybox) for the delegation tests, made by
 # runc spec: runc or crun runs it, under our --root.
 linux_bundle() {
@@ -291,6 +327,8 @@ check argument_forms test_argument_forms
 check systemd_cgroup_path test_systemd_cgroup_path
 check memory_limit test_memory_limit
 check features test_features
+check network_namespace test_network_namespace
+check network_refusals test_network_refusals
 if command -v runc >/dev/null && [ -x /bin/busybox ]; then
     check delegate_annotation test_delegate_annotation
     check pod_sandbox_delegated test_pod_sandbox_delegated
