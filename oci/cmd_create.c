@@ -16,6 +16,7 @@
 #include "toolstack/guest.h"
 #include "toolstack/host.h"
 #include "toolstack/monitor.h"
+#include "toolstack/snapfile.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -28,6 +29,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -159,16 +161,70 @@ static void now_rfc3339(char *buf, size_t len)
              tm.tm_min, tm.tm_sec, ts.tv_nsec);
 }
 
-/* Start the guest, gated; fills st->pid. */
+/* A checkpoint to restore: its state file read and checked against the
+ * bundle's guest, its RAM as a memfd. */
+struct restore_from {
+    struct snap_info info;
+    struct guest_resume resume;
+    int have_info;
+};
+
+static int read_checkpoint(const char *dir, int exe_fd, struct restore_from *rf,
+                           struct lvm_err *e)
+{
+    char path[PATH_MAX + 32];
+    snprintf(path, sizeof path, "%s/" OCI_CHECKPOINT_FILE, dir);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return lvm_err_set(e, errno, "checkpoint %s", path);
+    int r = -1;
+    uint8_t hash[SNAP_HASH_LEN];
+    uint64_t size;
+    if (snap_read_info(fd, &rf->info, e) < 0) {
+        lvm_err_wrap(e, "%s", path);
+        goto out;
+    }
+    rf->have_info = 1;
+    if (rf->info.kind != SNAP_KIND_UNIKERNEL) {
+        lvm_err_set(e, EINVAL, "%s holds no unikernel guest", path);
+        goto out;
+    }
+    if (snap_hash_file(exe_fd, hash, &size, e) < 0)
+        goto out;
+    if (memcmp(hash, rf->info.image_hash, SNAP_HASH_LEN) != 0) {
+        lvm_err_set(e, EINVAL,
+                    "%s was taken of another guest image than the "
+                    "bundle's process.args[0] (%s)",
+                    path, rf->info.image_name);
+        goto out;
+    }
+    int ram = snap_read_ram(fd, &rf->info, e);
+    if (ram < 0)
+        goto out;
+    rf->resume =
+        (struct guest_resume){ram, &rf->info.status, LVM_RESUME_RESTORED};
+    r = 0;
+out:
+    close(fd);
+    return r;
+}
+
+/* Start the guest: gated (create), or restored from (restore_dir) and
+ * running at once (restore); fills st->pid. */
 static int start_guest(struct oci_state *st, const struct oci_config *c,
                        int exe_fd, const char *exe, int gate_fd, int console,
-                       char *err, size_t errlen)
+                       const char *restore_dir, char *err, size_t errlen)
 {
     struct lvm_err e = {0};
     struct lvm_host host;
     struct image *img = NULL;
     struct guest *g = NULL;
+    struct restore_from rf;
+    memset(&rf, 0, sizeof rf);
+    rf.resume.ram_fd = -1;
     int r = -1;
+    if (restore_dir && read_checkpoint(restore_dir, exe_fd, &rf, &e) < 0)
+        goto out;
     if (host_init(&host, &e) < 0)
         goto out;
     const struct monitor_ops *mon = monitor_find(c->monitor, &host);
@@ -188,6 +244,8 @@ static int start_guest(struct oci_state *st, const struct oci_config *c,
     if (pick_ram(mon->kind, c->memory_limit, guest_console_is_file(console),
                  &ram, err, errlen) < 0)
         goto out_img;
+    if (restore_dir)
+        ram = rf.info.ram_size; /* a restored guest keeps its RAM */
     char devpage[PATH_MAX + 16];
     oci_state_file(st, "devpage", devpage, sizeof devpage);
     struct guest_mem_need need = {
@@ -217,11 +275,13 @@ static int start_guest(struct oci_state *st, const struct oci_config *c,
         .console_fd = console,
         .monitor = mon->kind,
         .gate_fd = gate_fd,
+        .resume = restore_dir ? &rf.resume : NULL,
     };
     if (guest_launch(&host, g, img, &spec, &e) < 0)
         goto out_guest;
     st->pid = g->sb.pid;
     st->pid_start = oci_pid_start(st->pid, NULL);
+    st->ram_size = g->ram_size;
     snprintf(st->monitor, sizeof st->monitor, "%s", mon->name);
     /* The guest outlives us: keep its cgroup, let go of the rest. */
     g->have_cg = 0;
@@ -233,6 +293,10 @@ out_img:
 out_host:
     host_fini(&host);
 out:
+    if (rf.resume.ram_fd >= 0)
+        close(rf.resume.ram_fd);
+    if (rf.have_info)
+        snap_info_free(&rf.info);
     if (r < 0 && e.msg[0]) {
         char buf[LVM_ERR_MSG_MAX + 64];
         snprintf(err, errlen, "%s", lvm_err_str(&e, buf, sizeof buf));
@@ -266,29 +330,23 @@ static void remove_state(const struct oci_state *st)
     rmdir(st->dir);
 }
 
-int oci_cmd_create(int argc, char **argv)
+/* Without --detach, runc's restore waits for the container: so do we
+ * (the guest is our child) and exit with its status. */
+static int wait_guest(pid_t pid)
 {
-    const char *bundle = ".", *pid_file = NULL, *console_socket = NULL,
-               *config = NULL;
-    const struct oci_opt opts[] = {
-        {"bundle", 'b', 1, &bundle, NULL},
-        {"pid-file", 0, 1, &pid_file, NULL},
-        {"console-socket", 0, 1, &console_socket, NULL},
-        {"config", 0, 1, &config, NULL},
-        {"no-pivot", 0, 0, NULL, NULL},
-        {"no-new-keyring", 0, 0, NULL, NULL},
-        {"no-subreaper", 0, 0, NULL, NULL},
-        {"detach", 'd', 0, NULL, NULL},
-        {"preserve-fds", 0, 1, NULL, NULL},
-        {"pidfd-socket", 0, 1, NULL, NULL},
-        {NULL, 0, 0, NULL, NULL},
-    };
-    char *pos[1];
-    if (oci_cmd_args(argc, argv, opts, pos, 1, 1,
-                     "create [--bundle DIR] [--pid-file FILE] "
-                     "[--console-socket SOCKET] ID") < 0)
-        return 1;
-    const char *id = pos[0];
+    int status;
+    while (waitpid(pid, &status, 0) < 0)
+        if (errno != EINTR)
+            return 1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+/* create, and restore (restore_dir: the checkpoint). */
+static int create_container(int argc, char **argv, const char *bundle,
+                            const char *pid_file, const char *console_socket,
+                            const char *config, const char *id,
+                            const char *restore_dir, int detach)
+{
     if (!oci_id_valid(id)) {
         oci_error("invalid id format: %s", id);
         return 1;
@@ -383,8 +441,9 @@ int oci_cmd_create(int argc, char **argv)
     }
     err[0] = 0;
     oci_net_set_namespace(c.netns_path);
-    if (start_guest(&st, &c, exe, shown, gate,
-                    console >= 0 ? console : STDOUT_FILENO, err,
+    snprintf(st.program, sizeof st.program, "%s", shown);
+    if (start_guest(&st, &c, exe, shown, restore_dir ? 0 : gate,
+                    console >= 0 ? console : STDOUT_FILENO, restore_dir, err,
                     sizeof err) < 0) {
         oci_error("%s", err);
         goto out;
@@ -396,7 +455,11 @@ int oci_cmd_create(int argc, char **argv)
         goto out;
     }
     oci_debug("created %s: pid %d", id, (int)st.pid);
+    if (restore_dir)
+        unlink(fifo); /* it runs already */
     code = 0;
+    if (restore_dir && !detach)
+        code = wait_guest(st.pid);
 out:
     if (code != 0)
         remove_state(&st);
@@ -411,4 +474,72 @@ out:
     oci_state_free(&st);
     oci_config_free(&c);
     return code;
+}
+
+int oci_cmd_create(int argc, char **argv)
+{
+    const char *bundle = ".", *pid_file = NULL, *console_socket = NULL,
+               *config = NULL;
+    const struct oci_opt opts[] = {
+        {"bundle", 'b', 1, &bundle, NULL},
+        {"pid-file", 0, 1, &pid_file, NULL},
+        {"console-socket", 0, 1, &console_socket, NULL},
+        {"config", 0, 1, &config, NULL},
+        {"no-pivot", 0, 0, NULL, NULL},
+        {"no-new-keyring", 0, 0, NULL, NULL},
+        {"no-subreaper", 0, 0, NULL, NULL},
+        {"detach", 'd', 0, NULL, NULL},
+        {"preserve-fds", 0, 1, NULL, NULL},
+        {"pidfd-socket", 0, 1, NULL, NULL},
+        {NULL, 0, 0, NULL, NULL},
+    };
+    char *pos[1];
+    if (oci_cmd_args(argc, argv, opts, pos, 1, 1,
+                     "create [--bundle DIR] [--pid-file FILE] "
+                     "[--console-socket SOCKET] ID") < 0)
+        return 1;
+    return create_container(argc, argv, bundle, pid_file, console_socket,
+                            config, pos[0], NULL, 1);
+}
+
+int oci_cmd_restore(int argc, char **argv)
+{
+    const char *bundle = ".", *pid_file = NULL, *console_socket = NULL,
+               *image = NULL;
+    int detach = 0;
+    /* runc's restore flags; CRIU's own are accepted and mean nothing to
+     * a guest's snapshot. */
+    const struct oci_opt opts[] = {
+        {"image-path", 0, 1, &image, NULL},
+        {"bundle", 'b', 1, &bundle, NULL},
+        {"pid-file", 0, 1, &pid_file, NULL},
+        {"console-socket", 0, 1, &console_socket, NULL},
+        {"detach", 'd', 0, NULL, &detach},
+        {"work-path", 0, 1, NULL, NULL},
+        {"no-subreaper", 0, 0, NULL, NULL},
+        {"no-pivot", 0, 0, NULL, NULL},
+        {"tcp-established", 0, 0, NULL, NULL},
+        {"ext-unix-sk", 0, 0, NULL, NULL},
+        {"shell-job", 0, 0, NULL, NULL},
+        {"file-locks", 0, 0, NULL, NULL},
+        {"manage-cgroups-mode", 0, 1, NULL, NULL},
+        {"empty-ns", 0, 1, NULL, NULL},
+        {"auto-dedup", 0, 0, NULL, NULL},
+        {"lazy-pages", 0, 0, NULL, NULL},
+        {"lsm-profile", 0, 1, NULL, NULL},
+        {"lsm-mount-context", 0, 1, NULL, NULL},
+        {"pidfd-socket", 0, 1, NULL, NULL},
+        {NULL, 0, 0, NULL, NULL},
+    };
+    char *pos[1];
+    if (oci_cmd_args(argc, argv, opts, pos, 1, 1,
+                     "restore --image-path DIR [--bundle DIR] [--pid-file "
+                     "FILE] [--detach] ID") < 0)
+        return 1;
+    if (!image) {
+        oci_error("restore: --image-path is needed");
+        return 1;
+    }
+    return create_container(argc, argv, bundle, pid_file, console_socket, NULL,
+                            pos[0], image, detach);
 }

@@ -28,6 +28,10 @@ static const struct {
     {"resume", oci_cmd_pause, "thaw a paused container"},
     {"features", oci_cmd_features, "print what this runtime supports"},
     {"spec", oci_cmd_spec, "write a config.json for a unikernel bundle"},
+    {"checkpoint", oci_cmd_checkpoint, "save a container's guest to a file"},
+    {"restore", oci_cmd_restore, "run a container from a checkpoint"},
+    {"update", oci_cmd_update, "change a container's memory and CPU limits"},
+    {"exec", oci_cmd_exec, "(refused: a guest is one process)"},
 };
 
 static void usage(FILE *f)
@@ -45,6 +49,14 @@ static void usage(FILE *f)
 int oci_cmd_args(int argc, char **argv, const struct oci_opt *opts, char **pos,
                  int minpos, int maxpos, const char *use)
 {
+    /* `COMMAND --help` says how, and succeeds: podman asks `checkpoint
+     * --help` whether a runtime can checkpoint. */
+    for (int i = 1; i < argc && strcmp(argv[i], "--"); i++)
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h") ||
+            !strcmp(argv[i], "-help")) {
+            printf("usage: lightvm-runtime %s\n", use);
+            exit(0);
+        }
     char err[256];
     int n = oci_args_parse(argc - 1, argv + 1, opts, 0, pos, maxpos, NULL, err,
                            sizeof err);

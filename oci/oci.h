@@ -42,6 +42,13 @@ int oci_cmd_state(int argc, char **argv);
 int oci_cmd_ps(int argc, char **argv);
 int oci_cmd_features(int argc, char **argv);
 int oci_cmd_spec(int argc, char **argv);
+int oci_cmd_checkpoint(int argc, char **argv);
+int oci_cmd_restore(int argc, char **argv);
+int oci_cmd_update(int argc, char **argv);
+int oci_cmd_exec(int argc, char **argv);
+
+/* A checkpoint's state file in its --image-path directory. */
+#define OCI_CHECKPOINT_FILE "lightvm.state"
 
 /* Parse (argc, argv) (after the command name) against (opts) into at most
  * (maxpos) positionals, needing at least (minpos); reports a bad command

@@ -69,6 +69,8 @@ int oci_state_load(struct oci_state *st, const char *root, const char *id,
     copy(st->monitor, sizeof st->monitor, o, "monitor");
     copy(st->cg_parent, sizeof st->cg_parent, o, "cgroup_parent");
     copy(st->cg_name, sizeof st->cg_name, o, "cgroup_name");
+    copy(st->program, sizeof st->program, o, "program");
+    st->ram_size = (uint64_t)json_integer_value(json_object_get(o, "ram_size"));
     json_t *a = json_object_get(o, "annotations");
     st->annotations = json_dumps(a ? a : json_object(), JSON_COMPACT);
     json_decref(o);
@@ -106,11 +108,12 @@ int oci_state_save(const struct oci_state *st, char *err, size_t errlen)
 {
     json_t *a = json_loads(st->annotations ? st->annotations : "{}", 0, NULL);
     json_t *o = json_pack(
-        "{s:s, s:s, s:I, s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:o}", "ociVersion",
-        "1.0.2", "id", st->id, "pid", (json_int_t)st->pid, "pid_start",
-        (json_int_t)st->pid_start, "bundle", st->bundle, "rootfs", st->rootfs,
-        "created", st->created, "monitor", st->monitor, "cgroup_parent",
-        st->cg_parent, "cgroup_name", st->cg_name, "annotations",
+        "{s:s, s:s, s:I, s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:o}",
+        "ociVersion", "1.0.2", "id", st->id, "pid", (json_int_t)st->pid,
+        "pid_start", (json_int_t)st->pid_start, "bundle", st->bundle, "rootfs",
+        st->rootfs, "created", st->created, "monitor", st->monitor,
+        "cgroup_parent", st->cg_parent, "cgroup_name", st->cg_name, "program",
+        st->program, "ram_size", (json_int_t)st->ram_size, "annotations",
         a ? a : json_object());
     char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
     json_decref(o);

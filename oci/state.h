@@ -31,7 +31,9 @@ struct oci_state {
     char monitor[16];    /* proc or kvm */
     char cg_parent[256]; /* the cgroup (toolstack/cgroup.h) */
     char cg_name[128];
-    char *annotations; /* compact JSON object */
+    char program[PATH_MAX]; /* process.args[0] as found in the rootfs */
+    uint64_t ram_size;      /* the guest's RAM (for checkpoint) */
+    char *annotations;      /* compact JSON object */
 };
 
 /* runc's rule for ids: letters, digits, '_', '+', '-', '.', not "." or

@@ -13,7 +13,8 @@ make_rootfs() {
         cp "$EXAMPLES/idle/idle.elf" "$1/bin/idle" &&
         cp "$TGUESTS/exitcode.elf" "$1/bin/exitcode" &&
         cp "$TGUESTS/spin.elf" "$1/bin/spin" &&
-        cp "$EXAMPLES/http/http.elf" "$1/bin/http"
+        cp "$EXAMPLES/http/http.elf" "$1/bin/http" &&
+        cp "$TGUESTS/snapcount.elf" "$1/bin/snapcount"
 }
 
 # make_bundle DIR ARGS_JSON [EXTRA_JSON]: a bundle whose rootfs is

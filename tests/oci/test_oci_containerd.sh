@@ -75,8 +75,8 @@ test_detached_lifecycle() {
     local pid
     pid=$(C task ls | awk '$1 == "d1" {print $2}')
     # The shim's child, in the cgroup containerd named (/NAMESPACE/ID).
-    [ "$(ps -o comm= -p "$(ps -o ppid= -p "$pid")")" = containerd-shim ] ||
-        { ps -o pid,ppid,comm -p "$pid" "$(ps -o ppid= -p "$pid")"; return 1; }
+    [ "$(ps -o comm= -p "$(ps -o ppid= -p "$pid" | tr -d " ")")" = containerd-shim ] ||
+        { ps -o pid,ppid,comm -p "$pid" "$(ps -o ppid= -p "$pid" | tr -d " ")"; return 1; }
     grep -q ":/$LIGHTVM_CGROUP_PARENT/d1\$" /proc/"$pid"/cgroup || return 1
     C task pause d1 && is_task d1 PAUSED || return 1
     C task resume d1 && is_task d1 RUNNING || return 1

@@ -276,6 +276,62 @@ test_network_refusals() {
     [ $r = 0 ] && [ ! -e "$ROOT/n2" ]
 }
 
+# checkpoint and restore: the guest's snapshot (docs/snapshots.md) in
+# --image-path; the restored guest goes on counting where it stopped.
+test_checkpoint_restore() {
+    make_bundle "$TMP/c1" '["snapcount", "64", "10"]' || return 1
+    R create -b "$TMP/c1" c1 >"$TMP/c1.out" && R start c1 || return 1
+    wait_for_file_text "$TMP/c1.out" "tick 3 " || return 1
+    R checkpoint --image-path "$TMP/ck" --work-path "$TMP/ck" --leave-running c1 || return 1
+    is_status c1 running || return 1
+    R checkpoint --image-path "$TMP/ck" c1 || return 1
+    is_status c1 stopped || return 1
+    local last
+    last=$(grep -c tick "$TMP/c1.out")
+    R delete c1 || return 1
+    R restore --image-path "$TMP/ck" --bundle "$TMP/c1" --detach \
+        --pid-file "$TMP/c1.pid" -no-subreaper c1 >"$TMP/c1.out2" || return 1
+    is_status c1 running || return 1
+    [ "$(cat "$TMP/c1.pid")" = "$(R state c1 | jq -r .pid)" ] || return 1
+    wait_for_file_text "$TMP/c1.out2" "resumed 1" || return 1
+    head -n 1 "$TMP/c1.out2"
+    local first
+    first=$(head -n 1 "$TMP/c1.out2" | awk '{print $2}')
+    # It goes on from the checkpoint (ticks after it were lost with it).
+    [ "$first" -gt 3 ] && [ "$first" -le $((last + 1)) ] || return 1
+    R delete -f c1
+}
+
+test_checkpoint_refusals() {
+    make_bundle "$TMP/c2" '["spin"]' || return 1
+    R create -b "$TMP/c2" c2 >/dev/null && R start c2 || return 1
+    refused "did not park for a checkpoint" R checkpoint --image-path "$TMP/ck2" c2 || return 1
+    is_status c2 running || return 1
+    R kill c2 KILL && wait_until is_status c2 stopped || return 1
+    refused "container not running" R checkpoint --image-path "$TMP/ck2" c2 || return 1
+    R delete c2 || return 1
+    # Another guest's checkpoint does not restore into this bundle.
+    make_bundle "$TMP/c3" '["idle"]' || return 1
+    refused "was taken of another guest image" \
+        R restore --image-path "$TMP/ck" -b "$TMP/c3" -d c3 || return 1
+    [ ! -e "$ROOT/c3" ]
+}
+
+test_update_and_exec() {
+    make_bundle "$TMP/u1" '["idle"]' || return 1
+    R create -b "$TMP/u1" --pid-file "$TMP/u1.pid" u1 >/dev/null && R start u1 || return 1
+    echo '{"memory": {"limit": 50331648}}' | R update --resources - u1 || return 1
+    local cg f ok=0
+    cg=$(grep -E '^[0-9]+:(memory)?:' /proc/"$(cat "$TMP/u1.pid")"/cgroup | head -n 1 | cut -d: -f3)
+    for f in /sys/fs/cgroup/memory$cg/memory.limit_in_bytes /sys/fs/cgroup$cg/memory.max; do
+        [ -e "$f" ] && [ "$(cat "$f")" = 50331648 ] && ok=1
+    done
+    refused "a unikernel guest is one process" R exec --process /dev/null u1 || ok=0
+    R checkpoint --help | grep -q usage || ok=0
+    R delete -f u1
+    [ $ok = 1 ]
+}
+
 # A Linux program's bundle (busybox) for the delegation tests, made by
 # runc spec: runc or crun runs it, under our --root.
 linux_bundle() {
@@ -327,6 +383,9 @@ check argument_forms test_argument_forms
 check systemd_cgroup_path test_systemd_cgroup_path
 check memory_limit test_memory_limit
 check features test_features
+check checkpoint_restore test_checkpoint_restore
+check checkpoint_refusals test_checkpoint_refusals
+check update_and_exec test_update_and_exec
 check network_namespace test_network_namespace
 check network_refusals test_network_refusals
 if command -v runc >/dev/null && [ -x /bin/busybox ]; then
