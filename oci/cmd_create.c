@@ -543,3 +543,53 @@ int oci_cmd_restore(int argc, char **argv)
     return create_container(argc, argv, bundle, pid_file, console_socket, NULL,
                             pos[0], image, detach);
 }
+
+/* run: create and start in one, and (without --detach) wait for the
+ * guest, whose parent this process still is, and exit with its status. */
+int oci_cmd_run(int argc, char **argv)
+{
+    const char *bundle = ".", *pid_file = NULL, *console_socket = NULL,
+               *config = NULL;
+    int detach = 0;
+    const struct oci_opt opts[] = {
+        {"bundle", 'b', 1, &bundle, NULL},
+        {"pid-file", 0, 1, &pid_file, NULL},
+        {"console-socket", 0, 1, &console_socket, NULL},
+        {"config", 0, 1, &config, NULL},
+        {"detach", 'd', 0, NULL, &detach},
+        {"no-pivot", 0, 0, NULL, NULL},
+        {"no-new-keyring", 0, 0, NULL, NULL},
+        {"no-subreaper", 0, 0, NULL, NULL},
+        {"keep", 0, 0, NULL, NULL},
+        {"preserve-fds", 0, 1, NULL, NULL},
+        {"pidfd-socket", 0, 1, NULL, NULL},
+        {NULL, 0, 0, NULL, NULL},
+    };
+    char *pos[1];
+    if (oci_cmd_args(argc, argv, opts, pos, 1, 1,
+                     "run [--bundle DIR] [--pid-file FILE] [--detach] ID") < 0)
+        return 1;
+    if (create_container(argc, argv, bundle, pid_file, console_socket, config,
+                         pos[0], NULL, 1) != 0)
+        return 1;
+    struct oci_state st;
+    char err[512], fifo[PATH_MAX + 16];
+    if (oci_state_load(&st, oci_g.root, pos[0], err, sizeof err) < 0) {
+        oci_error("%s", err);
+        oci_state_free(&st);
+        return 1;
+    }
+    oci_state_file(&st, "exec.fifo", fifo, sizeof fifo);
+    int fd = open(fifo, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+    int code = 1;
+    if (fd < 0 || write(fd, "0", 1) != 1) {
+        oci_error("start the container: %s", strerror(errno));
+    } else {
+        unlink(fifo);
+        code = detach ? 0 : wait_guest(st.pid);
+    }
+    if (fd >= 0)
+        close(fd);
+    oci_state_free(&st);
+    return code;
+}

@@ -7,6 +7,7 @@
 #include "oci/oci.h"
 #include "oci/state.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
@@ -174,5 +175,63 @@ int oci_cmd_spec(int argc, char **argv)
         oci_error("write %s", path);
         return 1;
     }
+    return 0;
+}
+
+/* list [--format table|json] [--quiet]: the containers under --root (ours;
+ * those handed to another runtime are that runtime's to list). */
+int oci_cmd_list(int argc, char **argv)
+{
+    const char *format = "table";
+    int quiet = 0;
+    const struct oci_opt opts[] = {{"format", 'f', 1, &format, NULL},
+                                   {"quiet", 'q', 0, NULL, &quiet},
+                                   {NULL, 0, 0, NULL, NULL}};
+    char *pos[1];
+    if (oci_cmd_args(argc, argv, opts, pos, 0, 0,
+                     "list [--format table|json] [--quiet]") < 0)
+        return 1;
+    int json = strcmp(format, "json") == 0;
+    if (!json && strcmp(format, "table")) {
+        oci_error("invalid format option");
+        return 1;
+    }
+    json_t *all = json_array();
+    DIR *d = opendir(oci_g.root);
+    if (!json && !quiet)
+        printf("%-20s %-8s %-8s %-40s %s\n", "ID", "PID", "STATUS", "BUNDLE",
+               "CREATED");
+    for (struct dirent *e; d && (e = readdir(d));) {
+        struct oci_state st;
+        char err[512];
+        if (!oci_id_valid(e->d_name) ||
+            oci_state_load(&st, oci_g.root, e->d_name, err, sizeof err) < 0) {
+            oci_state_free(&st);
+            continue;
+        }
+        enum oci_status s = oci_state_status(&st);
+        pid_t pid = s == OCI_STOPPED ? 0 : st.pid;
+        if (json)
+            json_array_append_new(
+                all,
+                json_pack("{s:s, s:s, s:I, s:s, s:s, s:s, s:s}", "ociVersion",
+                          OCI_VERSION, "id", st.id, "pid", (json_int_t)pid,
+                          "status", oci_status_name(s), "bundle", st.bundle,
+                          "created", st.created, "owner", ""));
+        else if (quiet)
+            printf("%s\n", st.id);
+        else
+            printf("%-20s %-8d %-8s %-40s %s\n", st.id, (int)pid,
+                   oci_status_name(s), st.bundle, st.created);
+        oci_state_free(&st);
+    }
+    if (d)
+        closedir(d);
+    if (json) {
+        char *text = json_dumps(all, JSON_COMPACT);
+        printf("%s\n", text ? text : "[]");
+        free(text);
+    }
+    json_decref(all);
     return 0;
 }

@@ -20,6 +20,8 @@ static const struct {
 } commands[] = {
     {"create", oci_cmd_create, "create a container (its guest waits)"},
     {"start", oci_cmd_start, "start a created container's guest"},
+    {"run", oci_cmd_run, "create and start, and wait unless --detach"},
+    {"list", oci_cmd_list, "list the containers"},
     {"state", oci_cmd_state, "print a container's state as JSON"},
     {"kill", oci_cmd_kill, "send a signal to a container"},
     {"delete", oci_cmd_delete, "delete a container"},

@@ -46,6 +46,8 @@ int oci_cmd_checkpoint(int argc, char **argv);
 int oci_cmd_restore(int argc, char **argv);
 int oci_cmd_update(int argc, char **argv);
 int oci_cmd_exec(int argc, char **argv);
+int oci_cmd_run(int argc, char **argv);
+int oci_cmd_list(int argc, char **argv);
 
 /* A checkpoint's state file in its --image-path directory. */
 #define OCI_CHECKPOINT_FILE "lightvm.state"

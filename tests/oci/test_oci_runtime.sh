@@ -236,6 +236,21 @@ test_memory_limit() {
     [ $ok = 1 ]
 }
 
+# run: create and start, waiting for the guest (its parent) unless
+# --detach; list shows what is under --root.
+test_run_and_list() {
+    make_bundle "$TMP/r1" '["exitcode", "9"]' || return 1
+    expect_status 9 R run -b "$TMP/r1" r1 || return 1
+    is_status r1 stopped && R delete r1 || return 1
+    make_bundle "$TMP/r2" '["idle"]' || return 1
+    R run -d -b "$TMP/r2" r2 >/dev/null && is_status r2 running || return 1
+    R list | tee "$TMP/list"
+    grep -qE '^r2 +[0-9]+ +running' "$TMP/list" || return 1
+    R list --format json | jq -e '.[] | select(.id == "r2") | .status == "running"' || return 1
+    [ "$(R list -q)" = r2 ] || return 1
+    R delete -f r2
+}
+
 test_features() {
     R features | jq -e '.ociVersionMax and .linux.cgroup'
 }
@@ -383,6 +398,7 @@ check argument_forms test_argument_forms
 check systemd_cgroup_path test_systemd_cgroup_path
 check memory_limit test_memory_limit
 check features test_features
+check run_and_list test_run_and_list
 check checkpoint_restore test_checkpoint_restore
 check checkpoint_refusals test_checkpoint_refusals
 check update_and_exec test_update_and_exec
