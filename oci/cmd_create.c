@@ -417,6 +417,7 @@ static int create_container(int argc, char **argv, const char *bundle,
     snprintf(st.rootfs, sizeof st.rootfs, "%s", rootfs);
     now_rfc3339(st.created, sizeof st.created);
     st.annotations = strdup(c.annotations);
+    st.hooks = c.hooks ? strdup(c.hooks) : NULL;
     if (oci_cgroup_path(c.cgroups_path, oci_g.systemd_cgroup, id, st.cg_parent,
                         sizeof st.cg_parent, st.cg_name, sizeof st.cg_name, err,
                         sizeof err) < 0) {
@@ -452,6 +453,18 @@ static int create_container(int argc, char **argv, const char *bundle,
         (pid_file && write_pid_file(pid_file, st.pid, err, sizeof err) < 0)) {
         oci_error("%s", err);
         kill(st.pid, SIGKILL);
+        goto out;
+    }
+    /* The guest waits at its gate: the runtime's hooks run now. */
+    if (!restore_dir &&
+        (oci_run_hooks(&st, "createRuntime", OCI_CREATED, 0) < 0 ||
+         oci_run_hooks(&st, "prestart", OCI_CREATED, 0) < 0)) {
+        kill(st.pid, SIGKILL);
+        struct cgroup cg;
+        struct lvm_err ignore;
+        cgroup_open_at(&cg, st.cg_parent, st.cg_name);
+        cgroup_kill_all(&cg, &ignore);
+        cgroup_destroy(&cg, &ignore);
         goto out;
     }
     oci_debug("created %s: pid %d", id, (int)st.pid);

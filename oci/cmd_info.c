@@ -37,16 +37,7 @@ int oci_cmd_state(int argc, char **argv)
     struct oci_state st;
     if (load(&st, pos[0]) < 0)
         return 1;
-    enum oci_status s = oci_state_status(&st);
-    json_t *a = json_loads(st.annotations, 0, NULL);
-    json_t *o = json_pack("{s:s, s:s, s:I, s:s, s:s, s:s, s:s, s:o, s:s}",
-                          "ociVersion", OCI_VERSION, "id", st.id, "pid",
-                          (json_int_t)(s == OCI_STOPPED ? 0 : st.pid), "status",
-                          oci_status_name(s), "bundle", st.bundle, "rootfs",
-                          st.rootfs, "created", st.created, "annotations",
-                          a ? a : json_object(), "owner", "");
-    char *text = o ? json_dumps(o, JSON_INDENT(2)) : NULL;
-    json_decref(o);
+    char *text = oci_state_json(&st, oci_state_status(&st));
     oci_state_free(&st);
     if (!text) {
         oci_error("out of memory");
@@ -109,7 +100,8 @@ int oci_cmd_features(int argc, char **argv)
     puts("{\n"
          "  \"ociVersionMin\": \"1.0.0\",\n"
          "  \"ociVersionMax\": \"" OCI_VERSION "\",\n"
-         "  \"hooks\": [],\n"
+         "  \"hooks\": [\"prestart\", \"createRuntime\", \"poststart\", "
+         "\"poststop\"],\n"
          "  \"mountOptions\": [],\n"
          "  \"linux\": {\n"
          "    \"namespaces\": [\"pid\", \"network\", \"ipc\", \"uts\", "

@@ -5,6 +5,7 @@
  */
 #include "oci/args.h"
 #include "oci/delegate.h"
+#include "oci/hooks.h"
 #include "oci/oci.h"
 #include "oci/state.h"
 #include "toolstack/cgroup.h"
@@ -15,9 +16,30 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+
+int oci_run_hooks(const struct oci_state *st, const char *kind, int status,
+                  int warn_only)
+{
+    if (!st->hooks)
+        return 0;
+    char *state = oci_state_json(st, (enum oci_status)status);
+    char err[512];
+    int r = state ? oci_hooks_run(st->hooks, kind, state, err, sizeof err) : -1;
+    if (!state)
+        snprintf(err, sizeof err, "out of memory");
+    free(state);
+    if (r < 0) {
+        if (warn_only)
+            oci_warn("%s: %s", kind, err);
+        else
+            oci_error("%s: %s", kind, err);
+    }
+    return warn_only ? 0 : r;
+}
 
 /* Load (id)'s state or say it does not exist. */
 static int load(struct oci_state *st, const char *id)
@@ -103,6 +125,7 @@ int oci_cmd_start(int argc, char **argv)
         goto out;
     }
     unlink(fifo);
+    oci_run_hooks(&st, "poststart", OCI_RUNNING, 1);
     code = 0;
 out:
     oci_state_free(&st);
@@ -252,6 +275,7 @@ int oci_cmd_delete(int argc, char **argv)
     if (s != OCI_STOPPED)
         kill_and_wait(&st);
     remove_container(&st);
+    oci_run_hooks(&st, "poststop", OCI_STOPPED, 1);
     oci_state_free(&st);
     return 0;
 }

@@ -3,6 +3,7 @@
  * Every rejection names the field, as runc's validation does.
  */
 #include "oci/config.h"
+#include "oci/hooks.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -226,6 +227,13 @@ int oci_config_parse(const char *text, size_t len, struct oci_config *c,
         goto out;
     }
     c->root_readonly = json_is_true(json_object_get(root, "readonly"));
+    json_t *hooks = json_object_get(o, "hooks");
+    if (hooks && !(c->hooks = json_dumps(hooks, JSON_COMPACT))) {
+        fail(err, errlen, "config.json: hooks must be an object");
+        goto out;
+    }
+    if (oci_hooks_check(c->hooks, err, errlen) < 0)
+        goto out;
     if (parse_process(json_object_get(o, "process"), c, err, errlen) < 0 ||
         parse_linux(json_object_get(o, "linux"), c, err, errlen) < 0 ||
         parse_annotations(json_object_get(o, "annotations"), c, err, errlen) <
@@ -291,6 +299,7 @@ void oci_config_free(struct oci_config *c)
     free(c->netns_path);
     free(c->monitor);
     free(c->annotations);
+    free(c->hooks);
     memset(c, 0, sizeof *c);
 }
 

@@ -27,6 +27,7 @@ struct oci_config {
     char *netns_path;      /* linux.namespaces network path, or NULL */
     char *monitor;         /* annotation org.lightvm.monitor, or "proc" */
     char *annotations;     /* the annotations object, as compact JSON */
+    char *hooks;           /* the hooks object as compact JSON, or NULL */
 };
 
 /* Parse config.json's text; 0, or -1 with a one-line message in (err)

@@ -69,6 +69,14 @@ void oci_error(const char *fmt, ...)
     va_end(ap);
 }
 
+void oci_warn(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    put("warning", fmt, ap, 1);
+    va_end(ap);
+}
+
 void oci_debug(const char *fmt, ...)
 {
     if (!oci_g.debug)

@@ -30,6 +30,14 @@ extern struct oci_global oci_g;
 void oci_log_open(const char *path, const char *format);
 void oci_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void oci_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* A warning: to the log ("level":"warning") and stderr. */
+void oci_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Run the hooks of (kind) for (st) in status (s): a failure is an error
+ * (returns -1, after oci_error) or, with (warn_only), a warning. */
+struct oci_state;
+int oci_run_hooks(const struct oci_state *st, const char *kind, int status,
+                  int warn_only);
 
 /* The commands: argv[0] is the command's name. Each returns the exit
  * status (0, or 1 after oci_error, as runc). */

@@ -6,7 +6,8 @@
 OCI_SRCS := $(wildcard oci/*.c)
 OCI_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(OCI_SRCS))
 # The parts the unit tests and the fuzz target link without main.c.
-OCI_LIB_OBJS := $(BUILD)/obj/oci/args.o $(BUILD)/obj/oci/config.o
+OCI_LIB_OBJS := $(BUILD)/obj/oci/args.o $(BUILD)/obj/oci/config.o \
+                $(BUILD)/obj/oci/hooks.o
 
 $(BUILD)/obj/oci/%.o: oci/%.c $(HOST_HDRS) $(wildcard oci/*.h)
 	@mkdir -p $(dir $@)
@@ -32,8 +33,8 @@ $(BUILD)/tests/unit/test_oci: tests/unit/test_oci.c $(OCI_LIB_OBJS) $(TS_LIB) \
 	    $(OCI_LIB_OBJS) $(TS_LIB) -ljansson $(CMOCKA_LIBS) $(HOST_LDFLAGS)
 
 # libFuzzer: config.json to a bundle (seeds: tests/fuzz/corpus/oci_config).
-build/fuzz/fuzz_oci_config: tests/fuzz/fuzz_oci_config.c oci/config.c \
+build/fuzz/fuzz_oci_config: tests/fuzz/fuzz_oci_config.c oci/config.c oci/hooks.c \
     oci/config.h
 	@mkdir -p $(dir $@)
 	$(call say,FUZZ,$@)$(CLANG) $(FUZZ_FLAGS) -o $@ \
-	    tests/fuzz/fuzz_oci_config.c oci/config.c -ljansson
+	    tests/fuzz/fuzz_oci_config.c oci/config.c oci/hooks.c -ljansson

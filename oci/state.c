@@ -71,6 +71,8 @@ int oci_state_load(struct oci_state *st, const char *root, const char *id,
     copy(st->cg_name, sizeof st->cg_name, o, "cgroup_name");
     copy(st->program, sizeof st->program, o, "program");
     st->ram_size = (uint64_t)json_integer_value(json_object_get(o, "ram_size"));
+    json_t *hk = json_object_get(o, "hooks");
+    st->hooks = hk ? json_dumps(hk, JSON_COMPACT) : NULL;
     json_t *a = json_object_get(o, "annotations");
     st->annotations = json_dumps(a ? a : json_object(), JSON_COMPACT);
     json_decref(o);
@@ -115,6 +117,8 @@ int oci_state_save(const struct oci_state *st, char *err, size_t errlen)
         "cgroup_parent", st->cg_parent, "cgroup_name", st->cg_name, "program",
         st->program, "ram_size", (json_int_t)st->ram_size, "annotations",
         a ? a : json_object());
+    if (o && st->hooks)
+        json_object_set_new(o, "hooks", json_loads(st->hooks, 0, NULL));
     char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
     json_decref(o);
     if (!text) {
@@ -132,6 +136,22 @@ void oci_state_free(struct oci_state *st)
 {
     free(st->annotations);
     st->annotations = NULL;
+    free(st->hooks);
+    st->hooks = NULL;
+}
+
+char *oci_state_json(const struct oci_state *st, enum oci_status s)
+{
+    json_t *a = json_loads(st->annotations ? st->annotations : "{}", 0, NULL);
+    json_t *o = json_pack("{s:s, s:s, s:I, s:s, s:s, s:s, s:s, s:o, s:s}",
+                          "ociVersion", "1.0.2", "id", st->id, "pid",
+                          (json_int_t)(s == OCI_STOPPED ? 0 : st->pid),
+                          "status", oci_status_name(s), "bundle", st->bundle,
+                          "rootfs", st->rootfs, "created", st->created,
+                          "annotations", a ? a : json_object(), "owner", "");
+    char *text = o ? json_dumps(o, JSON_INDENT(2)) : NULL;
+    json_decref(o);
+    return text;
 }
 
 uint64_t oci_pid_start(pid_t pid, int *zombie)

@@ -34,6 +34,7 @@ struct oci_state {
     char program[PATH_MAX]; /* process.args[0] as found in the rootfs */
     uint64_t ram_size;      /* the guest's RAM (for checkpoint) */
     char *annotations;      /* compact JSON object */
+    char *hooks;            /* the bundle's hooks (compact JSON), or NULL */
 };
 
 /* runc's rule for ids: letters, digits, '_', '+', '-', '.', not "." or
@@ -57,6 +58,10 @@ void oci_state_free(struct oci_state *st);
  * freezer. */
 enum oci_status oci_state_status(const struct oci_state *st);
 const char *oci_status_name(enum oci_status s);
+
+/* runc's state JSON of (st) in status (s) (what `state` prints and hooks
+ * read on stdin); malloc'd, NULL if out of memory. */
+char *oci_state_json(const struct oci_state *st, enum oci_status s);
 
 /* The start time of (pid) (/proc/PID/stat field 22), 0 if gone; sets
  * *zombie when it has exited but is not reaped yet. */

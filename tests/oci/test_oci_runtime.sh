@@ -251,6 +251,35 @@ test_run_and_list() {
     R delete -f r2
 }
 
+# Hooks: createRuntime and prestart at create (the guest at its gate),
+# poststart after start, poststop after delete, each reading the state on
+# stdin; a failing createRuntime hook fails the create and leaves nothing.
+test_hooks() {
+    cat >"$TMP/hook.sh" <<'SH'
+#!/bin/sh
+echo "$1 $(tr -d '\n ' | sed 's/.*"status":"\([a-z]*\)".*/\1/')" >>"$2"
+SH
+    chmod +x "$TMP/hook.sh"
+    local h='{"path": "'$TMP/hook.sh'", "args": ["hook.sh", "KIND", "'$TMP/hook-trace'"], "timeout": 5}'
+    make_bundle "$TMP/h1" '["hello"]' \
+        ", \"hooks\": {\"createRuntime\": [${h/KIND/createRuntime}],
+          \"prestart\": [${h/KIND/prestart}], \"poststart\": [${h/KIND/poststart}],
+          \"poststop\": [${h/KIND/poststop}]}" || return 1
+    R create -b "$TMP/h1" h1 >/dev/null && R start h1 || return 1
+    wait_until is_status h1 stopped && R delete h1 || return 1
+    cat "$TMP/hook-trace"
+    [ "$(cat "$TMP/hook-trace")" = "createRuntime created
+prestart created
+poststart running
+poststop stopped" ] || return 1
+    make_bundle "$TMP/h2" '["hello"]' \
+        ', "hooks": {"createRuntime": [{"path": "/bin/false"}]}' || return 1
+    refused "createRuntime: hook /bin/false failed: exit status 1" \
+        R create -b "$TMP/h2" h2 || return 1
+    [ ! -e "$ROOT/h2" ] &&
+        [ -z "$(find /sys/fs/cgroup -maxdepth 3 -path "*/$LIGHTVM_CGROUP_PARENT/h2")" ]
+}
+
 test_features() {
     R features | jq -e '.ociVersionMax and .linux.cgroup'
 }
@@ -399,6 +428,7 @@ check systemd_cgroup_path test_systemd_cgroup_path
 check memory_limit test_memory_limit
 check features test_features
 check run_and_list test_run_and_list
+check hooks test_hooks
 check checkpoint_restore test_checkpoint_restore
 check checkpoint_refusals test_checkpoint_refusals
 check update_and_exec test_update_and_exec

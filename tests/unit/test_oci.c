@@ -148,6 +148,19 @@ static void test_config_bad(void **state)
          "}",
          "runs proc or kvm guests"},
         {"{\"ociVersion\":\"1\",\"ociVersion\":\"2\"}", "duplicate"},
+        {"{\"ociVersion\":\"1\",\"root\":{\"path\":\"r\"},\"process\":{"
+         "\"args\":[\"a\"]},\"hooks\":{\"createContainer\":[{\"path\":"
+         "\"/x\"}]}}",
+         "which a lightvm guest does not have"},
+        {"{\"ociVersion\":\"1\",\"root\":{\"path\":\"r\"},\"process\":{"
+         "\"args\":[\"a\"]},\"hooks\":{\"poststart\":[{\"path\":\"rel\"}]}}",
+         "hooks.poststart[0] needs an absolute path"},
+        {"{\"ociVersion\":\"1\",\"root\":{\"path\":\"r\"},\"process\":{"
+         "\"args\":[\"a\"]},\"hooks\":{\"later\":[]}}",
+         "hooks.later: unknown hook kind"},
+        {"{\"ociVersion\":\"1\",\"root\":{\"path\":\"r\"},\"process\":{"
+         "\"args\":[\"a\"]},\"hooks\":[]}",
+         "hooks must be an object"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         struct oci_config c;
