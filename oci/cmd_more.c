@@ -4,6 +4,7 @@
  * unikernel has one process).
  */
 #include "oci/args.h"
+#include "oci/bundle.h"
 #include "oci/delegate.h"
 #include "oci/oci.h"
 #include "oci/state.h"
@@ -16,7 +17,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
-#include <linux/openat2.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -83,9 +83,7 @@ static int load_image(const struct oci_state *st, struct image **img, int *file,
     int root = open(st->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (root < 0)
         return lvm_err_set(e, errno, "rootfs %s", st->rootfs);
-    struct open_how how = {.flags = O_RDONLY | O_CLOEXEC,
-                           .resolve = RESOLVE_IN_ROOT};
-    int fd = (int)syscall(SYS_openat2, root, st->program, &how, sizeof how);
+    int fd = oci_open_in_root(root, st->program);
     close(root);
     if (fd < 0)
         return lvm_err_set(e, errno, "%s in the rootfs", st->program);
