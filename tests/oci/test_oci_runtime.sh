@@ -396,11 +396,22 @@ test_delegate_annotation() {
     R create -b "$TMP/d1" --pid-file "$TMP/d1.pid" d1 >"$TMP/d1.out" || return 1
     R state d1 | jq -e '.status == "created"' || return 1
     [ -d "$ROOT/delegated/d1" ] && [ ! -e "$ROOT/d1" ] || return 1
-    refused "container with id exists: d1" R create -b "$TMP/b1" d1 || return 1
+    refused "container with id exists: d1" R create -b "$TMP/d1" d1 || return 1
     R start d1 && wait_until is_status d1 stopped || return 1
     contains "$TMP/d1.out" delegated || return 1
     R delete d1 || return 1
-    refused "does not exist" R state d1
+    refused "does not exist" R state d1 || return 1
+    # exec, pause and kill of a delegated container are its runtime's.
+    linux_bundle "$TMP/d3" '{"org.lightvm.delegate": "runc"}' || return 1
+    jq '.process.args = ["/bin/busybox", "sleep", "60"]' "$TMP/d3/config.json" \
+        >"$TMP/d3/c.json" && mv "$TMP/d3/c.json" "$TMP/d3/config.json"
+    R create -b "$TMP/d3" d3 >/dev/null && R start d3 || return 1
+    echo '{"args": ["/bin/busybox", "echo", "inside"], "cwd": "/", "user": {"uid": 0, "gid": 0}}' \
+        >"$TMP/d3.process"
+    R exec --process "$TMP/d3.process" d3 >"$TMP/d3.exec" || return 1
+    contains "$TMP/d3.exec" inside || return 1
+    R pause d3 && is_status d3 paused && R resume d3 || return 1
+    R kill d3 KILL && wait_until is_status d3 stopped && R delete d3
 }
 
 # A Kubernetes pod's sandbox ("pause") container is no lightvm guest:
