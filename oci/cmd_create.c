@@ -161,6 +161,12 @@ static int start_guest(struct oci_state *st, const struct oci_config *c,
     };
     if (guest_launch(&host, g, img, &spec, &e) < 0)
         goto out_guest;
+    oci_debug(
+        "create phases (us): cgroup %.0f, shell %.0f, devices %.0f, "
+        "plan %.0f, launch %.0f",
+        (g->t_cgroup - g->create_ns) / 1e3, (g->t_spawn - g->t_cgroup) / 1e3,
+        (g->t_devices - g->t_spawn) / 1e3, (g->t_plan - g->t_devices) / 1e3,
+        (g->t_launch - g->t_plan) / 1e3);
     st->pid = g->sb.pid;
     st->pid_start = oci_pid_start(st->pid, NULL);
     st->ram_size = g->ram_size;
