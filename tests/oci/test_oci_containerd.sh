@@ -116,6 +116,15 @@ test_image() {
         contains "$TMP/out" "argv[1] = image"
 }
 
+# -t: the shim's console socket gets the guest's pty (script(1) gives ctr
+# the terminal it wants).
+test_terminal() {
+    script -qec "ctr --address '$CD/containerd.sock' -n '$LIGHTVM_CGROUP_PARENT' \
+        run --rm -t --runc-binary '$RUNTIME' --rootfs '$CD/rootfs' t1 /bin/hello tty" \
+        /dev/null </dev/null >"$TMP/tty" || return 1
+    grep -q $'argv\[1\] = tty\r' "$TMP/tty"
+}
+
 test_error_reaches_user() {
     C run --rm "${RUN[@]}" e1 /bin/nothere >"$TMP/out" 2>"$TMP/err"
     local rc=$?
@@ -127,6 +136,7 @@ check run_rm test_run_rm
 check detached_lifecycle test_detached_lifecycle
 check kill_9 test_kill_9
 check image test_image
+check terminal test_terminal
 check error_reaches_user test_error_reaches_user
 check no_leftovers no_new_leftovers
 finish
