@@ -287,10 +287,22 @@ static int make_parent_v2(const char *parent, struct lvm_err *err)
     return make_path(root(), parent, 1, err);
 }
 
-/* v1: (parent) is "<root>/<hierarchy>/<the guests' parent>". */
+/* v1: (parent) is "<root>/<hierarchy>/<the guests' parent>": made below
+ * the hierarchy, which must be mounted (a missing one is an error, never
+ * a plain directory made in its place). */
 static int make_parent_v1(const char *parent, struct lvm_err *err)
 {
-    return make_path("", parent, 0, err);
+    size_t rl = strlen(root());
+    if (strncmp(parent, root(), rl) != 0 || parent[rl] != '/')
+        return lvm_err_set(err, EINVAL, "cgroup %s is outside %s", parent,
+                           root());
+    size_t hl = rl + 1 + strcspn(parent + rl + 1, "/");
+    char base[512];
+    snprintf(base, sizeof base, "%.*s", (int)hl, parent);
+    struct stat st;
+    if (stat(base, &st) < 0)
+        return lvm_err_set(err, errno, "create cgroup %s", parent);
+    return make_path(base, parent + hl, 0, err);
 }
 
 /* Create functions return -2 when they made nothing (so nothing is to be
