@@ -20,12 +20,27 @@ mkdir -p "$PD"
 # No systemd (a container, CI): podman's cgroupfs manager.
 manager=cgroupfs
 [ -d /run/systemd/system ] && manager=systemd
+# podman's own networking through CNI, with a network of this suite's:
+# a bridge of its own, no firewall or NAT rules (removed on exit).
+NET=lvmtest$$
+BR=lvmocibr$$
+mkdir -p "$PD/cni"
+cat >"$PD/cni/$NET.conflist" <<CNI
+{"cniVersion": "0.4.0", "name": "$NET",
+ "plugins": [{"type": "bridge", "bridge": "$BR", "isGateway": true,
+   "ipMasq": false, "ipam": {"type": "host-local",
+   "routes": [{"dst": "0.0.0.0/0"}],
+   "ranges": [[{"subnet": "10.250.80.0/24", "gateway": "10.250.80.1"}]]}}]}
+CNI
 cat >"$PD/containers.conf" <<CONF
 [engine]
 cgroup_manager = "$manager"
 events_logger = "file"
 [engine.runtimes]
 lightvm = ["$RUNTIME"]
+[network]
+network_backend = "cni"
+network_config_dir = "$PD/cni"
 CONF
 export CONTAINERS_CONF=$PD/containers.conf
 P() {
@@ -36,6 +51,8 @@ P() {
 RUN=(--runtime lightvm --network none --cgroup-parent "/$LIGHTVM_CGROUP_PARENT")
 cleanup_podman() {
     P rm -af -t 0 >/dev/null 2>&1
+    ip link del "$BR" 2>/dev/null
+    rm -rf "/var/lib/cni/networks/$NET"
     lib_cleanup
 }
 trap cleanup_podman EXIT
@@ -116,6 +133,21 @@ test_not_a_guest() {
     [ $rc -ne 0 ] && contains "$TMP/err" "is not a lightvm guest"
 }
 
+# podman's network (CNI's bridge plugin made the namespace and its veth):
+# the guest answers on the address podman gave the container.
+test_cni_network() {
+    P run -d --runtime lightvm --network "$NET" --cgroup-parent "/$LIGHTVM_CGROUP_PARENT" \
+        --name web2 localhost/lvm-test /bin/http >/dev/null || return 1
+    local ip ok=1
+    ip=$(P inspect web2 --format "{{.NetworkSettings.Networks.$NET.IPAddress}}")
+    echo "container address: $ip"
+    curl -s -m 10 --retry 20 --retry-connrefused --retry-delay 0 \
+        "http://$ip/" >"$TMP/page2" || ok=0
+    contains "$TMP/page2" "Hello from a lightvm guest" || ok=0
+    P rm -f -t 0 web2 >/dev/null || ok=0
+    [ $ok = 1 ]
+}
+
 # podman container checkpoint and restore (its check: `checkpoint --help`
 # succeeds; its restore wants an inventory.img in the checkpoint).
 test_checkpoint_restore() {
@@ -131,8 +163,7 @@ test_checkpoint_restore() {
     P rm -f -t 0 ck1 >/dev/null
 }
 
-# --network ns:PATH: the guest serves on the namespace's address (a
-# namespace of our own: podman's CNI bridge would change the host).
+# --network ns:PATH: the guest serves on the namespace's address.
 test_network() {
     local ns=lvmocip$$ ok=1
     make_netns "$ns" 10.250.78 || { drop_netns "$ns"; return 1; }
@@ -153,6 +184,7 @@ check terminal test_terminal
 check memory_limit test_memory_limit
 check not_a_guest test_not_a_guest
 check network test_network
+check cni_network test_cni_network
 check checkpoint_restore test_checkpoint_restore
 # conmon's own cgroup (podman's, beside the containers') is not ours.
 test_no_leftovers() {
