@@ -74,6 +74,7 @@ include shell/shell.mk
 include toolstack/toolstack.mk
 include client/client.mk
 include cli/cli.mk
+include oci/oci.mk
 include daemon/daemon.mk
 include tests/tests.mk
 include bench/bench.mk
@@ -118,7 +119,7 @@ format:
 
 lint:
 	clang-format --dry-run -Werror $(STYLE_FILES)
-	$(CPPCHECK) toolstack daemon client cli shell guest tinyx bench \
+	$(CPPCHECK) toolstack daemon client cli oci shell guest tinyx bench \
 	    tests/tools tests/unit
 
 clean:

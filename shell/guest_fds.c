@@ -70,3 +70,32 @@ void shell_set_limits(const struct lvm_msg_plan *p, int max_fd)
     comm[sizeof p->comm] = 0;
     prctl(PR_SET_NAME, comm, 0, 0, 0);
 }
+
+int shell_take_gate(const struct lvm_msg_plan *p, const int *fds, int nfds)
+{
+    if (p->gate_fd_index < 0)
+        return -1;
+    if (p->gate_fd_index >= nfds)
+        shell_fail(EINVAL, "the gate names a missing fd");
+    int g = (int)syscall(SYS_fcntl, fds[p->gate_fd_index], F_DUPFD_CLOEXEC,
+                         SHELL_HIGH_FD);
+    if (g < 0)
+        shell_fail(errno, "move the gate fd");
+    return g;
+}
+
+void shell_wait_gate(int gate)
+{
+    if (gate < 0)
+        return;
+    /* Every signal is blocked here (but SIGKILL, SIGSTOP): only the
+     * byte, or the runtime's kill, moves the shell on. */
+    char c;
+    ssize_t n;
+    do
+        n = read(gate, &c, 1);
+    while (n < 0 && errno == EINTR);
+    if (n != 1)
+        _exit(125);
+    close(gate);
+}

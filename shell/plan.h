@@ -15,6 +15,8 @@
  *   PLAN + fds ---------------------->  maps guest memory, installs fds,
  *                                       signal handler, rlimits
  *            <------------------------  STARTED (or ERROR)
+ *                                       (a gated plan: blocks until one
+ *                                       byte arrives on its gate fd)
  *                                       unmaps itself, loads the seccomp
  *                                       filter, jumps to the guest
  *
@@ -130,6 +132,9 @@ struct lvm_msg_plan {
     uint32_t bpf_off;         /* offset of the filter in data */
     uint32_t data_len;        /* bytes of data following this struct */
     int32_t report_fd_index;  /* kvm: fd with the report page, or -1 */
+    int32_t gate_fd_index;    /* fd to read one byte from before the first
+                                 guest instruction (after STARTED), or -1:
+                                 the OCI runtime's create/start split */
     char comm[16];            /* process name once the guest runs */
     /* followed by data_len bytes of data */
 };

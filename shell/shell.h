@@ -27,6 +27,15 @@ void shell_send(const void *msg, size_t len);
  * below them; returns the highest guest fd. */
 int shell_install_fds(const struct lvm_msg_plan *p, const int *fds, int nfds);
 
+/* The plan's gate fd (an OCI runtime's create/start split), moved up
+ * among the received fds so that installing the guest's fds cannot
+ * clobber it; -1 if the plan has none. */
+int shell_take_gate(const struct lvm_msg_plan *p, const int *fds, int nfds);
+
+/* After STARTED: block until one byte arrives on (gate), then close it;
+ * exit (the guest never runs) if it is closed first. No-op for -1. */
+void shell_wait_gate(int gate);
+
 /* rlimits for the guest (RLIMIT_NOFILE from its highest fd) and its name
  * as the process's. */
 void shell_set_limits(const struct lvm_msg_plan *p, int max_fd);

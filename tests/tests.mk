@@ -35,7 +35,7 @@ $(BUILD)/tests/tools/churn: tests/tools/churn.c $(CLIENT_LIB)
 
 TEST_TOOLS := $(BUILD)/tests/tools/mkbadelf $(BUILD)/tests/tools/apiclient \
               $(BUILD)/tests/tools/churn $(BUILD)/tests/tools/flood \
-              $(BUILD)/tests/tools/int80probe
+              $(BUILD)/tests/tools/int80probe $(BUILD)/tests/tools/subreaper
 
 tests: all $(UNIT_BINS) $(TGUEST_ELFS) $(TEST_TOOLS)
 

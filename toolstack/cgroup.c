@@ -49,6 +49,12 @@ static const char *parent_name(void)
     return p;
 }
 
+/* Where (cg) lives under the root (and under each v1 hierarchy). */
+static const char *parent_of(const struct cgroup *cg)
+{
+    return cg->parent[0] ? cg->parent : parent_name();
+}
+
 /* The v1 hierarchies to walk: one controller name per mounted hierarchy.
  * Distributions co-mount some (cpu,cpuacct with cpu and cpuacct as
  * symlinks to it); walking both names would mkdir, attach and rmdir the
@@ -138,10 +144,10 @@ static void path_of(const struct cgroup *cg, const char *ctrl, const char *file,
                     char *buf, size_t len)
 {
     if (cg->version == 2)
-        snprintf(buf, len, "%s/%s/%s%s%s", root(), parent_name(), cg->name,
+        snprintf(buf, len, "%s/%s/%s%s%s", root(), parent_of(cg), cg->name,
                  file ? "/" : "", file ? file : "");
     else
-        snprintf(buf, len, "%s/%s/%s/%s%s%s", root(), ctrl, parent_name(),
+        snprintf(buf, len, "%s/%s/%s/%s%s%s", root(), ctrl, parent_of(cg),
                  cg->name, file ? "/" : "", file ? file : "");
 }
 
@@ -197,21 +203,33 @@ static int mkdir_ok(const char *path, struct lvm_err *err)
     return 0;
 }
 
-static int setup_parent_v2(struct lvm_err *err)
+/* mkdir (base)/(rel) and each of its ancestors below (base); on v2
+ * (enable) also delegates the controllers we use down the path. */
+static int make_path(const char *base, const char *rel, int enable,
+                     struct lvm_err *err)
 {
-    char path[512];
-    snprintf(path, sizeof path, "%s/%s", root(), parent_name());
-    if (mkdir_ok(path, err) < 0)
-        return -1;
-    /* Delegate the controllers we use to the guests' cgroups. */
-    snprintf(path, sizeof path, "%s/cgroup.subtree_control", root());
-    if (fs_write_str(path, "+memory +cpu +pids", err) < 0)
-        return lvm_err_wrap(err, "enable cgroup controllers");
-    snprintf(path, sizeof path, "%s/%s/cgroup.subtree_control", root(),
-             parent_name());
-    if (fs_write_str(path, "+memory +cpu +pids", err) < 0)
-        return lvm_err_wrap(err, "enable cgroup controllers");
-    return 0;
+    char path[512], sub[512];
+    snprintf(path, sizeof path, "%s", base);
+    const char *p = rel;
+    for (;;) {
+        if (enable) {
+            /* Delegate the controllers we use to the guests' cgroups. */
+            snprintf(sub, sizeof sub, "%s/cgroup.subtree_control", path);
+            if (fs_write_str(sub, "+memory +cpu +pids", err) < 0)
+                return lvm_err_wrap(err, "enable cgroup controllers");
+        }
+        while (*p == '/')
+            p++;
+        if (!*p)
+            return 0;
+        size_t n = strcspn(p, "/"), at = strlen(path);
+        if (at + 1 + n >= sizeof path)
+            return lvm_err_set(err, ENAMETOOLONG, "cgroup path too long");
+        snprintf(path + at, sizeof path - at, "/%.*s", (int)n, p);
+        if (mkdir_ok(path, err) < 0)
+            return -1;
+        p += n;
+    }
 }
 
 static int limits_v2(const struct cgroup *cg, const struct cgroup_limits *l,
@@ -266,8 +284,25 @@ static int make_guest_dir(const char *path,
 
 static int make_parent_v2(const char *parent, struct lvm_err *err)
 {
-    (void)parent;
-    return setup_parent_v2(err);
+    return make_path(root(), parent, 1, err);
+}
+
+/* v1: (parent) is "<root>/<hierarchy>/<the guests' parent>": made below
+ * the hierarchy, which must be mounted (a missing one is an error, never
+ * a plain directory made in its place). */
+static int make_parent_v1(const char *parent, struct lvm_err *err)
+{
+    size_t rl = strlen(root());
+    if (strncmp(parent, root(), rl) != 0 || parent[rl] != '/')
+        return lvm_err_set(err, EINVAL, "cgroup %s is outside %s", parent,
+                           root());
+    size_t hl = rl + 1 + strcspn(parent + rl + 1, "/");
+    char base[512];
+    snprintf(base, sizeof base, "%.*s", (int)hl, parent);
+    struct stat st;
+    if (stat(base, &st) < 0)
+        return lvm_err_set(err, errno, "create cgroup %s", parent);
+    return make_path(base, parent + hl, 0, err);
 }
 
 /* Create functions return -2 when they made nothing (so nothing is to be
@@ -277,7 +312,7 @@ static int create_v2(struct cgroup *cg, const struct cgroup_limits *l,
 {
     char path[512];
     path_of(cg, NULL, NULL, path, sizeof path);
-    if (make_guest_dir(path, make_parent_v2, NULL, err) < 0)
+    if (make_guest_dir(path, make_parent_v2, parent_of(cg), err) < 0)
         return -2;
     return limits_v2(cg, l, err);
 }
@@ -296,8 +331,8 @@ static int create_v1(struct cgroup *cg, const struct cgroup_limits *l,
             continue;
         path_of(cg, v1_hier[i], NULL, path, sizeof path);
         snprintf(parent, sizeof parent, "%s/%s/%s", root(), v1_hier[i],
-                 parent_name());
-        if (make_guest_dir(path, mkdir_ok, parent, err) < 0) {
+                 parent_of(cg));
+        if (make_guest_dir(path, make_parent_v1, parent, err) < 0) {
             while (i-- > 0) { /* only what this call made */
                 if (!(cg->v1_mask & (1u << i)))
                     continue;
@@ -351,8 +386,8 @@ int cgroup_set_limits(struct cgroup *cg, const struct cgroup_limits *l,
          * the process moved in (by pid: it runs already). */
         char path[512], parent[512], val[32];
         path_of(cg, "cpu", NULL, path, sizeof path);
-        snprintf(parent, sizeof parent, "%s/cpu/%s", root(), parent_name());
-        if (make_guest_dir(path, mkdir_ok, parent, err) < 0)
+        snprintf(parent, sizeof parent, "%s/cpu/%s", root(), parent_of(cg));
+        if (make_guest_dir(path, make_parent_v1, parent, err) < 0)
             return -1;
         cg->v1_mask |= 1u << cpu;
         path_of(cg, "cpu", "cgroup.procs", path, sizeof path);
@@ -363,18 +398,31 @@ int cgroup_set_limits(struct cgroup *cg, const struct cgroup_limits *l,
     return limits_v1(cg, l, err);
 }
 
-void cgroup_open(struct cgroup *cg, const char *name)
+void cgroup_open_at(struct cgroup *cg, const char *parent, const char *name)
 {
     memset(cg, 0, sizeof *cg);
     cg->version = cgroup_version();
     cg->v1_mask = ~0u; /* whichever exist: the others are skipped */
     snprintf(cg->name, sizeof cg->name, "%s", name);
+    if (parent)
+        snprintf(cg->parent, sizeof cg->parent, "%s", parent);
+}
+
+void cgroup_open(struct cgroup *cg, const char *name)
+{
+    cgroup_open_at(cg, NULL, name);
 }
 
 int cgroup_create(struct cgroup *cg, const char *name,
                   const struct cgroup_limits *limits, struct lvm_err *err)
 {
-    cgroup_open(cg, name);
+    return cgroup_create_at(cg, NULL, name, limits, err);
+}
+
+int cgroup_create_at(struct cgroup *cg, const char *parent, const char *name,
+                     const struct cgroup_limits *limits, struct lvm_err *err)
+{
+    cgroup_open_at(cg, parent, name);
     int r = cg->version == 2 ? create_v2(cg, limits, err)
                              : create_v1(cg, limits, err);
     if (r == -1) {

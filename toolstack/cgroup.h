@@ -25,7 +25,8 @@ struct cgroup_limits {
 
 struct cgroup {
     int version;      /* 1 or 2 */
-    char name[64];    /* the guest's id */
+    char name[128];   /* the guest's id (or an OCI container's name) */
+    char parent[256]; /* path under the root; "": $LIGHTVM_CGROUP_PARENT */
     unsigned v1_mask; /* v1: the hierarchies it has (all, if opened) */
 };
 
@@ -44,6 +45,11 @@ int cgroup_version(void);
 int cgroup_create(struct cgroup *cg, const char *name,
                   const struct cgroup_limits *limits, struct lvm_err *err);
 
+/* The same, as (parent)/(name) under the cgroup root ((parent) a relative
+ * path, made with its ancestors if missing; NULL: cgroup_create's). */
+int cgroup_create_at(struct cgroup *cg, const char *parent, const char *name,
+                     const struct cgroup_limits *limits, struct lvm_err *err);
+
 /* Change the limits of an existing cgroup (fields left 0 are untouched);
  * a CPU quota for a cgroup made without one moves (pid) into the new cpu
  * cgroup. */
@@ -52,6 +58,7 @@ int cgroup_set_limits(struct cgroup *cg, const struct cgroup_limits *l,
 
 /* Open an existing guest cgroup by (name) (after a daemon restart). */
 void cgroup_open(struct cgroup *cg, const char *name);
+void cgroup_open_at(struct cgroup *cg, const char *parent, const char *name);
 
 /* Move (pid) into the cgroup. */
 int cgroup_attach(const struct cgroup *cg, pid_t pid, struct lvm_err *err);

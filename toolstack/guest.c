@@ -90,7 +90,9 @@ int guest_prepare(const struct lvm_host *h, const struct guest_class *c,
      * kernel tasks, see monitor_ops.pids_max). */
     lim.pids_max = mon->pids_max;
     lim.lean = c->lean;
-    if (cgroup_create(&g->cg, g->id, &lim, err) < 0)
+    if (cgroup_create_at(&g->cg, c->cgroup_parent,
+                         c->cgroup_name ? c->cgroup_name : g->id, &lim,
+                         err) < 0)
         goto fail;
     g->have_cg = 1;
     g->t_cgroup = host_now_ns();
@@ -165,6 +167,12 @@ int guest_launch(const struct lvm_host *h, struct guest *g,
     g->t_devices = host_now_ns();
     if (mon->build_plan(h, img, &s, g, &a, &plan, &plan_len, err) < 0)
         goto out;
+    if (s.gate_fd > 0) {
+        int gate = attach_fd(&a, s.gate_fd, -1, err);
+        if (gate < 0)
+            goto out;
+        plan->gate_fd_index = gate;
+    }
     g->t_plan = host_now_ns();
     if (sandbox_launch(&g->sb, plan, plan_len, a.fds, a.nfds, err) < 0)
         goto out;

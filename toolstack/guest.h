@@ -54,6 +54,9 @@ struct guest_spec {
     int lean; /* guest_start: it runs to its end, never paused, no CPU
                  statistics (its cgroup skips the freezer and cpuacct) */
     const struct guest_resume *resume; /* NULL: boot the image */
+    int gate_fd; /* > 0: the shell reads one byte from it before the
+                    guest's first instruction (an OCI runtime's start);
+                    0: none */
 };
 
 struct guest {
@@ -109,6 +112,10 @@ struct guest_class {
     const char *devpage_path; /* file for the device pages, NULL: memfd */
     const char *id;           /* NULL: a new random id */
     int lean; /* run to exit by its creator: no pausing, no CPU stats */
+    /* The cgroup: (cgroup_name) under (cgroup_parent), a path relative to
+     * the cgroup root (an OCI bundle's cgroupsPath); NULL: the guest's id
+     * under $LIGHTVM_CGROUP_PARENT. */
+    const char *cgroup_parent, *cgroup_name;
 };
 
 /*

@@ -84,6 +84,7 @@ int plan_begin(struct plan_builder *b, unsigned kind, uint16_t binding,
         (struct lvm_msg_hdr){LVM_PLAN_MAGIC, LVM_PLAN_VERSION, LVM_MSG_PLAN};
     b->p->monitor = kind;
     b->p->report_fd_index = -1;
+    b->p->gate_fd_index = -1;
 
     uint32_t flags = 0;
     if (binding == LVM_BINDING_PROC && h->fsgsbase)

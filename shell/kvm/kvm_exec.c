@@ -131,6 +131,7 @@ _Noreturn void kvm_exec(const struct lvm_msg_plan *p, const int *fds, int nfds)
     if (sigaction(SIGPIPE, &ign, NULL) < 0 ||
         sigaction(SIGXFSZ, &ign, NULL) < 0)
         kvm_fail(errno, "ignore SIGPIPE and SIGXFSZ");
+    int gate = shell_take_gate(p, fds, nfds);
     int max_fd = shell_install_fds(p, fds, nfds);
     shell_set_limits(p, max_fd);
     m->times.plan = kvm_now() - t0;
@@ -138,6 +139,7 @@ _Noreturn void kvm_exec(const struct lvm_msg_plan *p, const int *fds, int nfds)
     struct lvm_msg_hdr started = {LVM_PLAN_MAGIC, LVM_PLAN_VERSION,
                                   LVM_MSG_STARTED};
     shell_send(&started, sizeof started);
+    shell_wait_gate(gate);
     m->started = 1;
     lockdown(p, max_fd);
     kvm_run_loop(m);

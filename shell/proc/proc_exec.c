@@ -197,12 +197,14 @@ _Noreturn void proc_exec(const struct lvm_msg_plan *p, const int *fds, int nfds)
     map_memory(p, fds);
     struct proc_tramp_args *tramp = build_trampoline(p);
     install_signals(p);
+    int gate = shell_take_gate(p, fds, nfds);
     int max_fd = shell_install_fds(p, fds, nfds);
     shell_set_limits(p, max_fd);
 
     struct lvm_msg_hdr started = {LVM_PLAN_MAGIC, LVM_PLAN_VERSION,
                                   LVM_MSG_STARTED};
     shell_send(&started, sizeof started);
+    shell_wait_gate(gate);
     /* From here on only the guest's own fds remain. */
     if (syscall(SYS_close_range, (unsigned)max_fd + 1, ~0u, 0) < 0)
         _exit(126);

@@ -317,6 +317,39 @@ export LIGHTVM_SHELL=${LIGHTVM_SHELL:-$PWD/$BUILD/bin/lightvm-shell}
 check lifecycle_kvm "$KVMT/kvm_lifecycle" kvm "$KVMT/ticker.elf"
 check lifecycle_proc "$KVMT/kvm_lifecycle" proc "$KVMT/ticker.elf"
 
+# The OCI runtime's gate under kvm (docs/oci.md): create leaves the
+# guest's VM before its first instruction, start runs it, and the
+# pid-file process (a subreaper's, by then) exits with the guest's status.
+oci_kvm() {
+    local b=$TMP/oci-bundle rt=$PWD/$BUILD/bin/lightvm-runtime
+    mkdir -p "$b/rootfs/bin" && cp "$BUILD/examples/hello/hello.elf" "$b/rootfs/bin/hello" &&
+        cp "$BUILD/tests/guests/exitcode.elf" "$b/rootfs/bin/exitcode" || return 1
+    local args
+    for args in '"hello", "kvm-arg"' '"exitcode", "7"'; do
+        cat >"$b/config.json" <<JSON
+{"ociVersion": "1.0.2", "root": {"path": "rootfs"},
+ "process": {"args": [$args], "cwd": "/", "env": ["PATH=/bin"]},
+ "annotations": {"org.lightvm.monitor": "kvm"},
+ "linux": {"cgroupsPath": "/$LIGHTVM_CGROUP_PARENT/oci-kvm"}}
+JSON
+        rm -f "$TMP/oci.out"
+        $BUILD/tests/tools/subreaper bash -c "'$rt' --root '$TMP/oci-root' create \
+            -b '$b' --pid-file '$TMP/oci.pid' k1 >'$TMP/oci.out' && \
+            '$rt' --root '$TMP/oci-root' state k1 >'$TMP/oci.state' && \
+            [ ! -s '$TMP/oci.out' ] && '$rt' --root '$TMP/oci-root' start k1" \
+            >"$TMP/oci.reaped" || { cat "$TMP/oci.reaped" "$TMP/oci.out"; return 1; }
+        cat "$TMP/oci.reaped" "$TMP/oci.out"
+        grep -q '"status": "created"' "$TMP/oci.state" || return 1
+        "$rt" --root "$TMP/oci-root" delete k1 || return 1
+        case $args in
+        *hello*) grep -q "argv\[1\] = kvm-arg" "$TMP/oci.out" &&
+            grep -q "reaped $(cat "$TMP/oci.pid") exited 0" "$TMP/oci.reaped" || return 1 ;;
+        *) grep -q "reaped $(cat "$TMP/oci.pid") exited 7" "$TMP/oci.reaped" || return 1 ;;
+        esac
+    done
+}
+check oci_kvm oci_kvm
+
 timeout_same() {
     for mon in proc kvm; do
         "$LIGHTVM" run --monitor "$mon" --timeout 0.5 "$KVMT/ticker.elf" \

@@ -56,6 +56,8 @@ copy_prog "$build/bin/lightvm" "lightvm/$build/bin/lightvm"
 copy_prog "$build/bin/lightvm-shell" "lightvm/$build/bin/lightvm-shell"
 copy_prog "$build/bin/lightvmd" "lightvm/$build/bin/lightvmd" # daemon_pool
 copy_prog "$build/tests/tools/apiclient" "lightvm/$build/tests/tools/apiclient"
+copy_prog "$build/bin/lightvm-runtime" "lightvm/$build/bin/lightvm-runtime" # oci_kvm
+copy_prog "$build/tests/tools/subreaper" "lightvm/$build/tests/tools/subreaper"
 copy_prog "$build/tests/kvm/kvm_lifecycle" "lightvm/$build/tests/kvm/kvm_lifecycle"
 for elf in "$build"/examples/*/*.elf "$build"/tests/guests/*.elf \
     "$build"/tests/kvm/*.elf; do

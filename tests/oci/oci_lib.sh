@@ -1,0 +1,67 @@
+# tests/oci/oci_lib.sh: what the OCI runtime suites share (after
+# tests/lib.sh): the runtime, test rootfs directories holding guests, and
+# config.json bundles.
+
+RUNTIME=$(realpath "${RUNTIME:-$BUILD/bin/lightvm-runtime}")
+export LIGHTVM_RUN_DIR=$TMP/run
+mkdir -p "$LIGHTVM_RUN_DIR"
+
+# make_rootfs DIR: a rootfs with the guests the suites run in /bin.
+make_rootfs() {
+    mkdir -p "$1/bin" "$1/etc" || return 1
+    cp "$EXAMPLES/hello/hello.elf" "$1/bin/hello" &&
+        cp "$EXAMPLES/idle/idle.elf" "$1/bin/idle" &&
+        cp "$TGUESTS/exitcode.elf" "$1/bin/exitcode" &&
+        cp "$TGUESTS/spin.elf" "$1/bin/spin" &&
+        cp "$EXAMPLES/http/http.elf" "$1/bin/http" &&
+        cp "$TGUESTS/snapcount.elf" "$1/bin/snapcount"
+}
+
+# make_bundle DIR ARGS_JSON [EXTRA_JSON]: a bundle whose rootfs is
+# make_rootfs's, running ARGS_JSON (a JSON array), in a cgroup of this
+# suite's; EXTRA_JSON (members, comma-first) is added to the top level.
+make_bundle() {
+    local dir=$1 args=$2 extra=${3:-}
+    mkdir -p "$dir" && make_rootfs "$dir/rootfs" || return 1
+    cat >"$dir/config.json" <<JSON
+{
+  "ociVersion": "1.0.2",
+  "process": {"terminal": false, "user": {"uid": 0, "gid": 0},
+              "args": $args, "env": ["PATH=/bin", "GREETING=hi"], "cwd": "/"},
+  "root": {"path": "rootfs", "readonly": true},
+  "hostname": "test",
+  "linux": {"cgroupsPath": "/$LIGHTVM_CGROUP_PARENT/$(basename "$dir")",
+            "namespaces": [{"type": "pid"}, {"type": "network"}]}
+  $extra
+}
+JSON
+}
+
+# wait_until CMD...: poll CMD until it succeeds (10 s at most).
+wait_until() {
+    local deadline=$((SECONDS + 10))
+    until "$@"; do
+        [ $SECONDS -lt $deadline ] || { echo "timed out waiting for: $*"; return 1; }
+        read -rt 0.01 <> <(:) 2>/dev/null || true
+    done
+}
+
+# make_netns NAME SUBNET: a network namespace NAME with eth0 (a veth whose
+# host end is lvo-NAME) at SUBNET.2/24, its default route via SUBNET.1,
+# the host end's address: what podman's or CNI's bridge would give a
+# container. Removed by drop_netns.
+make_netns() {
+    local ns=$1 net=$2
+    ip netns add "$ns" &&
+        ip link add "lvo$$" type veth peer name eth0 netns "$ns" &&
+        ip addr add "$net.1/24" dev "lvo$$" && ip link set "lvo$$" up &&
+        ip -n "$ns" addr add "$net.2/24" dev eth0 &&
+        ip -n "$ns" link set eth0 up && ip -n "$ns" link set lo up &&
+        ip -n "$ns" route add default via "$net.1"
+}
+
+drop_netns() {
+    ip netns del "$1" 2>/dev/null
+    ip link del "lvo$$" 2>/dev/null
+    true
+}
