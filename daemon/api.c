@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <lvm_version.h>
 
 static json_t *reply_new(const struct request *r, int ok)
 {
@@ -331,7 +332,7 @@ void api_handle(struct daemon *d, struct client *c, struct request *r, int fd)
     }
     if (r->op == OP_VERSION) {
         json_t *o = reply_new(r, 1);
-        json_object_set_new(o, "version", json_string("0.1"));
+        json_object_set_new(o, "version", json_string(LVM_VERSION));
         json_object_set_new(o, "abi", json_integer(LVM_ABI_VERSION));
         json_object_set_new(o, "pid", json_integer(getpid()));
         json_object_set_new(o, "guests", json_integer((json_int_t)d->nvms));

@@ -10,3 +10,6 @@ $(BUILD)/bin/lightvmd: $(DAEMON_OBJS) $(TS_LIB)
 	    $(TS_LIB) $(TS_LIBS) -lacl -lpthread
 
 BINS += $(BUILD)/bin/lightvmd
+
+# They report the build's version (the top-level Makefile's VERSION_H).
+$(BUILD)/obj/daemon/main.o $(BUILD)/obj/daemon/api.o: $(VERSION_H)

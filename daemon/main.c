@@ -14,6 +14,9 @@
 #include "toolstack/sandbox.h"
 #include "toolstack/text.h"
 
+#include <lightvm/abi.h>
+#include <lvm_version.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -58,6 +61,7 @@ static const char usage[] =
     "                     the fd limit / 16, at most 256)\n"
     "  --idle-timeout S   close a connection silent for S seconds, unless\n"
     "                     it waits for a reply (default 60; 0: never)\n"
+    "  --version          print the version and exit\n"
     "  -h, --help         this text\n";
 
 static volatile int quiet;
@@ -256,6 +260,7 @@ static int parse_args(struct daemon *d, int argc, char **argv)
         {"max-connections-per-user", required_argument, NULL, O_CONN + 1},
         {"max-connections-root", required_argument, NULL, O_CONN + 2},
         {"idle-timeout", required_argument, NULL, O_CONN + 3},
+        {"version", no_argument, NULL, 'V'},
         {"help", no_argument, NULL, 'h'},
         {0, 0, 0, 0}};
     const char *run = getenv("LIGHTVM_RUN_DIR");
@@ -327,6 +332,10 @@ static int parse_args(struct daemon *d, int argc, char **argv)
             break;
         }
         case 'h': fputs(usage, stdout); exit(0);
+        case 'V':
+            printf("lightvmd %s (guest ABI %d)\n", LVM_VERSION,
+                   LVM_ABI_VERSION);
+            exit(0);
         default: fputs(usage, stderr); return -1;
         }
     }
