@@ -7,7 +7,7 @@ DAEMON_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(DAEMON_SRCS))
 $(BUILD)/bin/lightvmd: $(DAEMON_OBJS) $(TS_LIB)
 	@mkdir -p $(dir $@)
 	$(call say,LD,$@)$(CC) $(HOST_LDFLAGS) -o $@ $(DAEMON_OBJS) \
-	    $(TS_LIB) $(TS_LIBS) -lacl -lpthread
+	    $(TS_LIB) $(TS_LIBS) -lacl -lpthread -lsystemd
 
 BINS += $(BUILD)/bin/lightvmd
 

@@ -32,6 +32,7 @@
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/timerfd.h>
+#include <systemd/sd-daemon.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -65,11 +66,34 @@ static const char usage[] =
     "  -h, --help         this text\n";
 
 static volatile int quiet;
+/* stderr is the journal's (systemd's JOURNAL_STREAM names it): lines go
+ * without our timestamp, which the journal records itself. */
+static int to_journal;
+
+static void detect_journal(void)
+{
+    const char *js = getenv("JOURNAL_STREAM");
+    unsigned long long dev, ino;
+    struct stat st;
+    if (js && sscanf(js, "%llu:%llu", &dev, &ino) == 2 && fstat(2, &st) == 0)
+        to_journal = (unsigned long long)st.st_dev == dev &&
+                     (unsigned long long)st.st_ino == ino;
+}
 
 void daemon_log(const char *fmt, ...)
 {
     if (quiet)
         return;
+    char text[1024], safe[TEXT_ESCAPED_MAX(sizeof text)];
+    va_list ap;
+    if (to_journal) {
+        va_start(ap, fmt);
+        vsnprintf(text, sizeof text, fmt, ap);
+        va_end(ap);
+        /* <6>: info, read by journald (SyslogLevelPrefix). */
+        fprintf(stderr, "<6>%s\n", text_escape(text, safe, sizeof safe));
+        return;
+    }
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     struct tm tm;
@@ -78,8 +102,6 @@ void daemon_log(const char *fmt, ...)
     int n = (int)strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", &tm);
     n += snprintf(buf + n, sizeof buf - (size_t)n,
                   ".%03ld lightvmd: ", ts.tv_nsec / 1000000);
-    char text[1024], safe[TEXT_ESCAPED_MAX(sizeof text)];
-    va_list ap;
     va_start(ap, fmt);
     vsnprintf(text, sizeof text, fmt, ap);
     va_end(ap);
@@ -278,6 +300,9 @@ static int parse_args(struct daemon *d, int argc, char **argv)
     int c;
     char *end;
     const char *config = NULL;
+    /* What the command line set: the file's settings fill in the rest. */
+    int set_group = 0, set_pool = 0, set_rate = 0;
+    int set_conn[CONFIG_CONN_KINDS] = {0};
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
         case O_RUN:
@@ -293,15 +318,18 @@ static int parse_args(struct daemon *d, int argc, char **argv)
                 return -1;
             }
             d->api_gid = gr->gr_gid;
+            set_group = 1;
             break;
         }
         case O_POOL:
+            set_pool = 1;
             if (pool_parse(&d->pool, optarg, &err) < 0) {
                 fprintf(stderr, "lightvmd: --pool: %s\n", err.msg);
                 return -1;
             }
             break;
         case O_RATE:
+            set_rate = 1;
             d->pool.rate = strtod(optarg, &end);
             if (*end || !(d->pool.rate > 0)) {
                 fprintf(stderr,
@@ -329,6 +357,7 @@ static int parse_args(struct daemon *d, int argc, char **argv)
                 return -1;
             }
             *conn_opt[c - O_CONN] = (unsigned)v;
+            set_conn[c - O_CONN] = 1;
             break;
         }
         case 'h': fputs(usage, stdout); exit(0);
@@ -348,6 +377,26 @@ static int parse_args(struct daemon *d, int argc, char **argv)
         fprintf(stderr, "lightvmd: %s\n", lvm_err_str(&err, buf, sizeof buf));
         return -1;
     }
+    const struct config_service *svc = &d->cfg.svc;
+    if (!set_group && svc->api_group[0]) {
+        struct group *gr = getgrnam(svc->api_group);
+        if (!gr) {
+            fprintf(stderr, "lightvmd: %s: field api_group: no group '%s'\n",
+                    d->cfg.path, svc->api_group);
+            return -1;
+        }
+        d->api_gid = gr->gr_gid;
+    }
+    if (!set_pool && svc->pool[0] && pool_parse(&d->pool, svc->pool, &err) < 0) {
+        fprintf(stderr, "lightvmd: %s: field pool: %s\n", d->cfg.path,
+                err.msg);
+        return -1;
+    }
+    if (!set_rate && svc->pool_rate > 0)
+        d->pool.rate = svc->pool_rate;
+    for (int i = 0; i < CONFIG_CONN_KINDS; i++)
+        if (!set_conn[i] && svc->conn_set[i])
+            *conn_opt[i] = svc->conn[i];
     if (!d->sock_path[0])
         snprintf(d->sock_path, sizeof d->sock_path, "%s/lightvmd.sock",
                  d->run_dir);
@@ -357,6 +406,7 @@ static int parse_args(struct daemon *d, int argc, char **argv)
 int main(int argc, char **argv)
 {
     static struct daemon d;
+    detect_journal();
     d.listen_fd = d.sig_fd = d.tick_fd = d.audit_fd = d.lock_fd = d.epfd = -1;
     if (parse_args(&d, argc, argv) < 0)
         return 2;
@@ -373,7 +423,12 @@ int main(int argc, char **argv)
     }
     daemon_log("ready on %s (%zu guests found, pool %s)", d.sock_path, d.nvms,
                d.pool.nclasses ? "on" : "off");
+    /* Under systemd (Type=notify): the socket accepts from here on. A
+     * no-op without $NOTIFY_SOCKET. */
+    sd_notifyf(0, "READY=1\nSTATUS=%zu guests, pool %s\nMAINPID=%d", d.nvms,
+               d.pool.nclasses ? "on" : "off", (int)getpid());
     run(&d);
+    sd_notify(0, "STOPPING=1");
     daemon_log("stopping; running guests are left running");
     pool_stop(&d);
     server_close_all(&d);
