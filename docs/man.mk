@@ -10,7 +10,7 @@ MAN_DATE := $(shell git log -1 --format=%cs 2>/dev/null || date +%F)
 # The "##" headings become the page's sections (.SH); the title line
 # names the page and its section.
 define man_rule
-$(BUILD)/man/$(1).$(2): $(3)
+$(BUILD)/man/$(1).$(2): $(3) $(VERSION_H)
 	@mkdir -p $$(dir $$@)
 	$$(call say,MAN,$$@)pandoc --standalone --from markdown --to man \
 	    --shift-heading-level-by=-1 \
