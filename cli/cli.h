@@ -30,8 +30,8 @@ int cmd_restore(int argc, char **argv); /* cli/cmd_state.c */
 int cmd_clone(int argc, char **argv);   /* cli/cmd_state.c */
 int cmd_tinyx(int argc, char **argv);   /* cli/cmd_tinyx.c */
 int cmd_net(int argc, char **argv);
-int cmd_quota(int argc, char **argv); /* cli/cmd_quota.c */
-int cmd_api(int argc, char **argv);   /* cli/cmd_api.c */
+int cmd_quota(int argc, char **argv);   /* cli/cmd_quota.c */
+int cmd_api(int argc, char **argv);     /* cli/cmd_api.c */
 int cmd_version(int argc, char **argv); /* cli/cmd_version.c */
 
 /* 1 if this CLI does host networking itself; 0 in the static build, which

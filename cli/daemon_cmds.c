@@ -52,6 +52,8 @@ json_t *cli_guest_json(const struct lightvm_guest *g)
         g->adopted, "suspended", g->suspended);
     if (g->console[0])
         json_object_set_new(o, "console", json_string(g->console));
+    json_object_set_new(o, "restart", json_string(g->restart));
+    json_object_set_new(o, "restart_count", json_integer(g->restart_count));
     if (g->owner >= 0) {
         char who[64];
         json_object_set_new(o, "owner", json_integer(g->owner));

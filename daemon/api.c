@@ -77,6 +77,8 @@ static json_t *vm_json(struct daemon *d, struct vm *v, int stats)
         json_object_set_new(o, "console", json_string(console));
     if (v->watchdog_ms)
         json_object_set_new(o, "watchdog_ms", json_integer(v->watchdog_ms));
+    if (v->restart != RESTART_NO || v->restart_count)
+        vm_restart_json(v, o);
     v->mon->describe(d, v, o, stats);
     if (v->state == VM_EXITED)
         json_object_set_new(o, "exit", api_exit_json(&v->exit));
@@ -366,6 +368,9 @@ void api_handle(struct daemon *d, struct client *c, struct request *r, int fd)
                         &err);
         if (rc == 0)
             o = reply_new(r, 1);
+        /* Stopped by a client: not restarted by its policy (docker). */
+        if (rc == 0 && r->op == OP_POWEROFF)
+            v->stopped = 1;
         break;
     case OP_WAIT: vm_add_waiter(d, v, c, r); return;
     case OP_SAVE: vm_save(d, v, c, r); return; /* answers once saved */

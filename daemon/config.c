@@ -342,10 +342,9 @@ static char *uncomment(const char *buf, size_t len)
 int config_parse(const char *buf, size_t len, const char *name,
                  struct daemon_config *c, struct lvm_err *err)
 {
-    static const char *const known[] = {
-        "admin_group", "networks",  "ports",       "quotas",
-        "api_group",   "pool",      "pool_rate",   "connections",
-        NULL};
+    static const char *const known[] = {"admin_group", "networks",    "ports",
+                                        "quotas",      "api_group",   "pool",
+                                        "pool_rate",   "connections", NULL};
     struct ctx x = {name, err};
     config_defaults(c);
     snprintf(c->path, sizeof c->path, "%s", name);

@@ -80,9 +80,8 @@ int config_service_parse(const char *key, json_t *v, const char *name,
     if (!strcmp(key, "api_group")) {
         const char *s = json_string_value(v);
         if (!s || !group_ok(s, sizeof svc->api_group))
-            return lvm_err_set(err, 0,
-                               "%s: field api_group: must be a group name",
-                               name);
+            return lvm_err_set(
+                err, 0, "%s: field api_group: must be a group name", name);
         snprintf(svc->api_group, sizeof svc->api_group, "%s", s);
         return 0;
     }

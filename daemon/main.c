@@ -387,9 +387,9 @@ static int parse_args(struct daemon *d, int argc, char **argv)
         }
         d->api_gid = gr->gr_gid;
     }
-    if (!set_pool && svc->pool[0] && pool_parse(&d->pool, svc->pool, &err) < 0) {
-        fprintf(stderr, "lightvmd: %s: field pool: %s\n", d->cfg.path,
-                err.msg);
+    if (!set_pool && svc->pool[0] &&
+        pool_parse(&d->pool, svc->pool, &err) < 0) {
+        fprintf(stderr, "lightvmd: %s: field pool: %s\n", d->cfg.path, err.msg);
         return -1;
     }
     if (!set_rate && svc->pool_rate > 0)

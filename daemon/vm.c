@@ -217,6 +217,8 @@ void vm_op_done(struct daemon *d, struct waiter *w, const char *code,
         server_reply(d, w->c, rep);
     else
         json_decref(rep);
+    if (code && w->c->restarter) /* nobody else hears of it */
+        daemon_log("restart failed: %s", msg ? msg : code);
     w->c->waits--;
     server_client_put(d, w->c);
     free(w);
@@ -392,10 +394,13 @@ void vm_ended(struct daemon *d, struct vm *v)
      * count until it is destroyed. */
     quota_release(d, v, QUOTA_RUNNING);
     rundir_write_exit(d, v);
-    if (v->destroyers || v->killed_by == KILLED_BY_DESTROY)
+    if (v->destroyers || v->killed_by == KILLED_BY_DESTROY) {
         finish_destroy(d, v);
-    else if (!v->audit_pending)
+        return;
+    }
+    if (!v->audit_pending)
         notify_waiters(d, v);
+    vm_restart_exited(d, v);
 }
 
 void vm_bury(struct daemon *d)
@@ -526,6 +531,8 @@ void vm_tick(struct daemon *d)
         }
         if (v->mon->tick)
             v->mon->tick(d, v, now);
+        if (v->restart_at)
+            vm_restart_tick(d, v, now);
     }
 }
 
@@ -539,7 +546,9 @@ void vm_recover(struct daemon *d, struct vm *v, json_t *cfg, int alive)
         v->mon = &vm_monitor_proc;
         alive = 0;
     }
+    vm_restart_load(v, cfg);
     v->mon->recover(d, v, cfg, alive);
     quota_recover(d, v, json_object_get(cfg, "quota"));
     vm_insert(d, v);
+    vm_restart_recovered(d, v);
 }
