@@ -157,10 +157,12 @@ int main(void)
     return 0;
 }
 C
-    local flags
+    local flags san=""
     flags=$(PKG_CONFIG_PATH="$P/lib/pkgconfig" pkg-config --cflags --libs --static liblightvm) || return 1
+    # The sanitizer build's library needs its runtime in the program too.
+    [ "$BUILD" = build/san ] && san="-fsanitize=address,undefined"
     # shellcheck disable=SC2086
-    cc -o "$TMP/client" "$TMP/client.c" $flags || return 1
+    cc $san -o "$TMP/client" "$TMP/client.c" $flags || return 1
     "$TMP/client" >"$TMP/v" && contains "$TMP/v" "\"version\":\"$VERSION\""
 }
 

@@ -101,6 +101,15 @@ t_daemon_start_restores() {
     $LIGHTVM destroy svc crashy >/dev/null
 }
 
+t_run_restart() {
+    # A foreground run ends with the guest's first exit, as docker's does;
+    # the guest stays with lightvmd, which restarts it.
+    expect_status 3 $LIGHTVM run --name fg --restart on-failure:1 $EXIT 3 2>"$TMP/err" || return 1
+    contains "$TMP/err" "guest fg exited; lightvmd restarts it (--restart on-failure:1)" || return 1
+    wait_field fg restart_count 1 && wait_field fg state exited || return 1
+    $LIGHTVM destroy fg >/dev/null
+}
+
 t_bad_policy() {
     expect_status 2 $LIGHTVM create --restart sometimes $IDLE 2>"$TMP/err" &&
         contains "$TMP/err" "--restart: 'sometimes' is not" || return 1
@@ -119,6 +128,7 @@ check always_backoff t_always_backoff
 check no_policy t_no_policy
 check poweroff_stops t_poweroff_stops
 check daemon_start_restores t_daemon_start_restores
+check run_restart t_run_restart
 check bad_policy t_bad_policy
 check no_leftovers no_new_leftovers
 finish
