@@ -121,6 +121,15 @@ t_prefix_versions() {
         "$P/bin/lightvm" --version >"$TMP/v" && contains "$TMP/v" "lightvm $VERSION"
 }
 
+t_version_fallback() {
+    # Outside a git checkout (a release tarball), the VERSION file.
+    mkdir -p "$TMP/nogit/scripts"
+    cp scripts/version.sh "$TMP/nogit/scripts/" && echo 9.8.7 >"$TMP/nogit/VERSION"
+    [ "$(GIT_CEILING_DIRECTORIES=$TMP "$TMP/nogit/scripts/version.sh")" = 9.8.7 ] || return 1
+    # In this checkout: from git, starting with the VERSION file's or a tag.
+    [ -n "$VERSION" ] && [ "$VERSION" != unknown ]
+}
+
 t_prefix_sdk_guest_runs() {
     # The installed lightvm-cc (through its link in bin/) finds its
     # headers and libraries; the installed lightvm finds its shell.
@@ -198,6 +207,7 @@ check destdir_keeps_config t_destdir_keeps_config
 check destdir_uninstall t_destdir_uninstall
 check prefix_install t_prefix_install
 check prefix_versions t_prefix_versions
+check version_fallback t_version_fallback
 check prefix_sdk_guest_runs t_prefix_sdk_guest_runs
 check prefix_daemon_and_client t_prefix_daemon_and_client
 check prefix_config_settings t_prefix_config_settings

@@ -46,13 +46,15 @@ container_boot() {
     # hierarchies, under this suite's parent.
     printf '[Service]\nEnvironment=LIGHTVM_CGROUP_ROOT=/run/hostcg LIGHTVM_CGROUP_PARENT=%s\n' \
         "$LIGHTVM_CGROUP_PARENT" >"$TMP/dropin/test.conf"
+    # A network of its own: the host's packages' services that its first
+    # boot starts (nginx, redis...) bind nothing on the host's.
     # The guests' cgroups are the host's, under this suite's parent:
     # inside the container the hierarchies are systemd's, read-only.
     # systemd-nspawn's own system call filter refuses pidfd_getfd, which
     # a daemon uses to signal an adopted guest (a container's limit, not
     # a host's).
     systemd-nspawn --quiet --directory=/ --volatile=yes --register=no \
-        --keep-unit --console=passive --machine="$MACHINE" \
+        --keep-unit --console=passive --machine="$MACHINE" --private-network \
         --capability=all --system-call-filter="pidfd_getfd kcmp" --bind-ro="$DEST/usr/local:/usr/local" \
         --bind-ro="$DEST/etc/lightvm:/etc/lightvm" --bind="$CTL:/ctl" \
         --bind=/sys/fs/cgroup:/run/hostcg \
