@@ -62,8 +62,13 @@ static const char usage[] =
     "                     the fd limit / 16, at most 256)\n"
     "  --idle-timeout S   close a connection silent for S seconds, unless\n"
     "                     it waits for a reply (default 60; 0: never)\n"
+    "  --quiet            log nothing\n"
     "  --version          print the version and exit\n"
-    "  -h, --help         this text\n";
+    "  -h, --help         this text\n"
+    "\n"
+    "--group, --pool, --pool-rate and the connection options can be set\n"
+    "in the config file too (api_group, pool, pool_rate, connections); an\n"
+    "option wins. See lightvmd(8).\n";
 
 static volatile int quiet;
 /* stderr is the journal's (systemd's JOURNAL_STREAM names it): lines go
