@@ -70,12 +70,13 @@ struct client {
     struct creds cr;        /* files it names are opened as it */
     struct outmsg *q_head, *q_tail; /* replies the client has not read yet */
     size_t q_bytes;
-    int dead;       /* closed; freed after the current batch of events, once
+    int dead;           /* closed; freed after the current batch of events, once
                  nothing refers to it */
-    int refs;       /* waiters pointing at it */
-    unsigned waits; /* outstanding wait requests */
-    int restarter;  /* the daemon itself, restarting a guest as its owner
+    int refs;           /* waiters pointing at it */
+    unsigned waits;     /* outstanding wait requests */
+    int restarter;      /* the daemon itself, restarting a guest as its owner
                        (vm_restart.c): no socket, replies are logged */
+    int restart_failed; /* and the create was refused */
     struct client *prev, *next;
     struct client *grave_next;
 };
@@ -146,6 +147,7 @@ struct vm {
     enum restart_policy restart;
     unsigned restart_max, restart_count, restart_streak;
     int stopped;
+    int restarting; /* its new self is being made: vm_find_name skips it */
     double exited_at;
     uint64_t restart_at;
 };

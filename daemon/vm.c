@@ -83,8 +83,10 @@ static void vm_remove(struct daemon *d, struct vm *v)
 
 struct vm *vm_find_name(struct daemon *d, uid_t owner, const char *name)
 {
+    /* A guest being restarted gives its name to its new self
+     * (vm_restart.c). */
     for (struct vm *v = d->by_name[hash_name(owner, name)]; v; v = v->next_name)
-        if (v->owner == owner && !strcmp(v->name, name))
+        if (v->owner == owner && !strcmp(v->name, name) && !v->restarting)
             return v;
     return NULL;
 }
@@ -217,8 +219,10 @@ void vm_op_done(struct daemon *d, struct waiter *w, const char *code,
         server_reply(d, w->c, rep);
     else
         json_decref(rep);
-    if (code && w->c->restarter) /* nobody else hears of it */
+    if (code && w->c->restarter) { /* nobody else hears of it */
         daemon_log("restart failed: %s", msg ? msg : code);
+        w->c->restart_failed = 1;
+    }
     w->c->waits--;
     server_client_put(d, w->c);
     free(w);

@@ -16,6 +16,7 @@
  * while no daemon ran (restored when the daemon starts).
  */
 #include "daemon/daemon.h"
+#include "daemon/quota.h"
 #include "daemon/vm_monitor.h"
 
 #include <grp.h>
@@ -70,9 +71,10 @@ static int wanted(const struct vm *v, int at_start)
     return failed && (!v->restart_max || v->restart_count < v->restart_max);
 }
 
-static void schedule(struct vm *v, uint64_t now)
+/* (reset): a guest that ran long enough starts the doubling over. */
+static void schedule(struct vm *v, uint64_t now, int reset)
 {
-    if (v->exited_at > 0 && v->created > 0 &&
+    if (reset && v->exited_at > 0 && v->created > 0 &&
         v->exited_at - v->created >= BACKOFF_RESET_S)
         v->restart_streak = 0;
     unsigned n = v->restart_streak < 20 ? v->restart_streak : 20;
@@ -96,7 +98,7 @@ void vm_restart_exited(struct daemon *d, struct vm *v)
     (void)d;
     v->exited_at = daemon_unix_time();
     if (wanted(v, 0))
-        schedule(v, host_now_ns());
+        schedule(v, host_now_ns(), 1);
 }
 
 void vm_restart_recovered(struct daemon *d, struct vm *v)
@@ -179,10 +181,27 @@ static void restart_now(struct daemon *d, struct vm *v)
     char why[512];
     daemon_log("guest %s (%s) %s: restarting it (restart %u)", v->name, v->id,
                guest_exit_str(&v->exit, why, sizeof why), r.restart_count);
-    /* Its name must be free for the new one: the old record goes first. */
-    vm_forget(d, v);
+    /* The new guest takes its name and is charged instead of it; the old
+     * record goes once the new one is made. */
+    json_t *charged = quota_record(v);
+    quota_release(d, v, QUOTA_ALL);
+    v->restarting = 1;
     vm_create(d, c, &r, -1);
+    v->restarting = 0;
     request_free(&r);
+    if (!c->restart_failed) {
+        json_decref(charged);
+        vm_forget(d, v);
+        return;
+    }
+    /* Refused (its image gone, a quota reached): it stays as it was, and
+     * is tried again after the next step of its backoff. */
+    quota_recover(d, v, charged);
+    json_decref(charged);
+    v->restart_count++;
+    v->restart_streak++;
+    if (wanted(v, 0))
+        schedule(v, host_now_ns(), 0);
 }
 
 void vm_restart_tick(struct daemon *d, struct vm *v, uint64_t now)

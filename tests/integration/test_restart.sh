@@ -101,6 +101,20 @@ t_daemon_start_restores() {
     $LIGHTVM destroy svc crashy >/dev/null
 }
 
+t_failed_restart_kept() {
+    # The image is gone when its restart comes: the guest stays, exited,
+    # and is tried again (twice in all for on-failure:2), then left.
+    cp $EXIT "$TMP/gone.elf"
+    chmod 755 "$TMP/gone.elf"
+    $LIGHTVM create --name gone --restart on-failure:2 "$TMP/gone.elf" -- 3 >/dev/null || return 1
+    rm "$TMP/gone.elf"
+    wait_field gone restart_count 2 || return 1
+    [ "$(field gone state)" = exited ] || return 1
+    [ "$(grep -c "restart failed" "$TMP/lightvmd.log")" -ge 2 ] ||
+        { echo "failures not logged"; tail -5 "$TMP/lightvmd.log"; return 1; }
+    $LIGHTVM destroy gone >/dev/null && [ -z "$(field gone id)" ]
+}
+
 t_run_restart() {
     # A foreground run ends with the guest's first exit, as docker's does;
     # the guest stays with lightvmd, which restarts it.
@@ -128,6 +142,7 @@ check always_backoff t_always_backoff
 check no_policy t_no_policy
 check poweroff_stops t_poweroff_stops
 check daemon_start_restores t_daemon_start_restores
+check failed_restart_kept t_failed_restart_kept
 check run_restart t_run_restart
 check bad_policy t_bad_policy
 check no_leftovers no_new_leftovers
