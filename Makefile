@@ -40,7 +40,7 @@ endif
 
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
         -Wmissing-prototypes -Wno-unused-parameter -Wno-format-truncation
-HOST_CFLAGS := -std=c11 -D_GNU_SOURCE -O2 -g $(WARN) -Iinclude -I. \
+HOST_CFLAGS := -std=c11 -D_GNU_SOURCE -O2 -g $(WARN) -Iinclude -I. -I$(BUILD)/gen \
                -fstack-protector-strong -D_FORTIFY_SOURCE=2 $(SANFLAGS)
 HOST_LDFLAGS := $(SANFLAGS)
 
@@ -68,6 +68,17 @@ $(BUILD)/obj/%.o: %.c $(HOST_HDRS)
 	@mkdir -p $(dir $@)
 	$(call say,CC,$<)$(CC) $(HOST_CFLAGS) -c $< -o $@
 
+# The version lightvm and lightvmd report (scripts/version.sh: git
+# describe, else the VERSION file), as $(BUILD)/gen/lvm_version.h. It is
+# rewritten only when the version changes, so a new commit rebuilds the
+# two files that include it and nothing else.
+VERSION_H := $(BUILD)/gen/lvm_version.h
+.PHONY: FORCE
+$(VERSION_H): FORCE
+	@mkdir -p $(dir $@)
+	$(Q)printf '#define LVM_VERSION "%s"\n' "$$(./scripts/version.sh)" > $@.tmp
+	$(Q)if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv $@.tmp $@; fi
+
 include guest/guest.mk
 include examples/examples.mk
 include shell/shell.mk
@@ -81,6 +92,8 @@ include bench/bench.mk
 include tinyx/tinyx.mk
 include net/net.mk
 include tests/kvm/kvm.mk
+include docs/man.mk
+include etc/install.mk
 
 all: $(BINS)
 

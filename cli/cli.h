@@ -38,6 +38,8 @@ int cmd_kill(int argc, char **argv);    /* cli/cmd_lifecycle.c */
 int cmd_stop(int argc, char **argv);    /* cli/cmd_lifecycle.c */
 int cmd_restart(int argc, char **argv); /* cli/cmd_lifecycle.c */
 int cmd_port(int argc, char **argv);    /* cli/cmd_lifecycle.c */
+int cmd_api(int argc, char **argv);     /* cli/cmd_api.c */
+int cmd_version(int argc, char **argv); /* cli/cmd_version.c */
 
 /* 1 if this CLI does host networking itself; 0 in the static build, which
  * hands it to lightvm-net (cli/static_net.c). */

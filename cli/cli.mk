@@ -43,3 +43,6 @@ $(BUILD)/bin/lightvm: $(CLI_OBJS) $(TS_LIB) $(CLIENT_LIB)
 endif
 
 BINS += $(BUILD)/bin/lightvm $(if $(CLI_STATIC),$(BUILD)/bin/lightvm-net)
+
+# They report the build's version (the top-level Makefile's VERSION_H).
+$(BUILD)/obj/cli/main.o $(BUILD)/obj/cli/cmd_version.o: $(VERSION_H)

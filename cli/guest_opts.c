@@ -70,6 +70,8 @@ static const struct rule {
     {GO_GATEWAY, "--gateway", QC, NULL},
     {GO_DNS, "--dns", QC, NULL},
     {GO_MAC, "--mac", QC, NULL},
+    /* The daemon restarts guests: nothing is left to when lightvm exits. */
+    {GO_RESTART, "--restart", PD | KD | QD, NULL},
 };
 
 #define NRULES (sizeof rules / sizeof rules[0])
@@ -305,6 +307,22 @@ int guest_opt(int c, const char *arg, struct guest_opts *o)
             return -1;
         }
         o->watchdog_ms = (uint32_t)v;
+        return 1;
+    }
+    case GO_RESTART: { /* the daemon's rule (request_restart_parse) */
+        const char *n = arg + 11;
+        int ok = !strcmp(arg, "no") || !strcmp(arg, "always") ||
+                 !strcmp(arg, "on-failure") ||
+                 (!strncmp(arg, "on-failure:", 11) && *n && *n != '0' &&
+                  strlen(n) <= 7 && strspn(n, "0123456789") == strlen(n) &&
+                  strtol(n, NULL, 10) <= 1000000);
+        if (!ok) {
+            cli_msg("--restart: '%s' is not no, on-failure, on-failure:N "
+                    "(N retries, 1 to 1000000) or always",
+                    arg);
+            return -1;
+        }
+        o->restart = arg;
         return 1;
     }
     case 'n': { /* the daemon's rule, checked early */
@@ -557,6 +575,7 @@ void guest_opts_request(const struct guest_opts *o, const char *image,
         .console_fd = -1,
         .console_limit = o->console_limit,
         .watchdog_ms = o->watchdog_ms,
+        .restart = o->restart,
         .ports = o->ports,
         .nports = o->nports,
     };

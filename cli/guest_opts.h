@@ -37,6 +37,7 @@ enum {
     GO_DNS,
     GO_MAC,
     GO_CPUS,       /* --cpus: GO_CPU, named as the user typed it */
+    GO_RESTART,
     GO_FIRST_FREE, /* commands number their own long options from here */
 };
 
@@ -70,6 +71,7 @@ enum {
         {"no-net", no_argument, NULL, GO_NO_NET},                              \
         {"gateway", required_argument, NULL, GO_GATEWAY},                      \
         {"dns", required_argument, NULL, GO_DNS},                              \
+        {"restart", required_argument, NULL, GO_RESTART},                      \
     {                                                                          \
         "mac", required_argument, NULL, GO_MAC                                 \
     }
@@ -97,6 +99,9 @@ enum {
     "      --watchdog MS       kill the guest if it does not yield (ping) "    \
     "for\n"                                                                    \
     "                          MS milliseconds (lightvmd)\n"                   \
+    "      --restart POLICY    no (default), on-failure[:N] or always:\n"      \
+    "                          lightvmd starts the guest again when it\n"      \
+    "                          exits, with a backoff (lightvmd)\n"             \
     "      --net[=BRIDGE]      attach the guest's NICs to BRIDGE (default\n"   \
     "                          lvm0, created on first use); its address and\n" \
     "                          MAC are printed on stderr at start\n"           \
@@ -134,6 +139,7 @@ struct guest_opts {
     uint64_t mem, mem_limit, console_limit;
     double cpus;
     uint32_t watchdog_ms;
+    const char *restart; /* --restart, checked; NULL: not given */
     int nenv;
     char *env[GUEST_OPTS_MAX_ENV];
     unsigned nblocks;

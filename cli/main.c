@@ -5,6 +5,7 @@
 #include "toolstack/text.h"
 
 #include <lightvm/abi.h>
+#include <lvm_version.h>
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -49,6 +50,8 @@ static const struct command commands[] = {
      "build a minimal Linux VM for a Debian app, or its kernel"},
     {"quota", cmd_quota, "your usage and limits in lightvmd"},
     {"net", cmd_net, "guest networking: bridge up/down, sweep, list ports"},
+    {"api", cmd_api, "send a raw JSON request to lightvmd, print the reply"},
+    {"version", cmd_version, "the version of lightvm and of lightvmd"},
 };
 
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
@@ -129,7 +132,7 @@ int main(int argc, char **argv)
         return 0;
     }
     if (strcmp(cmd, "--version") == 0) {
-        printf("lightvm 0.1 (guest ABI %d)\n", LVM_ABI_VERSION);
+        printf("lightvm %s (guest ABI %d)\n", LVM_VERSION, LVM_ABI_VERSION);
         return 0;
     }
     const struct command *c = find(cmd);

@@ -245,7 +245,7 @@ int run_daemon(struct lightvm *c, struct run_opts *o)
         goto out;
     }
     struct lightvm_exit ex;
-    int not_ready = 0;
+    int not_ready = 0, stopped = 0;
     for (;;) {
         struct pollfd p[5] = {{ws.sigfd, POLLIN, 0},
                               {ws.timerfd, POLLIN, 0},
@@ -259,6 +259,7 @@ int run_daemon(struct lightvm *c, struct run_opts *o)
         }
         int what = waitset_event(&ws, p);
         if (what == 1) {
+            stopped = 1;
             cli_msg("asking guest %s to power off (interrupt again to kill "
                     "it)",
                     g.name);
@@ -282,8 +283,16 @@ int run_daemon(struct lightvm *c, struct run_opts *o)
         }
     }
     if (fl.log >= 0)
-        follow_copy(&fl);               /* what it wrote last */
-    lightvm_destroy(c, g.id, NULL, &e); /* remove its record; it is gone */
+        follow_copy(&fl); /* what it wrote last */
+    /* Remove its record, it is gone; unless lightvmd is to restart it
+     * (--restart, and not stopped here): then it stays, as docker's
+     * `run --restart` leaves its container. */
+    if (o->g.restart && strcmp(o->g.restart, "no") && !stopped && !not_ready &&
+        !ws.timed_out)
+        cli_msg("guest %s exited; lightvmd restarts it (--restart %s)", g.name,
+                o->g.restart);
+    else
+        lightvm_destroy(c, g.id, NULL, &e);
     code = ex.code;
     if (not_ready) {
         code = CLI_EXIT_ERROR;

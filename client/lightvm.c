@@ -291,6 +291,11 @@ static void guest_from(json_t *o, struct lightvm_guest *g)
     g->suspended = json_is_true(json_object_get(o, "suspended"));
     json_t *owner = json_object_get(o, "owner");
     g->owner = json_is_integer(owner) ? (long)json_integer_value(owner) : -1;
+    str(o, "restart", g->restart, sizeof g->restart);
+    if (!g->restart[0])
+        snprintf(g->restart, sizeof g->restart, "no");
+    g->restart_count =
+        (unsigned)json_integer_value(json_object_get(o, "restart_count"));
     json_t *st = json_object_get(o, "stats");
     if (st) {
         g->cpu_ns = (uint64_t)json_integer_value(json_object_get(st, "cpu_ns"));
@@ -382,6 +387,8 @@ static json_t *create_request(const char *op,
         json_object_set_new(r, "watchdog_ms", json_integer(o->watchdog_ms));
     if (o->auto_remove)
         json_object_set_new(r, "auto_remove", json_true());
+    if (o->restart)
+        json_object_set_new(r, "restart", json_string(o->restart));
     if (o->nargs > 0)
         json_object_set_new(r, "args", strings(o->args, o->nargs));
     if (o->nenv > 0)

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <lvm_version.h>
 
 static json_t *reply_new(const struct request *r, int ok)
 {
@@ -78,6 +79,8 @@ static json_t *vm_json(struct daemon *d, struct vm *v, int stats)
         json_object_set_new(o, "watchdog_ms", json_integer(v->watchdog_ms));
     if (v->auto_remove)
         json_object_set_new(o, "auto_remove", json_true());
+    if (v->restart != RESTART_NO || v->restart_count)
+        vm_restart_json(v, o);
     v->mon->describe(d, v, o, stats);
     if (v->state == VM_EXITED)
         json_object_set_new(o, "exit", api_exit_json(&v->exit));
@@ -339,7 +342,7 @@ void api_handle(struct daemon *d, struct client *c, struct request *r, int fd)
     }
     if (r->op == OP_VERSION) {
         json_t *o = reply_new(r, 1);
-        json_object_set_new(o, "version", json_string("0.1"));
+        json_object_set_new(o, "version", json_string(LVM_VERSION));
         json_object_set_new(o, "abi", json_integer(LVM_ABI_VERSION));
         json_object_set_new(o, "pid", json_integer(getpid()));
         json_object_set_new(o, "guests", json_integer((json_int_t)d->nvms));
@@ -376,6 +379,9 @@ void api_handle(struct daemon *d, struct client *c, struct request *r, int fd)
                         &err);
         if (rc == 0)
             o = reply_new(r, 1);
+        /* Stopped by a client: not restarted by its policy (docker). */
+        if (rc == 0 && r->op == OP_POWEROFF)
+            v->stopped = 1;
         break;
     case OP_RECIPE: { /* the create request that made it: restart */
         json_t *rec = v->mon->record ? v->mon->record(v) : NULL;

@@ -342,8 +342,9 @@ static char *uncomment(const char *buf, size_t len)
 int config_parse(const char *buf, size_t len, const char *name,
                  struct daemon_config *c, struct lvm_err *err)
 {
-    static const char *const known[] = {"admin_group", "networks", "ports",
-                                        "quotas", NULL};
+    static const char *const known[] = {"admin_group", "networks",    "ports",
+                                        "quotas",      "api_group",   "pool",
+                                        "pool_rate",   "connections", NULL};
     struct ctx x = {name, err};
     config_defaults(c);
     snprintf(c->path, sizeof c->path, "%s", name);
@@ -380,6 +381,11 @@ int config_parse(const char *buf, size_t len, const char *name,
     if ((v = json_object_get(o, "quotas")) &&
         config_quotas_parse(v, name, &c->quotas, err) < 0)
         goto out;
+    const char *k;
+    json_object_foreach (o, k, v)
+        if (config_service_key(k) &&
+            config_service_parse(k, v, name, &c->svc, err) < 0)
+            goto out;
     rc = 0;
 out:
     json_decref(o);

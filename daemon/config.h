@@ -77,6 +77,23 @@ struct config_quotas {
     struct config_quota_entry e[CONFIG_MAX_QUOTA_ENTRIES];
 };
 
+/* lightvmd's own settings, each also a command-line option, which wins
+ * (config_service.c): "" and 0 are "not in the file". */
+enum config_conn {
+    CONFIG_CONN_MAX,      /* --max-connections */
+    CONFIG_CONN_PER_USER, /* --max-connections-per-user */
+    CONFIG_CONN_ROOT,     /* --max-connections-root */
+    CONFIG_CONN_IDLE,     /* --idle-timeout (seconds; 0: never) */
+    CONFIG_CONN_KINDS
+};
+struct config_service {
+    char api_group[64]; /* --group */
+    char pool[256];     /* --pool, checked by the daemon (pool_parse) */
+    double pool_rate;   /* --pool-rate */
+    unsigned conn[CONFIG_CONN_KINDS];
+    int conn_set[CONFIG_CONN_KINDS];
+};
+
 struct daemon_config {
     char path[256];       /* where it was read from; "" for the built-in one */
     char admin_group[64]; /* "": none */
@@ -92,6 +109,7 @@ struct daemon_config {
     uint32_t addrs[CONFIG_MAX_ADDRS];
     int privileged; /* ranges may go below 1024 */
     struct config_quotas quotas;
+    struct config_service svc;
 };
 
 /* The built-in policy, used when there is no file: members get lvm0
@@ -132,6 +150,16 @@ void quota_host_defaults(struct quota_limits *q, uint64_t mem_total,
  * members'. (q->members has its defaults already.) */
 void quota_limits_for(const struct config_quotas *q, const struct creds *cr,
                       struct quota_limits *out);
+
+/* ---- lightvmd's own settings (config_service.c) ---- */
+
+/* Whether (key) is one of the top-level fields config_service_parse
+ * takes. */
+int config_service_key(const char *key);
+
+/* Parse the top-level field (key) = (v) of file (name) into (svc). */
+int config_service_parse(const char *key, struct json_t *v, const char *name,
+                         struct config_service *svc, struct lvm_err *err);
 
 /* (s) cut to 47 characters and made printable, for one-line messages. */
 const char *config_show(const char *s, char buf[48]);

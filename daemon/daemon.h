@@ -72,10 +72,13 @@ struct client {
     struct creds cr;        /* files it names are opened as it */
     struct outmsg *q_head, *q_tail; /* replies the client has not read yet */
     size_t q_bytes;
-    int dead;       /* closed; freed after the current batch of events, once
+    int dead;           /* closed; freed after the current batch of events, once
                  nothing refers to it */
-    int refs;       /* waiters pointing at it */
-    unsigned waits; /* outstanding wait requests */
+    int refs;           /* waiters pointing at it */
+    unsigned waits;     /* outstanding wait requests */
+    int restarter;      /* the daemon itself, restarting a guest as its owner
+                       (vm_restart.c): no socket, replies are logged */
+    int restart_failed; /* and the create was refused */
     struct client *prev, *next;
     struct client *grave_next;
 };
@@ -145,6 +148,17 @@ struct vm {
     int dead;                       /* destroyed: in the graveyard */
     struct vm *grave_next;
     uint64_t quota[QUOTA_KINDS]; /* what it is charged to its owner (quota.h) */
+    /* Its restart policy (vm_restart.c): the policy and retry limit, the
+     * restarts so far (and in a row that ran less than 10 s: the
+     * backoff's), whether a client stopped it (poweroff, destroy), when
+     * it exited and, once it is due to be restarted, when (monotonic ns;
+     * 0: not). */
+    enum restart_policy restart;
+    unsigned restart_max, restart_count, restart_streak;
+    int stopped;
+    int restarting; /* its new self is being made: vm_find_name skips it */
+    double exited_at;
+    uint64_t restart_at;
 };
 
 /* ---- The pool of prepared shells ------------------------------------------ */
@@ -361,6 +375,21 @@ void vm_add_waiter(struct daemon *d, struct vm *v, struct client *c,
 /* After a daemon restart: the guest of (cfg) (config.json), with its
  * exit already read if it had one; its monitor adopts it. */
 void vm_recover(struct daemon *d, struct vm *v, struct json_t *cfg, int alive);
+
+/* vm_restart.c: restart policies (--restart) */
+/* The policy a create request asks for, and the counts the daemon set. */
+void vm_restart_from_request(struct vm *v, const struct request *r);
+/* Into config.json (cfg), and back after a daemon restart. */
+void vm_restart_record(const struct vm *v, struct json_t *cfg);
+void vm_restart_load(struct vm *v, const struct json_t *cfg);
+/* The API's fields ("restart", "restart_count") into guest object (o). */
+void vm_restart_json(const struct vm *v, struct json_t *o);
+/* (v) has exited: schedule its restart if its policy says so. */
+void vm_restart_exited(struct daemon *d, struct vm *v);
+/* (v) recovered by a starting daemon: restart it now if due. */
+void vm_restart_recovered(struct daemon *d, struct vm *v);
+/* From the tick: restart (v) if it is due. */
+void vm_restart_tick(struct daemon *d, struct vm *v, uint64_t now);
 
 /* vm_net.c */
 struct json_t;

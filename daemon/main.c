@@ -14,6 +14,9 @@
 #include "toolstack/sandbox.h"
 #include "toolstack/text.h"
 
+#include <lightvm/abi.h>
+#include <lvm_version.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -29,6 +32,7 @@
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/timerfd.h>
+#include <systemd/sd-daemon.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -60,15 +64,44 @@ static const char usage[] =
     "                     trusted network only: they become root's)\n"
     "  --idle-timeout S   close a connection silent for S seconds, unless\n"
     "                     it waits for a reply (default 60; 0: never)\n"
-    "  -h, --help         this text\n";
+    "  --quiet            log nothing\n"
+    "  --version          print the version and exit\n"
+    "  -h, --help         this text\n"
+    "\n"
+    "--group, --pool, --pool-rate and the connection options can be set\n"
+    "in the config file too (api_group, pool, pool_rate, connections); an\n"
+    "option wins. See lightvmd(8).\n";
 
 static volatile int quiet;
 static char migrate_listen[160]; /* --migrate-listen, or "" */
+/* stderr is the journal's (systemd's JOURNAL_STREAM names it): lines go
+ * without our timestamp, which the journal records itself. */
+static int to_journal;
+
+static void detect_journal(void)
+{
+    const char *js = getenv("JOURNAL_STREAM");
+    unsigned long long dev, ino;
+    struct stat st;
+    if (js && sscanf(js, "%llu:%llu", &dev, &ino) == 2 && fstat(2, &st) == 0)
+        to_journal = (unsigned long long)st.st_dev == dev &&
+                     (unsigned long long)st.st_ino == ino;
+}
 
 void daemon_log(const char *fmt, ...)
 {
     if (quiet)
         return;
+    char text[1024], safe[TEXT_ESCAPED_MAX(sizeof text)];
+    va_list ap;
+    if (to_journal) {
+        va_start(ap, fmt);
+        vsnprintf(text, sizeof text, fmt, ap);
+        va_end(ap);
+        /* <6>: info, read by journald (SyslogLevelPrefix). */
+        fprintf(stderr, "<6>%s\n", text_escape(text, safe, sizeof safe));
+        return;
+    }
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     struct tm tm;
@@ -77,8 +110,6 @@ void daemon_log(const char *fmt, ...)
     int n = (int)strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", &tm);
     n += snprintf(buf + n, sizeof buf - (size_t)n,
                   ".%03ld lightvmd: ", ts.tv_nsec / 1000000);
-    char text[1024], safe[TEXT_ESCAPED_MAX(sizeof text)];
-    va_list ap;
     va_start(ap, fmt);
     vsnprintf(text, sizeof text, fmt, ap);
     va_end(ap);
@@ -266,6 +297,7 @@ static int parse_args(struct daemon *d, int argc, char **argv)
         {"max-connections-per-user", required_argument, NULL, O_CONN + 1},
         {"max-connections-root", required_argument, NULL, O_CONN + 2},
         {"idle-timeout", required_argument, NULL, O_CONN + 3},
+        {"version", no_argument, NULL, 'V'},
         {"help", no_argument, NULL, 'h'},
         {0, 0, 0, 0}};
     const char *run = getenv("LIGHTVM_RUN_DIR");
@@ -283,6 +315,9 @@ static int parse_args(struct daemon *d, int argc, char **argv)
     int c;
     char *end;
     const char *config = NULL;
+    /* What the command line set: the file's settings fill in the rest. */
+    int set_group = 0, set_pool = 0, set_rate = 0;
+    int set_conn[CONFIG_CONN_KINDS] = {0};
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
         case O_RUN:
@@ -298,15 +333,18 @@ static int parse_args(struct daemon *d, int argc, char **argv)
                 return -1;
             }
             d->api_gid = gr->gr_gid;
+            set_group = 1;
             break;
         }
         case O_POOL:
+            set_pool = 1;
             if (pool_parse(&d->pool, optarg, &err) < 0) {
                 fprintf(stderr, "lightvmd: --pool: %s\n", err.msg);
                 return -1;
             }
             break;
         case O_RATE:
+            set_rate = 1;
             d->pool.rate = strtod(optarg, &end);
             if (*end || !(d->pool.rate > 0)) {
                 fprintf(stderr,
@@ -337,9 +375,14 @@ static int parse_args(struct daemon *d, int argc, char **argv)
                 return -1;
             }
             *conn_opt[c - O_CONN] = (unsigned)v;
+            set_conn[c - O_CONN] = 1;
             break;
         }
         case 'h': fputs(usage, stdout); exit(0);
+        case 'V':
+            printf("lightvmd %s (guest ABI %d)\n", LVM_VERSION,
+                   LVM_ABI_VERSION);
+            exit(0);
         default: fputs(usage, stderr); return -1;
         }
     }
@@ -352,6 +395,26 @@ static int parse_args(struct daemon *d, int argc, char **argv)
         fprintf(stderr, "lightvmd: %s\n", lvm_err_str(&err, buf, sizeof buf));
         return -1;
     }
+    const struct config_service *svc = &d->cfg.svc;
+    if (!set_group && svc->api_group[0]) {
+        struct group *gr = getgrnam(svc->api_group);
+        if (!gr) {
+            fprintf(stderr, "lightvmd: %s: field api_group: no group '%s'\n",
+                    d->cfg.path, svc->api_group);
+            return -1;
+        }
+        d->api_gid = gr->gr_gid;
+    }
+    if (!set_pool && svc->pool[0] &&
+        pool_parse(&d->pool, svc->pool, &err) < 0) {
+        fprintf(stderr, "lightvmd: %s: field pool: %s\n", d->cfg.path, err.msg);
+        return -1;
+    }
+    if (!set_rate && svc->pool_rate > 0)
+        d->pool.rate = svc->pool_rate;
+    for (int i = 0; i < CONFIG_CONN_KINDS; i++)
+        if (!set_conn[i] && svc->conn_set[i])
+            *conn_opt[i] = svc->conn[i];
     if (!d->sock_path[0])
         snprintf(d->sock_path, sizeof d->sock_path, "%s/lightvmd.sock",
                  d->run_dir);
@@ -361,6 +424,7 @@ static int parse_args(struct daemon *d, int argc, char **argv)
 int main(int argc, char **argv)
 {
     static struct daemon d;
+    detect_journal();
     d.listen_fd = d.sig_fd = d.tick_fd = d.audit_fd = d.lock_fd = d.epfd = -1;
     d.mig_listen_fd = -1;
     if (parse_args(&d, argc, argv) < 0)
@@ -378,7 +442,12 @@ int main(int argc, char **argv)
     }
     daemon_log("ready on %s (%zu guests found, pool %s)", d.sock_path, d.nvms,
                d.pool.nclasses ? "on" : "off");
+    /* Under systemd (Type=notify): the socket accepts from here on. A
+     * no-op without $NOTIFY_SOCKET. */
+    sd_notifyf(0, "READY=1\nSTATUS=%zu guests, pool %s\nMAINPID=%d", d.nvms,
+               d.pool.nclasses ? "on" : "off", (int)getpid());
     run(&d);
+    sd_notify(0, "STOPPING=1");
     daemon_log("stopping; running guests are left running");
     pool_stop(&d);
     server_close_all(&d);

@@ -44,12 +44,13 @@ static const char *const create_fields[] = {
     "image",         "name",        "mem",   "mem_limit", "cpus",
     "args",          "env",         "block", "monitor",   "console",
     "console_limit", "watchdog_ms", "net",   "argv0",     "ports",
-    "auto_remove",   NULL};
+    "auto_remove",   "restart",       NULL};
 /* restore: create's fields and the state file */
 static const char *const restore_fields[] = {
     "image", "name",  "mem",     "mem_limit", "cpus",          "args",
     "env",   "block", "monitor", "console",   "console_limit", "watchdog_ms",
-    "net",   "argv0", "ports",   "path",      "auto_remove",   NULL};
+    "net",   "argv0", "ports",   "path",      "auto_remove",   "restart",
+    NULL};
 static const char *const save_fields[] = {"id", "path", "force",
                                           "leave_running", NULL};
 /* clone: a guest ("id") or a state file ("path"); "name" their stem */
@@ -380,6 +381,16 @@ static int parse_create(json_t *o, struct request *r, const char **code,
     r->watchdog_ms = (uint32_t)wd;
     if (get_bool(o, "auto_remove", &r->auto_remove, code, err) < 0)
         return -1;
+    json_t *rs = json_object_get(o, "restart");
+    if (rs && (!json_is_string(rs) ||
+               request_restart_parse(json_string_value(rs), &r->restart,
+                                     &r->restart_max) < 0))
+        BAD("bad_request", "field 'restart' must be \"no\", \"always\", "
+                           "\"on-failure\" or \"on-failure:N\" (N retries, "
+                           "1 to 1000000)");
+    if (r->auto_remove && r->restart != RESTART_NO) /* as docker says */
+        BAD("invalid", "fields 'auto_remove' and 'restart' conflict: a guest "
+                       "removed when it exits cannot be restarted");
     json_t *cpus = json_object_get(o, "cpus");
     if (cpus) {
         if (!json_is_number(cpus) || !(json_number_value(cpus) >= 0) ||
@@ -431,6 +442,46 @@ static int parse_kill(json_t *o, struct request *r, const char **code,
     }
     r->signal = (int)sig;
     return 0;
+}
+
+int request_restart_parse(const char *s, enum restart_policy *p, unsigned *max)
+{
+    *max = 0;
+    if (!strcmp(s, "no")) {
+        *p = RESTART_NO;
+        return 0;
+    }
+    if (!strcmp(s, "always")) {
+        *p = RESTART_ALWAYS;
+        return 0;
+    }
+    if (strncmp(s, "on-failure", 10))
+        return -1;
+    *p = RESTART_ON_FAILURE;
+    if (!s[10])
+        return 0;
+    const char *n = s + 11;
+    if (s[10] != ':' || !*n || strspn(n, "0123456789") != strlen(n) ||
+        strlen(n) > 7 || *n == '0')
+        return -1;
+    long v = strtol(n, NULL, 10);
+    if (v > 1000000)
+        return -1;
+    *max = (unsigned)v;
+    return 0;
+}
+
+const char *request_restart_str(enum restart_policy p, unsigned max, char *buf,
+                                size_t len)
+{
+    if (p == RESTART_ON_FAILURE && max)
+        snprintf(buf, len, "on-failure:%u", max);
+    else
+        snprintf(buf, len, "%s",
+                 p == RESTART_ALWAYS       ? "always"
+                 : p == RESTART_ON_FAILURE ? "on-failure"
+                                           : "no");
+    return buf;
 }
 
 int request_parse(const char *buf, size_t len, struct request *r,

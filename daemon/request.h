@@ -48,6 +48,9 @@ enum request_op {
 };
 #define OP_LAST OP_RECIPE
 
+/* What the daemon does when a guest exits (docker's --restart). */
+enum restart_policy { RESTART_NO, RESTART_ON_FAILURE, RESTART_ALWAYS };
+
 struct request {
     enum request_op op;
     int64_t tag; /* echoed in the reply */
@@ -66,6 +69,12 @@ struct request {
     int console_fd; /* 1: the request carries the console as an fd */
     uint32_t watchdog_ms;
     int auto_remove; /* destroyed as soon as it exits (run -d --rm) */
+    enum restart_policy restart;
+    unsigned restart_max; /* on-failure:N; 0: no limit */
+    /* Set by the daemon for a guest it restarts (vm_restart.c), never by
+     * a client: the restarts so far, and those in a row that ran less
+     * than the reset time (its backoff). */
+    unsigned restart_count, restart_streak;
     int argc, envc;
     char *argv[REQUEST_MAX_ARGS];
     char *envp[REQUEST_MAX_ENV];
@@ -103,6 +112,13 @@ int request_parse(const char *buf, size_t len, struct request *req,
                   const char **code, struct lvm_err *err);
 
 void request_free(struct request *req);
+
+/* "no", "always", "on-failure" or "on-failure:N" (N 1 to 1000000): 0,
+ * or -1 if (s) is none of them. */
+int request_restart_parse(const char *s, enum restart_policy *p, unsigned *max);
+/* The policy as request_restart_parse takes it, in (buf). */
+const char *request_restart_str(enum restart_policy p, unsigned max, char *buf,
+                                size_t len);
 
 const char *request_op_name(enum request_op op);
 

@@ -208,6 +208,8 @@ static json_t *config_json(const struct vm *v)
         json_object_set_new(o, "auto_remove", json_true());
     if (o) /* and charge its owner's quotas again */
         json_object_set_new(o, "quota", quota_record(v));
+    if (o) /* and restart it by its policy */
+        vm_restart_record(v, o);
     json_t *own = o ? v->mon->record(v) : NULL;
     if (own) /* what a restarted daemon needs of it: its monitor's part */
         json_object_update(o, own);
@@ -254,6 +256,8 @@ int rundir_write_exit(const struct daemon *d, const struct vm *v)
     json_t *o = api_exit_json(&v->exit);
     json_object_set_new(o, "syscall", json_integer(v->exit.syscall));
     json_object_set_new(o, "detail", json_string(v->exit.detail));
+    /* A client stopped it: its restart policy does not apply. */
+    json_object_set_new(o, "stopped", json_boolean(v->stopped));
     struct lvm_err err;
     return write_json(d, v->id, "exit.json", o, &err);
 }
@@ -408,6 +412,7 @@ static void recover_one(struct daemon *d, const char *id)
         v->exit.syscall = json_integer_value(json_object_get(ex, "syscall"));
         const char *det = json_string_value(json_object_get(ex, "detail"));
         snprintf(v->exit.detail, sizeof v->exit.detail, "%s", det ? det : "");
+        v->stopped = json_is_true(json_object_get(ex, "stopped"));
         json_decref(ex);
     }
     vm_recover(d, v, cfg, alive); /* its monitor adopts it */

@@ -85,8 +85,10 @@ static void vm_remove(struct daemon *d, struct vm *v)
 
 struct vm *vm_find_name(struct daemon *d, uid_t owner, const char *name)
 {
+    /* A guest being restarted gives its name to its new self
+     * (vm_restart.c). */
     for (struct vm *v = d->by_name[hash_name(owner, name)]; v; v = v->next_name)
-        if (v->owner == owner && !strcmp(v->name, name))
+        if (v->owner == owner && !strcmp(v->name, name) && !v->restarting)
             return v;
     return NULL;
 }
@@ -219,6 +221,10 @@ void vm_op_done(struct daemon *d, struct waiter *w, const char *code,
         server_reply(d, w->c, rep);
     else
         json_decref(rep);
+    if (code && w->c->restarter) { /* nobody else hears of it */
+        daemon_log("restart failed: %s", msg ? msg : code);
+        w->c->restart_failed = 1;
+    }
     w->c->waits--;
     server_client_put(d, w->c);
     free(w);
@@ -447,10 +453,13 @@ void vm_ended(struct daemon *d, struct vm *v)
     quota_release(d, v, QUOTA_RUNNING);
     rundir_write_exit(d, v);
     if (v->destroyers || v->killed_by == KILLED_BY_DESTROY ||
-        (v->auto_remove && !v->audit_pending))
+        (v->auto_remove && !v->audit_pending)) {
         finish_destroy(d, v); /* its waiters hear how it ended */
-    else if (!v->audit_pending)
+        return;
+    }
+    if (!v->audit_pending)
         notify_waiters(d, v);
+    vm_restart_exited(d, v);
 }
 
 void vm_bury(struct daemon *d)
@@ -615,6 +624,8 @@ void vm_tick(struct daemon *d)
         }
         if (v->mon->tick)
             v->mon->tick(d, v, now);
+        if (v->restart_at)
+            vm_restart_tick(d, v, now);
     }
 }
 
@@ -628,7 +639,9 @@ void vm_recover(struct daemon *d, struct vm *v, json_t *cfg, int alive)
         v->mon = &vm_monitor_proc;
         alive = 0;
     }
+    vm_restart_load(v, cfg);
     v->mon->recover(d, v, cfg, alive);
     quota_recover(d, v, json_object_get(cfg, "quota"));
     vm_insert(d, v);
+    vm_restart_recovered(d, v);
 }

@@ -344,6 +344,7 @@ void qvm_create(struct daemon *d, struct waiter *w, const struct request *r,
     vm_default_name(v, r, s->im.m.name);
     snprintf(v->monitor, sizeof v->monitor, "qemu");
     v->owner = cr->uid;
+    vm_restart_from_request(v, r);
     v->owner_gid = cr->gid;
     v->state = VM_STARTING;
     const char *code = "invalid";

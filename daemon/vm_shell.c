@@ -312,6 +312,7 @@ static int start(struct daemon *d, struct vm *v, const struct request *r,
     v->cpus = g->cpus;
     v->watchdog_ms = r->watchdog_ms;
     v->auto_remove = r->auto_remove;
+    vm_restart_from_request(v, r);
     v->created = daemon_unix_time();
     v->state = VM_RUNNING;
     v->create_ms = (host_now_ns() - t0) / 1e6;

@@ -10,7 +10,7 @@ libarchive-dev iproute2 procps psmisc util-linux bsdextrautils \
 clang-format cppcheck libclang-rt-14-dev llvm \
 qemu-system-x86 linux-image-cloud-amd64 libssl-dev libzstd-dev liblz4-dev \
 libacl1-dev acl cpio zstd redis-server nginx \
-libnftnl-dev dpkg-dev nftables dnsmasq-base curl netcat-openbsd wrk crun bubblewrap criu gnuplot-nox linux-image-amd64 busybox-static \
+libnftnl-dev libsystemd-dev pandoc man-db systemd-container bash-completion dpkg-dev nftables dnsmasq-base curl netcat-openbsd wrk crun bubblewrap criu gnuplot-nox linux-image-amd64 busybox-static \
 podman conmon containerd runc uidmap jq"
 # The --json schema test (tests/tools/json_check.py).
 PKGS="$PKGS python3 python3-jsonschema"
@@ -23,5 +23,21 @@ done
 echo "deps.sh: installing:$missing"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -q
+# redis-server and nginx are here for what Tinyx images take from them
+# (the examples), not to run on the host, where they would hold ports 6379
+# and 80 that the README's examples publish: no service starts during the
+# install (Debian's policy-rc.d), and these two are left disabled.
+policy=/usr/sbin/policy-rc.d
+own_policy=
+if [ ! -e $policy ]; then
+    printf '#!/bin/sh\nexit 101\n' >$policy && chmod 755 $policy && own_policy=1
+fi
 # shellcheck disable=SC2086
-apt-get install -y -q --no-install-recommends $missing
+apt-get install -y -q --no-install-recommends $missing || {
+    [ -z "$own_policy" ] || rm -f $policy
+    exit 1
+}
+[ -z "$own_policy" ] || rm -f $policy
+if [ -d /run/systemd/system ]; then
+    systemctl disable --now redis-server nginx >/dev/null 2>&1 || true
+fi

@@ -9,7 +9,7 @@ UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(UNIT_SRCS))
 
 # Unit tests link the toolstack and the daemon's pure parts: the request
 # parser, the config file (with its quotas) and the network policy.
-DAEMON_PURE_OBJS := $(patsubst %,$(BUILD)/obj/daemon/%.o,request config config_quota netpolicy)
+DAEMON_PURE_OBJS := $(patsubst %,$(BUILD)/obj/daemon/%.o,request config config_quota config_service netpolicy)
 $(BUILD)/tests/unit/%: tests/unit/%.c $(TS_LIB) $(DAEMON_PURE_OBJS) $(HOST_HDRS)
 	@mkdir -p $(dir $@)
 	$(call say,CC,$@)$(CC) $(HOST_CFLAGS) -Wno-missing-prototypes -o $@ $< \
@@ -56,11 +56,12 @@ build/fuzz/fuzz_request: tests/fuzz/fuzz_request.c daemon/request.c toolstack/ne
 	    daemon/request.c toolstack/netaddr.c toolstack/guest_name.c \
 	    toolstack/error.c -ljansson
 
-build/fuzz/fuzz_config: tests/fuzz/fuzz_config.c daemon/config.c daemon/config_quota.c toolstack/netaddr.c toolstack/error.c $(HOST_HDRS)
+build/fuzz/fuzz_config: tests/fuzz/fuzz_config.c daemon/config.c daemon/config_quota.c \
+    daemon/config_service.c toolstack/netaddr.c toolstack/error.c $(HOST_HDRS)
 	@mkdir -p $(dir $@)
 	$(call say,FUZZ,$@)$(CLANG) $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_config.c \
-	    daemon/config.c daemon/config_quota.c toolstack/netaddr.c \
-	    toolstack/error.c -ljansson -lm
+	    daemon/config.c daemon/config_quota.c daemon/config_service.c \
+	    toolstack/netaddr.c toolstack/error.c -ljansson -lm
 
 # The state file reader, with the checksum computed but not enforced
 # (FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION) so that mutations reach the

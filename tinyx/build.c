@@ -5,6 +5,7 @@
  * complete, so a failed build leaves nothing that looks like an image.
  */
 #include "tinyx/build.h"
+#include "tinyx/progress.h"
 
 #include <errno.h>
 #include <ftw.h>
@@ -17,12 +18,9 @@
 
 static void say(const struct tinyx_ctx *c, const char *fmt, const char *arg)
 {
-    if (!c->o->progress)
-        return;
-    fputs("tinyx: ", c->o->progress);
-    fprintf(c->o->progress, fmt, arg);
-    fputc('\n', c->o->progress);
-    fflush(c->o->progress);
+    char text[PATH_MAX + 128];
+    snprintf(text, sizeof text, fmt, arg);
+    progress_say(c->o->progress, "tinyx", "%s", text);
 }
 
 static int rm_entry(const char *path, const struct stat *st, int flag,

@@ -4,6 +4,7 @@
  * tree so that a changed configuration rebuilds in seconds, not minutes.
  */
 #include "tinyx/kernel.h"
+#include "tinyx/progress.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -392,12 +393,9 @@ static int write_text(const char *path, const char *text, struct lvm_err *err)
 
 static void progress(FILE *f, const char *fmt, const char *arg)
 {
-    if (!f)
-        return;
-    fputs("tinyx kernel: ", f);
-    fprintf(f, fmt, arg);
-    fputc('\n', f);
-    fflush(f);
+    char text[PATH_MAX + 128];
+    snprintf(text, sizeof text, fmt, arg);
+    progress_say(f, "tinyx kernel", "%s", text);
 }
 
 /* Unpack the source once, under cache/src; returns its directory. */
@@ -651,7 +649,8 @@ int kernel_build(const struct kernel_build_opts *o, struct tinyx_kernel *out,
     clock_gettime(CLOCK_MONOTONIC, &t0);
     char *const make[] = {"make", "-C",      src,       obj,
                           jobs,   "vmlinux", "bzImage", NULL};
-    if (kernel_run(make, NULL, log_fd, err) < 0)
+    /* Minutes: the user sees the files go by (progress.c). */
+    if (progress_run(make, log_fd, o->progress, "tinyx kernel", err) < 0)
         goto fail;
     clock_gettime(CLOCK_MONOTONIC, &t1);
     double secs = (double)(t1.tv_sec - t0.tv_sec) +

@@ -63,6 +63,7 @@ struct lightvm_create_opts {
     uint64_t console_limit; /* bytes, for a console file; 0: default */
     uint32_t watchdog_ms;   /* 0: no watchdog */
     int auto_remove;        /* destroyed by lightvmd once it exits */
+    const char *restart;    /* NULL or "no", "on-failure[:N]", "always" */
     struct lightvm_net net;
     const char *const *ports; /* qemu: "[ADDR:]HOST:GUEST" forwards (HOST 0
                                  picks a free port) */
@@ -116,7 +117,9 @@ struct lightvm_guest {
     int restored;    /* made by lightvm_restore */
     struct lightvm_port ports[LIGHTVM_MAX_PORTS];
     int nports;
-    long owner; /* the uid that created it; -1: not reported */
+    long owner;             /* the uid that created it; -1: not reported */
+    char restart[24];       /* its restart policy ("no" if none) */
+    unsigned restart_count; /* times the daemon restarted it */
 };
 
 /* Connect to lightvmd at (path) (NULL: $LIGHTVM_SOCKET, else

@@ -180,6 +180,53 @@ static void config_example(void **state)
     assert_int_equal(c.ranges[0].lo, 20000);
 }
 
+static void config_service(void **state)
+{
+    (void)state;
+    /* lightvmd's own settings: kept as given, each marked as set. */
+    struct daemon_config c;
+    parse_ok(&c, "{\"api_group\": \"lightvm\", \"pool\": \"16M=4,64M+net=2\",\n"
+                 " \"pool_rate\": 12.5, \"connections\": {\"max\": 100,\n"
+                 " \"idle_timeout\": 0}}");
+    assert_string_equal(c.svc.api_group, "lightvm");
+    assert_string_equal(c.svc.pool, "16M=4,64M+net=2");
+    assert_true(c.svc.pool_rate > 12.4 && c.svc.pool_rate < 12.6);
+    assert_true(c.svc.conn_set[CONFIG_CONN_MAX]);
+    assert_int_equal(c.svc.conn[CONFIG_CONN_MAX], 100);
+    assert_true(c.svc.conn_set[CONFIG_CONN_IDLE]);
+    assert_int_equal(c.svc.conn[CONFIG_CONN_IDLE], 0);
+    assert_false(c.svc.conn_set[CONFIG_CONN_ROOT]);
+    /* Not in the file: unset, the daemon's defaults (or options) hold. */
+    parse_ok(&c, "{}");
+    assert_string_equal(c.svc.pool, "");
+    assert_true(c.svc.pool_rate == 0);
+    parse_bad("{\"pool_rate\": 0}", "field pool_rate:");
+    parse_bad("{\"pool_rate\": \"5\"}", "field pool_rate:");
+    parse_bad("{\"pool\": 32}", "field pool:");
+    parse_bad("{\"pool\": \"16M=1, 64M=2\"}", "field pool:");
+    parse_bad("{\"api_group\": \"a:b\"}", "field api_group:");
+    parse_bad("{\"connections\": {\"max\": 0}}", "field connections.max:");
+    parse_bad("{\"connections\": {\"idle\": 5}}",
+              "field connections.idle: unknown field");
+    parse_bad("{\"connections\": []}", "field connections:");
+}
+
+static void config_shipped(void **state)
+{
+    /* The file `make install` puts in /etc is valid as shipped. */
+    FILE *f = fopen("etc/lightvmd.conf", "r");
+    if (!f)
+        skip();
+    char buf[8192];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    struct daemon_config c;
+    parse_ok(&c, buf);
+    assert_string_equal(c.svc.pool, "16M=32");
+    assert_string_equal(c.nets[c.default_net].bridge, "lvm0");
+}
+
 /* A file in a temporary directory, mode (mode). */
 static void write_file(const char *path, const char *text, mode_t mode)
 {
@@ -447,6 +494,8 @@ int main(void)
         cmocka_unit_test(config_defaults_apply),
         cmocka_unit_test(config_errors),
         cmocka_unit_test(config_example),
+        cmocka_unit_test(config_service),
+        cmocka_unit_test(config_shipped),
         cmocka_unit_test(config_load_file),
         cmocka_unit_test_setup(admin_is_root_or_group, setup_cfg),
         cmocka_unit_test_setup(member_net_fields, setup_cfg),

@@ -244,6 +244,51 @@ static void test_limits(void **state)
     free(many);
 }
 
+static void test_restart(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *text;
+        enum restart_policy p;
+        unsigned max;
+    } ok[] = {{"no", RESTART_NO, 0},
+              {"always", RESTART_ALWAYS, 0},
+              {"on-failure", RESTART_ON_FAILURE, 0},
+              {"on-failure:3", RESTART_ON_FAILURE, 3},
+              {"on-failure:1000000", RESTART_ON_FAILURE, 1000000}};
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        char req[128], back[32];
+        struct request r;
+        snprintf(req, sizeof req,
+                 "{\"op\":\"create\",\"image\":\"/g\",\"restart\":\"%s\"}",
+                 ok[i].text);
+        assert_int_equal(parse(req, &r), 0);
+        assert_int_equal(r.restart, ok[i].p);
+        assert_int_equal(r.restart_max, ok[i].max);
+        /* Only the daemon sets the counts. */
+        assert_int_equal(r.restart_count, 0);
+        assert_string_equal(
+            request_restart_str(r.restart, r.restart_max, back, sizeof back),
+            ok[i].text);
+        request_free(&r);
+    }
+    static const char *const bad[] = {"\"sometimes\"",
+                                      "\"on-failure:\"",
+                                      "\"on-failure:0\"",
+                                      "\"on-failure:-1\"",
+                                      "\"on-failure:1000001\"",
+                                      "\"on-failure:3x\"",
+                                      "\"Always\"",
+                                      "1",
+                                      "true"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char req[128];
+        snprintf(req, sizeof req,
+                 "{\"op\":\"create\",\"image\":\"/g\",\"restart\":%s}", bad[i]);
+        refused(req, "bad_request", "field 'restart'");
+    }
+}
+
 static void test_names(void **state)
 {
     (void)state;
@@ -290,6 +335,7 @@ int main(void)
         cmocka_unit_test(test_create_full),  cmocka_unit_test(test_simple_ops),
         cmocka_unit_test(test_save_restore), cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_limits),       cmocka_unit_test(test_names),
+        cmocka_unit_test(test_restart),
     };
     return cmocka_run_group_tests_name("request", tests, NULL, NULL);
 }
