@@ -6,8 +6,8 @@
  * B to A over TCP (pre-copy); and, for comparison, the same move by file
  * (save to a tmpfs on A, restore on B, as `xl save` + `xl restore` would).
  *
- *   bench_migrate [-r ROUNDS] [-g N] [-s NOOP] SOCK_A SOCK_B TCP_A
- *                 DAYTIME.elf TMPDIR
+ *   bench_migrate [-r ROUNDS] [-g N] [-s NOOP] [-T TOKEN_FILE] SOCK_A
+ *                 SOCK_B TCP_A DAYTIME.elf TMPDIR
  *
  * TCP_A is A's --migrate-listen address (tcp:HOST:PORT). Prints
  * "WHAT,RUNNING,ROUND,MS" lines: for each way (unix, tcp) the client's
@@ -37,6 +37,7 @@ extern char **environ;
 
 static struct lightvm *ca, *cb; /* A and B */
 static const char *sock_a, *sock_b;
+static char token[258]; /* A's --migrate-token (-T FILE) */
 
 static uint64_t now_ns(void)
 {
@@ -110,7 +111,7 @@ static void migrate(struct lightvm *from, struct lightvm *to, char *id,
     struct lightvm_migrated m;
     struct lightvm_error e;
     uint64_t t0 = now_ns();
-    if (lightvm_migrate(from, id, dest, &m, &e) < 0)
+    if (lightvm_migrate(from, id, dest, token, &m, &e) < 0)
         die("migrate %s to %s: %s", id, dest, e.message);
     uint64_t t1 = now_ns();
     snprintf(id, idlen, "%s", m.id);
@@ -171,8 +172,18 @@ int main(int argc, char **argv)
 {
     int rounds = 30, running = 0, c;
     const char *noop = NULL;
-    while ((c = getopt(argc, argv, "r:g:s:")) != -1) {
+    while ((c = getopt(argc, argv, "r:g:s:T:")) != -1) {
         switch (c) {
+        case 'T': {
+            FILE *f = fopen(optarg, "re");
+            size_t n = f ? fread(token, 1, sizeof token - 1, f) : 0;
+            if (f)
+                fclose(f);
+            while (n && (token[n - 1] == '\n' || token[n - 1] == ' '))
+                n--;
+            token[n] = 0;
+            break;
+        }
         case 'r': rounds = atoi(optarg); break;
         case 'g': running = atoi(optarg); break;
         case 's': noop = optarg; break;
@@ -181,7 +192,8 @@ int main(int argc, char **argv)
     }
     if (argc - optind != 5) {
         fprintf(stderr, "usage: bench_migrate [-r ROUNDS] [-g N] [-s NOOP] "
-                        "SOCK_A SOCK_B TCP_A DAYTIME.elf TMPDIR\n");
+                        "[-T TOKEN_FILE] SOCK_A SOCK_B TCP_A DAYTIME.elf "
+                        "TMPDIR\n");
         return 2;
     }
     sock_a = argv[optind];

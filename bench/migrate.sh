@@ -31,6 +31,7 @@ PORT=7400
 mkdir -p "$OUT" "$W/run"
 mount -t tmpfs -o size=4g,mode=0755 lightvm-migbench "$W/run"
 mkdir -p "$W/run/a" "$W/run/b" "$W/run/files"
+od -An -tx1 -N32 /dev/urandom | tr -d ' \n' >"$W/token" && chmod 600 "$W/token"
 SA=$W/run/a/lightvmd.sock
 SB=$W/run/b/lightvmd.sock
 PA= PB=
@@ -51,7 +52,7 @@ nsx ip link set lo up
 LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 LIGHTVM_RUN_DIR=$W/run/a LIGHTVM_CGROUP_PARENT=lightvm-migbench-a nsenter --net=/run/netns/"$NS" \
     "$PWD/$BUILD/bin/lightvmd" --quiet --pool 16M+net=4,4M=64 --pool-rate 2000 \
-    --migrate-listen "127.0.0.1:$PORT" >"$W/a.log" 2>&1 &
+    --migrate-listen "127.0.0.1:$PORT" --migrate-token "$W/token" >"$W/a.log" 2>&1 &
 PA=$!
 LIGHTVM_RUN_DIR=$W/run/b LIGHTVM_CGROUP_PARENT=lightvm-migbench-b nsenter --net=/run/netns/"$NS" \
     "$PWD/$BUILD/bin/lightvmd" --quiet --pool 16M+net=4 >"$W/b.log" 2>&1 &
@@ -70,7 +71,7 @@ for level in $LEVELS; do
         running=$((running + 1))
     done
     echo "migrate.sh: $ROUNDS rounds with $running idle guests running" >&2
-    nsx "$B/bench_migrate" -r "$ROUNDS" -g "$running" -s "$B/noop-glibc" \
+    nsx "$B/bench_migrate" -r "$ROUNDS" -g "$running" -s "$B/noop-glibc" -T "$W/token" \
         "$SA" "$SB" "tcp:127.0.0.1:$PORT" "$DAYTIME" "$W/run/files" >>"$W/lat.csv"
 done
 LOAD1=$(cut -d' ' -f1-3 /proc/loadavg)

@@ -5,6 +5,7 @@
 #include "cli/cli.h"
 #include "cli/daemon_cmds.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -27,21 +28,27 @@ static const char migrate_usage[] =
     "                          --migrate-listen); root only there\n"
     "\n"
     "Options:\n"
+    "      --token-file FILE   the secret of a tcp: destination (its lightvmd\n"
+    "                          --migrate-token file, or a copy of it)\n"
     "      --json              print what was done as JSON\n"
     "  -q, --quiet             print nothing\n"
     "  -h, --help              this text\n";
 
 int cmd_migrate(int argc, char **argv)
 {
-    enum { OPT_JSON = 256 };
-    static const struct option opts[] = {{"json", no_argument, NULL, OPT_JSON},
-                                         {"quiet", no_argument, NULL, 'q'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {0, 0, 0, 0}};
+    enum { OPT_JSON = 256, OPT_TOKEN };
+    static const struct option opts[] = {
+        {"json", no_argument, NULL, OPT_JSON},
+        {"token-file", required_argument, NULL, OPT_TOKEN},
+        {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},
+        {0, 0, 0, 0}};
     int json = 0, quiet = 0, c;
+    const char *token_file = NULL;
     while ((c = cli_getopt(argc, argv, "qh", opts)) != -1) {
         switch (c) {
         case OPT_JSON: json = 1; break;
+        case OPT_TOKEN: token_file = optarg; break;
         case 'q': quiet = 1; break;
         case 'h': fputs(migrate_usage, stdout); return 0;
         default: return CLI_EXIT_USAGE; /* cli_getopt said why */
@@ -52,6 +59,21 @@ int cmd_migrate(int argc, char **argv)
                 "migrate --help')");
         return CLI_EXIT_USAGE;
     }
+    char token[258] = "";
+    if (token_file) {
+        FILE *f = fopen(token_file, "re");
+        size_t n = f ? fread(token, 1, sizeof token - 1, f) : 0;
+        if (f)
+            fclose(f);
+        if (!f) {
+            cli_msg("migrate: --token-file %s: %s", token_file,
+                    strerror(errno));
+            return CLI_EXIT_ERROR;
+        }
+        while (n && (token[n - 1] == '\n' || token[n - 1] == ' '))
+            n--;
+        token[n] = 0;
+    }
     struct lightvm *cl = cli_connect();
     if (!cl)
         return CLI_EXIT_ERROR;
@@ -59,7 +81,7 @@ int cmd_migrate(int argc, char **argv)
     struct lightvm_error e;
     char ref[160];
     int rc = lightvm_migrate(cl, cli_guest_ref(argv[optind], ref, sizeof ref),
-                             argv[optind + 1], &m, &e);
+                             argv[optind + 1], token, &m, &e);
     lightvm_close(cl);
     if (rc < 0) {
         cli_msg("migrate %s: %s", argv[optind], e.message);

@@ -538,13 +538,16 @@ static int connect_dest(const char *dest, struct lightvm_error *e)
 }
 
 int lightvm_migrate(struct lightvm *c, const char *id, const char *dest,
-                    struct lightvm_migrated *out, struct lightvm_error *e)
+                    const char *token, struct lightvm_migrated *out,
+                    struct lightvm_error *e)
 {
     int fd = connect_dest(dest, e);
     if (fd < 0)
         return -1;
-    json_t *rep =
-        call(c, json_pack("{s:s, s:s}", "op", "migrate", "id", id), fd, e);
+    json_t *req = json_pack("{s:s, s:s}", "op", "migrate", "id", id);
+    if (token && *token)
+        json_object_set_new(req, "token", json_string(token));
+    json_t *rep = call(c, req, fd, e);
     close(fd); /* the daemon has its own copy */
     if (!rep)
         return -1;

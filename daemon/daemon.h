@@ -238,7 +238,8 @@ struct daemon {
     ino_t sock_ino;
     int epfd, listen_fd, sig_fd, tick_fd, audit_fd, lock_fd;
     struct ep_item ep_listen, ep_sig, ep_tick, ep_audit;
-    int mig_listen_fd; /* --migrate-listen, or -1 */
+    int mig_listen_fd;   /* --migrate-listen, or -1 */
+    char mig_token[257]; /* --migrate-token's secret (MIG_TOKEN_MAX) */
     struct ep_item ep_mig_listen;
     int stop;
 

@@ -60,8 +60,9 @@ static const char usage[] =
     "                     above, at most 64)\n"
     "  --max-connections-root N      root's, apart from members' (default:\n"
     "                     the fd limit / 16, at most 256)\n"
-    "  --migrate-listen ADDR:PORT  take guests migrated over TCP here (a\n"
-    "                     trusted network only: they become root's)\n"
+    "  --migrate-listen ADDR:PORT  take guests migrated over TCP here (they\n"
+    "                     become root's), from peers that hold the secret of\n"
+    "  --migrate-token FILE  (root's, mode 0600, at least 16 characters)\n"
     "  --idle-timeout S   close a connection silent for S seconds, unless\n"
     "                     it waits for a reply (default 60; 0: never)\n"
     "  --quiet            log nothing\n"
@@ -74,6 +75,46 @@ static const char usage[] =
 
 static volatile int quiet;
 static char migrate_listen[160]; /* --migrate-listen, or "" */
+
+/* --migrate-token FILE: the TCP port's secret, root's alone to read
+ * (every local user can reach the port, loopback included). */
+static int read_token(struct daemon *d, const char *path)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) < 0) {
+        fprintf(stderr, "lightvmd: --migrate-token %s: %s\n", path,
+                strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    ssize_t n = read(fd, d->mig_token, sizeof d->mig_token - 1);
+    close(fd);
+    if (!S_ISREG(st.st_mode) || st.st_uid != 0 || (st.st_mode & 077)) {
+        fprintf(stderr,
+                "lightvmd: --migrate-token %s: must be a regular file of "
+                "root's that only root may read (chmod 600)\n",
+                path);
+        return -1;
+    }
+    while (n > 0 && (d->mig_token[n - 1] == '\n' || d->mig_token[n - 1] == ' '))
+        n--;
+    d->mig_token[n > 0 ? n : 0] = 0;
+    for (ssize_t i = 0; i < n; i++)
+        if ((unsigned char)d->mig_token[i] < 0x21 ||
+            (unsigned char)d->mig_token[i] > 0x7e)
+            n = -1;
+    if (n < 16) {
+        fprintf(stderr,
+                "lightvmd: --migrate-token %s: the secret must be 16 to 256 "
+                "printable characters, without spaces (e.g. openssl rand "
+                "-hex 32)\n",
+                path);
+        return -1;
+    }
+    return 0;
+}
 /* stderr is the journal's (systemd's JOURNAL_STREAM names it): lines go
  * without our timestamp, which the journal records itself. */
 static int to_journal;
@@ -282,6 +323,7 @@ static int parse_args(struct daemon *d, int argc, char **argv)
         O_QUIET,
         O_CONFIG,
         O_MIGRATE,
+        O_MIGRATE_TOKEN,
         O_CONN
     };
     static const struct option opts[] = {
@@ -293,6 +335,7 @@ static int parse_args(struct daemon *d, int argc, char **argv)
         {"quiet", no_argument, NULL, O_QUIET},
         {"config", required_argument, NULL, O_CONFIG},
         {"migrate-listen", required_argument, NULL, O_MIGRATE},
+        {"migrate-token", required_argument, NULL, O_MIGRATE_TOKEN},
         {"max-connections", required_argument, NULL, O_CONN},
         {"max-connections-per-user", required_argument, NULL, O_CONN + 1},
         {"max-connections-root", required_argument, NULL, O_CONN + 2},
@@ -356,6 +399,10 @@ static int parse_args(struct daemon *d, int argc, char **argv)
             break;
         case O_QUIET: quiet = 1; break;
         case O_CONFIG: config = optarg; break;
+        case O_MIGRATE_TOKEN:
+            if (read_token(d, optarg) < 0)
+                return -1;
+            break;
         case O_MIGRATE:
             snprintf(migrate_listen, sizeof migrate_listen, "%s", optarg);
             break;
@@ -415,6 +462,11 @@ static int parse_args(struct daemon *d, int argc, char **argv)
     for (int i = 0; i < CONFIG_CONN_KINDS; i++)
         if (!set_conn[i] && svc->conn_set[i])
             *conn_opt[i] = svc->conn[i];
+    if (migrate_listen[0] && !d->mig_token[0]) {
+        fprintf(stderr, "lightvmd: --migrate-listen needs --migrate-token "
+                        "FILE: every local user can reach the port\n");
+        return -1;
+    }
     if (!d->sock_path[0])
         snprintf(d->sock_path, sizeof d->sock_path, "%s/lightvmd.sock",
                  d->run_dir);

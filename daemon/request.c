@@ -41,21 +41,22 @@ const char *request_op_name(enum request_op op)
 /* Fields each operation accepts, besides "op" and "tag". */
 static const char *const target_fields[] = {"id", NULL};
 static const char *const create_fields[] = {
-    "image",         "name",        "mem",   "mem_limit", "cpus",
-    "args",          "env",         "block", "monitor",   "console",
-    "console_limit", "watchdog_ms", "net",   "argv0",     "ports",
-    "auto_remove",   "restart",       NULL};
+    "image", "name",  "mem",     "mem_limit",   "cpus",          "args",
+    "env",   "block", "monitor", "console",     "console_limit", "watchdog_ms",
+    "net",   "argv0", "ports",   "auto_remove", "restart",       NULL};
 /* restore: create's fields and the state file */
 static const char *const restore_fields[] = {
-    "image", "name",  "mem",     "mem_limit", "cpus",          "args",
-    "env",   "block", "monitor", "console",   "console_limit", "watchdog_ms",
-    "net",   "argv0", "ports",   "path",      "auto_remove",   "restart",
-    NULL};
+    "image",         "name",        "mem",     "mem_limit", "cpus",
+    "args",          "env",         "block",   "monitor",   "console",
+    "console_limit", "watchdog_ms", "net",     "argv0",     "ports",
+    "path",          "auto_remove", "restart", NULL};
 static const char *const save_fields[] = {"id", "path", "force",
                                           "leave_running", NULL};
 /* clone: a guest ("id") or a state file ("path"); "name" their stem */
 static const char *const clone_fields[] = {"id", "path", "count", "name", NULL};
 static const char *const kill_fields[] = {"id", "signal", NULL};
+/* migrate: the guest; the TCP destination's secret (docs/migration.md) */
+static const char *const migrate_fields[] = {"id", "token", NULL};
 static const char *const list_fields[] = {"offset", "limit", "stats", NULL};
 static const char *const no_fields[] = {NULL};
 
@@ -67,6 +68,7 @@ static const char *const *fields_of(enum request_op op)
     case OP_SAVE: return save_fields;
     case OP_CLONE: return clone_fields;
     case OP_KILL: return kill_fields;
+    case OP_MIGRATE: return migrate_fields;
     case OP_LIST: return list_fields;
     case OP_VERSION:
     case OP_POOL:
@@ -569,6 +571,14 @@ int request_parse(const char *buf, size_t len, struct request *r,
         break;
     case OP_CLONE: rc = parse_clone(o, r, code, err); break;
     case OP_KILL: rc = parse_kill(o, r, code, err); break;
+    case OP_MIGRATE:
+        rc = get_string(o, "id", r->target, sizeof r->target, 1, code, err) <
+                         0 ||
+                     get_string(o, "token", r->token, sizeof r->token, 0, code,
+                                err) < 0
+                 ? -1
+                 : 0;
+        break;
     case OP_LIST: {
         uint64_t off = 0, lim = LIST_PAGE_MAX;
         if (get_uint(o, "offset", UINT32_MAX, &off, code, err) < 0 ||

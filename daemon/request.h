@@ -58,7 +58,8 @@ struct request {
     /* For ops on a guest: an id, a unique id prefix, a name of the
      * client's own guests, or UID/NAME. */
     char target[GUEST_ID_LEN + 80];
-    int signal; /* kill: the signal to send (default SIGKILL) */
+    int signal;      /* kill: the signal to send (default SIGKILL) */
+    char token[257]; /* migrate: the TCP destination's secret, or "" */
     /* create, and restore */
     char image[PATH_MAX];
     char argv0[256]; /* the guest's argv[0]; "": the image's path */

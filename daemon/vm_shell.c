@@ -574,6 +574,15 @@ static void shell_pause(struct daemon *d, struct vm *v, struct waiter *w,
     struct lvm_err err;
     char buf[LVM_ERR_MSG_MAX + 64];
     struct guest *g = guest_of(v);
+    if (svm(v)->migration == SVM_MIGRATION_IN) {
+        char msg[160];
+        snprintf(msg, sizeof msg,
+                 "guest %s is coming in by migration: held until its source "
+                 "commits",
+                 v->id);
+        vm_op_done(d, w, "busy", msg, NULL);
+        return;
+    }
     if (!g || cgroup_freeze(&g->cg, pause, &err) < 0) {
         if (!g)
             lvm_err_set(&err, EINVAL, "guest %s has exited", v->id);
@@ -607,6 +616,12 @@ static int shell_control(struct daemon *d, struct vm *v, uint32_t request,
     struct guest *g = guest_of(v);
     if (!g)
         return lvm_err_set(err, EINVAL, "guest %s has exited", v->id);
+    /* A migration's held copy runs only on its source's commit. */
+    if (svm(v)->migration == SVM_MIGRATION_IN && request != LVM_CTRL_POWEROFF)
+        return lvm_err_set(err, EBUSY,
+                           "guest %s is coming in by migration: held until "
+                           "its source commits",
+                           v->id);
     return guest_control(g, request, err);
 }
 

@@ -61,6 +61,7 @@ struct mig_out {
     int stream; /* TCP: pre-copy over the wire */
     int api;    /* the destination's API socket: ask for migrate-in first */
     int paused; /* it was paused: it stays so at the destination */
+    char token[257]; /* the TCP destination's secret, or "" */
     /* For the thread; fixed while it runs. */
     const struct guest *g;
     const struct image *img;
@@ -201,14 +202,20 @@ static void *mig_thread(void *arg)
             goto out;
         }
     }
-    hello = mig_hello_json(&m->info);
+    hello = mig_hello_json(&m->info, m->token);
     if (!hello) {
         lvm_err_set(&err, ENOMEM, "the migration's HELLO");
         goto out;
     }
     if (mig_send(m->sock, MIG_HELLO, hello, strlen(hello), NULL, 0, -1, &err) <
-            0 ||
-        expect(m, &rd, MIG_ACCEPT, &err) < 0)
+        0) {
+        /* A destination that refused at once (busy) has said why. */
+        struct lvm_err said;
+        if (expect(m, &rd, MIG_ACCEPT, &said) == -2)
+            err = said;
+        goto out;
+    }
+    if (expect(m, &rd, MIG_ACCEPT, &err) < 0)
         goto out;
     if ((shadow = snapshot_memfd(m->info.ram_size, &err)) < 0)
         goto out;
@@ -402,7 +409,6 @@ void shell_mig_event(struct daemon *d, struct vm *v)
 void shell_migrate(struct daemon *d, struct vm *v, struct waiter *w,
                    const struct request *r, int fd)
 {
-    (void)r;
     struct lvm_err err;
     char buf[LVM_ERR_MSG_MAX + 64];
     int domain = 0, type = 0;
@@ -437,6 +443,7 @@ void shell_migrate(struct daemon *d, struct vm *v, struct waiter *w,
     }
     m->sock = fd;
     m->ctl[0] = m->ctl[1] = -1;
+    snprintf(m->token, sizeof m->token, "%s", r->token);
     m->stream = type == SOCK_STREAM;
     m->api = domain == AF_UNIX;
     m->t0 = host_now_ns();

@@ -23,7 +23,9 @@
 #include "daemon/restore.h"
 #include "daemon/server_guard.h"
 #include "daemon/vm_shell_snap.h"
+#include "toolstack/guest_policy.h"
 #include "toolstack/migstream.h"
+#include "toolstack/monitor.h"
 #include "toolstack/snapshot.h"
 
 #include <errno.h>
@@ -40,8 +42,12 @@
 
 #define CHUNK (MIG_BODY_MAX + MIG_HEADER_LEN)
 #define MIG_IN_IDLE_NS 60000000000ull /* a silent source is dropped */
-#define MIG_IN_MAX 16                 /* incoming migrations at once */
-#define MIG_IN_MAX_MEMBER 2           /* of one member of the API group */
+#define MIG_IN_MAX 16       /* incoming migrations at once, over the API */
+#define MIG_IN_MAX_MEMBER 2 /* of one member of the API group */
+#define MIG_IN_MAX_TCP                                                         \
+    8                               /* over the TCP port, apart: unauthenticated
+                                until HELLO, they never take the API's */
+#define MIG_HELLO_NS 10000000000ull /* a connection's HELLO comes in 10 s */
 
 struct mig_conn {
     int fd;
@@ -54,8 +60,8 @@ struct mig_conn {
     size_t off, len;
     int pending_fd;              /* came with the last message */
     char held[GUEST_ID_LEN + 1]; /* the guest made and held, or "" */
-    struct cached_image *img;    /* its image, loaded and checked at HELLO
-                                    (so cached for END) */
+    uint64_t reserved;           /* RAM quota held for the stream */
+    int hello;                   /* HELLO read */
     uint64_t deadline, t0;
     struct mig_conn *next;
 };
@@ -63,11 +69,11 @@ struct mig_conn {
 static struct mig_conn *conns;
 static unsigned nconns;
 
-static unsigned count_of(uid_t uid)
+static unsigned count_of(uid_t uid, int tcp)
 {
     unsigned n = 0;
     for (struct mig_conn *c = conns; c; c = c->next)
-        n += c->cr.uid == uid;
+        n += c->tcp == tcp && (tcp || c->cr.uid == uid);
     return n;
 }
 
@@ -94,6 +100,13 @@ static struct vm *held_vm(struct daemon *d, struct mig_conn *mc)
     return v && !strcmp(v->id, mc->held) ? v : NULL;
 }
 
+static void unreserve(struct daemon *d, struct mig_conn *mc)
+{
+    if (mc->reserved)
+        quota_give(d, mc->cr.uid, QUOTA_RAM, mc->reserved);
+    mc->reserved = 0;
+}
+
 static void conn_free(struct daemon *d, struct mig_conn *mc)
 {
     for (struct mig_conn **p = &conns; *p; p = &(*p)->next)
@@ -109,8 +122,7 @@ static void conn_free(struct daemon *d, struct mig_conn *mc)
         v->killed_by = KILLED_BY_DESTROY; /* forgotten once it exits */
         v->mon->kill(d, v);
     }
-    if (mc->img)
-        images_put(d, mc->img, mc->cr.uid);
+    unreserve(d, mc);
     epoll_ctl(d->epfd, EPOLL_CTL_DEL, mc->fd, NULL);
     close(mc->fd);
     if (mc->pending_fd >= 0)
@@ -136,37 +148,21 @@ static void refuse(struct daemon *d, struct mig_conn *mc, const char *code,
 
 /* ---- the stream's steps --------------------------------------------------- */
 
-/* The recipe's image, as the client opens it, loaded (and so cached for
- * the guest's making) and checked against the identity HELLO names:
- * refused now rather than after the pages. */
-static int check_image(struct daemon *d, struct mig_conn *mc,
-                       struct lvm_err *err)
-{
-    json_error_t je;
-    json_t *o = json_loads(mc->mi.info.config, 0, &je);
-    const char *path = json_string_value(json_object_get(o, "image"));
-    int rc = -1;
-    if (!path || path[0] != '/') {
-        lvm_err_set(err, 0, "migration HELLO: the recipe names no image");
-        goto out;
-    }
-    int fd = creds_open_data(&mc->cr, path, 0, err);
-    if (fd < 0)
-        goto out;
-    mc->img = images_get(d, path, fd, &mc->cr, err);
-    close(fd);
-    if (mc->img)
-        rc = shell_same_image(mc->img, &mc->mi.info, path, err);
-out:
-    json_decref(o);
-    return rc;
-}
-
 /* HELLO: whether this daemon can take the guest, before any page. */
 static int decide(struct daemon *d, struct mig_conn *mc, const char **code,
                   struct lvm_err *err)
 {
     struct snap_info *in = &mc->mi.info;
+    mc->hello = 1;
+    /* The TCP port's peers prove they hold its secret before anything
+     * else is looked at (no file is opened, nothing said of the host). */
+    if (mc->tcp && !mig_token_equal(mc->mi.token, d->mig_token)) {
+        *code = "denied";
+        return lvm_err_set(err, 0,
+                           "a missing or wrong migration token (lightvm "
+                           "migrate --token-file: the destination's "
+                           "--migrate-token)");
+    }
     *code = "invalid";
     const struct vm_monitor *mon = vm_monitor_find(d, in->monitor, err);
     if (!mon)
@@ -179,15 +175,23 @@ static int decide(struct daemon *d, struct mig_conn *mc, const char **code,
         return lvm_err_set(err, 0, "a guest named '%s' exists here",
                            in->guest_name);
     }
-    /* Its RAM within what the user may still use, before a memfd of
-     * that size fills: charged for real when the guest is made. */
+    struct guest_ram_range rr =
+        guest_ram_range(monitor_find(mon->name, NULL)->kind, GUEST_KERNEL_TINY);
+    if (in->ram_size < rr.min || in->ram_size > rr.max)
+        return lvm_err_set(err, 0,
+                           "%llu KiB of RAM is outside the %s monitor's %llu "
+                           "KiB to %llu KiB",
+                           (unsigned long long)(in->ram_size >> 10), mon->name,
+                           (unsigned long long)(rr.min >> 10),
+                           (unsigned long long)(rr.max >> 10));
+    /* Its RAM reserved from what the user may still use while the memfd
+     * fills (a stream's pages are the daemon's memory until the guest is
+     * made, which charges it for real). */
     if (quota_take(d, &mc->cr, QUOTA_RAM, in->ram_size, err) < 0) {
         *code = "quota";
         return -1;
     }
-    quota_give(d, mc->cr.uid, QUOTA_RAM, in->ram_size);
-    if (check_image(d, mc, err) < 0)
-        return -1;
+    mc->reserved = in->ram_size;
     int ram = snapshot_memfd(in->ram_size, err);
     if (ram < 0) {
         *code = "failed";
@@ -208,6 +212,7 @@ static int make(struct daemon *d, struct mig_conn *mc, const char **code,
     }
     int ram = mc->mi.ram_fd;
     mc->mi.ram_fd = -1;
+    unreserve(d, mc); /* the guest is charged for it now */
     if (restore_prepare_migration(d, &mc->cr, &mc->mi.info, ram, x, code, err) <
         0) {
         free(x);
@@ -258,12 +263,14 @@ static int commit(struct daemon *d, struct mig_conn *mc, const char **code,
     struct guest *g = guest_of(v);
     if (mc->mi.paused && g && cgroup_freeze(&g->cg, 1, err) < 0)
         return -1;
-    if (vm_control(d, v, LVM_CTRL_RESUME, err) < 0)
+    svm(v)->migration = SVM_MIGRATION_NONE;
+    if (vm_control(d, v, LVM_CTRL_RESUME, err) < 0) {
+        svm(v)->migration = SVM_MIGRATION_IN;
         return -1;
+    }
     if (mc->mi.paused)
         v->state = VM_PAUSED;
     mc->held[0] = 0; /* ours now, whatever happens to the connection */
-    svm(v)->migration = SVM_MIGRATION_NONE;
     if (rundir_update_config(d, v, err) < 0)
         daemon_log("guest %s: %s", v->id, err->msg);
     fault_point("migrate-in-committed");
@@ -377,9 +384,10 @@ void migrate_in_event(struct daemon *d, struct mig_conn *mc)
 static void conn_add(struct daemon *d, int fd, const struct creds *cr, int tcp)
 {
     const char *why = NULL;
-    if (nconns >= MIG_IN_MAX)
+    if (tcp ? count_of(0, 1) >= MIG_IN_MAX_TCP
+            : nconns - count_of(0, 1) >= MIG_IN_MAX)
         why = "too many incoming migrations at once";
-    else if (cr->uid != 0 && count_of(cr->uid) >= MIG_IN_MAX_MEMBER)
+    else if (!tcp && cr->uid != 0 && count_of(cr->uid, 0) >= MIG_IN_MAX_MEMBER)
         why = "you have as many incoming migrations as a member may";
     struct mig_conn *mc = why ? NULL : calloc(1, sizeof *mc);
     if (mc && !(mc->chunk = malloc(CHUNK))) {
@@ -493,7 +501,9 @@ void migrate_in_tick(struct daemon *d)
     uint64_t now = host_now_ns();
     for (struct mig_conn *mc = conns, *next; mc; mc = next) {
         next = mc->next;
-        if (now > mc->deadline)
+        if (!mc->hello && now > mc->t0 + MIG_HELLO_NS)
+            refuse(d, mc, "failed", "no HELLO within 10 s");
+        else if (now > mc->deadline)
             refuse(d, mc, "failed", "the source went silent for 60 s");
     }
 }

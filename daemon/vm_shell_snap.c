@@ -121,6 +121,12 @@ int snap_can(struct daemon *d, struct vm *v, struct waiter *w, const char *what)
     const char *code = "invalid";
     if (!guest_of(v))
         snprintf(msg, sizeof msg, "guest %s has exited", v->id);
+    else if (svm(v)->migration == SVM_MIGRATION_IN)
+        code = "busy",
+        snprintf(msg, sizeof msg,
+                 "guest %s is coming in by migration: held until its source "
+                 "commits",
+                 v->id);
     else if (svm(v)->snap)
         code = "busy",
         snprintf(msg, sizeof msg,
@@ -180,6 +186,13 @@ void fault_point(const char *name)
     const char *f = getenv("LIGHTVM_FAULT");
     if (f && !strcmp(f, name))
         raise(SIGKILL);
+    /* NAME-stall: wait (this thread only) until the file
+     * $LIGHTVM_FAULT_RELEASE exists, at most 30 s: a stage held open. */
+    size_t n = strlen(name);
+    const char *rel = getenv("LIGHTVM_FAULT_RELEASE");
+    if (f && rel && !strncmp(f, name, n) && !strcmp(f + n, "-stall"))
+        for (int i = 0; i < 3000 && access(rel, F_OK) < 0; i++)
+            nanosleep(&(struct timespec){0, 10000000}, NULL);
 }
 
 static void save_parked(struct daemon *d, struct vm *v)

@@ -58,7 +58,9 @@ void snap_free(struct vm *v);
 int snap_fill_info(struct vm *v, struct snap_info *info, struct lvm_err *err);
 
 /* With LIGHTVM_FAULT=(name), SIGKILL the daemon here (for the tests of a
- * daemon that dies in the middle of an operation). */
+ * daemon that dies in the middle of an operation); with (name)-stall,
+ * wait here until the file $LIGHTVM_FAULT_RELEASE exists (a migration's
+ * thread only: the loop must never wait). */
 void fault_point(const char *name);
 
 /* vm_shell_migrate.c */

@@ -250,7 +250,8 @@ static int read_hello(struct mig_in *mi, const struct mig_frame *f,
                   err) < 0 ||
         take_name(o, "name", in->guest_name, sizeof in->guest_name, 1, err) <
             0 ||
-        take_name(o, "id", in->guest_id, sizeof in->guest_id, 0, err) < 0)
+        take_name(o, "id", in->guest_id, sizeof in->guest_id, 0, err) < 0 ||
+        take_name(o, "token", mi->token, sizeof mi->token, 0, err) < 0)
         goto out;
     if (!in->ram_size || in->ram_size % MIG_PAGE ||
         in->ram_size > MIG_RAM_MAX) {
@@ -519,7 +520,16 @@ void mig_in_held(struct mig_in *mi)
 
 /* ---- The source's side ---------------------------------------------------- */
 
-char *mig_hello_json(const struct snap_info *info)
+int mig_token_equal(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    unsigned char diff = la != lb;
+    for (size_t i = 0; i < la && i < lb; i++)
+        diff |= (unsigned char)(a[i] ^ b[i]);
+    return !diff && la > 0;
+}
+
+char *mig_hello_json(const struct snap_info *info, const char *token)
 {
     char hex[65];
     snap_hash_hex(info->image_hash, hex);
@@ -535,6 +545,8 @@ char *mig_hello_json(const struct snap_info *info)
         (json_int_t)info->ram_size, "image_sha256", hex, "image_size",
         (json_int_t)info->image_size, "image_name", info->image_name, "name",
         info->guest_name, "id", info->guest_id, "recipe", recipe);
+    if (o && token && *token)
+        json_object_set_new(o, "token", json_string(token));
     char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
     json_decref(o);
     return s;

@@ -44,7 +44,8 @@
 #define MIG_PAGES_MAX 256u       /* pages in one PAGES frame (1 MiB) */
 #define MIG_JSON_MAX (96u << 10) /* bytes of a JSON frame */
 #define MIG_BODY_MAX (16u + MIG_PAGES_MAX * MIG_PAGE)
-#define MIG_END_MAX 4096u /* END's JSON */
+#define MIG_END_MAX 4096u  /* END's JSON */
+#define MIG_TOKEN_MAX 256u /* HELLO's token: the TCP port's shared secret */
 #define MIG_RAM_MAX (64ull << 30)
 
 enum mig_type {
@@ -117,6 +118,7 @@ struct mig_in {
     int have_state;  /* STATE read */
     int paused;      /* END says it was paused: it stays so */
     uint64_t npages; /* PAGES frames' pages written */
+    char token[MIG_TOKEN_MAX + 1]; /* HELLO's, or "" (a TCP port's secret) */
 };
 
 void mig_in_init(struct mig_in *mi);
@@ -137,8 +139,13 @@ void mig_in_held(struct mig_in *mi);
 
 /* ---- The source's side -------------------------------------------------- */
 
-/* The HELLO for (info) (its image, RAM, names, config), malloc'd JSON. */
-char *mig_hello_json(const struct snap_info *info);
+/* The HELLO for (info) (its image, RAM, names, config), with (token) if
+ * not NULL, malloc'd JSON. */
+char *mig_hello_json(const struct snap_info *info, const char *token);
+
+/* Whether (a) and (b) are the same secret, in time that depends on
+ * their lengths only. */
+int mig_token_equal(const char *a, const char *b);
 
 /* Send one frame (blocking; a SEQPACKET socket gets it in messages of at
  * most 64 KiB), with (fd) passed alongside if >= 0. */

@@ -182,7 +182,8 @@ int lightvm_clone(struct lightvm *c, const char *id, const char *path,
  * connection to this daemon, which moves the guest over it: pre-copy over
  * TCP, the memory itself (a memfd) over a unix socket. Once the
  * destination runs it, the guest goes from here. If anything fails first,
- * it goes on here. */
+ * it goes on here. (token): a TCP destination's secret (its
+ * --migrate-token), or NULL. */
 struct lightvm_migrated {
     char id[64];        /* its id at the destination */
     char name[64];      /* its name there */
@@ -198,7 +199,8 @@ struct lightvm_migrated {
     uint64_t parked_ns; /* when it stopped here (CLOCK_MONOTONIC) */
 };
 int lightvm_migrate(struct lightvm *c, const char *id, const char *dest,
-                    struct lightvm_migrated *out, struct lightvm_error *e);
+                    const char *token, struct lightvm_migrated *out,
+                    struct lightvm_error *e);
 
 /* Kill the guest (if running) and remove everything it had. */
 int lightvm_destroy(struct lightvm *c, const char *id, struct lightvm_exit *out,

@@ -22,6 +22,9 @@ GRP=lvmmg$$
 UA=lvmmg$$a
 UB=lvmmg$$b
 PORT=$((20000 + $$ % 20000))
+# The TCP port's secret (lightvmd --migrate-token, lightvm migrate --token-file).
+od -An -tx1 -N32 /dev/urandom | tr -d ' \n' >"$TMP/token" && chmod 600 "$TMP/token"
+TOK=(--token-file "$TMP/token")
 # sizeof(struct lvm_status) and sizeof(struct lvm_devpage), for crafted streams.
 ABI_SIZES=$(printf '#include <lightvm/abi.h>\n#include <stdio.h>\nint main(void){printf("%%zu %%zu", sizeof(struct lvm_status), sizeof(struct lvm_devpage));}\n' |
     cc -Iinclude -x c -o "$TMP/abisizes" - && "$TMP/abisizes")
@@ -108,7 +111,7 @@ gone_from() {
 
 t_daemons() {
     daemon_start --group "$GRP" --pool 16M=2 && chmod 755 "$TMP" &&
-        start_other b -- --pool 16M=2 --migrate-listen "127.0.0.1:$PORT"
+        start_other b -- --pool 16M=2 --migrate-listen "127.0.0.1:$PORT" --migrate-token "$TMP/token"
 }
 
 # Over the other daemon's API socket: the guest goes on there with the
@@ -143,7 +146,7 @@ t_unix() {
 t_tcp() {
     local g=mt out t
     $LIGHTVM create --name $g "$SNAP" 4096 5 yield >/dev/null && console_has $g '^tick 2 ' || return 1
-    out=$($LIGHTVM migrate --json $g "tcp:127.0.0.1:$PORT") || { echo "$out"; return 1; }
+    out=$($LIGHTVM migrate --json "${TOK[@]}" $g "tcp:127.0.0.1:$PORT") || { echo "$out"; return 1; }
     echo "$out"
     echo "$out" | grep -q '"via":"tcp"' || return 1
     echo "$out" >"$TMP/mt.json"
@@ -185,7 +188,7 @@ data = open(image, "rb").read()
 frame = lambda t, body=b"": struct.pack("<IIQ", t, 0, len(body)) + body
 hello = {"version": 1, "kind": "unikernel", "monitor": "proc", "ram_size": 1 << 24,
          "image_sha256": hashlib.sha256(data).hexdigest(), "image_size": len(data),
-         "image_name": "snapcount", "name": "blk",
+         "image_name": "snapcount", "name": "blk", "token": open(tmp + "/token").read().strip(),
          "recipe": {"image": image, "block": [{"name": "disk0", "path": tmp + "/disk.img"}]}}
 s = socket.create_connection(("127.0.0.1", port), timeout=10)
 s.sendall(frame(1, json.dumps(hello).encode()))
@@ -212,6 +215,59 @@ PY
     echo "$out" | grep -q "block devices cannot come in over TCP" && [ "$(count_on b)" = 0 ]
 }
 
+# The TCP port: no secret, a wrong one, a member's copy-less try: each
+# refused at HELLO, before any file is opened; and no port without one.
+t_tcp_token() {
+    local out g=tk
+    $LIGHTVM create --name $g "$SNAP" 64 10 yield >/dev/null && console_has $g '^tick 1 ' || return 1
+    out=$($LIGHTVM migrate $g "tcp:127.0.0.1:$PORT" 2>&1) && { echo "migrated: $out"; return 1; }
+    echo "$out"
+    echo "$out" | grep -q "refused: a missing or wrong migration token" || return 1
+    echo wrongwrongwrongwrong >"$TMP/wrong"
+    out=$($LIGHTVM migrate --token-file "$TMP/wrong" $g "tcp:127.0.0.1:$PORT" 2>&1) &&
+        { echo "migrated: $out"; return 1; }
+    echo "$out" | grep -q "wrong migration token" && [ "$(state_on a $g)" = running ] &&
+        [ "$(count_on b)" = 0 ] || return 1
+    $LIGHTVM destroy $g >/dev/null
+    # A daemon will not open the port without a secret, nor with one
+    # others may read.
+    out=$(LIGHTVM_RUN_DIR=$TMP/x "$BUILD/bin/lightvmd" --migrate-listen 127.0.0.1:1 2>&1) &&
+        { echo "started: $out"; return 1; }
+    echo "$out" | grep -q "needs --migrate-token" || { echo "$out"; return 1; }
+    cp "$TMP/token" "$TMP/token644" && chmod 644 "$TMP/token644"
+    out=$(LIGHTVM_RUN_DIR=$TMP/x "$BUILD/bin/lightvmd" --migrate-listen 127.0.0.1:1 \
+        --migrate-token "$TMP/token644" 2>&1) && { echo "started: $out"; return 1; }
+    echo "$out" | grep -q "only root may read" || { echo "$out"; return 1; }
+}
+
+# A guest held at the destination does nothing but go until its source
+# commits: unpause, resume, save and migrate are refused (busy). The
+# source (daemon d) holds its COMMIT until told.
+t_held_busy() {
+    kill -TERM "${DPID[d]}" 2>/dev/null && wait "${DPID[d]}" 2>/dev/null
+    start_other d LIGHTVM_FAULT=migrate-committing-stall LIGHTVM_FAULT_RELEASE="$TMP/release" -- ||
+        return 1
+    on d create --name heldg "$SNAP" 64 10 yield >/dev/null && console_has d heldg '^tick 1 ' || return 1
+    on d migrate heldg "$(sock b)" >"$TMP/held.out" 2>&1 &
+    local mig=$! deadline=$((SECONDS + 20)) r=0 op out
+    until on b list --json heldg 2>/dev/null | grep -q '"suspended":true'; do
+        [ $SECONDS -lt $deadline ] || { echo "never held at b"; touch "$TMP/release"; return 1; }
+        read -rt 0.02 <> <(:) 2>/dev/null || true
+    done
+    for op in unpause resume; do
+        out=$(on b $op heldg 2>&1) && { echo "$op worked: $out"; r=1; }
+        echo "$out" | grep -q "held until its source commits" || { echo "$op: $out"; r=1; }
+    done
+    out=$(on b save heldg "$TMP/held.state" 2>&1) && { echo "save worked"; r=1; }
+    echo "$out" | grep -q "held until its source commits" || { echo "save: $out"; r=1; }
+    out=$(on b migrate heldg "$(sock a)" 2>&1) && { echo "migrate worked"; r=1; }
+    echo "$out" | grep -q "held until its source commits" || { echo "migrate: $out"; r=1; }
+    touch "$TMP/release"
+    wait $mig || { cat "$TMP/held.out"; return 1; }
+    console_has b heldg "resumed 1 " && [ "$(count_on d)" = 0 ] && on b destroy heldg >/dev/null || r=1
+    return $r
+}
+
 # To a daemon in another network namespace, over a veth pair.
 t_netns() {
     local g=mn t
@@ -219,9 +275,9 @@ t_netns() {
         ip link set "${NS}n" netns "$NS" && ip addr add 10.251.7.1/30 dev "${NS}h" &&
         ip link set "${NS}h" up && ip netns exec "$NS" ip addr add 10.251.7.2/30 dev "${NS}n" &&
         ip netns exec "$NS" ip link set "${NS}n" up && ip netns exec "$NS" ip link set lo up || return 1
-    WRAP="nsenter --net=/run/netns/$NS" start_other c -- --pool 16M=1 --migrate-listen "10.251.7.2:$PORT" || return 1
+    WRAP="nsenter --net=/run/netns/$NS" start_other c -- --pool 16M=1 --migrate-listen "10.251.7.2:$PORT" --migrate-token "$TMP/token" || return 1
     $LIGHTVM create --name $g "$SNAP" 1024 5 yield >/dev/null && console_has $g '^tick 2 ' || return 1
-    $LIGHTVM migrate $g "tcp:10.251.7.2:$PORT" >/dev/null || return 1
+    $LIGHTVM migrate "${TOK[@]}" $g "tcp:10.251.7.2:$PORT" >/dev/null || return 1
     console_has c $g "resumed 1 " || return 1
     t=$(last_tick c $g)
     console_has c $g "^tick $((t + 2)) " && [ "$(count_on a)" = 0 ] && on c destroy $g >/dev/null
@@ -299,7 +355,7 @@ t_members() {
 t_kill_source_early() {
     start_other d LIGHTVM_FAULT=migrate-precopied -- || return 1
     on d create --name early "$SNAP" 64 10 yield >/dev/null && console_has d early '^tick 1 ' || return 1
-    on d migrate early "tcp:127.0.0.1:$PORT" >/dev/null 2>&1 && { echo "migrated"; return 1; }
+    on d migrate "${TOK[@]}" early "tcp:127.0.0.1:$PORT" >/dev/null 2>&1 && { echo "migrated"; return 1; }
     wait "${DPID[d]}" 2>/dev/null
     gone_from b || return 1
     start_other d -- || return 1
@@ -331,7 +387,7 @@ t_kill_source_committing() {
 # destination's next daemon removes the held copy.
 t_kill_dest_held() {
     kill -TERM "${DPID[b]}" && wait "${DPID[b]}" 2>/dev/null
-    start_other b LIGHTVM_FAULT=migrate-in-held -- --migrate-listen "127.0.0.1:$PORT" || return 1
+    start_other b LIGHTVM_FAULT=migrate-in-held -- --migrate-listen "127.0.0.1:$PORT" --migrate-token "$TMP/token" || return 1
     $LIGHTVM create --name held "$SNAP" 64 10 yield >/dev/null && console_has held '^tick 1 ' || return 1
     local out t
     out=$($LIGHTVM migrate held "$(sock b)" 2>&1) && { echo "migrated: $out"; return 1; }
@@ -339,7 +395,7 @@ t_kill_dest_held() {
     wait "${DPID[b]}" 2>/dev/null
     t=$(last_tick a held)
     console_has held "^tick $((t + 2)) " && [ "$(state_on a held)" = running ] || return 1
-    start_other b -- --migrate-listen "127.0.0.1:$PORT" || return 1
+    start_other b -- --migrate-listen "127.0.0.1:$PORT" --migrate-token "$TMP/token" || return 1
     gone_from b || return 1
     grep -q "did not commit: removed" "$TMP/lightvmd-b.log" && $LIGHTVM destroy held >/dev/null
 }
@@ -349,14 +405,14 @@ t_kill_dest_held() {
 # running twice; the destination's next daemon adopts the running one.
 t_kill_dest_committed() {
     kill -TERM "${DPID[b]}" && wait "${DPID[b]}" 2>/dev/null
-    start_other b LIGHTVM_FAULT=migrate-in-committed -- --migrate-listen "127.0.0.1:$PORT" || return 1
+    start_other b LIGHTVM_FAULT=migrate-in-committed -- --migrate-listen "127.0.0.1:$PORT" --migrate-token "$TMP/token" || return 1
     $LIGHTVM create --name doubt "$SNAP" 64 10 yield >/dev/null && console_has doubt '^tick 1 ' || return 1
     local out t
     out=$($LIGHTVM migrate doubt "$(sock b)" 2>&1) && { echo "migrated: $out"; return 1; }
     echo "$out"
     echo "$out" | grep -q "did not confirm" && [ "$(state_on a doubt)" = paused ] || return 1
     wait "${DPID[b]}" 2>/dev/null
-    start_other b -- --migrate-listen "127.0.0.1:$PORT" || return 1
+    start_other b -- --migrate-listen "127.0.0.1:$PORT" --migrate-token "$TMP/token" || return 1
     console_has b doubt "resumed 1 " || return 1
     t=$(last_tick b doubt)
     console_has b doubt "^tick $((t + 2)) " || return 1
@@ -376,6 +432,7 @@ check "over TCP with pre-copy" t_tcp
 check "to another network namespace" t_netns
 check "a paused guest stays paused" t_paused
 check "no block devices over TCP" t_tcp_no_block
+check "the TCP port wants its secret" t_tcp_token
 check "a destination that refuses" t_refused
 check "bad migration streams" t_bad_stream
 check "members" t_members
@@ -383,6 +440,7 @@ check "source killed before the stop" t_kill_source_early
 check "source killed as it commits" t_kill_source_committing
 check "destination killed holding the guest" t_kill_dest_held
 check "destination killed as it commits" t_kill_dest_committed
+check "a held guest is busy" t_held_busy
 check "nothing left" t_no_leftovers
 stop_all
 finish

@@ -648,7 +648,9 @@ MIG_PORT=$((20000 + $$ % 20000))
 MIG_B=$TMP/b/lightvmd.sock
 mig_daemons() {
     ip link set lo up 2>/dev/null # the nested VM brings up no interface
-    daemon_start --pool 0 --migrate-listen "127.0.0.1:$MIG_PORT" || return 1
+    od -An -tx1 -N32 /dev/urandom | tr -d ' \n' >"$TMP/token" && chmod 600 "$TMP/token"
+    daemon_start --pool 0 --migrate-listen "127.0.0.1:$MIG_PORT" \
+        --migrate-token "$TMP/token" || return 1
     mkdir -p "$TMP/b"
     LIGHTVM_RUN_DIR=$TMP/b LIGHTVM_CGROUP_PARENT=$LIGHTVM_CGROUP_PARENT-b \
         "$BUILD/bin/lightvmd" --pool 0 >>"$TMP/lightvmd-b.log" 2>&1 &
@@ -676,7 +678,7 @@ mig_b_stop() {
 mig_hop() {
     local n=$1 k=$2 id newid final hash
     id=$(cat "$TMP/$n.$k.id")
-    newid=$(LIGHTVM_SOCKET=$3 "$LIGHTVM" migrate "$id" "$4") || return 1
+    newid=$(LIGHTVM_SOCKET=$3 "$LIGHTVM" migrate --token-file "$TMP/token" "$id" "$4") || return 1
     follow_end "$n.$k" || return 1
     final=$(ticks "$TMP/$n.$k.con" | tail -n 1 | cut -d' ' -f1)
     hash=$(ticks "$TMP/$n.$k.con" | tail -n 1 | cut -d' ' -f5)

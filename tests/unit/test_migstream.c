@@ -55,7 +55,7 @@ static void send_stream(int s, int memfd)
 {
     struct lvm_err err;
     struct snap_info in = info_of();
-    char *hello = mig_hello_json(&in);
+    char *hello = mig_hello_json(&in, NULL);
     assert_non_null(hello);
     assert_int_equal(
         mig_send(s, MIG_HELLO, hello, strlen(hello), NULL, 0, -1, &err), 0);
@@ -238,6 +238,26 @@ static void test_byte_at_a_time(void **state)
     mig_reader_free(&rd);
 }
 
+/* The TCP port's secret goes in HELLO, and is compared in constant time. */
+static void test_token(void **state)
+{
+    (void)state;
+    struct snap_info in = info_of();
+    char *hello = mig_hello_json(&in, "s3cret-token");
+    struct mig_in mi;
+    struct lvm_err err;
+    mig_in_init(&mi);
+    struct mig_frame f = {MIG_HELLO, strlen(hello), (const uint8_t *)hello};
+    assert_int_equal(mig_in_frame(&mi, &f, -1, &err), MIG_EV_HELLO);
+    assert_string_equal(mi.token, "s3cret-token");
+    assert_true(mig_token_equal(mi.token, "s3cret-token"));
+    assert_false(mig_token_equal(mi.token, "s3cret-tokeN"));
+    assert_false(mig_token_equal(mi.token, "s3cret"));
+    assert_false(mig_token_equal("", ""));
+    free(hello);
+    mig_in_free(&mi);
+}
+
 /* ---- refusals ------------------------------------------------------------- */
 
 struct refusal {
@@ -283,11 +303,11 @@ static void test_refusal(void **state)
         return;
     }
     struct snap_info in = info_of();
-    char *hello = mig_hello_json(&in);
+    char *hello = mig_hello_json(&in, NULL);
     if (r->hello && !strcmp(r->hello, "HELLO-RAM")) {
         in.ram_size = 4097;
         free(hello);
-        hello = mig_hello_json(&in);
+        hello = mig_hello_json(&in, NULL);
     }
     const char *h =
         r->hello && strcmp(r->hello, "HELLO-RAM") ? r->hello : hello;
@@ -357,8 +377,9 @@ int main(void)
         cmocka_unit_test(test_memfd_unsealed_refused),
         cmocka_unit_test(test_byte_at_a_time),
         cmocka_unit_test(test_reader_bounds),
+        cmocka_unit_test(test_token),
     };
-    size_t n = 6;
+    size_t n = 7;
     for (size_t i = 0; i < NREFUSALS; i++)
         tests[n++] = (struct CMUnitTest){refusals[i].name, test_refusal, NULL,
                                          NULL, (void *)&refusals[i]};
