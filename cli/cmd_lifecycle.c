@@ -278,6 +278,19 @@ int cmd_restart(int argc, char **argv)
     for (int i = optind; i < argc; i++) {
         struct lightvm_error e;
         json_t *g = lookup(cl, "restart", argv[i]);
+        /* The guest is made again by this client, as this client: root
+         * restarting a member's guest would make it root's, its files
+         * (a block device the member named) opened as root. */
+        json_int_t owner = json_integer_value(json_object_get(g, "owner"));
+        if (g && owner != (json_int_t)getuid()) {
+            cli_msg("restart %s: it is uid %lld's guest, and a restart "
+                    "makes it anew as you (uid %u) from its own request: "
+                    "its owner restarts it (or give it --restart)",
+                    argv[i], (long long)owner, (unsigned)getuid());
+            json_decref(g);
+            status = CLI_EXIT_ERROR;
+            continue;
+        }
         json_t *recipe = g ? recipe_of(cl, g, &e) : NULL;
         if (g && !recipe)
             cli_msg("restart %s: %s", argv[i], e.message);

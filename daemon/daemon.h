@@ -348,6 +348,10 @@ int vm_control(struct daemon *d, struct vm *v, uint32_t request,
                struct lvm_err *err);
 void vm_save(struct daemon *d, struct vm *v, struct client *c,
              const struct request *r);
+/* The credentials (v)'s owner's client would have: its passwd entry's
+ * groups, or its recorded group alone (vm_restart.c). */
+void vm_owner_creds(const struct vm *v, struct creds *cr);
+
 /* Move (v) to the daemon at the other end of (fd) (consumed). */
 void vm_migrate(struct daemon *d, struct vm *v, struct client *c,
                 const struct request *r, int fd);

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define FAIL(c, ...)                                                           \
@@ -144,6 +145,18 @@ int restore_prepare(struct daemon *d, const struct creds *cr,
     o = merged_request(r, &x->info, code, err);
     if (!o)
         goto fail;
+    /* Root restoring another user's file: its recipe's block devices
+     * would be opened as root, paths that user chose (a link to a file of
+     * root's). Root names them itself, or the owner restores it. */
+    struct stat fst;
+    if (cr->uid == 0 && json_object_get(o, "block") &&
+        !(r->json && json_object_get(r->json, "block")) &&
+        fstat(x->fd, &fst) == 0 && fst.st_uid != 0)
+        FAIL("invalid",
+             "%s is uid %u's and its recipe names block devices, which "
+             "would be opened as root: restore it as its owner, or name the "
+             "devices (--block)",
+             r->path, (unsigned)fst.st_uid);
     text = json_dumps(o, JSON_COMPACT);
     if (!text)
         FAIL("failed", "out of memory");

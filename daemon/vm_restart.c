@@ -112,7 +112,7 @@ void vm_restart_recovered(struct daemon *d, struct vm *v)
 
 /* The owner's credentials, as its client would have them: its passwd
  * entry's groups, or its recorded group alone. */
-static void owner_creds(const struct vm *v, struct creds *cr)
+void vm_owner_creds(const struct vm *v, struct creds *cr)
 {
     memset(cr, 0, sizeof *cr);
     cr->uid = v->owner;
@@ -173,7 +173,7 @@ static void restart_now(struct daemon *d, struct vm *v)
     c->fd = -1;
     c->dead = 1; /* nothing to reply to: vm_op_done logs a failure */
     c->restarter = 1;
-    owner_creds(v, &c->cr);
+    vm_owner_creds(v, &c->cr);
     c->uid = c->cr.uid;
     /* Freed by server_bury once no waiter refers to it. */
     c->grave_next = d->client_graveyard;

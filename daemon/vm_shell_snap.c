@@ -303,7 +303,8 @@ static void clone_name(struct daemon *d, uid_t owner, const char *stem,
 /* Start r->count guests resuming from (r->resume), as (cr); answer (w)
  * with those that started, or the first error if none did. */
 static void start_clones(struct daemon *d, struct waiter *w,
-                         const struct request *base_req, const char *stem)
+                         const struct creds *cr, const struct request *base_req,
+                         const char *stem)
 {
     struct request *r = malloc(sizeof *r);
     if (!r) {
@@ -317,10 +318,9 @@ static void start_clones(struct daemon *d, struct waiter *w,
     unsigned k = 1;
     for (unsigned i = 0; i < base_req->count; i++) {
         memcpy(r, base_req, sizeof *r);
-        clone_name(d, w->c->cr.uid, stem, &k, r->name);
+        clone_name(d, cr->uid, stem, &k, r->name);
         const struct vm_monitor *mon = vm_monitor_find(d, r->monitor, &err);
-        struct vm *v =
-            mon ? shell_make(d, &w->c->cr, r, -1, mon, &code, &err) : NULL;
+        struct vm *v = mon ? shell_make(d, cr, r, -1, mon, &code, &err) : NULL;
         if (!mon)
             code = "invalid";
         if (!v)
@@ -402,7 +402,12 @@ static void clone_parked(struct daemon *d, struct vm *v)
     struct waiter *w = op->w;
     op->w = NULL;
     snap_free(v);
-    start_clones(d, w, r, stem);
+    /* Made as the original's owner, whoever asked (root may clone a
+     * member's guest): its recipe's files are the owner's to open, and
+     * the clones are the owner's, charged to its quotas. */
+    struct creds owner;
+    vm_owner_creds(v, &owner);
+    start_clones(d, w, &owner, r, stem);
     snap_base_put(b);
     free(r);
 }
@@ -416,7 +421,7 @@ void shell_clone(struct daemon *d, struct vm *src, struct waiter *w,
         char stem[49];
         guest_name_sanitize(r->name[0] ? r->name : r->state->guest_name, stem,
                             sizeof stem);
-        start_clones(d, w, r, stem);
+        start_clones(d, w, &w->c->cr, r, stem);
         return;
     }
     if (snap_can(d, src, w, "cloned") < 0)

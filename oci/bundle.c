@@ -24,7 +24,9 @@
  * ".." cannot leave it. */
 int oci_open_in_root(int rootfd, const char *path)
 {
-    struct open_how how = {.flags = O_RDONLY | O_CLOEXEC,
+    /* O_NONBLOCK: a FIFO an image put there must not hang the open; a
+     * regular file is all that is taken, and reads of one never block. */
+    struct open_how how = {.flags = O_RDONLY | O_CLOEXEC | O_NONBLOCK,
                            .resolve = RESOLVE_IN_ROOT};
     int fd = (int)syscall(SYS_openat2, rootfd, path, &how, sizeof how);
     if (fd < 0)
@@ -35,6 +37,9 @@ int oci_open_in_root(int rootfd, const char *path)
         errno = EACCES;
         return -1;
     }
+    int fl = fcntl(fd, F_GETFL);
+    if (fl >= 0)
+        fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
     return fd;
 }
 

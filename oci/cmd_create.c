@@ -56,9 +56,17 @@ static int read_checkpoint(const char *dir, int exe_fd, struct restore_from *rf,
 {
     char path[PATH_MAX + 32];
     snprintf(path, sizeof path, "%s/" OCI_CHECKPOINT_FILE, dir);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK and a regular file only: a FIFO put there must not hang
+     * the runtime. */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW);
+    struct stat cst;
     if (fd < 0)
         return lvm_err_set(e, errno, "checkpoint %s", path);
+    if (fstat(fd, &cst) < 0 || !S_ISREG(cst.st_mode)) {
+        close(fd);
+        return lvm_err_set(e, 0, "checkpoint %s is not a regular file", path);
+    }
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
     int r = -1;
     uint8_t hash[SNAP_HASH_LEN];
     uint64_t size;

@@ -345,6 +345,15 @@ t_members() {
     out=$(as "$UB" env LIGHTVM_SOCKET="$LIGHTVM_SOCKET" $LIGHTVM migrate "$UA/mine" "$(sock b)" 2>&1) &&
         { echo "B moved A's guest: $out"; return 1; }
     echo "$out"
+    # Root's clone of a member's guest is the member's (made as its owner,
+    # its files opened as the owner); root's restart of it is refused (it
+    # would be made anew as root from the member's request).
+    local c
+    c=$($LIGHTVM clone "$UA/mine") || return 1
+    $LIGHTVM list --json "$c" | grep -q "\"owner\":$(id -u "$UA")," || { $LIGHTVM list --json "$c"; return 1; }
+    $LIGHTVM destroy "$c" >/dev/null || return 1
+    out=$($LIGHTVM restart "$UA/mine" 2>&1) && { echo "restarted: $out"; return 1; }
+    echo "$out" | grep -q "guest, and a restart makes it anew as you" || { echo "$out"; return 1; }
     as "$UA" env LIGHTVM_SOCKET="$LIGHTVM_SOCKET" $LIGHTVM migrate mine "$(sock b)" >/dev/null || return 1
     on b list --json "$UA/mine" | grep -q "\"owner\":$(id -u "$UA")" || { on b list --json; return 1; }
     console_has b "$UA/mine" "resumed 1 " && on b destroy "$UA/mine" >/dev/null
