@@ -559,7 +559,8 @@ t_bad_not_an_image() {
 }
 
 t_bad_args_for_qemu() {
-    expect_status 125 $LIGHTVM create --monitor qemu "$TMP/redis" -- x \
+    # A bad command line (arguments a qemu guest cannot take): exit 2.
+    expect_status 2 $LIGHTVM create --monitor qemu "$TMP/redis" -- x \
         2>"$TMP/e3" && one_line_error "$TMP/e3" "not supported for the qemu monitor"
 }
 
