@@ -280,7 +280,7 @@ static int create_container(int argc, char **argv, const char *bundle,
         return 1;
     }
     oci_state_init(&st, oci_g.root, id);
-    if (oci_mkdir_p(oci_g.root, 0711) < 0) {
+    if (oci_mkdir_p(oci_g.root, 0700) < 0) {
         oci_error("--root %s: %s", oci_g.root, strerror(errno));
         oci_config_free(&c);
         return 1;
