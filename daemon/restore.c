@@ -55,6 +55,25 @@ static json_t *merged_request(const struct request *r,
     return o;
 }
 
+/* The request (o) says, parsed into (q) as any client's would be; its
+ * text in (*text) (the caller's to free). */
+static int parse_recipe(json_t *o, struct request *q, char **text,
+                        const char *what, const char **code,
+                        struct lvm_err *err)
+{
+    *text = json_dumps(o, JSON_COMPACT);
+    if (!*text) {
+        *code = "failed";
+        return lvm_err_set(err, ENOMEM, "out of memory");
+    }
+    const char *pcode;
+    if (request_parse(*text, strlen(*text), q, &pcode, err) < 0) {
+        *code = pcode;
+        return lvm_err_wrap(err, "%s", what);
+    }
+    return 0;
+}
+
 /* A restored guest keeps its first NIC's MAC and address, unless another
  * guest has that MAC now. */
 static int keep_address(struct daemon *d, const struct creds *cr,
@@ -157,15 +176,11 @@ int restore_prepare(struct daemon *d, const struct creds *cr,
              "would be opened as root: restore it as its owner, or name the "
              "devices (--block)",
              r->path, (unsigned)fst.st_uid);
-    text = json_dumps(o, JSON_COMPACT);
-    if (!text)
-        FAIL("failed", "out of memory");
-    const char *pcode;
-    if (request_parse(text, strlen(text), &x->req, &pcode, err) < 0) {
-        *code = pcode;
-        lvm_err_wrap(err, "the state file's recipe with this request");
+    if (parse_recipe(o, &x->req, &text,
+                     "the state file's recipe with this "
+                     "request",
+                     code, err) < 0)
         goto fail;
-    }
     struct request *q = &x->req;
     q->state = &x->info;
     q->state_fd = x->fd;
@@ -242,15 +257,9 @@ int restore_prepare_migration(struct daemon *d, const struct creds *cr,
     /* The guest keeps its name, and the monitor it ran under. */
     json_object_set_new(o, "name", json_string(x->info.guest_name));
     json_object_set_new(o, "monitor", json_string(x->info.monitor));
-    text = json_dumps(o, JSON_COMPACT);
-    if (!text)
-        FAIL("failed", "out of memory");
-    const char *pcode;
-    if (request_parse(text, strlen(text), &x->req, &pcode, err) < 0) {
-        *code = pcode;
-        lvm_err_wrap(err, "the migrating guest's recipe");
+    if (parse_recipe(o, &x->req, &text, "the migrating guest's recipe", code,
+                     err) < 0)
         goto fail;
-    }
     struct request *q = &x->req;
     q->state = &x->info;
     q->state_fd = -1;

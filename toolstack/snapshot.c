@@ -98,11 +98,9 @@ static int all_zero(const uint8_t *p)
     return 1;
 }
 
-/* Read marked pages [first, first + count) and hand the non-zero runs to
- * the sink. */
-static int read_run(pid_t pid, uint64_t first, uint64_t count, uint8_t *buf,
-                    snapshot_sink sink, void *arg, uint64_t *npages,
-                    struct lvm_err *err)
+/* Guest pages [first, first + count) from its shell, into (buf). */
+static int read_guest(pid_t pid, uint64_t first, uint64_t count, uint8_t *buf,
+                      struct lvm_err *err)
 {
     struct iovec local = {buf, count * PAGE};
     struct iovec remote = {(void *)(uintptr_t)(LVM_RAM_BASE + first * PAGE),
@@ -112,6 +110,17 @@ static int read_run(pid_t pid, uint64_t first, uint64_t count, uint8_t *buf,
         return lvm_err_set(err, got < 0 ? errno : EIO,
                            "read the guest's memory at %#llx",
                            (unsigned long long)(LVM_RAM_BASE + first * PAGE));
+    return 0;
+}
+
+/* Read marked pages [first, first + count) and hand the non-zero runs to
+ * the sink. */
+static int read_run(pid_t pid, uint64_t first, uint64_t count, uint8_t *buf,
+                    snapshot_sink sink, void *arg, uint64_t *npages,
+                    struct lvm_err *err)
+{
+    if (read_guest(pid, first, count, buf, err) < 0)
+        return -1;
     uint64_t i = 0;
     while (i < count) {
         while (i < count && all_zero(buf + i * PAGE))
@@ -152,12 +161,16 @@ static int mark_writable(struct pageset *ps, const struct image *img,
     return 0;
 }
 
-int snapshot_capture(const struct guest *g, const struct image *img,
-                     int base_fd, snapshot_sink sink, void *arg,
-                     uint64_t *npages, struct lvm_err *err)
+/* The pages of (g) worth reading: those it may have written (present in
+ * its shell), those of the saved RAM it came from (base_fd), and those of
+ * (other_fd), a copy the other side has (-1: none). */
+static int guest_pageset(const struct guest *g, const struct image *img,
+                         int base_fd, int other_fd, struct pageset *ps,
+                         struct lvm_err *err)
 {
-    *npages = 0;
     struct layout lay;
+    ps->npages = g->ram_size / PAGE;
+    ps->bits = NULL;
     if (layout_compute(&img->info, g->ram_size, &lay, err) < 0)
         return -1;
     char path[64];
@@ -165,34 +178,72 @@ int snapshot_capture(const struct guest *g, const struct image *img,
     int pagemap = open(path, O_RDONLY | O_CLOEXEC);
     if (pagemap < 0)
         return lvm_err_set(err, errno, "open the guest's page map");
-    struct pageset ps = {NULL, g->ram_size / PAGE};
-    uint8_t *buf = malloc(BATCH * PAGE);
-    ps.bits = calloc((ps.npages + 63) / 64, 8);
     int r = -1;
-    if (!buf || !ps.bits) {
+    if (!(ps->bits = calloc((ps->npages + 63) / 64, 8)))
         lvm_err_set(err, ENOMEM, "allocate the page set");
-        goto out;
+    else if (mark_writable(ps, img, &lay, pagemap, err) == 0 &&
+             (base_fd < 0 || mark_base(ps, base_fd, err) == 0) &&
+             (other_fd < 0 || mark_base(ps, other_fd, err) == 0))
+        r = 0;
+    close(pagemap);
+    if (r < 0) {
+        free(ps->bits);
+        ps->bits = NULL;
     }
-    if (mark_writable(&ps, img, &lay, pagemap, err) < 0 ||
-        (base_fd >= 0 && mark_base(&ps, base_fd, err) < 0))
-        goto out;
-    for (uint64_t p = 0; p < ps.npages;) {
-        if (!marked(&ps, p)) {
+    return r;
+}
+
+/* fn(arg, first, count) for each run of marked pages, at most BATCH
+ * long, in order; stops at the first -1. */
+static int each_run(const struct pageset *ps,
+                    int (*fn)(void *arg, uint64_t first, uint64_t count),
+                    void *arg)
+{
+    for (uint64_t p = 0; p < ps->npages;) {
+        if (!marked(ps, p)) {
             p++;
             continue;
         }
         uint64_t n = 1;
-        while (n < BATCH && p + n < ps.npages && marked(&ps, p + n))
+        while (n < BATCH && p + n < ps->npages && marked(ps, p + n))
             n++;
-        if (read_run(g->sb.pid, p, n, buf, sink, arg, npages, err) < 0)
-            goto out;
+        if (fn(arg, p, n) < 0)
+            return -1;
         p += n;
     }
-    r = 0;
-out:
-    free(buf);
+    return 0;
+}
+
+struct capture_walk {
+    pid_t pid;
+    uint8_t *buf;
+    snapshot_sink sink;
+    void *arg;
+    uint64_t *npages;
+    struct lvm_err *err;
+};
+
+static int capture_run(void *arg, uint64_t first, uint64_t count)
+{
+    struct capture_walk *c = arg;
+    return read_run(c->pid, first, count, c->buf, c->sink, c->arg, c->npages,
+                    c->err);
+}
+
+int snapshot_capture(const struct guest *g, const struct image *img,
+                     int base_fd, snapshot_sink sink, void *arg,
+                     uint64_t *npages, struct lvm_err *err)
+{
+    *npages = 0;
+    struct pageset ps;
+    if (guest_pageset(g, img, base_fd, -1, &ps, err) < 0)
+        return -1;
+    struct capture_walk c = {g->sb.pid, malloc(BATCH * PAGE), sink, arg, npages,
+                             err};
+    int r = c.buf ? each_run(&ps, capture_run, &c)
+                  : lvm_err_set(err, ENOMEM, "allocate a page buffer");
+    free(c.buf);
     free(ps.bits);
-    close(pagemap);
     return r;
 }
 
@@ -303,66 +354,46 @@ static int sync_batch(int shadow, uint64_t first, uint64_t count,
     return sync_flush(&run, sink, arg, err);
 }
 
+struct sync_walk {
+    pid_t pid;
+    int shadow;
+    uint8_t *buf, *old;
+    snapshot_sink sink;
+    void *arg;
+    uint64_t *changed;
+    struct lvm_err *err;
+};
+
+static int sync_run(void *arg, uint64_t p, uint64_t n)
+{
+    struct sync_walk *w = arg;
+    if (read_guest(w->pid, p, n, w->buf, w->err) < 0)
+        return -1;
+    if (pread(w->shadow, w->old, n * PAGE, (off_t)(p * PAGE)) !=
+        (ssize_t)(n * PAGE))
+        return lvm_err_set(w->err, errno ? errno : EIO,
+                           "read the migration's copy of the RAM");
+    return sync_batch(w->shadow, p, n, w->buf, w->old, w->sink, w->arg,
+                      w->changed, w->err);
+}
+
 int snapshot_sync(const struct guest *g, const struct image *img, int base_fd,
                   int shadow_fd, snapshot_sink sink, void *arg,
                   uint64_t *changed, struct lvm_err *err)
 {
     *changed = 0;
-    struct layout lay;
-    if (layout_compute(&img->info, g->ram_size, &lay, err) < 0)
-        return -1;
-    char path[64];
-    snprintf(path, sizeof path, "/proc/%d/pagemap", (int)g->sb.pid);
-    int pagemap = open(path, O_RDONLY | O_CLOEXEC);
-    if (pagemap < 0)
-        return lvm_err_set(err, errno, "open the guest's page map");
-    struct pageset ps = {NULL, g->ram_size / PAGE};
-    uint8_t *buf = malloc(2 * BATCH * PAGE);
-    ps.bits = calloc((ps.npages + 63) / 64, 8);
-    int r = -1;
-    if (!buf || !ps.bits) {
-        lvm_err_set(err, ENOMEM, "allocate the page set");
-        goto out;
-    }
     /* What the guest may have now, and what the other side has: a page
      * the guest gave back reads as it is now (zero, or its base's). */
-    if (mark_writable(&ps, img, &lay, pagemap, err) < 0 ||
-        (base_fd >= 0 && mark_base(&ps, base_fd, err) < 0) ||
-        mark_base(&ps, shadow_fd, err) < 0)
-        goto out;
-    uint8_t *old = buf + BATCH * PAGE;
-    for (uint64_t p = 0; p < ps.npages;) {
-        if (!marked(&ps, p)) {
-            p++;
-            continue;
-        }
-        uint64_t n = 1;
-        while (n < BATCH && p + n < ps.npages && marked(&ps, p + n))
-            n++;
-        struct iovec local = {buf, n * PAGE};
-        struct iovec remote = {(void *)(uintptr_t)(LVM_RAM_BASE + p * PAGE),
-                               n * PAGE};
-        ssize_t got = process_vm_readv(g->sb.pid, &local, 1, &remote, 1, 0);
-        if (got != (ssize_t)(n * PAGE)) {
-            lvm_err_set(err, got < 0 ? errno : EIO,
-                        "read the guest's memory at %#llx",
-                        (unsigned long long)(LVM_RAM_BASE + p * PAGE));
-            goto out;
-        }
-        if (pread(shadow_fd, old, n * PAGE, (off_t)(p * PAGE)) !=
-            (ssize_t)(n * PAGE)) {
-            lvm_err_set(err, errno ? errno : EIO,
-                        "read the migration's copy of the RAM");
-            goto out;
-        }
-        if (sync_batch(shadow_fd, p, n, buf, old, sink, arg, changed, err) < 0)
-            goto out;
-        p += n;
-    }
-    r = 0;
-out:
+    struct pageset ps;
+    if (guest_pageset(g, img, base_fd, shadow_fd, &ps, err) < 0)
+        return -1;
+    uint8_t *buf = malloc(2 * BATCH * PAGE);
+    struct sync_walk w = {
+        g->sb.pid, shadow_fd, buf,     buf ? buf + BATCH * PAGE : NULL,
+        sink,      arg,       changed, err};
+    int r = buf ? each_run(&ps, sync_run, &w)
+                : lvm_err_set(err, ENOMEM, "allocate a page buffer");
     free(buf);
     free(ps.bits);
-    close(pagemap);
     return r;
 }
