@@ -36,7 +36,7 @@ enum {
     GO_GATEWAY,
     GO_DNS,
     GO_MAC,
-    GO_CPUS,       /* --cpus: GO_CPU, named as the user typed it */
+    GO_CPUS, /* --cpus: GO_CPU, named as the user typed it */
     GO_RESTART,
     GO_FIRST_FREE, /* commands number their own long options from here */
 };
