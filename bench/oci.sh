@@ -80,6 +80,9 @@ CSV=bench/results/oci-create.csv
 {
     echo "# OCI runtime benchmark: podman and containerd"
     echo
+    echo "![podman and ctr run --rm: median and p90 ms](oci.png)"
+    echo '<!-- plot table=1 cols=2,3 title="podman and ctr run --rm: median and p90 ms" ylabel="ms" -->'
+    echo
     echo "Produced by \`bench/oci.sh\` (ROUNDS=$ROUNDS N=$N) on $(date -u +%Y-%m-%d)."
     echo "Machine: $(nproc) CPUs, kernel $(uname -r), load before the run: $(cut -d' ' -f1-3 /proc/loadavg)."
     echo "podman $(podman --version | awk '{print $3}'), conmon $(conmon --version | awk 'NR==1 {print $3}'),"

@@ -249,8 +249,13 @@ static json_t *call(struct lightvm *c, json_t *req, int fd,
 int lightvm_call(struct lightvm *c, const char *request, int fd, char **reply,
                  struct lightvm_error *e)
 {
-    if (send_raw(c, request, strlen(request), fd, e) < 0)
-        return -1;
+    if (send_raw(c, request, strlen(request), fd, e) < 0) {
+        /* Closed by lightvmd: what it said before (a refusal: too many
+         * connections, out of fds) is the answer, as for exchange(). */
+        char probe;
+        if (recv(c->fd, &probe, 1, MSG_PEEK | MSG_DONTWAIT) <= 0)
+            return -1;
+    }
     *reply = recv_raw(c, e);
     return *reply ? 0 : -1;
 }

@@ -79,8 +79,7 @@ static json_t *vm_json(struct daemon *d, struct vm *v, int stats)
         json_object_set_new(o, "watchdog_ms", json_integer(v->watchdog_ms));
     if (v->auto_remove)
         json_object_set_new(o, "auto_remove", json_true());
-    if (v->restart != RESTART_NO || v->restart_count)
-        vm_restart_json(v, o);
+    vm_restart_json(v, o); /* its policy ("no" unless asked), its count */
     v->mon->describe(d, v, o, stats);
     if (v->state == VM_EXITED)
         json_object_set_new(o, "exit", api_exit_json(&v->exit));
