@@ -46,8 +46,7 @@ static const struct rule {
     {GO_CPU, "--cpu-quota", ALL, NULL},
     {GO_CONSOLE_LIMIT, "--console-limit", UNIK | QD, NULL},
     {'n', "--name", ALL, NULL},
-    {'e', "--env", UNIK,
-     "set it in the image: lightvm tinyx build --env KEY=VALUE"},
+    {'e', "--env", ALL, NULL},
     {'b', "--block", UNIK, NULL},
     {GO_MONITOR, "--monitor", ALL, NULL},
     {GO_WATCHDOG, "--watchdog", PD | KD, NULL},
@@ -524,11 +523,6 @@ int guest_opts_check(struct guest_opts *o, int daemon, const char *hint)
     if (o->wait_ready && !o->run) {
         cli_msg("--wait-ready is an option of run ('lightvm list --json' "
                 "says when a guest is ready)");
-        return -1;
-    }
-    if (qemu && o->argc > 1) {
-        cli_msg("guest arguments are not supported for the qemu monitor (the "
-                "image's command runs)");
         return -1;
     }
     int bridge = seen(o, GO_NET) || seen(o, GO_NET_SUBNET) ||

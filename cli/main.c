@@ -40,6 +40,7 @@ static const struct command commands[] = {
     {"stop", cmd_stop, "power guests off; kill them after a timeout"},
     {"restart", cmd_restart, "stop guests and create them again"},
     {"port", cmd_port, "a guest's published ports"},
+    {"exec", cmd_exec, "run a command in a running Tinyx guest"},
     {"save", cmd_save, "save a guest's whole state to a file"},
     {"restore", cmd_restore, "start a guest from a saved state"},
     {"clone", cmd_clone, "start copies of a guest or a saved state"},

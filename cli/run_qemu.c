@@ -34,6 +34,7 @@ struct qrun {
     int wait_ready, quiet;
     char ip[24];
     struct run_qemu_nic nic; /* --net: a NIC on a lightvm bridge */
+    char *runconf;           /* a command or -e given: cfg.runtime_conf */
 };
 
 /* The image's settings, then the options on top. 0, or -1 with (err). */
@@ -85,6 +86,20 @@ static int configure(const struct run_opts *o, struct qrun *q,
     if (guest_ram_pick(GUEST_MON_QEMU, guest_kernel_of(kind), g->mem, img.mem,
                        &cfg->mem, err) < 0)
         return -1;
+    /* A command after the image, or -e: this run's settings, for an
+     * init that reads them. */
+    if (g->argc > 1 || g->nenv) {
+        if (!q->m.init_config)
+            return lvm_err_set(err, 0,
+                               "image %s was built before a command or -e "
+                               "could be given at run time: build it again "
+                               "(lightvm tinyx build)",
+                               g->argv[0]);
+        if (qemu_runtime_conf(g->argv + 1, g->argc - 1, g->env, g->nenv,
+                              &q->runconf, err) < 0)
+            return -1;
+        cfg->runtime_conf = q->runconf;
+    }
     q->console_path = o->console_path;
     q->timeout = o->timeout;
     q->quiet = o->quiet;
@@ -263,6 +278,7 @@ out:
         close(l.timerfd);
     if (l.readyfd >= 0)
         close(l.readyfd);
+    free(q->runconf);
     free(q);
     return code;
 }

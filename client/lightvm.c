@@ -21,6 +21,7 @@ struct lightvm {
     int64_t next_tag;
     int64_t wait_tag;   /* of an outstanding lightvm_wait_send() */
     json_t *wait_reply; /* its reply, if it came during another call */
+    int rfd;            /* an fd the last reply carried, or -1 */
 };
 
 static int fail(struct lightvm_error *e, const char *code, const char *fmt, ...)
@@ -76,6 +77,7 @@ struct lightvm *lightvm_connect(const char *path, struct lightvm_error *e)
     c->addr = a;
     c->next_tag = 1;
     c->wait_tag = -1;
+    c->rfd = -1;
     return c;
 }
 
@@ -104,6 +106,8 @@ void lightvm_close(struct lightvm *c)
         return;
     json_decref(c->wait_reply);
     close(c->fd);
+    if (c->rfd >= 0)
+        close(c->rfd);
     free(c);
 }
 
@@ -162,7 +166,26 @@ static char *recv_raw(struct lightvm *c, struct lightvm_error *e)
         fail(e, "failed", "out of memory");
         return NULL;
     }
-    ssize_t m = recv(c->fd, buf, (size_t)n, 0);
+    /* A reply may carry an fd (exec): kept for the caller, which takes it
+     * (lightvm_exec_channel) or leaves it to be closed with the next. */
+    union {
+        char b[CMSG_SPACE(sizeof(int))];
+        struct cmsghdr align;
+    } ctl;
+    struct iovec iov = {buf, (size_t)n};
+    struct msghdr mh = {.msg_iov = &iov,
+                        .msg_iovlen = 1,
+                        .msg_control = ctl.b,
+                        .msg_controllen = sizeof ctl.b};
+    ssize_t m = recvmsg(c->fd, &mh, MSG_CMSG_CLOEXEC);
+    if (c->rfd >= 0)
+        close(c->rfd);
+    c->rfd = -1;
+    for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); m > 0 && cm;
+         cm = CMSG_NXTHDR(&mh, cm))
+        if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS &&
+            cm->cmsg_len == CMSG_LEN(sizeof(int)))
+            memcpy(&c->rfd, CMSG_DATA(cm), sizeof c->rfd);
     if (m != n) {
         free(buf);
         fail(e, "unavailable", "short reply from lightvmd");
@@ -631,6 +654,19 @@ static int simple_exit(struct lightvm *c, const char *op, const char *id,
     if (out)
         exit_from(json_object_get(rep, "exit"), out);
     json_decref(rep);
+    return 0;
+}
+
+int lightvm_exec_channel(struct lightvm *c, const char *id, int *fd,
+                         struct lightvm_error *e)
+{
+    *fd = -1;
+    if (simple(c, "exec", id, NULL, e) < 0)
+        return -1;
+    if (c->rfd < 0)
+        return fail(e, "bad_reply", "lightvmd passed no exec channel");
+    *fd = c->rfd;
+    c->rfd = -1;
     return 0;
 }
 

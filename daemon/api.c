@@ -5,6 +5,7 @@
 #include "daemon/quota.h"
 #include "daemon/restore.h"
 #include "daemon/vm_monitor.h"
+#include "daemon/vm_qemu.h"
 #include "toolstack/cgroup.h"
 #include "toolstack/guest_name.h"
 #include "toolstack/monitor.h"
@@ -402,6 +403,22 @@ void api_handle(struct daemon *d, struct client *c, struct request *r, int fd)
         if (rc == 0)
             o = reply_new(r, 1);
         break;
+    case OP_EXEC: {
+        /* Only the guest's owner (or root) gets here (target()). */
+        int xfd = -1;
+        if (v->mon != &vm_monitor_qemu)
+            rc = lvm_err_set(&err, EINVAL,
+                             "guest %s runs under the %s monitor: exec is for "
+                             "Tinyx guests (a unikernel is one program)",
+                             v->id, v->mon->name);
+        else
+            rc = qvm_exec_channel(v, &xfd, &err);
+        if (rc == 0) {
+            server_reply_fd(d, c, reply_new(r, 1), xfd);
+            return;
+        }
+        break;
+    }
     case OP_WAIT: vm_add_waiter(d, v, c, r); return;
     case OP_SAVE: vm_save(d, v, c, r); return; /* answers once saved */
     case OP_CLONE: clone_guest(d, v, c, r); return;

@@ -50,6 +50,7 @@ struct ep_item {
 
 struct outmsg {
     struct outmsg *next;
+    int fd; /* passed with it (SCM_RIGHTS), or -1; closed once sent */
     size_t len;
     char data[];
 };
@@ -284,6 +285,9 @@ void server_client_event(struct daemon *d, struct client *c, uint32_t events);
 /* Queue a reply (a jansson object, consumed) to (c). */
 struct json_t;
 void server_reply(struct daemon *d, struct client *c, struct json_t *reply);
+/* The same, passing (fd) with it (taken: closed once sent or dropped). */
+void server_reply_fd(struct daemon *d, struct client *c, struct json_t *reply,
+                     int fd);
 void server_client_put(struct daemon *d, struct client *c);
 /* Free closed clients nothing refers to (after a batch of events). */
 void server_bury(struct daemon *d);

@@ -29,6 +29,7 @@ static const char *const op_names[] = {
     [OP_QUOTA] = "quota",     [OP_CLONE] = "clone",
     [OP_MIGRATE] = "migrate", [OP_MIGRATE_IN] = "migrate-in",
     [OP_KILL] = "kill",       [OP_RECIPE] = "recipe",
+    [OP_EXEC] = "exec",
 };
 
 #define NOPS (sizeof op_names / sizeof op_names[0])

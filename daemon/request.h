@@ -45,8 +45,9 @@ enum request_op {
     OP_MIGRATE_IN, /* a guest from another daemon: the stream follows */
     OP_KILL,
     OP_RECIPE,
+    OP_EXEC, /* a connection to a Tinyx guest's exec channel, as the fd */
 };
-#define OP_LAST OP_RECIPE
+#define OP_LAST OP_EXEC
 
 /* What the daemon does when a guest exits (docker's --restart). */
 enum restart_policy { RESTART_NO, RESTART_ON_FAILURE, RESTART_ALWAYS };

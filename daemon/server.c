@@ -5,6 +5,7 @@
  * daemon (past a bound, it is disconnected instead).
  */
 #include "daemon/server_guard.h"
+#include "toolstack/fdpass.h"
 
 #include <errno.h>
 #include <grp.h>
@@ -152,6 +153,8 @@ void server_client_close(struct daemon *d, struct client *c, const char *code,
     while (c->q_head) {
         struct outmsg *m = c->q_head;
         c->q_head = m->next;
+        if (m->fd >= 0)
+            close(m->fd);
         free(m);
     }
     c->q_tail = NULL;
@@ -202,7 +205,11 @@ static void flush(struct daemon *d, struct client *c)
 {
     while (c->q_head) {
         struct outmsg *m = c->q_head;
-        ssize_t n = send(c->fd, m->data, m->len, MSG_NOSIGNAL | MSG_DONTWAIT);
+        /* SEQPACKET: a message goes whole or not at all, its fd with it. */
+        ssize_t n = m->fd >= 0 ? fdpass_send(c->fd, m->data, m->len, &m->fd,
+                                             1, MSG_DONTWAIT)
+                               : send(c->fd, m->data, m->len,
+                                      MSG_NOSIGNAL | MSG_DONTWAIT);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0 && errno == EAGAIN)
@@ -214,6 +221,8 @@ static void flush(struct daemon *d, struct client *c)
         c->q_head = m->next;
         if (!c->q_head)
             c->q_tail = NULL;
+        if (m->fd >= 0)
+            close(m->fd);
         c->q_bytes -= m->len;
         c->user->q_bytes -= m->len;
         free(m);
@@ -223,12 +232,22 @@ static void flush(struct daemon *d, struct client *c)
 
 void server_reply(struct daemon *d, struct client *c, json_t *reply)
 {
-    if (!reply)
+    server_reply_fd(d, c, reply, -1);
+}
+
+void server_reply_fd(struct daemon *d, struct client *c, json_t *reply, int fd)
+{
+    if (!reply) {
+        if (fd >= 0)
+            close(fd);
         return;
+    }
     char *s = json_dumps(reply, JSON_COMPACT);
     json_decref(reply);
     if (!s || c->dead) {
         free(s);
+        if (fd >= 0)
+            close(fd);
         return;
     }
     size_t len = strlen(s);
@@ -241,16 +260,21 @@ void server_reply(struct daemon *d, struct client *c, json_t *reply)
                    "replies",
                    (unsigned)c->uid);
         free(s);
+        if (fd >= 0)
+            close(fd);
         server_client_close(d, c, NULL, NULL);
         return;
     }
     struct outmsg *m = malloc(sizeof *m + len);
     if (!m) {
         free(s);
+        if (fd >= 0)
+            close(fd);
         server_client_close(d, c, NULL, NULL);
         return;
     }
     m->next = NULL;
+    m->fd = fd;
     m->len = len;
     memcpy(m->data, s, len);
     free(s);

@@ -89,6 +89,30 @@ int qvm_connect(struct vm *v, struct lvm_err *err)
     return vm_watch(q->d, v, q->ctl_fd, &q->ep_ctl, QVM_SLOT_CTL, err);
 }
 
+int qvm_exec_channel(struct vm *v, int *fd, struct lvm_err *err)
+{
+    struct qvm *q = qvm_of(v);
+    if (v->state == VM_PAUSED)
+        return lvm_err_set(err, EBUSY, "guest %s is paused", v->id);
+    if (v->state != VM_RUNNING || q->pidfd < 0)
+        return lvm_err_set(err, EINVAL, "guest %s is not running", v->id);
+    char path[PATH_MAX];
+    rundir_path(q->d, v->id, QVM_EXEC_SOCK, path, sizeof path);
+    /* QEMU serves one client at a time: a second exec waits its turn in
+     * the socket's queue (docs/tinyx.md). */
+    *fd = connect_unix(path, err);
+    if (*fd < 0 && err->code == ENOENT)
+        return lvm_err_set(err, EINVAL,
+                           "guest %s has no exec channel: its image was "
+                           "built before lightvm exec existed (build it "
+                           "again with lightvm tinyx build)",
+                           v->id);
+    if (*fd < 0 && err->code == EAGAIN)
+        return lvm_err_set(err, EBUSY,
+                           "guest %s: too many exec sessions waiting", v->id);
+    return *fd < 0 ? -1 : 0;
+}
+
 static void close_qmp(struct qvm *q);
 static void close_ctl(struct qvm *q);
 
@@ -181,8 +205,17 @@ void qvm_control_line(struct vm *v, const char *line, int live)
 {
     struct qvm *q = qvm_of(v);
     int was_ready = q->gs.ready;
-    if (qemu_control_line(&q->gs, line, host_now_ns()) < 0 || was_ready ||
-        !q->gs.ready)
+    int r = qemu_control_line(&q->gs, line, host_now_ns());
+    if (r == 0 && live && q->runconf && q->gs.booted) {
+        /* Its settings for this run, now that it listens (what reaches
+         * its serial port before is lost). If they cannot go, the init
+         * says so and stops. */
+        struct lvm_err ignore;
+        qemu_send_runtime_conf(q->ctl_fd, q->runconf, &ignore);
+        free(q->runconf);
+        q->runconf = NULL;
+    }
+    if (r < 0 || was_ready || !q->gs.ready)
         return;
     if (!live) {
         /* Heard only from the log, after a restart: the guest's own
@@ -473,6 +506,7 @@ static void qemu_release(struct daemon *d, struct vm *v)
         close(q->pidfd);
     qop_clear(&q->op); /* a save cut short leaves no temporary */
     json_decref(q->recipe);
+    free(q->runconf);
     free(q->manifest);
     if (q->kernel_fd >= 0)
         close(q->kernel_fd);

@@ -24,6 +24,7 @@
 #define QVM_QMP_SOCK "qmp.sock"
 #define QVM_CTL_SOCK "ctl.sock"
 #define QVM_CTL_LOG "ctl.log"   /* everything the init reported */
+#define QVM_EXEC_SOCK "exec.sock" /* the exec channel (tinyx_exec.h) */
 #define QVM_QEMU_LOG "qemu.log" /* QEMU's stdout and stderr */
 #define QVM_READY "ready"       /* ready_ms, once heard */
 
@@ -82,6 +83,7 @@ struct qvm {
     struct ep_item ep_qmp, ep_ctl;
     char ctlbuf[512];
     size_t ctllen;
+    char *runconf; /* "args" and "env", sent when the init has booted */
     struct qemu_guest_state gs;
     uint64_t start_ns; /* spawn, or the start of the restore */
     double ready_ms;   /* from start_ns to the init's "ready"; -1 */
@@ -123,6 +125,10 @@ void qvm_disconnect(struct qvm *q);
 void qvm_control_line(struct vm *v, const char *line, int live);
 /* Re-read everything the init reported, from ctl.log. */
 void qvm_replay_ctl_log(struct vm *v);
+/* A connection to the guest's exec channel (include/lightvm/tinyx_exec.h)
+ * for `lightvm exec`, in (*fd): the daemon hands it to the client and
+ * never reads it. */
+int qvm_exec_channel(struct vm *v, int *fd, struct lvm_err *err);
 /* Set QEMU's soft RLIMIT_FSIZE (0: none). */
 int qvm_file_limit(struct vm *v, uint64_t limit);
 

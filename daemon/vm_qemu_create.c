@@ -30,9 +30,7 @@ _Static_assert(REQUEST_MAX_PORTS == QEMU_MAX_FWDS, "ports and forwards");
 /* What a create asks for that a Tinyx guest cannot have. */
 static int refuse_fields(const struct request *r, struct lvm_err *err)
 {
-    const char *f = r->argc          ? "args (the image's command runs)"
-                    : r->envc        ? "env (set it in the image)"
-                    : r->nblocks     ? "block"
+    const char *f = r->nblocks       ? "block"
                     : r->console_fd  ? "console \"fd\" (it is a log)"
                     : r->watchdog_ms ? "watchdog_ms"
                                      : NULL;
@@ -136,7 +134,8 @@ struct qsetup {
     struct qemu_vm_config cfg;
     struct qemu_detached det;
     int join[QVM_MAX_JOIN];
-    int tap_fd; /* the NIC's, until QEMU has it */
+    int tap_fd;    /* the NIC's, until QEMU has it */
+    char *runconf; /* "args" and "env": cfg.runtime_conf */
 };
 
 static void setup_close(struct qsetup *s)
@@ -151,6 +150,9 @@ static void setup_close(struct qsetup *s)
         close(s->det.console_fd);
     if (s->det.ctl_log_fd >= 0)
         close(s->det.ctl_log_fd);
+    if (s->det.exec_listen >= 0)
+        close(s->det.exec_listen);
+    free(s->runconf);
     qvm_image_close(&s->im);
     for (int i = 0; i < s->det.njoin; i++)
         close(s->join[i]);
@@ -210,6 +212,21 @@ static int configure(struct vm *v, const struct request *r, struct qsetup *s,
                                r->ports[i]);
         s->cfg.nfwd++;
     }
+    /* A command and environment of its own: sent to an init that reads
+     * them (a restored guest is past that: its recipe says what it had). */
+    if ((r->argc || r->envc) && !s->im.m.init_config)
+        return lvm_err_set(err, 0,
+                           "image %s was built before args or env could be "
+                           "given at create time: build it again (lightvm "
+                           "tinyx build)",
+                           r->image);
+    if ((r->argc || r->envc) && !r->state) {
+        if (qemu_runtime_conf(r->argv, r->argc, r->envp, r->envc, &s->runconf,
+                              err) < 0)
+            return -1;
+        s->cfg.runtime_conf = s->runconf;
+    }
+    s->cfg.exec = s->im.m.init_exec;
     /* Networking: user-mode with forwards, unless "net" asks for a NIC on
      * a bridge (prepare: qvm_net_attach). */
     s->cfg.net = QEMU_NET_USER;
@@ -244,6 +261,9 @@ static int prepare(struct daemon *d, struct vm *v, const struct request *r,
         return -1;
     rundir_path(d, v->id, QVM_CTL_SOCK, path, sizeof path);
     if ((s->det.ctl_listen = listen_unix(path, err)) < 0)
+        return -1;
+    rundir_path(d, v->id, QVM_EXEC_SOCK, path, sizeof path);
+    if (s->cfg.exec && (s->det.exec_listen = listen_unix(path, err)) < 0)
         return -1;
     /* QEMU's output, its console and the init's reports: made here as
      * the creator's alone to read, and handed to QEMU open (it runs as a
@@ -323,7 +343,7 @@ void qvm_create(struct daemon *d, struct waiter *w, const struct request *r,
         return;
     }
     s->det.qmp_listen = s->det.ctl_listen = s->det.log_fd = -1;
-    s->det.console_fd = s->det.ctl_log_fd = -1;
+    s->det.console_fd = s->det.ctl_log_fd = s->det.exec_listen = -1;
     s->im.kernel_fd = s->im.initrd_fd = -1;
     s->tap_fd = -1;
     /* A restore: the state is this image's, with this request, before
@@ -401,6 +421,8 @@ void qvm_create(struct daemon *d, struct waiter *w, const struct request *r,
     if (vm_watch(d, v, q->pidfd, &v->ep, EP_SLOT_PROCESS, &err) < 0 ||
         qvm_connect(v, &err) < 0)
         goto fail;
+    q->runconf = s->runconf; /* sent when the init has booted */
+    s->runconf = NULL;
     qvm_keep_image(v, r, &s->im);
     setup_close(s);
     s = NULL;

@@ -74,6 +74,8 @@ static const struct {
      "QEMU describes the devices as virtio_mmio.device= on the command line "
      "when there is no ACPI"},
     {"CONFIG_VIRTIO_NET", "y", "the network device"},
+    {"CONFIG_VIRTIO_CONSOLE", "y",
+     "the exec channel (a virtio serial port: lightvm exec)"},
     /* Defaults that tinyconfig plus the options above would switch on
      * (make olddefconfig) and that no Tinyx guest uses. */
     {"CONFIG_IPV6", "n", "IPv4 only, unless the app needs IPv6 (nginx)"},

@@ -20,7 +20,8 @@
 #include <unistd.h>
 
 /* Platform modules of a stock kernel, by name. */
-static const char *stock_modules[] = {"virtio_mmio", "virtio_net"};
+static const char *stock_modules[] = {"virtio_mmio", "virtio_net",
+                                      "virtio_console"};
 
 const char *kernel_cache_dir(char *buf, size_t len)
 {

@@ -195,5 +195,10 @@ int tinyx_write_manifest(struct tinyx_ctx *c, const char *dir,
         "health", health, "ports", ports, "memory_bytes", (json_int_t)c->mem,
         "sizes", sizes_json(c), "compression", pack_name(c->pack.comp),
         "built_at", when);
+    /* What this builder's init does (tinyx/init/): a newer host may
+     * offer these only to images that say so. */
+    if (m)
+        json_object_set_new(m, "init_features",
+                            json_pack("[s, s]", "config", "exec"));
     return write_json(m, dir, "manifest.json", err);
 }

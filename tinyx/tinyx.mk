@@ -27,9 +27,10 @@ $(TINYX_LIB): $(TINYX_OBJS)
 
 # The guest's init: static, musl, no libraries (like kvmtool's guest/init).
 TINYX_INIT_SRCS := $(wildcard tinyx/init/*.c)
-$(TINYX_INIT): $(TINYX_INIT_SRCS) tinyx/init/init.h
+$(TINYX_INIT): $(TINYX_INIT_SRCS) tinyx/init/init.h include/lightvm/tinyx_exec.h
 	@mkdir -p $(dir $@)
 	$(call say,CC,$@)$(MUSL_CC) -std=c11 -D_GNU_SOURCE -Os -static $(WARN) \
+	    -Iinclude \
 	    -o $@ $(TINYX_INIT_SRCS)
 
 BINS += $(TINYX_INIT)
@@ -52,14 +53,14 @@ $(BUILD)/tests/tinyx/%: tests/tinyx/%.c $(TINYX_LIB) $(TS_LIB) $(TINYX_HDRS)
 # whatever BUILD is (they carry their own sanitizers); each is replayed over
 # its seed corpus tests/fuzz/corpus/tinyx_NAME by
 # tests/tinyx/test_fuzz_corpus.sh.
-TINYX_FUZZ := dpkg qmp manifest kconfig argsplit elf
+TINYX_FUZZ := dpkg qmp manifest kconfig argsplit elf xframe
 TINYX_FUZZ_BINS := $(patsubst %,build/fuzz/fuzz_tinyx_%,$(TINYX_FUZZ))
 TINYX_FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -O1 -g -Iinclude -I. \
                      -fsanitize=fuzzer,address,undefined \
                      -fno-sanitize-recover=undefined
 TINYX_FUZZ_SRCS := tinyx/dpkg.c toolstack/qemu/tinyx_manifest.c tinyx/kconfig.c \
                    tinyx/argsplit.c tinyx/elfdeps.c toolstack/qemu/qemu_qmp.c \
-                   toolstack/qemu/qemu_control.c \
+                   toolstack/qemu/qemu_control.c toolstack/qemu/qemu_xframe.c \
                    toolstack/error.c toolstack/fdpass.c
 build/fuzz/fuzz_tinyx_%: tests/fuzz/fuzz_tinyx_%.c $(TINYX_FUZZ_SRCS) \
     $(TINYX_HDRS)

@@ -202,6 +202,12 @@ int lightvm_migrate(struct lightvm *c, const char *id, const char *dest,
                     const char *token, struct lightvm_migrated *out,
                     struct lightvm_error *e);
 
+/* A connection to Tinyx guest (id)'s exec channel, in (*fd): speak
+ * include/lightvm/tinyx_exec.h on it to run one command in the guest
+ * (`lightvm exec`). The guest's owner or root only. */
+int lightvm_exec_channel(struct lightvm *c, const char *id, int *fd,
+                         struct lightvm_error *e);
+
 /* Kill the guest (if running) and remove everything it had. */
 int lightvm_destroy(struct lightvm *c, const char *id, struct lightvm_exit *out,
                     struct lightvm_error *e);

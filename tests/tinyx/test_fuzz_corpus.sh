@@ -14,7 +14,7 @@ run_corpus() { # NAME
     "$bin" -runs=0 "$dir"/*
 }
 
-for name in dpkg qmp manifest kconfig argsplit elf; do
+for name in dpkg qmp manifest kconfig argsplit elf xframe; do
     check "fuzz_corpus_$name" run_corpus "$name"
 done
 finish

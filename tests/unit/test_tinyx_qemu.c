@@ -5,6 +5,7 @@
 #include "toolstack/qemu/qemu.h"
 #include "toolstack/qemu/qemu_qmp.h"
 #include "toolstack/qemu/qemu_qmpa.h"
+#include "toolstack/qemu/qemu_xframe.h"
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -367,6 +368,119 @@ static void qmp_async(void **state)
     close(sv[1]);
 }
 
+/* The exec channel and this run's settings on the command line. */
+static void argv_exec_and_runtime_conf(void **state)
+{
+    struct qemu_vm_config c;
+    memset(&c, 0, sizeof c);
+    c.kernel = "/kernel";
+    c.initrd = "/initrd";
+    c.runtime_conf = "env A=1\n";
+    c.exec = 1;
+    struct qemu_fds fds = {.console = 3,
+                           .ctl = 4,
+                           .qmp = 5,
+                           .tap = -1,
+                           .listen = 1,
+                           .exec = 10};
+    struct qemu_argv *a = malloc(sizeof *a);
+    struct lvm_err err;
+    assert_int_equal(qemu_build_argv(&c, &fds, 0, 0, a, &err), 0);
+    assert_non_null(strstr(after(a, "-append"), " tinyx.cfg=1"));
+    assert_non_null(strstr(after(a, "-append"), " tinyx.exec=1"));
+    assert_true(has(a, "socket,id=exec,fd=10,server=on,wait=off"));
+    assert_true(has(a, "virtserialport,chardev=exec,name=lightvm.exec"));
+    /* neither unless asked for */
+    c.runtime_conf = NULL;
+    c.exec = 0;
+    assert_int_equal(qemu_build_argv(&c, &fds, 0, 0, a, &err), 0);
+    assert_null(strstr(after(a, "-append"), "tinyx.cfg"));
+    assert_null(strstr(after(a, "-append"), "tinyx.exec"));
+    assert_false(has(a, "virtserialport,chardev=exec,name=lightvm.exec"));
+    free(a);
+}
+
+static void runtime_conf_lines(void **state)
+{
+    char *argv[] = {"/usr/bin/sh", "-c", "echo $A"};
+    char *env[] = {"A=x y=z", "PATH=/bin"};
+    char *out;
+    struct lvm_err err;
+    assert_int_equal(qemu_runtime_conf(argv, 3, env, 2, &out, &err), 0);
+    assert_string_equal(out, "arg /usr/bin/sh\narg -c\narg echo $A\n"
+                             "env A=x y=z\nenv PATH=/bin\n");
+    free(out);
+    /* nothing given: an empty string, still a settings message */
+    assert_int_equal(qemu_runtime_conf(NULL, 0, env, 1, &out, &err), 0);
+    assert_string_equal(out, "env A=x y=z\n");
+    free(out);
+    /* what the init could not take, refused with the reason */
+    char *nl[] = {"a\nb"};
+    assert_int_equal(qemu_runtime_conf(nl, 1, NULL, 0, &out, &err), -1);
+    assert_non_null(strstr(err.msg, "newline"));
+    char *bad[] = {"1X=2"};
+    assert_int_equal(qemu_runtime_conf(NULL, 0, bad, 1, &out, &err), -1);
+    assert_non_null(strstr(err.msg, "NAME=VALUE"));
+    char *noeq[] = {"NOVALUE"};
+    assert_int_equal(qemu_runtime_conf(NULL, 0, noeq, 1, &out, &err), -1);
+    char *envnl[] = {"A=1\nenv B=2"};
+    assert_int_equal(qemu_runtime_conf(NULL, 0, envnl, 1, &out, &err), -1);
+    static char big[70000];
+    memset(big, 'x', sizeof big - 1);
+    char *bigv[] = {big};
+    assert_int_equal(qemu_runtime_conf(bigv, 1, NULL, 0, &out, &err), -1);
+    assert_non_null(strstr(err.msg, "KiB"));
+}
+
+static void exec_frames(void **state)
+{
+    uint8_t buf[LVM_XF_HDR + LVM_XF_MAX];
+    size_t len;
+    struct lvm_err err;
+    char *argv[] = {"ls", "-l"};
+    char *env[] = {"X=1"};
+    assert_int_equal(
+        xframe_start(argv, 2, env, 1, "/tmp", "1:2", buf, &len, &err), 0);
+    static const char items[] = "a:ls\0a:-l\0e:X=1\0w:/tmp\0u:1:2";
+    assert_int_equal(len, LVM_XF_HDR + sizeof items);
+    assert_int_equal(buf[0], LVM_XF_START);
+    assert_int_equal(lvm_xf_len(buf), sizeof items);
+    assert_memory_equal(buf + LVM_XF_HDR, items, sizeof items);
+    /* no command; a bad variable; too much */
+    assert_int_equal(xframe_start(argv, 0, NULL, 0, NULL, NULL, buf, &len,
+                                  &err),
+                     -1);
+    char *bad[] = {"=1"};
+    assert_int_equal(
+        xframe_start(argv, 1, bad, 1, NULL, NULL, buf, &len, &err), -1);
+    static char big[5000];
+    memset(big, 'a', sizeof big - 1);
+    char *bigv[] = {big};
+    assert_int_equal(
+        xframe_start(bigv, 1, NULL, 0, NULL, NULL, buf, &len, &err), -1);
+    /* reading what a guest sends: whole frames only, lies refused */
+    uint8_t in[64];
+    lvm_xf_header(in, LVM_XF_STDOUT, 3);
+    memcpy(in + 4, "abc", 3);
+    lvm_xf_header(in + 7, LVM_XF_EXIT, 4);
+    memcpy(in + 11, "\x00\x03\x00\x00", 4);
+    struct xframe f;
+    assert_int_equal(xframe_next(in, 3, &f, &err), 0);
+    assert_int_equal(xframe_next(in, 6, &f, &err), 0);
+    assert_int_equal(xframe_next(in, 15, &f, &err), 7);
+    assert_int_equal(f.type, LVM_XF_STDOUT);
+    assert_int_equal(f.len, 3);
+    assert_int_equal(xframe_next(in + 7, 8, &f, &err), 8);
+    assert_int_equal(xframe_u32(&f), 0x300);
+    lvm_xf_header(in, LVM_XF_EXIT, 2);
+    assert_int_equal(xframe_next(in, 6, &f, &err), -1);
+    lvm_xf_header(in, 77, 0);
+    assert_int_equal(xframe_next(in, 4, &f, &err), -1);
+    lvm_xf_header(in, LVM_XF_STDERR, LVM_XF_MAX + 1);
+    assert_int_equal(xframe_next(in, 4, &f, &err), -1);
+    assert_non_null(strstr(err.msg, "exec channel"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -380,6 +494,9 @@ int main(void)
         cmocka_unit_test(control_messages),
         cmocka_unit_test(qmp_messages),
         cmocka_unit_test(qmp_async),
+        cmocka_unit_test(argv_exec_and_runtime_conf),
+        cmocka_unit_test(runtime_conf_lines),
+        cmocka_unit_test(exec_frames),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -164,7 +164,7 @@ static void open_control(const struct init_conf *c)
     }
 }
 
-static void build_env(const struct init_conf *c, char **env, size_t max)
+void init_build_env(const struct init_conf *c, char **env, size_t max)
 {
     static char home[300], user[100], path[] = "PATH=" DEFAULT_PATH;
     size_t n = 0;
@@ -209,7 +209,7 @@ static void exec_child(const struct init_conf *c, char *const *argv,
             e = errno;
     }
     char *env[INIT_MAX_ENV + 8];
-    build_env(c, env, sizeof env / sizeof env[0]);
+    init_build_env(c, env, sizeof env / sizeof env[0]);
     if (!e) {
         execve(argv[0], argv, env);
         e = errno;
@@ -274,7 +274,8 @@ struct state {
     int ready, stopping;
     long ready_ms;
     int sigfd, timerfd, killfd;
-    char ctlbuf[128];
+    int exec_tries; /* looks for the exec channel's port left */
+    char ctlbuf[512];
     size_t ctllen;
 };
 
@@ -293,6 +294,8 @@ static void reap(struct state *s)
     int st;
     pid_t pid;
     while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
+        if (init_exec_reaped(pid, st))
+            continue;
         if (pid == s->app) {
             s->app_done = 1;
             s->app_status = st;
@@ -331,6 +334,8 @@ static void health_tick(struct state *s)
     }
 }
 
+static void control_lines(struct state *s);
+
 static void control_input(struct state *s)
 {
     ssize_t n =
@@ -339,6 +344,11 @@ static void control_input(struct state *s)
         return;
     s->ctllen += (size_t)n;
     s->ctlbuf[s->ctllen] = 0;
+    control_lines(s);
+}
+
+static void control_lines(struct state *s)
+{
     char *nl;
     while ((nl = strchr(s->ctlbuf, '\n'))) {
         *nl = 0;
@@ -360,19 +370,36 @@ static void control_input(struct state *s)
 static void run_loop(struct state *s)
 {
     while (!s->app_done) {
-        struct pollfd p[4] = {{s->sigfd, POLLIN, 0},
+        struct pollfd p[8] = {{s->sigfd, POLLIN, 0},
                               {s->timerfd, POLLIN, 0},
                               {s->killfd, POLLIN, 0},
                               {ctl_fd, POLLIN, 0}};
-        if (poll(p, ctl_fd >= 0 ? 4 : 3, -1) < 0)
+        int nbase = ctl_fd >= 0 ? 4 : 3;
+        int nx = init_exec_pollfds(p + nbase);
+        /* The exec channel's port shows up shortly after its driver
+         * loads; look again every 20 ms for a while. */
+        int timeout = -1;
+        if (s->exec_tries > 0) {
+            if (init_exec_open() == 0)
+                s->exec_tries = 0;
+            else if (--s->exec_tries == 0)
+                init_log("no exec channel: lightvm exec will not work");
+            else
+                timeout = 20;
+        }
+        if (poll(p, (nfds_t)(nbase + nx), timeout) < 0)
             continue;
         if (p[0].revents & POLLIN) {
             struct signalfd_siginfo si;
             while (read(s->sigfd, &si, sizeof si) == sizeof si)
-                if (si.ssi_signo != SIGCHLD)
+                if (si.ssi_signo == SIGIO)
+                    init_exec_sigio();
+                else if (si.ssi_signo != SIGCHLD)
                     stop_app(s);
             reap(s);
         }
+        if (nx)
+            init_exec_service(s->conf, p + nbase, nx);
         if (p[1].revents & POLLIN)
             health_tick(s);
         if (p[2].revents & POLLIN) {
@@ -428,6 +455,16 @@ int main(void)
     quiet = conf.quiet;
     open_control(&conf);
     report("boot %ld", uptime_ms());
+    /* This run's settings from the host: what the image says, overridden
+     * (lightvm create -e, a command after the image). */
+    char rest[512];
+    size_t restlen = 0;
+    if (conf.runtime &&
+        (ctl_fd < 0 ||
+         init_conf_runtime(&conf, ctl_fd, 10000, rest, &restlen,
+                           sizeof rest - 1) < 0 ||
+         conf.argc == 0))
+        fail("host settings", EINVAL);
 
     load_modules(&conf);
     if (conf.hostname && sethostname(conf.hostname, strlen(conf.hostname)))
@@ -446,8 +483,14 @@ int main(void)
     sigaddset(&mask, SIGTERM);
     sigaddset(&mask, SIGINT);
     sigaddset(&mask, SIGPWR);
+    sigaddset(&mask, SIGIO);
     sigprocmask(SIG_BLOCK, &mask, NULL);
     struct state s = {.conf = &conf};
+    memcpy(s.ctlbuf, rest, restlen);
+    s.ctllen = restlen;
+    s.ctlbuf[restlen] = 0;
+    if (conf.exec && init_exec_open() < 0)
+        s.exec_tries = 250;
     s.sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
     s.timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
     s.killfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
@@ -462,6 +505,7 @@ int main(void)
         fail(what, e);
     }
     report("started %d", (int)s.app);
+    control_lines(&s); /* what the host sent right after its settings */
     if (conf.health_port || conf.health_argc) {
         struct itimerspec its = {{0, HEALTH_PERIOD_MS * 1000000L},
                                  {0, 1000000L}};

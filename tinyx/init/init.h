@@ -5,6 +5,7 @@
 #ifndef TINYX_INIT_H
 #define TINYX_INIT_H
 
+#include <poll.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -50,11 +51,24 @@ struct init_conf {
     char dns[32]; /* tinyx.dns=ADDR */
     char ctl[32]; /* tinyx.ctl=ttyS1: the control channel's device */
     int quiet;    /* "quiet" on the command line */
+    int runtime;  /* tinyx.cfg=1: the host sends settings on the control
+                     channel (init_conf_runtime) */
+    int runtime_args; /* the host's "arg" lines replaced the image's */
+    int exec;         /* tinyx.exec=1: the host gave it an exec channel */
 };
 
 /* Read INIT_CONF and /proc/cmdline into (c); 0 or -1 with a message
  * printed. */
 int init_conf_load(struct init_conf *c);
+
+/* Read the host's settings for this run from the control channel (fd):
+ * "key value" lines as in INIT_CONF, ended by "end", within (timeout_ms).
+ * "arg" lines replace the image's command, "env" lines override the
+ * image's variables of the same name. What came after "end" is copied to
+ * (rest) (at most restcap bytes, *restlen set). 0, or -1 with a message
+ * printed. */
+int init_conf_runtime(struct init_conf *c, int fd, int timeout_ms, char *rest,
+                      size_t *restlen, size_t restcap);
 
 /* Parse the kernel command line (cmdline) into the tinyx.* fields of (c). */
 void init_conf_cmdline(struct init_conf *c, const char *cmdline);
@@ -66,6 +80,22 @@ int init_net_setup(const struct init_conf *c);
 /* The guest's own address for health checks (host byte order), or
  * 127.0.0.1 when there is no network. */
 unsigned init_net_self(const struct init_conf *c);
+
+/* The app's environment: PATH, HOME, USER and the configured variables,
+ * NULL-terminated, in (env) of (max) entries. */
+void init_build_env(const struct init_conf *c, char **env, size_t max);
+
+/* The exec channel (init_exec.c, include/lightvm/tinyx_exec.h). */
+/* Open its port if the kernel has it yet: 0, or -1. */
+int init_exec_open(void);
+/* SIGIO: the host connected or went. */
+void init_exec_sigio(void);
+/* Fill (p) with what to poll (at most 4); hand the result back. */
+int init_exec_pollfds(struct pollfd *p);
+void init_exec_service(const struct init_conf *c, const struct pollfd *p,
+                       int n);
+/* A child was reaped: 1 if it was the exec'd command. */
+int init_exec_reaped(pid_t pid, int status);
 
 /* Print "tinyx-init: <fmt>" on the console. */
 void init_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

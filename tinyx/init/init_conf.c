@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -158,6 +159,12 @@ void init_conf_cmdline(struct init_conf *c, const char *cmdline)
         }
         if (!strncmp(p, "quiet", 5) && (p[5] == 0 || p[5] == ' '))
             c->quiet = 1;
+        if (!strncmp(p, "tinyx.cfg=1", 11) && (p[11] == 0 || p[11] == ' ' ||
+                                                p[11] == '\n'))
+            c->runtime = 1;
+        if (!strncmp(p, "tinyx.exec=1", 12) &&
+            (p[12] == 0 || p[12] == ' ' || p[12] == '\n'))
+            c->exec = 1;
         p += strcspn(p, " \t\n");
     }
 }
@@ -191,4 +198,95 @@ int init_conf_load(struct init_conf *c)
     if (cmdline)
         init_conf_cmdline(c, cmdline);
     return 0;
+}
+
+/* An "env NAME=VALUE" from the host: replaces the image's NAME. */
+static int runtime_env(struct init_conf *c, char *val)
+{
+    size_t klen = strcspn(val, "=");
+    if (!val[klen] || klen == 0)
+        return -1;
+    for (int i = 0; i < c->envc; i++)
+        if (!strncmp(c->env[i], val, klen + 1)) {
+            c->env[i] = val;
+            return 0;
+        }
+    return add(c->env, &c->envc, INIT_MAX_ENV, val);
+}
+
+static int runtime_line(struct init_conf *c, char *line)
+{
+    char *val = strchr(line, ' ');
+    if (!val)
+        return -1;
+    if (!strncmp(line, "arg ", 4)) {
+        if (!c->runtime_args) {
+            c->runtime_args = 1;
+            c->argc = 0;
+            c->argv[0] = NULL;
+        }
+        return add(c->argv, &c->argc, INIT_MAX_ARGS, val + 1);
+    }
+    if (!strncmp(line, "env ", 4))
+        return runtime_env(c, val + 1);
+    return parse_line(c, line);
+}
+
+int init_conf_runtime(struct init_conf *c, int fd, int timeout_ms, char *rest,
+                      size_t *restlen, size_t restcap)
+{
+    /* Lines are kept: the configuration points into them. */
+    size_t cap = 1 << 16, len = 0;
+    char *buf = malloc(cap);
+    if (!buf)
+        return -1;
+    int lineno = 0;
+    size_t start = 0;
+    for (;;) {
+        char *nl = memchr(buf + start, '\n', len - start);
+        if (nl) {
+            *nl = 0;
+            char *line = buf + start;
+            start = (size_t)(nl + 1 - buf);
+            lineno++;
+            if (!strcmp(line, "end")) {
+                /* What the host sent after: the control loop's. */
+                size_t n = len - start < restcap ? len - start : restcap;
+                memcpy(rest, buf + start, n);
+                *restlen = n;
+                return 0; /* (buf) stays: c points into it */
+            }
+            if (!*line || *line == '#')
+                continue;
+            if (runtime_line(c, line) < 0) {
+                for (char *q = line; *q; q++)
+                    if ((unsigned char)*q < 0x20 || (unsigned char)*q > 0x7e)
+                        *q = '?';
+                init_log("host settings, line %d: bad line '%.60s'", lineno,
+                         line);
+                return -1;
+            }
+            continue;
+        }
+        if (len == cap) {
+            init_log("host settings: more than %zu bytes", cap);
+            return -1;
+        }
+        struct pollfd p = {fd, POLLIN, 0};
+        int r = poll(&p, 1, timeout_ms);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0) {
+            init_log("host settings: none came within %d ms", timeout_ms);
+            return -1;
+        }
+        ssize_t n = read(fd, buf + len, cap - len);
+        if (n < 0 && (errno == EINTR || errno == EAGAIN))
+            continue;
+        if (n <= 0) {
+            init_log("host settings: control channel closed");
+            return -1;
+        }
+        len += (size_t)n;
+    }
 }

@@ -60,6 +60,12 @@ struct qemu_vm_config {
     const char *disk;       /* a raw disk image as virtio-blk, or NULL */
     int disk_readonly;
     const char *incoming; /* set by qemu_vm_restore: wait for a state */
+    /* This run's settings for the Tinyx init ("key value" lines, as in
+     * its init.conf: "arg", "env", ...), sent on the control channel
+     * once the init reports "boot" (tinyx.cfg=1), or NULL: the image's alone.
+     * Only for images whose init reads them (tinyx_manifest.init_config). */
+    const char *runtime_conf;
+    int exec; /* give the guest the exec channel (tinyx.exec=1) */
 };
 
 /* What the guest's init has told us so far. */
@@ -95,6 +101,7 @@ struct qemu_vm {
     char name[64];
     char ctlbuf[512];
     size_t ctllen;
+    char *runconf; /* cfg.runtime_conf, until the init has booted */
 };
 
 /* Start a guest as (cfg) says; on success *out owns QEMU. The console is
@@ -171,6 +178,8 @@ struct qemu_detached {
     int kernel_fd, initrd_fd; /* >= 0: boot these files (opened by the
                                  caller, as its client) instead of
                                  opening cfg's paths; -1: the paths */
+    int exec_listen; /* a listening unix socket QEMU serves the exec
+                        channel on (cfg->exec), or -1 */
 };
 
 /* What the caller keeps of a detached QEMU. */
@@ -251,6 +260,8 @@ struct qemu_fds {
     int listen;
     int console_file;
     int ctl_log;
+    int exec; /* the exec channel (include/lightvm/tinyx_exec.h): a
+                 virtio serial port on this fd; 0: none */
 };
 
 /* QEMU's argv for (cfg) with the fds QEMU will inherit; (kvm) picks the
@@ -264,6 +275,18 @@ struct qemu_argv {
 int qemu_build_argv(const struct qemu_vm_config *cfg,
                     const struct qemu_fds *fds, int kvm, unsigned long tsc_khz,
                     struct qemu_argv *a, struct lvm_err *err);
+
+/* This run's settings for the Tinyx init (qemu_vm_config.runtime_conf):
+ * the command (argc > 0: it replaces the image's) and environment
+ * variables (NAME=VALUE, over the image's), as "key value" lines in a new
+ * string (*out, free() it). -1 with one line in (err) naming what is
+ * wrong: a newline in a value, a bad variable name, too much in all. */
+int qemu_runtime_conf(char *const *argv, int argc, char *const *env, int envc,
+                      char **out, struct lvm_err *err);
+
+/* Send (conf) and its end on the control channel (fd), before anything
+ * else goes there. */
+int qemu_send_runtime_conf(int fd, const char *conf, struct lvm_err *err);
 
 /* Parse one control-channel line from the guest into (gs); 0 if it was a
  * Tinyx message, -1 if not. (now_ns) stamps "ready". */

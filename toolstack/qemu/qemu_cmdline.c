@@ -4,6 +4,8 @@
  * unit-tested.
  */
 #include "toolstack/qemu/qemu.h"
+
+#include <lightvm/tinyx_exec.h>
 #include "toolstack/guest_policy.h"
 
 #include <arpa/inet.h>
@@ -104,6 +106,10 @@ static int kernel_cmdline(const struct qemu_vm_config *cfg, int kvm,
         if (*dns)
             n += snprintf(buf + n, len - (size_t)n, " tinyx.dns=%s", dns);
     }
+    if (cfg->runtime_conf)
+        n += snprintf(buf + n, len - (size_t)n, " tinyx.cfg=1");
+    if (cfg->exec)
+        n += snprintf(buf + n, len - (size_t)n, " tinyx.exec=1");
     if (cfg->append && *cfg->append)
         n += snprintf(buf + n, len - (size_t)n, " %s", cfg->append);
     return n > 0 && (size_t)n < len ? 0 : -1;
@@ -234,6 +240,15 @@ int qemu_build_argv(const struct qemu_vm_config *cfg,
             arg(a, "-device") < 0 || arg(a, "virtio-blk-device,drive=d0") < 0)
             return lvm_err_set(err, E2BIG, "QEMU command line too long");
     }
+    /* The exec channel: a virtio serial port the init finds by name. */
+    if (cfg->exec && fds->exec > 0 &&
+        (arg(a, "-device") < 0 ||
+         arg(a, "virtio-serial-device,max_ports=2") < 0 ||
+         arg(a, "-chardev") < 0 ||
+         arg(a, "socket,id=exec,fd=%d%s", fds->exec, server) < 0 ||
+         arg(a, "-device") < 0 ||
+         arg(a, "virtserialport,chardev=exec,name=" LVM_XF_PORT) < 0))
+        return lvm_err_set(err, E2BIG, "QEMU command line too long");
     if (cfg->incoming && (arg(a, "-incoming") < 0 || arg(a, "defer") < 0))
         return lvm_err_set(err, E2BIG, "QEMU command line too long");
     return 0;

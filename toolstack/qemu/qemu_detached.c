@@ -42,13 +42,15 @@ int qemu_start_detached(const struct qemu_vm_config *cfg,
                            .listen = 1,
                            .console_file = 1,
                            .ctl_log =
-                               det->ctl_log_fd >= 0 ? QEMU_FD_CTL_LOG : 0};
+                               det->ctl_log_fd >= 0 ? QEMU_FD_CTL_LOG : 0,
+                           .exec = det->exec_listen >= 0 ? QEMU_FD_EXEC : 0};
     r = qemu_build_argv(&s->c, &fds, s->kvm, s->kvm ? 0 : qemu_host_tsc_khz(),
                         a, err);
     if (r == 0) {
         struct qemu_child ch = {.src = {det->console_fd, det->ctl_listen,
                                         det->qmp_listen, tap, det->ctl_log_fd,
-                                        s->boot_fd[0], s->boot_fd[1]},
+                                        s->boot_fd[0], s->boot_fd[1],
+                                        det->exec_listen},
                                 .log_fd = det->log_fd,
                                 .join_fds = det->join_fds,
                                 .njoin = det->njoin,

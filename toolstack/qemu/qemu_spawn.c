@@ -165,7 +165,8 @@ static void exec_qemu(const struct qemu_argv *a, const struct qemu_child *ch,
     }
     int hi[QEMU_FD_COUNT];
     for (int i = 0; i < QEMU_FD_COUNT; i++) {
-        int boot_file = i + QEMU_FD_CONSOLE >= QEMU_FD_KERNEL;
+        int boot_file = i + QEMU_FD_CONSOLE == QEMU_FD_KERNEL ||
+                        i + QEMU_FD_CONSOLE == QEMU_FD_INITRD;
         hi[i] = ch->src[i] >= 0 && !(boot_file && j->on)
                     ? fcntl(ch->src[i], F_DUPFD, 64)
                     : -1;
@@ -177,9 +178,12 @@ static void exec_qemu(const struct qemu_argv *a, const struct qemu_child *ch,
     for (int i = 0; i < QEMU_FD_COUNT; i++)
         if (hi[i] >= 0)
             dup2(hi[i], QEMU_FD_CONSOLE + i);
+        else /* nothing of ours sits where QEMU looks for a channel */
+            close(QEMU_FD_CONSOLE + i);
     /* Nothing else of ours leaks into QEMU; errfd is CLOEXEC and goes
      * at exec. */
-    syscall(SYS_close_range, QEMU_FD_INITRD + 1, (unsigned)errfd - 1, 0);
+    syscall(SYS_close_range, QEMU_FD_CONSOLE + QEMU_FD_COUNT,
+            (unsigned)errfd - 1, 0);
     syscall(SYS_close_range, (unsigned)errfd + 1, ~0u, 0);
     if (j->on) {
         /* Nothing of the caller's environment (LD_*, sanitizer options)

@@ -22,7 +22,8 @@ enum {
     QEMU_FD_CTL_LOG, /* the control channel's log (detached) */
     QEMU_FD_KERNEL,  /* an unconfined QEMU boots /proc/self/fd/N; a */
     QEMU_FD_INITRD,  /* confined one finds these in its root instead */
-    QEMU_FD_COUNT = QEMU_FD_INITRD - QEMU_FD_CONSOLE + 1
+    QEMU_FD_EXEC,    /* the exec channel (tinyx_exec.h), if any */
+    QEMU_FD_COUNT = QEMU_FD_EXEC - QEMU_FD_CONSOLE + 1
 };
 #define QEMU_SPAWN_MAX_JOIN 8
 
@@ -39,9 +40,9 @@ struct qemu_start {
 
 /* How the child is set up between clone and exec. */
 struct qemu_child {
-    int src[QEMU_FD_COUNT]; /* become QEMU's fds 3 to 9 (console, ctl,
-                               qmp, tap, ctl log, kernel, initrd); -1:
-                               none */
+    int src[QEMU_FD_COUNT]; /* become QEMU's fds 3 to 10 (console, ctl,
+                               qmp, tap, ctl log, kernel, initrd, exec);
+                               -1: none */
     int log_fd;             /* QEMU's stdout and stderr */
     int die_with_parent;
     const int *join_fds; /* files the child writes "0" to before exec:

@@ -72,7 +72,8 @@ static int launch(struct qemu_vm *vm, const struct qemu_vm_config *cfg,
         goto out;
     }
     struct qemu_child ch = {
-        .src = {con[1], ctl[1], qmp[1], tap, -1, s->boot_fd[0], s->boot_fd[1]},
+        .src = {con[1], ctl[1], qmp[1], tap, -1, s->boot_fd[0], s->boot_fd[1],
+                -1},
         .log_fd = vm->log_fd,
         .die_with_parent = s->c.die_with_parent,
         .jail = &s->jail};
@@ -85,6 +86,7 @@ static int launch(struct qemu_vm *vm, const struct qemu_vm_config *cfg,
     vm->console_fd = con[0];
     vm->ctl_fd = ctl[0];
     con[0] = ctl[0] = -1;
+
     fcntl(vm->console_fd, F_SETFL, O_NONBLOCK);
     fcntl(vm->ctl_fd, F_SETFL, O_NONBLOCK);
     vm->qmp = malloc(sizeof *vm->qmp);
@@ -147,6 +149,12 @@ int qemu_vm_start(const struct qemu_vm_config *cfg, int console_out,
     struct qemu_vm *vm = vm_new(cfg, console_out);
     if (!vm)
         return lvm_err_set(err, ENOMEM, "new guest");
+    /* Sent when the init says it has booted: what reaches its serial port
+     * before it opens it is lost. */
+    if (cfg->runtime_conf && !(vm->runconf = strdup(cfg->runtime_conf))) {
+        qemu_vm_free(vm);
+        return lvm_err_set(err, ENOMEM, "new guest");
+    }
     if (launch(vm, cfg, err) < 0) {
         qemu_vm_free(vm);
         return lvm_err_wrap(err, "start guest %s", cfg->name ? cfg->name : "");
@@ -171,6 +179,12 @@ static void read_control(struct qemu_vm *vm)
             if (cr)
                 *cr = 0;
             qemu_control_line(&vm->gs, vm->ctlbuf, now_ns());
+            if (vm->runconf && vm->gs.booted) {
+                struct lvm_err ignore; /* the init says if it got nothing */
+                qemu_send_runtime_conf(vm->ctl_fd, vm->runconf, &ignore);
+                free(vm->runconf);
+                vm->runconf = NULL;
+            }
             size_t rest = vm->ctllen - (size_t)(nl + 1 - vm->ctlbuf);
             memmove(vm->ctlbuf, nl + 1, rest + 1);
             vm->ctllen = rest;
@@ -359,6 +373,7 @@ void qemu_vm_free(struct qemu_vm *vm)
     close_fd(&vm->pidfd);
     close_fd(&vm->console_fd);
     close_fd(&vm->ctl_fd);
+    free(vm->runconf);
     close_fd(&vm->log_fd);
     free(vm);
 }

@@ -107,6 +107,18 @@ int tinyx_manifest_parse(const char *text, size_t len, const char *dir,
             m->ports[m->nports++] = (unsigned)v;
         }
     }
+    json_t *feat = json_object_get(root, "init_features");
+    if (json_is_array(feat)) {
+        size_t i;
+        json_t *f;
+        json_array_foreach (feat, i, f) {
+            const char *fs = json_string_value(f);
+            if (fs && !strcmp(fs, "config"))
+                m->init_config = 1;
+            else if (fs && !strcmp(fs, "exec"))
+                m->init_exec = 1;
+        }
+    }
     mem = json_object_get(root, "memory_bytes");
     if (json_is_integer(mem) && json_integer_value(mem) > 0)
         m->mem = (uint64_t)json_integer_value(mem);

@@ -43,6 +43,11 @@ struct tinyx_manifest {
     unsigned ports[TINYX_MAX_PORTS]; /* TCP ports the app listens on */
     unsigned nports;
     uint64_t mem; /* suggested guest RAM, bytes */
+    /* What its init can do beyond running the image's command
+     * ("init_features"): take a command and environment at create time
+     * ("config"), run commands for `lightvm exec` ("exec"). Images built
+     * before these existed have neither. */
+    int init_config, init_exec;
 };
 
 /* Parse manifest text (json, len) of the image in (dir). Safe on hostile
