@@ -57,8 +57,7 @@ struct xsess {
 };
 
 /* Queue a frame for the guest; -1 if the queue is full. */
-static int queue_frame(struct xsess *s, int type, const void *data,
-                       size_t len)
+static int queue_frame(struct xsess *s, int type, const void *data, size_t len)
 {
     if (s->outlen + LVM_XF_HDR + len > sizeof s->out)
         return -1;
@@ -99,7 +98,6 @@ static int write_all(int fd, const uint8_t *p, size_t len)
     }
     return 0;
 }
-
 
 /* What the guest said; sets s->code once the command is over. */
 static void on_frame(struct xsess *s, const struct xframe *f)
@@ -214,8 +212,7 @@ static int session(int fd, const uint8_t *start, size_t start_len,
             cli_msg("exec: the guest closed the exec channel");
             break;
         }
-        if ((p[0].revents & (POLLIN | POLLHUP | POLLERR)) &&
-            on_channel(&s) < 0)
+        if ((p[0].revents & (POLLIN | POLLHUP | POLLERR)) && on_channel(&s) < 0)
             break;
         if (p[1].revents & POLLIN) {
             /* Passed on to the command's process group, as a terminal
@@ -282,8 +279,8 @@ int cmd_exec(int argc, char **argv)
     uint8_t start[LVM_XF_HDR + LVM_XF_MAX];
     size_t start_len;
     struct lvm_err err;
-    if (xframe_start(argv + optind + 1, argc - optind - 1, env, nenv, cwd,
-                     user, start, &start_len, &err) < 0) {
+    if (xframe_start(argv + optind + 1, argc - optind - 1, env, nenv, cwd, user,
+                     start, &start_len, &err) < 0) {
         cli_error(&err);
         return CLI_EXIT_USAGE;
     }

@@ -206,10 +206,10 @@ static void flush(struct daemon *d, struct client *c)
     while (c->q_head) {
         struct outmsg *m = c->q_head;
         /* SEQPACKET: a message goes whole or not at all, its fd with it. */
-        ssize_t n = m->fd >= 0 ? fdpass_send(c->fd, m->data, m->len, &m->fd,
-                                             1, MSG_DONTWAIT)
-                               : send(c->fd, m->data, m->len,
-                                      MSG_NOSIGNAL | MSG_DONTWAIT);
+        ssize_t n =
+            m->fd >= 0
+                ? fdpass_send(c->fd, m->data, m->len, &m->fd, 1, MSG_DONTWAIT)
+                : send(c->fd, m->data, m->len, MSG_NOSIGNAL | MSG_DONTWAIT);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0 && errno == EAGAIN)

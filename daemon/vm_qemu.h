@@ -23,10 +23,10 @@
  * and console.log. */
 #define QVM_QMP_SOCK "qmp.sock"
 #define QVM_CTL_SOCK "ctl.sock"
-#define QVM_CTL_LOG "ctl.log"   /* everything the init reported */
+#define QVM_CTL_LOG "ctl.log"     /* everything the init reported */
 #define QVM_EXEC_SOCK "exec.sock" /* the exec channel (tinyx_exec.h) */
-#define QVM_QEMU_LOG "qemu.log" /* QEMU's stdout and stderr */
-#define QVM_READY "ready"       /* ready_ms, once heard */
+#define QVM_QEMU_LOG "qemu.log"   /* QEMU's stdout and stderr */
+#define QVM_READY "ready"         /* ready_ms, once heard */
 
 #define QVM_PIDS_MAX 128 /* QEMU's threads */
 #define QVM_MAX_JOIN 8   /* cgroup files QEMU joins (one per v1 hierarchy) */

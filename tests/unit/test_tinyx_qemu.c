@@ -377,12 +377,8 @@ static void argv_exec_and_runtime_conf(void **state)
     c.initrd = "/initrd";
     c.runtime_conf = "env A=1\n";
     c.exec = 1;
-    struct qemu_fds fds = {.console = 3,
-                           .ctl = 4,
-                           .qmp = 5,
-                           .tap = -1,
-                           .listen = 1,
-                           .exec = 10};
+    struct qemu_fds fds = {
+        .console = 3, .ctl = 4, .qmp = 5, .tap = -1, .listen = 1, .exec = 10};
     struct qemu_argv *a = malloc(sizeof *a);
     struct lvm_err err;
     assert_int_equal(qemu_build_argv(&c, &fds, 0, 0, a, &err), 0);
@@ -447,12 +443,11 @@ static void exec_frames(void **state)
     assert_int_equal(lvm_xf_len(buf), sizeof items);
     assert_memory_equal(buf + LVM_XF_HDR, items, sizeof items);
     /* no command; a bad variable; too much */
-    assert_int_equal(xframe_start(argv, 0, NULL, 0, NULL, NULL, buf, &len,
-                                  &err),
-                     -1);
-    char *bad[] = {"=1"};
     assert_int_equal(
-        xframe_start(argv, 1, bad, 1, NULL, NULL, buf, &len, &err), -1);
+        xframe_start(argv, 0, NULL, 0, NULL, NULL, buf, &len, &err), -1);
+    char *bad[] = {"=1"};
+    assert_int_equal(xframe_start(argv, 1, bad, 1, NULL, NULL, buf, &len, &err),
+                     -1);
     static char big[5000];
     memset(big, 'a', sizeof big - 1);
     char *bigv[] = {big};

@@ -459,11 +459,10 @@ int main(void)
      * (lightvm create -e, a command after the image). */
     char rest[512];
     size_t restlen = 0;
-    if (conf.runtime &&
-        (ctl_fd < 0 ||
-         init_conf_runtime(&conf, ctl_fd, 10000, rest, &restlen,
-                           sizeof rest - 1) < 0 ||
-         conf.argc == 0))
+    if (conf.runtime && (ctl_fd < 0 ||
+                         init_conf_runtime(&conf, ctl_fd, 10000, rest, &restlen,
+                                           sizeof rest - 1) < 0 ||
+                         conf.argc == 0))
         fail("host settings", EINVAL);
 
     load_modules(&conf);

@@ -46,12 +46,12 @@ struct init_conf {
     char *health_argv[INIT_MAX_ARGS + 1]; /* command check, or empty */
     int health_argc;
     /* from the kernel command line */
-    char ip[32];  /* tinyx.ip=ADDR/PREFIX */
-    char gw[32];  /* tinyx.gw=ADDR */
-    char dns[32]; /* tinyx.dns=ADDR */
-    char ctl[32]; /* tinyx.ctl=ttyS1: the control channel's device */
-    int quiet;    /* "quiet" on the command line */
-    int runtime;  /* tinyx.cfg=1: the host sends settings on the control
+    char ip[32];      /* tinyx.ip=ADDR/PREFIX */
+    char gw[32];      /* tinyx.gw=ADDR */
+    char dns[32];     /* tinyx.dns=ADDR */
+    char ctl[32];     /* tinyx.ctl=ttyS1: the control channel's device */
+    int quiet;        /* "quiet" on the command line */
+    int runtime;      /* tinyx.cfg=1: the host sends settings on the control
                      channel (init_conf_runtime) */
     int runtime_args; /* the host's "arg" lines replaced the image's */
     int exec;         /* tinyx.exec=1: the host gave it an exec channel */

@@ -159,8 +159,8 @@ void init_conf_cmdline(struct init_conf *c, const char *cmdline)
         }
         if (!strncmp(p, "quiet", 5) && (p[5] == 0 || p[5] == ' '))
             c->quiet = 1;
-        if (!strncmp(p, "tinyx.cfg=1", 11) && (p[11] == 0 || p[11] == ' ' ||
-                                                p[11] == '\n'))
+        if (!strncmp(p, "tinyx.cfg=1", 11) &&
+            (p[11] == 0 || p[11] == ' ' || p[11] == '\n'))
             c->runtime = 1;
         if (!strncmp(p, "tinyx.exec=1", 12) &&
             (p[12] == 0 || p[12] == ' ' || p[12] == '\n'))

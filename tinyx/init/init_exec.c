@@ -234,10 +234,9 @@ static _Noreturn void child(const struct init_conf *c, char **argv, char **env,
         what = "user";
         if (user && resolve_user(user, c, &uid, &gid, &groups) < 0)
             e = ENOENT;
-        else if (uid != 0 &&
-                 ((groups ? setgroups((size_t)c->ngroups, c->groups)
-                          : setgroups(0, NULL)) < 0 ||
-                  setgid(gid) < 0 || setuid(uid) < 0))
+        else if (uid != 0 && ((groups ? setgroups((size_t)c->ngroups, c->groups)
+                                      : setgroups(0, NULL)) < 0 ||
+                              setgid(gid) < 0 || setuid(uid) < 0))
             e = errno;
     }
     if (!e) {
@@ -347,8 +346,9 @@ static void start(const struct init_conf *c, uint8_t *p, size_t len)
             error_frame("%s: %s", argv[0], strerror(msg[1]));
         return;
     }
-    for (int *fd = &x.in_fd; fd <= &x.err_fd; fd++)
-        fcntl(*fd, F_SETFL, O_NONBLOCK);
+    fcntl(x.in_fd, F_SETFL, O_NONBLOCK);
+    fcntl(x.out_fd, F_SETFL, O_NONBLOCK);
+    fcntl(x.err_fd, F_SETFL, O_NONBLOCK);
     uint8_t le[4] = {(uint8_t)pid, (uint8_t)(pid >> 8), (uint8_t)(pid >> 16),
                      (uint8_t)(pid >> 24)};
     queue(LVM_XF_STARTED, le, 4);
@@ -468,8 +468,7 @@ int init_exec_pollfds(struct pollfd *p)
     return n;
 }
 
-void init_exec_service(const struct init_conf *c, const struct pollfd *p,
-                       int n)
+void init_exec_service(const struct init_conf *c, const struct pollfd *p, int n)
 {
     for (int i = 0; i < n; i++) {
         if (!p[i].revents)
@@ -478,8 +477,7 @@ void init_exec_service(const struct init_conf *c, const struct pollfd *p,
             if (p[i].revents & POLLOUT)
                 flush_out();
             if (p[i].revents & POLLIN) {
-                ssize_t r =
-                    read(x.port, x.in + x.inlen, sizeof x.in - x.inlen);
+                ssize_t r = read(x.port, x.in + x.inlen, sizeof x.in - x.inlen);
                 if (r > 0)
                     x.inlen += (size_t)r;
             }

@@ -178,7 +178,7 @@ struct qemu_detached {
     int kernel_fd, initrd_fd; /* >= 0: boot these files (opened by the
                                  caller, as its client) instead of
                                  opening cfg's paths; -1: the paths */
-    int exec_listen; /* a listening unix socket QEMU serves the exec
+    int exec_listen;          /* a listening unix socket QEMU serves the exec
                         channel on (cfg->exec), or -1 */
 };
 

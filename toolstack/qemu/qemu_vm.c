@@ -71,12 +71,11 @@ static int launch(struct qemu_vm *vm, const struct qemu_vm_config *cfg,
         lvm_err_set(err, errno, "memfd for QEMU's log");
         goto out;
     }
-    struct qemu_child ch = {
-        .src = {con[1], ctl[1], qmp[1], tap, -1, s->boot_fd[0], s->boot_fd[1],
-                -1},
-        .log_fd = vm->log_fd,
-        .die_with_parent = s->c.die_with_parent,
-        .jail = &s->jail};
+    struct qemu_child ch = {.src = {con[1], ctl[1], qmp[1], tap, -1,
+                                    s->boot_fd[0], s->boot_fd[1], -1},
+                            .log_fd = vm->log_fd,
+                            .die_with_parent = s->c.die_with_parent,
+                            .jail = &s->jail};
     vm->start_ns = now_ns();
     if (qemu_spawn(a, &ch, &vm->pid, &vm->pidfd, err) < 0) {
         vm->pid = 0;

@@ -20,16 +20,14 @@ long xframe_next(const uint8_t *buf, size_t len, struct xframe *f,
     case LVM_XF_STARTED:
     case LVM_XF_EXIT:
         if (plen != 4)
-            return lvm_err_set(err, EPROTO,
-                               "exec channel: frame %d of %zu bytes", type,
-                               plen);
+            return lvm_err_set(
+                err, EPROTO, "exec channel: frame %d of %zu bytes", type, plen);
         break;
     case LVM_XF_STDOUT:
     case LVM_XF_STDERR:
     case LVM_XF_ERROR: break;
     default:
-        return lvm_err_set(err, EPROTO, "exec channel: unknown frame %d",
-                           type);
+        return lvm_err_set(err, EPROTO, "exec channel: unknown frame %d", type);
     }
     if (len < LVM_XF_HDR + plen)
         return 0;
