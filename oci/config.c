@@ -191,10 +191,12 @@ static int parse_annotations(json_t *a, struct oci_config *c, char *err,
         c->annotations = strdup("{}");
     if (!c->monitor || !c->annotations)
         return fail(err, errlen, "out of memory");
-    if (strcmp(c->monitor, "proc") && strcmp(c->monitor, "kvm"))
+    if (strcmp(c->monitor, "proc") && strcmp(c->monitor, "kvm") &&
+        strcmp(c->monitor, "qemu"))
         return fail(err, errlen,
                     "config.json: annotation " OCI_MONITOR_ANNOTATION
-                    " \"%s\": lightvm-runtime runs proc or kvm guests",
+                    " \"%s\": lightvm-runtime runs proc or kvm guests, "
+                    "or qemu VMs",
                     c->monitor);
     return 0;
 }

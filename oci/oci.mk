@@ -7,16 +7,20 @@ OCI_SRCS := $(wildcard oci/*.c)
 OCI_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(OCI_SRCS))
 # The parts the unit tests and the fuzz target link without main.c.
 OCI_LIB_OBJS := $(BUILD)/obj/oci/args.o $(BUILD)/obj/oci/config.o \
-                $(BUILD)/obj/oci/hooks.o
+                $(BUILD)/obj/oci/hooks.o $(BUILD)/obj/oci/vm_conf.o \
+                $(BUILD)/obj/oci/vm_image.o $(BUILD)/obj/oci/state.o
 
 $(BUILD)/obj/oci/%.o: oci/%.c $(HOST_HDRS) $(wildcard oci/*.h)
 	@mkdir -p $(dir $@)
 	$(call say,CC,$<)$(CC) $(HOST_CFLAGS) -c $< -o $@
 
-$(BUILD)/bin/lightvm-runtime: $(OCI_OBJS) $(TS_LIB)
+# VM containers (oci/vm_*.c) pick their kernel with Tinyx's kernel.c
+# (libtinyx.a, tinyx/tinyx.mk; only its kernel objects are pulled in).
+OCI_TINYX_LIB := $(BUILD)/lib/libtinyx.a
+$(BUILD)/bin/lightvm-runtime: $(OCI_OBJS) $(OCI_TINYX_LIB) $(TS_LIB)
 	@mkdir -p $(dir $@)
 	$(call say,LD,$@)$(CC) $(HOST_LDFLAGS) $(CLI_STATIC) -o $@ $(OCI_OBJS) \
-	    $(TS_LIB) $(filter-out -lmnl -lnftnl,$(TS_LIBS)) -lz
+	    $(OCI_TINYX_LIB) $(TS_LIB) $(filter-out -lmnl -lnftnl,$(TS_LIBS)) -lz
 
 BINS += $(BUILD)/bin/lightvm-runtime
 

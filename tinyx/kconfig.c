@@ -74,6 +74,12 @@ static const struct {
      "QEMU describes the devices as virtio_mmio.device= on the command line "
      "when there is no ACPI"},
     {"CONFIG_VIRTIO_NET", "y", "the network device"},
+    {"CONFIG_BLOCK", "y", "block devices at all (disks, volumes)"},
+    {"CONFIG_VIRTIO_BLK", "y",
+     "disks: a container's root image, volumes (init.conf mount lines)"},
+    {"CONFIG_EROFS_FS", "y",
+     "read-only root images built from a directory (lightvm-runtime)"},
+    {"CONFIG_OVERLAY_FS", "y", "a writable layer over a read-only root"},
     /* Defaults that tinyconfig plus the options above would switch on
      * (make olddefconfig) and that no Tinyx guest uses. */
     {"CONFIG_IPV6", "n", "IPv4 only, unless the app needs IPv6 (nginx)"},

@@ -8,7 +8,8 @@
  * Control channel (a second serial port, raw, one line per message):
  *   guest -> host: "tinyx boot MS", "tinyx started PID", "tinyx ready MS",
  *                  "tinyx exit STATUS", "tinyx signal SIG", "tinyx error MSG"
- *   host -> guest: "poweroff", "status" (the init repeats "started" and,
+ *   host -> guest: "poweroff", "kill SIG" (signal the app's process
+ *                  group), "status" (the init repeats "started" and,
  *                  once the app is ready, "ready": a host that restored
  *                  the guest from a saved state, or missed the first
  *                  reports, learns where it is)
@@ -174,9 +175,13 @@ static void build_env(const struct init_conf *c, char **env, size_t max)
     snprintf(user, sizeof user, "USER=%s", c->user ? c->user : "root");
     env[n++] = user;
     for (int i = 0; i < c->envc && n + 1 < max; i++) {
-        /* a configured PATH replaces the default */
+        /* a configured PATH, HOME or USER replaces the default */
         if (!strncmp(c->env[i], "PATH=", 5))
             env[0] = c->env[i];
+        else if (!strncmp(c->env[i], "HOME=", 5))
+            env[1] = c->env[i];
+        else if (!strncmp(c->env[i], "USER=", 5))
+            env[2] = c->env[i];
         else
             env[n++] = c->env[i];
     }
@@ -203,7 +208,15 @@ static void exec_child(const struct init_conf *c, char *const *argv,
     if (chdir(c->cwd ? c->cwd : c->home ? c->home : "/") < 0 && chdir("/"))
         _exit(127);
     int e = 0;
-    if (as_user && c->uid != 0) {
+    /* The app's own limits ("rlimit" lines), set while still root. */
+    for (int i = 0; as_user && i < c->nrlimits; i++) {
+        const struct init_rlimit *r = &c->rlimits[i];
+        struct rlimit rl = {r->soft == ~0ull ? RLIM_INFINITY : (rlim_t)r->soft,
+                            r->hard == ~0ull ? RLIM_INFINITY : (rlim_t)r->hard};
+        if (setrlimit(r->resource, &rl) < 0)
+            e = errno;
+    }
+    if (!e && as_user && c->uid != 0) {
         if (setgroups((size_t)c->ngroups, c->groups) < 0 ||
             setgid(c->gid) < 0 || setuid(c->uid) < 0)
             e = errno;
@@ -344,6 +357,12 @@ static void control_input(struct state *s)
         *nl = 0;
         if (!strncmp(s->ctlbuf, "poweroff", 8)) {
             stop_app(s);
+        } else if (!strncmp(s->ctlbuf, "kill ", 5)) {
+            /* A signal for the app (lightvm-runtime's kill of a VM
+             * container): to its process group, as a terminal's would. */
+            int sig = atoi(s->ctlbuf + 5);
+            if (sig > 0 && sig < 65 && !s->app_done)
+                kill(-s->app, sig);
         } else if (!strncmp(s->ctlbuf, "status", 6)) {
             report("started %d", (int)s->app);
             if (s->ready)
@@ -430,6 +449,14 @@ int main(void)
     report("boot %ld", uptime_ms());
 
     load_modules(&conf);
+    /* Disks, overlays and the switch into the app's root (after the
+     * modules: a stock kernel has virtio_blk and overlay as modules). */
+    char why[300];
+    if (init_mount_all(&conf, why, sizeof why) < 0) {
+        report("error %s", why);
+        init_log("%s", why);
+        finish(0, 0);
+    }
     if (conf.hostname && sethostname(conf.hostname, strlen(conf.hostname)))
         init_log("sethostname: %s", strerror(errno));
     make_dirs(&conf);
