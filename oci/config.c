@@ -185,6 +185,7 @@ static int parse_annotations(json_t *a, struct oci_config *c, char *err,
     const char *mon =
         json_string_value(json_object_get(a, OCI_MONITOR_ANNOTATION));
     c->monitor = strdup(mon ? mon : "proc");
+    c->monitor_given = mon != NULL;
     if (a)
         c->annotations = json_dumps(a, JSON_COMPACT);
     else

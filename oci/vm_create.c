@@ -54,7 +54,7 @@ int oci_vm_wanted(const struct oci_config *c, int exe)
 {
     if (c->monitor && !strcmp(c->monitor, "qemu"))
         return 1;
-    if (c->monitor && strcmp(c->monitor, "proc") && strcmp(c->monitor, "kvm"))
+    if (c->monitor_given) /* proc or kvm, asked for: a unikernel or nothing */
         return 0;
     struct image *img = NULL;
     struct lvm_err e;
@@ -234,6 +234,17 @@ int oci_vm_create(struct oci_state *st, const struct oci_config *c,
         return fail(err, errlen, "read %s: %s", cfg_path, strerror(errno));
     if (oci_vm_conf_build(text, len, &vc, err, errlen) < 0)
         goto out;
+    /* File binds are copied; a directory is refused, naming it. */
+    for (int i = 0; i < vc.nfiles; i++) {
+        struct stat fst;
+        if (stat(vc.files[i].source, &fst) == 0 && S_ISDIR(fst.st_mode)) {
+            fail(err, errlen,
+                 "mount %s: %s is a directory: directory bind mounts are not "
+                 "supported in a VM container (file binds are copied)",
+                 vc.files[i].destination, vc.files[i].source);
+            goto out;
+        }
+    }
     char init[PATH_MAX];
     if (find_init(init, sizeof init, err, errlen) < 0 ||
         pick_kernel(&k, &mods, &nmods, err, errlen) < 0)

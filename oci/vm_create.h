@@ -14,8 +14,8 @@
 #include <stddef.h>
 
 /* 1 if the bundle is to boot as a VM: annotation org.lightvm.monitor
- * "qemu", or a process.args[0] (open at (exe)) that is no lightvm guest;
- * 0 for a unikernel. */
+ * "qemu", or no such annotation and a process.args[0] (open at (exe))
+ * that is no lightvm guest; 0 for a unikernel. */
 int oci_vm_wanted(const struct oci_config *c, int exe);
 
 /* Everything for the VM of the bundle (config file (cfg_path), rootfs

@@ -2,7 +2,8 @@
 # test_oci_podman.sh: podman (with conmon) runs unikernel images through
 # lightvm-runtime: run --rm (output, exit status), run -d, ps, logs,
 # pause, unpause, inspect, stop (a poweroff, not a kill), rm, a terminal,
-# a memory limit, and a non-guest image refused in one line. Offline:
+# a memory limit, and a non-guest image refused in one line under the
+# proc monitor (it boots as a VM otherwise: test_oci_vm.sh). Offline:
 # images are imported from directories; storage, state and config are
 # this suite's own (docs/oci.md).
 cd "$(dirname "$0")/../.." || exit 1
@@ -127,7 +128,9 @@ test_not_a_guest() {
     mkdir -p "$PD/plain/bin" && cp /bin/true "$PD/plain/bin/true" &&
         tar -C "$PD/plain" -cf "$PD/plain.tar" . &&
         P import --change 'CMD=["/bin/true"]' "$PD/plain.tar" localhost/lvm-plain >/dev/null 2>&1 || return 1
-    P run --rm "${RUN[@]}" localhost/lvm-plain 2>"$TMP/err"
+    # (without the annotation it boots as a VM: test_oci_vm.sh)
+    P run --rm "${RUN[@]}" --annotation org.lightvm.monitor=proc \
+        localhost/lvm-plain 2>"$TMP/err"
     local rc=$?
     cat "$TMP/err"
     [ $rc -ne 0 ] && contains "$TMP/err" "is not a lightvm guest"

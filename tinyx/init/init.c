@@ -188,6 +188,36 @@ static void build_env(const struct init_conf *c, char **env, size_t max)
     env[n] = NULL;
 }
 
+/* execve (argv), a name without a slash looked up in the PATH of (env)
+ * as execvp(3) does (a container's process.args[0] may be "redis-server").
+ * Returns the errno of the failure that says most. */
+static int exec_path(char *const *argv, char *const *env)
+{
+    if (strchr(argv[0], '/')) {
+        execve(argv[0], argv, env);
+        return errno;
+    }
+    const char *path = DEFAULT_PATH;
+    for (int i = 0; env[i]; i++)
+        if (!strncmp(env[i], "PATH=", 5))
+            path = env[i] + 5;
+    int e = ENOENT;
+    for (const char *p = path; *p;) {
+        size_t n = strcspn(p, ":");
+        char full[512];
+        if (snprintf(full, sizeof full, "%.*s/%s", (int)n, n ? p : ".",
+                     argv[0]) < (int)sizeof full) {
+            execve(full, argv, env);
+            if (errno != ENOENT && errno != ENOTDIR)
+                e = errno;
+        }
+        p += n;
+        if (*p == ':')
+            p++;
+    }
+    return e;
+}
+
 /* Child side of spawn(): become the app's user and exec; on failure send
  * errno through (errfd) so the parent can say why. */
 static void exec_child(const struct init_conf *c, char *const *argv,
@@ -223,10 +253,8 @@ static void exec_child(const struct init_conf *c, char *const *argv,
     }
     char *env[INIT_MAX_ENV + 8];
     build_env(c, env, sizeof env / sizeof env[0]);
-    if (!e) {
-        execve(argv[0], argv, env);
-        e = errno;
-    }
+    if (!e)
+        e = exec_path(argv, env);
     if (write(errfd, &e, sizeof e) < 0)
         _exit(127);
     _exit(127);
