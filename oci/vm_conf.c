@@ -90,7 +90,7 @@ static int is_bind(json_t *m, const char *type)
 /* One entry of "mounts": a line for after the root switch, a file to
  * copy, or nothing (the guest's own). */
 static int map_mount(json_t *m, size_t i, FILE *f, struct oci_vm_conf *out,
-                     char *err, size_t errlen)
+                     int *nmounts, char *err, size_t errlen)
 {
     const char *dest = json_string_value(json_object_get(m, "destination"));
     const char *type = json_string_value(json_object_get(m, "type"));
@@ -108,6 +108,11 @@ static int map_mount(json_t *m, size_t i, FILE *f, struct oci_vm_conf *out,
     if (options(m, opts, sizeof opts) < 0)
         return fail(err, errlen, "config.json: mounts[%zu] (%s): bad options",
                     i, dest);
+    if (++*nmounts > OCI_VM_MAX_MOUNTS - 4) /* the root's 3, remount */
+        return fail(err, errlen,
+                    "config.json: more than %d mounts (a VM container's "
+                    "limit)",
+                    OCI_VM_MAX_MOUNTS - 4);
     if (!strcmp(dest, "/dev/shm")) {
         /* podman binds a host directory there; a guest has its own. */
         fprintf(f, "mount tmpfs /dev/shm tmpfs nosuid,nodev,mode=1777\n");
@@ -142,8 +147,43 @@ static int map_mount(json_t *m, size_t i, FILE *f, struct oci_vm_conf *out,
                 dest, type);
 }
 
+/* The resources the init knows (tinyx/init/init_conf.c). */
+static int rlimit_known(const char *type)
+{
+    static const char *const names[] = {
+        "AS",      "CORE",     "CPU",        "DATA",   "FSIZE", "LOCKS",
+        "MEMLOCK", "MSGQUEUE", "NICE",       "NOFILE", "NPROC", "RSS",
+        "RTPRIO",  "RTTIME",   "SIGPENDING", "STACK"};
+    if (strncmp(type, "RLIMIT_", 7))
+        return 0;
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (!strcmp(type + 7, names[i]))
+            return 1;
+    return 0;
+}
+
 static int map_process(json_t *p, FILE *f, char *err, size_t errlen)
 {
+    static const struct {
+        const char *key, *what;
+        size_t max;
+    } limits[] = {
+        {"args", "process.args", OCI_VM_MAX_ARGS},
+        {"env", "process.env", OCI_VM_MAX_ENV},
+        {"rlimits", "process.rlimits", OCI_VM_MAX_RLIMITS},
+    };
+    for (size_t l = 0; l < sizeof limits / sizeof limits[0]; l++)
+        if (json_array_size(json_object_get(p, limits[l].key)) > limits[l].max)
+            return fail(err, errlen,
+                        "config.json: %s has more than %zu entries (a VM "
+                        "container's limit)",
+                        limits[l].what, limits[l].max);
+    if (json_array_size(json_object_get(json_object_get(p, "user"),
+                                        "additionalGids")) > OCI_VM_MAX_GROUPS)
+        return fail(err, errlen,
+                    "config.json: process.user.additionalGids has more "
+                    "than %d entries (a VM container's limit)",
+                    OCI_VM_MAX_GROUPS);
     json_t *args = json_object_get(p, "args");
     size_t i;
     json_t *v;
@@ -204,6 +244,17 @@ static int map_process(json_t *p, FILE *f, char *err, size_t errlen)
                         "config.json: process.rlimits[%zu] needs type, "
                         "soft and hard",
                         i);
+        if (!rlimit_known(type))
+            return fail(err, errlen,
+                        "config.json: process.rlimits[%zu]: unknown type "
+                        "\"%s\"",
+                        i, type);
+        if ((unsigned long long)json_integer_value(soft) >
+            (unsigned long long)json_integer_value(hard))
+            return fail(err, errlen,
+                        "config.json: process.rlimits[%zu] (%s): soft above "
+                        "hard",
+                        i, type);
         /* JSON numbers above 2^63 (RLIM_INFINITY) arrive negative. */
         fprintf(f, "rlimit %s %llu %llu\n", type,
                 (unsigned long long)json_integer_value(soft),
@@ -241,8 +292,9 @@ int oci_vm_conf_build(const char *json, size_t len, struct oci_vm_conf *out,
     }
     size_t i;
     json_t *m;
+    int nmounts = 0;
     json_array_foreach (mounts, i, m) {
-        if (map_mount(m, i, f, out, err, errlen) < 0)
+        if (map_mount(m, i, f, out, &nmounts, err, errlen) < 0)
             goto out;
     }
     /* root.readonly: the layer stays for the copies, then all of / is

@@ -12,7 +12,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The Tinyx init's limits (tinyx/init/init.h): more is refused here, at
+ * create, rather than by the init at boot. */
 #define OCI_VM_MAX_FILES 16
+#define OCI_VM_MAX_ARGS 64
+#define OCI_VM_MAX_ENV 64
+#define OCI_VM_MAX_MOUNTS 32 /* with the 3 of the root */
+#define OCI_VM_MAX_GROUPS 32
+#define OCI_VM_MAX_RLIMITS 16
 #define OCI_VM_ROOT_SERIAL "lvm-root" /* the root image's virtio serial */
 
 /* A file bind mount: copied at create, a snapshot (not live). */
