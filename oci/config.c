@@ -20,6 +20,11 @@ static int fail(char *err, size_t errlen, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(err, errlen, fmt, ap);
     va_end(ap);
+    /* One line, whatever the input quoted (jansson's "near" text may
+     * hold a newline of config.json). */
+    for (char *c = err; *c; c++)
+        if ((unsigned char)*c < 0x20)
+            *c = ' ';
     return -1;
 }
 
