@@ -83,13 +83,19 @@ static int find_init(char *path, size_t len, char *err, size_t errlen)
     char *slash = strrchr(self, '/');
     if (slash)
         *slash = 0;
-    snprintf(path, len, "%s/lightvm-tinyx-init", self);
-    if (access(path, R_OK) < 0)
-        return fail(err, errlen,
-                    "lightvm-tinyx-init not found next to %s (install it "
-                    "there, or set LIGHTVM_TINYX_INIT)",
-                    self);
-    return 0;
+    /* Beside this binary (the build tree), or where `make install`
+     * puts it (LIBEXECDIR), as `lightvm tinyx build` looks. */
+    static const char *const cand[] = {"%s/lightvm-tinyx-init",
+                                       "%s/../lib/lightvm/lightvm-tinyx-init"};
+    for (size_t i = 0; i < sizeof cand / sizeof *cand; i++) {
+        snprintf(path, len, cand[i], self);
+        if (access(path, R_OK) == 0)
+            return 0;
+    }
+    return fail(err, errlen,
+                "lightvm-tinyx-init not found next to %s or in "
+                "%s/../lib/lightvm (install it, or set LIGHTVM_TINYX_INIT)",
+                self, self);
 }
 
 /* The tiny kernel if one was built with the platform options (which
