@@ -13,6 +13,7 @@
 #include "oci/net.h"
 #include "oci/oci.h"
 #include "oci/state.h"
+#include "oci/vm_create.h"
 #include "toolstack/guest.h"
 #include "toolstack/host.h"
 #include "toolstack/monitor.h"
@@ -223,6 +224,11 @@ static void remove_state(const struct oci_state *st)
         oci_state_file(st, files[i], path, sizeof path);
         unlink(path);
     }
+    for (const char *const *f = oci_vm_state_files; *f; f++) {
+        char path[PATH_MAX + 16];
+        oci_state_file(st, *f, path, sizeof path);
+        unlink(path);
+    }
     rmdir(st->dir);
 }
 
@@ -311,6 +317,14 @@ static int create_container(int argc, char **argv, const char *bundle,
                   rootfs);
         goto out;
     }
+    /* Not a unikernel: the rootfs boots as a VM (vm_create.c). */
+    int vm = oci_vm_wanted(&c, exe);
+    if (vm && restore_dir) {
+        oci_error("restore: a VM container (%s is no lightvm guest) has no "
+                  "checkpoints",
+                  shown);
+        goto out;
+    }
     snprintf(st.bundle, sizeof st.bundle, "%s", bundle_abs);
     snprintf(st.rootfs, sizeof st.rootfs, "%s", rootfs);
     now_rfc3339(st.created, sizeof st.created);
@@ -341,9 +355,13 @@ static int create_container(int argc, char **argv, const char *bundle,
     err[0] = 0;
     oci_net_set_namespace(c.netns_path);
     snprintf(st.program, sizeof st.program, "%s", shown);
-    if (start_guest(&st, &c, exe, shown, restore_dir ? 0 : gate,
-                    console >= 0 ? console : STDOUT_FILENO, restore_dir, err,
-                    sizeof err) < 0) {
+    int started = vm ? oci_vm_create(&st, &c, cfg_path, rootfs, gate,
+                                     console >= 0 ? console : STDOUT_FILENO,
+                                     err, sizeof err)
+                     : start_guest(&st, &c, exe, shown, restore_dir ? 0 : gate,
+                                   console >= 0 ? console : STDOUT_FILENO,
+                                   restore_dir, err, sizeof err);
+    if (started < 0) {
         oci_error("%s", err);
         goto out;
     }

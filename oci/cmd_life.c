@@ -8,6 +8,7 @@
 #include "oci/hooks.h"
 #include "oci/oci.h"
 #include "oci/state.h"
+#include "oci/vm_create.h"
 #include "toolstack/cgroup.h"
 #include "toolstack/guest.h"
 
@@ -182,8 +183,9 @@ int oci_cmd_kill(int argc, char **argv)
             oci_error("container not running");
         goto out;
     }
+    /* A VM container's supervisor relays signals to the app itself. */
     if ((sig == SIGTERM || sig == SIGINT) && s == OCI_RUNNING &&
-        poweroff(&st) == 0) {
+        strcmp(st.monitor, "qemu") && poweroff(&st) == 0) {
         code = 0;
         goto out;
     }
@@ -238,6 +240,11 @@ static void remove_container(const struct oci_state *st)
     for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
         char path[PATH_MAX + 16];
         oci_state_file(st, files[i], path, sizeof path);
+        unlink(path);
+    }
+    for (const char *const *f = oci_vm_state_files; *f; f++) {
+        char path[PATH_MAX + 16];
+        oci_state_file(st, *f, path, sizeof path);
         unlink(path);
     }
     rmdir(st->dir);

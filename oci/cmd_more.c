@@ -217,6 +217,11 @@ int oci_cmd_checkpoint(int argc, char **argv)
         oci_error("container not running");
         goto out;
     }
+    if (!strcmp(st.monitor, "qemu")) {
+        oci_error("checkpoint: not supported for a VM container (only "
+                  "unikernel guests have lightvm snapshots here)");
+        goto out;
+    }
     if (oci_mkdir_p(image, 0700) < 0) {
         oci_error("--image-path %s: %s", image, strerror(errno));
         goto out;
@@ -341,7 +346,8 @@ int oci_cmd_exec(int argc, char **argv)
             oci_delegate_if_ours(argv[i]);
             break;
         }
-    oci_error("exec: a unikernel guest is one process: lightvm-runtime "
-              "cannot run another in it");
+    oci_error("exec: a unikernel guest is one process, and a VM "
+              "container's exec is not supported yet: lightvm-runtime "
+              "cannot run another process in it");
     return 1;
 }

@@ -20,6 +20,11 @@ static int fail(char *err, size_t errlen, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(err, errlen, fmt, ap);
     va_end(ap);
+    /* One line, whatever the input quoted (jansson's "near" text may
+     * hold a newline of config.json). */
+    for (char *c = err; *c; c++)
+        if ((unsigned char)*c < 0x20)
+            *c = ' ';
     return -1;
 }
 
@@ -185,16 +190,19 @@ static int parse_annotations(json_t *a, struct oci_config *c, char *err,
     const char *mon =
         json_string_value(json_object_get(a, OCI_MONITOR_ANNOTATION));
     c->monitor = strdup(mon ? mon : "proc");
+    c->monitor_given = mon != NULL;
     if (a)
         c->annotations = json_dumps(a, JSON_COMPACT);
     else
         c->annotations = strdup("{}");
     if (!c->monitor || !c->annotations)
         return fail(err, errlen, "out of memory");
-    if (strcmp(c->monitor, "proc") && strcmp(c->monitor, "kvm"))
+    if (strcmp(c->monitor, "proc") && strcmp(c->monitor, "kvm") &&
+        strcmp(c->monitor, "qemu"))
         return fail(err, errlen,
                     "config.json: annotation " OCI_MONITOR_ANNOTATION
-                    " \"%s\": lightvm-runtime runs proc or kvm guests",
+                    " \"%s\": lightvm-runtime runs proc or kvm guests, "
+                    "or qemu VMs",
                     c->monitor);
     return 0;
 }

@@ -26,6 +26,7 @@ struct oci_config {
     char *cgroups_path;    /* linux.cgroupsPath, or NULL */
     char *netns_path;      /* linux.namespaces network path, or NULL */
     char *monitor;         /* annotation org.lightvm.monitor, or "proc" */
+    int monitor_given;     /* the annotation is there: no VM fallback */
     char *annotations;     /* the annotations object, as compact JSON */
     char *hooks;           /* the hooks object as compact JSON, or NULL */
 };

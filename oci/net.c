@@ -283,3 +283,35 @@ void dev_net_release(struct guest *g)
     (void)g; /* the tap goes with the guest's fd, the bridge with the
                 namespace */
 }
+
+int oci_net_take(const char *path, struct oci_net_lease *out,
+                 struct lvm_err *err)
+{
+    memset(out, 0, sizeof *out);
+    out->tap_fd = -1;
+    if (!path)
+        return 0;
+    struct ns_iface ifc;
+    struct lvm_err e = {0};
+    if (plumb_in(path, &ifc, &out->tap_fd, &e) < 0) {
+        /* A namespace with only lo (podman --network none): no NIC. The
+         * interface is looked for before anything is changed. */
+        if (e.code == ENODEV)
+            return 0;
+        *err = e;
+        return -1;
+    }
+    struct in_addr a = {ifc.addr}, g = {ifc.gateway};
+    int prefix = __builtin_popcount(ntohl(ifc.netmask));
+    char ip[INET_ADDRSTRLEN], gw[INET_ADDRSTRLEN];
+    inet_ntop(AF_INET, &a, ip, sizeof ip);
+    inet_ntop(AF_INET, &g, gw, sizeof gw);
+    snprintf(out->ip, sizeof out->ip, "%s/%d", ip, prefix);
+    if (ifc.gateway)
+        snprintf(out->gateway, sizeof out->gateway, "%s", gw);
+    snprintf(out->mac, sizeof out->mac, "%02x:%02x:%02x:%02x:%02x:%02x",
+             ifc.mac[0], ifc.mac[1], ifc.mac[2], ifc.mac[3], ifc.mac[4],
+             ifc.mac[5]);
+    out->mtu = ifc.mtu;
+    return 1;
+}

@@ -76,6 +76,12 @@ static const struct {
     {"CONFIG_VIRTIO_NET", "y", "the network device"},
     {"CONFIG_VIRTIO_CONSOLE", "y",
      "the exec channel (a virtio serial port: lightvm exec)"},
+    {"CONFIG_BLOCK", "y", "block devices at all (disks, volumes)"},
+    {"CONFIG_VIRTIO_BLK", "y",
+     "disks: a container's root image, volumes (init.conf mount lines)"},
+    {"CONFIG_EROFS_FS", "y",
+     "read-only root images built from a directory (lightvm-runtime)"},
+    {"CONFIG_OVERLAY_FS", "y", "a writable layer over a read-only root"},
     /* Defaults that tinyconfig plus the options above would switch on
      * (make olddefconfig) and that no Tinyx guest uses. */
     {"CONFIG_IPV6", "n", "IPv4 only, unless the app needs IPv6 (nginx)"},

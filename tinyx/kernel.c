@@ -237,6 +237,15 @@ static int load_order(const struct moddep *md, const char *ver,
 int kernel_stock_modules(const struct tinyx_kernel *k, char ***mods, size_t *n,
                          struct lvm_err *err)
 {
+    return kernel_stock_module_list(
+        k, stock_modules, sizeof stock_modules / sizeof *stock_modules, mods, n,
+        err);
+}
+
+int kernel_stock_module_list(const struct tinyx_kernel *k,
+                             const char *const *names, size_t nnames,
+                             char ***mods, size_t *n, struct lvm_err *err)
+{
     *mods = NULL;
     *n = 0;
     char path[PATH_MAX];
@@ -260,12 +269,11 @@ int kernel_stock_modules(const struct tinyx_kernel *k, char ***mods, size_t *n,
         md.n++;
     }
     fclose(f);
-    for (size_t i = 0;
-         r == 0 && i < sizeof stock_modules / sizeof *stock_modules; i++) {
-        const char *dl = dep_line(&md, stock_modules[i]);
+    for (size_t i = 0; r == 0 && i < nnames; i++) {
+        const char *dl = dep_line(&md, names[i]);
         if (!dl)
             r = lvm_err_set(err, ENOENT, "kernel %s has no module %s",
-                            k->version, stock_modules[i]);
+                            k->version, names[i]);
         else
             r = load_order(&md, k->version, dl, mods, n, 0, err);
     }

@@ -71,6 +71,12 @@ int kernel_from_path(const char *path, struct tinyx_kernel *out,
 int kernel_stock_modules(const struct tinyx_kernel *k, char ***mods, size_t *n,
                          struct lvm_err *err);
 
+/* The same for the modules named (names) ("virtio_blk", "overlay"), each
+ * after its dependencies, no module twice. */
+int kernel_stock_module_list(const struct tinyx_kernel *k,
+                             const char *const *names, size_t nnames,
+                             char ***mods, size_t *n, struct lvm_err *err);
+
 struct kernel_build_opts {
     const struct kconfig *config; /* platform + app options */
     unsigned jobs;                /* make -j; 0: 2 */

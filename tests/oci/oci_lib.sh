@@ -65,3 +65,58 @@ drop_netns() {
     ip link del "lvo$$" 2>/dev/null
     true
 }
+
+# ---- VM containers (docs/oci.md, "Any other rootfs: a VM") ------------
+
+# Root images are cached by the tree's key: under the build directory, so
+# that repeated runs of the suites boot at once (docs/oci.md).
+export LIGHTVM_ROOTFS_CACHE=${LIGHTVM_ROOTFS_CACHE:-$(realpath "$BUILD")/oci-vm/cache}
+export LIGHTVM_TINYX_INIT=${LIGHTVM_TINYX_INIT:-$(realpath "$BUILD")/bin/lightvm-tinyx-init}
+
+# make_busybox_rootfs DIR: a small Linux rootfs: Debian's static busybox
+# as /bin/sh and its applets.
+make_busybox_rootfs() {
+    mkdir -p "$1/bin" "$1/etc" "$1/tmp" "$1/root" && chmod 1777 "$1/tmp" || return 1
+    cp /bin/busybox "$1/bin/busybox" || return 1
+    local a
+    for a in sh cat echo id sleep hostname mount grep ls env pwd touch \
+        true; do
+        ln -sf busybox "$1/bin/$a"
+    done
+    echo 'root:x:0:0:root:/root:/bin/sh' >"$1/etc/passwd"
+}
+
+# redis_rootfs: a Debian rootfs with redis-server and redis-cli (the
+# files of the host's installed packages, as Tinyx collects them, and
+# busybox as /bin/sh), made once under the build directory; its path.
+redis_rootfs() {
+    local dir
+    dir=$(realpath "$BUILD")/oci-vm/redis
+    if [ ! -e "$dir/done" ]; then
+        rm -rf "$dir.new" "$dir"
+        "$LIGHTVM" tinyx build redis-server -p redis-tools -k stock -z gzip:1 \
+            -f /bin/busybox:/bin/busybox --keep-rootfs -q -o "$dir.new" >&2 ||
+            return 1
+        # The image's own init and kernel modules are not the container's.
+        rm -rf "$dir.new/rootfs/init" "$dir.new/rootfs/etc/tinyx" \
+            "$dir.new/rootfs/lib/modules" &&
+            ln -s busybox "$dir.new/rootfs/bin/sh" &&
+            mv "$dir.new/rootfs" "$dir" && rm -rf "$dir.new" &&
+            touch "$dir/done" || return 1
+    fi
+    echo "$dir"
+}
+
+# The redis-server command line of the tests: no persistence, any client.
+REDIS_ARGS='["/usr/bin/redis-server", "--bind", "0.0.0.0", "--protected-mode", "no", "--save", ""]'
+
+# redis_ping ADDR: until redis answers PONG at ADDR (60 s at most: a VM
+# boots in seconds under TCG, more on a loaded host).
+redis_ping() {
+    local deadline=$((SECONDS + 60))
+    until [ "$(timeout 2 redis-cli -h "$1" ping 2>/dev/null)" = PONG ]; do
+        [ $SECONDS -lt $deadline ] || { echo "no PONG from $1"; return 1; }
+        read -rt 0.05 <> <(:) 2>/dev/null || true
+    done
+    echo "PONG from $1"
+}

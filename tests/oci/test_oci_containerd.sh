@@ -132,11 +132,56 @@ test_error_reaches_user() {
     [ $rc -ne 0 ] && contains "$TMP/err" 'exec: "/bin/nothere": executable file not found'
 }
 
+# ---- a Debian rootfs (redis) booted as a VM (docs/oci.md) ------------
+test_vm_run_rm() {
+    local rootfs
+    rootfs=$(redis_rootfs) || return 1
+    C run --rm --runc-binary "$RUNTIME" --rootfs "$rootfs" vr1 \
+        /usr/bin/redis-server --version >"$TMP/out" || return 1
+    cat "$TMP/out"
+    contains "$TMP/out" "Redis server v=" || return 1
+    expect_status 4 C run --rm --runc-binary "$RUNTIME" --rootfs "$rootfs" vr2 \
+        /bin/sh -c "exit 4"
+}
+
+# run -d in a network namespace (--with-ns), task ls, ps, pause, resume,
+# redis-cli ping on the namespace's address, kill (SIGTERM to redis: exit
+# 0), delete.
+test_vm_redis_lifecycle() {
+    local rootfs ns=lvmvmc$$ ok=1 pid
+    rootfs=$(redis_rootfs) || return 1
+    make_netns "$ns" 10.250.92 || { drop_netns "$ns"; return 1; }
+    # (--rootfs is a flag: the directory is the first positional)
+    C run -d --runc-binary "$RUNTIME" --with-ns "network:/run/netns/$ns" \
+        --rootfs "$rootfs" vd1 /usr/bin/redis-server --bind 0.0.0.0 \
+        --protected-mode no --save "" >"$TMP/vd1.out" 2>&1 || { ok=0; cat "$TMP/vd1.out"; }
+    [ $ok = 1 ] && is_task vd1 RUNNING || ok=0
+    redis_ping 10.250.92.2 || ok=0
+    pid=$(C task ls | awk '$1 == "vd1" {print $2}')
+    # The supervisor: the shim's child, in the cgroup containerd named.
+    [ "$(ps -o comm= -p "$(ps -o ppid= -p "$pid" | tr -d " ")")" = containerd-shim ] || ok=0
+    grep -q ":/$LIGHTVM_CGROUP_PARENT/vd1\$" /proc/"$pid"/cgroup || ok=0
+    C task ps vd1 | tee "$TMP/ps"
+    contains "$TMP/ps" "$pid" || ok=0
+    C task pause vd1 && is_task vd1 PAUSED || ok=0
+    C task resume vd1 && is_task vd1 RUNNING || ok=0
+    redis_ping 10.250.92.2 || ok=0
+    C task kill vd1 && wait_until is_task vd1 STOPPED || ok=0
+    C task delete vd1 2>"$TMP/del" || ok=0
+    cat "$TMP/del"
+    ! grep -q "non-zero exit code" "$TMP/del" || ok=0
+    C containers rm vd1 || ok=0
+    drop_netns "$ns"
+    [ $ok = 1 ]
+}
+
 check run_rm test_run_rm
 check detached_lifecycle test_detached_lifecycle
 check kill_9 test_kill_9
 check image test_image
 check terminal test_terminal
 check error_reaches_user test_error_reaches_user
+check vm_run_rm test_vm_run_rm
+check vm_redis_lifecycle test_vm_redis_lifecycle
 check no_leftovers no_new_leftovers
 finish

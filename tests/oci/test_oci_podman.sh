@@ -2,7 +2,8 @@
 # test_oci_podman.sh: podman (with conmon) runs unikernel images through
 # lightvm-runtime: run --rm (output, exit status), run -d, ps, logs,
 # pause, unpause, inspect, stop (a poweroff, not a kill), rm, a terminal,
-# a memory limit, and a non-guest image refused in one line. Offline:
+# a memory limit, and a non-guest image refused in one line under the
+# proc monitor (it boots as a VM otherwise: test_oci_vm.sh). Offline:
 # images are imported from directories; storage, state and config are
 # this suite's own (docs/oci.md).
 cd "$(dirname "$0")/../.." || exit 1
@@ -127,7 +128,9 @@ test_not_a_guest() {
     mkdir -p "$PD/plain/bin" && cp /bin/true "$PD/plain/bin/true" &&
         tar -C "$PD/plain" -cf "$PD/plain.tar" . &&
         P import --change 'CMD=["/bin/true"]' "$PD/plain.tar" localhost/lvm-plain >/dev/null 2>&1 || return 1
-    P run --rm "${RUN[@]}" localhost/lvm-plain 2>"$TMP/err"
+    # (without the annotation it boots as a VM: test_oci_vm.sh)
+    P run --rm "${RUN[@]}" --annotation org.lightvm.monitor=proc \
+        localhost/lvm-plain 2>"$TMP/err"
     local rc=$?
     cat "$TMP/err"
     [ $rc -ne 0 ] && contains "$TMP/err" "is not a lightvm guest"
@@ -177,6 +180,73 @@ test_network() {
     [ $ok = 1 ]
 }
 
+# ---- a Debian image (redis) booted as a VM (docs/oci.md) -------------
+REDIS_IMAGE=""
+vm_image() {
+    [ -n "$REDIS_IMAGE" ] && return 0
+    local rootfs
+    rootfs=$(redis_rootfs) || return 1
+    tar -C "$rootfs" --exclude=./done -cf "$PD/redis.tar" . &&
+        P import --change "CMD=$(jq -c . <<<"$REDIS_ARGS")" "$PD/redis.tar" localhost/lvm-redis \
+            >/dev/null 2>&1 && REDIS_IMAGE=localhost/lvm-redis
+}
+
+test_vm_run_rm() {
+    vm_image || return 1
+    P run --rm "${RUN[@]}" "$REDIS_IMAGE" redis-server --version >"$TMP/vm.out" || return 1
+    cat "$TMP/vm.out"
+    contains "$TMP/vm.out" "Redis server v=" || return 1
+    # podman's /etc/hosts and /etc/hostname: copied in at create.
+    expect_status 3 P run --rm "${RUN[@]}" --hostname vmhost "$REDIS_IMAGE" \
+        sh -c 'cat /etc/hostname /etc/hosts; exit 3' >"$TMP/vm2.out" || return 1
+    cat "$TMP/vm2.out"
+    contains "$TMP/vm2.out" vmhost && contains "$TMP/vm2.out" "host.containers.internal"
+}
+
+# run -d on podman's network, ps, logs, inspect (conmon's child, in the
+# container's cgroup), redis-cli ping through the container's address,
+# pause, unpause, stop (SIGTERM relayed to redis: a clean exit 0), rm.
+test_vm_redis_lifecycle() {
+    vm_image || return 1
+    local id pid ip
+    id=$(P run -d --runtime lightvm --network "$NET" --cgroup-parent "/$LIGHTVM_CGROUP_PARENT" \
+        --name redis1 "$REDIS_IMAGE") || return 1
+    ip=$(P inspect redis1 --format "{{.NetworkSettings.Networks.$NET.IPAddress}}")
+    echo "container address: $ip"
+    redis_ping "$ip" || { P logs redis1; return 1; }
+    P ps --format '{{.Names}} {{.Status}}' | tee "$TMP/ps"
+    contains "$TMP/ps" "redis1 Up" || return 1
+    P logs redis1 >"$TMP/logs" 2>&1
+    contains "$TMP/logs" "Ready to accept connections" || return 1
+    P inspect redis1 --format '{{.OCIRuntime}} {{.State.Status}} {{.State.Pid}}' | tee "$TMP/inspect"
+    contains "$TMP/inspect" "lightvm running" || return 1
+    pid=$(awk '{print $3}' "$TMP/inspect")
+    [ "$(ps -o comm= -p "$(ps -o ppid= -p "$pid" | tr -d " ")")" = conmon ] || return 1
+    grep -q "$LIGHTVM_CGROUP_PARENT/libpod-$id" /proc/"$pid"/cgroup || return 1
+    P pause redis1 && [ "$(P inspect redis1 --format '{{.State.Status}}')" = paused ] || return 1
+    [ "$(timeout 2 redis-cli -h "$ip" ping 2>/dev/null)" != PONG ] || return 1
+    P unpause redis1 && [ "$(P inspect redis1 --format '{{.State.Status}}')" = running ] || return 1
+    redis_ping "$ip" || return 1
+    P stop -t 20 redis1 >/dev/null || return 1
+    P inspect redis1 --format '{{.State.Status}} {{.State.ExitCode}}' | tee "$TMP/st"
+    contains "$TMP/st" "exited 0" || return 1
+    P logs redis1 | grep -q "ready to exit" || return 1
+    P rm redis1 >/dev/null || return 1
+    [ -z "$(find /sys/fs/cgroup -maxdepth 3 -name "libpod-$id")" ]
+}
+
+test_vm_refusals() {
+    vm_image || return 1
+    P run --rm "${RUN[@]}" -v "$TMP:/data" "$REDIS_IMAGE" redis-server --version 2>"$TMP/err"
+    local rc=$?
+    cat "$TMP/err"
+    [ $rc -ne 0 ] && contains "$TMP/err" "mount /data: $TMP is a directory" || return 1
+    P run --rm "${RUN[@]}" "$REDIS_IMAGE" /nonexistent 2>"$TMP/err"
+    rc=$?
+    cat "$TMP/err"
+    [ $rc -ne 0 ] && contains "$TMP/err" '"/nonexistent": executable file not found'
+}
+
 check run_rm test_run_rm
 check detached_lifecycle test_detached_lifecycle
 check kill_and_rm_force test_kill_and_rm_force
@@ -186,6 +256,9 @@ check not_a_guest test_not_a_guest
 check network test_network
 check cni_network test_cni_network
 check checkpoint_restore test_checkpoint_restore
+check vm_run_rm test_vm_run_rm
+check vm_redis_lifecycle test_vm_redis_lifecycle
+check vm_refusals test_vm_refusals
 # conmon's own cgroup (podman's, beside the containers') is not ours.
 test_no_leftovers() {
     P rm -af -t 0 >/dev/null 2>&1

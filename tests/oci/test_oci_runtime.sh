@@ -163,7 +163,10 @@ test_bad_bundles() {
     refused 'exec: "nothere": executable file not found' \
         R create -b "$TMP/bad" x6 || return 1
     cp /bin/true "$TMP/bad/rootfs/bin/true"
-    echo "$good" | jq '.process.args = ["true"]' >"$TMP/bad/config.json"
+    # A program that is no guest boots as a VM (test_oci_vm.sh), unless
+    # a unikernel monitor is asked for.
+    echo "$good" | jq '.process.args = ["true"] |
+        .annotations["org.lightvm.monitor"] = "proc"' >"$TMP/bad/config.json"
     refused "is not a lightvm guest" R create -b "$TMP/bad" x7 || return 1
     echo "$good" | jq '.linux.resources.memory.limit = "lots"' >"$TMP/bad/config.json"
     refused "memory.limit must be an integer" R create -b "$TMP/bad" x8 || return 1

@@ -91,8 +91,9 @@ static void argv_kvm_tap_acpi(void **state)
     snprintf(c.mac, sizeof c.mac, "52:54:00:12:34:56");
     c.mem = 64ull << 20;
     c.incoming = "/tmp/state";
-    c.disk = "/img/root.ext4";
-    c.disk_readonly = 1;
+    c.disks[0] = (struct qemu_disk){.fd = 10, .readonly = 1, .serial = "root"};
+    c.disks[1] = (struct qemu_disk){.fd = 11};
+    c.ndisks = 2;
     struct qemu_fds fds = {.console = 3, .ctl = 4, .qmp = 5, .tap = 6};
     struct qemu_argv *a = malloc(sizeof *a);
     struct lvm_err err;
@@ -107,10 +108,16 @@ static void argv_kvm_tap_acpi(void **state)
     assert_null(strstr(after(a, "-append"), "tsc_early_khz"));
     assert_null(strstr(after(a, "-append"), "tinyx.gw"));
     assert_string_equal(after(a, "-incoming"), "defer");
+    assert_true(has(a, "fd=10,set=3"));
+    assert_true(has(a, "fd=11,set=4"));
     assert_string_equal(after(a, "-drive"),
-                        "file=/img/root.ext4,if=none,id=d0,format=raw,"
+                        "file=/dev/fdset/3,if=none,id=disk0,format=raw,"
                         "readonly=on");
-    assert_true(has(a, "virtio-blk-device,drive=d0"));
+    assert_true(has(a, "file=/dev/fdset/4,if=none,id=disk1,format=raw,"
+                       "readonly=off"));
+    assert_true(has(a, "virtio-blk-device,drive=disk0,serial=root"));
+    /* no serial given: disk<N> */
+    assert_true(has(a, "virtio-blk-device,drive=disk1,serial=disk1"));
     assert_string_equal(after(a, "-m"), "64M");
     free(a);
 }
@@ -133,6 +140,24 @@ static void argv_rejects_bad_config(void **state)
     c.tap_fd = -1;
     c.tap_ifname = "tap0,script=/tmp/evil";
     assert_int_equal(qemu_build_argv(&c, &fds, 0, 0, a, &err), -1);
+    c.net = QEMU_NET_NONE;
+    /* a serial could smuggle options into -device */
+    c.disks[0] = (struct qemu_disk){.fd = 10, .serial = "r,drive=x"};
+    c.ndisks = 1;
+    assert_int_equal(qemu_build_argv(&c, &fds, 0, 0, a, &err), -1);
+    assert_non_null(strstr(err.msg, "serial"));
+    c.disks[0].serial = "root";
+    c.disks[1] = (struct qemu_disk){.fd = 11, .serial = "root"};
+    c.ndisks = 2;
+    assert_int_equal(qemu_build_argv(&c, &fds, 0, 0, a, &err), -1);
+    assert_non_null(strstr(err.msg, "two disks"));
+    c.disks[1].serial = "abcdefghijklmnopqrstu"; /* 21 bytes */
+    assert_int_equal(qemu_build_argv(&c, &fds, 0, 0, a, &err), -1);
+    c.ndisks = QEMU_MAX_DISKS + 1;
+    assert_int_equal(qemu_build_argv(&c, &fds, 0, 0, a, &err), -1);
+    assert_true(qemu_disk_serial_ok("rootfs.erofs-1"));
+    assert_false(qemu_disk_serial_ok(""));
+    assert_false(qemu_disk_serial_ok("a b"));
     free(a);
 }
 

@@ -8,7 +8,8 @@
  * Control channel (a second serial port, raw, one line per message):
  *   guest -> host: "tinyx boot MS", "tinyx started PID", "tinyx ready MS",
  *                  "tinyx exit STATUS", "tinyx signal SIG", "tinyx error MSG"
- *   host -> guest: "poweroff", "status" (the init repeats "started" and,
+ *   host -> guest: "poweroff", "kill SIG" (signal the app's process
+ *                  group), "status" (the init repeats "started" and,
  *                  once the app is ready, "ready": a host that restored
  *                  the guest from a saved state, or missed the first
  *                  reports, learns where it is)
@@ -174,13 +175,47 @@ void init_build_env(const struct init_conf *c, char **env, size_t max)
     snprintf(user, sizeof user, "USER=%s", c->user ? c->user : "root");
     env[n++] = user;
     for (int i = 0; i < c->envc && n + 1 < max; i++) {
-        /* a configured PATH replaces the default */
+        /* a configured PATH, HOME or USER replaces the default */
         if (!strncmp(c->env[i], "PATH=", 5))
             env[0] = c->env[i];
+        else if (!strncmp(c->env[i], "HOME=", 5))
+            env[1] = c->env[i];
+        else if (!strncmp(c->env[i], "USER=", 5))
+            env[2] = c->env[i];
         else
             env[n++] = c->env[i];
     }
     env[n] = NULL;
+}
+
+/* execve (argv), a name without a slash looked up in the PATH of (env)
+ * as execvp(3) does (a container's process.args[0] may be "redis-server").
+ * Returns the errno of the failure that says most. */
+static int exec_path(char *const *argv, char *const *env)
+{
+    if (strchr(argv[0], '/')) {
+        execve(argv[0], argv, env);
+        return errno;
+    }
+    const char *path = DEFAULT_PATH;
+    for (int i = 0; env[i]; i++)
+        if (!strncmp(env[i], "PATH=", 5))
+            path = env[i] + 5;
+    int e = ENOENT;
+    for (const char *p = path; *p;) {
+        size_t n = strcspn(p, ":");
+        char full[512];
+        if (snprintf(full, sizeof full, "%.*s/%s", (int)n, n ? p : ".",
+                     argv[0]) < (int)sizeof full) {
+            execve(full, argv, env);
+            if (errno != ENOENT && errno != ENOTDIR)
+                e = errno;
+        }
+        p += n;
+        if (*p == ':')
+            p++;
+    }
+    return e;
 }
 
 /* Child side of spawn(): become the app's user and exec; on failure send
@@ -203,17 +238,23 @@ static void exec_child(const struct init_conf *c, char *const *argv,
     if (chdir(c->cwd ? c->cwd : c->home ? c->home : "/") < 0 && chdir("/"))
         _exit(127);
     int e = 0;
-    if (as_user && c->uid != 0) {
+    /* The app's own limits ("rlimit" lines), set while still root. */
+    for (int i = 0; as_user && i < c->nrlimits; i++) {
+        const struct init_rlimit *r = &c->rlimits[i];
+        struct rlimit rl = {r->soft == ~0ull ? RLIM_INFINITY : (rlim_t)r->soft,
+                            r->hard == ~0ull ? RLIM_INFINITY : (rlim_t)r->hard};
+        if (setrlimit(r->resource, &rl) < 0)
+            e = errno;
+    }
+    if (!e && as_user && c->uid != 0) {
         if (setgroups((size_t)c->ngroups, c->groups) < 0 ||
             setgid(c->gid) < 0 || setuid(c->uid) < 0)
             e = errno;
     }
     char *env[INIT_MAX_ENV + 8];
     init_build_env(c, env, sizeof env / sizeof env[0]);
-    if (!e) {
-        execve(argv[0], argv, env);
-        e = errno;
-    }
+    if (!e)
+        e = exec_path(argv, env);
     if (write(errfd, &e, sizeof e) < 0)
         _exit(127);
     _exit(127);
@@ -354,6 +395,12 @@ static void control_lines(struct state *s)
         *nl = 0;
         if (!strncmp(s->ctlbuf, "poweroff", 8)) {
             stop_app(s);
+        } else if (!strncmp(s->ctlbuf, "kill ", 5)) {
+            /* A signal for the app (lightvm-runtime's kill of a VM
+             * container): to its process group, as a terminal's would. */
+            int sig = atoi(s->ctlbuf + 5);
+            if (sig > 0 && sig < 65 && !s->app_done)
+                kill(-s->app, sig);
         } else if (!strncmp(s->ctlbuf, "status", 6)) {
             report("started %d", (int)s->app);
             if (s->ready)
@@ -466,6 +513,14 @@ int main(void)
         fail("host settings", EINVAL);
 
     load_modules(&conf);
+    /* Disks, overlays and the switch into the app's root (after the
+     * modules: a stock kernel has virtio_blk and overlay as modules). */
+    char why[300];
+    if (init_mount_all(&conf, why, sizeof why) < 0) {
+        report("error %s", why);
+        init_log("%s", why);
+        finish(0, 0);
+    }
     if (conf.hostname && sethostname(conf.hostname, strlen(conf.hostname)))
         init_log("sethostname: %s", strerror(errno));
     make_dirs(&conf);

@@ -15,12 +15,36 @@
 #define INIT_MAX_MODULES 32
 #define INIT_MAX_DIRS 16
 #define INIT_MAX_GROUPS 32
+#define INIT_MAX_MOUNTS 32
+#define INIT_MAX_COPIES 16
+#define INIT_MAX_RLIMITS 16
 
 struct init_dir {
     char *path;
     mode_t mode;
     uid_t uid;
     gid_t gid;
+};
+
+/* A "mount SOURCE TARGET FSTYPE [OPTIONS]" line. */
+struct init_mount {
+    char *source; /* "serial:NAME": the virtio disk with that serial */
+    char *target;
+    char *fstype;
+    char *options; /* comma list: flags (ro, nosuid...) and fs data */
+    int in_root;   /* after the "root" line: done inside the new root */
+};
+
+/* A "copy SRC DST" line: SRC in the initramfs, DST in the new root. */
+struct init_copy {
+    char *src;
+    char *dst;
+};
+
+/* An "rlimit RESOURCE SOFT HARD" line ("nofile 1024 4096"). */
+struct init_rlimit {
+    int resource;
+    unsigned long long soft, hard; /* ~0ull: unlimited */
 };
 
 /* What /etc/tinyx/init.conf (written by `lightvm tinyx build`) and the
@@ -42,6 +66,14 @@ struct init_conf {
     char *home;
     char *cwd;
     char *hostname;
+    struct init_mount mounts[INIT_MAX_MOUNTS];
+    int nmounts;
+    char *root; /* "root DIR": switch root to DIR (after the mounts
+                   before this line), then the mounts after it */
+    struct init_copy copies[INIT_MAX_COPIES];
+    int ncopies;
+    struct init_rlimit rlimits[INIT_MAX_RLIMITS];
+    int nrlimits;
     int health_port;                      /* tcp check, 0 for none */
     char *health_argv[INIT_MAX_ARGS + 1]; /* command check, or empty */
     int health_argc;
@@ -69,6 +101,21 @@ int init_conf_load(struct init_conf *c);
  * printed. */
 int init_conf_runtime(struct init_conf *c, int fd, int timeout_ms, char *rest,
                       size_t *restlen, size_t restcap);
+/* Parse (text), the lines of an init.conf, into (c) (which it points
+ * into, and modifies); lines add to what (c) has. 0, or -1 with
+ * "LINE: what" in (why). */
+int init_conf_parse(struct init_conf *c, char *text, char *why, size_t len);
+
+/* Parse a mount's comma-separated (options) into mount(2) flags and the
+ * rest, the filesystem's data, into (data). 0, or -1 if too long. */
+int init_mount_options(const char *options, unsigned long *flags, char *data,
+                       size_t len);
+
+/* Do the mounts before the "root" line, switch root into it (moving
+ * /dev, /proc and /sys along), copy the "copy" files and do the mounts
+ * after it; with no "root" line, all mounts in place. 0, or -1 with a
+ * message in (why) naming the line that failed. */
+int init_mount_all(const struct init_conf *c, char *why, size_t len);
 
 /* Parse the kernel command line (cmdline) into the tinyx.* fields of (c). */
 void init_conf_cmdline(struct init_conf *c, const char *cmdline);

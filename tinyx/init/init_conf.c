@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 static char *read_file(const char *path)
@@ -85,6 +87,107 @@ static int parse_dir(struct init_conf *c, char *s)
     return 0;
 }
 
+/* Split (s) in place at spaces into at most (max) words; the count. */
+static int words(char *s, char **w, int max)
+{
+    int n = 0;
+    for (char *p = s; *p && n < max;) {
+        while (*p == ' ')
+            *p++ = 0;
+        if (!*p)
+            break;
+        w[n++] = p;
+        p += strcspn(p, " ");
+    }
+    return n;
+}
+
+/* "mount SOURCE TARGET FSTYPE [OPTIONS]": absolute target, one line per
+ * mount, in order; after a "root" line, inside the new root. */
+static int parse_mount(struct init_conf *c, char *s)
+{
+    if (c->nmounts >= INIT_MAX_MOUNTS)
+        return -1;
+    char *w[5];
+    int n = words(s, w, 5);
+    /* a fifth word: options hold no spaces */
+    if (n < 3 || n > 4 || w[1][0] != '/')
+        return -1;
+    c->mounts[c->nmounts++] = (struct init_mount){
+        .source = w[0],
+        .target = w[1],
+        .fstype = w[2],
+        .options = n == 4 ? w[3] : "",
+        .in_root = c->root != NULL,
+    };
+    return 0;
+}
+
+static int parse_copy(struct init_conf *c, char *s)
+{
+    char *w[3];
+    if (c->ncopies >= INIT_MAX_COPIES || words(s, w, 3) != 2 ||
+        w[0][0] != '/' || w[1][0] != '/')
+        return -1;
+    c->copies[c->ncopies++] = (struct init_copy){w[0], w[1]};
+    return 0;
+}
+
+static int parse_limit(const char *s, unsigned long long *v)
+{
+    if (!strcmp(s, "unlimited") || !strcmp(s, "-1")) {
+        *v = ~0ull;
+        return 0;
+    }
+    char *end;
+    errno = 0;
+    *v = strtoull(s, &end, 10);
+    return errno || end == s || *end || *s == '-' ? -1 : 0;
+}
+
+/* "rlimit NAME SOFT HARD", NAME as in prlimit(1) ("nofile"), or as the
+ * runtime-spec writes it ("RLIMIT_NOFILE"). */
+static int parse_rlimit(struct init_conf *c, char *s)
+{
+    static const struct {
+        const char *name;
+        int res;
+    } names[] = {
+        {"as", RLIMIT_AS},
+        {"core", RLIMIT_CORE},
+        {"cpu", RLIMIT_CPU},
+        {"data", RLIMIT_DATA},
+        {"fsize", RLIMIT_FSIZE},
+        {"locks", RLIMIT_LOCKS},
+        {"memlock", RLIMIT_MEMLOCK},
+        {"msgqueue", RLIMIT_MSGQUEUE},
+        {"nice", RLIMIT_NICE},
+        {"nofile", RLIMIT_NOFILE},
+        {"nproc", RLIMIT_NPROC},
+        {"rss", RLIMIT_RSS},
+        {"rtprio", RLIMIT_RTPRIO},
+        {"rttime", RLIMIT_RTTIME},
+        {"sigpending", RLIMIT_SIGPENDING},
+        {"stack", RLIMIT_STACK},
+    };
+    char *w[4];
+    if (c->nrlimits >= INIT_MAX_RLIMITS || words(s, w, 4) != 3)
+        return -1;
+    const char *name = w[0];
+    if (!strncasecmp(name, "RLIMIT_", 7))
+        name += 7;
+    struct init_rlimit *r = &c->rlimits[c->nrlimits];
+    r->resource = -1;
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (!strcasecmp(name, names[i].name))
+            r->resource = names[i].res;
+    if (r->resource < 0 || parse_limit(w[1], &r->soft) < 0 ||
+        parse_limit(w[2], &r->hard) < 0 || r->soft > r->hard)
+        return -1;
+    c->nrlimits++;
+    return 0;
+}
+
 /* One "key value" line; 0, or -1 if it is malformed or over a limit. */
 static int parse_line(struct init_conf *c, char *line)
 {
@@ -100,6 +203,18 @@ static int parse_line(struct init_conf *c, char *line)
         if (c->nmodules >= INIT_MAX_MODULES)
             return -1;
         c->modules[c->nmodules++] = val;
+        return 0;
+    }
+    if (!strcmp(line, "mount"))
+        return parse_mount(c, val);
+    if (!strcmp(line, "copy"))
+        return parse_copy(c, val);
+    if (!strcmp(line, "rlimit"))
+        return parse_rlimit(c, val);
+    if (!strcmp(line, "root")) {
+        if (c->root || val[0] != '/' || strchr(val, ' '))
+            return -1;
+        c->root = val;
         return 0;
     }
     if (!strcmp(line, "health-arg"))
@@ -169,14 +284,8 @@ void init_conf_cmdline(struct init_conf *c, const char *cmdline)
     }
 }
 
-int init_conf_load(struct init_conf *c)
+int init_conf_parse(struct init_conf *c, char *text, char *why, size_t len)
 {
-    memset(c, 0, sizeof *c);
-    char *text = read_file(INIT_CONF);
-    if (!text) {
-        init_log("cannot read %s: %s", INIT_CONF, strerror(errno));
-        return -1;
-    }
     int lineno = 0;
     for (char *line = text, *next; line && *line; line = next) {
         next = strchr(line, '\n');
@@ -186,9 +295,25 @@ int init_conf_load(struct init_conf *c)
         if (!*line || *line == '#')
             continue;
         if (parse_line(c, line) < 0) {
-            init_log("%s:%d: bad line", INIT_CONF, lineno);
+            snprintf(why, len, "%d: bad line", lineno);
             return -1;
         }
+    }
+    return 0;
+}
+
+int init_conf_load(struct init_conf *c)
+{
+    memset(c, 0, sizeof *c);
+    char *text = read_file(INIT_CONF);
+    if (!text) {
+        init_log("cannot read %s: %s", INIT_CONF, strerror(errno));
+        return -1;
+    }
+    char why[64];
+    if (init_conf_parse(c, text, why, sizeof why) < 0) {
+        init_log("%s:%s", INIT_CONF, why);
+        return -1;
     }
     if (c->argc == 0) {
         init_log("%s: no command (arg lines)", INIT_CONF);

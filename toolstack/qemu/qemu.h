@@ -24,7 +24,9 @@
 struct qmp_conn;
 
 #define QEMU_MAX_FWDS 16
-#define QEMU_ARGV_MAX 64
+#define QEMU_MAX_DISKS 8
+#define QEMU_ARGV_MAX 96
+#define QEMU_SERIAL_MAX 20 /* virtio-blk's serial is 20 bytes */
 
 enum qemu_accel { QEMU_ACCEL_AUTO, QEMU_ACCEL_KVM, QEMU_ACCEL_TCG };
 enum qemu_net { QEMU_NET_NONE, QEMU_NET_USER, QEMU_NET_TAP };
@@ -34,6 +36,22 @@ struct qemu_fwd {
     char host_addr[16]; /* "127.0.0.1" unless given */
     uint16_t host_port; /* 0: pick a free one at start (see vm->fwd) */
     uint16_t guest_port;
+};
+
+/*
+ * A virtio-blk disk. QEMU gets it by fd (-add-fd, /dev/fdset), as it gets
+ * its kernel and initramfs: the file is opened by the caller, as the
+ * caller, so a confined QEMU (its own uid, an empty root) needs no path
+ * to it. The guest finds it by (serial) in /sys/block/vd*\/serial (the
+ * Tinyx init's `mount serial:NAME ...`), whatever the device order.
+ */
+struct qemu_disk {
+    const char *path;   /* opened by qemu_vm_start when fd < 0 */
+    int fd;             /* >= 0: this open file (read-only or read-write,
+                         as (readonly) says); the caller keeps it */
+    int readonly;       /* the guest cannot write it (QEMU opens it so) */
+    const char *serial; /* [A-Za-z0-9._-], at most QEMU_SERIAL_MAX bytes;
+                           NULL or "": "disk<N>" */
 };
 
 struct qemu_vm_config {
@@ -57,8 +75,8 @@ struct qemu_vm_config {
     char mac[18];           /* empty: QEMU's default */
     int quiet;              /* "quiet" kernel: only errors on the console */
     int die_with_parent;    /* SIGKILL QEMU if the caller dies */
-    const char *disk;       /* a raw disk image as virtio-blk, or NULL */
-    int disk_readonly;
+    struct qemu_disk disks[QEMU_MAX_DISKS]; /* raw images, virtio-blk */
+    unsigned ndisks;
     const char *incoming; /* set by qemu_vm_restore: wait for a state */
     /* This run's settings for the Tinyx init ("key value" lines, as in
      * its init.conf: "arg", "env", ...), sent on the control channel
@@ -287,6 +305,8 @@ int qemu_runtime_conf(char *const *argv, int argc, char *const *env, int envc,
 /* Send (conf) and its end on the control channel (fd), before anything
  * else goes there. */
 int qemu_send_runtime_conf(int fd, const char *conf, struct lvm_err *err);
+/* 1 if (s) can be a disk's serial (struct qemu_disk), else 0. Pure. */
+int qemu_disk_serial_ok(const char *s);
 
 /* Parse one control-channel line from the guest into (gs); 0 if it was a
  * Tinyx message, -1 if not. (now_ns) stamps "ready". */

@@ -9,6 +9,7 @@
 #include "toolstack/guest_policy.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -47,6 +48,7 @@ static int plain(const char *s)
  * an fd set that QEMU's file opens take by name. */
 #define FDSET_CONSOLE 1
 #define FDSET_CTL_LOG 2
+#define FDSET_DISK0 3 /* disk N is fd set FDSET_DISK0 + N */
 
 /* The console: a socket we read, or a file QEMU appends to. */
 static int console_chardev(struct qemu_argv *a, const struct qemu_fds *fds)
@@ -78,6 +80,67 @@ static int ctl_logfile(const struct qemu_fds *fds, char *buf, size_t len)
     if (fds->ctl_log > 0)
         snprintf(buf, len, ",logfile=/dev/fdset/%d,logappend=on",
                  FDSET_CTL_LOG);
+    return 0;
+}
+
+int qemu_disk_serial_ok(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > QEMU_SERIAL_MAX)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!isalnum((unsigned char)s[i]) && !strchr("._-", s[i]))
+            return 0;
+    return 1;
+}
+
+/* Each disk: its fd in a set of its own (QEMU opens /dev/fdset/N with the
+ * access mode the fd has, so a read-only fd can only make a read-only
+ * drive), a drive on it and a virtio-blk device with its serial. The
+ * virtio-mmio slots are taken in command-line order: the guest sees the
+ * disks in this order, but finds them by serial. */
+static int disks(const struct qemu_vm_config *cfg, struct qemu_argv *a,
+                 struct lvm_err *err)
+{
+    if (cfg->ndisks > QEMU_MAX_DISKS)
+        return lvm_err_set(err, EINVAL, "at most %d disks", QEMU_MAX_DISKS);
+    for (unsigned i = 0; i < cfg->ndisks; i++) {
+        const struct qemu_disk *d = &cfg->disks[i];
+        char serial[QEMU_SERIAL_MAX + 1];
+        if (d->serial && *d->serial) {
+            if (!qemu_disk_serial_ok(d->serial))
+                return lvm_err_set(err, EINVAL,
+                                   "disk serial '%s': use 1 to %d of "
+                                   "A-Z a-z 0-9 . _ -",
+                                   d->serial, QEMU_SERIAL_MAX);
+            snprintf(serial, sizeof serial, "%s", d->serial);
+        } else {
+            snprintf(serial, sizeof serial, "disk%u", i);
+        }
+        for (unsigned j = 0; j < i; j++) {
+            const char *o = cfg->disks[j].serial;
+            char other[QEMU_SERIAL_MAX + 1];
+            snprintf(other, sizeof other, "%s", o && *o ? o : "");
+            if (!other[0])
+                snprintf(other, sizeof other, "disk%u", j);
+            if (!strcmp(serial, other))
+                return lvm_err_set(err, EINVAL, "two disks have serial '%s'",
+                                   serial);
+        }
+        if (d->fd < 0)
+            return lvm_err_set(err, EINVAL, "disk %u (%s) is not open", i,
+                               serial);
+        if (arg(a, "-add-fd") < 0 ||
+            arg(a, "fd=%d,set=%u", d->fd, FDSET_DISK0 + i) < 0 ||
+            arg(a, "-drive") < 0 ||
+            arg(a,
+                "file=/dev/fdset/%u,if=none,id=disk%u,format=raw,"
+                "readonly=%s",
+                FDSET_DISK0 + i, i, d->readonly ? "on" : "off") < 0 ||
+            arg(a, "-device") < 0 ||
+            arg(a, "virtio-blk-device,drive=disk%u,serial=%s", i, serial) < 0)
+            return lvm_err_set(err, E2BIG, "QEMU command line too long");
+    }
     return 0;
 }
 
@@ -230,16 +293,8 @@ int qemu_build_argv(const struct qemu_vm_config *cfg,
         return lvm_err_set(err, E2BIG, "QEMU command line too long");
     if (cfg->net != QEMU_NET_NONE && netdev(cfg, fds, a, err) < 0)
         return -1;
-    if (cfg->disk) {
-        if (!plain(cfg->disk))
-            return lvm_err_set(err, EINVAL, "disk path '%s' has a comma",
-                               cfg->disk);
-        if (arg(a, "-drive") < 0 ||
-            arg(a, "file=%s,if=none,id=d0,format=raw,readonly=%s", cfg->disk,
-                cfg->disk_readonly ? "on" : "off") < 0 ||
-            arg(a, "-device") < 0 || arg(a, "virtio-blk-device,drive=d0") < 0)
-            return lvm_err_set(err, E2BIG, "QEMU command line too long");
-    }
+    if (disks(cfg, a, err) < 0)
+        return -1;
     /* The exec channel: a virtio serial port the init finds by name. */
     if (cfg->exec && fds->exec > 0 &&
         (arg(a, "-device") < 0 ||

@@ -21,6 +21,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -171,6 +172,9 @@ static void exec_qemu(const struct qemu_argv *a, const struct qemu_child *ch,
                     ? fcntl(ch->src[i], F_DUPFD, 64)
                     : -1;
     }
+    int disk_hi[QEMU_MAX_DISKS];
+    for (int i = 0; i < ch->ndisks; i++)
+        disk_hi[i] = fcntl(ch->disk_fds[i], F_DUPFD, 64);
     int nul = open("/dev/null", O_RDONLY);
     dup2(nul, 0);
     dup2(ch->log_fd, 1);
@@ -180,10 +184,13 @@ static void exec_qemu(const struct qemu_argv *a, const struct qemu_child *ch,
             dup2(hi[i], QEMU_FD_CONSOLE + i);
         else /* nothing of ours sits where QEMU looks for a channel */
             close(QEMU_FD_CONSOLE + i);
+    for (int i = 0; i < ch->ndisks; i++)
+        if (disk_hi[i] < 0 || dup2(disk_hi[i], QEMU_FD_DISK0 + i) < 0)
+            child_fail(errfd, FAIL_EXEC, 0, EBADF);
     /* Nothing else of ours leaks into QEMU; errfd is CLOEXEC and goes
      * at exec. */
-    syscall(SYS_close_range, QEMU_FD_CONSOLE + QEMU_FD_COUNT,
-            (unsigned)errfd - 1, 0);
+    syscall(SYS_close_range, QEMU_FD_DISK0 + ch->ndisks, (unsigned)errfd - 1,
+            0);
     syscall(SYS_close_range, (unsigned)errfd + 1, ~0u, 0);
     if (j->on) {
         /* Nothing of the caller's environment (LD_*, sanitizer options)
@@ -289,8 +296,59 @@ void qemu_release(struct qemu_start *s)
             close(s->own_boot[i]);
     if (s->own_tap >= 0)
         close(s->own_tap);
+    for (int i = 0; i < QEMU_MAX_DISKS; i++)
+        if (s->own_disk[i] >= 0)
+            close(s->own_disk[i]);
     qemu_jail_release(&s->jail);
     s->own_boot[0] = s->own_boot[1] = s->own_tap = -1;
+    for (int i = 0; i < QEMU_MAX_DISKS; i++)
+        s->own_disk[i] = -1;
+}
+
+/* Open (c)'s disks as the caller (unless given open) and renumber them
+ * as QEMU will see them (QEMU_FD_DISK0 + N). */
+static int open_disks(struct qemu_vm_config *c, struct qemu_start *s,
+                      struct lvm_err *err)
+{
+    if (c->ndisks > QEMU_MAX_DISKS)
+        return lvm_err_set(err, EINVAL, "at most %d disks", QEMU_MAX_DISKS);
+    for (unsigned i = 0; i < c->ndisks; i++) {
+        struct qemu_disk *d = &c->disks[i];
+        s->disk_fd[i] = d->fd;
+        if (d->fd < 0) {
+            if (!d->path || !*d->path)
+                return lvm_err_set(err, EINVAL, "disk %u: no file", i);
+            s->disk_fd[i] = s->own_disk[i] =
+                open(d->path, (d->readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+            if (s->disk_fd[i] < 0)
+                return lvm_err_set(err, errno, "disk %s", d->path);
+        } else {
+            /* QEMU opens /dev/fdset/N with the drive's access mode and
+             * finds no fd unless the modes agree: say it here. */
+            int fl = fcntl(d->fd, F_GETFL);
+            if (fl < 0)
+                return lvm_err_set(err, errno, "disk %u", i);
+            if (!d->readonly && (fl & O_ACCMODE) != O_RDWR)
+                return lvm_err_set(err, EINVAL,
+                                   "disk %u is writable but its file is "
+                                   "open read-only",
+                                   i);
+            if (d->readonly && (fl & O_ACCMODE) != O_RDONLY)
+                return lvm_err_set(err, EINVAL,
+                                   "disk %u is read-only: pass it opened "
+                                   "O_RDONLY",
+                                   i);
+        }
+        struct stat st;
+        if (fstat(s->disk_fd[i], &st) < 0)
+            return lvm_err_set(err, errno, "disk %u", i);
+        if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))
+            return lvm_err_set(err, EINVAL,
+                               "disk %s is not a file or a block device",
+                               d->path ? d->path : "(fd)");
+        d->fd = QEMU_FD_DISK0 + (int)i;
+    }
+    return 0;
 }
 
 int qemu_prepare(const struct qemu_vm_config *cfg, const int boot_fd[2],
@@ -298,6 +356,8 @@ int qemu_prepare(const struct qemu_vm_config *cfg, const int boot_fd[2],
 {
     memset(s, 0, sizeof *s);
     s->own_boot[0] = s->own_boot[1] = s->own_tap = -1;
+    for (int i = 0; i < QEMU_MAX_DISKS; i++)
+        s->own_disk[i] = s->disk_fd[i] = -1;
     s->jail.boot_tree[0] = s->jail.boot_tree[1] = -1;
     if (pick_accel(cfg, &s->kvm, err) < 0)
         return -1;
@@ -329,11 +389,8 @@ int qemu_prepare(const struct qemu_vm_config *cfg, const int boot_fd[2],
     if (qemu_jail_prepare(&s->jail, c->qemu, s->kvm, c->net != QEMU_NET_USER,
                           s->boot_fd, err) < 0)
         return -1;
-    if (c->disk && s->jail.on)
-        return lvm_err_set(err, EINVAL,
-                           "a disk is out of reach of QEMU's sandbox");
-    if (c->disk && access(c->disk, R_OK) < 0)
-        return lvm_err_set(err, errno, "disk %s", c->disk);
+    if (open_disks(c, s, err) < 0)
+        return -1;
     for (int i = 0; i < 2; i++) {
         if (s->jail.on)
             snprintf(s->boot_path[i], sizeof s->boot_path[i], "%s",

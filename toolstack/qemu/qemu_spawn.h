@@ -23,7 +23,8 @@ enum {
     QEMU_FD_KERNEL,  /* an unconfined QEMU boots /proc/self/fd/N; a */
     QEMU_FD_INITRD,  /* confined one finds these in its root instead */
     QEMU_FD_EXEC,    /* the exec channel (tinyx_exec.h), if any */
-    QEMU_FD_COUNT = QEMU_FD_EXEC - QEMU_FD_CONSOLE + 1
+    QEMU_FD_COUNT = QEMU_FD_EXEC - QEMU_FD_CONSOLE + 1,
+    QEMU_FD_DISK0 = QEMU_FD_EXEC + 1 /* disk N is QEMU_FD_DISK0 + N */
 };
 #define QEMU_SPAWN_MAX_JOIN 8
 
@@ -32,8 +33,10 @@ struct qemu_start {
     struct qemu_vm_config c; /* the caller's, with ports picked, the boot
                                 paths as QEMU sees them and a tap fd */
     int kvm;
-    int boot_fd[2];           /* kernel, initramfs */
-    int own_boot[2], own_tap; /* opened here: closed by qemu_release */
+    int boot_fd[2];               /* kernel, initramfs */
+    int own_boot[2], own_tap;     /* opened here: closed by qemu_release */
+    int disk_fd[QEMU_MAX_DISKS];  /* the disks' files, as the caller has */
+    int own_disk[QEMU_MAX_DISKS]; /* them; opened here: closed by release */
     char boot_path[2][32];
     struct qemu_jail jail;
 };
@@ -43,7 +46,9 @@ struct qemu_child {
     int src[QEMU_FD_COUNT]; /* become QEMU's fds 3 to 10 (console, ctl,
                                qmp, tap, ctl log, kernel, initrd, exec);
                                -1: none */
-    int log_fd;             /* QEMU's stdout and stderr */
+    const int *disk_fds;    /* become QEMU's QEMU_FD_DISK0 and on */
+    int ndisks;
+    int log_fd; /* QEMU's stdout and stderr */
     int die_with_parent;
     const int *join_fds; /* files the child writes "0" to before exec:
                             it joins those cgroups (see cgroup.h) */
