@@ -535,10 +535,6 @@ t_run_refuses_flags() {
     truncate -s 4K "$TMP/disk.img"
     same_refusal "lightvm: --block is not supported for the qemu monitor" \
         -b "disk0=$TMP/disk.img" "$TMP/exit3" &&
-        same_refusal "lightvm: --env is not supported for the qemu monitor (set it in the image: lightvm tinyx build --env KEY=VALUE)" \
-            --monitor qemu -e A=b "$TMP/exit3" &&
-        same_refusal "guest arguments are not supported for the qemu monitor" \
-            "$TMP/exit3" -- x &&
         same_refusal "--watchdog" --watchdog 100 "$TMP/exit3" &&
         same_refusal "is a Tinyx image directory: run it with --monitor qemu" \
             --monitor proc "$TMP/exit3" &&
@@ -559,9 +555,15 @@ t_bad_not_an_image() {
 }
 
 t_bad_args_for_qemu() {
-    # A bad command line (arguments a qemu guest cannot take): exit 2.
-    expect_status 2 $LIGHTVM create --monitor qemu "$TMP/redis" -- x \
-        2>"$TMP/e3" && one_line_error "$TMP/e3" "not supported for the qemu monitor"
+    # A command and environment the init could not take (they go to it
+    # as lines): refused by the daemon in one line, nothing made.
+    expect_status 125 $LIGHTVM create --monitor qemu "$TMP/redis" -- \
+        /bin/sh -c $'echo a\necho b' 2>"$TMP/e3" &&
+        one_line_error "$TMP/e3" "argument 3 has a newline" &&
+        expect_status 125 $LIGHTVM create --monitor qemu -e '1A=b' \
+            "$TMP/redis" 2>"$TMP/e3b" &&
+        one_line_error "$TMP/e3b" "expected NAME=VALUE" &&
+        [ -z "$($LIGHTVM list -q)" ]
 }
 
 t_bad_publish() {
