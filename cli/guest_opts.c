@@ -48,6 +48,8 @@ static const struct rule {
     {'n', "--name", ALL, NULL},
     {'e', "--env", ALL, NULL},
     {'b', "--block", UNIK, NULL},
+    {'v', "--volume", QC | QD,
+     "a unikernel guest's block devices are --block NAME=FILE"},
     {GO_MONITOR, "--monitor", ALL, NULL},
     {GO_WATCHDOG, "--watchdog", PD | KD, NULL},
     /* Bridge NICs, for every monitor (toolstack/nic.c); the Tinyx init
@@ -344,6 +346,24 @@ int guest_opt(int c, const char *arg, struct guest_opts *o)
         }
         o->env[o->nenv++] = (char *)arg;
         return 1;
+    case 'v': {
+        if (o->nvolumes == QEMU_MAX_VOLUMES) {
+            cli_msg("--volume: at most %d volumes", QEMU_MAX_VOLUMES);
+            return -1;
+        }
+        struct lvm_err err;
+        if (qemu_volume_parse(arg, &o->volumes[o->nvolumes], &err) < 0) {
+            cli_msg("--%s", err.msg);
+            return -1;
+        }
+        for (unsigned i = 0; i < o->nvolumes; i++)
+            if (!strcmp(o->volumes[i].target, o->volumes[o->nvolumes].target)) {
+                cli_msg("--volume: two volumes on %s", o->volumes[i].target);
+                return -1;
+            }
+        o->nvolumes++;
+        return 1;
+    }
     case 'b':
         if (o->nblocks == GUEST_MAX_BLOCKS) {
             cli_msg("--block: at most %d block devices", GUEST_MAX_BLOCKS);
@@ -555,6 +575,13 @@ void guest_opts_request(const struct guest_opts *o, const char *image,
         p->list[i] = (struct lightvm_block){o->blocks[i].name, p->blocks[i],
                                             o->blocks[i].readonly};
     }
+    for (unsigned i = 0; i < o->nvolumes; i++) {
+        if (!realpath(o->volumes[i].path, p->volumes[i]))
+            snprintf(p->volumes[i], sizeof p->volumes[i], "%s",
+                     o->volumes[i].path);
+        p->vlist[i] = (struct lightvm_volume){
+            p->volumes[i], o->volumes[i].target, o->volumes[i].readonly};
+    }
     *co = (struct lightvm_create_opts){
         .image = image,
         .name = o->name,
@@ -572,6 +599,8 @@ void guest_opts_request(const struct guest_opts *o, const char *image,
         .restart = o->restart,
         .ports = o->ports,
         .nports = o->nports,
+        .volumes = p->vlist,
+        .nvolumes = (int)o->nvolumes,
     };
     guest_opts_net(o, &co->net, &p->net);
 }

@@ -8,6 +8,7 @@
 #ifndef LVM_CLI_GUEST_OPTS_H
 #define LVM_CLI_GUEST_OPTS_H
 
+#include "toolstack/qemu/qemu_volume.h"
 #include "toolstack/guest.h"
 
 #include <getopt.h>
@@ -41,7 +42,7 @@ enum {
     GO_FIRST_FREE, /* commands number their own long options from here */
 };
 
-#define GUEST_SHORT_OPTS "m:n:e:b:p:w::"
+#define GUEST_SHORT_OPTS "m:n:e:b:v:p:w::"
 
 /* Entries for a command's getopt_long table. */
 #define GUEST_LONG_OPTS                                                        \
@@ -54,6 +55,7 @@ enum {
         {"name", required_argument, NULL, 'n'},                                \
         {"env", required_argument, NULL, 'e'},                                 \
         {"block", required_argument, NULL, 'b'},                               \
+        {"volume", required_argument, NULL, 'v'},                              \
         {"monitor", required_argument, NULL, GO_MONITOR},                      \
         {"watchdog", required_argument, NULL, GO_WATCHDOG},                    \
         {"net", optional_argument, NULL, GO_NET},                              \
@@ -89,6 +91,8 @@ enum {
     "  -n, --name NAME         guest name (default: from the image)\n"         \
     "  -e, --env KEY=VALUE     set an environment variable in the guest\n"     \
     "  -b, --block NAME=FILE[:ro]  attach FILE as block device NAME\n"         \
+    "  -v, --volume FILE:PATH[:ro]  qemu: mount FILE (an ext4 or erofs\n"      \
+    "                          image) at PATH in the guest\n"                  \
     "      --monitor MONITOR   proc (default for an ELF): a sandboxed\n"       \
     "                          process; kvm: a hardware virtual machine\n"     \
     "                          (needs /dev/kvm); qemu (default for a Tinyx\n"  \
@@ -144,6 +148,8 @@ struct guest_opts {
     char *env[GUEST_OPTS_MAX_ENV];
     unsigned nblocks;
     struct guest_block blocks[GUEST_MAX_BLOCKS];
+    unsigned nvolumes;
+    struct qemu_volume volumes[QEMU_MAX_VOLUMES];
     struct guest_net_spec net; /* --net and friends */
     unsigned ip_prefix;        /* --ip ADDR/PREFIX (for --tap) */
     const char *ip_arg;
@@ -170,6 +176,8 @@ struct guest_opts_net_buf {
 struct guest_paths {
     char blocks[GUEST_MAX_BLOCKS][PATH_MAX];
     struct lightvm_block list[GUEST_MAX_BLOCKS];
+    char volumes[QEMU_MAX_VOLUMES][PATH_MAX];
+    struct lightvm_volume vlist[QEMU_MAX_VOLUMES];
     struct guest_opts_net_buf net;
 };
 

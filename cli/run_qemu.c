@@ -7,6 +7,7 @@
  */
 #include "cli/cli.h"
 #include "cli/run.h"
+#include "toolstack/qemu/qemu_volume.h"
 #include "toolstack/guest_policy.h"
 #include "toolstack/qemu/qemu.h"
 #include "toolstack/qemu/qemu_image.h"
@@ -35,7 +36,37 @@ struct qrun {
     char ip[24];
     struct run_qemu_nic nic; /* --net: a NIC on a lightvm bridge */
     char *runconf;           /* a command or -e given: cfg.runtime_conf */
+    int volume_fd[QEMU_MAX_VOLUMES];
+    unsigned nvolumes;
+    char serial[QEMU_MAX_VOLUMES][8];
 };
+
+/* -v FILE:PATH: FILE open (read-only with :ro), a disk "vol<i>" of
+ * QEMU's, and its mount line for the init. */
+static int volumes(const struct guest_opts *g, struct qrun *q,
+                   struct lvm_err *err)
+{
+    for (unsigned i = 0; i < g->nvolumes; i++) {
+        const struct qemu_volume *v = &g->volumes[i];
+        int fd = open(v->path, (v->readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+        if (fd < 0 && errno == EISDIR) /* qemu_volume_fstype says what to do */
+            fd = open(v->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+            return lvm_err_set(err, errno, "volume %s", v->path);
+        q->volume_fd[q->nvolumes++] = fd;
+        const char *fstype;
+        if (qemu_volume_fstype(fd, v->path, &fstype, err) < 0 ||
+            qemu_volume_conf(&q->runconf, i, v, fstype, err) < 0)
+            return -1;
+        snprintf(q->serial[i], sizeof q->serial[i], "vol%u", i);
+        q->cfg.disks[q->cfg.ndisks++] =
+            (struct qemu_disk){.path = v->path,
+                               .fd = fd,
+                               .readonly = v->readonly,
+                               .serial = q->serial[i]};
+    }
+    return 0;
+}
 
 /* The image's settings, then the options on top. 0, or -1 with (err). */
 static int configure(const struct run_opts *o, struct qrun *q,
@@ -88,15 +119,18 @@ static int configure(const struct run_opts *o, struct qrun *q,
         return -1;
     /* A command after the image, or -e: this run's settings, for an
      * init that reads them. */
-    if (g->argc > 1 || g->nenv) {
+    if (g->argc > 1 || g->nenv || g->nvolumes) {
         if (!q->m.init_config)
             return lvm_err_set(err, 0,
-                               "image %s was built before a command or -e "
-                               "could be given at run time: build it again "
-                               "(lightvm tinyx build)",
+                               "image %s was built before a command, -e or "
+                               "-v could be given at run time: build it "
+                               "again (lightvm tinyx build)",
                                g->argv[0]);
-        if (qemu_runtime_conf(g->argv + 1, g->argc - 1, g->env, g->nenv,
+        if ((g->argc > 1 || g->nenv) &&
+            qemu_runtime_conf(g->argv + 1, g->argc - 1, g->env, g->nenv,
                               &q->runconf, err) < 0)
+            return -1;
+        if (volumes(g, q, err) < 0)
             return -1;
         cfg->runtime_conf = q->runconf;
     }
@@ -279,6 +313,8 @@ out:
     if (l.readyfd >= 0)
         close(l.readyfd);
     free(q->runconf);
+    for (unsigned i = 0; i < q->nvolumes; i++)
+        close(q->volume_fd[i]);
     free(q);
     return code;
 }

@@ -423,6 +423,15 @@ static json_t *create_request(const char *op,
         json_object_set_new(r, "env", strings(o->env, o->nenv));
     if (o->nports > 0)
         json_object_set_new(r, "ports", strings(o->ports, o->nports));
+    if (o->nvolumes > 0) {
+        json_t *a = json_array();
+        for (int i = 0; i < o->nvolumes; i++)
+            json_array_append_new(a, json_pack("{s:s, s:s, s:b}", "path",
+                                               o->volumes[i].path, "target",
+                                               o->volumes[i].target, "readonly",
+                                               o->volumes[i].readonly));
+        json_object_set_new(r, "volumes", a);
+    }
     if (o->nblocks > 0) {
         json_t *a = json_array();
         for (int i = 0; i < o->nblocks; i++)

@@ -42,15 +42,16 @@ const char *request_op_name(enum request_op op)
 /* Fields each operation accepts, besides "op" and "tag". */
 static const char *const target_fields[] = {"id", NULL};
 static const char *const create_fields[] = {
-    "image", "name",  "mem",     "mem_limit",   "cpus",          "args",
-    "env",   "block", "monitor", "console",     "console_limit", "watchdog_ms",
-    "net",   "argv0", "ports",   "auto_remove", "restart",       NULL};
+    "image",         "name",        "mem",     "mem_limit", "cpus",
+    "args",          "env",         "block",   "monitor",   "console",
+    "console_limit", "watchdog_ms", "net",     "argv0",     "ports",
+    "auto_remove",   "restart",     "volumes", NULL};
 /* restore: create's fields and the state file */
 static const char *const restore_fields[] = {
     "image",         "name",        "mem",     "mem_limit", "cpus",
     "args",          "env",         "block",   "monitor",   "console",
     "console_limit", "watchdog_ms", "net",     "argv0",     "ports",
-    "path",          "auto_remove", "restart", NULL};
+    "path",          "auto_remove", "restart", "volumes",   NULL};
 static const char *const save_fields[] = {"id", "path", "force",
                                           "leave_running", NULL};
 /* clone: a guest ("id") or a state file ("path"); "name" their stem */
@@ -228,6 +229,55 @@ static int parse_blocks(json_t *o, struct request *r, const char **code,
                     printable(gb->name, pb));
         }
         r->nblocks++;
+    }
+    return 0;
+}
+
+/* "volumes": [{"path", "target", "readonly"}] (qemu guests). */
+static int parse_volumes(json_t *o, struct request *r, const char **code,
+                         struct lvm_err *err)
+{
+    json_t *a = json_object_get(o, "volumes");
+    if (!a)
+        return 0;
+    if (!json_is_array(a) || json_array_size(a) > QEMU_MAX_VOLUMES)
+        BAD("bad_request",
+            "field 'volumes' must be an array of at most %d objects",
+            QEMU_MAX_VOLUMES);
+    size_t i;
+    json_t *b;
+    json_array_foreach (a, i, b) {
+        if (!json_is_object(b))
+            BAD("bad_request", "field 'volumes' must hold objects");
+        const char *k;
+        json_t *v;
+        json_object_foreach (b, k, v) {
+            char pb[72];
+            if (strcmp(k, "path") && strcmp(k, "target") &&
+                strcmp(k, "readonly"))
+                BAD("unknown_field", "unknown field '%s' in a volume",
+                    printable(k, pb));
+        }
+        struct qemu_volume *qv = &r->volumes[r->nvolumes];
+        if (get_string(b, "path", qv->path, sizeof qv->path, 1, code, err) <
+                0 ||
+            get_string(b, "target", qv->target, sizeof qv->target, 1, code,
+                       err) < 0)
+            return -1;
+        if (qv->path[0] != '/')
+            BAD("bad_request", "a volume's 'path' must be an absolute path");
+        if (qemu_volume_target_ok(qv->target, err) < 0) {
+            *code = "invalid";
+            return -1;
+        }
+        json_t *ro = json_object_get(b, "readonly");
+        if (ro && !json_is_boolean(ro))
+            BAD("bad_request", "field 'readonly' must be true or false");
+        qv->readonly = ro && json_is_true(ro);
+        for (unsigned j = 0; j < r->nvolumes; j++)
+            if (!strcmp(r->volumes[j].target, qv->target))
+                BAD("bad_request", "two volumes on %.64s", qv->target);
+        r->nvolumes++;
     }
     return 0;
 }
@@ -420,6 +470,8 @@ static int parse_create(json_t *o, struct request *r, const char **code,
             BAD("bad_request", "environment entry '%s' is not KEY=VALUE",
                 printable(r->envp[i], pb));
     if (parse_net(o, r, code, err) < 0 || parse_ports(o, r, code, err) < 0)
+        return -1;
+    if (parse_volumes(o, r, code, err) < 0)
         return -1;
     return parse_blocks(o, r, code, err);
 }

@@ -8,6 +8,7 @@
 
 #include "toolstack/error.h"
 #include "toolstack/guest.h"
+#include "toolstack/qemu/qemu_volume.h"
 
 #include <jansson.h>
 
@@ -82,6 +83,8 @@ struct request {
     char *envp[REQUEST_MAX_ENV];
     unsigned nblocks;
     struct guest_block blocks[GUEST_MAX_BLOCKS];
+    unsigned nvolumes; /* qemu: files mounted in the guest */
+    struct qemu_volume volumes[QEMU_MAX_VOLUMES];
     struct guest_net_spec net; /* "net": NICs (run_dir, nd, taps unset) */
     unsigned nports; /* qemu: host port forwards, as the client wrote them */
     char ports[REQUEST_MAX_PORTS][REQUEST_PORT_LEN];

@@ -83,7 +83,8 @@ struct qvm {
     struct ep_item ep_qmp, ep_ctl;
     char ctlbuf[512];
     size_t ctllen;
-    char *runconf; /* "args" and "env", sent when the init has booted */
+    char *runconf;    /* "args" and "env", sent when the init has booted */
+    unsigned volumes; /* its volumes (none after an adoption: see save) */
     struct qemu_guest_state gs;
     uint64_t start_ns; /* spawn, or the start of the restore */
     double ready_ms;   /* from start_ns to the init's "ready"; -1 */

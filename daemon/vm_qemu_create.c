@@ -134,8 +134,11 @@ struct qsetup {
     struct qemu_vm_config cfg;
     struct qemu_detached det;
     int join[QVM_MAX_JOIN];
-    int tap_fd;    /* the NIC's, until QEMU has it */
-    char *runconf; /* "args" and "env": cfg.runtime_conf */
+    int tap_fd;                      /* the NIC's, until QEMU has it */
+    char *runconf;                   /* "args" and "env": cfg.runtime_conf */
+    int volume_fd[QEMU_MAX_VOLUMES]; /* opened as the client */
+    unsigned nvolumes;
+    char serial[QEMU_MAX_VOLUMES][8]; /* "vol<i>": the guest's names */
 };
 
 static void setup_close(struct qsetup *s)
@@ -152,6 +155,8 @@ static void setup_close(struct qsetup *s)
         close(s->det.ctl_log_fd);
     if (s->det.exec_listen >= 0)
         close(s->det.exec_listen);
+    for (unsigned i = 0; i < s->nvolumes; i++)
+        close(s->volume_fd[i]);
     free(s->runconf);
     qvm_image_close(&s->im);
     for (int i = 0; i < s->det.njoin; i++)
@@ -161,9 +166,41 @@ static void setup_close(struct qsetup *s)
     free(s);
 }
 
+/* The request's volumes, opened as the client (it may attach only files
+ * it could open itself, writable only if it could write them), as disks
+ * "vol0".. of QEMU's, and their mount lines for the init. */
+static int volumes_open(const struct request *r, const struct creds *cr,
+                        struct qsetup *s, struct lvm_err *err)
+{
+    for (unsigned i = 0; i < r->nvolumes; i++) {
+        const struct qemu_volume *qv = &r->volumes[i];
+        int fd = creds_open_data(cr, qv->path, !qv->readonly, err);
+        if (fd < 0 && err->code == EISDIR)
+            return lvm_err_set(err, 0,
+                               "volume %s is a directory: a Tinyx guest "
+                               "mounts a filesystem image (make one: mke2fs "
+                               "-t ext4 -d %s IMAGE 256M)",
+                               qv->path, qv->path);
+        if (fd < 0)
+            return lvm_err_wrap(err, "volume %s", qv->path);
+        s->volume_fd[s->nvolumes++] = fd;
+        const char *fstype;
+        if (qemu_volume_fstype(fd, qv->path, &fstype, err) < 0 ||
+            qemu_volume_conf(&s->runconf, i, qv, fstype, err) < 0)
+            return -1;
+        snprintf(s->serial[i], sizeof s->serial[i], "vol%u", i);
+        s->cfg.disks[s->cfg.ndisks++] =
+            (struct qemu_disk){.path = qv->path,
+                               .fd = fd,
+                               .readonly = qv->readonly,
+                               .serial = s->serial[i]};
+    }
+    return 0;
+}
+
 /* The guest's limits, forwards and QEMU's configuration. */
 static int configure(struct vm *v, const struct request *r, struct qsetup *s,
-                     struct lvm_err *err)
+                     const struct creds *cr, struct lvm_err *err)
 {
     struct qvm *q = qvm_of(v);
     enum guest_kernel kernel = guest_kernel_of(s->im.m.kernel.kind);
@@ -214,18 +251,23 @@ static int configure(struct vm *v, const struct request *r, struct qsetup *s,
     }
     /* A command and environment of its own: sent to an init that reads
      * them (a restored guest is past that: its recipe says what it had). */
-    if ((r->argc || r->envc) && !s->im.m.init_config)
+    if ((r->argc || r->envc || r->nvolumes) && !s->im.m.init_config)
         return lvm_err_set(err, 0,
-                           "image %s was built before args or env could be "
-                           "given at create time: build it again (lightvm "
-                           "tinyx build)",
+                           "image %s was built before args, env or volumes "
+                           "could be given at create time: build it again "
+                           "(lightvm tinyx build)",
                            r->image);
-    if ((r->argc || r->envc) && !r->state) {
-        if (qemu_runtime_conf(r->argv, r->argc, r->envp, r->envc, &s->runconf,
-                              err) < 0)
-            return -1;
-        s->cfg.runtime_conf = s->runconf;
-    }
+    if (r->nvolumes && r->state)
+        return lvm_err_set(err, 0,
+                           "volumes: a restored guest has none (a guest with "
+                           "volumes cannot be saved)");
+    if ((r->argc || r->envc) && !r->state &&
+        qemu_runtime_conf(r->argv, r->argc, r->envp, r->envc, &s->runconf,
+                          err) < 0)
+        return -1;
+    if (volumes_open(r, cr, s, err) < 0)
+        return -1;
+    s->cfg.runtime_conf = s->runconf;
     s->cfg.exec = s->im.m.init_exec;
     /* Networking: user-mode with forwards, unless "net" asks for a NIC on
      * a bridge (prepare: qvm_net_attach). */
@@ -372,7 +414,7 @@ void qvm_create(struct daemon *d, struct waiter *w, const struct request *r,
         lvm_err_set(&err, ENOMEM, "allocate a guest");
         goto fail_early;
     }
-    if (configure(v, r, s, &err) < 0)
+    if (configure(v, r, s, cr, &err) < 0)
         goto fail_early;
     /* The owner's quotas before anything is made. Its logs: the console,
      * QEMU's and the init's, each bounded by console_limit. */
@@ -423,6 +465,7 @@ void qvm_create(struct daemon *d, struct waiter *w, const struct request *r,
         goto fail;
     q->runconf = s->runconf; /* sent when the init has booted */
     s->runconf = NULL;
+    q->volumes = s->nvolumes;
     qvm_keep_image(v, r, &s->im);
     setup_close(s);
     s = NULL;

@@ -477,6 +477,18 @@ void qvm_save(struct daemon *d, struct vm *v, struct waiter *w,
         vm_op_done(d, w, "invalid", msg, NULL);
         return;
     }
+    if (q->volumes || json_array_size(json_object_get(q->recipe, "volumes"))) {
+        /* Its disks' contents are not in the state, and a guest with a
+         * filesystem's cache in RAM must never meet a disk that moved on
+         * (or two guests share one). */
+        char msg[240];
+        snprintf(msg, sizeof msg,
+                 "guest %s has volumes: their contents are not in a state "
+                 "file, so it is not saved",
+                 v->id);
+        vm_op_done(d, w, "invalid", msg, NULL);
+        return;
+    }
     struct qop *op = &q->op;
     struct lvm_err err;
     char buf[LVM_ERR_MSG_MAX + 64];

@@ -365,6 +365,12 @@ struct vm *shell_make(struct daemon *d, const struct creds *cr,
                     "and kvm guests get an address of their own with --net");
         return NULL;
     }
+    if (r->nvolumes) {
+        lvm_err_set(err, 0,
+                    "field 'volumes' (-v/--volume) is for qemu guests; proc "
+                    "and kvm guests take block devices ('block', --block)");
+        return NULL;
+    }
     if (r->console_fd && fd < 0) {
         *code = "bad_request";
         lvm_err_set(err, 0, "console \"fd\" needs an fd with the request");

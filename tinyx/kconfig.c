@@ -82,6 +82,7 @@ static const struct {
     {"CONFIG_EROFS_FS", "y",
      "read-only root images built from a directory (lightvm-runtime)"},
     {"CONFIG_OVERLAY_FS", "y", "a writable layer over a read-only root"},
+    {"CONFIG_EXT4_FS", "y", "writable volumes (lightvm run -v FILE:PATH)"},
     /* Defaults that tinyconfig plus the options above would switch on
      * (make olddefconfig) and that no Tinyx guest uses. */
     {"CONFIG_IPV6", "n", "IPv4 only, unless the app needs IPv6 (nginx)"},

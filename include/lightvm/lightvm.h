@@ -34,6 +34,14 @@ struct lightvm_block {
     int readonly;
 };
 
+/* A volume of a Tinyx guest (qemu): a file holding a filesystem, mounted
+ * in the guest. */
+struct lightvm_volume {
+    const char *path;   /* host file or block device (ext4 or erofs) */
+    const char *target; /* where the guest mounts it */
+    int readonly;
+};
+
 /* A guest's NICs (docs/network.md); all optional but (enabled). */
 struct lightvm_net {
     int enabled;        /* attach the NICs its manifest declares */
@@ -68,6 +76,8 @@ struct lightvm_create_opts {
     const char *const *ports; /* qemu: "[ADDR:]HOST:GUEST" forwards (HOST 0
                                  picks a free port) */
     int nports;
+    const struct lightvm_volume *volumes; /* qemu */
+    int nvolumes;
 };
 
 /* A host TCP port forwarded to a qemu guest's port. */

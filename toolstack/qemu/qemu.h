@@ -25,7 +25,7 @@ struct qmp_conn;
 
 #define QEMU_MAX_FWDS 16
 #define QEMU_MAX_DISKS 8
-#define QEMU_ARGV_MAX 96
+#define QEMU_ARGV_MAX 128
 #define QEMU_SERIAL_MAX 20 /* virtio-blk's serial is 20 bytes */
 
 enum qemu_accel { QEMU_ACCEL_AUTO, QEMU_ACCEL_KVM, QEMU_ACCEL_TCG };
@@ -52,6 +52,9 @@ struct qemu_disk {
     int readonly;       /* the guest cannot write it (QEMU opens it so) */
     const char *serial; /* [A-Za-z0-9._-], at most QEMU_SERIAL_MAX bytes;
                            NULL or "": "disk<N>" */
+    int ro_fd;          /* set by the start: a writable disk's read-only
+                           twin in QEMU's fd table (QEMU's block layer
+                           opens the image both ways), or -1 */
 };
 
 struct qemu_vm_config {

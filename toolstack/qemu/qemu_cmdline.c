@@ -132,6 +132,9 @@ static int disks(const struct qemu_vm_config *cfg, struct qemu_argv *a,
                                serial);
         if (arg(a, "-add-fd") < 0 ||
             arg(a, "fd=%d,set=%u", d->fd, FDSET_DISK0 + i) < 0 ||
+            (!d->readonly && d->ro_fd > 0 &&
+             (arg(a, "-add-fd") < 0 ||
+              arg(a, "fd=%d,set=%u", d->ro_fd, FDSET_DISK0 + i) < 0)) ||
             arg(a, "-drive") < 0 ||
             arg(a,
                 "file=/dev/fdset/%u,if=none,id=disk%u,format=raw,"

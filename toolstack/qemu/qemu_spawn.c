@@ -172,9 +172,10 @@ static void exec_qemu(const struct qemu_argv *a, const struct qemu_child *ch,
                     ? fcntl(ch->src[i], F_DUPFD, 64)
                     : -1;
     }
-    int disk_hi[QEMU_MAX_DISKS];
+    int disk_hi[2 * QEMU_MAX_DISKS];
     for (int i = 0; i < ch->ndisks; i++)
-        disk_hi[i] = fcntl(ch->disk_fds[i], F_DUPFD, 64);
+        disk_hi[i] = ch->disk_fds[i] >= 0 ? fcntl(ch->disk_fds[i], F_DUPFD, 64)
+                                          : -2; /* no twin: nothing there */
     int nul = open("/dev/null", O_RDONLY);
     dup2(nul, 0);
     dup2(ch->log_fd, 1);
@@ -185,7 +186,9 @@ static void exec_qemu(const struct qemu_argv *a, const struct qemu_child *ch,
         else /* nothing of ours sits where QEMU looks for a channel */
             close(QEMU_FD_CONSOLE + i);
     for (int i = 0; i < ch->ndisks; i++)
-        if (disk_hi[i] < 0 || dup2(disk_hi[i], QEMU_FD_DISK0 + i) < 0)
+        if (disk_hi[i] == -2)
+            close(QEMU_FD_DISK0 + i);
+        else if (disk_hi[i] < 0 || dup2(disk_hi[i], QEMU_FD_DISK0 + i) < 0)
             child_fail(errfd, FAIL_EXEC, 0, EBADF);
     /* Nothing else of ours leaks into QEMU; errfd is CLOEXEC and goes
      * at exec. */
@@ -296,12 +299,12 @@ void qemu_release(struct qemu_start *s)
             close(s->own_boot[i]);
     if (s->own_tap >= 0)
         close(s->own_tap);
-    for (int i = 0; i < QEMU_MAX_DISKS; i++)
+    for (int i = 0; i < 2 * QEMU_MAX_DISKS; i++)
         if (s->own_disk[i] >= 0)
             close(s->own_disk[i]);
     qemu_jail_release(&s->jail);
     s->own_boot[0] = s->own_boot[1] = s->own_tap = -1;
-    for (int i = 0; i < QEMU_MAX_DISKS; i++)
+    for (int i = 0; i < 2 * QEMU_MAX_DISKS; i++)
         s->own_disk[i] = -1;
 }
 
@@ -312,12 +315,13 @@ static int open_disks(struct qemu_vm_config *c, struct qemu_start *s,
 {
     if (c->ndisks > QEMU_MAX_DISKS)
         return lvm_err_set(err, EINVAL, "at most %d disks", QEMU_MAX_DISKS);
-    for (unsigned i = 0; i < c->ndisks; i++) {
-        struct qemu_disk *d = &c->disks[i];
+    for (unsigned n = 0; n < c->ndisks; n++) {
+        struct qemu_disk *d = &c->disks[n];
+        unsigned i = 2 * n; /* its slot in disk_fd */
         s->disk_fd[i] = d->fd;
         if (d->fd < 0) {
             if (!d->path || !*d->path)
-                return lvm_err_set(err, EINVAL, "disk %u: no file", i);
+                return lvm_err_set(err, EINVAL, "disk %u: no file", n);
             s->disk_fd[i] = s->own_disk[i] =
                 open(d->path, (d->readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC);
             if (s->disk_fd[i] < 0)
@@ -327,26 +331,41 @@ static int open_disks(struct qemu_vm_config *c, struct qemu_start *s,
              * finds no fd unless the modes agree: say it here. */
             int fl = fcntl(d->fd, F_GETFL);
             if (fl < 0)
-                return lvm_err_set(err, errno, "disk %u", i);
+                return lvm_err_set(err, errno, "disk %u", n);
             if (!d->readonly && (fl & O_ACCMODE) != O_RDWR)
                 return lvm_err_set(err, EINVAL,
                                    "disk %u is writable but its file is "
                                    "open read-only",
-                                   i);
+                                   n);
             if (d->readonly && (fl & O_ACCMODE) != O_RDONLY)
                 return lvm_err_set(err, EINVAL,
                                    "disk %u is read-only: pass it opened "
                                    "O_RDONLY",
-                                   i);
+                                   n);
         }
         struct stat st;
         if (fstat(s->disk_fd[i], &st) < 0)
-            return lvm_err_set(err, errno, "disk %u", i);
+            return lvm_err_set(err, errno, "disk %u", n);
         if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))
             return lvm_err_set(err, EINVAL,
                                "disk %s is not a file or a block device",
                                d->path ? d->path : "(fd)");
+        /* A writable drive's image is opened by QEMU read-only as well
+         * (its block layer asks its fd set for either mode): a twin of
+         * the same file, reopened read-only. */
+        s->disk_fd[i + 1] = -1;
+        d->ro_fd = -1;
+        if (!d->readonly) {
+            char self[64];
+            snprintf(self, sizeof self, "/proc/self/fd/%d", s->disk_fd[i]);
+            s->disk_fd[i + 1] = s->own_disk[i + 1] =
+                open(self, O_RDONLY | O_CLOEXEC);
+            if (s->disk_fd[i + 1] < 0)
+                return lvm_err_set(err, errno, "disk %u: reopen read-only", n);
+            d->ro_fd = QEMU_FD_DISK0 + (int)i + 1;
+        }
         d->fd = QEMU_FD_DISK0 + (int)i;
+        s->ndisk_fds = (int)i + 2;
     }
     return 0;
 }
@@ -356,7 +375,7 @@ int qemu_prepare(const struct qemu_vm_config *cfg, const int boot_fd[2],
 {
     memset(s, 0, sizeof *s);
     s->own_boot[0] = s->own_boot[1] = s->own_tap = -1;
-    for (int i = 0; i < QEMU_MAX_DISKS; i++)
+    for (int i = 0; i < 2 * QEMU_MAX_DISKS; i++)
         s->own_disk[i] = s->disk_fd[i] = -1;
     s->jail.boot_tree[0] = s->jail.boot_tree[1] = -1;
     if (pick_accel(cfg, &s->kvm, err) < 0)

@@ -24,7 +24,8 @@ enum {
     QEMU_FD_INITRD,  /* confined one finds these in its root instead */
     QEMU_FD_EXEC,    /* the exec channel (tinyx_exec.h), if any */
     QEMU_FD_COUNT = QEMU_FD_EXEC - QEMU_FD_CONSOLE + 1,
-    QEMU_FD_DISK0 = QEMU_FD_EXEC + 1 /* disk N is QEMU_FD_DISK0 + N */
+    QEMU_FD_DISK0 = QEMU_FD_EXEC + 1 /* disk N is QEMU_FD_DISK0 + 2N, its
+                                        read-only twin 2N + 1 */
 };
 #define QEMU_SPAWN_MAX_JOIN 8
 
@@ -33,10 +34,14 @@ struct qemu_start {
     struct qemu_vm_config c; /* the caller's, with ports picked, the boot
                                 paths as QEMU sees them and a tap fd */
     int kvm;
-    int boot_fd[2];               /* kernel, initramfs */
-    int own_boot[2], own_tap;     /* opened here: closed by qemu_release */
-    int disk_fd[QEMU_MAX_DISKS];  /* the disks' files, as the caller has */
-    int own_disk[QEMU_MAX_DISKS]; /* them; opened here: closed by release */
+    int boot_fd[2];           /* kernel, initramfs */
+    int own_boot[2], own_tap; /* opened here: closed by qemu_release */
+    /* The disks' files, as the caller has them, and for a writable one
+     * a read-only twin (QEMU may ask its fd set for either): disk N's at
+     * 2N and 2N + 1 (-1: none). Opened here: closed by release. */
+    int disk_fd[2 * QEMU_MAX_DISKS];
+    int own_disk[2 * QEMU_MAX_DISKS];
+    int ndisk_fds;
     char boot_path[2][32];
     struct qemu_jail jail;
 };

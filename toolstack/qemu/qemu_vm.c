@@ -74,7 +74,7 @@ static int launch(struct qemu_vm *vm, const struct qemu_vm_config *cfg,
     struct qemu_child ch = {.src = {con[1], ctl[1], qmp[1], tap, -1,
                                     s->boot_fd[0], s->boot_fd[1], -1},
                             .disk_fds = s->disk_fd,
-                            .ndisks = (int)s->c.ndisks,
+                            .ndisks = s->ndisk_fds,
                             .log_fd = vm->log_fd,
                             .die_with_parent = s->c.die_with_parent,
                             .jail = &s->jail};
