@@ -1,7 +1,11 @@
 #!/bin/bash
-# test_tinyx_exec.sh: a command and environment given to a Tinyx guest at
-# create time (lightvm run/create -e NAME=VALUE IMAGE COMMAND...), and
-# `lightvm exec` into a running one, through the real lightvm and lightvmd:
+# test_tinyx_exec.sh: a command, environment and volumes given to a Tinyx
+# guest at create time (lightvm run/create -e NAME=VALUE -v FILE:PATH IMAGE
+# COMMAND...), and `lightvm exec` into a running one, through the real
+# lightvm and lightvmd: volumes read-only and writable (what the guest
+# wrote read back from the image on the host), refused when they cannot
+# be (a directory, a bad path, a proc guest, a file the client cannot
+# open, a save);
 # stdout and stderr kept apart, stdin with -i (a megabyte through cat,
 # byte for byte), exit statuses (the command's, 128+signal, 126, 127),
 # -e, -w and -u, a client killed mid-command (its command is killed and
@@ -71,6 +75,43 @@ json.dump(m, open(sys.argv[1], "w"))
 EOF
     ! $LIGHTVM run --monitor qemu -e A=1 "$TMP/old" 2>"$TMP/old.err" &&
         one_line_error "$TMP/old.err" "built before"
+}
+
+t_volumes_cold() {
+    # -v without the daemon: read-only (writes fail in the guest), then
+    # writable (what the guest wrote is in the image afterwards).
+    mkdir -p "$TMP/vsrc" && echo "hello volume" >"$TMP/vsrc/greeting.txt"
+    mke2fs -q -t ext4 -d "$TMP/vsrc" "$TMP/vol.img" 16M || return 1
+    timeout 180 $LIGHTVM run --monitor qemu -v "$TMP/vol.img:/data:ro" "$IMG" \
+        /usr/bin/sh -c 'cat /data/greeting.txt; echo x >/data/new || echo refused' \
+        >"$TMP/v1.out" 2>&1
+    cat "$TMP/v1.out"
+    grep -q 'hello volume' "$TMP/v1.out" && grep -q refused "$TMP/v1.out" ||
+        return 1
+    timeout 180 $LIGHTVM run --monitor qemu -v "$TMP/vol.img:/data" "$IMG" \
+        /usr/bin/sh -c 'echo written-in-guest >/data/out.txt' >/dev/null 2>&1
+    [ "$(debugfs -R 'cat /out.txt' "$TMP/vol.img" 2>/dev/null)" = written-in-guest ]
+}
+
+t_volumes_refused() {
+    local rc=0
+    $LIGHTVM run --monitor qemu -v "$TMP/vsrc:/data" "$IMG" 2>"$TMP/d.err" || rc=$?
+    [ $rc -eq 125 ] && one_line_error "$TMP/d.err" "is a directory" || return 1
+    rc=0
+    $LIGHTVM run --monitor qemu -v "$TMP/vol.img:data" "$IMG" 2>"$TMP/t.err" || rc=$?
+    [ $rc -eq 2 ] && one_line_error "$TMP/t.err" "not an absolute path" || return 1
+    rc=0
+    $LIGHTVM run --monitor qemu -v "$TMP/vol.img:/proc/x" "$IMG" 2>"$TMP/p.err" || rc=$?
+    [ $rc -eq 2 ] && one_line_error "$TMP/p.err" "under /proc" || return 1
+    rc=0
+    head -c 1M /dev/zero >"$TMP/blank.img"
+    $LIGHTVM run --monitor qemu -v "$TMP/blank.img:/data" "$IMG" 2>"$TMP/b.err" || rc=$?
+    [ $rc -eq 125 ] && one_line_error "$TMP/b.err" "no ext4 or erofs filesystem" ||
+        return 1
+    rc=0
+    $LIGHTVM run --no-daemon -v "$TMP/vol.img:/data" "$EXAMPLES/hello/hello.elf" \
+        2>"$TMP/u.err" || rc=$?
+    [ $rc -eq 2 ] && one_line_error "$TMP/u.err" "--block"
 }
 
 t_daemon_up() {
@@ -184,6 +225,26 @@ t_exec_other_user() {
     [ "$out" = 0 ] # the guest's own root: nothing of the host's
 }
 
+t_volumes_daemon() {
+    # Through lightvmd: a writable volume, written by an exec'd command;
+    # its guest cannot be saved (the disk is not in the state); a member
+    # cannot attach a file it could not open itself.
+    $LIGHTVM create --monitor qemu --name vg -v "$TMP/vol.img:/srv/vol" "$IMG" \
+        >/dev/null || return 1
+    [ "$($LIGHTVM exec vg /usr/bin/cat /srv/vol/greeting.txt)" = "hello volume" ] &&
+        $LIGHTVM exec vg /usr/bin/sh -c 'echo from-exec >/srv/vol/exec.txt && sync' ||
+        return 1
+    ! $LIGHTVM save vg "$TMP/vg.state" 2>"$TMP/s.err" &&
+        one_line_error "$TMP/s.err" "has volumes" || return 1
+    $LIGHTVM destroy vg >/dev/null || return 1
+    [ "$(debugfs -R 'cat /exec.txt' "$TMP/vol.img" 2>/dev/null)" = from-exec ] ||
+        return 1
+    chmod 600 "$TMP/vol.img"
+    ! as "$UA" $LIGHTVM create --monitor qemu -v "$TMP/vol.img:/data" "$IMG" \
+        2>"$TMP/m.err" && one_line_error "$TMP/m.err" "vol.img" &&
+        [ -z "$(as "$UA" $LIGHTVM list -q)" ]
+}
+
 t_cleanup() {
     # The guest gone, then the daemon (its pool of shells with it):
     # nothing of this suite's is left.
@@ -193,6 +254,8 @@ t_cleanup() {
 check build t_build
 check run_command_env t_run_command_env
 check old_image_refused t_old_image_refused
+check volumes_cold t_volumes_cold
+check volumes_refused t_volumes_refused
 check daemon_up t_daemon_up
 check create_with_env t_create_with_env
 check exec_streams_and_status t_exec_streams_and_status
@@ -203,5 +266,6 @@ check exec_signal_status t_exec_signal_status
 check exec_client_killed t_exec_client_killed
 check exec_refusals t_exec_refusals
 check exec_other_user t_exec_other_user
+check volumes_daemon t_volumes_daemon
 check cleanup t_cleanup
 finish
