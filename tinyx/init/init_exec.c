@@ -87,11 +87,13 @@ int init_exec_open(void)
         return -1;
     }
     /* SIGIO when the host connects or goes: the port polls as hung up
-     * while nobody is there, so it is not polled then. */
+     * while nobody is there, so it is not polled then. Set before the
+     * first poll, which says whether a host came before the port was
+     * opened (then no SIGIO will). */
     if (fcntl(x.port, F_SETOWN, getpid()) < 0 ||
         fcntl(x.port, F_SETFL, fcntl(x.port, F_GETFL) | O_ASYNC) < 0)
         init_log("exec channel: no SIGIO: %s", strerror(errno));
-    x.host_off = 1;
+    x.host_off = 0;
     return 0;
 }
 

@@ -37,4 +37,28 @@ int xframe_start(char *const *argv, int argc, char *const *env, int envc,
                  const char *cwd, const char *user, uint8_t *out, size_t *len,
                  struct lvm_err *err);
 
+/* One command's session on an exec channel (fd, non-blocking, its START
+ * frame given): stdin from (in_fd) (-1: none, EOF at once), output to
+ * (out_fd) and (err_fd), signals read from (sig_fd) (a signalfd, or -1)
+ * passed on to the command. */
+struct xsession_result;
+struct xsession_io {
+    int in_fd, out_fd, err_fd, sig_fd;
+    /* called once, when the command started (res->pid) or could not be
+     * (res->error): lightvm-runtime's exec --detach returns then */
+    void (*on_start)(void *arg, const struct xsession_result *res);
+    void *arg;
+};
+struct xsession_result {
+    int code;        /* as a shell would say: its status, 128+signal, 126
+                        (could not run), 127 (not found); -1 unknown */
+    int pid;         /* in the guest, once started */
+    char error[512]; /* the guest's ERROR, or why the session failed */
+};
+/* 0 once the command's end is known (res->code), -1 if the channel
+ * failed first (res->error). */
+int qemu_xsession_run(int fd, const uint8_t *start, size_t start_len,
+                      const struct xsession_io *io,
+                      struct xsession_result *res);
+
 #endif
