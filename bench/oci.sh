@@ -7,10 +7,16 @@
 # crun). Everything is private to the run: podman's storage, a
 # containerd of its own. Results go to bench/results/oci.md.
 #
+# Last, the Debian app row: redis to its first PONG and its memory,
+# lightvm (a VM) against crun and runc (bench/oci_redis.sh,
+# bench/results/oci-redis.md).
+#
 #   bench/oci.sh                 # ROUNDS=20 N=10
 #   ROUNDS=50 N=50 BUILD=build bench/oci.sh
+#   bench/oci.sh redis           # only the Debian app row
 set -eu
 cd "$(dirname "$0")/.."
+[ "${1:-}" != redis ] || exec bench/oci_redis.sh
 BUILD=${BUILD:-build}
 make -s BUILD="$BUILD" all bench-tools >/dev/null
 B=$BUILD/bench
@@ -145,3 +151,6 @@ idle_memory() {
 } >>"$OUT.tmp"
 mv "$OUT.tmp" "$OUT"
 cat "$OUT"
+
+# The Debian app row, on its own page.
+ROUNDS=${REDIS_ROUNDS:-10} N=${REDIS_N:-3} bench/oci_redis.sh

@@ -17,6 +17,7 @@
 #include "toolstack/guest_policy.h"
 #include "toolstack/image.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -183,6 +184,37 @@ static int pick_ram(const struct tinyx_kernel *k, uint64_t limit, uint64_t *ram,
     return 0;
 }
 
+/* In the supervisor: close what the runtime had open that the container
+ * does not need (the rootfs and program fds, the --log file), so that a
+ * long-lived container holds nothing of them. */
+static void keep_only(const struct oci_vm_super *sv, int ready)
+{
+    int keep[] = {0,
+                  1,
+                  2,
+                  sv->gate_fd,
+                  sv->console,
+                  ready,
+                  sv->cfg.tap_fd,
+                  sv->cfg.disks[0].fd};
+    DIR *d = opendir("/proc/self/fd");
+    if (!d)
+        return;
+    int self = dirfd(d);
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        int fd = atoi(e->d_name);
+        if (e->d_name[0] == '.' || fd == self)
+            continue;
+        int kept = 0;
+        for (size_t i = 0; i < sizeof keep / sizeof keep[0]; i++)
+            kept |= keep[i] == fd;
+        if (!kept)
+            close(fd);
+    }
+    closedir(d);
+}
+
 /* Fork the supervisor; wait until it is in its cgroup. */
 static int fork_super(struct oci_vm_super *sv, const struct cgroup *cg,
                       pid_t *pid, char *err, size_t errlen)
@@ -198,6 +230,7 @@ static int fork_super(struct oci_vm_super *sv, const struct cgroup *cg,
     }
     if (child == 0) {
         close(p[0]);
+        keep_only(sv, p[1]);
         struct lvm_err e;
         /* Into the cgroup before QEMU exists: all it allocates is
          * charged there. */

@@ -235,6 +235,15 @@ test_vm_redis_lifecycle() {
     [ -z "$(find /sys/fs/cgroup -maxdepth 3 -name "libpod-$id")" ]
 }
 
+# -t: the console is the pty conmon gave (the guest's newlines reach it
+# as CR LF).
+test_vm_terminal() {
+    vm_image || return 1
+    P run -t --rm "${RUN[@]}" "$REDIS_IMAGE" redis-server --version </dev/null >"$TMP/vmtty" || return 1
+    cat -A "$TMP/vmtty"
+    grep -q $'Redis server v=.*\r$' "$TMP/vmtty"
+}
+
 test_vm_refusals() {
     vm_image || return 1
     P run --rm "${RUN[@]}" -v "$TMP:/data" "$REDIS_IMAGE" redis-server --version 2>"$TMP/err"
@@ -258,6 +267,7 @@ check cni_network test_cni_network
 check checkpoint_restore test_checkpoint_restore
 check vm_run_rm test_vm_run_rm
 check vm_redis_lifecycle test_vm_redis_lifecycle
+check vm_terminal test_vm_terminal
 check vm_refusals test_vm_refusals
 # conmon's own cgroup (podman's, beside the containers') is not ours.
 test_no_leftovers() {

@@ -116,6 +116,11 @@ test_lifecycle() {
     jq -e --argjson p "$pid" 'index($p) != null' "$TMP/ps" >/dev/null || return 1
     R pause v3 && is_status v3 paused || return 1
     R resume v3 && is_status v3 running || return 1
+    # update: the cgroup's limit (the guest's RAM stays as it booted).
+    R update --memory $((512 << 20)) v3 || return 1
+    cat "/sys/fs/cgroup/memory/$LIGHTVM_CGROUP_PARENT/b3/memory.limit_in_bytes" \
+        "/sys/fs/cgroup/$LIGHTVM_CGROUP_PARENT/b3/memory.max" 2>/dev/null |
+        grep -qx $((512 << 20)) || return 1
     refused "cannot delete container v3 that is not stopped: running" R delete v3 || return 1
     R kill v3 TERM || return 1
     wait_until is_status v3 stopped || return 1

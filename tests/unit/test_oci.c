@@ -144,9 +144,9 @@ static void test_config_bad(void **state)
          "\"args\":[\"a\"]},\"annotations\":{\"a\":1}}",
          "annotation \"a\" must be a string"},
         {"{\"ociVersion\":\"1\",\"root\":{\"path\":\"r\"},\"process\":{"
-         "\"args\":[\"a\"]},\"annotations\":{\"org.lightvm.monitor\":\"qemu\"}"
+         "\"args\":[\"a\"]},\"annotations\":{\"org.lightvm.monitor\":\"xen\"}"
          "}",
-         "runs proc or kvm guests"},
+         "runs proc or kvm guests, or qemu VMs"},
         {"{\"ociVersion\":\"1\",\"ociVersion\":\"2\"}", "duplicate"},
         {"{\"ociVersion\":\"1\",\"root\":{\"path\":\"r\"},\"process\":{"
          "\"args\":[\"a\"]},\"hooks\":{\"createContainer\":[{\"path\":"
