@@ -201,7 +201,7 @@ out:
     return r;
 }
 
-static int write_pid_file(const char *path, pid_t pid, char *err, size_t errlen)
+int oci_write_pid_file(const char *path, pid_t pid, char *err, size_t errlen)
 {
     char text[32], abs[PATH_MAX];
     snprintf(text, sizeof text, "%d", (int)pid);
@@ -366,7 +366,8 @@ static int create_container(int argc, char **argv, const char *bundle,
         goto out;
     }
     if (oci_state_save(&st, err, sizeof err) < 0 ||
-        (pid_file && write_pid_file(pid_file, st.pid, err, sizeof err) < 0)) {
+        (pid_file &&
+         oci_write_pid_file(pid_file, st.pid, err, sizeof err) < 0)) {
         oci_error("%s", err);
         kill(st.pid, SIGKILL);
         goto out;

@@ -1,7 +1,7 @@
 /*
  * cmd_more.c: checkpoint (a guest's snapshot, docs/snapshots.md, taken by
- * the runtime itself), update (the cgroup's limits) and exec (refused: a
- * unikernel has one process).
+ * the runtime itself) and update (the cgroup's limits); exec is in
+ * cmd_exec.c.
  */
 #include "oci/args.h"
 #include "oci/bundle.h"
@@ -334,20 +334,4 @@ out:
     json_decref(o);
     oci_state_free(&st);
     return code;
-}
-
-int oci_cmd_exec(int argc, char **argv)
-{
-    (void)argc;
-    (void)argv;
-    /* A delegated container's exec goes to its runtime. */
-    for (int i = argc - 1; i > 0; i--)
-        if (argv[i][0] != '-') {
-            oci_delegate_if_ours(argv[i]);
-            break;
-        }
-    oci_error("exec: a unikernel guest is one process, and a VM "
-              "container's exec is not supported yet: lightvm-runtime "
-              "cannot run another process in it");
-    return 1;
 }

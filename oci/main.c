@@ -33,7 +33,7 @@ static const struct {
     {"checkpoint", oci_cmd_checkpoint, "save a container's guest to a file"},
     {"restore", oci_cmd_restore, "run a container from a checkpoint"},
     {"update", oci_cmd_update, "change a container's memory and CPU limits"},
-    {"exec", oci_cmd_exec, "(refused: a guest is one process)"},
+    {"exec", oci_cmd_exec, "run a process in a VM container"},
 };
 
 static void usage(FILE *f)

@@ -9,6 +9,7 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 #define OCI_VERSION "1.0.2" /* the runtime-spec version we implement */
 #define OCI_ROOT_DEFAULT "/run/lightvm-runtime"
@@ -66,6 +67,10 @@ int oci_cmd_list(int argc, char **argv);
 struct oci_opt;
 int oci_cmd_args(int argc, char **argv, const struct oci_opt *opts, char **pos,
                  int minpos, int maxpos, const char *usage);
+
+/* Write (pid) to the pid file (path) (relative to the working directory),
+ * whole or not at all. 0, or -1 with (err). */
+int oci_write_pid_file(const char *path, pid_t pid, char *err, size_t errlen);
 
 /* A signal by number or name ("9", "KILL", "SIGKILL"); -1 if unknown. */
 int oci_parse_signal(const char *s);

@@ -26,7 +26,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -34,11 +36,12 @@
  * heap, and under TCG its translation cache (docs/notes: 35-57 MB). */
 #define QEMU_OVERHEAD (96ull << 20)
 
-const char *const oci_vm_state_files[] = {"vm.initrd", NULL};
+const char *const oci_vm_state_files[] = {"vm.initrd", OCI_VM_EXEC_SOCK, NULL};
 
 /* Modules a stock kernel needs for a VM container, by name. */
-static const char *const stock_mods[] = {"virtio_mmio", "virtio_net",
-                                         "virtio_blk", "erofs", "overlay"};
+static const char *const stock_mods[] = {
+    "virtio_mmio", "virtio_net", "virtio_blk",
+    "erofs",       "overlay",    "virtio_console"}; /* the exec channel */
 
 static int fail(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -184,6 +187,40 @@ static int pick_ram(const struct tinyx_kernel *k, uint64_t limit, uint64_t *ram,
     return 0;
 }
 
+/* A unix socket path in (st)'s state directory, however long the
+ * directory's name: through /proc/self/fd of an open (dirfd). */
+int oci_vm_exec_addr(const struct oci_state *st, int *dirfd,
+                     struct sockaddr_un *a, struct lvm_err *e)
+{
+    *dirfd = open(st->dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (*dirfd < 0)
+        return lvm_err_set(e, errno, "state directory %s", st->dir);
+    memset(a, 0, sizeof *a);
+    a->sun_family = AF_UNIX;
+    snprintf(a->sun_path, sizeof a->sun_path, "/proc/self/fd/%d/%s", *dirfd,
+             OCI_VM_EXEC_SOCK);
+    return 0;
+}
+
+int oci_vm_exec_listen(const struct oci_state *st, struct lvm_err *e)
+{
+    struct sockaddr_un a;
+    int dirfd;
+    if (oci_vm_exec_addr(st, &dirfd, &a, e) < 0)
+        return -1;
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    unlink(a.sun_path);
+    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) < 0 ||
+        fchmodat(dirfd, OCI_VM_EXEC_SOCK, 0600, 0) < 0 || listen(fd, 4) < 0) {
+        lvm_err_set(e, errno, "exec channel %s/%s", st->dir, OCI_VM_EXEC_SOCK);
+        if (fd >= 0)
+            close(fd);
+        fd = -1;
+    }
+    close(dirfd);
+    return fd;
+}
+
 /* In the supervisor: close what the runtime had open that the container
  * does not need (the rootfs and program fds, the --log file), so that a
  * long-lived container holds nothing of them. */
@@ -196,7 +233,8 @@ static void keep_only(const struct oci_vm_super *sv, int ready)
                   sv->console,
                   ready,
                   sv->cfg.tap_fd,
-                  sv->cfg.disks[0].fd};
+                  sv->cfg.disks[0].fd,
+                  sv->cfg.exec_fd};
     DIR *d = opendir("/proc/self/fd");
     if (!d)
         return;
@@ -359,7 +397,17 @@ int oci_vm_create(struct oci_state *st, const struct oci_config *c,
         snprintf(q->gateway, sizeof q->gateway, "%s", net.gateway);
         snprintf(q->mac, sizeof q->mac, "%s", net.mac);
     }
-    if (fork_super(&sv, &cg, &st->pid, err, errlen) < 0)
+    /* The exec channel: QEMU serves it on a socket in the state
+     * directory, where `exec` connects (oci/cmd_exec.c). */
+    q->exec = 1;
+    q->exec_fd = oci_vm_exec_listen(st, &e);
+    if (q->exec_fd < 0) {
+        fail(err, errlen, "%s", e.msg);
+        goto out;
+    }
+    int forked = fork_super(&sv, &cg, &st->pid, err, errlen);
+    close(q->exec_fd); /* the supervisor's now */
+    if (forked < 0)
         goto out;
     st->pid_start = oci_pid_start(st->pid, NULL);
     snprintf(st->monitor, sizeof st->monitor, "qemu");

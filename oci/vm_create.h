@@ -30,4 +30,16 @@ int oci_vm_create(struct oci_state *st, const struct oci_config *c,
  * delete (NULL-terminated). */
 extern const char *const oci_vm_state_files[];
 
+/* The exec channel's socket in the state directory, which QEMU serves
+ * (include/lightvm/tinyx_exec.h; oci/cmd_exec.c connects to it). */
+#define OCI_VM_EXEC_SOCK "exec.sock"
+struct sockaddr_un;
+struct lvm_err;
+/* Its address, through /proc/self/fd of (*dirfd) (the caller closes it):
+ * a state directory's path may be longer than a socket's. */
+int oci_vm_exec_addr(const struct oci_state *st, int *dirfd,
+                     struct sockaddr_un *a, struct lvm_err *e);
+/* A listening socket there (0600), or -1 with (e). */
+int oci_vm_exec_listen(const struct oci_state *st, struct lvm_err *e);
+
 #endif

@@ -223,6 +223,12 @@ test_vm_redis_lifecycle() {
     pid=$(awk '{print $3}' "$TMP/inspect")
     [ "$(ps -o comm= -p "$(ps -o ppid= -p "$pid" | tr -d " ")")" = conmon ] || return 1
     grep -q "$LIGHTVM_CGROUP_PARENT/libpod-$id" /proc/"$pid"/cgroup || return 1
+    # podman exec: conmon runs the runtime's exec --detach --pid-file and
+    # reaps the relay; redis-cli inside the VM answers, the status passes.
+    [ "$(P exec redis1 redis-cli ping)" = PONG ] || return 1
+    local xrc=0
+    P exec redis1 sh -c 'exit 7' || xrc=$?
+    [ $xrc -eq 7 ] || { echo "podman exec status $xrc"; return 1; }
     P pause redis1 && [ "$(P inspect redis1 --format '{{.State.Status}}')" = paused ] || return 1
     [ "$(timeout 2 redis-cli -h "$ip" ping 2>/dev/null)" != PONG ] || return 1
     P unpause redis1 && [ "$(P inspect redis1 --format '{{.State.Status}}')" = running ] || return 1

@@ -114,7 +114,26 @@ test_lifecycle() {
     grep -q ":/$LIGHTVM_CGROUP_PARENT/b3\$" /proc/"$qemu"/cgroup || return 1
     R ps --format json v3 | tee "$TMP/ps"
     jq -e --argjson p "$pid" 'index($p) != null' "$TMP/ps" >/dev/null || return 1
+    # exec: as the shim and conmon call it (--process, --detach,
+    # --pid-file: the relay is the caller's to reap, with the status),
+    # and in the foreground with the command on the line.
+    printf '%s' '{"args":["sh","-c","echo exec-out; echo exec-err >&2; exit 5"],"env":["A=1"],"cwd":"/"}' \
+        >"$TMP/proc.json"
+    R exec --process "$TMP/proc.json" --detach --pid-file "$TMP/x.pid" v3 \
+        >"$TMP/x.out" 2>"$TMP/x.err" || return 1
+    local xpid xrc=0
+    xpid=$(cat "$TMP/x.pid")
+    [ "$xpid" -gt 0 ] && wait_until sh -c "! kill -0 $xpid 2>/dev/null" || return 1
+    cat "$TMP/x.out" "$TMP/x.err"
+    contains "$TMP/x.out" exec-out && contains "$TMP/x.err" exec-err || return 1
+    R exec v3 sh -c 'echo "$HOSTNAME$A"; exit 4' >"$TMP/x2.out" || xrc=$?
+    [ $xrc -eq 4 ] || { echo "exec status $xrc"; return 1; }
+    refused 'exec failed: nosuch' R exec --detach v3 nosuch || return 1
+    printf '%s' '{"args":["sh"],"terminal":true}' >"$TMP/tty.json"
+    refused 'a terminal is not supported in a VM container' \
+        R exec --process "$TMP/tty.json" v3 || return 1
     R pause v3 && is_status v3 paused || return 1
+    refused 'cannot exec in a paused container' R exec v3 true || return 1
     R resume v3 && is_status v3 running || return 1
     # update: the cgroup's limit (the guest's RAM stays as it booted).
     R update --memory $((512 << 20)) v3 || return 1
@@ -184,8 +203,7 @@ test_bad_input() {
     vm_bundle "$TMP/bad" '["true"]' || return 1
     LIGHTVM_TINYX_INIT=/nonexistent refused "LIGHTVM_TINYX_INIT=/nonexistent" \
         R create -b "$TMP/bad" x8 || return 1
-    refused "exec: a unikernel guest is one process, and a VM container's exec is not supported yet" \
-        R exec --process /dev/null x9 || return 1
+    refused "container x9 does not exist" R exec x9 true || return 1
     # Nothing is left of the refused ones.
     ! ls -d "$ROOT"/x? 2>/dev/null
 }

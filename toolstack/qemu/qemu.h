@@ -86,7 +86,9 @@ struct qemu_vm_config {
      * once the init reports "boot" (tinyx.cfg=1), or NULL: the image's alone.
      * Only for images whose init reads them (tinyx_manifest.init_config). */
     const char *runtime_conf;
-    int exec; /* give the guest the exec channel (tinyx.exec=1) */
+    int exec;    /* give the guest the exec channel (tinyx.exec=1) */
+    int exec_fd; /* qemu_vm_start: a listening unix socket QEMU serves
+                    the exec channel on (lightvm-runtime's); 0: none */
 };
 
 /* What the guest's init has told us so far. */

@@ -303,7 +303,8 @@ int qemu_build_argv(const struct qemu_vm_config *cfg,
         (arg(a, "-device") < 0 ||
          arg(a, "virtio-serial-device,max_ports=2") < 0 ||
          arg(a, "-chardev") < 0 ||
-         arg(a, "socket,id=exec,fd=%d%s", fds->exec, server) < 0 ||
+         /* always a listening socket: one client at a time */
+         arg(a, "socket,id=exec,fd=%d,server=on,wait=off", fds->exec) < 0 ||
          arg(a, "-device") < 0 ||
          arg(a, "virtserialport,chardev=exec,name=" LVM_XF_PORT) < 0))
         return lvm_err_set(err, E2BIG, "QEMU command line too long");

@@ -56,7 +56,9 @@ static int launch(struct qemu_vm *vm, const struct qemu_vm_config *cfg,
     struct qemu_fds fds = {.console = QEMU_FD_CONSOLE,
                            .ctl = QEMU_FD_CTL,
                            .qmp = QEMU_FD_QMP,
-                           .tap = tap >= 0 ? QEMU_FD_TAP : -1};
+                           .tap = tap >= 0 ? QEMU_FD_TAP : -1,
+                           .exec = cfg->exec && cfg->exec_fd > 0 ? QEMU_FD_EXEC
+                                                                 : 0};
     if (qemu_build_argv(&s->c, &fds, s->kvm, s->kvm ? 0 : qemu_host_tsc_khz(),
                         a, err) < 0)
         goto out;
@@ -71,8 +73,9 @@ static int launch(struct qemu_vm *vm, const struct qemu_vm_config *cfg,
         lvm_err_set(err, errno, "memfd for QEMU's log");
         goto out;
     }
+    int xfd = cfg->exec && cfg->exec_fd > 0 ? cfg->exec_fd : -1;
     struct qemu_child ch = {.src = {con[1], ctl[1], qmp[1], tap, -1,
-                                    s->boot_fd[0], s->boot_fd[1], -1},
+                                    s->boot_fd[0], s->boot_fd[1], xfd},
                             .disk_fds = s->disk_fd,
                             .ndisks = s->ndisk_fds,
                             .log_fd = vm->log_fd,
