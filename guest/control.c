@@ -103,9 +103,13 @@ volatile int lvm__snapshot_deferred;
  * binding, the thread pointer, fresh entropy; then the application's
  * hooks (the network stack's re-reads its device).
  */
+static uint64_t snap_cpu_ns; /* the guest's CPU time when saved */
+
 static void resumed(void)
 {
     lvm__binding_init();
+    lvm__cputime_resumed(snap_cpu_ns);
+    lvm__threads_resumed();
     if (lvm__fs_base && lvm__hc->set_fs(lvm__fs_base) < 0)
         lvm__panic("resume: cannot set the thread pointer");
     uint8_t seed[32];
@@ -141,6 +145,7 @@ static void park_for_snapshot(void)
     uintptr_t tp;
     __asm__ volatile("mov %%fs:0, %0" : "=r"(tp));
     lvm__fs_base = tp;
+    snap_cpu_ns = lvm__cputime_process();
     if (lvm__snap_save(&lvm__snap_ctx)) {
         resumed();
         return;

@@ -305,6 +305,22 @@ const char *guest_signal_name(int sig)
     }
 }
 
+/* The call number in the SDK's "forbidden system call N" abort message
+ * (guest/unserved.c), or -1. */
+static long guest_forbidden_nr(const char *msg)
+{
+    static const char prefix[] = "forbidden system call ";
+    if (strncmp(msg, prefix, sizeof prefix - 1) != 0)
+        return -1;
+    const char *p = msg + sizeof prefix - 1;
+    long nr = 0;
+    if (*p < '0' || *p > '9')
+        return -1;
+    for (; *p >= '0' && *p <= '9' && nr < (1L << 31); p++)
+        nr = nr * 10 + (*p - '0');
+    return *p == 0 && nr < (1L << 31) ? nr : -1;
+}
+
 int guest_reap(struct guest *g, int audit_fd, int timed_out,
                struct guest_exit *ex, struct lvm_err *err)
 {
@@ -358,6 +374,16 @@ int guest_reap(struct guest *g, int audit_fd, int timed_out,
                 msg[i] = st->message[i];
             msg[sizeof msg - 1] = 0;
             snprintf(ex->detail, sizeof ex->detail, "%s", msg);
+            /* The SDK ended it for a call it refuses to serve (strict
+             * mode, a clone into new namespaces): reported as the
+             * filter's kills are, in the guest's own account, as kvm's. */
+            long nr = guest_forbidden_nr(msg);
+            if (nr >= 0) {
+                ex->kind = GUEST_POLICY;
+                ex->syscall = nr;
+                ex->status = SIGSYS;
+                ex->code = 128 + SIGSYS;
+            }
         } else {
             ex->kind = GUEST_EXITED;
         }

@@ -11,6 +11,7 @@
 #include "toolstack/policy.h"
 
 #include <lightvm/abi.h>
+#include <lightvm/syscalls.h>
 
 #include <errno.h>
 #include <pthread.h>
@@ -19,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #define A0 SCMP_A0
@@ -92,71 +94,80 @@ static int add_hypercalls(scmp_filter_ctx ctx, const struct policy_params *p,
     return 0;
 }
 
-/* musl's own system calls, answered by the SDK inside the guest. A trapped
- * call never runs in the host kernel. Calls that could be an escape
- * attempt (mmap of executable memory, kill of another process, writes to
- * a foreign fd) are deliberately not trapped: the default kills them. */
-static int add_served(scmp_filter_ctx ctx, const struct policy_params *p,
-                      struct lvm_err *err)
+/*
+ * Everything else a guest may ask for is trapped (SIGSYS) to the SDK,
+ * which serves it or answers an errno inside the guest
+ * (include/lightvm/syscalls.h, guest/unserved.c): a trapped call never
+ * runs in the host kernel. What signals an attack (execve, ptrace, mount,
+ * bpf, ...) is not trapped: the default action kills the guest, and the
+ * kernel's audit record names the call. So is any use of the calls the
+ * SDK itself makes as hypercalls (read, write, pread64, pwrite64, ppoll,
+ * clock_gettime, arch_prctl) outside the arguments allowed above or
+ * trapped below: the SDK must never be the one tricked into making them.
+ */
+#define TRAP_IF(name, ...) RULE_C(ctx, trap, name, __VA_ARGS__)
+
+static int add_trapped_args(scmp_filter_ctx ctx, const struct policy_params *p,
+                            struct lvm_err *err)
 {
     const uint32_t trap = SCMP_ACT_TRAP;
-    /* stdio: stdin reads as empty, the console is fds 1 and 2. */
-    RULE_C(ctx, trap, read, 1, A0(SCMP_CMP_EQ, 0));
-    RULE_C(ctx, trap, readv, 1, A0(SCMP_CMP_EQ, 0));
-    for (int fd = 1; fd <= 2; fd++) {
-        RULE_C(ctx, trap, writev, 1, A0(SCMP_CMP_EQ, fd));
-        /* A console write over the hypercall's limit: the SDK splits it. */
-        RULE_C(ctx, trap, write, 2, A0(SCMP_CMP_EQ, fd),
-               A2(SCMP_CMP_GT, LVM_CONSOLE_WRITE_MAX));
-    }
-    RULE_C(ctx, trap, ioctl, 1, A0(SCMP_CMP_LE, 2));
-    RULE_C(ctx, trap, fstat, 1, A0(SCMP_CMP_LE, 2));
-    RULE_C(ctx, trap, lseek, 1, A0(SCMP_CMP_LE, 2));
-    RULE_C(ctx, trap, fcntl, 1, A0(SCMP_CMP_LE, 2));
-    RULE_C(ctx, trap, close, 1, A0(SCMP_CMP_LE, 2));
-    /* Memory: brk and anonymous, non-executable mmap from guest RAM. */
-    RULE(ctx, trap, brk, 0);
-    RULE_C(ctx, trap, mmap, 1, A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
-    RULE(ctx, trap, munmap, 0);
-    RULE(ctx, trap, mremap, 0);
-    RULE(ctx, trap, madvise, 0);
-    /* One thread, pid 1. */
+    const scmp_datum_t sdk_fd = LVM_SDK_FD_MIN;
+    /* stdio: stdin reads as empty; a console write over the hypercall's
+     * limit is split by the SDK. */
+    TRAP_IF(read, 1, A0(SCMP_CMP_EQ, 0));
+    for (int fd = 1; fd <= 2; fd++)
+        TRAP_IF(write, 2, A0(SCMP_CMP_EQ, fd),
+                A2(SCMP_CMP_GT, LVM_CONSOLE_WRITE_MAX));
+    /* The SDK's own fds (its file tree): never the host's. */
+    TRAP_IF(read, 1, A0(SCMP_CMP_GE, sdk_fd));
+    TRAP_IF(write, 1, A0(SCMP_CMP_GE, sdk_fd));
+    TRAP_IF(pread64, 1, A0(SCMP_CMP_GE, sdk_fd));
+    TRAP_IF(pwrite64, 1, A0(SCMP_CMP_GE, sdk_fd));
+    /* Memory from guest RAM, never executable. */
+    TRAP_IF(mmap, 1, A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
+    TRAP_IF(mprotect, 1, A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
+    TRAP_IF(pkey_mprotect, 1, A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
+    /* TLS, where the SDK sets it with wrfsbase. */
     if (p->fsgsbase)
-        RULE_C(ctx, trap, arch_prctl, 1, A0(SCMP_CMP_EQ, 0x1002));
-    RULE(ctx, trap, set_tid_address, 0);
-    RULE(ctx, trap, gettid, 0);
-    RULE(ctx, trap, getpid, 0);
-    RULE(ctx, trap, getppid, 0);
-    RULE(ctx, trap, getuid, 0);
-    RULE(ctx, trap, geteuid, 0);
-    RULE(ctx, trap, getgid, 0);
-    RULE(ctx, trap, getegid, 0);
-    RULE(ctx, trap, futex, 0);
-    RULE(ctx, trap, sched_yield, 0);
-    RULE(ctx, trap, sched_getaffinity, 0);
-    RULE(ctx, trap, membarrier, 0);
-    /* Signals, from the guest to itself only. */
-    RULE(ctx, trap, rt_sigaction, 0);
-    RULE(ctx, trap, rt_sigprocmask, 0);
-    RULE(ctx, trap, sigaltstack, 0);
-    RULE_C(ctx, trap, tkill, 1, A0(SCMP_CMP_EQ, 1));
-    RULE_C(ctx, trap, tgkill, 2, A0(SCMP_CMP_EQ, 1), A1(SCMP_CMP_EQ, 1));
-    RULE_C(ctx, trap, kill, 1, A0(SCMP_CMP_EQ, 1));
-    RULE_C(ctx, trap, kill, 1, A0(SCMP_CMP_EQ, 0));
-    /* Time: other clocks, sleeping. */
-    RULE_C(ctx, trap, clock_gettime, 1, A0(SCMP_CMP_GT, 1));
-    RULE(ctx, trap, clock_getres, 0);
-    RULE(ctx, trap, gettimeofday, 0);
-    RULE(ctx, trap, time, 0);
-    RULE(ctx, trap, nanosleep, 0);
-    RULE(ctx, trap, clock_nanosleep, 0);
-    /* Entropy and system information. */
-    RULE(ctx, trap, getrandom, 0);
-    RULE(ctx, trap, uname, 0);
-    RULE(ctx, trap, sysinfo, 0);
-    RULE(ctx, trap, prlimit64, 0);
-    RULE(ctx, trap, getrlimit, 0);
-    RULE(ctx, trap, exit, 0);
+        TRAP_IF(arch_prctl, 1, A0(SCMP_CMP_EQ, 0x1002));
+    /* Other clocks (the CPU-time ones are the SDK's). */
+    TRAP_IF(clock_gettime, 1, A0(SCMP_CMP_GT, 1));
+    /* Signals, from the guest to itself and its own threads only. */
+    const scmp_datum_t not_tid = ~(scmp_datum_t)(LVM_TID_LIMIT - 1);
+    TRAP_IF(kill, 1, A0(SCMP_CMP_EQ, 1));
+    TRAP_IF(kill, 1, A0(SCMP_CMP_EQ, 0));
+    TRAP_IF(tkill, 1, A0(SCMP_CMP_MASKED_EQ, not_tid, 0));
+    TRAP_IF(tgkill, 2, A0(SCMP_CMP_EQ, 1), A1(SCMP_CMP_MASKED_EQ, not_tid, 0));
+    /* Sockets the SDK refuses; raw and packet ones are fatal. */
+    static const int types[] = {SOCK_STREAM, SOCK_DGRAM, SOCK_RDM,
+                                SOCK_SEQPACKET, SOCK_DCCP};
+    for (unsigned i = 0; i < sizeof types / sizeof *types; i++) {
+        TRAP_IF(socket, 2, A0(SCMP_CMP_NE, AF_PACKET),
+                A1(SCMP_CMP_MASKED_EQ, 0xf, types[i]));
+        TRAP_IF(socketpair, 2, A0(SCMP_CMP_NE, AF_PACKET),
+                A1(SCMP_CMP_MASKED_EQ, 0xf, types[i]));
+    }
+    return 0;
+}
+
+/* Every LVM_SC_TRAP call of the table, whatever its arguments. */
+static int add_trapped(scmp_filter_ctx ctx, struct lvm_err *err)
+{
+    static const struct {
+        int nr, cls;
+        const char *name;
+    } table[] = {
+#define ROW(nr, name, cls, errno_) {nr, cls, name},
+        LVM_SYSCALL_TABLE(ROW)
+#undef ROW
+    };
+    for (size_t i = 0; i < sizeof table / sizeof *table; i++) {
+        if (table[i].cls != LVM_SC_TRAP)
+            continue;
+        int rc = seccomp_rule_add(ctx, SCMP_ACT_TRAP, table[i].nr, 0);
+        if (rc < 0)
+            return lvm_err_set(err, -rc, "seccomp rule for %s", table[i].name);
+    }
     return 0;
 }
 
@@ -273,7 +284,8 @@ static int build(const struct policy_params *p, struct sock_filter **prog,
         lvm_err_set(err, EINVAL, "seccomp attributes");
         goto out;
     }
-    if (add_hypercalls(ctx, p, err) < 0 || add_served(ctx, p, err) < 0)
+    if (add_hypercalls(ctx, p, err) < 0 || add_trapped_args(ctx, p, err) < 0 ||
+        add_trapped(ctx, err) < 0)
         goto out;
     r = policy_export_bpf(ctx, prog, len, err);
 out:
