@@ -357,9 +357,12 @@ long lvm__linux_syscall(long nr, long a0, long a1, long a2, long a3, long a4,
             }
             return r;
         }
-    case SYS_clone:
-        return lvm__thread_clone((unsigned long)a0, (uintptr_t)a1, (int *)a2,
-                                 (int *)a3, (uintptr_t)a4);
+    case SYS_clone: {
+        /* A thread is served; a new process is not (-ENOSYS). */
+        long r = lvm__thread_clone((unsigned long)a0, (uintptr_t)a1, (int *)a2,
+                                   (int *)a3, (uintptr_t)a4);
+        return r == -ENOSYS ? UNSERVED() : r;
+    }
     case SYS_set_tid_address:
         lvm__thread_set_clear_tid((int *)a0);
         return lvm__gettid();
