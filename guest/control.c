@@ -103,13 +103,14 @@ volatile int lvm__snapshot_deferred;
  * binding, the thread pointer, fresh entropy; then the application's
  * hooks (the network stack's re-reads its device).
  */
-static uint64_t snap_cpu_ns; /* the guest's CPU time when saved */
+static uint64_t snap_cpu_ns;  /* the guest's CPU time when saved */
+static uint64_t snap_mono_ns; /* and its monotonic clock */
 
 static void resumed(void)
 {
     lvm__binding_init();
     lvm__cputime_resumed(snap_cpu_ns);
-    lvm__threads_resumed();
+    lvm__threads_resumed(snap_mono_ns);
     if (lvm__fs_base && lvm__hc->set_fs(lvm__fs_base) < 0)
         lvm__panic("resume: cannot set the thread pointer");
     uint8_t seed[32];
@@ -146,6 +147,7 @@ static void park_for_snapshot(void)
     __asm__ volatile("mov %%fs:0, %0" : "=r"(tp));
     lvm__fs_base = tp;
     snap_cpu_ns = lvm__cputime_process();
+    snap_mono_ns = lvm__hc->clock_monotonic();
     if (lvm__snap_save(&lvm__snap_ctx)) {
         resumed();
         return;

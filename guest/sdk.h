@@ -105,7 +105,10 @@ void lvm__thread_set_fs(uintptr_t fs);
 int *lvm__thread_set_clear_tid(int *p);
 void lvm__thread_sleep_until(uint64_t deadline);
 long lvm__thread_yield(void);
-void lvm__threads_resumed(void);
+/* After a restore: refuse a move between monitor types with threads,
+ * rebase the waiting threads' deadlines from (saved_ns), the monotonic
+ * clock when the guest was saved. */
+void lvm__threads_resumed(uint64_t saved_ns);
 void lvm__entry_uregs(struct lvm_uregs *u);
 uintptr_t lvm__thread_frame(const struct lvm_uregs *u);
 void lvm__ctx_switch(uintptr_t *save, uintptr_t next_sp);

@@ -412,9 +412,19 @@ long lvm__thread_kill(long tid, int sig)
     return -ESRCH;
 }
 
-void lvm__threads_resumed(void)
+void lvm__threads_resumed(uint64_t saved_ns)
 {
     if (nthreads > 1 && thread_binding != LVM_BI->binding)
         lvm__panic("resume: a guest with several threads cannot move to "
                    "another monitor type");
+    /* Deadlines are in the saving host's monotonic clock: keep the time
+     * each still had to wait when the guest was saved. */
+    uint64_t now = lvm__hc->clock_monotonic();
+    for (int i = 0; i < MAX_THREADS; i++) {
+        struct lvm_thread *t = &threads[i];
+        if (t->state != T_BLOCKED || t->deadline == UINT64_MAX)
+            continue;
+        uint64_t left = t->deadline > saved_ns ? t->deadline - saved_ns : 0;
+        t->deadline = now + left;
+    }
 }

@@ -221,6 +221,20 @@ for elf in "$EXAMPLES"/*/*.elf "$TGUESTS"/*.elf "$KVMT/libc.elf" \
         check "same_$name" compare "$name" -- "$elf"
         check "same_${name}_beyond" compare "${name}_beyond" -- "$elf" beyond
         ;;
+    sweep)
+        # Every trapped call (served or refused alike), then fatal calls
+        # of each kind: an attack, a gap in the table, beyond it, abort().
+        check "same_$name" compare "$name" -- "$elf"
+        for a in "call 59" "call 101" "call 165" "call 321" "call 400" \
+            "call 468" abort; do
+            # shellcheck disable=SC2086
+            check "same_${name}_${a// /_}" compare "${name}_${a// /_}" -- "$elf" $a
+        done
+        ;;
+    sweep_strict)
+        check "same_$name" compare "$name" -- "$elf"
+        check "same_${name}_open" compare "${name}_open" -- "$elf" call 2
+        ;;
     escape | crash)
         var=what
         [ $name = crash ] && var=k
