@@ -531,6 +531,24 @@ long lvm__linux_syscall(long nr, long a0, long a1, long a2, long a3, long a4,
         ((char *)a0)[0] = '/', ((char *)a0)[1] = 0;
         return 2;
 
+    case SYS_ppoll:
+        /* The yield hypercall under proc, allowed there for up to 64 fds
+         * and no signal mask; the rest is killed, as here. A guest has no
+         * pollable fds of its own: a ppoll of none is a sleep. */
+        if (a3 || (unsigned long)a1 > LVM_MAX_EVTCHN)
+            lvm__forbidden(nr);
+        if (a1 || !a2)
+            return UNSERVED();
+        USER(a2, sizeof(struct timespec));
+        {
+            const struct timespec *ts = (const struct timespec *)a2;
+            if (ts->tv_sec < 0 || ts->tv_nsec < 0 || ts->tv_nsec >= 1000000000)
+                return -EINVAL;
+            sleep_until(lvm__hc->clock_monotonic() +
+                        (uint64_t)ts->tv_sec * 1000000000ull +
+                        (uint64_t)ts->tv_nsec);
+        }
+        return 0;
     case SYS_socket:
     case SYS_socketpair:
         if (raw_socket(a0, a1))
