@@ -95,64 +95,79 @@ static int add_hypercalls(scmp_filter_ctx ctx, const struct policy_params *p,
 }
 
 /*
- * Everything else a guest may ask for is trapped (SIGSYS) to the SDK,
- * which serves it or answers an errno inside the guest
- * (include/lightvm/syscalls.h, guest/unserved.c): a trapped call never
- * runs in the host kernel. What signals an attack (execve, ptrace, mount,
- * bpf, ...) is not trapped: the default action kills the guest, and the
- * kernel's audit record names the call. So is any use of the calls the
- * SDK itself makes as hypercalls (read, write, pread64, pwrite64, ppoll,
- * clock_gettime, arch_prctl) outside the arguments allowed above or
- * trapped below: the SDK must never be the one tricked into making them.
+ * Everything a guest may ask for beyond the hypercalls is trapped (SIGSYS,
+ * the filter's default action) to the SDK, which serves it or answers an
+ * errno inside the guest (include/lightvm/syscalls.h, guest/unserved.c):
+ * a trapped call never runs in the host kernel. What signals an attack is
+ * killed here instead, so that the kernel's audit record, not the guest,
+ * names it: the table's fatal calls, and the calls the SDK itself makes
+ * as hypercalls (read, write, pread64, pwrite64, ppoll, arch_prctl) on the
+ * host's fds or with arguments the hypercalls never use: the SDK must
+ * never be the one tricked into making them. The host's fds are 0-63
+ * (LVM_SDK_FD_MIN): the SDK's own (a file tree's) start at 64 and are
+ * trapped.
  */
-#define TRAP_IF(name, ...) RULE_C(ctx, trap, name, __VA_ARGS__)
+#define KILL_IF(name, ...) RULE_C(ctx, kill, name, __VA_ARGS__)
 
-static int add_trapped_args(scmp_filter_ctx ctx, const struct policy_params *p,
-                            struct lvm_err *err)
+/* Kill (name) on host fds first..63 (first is 0, 1 or 3): one rule per
+ * low bit, each "bits above 5 clear and this bit set", since a rule can
+ * test an argument once. */
+static int kill_host_fds(scmp_filter_ctx ctx, int nr, int first,
+                         struct lvm_err *err)
 {
-    const uint32_t trap = SCMP_ACT_TRAP;
-    const scmp_datum_t sdk_fd = LVM_SDK_FD_MIN;
-    /* stdio: stdin reads as empty; a console write over the hypercall's
-     * limit is split by the SDK. */
-    TRAP_IF(read, 1, A0(SCMP_CMP_EQ, 0));
-    for (int fd = 1; fd <= 2; fd++)
-        TRAP_IF(write, 2, A0(SCMP_CMP_EQ, fd),
-                A2(SCMP_CMP_GT, LVM_CONSOLE_WRITE_MAX));
-    /* The SDK's own fds (its file tree): never the host's. */
-    TRAP_IF(read, 1, A0(SCMP_CMP_GE, sdk_fd));
-    TRAP_IF(write, 1, A0(SCMP_CMP_GE, sdk_fd));
-    TRAP_IF(pread64, 1, A0(SCMP_CMP_GE, sdk_fd));
-    TRAP_IF(pwrite64, 1, A0(SCMP_CMP_GE, sdk_fd));
-    /* Memory from guest RAM, never executable. */
-    TRAP_IF(mmap, 1, A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
-    TRAP_IF(mprotect, 1, A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
-    TRAP_IF(pkey_mprotect, 1, A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
-    /* TLS, where the SDK sets it with wrfsbase. */
-    if (p->fsgsbase)
-        TRAP_IF(arch_prctl, 1, A0(SCMP_CMP_EQ, 0x1002));
-    /* Other clocks (the CPU-time ones are the SDK's). */
-    TRAP_IF(clock_gettime, 1, A0(SCMP_CMP_GT, 1));
-    /* Signals, from the guest to itself and its own threads only. */
-    const scmp_datum_t not_tid = ~(scmp_datum_t)(LVM_TID_LIMIT - 1);
-    TRAP_IF(kill, 1, A0(SCMP_CMP_EQ, 1));
-    TRAP_IF(kill, 1, A0(SCMP_CMP_EQ, 0));
-    TRAP_IF(tkill, 1, A0(SCMP_CMP_MASKED_EQ, not_tid, 0));
-    TRAP_IF(tgkill, 2, A0(SCMP_CMP_EQ, 1), A1(SCMP_CMP_MASKED_EQ, not_tid, 0));
-    /* Sockets the SDK refuses; raw and packet ones are fatal. */
-    static const int types[] = {SOCK_STREAM, SOCK_DGRAM, SOCK_RDM,
-                                SOCK_SEQPACKET, SOCK_DCCP};
-    for (unsigned i = 0; i < sizeof types / sizeof *types; i++) {
-        TRAP_IF(socket, 2, A0(SCMP_CMP_NE, AF_PACKET),
-                A1(SCMP_CMP_MASKED_EQ, 0xf, types[i]));
-        TRAP_IF(socketpair, 2, A0(SCMP_CMP_NE, AF_PACKET),
-                A1(SCMP_CMP_MASKED_EQ, 0xf, types[i]));
-    }
+    const uint32_t kill = SCMP_ACT_KILL_PROCESS;
+    const scmp_datum_t high = ~(scmp_datum_t)(LVM_SDK_FD_MIN - 1);
+    int rc = 0;
+    if (first == 0)
+        rc =
+            seccomp_rule_add(ctx, kill, nr, 1, A0(SCMP_CMP_MASKED_EQ, high, 0));
+    for (int b = first == 1 ? 0 : 2; !rc && first && b < 6; b++)
+        rc =
+            seccomp_rule_add(ctx, kill, nr, 1,
+                             A0(SCMP_CMP_MASKED_EQ, high | (1u << b), 1u << b));
+    if (!rc && first == 3) /* 3 itself: bits 0 and 1 */
+        rc = seccomp_rule_add(ctx, kill, nr, 1, A0(SCMP_CMP_EQ, 3));
+    if (rc < 0)
+        return lvm_err_set(err, -rc, "seccomp rule for system call %d", nr);
     return 0;
 }
 
-/* Every LVM_SC_TRAP call of the table, whatever its arguments. */
-static int add_trapped(scmp_filter_ctx ctx, struct lvm_err *err)
+static int add_killed(scmp_filter_ctx ctx, const struct policy_params *p,
+                      struct lvm_err *err)
 {
+    const uint32_t kill = SCMP_ACT_KILL_PROCESS;
+    /* The hypercalls' system calls on the host's fds, beyond the rules
+     * above that allow them: stdin reads (as empty) and console writes
+     * over the hypercall's limit (split) are the SDK's. */
+    if (kill_host_fds(ctx, SCMP_SYS(read), 1, err) < 0 ||
+        kill_host_fds(ctx, SCMP_SYS(write), 3, err) < 0 ||
+        kill_host_fds(ctx, SCMP_SYS(pread64), 0, err) < 0 ||
+        kill_host_fds(ctx, SCMP_SYS(pwrite64), 0, err) < 0)
+        return -1;
+    KILL_IF(write, 1, A0(SCMP_CMP_EQ, 0));
+    /* The yield hypercall's ppoll, with a signal mask or too many fds. */
+    KILL_IF(ppoll, 1, A3(SCMP_CMP_NE, 0));
+    KILL_IF(ppoll, 1, A1(SCMP_CMP_GT, LVM_MAX_EVTCHN));
+    /* arch_prctl: only ARCH_SET_FS, the TLS set-up. */
+    KILL_IF(arch_prctl, 1, A0(SCMP_CMP_NE, 0x1002));
+    /* Executable memory. */
+    KILL_IF(mmap, 1, A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, PROT_EXEC));
+    KILL_IF(mprotect, 1, A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, PROT_EXEC));
+    KILL_IF(pkey_mprotect, 1, A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, PROT_EXEC));
+    /* Signals to anything but the guest (pid 1, or 0: its group) and its
+     * own threads (ids below LVM_TID_LIMIT). */
+    KILL_IF(kill, 1, A0(SCMP_CMP_GT, 1));
+    KILL_IF(tkill, 1, A0(SCMP_CMP_GE, LVM_TID_LIMIT));
+    KILL_IF(tgkill, 1, A0(SCMP_CMP_NE, 1));
+    KILL_IF(tgkill, 1, A1(SCMP_CMP_GE, LVM_TID_LIMIT));
+    /* Raw and packet sockets (other odd kinds: the SDK ends the guest). */
+    KILL_IF(socket, 1, A0(SCMP_CMP_EQ, AF_PACKET));
+    KILL_IF(socket, 1, A1(SCMP_CMP_MASKED_EQ, 0xf, SOCK_RAW));
+    KILL_IF(socket, 1, A1(SCMP_CMP_MASKED_EQ, 0xf, SOCK_PACKET));
+    KILL_IF(socketpair, 1, A0(SCMP_CMP_EQ, AF_PACKET));
+    KILL_IF(socketpair, 1, A1(SCMP_CMP_MASKED_EQ, 0xf, SOCK_RAW));
+    KILL_IF(socketpair, 1, A1(SCMP_CMP_MASKED_EQ, 0xf, SOCK_PACKET));
+    /* The table's fatal calls, whatever their arguments. */
     static const struct {
         int nr, cls;
         const char *name;
@@ -162,9 +177,9 @@ static int add_trapped(scmp_filter_ctx ctx, struct lvm_err *err)
 #undef ROW
     };
     for (size_t i = 0; i < sizeof table / sizeof *table; i++) {
-        if (table[i].cls != LVM_SC_TRAP)
+        if (table[i].cls != LVM_SC_FATAL)
             continue;
-        int rc = seccomp_rule_add(ctx, SCMP_ACT_TRAP, table[i].nr, 0);
+        int rc = seccomp_rule_add(ctx, kill, table[i].nr, 0);
         if (rc < 0)
             return lvm_err_set(err, -rc, "seccomp rule for %s", table[i].name);
     }
@@ -274,7 +289,9 @@ int policy_proc_build(const struct policy_params *p, struct sock_filter **prog,
 static int build(const struct policy_params *p, struct sock_filter **prog,
                  size_t *len, struct lvm_err *err)
 {
-    scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_KILL_PROCESS);
+    /* Trap by default: see add_killed. Other architectures (i386 through
+     * int 0x80, x32) are killed. */
+    scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_TRAP);
     if (!ctx)
         return lvm_err_set(err, ENOMEM, "seccomp_init");
     int r = -1;
@@ -284,8 +301,7 @@ static int build(const struct policy_params *p, struct sock_filter **prog,
         lvm_err_set(err, EINVAL, "seccomp attributes");
         goto out;
     }
-    if (add_hypercalls(ctx, p, err) < 0 || add_trapped_args(ctx, p, err) < 0 ||
-        add_trapped(ctx, err) < 0)
+    if (add_hypercalls(ctx, p, err) < 0 || add_killed(ctx, p, err) < 0)
         goto out;
     r = policy_export_bpf(ctx, prog, len, err);
 out:
