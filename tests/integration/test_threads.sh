@@ -39,8 +39,22 @@ t_one_process() {
     contains "$TMP/one.out" "threads: ok" && return $r
 }
 
+# A poweroff (Ctrl-C) reaches a guest whose threads all wait: one of
+# them is interrupted, and the guest exits 0 as any guest does.
+t_poweroff() {
+    $LIGHTVM run $TGUESTS/snapcount.elf 64 10 threads >"$TMP/po.out" 2>&1 &
+    local cli=$!
+    wait_for_file_text "$TMP/po.out" "tick 5 " || { kill -9 $cli; return 1; }
+    kill -INT $cli
+    wait $cli
+    local rc=$?
+    cat "$TMP/po.out"
+    [ $rc -eq 0 ] && ! grep -q "threads stopped\|aborted" "$TMP/po.out"
+}
+
 check ring_1 ring 1 10
 check ring_8 ring 8 100
 check ring_64 ring 64 50
 check one_process t_one_process
+check poweroff t_poweroff
 finish
