@@ -97,3 +97,8 @@ fuzz-replay: $(FUZZ_TARGETS)
 	    $$t -runs=0 $$c >/dev/null 2>&1 && echo "PASS $${t##*/} corpus" || \
 	    { echo "FAIL $${t##*/} corpus"; exit 1; }; \
 	done
+
+build/fuzz/fuzz_guest_text: tests/fuzz/fuzz_guest_text.c toolstack/text.c $(HOST_HDRS)
+	@mkdir -p $(dir $@)
+	$(call say,FUZZ,$@)$(CLANG) $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_guest_text.c \
+	    toolstack/text.c

@@ -6,6 +6,7 @@
  * create its cgroup and shell (sandbox.c); send the plan.
  */
 #include "toolstack/guest.h"
+#include "toolstack/text.h"
 #include "toolstack/snapshot.h"
 #include "toolstack/audit.h"
 #include "toolstack/devices.h"
@@ -305,22 +306,6 @@ const char *guest_signal_name(int sig)
     }
 }
 
-/* The call number in the SDK's "forbidden system call N" abort message
- * (guest/unserved.c), or -1. */
-static long guest_forbidden_nr(const char *msg)
-{
-    static const char prefix[] = "forbidden system call ";
-    if (strncmp(msg, prefix, sizeof prefix - 1) != 0)
-        return -1;
-    const char *p = msg + sizeof prefix - 1;
-    long nr = 0;
-    if (*p < '0' || *p > '9')
-        return -1;
-    for (; *p >= '0' && *p <= '9' && nr < (1L << 31); p++)
-        nr = nr * 10 + (*p - '0');
-    return *p == 0 && nr < (1L << 31) ? nr : -1;
-}
-
 int guest_reap(struct guest *g, int audit_fd, int timed_out,
                struct guest_exit *ex, struct lvm_err *err)
 {
@@ -377,7 +362,7 @@ int guest_reap(struct guest *g, int audit_fd, int timed_out,
             /* The SDK ended it for a call it refuses to serve (strict
              * mode, a clone into new namespaces): reported as the
              * filter's kills are, in the guest's own account, as kvm's. */
-            long nr = guest_forbidden_nr(msg);
+            long nr = text_forbidden_nr(msg);
             if (nr >= 0) {
                 ex->kind = GUEST_POLICY;
                 ex->syscall = nr;
