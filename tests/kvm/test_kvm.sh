@@ -641,7 +641,26 @@ snap_clone() {
     return $r
 }
 
+# Threads: parked inside their served calls, whose frames only the
+# saving monitor type can return from. kvm to kvm goes on (the threads
+# keep counting, or snapcount aborts); proc to kvm is refused at resume,
+# with the reason (docs/sdk.md#threads).
+snap_threads_cross() {
+    local n=xthreads id how
+    snap_start "$n" proc threads || { snap_reset; return 1; }
+    id=$(cat "$TMP/$n.id")
+    "$LIGHTVM" save "$id" "$TMP/$n.state" || { snap_reset; return 1; }
+    follow_end "$n"
+    id=$("$LIGHTVM" restore --monitor kvm "$TMP/$n.state") || { snap_reset; return 1; }
+    how=$("$LIGHTVM" wait "$id")
+    snap_reset
+    echo "$how"
+    echo "$how" | grep -q "aborted: resume: a guest with several threads cannot move to another monitor type"
+}
+
 check snap_daemon daemon_start --pool 0
+check snap_kvm_kvm_threads snap_trip threads kvm kvm
+check snap_proc_kvm_threads_refused snap_threads_cross
 check snap_kvm_kvm_sleep snap_trip sleep kvm kvm
 # Across monitors both ways in each mode, and saved again after a
 # restore (its RAM then maps the first state's copy-on-write).
