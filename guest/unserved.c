@@ -34,7 +34,9 @@ extern const char __lvm_strict_syscalls[] __attribute__((weak));
 static uint64_t warned[(LVM_SYSCALL_MAX + 64) / 64];
 
 /* The file tree's hook (guest/fs*.c, when linked): the call's result, or
- * -ENOSYS when it is not one the tree serves. */
+ * -ENOSYS when it is not one the tree serves. This weak default already
+ * defines the symbol, so the archive member with the real one is linked
+ * only if something else pulls it in (its set-up called from start.c). */
 __attribute__((weak)) long lvm__fs_syscall(long nr, long a0, long a1, long a2,
                                            long a3, long a4, long a5)
 {
