@@ -109,10 +109,12 @@ static uint64_t snap_mono_ns; /* and its monotonic clock */
 static void resumed(void)
 {
     lvm__binding_init();
-    lvm__cputime_resumed(snap_cpu_ns);
-    lvm__threads_resumed(snap_mono_ns);
     if (lvm__fs_base && lvm__hc->set_fs(lvm__fs_base) < 0)
         lvm__panic("resume: cannot set the thread pointer");
+    /* After the thread pointer: refusing a move ends the guest through
+     * libc (its stdout flushed). */
+    lvm__cputime_resumed(snap_cpu_ns);
+    lvm__threads_resumed(snap_mono_ns);
     uint8_t seed[32];
     for (int i = 0; i < 32; i++) {
         seed[i] = LVM_ST->resume_seed[i];
