@@ -6,22 +6,24 @@
  * calls the SDK serves.
  *
  *  - LVM_SC_FATAL: signals an attack, or a program that cannot go on
- *    (execve, ptrace, mount, bpf, ...). Under proc the kernel kills the
- *    guest (the default action of the filter, so the report comes from
- *    the kernel's audit record); under kvm the SDK ends it with the same
- *    report. The call never runs.
+ *    (execve, ptrace, mount, bpf, ...). Under proc the filter kills the
+ *    guest in the kernel (so the report comes from the kernel's audit
+ *    record); under kvm the SDK ends it with the same report. The call
+ *    never runs.
  *  - LVM_SC_HCALL: the calls the SDK itself makes as hypercalls under
  *    proc (write to the console, ppoll of its event fds, ...) and a few
  *    that are fatal only for some arguments (mmap with PROT_EXEC, kill of
  *    another process, raw sockets). policy.c allows, traps or kills each by
  *    its arguments; guest/linux.c draws the same line.
  *  - LVM_SC_TRAP: everything else. Under proc the filter traps it to the
- *    SDK (SIGSYS), which serves it or answers the errno in the table, with
- *    a one-time console warning. It never reaches the host kernel. In
- *    strict mode (lightvm-cc --strict-syscalls) an unserved call is fatal.
+ *    SDK (SIGSYS, its default action), which serves it or answers the
+ *    errno in the table, with a one-time console warning. It never
+ *    reaches the host kernel. In strict mode (lightvm-cc
+ *    --strict-syscalls) an unserved call is fatal.
  *
- * Numbers missing from the table (the gaps, x32 and anything newer than
- * this table) are fatal: the proc filter kills them by default.
+ * Numbers missing from the table (the gaps, anything newer than it) are
+ * fatal: trapped like the rest under proc, and the SDK ends the guest.
+ * x32 and i386 calls are another architecture, killed by the filter.
  *
  * X(nr, name, class, errno when refused)
  */
