@@ -39,4 +39,15 @@ $(BENCH_BIN)/noop-glibc: bench/noop.c
 bench-tools: all tests $(BENCH_BIN)/bench_create $(BENCH_BIN)/bench_idle_mem \
              $(BENCH_BIN)/bench_density $(BENCH_BIN)/noop $(BENCH_BIN)/pause \
              $(BENCH_BIN)/noop-glibc $(BENCH_BIN)/bench_snapshot \
-             $(BENCH_BIN)/bench_migrate
+             $(BENCH_BIN)/bench_migrate $(BENCH_BIN)/threadbench \
+             $(BENCH_BIN)/threadbench.elf
+
+# Threads: one source, a guest (the SDK's green threads) and a static musl
+# program for the host's threads (bench/threads.sh).
+$(BENCH_BIN)/threadbench.elf: bench/threadbench.c $(GUEST_DEPS)
+	@mkdir -p $(dir $@)
+	$(call say,GUEST,$@)$(LIGHTVM_CC) -std=gnu11 -O2 $(WARN) -o $@ $<
+
+$(BENCH_BIN)/threadbench: bench/threadbench.c
+	@mkdir -p $(dir $@)
+	$(call say,CC,$@)$(MUSL_CC) -std=gnu11 -static -O2 $(WARN) -o $@ $< -lpthread

@@ -4,6 +4,7 @@
 #include "sdk.h"
 
 #include <lightvm/guest.h>
+#include <stdio.h>
 #include <string.h>
 
 const struct lvm_bootinfo *lvm_bootinfo(void)
@@ -149,13 +150,33 @@ _Noreturn void lvm_exit(int status)
     __builtin_unreachable();
 }
 
+/*
+ * The guest's end by the SDK (a forbidden call, abort(), a fatal signal,
+ * an SDK error): the reason goes to the status page, what the program left
+ * in stdout's buffer to the console, then the monitor reports the abort.
+ * Flushing runs libc, which is not safe inside a served call (under proc
+ * its writev would be trapped with SIGSYS blocked): the call is left
+ * first, as a return into __lvm_fatal_stub. No other thread runs again,
+ * and a second failure while flushing ends the guest at once.
+ */
+_Noreturn void lvm__fatal_exit(void)
+{
+    fflush(stdout);
+    lvm__hc->abort();
+    __builtin_unreachable();
+}
+
 _Noreturn void lvm__panic(const char *msg)
 {
+    if (lvm__dying)
+        lvm__hc->abort();
     lvm__strlcpy(LVM_ST->message, msg, sizeof LVM_ST->message);
     LVM_ST->exit_reason = LVM_EXIT_ABORT;
     LVM_ST->exit_status = 134;
-    lvm__hc->abort();
-    __builtin_unreachable();
+    lvm__dying = 1;
+    if (lvm__in_syscall && lvm__entry_ctx)
+        lvm__leave_to_fatal();
+    lvm__fatal_exit();
 }
 
 _Noreturn void lvm_abort(const char *message)

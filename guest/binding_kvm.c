@@ -164,9 +164,11 @@ struct lvm_syscall_frame {
 long lvm__kvm_syscall(struct lvm_syscall_frame *f)
 {
     lvm__in_syscall = 1;
+    lvm__entry_ctx = f;
     long r =
         lvm__linux_syscall(f->nr, f->rdi, f->rsi, f->rdx, f->r10, f->r8, f->r9);
     lvm__in_syscall = 0;
+    lvm__entry_ctx = 0;
     if (lvm__snapshot_deferred && !lvm__poweroff_deferred) {
         /* As sigsys.c: park at the `syscall`, then make it again. */
         lvm__restart_rip = (uintptr_t)f->rip - 2;

@@ -103,11 +103,18 @@ volatile int lvm__snapshot_deferred;
  * binding, the thread pointer, fresh entropy; then the application's
  * hooks (the network stack's re-reads its device).
  */
+static uint64_t snap_cpu_ns;  /* the guest's CPU time when saved */
+static uint64_t snap_mono_ns; /* and its monotonic clock */
+
 static void resumed(void)
 {
     lvm__binding_init();
     if (lvm__fs_base && lvm__hc->set_fs(lvm__fs_base) < 0)
         lvm__panic("resume: cannot set the thread pointer");
+    /* After the thread pointer: refusing a move ends the guest through
+     * libc (its stdout flushed). */
+    lvm__cputime_resumed(snap_cpu_ns);
+    lvm__threads_resumed(snap_mono_ns);
     uint8_t seed[32];
     for (int i = 0; i < 32; i++) {
         seed[i] = LVM_ST->resume_seed[i];
@@ -141,6 +148,8 @@ static void park_for_snapshot(void)
     uintptr_t tp;
     __asm__ volatile("mov %%fs:0, %0" : "=r"(tp));
     lvm__fs_base = tp;
+    snap_cpu_ns = lvm__cputime_process();
+    snap_mono_ns = lvm__hc->clock_monotonic();
     if (lvm__snap_save(&lvm__snap_ctx)) {
         resumed();
         return;

@@ -6,14 +6,17 @@ SDK := $(BUILD)/sdk
 SDK_SRCS := guest/start.S guest/snapshot.S guest/start.c guest/binding_proc.c \
             guest/binding_kvm.c guest/sigsys.c guest/linux.c guest/mem.c \
             guest/random.c guest/control.c guest/api.c guest/util.c \
-            guest/manifest_default.c
+            guest/manifest_default.c guest/unserved.c guest/thread.c \
+            guest/thread_frame.c guest/thread_switch.S
 SDK_OBJS := $(patsubst guest/%,$(BUILD)/guest/%.o,$(SDK_SRCS))
-SDK_HDRS := $(SDK)/include/lightvm/abi.h $(SDK)/include/lightvm/guest.h
+SDK_HDRS := $(SDK)/include/lightvm/abi.h $(SDK)/include/lightvm/guest.h \
+            $(SDK)/include/lightvm/syscalls.h
 LIGHTVM_CC := $(SDK)/bin/lightvm-cc
 
 sdk: $(SDK)/lib/liblightvm-guest.a $(SDK_HDRS) $(LIGHTVM_CC)
 
-$(BUILD)/guest/%.c.o: guest/%.c guest/sdk.h include/lightvm/abi.h include/lightvm/guest.h
+$(BUILD)/guest/%.c.o: guest/%.c guest/sdk.h include/lightvm/abi.h include/lightvm/guest.h \
+                      include/lightvm/syscalls.h
 	@mkdir -p $(dir $@)
 	$(call say,CC,$<)$(MUSL_CC) $(GUEST_CFLAGS) -c $< -o $@
 

@@ -67,6 +67,59 @@ void lvm__random_fill(void *buf, size_t len);
 long lvm__linux_syscall(long nr, long a0, long a1, long a2, long a3, long a4,
                         long a5);
 
+/* What the SDK answers for a call it does not serve (unserved.c): the
+ * errno policy of include/lightvm/syscalls.h, after the file tree's hook. */
+long lvm__unserved(long nr, long a0, long a1, long a2, long a3, long a4,
+                   long a5);
+long lvm__fs_syscall(long nr, long a0, long a1, long a2, long a3, long a4,
+                     long a5);
+/* End the guest for the forbidden call (nr), reported by its number. */
+_Noreturn void lvm__forbidden(long nr);
+int lvm__strict_syscalls(void);
+const char *lvm__syscall_name(long nr);
+/* 1 if [p, p+len) lies in guest RAM (a pointer a call may use). */
+int lvm__user_ok(const void *p, size_t len);
+/* Deliver (sig) to the guest itself (linux.c). */
+long lvm__kill_self(int sig);
+
+/* Threads (thread.c, thread_frame.c, thread_switch.S). */
+struct timespec;
+struct lvm_uregs {
+    uint64_t rip, rsp, rflags, rax, rbx, rcx, rdx, rsi, rdi, rbp;
+    uint64_t r8, r9, r10, r11, r12, r13, r14, r15;
+};
+/* The call being served: a ucontext_t (proc) or the kvm entry frame;
+ * 0 outside one. */
+extern void *lvm__entry_ctx;
+/* Set once the guest is being ended: no thread switch any more. */
+extern volatile int lvm__dying;
+long lvm__thread_clone(unsigned long flags, uintptr_t stack, int *ptid,
+                       int *ctid, uintptr_t tls);
+_Noreturn void lvm__thread_exit(int status);
+long lvm__futex(int *uaddr, long op, long val, const struct timespec *ts,
+                int *uaddr2, long val3);
+long lvm__thread_kill(long tid, int sig);
+int lvm__thread_count(void);
+int lvm__gettid(void);
+void lvm__thread_set_fs(uintptr_t fs);
+int *lvm__thread_set_clear_tid(int *p);
+void lvm__thread_sleep_until(uint64_t deadline);
+long lvm__thread_yield(void);
+/* After a restore: refuse a move between monitor types with threads,
+ * rebase the waiting threads' deadlines from (saved_ns), the monotonic
+ * clock when the guest was saved. */
+void lvm__threads_resumed(uint64_t saved_ns);
+void lvm__entry_uregs(struct lvm_uregs *u);
+uintptr_t lvm__thread_frame(const struct lvm_uregs *u);
+void lvm__ctx_switch(uintptr_t *save, uintptr_t next_sp);
+_Noreturn void lvm__leave_to_fatal(void);
+_Noreturn void lvm__fatal_exit(void);
+/* CPU time: the process's (elapsed minus idle) and the thread's. */
+void lvm__cputime_start(void);
+void lvm__cputime_resumed(uint64_t cpu_ns);
+uint64_t lvm__cputime_process(void);
+uint64_t lvm__cputime_thread(void);
+
 /* Control device: act on a pending request, if any. */
 void lvm__control_poll(void);
 /* Set while a served system call runs; a default poweroff that arrives

@@ -20,9 +20,11 @@ void __lvm_sigsys(int sig, siginfo_t *info, void *ucv)
     (void)sig;
     long nr = info->si_syscall;
     lvm__in_syscall = 1;
+    lvm__entry_ctx = uc;
     r[REG_RAX] = lvm__linux_syscall(nr, r[REG_RDI], r[REG_RSI], r[REG_RDX],
                                     r[REG_R10], r[REG_R8], r[REG_R9]);
     lvm__in_syscall = 0;
+    lvm__entry_ctx = 0;
     if (lvm__snapshot_deferred && !lvm__poweroff_deferred) {
         /* Give way to the snapshot: park at the `syscall` (2 bytes
          * before the return address), which runs again afterwards. */

@@ -71,6 +71,7 @@ _Noreturn void __lvm_start_c(long *sp)
     /* The time first: a reader that sees the magic sees the time too. */
     LVM_ST->first_insn_ns = lvm__hc->clock_monotonic();
     LVM_ST->magic = LVM_STATUS_MAGIC;
+    lvm__cputime_start();
     lvm__mem_init(bi->heap_start, bi->heap_end);
     /* The seed is on the stack, writable: read it once, then erase it so
      * no later bug can disclose the generator's key. */

@@ -23,6 +23,13 @@ $(BUILD)/tests/guests/%.elf: tests/guests/%.c $(GUEST_DEPS)
 	@mkdir -p $(dir $@)
 	$(call say,GUEST,$@)$(LIGHTVM_CC) -std=gnu11 -O2 -g $(WARN) -o $@ $<
 
+# The sweep again, in strict mode: every unserved call is fatal.
+TGUEST_ELFS += $(BUILD)/tests/guests/sweep_strict.elf
+$(BUILD)/tests/guests/sweep_strict.elf: tests/guests/sweep.c $(GUEST_DEPS)
+	@mkdir -p $(dir $@)
+	$(call say,GUEST,$@)$(LIGHTVM_CC) --strict-syscalls -std=gnu11 -O2 -g \
+	    $(WARN) -o $@ $<
+
 # Host tools for tests.
 $(BUILD)/tests/tools/%: tests/tools/%.c include/lightvm/abi.h
 	@mkdir -p $(dir $@)
@@ -90,3 +97,8 @@ fuzz-replay: $(FUZZ_TARGETS)
 	    $$t -runs=0 $$c >/dev/null 2>&1 && echo "PASS $${t##*/} corpus" || \
 	    { echo "FAIL $${t##*/} corpus"; exit 1; }; \
 	done
+
+build/fuzz/fuzz_guest_text: tests/fuzz/fuzz_guest_text.c toolstack/text.c $(HOST_HDRS)
+	@mkdir -p $(dir $@)
+	$(call say,FUZZ,$@)$(CLANG) $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_guest_text.c \
+	    toolstack/text.c

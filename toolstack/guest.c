@@ -6,6 +6,7 @@
  * create its cgroup and shell (sandbox.c); send the plan.
  */
 #include "toolstack/guest.h"
+#include "toolstack/text.h"
 #include "toolstack/snapshot.h"
 #include "toolstack/audit.h"
 #include "toolstack/devices.h"
@@ -358,6 +359,16 @@ int guest_reap(struct guest *g, int audit_fd, int timed_out,
                 msg[i] = st->message[i];
             msg[sizeof msg - 1] = 0;
             snprintf(ex->detail, sizeof ex->detail, "%s", msg);
+            /* The SDK ended it for a call it refuses to serve (strict
+             * mode, a clone into new namespaces): reported as the
+             * filter's kills are, in the guest's own account, as kvm's. */
+            long nr = text_forbidden_nr(msg);
+            if (nr >= 0) {
+                ex->kind = GUEST_POLICY;
+                ex->syscall = nr;
+                ex->status = SIGSYS;
+                ex->code = 128 + SIGSYS;
+            }
         } else {
             ex->kind = GUEST_EXITED;
         }

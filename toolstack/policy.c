@@ -11,6 +11,7 @@
 #include "toolstack/policy.h"
 
 #include <lightvm/abi.h>
+#include <lightvm/syscalls.h>
 
 #include <errno.h>
 #include <pthread.h>
@@ -19,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #define A0 SCMP_A0
@@ -92,71 +94,95 @@ static int add_hypercalls(scmp_filter_ctx ctx, const struct policy_params *p,
     return 0;
 }
 
-/* musl's own system calls, answered by the SDK inside the guest. A trapped
- * call never runs in the host kernel. Calls that could be an escape
- * attempt (mmap of executable memory, kill of another process, writes to
- * a foreign fd) are deliberately not trapped: the default kills them. */
-static int add_served(scmp_filter_ctx ctx, const struct policy_params *p,
+/*
+ * Everything a guest may ask for beyond the hypercalls is trapped (SIGSYS,
+ * the filter's default action) to the SDK, which serves it or answers an
+ * errno inside the guest (include/lightvm/syscalls.h, guest/unserved.c):
+ * a trapped call never runs in the host kernel. What signals an attack is
+ * killed here instead, so that the kernel's audit record, not the guest,
+ * names it: the table's fatal calls, and the calls the SDK itself makes
+ * as hypercalls (read, write, pread64, pwrite64, ppoll, arch_prctl) on the
+ * host's fds or with arguments the hypercalls never use: the SDK must
+ * never be the one tricked into making them. The host's fds are 0-63
+ * (LVM_SDK_FD_MIN): the SDK's own (a file tree's) start at 64 and are
+ * trapped.
+ */
+#define KILL_IF(name, ...) RULE_C(ctx, kill, name, __VA_ARGS__)
+
+/* Kill (name) on host fds first..63 (first is 0, 1 or 3): one rule per
+ * low bit, each "bits above 5 clear and this bit set", since a rule can
+ * test an argument once. */
+static int kill_host_fds(scmp_filter_ctx ctx, int nr, int first,
+                         struct lvm_err *err)
+{
+    const uint32_t kill = SCMP_ACT_KILL_PROCESS;
+    const scmp_datum_t high = ~(scmp_datum_t)(LVM_SDK_FD_MIN - 1);
+    int rc = 0;
+    if (first == 0)
+        rc =
+            seccomp_rule_add(ctx, kill, nr, 1, A0(SCMP_CMP_MASKED_EQ, high, 0));
+    for (int b = first == 1 ? 0 : 2; !rc && first && b < 6; b++)
+        rc =
+            seccomp_rule_add(ctx, kill, nr, 1,
+                             A0(SCMP_CMP_MASKED_EQ, high | (1u << b), 1u << b));
+    if (!rc && first == 3) /* 3 itself: bits 0 and 1 */
+        rc = seccomp_rule_add(ctx, kill, nr, 1, A0(SCMP_CMP_EQ, 3));
+    if (rc < 0)
+        return lvm_err_set(err, -rc, "seccomp rule for system call %d", nr);
+    return 0;
+}
+
+static int add_killed(scmp_filter_ctx ctx, const struct policy_params *p,
                       struct lvm_err *err)
 {
-    const uint32_t trap = SCMP_ACT_TRAP;
-    /* stdio: stdin reads as empty, the console is fds 1 and 2. */
-    RULE_C(ctx, trap, read, 1, A0(SCMP_CMP_EQ, 0));
-    RULE_C(ctx, trap, readv, 1, A0(SCMP_CMP_EQ, 0));
-    for (int fd = 1; fd <= 2; fd++) {
-        RULE_C(ctx, trap, writev, 1, A0(SCMP_CMP_EQ, fd));
-        /* A console write over the hypercall's limit: the SDK splits it. */
-        RULE_C(ctx, trap, write, 2, A0(SCMP_CMP_EQ, fd),
-               A2(SCMP_CMP_GT, LVM_CONSOLE_WRITE_MAX));
+    const uint32_t kill = SCMP_ACT_KILL_PROCESS;
+    /* The hypercalls' system calls on the host's fds, beyond the rules
+     * above that allow them: stdin reads (as empty) and console writes
+     * over the hypercall's limit (split) are the SDK's. */
+    if (kill_host_fds(ctx, SCMP_SYS(read), 1, err) < 0 ||
+        kill_host_fds(ctx, SCMP_SYS(write), 3, err) < 0 ||
+        kill_host_fds(ctx, SCMP_SYS(pread64), 0, err) < 0 ||
+        kill_host_fds(ctx, SCMP_SYS(pwrite64), 0, err) < 0)
+        return -1;
+    KILL_IF(write, 1, A0(SCMP_CMP_EQ, 0));
+    /* The yield hypercall's ppoll, with a signal mask or too many fds. */
+    KILL_IF(ppoll, 1, A3(SCMP_CMP_NE, 0));
+    KILL_IF(ppoll, 1, A1(SCMP_CMP_GT, LVM_MAX_EVTCHN));
+    /* arch_prctl: only ARCH_SET_FS, the TLS set-up. */
+    KILL_IF(arch_prctl, 1, A0(SCMP_CMP_NE, 0x1002));
+    /* Executable memory. */
+    KILL_IF(mmap, 1, A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, PROT_EXEC));
+    KILL_IF(mprotect, 1, A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, PROT_EXEC));
+    KILL_IF(pkey_mprotect, 1, A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, PROT_EXEC));
+    /* Signals to anything but the guest (pid 1, or 0: its group) and its
+     * own threads (ids below LVM_TID_LIMIT). */
+    KILL_IF(kill, 1, A0(SCMP_CMP_GT, 1));
+    KILL_IF(tkill, 1, A0(SCMP_CMP_GE, LVM_TID_LIMIT));
+    KILL_IF(tgkill, 1, A0(SCMP_CMP_NE, 1));
+    KILL_IF(tgkill, 1, A1(SCMP_CMP_GE, LVM_TID_LIMIT));
+    /* Raw and packet sockets (other odd kinds: the SDK ends the guest). */
+    KILL_IF(socket, 1, A0(SCMP_CMP_EQ, AF_PACKET));
+    KILL_IF(socket, 1, A1(SCMP_CMP_MASKED_EQ, 0xf, SOCK_RAW));
+    KILL_IF(socket, 1, A1(SCMP_CMP_MASKED_EQ, 0xf, SOCK_PACKET));
+    KILL_IF(socketpair, 1, A0(SCMP_CMP_EQ, AF_PACKET));
+    KILL_IF(socketpair, 1, A1(SCMP_CMP_MASKED_EQ, 0xf, SOCK_RAW));
+    KILL_IF(socketpair, 1, A1(SCMP_CMP_MASKED_EQ, 0xf, SOCK_PACKET));
+    /* The table's fatal calls, whatever their arguments. */
+    static const struct {
+        int nr, cls;
+        const char *name;
+    } table[] = {
+#define ROW(nr, name, cls, errno_) {nr, cls, name},
+        LVM_SYSCALL_TABLE(ROW)
+#undef ROW
+    };
+    for (size_t i = 0; i < sizeof table / sizeof *table; i++) {
+        if (table[i].cls != LVM_SC_FATAL)
+            continue;
+        int rc = seccomp_rule_add(ctx, kill, table[i].nr, 0);
+        if (rc < 0)
+            return lvm_err_set(err, -rc, "seccomp rule for %s", table[i].name);
     }
-    RULE_C(ctx, trap, ioctl, 1, A0(SCMP_CMP_LE, 2));
-    RULE_C(ctx, trap, fstat, 1, A0(SCMP_CMP_LE, 2));
-    RULE_C(ctx, trap, lseek, 1, A0(SCMP_CMP_LE, 2));
-    RULE_C(ctx, trap, fcntl, 1, A0(SCMP_CMP_LE, 2));
-    RULE_C(ctx, trap, close, 1, A0(SCMP_CMP_LE, 2));
-    /* Memory: brk and anonymous, non-executable mmap from guest RAM. */
-    RULE(ctx, trap, brk, 0);
-    RULE_C(ctx, trap, mmap, 1, A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
-    RULE(ctx, trap, munmap, 0);
-    RULE(ctx, trap, mremap, 0);
-    RULE(ctx, trap, madvise, 0);
-    /* One thread, pid 1. */
-    if (p->fsgsbase)
-        RULE_C(ctx, trap, arch_prctl, 1, A0(SCMP_CMP_EQ, 0x1002));
-    RULE(ctx, trap, set_tid_address, 0);
-    RULE(ctx, trap, gettid, 0);
-    RULE(ctx, trap, getpid, 0);
-    RULE(ctx, trap, getppid, 0);
-    RULE(ctx, trap, getuid, 0);
-    RULE(ctx, trap, geteuid, 0);
-    RULE(ctx, trap, getgid, 0);
-    RULE(ctx, trap, getegid, 0);
-    RULE(ctx, trap, futex, 0);
-    RULE(ctx, trap, sched_yield, 0);
-    RULE(ctx, trap, sched_getaffinity, 0);
-    RULE(ctx, trap, membarrier, 0);
-    /* Signals, from the guest to itself only. */
-    RULE(ctx, trap, rt_sigaction, 0);
-    RULE(ctx, trap, rt_sigprocmask, 0);
-    RULE(ctx, trap, sigaltstack, 0);
-    RULE_C(ctx, trap, tkill, 1, A0(SCMP_CMP_EQ, 1));
-    RULE_C(ctx, trap, tgkill, 2, A0(SCMP_CMP_EQ, 1), A1(SCMP_CMP_EQ, 1));
-    RULE_C(ctx, trap, kill, 1, A0(SCMP_CMP_EQ, 1));
-    RULE_C(ctx, trap, kill, 1, A0(SCMP_CMP_EQ, 0));
-    /* Time: other clocks, sleeping. */
-    RULE_C(ctx, trap, clock_gettime, 1, A0(SCMP_CMP_GT, 1));
-    RULE(ctx, trap, clock_getres, 0);
-    RULE(ctx, trap, gettimeofday, 0);
-    RULE(ctx, trap, time, 0);
-    RULE(ctx, trap, nanosleep, 0);
-    RULE(ctx, trap, clock_nanosleep, 0);
-    /* Entropy and system information. */
-    RULE(ctx, trap, getrandom, 0);
-    RULE(ctx, trap, uname, 0);
-    RULE(ctx, trap, sysinfo, 0);
-    RULE(ctx, trap, prlimit64, 0);
-    RULE(ctx, trap, getrlimit, 0);
-    RULE(ctx, trap, exit, 0);
     return 0;
 }
 
@@ -263,7 +289,9 @@ int policy_proc_build(const struct policy_params *p, struct sock_filter **prog,
 static int build(const struct policy_params *p, struct sock_filter **prog,
                  size_t *len, struct lvm_err *err)
 {
-    scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_KILL_PROCESS);
+    /* Trap by default: see add_killed. Other architectures (i386 through
+     * int 0x80, x32) are killed. */
+    scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_TRAP);
     if (!ctx)
         return lvm_err_set(err, ENOMEM, "seccomp_init");
     int r = -1;
@@ -273,7 +301,7 @@ static int build(const struct policy_params *p, struct sock_filter **prog,
         lvm_err_set(err, EINVAL, "seccomp attributes");
         goto out;
     }
-    if (add_hypercalls(ctx, p, err) < 0 || add_served(ctx, p, err) < 0)
+    if (add_hypercalls(ctx, p, err) < 0 || add_killed(ctx, p, err) < 0)
         goto out;
     r = policy_export_bpf(ctx, prog, len, err);
 out:

@@ -80,3 +80,17 @@ const char *text_escape(const char *s, char *buf, size_t len)
     buf[o] = 0;
     return buf;
 }
+
+long text_forbidden_nr(const char *msg)
+{
+    static const char prefix[] = "forbidden system call ";
+    if (strncmp(msg, prefix, sizeof prefix - 1) != 0)
+        return -1;
+    const char *p = msg + sizeof prefix - 1;
+    long nr = 0;
+    if (*p < '0' || *p > '9')
+        return -1;
+    for (; *p >= '0' && *p <= '9' && nr < (1L << 31); p++)
+        nr = nr * 10 + (*p - '0');
+    return *p == 0 && nr < (1L << 31) ? nr : -1;
+}

@@ -18,6 +18,12 @@
  * escape or a character. Returns (buf). */
 const char *text_escape(const char *s, char *buf, size_t len);
 
+/* The system call number in a guest SDK's abort message "forbidden
+ * system call N" (guest/unserved.c: the SDK ended the guest for the
+ * call), or -1 for any other text. N has no sign, no leading junk and fits
+ * 31 bits (x86_64 and x32 numbers do). */
+long text_forbidden_nr(const char *msg);
+
 /* Buffer size that holds any escaped string of (n) bytes. */
 #define TEXT_ESCAPED_MAX(n) (4 * (n) + 1)
 

@@ -1,8 +1,10 @@
 /*
  * escape.c: the escape battery. `escape.elf ATTEMPT [ARG]` makes one raw
  * system call (not through the SDK) or memory access a guest must never
- * get away with. If the attempt returns, the guest prints ESCAPED and exits
- * 0, so a test sees the failure; a correct sandbox kills it first.
+ * get away with. If the attempt returns, the guest prints ESCAPED and what
+ * it returned, and exits 0: for an attack a test sees the failure (a
+ * correct sandbox kills it first); for a harmless call the SDK refuses,
+ * the test checks the errno.
  */
 #include <fcntl.h>
 #include <signal.h>
@@ -64,6 +66,13 @@ static long attempt(const char *what, const char *arg)
     }
     if (!strcmp(what, "socket"))
         return RAW(SYS_socket, AF_INET, SOCK_STREAM, 0);
+    if (!strcmp(what, "socket-raw"))
+        return RAW(SYS_socket, AF_INET, SOCK_RAW, 1 /* ICMP */);
+    if (!strcmp(what, "socket-packet"))
+        return RAW(SYS_socket, 17 /* AF_PACKET */, SOCK_DGRAM, 0);
+    if (!strcmp(what, "clone-newns"))
+        return RAW(SYS_clone, 0x10000000 /* CLONE_NEWUSER */ | SIGCHLD, 0, 0, 0,
+                   0);
     if (!strcmp(what, "mmap-exec"))
         return RAW(SYS_mmap, 0, 4096, PROT_READ | PROT_WRITE | PROT_EXEC,
                    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -162,5 +171,6 @@ int main(int argc, char **argv)
     fflush(stdout);
     long r = attempt(argv[1], argc > 2 ? argv[2] : NULL);
     printf("ESCAPED: %s returned %ld\n", argv[1], r);
+    fflush(stdout);
     return 0;
 }

@@ -1,7 +1,7 @@
 /*
  * snapcount.c: a guest whose every bit of state a snapshot must keep.
  *
- *   snapcount [KIB [MS [sleep|yield|spin]]]
+ *   snapcount [KIB [MS [sleep|yield|spin|threads]]]
  *
  * At start it fills KIB KiB (default 1024) of heap with bytes from its
  * random number generator and remembers their hash. Every MS
@@ -15,9 +15,14 @@
  * N continues across a save and restore; R is how many times the guest
  * was restored or cloned (its status page), C whether it is a clone, X
  * a fresh random number (clones of one snapshot must differ). "spin"
- * never yields: a snapshot must give up on it. It exits 0 on poweroff.
+ * never yields: a snapshot must give up on it. "threads" sleeps as
+ * "sleep" does while two more threads count under a mutex, each in its
+ * own nanosleep: a tick aborts ("threads stopped") if they made no
+ * progress for 5 ticks, so a snapshot must keep them running too. It
+ * exits 0 on poweroff.
  */
 #include <lightvm/guest.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +36,22 @@ static uint64_t fnv(const uint8_t *p, size_t n)
     for (size_t i = 0; i < n; i++)
         h = (h ^ p[i]) * 1099511628211ull;
     return h;
+}
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static unsigned long worked;
+
+static void *worker(void *arg)
+{
+    long ms = *(const long *)arg;
+    struct timespec ts = {ms / 2000, (ms % 2000) * 500000};
+    for (;;) {
+        nanosleep(&ts, NULL);
+        pthread_mutex_lock(&lock);
+        worked++;
+        pthread_mutex_unlock(&lock);
+    }
+    return 0;
 }
 
 int main(int argc, char **argv)
@@ -53,6 +74,13 @@ int main(int argc, char **argv)
         (const volatile struct lvm_status *)LVM_STATUS_ADDR;
     setvbuf(stdout, NULL, _IOLBF, 0);
     printf("start kib %zu hash %016llx\n", kib, (unsigned long long)want);
+    int threads = !strcmp(mode, "threads");
+    unsigned long seen = 0, still = 0;
+    for (int i = 0; i < 2 * threads; i++) {
+        pthread_t t;
+        if (pthread_create(&t, NULL, worker, &ms) != 0)
+            return 5;
+    }
     for (unsigned long tick = 1; !lvm_poweroff_requested(); tick++) {
         if (!strcmp(mode, "spin")) {
             for (volatile unsigned long i = 0;; i++)
@@ -69,6 +97,14 @@ int main(int argc, char **argv)
             break;
         if (fnv(buf, len) != want)
             lvm_abort("memory changed");
+        if (threads) {
+            pthread_mutex_lock(&lock);
+            still = worked == seen ? still + 1 : 0;
+            seen = worked;
+            pthread_mutex_unlock(&lock);
+            if (still >= 5)
+                lvm_abort("threads stopped");
+        }
         uint32_t x;
         if (getrandom(&x, sizeof x, 0) != sizeof x)
             return 4;

@@ -218,10 +218,10 @@ watchdog_parked() {
 }
 
 t_exit_kinds() {
-    $LIGHTVM create --name k-esc $TGUESTS/escape.elf open >/dev/null &&
+    $LIGHTVM create --name k-esc $TGUESTS/escape.elf ptrace >/dev/null &&
         $LIGHTVM create --name k-crash $TGUESTS/crash.elf null >/dev/null &&
         $LIGHTVM create --name k-exit $TGUESTS/exitcode.elf 9 >/dev/null || return 1
-    [ "$($LIGHTVM wait k-esc)" = "killed: forbidden system call openat (257)" ] &&
+    [ "$($LIGHTVM wait k-esc)" = "killed: forbidden system call ptrace (101)" ] &&
         [ "$($LIGHTVM wait k-crash)" = "crashed: SIGSEGV (invalid memory access)" ] &&
         [ "$($LIGHTVM wait k-exit)" = "exited with status 9" ] || return 1
     $LIGHTVM wait k-exit >/dev/null
@@ -417,7 +417,7 @@ t_run_through_daemon() {
     contains "$TMP/out" "argv[3] = daemon" || return 1
     [ "$(pool_counter taken)" -gt "$taken" ] || { echo "the pool was not used"; return 1; }
     expect_status 7 $LIGHTVM run -q $TGUESTS/exitcode.elf 7 || return 1
-    $LIGHTVM run $TGUESTS/escape.elf socket 2>"$TMP/err"
+    $LIGHTVM run $TGUESTS/escape.elf socket-raw 2>"$TMP/err"
     [ $? -eq 159 ] && contains "$TMP/err" "forbidden system call socket" || return 1
     $LIGHTVM run --timeout 0.3 $TGUESTS/spin.elf 2>"$TMP/err"
     [ $? -eq 124 ] && contains "$TMP/err" "killed: timeout" || return 1

@@ -1,8 +1,10 @@
 #!/bin/bash
 # test_escape.sh: the escape battery. Guests that make raw system calls
-# (not through the SDK) a guest must never get away with: each must be
-# killed by the kernel, the attempt reported by name, and the host must
-# show no trace of it. Memory outside the guest's RAM must be unreachable.
+# (not through the SDK) a guest must never get away with: an attack is
+# killed by the kernel and reported by name; a harmless call the SDK does
+# not serve (open, fork, an AF_INET socket) is answered inside the guest
+# with an errno and a console warning (docs/sdk.md). Either way the host
+# shows no trace of it. Memory outside the guest's RAM must be unreachable.
 cd "$(dirname "$0")/../.." || exit 1
 . tests/lib.sh
 # The cold path: this suite is about lightvm on its own.
@@ -24,6 +26,27 @@ escape_killed() {
     contains "$TMP/$what.err" "killed: forbidden system call $name"
 }
 
+# escape_refused ATTEMPT SYSCALL ERRNO [ARG]: answered -ERRNO inside the
+# guest, which goes on, with the SDK's one-time warning naming the call.
+escape_refused() {
+    local what=$1 name=$2 errno=$3 arg=${4:-}
+    local num
+    num=$(errno_num "$errno") || return 1
+    $LIGHTVM run $ESC $what $arg >"$TMP/$what.out" 2>"$TMP/$what.err"
+    local rc=$?
+    cat "$TMP/$what.out" "$TMP/$what.err"
+    [ $rc -eq 0 ] || { echo "exit status $rc, expected 0"; return 1; }
+    contains "$TMP/$what.out" "ESCAPED: $what returned -$num" &&
+        contains "$TMP/$what.out" "lightvm: $name: not served, returned $errno"
+}
+
+errno_num() {
+    case $1 in
+    ENOENT) echo 2 ;; EROFS) echo 30 ;; ENOSYS) echo 38 ;;
+    EAFNOSUPPORT) echo 97 ;; *) echo "unknown errno $1"; return 1 ;;
+    esac
+}
+
 # escape_crashed ATTEMPT: stopped by a memory fault.
 escape_crashed() {
     local what=$1
@@ -35,10 +58,10 @@ escape_crashed() {
     contains "$TMP/$what.err" "crashed: SIGSEGV"
 }
 
-t_open() { escape_killed open openat /etc/passwd; }
+t_open() { escape_refused open openat ENOENT /etc/passwd; }
 
 t_creat_no_trace() {
-    escape_killed creat openat "$TMP/escaped-file" && [ ! -e "$TMP/escaped-file" ]
+    escape_refused creat openat EROFS "$TMP/escaped-file" && [ ! -e "$TMP/escaped-file" ]
 }
 
 t_execve_no_trace() {
@@ -157,12 +180,15 @@ t_sandbox_state() {
 check sandbox_state t_sandbox_state
 check open t_open
 check creat_no_trace t_creat_no_trace
-check fork escape_killed fork fork
-check clone escape_killed clone clone
-check clone3 escape_killed clone3 clone3
-check vfork escape_killed vfork vfork
+check fork escape_refused fork fork ENOSYS
+check clone escape_refused clone clone ENOSYS
+check clone3 escape_refused clone3 clone3 ENOSYS
+check vfork escape_refused vfork vfork ENOSYS
 check execve_no_trace t_execve_no_trace
-check socket escape_killed socket socket
+check socket escape_refused socket socket EAFNOSUPPORT
+check socket_raw escape_killed socket-raw socket
+check socket_packet escape_killed socket-packet socket
+check clone_newns escape_killed clone-newns clone
 check mmap_exec escape_killed mmap-exec mmap
 check mprotect escape_killed mprotect mprotect
 check ptrace escape_killed ptrace ptrace

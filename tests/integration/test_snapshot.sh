@@ -278,6 +278,7 @@ t_killed_mid_save() {
 check daemon t_daemon
 check "round trip, parked in a served sleep" t_round_trip sleep
 check "round trip, parked at a yield" t_round_trip yield
+check "round trip, with three threads" t_round_trip threads
 check "restored twice" t_twice
 check "only touched memory is stored" t_sparse
 check "save --leave-running" t_leave_running

@@ -221,6 +221,20 @@ for elf in "$EXAMPLES"/*/*.elf "$TGUESTS"/*.elf "$KVMT/libc.elf" \
         check "same_$name" compare "$name" -- "$elf"
         check "same_${name}_beyond" compare "${name}_beyond" -- "$elf" beyond
         ;;
+    sweep)
+        # Every trapped call (served or refused alike), then fatal calls
+        # of each kind: an attack, a gap in the table, beyond it, abort().
+        check "same_$name" compare "$name" -- "$elf"
+        for a in "call 59" "call 101" "call 165" "call 321" "call 400" \
+            "call 468" abort; do
+            # shellcheck disable=SC2086
+            check "same_${name}_${a// /_}" compare "${name}_${a// /_}" -- "$elf" $a
+        done
+        ;;
+    sweep_strict)
+        check "same_$name" compare "$name" -- "$elf"
+        check "same_${name}_open" compare "${name}_open" -- "$elf" call 2
+        ;;
     escape | crash)
         var=what
         [ $name = crash ] && var=k
@@ -271,12 +285,9 @@ FAULTS=(
     "text_write|page fault \(#PF\): write to 0x4[0-9a-f]+ \(not permitted"
     "stack_exec|page fault \(#PF\): instruction fetch from 0x4[0-9a-f]+ \(not permitted"
     "overflow|page fault \(#PF\): write to 0x4[0-9a-f]+ \(not mapped"
-    "open|killed: forbidden system call open \(2\)"
-    "socket|killed: forbidden system call socket \(41\)"
     "read_fd5|killed: forbidden system call read \(0\)"
     "write_fd3|killed: forbidden system call write \(1\)"
     "mmap_exec|killed: forbidden system call mmap \(9\)"
-    "fork|killed: forbidden system call fork \(57\)"
     "abort|aborted: abort\(\)"
 )
 
@@ -306,6 +317,12 @@ fault() {
 
 for f in "${FAULTS[@]}"; do
     check "fault_${f%%|*}" fault "${f%%|*}" "${f#*|}"
+done
+
+# Harmless calls the SDK refuses (docs/sdk.md): the same errno and warning
+# under both, and the guest goes on.
+for a in open socket fork; do
+    check "refused_$a" compare "faults_$a" -- "$KVMT/faults.elf" "$a"
 done
 
 # Pointers the guest does not own make hypercalls fail, not the monitor.
@@ -624,7 +641,26 @@ snap_clone() {
     return $r
 }
 
+# Threads: parked inside their served calls, whose frames only the
+# saving monitor type can return from. kvm to kvm goes on (the threads
+# keep counting, or snapcount aborts); proc to kvm is refused at resume,
+# with the reason (docs/sdk.md#threads).
+snap_threads_cross() {
+    local n=xthreads id how
+    snap_start "$n" proc threads || { snap_reset; return 1; }
+    id=$(cat "$TMP/$n.id")
+    "$LIGHTVM" save "$id" "$TMP/$n.state" || { snap_reset; return 1; }
+    follow_end "$n"
+    id=$("$LIGHTVM" restore --monitor kvm "$TMP/$n.state") || { snap_reset; return 1; }
+    how=$("$LIGHTVM" wait "$id")
+    snap_reset
+    echo "$how"
+    echo "$how" | grep -q "aborted: resume: a guest with several threads cannot move to another monitor type"
+}
+
 check snap_daemon daemon_start --pool 0
+check snap_kvm_kvm_threads snap_trip threads kvm kvm
+check snap_proc_kvm_threads_refused snap_threads_cross
 check snap_kvm_kvm_sleep snap_trip sleep kvm kvm
 # Across monitors both ways in each mode, and saved again after a
 # restore (its RAM then maps the first state's copy-on-write).

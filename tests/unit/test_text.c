@@ -129,6 +129,23 @@ static void test_name_sanitize(void **state)
     assert_true(guest_name_valid(out));
 }
 
+static void test_forbidden_nr(void **state)
+{
+    (void)state;
+    assert_int_equal(text_forbidden_nr("forbidden system call 59"), 59);
+    assert_int_equal(text_forbidden_nr("forbidden system call 0"), 0);
+    assert_int_equal(text_forbidden_nr("forbidden system call 1073742081"),
+                     1073742081);
+    assert_int_equal(text_forbidden_nr("forbidden system call 2147483648"), -1);
+    assert_int_equal(
+        text_forbidden_nr("forbidden system call 99999999999999999999"), -1);
+    assert_int_equal(text_forbidden_nr("forbidden system call -1"), -1);
+    assert_int_equal(text_forbidden_nr("forbidden system call "), -1);
+    assert_int_equal(text_forbidden_nr("forbidden system call 5x"), -1);
+    assert_int_equal(text_forbidden_nr("abort()"), -1);
+    assert_int_equal(text_forbidden_nr(""), -1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -138,6 +155,7 @@ int main(void)
         cmocka_unit_test(test_truncation),
         cmocka_unit_test(test_name_rule),
         cmocka_unit_test(test_name_sanitize),
+        cmocka_unit_test(test_forbidden_nr),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
