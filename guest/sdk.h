@@ -67,6 +67,11 @@ void lvm__random_fill(void *buf, size_t len);
 long lvm__linux_syscall(long nr, long a0, long a1, long a2, long a3, long a4,
                         long a5);
 
+/* The file tree's system calls (guest/fs_*.c): the result, or -ENOSYS
+ * for a call that is not the tree's (linux.c serves it). */
+long lvm__fs_syscall(long nr, long a0, long a1, long a2, long a3, long a4,
+                     long a5);
+
 /* Control device: act on a pending request, if any. */
 void lvm__control_poll(void);
 /* Set while a served system call runs; a default poweroff that arrives

@@ -92,6 +92,45 @@ static int add_hypercalls(scmp_filter_ctx ctx, const struct policy_params *p,
     return 0;
 }
 
+/* The guest's file tree (guest/fs_*.c): files in guest RAM, served by
+ * the SDK. A path call always traps: the guest has no host files to name.
+ * A call on a descriptor traps only for the tree's own descriptors
+ * (LVM_FS_FD_BASE and up; every host fd of the guest's process is below),
+ * so a file call never runs in the host kernel and a call on a host fd
+ * other than a hypercall's is still killed. */
+static int add_files(scmp_filter_ctx ctx, struct lvm_err *err)
+{
+    const uint32_t trap = SCMP_ACT_TRAP;
+    static const char *const paths[] = {
+        "open",       "creat",      "openat",    "stat",      "lstat",
+        "newfstatat", "statx",      "access",    "faccessat", "faccessat2",
+        "mkdir",      "mkdirat",    "unlink",    "rmdir",     "unlinkat",
+        "rename",     "renameat",   "renameat2", "getcwd",    "chdir",
+        "readlink",   "readlinkat", "truncate",  "chmod",     "fchmodat",
+        "utimensat",
+    };
+    static const char *const onfd[] = {
+        "close",     "read",      "write",     "readv",  "writev", "pread64",
+        "pwrite64",  "preadv",    "pwritev",   "lseek",  "fstat",  "getdents64",
+        "fcntl",     "ioctl",     "ftruncate", "fchmod", "fchdir", "fsync",
+        "fdatasync", "fadvise64", "flock",     "dup",    "dup2",   "dup3",
+    };
+    for (size_t i = 0; i < sizeof paths / sizeof *paths; i++) {
+        int rc = seccomp_rule_add(ctx, trap,
+                                  seccomp_syscall_resolve_name(paths[i]), 0);
+        if (rc < 0)
+            return lvm_err_set(err, -rc, "seccomp rule for %s", paths[i]);
+    }
+    for (size_t i = 0; i < sizeof onfd / sizeof *onfd; i++) {
+        int rc =
+            seccomp_rule_add(ctx, trap, seccomp_syscall_resolve_name(onfd[i]),
+                             1, A0(SCMP_CMP_GE, LVM_FS_FD_BASE));
+        if (rc < 0)
+            return lvm_err_set(err, -rc, "seccomp rule for %s", onfd[i]);
+    }
+    return 0;
+}
+
 /* musl's own system calls, answered by the SDK inside the guest. A trapped
  * call never runs in the host kernel. Calls that could be an escape
  * attempt (mmap of executable memory, kill of another process, writes to
@@ -157,7 +196,7 @@ static int add_served(scmp_filter_ctx ctx, const struct policy_params *p,
     RULE(ctx, trap, prlimit64, 0);
     RULE(ctx, trap, getrlimit, 0);
     RULE(ctx, trap, exit, 0);
-    return 0;
+    return add_files(ctx, err);
 }
 
 int policy_export_bpf(void *ctx, struct sock_filter **prog, size_t *len,
