@@ -34,7 +34,13 @@ struct fs_node {
                    FS_IMAGE */
     uint64_t size, cap;
     uint64_t mtime_ns;
+    uint32_t dev; /* FS_DEV_*: a character device the SDK serves */
 };
+
+/* Character devices in /dev, served by the SDK. */
+#define FS_DEV_NULL 1
+#define FS_DEV_ZERO 2
+#define FS_DEV_RANDOM 3 /* random and urandom: the SDK's ChaCha20 stream */
 
 /* fs_tree.c: the node table and the archive it starts from. */
 int fs_ready(void);                  /* build the tree once; 0 or -errno */

@@ -28,6 +28,17 @@ long fs_read_at(struct fs_file *f, void *buf, uint64_t count, uint64_t pos)
         return -EBADF;
     if (n->flags & FS_DIR)
         return -EISDIR;
+    if (n->dev) {
+        if (n->dev == FS_DEV_NULL)
+            return 0;
+        if (count > 0x7ffff000)
+            count = 0x7ffff000;
+        if (n->dev == FS_DEV_ZERO)
+            lvm__memzero(buf, (size_t)count);
+        else
+            lvm__random_fill(buf, (size_t)count);
+        return (long)count;
+    }
     if (pos >= n->size)
         return 0;
     uint64_t k = n->size - pos;
@@ -48,8 +59,8 @@ long fs_write_at(struct fs_file *f, const void *buf, uint64_t count,
         count = 0x7ffff000;
     if (pos > UINT64_MAX - count || pos + count > (uint64_t)INT64_MAX)
         return -EFBIG;
-    if (count == 0)
-        return 0;
+    if (count == 0 || file_node(f)->dev)
+        return (long)count; /* devices take and drop every write */
     long r = fs_reserve(f->node, pos + count);
     if (r < 0)
         return r;
@@ -192,7 +203,10 @@ void fs_fill_stat(uint32_t i, struct stat *st)
     st->st_dev = DEV_ID;
     st->st_ino = i + 1;
     st->st_nlink = (n->flags & FS_DIR) ? 2 : (n->flags & FS_LINKED) ? 1 : 0;
-    st->st_mode = ((n->flags & FS_DIR) ? S_IFDIR : S_IFREG) | n->mode;
+    st->st_mode = ((n->flags & FS_DIR) ? S_IFDIR
+                   : n->dev            ? S_IFCHR
+                                       : S_IFREG) |
+                  n->mode;
     st->st_size = (off_t)n->size;
     st->st_blksize = 4096;
     st->st_blocks = (blkcnt_t)((n->size + 511) / 512);

@@ -107,7 +107,8 @@ static long sys_open(long dirfd, const char *path, long flags, long mode)
         return -ENOTDIR;
     if (dir && ((flags & O_ACCMODE) != O_RDONLY || (flags & O_CREAT)))
         return -EISDIR;
-    if ((flags & O_TRUNC) && !dir && (flags & O_ACCMODE) != O_RDONLY) {
+    if ((flags & O_TRUNC) && !dir && !n->dev &&
+        (flags & O_ACCMODE) != O_RDONLY) {
         r = fs_truncate((uint32_t)node, 0);
         if (r < 0)
             return r;
@@ -261,6 +262,8 @@ static long sys_truncate(long node, long len)
         return -EINVAL;
     if (fs_node((uint32_t)node)->flags & FS_DIR)
         return -EISDIR;
+    if (fs_node((uint32_t)node)->dev)
+        return -EINVAL;
     return fs_truncate((uint32_t)node, (uint64_t)len);
 }
 

@@ -334,6 +334,27 @@ static int add_member(void *ctx, const struct lvm_tar_entry *e)
     return 0;
 }
 
+/* /dev/null, zero, random and urandom, unless the archive has a /dev. */
+static void add_devices(void)
+{
+    static const struct {
+        const char *name;
+        uint32_t dev;
+    } devs[] = {{"null", FS_DEV_NULL},
+                {"zero", FS_DEV_ZERO},
+                {"random", FS_DEV_RANDOM},
+                {"urandom", FS_DEV_RANDOM}};
+    if (fs_child(FS_ROOT, "dev", 3) != FS_NONE)
+        return;
+    long d = fs_create(FS_ROOT, "dev", 3, 1, 0755);
+    for (unsigned i = 0; d >= 0 && i < sizeof devs / sizeof *devs; i++) {
+        long n = fs_create((uint32_t)d, devs[i].name, lvm__strlen(devs[i].name),
+                           0, 0666);
+        if (n >= 0)
+            nodes[n].dev = devs[i].dev;
+    }
+}
+
 static void warn(const char *what, const char *why)
 {
     lvm__hc->console_write("lightvm: file tree: ", 20);
@@ -369,5 +390,6 @@ int fs_ready(void)
     }
     if (fs_child(FS_ROOT, "tmp", 3) == FS_NONE)
         fs_create(FS_ROOT, "tmp", 3, 1, 01777);
+    add_devices();
     return 0;
 }

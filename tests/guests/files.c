@@ -133,6 +133,10 @@ static void check_read(void)
     CHECK("access R_OK", access("/etc/motd", R_OK) == 0);
     FAILS("access X_OK of a data file", access("/etc/motd", X_OK), EACCES);
     FAILS("open missing", open("/etc/passwd", O_RDONLY), ENOENT);
+    FAILS("no way above the root", open("/../../../etc/passwd", O_RDONLY),
+          ENOENT);
+    CHECK("the root's parent is the root",
+          access("/..//etc/../etc/motd", R_OK) == 0);
     FAILS("stat missing", stat("/nope/x", &st), ENOENT);
     FAILS("file as a directory", open("/etc/motd/x", O_RDONLY), ENOTDIR);
     FAILS("O_DIRECTORY on a file", open("/etc/motd", O_RDONLY | O_DIRECTORY),
@@ -270,6 +274,23 @@ static void check_write(void)
                          close(fd) == 0);
 }
 
+static void check_devices(void)
+{
+    unsigned char a[32], b[32], z[8] = {1};
+    int fd = open("/dev/urandom", O_RDONLY);
+    CHECK("/dev/urandom", fd >= 0 && read(fd, a, sizeof a) == 32 &&
+                              read(fd, b, sizeof b) == 32 && memcmp(a, b, 32));
+    close(fd);
+    fd = open("/dev/zero", O_RDONLY);
+    CHECK("/dev/zero", fd >= 0 && read(fd, z, sizeof z) == 8 && !z[0] && !z[7]);
+    close(fd);
+    FILE *f = fopen("/dev/null", "w");
+    CHECK("/dev/null", f && fputs("gone", f) >= 0 && fclose(f) == 0);
+    struct stat st;
+    CHECK("a character device",
+          stat("/dev/null", &st) == 0 && S_ISCHR(st.st_mode));
+}
+
 static void check_limits(void)
 {
     int fds[80], n = 0;
@@ -366,6 +387,7 @@ int main(int argc, char **argv)
     check_read();
     check_dirs();
     check_write();
+    check_devices();
     check_limits();
     printf("files: %d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;
