@@ -19,3 +19,7 @@ compat: $(COMPAT_STAMPS)
 tests: compat
 
 TEST_SUITES += tests/compat/test_compat.sh
+
+# The kvm suite runs it under kvm inside its nested VM (tests/kvm).
+$(KVM_INITRAMFS): $(COMPAT_STAMPS) tests/compat/test_compat.sh \
+                  $(wildcard tests/compat/lua/*.lua)

@@ -36,11 +36,11 @@ XFAIL=(
 run() {
     local mon=$1 name=$2
     shift 2
-    local t0=$(date +%s%N)
+    local t0=${EPOCHREALTIME/./} # microseconds (bash 5; busybox date has no %N)
     "$LIGHTVM" run --monitor "$mon" --timeout "$T" -m 128M "$@" \
         >"$TMP/$name.$mon.out" 2>&1 </dev/null
     echo $? >"$TMP/$name.$mon.rc"
-    echo $((($(date +%s%N) - t0) / 1000000)) >>"$TMP/$name.$mon.ms"
+    echo $(((${EPOCHREALTIME/./} - t0) / 1000)) >>"$TMP/$name.$mon.ms"
 }
 rc() { cat "$TMP/$1.$2.rc"; }
 out() { cat "$TMP/$1.$2.out"; }

@@ -709,4 +709,20 @@ check mig_kvm_unix_then_tcp mig_kvm
 mig_b_stop
 daemon_stop
 
+
+# ---- The compatibility suite under kvm (tests/compat) ------------------------
+
+# Real programs' own tests, counted as under proc (test_compat.sh); each
+# program's line is shown whatever the verdict.
+compat_kvm() {
+    LIGHTVM_TEST_ONLY= LIGHTVM_COMPAT_MONITORS=kvm LIGHTVM_COMPAT_TIMEOUT=$((T * 20)) \
+        tests/compat/test_compat.sh
+}
+if ls "$BUILD"/compat/*/.built >/dev/null 2>&1; then
+    check compat_kvm compat_kvm
+    [ -e "$TMP/compat_kvm.log" ] && grep '^compat: ' "$TMP/compat_kvm.log"
+else
+    skip compat_kvm "$BUILD/compat is not built (make compat)"
+fi
+
 finish
