@@ -9,9 +9,11 @@ set -eu
 BUILD=$1
 pkg=$2
 top=$(pwd)
-CC=$top/$BUILD/sdk/bin/lightvm-cc
+# The same programs built for the host (bench/compat.sh) come from
+# COMPAT_CC (tests/compat/cc-native) into COMPAT_OUT.
+CC=${COMPAT_CC:-$top/$BUILD/sdk/bin/lightvm-cc}
 src=$top/build/compat-src/$pkg
-out=$top/$BUILD/compat/$pkg
+out=${COMPAT_OUT:-$top/$BUILD/compat}/$pkg
 # Third-party code: its warnings are not ours to fix (-w).
 CFLAGS="-O2 -w"
 # pcre2test's test files the suite runs (test_compat.sh reads this too).

@@ -19,6 +19,8 @@ cd "$(dirname "$0")/../.." || exit 1
 export LIGHTVM_NO_DAEMON=1
 C=$BUILD/compat
 T=${LIGHTVM_COMPAT_TIMEOUT:-300}
+# The host builds (bench/compat.sh), for the native runs.
+CN=${LIGHTVM_COMPAT_NATIVE:-$BUILD/compat-native}
 
 if [ -z "${LIGHTVM_COMPAT_MONITORS:-}" ]; then
     LIGHTVM_COMPAT_MONITORS=proc
@@ -33,12 +35,24 @@ XFAIL=(
 )
 
 # run MON NAME ELF [ARGS...]: run a guest, output in $TMP/NAME.MON.{out,rc}.
+# MON "native" (bench/compat.sh only): the host build of the program, in
+# an empty root holding a copy of its tree, under bwrap.
 run() {
     local mon=$1 name=$2
     shift 2
     local t0=${EPOCHREALTIME/./} # microseconds (bash 5; busybox date has no %N)
-    "$LIGHTVM" run --monitor "$mon" --timeout "$T" -m 128M "$@" \
-        >"$TMP/$name.$mon.out" 2>&1 </dev/null
+    if [ "$mon" = native ]; then
+        local elf=$1 root=$TMP/root.$name
+        shift
+        rm -rf "$root" && cp -r "$(dirname "$elf")/tree" "$root" &&
+            cp "$elf" "$root/.prog" && mkdir -p "$root/tmp" "$root/dev"
+        t0=${EPOCHREALTIME/./}
+        timeout "$T" bwrap --bind "$root" / --dev /dev --chdir / --unshare-all \
+            --die-with-parent /.prog "$@" >"$TMP/$name.$mon.out" 2>&1 </dev/null
+    else
+        "$LIGHTVM" run --monitor "$mon" --timeout "$T" -m 128M "$@" \
+            >"$TMP/$name.$mon.out" 2>&1 </dev/null
+    fi
     echo $? >"$TMP/$name.$mon.rc"
     echo $(((${EPOCHREALTIME/./} - t0) / 1000)) >>"$TMP/$name.$mon.ms"
 }
@@ -149,7 +163,8 @@ dir_of() { case $1 in lua) echo lua5.4 ;; *) echo "$1" ;; esac; }
 # compat PROGRAM MONITOR: its tests, counted; PASS if all pass or if the
 # failures are exactly the expected ones.
 compat() {
-    local p=$1 mon=$2 x want="" why=""
+    local p=$1 mon=$2 x want="" why="" C=$C
+    [ "$mon" = native ] && C=$CN
     if [ ! -f "$C/$(dir_of "$p")/.built" ]; then
         echo "$C/$(dir_of "$p") is not built (make compat)"
         return 1
@@ -182,11 +197,13 @@ compat() {
 }
 
 for mon in $LIGHTVM_COMPAT_MONITORS; do
-    rm -f "$C/results-$mon.txt.new"
+    R=$C
+    [ "$mon" = native ] && R=$CN
+    rm -f "$R/results-$mon.txt.new"
     for p in "${PROGRAMS[@]}"; do
         check "compat_${p}_$mon" compat "$p" "$mon"
         grep -h "^compat: $p on $mon" "$TMP/compat_${p}_$mon.log"
     done
-    [ -f "$C/results-$mon.txt.new" ] && mv "$C/results-$mon.txt.new" "$C/results-$mon.txt"
+    [ -f "$R/results-$mon.txt.new" ] && mv "$R/results-$mon.txt.new" "$R/results-$mon.txt"
 done
 finish
