@@ -218,10 +218,10 @@ watchdog_parked() {
 }
 
 t_exit_kinds() {
-    $LIGHTVM create --name k-esc $TGUESTS/escape.elf open >/dev/null &&
+    $LIGHTVM create --name k-esc $TGUESTS/escape.elf fork >/dev/null &&
         $LIGHTVM create --name k-crash $TGUESTS/crash.elf null >/dev/null &&
         $LIGHTVM create --name k-exit $TGUESTS/exitcode.elf 9 >/dev/null || return 1
-    [ "$($LIGHTVM wait k-esc)" = "killed: forbidden system call openat (257)" ] &&
+    [ "$($LIGHTVM wait k-esc)" = "killed: forbidden system call fork (57)" ] &&
         [ "$($LIGHTVM wait k-crash)" = "crashed: SIGSEGV (invalid memory access)" ] &&
         [ "$($LIGHTVM wait k-exit)" = "exited with status 9" ] || return 1
     $LIGHTVM wait k-exit >/dev/null

@@ -271,7 +271,7 @@ FAULTS=(
     "text_write|page fault \(#PF\): write to 0x4[0-9a-f]+ \(not permitted"
     "stack_exec|page fault \(#PF\): instruction fetch from 0x4[0-9a-f]+ \(not permitted"
     "overflow|page fault \(#PF\): write to 0x4[0-9a-f]+ \(not mapped"
-    "open|killed: forbidden system call open \(2\)"
+    "pipe|killed: forbidden system call pipe \(22\)"
     "socket|killed: forbidden system call socket \(41\)"
     "read_fd5|killed: forbidden system call read \(0\)"
     "write_fd3|killed: forbidden system call write \(1\)"
