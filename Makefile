@@ -92,6 +92,7 @@ include bench/bench.mk
 include tinyx/tinyx.mk
 include net/net.mk
 include tests/kvm/kvm.mk
+include tests/compat/compat.mk
 include docs/man.mk
 include etc/install.mk
 

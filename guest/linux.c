@@ -273,6 +273,10 @@ static int raw_socket(long domain, long type)
 long lvm__linux_syscall(long nr, long a0, long a1, long a2, long a3, long a4,
                         long a5)
 {
+    /* The file tree's calls (guest/fs_syscall.c): -ENOSYS if not its. */
+    long fr = lvm__fs_syscall(nr, a0, a1, a2, a3, a4, a5);
+    if (fr != -ENOSYS)
+        return fr;
     switch (nr) {
     /* stdio: fd 0 is an empty input, fds 1 and 2 are the console; the
      * host's other fds are the hypercalls' alone. */

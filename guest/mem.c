@@ -155,7 +155,7 @@ long lvm__mmap(uintptr_t addr, size_t len, int prot, int flags, int fd,
     (void)prot;
     (void)off;
     if (!(flags & MAP_ANONYMOUS) || fd != -1)
-        return -ENODEV; /* guests have no files */
+        return -ENODEV; /* the file tree's files cannot be mapped */
     if (len == 0 || len > heap_end - heap_start)
         return -ENOMEM;
     uintptr_t size = page_up(len);

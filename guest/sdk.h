@@ -68,9 +68,11 @@ long lvm__linux_syscall(long nr, long a0, long a1, long a2, long a3, long a4,
                         long a5);
 
 /* What the SDK answers for a call it does not serve (unserved.c): the
- * errno policy of include/lightvm/syscalls.h, after the file tree's hook. */
+ * errno policy of include/lightvm/syscalls.h. */
 long lvm__unserved(long nr, long a0, long a1, long a2, long a3, long a4,
                    long a5);
+/* The file tree's system calls (guest/fs_*.c), tried first by linux.c:
+ * the result, or -ENOSYS for a call that is not the tree's. */
 long lvm__fs_syscall(long nr, long a0, long a1, long a2, long a3, long a4,
                      long a5);
 /* End the guest for the forbidden call (nr), reported by its number. */

@@ -1,8 +1,8 @@
 /*
  * unserved.c: what the SDK answers for a Linux system call it does not
  * serve. include/lightvm/syscalls.h classes every call: a fatal one ends
- * the guest with its name; any other is first offered to the file tree
- * (lvm__fs_syscall), then answered with its errno and a one-time console
+ * the guest with its name; any other (the file tree, guest/fs*.c, had it
+ * first: linux.c) is answered with its errno and a one-time console
  * warning, so that a program can handle it (fopen failing, a fallback
  * taken) instead of dying. Strict mode (lightvm-cc --strict-syscalls)
  * makes every unserved call fatal.
@@ -32,17 +32,6 @@ extern const char __lvm_strict_syscalls[] __attribute__((weak));
 
 /* One warning per call number. */
 static uint64_t warned[(LVM_SYSCALL_MAX + 64) / 64];
-
-/* The file tree's hook (guest/fs*.c, when linked): the call's result, or
- * -ENOSYS when it is not one the tree serves. This weak default already
- * defines the symbol, so the archive member with the real one is linked
- * only if something else pulls it in (its set-up called from start.c). */
-__attribute__((weak)) long lvm__fs_syscall(long nr, long a0, long a1, long a2,
-                                           long a3, long a4, long a5)
-{
-    (void)nr, (void)a0, (void)a1, (void)a2, (void)a3, (void)a4, (void)a5;
-    return -ENOSYS;
-}
 
 int lvm__strict_syscalls(void)
 {
@@ -143,9 +132,6 @@ long lvm__unserved(long nr, long a0, long a1, long a2, long a3, long a4,
 {
     if (syscall_class(nr) == LVM_SC_FATAL)
         lvm__forbidden(nr);
-    long r = lvm__fs_syscall(nr, a0, a1, a2, a3, a4, a5);
-    if (r != -ENOSYS)
-        return r;
     if (lvm__strict_syscalls())
         strict_end(nr);
     int err = refusal(nr, a0, a1, a2);

@@ -29,6 +29,14 @@ $(BUILD)/tests/guests/sweep_strict.elf: tests/guests/sweep.c $(GUEST_DEPS)
 	@mkdir -p $(dir $@)
 	$(call say,GUEST,$@)$(LIGHTVM_CC) --strict-syscalls -std=gnu11 -O2 -g \
 	    $(WARN) -o $@ $<
+# The file tree's guest carries a tree: the committed files plus a
+# generated one bigger than stdio's buffers.
+$(BUILD)/tests/guests/files.elf: tests/guests/files.c $(wildcard tests/guests/files-tree/*/* tests/guests/files-tree/*/*/*) $(GUEST_DEPS)
+	@mkdir -p $(dir $@)
+	$(Q)rm -rf $@.tree && cp -r tests/guests/files-tree $@.tree && \
+	    seq 1 5000 >$@.tree/data/big.txt
+	$(call say,GUEST,$@)$(LIGHTVM_CC) -std=gnu11 -O2 -g $(WARN) \
+	    --files $@.tree -o $@ $<
 
 # Host tools for tests.
 $(BUILD)/tests/tools/%: tests/tools/%.c include/lightvm/abi.h
@@ -87,6 +95,13 @@ build/fuzz/fuzz_migstream: tests/fuzz/fuzz_migstream.c toolstack/migstream.c too
 	$(call say,FUZZ,$@)$(CLANG) $(FUZZ_FLAGS) -o $@ \
 	    tests/fuzz/fuzz_migstream.c toolstack/migstream.c \
 	    toolstack/snapfile.c toolstack/error.c -ljansson -lcrypto
+
+# The guest file tree's ustar reader (guest/fs_tar.c), shared with
+# lightvm-tarcheck. Seeds: tests/fuzz/corpus/tar, archives made by tar cf.
+build/fuzz/fuzz_tar: tests/fuzz/fuzz_tar.c guest/fs_tar.c guest/fs_tar.h
+	@mkdir -p $(dir $@)
+	$(call say,FUZZ,$@)$(CLANG) $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_tar.c \
+	    guest/fs_tar.c
 
 # Replays every seed corpus through its target (deterministic; part of
 # make test). Longer runs: build/fuzz/fuzz_X -max_total_time=600 CORPUS.

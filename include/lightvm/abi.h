@@ -26,7 +26,7 @@
 
 #include <stdint.h>
 
-#define LVM_ABI_VERSION 3
+#define LVM_ABI_VERSION 4
 
 /* ---- Guest address space ------------------------------------------------ */
 
@@ -77,6 +77,16 @@ struct lvm_bootinfo {
     uint32_t cmdline_len;
     char cmdline[3876]; /* argv joined by spaces, NUL-terminated */
 };
+
+/* ---- File descriptors ---------------------------------------------------- */
+
+/*
+ * The SDK numbers the descriptors of the guest's own file tree (files in
+ * guest RAM, never the host's) from LVM_FS_FD_BASE up; every host fd a
+ * guest's process holds (console, control, devices' handles) is below it.
+ * The proc monitor's filter traps calls on fds at or above it to the SDK.
+ */
+#define LVM_FS_FD_BASE 256
 
 /* ---- Event channels ----------------------------------------------------- */
 

@@ -58,11 +58,32 @@ escape_crashed() {
     contains "$TMP/$what.err" "crashed: SIGSEGV"
 }
 
-t_open() { escape_refused open openat ENOENT /etc/passwd; }
+# File calls are served by the SDK from the guest's own file tree, in
+# guest RAM (docs/sdk.md): a host path is simply not there, and a file
+# the guest creates never reaches the host.
+t_open() {
+    $LIGHTVM run $ESC open /etc/passwd >"$TMP/open.out" 2>&1
+    local rc=$?
+    cat "$TMP/open.out"
+    [ $rc -eq 0 ] && contains "$TMP/open.out" "contained: open returned -2"
+}
 
 t_creat_no_trace() {
-    escape_refused creat openat EROFS "$TMP/escaped-file" && [ ! -e "$TMP/escaped-file" ]
+    # In the guest's /tmp: created there, in guest RAM; in a directory
+    # only the host has: ENOENT. Neither exists on the host afterwards.
+    local f=/tmp/lightvm-escaped-$$
+    $LIGHTVM run $ESC creat "$f" >"$TMP/creat.out" 2>&1 &&
+        $LIGHTVM run $ESC creat "$TMP/escaped-file" >>"$TMP/creat.out" 2>&1
+    local rc=$?
+    cat "$TMP/creat.out"
+    [ $rc -eq 0 ] && contains "$TMP/creat.out" "contained: creat returned 256" &&
+        contains "$TMP/creat.out" "contained: creat returned -2" &&
+        [ ! -e "$f" ] && [ ! -e "$TMP/escaped-file" ]
 }
+
+# The tree's descriptors start at 256 (LVM_FS_FD_BASE); a call on a host
+# fd number below it that no hypercall owns is still killed.
+t_write_below_tree() { escape_killed write-fd write 255; }
 
 t_execve_no_trace() {
     escape_killed execve execve "touch $TMP/escaped-exec" && [ ! -e "$TMP/escaped-exec" ]
@@ -180,6 +201,7 @@ t_sandbox_state() {
 check sandbox_state t_sandbox_state
 check open t_open
 check creat_no_trace t_creat_no_trace
+check write_below_tree t_write_below_tree
 check fork escape_refused fork fork ENOSYS
 check clone escape_refused clone clone ENOSYS
 check clone3 escape_refused clone3 clone3 ENOSYS

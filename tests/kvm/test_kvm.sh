@@ -321,7 +321,7 @@ done
 
 # Harmless calls the SDK refuses (docs/sdk.md): the same errno and warning
 # under both, and the guest goes on.
-for a in open socket fork; do
+for a in pipe socket fork; do
     check "refused_$a" compare "faults_$a" -- "$KVMT/faults.elf" "$a"
 done
 
@@ -744,5 +744,21 @@ check mig_daemons mig_daemons
 check mig_kvm_unix_then_tcp mig_kvm
 mig_b_stop
 daemon_stop
+
+
+# ---- The compatibility suite under kvm (tests/compat) ------------------------
+
+# Real programs' own tests, counted as under proc (test_compat.sh); each
+# program's line is shown whatever the verdict.
+compat_kvm() {
+    LIGHTVM_TEST_ONLY= LIGHTVM_COMPAT_MONITORS=kvm LIGHTVM_COMPAT_TIMEOUT=$((T * 20)) \
+        tests/compat/test_compat.sh
+}
+if ls "$BUILD"/compat/*/.built >/dev/null 2>&1; then
+    check compat_kvm compat_kvm
+    [ -e "$TMP/compat_kvm.log" ] && grep '^compat: ' "$TMP/compat_kvm.log"
+else
+    skip compat_kvm "$BUILD/compat is not built (make compat)"
+fi
 
 finish

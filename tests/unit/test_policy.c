@@ -14,6 +14,7 @@
 #include "toolstack/policy.h"
 
 #include <lightvm/syscalls.h>
+#include <lightvm/abi.h>
 
 #include <linux/audit.h>
 #include <linux/seccomp.h>
@@ -163,6 +164,34 @@ static int teardown(void **state)
     return 0;
 }
 
+/* The guest's file tree (guest/fs_*.c): path calls always trap, calls
+ * on a descriptor trap from LVM_FS_FD_BASE up and are killed below it,
+ * where the host fds are. */
+static void test_file_tree(void **state)
+{
+    (void)state;
+    static const long paths[] = {
+        SYS_open,   SYS_openat, SYS_stat,     SYS_newfstatat, SYS_statx,
+        SYS_access, SYS_mkdir,  SYS_unlink,   SYS_rename,     SYS_renameat2,
+        SYS_getcwd, SYS_chdir,  SYS_readlink, SYS_truncate,   SYS_utimensat};
+    for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++)
+        if (D(paths[i], 0, 0, 0) != TRAP)
+            fail_msg("path call %ld is not trapped", paths[i]);
+    static const long onfd[] = {
+        SYS_read,      SYS_write, SYS_pread64, SYS_pwrite64, SYS_getdents64,
+        SYS_fstat,     SYS_lseek, SYS_close,   SYS_dup,      SYS_dup2,
+        SYS_ftruncate, SYS_fcntl, SYS_ioctl,   SYS_readv,    SYS_writev};
+    for (size_t i = 0; i < sizeof onfd / sizeof onfd[0]; i++) {
+        if (D(onfd[i], LVM_FS_FD_BASE, 0, 1) != TRAP)
+            fail_msg("call %ld on a tree fd is not trapped", onfd[i]);
+        if (D(onfd[i], LVM_FS_FD_BASE - 1, 0, 1) != KILL)
+            fail_msg("call %ld on fd 255 is not killed", onfd[i]);
+    }
+    /* Nothing about files is allowed through to the host. */
+    assert_int_equal(D(SYS_read, 3 /* control */, 0, 4096), KILL);
+    assert_int_equal(D(SYS_openat, -100, 0, 0), TRAP);
+}
+
 static void test_console(void **state)
 {
     (void)state;
@@ -172,8 +201,8 @@ static void test_console(void **state)
     assert_int_equal(D(SYS_writev, 1, 0, 3), TRAP);
     assert_int_equal(D(SYS_write, 0, 0, 1), KILL);
     assert_int_equal(D(SYS_write, 7, 0, 1), KILL);
-    /* The high half of a 64-bit argument counts too. */
-    /* Not fd 1: trapped with the SDK's own fds (>= 64), never run. */
+    /* The high half of a 64-bit argument counts too: not fd 1, and above
+     * LVM_FS_FD_BASE, so the SDK's file tree answers it (EBADF). */
     assert_int_equal(D(SYS_write, 1 | (1ull << 32), 0, 1), TRAP);
     assert_int_equal(D(SYS_write, 1, 0, 1ull << 32), TRAP);
     /* writev is never a hypercall: any fd goes to the SDK (EBADF). */
@@ -381,6 +410,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_console),
+        cmocka_unit_test(test_file_tree),
         cmocka_unit_test(test_stdin_and_control),
         cmocka_unit_test(test_block),
         cmocka_unit_test(test_net),

@@ -63,6 +63,16 @@ for elf in "$build"/examples/*/*.elf "$build"/tests/guests/*.elf \
     "$build"/tests/kvm/*.elf; do
     [ -e "$elf" ] && install -D -m 0644 "$elf" "$L/$elf"
 done
+# The compatibility suite (tests/compat): its guests, the outputs it
+# compares theirs with, and its runner.
+for f in "$build"/compat/*/*.elf "$build"/compat/*/.built \
+    "$build"/compat/*/expect/*; do
+    [ -e "$f" ] && install -D -m 0644 "$f" "$L/$f"
+done
+install -D -m 0755 tests/compat/test_compat.sh "$L/tests/compat/test_compat.sh"
+for f in tests/compat/lua/*.lua; do
+    install -D -m 0644 "$f" "$L/$f"
+done
 install -D -m 0644 tests/lib.sh "$L/tests/lib.sh"
 # The suite reads the escape and crash guests' actions from their sources.
 for src in tests/guests/*.c; do
