@@ -128,6 +128,7 @@ static void started(void *arg, const struct xsession_result *res)
 /* The relay: one session, its status as this process's. */
 static int relay(int fd, const uint8_t *start, size_t len, int report_fd)
 {
+    int detached = report_fd >= 0; /* the parent reports a failed start */
     sigset_t mask;
     sigemptyset(&mask);
     static const int relayed[] = {SIGTERM, SIGINT,  SIGHUP,  SIGQUIT,
@@ -153,7 +154,7 @@ static int relay(int fd, const uint8_t *start, size_t len, int report_fd)
         oci_error("exec: %s", res.error);
         return 255;
     }
-    if (res.error[0])
+    if (res.error[0] && !(detached && res.pid == 0))
         oci_error("exec failed: %s", res.error);
     return res.code;
 }
