@@ -233,7 +233,7 @@ for elf in "$EXAMPLES"/*/*.elf "$TGUESTS"/*.elf "$KVMT/libc.elf" \
         ;;
     sweep_strict)
         check "same_$name" compare "$name" -- "$elf"
-        check "same_${name}_open" compare "${name}_open" -- "$elf" call 2
+        check "same_${name}_pipe" compare "${name}_pipe" -- "$elf" call 22
         ;;
     escape | crash)
         var=what
