@@ -11,6 +11,7 @@
 #include "toolstack/qemu/qemu_image.h"
 #include "toolstack/qemu/tinyx_manifest.h"
 #include "toolstack/guest_name.h"
+#include "toolstack/loopdev.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -188,6 +189,18 @@ static int volumes_open(const struct request *r, const struct creds *cr,
         if (qemu_volume_fstype(fd, qv->path, &fstype, err) < 0 ||
             qemu_volume_conf(&s->runconf, i, qv, fstype, err) < 0)
             return -1;
+        /* QEMU's own files are bounded by RLIMIT_FSIZE (its console log),
+         * which would fail its writes to a volume file past that size: a
+         * writable file goes to it as a loop device, which the kernel
+         * detaches when QEMU (its last user) has gone. */
+        struct stat st;
+        if (!qv->readonly && fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+            int lfd = loopdev_attach(fd, 0, err);
+            if (lfd < 0)
+                return lvm_err_wrap(err, "volume %s", qv->path);
+            close(fd);
+            s->volume_fd[s->nvolumes - 1] = fd = lfd;
+        }
         snprintf(s->serial[i], sizeof s->serial[i], "vol%u", i);
         s->cfg.disks[s->cfg.ndisks++] =
             (struct qemu_disk){.path = qv->path,

@@ -233,7 +233,7 @@ t_volumes_daemon() {
         >/dev/null || return 1
     [ "$($LIGHTVM exec vg /usr/bin/cat /srv/vol/greeting.txt)" = "hello volume" ] &&
         $LIGHTVM exec vg /usr/bin/sh -c 'echo from-exec >/srv/vol/exec.txt && sync' ||
-        return 1
+        { $LIGHTVM list -a; $LIGHTVM logs vg; cat "$LIGHTVM_RUN_DIR"/guests/*/ctl.log; return 1; }
     ! $LIGHTVM save vg "$TMP/vg.state" 2>"$TMP/s.err" &&
         one_line_error "$TMP/s.err" "has volumes" || return 1
     $LIGHTVM destroy vg >/dev/null || return 1

@@ -52,6 +52,8 @@ struct qemu_disk {
     int readonly;       /* the guest cannot write it (QEMU opens it so) */
     const char *serial; /* [A-Za-z0-9._-], at most QEMU_SERIAL_MAX bytes;
                            NULL or "": "disk<N>" */
+    int blockdev;       /* set by the start: a block device (QEMU's
+                           host_device driver), not a file */
     int ro_fd;          /* set by the start: a writable disk's read-only
                            twin in QEMU's fd table (QEMU's block layer
                            opens the image both ways), or -1 */

@@ -138,8 +138,9 @@ static int disks(const struct qemu_vm_config *cfg, struct qemu_argv *a,
             arg(a, "-drive") < 0 ||
             arg(a,
                 "file=/dev/fdset/%u,if=none,id=disk%u,format=raw,"
-                "readonly=%s",
-                FDSET_DISK0 + i, i, d->readonly ? "on" : "off") < 0 ||
+                "readonly=%s%s",
+                FDSET_DISK0 + i, i, d->readonly ? "on" : "off",
+                d->blockdev ? ",file.driver=host_device" : "") < 0 ||
             arg(a, "-device") < 0 ||
             arg(a, "virtio-blk-device,drive=disk%u,serial=%s", i, serial) < 0)
             return lvm_err_set(err, E2BIG, "QEMU command line too long");

@@ -350,6 +350,7 @@ static int open_disks(struct qemu_vm_config *c, struct qemu_start *s,
             return lvm_err_set(err, EINVAL,
                                "disk %s is not a file or a block device",
                                d->path ? d->path : "(fd)");
+        d->blockdev = S_ISBLK(st.st_mode);
         /* A writable drive's image is opened by QEMU read-only as well
          * (its block layer asks its fd set for either mode): a twin of
          * the same file, reopened read-only. */
