@@ -7,7 +7,7 @@ OCI_SRCS := $(wildcard oci/*.c)
 OCI_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(OCI_SRCS))
 # The parts the unit tests and the fuzz target link without main.c.
 OCI_LIB_OBJS := $(BUILD)/obj/oci/args.o $(BUILD)/obj/oci/config.o \
-                $(BUILD)/obj/oci/hooks.o
+                $(BUILD)/obj/oci/hooks.o $(BUILD)/obj/oci/errf.o
 
 $(BUILD)/obj/oci/%.o: oci/%.c $(HOST_HDRS) $(wildcard oci/*.h)
 	@mkdir -p $(dir $@)
@@ -37,7 +37,7 @@ $(BUILD)/tests/unit/test_oci: tests/unit/test_oci.c $(OCI_LIB_OBJS) $(TS_LIB) \
 
 # The VM containers' pure parts (tests/unit/test_oci_vm.c).
 OCI_VM_UNIT_OBJS := $(BUILD)/obj/oci/vm_conf.o $(BUILD)/obj/oci/vm_image.o \
-                    $(BUILD)/obj/oci/state.o
+                    $(BUILD)/obj/oci/state.o $(BUILD)/obj/oci/errf.o
 $(BUILD)/tests/unit/test_oci_vm: tests/unit/test_oci_vm.c $(OCI_VM_UNIT_OBJS) \
     $(TS_LIB) $(HOST_HDRS) $(wildcard oci/*.h)
 	@mkdir -p $(dir $@)
@@ -47,15 +47,16 @@ $(BUILD)/tests/unit/test_oci_vm: tests/unit/test_oci_vm.c $(OCI_VM_UNIT_OBJS) \
 
 # libFuzzer: config.json to a bundle (seeds: tests/fuzz/corpus/oci_config).
 build/fuzz/fuzz_oci_config: tests/fuzz/fuzz_oci_config.c oci/config.c oci/hooks.c \
-    oci/config.h
+    oci/errf.c oci/config.h
 	@mkdir -p $(dir $@)
 	$(call say,FUZZ,$@)$(CLANG) $(FUZZ_FLAGS) -o $@ \
-	    tests/fuzz/fuzz_oci_config.c oci/config.c oci/hooks.c -ljansson
+	    tests/fuzz/fuzz_oci_config.c oci/config.c oci/hooks.c oci/errf.c \
+	    -ljansson
 
 # libFuzzer: config.json to a VM container's init configuration, checked
 # against the init's own parser (seeds: tests/fuzz/corpus/oci_vm_conf).
-build/fuzz/fuzz_oci_vm_conf: tests/fuzz/fuzz_oci_vm_conf.c oci/vm_conf.c \
+build/fuzz/fuzz_oci_vm_conf: tests/fuzz/fuzz_oci_vm_conf.c oci/vm_conf.c oci/errf.c \
     oci/vm_conf.h tinyx/init/init_conf.c tinyx/init/init.h
 	@mkdir -p $(dir $@)
 	$(call say,FUZZ,$@)$(CLANG) $(FUZZ_FLAGS) -o $@ \
-	    tests/fuzz/fuzz_oci_vm_conf.c oci/vm_conf.c -ljansson
+	    tests/fuzz/fuzz_oci_vm_conf.c oci/vm_conf.c oci/errf.c -ljansson

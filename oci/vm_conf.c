@@ -5,6 +5,7 @@
  * switches into it, copies the file binds in, makes the bundle's tmpfs
  * mounts and runs process as its user (docs/tinyx.md lists the keys).
  */
+#include "oci/errf.h"
 #include "oci/vm_conf.h"
 
 #include <jansson.h>
@@ -12,22 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    /* One line, whatever the input quoted (jansson's "near" text may
-     * hold a newline of config.json). */
-    for (char *c = err; *c; c++)
-        if ((unsigned char)*c < 0x20)
-            *c = ' ';
-    return -1;
-}
 
 /* A value the init's one-line format can carry: no newline; (space)
  * says whether it may hold spaces (the last word of a line may). */
@@ -101,23 +86,23 @@ static int map_mount(json_t *m, size_t i, FILE *f, struct oci_vm_conf *out,
     const char *type = json_string_value(json_object_get(m, "type"));
     const char *src = json_string_value(json_object_get(m, "source"));
     if (!dest || dest[0] != '/' || !line_safe(dest, 0))
-        return fail(err, errlen,
-                    "config.json: mounts[%zu].destination must be an "
-                    "absolute path without spaces",
-                    i);
+        return oci_errf(err, errlen,
+                        "config.json: mounts[%zu].destination must be an "
+                        "absolute path without spaces",
+                        i);
     if (!type)
         type = "";
     if (guest_own(type, dest))
         return 0;
     char opts[1024];
     if (options(m, opts, sizeof opts) < 0)
-        return fail(err, errlen, "config.json: mounts[%zu] (%s): bad options",
-                    i, dest);
+        return oci_errf(err, errlen,
+                        "config.json: mounts[%zu] (%s): bad options", i, dest);
     if (++*nmounts > OCI_VM_MAX_MOUNTS - 4) /* the root's 3, remount */
-        return fail(err, errlen,
-                    "config.json: more than %d mounts (a VM container's "
-                    "limit)",
-                    OCI_VM_MAX_MOUNTS - 4);
+        return oci_errf(err, errlen,
+                        "config.json: more than %d mounts (a VM container's "
+                        "limit)",
+                        OCI_VM_MAX_MOUNTS - 4);
     if (!strcmp(dest, "/dev/shm")) {
         /* podman binds a host directory there; a guest has its own. */
         fprintf(f, "mount tmpfs /dev/shm tmpfs nosuid,nodev,mode=1777\n");
@@ -125,18 +110,19 @@ static int map_mount(json_t *m, size_t i, FILE *f, struct oci_vm_conf *out,
     }
     if (is_bind(m, type)) {
         if (!src || !line_safe(src, 0))
-            return fail(err, errlen,
-                        "config.json: mounts[%zu] (%s): bind mount "
-                        "without a usable source",
-                        i, dest);
+            return oci_errf(err, errlen,
+                            "config.json: mounts[%zu] (%s): bind mount "
+                            "without a usable source",
+                            i, dest);
         if (out->nfiles >= OCI_VM_MAX_FILES)
-            return fail(err, errlen, "mount %s: more than %d file bind mounts",
-                        dest, OCI_VM_MAX_FILES);
+            return oci_errf(err, errlen,
+                            "mount %s: more than %d file bind mounts", dest,
+                            OCI_VM_MAX_FILES);
         struct oci_vm_file *fl = &out->files[out->nfiles];
         fl->source = strdup(src);
         fl->destination = strdup(dest);
         if (!fl->source || !fl->destination)
-            return fail(err, errlen, "out of memory");
+            return oci_errf(err, errlen, "out of memory");
         fprintf(f, "copy /files/%d %s\n", out->nfiles, dest);
         out->nfiles++;
         return 0;
@@ -146,10 +132,10 @@ static int map_mount(json_t *m, size_t i, FILE *f, struct oci_vm_conf *out,
                 opts);
         return 0;
     }
-    return fail(err, errlen,
-                "mount %s: type \"%s\" is not supported in a VM container "
-                "(tmpfs, devpts and file binds are)",
-                dest, type);
+    return oci_errf(err, errlen,
+                    "mount %s: type \"%s\" is not supported in a VM container "
+                    "(tmpfs, devpts and file binds are)",
+                    dest, type);
 }
 
 /* The resources the init knows (tinyx/init/init_conf.c). */
@@ -179,50 +165,50 @@ static int map_process(json_t *p, FILE *f, char *err, size_t errlen)
     };
     for (size_t l = 0; l < sizeof limits / sizeof limits[0]; l++)
         if (json_array_size(json_object_get(p, limits[l].key)) > limits[l].max)
-            return fail(err, errlen,
-                        "config.json: %s has more than %zu entries (a VM "
-                        "container's limit)",
-                        limits[l].what, limits[l].max);
+            return oci_errf(err, errlen,
+                            "config.json: %s has more than %zu entries (a VM "
+                            "container's limit)",
+                            limits[l].what, limits[l].max);
     if (json_array_size(json_object_get(json_object_get(p, "user"),
                                         "additionalGids")) > OCI_VM_MAX_GROUPS)
-        return fail(err, errlen,
-                    "config.json: process.user.additionalGids has more "
-                    "than %d entries (a VM container's limit)",
-                    OCI_VM_MAX_GROUPS);
+        return oci_errf(err, errlen,
+                        "config.json: process.user.additionalGids has more "
+                        "than %d entries (a VM container's limit)",
+                        OCI_VM_MAX_GROUPS);
     json_t *args = json_object_get(p, "args");
     size_t i;
     json_t *v;
     json_array_foreach (args, i, v) {
         const char *s = json_string_value(v);
         if (!s || !line_safe(s, 1))
-            return fail(err, errlen,
-                        "config.json: process.args[%zu] holds a newline "
-                        "(not supported in a VM container)",
-                        i);
+            return oci_errf(err, errlen,
+                            "config.json: process.args[%zu] holds a newline "
+                            "(not supported in a VM container)",
+                            i);
         fprintf(f, "arg %s\n", s);
     }
     json_array_foreach (json_object_get(p, "env"), i, v) {
         const char *s = json_string_value(v);
         if (!s || !line_safe(s, 1))
-            return fail(err, errlen,
-                        "config.json: process.env[%zu] holds a newline "
-                        "(not supported in a VM container)",
-                        i);
+            return oci_errf(err, errlen,
+                            "config.json: process.env[%zu] holds a newline "
+                            "(not supported in a VM container)",
+                            i);
         fprintf(f, "env %s\n", s);
     }
     const char *cwd = json_string_value(json_object_get(p, "cwd"));
     if (cwd) {
         if (!line_safe(cwd, 1))
-            return fail(err, errlen, "config.json: process.cwd: a newline");
+            return oci_errf(err, errlen, "config.json: process.cwd: a newline");
         fprintf(f, "cwd %s\n", cwd);
     }
     json_t *u = json_object_get(p, "user");
     json_t *uid = json_object_get(u, "uid"), *gid = json_object_get(u, "gid");
     if ((uid && !json_is_integer(uid)) || (gid && !json_is_integer(gid)) ||
         json_integer_value(uid) < 0 || json_integer_value(gid) < 0)
-        return fail(err, errlen,
-                    "config.json: process.user uid and gid must be "
-                    "numbers");
+        return oci_errf(err, errlen,
+                        "config.json: process.user uid and gid must be "
+                        "numbers");
     fprintf(f, "uid %lld\ngid %lld\n", (long long)json_integer_value(uid),
             (long long)json_integer_value(gid));
     json_t *groups = json_object_get(u, "additionalGids");
@@ -230,10 +216,10 @@ static int map_process(json_t *p, FILE *f, char *err, size_t errlen)
         fprintf(f, "groups ");
         json_array_foreach (groups, i, v) {
             if (!json_is_integer(v) || json_integer_value(v) < 0)
-                return fail(err, errlen,
-                            "config.json: process.user.additionalGids[%zu] "
-                            "must be a number",
-                            i);
+                return oci_errf(err, errlen,
+                                "config.json: process.user.additionalGids[%zu] "
+                                "must be a number",
+                                i);
             fprintf(f, "%s%lld", i ? "," : "",
                     (long long)json_integer_value(v));
         }
@@ -245,21 +231,22 @@ static int map_process(json_t *p, FILE *f, char *err, size_t errlen)
                *hard = json_object_get(v, "hard");
         if (!type || !line_safe(type, 0) || !json_is_integer(soft) ||
             !json_is_integer(hard))
-            return fail(err, errlen,
-                        "config.json: process.rlimits[%zu] needs type, "
-                        "soft and hard",
-                        i);
+            return oci_errf(err, errlen,
+                            "config.json: process.rlimits[%zu] needs type, "
+                            "soft and hard",
+                            i);
         if (!rlimit_known(type))
-            return fail(err, errlen,
-                        "config.json: process.rlimits[%zu]: unknown type "
-                        "\"%s\"",
-                        i, type);
+            return oci_errf(err, errlen,
+                            "config.json: process.rlimits[%zu]: unknown type "
+                            "\"%s\"",
+                            i, type);
         if ((unsigned long long)json_integer_value(soft) >
             (unsigned long long)json_integer_value(hard))
-            return fail(err, errlen,
-                        "config.json: process.rlimits[%zu] (%s): soft above "
-                        "hard",
-                        i, type);
+            return oci_errf(
+                err, errlen,
+                "config.json: process.rlimits[%zu] (%s): soft above "
+                "hard",
+                i, type);
         /* JSON numbers above 2^63 (RLIM_INFINITY) arrive negative. */
         fprintf(f, "rlimit %s %llu %llu\n", type,
                 (unsigned long long)json_integer_value(soft),
@@ -275,11 +262,12 @@ int oci_vm_conf_build(const char *json, size_t len, struct oci_vm_conf *out,
     json_error_t je;
     json_t *o = json_loadb(json, len, 0, &je);
     if (!o)
-        return fail(err, errlen, "config.json: line %d: %s", je.line, je.text);
+        return oci_errf(err, errlen, "config.json: line %d: %s", je.line,
+                        je.text);
     FILE *f = open_memstream(&out->init_conf, &out->len);
     int r = -1;
     if (!f) {
-        fail(err, errlen, "out of memory");
+        oci_errf(err, errlen, "out of memory");
         goto out;
     }
     /* The root image, read-only, under a writable layer in guest RAM. */
@@ -292,7 +280,7 @@ int oci_vm_conf_build(const char *json, size_t len, struct oci_vm_conf *out,
             "root /lvm/root\n");
     json_t *mounts = json_object_get(o, "mounts");
     if (mounts && !json_is_array(mounts)) {
-        fail(err, errlen, "config.json: mounts must be an array");
+        oci_errf(err, errlen, "config.json: mounts must be an array");
         goto out;
     }
     size_t i;
@@ -317,10 +305,10 @@ int oci_vm_conf_build(const char *json, size_t len, struct oci_vm_conf *out,
     r = 0;
     goto out;
 bad_host:
-    fail(err, errlen, "config.json: hostname holds a space or newline");
+    oci_errf(err, errlen, "config.json: hostname holds a space or newline");
 out:
     if (f && fclose(f) != 0 && r == 0)
-        r = fail(err, errlen, "out of memory");
+        r = oci_errf(err, errlen, "out of memory");
     json_decref(o);
     if (r < 0)
         oci_vm_conf_free(out);

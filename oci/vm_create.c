@@ -5,6 +5,7 @@
  * (vm_initrd.c), the NIC from the bundle's namespace (net.c), the
  * cgroup, and the supervisor (vm_super.c) forked and waiting at the gate.
  */
+#include "oci/errf.h"
 #include "oci/vm_create.h"
 #include "oci/net.h"
 #include "oci/oci.h"
@@ -43,17 +44,6 @@ static const char *const stock_mods[] = {
     "virtio_mmio", "virtio_net", "virtio_blk",
     "erofs",       "overlay",    "virtio_console"}; /* the exec channel */
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return -1;
-}
-
 int oci_vm_wanted(const struct oci_config *c, int exe)
 {
     if (c->monitor && !strcmp(c->monitor, "qemu"))
@@ -76,13 +66,13 @@ static int find_init(char *path, size_t len, char *err, size_t errlen)
         snprintf(path, len, "%s", env);
         return access(path, R_OK) == 0
                    ? 0
-                   : fail(err, errlen, "LIGHTVM_TINYX_INIT=%s: %s", env,
-                          strerror(errno));
+                   : oci_errf(err, errlen, "LIGHTVM_TINYX_INIT=%s: %s", env,
+                              strerror(errno));
     }
     char self[PATH_MAX];
     ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
     if (n < 0)
-        return fail(err, errlen, "/proc/self/exe: %s", strerror(errno));
+        return oci_errf(err, errlen, "/proc/self/exe: %s", strerror(errno));
     self[n] = 0;
     char *slash = strrchr(self, '/');
     if (slash)
@@ -96,10 +86,10 @@ static int find_init(char *path, size_t len, char *err, size_t errlen)
         if (access(path, R_OK) == 0)
             return 0;
     }
-    return fail(err, errlen,
-                "lightvm-tinyx-init not found next to %s or in "
-                "%s/../lib/lightvm (install it, or set LIGHTVM_TINYX_INIT)",
-                self, self);
+    return oci_errf(err, errlen,
+                    "lightvm-tinyx-init not found next to %s or in "
+                    "%s/../lib/lightvm (install it, or set LIGHTVM_TINYX_INIT)",
+                    self, self);
 }
 
 /* The tiny kernel if one was built with the platform options (which
@@ -112,7 +102,7 @@ static int pick_kernel(struct tinyx_kernel *k, char ***mods, size_t *nmods,
     *nmods = 0;
     struct kconfig *kc = calloc(1, sizeof *kc);
     if (!kc)
-        return fail(err, errlen, "out of memory");
+        return oci_errf(err, errlen, "out of memory");
     kconfig_platform(kc);
     int tiny = kernel_cached(kc, k) == 0;
     free(kc);
@@ -123,7 +113,7 @@ static int pick_kernel(struct tinyx_kernel *k, char ***mods, size_t *nmods,
         kernel_stock_module_list(k, stock_mods,
                                  sizeof stock_mods / sizeof *stock_mods, mods,
                                  nmods, &e) < 0)
-        return fail(err, errlen, "no kernel for a VM container: %s", e.msg);
+        return oci_errf(err, errlen, "no kernel for a VM container: %s", e.msg);
     return 0;
 }
 
@@ -173,13 +163,14 @@ static int pick_ram(const struct tinyx_kernel *k, uint64_t limit, uint64_t *ram,
     if (!limit)
         return 0;
     if (limit < r.min + QEMU_OVERHEAD)
-        return fail(err, errlen,
-                    "memory limit %llu MiB is too small for a VM container: "
-                    "at least %llu MiB (the guest's %llu and QEMU's %llu)",
-                    (unsigned long long)(limit >> 20),
-                    (unsigned long long)((r.min + QEMU_OVERHEAD) >> 20),
-                    (unsigned long long)(r.min >> 20),
-                    (unsigned long long)(QEMU_OVERHEAD >> 20));
+        return oci_errf(
+            err, errlen,
+            "memory limit %llu MiB is too small for a VM container: "
+            "at least %llu MiB (the guest's %llu and QEMU's %llu)",
+            (unsigned long long)(limit >> 20),
+            (unsigned long long)((r.min + QEMU_OVERHEAD) >> 20),
+            (unsigned long long)(r.min >> 20),
+            (unsigned long long)(QEMU_OVERHEAD >> 20));
     *ram = limit - QEMU_OVERHEAD;
     if (*ram > r.max)
         *ram = r.max;
@@ -259,12 +250,12 @@ static int fork_super(struct oci_vm_super *sv, const struct cgroup *cg,
 {
     int p[2];
     if (pipe2(p, O_CLOEXEC) < 0)
-        return fail(err, errlen, "pipe: %s", strerror(errno));
+        return oci_errf(err, errlen, "pipe: %s", strerror(errno));
     pid_t child = fork();
     if (child < 0) {
         close(p[0]);
         close(p[1]);
-        return fail(err, errlen, "fork: %s", strerror(errno));
+        return oci_errf(err, errlen, "fork: %s", strerror(errno));
     }
     if (child == 0) {
         close(p[0]);
@@ -286,9 +277,9 @@ static int fork_super(struct oci_vm_super *sv, const struct cgroup *cg,
     close(p[0]);
     if (n != 1) {
         waitpid(child, NULL, 0);
-        return fail(err, errlen,
-                    "the supervisor could not join the cgroup %s/%s",
-                    cg->parent, cg->name);
+        return oci_errf(err, errlen,
+                        "the supervisor could not join the cgroup %s/%s",
+                        cg->parent, cg->name);
     }
     *pid = child;
     return 0;
@@ -308,17 +299,18 @@ int oci_vm_create(struct oci_state *st, const struct oci_config *c,
     struct cgroup cg;
     char *text = read_text(cfg_path, &len);
     if (!text)
-        return fail(err, errlen, "read %s: %s", cfg_path, strerror(errno));
+        return oci_errf(err, errlen, "read %s: %s", cfg_path, strerror(errno));
     if (oci_vm_conf_build(text, len, &vc, err, errlen) < 0)
         goto out;
     /* File binds are copied; a directory is refused, naming it. */
     for (int i = 0; i < vc.nfiles; i++) {
         struct stat fst;
         if (stat(vc.files[i].source, &fst) == 0 && S_ISDIR(fst.st_mode)) {
-            fail(err, errlen,
-                 "mount %s: %s is a directory: directory bind mounts are not "
-                 "supported in a VM container (file binds are copied)",
-                 vc.files[i].destination, vc.files[i].source);
+            oci_errf(
+                err, errlen,
+                "mount %s: %s is a directory: directory bind mounts are not "
+                "supported in a VM container (file binds are copied)",
+                vc.files[i].destination, vc.files[i].source);
             goto out;
         }
     }
@@ -337,8 +329,8 @@ int oci_vm_create(struct oci_state *st, const struct oci_config *c,
     char key[65], image[PATH_MAX];
     rootfd = open(rootfs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (rootfd < 0) {
-        fail(err, errlen, "rootfs (%s) does not exist: %s", rootfs,
-             strerror(errno));
+        oci_errf(err, errlen, "rootfs (%s) does not exist: %s", rootfs,
+                 strerror(errno));
         goto out;
     }
     if (oci_vm_tree_key(rootfd, skip, vc.nfiles, key, err, errlen) < 0 ||
@@ -347,7 +339,7 @@ int oci_vm_create(struct oci_state *st, const struct oci_config *c,
     /* Held open: a cache entry removed before `start` still boots. */
     image_fd = open(image, O_RDONLY | O_CLOEXEC);
     if (image_fd < 0) {
-        fail(err, errlen, "%s: %s", image, strerror(errno));
+        oci_errf(err, errlen, "%s: %s", image, strerror(errno));
         goto out;
     }
     char initrd[PATH_MAX + 16];
@@ -357,7 +349,7 @@ int oci_vm_create(struct oci_state *st, const struct oci_config *c,
     struct lvm_err e = {0};
     int have_net = oci_net_take(c->netns_path, &net, &e);
     if (have_net < 0) {
-        fail(err, errlen, "%s", e.msg);
+        oci_errf(err, errlen, "%s", e.msg);
         goto out;
     }
     /* No pids limit: QEMU has threads. */
@@ -367,7 +359,7 @@ int oci_vm_create(struct oci_state *st, const struct oci_config *c,
         .cpu_period_us = c->cpus > 0 ? 100000 : 0,
     };
     if (cgroup_create_at(&cg, st->cg_parent, st->cg_name, &lim, &e) < 0) {
-        fail(err, errlen, "cgroup: %s", e.msg);
+        oci_errf(err, errlen, "cgroup: %s", e.msg);
         goto out;
     }
     have_cg = 1;
@@ -402,7 +394,7 @@ int oci_vm_create(struct oci_state *st, const struct oci_config *c,
     q->exec = 1;
     q->exec_fd = oci_vm_exec_listen(st, &e);
     if (q->exec_fd < 0) {
-        fail(err, errlen, "%s", e.msg);
+        oci_errf(err, errlen, "%s", e.msg);
         goto out;
     }
     int forked = fork_super(&sv, &cg, &st->pid, err, errlen);

@@ -1,6 +1,7 @@
 /*
  * vm_image.c: the root image cache (vm_image.h).
  */
+#include "oci/errf.h"
 #include "oci/vm_image.h"
 #include "oci/state.h"
 
@@ -18,17 +19,6 @@
 
 /* Recursion bound: deeper trees are refused rather than overflow. */
 #define TREE_DEPTH_MAX 64
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return -1;
-}
 
 struct walk {
     EVP_MD_CTX *md;
@@ -59,7 +49,8 @@ static int walk_entry(struct walk *w, int dfd, const char *name,
 {
     struct stat st;
     if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-        return fail(w->err, w->errlen, "rootfs %s: %s", path, strerror(errno));
+        return oci_errf(w->err, w->errlen, "rootfs %s: %s", path,
+                        strerror(errno));
     if (skipped(w, path))
         return 0;
     char rec[PATH_MAX + 256], target[PATH_MAX] = "";
@@ -71,8 +62,8 @@ static int walk_entry(struct walk *w, int dfd, const char *name,
     } else if (S_ISLNK(st.st_mode)) {
         ssize_t n = readlinkat(dfd, name, target, sizeof target - 1);
         if (n < 0)
-            return fail(w->err, w->errlen, "rootfs %s: %s", path,
-                        strerror(errno));
+            return oci_errf(w->err, w->errlen, "rootfs %s: %s", path,
+                            strerror(errno));
         target[n] = 0;
     }
     int n =
@@ -81,13 +72,14 @@ static int walk_entry(struct walk *w, int dfd, const char *name,
                  size, mtime, (unsigned long long)st.st_rdev, target);
     if (n < 0 || (size_t)n >= sizeof rec ||
         !EVP_DigestUpdate(w->md, rec, (size_t)n + 1))
-        return fail(w->err, w->errlen, "rootfs %s: path too long", path);
+        return oci_errf(w->err, w->errlen, "rootfs %s: path too long", path);
     if (!S_ISDIR(st.st_mode))
         return 0;
     int sub =
         openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (sub < 0)
-        return fail(w->err, w->errlen, "rootfs %s: %s", path, strerror(errno));
+        return oci_errf(w->err, w->errlen, "rootfs %s: %s", path,
+                        strerror(errno));
     int r = walk_dir(w, sub, path, depth + 1);
     close(sub);
     return r;
@@ -96,14 +88,15 @@ static int walk_entry(struct walk *w, int dfd, const char *name,
 static int walk_dir(struct walk *w, int dfd, const char *path, int depth)
 {
     if (depth > TREE_DEPTH_MAX)
-        return fail(w->err, w->errlen, "rootfs %s: deeper than %d levels", path,
-                    TREE_DEPTH_MAX);
+        return oci_errf(w->err, w->errlen, "rootfs %s: deeper than %d levels",
+                        path, TREE_DEPTH_MAX);
     int fd = dup(dfd);
     DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
     if (!d) {
         if (fd >= 0)
             close(fd);
-        return fail(w->err, w->errlen, "rootfs %s: %s", path, strerror(errno));
+        return oci_errf(w->err, w->errlen, "rootfs %s: %s", path,
+                        strerror(errno));
     }
     /* Sorted: readdir's order is the filesystem's, not the content's. */
     struct dirent **names = NULL;
@@ -116,7 +109,7 @@ static int walk_dir(struct walk *w, int dfd, const char *path, int depth)
             cap = cap ? cap * 2 : 32;
             struct dirent **nn = realloc(names, (size_t)cap * sizeof *nn);
             if (!nn) {
-                r = fail(w->err, w->errlen, "out of memory");
+                r = oci_errf(w->err, w->errlen, "out of memory");
                 break;
             }
             names = nn;
@@ -124,7 +117,7 @@ static int walk_dir(struct walk *w, int dfd, const char *path, int depth)
         size_t sz = offsetof(struct dirent, d_name) + strlen(e->d_name) + 1;
         names[count] = malloc(sz);
         if (!names[count]) {
-            r = fail(w->err, w->errlen, "out of memory");
+            r = oci_errf(w->err, w->errlen, "out of memory");
             break;
         }
         memcpy(names[count++], e, sz);
@@ -136,7 +129,7 @@ static int walk_dir(struct walk *w, int dfd, const char *path, int depth)
         char sub[PATH_MAX];
         if (snprintf(sub, sizeof sub, "%s/%s", strcmp(path, "/") ? path : "",
                      names[i]->d_name) >= (int)sizeof sub)
-            r = fail(w->err, w->errlen, "rootfs %s: path too long", path);
+            r = oci_errf(w->err, w->errlen, "rootfs %s: path too long", path);
         else
             r = walk_entry(w, dfd, names[i]->d_name, sub, depth);
     }
@@ -153,7 +146,7 @@ int oci_vm_tree_key(int dirfd, const char *const *skip, int nskip, char key[65],
     struct walk w = {EVP_MD_CTX_new(), skip, nskip, err, errlen};
     if (!w.md || !EVP_DigestInit_ex(w.md, EVP_sha256(), NULL)) {
         EVP_MD_CTX_free(w.md);
-        return fail(err, errlen, "SHA-256: out of memory");
+        return oci_errf(err, errlen, "SHA-256: out of memory");
     }
     /* The format's version: a change of what is hashed changes keys. */
     static const char version[] = "lightvm-rootfs-key 1";
@@ -162,7 +155,7 @@ int oci_vm_tree_key(int dirfd, const char *const *skip, int nskip, char key[65],
     unsigned char h[32];
     unsigned hl = 0;
     if (r == 0 && !EVP_DigestFinal_ex(w.md, h, &hl))
-        r = fail(err, errlen, "SHA-256 failed");
+        r = oci_errf(err, errlen, "SHA-256 failed");
     EVP_MD_CTX_free(w.md);
     if (r == 0)
         for (unsigned i = 0; i < 32; i++)
@@ -184,7 +177,7 @@ static int mkfs(const char *image, const char *rootfs, char *err, size_t errlen)
     if (pid < 0) {
         if (log)
             fclose(log);
-        return fail(err, errlen, "fork: %s", strerror(errno));
+        return oci_errf(err, errlen, "fork: %s", strerror(errno));
     }
     if (pid == 0) {
         int nul = open("/dev/null", O_RDWR);
@@ -212,12 +205,12 @@ static int mkfs(const char *image, const char *rootfs, char *err, size_t errlen)
             last[strcspn(last, "\n")] = 0;
         }
         if (WIFEXITED(st) && WEXITSTATUS(st) == 127 && !last[0])
-            r = fail(err, errlen,
-                     "mkfs.erofs not found: install erofs-utils (a VM "
-                     "container's root image is made with it)");
+            r = oci_errf(err, errlen,
+                         "mkfs.erofs not found: install erofs-utils (a VM "
+                         "container's root image is made with it)");
         else
-            r = fail(err, errlen, "mkfs.erofs %s: %s", rootfs,
-                     last[0] ? last : "failed");
+            r = oci_errf(err, errlen, "mkfs.erofs %s: %s", rootfs,
+                         last[0] ? last : "failed");
     }
     if (log)
         fclose(log);
@@ -229,9 +222,10 @@ int oci_vm_image(const char *rootfs, const char *key, char *path,
 {
     const char *dir = oci_vm_cache_dir();
     if (oci_mkdir_p(dir, 0700) < 0)
-        return fail(err, errlen, "image cache %s: %s", dir, strerror(errno));
+        return oci_errf(err, errlen, "image cache %s: %s", dir,
+                        strerror(errno));
     if (snprintf(path, pathlen, "%s/%s.erofs", dir, key) >= (int)pathlen)
-        return fail(err, errlen, "image cache %s: path too long", dir);
+        return oci_errf(err, errlen, "image cache %s: path too long", dir);
     struct stat st;
     if (stat(path, &st) == 0 && S_ISREG(st.st_mode))
         return 0; /* cached */
@@ -239,7 +233,7 @@ int oci_vm_image(const char *rootfs, const char *key, char *path,
     snprintf(tmp, sizeof tmp, "%s/.%s.%d.tmp", dir, key, (int)getpid());
     int r = mkfs(tmp, rootfs, err, errlen);
     if (r == 0 && rename(tmp, path) < 0)
-        r = fail(err, errlen, "image cache %s: %s", path, strerror(errno));
+        r = oci_errf(err, errlen, "image cache %s: %s", path, strerror(errno));
     if (r < 0)
         unlink(tmp);
     return r;

@@ -3,6 +3,7 @@
  * cpio archive (the format the kernel's initramfs unpacker reads:
  * Documentation/driver-api/early-userspace/buffer-format.rst).
  */
+#include "oci/errf.h"
 #include "oci/vm_initrd.h"
 
 #include <errno.h>
@@ -17,17 +18,6 @@
 
 #define FILE_BIND_MAX (1u << 20)
 #define DIRS_MAX 64
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return -1;
-}
 
 struct cpio {
     FILE *f;
@@ -90,25 +80,25 @@ static int host_file(struct cpio *c, const char *name, const char *src,
         int e = errno;
         if (fd >= 0)
             close(fd);
-        return fail(err, errlen, "%s: %s", src, strerror(e));
+        return oci_errf(err, errlen, "%s: %s", src, strerror(e));
     }
     if (!S_ISREG(st.st_mode) || (size_t)st.st_size > max) {
         close(fd);
-        return fail(err, errlen, "%s: %s", src,
-                    S_ISREG(st.st_mode) ? "larger than 1 MiB"
-                                        : "not a regular file");
+        return oci_errf(err, errlen, "%s: %s", src,
+                        S_ISREG(st.st_mode) ? "larger than 1 MiB"
+                                            : "not a regular file");
     }
     char *buf = malloc((size_t)st.st_size + 1);
     ssize_t got = buf ? read(fd, buf, (size_t)st.st_size) : -1;
     close(fd);
     int r = 0;
     if (got != st.st_size)
-        r = fail(err, errlen, "read %s: %s", src,
-                 got < 0 ? strerror(errno) : "short read");
+        r = oci_errf(err, errlen, "read %s: %s", src,
+                     got < 0 ? strerror(errno) : "short read");
     else if (parents(c, name) < 0 ||
              entry(c, name, S_IFREG | (mode ? mode : (st.st_mode & 07777)), buf,
                    (size_t)got, 0, 0) < 0)
-        r = fail(err, errlen, "write the initramfs: %s", strerror(errno));
+        r = oci_errf(err, errlen, "write the initramfs: %s", strerror(errno));
     free(buf);
     return r;
 }
@@ -120,13 +110,13 @@ int oci_vm_initrd_write(const char *path, const char *init, char *const *mods,
     struct cpio c = {0};
     c.f = fopen(path, "wxe");
     if (!c.f)
-        return fail(err, errlen, "%s: %s", path, strerror(errno));
+        return oci_errf(err, errlen, "%s: %s", path, strerror(errno));
     int r = -1;
     /* The console node: the kernel opens it for the init's stdio before
      * devtmpfs is mounted. */
     if (entry(&c, "dev", S_IFDIR | 0755, NULL, 0, 0, 0) < 0 ||
         entry(&c, "dev/console", S_IFCHR | 0600, NULL, 0, 5, 1) < 0) {
-        fail(err, errlen, "write %s: %s", path, strerror(errno));
+        oci_errf(err, errlen, "write %s: %s", path, strerror(errno));
         goto out;
     }
     if (host_file(&c, "init", init, 16u << 20, 0755, err, errlen) < 0)
@@ -135,7 +125,7 @@ int oci_vm_initrd_write(const char *path, const char *init, char *const *mods,
     size_t conflen = 0;
     FILE *cf = open_memstream(&conf, &conflen);
     if (!cf) {
-        fail(err, errlen, "out of memory");
+        oci_errf(err, errlen, "out of memory");
         goto out;
     }
     for (size_t i = 0; i < nmods; i++) {
@@ -144,7 +134,8 @@ int oci_vm_initrd_write(const char *path, const char *init, char *const *mods,
             fclose(cf);
             free(conf);
             if (mods[i][0] != '/')
-                fail(err, errlen, "module %s: not an absolute path", mods[i]);
+                oci_errf(err, errlen, "module %s: not an absolute path",
+                         mods[i]);
             goto out;
         }
         fprintf(cf, "module %s\n", mods[i]);
@@ -156,7 +147,7 @@ int oci_vm_initrd_write(const char *path, const char *init, char *const *mods,
                     0) < 0;
     free(conf);
     if (bad) {
-        fail(err, errlen, "write %s: %s", path, strerror(errno));
+        oci_errf(err, errlen, "write %s: %s", path, strerror(errno));
         goto out;
     }
     for (int i = 0; i < vc->nfiles; i++) {
@@ -166,18 +157,19 @@ int oci_vm_initrd_write(const char *path, const char *init, char *const *mods,
                       errlen) < 0) {
             char inner[512];
             snprintf(inner, sizeof inner, "%s", err);
-            fail(err, errlen, "mount %s: %s", vc->files[i].destination, inner);
+            oci_errf(err, errlen, "mount %s: %s", vc->files[i].destination,
+                     inner);
             goto out;
         }
     }
     if (entry(&c, "TRAILER!!!", 0, NULL, 0, 0, 0) < 0) {
-        fail(err, errlen, "write %s: %s", path, strerror(errno));
+        oci_errf(err, errlen, "write %s: %s", path, strerror(errno));
         goto out;
     }
     r = 0;
 out:
     if (fclose(c.f) != 0 && r == 0)
-        r = fail(err, errlen, "write %s: %s", path, strerror(errno));
+        r = oci_errf(err, errlen, "write %s: %s", path, strerror(errno));
     if (r < 0)
         unlink(path);
     return r;
