@@ -56,6 +56,7 @@ static int volumes(const struct guest_opts *g, struct qrun *q,
         q->volume_fd[q->nvolumes++] = fd;
         const char *fstype;
         if (qemu_volume_fstype(fd, v->path, &fstype, err) < 0 ||
+            qemu_volume_lock(fd, v->path, v->readonly, err) < 0 ||
             qemu_volume_conf(&q->runconf, i, v, fstype, err) < 0)
             return -1;
         snprintf(q->serial[i], sizeof q->serial[i], "vol%u", i);

@@ -187,6 +187,7 @@ static int volumes_open(const struct request *r, const struct creds *cr,
         s->volume_fd[s->nvolumes++] = fd;
         const char *fstype;
         if (qemu_volume_fstype(fd, qv->path, &fstype, err) < 0 ||
+            qemu_volume_lock(fd, qv->path, qv->readonly, err) < 0 ||
             qemu_volume_conf(&s->runconf, i, qv, fstype, err) < 0)
             return -1;
         /* QEMU's own files are bounded by RLIMIT_FSIZE (its console log),
@@ -194,6 +195,16 @@ static int volumes_open(const struct request *r, const struct creds *cr,
          * writable file goes to it as a loop device, which the kernel
          * detaches when QEMU (its last user) has gone. */
         struct stat st;
+        if (!qv->readonly && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+            cr->uid != 0)
+            /* A loop device over a member's file would be a host block
+             * device the host's udev scans (blkid, LVM, md): its
+             * superblocks are the member's to craft. */
+            return lvm_err_set(err, 0,
+                               "volume %s: a writable volume file is root's "
+                               "through lightvmd for now (it goes to QEMU as "
+                               "a loop device); attach it read-only (:ro)",
+                               qv->path);
         if (!qv->readonly && fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
             int lfd = loopdev_attach(fd, 0, err);
             if (lfd < 0)

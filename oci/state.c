@@ -5,12 +5,14 @@
 #include "toolstack/cgroup.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <fcntl.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/random.h>
 #include <unistd.h>
 
 int oci_id_valid(const char *id)
@@ -82,9 +84,20 @@ int oci_state_load(struct oci_state *st, const char *root, const char *id,
 int oci_write_atomic(const char *path, const char *text, char *err,
                      size_t errlen)
 {
-    char tmp[PATH_MAX + 32];
-    snprintf(tmp, sizeof tmp, "%s.tmp%d", path, (int)getpid());
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    /* A fresh, unguessable name, never an existing file or a link: the
+     * pid file's directory may be writable by others (runc: O_EXCL). */
+    char tmp[PATH_MAX + 48];
+    int fd = -1;
+    for (int tries = 0; fd < 0 && tries < 8; tries++) {
+        uint64_t r = 0;
+        if (getrandom(&r, sizeof r, 0) != (ssize_t)sizeof r)
+            r = (uint64_t)getpid() * 2654435761u + (uint64_t)tries;
+        snprintf(tmp, sizeof tmp, "%s.tmp%016llx", path, (unsigned long long)r);
+        fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                  0600);
+        if (fd < 0 && errno != EEXIST)
+            break;
+    }
     if (fd < 0) {
         snprintf(err, errlen, "create %s: %s", tmp, strerror(errno));
         return -1;

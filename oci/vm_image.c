@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 /* Recursion bound: deeper trees are refused rather than overflow. */
@@ -44,6 +45,56 @@ static int by_name(const struct dirent **a, const struct dirent **b)
 static int walk_dir(struct walk *w, int dfd, const char *path, int depth);
 
 /* One entry (name) of (dfd), at (path) in the tree. */
+/* A regular file's bytes into the key. */
+static int hash_contents(struct walk *w, int dfd, const char *name,
+                         const char *path)
+{
+    int fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC);
+    if (fd < 0)
+        return oci_errf(w->err, w->errlen, "rootfs %s: %s", path,
+                        strerror(errno));
+    static char buf[1 << 16];
+    ssize_t n;
+    while ((n = read(fd, buf, sizeof buf)) > 0)
+        if (!EVP_DigestUpdate(w->md, buf, (size_t)n)) {
+            n = -1;
+            errno = ENOMEM;
+            break;
+        }
+    int e = errno;
+    close(fd);
+    if (n < 0)
+        return oci_errf(w->err, w->errlen, "rootfs %s: %s", path, strerror(e));
+    return 0;
+}
+
+/* An entry's extended attributes (names and values, in the order the
+ * filesystem lists them: the same tree lists them alike) into the key;
+ * mkfs.erofs copies them. */
+static int hash_xattrs(struct walk *w, int dfd, const char *name,
+                       const char *path)
+{
+    char self[64];
+    int fd = openat(dfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return oci_errf(w->err, w->errlen, "rootfs %s: %s", path,
+                        strerror(errno));
+    snprintf(self, sizeof self, "/proc/self/fd/%d", fd);
+    static char names[1 << 16], value[1 << 16];
+    ssize_t len = llistxattr(self, names, sizeof names);
+    int r = 0;
+    for (ssize_t off = 0; len > 0 && off < len && r == 0;) {
+        const char *k = names + off;
+        off += (ssize_t)strlen(k) + 1;
+        ssize_t vl = lgetxattr(self, k, value, sizeof value);
+        if (vl < 0 || !EVP_DigestUpdate(w->md, k, strlen(k) + 1) ||
+            !EVP_DigestUpdate(w->md, value, (size_t)vl))
+            r = oci_errf(w->err, w->errlen, "rootfs %s: xattr %s", path, k);
+    }
+    close(fd);
+    return r;
+}
+
 static int walk_entry(struct walk *w, int dfd, const char *name,
                       const char *path, int depth)
 {
@@ -73,6 +124,13 @@ static int walk_entry(struct walk *w, int dfd, const char *name,
     if (n < 0 || (size_t)n >= sizeof rec ||
         !EVP_DigestUpdate(w->md, rec, (size_t)n + 1))
         return oci_errf(w->err, w->errlen, "rootfs %s: path too long", path);
+    /* What the image holds, not only what describes it: an image's author
+     * sets every metadata field (tar headers), so metadata alone would let
+     * one image be served for another. Contents and xattrs go in too. */
+    if (hash_xattrs(w, dfd, name, path) < 0)
+        return -1;
+    if (S_ISREG(st.st_mode))
+        return hash_contents(w, dfd, name, path);
     if (!S_ISDIR(st.st_mode))
         return 0;
     int sub =

@@ -108,7 +108,13 @@ int oci_vm_initrd_write(const char *path, const char *init, char *const *mods,
                         size_t errlen)
 {
     struct cpio c = {0};
-    c.f = fopen(path, "wxe");
+    /* 0600: it holds the container's environment (secrets, often) and
+     * its copied files; the state directory is traversable by others. */
+    int fd =
+        open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    c.f = fd >= 0 ? fdopen(fd, "we") : NULL;
+    if (fd >= 0 && !c.f)
+        close(fd);
     if (!c.f)
         return oci_errf(err, errlen, "%s: %s", path, strerror(errno));
     int r = -1;

@@ -236,8 +236,18 @@ t_volumes_daemon() {
         { $LIGHTVM list -a; $LIGHTVM logs vg; cat "$LIGHTVM_RUN_DIR"/guests/*/ctl.log; return 1; }
     ! $LIGHTVM save vg "$TMP/vg.state" 2>"$TMP/s.err" &&
         one_line_error "$TMP/s.err" "has volumes" || return 1
+    # No second guest on a volume another one writes.
+    ! $LIGHTVM create --monitor qemu --name vg2 -v "$TMP/vol.img:/data:ro" "$IMG" \
+        2>"$TMP/busy.err" && one_line_error "$TMP/busy.err" "in use by another guest" ||
+        return 1
     $LIGHTVM destroy vg >/dev/null || return 1
     [ "$(debugfs -R 'cat /exec.txt' "$TMP/vol.img" 2>/dev/null)" = from-exec ] ||
+        return 1
+    # A member's own file: read-only only (a writable one would be a loop
+    # device over a file the member crafts).
+    cp "$TMP/vol.img" "$TMP/mine.img" && chown "$UA" "$TMP/mine.img" || return 1
+    ! as "$UA" $LIGHTVM create --monitor qemu -v "$TMP/mine.img:/data" "$IMG" \
+        2>"$TMP/rw.err" && one_line_error "$TMP/rw.err" "attach it read-only" ||
         return 1
     chmod 600 "$TMP/vol.img"
     ! as "$UA" $LIGHTVM create --monitor qemu -v "$TMP/vol.img:/data" "$IMG" \

@@ -5,6 +5,7 @@
 #include "toolstack/qemu/qemu.h"
 #include "toolstack/qemu/qemu_qmp.h"
 #include "toolstack/qemu/qemu_qmpa.h"
+#include "toolstack/qemu/qemu_volume.h"
 #include "toolstack/qemu/qemu_xframe.h"
 
 #include <setjmp.h>
@@ -453,6 +454,28 @@ static void runtime_conf_lines(void **state)
     assert_non_null(strstr(err.msg, "KiB"));
 }
 
+static void volume_targets(void **state)
+{
+    struct lvm_err err;
+    assert_int_equal(qemu_volume_target_ok("/data", &err), 0);
+    assert_int_equal(qemu_volume_target_ok("/srv/vol/", &err), 0);
+    assert_int_equal(qemu_volume_target_ok("/devices", &err), 0);
+    /* the guest's own, however spelt */
+    static const char *const bad[] = {"/",      "/dev",    "/proc/x", "//dev",
+                                      "/./sys", "/a/../b", "/a b",    "a",
+                                      "/a,ro",  "/a\tb"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+        if (qemu_volume_target_ok(bad[i], &err) == 0)
+            fail_msg("target '%s' accepted", bad[i]);
+    struct qemu_volume v;
+    assert_int_equal(qemu_volume_parse("/img:/data:ro", &v, &err), 0);
+    assert_string_equal(v.path, "/img");
+    assert_string_equal(v.target, "/data");
+    assert_int_equal(v.readonly, 1);
+    assert_int_equal(qemu_volume_parse("/img:/data:xx", &v, &err), -1);
+    assert_int_equal(qemu_volume_parse(":/data", &v, &err), -1);
+}
+
 static void exec_frames(void **state)
 {
     uint8_t buf[LVM_XF_HDR + LVM_XF_MAX];
@@ -517,6 +540,7 @@ int main(void)
         cmocka_unit_test(argv_exec_and_runtime_conf),
         cmocka_unit_test(runtime_conf_lines),
         cmocka_unit_test(exec_frames),
+        cmocka_unit_test(volume_targets),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

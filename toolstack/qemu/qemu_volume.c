@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -25,11 +26,19 @@ int qemu_volume_target_ok(const char *t, struct lvm_err *err)
                                "volume target '%.64s': no spaces, commas or "
                                "control characters",
                                t);
-    /* ".." anywhere as a component */
-    for (const char *p = t; (p = strstr(p, "..")); p += 2)
-        if (p[-1] == '/' && (p[2] == '/' || p[2] == 0))
-            return lvm_err_set(err, EINVAL, "volume target '%.64s' has a '..'",
+    /* One spelling per place: no "..", "." or empty component ("//dev"
+     * is /dev). */
+    for (const char *p = t; *p;) {
+        const char *c = p + 1, *e = strchr(c, '/');
+        size_t l = e ? (size_t)(e - c) : strlen(c);
+        if ((l == 0 && e) || (l == 1 && c[0] == '.') ||
+            (l == 2 && c[0] == '.' && c[1] == '.'))
+            return lvm_err_set(err, EINVAL,
+                               "volume target '%.64s': no '.', '..' or '//' "
+                               "in it",
                                t);
+        p = c + l;
+    }
     static const char *const system[] = {"/dev", "/proc", "/sys"};
     size_t n = strlen(t);
     while (n > 1 && t[n - 1] == '/')
@@ -112,6 +121,17 @@ int qemu_volume_fstype(int fd, const char *path, const char **fstype,
                        "volume %s holds no ext4 or erofs filesystem (make "
                        "one: mkfs.ext4 %s)",
                        path, path);
+}
+
+int qemu_volume_lock(int fd, const char *path, int readonly,
+                     struct lvm_err *err)
+{
+    if (flock(fd, (readonly ? LOCK_SH : LOCK_EX) | LOCK_NB) == 0)
+        return 0;
+    if (errno == EWOULDBLOCK)
+        return lvm_err_set(err, 0, "volume %s is in use by another guest%s",
+                           path, readonly ? " (writable there)" : "");
+    return lvm_err_set(err, errno, "lock volume %s", path);
 }
 
 int qemu_volume_conf(char **conf, unsigned i, const struct qemu_volume *v,

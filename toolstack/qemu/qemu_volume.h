@@ -37,6 +37,14 @@ int qemu_volume_target_ok(const char *target, struct lvm_err *err);
 int qemu_volume_fstype(int fd, const char *path, const char **fstype,
                        struct lvm_err *err);
 
+/* Lock the open volume (fd) for this guest: shared if (readonly), else
+ * exclusive, so that no two guests write one filesystem (nor one reads
+ * what another writes). The lock lives with the open file, as long as
+ * QEMU (or the loop device over it) holds it. -1 with one line in (err)
+ * if another guest has it. */
+int qemu_volume_lock(int fd, const char *path, int readonly,
+                     struct lvm_err *err);
+
 /* Append volume (i)'s mount line (serial "vol<i>") to (*conf) (a string
  * of this run's settings, or NULL; realloc'd). -1 on allocation. */
 int qemu_volume_conf(char **conf, unsigned i, const struct qemu_volume *v,
