@@ -117,10 +117,16 @@ static void started(void *arg, const struct xsession_result *res)
     int *fd = arg;
     if (*fd < 0)
         return;
-    char b = res->error[0] ? 1 : 0;
-    if (write(*fd, &b, 1) < 0 ||
-        (b && write(*fd, res->error, strlen(res->error)) < 0))
-        b = 1;
+    /* One write: the byte and the reason arrive together. */
+    char msg[sizeof res->error + 1];
+    msg[0] = res->error[0] ? 1 : 0;
+    size_t len = 1;
+    if (msg[0]) {
+        len += strlen(res->error);
+        memcpy(msg + 1, res->error, len - 1);
+    }
+    if (write(*fd, msg, len) < 0)
+        msg[0] = 1;
     close(*fd);
     *fd = -1;
 }
@@ -280,10 +286,11 @@ int oci_cmd_exec(int argc, char **argv)
         goto out;
     }
     char buf[600];
-    ssize_t got;
-    do
-        got = read(rp[0], buf, sizeof buf - 1);
-    while (got < 0 && errno == EINTR);
+    ssize_t got = 0, n;
+    while (got < (ssize_t)sizeof buf - 1 &&
+           ((n = read(rp[0], buf + got, sizeof buf - 1 - (size_t)got)) > 0 ||
+            (n < 0 && errno == EINTR)))
+        got += n > 0 ? n : 0;
     close(rp[0]);
     if (got < 1 || buf[0] != 0) {
         buf[got > 1 ? got : 1] = 0;

@@ -4,6 +4,7 @@
  * their limits, or a refusal with an error code and a one-line message.
  */
 #include "daemon/request.h"
+#include "toolstack/guest_policy.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -23,7 +24,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     if ((unsigned)r.op > OP_LAST || r.argc > REQUEST_MAX_ARGS ||
         r.envc > REQUEST_MAX_ENV || r.nblocks > GUEST_MAX_BLOCKS ||
-        r.limit > LIST_PAGE_MAX || r.mem > LVM_RAM_MAX)
+        r.limit > LIST_PAGE_MAX || r.mem > GUEST_RAM_ANY_MAX ||
+        r.nvolumes > QEMU_MAX_VOLUMES)
         abort();
     if (r.op == OP_CREATE && (!r.image[0] || strlen(r.image) >= sizeof r.image))
         abort();
