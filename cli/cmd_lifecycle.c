@@ -259,6 +259,17 @@ static json_t *recipe_of(struct lightvm *cl, json_t *g, struct lightvm_error *e)
         json_decref(recipe);
         return NULL;
     }
+    const char *op = json_string_value(json_object_get(recipe, "op"));
+    if (op && strcmp(op, "create")) {
+        /* Restored or cloned: its recipe names a state file, which a
+         * create cannot take. Said before anything is stopped. */
+        snprintf(e->message, sizeof e->message,
+                 "it was made by %s from a state file, not created: restore "
+                 "it again with 'lightvm %s'",
+                 op, op);
+        json_decref(recipe);
+        return NULL;
+    }
     json_object_del(recipe, "tag");
     json_object_set_new(recipe, "op", json_string("create"));
     json_object_set_new(recipe, "name", json_string(str(g, "name")));

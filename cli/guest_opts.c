@@ -352,10 +352,18 @@ int guest_opt(int c, const char *arg, struct guest_opts *o)
             return -1;
         }
         struct lvm_err err;
-        if (qemu_volume_parse(arg, &o->volumes[o->nvolumes], &err) < 0) {
-            cli_msg("--%s", err.msg);
+        struct qemu_volume *v = &o->volumes[o->nvolumes];
+        if (qemu_volume_parse(arg, v, &err) < 0) {
+            cli_msg("--volume: %s", err.msg);
             return -1;
         }
+        /* By its absolute path, as lightvmd needs it; there, or said now. */
+        char abs[PATH_MAX];
+        if (!realpath(v->path, abs)) {
+            cli_msg("--volume: %s: %s", v->path, strerror(errno));
+            return -1;
+        }
+        snprintf(v->path, sizeof v->path, "%s", abs);
         for (unsigned i = 0; i < o->nvolumes; i++)
             if (!strcmp(o->volumes[i].target, o->volumes[o->nvolumes].target)) {
                 cli_msg("--volume: two volumes on %s", o->volumes[i].target);

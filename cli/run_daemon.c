@@ -194,10 +194,12 @@ int run_daemon(struct lightvm *c, struct run_opts *o)
     default_name(o, &rd, qemu, base, sizeof base);
     if (!o->g.name)
         co.name = base;
+    /* A qemu guest's arguments are the command to run instead of the
+     * image's, as without the daemon. */
+    co.args = (const char *const *)o->g.argv + 1;
+    co.nargs = o->g.argc - 1;
     if (!qemu) { /* as without the daemon: argv[0] as typed */
         co.argv0 = o->g.argv[0];
-        co.args = (const char *const *)o->g.argv + 1;
-        co.nargs = o->g.argc - 1;
         co.console_fd = console;
     }
     struct lightvm_guest g;

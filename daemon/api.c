@@ -417,7 +417,11 @@ void api_handle(struct daemon *d, struct client *c, struct request *r, int fd)
             server_reply_fd(d, c, reply_new(r, 1), xfd);
             return;
         }
-        break;
+        /* The message says it all (no errno text after it). */
+        server_reply(
+            d, c,
+            api_error(r, err.code == EBUSY ? "busy" : "invalid", err.msg));
+        return;
     }
     case OP_WAIT: vm_add_waiter(d, v, c, r); return;
     case OP_SAVE: vm_save(d, v, c, r); return; /* answers once saved */

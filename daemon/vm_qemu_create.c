@@ -183,7 +183,7 @@ static int volumes_open(const struct request *r, const struct creds *cr,
                                "-t ext4 -d %s IMAGE 256M)",
                                qv->path, qv->path);
         if (fd < 0)
-            return lvm_err_wrap(err, "volume %s", qv->path);
+            return lvm_err_wrap(err, "volume");
         s->volume_fd[s->nvolumes++] = fd;
         const char *fstype;
         if (qemu_volume_fstype(fd, qv->path, &fstype, err) < 0 ||

@@ -46,6 +46,7 @@ install: all $(BUILD)/etc/lightvmd.service $(BUILD)/etc/liblightvm.pc
 	$(INSTALL) -m 0755 $(BUILD)/bin/lightvm $(D)$(BINDIR)/lightvm
 	$(if $(CLI_STATIC),$(INSTALL) -m 0755 $(BUILD)/bin/lightvm-net $(D)$(BINDIR)/lightvm-net)
 	$(INSTALL) -m 0755 $(BUILD)/bin/lightvmd $(D)$(SBINDIR)/lightvmd
+	$(INSTALL) -m 0755 $(BUILD)/bin/lightvm-runtime $(D)$(BINDIR)/lightvm-runtime
 	$(INSTALL) -m 0755 $(BUILD)/bin/lightvm-shell $(D)$(LIBEXECDIR)/lightvm-shell
 	$(INSTALL) -m 0755 $(TINYX_INIT) $(D)$(LIBEXECDIR)/lightvm-tinyx-init
 	$(INSTALL) -m 0755 $(LIGHTVM_CC) $(D)$(SDKDIR)/bin/lightvm-cc
@@ -73,6 +74,7 @@ install: all $(BUILD)/etc/lightvmd.service $(BUILD)/etc/liblightvm.pc
 # as shipped, the state directories only if empty.
 uninstall:
 	rm -f $(D)$(BINDIR)/lightvm $(D)$(BINDIR)/lightvm-net $(D)$(BINDIR)/lightvm-cc \
+	    $(D)$(BINDIR)/lightvm-runtime \
 	    $(D)$(SBINDIR)/lightvmd $(D)$(INCLUDEDIR)/lightvm/lightvm.h \
 	    $(D)$(LIBDIR)/liblightvm.a $(D)$(LIBDIR)/pkgconfig/liblightvm.pc \
 	    $(D)$(MANDIR)/man1/lightvm.1 $(D)$(MANDIR)/man8/lightvmd.8 \

@@ -85,8 +85,11 @@ static void sleep_until(uint64_t deadline)
         lvm__thread_sleep_until(deadline);
         return;
     }
-    while (lvm__hc->clock_monotonic() < deadline) {
+    uint64_t now;
+    while ((now = lvm__hc->clock_monotonic()) < deadline) {
         lvm_yield(deadline, 0);
+        uint64_t after = lvm__hc->clock_monotonic();
+        lvm__cputime_idle(after > now ? after - now : 0);
         /* A snapshot request ends the sleep: the call is made again
          * (for its whole length) once the guest continues. */
         if (lvm_poweroff_requested() || lvm__snapshot_deferred)

@@ -120,6 +120,8 @@ _Noreturn void lvm__fatal_exit(void);
 void lvm__cputime_start(void);
 void lvm__cputime_resumed(uint64_t cpu_ns);
 uint64_t lvm__cputime_process(void);
+/* Time the guest spent waiting (one thread asleep): not CPU time. */
+void lvm__cputime_idle(uint64_t ns);
 uint64_t lvm__cputime_thread(void);
 
 /* Control device: act on a pending request, if any. */

@@ -71,6 +71,13 @@ void lvm__cputime_resumed(uint64_t cpu_ns)
         threads[i].since = now;
 }
 
+void lvm__cputime_idle(uint64_t ns)
+{
+    idle_ns += ns;
+    if (cur)
+        cur->since += ns;
+}
+
 uint64_t lvm__cputime_process(void)
 {
     uint64_t now = lvm__hc->clock_monotonic();

@@ -286,11 +286,11 @@ int oci_cmd_exec(int argc, char **argv)
         goto out;
     }
     char buf[600];
-    ssize_t got = 0, n;
+    ssize_t got = 0, rn;
     while (got < (ssize_t)sizeof buf - 1 &&
-           ((n = read(rp[0], buf + got, sizeof buf - 1 - (size_t)got)) > 0 ||
-            (n < 0 && errno == EINTR)))
-        got += n > 0 ? n : 0;
+           ((rn = read(rp[0], buf + got, sizeof buf - 1 - (size_t)got)) > 0 ||
+            (rn < 0 && errno == EINTR)))
+        got += rn > 0 ? rn : 0;
     close(rp[0]);
     if (got < 1 || buf[0] != 0) {
         buf[got > 1 ? got : 1] = 0;

@@ -21,7 +21,7 @@
 
 /* Platform modules of a stock kernel, by name. */
 static const char *stock_modules[] = {"virtio_mmio", "virtio_net",
-                                      "virtio_console", "virtio_blk"};
+                                      "virtio_console", "virtio_blk", "erofs"};
 
 const char *kernel_cache_dir(char *buf, size_t len)
 {

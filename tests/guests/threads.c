@@ -90,6 +90,11 @@ int main(int argc, char **argv)
     /* CPU time counts from the guest's start, not the host's. */
     CHECK(clock() >= 0 && clock() < 10 * CLOCKS_PER_SEC);
     CHECK(now_s(CLOCK_PROCESS_CPUTIME_ID) < 10.0);
+    /* Sleeping is not CPU time, with one thread as with several. */
+    double cpu0 = now_s(CLOCK_PROCESS_CPUTIME_ID);
+    struct timespec nap = {0, 300 * 1000 * 1000};
+    nanosleep(&nap, 0);
+    CHECK(now_s(CLOCK_PROCESS_CPUTIME_ID) - cpu0 < 0.2);
 
     pthread_t t[64];
     for (int i = 0; i < nthreads; i++)

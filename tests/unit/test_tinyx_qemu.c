@@ -60,7 +60,7 @@ static void argv_tcg_user_net(void **state)
     assert_non_null(strstr(after(a, "-M"), "microvm"));
     assert_non_null(strstr(after(a, "-M"), "acpi=off"));
     assert_non_null(strstr(after(a, "-M"), "pit=on"));
-    assert_string_equal(after(a, "-accel"), "tcg");
+    assert_string_equal(after(a, "-accel"), "tcg,tb-size=64");
     assert_string_equal(after(a, "-cpu"), "max");
     assert_string_equal(after(a, "-m"), "128M"); /* a tiny kernel's default */
     assert_true(has(a, "-no-reboot"));

@@ -478,13 +478,16 @@ void init_exec_service(const struct init_conf *c, const struct pollfd *p, int n)
         if (p[i].fd == x.port) {
             if (p[i].revents & POLLOUT)
                 flush_out();
+            ssize_t r = 1;
             if (p[i].revents & POLLIN) {
-                ssize_t r = read(x.port, x.in + x.inlen, sizeof x.in - x.inlen);
+                r = read(x.port, x.in + x.inlen, sizeof x.in - x.inlen);
                 if (r > 0)
                     x.inlen += (size_t)r;
             }
-            if ((p[i].revents & POLLHUP) && !(p[i].revents & POLLIN)) {
-                /* nobody there (any more) */
+            /* Nobody there (any more): the port polls readable and hung
+             * up at once, and reads end-of-file. Not polled again until
+             * SIGIO says a host came: an idle guest must not spin. */
+            if ((p[i].revents & POLLHUP) && r <= 0) {
                 end_session();
                 x.host_off = 1;
             }

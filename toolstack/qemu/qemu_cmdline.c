@@ -48,6 +48,8 @@ static int plain(const char *s)
  * an fd set that QEMU's file opens take by name. */
 #define FDSET_CONSOLE 1
 #define FDSET_CTL_LOG 2
+/* MiB of translated code QEMU keeps under TCG. */
+#define QEMU_TCG_TB_MB "64"
 #define FDSET_DISK0 3 /* disk N is fd set FDSET_DISK0 + N */
 
 /* The console: a socket we read, or a file QEMU appends to. */
@@ -267,7 +269,11 @@ int qemu_build_argv(const struct qemu_vm_config *cfg,
                   "microvm,x-option-roms=off,isa-serial=on,pit=on,pic=on,"
                   "rtc=on,acpi=%s",
                   cfg->acpi ? "on" : "off") ||
-              arg(a, "-accel") || arg(a, "%s", kvm ? "kvm" : "tcg") ||
+              arg(a, "-accel") ||
+              /* TCG's translation cache is 1 GiB by default, charged to
+               * the guest's cgroup as it fills: a guest that runs many
+               * programs (exec) would be killed for it. */
+              arg(a, "%s", kvm ? "kvm" : "tcg,tb-size=" QEMU_TCG_TB_MB) ||
               arg(a, "-cpu") || arg(a, "%s", kvm ? "host" : "max") ||
               arg(a, "-nodefaults") || arg(a, "-no-user-config") ||
               arg(a, "-display") || arg(a, "none") || arg(a, "-no-reboot") ||

@@ -118,9 +118,9 @@ int qemu_volume_fstype(int fd, const char *path, const char **fstype,
         }
     }
     return lvm_err_set(err, 0, /* says it all */
-                       "volume %s holds no ext4 or erofs filesystem (make "
-                       "one: mkfs.ext4 %s)",
-                       path, path);
+                       "volume %s holds no ext4 or erofs filesystem (make an "
+                       "image: mke2fs -t ext4 -d DIR IMAGE 256M)",
+                       path);
 }
 
 int qemu_volume_lock(int fd, const char *path, int readonly,
