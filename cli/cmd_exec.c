@@ -8,17 +8,12 @@
 #include "cli/daemon_cmds.h"
 #include "toolstack/qemu/qemu_xframe.h"
 
-#include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #define EXEC_MAX_ENV 64
