@@ -218,6 +218,12 @@ int oci_cmd_exec(int argc, char **argv)
         oci_state_free(&st);
         return 1;
     }
+    if (strcmp(st.monitor, "qemu")) {
+        oci_error("exec: a unikernel guest is one process: nothing else can "
+                  "run in container %s",
+                  id);
+        goto out;
+    }
     if (process && read_process(process, &p) < 0)
         goto out;
     if (!process)
@@ -236,12 +242,6 @@ int oci_cmd_exec(int argc, char **argv)
     if (tty || p.terminal || console_socket) {
         oci_error("exec: a terminal is not supported in a VM container: "
                   "run without -t");
-        goto out;
-    }
-    if (strcmp(st.monitor, "qemu")) {
-        oci_error("exec: container %s is a unikernel guest, which is one "
-                  "process: nothing else can run in it",
-                  id);
         goto out;
     }
     enum oci_status s = oci_state_status(&st);

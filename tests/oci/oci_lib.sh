@@ -94,6 +94,7 @@ redis_rootfs() {
     dir=$(realpath "$BUILD")/oci-vm/redis
     if [ ! -e "$dir/done" ]; then
         rm -rf "$dir.new" "$dir"
+        mkdir -p "$(dirname "$dir")" || return 1
         "$LIGHTVM" tinyx build redis-server -p redis-tools -k stock -z gzip:1 \
             -f /bin/busybox:/bin/busybox --keep-rootfs -q -o "$dir.new" >&2 ||
             return 1
