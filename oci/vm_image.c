@@ -180,7 +180,7 @@ static int walk_dir(struct walk *w, int dfd, const char *path, int depth)
         }
         memcpy(names[count++], e, sz);
     }
-    if (r == 0)
+    if (r == 0 && count > 1) /* (an empty directory has no array) */
         qsort(names, (size_t)count, sizeof *names,
               (int (*)(const void *, const void *))by_name);
     for (int i = 0; r == 0 && i < count; i++) {
