@@ -121,3 +121,20 @@ redis_ping() {
     done
     echo "PONG from $1"
 }
+
+# The runtime's view of a container (R: the runtime with this suite's root).
+status_of() { R state "$1" | jq -r .status; }
+is_status() { [ "$(status_of "$1")" = "$2" ]; }
+
+# refused WANT CMD...: CMD fails with status 1 and one line on stderr
+# containing WANT.
+refused() {
+    local want=$1
+    shift
+    "$@" >"$TMP/out" 2>"$TMP/err"
+    local rc=$?
+    cat "$TMP/err"
+    [ $rc -eq 1 ] || { echo "exit status $rc, expected 1"; return 1; }
+    [ "$(wc -l <"$TMP/err")" -eq 1 ] || { echo "not one line"; return 1; }
+    contains "$TMP/err" "$want"
+}

@@ -22,19 +22,6 @@ ROOT=$TMP/root
 R() { "$RUNTIME" --root "$ROOT" "$@"; }
 # gone PID: exited (a zombie waiting for whoever inherited it counts).
 gone() { [ ! -e "/proc/$1" ] || grep -q '^State:[[:space:]]*Z' "/proc/$1/status"; }
-status_of() { R state "$1" | jq -r .status; }
-is_status() { [ "$(status_of "$1")" = "$2" ]; }
-
-refused() {
-    local want=$1
-    shift
-    "$@" >"$TMP/out" 2>"$TMP/err"
-    local rc=$?
-    cat "$TMP/err"
-    [ $rc -eq 1 ] || { echo "exit status $rc, expected 1"; return 1; }
-    [ "$(wc -l <"$TMP/err")" -eq 1 ] || { echo "not one line"; return 1; }
-    contains "$TMP/err" "$want"
-}
 
 # vm_bundle DIR ARGS_JSON [JQ_FILTER]: a busybox bundle (rootfs shared by
 # the suite, so one root image serves all) running ARGS_JSON, changed by
