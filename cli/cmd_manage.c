@@ -47,19 +47,32 @@ static json_t *result(struct lightvm *cl, enum action a, json_t *before,
 
 static int manage(enum action a, const char *name, int argc, char **argv)
 {
+    /* destroy takes docker rm's -f: it already kills a running guest, so
+     * the flag only keeps `lightvm rm -f` scripts working. */
     static const struct option opts[] = {{"json", no_argument, NULL, 'j'},
                                          {"help", no_argument, NULL, 'h'},
+                                         {"force", no_argument, NULL, 'f'},
                                          {0, 0, 0, 0}};
+    static const struct option no_force[] = {{"json", no_argument, NULL, 'j'},
+                                             {"help", no_argument, NULL, 'h'},
+                                             {0, 0, 0, 0}};
     int json = 0, c;
-    while ((c = cli_getopt(argc, argv, "h", opts)) != -1) {
+    while ((c = cli_getopt(argc, argv, a == DESTROY ? "hf" : "h",
+                           a == DESTROY ? opts : no_force)) != -1) {
         if (c == 'j') {
             json = 1;
+        } else if (c == 'f' && a == DESTROY) {
+            continue;
         } else {
             if (c != 'h')
                 return CLI_EXIT_USAGE; /* cli_getopt said why */
-            printf("Usage: lightvm %s [--json] GUEST%s\n\n%s.\n\n"
-                   "  --json      print %s\n",
-                   name, a == WAIT ? "" : "...", help[a],
+            printf("Usage: lightvm %s [--json]%s GUEST%s\n\n%s.\n\n"
+                   "%s  --json      print %s\n",
+                   name, a == DESTROY ? " [-f]" : "", a == WAIT ? "" : "...",
+                   help[a],
+                   a == DESTROY ? "  -f, --force accepted, as docker rm's "
+                                  "(running guests are always killed)\n"
+                                : "",
                    a == WAIT      ? "the guest's id, name and exit as JSON"
                    : a == DESTROY ? "a JSON array: each guest's id, name "
                                     "and exit"
