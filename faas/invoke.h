@@ -1,0 +1,98 @@
+/*
+ * invoke.h: one invocation of a function in a fresh guest. A runner holds
+ * what every invocation shares (the host, the Lua guest's image loaded
+ * once, a pool of prepared shells: the prepare phase done ahead of time,
+ * as lightvmd's pool does) and the limits; a call is one guest from
+ * start to result.
+ *
+ * The guest gets the function and the request body as a tar on its
+ * read-only "files" block device (a memfd) and writes its answer to its
+ * "result" block device (another memfd); see faas/guest/fn_guest.c.
+ */
+#ifndef LVM_FAAS_INVOKE_H
+#define LVM_FAAS_INVOKE_H
+#include "toolstack/error.h"
+#include "toolstack/host.h"
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+struct guest;
+struct image;
+struct monitor_ops;
+
+struct fn_limits {
+    uint64_t ram;        /* guest RAM, bytes (-m) */
+    uint64_t timeout_ms; /* wall-clock time from start to result */
+    uint64_t cpu_ms;     /* CPU time of the guest */
+    uint64_t result_max; /* bytes of a result */
+};
+
+struct fn_runner {
+    struct lvm_host host;
+    const struct monitor_ops *mon;
+    struct image *img;
+    struct fn_limits lim;
+    unsigned pool_target; /* prepared shells to keep */
+    unsigned npool;
+    struct guest **pool;
+    uint64_t seq; /* names guests: fn-NAME-SEQ */
+};
+
+/* Why a call ended without its function's answer. */
+enum fn_cause {
+    FN_OK = 0,
+    FN_SYNTAX,  /* the source does not compile */
+    FN_RUNTIME, /* error() or a Lua runtime error, stack overflow */
+    FN_MEMORY,  /* out of memory: Lua's heap limit or the guest's */
+    FN_CPU,     /* CPU-time limit */
+    FN_TIMEOUT, /* wall-clock limit */
+    FN_CRASH,   /* the guest died without an answer */
+    FN_RESULT,  /* the answer is bigger than the limit */
+    FN_INTERNAL /* the gateway could not start the guest */
+};
+
+/* The cause as the JSON error body names it. */
+const char *fn_cause_name(enum fn_cause c);
+
+struct fn_call {
+    struct guest *g;
+    int files_fd, result_fd, console_fd, timer_fd;
+    uint64_t start_ns;
+    clockid_t cpu_clock;
+    enum fn_cause killed; /* FN_CPU or FN_TIMEOUT once we killed it */
+};
+
+struct fn_outcome {
+    enum fn_cause cause;
+    char *data; /* the answer (cause FN_OK) or the error message; malloc'd */
+    size_t len;
+};
+
+int fn_runner_init(struct fn_runner *r, const char *guest_elf,
+                   const struct fn_limits *lim, unsigned pool,
+                   struct lvm_err *err);
+/* Prepare one shell if the pool is below its target; 1 if it did. */
+int fn_runner_refill(struct fn_runner *r);
+void fn_runner_fini(struct fn_runner *r);
+/* The Lua guest's image: $LIGHTVM_FN_GUEST, else lightvm-fn-guest.elf
+ * next to this program or in ../lib/lightvm/. */
+int fn_find_guest(char *path, size_t len, struct lvm_err *err);
+
+/* Start (name)'s (src) on (body) in a fresh guest. On success the caller
+ * polls c->g's pidfd (the guest ended) and c->timer_fd (a limit to
+ * check: fn_call_timer). */
+int fn_call_start(struct fn_runner *r, struct fn_call *c, const char *name,
+                  const char *src, size_t srclen, const char *body,
+                  size_t bodylen, struct lvm_err *err);
+/* The timer fired: kill the guest if it is past a limit (returns 1),
+ * else re-arm the timer (0). */
+int fn_call_timer(struct fn_runner *r, struct fn_call *c);
+/* The guest ended: reap it, read its answer, release everything. */
+void fn_call_finish(struct fn_runner *r, struct fn_call *c,
+                    struct fn_outcome *out);
+/* Kill and release a call nobody waits for any more. */
+void fn_call_abort(struct fn_runner *r, struct fn_call *c);
+
+#endif
