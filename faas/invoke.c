@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/timerfd.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -118,8 +119,11 @@ int fn_runner_refill(struct fn_runner *r)
 
 void fn_runner_fini(struct fn_runner *r)
 {
+    /* Dead before freed: a cgroup with a task in it cannot be removed. */
     for (unsigned i = 0; i < r->npool; i++) {
+        siginfo_t si;
         guest_kill(r->pool[i]);
+        waitid(P_PIDFD, (id_t)r->pool[i]->sb.pidfd, &si, WEXITED);
         guest_free(r->pool[i]);
     }
     free(r->pool);
