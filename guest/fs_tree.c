@@ -394,10 +394,11 @@ static void add_block_tree(void)
     const char *why;
     long n = lvm_tar_walk(buf, (size_t)cap, add_member, 0, &why);
     if (n < 0 && n != -1)
-        warn("block device " LVM_FS_BLOCK "'s archive does not fit: ",
+        warn("block device " LVM_FS_BLOCK ": the archive does not fit: ",
              "out of memory");
     else if (n == -1)
-        warn("block device " LVM_FS_BLOCK "'s archive is cut short: ", why);
+        warn("block device " LVM_FS_BLOCK ": the archive is cut short: ",
+             why);
 }
 
 int fs_ready(void)
