@@ -82,8 +82,15 @@ static int parse_bytes(const char *flag, const char *arg, uint64_t min,
     return 0;
 }
 
-enum { OPT_DIR = 256, OPT_CPU, OPT_RUNNING, OPT_QUEUE, OPT_POOL, OPT_BODY,
-       OPT_RESULT };
+enum {
+    OPT_DIR = 256,
+    OPT_CPU,
+    OPT_RUNNING,
+    OPT_QUEUE,
+    OPT_POOL,
+    OPT_BODY,
+    OPT_RESULT
+};
 
 static int serve(int argc, char **argv, const char *dir)
 {
@@ -116,9 +123,7 @@ static int serve(int argc, char **argv, const char *dir)
     int c, bad = 0;
     while (!bad && (c = cli_getopt(argc, argv, "l:m:t:h", opts)) != -1) {
         switch (c) {
-        case 'l':
-            o.listen = optarg;
-            break;
+        case 'l': o.listen = optarg; break;
         case 'm':
             bad = parse_bytes("--memory", optarg, 4 << 20, 4ull << 30,
                               &o.lim.ram) < 0;
@@ -141,21 +146,16 @@ static int serve(int argc, char **argv, const char *dir)
             bad = parse_count("--pool", optarg, 0, 10000, &o.pool) < 0;
             break;
         case OPT_BODY:
-            bad = parse_bytes("--max-body", optarg, 0, 64 << 20,
-                              &o.body_max) < 0;
+            bad =
+                parse_bytes("--max-body", optarg, 0, 64 << 20, &o.body_max) < 0;
             break;
         case OPT_RESULT:
             bad = parse_bytes("--max-result", optarg, 1, 64 << 20,
                               &o.lim.result_max) < 0;
             break;
-        case OPT_DIR:
-            o.dir = optarg;
-            break;
-        case 'h':
-            fputs(usage, stdout);
-            return 0;
-        default:
-            return CLI_EXIT_USAGE;
+        case OPT_DIR: o.dir = optarg; break;
+        case 'h': fputs(usage, stdout); return 0;
+        default: return CLI_EXIT_USAGE;
         }
     }
     if (bad)
@@ -231,8 +231,8 @@ int cmd_fn(int argc, char **argv)
         } else if (!strncmp(sargv[k], "--dir=", 6)) {
             dir = sargv[k] + 6;
         } else if (sargv[k][0] == '-' && sargv[k][1]) {
-            cli_msg("fn %s: unknown option '%s' (see 'lightvm fn --help')",
-                    sub, sargv[k]);
+            cli_msg("fn %s: unknown option '%s' (see 'lightvm fn --help')", sub,
+                    sargv[k]);
             return CLI_EXIT_USAGE;
         } else if (nrest < 64) {
             rest[nrest++] = sargv[k];

@@ -138,8 +138,7 @@ int fn_remove(const char *dir, const char *name, struct lvm_err *err)
     return 0;
 }
 
-long fn_load(const char *dir, const char *name, char **src,
-             struct lvm_err *err)
+long fn_load(const char *dir, const char *name, char **src, struct lvm_err *err)
 {
     if (check_name(name, err) < 0)
         return -1;

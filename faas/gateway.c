@@ -46,8 +46,8 @@ struct conn {
     int keep_alive; /* of the request being answered */
     int close_after;
     int sent_continue;
-    int eof;        /* the client sent everything it will */
-    int processing; /* conn_process is on the stack */
+    int eof;         /* the client sent everything it will */
+    int processing;  /* conn_process is on the stack */
     struct inv *inv; /* the invocation answering it, if running/queued */
     struct conn *prev, *next; /* all open connections */
     struct conn *next_dead;   /* freed after the event batch */
@@ -72,8 +72,8 @@ struct gw {
     int ep, lfd, sfd;
     unsigned nconns, running, queued;
     struct inv *qhead, *qtail;
-    struct conn *conns;   /* open */
-    struct inv *runs;     /* running */
+    struct conn *conns; /* open */
+    struct inv *runs;   /* running */
     struct conn *dead_conns;
     struct inv *dead_invs;
     int stop;
@@ -143,8 +143,8 @@ static void respond(struct gw *gw, struct conn *c, int status,
 {
     char head[512];
     int keep = c->keep_alive && !c->close_after;
-    int hl = http_format_head(head, sizeof head, status, ctype, len, keep,
-                              extra);
+    int hl =
+        http_format_head(head, sizeof head, status, ctype, len, keep, extra);
     if (hl < 0 || !(c->out = malloc((size_t)hl + len))) {
         conn_close(gw, c);
         return;
@@ -293,8 +293,8 @@ static void invoke(struct gw *gw, struct conn *c, const char *name,
     long n = fn_load(fn_store_dir(gw->o->dir), name, &src, &err);
     if (n < 0) {
         char msg[160];
-        int ml = snprintf(msg, sizeof msg, "no function '%s' is deployed",
-                          name);
+        int ml =
+            snprintf(msg, sizeof msg, "no function '%s' is deployed", name);
         if (err.code == ENOENT)
             respond_error(gw, c, 404, "not-found", name, msg, (size_t)ml, NULL);
         else
@@ -302,8 +302,7 @@ static void invoke(struct gw *gw, struct conn *c, const char *name,
                           strlen(err.msg), NULL);
         return;
     }
-    if (gw->running >= gw->o->max_running &&
-        gw->queued >= gw->o->queue_max) {
+    if (gw->running >= gw->o->max_running && gw->queued >= gw->o->queue_max) {
         free(src);
         gw->shed++;
         static const char msg[] = "too many invocations waiting; try again";
@@ -395,8 +394,9 @@ static void conn_process(struct gw *gw, struct conn *c)
             break;
         if (st > 1) {
             c->close_after = 1; /* the stream cannot be trusted past it */
-            respond_error(gw, c, st, st == 413 ? "body-too-large" : "bad-request",
-                          NULL, why, strlen(why), NULL);
+            respond_error(gw, c, st,
+                          st == 413 ? "body-too-large" : "bad-request", NULL,
+                          why, strlen(why), NULL);
             break;
         }
         size_t need = r.head_len + (size_t)r.content_length;
@@ -550,8 +550,7 @@ static int listen_on(const char *spec, struct lvm_err *err)
     if (fd < 0)
         return lvm_err_set(err, errno, "socket");
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    if (bind(fd, (struct sockaddr *)&a, sizeof a) < 0 ||
-        listen(fd, 1024) < 0) {
+    if (bind(fd, (struct sockaddr *)&a, sizeof a) < 0 || listen(fd, 1024) < 0) {
         int e = errno;
         close(fd);
         return lvm_err_set(err, e, "listen on %s", spec);
@@ -626,15 +625,9 @@ int fn_serve(const struct gw_opts *o)
         for (int i = 0; i < n; i++) {
             struct tag *t = ev[i].data.ptr;
             switch (t->kind) {
-            case TAG_LISTEN:
-                accept_all(&gw);
-                break;
-            case TAG_SIGNAL:
-                gw.stop = 1;
-                break;
-            case TAG_PID:
-                inv_ended(&gw, t->owner);
-                break;
+            case TAG_LISTEN: accept_all(&gw); break;
+            case TAG_SIGNAL: gw.stop = 1; break;
+            case TAG_PID: inv_ended(&gw, t->owner); break;
             case TAG_TIMER: {
                 struct inv *v = t->owner;
                 if (!v->done)
@@ -657,8 +650,9 @@ int fn_serve(const struct gw_opts *o)
         }
         reap_dead(&gw);
     }
-    fprintf(stderr, "lightvm: fn serve: stopping (%llu invocations, %llu "
-                    "refused as overload)\n",
+    fprintf(stderr,
+            "lightvm: fn serve: stopping (%llu invocations, %llu "
+            "refused as overload)\n",
             gw.served, gw.shed);
     /* Running guests are killed; their clients get nothing. */
     while (gw.qhead) {

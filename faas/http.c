@@ -98,8 +98,8 @@ static int request_line(const char *l, size_t n, struct http_req *r,
     }
     const char *v = sp2 + 1;
     size_t vlen = (size_t)(end - v);
-    if (vlen != 8 || memcmp(v, "HTTP/", 5) != 0 || v[6] != '.' ||
-        v[5] < '0' || v[5] > '9' || v[7] < '0' || v[7] > '9') {
+    if (vlen != 8 || memcmp(v, "HTTP/", 5) != 0 || v[6] != '.' || v[5] < '0' ||
+        v[5] > '9' || v[7] < '0' || v[7] > '9') {
         *why = "malformed HTTP version";
         return 400;
     }
@@ -251,42 +251,24 @@ int http_parse_head(const char *buf, size_t len, uint64_t body_max,
 const char *http_reason(int status)
 {
     switch (status) {
-    case 100:
-        return "Continue";
-    case 200:
-        return "OK";
-    case 204:
-        return "No Content";
-    case 400:
-        return "Bad Request";
-    case 404:
-        return "Not Found";
-    case 405:
-        return "Method Not Allowed";
-    case 408:
-        return "Request Timeout";
-    case 411:
-        return "Length Required";
-    case 413:
-        return "Content Too Large";
-    case 414:
-        return "URI Too Long";
-    case 417:
-        return "Expectation Failed";
-    case 431:
-        return "Request Header Fields Too Large";
-    case 500:
-        return "Internal Server Error";
-    case 501:
-        return "Not Implemented";
-    case 503:
-        return "Service Unavailable";
-    case 504:
-        return "Gateway Timeout";
-    case 505:
-        return "HTTP Version Not Supported";
-    default:
-        return "Unknown";
+    case 100: return "Continue";
+    case 200: return "OK";
+    case 204: return "No Content";
+    case 400: return "Bad Request";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
+    case 411: return "Length Required";
+    case 413: return "Content Too Large";
+    case 414: return "URI Too Long";
+    case 417: return "Expectation Failed";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    case 505: return "HTTP Version Not Supported";
+    default: return "Unknown";
     }
 }
 
@@ -294,12 +276,11 @@ int http_format_head(char *buf, size_t cap, int status,
                      const char *content_type, uint64_t body_len,
                      int keep_alive, const char *extra)
 {
-    int n = snprintf(buf, cap,
-                     "HTTP/1.1 %d %s\r\nServer: lightvm-fn\r\n"
-                     "Content-Type: %s\r\nContent-Length: %llu\r\n%s%s\r\n",
-                     status, http_reason(status), content_type,
-                     (unsigned long long)body_len,
-                     keep_alive ? "" : "Connection: close\r\n",
-                     extra ? extra : "");
+    int n = snprintf(
+        buf, cap,
+        "HTTP/1.1 %d %s\r\nServer: lightvm-fn\r\n"
+        "Content-Type: %s\r\nContent-Length: %llu\r\n%s%s\r\n",
+        status, http_reason(status), content_type, (unsigned long long)body_len,
+        keep_alive ? "" : "Connection: close\r\n", extra ? extra : "");
     return n < 0 || (size_t)n >= cap ? -1 : n;
 }

@@ -30,12 +30,15 @@
 
 const char *fn_cause_name(enum fn_cause c)
 {
-    static const char *const names[] = {
-        [FN_OK] = "ok",           [FN_SYNTAX] = "syntax",
-        [FN_RUNTIME] = "runtime", [FN_MEMORY] = "memory",
-        [FN_CPU] = "cpu-time",    [FN_TIMEOUT] = "timeout",
-        [FN_CRASH] = "crash",     [FN_RESULT] = "result-too-large",
-        [FN_INTERNAL] = "internal"};
+    static const char *const names[] = {[FN_OK] = "ok",
+                                        [FN_SYNTAX] = "syntax",
+                                        [FN_RUNTIME] = "runtime",
+                                        [FN_MEMORY] = "memory",
+                                        [FN_CPU] = "cpu-time",
+                                        [FN_TIMEOUT] = "timeout",
+                                        [FN_CRASH] = "crash",
+                                        [FN_RESULT] = "result-too-large",
+                                        [FN_INTERNAL] = "internal"};
     return (unsigned)c < sizeof names / sizeof *names ? names[c] : "internal";
 }
 
@@ -201,8 +204,8 @@ static int make_files(const char *src, size_t srclen, const char *body,
 
 static void arm(int tfd, uint64_t ms)
 {
-    struct itimerspec its = {{0, 0},
-                             {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000}};
+    struct itimerspec its = {
+        {0, 0}, {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000}};
     if (!ms)
         its.it_value.tv_nsec = 1; /* 0 would disarm it */
     timerfd_settime(tfd, 0, &its, NULL);
@@ -276,8 +279,8 @@ int fn_call_start(struct fn_runner *r, struct fn_call *c, const char *name,
         goto fail;
     if (clock_getcpuclockid(c->g->sb.pid, &c->cpu_clock) != 0)
         c->cpu_clock = (clockid_t)-1;
-    uint64_t first = r->lim.cpu_ms < r->lim.timeout_ms ? r->lim.cpu_ms
-                                                        : r->lim.timeout_ms;
+    uint64_t first =
+        r->lim.cpu_ms < r->lim.timeout_ms ? r->lim.cpu_ms : r->lim.timeout_ms;
     arm(c->timer_fd, first);
     return 0;
 fail:

@@ -397,8 +397,7 @@ static void add_block_tree(void)
         warn("block device " LVM_FS_BLOCK ": the archive does not fit: ",
              "out of memory");
     else if (n == -1)
-        warn("block device " LVM_FS_BLOCK ": the archive is cut short: ",
-             why);
+        warn("block device " LVM_FS_BLOCK ": the archive is cut short: ", why);
 }
 
 int fs_ready(void)

@@ -80,12 +80,9 @@ static int put_result(const char *kind, const char *data, size_t len)
 static const char *kind_of(int status)
 {
     switch (status) {
-    case LUA_ERRSYNTAX:
-        return "syntax";
-    case LUA_ERRMEM:
-        return "memory";
-    default:
-        return "runtime";
+    case LUA_ERRSYNTAX: return "syntax";
+    case LUA_ERRMEM: return "memory";
+    default: return "runtime";
     }
 }
 
@@ -166,12 +163,9 @@ int main(int argc, char **argv)
     size_t n = 0;
     const char *out = "";
     switch (lua_type(L, -1)) {
-    case LUA_TNIL:
-        break;
+    case LUA_TNIL: break;
     case LUA_TSTRING:
-    case LUA_TNUMBER:
-        out = lua_tolstring(L, -1, &n);
-        break;
+    case LUA_TNUMBER: out = lua_tolstring(L, -1, &n); break;
     case LUA_TBOOLEAN:
         out = lua_toboolean(L, -1) ? "true" : "false";
         n = strlen(out);

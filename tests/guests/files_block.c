@@ -56,6 +56,7 @@ int main(int argc, char **argv)
         closedir(d);
         return 0;
     }
-    fprintf(stderr, "usage: files_block cat PATH... | write PATH TEXT | ls DIR\n");
+    fprintf(stderr,
+            "usage: files_block cat PATH... | write PATH TEXT | ls DIR\n");
     return 2;
 }

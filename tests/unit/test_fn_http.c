@@ -56,9 +56,11 @@ static void test_keep_alive(void **state)
     (void)state;
     assert_int_equal(parse("GET / HTTP/1.0\r\n\r\n"), 1);
     assert_int_equal(r.keep_alive, 0);
-    assert_int_equal(parse("GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n"), 1);
+    assert_int_equal(parse("GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n"),
+                     1);
     assert_int_equal(r.keep_alive, 1);
-    assert_int_equal(parse("GET / HTTP/1.1\r\nConnection: foo, close\r\n\r\n"), 1);
+    assert_int_equal(parse("GET / HTTP/1.1\r\nConnection: foo, close\r\n\r\n"),
+                     1);
     assert_int_equal(r.keep_alive, 0);
     /* Bare LF line ends, and empty lines before the request line. */
     assert_int_equal(parse("\r\n\nGET /x HTTP/1.1\nA: b\n\n"), 1);
@@ -169,10 +171,10 @@ static void test_names(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_post),      cmocka_unit_test(test_incomplete),
+        cmocka_unit_test(test_post),       cmocka_unit_test(test_incomplete),
         cmocka_unit_test(test_keep_alive), cmocka_unit_test(test_expect),
-        cmocka_unit_test(test_refusals),  cmocka_unit_test(test_sizes),
-        cmocka_unit_test(test_format),    cmocka_unit_test(test_names),
+        cmocka_unit_test(test_refusals),   cmocka_unit_test(test_sizes),
+        cmocka_unit_test(test_format),     cmocka_unit_test(test_names),
     };
     return cmocka_run_group_tests_name("fn_http", tests, NULL, NULL);
 }
