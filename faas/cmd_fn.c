@@ -38,7 +38,11 @@ static const char usage[] =
     "                          (default 64)\n"
     "      --pool N            prepared shells kept ready (default 8)\n"
     "      --max-body SIZE     request body limit; 413 past it (default 1M)\n"
-    "      --max-result SIZE   result limit (default 1M)\n\n"
+    "      --max-result SIZE   result limit (default 1M)\n"
+    "      --runner KIND       guest (the service); process or crun: a lua5.4\n"
+    "                          process or crun container per invocation, to\n"
+    "                          compare with (bench/faas.sh; no guest "
+    "isolation)\n\n"
     "A function is a Lua 5.4 file defining handler(body): it gets the request\n"
     "body as a string and returns the answer (a string, number, boolean or\n"
     "nil). See docs/faas.md.\n";
@@ -89,7 +93,8 @@ enum {
     OPT_QUEUE,
     OPT_POOL,
     OPT_BODY,
-    OPT_RESULT
+    OPT_RESULT,
+    OPT_RUNNER
 };
 
 static int serve(int argc, char **argv, const char *dir)
@@ -105,6 +110,7 @@ static int serve(int argc, char **argv, const char *dir)
         {"max-body", required_argument, NULL, OPT_BODY},
         {"max-result", required_argument, NULL, OPT_RESULT},
         {"dir", required_argument, NULL, OPT_DIR},
+        {"runner", required_argument, NULL, OPT_RUNNER},
         {"help", no_argument, NULL, 'h'},
         {0, 0, 0, 0}};
     struct gw_opts o = {
@@ -154,6 +160,18 @@ static int serve(int argc, char **argv, const char *dir)
                               &o.lim.result_max) < 0;
             break;
         case OPT_DIR: o.dir = optarg; break;
+        case OPT_RUNNER:
+            if (!strcmp(optarg, "guest")) {
+                o.runner = FN_RUN_GUEST;
+            } else if (!strcmp(optarg, "process")) {
+                o.runner = FN_RUN_PROCESS;
+            } else if (!strcmp(optarg, "crun")) {
+                o.runner = FN_RUN_CRUN;
+            } else {
+                cli_msg("--runner: '%s' is not guest, process or crun", optarg);
+                bad = 1;
+            }
+            break;
         case 'h': fputs(usage, stdout); return 0;
         default: return CLI_EXIT_USAGE;
         }

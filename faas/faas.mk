@@ -6,7 +6,7 @@
 # top-level Makefile.
 
 FAAS_SRCS := faas/cmd_fn.c faas/gateway.c faas/invoke.c faas/http.c \
-             faas/fn_store.c
+             faas/fn_store.c faas/baseline.c
 FAAS_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(FAAS_SRCS))
 FAAS_HDRS := $(wildcard faas/*.h)
 

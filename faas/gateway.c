@@ -222,7 +222,7 @@ static void inv_start(struct gw *gw, struct inv *v)
     gw->runs = v;
     v->pid_tag = (struct tag){TAG_PID, v};
     v->timer_tag = (struct tag){TAG_TIMER, v};
-    ep_set(gw, v->call.g->sb.pidfd, &v->pid_tag, EPOLLIN, EPOLL_CTL_ADD);
+    ep_set(gw, v->call.pidfd, &v->pid_tag, EPOLLIN, EPOLL_CTL_ADD);
     ep_set(gw, v->call.timer_fd, &v->timer_tag, EPOLLIN, EPOLL_CTL_ADD);
 }
 
@@ -259,7 +259,7 @@ static void inv_ended(struct gw *gw, struct inv *v)
         gw->runs = v->rnext;
     if (v->rnext)
         v->rnext->rprev = v->rprev;
-    epoll_ctl(gw->ep, EPOLL_CTL_DEL, v->call.g->sb.pidfd, NULL);
+    epoll_ctl(gw->ep, EPOLL_CTL_DEL, v->call.pidfd, NULL);
     epoll_ctl(gw->ep, EPOLL_CTL_DEL, v->call.timer_fd, NULL);
     struct fn_outcome out;
     fn_call_finish(&gw->run, &v->call, &out);
@@ -587,8 +587,10 @@ int fn_serve(const struct gw_opts *o)
     gw.ep = gw.lfd = gw.sfd = -1;
     struct lvm_err err;
     char guest[4096];
-    if (fn_find_guest(guest, sizeof guest, &err) < 0 ||
-        fn_runner_init(&gw.run, guest, &o->lim, o->pool, &err) < 0) {
+    guest[0] = 0;
+    if ((o->runner == FN_RUN_GUEST &&
+         fn_find_guest(guest, sizeof guest, &err) < 0) ||
+        fn_runner_init(&gw.run, o->runner, guest, &o->lim, o->pool, &err) < 0) {
         fprintf(stderr, "lightvm: fn serve: %s\n", err.msg);
         return 125;
     }

@@ -11,11 +11,12 @@ struct gw_opts {
     const char *listen; /* ADDR:PORT */
     const char *dir;    /* the function store */
     struct fn_limits lim;
-    unsigned max_running; /* guests at once */
-    unsigned queue_max;   /* invocations waiting for one; 503 beyond */
-    unsigned pool;        /* prepared shells kept */
-    uint64_t body_max;    /* bytes of a request body; 413 beyond */
-    unsigned max_conns;   /* open connections; more are closed at once */
+    unsigned max_running;       /* guests at once */
+    unsigned queue_max;         /* invocations waiting for one; 503 beyond */
+    unsigned pool;              /* prepared shells kept */
+    uint64_t body_max;          /* bytes of a request body; 413 beyond */
+    unsigned max_conns;         /* open connections; more are closed at once */
+    enum fn_runner_kind runner; /* guests; or a baseline to compare with */
 };
 
 /* Serve until SIGINT or SIGTERM; returns the exit status. */

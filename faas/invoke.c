@@ -80,12 +80,15 @@ static int prepare(struct fn_runner *r, struct guest **g, struct lvm_err *err)
     return guest_prepare(&r->host, &cls, g, err);
 }
 
-int fn_runner_init(struct fn_runner *r, const char *guest_elf,
-                   const struct fn_limits *lim, unsigned pool,
-                   struct lvm_err *err)
+int fn_runner_init(struct fn_runner *r, enum fn_runner_kind kind,
+                   const char *guest_elf, const struct fn_limits *lim,
+                   unsigned pool, struct lvm_err *err)
 {
     memset(r, 0, sizeof *r);
     r->lim = *lim;
+    r->kind = kind;
+    if (kind != FN_RUN_GUEST)
+        return fn_baseline_init(r, err);
     if (host_init(&r->host, err) < 0)
         return -1;
     r->mon = monitor_find("proc", &r->host);
@@ -122,6 +125,10 @@ int fn_runner_refill(struct fn_runner *r)
 
 void fn_runner_fini(struct fn_runner *r)
 {
+    if (r->kind != FN_RUN_GUEST) {
+        fn_baseline_fini(r);
+        return;
+    }
     /* Dead before freed: a cgroup with a task in it cannot be removed. */
     for (unsigned i = 0; i < r->npool; i++) {
         siginfo_t si;
@@ -214,8 +221,11 @@ static void arm(int tfd, uint64_t ms)
 static void release(struct fn_call *c)
 {
     if (c->g)
-        guest_free(c->g);
+        guest_free(c->g); /* closes its pidfd */
+    else if (c->pidfd >= 0)
+        close(c->pidfd);
     c->g = NULL;
+    c->pidfd = -1;
     int *fds[] = {&c->files_fd, &c->result_fd, &c->console_fd, &c->timer_fd};
     for (size_t i = 0; i < sizeof fds / sizeof *fds; i++) {
         if (*fds[i] >= 0)
@@ -224,15 +234,43 @@ static void release(struct fn_call *c)
     }
 }
 
+/* The baselines get the source on fd 3, the body on stdin, and write the
+ * answer, framed as the guest frames it, to stdout (the result memfd). */
+static int start_baseline(struct fn_runner *r, struct fn_call *c,
+                          const char *src, size_t srclen, const char *body,
+                          size_t bodylen, struct lvm_err *err)
+{
+    int body_fd = memfd_create("fn-body", MFD_CLOEXEC);
+    if (body_fd < 0)
+        return lvm_err_set(err, errno, "memfd for the body");
+    if (write_all(c->files_fd, src, srclen) < 0 ||
+        write_all(body_fd, body, bodylen) < 0 ||
+        lseek(c->files_fd, 0, SEEK_SET) < 0 ||
+        lseek(body_fd, 0, SEEK_SET) < 0 || ftruncate(c->result_fd, 0) < 0) {
+        close(body_fd);
+        return lvm_err_set(err, errno, "write the function's files");
+    }
+    c->start_ns = host_now_ns();
+    int rc = fn_baseline_spawn(r, c, c->files_fd, body_fd, err);
+    close(body_fd);
+    return rc;
+}
+
 int fn_call_start(struct fn_runner *r, struct fn_call *c, const char *name,
                   const char *src, size_t srclen, const char *body,
                   size_t bodylen, struct lvm_err *err)
 {
     memset(c, 0, sizeof *c);
-    c->files_fd = c->result_fd = c->console_fd = c->timer_fd = -1;
-    c->files_fd = make_files(src, srclen, body, bodylen, err);
-    if (c->files_fd < 0)
+    c->files_fd = c->result_fd = c->console_fd = c->timer_fd = c->pidfd = -1;
+    if (r->kind == FN_RUN_GUEST)
+        c->files_fd = make_files(src, srclen, body, bodylen, err);
+    else
+        c->files_fd = memfd_create("fn-source", MFD_CLOEXEC);
+    if (c->files_fd < 0) {
+        if (r->kind != FN_RUN_GUEST)
+            lvm_err_set(err, errno, "memfd for the function's source");
         goto fail;
+    }
     c->result_fd = memfd_create("fn-result", MFD_CLOEXEC);
     c->console_fd = memfd_create("fn-console", MFD_CLOEXEC);
     c->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
@@ -242,6 +280,11 @@ int fn_call_start(struct fn_runner *r, struct fn_call *c, const char *name,
         ftruncate(c->result_fd, (off_t)cap) < 0) {
         lvm_err_set(err, errno, "memfd and timer for an invocation");
         goto fail;
+    }
+    if (r->kind != FN_RUN_GUEST) {
+        if (start_baseline(r, c, src, srclen, body, bodylen, err) < 0)
+            goto fail;
+        goto started;
     }
     if (r->npool) {
         c->g = r->pool[--r->npool];
@@ -277,7 +320,9 @@ int fn_call_start(struct fn_runner *r, struct fn_call *c, const char *name,
     c->start_ns = host_now_ns();
     if (guest_launch(&r->host, c->g, r->img, &spec, err) < 0)
         goto fail;
-    if (clock_getcpuclockid(c->g->sb.pid, &c->cpu_clock) != 0)
+    c->pidfd = c->g->sb.pidfd;
+started:
+    if (clock_getcpuclockid(c->g ? c->g->sb.pid : c->pid, &c->cpu_clock) != 0)
         c->cpu_clock = (clockid_t)-1;
     uint64_t first =
         r->lim.cpu_ms < r->lim.timeout_ms ? r->lim.cpu_ms : r->lim.timeout_ms;
@@ -286,6 +331,14 @@ int fn_call_start(struct fn_runner *r, struct fn_call *c, const char *name,
 fail:
     release(c);
     return -1;
+}
+
+static void kill_call(struct fn_runner *r, struct fn_call *c)
+{
+    if (c->g)
+        guest_kill(c->g);
+    else
+        fn_baseline_kill(r, c);
 }
 
 int fn_call_timer(struct fn_runner *r, struct fn_call *c)
@@ -298,7 +351,7 @@ int fn_call_timer(struct fn_runner *r, struct fn_call *c)
     uint64_t wall_ms = (host_now_ns() - c->start_ns) / 1000000;
     if (wall_ms >= r->lim.timeout_ms) {
         c->killed = FN_TIMEOUT;
-        guest_kill(c->g);
+        kill_call(r, c);
         return 1;
     }
     /* CPU time is at most wall time, so the first look is at the CPU
@@ -309,7 +362,7 @@ int fn_call_timer(struct fn_runner *r, struct fn_call *c)
         cpu_ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
     if (cpu_ms >= r->lim.cpu_ms) {
         c->killed = FN_CPU;
-        guest_kill(c->g);
+        kill_call(r, c);
         return 1;
     }
     uint64_t next = r->lim.cpu_ms - cpu_ms;
@@ -394,7 +447,26 @@ void fn_call_finish(struct fn_runner *r, struct fn_call *c,
     memset(out, 0, sizeof *out);
     struct guest_exit ex;
     struct lvm_err err;
-    int rc = guest_reap(c->g, -1, c->killed == FN_TIMEOUT, &ex, &err);
+    int rc;
+    if (!c->g) {
+        char why[200];
+        rc = fn_baseline_reap(r, c, why, sizeof why);
+        if (c->killed == FN_TIMEOUT)
+            set_msg(out, FN_TIMEOUT,
+                    "the function did not answer within %llu ms",
+                    (unsigned long long)r->lim.timeout_ms);
+        else if (c->killed == FN_CPU)
+            set_msg(out, FN_CPU,
+                    "the function used more than %llu ms of CPU "
+                    "time and was stopped",
+                    (unsigned long long)r->lim.cpu_ms);
+        else if (rc < 0 || read_result(r, c, out) < 0)
+            set_msg(out, FN_CRASH, "the process ended without an answer: %s",
+                    rc < 0 ? why : "no result");
+        release(c);
+        return;
+    }
+    rc = guest_reap(c->g, -1, c->killed == FN_TIMEOUT, &ex, &err);
     if (c->killed == FN_TIMEOUT)
         set_msg(out, FN_TIMEOUT, "the function did not answer within %llu ms",
                 (unsigned long long)r->lim.timeout_ms);
@@ -420,12 +492,15 @@ void fn_call_finish(struct fn_runner *r, struct fn_call *c,
 
 void fn_call_abort(struct fn_runner *r, struct fn_call *c)
 {
-    (void)r;
     if (c->g) {
         guest_kill(c->g);
         struct guest_exit ex;
         struct lvm_err err;
         guest_reap(c->g, -1, 0, &ex, &err);
+    } else if (c->pidfd >= 0) {
+        char why[200];
+        fn_baseline_kill(r, c);
+        fn_baseline_reap(r, c, why, sizeof why);
     }
     release(c);
 }

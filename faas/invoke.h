@@ -29,7 +29,14 @@ struct fn_limits {
     uint64_t result_max; /* bytes of a result */
 };
 
+/* What runs a function: a fresh guest (the service), or, to compare
+ * against in bench/faas.sh, a lua5.4 process or a crun container with
+ * lua5.4 per invocation (faas/baseline.c), behind the same gateway. */
+enum fn_runner_kind { FN_RUN_GUEST, FN_RUN_PROCESS, FN_RUN_CRUN };
+
 struct fn_runner {
+    enum fn_runner_kind kind;
+    char bundle[256]; /* FN_RUN_CRUN: the OCI bundle made at start */
     struct lvm_host host;
     const struct monitor_ops *mon;
     struct image *img;
@@ -58,6 +65,9 @@ const char *fn_cause_name(enum fn_cause c);
 
 struct fn_call {
     struct guest *g;
+    int pidfd;    /* the guest's, or the baseline's process */
+    int pid;      /* a baseline's process (its guest: g->sb.pid) */
+    char cid[48]; /* FN_RUN_CRUN: the container's id */
     int files_fd, result_fd, console_fd, timer_fd;
     uint64_t start_ns;
     clockid_t cpu_clock;
@@ -70,9 +80,9 @@ struct fn_outcome {
     size_t len;
 };
 
-int fn_runner_init(struct fn_runner *r, const char *guest_elf,
-                   const struct fn_limits *lim, unsigned pool,
-                   struct lvm_err *err);
+int fn_runner_init(struct fn_runner *r, enum fn_runner_kind kind,
+                   const char *guest_elf, const struct fn_limits *lim,
+                   unsigned pool, struct lvm_err *err);
 /* Prepare one shell if the pool is below its target; 1 if it did. */
 int fn_runner_refill(struct fn_runner *r);
 void fn_runner_fini(struct fn_runner *r);
@@ -81,8 +91,8 @@ void fn_runner_fini(struct fn_runner *r);
 int fn_find_guest(char *path, size_t len, struct lvm_err *err);
 
 /* Start (name)'s (src) on (body) in a fresh guest. On success the caller
- * polls c->g's pidfd (the guest ended) and c->timer_fd (a limit to
- * check: fn_call_timer). */
+ * polls c->pidfd (the guest ended) and c->timer_fd (a limit to check:
+ * fn_call_timer). */
 int fn_call_start(struct fn_runner *r, struct fn_call *c, const char *name,
                   const char *src, size_t srclen, const char *body,
                   size_t bodylen, struct lvm_err *err);
@@ -94,5 +104,17 @@ void fn_call_finish(struct fn_runner *r, struct fn_call *c,
                     struct fn_outcome *out);
 /* Kill and release a call nobody waits for any more. */
 void fn_call_abort(struct fn_runner *r, struct fn_call *c);
+
+/* faas/baseline.c: the comparison runners. */
+int fn_baseline_init(struct fn_runner *r, struct lvm_err *err);
+void fn_baseline_fini(struct fn_runner *r);
+/* Spawn the process; c's fds are made. Sets c->pid and c->pidfd. */
+int fn_baseline_spawn(struct fn_runner *r, struct fn_call *c, int src_fd,
+                      int body_fd, struct lvm_err *err);
+/* Kill it (and its container). */
+void fn_baseline_kill(struct fn_runner *r, struct fn_call *c);
+/* Reap it: 0 if it exited with status 0, else -1 with (why) saying how. */
+int fn_baseline_reap(struct fn_runner *r, struct fn_call *c, char *why,
+                     size_t len);
 
 #endif
