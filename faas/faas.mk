@@ -37,3 +37,9 @@ build/fuzz/fuzz_http: tests/fuzz/fuzz_http.c faas/http.c faas/http.h
 # Its unit tests (tests/unit/test_fn_http.c) build the reader and the
 # store into themselves: the generic unit-test rule links only the library.
 $(BUILD)/tests/unit/test_fn_http: faas/http.c faas/fn_store.c $(FAAS_HDRS)
+
+# bench/faas.sh's open-loop load generator.
+$(BUILD)/bench/faas_load: bench/faas_load.c
+	@mkdir -p $(dir $@)
+	$(call say,CC,$@)$(CC) $(HOST_CFLAGS) -Wno-missing-prototypes -o $@ $< $(HOST_LDFLAGS)
+bench-tools: $(BUILD)/bench/faas_load

@@ -1,12 +1,13 @@
 /*
- * gateway.c: the function gateway's event loop. One thread, epoll:
+ * gateway.c: the function gateway's event loop, one thread on epoll:
  * connections (HTTP/1.1 with keep-alive, one request at a time each, the
  * next one read after the answer), guests (their pidfd says they ended)
- * and their limit timers. At most max_running guests run at once; more
- * invocations wait in a bounded FIFO, and past that bound the gateway
+ * and their limit timers. A reaper thread tears ended guests down and a
+ * pool thread prepares shells, so neither slows the loop. At most
+ * max_running guests run at once; more invocations wait in a bounded
+ * FIFO, and past that bound the gateway
  * answers 503 at once (shedding load, as a gateway in front of a fixed
- * capacity should, rather than letting latency grow without end). The
- * shell pool is refilled when the loop has nothing else to do.
+ * capacity should, rather than letting latency grow without end).
  */
 #include "faas/gateway.h"
 #include "faas/fn_store.h"
@@ -21,12 +22,21 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-enum tag_kind { TAG_LISTEN, TAG_SIGNAL, TAG_CONN, TAG_PID, TAG_TIMER };
+enum tag_kind {
+    TAG_LISTEN,
+    TAG_SIGNAL,
+    TAG_CONN,
+    TAG_PID,
+    TAG_TIMER,
+    TAG_DONE
+};
 
 struct tag {
     enum tag_kind kind;
@@ -63,6 +73,8 @@ struct inv {
     struct inv *next; /* the queue */
     int running, done;
     struct inv *rprev, *rnext; /* running invocations */
+    struct inv *rq_next;       /* the reaper's queue, then the done list */
+    struct fn_outcome out;     /* filled by the reaper */
     struct inv *next_dead;     /* freed after the event batch */
 };
 
@@ -76,12 +88,22 @@ struct gw {
     struct inv *runs;   /* running */
     struct conn *dead_conns;
     struct inv *dead_invs;
+    /* The reaper thread: guests that ended are reaped and torn down
+     * (cgroup removal, namespaces going away) off the loop, which learns
+     * of each answer through done_efd. */
+    pthread_t reaper;
+    pthread_mutex_t rlock;
+    pthread_cond_t rwake;
+    struct inv *rq_head, *rq_tail, *done;
+    int done_efd, rstop;
+    struct tag dtag;
     int stop;
     struct tag ltag, stag;
     unsigned long long served, shed;
 };
 
 static void conn_close(struct gw *gw, struct conn *c);
+static void answer(struct gw *gw, struct inv *v);
 static void conn_process(struct gw *gw, struct conn *c);
 
 static void ep_set(struct gw *gw, int fd, struct tag *t, uint32_t ev, int op)
@@ -261,9 +283,66 @@ static void inv_ended(struct gw *gw, struct inv *v)
         v->rnext->rprev = v->rprev;
     epoll_ctl(gw->ep, EPOLL_CTL_DEL, v->call.pidfd, NULL);
     epoll_ctl(gw->ep, EPOLL_CTL_DEL, v->call.timer_fd, NULL);
-    struct fn_outcome out;
-    fn_call_finish(&gw->run, &v->call, &out);
     gw->running--;
+    pthread_mutex_lock(&gw->rlock);
+    v->rq_next = NULL;
+    if (gw->rq_tail)
+        gw->rq_tail->rq_next = v;
+    else
+        gw->rq_head = v;
+    gw->rq_tail = v;
+    pthread_cond_signal(&gw->rwake);
+    pthread_mutex_unlock(&gw->rlock);
+    dequeue(gw);
+}
+
+static void *reaper_main(void *arg)
+{
+    struct gw *gw = arg;
+    pthread_mutex_lock(&gw->rlock);
+    for (;;) {
+        while (!gw->rq_head && !gw->rstop)
+            pthread_cond_wait(&gw->rwake, &gw->rlock);
+        struct inv *v = gw->rq_head;
+        if (!v)
+            break; /* stopping, and nothing left */
+        gw->rq_head = v->rq_next;
+        if (!gw->rq_head)
+            gw->rq_tail = NULL;
+        pthread_mutex_unlock(&gw->rlock);
+        fn_call_finish(&gw->run, &v->call, &v->out);
+        pthread_mutex_lock(&gw->rlock);
+        v->rq_next = gw->done;
+        gw->done = v;
+        uint64_t one = 1;
+        if (write(gw->done_efd, &one, sizeof one) < 0) {
+            /* the counter cannot overflow here; nothing to do */
+        }
+    }
+    pthread_mutex_unlock(&gw->rlock);
+    return NULL;
+}
+
+/* Answers the reaper has ready. */
+static void answers(struct gw *gw)
+{
+    uint64_t n;
+    if (read(gw->done_efd, &n, sizeof n) < 0 && errno != EAGAIN)
+        return;
+    pthread_mutex_lock(&gw->rlock);
+    struct inv *list = gw->done;
+    gw->done = NULL;
+    pthread_mutex_unlock(&gw->rlock);
+    while (list) {
+        struct inv *v = list;
+        list = v->rq_next;
+        answer(gw, v);
+    }
+}
+
+static void answer(struct gw *gw, struct inv *v)
+{
+    struct fn_outcome out = v->out;
     gw->served++;
     struct conn *c = v->conn;
     if (c) {
@@ -281,7 +360,6 @@ static void inv_ended(struct gw *gw, struct inv *v)
     /* Freed after the event batch: its timer may be in it too. */
     v->next_dead = gw->dead_invs;
     gw->dead_invs = v;
-    dequeue(gw);
 }
 
 /* POST /fn/NAME with its body. */
@@ -603,8 +681,16 @@ int fn_serve(const struct gw_opts *o)
     gw.sfd = signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK);
     gw.ep = epoll_create1(EPOLL_CLOEXEC);
     /* The pool first, so the first invocations find shells ready. */
-    while (fn_runner_refill(&gw.run))
-        ;
+    pthread_mutex_init(&gw.rlock, NULL);
+    pthread_cond_init(&gw.rwake, NULL);
+    gw.done_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (gw.done_efd < 0 || fn_runner_start_pool(&gw.run, &err) < 0 ||
+        pthread_create(&gw.reaper, NULL, reaper_main, &gw) != 0) {
+        fprintf(stderr, "lightvm: fn serve: %s\n",
+                gw.done_efd < 0 ? "eventfd failed" : err.msg);
+        fn_runner_fini(&gw.run);
+        return 125;
+    }
     if ((gw.lfd = listen_on(o->listen, &err)) < 0) {
         fprintf(stderr, "lightvm: fn serve: %s\n", err.msg);
         fn_runner_fini(&gw.run);
@@ -614,22 +700,20 @@ int fn_serve(const struct gw_opts *o)
     gw.stag = (struct tag){TAG_SIGNAL, NULL};
     ep_set(&gw, gw.lfd, &gw.ltag, EPOLLIN, EPOLL_CTL_ADD);
     ep_set(&gw, gw.sfd, &gw.stag, EPOLLIN, EPOLL_CTL_ADD);
+    gw.dtag = (struct tag){TAG_DONE, NULL};
+    ep_set(&gw, gw.done_efd, &gw.dtag, EPOLLIN, EPOLL_CTL_ADD);
     while (!gw.stop) {
         struct epoll_event ev[64];
-        int idle = gw.run.npool < gw.run.pool_target ? 0 : -1;
-        int n = epoll_wait(gw.ep, ev, 64, idle);
+        int n = epoll_wait(gw.ep, ev, 64, -1);
         if (n < 0 && errno != EINTR)
             break;
-        if (n == 0) {
-            fn_runner_refill(&gw.run);
-            continue;
-        }
         for (int i = 0; i < n; i++) {
             struct tag *t = ev[i].data.ptr;
             switch (t->kind) {
             case TAG_LISTEN: accept_all(&gw); break;
             case TAG_SIGNAL: gw.stop = 1; break;
             case TAG_PID: inv_ended(&gw, t->owner); break;
+            case TAG_DONE: answers(&gw); break;
             case TAG_TIMER: {
                 struct inv *v = t->owner;
                 if (!v->done)
@@ -668,6 +752,18 @@ int fn_serve(const struct gw_opts *o)
         fn_call_abort(&gw.run, &v->call);
         inv_free(v);
     }
+    /* The reaper finishes what it has, then stops. */
+    pthread_mutex_lock(&gw.rlock);
+    gw.rstop = 1;
+    pthread_cond_signal(&gw.rwake);
+    pthread_mutex_unlock(&gw.rlock);
+    pthread_join(gw.reaper, NULL);
+    for (struct inv *v = gw.done, *nx; v; v = nx) {
+        nx = v->rq_next;
+        free(v->out.data);
+        inv_free(v);
+    }
+    close(gw.done_efd);
     while (gw.conns)
         conn_close(&gw, gw.conns);
     reap_dead(&gw);

@@ -101,6 +101,8 @@ int fn_runner_init(struct fn_runner *r, enum fn_runner_kind kind,
         return -1;
     }
     r->pool_target = pool;
+    pthread_mutex_init(&r->lock, NULL);
+    pthread_cond_init(&r->want, NULL);
     r->pool = pool ? calloc(pool, sizeof *r->pool) : NULL;
     if (pool && !r->pool) {
         fn_runner_fini(r);
@@ -109,18 +111,60 @@ int fn_runner_init(struct fn_runner *r, enum fn_runner_kind kind,
     return 0;
 }
 
-int fn_runner_refill(struct fn_runner *r)
+/* The pool's thread: tops the pool up whenever a shell is taken. */
+static void *pool_main(void *arg)
 {
-    if (r->npool >= r->pool_target)
-        return 0;
-    struct lvm_err err;
-    struct guest *g;
-    if (prepare(r, &g, &err) < 0) {
-        fprintf(stderr, "lightvm: fn: prepare a shell: %s\n", err.msg);
-        return 0;
+    struct fn_runner *r = arg;
+    pthread_mutex_lock(&r->lock);
+    while (!r->stop) {
+        if (r->npool >= r->pool_target) {
+            pthread_cond_wait(&r->want, &r->lock);
+            continue;
+        }
+        pthread_mutex_unlock(&r->lock);
+        struct lvm_err err;
+        struct guest *g;
+        int rc = prepare(r, &g, &err);
+        pthread_mutex_lock(&r->lock);
+        if (rc < 0) {
+            fprintf(stderr, "lightvm: fn: prepare a shell: %s\n", err.msg);
+            /* Invocations prepare their own until a later take wakes us. */
+            pthread_cond_wait(&r->want, &r->lock);
+            continue;
+        }
+        r->pool[r->npool++] = g;
     }
-    r->pool[r->npool++] = g;
-    return 1;
+    pthread_mutex_unlock(&r->lock);
+    return NULL;
+}
+
+int fn_runner_start_pool(struct fn_runner *r, struct lvm_err *err)
+{
+    if (r->kind != FN_RUN_GUEST || !r->pool_target)
+        return 0;
+    while (r->npool < r->pool_target) {
+        struct guest *g;
+        if (prepare(r, &g, err) < 0)
+            return lvm_err_wrap(err, "prepare the shell pool");
+        r->pool[r->npool++] = g;
+    }
+    int e = pthread_create(&r->pool_thread, NULL, pool_main, r);
+    if (e)
+        return lvm_err_set(err, e, "start the pool's thread");
+    r->have_thread = 1;
+    return 0;
+}
+
+/* A prepared shell from the pool, or NULL if it is empty. */
+static struct guest *take_shell(struct fn_runner *r)
+{
+    struct guest *g = NULL;
+    pthread_mutex_lock(&r->lock);
+    if (r->npool)
+        g = r->pool[--r->npool];
+    pthread_cond_signal(&r->want);
+    pthread_mutex_unlock(&r->lock);
+    return g;
 }
 
 void fn_runner_fini(struct fn_runner *r)
@@ -128,6 +172,14 @@ void fn_runner_fini(struct fn_runner *r)
     if (r->kind != FN_RUN_GUEST) {
         fn_baseline_fini(r);
         return;
+    }
+    if (r->have_thread) {
+        pthread_mutex_lock(&r->lock);
+        r->stop = 1;
+        pthread_cond_signal(&r->want);
+        pthread_mutex_unlock(&r->lock);
+        pthread_join(r->pool_thread, NULL);
+        r->have_thread = 0;
     }
     /* Dead before freed: a cgroup with a task in it cannot be removed. */
     for (unsigned i = 0; i < r->npool; i++) {
@@ -286,9 +338,7 @@ int fn_call_start(struct fn_runner *r, struct fn_call *c, const char *name,
             goto fail;
         goto started;
     }
-    if (r->npool) {
-        c->g = r->pool[--r->npool];
-    } else if (prepare(r, &c->g, err) < 0) {
+    if (!(c->g = take_shell(r)) && prepare(r, &c->g, err) < 0) {
         c->g = NULL;
         goto fail;
     }

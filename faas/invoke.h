@@ -14,6 +14,7 @@
 #include "toolstack/error.h"
 #include "toolstack/host.h"
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
@@ -41,9 +42,15 @@ struct fn_runner {
     const struct monitor_ops *mon;
     struct image *img;
     struct fn_limits lim;
+    /* Shells prepared by a thread of their own (the prepare phase off the
+     * gateway's loop, as lightvmd's pool thread does); taken under lock. */
     unsigned pool_target; /* prepared shells to keep */
     unsigned npool;
     struct guest **pool;
+    pthread_t pool_thread;
+    pthread_mutex_t lock;
+    pthread_cond_t want; /* the pool is below its target, or stop */
+    int have_thread, stop;
     uint64_t seq; /* names guests: fn-NAME-SEQ */
 };
 
@@ -83,8 +90,8 @@ struct fn_outcome {
 int fn_runner_init(struct fn_runner *r, enum fn_runner_kind kind,
                    const char *guest_elf, const struct fn_limits *lim,
                    unsigned pool, struct lvm_err *err);
-/* Prepare one shell if the pool is below its target; 1 if it did. */
-int fn_runner_refill(struct fn_runner *r);
+/* Fill the pool, then start its thread. */
+int fn_runner_start_pool(struct fn_runner *r, struct lvm_err *err);
 void fn_runner_fini(struct fn_runner *r);
 /* The Lua guest's image: $LIGHTVM_FN_GUEST, else lightvm-fn-guest.elf
  * next to this program or in ../lib/lightvm/. */

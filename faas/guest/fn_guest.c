@@ -11,9 +11,11 @@
  * The result has a device of its own so that nothing the function prints
  * (print output goes to the console) can pass for its answer.
  *
- * argv: fn-guest [MEMORY-LIMIT-BYTES]: the Lua heap's limit, so that an
- * allocation without end is a clean "out of memory" error with the
- * function's line instead of a guest killed by its RAM.
+ * argv: fn-guest [MEMORY-LIMIT-BYTES [hold]]: the Lua heap's limit, so
+ * that an allocation without end is a clean "out of memory" error with
+ * the function's line instead of a guest killed by its RAM. With "hold"
+ * the guest stays, Lua state and all, after answering until it is powered
+ * off: a warm function guest, whose memory bench/faas.sh measures.
  */
 #include <lightvm/guest.h>
 
@@ -120,7 +122,18 @@ static char *read_file(const char *path, size_t *len)
     return b;
 }
 
+static int answer(int argc, char **argv);
+
 int main(int argc, char **argv)
+{
+    int rc = answer(argc, argv);
+    if (argc > 2 && !strcmp(argv[2], "hold"))
+        for (;;)
+            lvm_yield(LVM_FOREVER, 0); /* returns only for control requests */
+    return rc;
+}
+
+static int answer(int argc, char **argv)
 {
     if (argc > 1)
         heap_limit = strtoull(argv[1], NULL, 10);
