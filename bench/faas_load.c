@@ -73,7 +73,8 @@ static void write_req(struct conn *c)
     while (c->sent < reqlen) {
         ssize_t w = send(c->fd, req + c->sent, reqlen - c->sent, MSG_NOSIGNAL);
         if (w < 0 && errno == EAGAIN) {
-            struct epoll_event e = {.events = EPOLLIN | EPOLLOUT, .data.ptr = c};
+            struct epoll_event e = {.events = EPOLLIN | EPOLLOUT,
+                                    .data.ptr = c};
             epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &e);
             return;
         }
@@ -154,8 +155,8 @@ static void readable(struct conn *c)
     for (;;) {
         if (c->inlen >= sizeof c->in - 1)
             break;
-        ssize_t r = recv(c->fd, c->in + c->inlen, sizeof c->in - 1 - c->inlen,
-                         0);
+        ssize_t r =
+            recv(c->fd, c->in + c->inlen, sizeof c->in - 1 - c->inlen, 0);
         if (r < 0 && errno == EAGAIN)
             break;
         if (r <= 0) {
@@ -218,8 +219,9 @@ static double pct(double p)
 int main(int argc, char **argv)
 {
     if (argc < 7) {
-        fprintf(stderr,
-                "usage: faas_load HOST PORT PATH BODY RATE SECONDS [MAXCONN]\n");
+        fprintf(
+            stderr,
+            "usage: faas_load HOST PORT PATH BODY RATE SECONDS [MAXCONN]\n");
         return 2;
     }
     addr.sin_family = AF_INET;
