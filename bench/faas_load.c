@@ -185,7 +185,12 @@ static void readable(struct conn *c)
         ok++;
         if (nlat == caplat) {
             caplat = caplat ? caplat * 2 : 4096;
-            lat = realloc(lat, caplat * sizeof *lat);
+            double *nl = realloc(lat, caplat * sizeof *lat);
+            if (!nl) {
+                fprintf(stderr, "faas_load: out of memory\n");
+                exit(1);
+            }
+            lat = nl;
         }
         lat[nlat++] = (t - c->sched) * 1e3;
     } else if (status == 503) {
