@@ -12,11 +12,14 @@
 #
 #   bench/faas.sh                         # RATES="25 50 ... 800" SECS=4
 #   RATES="50 200" SECS=2 bench/faas.sh   # a quicker run
+#   PAGE_ONLY=1 bench/faas.sh             # the page and plot again, from faas.csv
 set -eu
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
-scripts/deps.sh # the build's packages, the peers (lua5.4, crun), gnuplot
-make -s BUILD="$BUILD" all "$BUILD/bench/faas_load" >/dev/null
+[ -n "${PAGE_ONLY:-}" ] || {
+    scripts/deps.sh # the build's packages, the peers (lua5.4, crun), gnuplot
+    make -s BUILD="$BUILD" all "$BUILD/bench/faas_load" >/dev/null
+}
 L=$PWD/$BUILD/bin/lightvm
 LOAD=$PWD/$BUILD/bench/faas_load
 RATES=${RATES:-25 50 100 150 200 300 400 600 800}
@@ -50,6 +53,7 @@ EOF
 "$L" fn deploy square "$W/square.lua" >/dev/null
 
 CSV=$OUT/faas.csv
+if [ -z "${PAGE_ONLY:-}" ]; then
 echo "runner,rate,sent,ok,shed,errors,dropped,lost,goodput,p50_ms,p90_ms,p99_ms" >"$CSV"
 
 # gateway RUNNER: start fn serve with RUNNER; sets GPID and PORT.
@@ -155,6 +159,11 @@ for p in "${LPIDS[@]}"; do kill "$p" 2>/dev/null; done
 exec 9>&-
 echo "mem,$GUEST_MEM,$GUEST_AVAIL" >>"$CSV"
 echo "mem,$PROC_MEM," >>"$CSV"
+fi
+# What the page says comes from the CSV alone (PAGE_ONLY redraws it).
+RATES=$(awk -F, '$1=="guest" {printf "%s ", $2}' "$CSV")
+RATES=${RATES% }
+WARM_N=$(awk -F, '$1=="mem" && $2=="guest" {print $3}' "$CSV")
 
 # ---- The page ----------------------------------------------------------------
 col() { # RUNNER RATE FIELD
@@ -179,9 +188,15 @@ cc=$(capacity crun)
     echo "in a fresh crun container. Load is open loop (\`bench/faas_load.c\`)"
     echo "for ${SECS}s per rate; latency runs from the scheduled send to the"
     echo "answer's last byte. Past capacity the queue fills and the gateway"
-    echo "answers 503 at once: goodput (200 answers a second) levels off instead"
-    echo "of collapsing, and the latency of what is served is bounded by the"
-    echo "queue."
+    echo "answers 503 at once: goodput (200 answers a second) stays near"
+    echo "capacity instead of collapsing, and the latency of what is served is"
+    echo "bounded by the queue ($QUEUE deep). Goodput still sags somewhat past"
+    echo "capacity: the gateway, its 503s and the load generator share the same"
+    echo "CPUs as the guests."
+    echo
+    top=${RATES##* }
+    echo "At the highest offered rate ($top/s) goodput is $(col guest "$top" 9)/s"
+    echo "for guests, $(col process "$top" 9)/s for processes, $(col crun "$top" 9)/s for crun."
     echo
     echo "**Capacity** (best goodput): guest $cg/s, lua5.4 process $cp/s, crun $cc/s;"
     echo "guest / process = $(awk -v a="$cg" -v b="$cp" 'BEGIN {printf "%.2f", b ? a / b : 0}'),"
@@ -214,7 +229,11 @@ cc=$(capacity crun)
     echo "A warm guest has loaded Lua, run the function and stays (the guest's"
     echo "\`hold\` mode, -m 64M); a warm process has done the same in \`lua5.4\`."
     echo "Own pages: Private_Clean + Private_Dirty of its process (not shared"
-    echo "with the image's copy-on-write pages or other guests)."
+    echo "with the image's copy-on-write pages or other guests). The"
+    echo "MemAvailable drop is the whole cost per guest as the host sees it:"
+    echo "its pages, the kernel's (page tables, namespaces, cgroup) and the"
+    echo "\`lightvm run\` process that supervises each warm guest here (the"
+    echo "gateway supervises all of its guests from one process)."
     echo
     echo "| warm function | own pages | PSS | MemAvailable drop |"
     echo "|---|---:|---:|---:|"
