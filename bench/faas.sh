@@ -39,7 +39,7 @@ cleanup() {
     [ -n "$GPID" ] && kill "$GPID" 2>/dev/null && wait "$GPID" 2>/dev/null
     local p
     for p in "${HOLD_PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
-    rmdir /sys/fs/cgroup/*/"$LIGHTVM_CGROUP_PARENT" 2>/dev/null
+    rmdir /sys/fs/cgroup/*/"$LIGHTVM_CGROUP_PARENT" 2>/dev/null || true
     rm -rf "$W"
 }
 trap cleanup EXIT
