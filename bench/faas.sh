@@ -38,7 +38,7 @@ HOLD_PIDS=()
 cleanup() {
     [ -n "$GPID" ] && kill "$GPID" 2>/dev/null && wait "$GPID" 2>/dev/null
     local p
-    for p in "${HOLD_PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
+    for p in "${HOLD_PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
     rmdir /sys/fs/cgroup/*/"$LIGHTVM_CGROUP_PARENT" 2>/dev/null || true
     rm -rf "$W"
 }
