@@ -169,6 +169,14 @@ t_print_not_result() {
     [ "$(post ver abc | head -n 1)" = "v1:abc" ]
 }
 
+# The examples (examples/fn) answer as docs/faas.md says.
+t_examples() {
+    fn deploy greet examples/fn/greet.lua >/dev/null &&
+        fn deploy wordcount examples/fn/wordcount.lua >/dev/null &&
+        [ "$(post greet Ada | head -n 1)" = "hello, Ada" ] &&
+        [ "$(post wordcount 'the cat and the hat and THE bat' | head -n 5 | tr '\n' ,)" = "the 3,and 2,bat 1,cat 1,hat 1," ]
+}
+
 # A new deploy replaces the function for the next invocation.
 t_redeploy() {
     printf 'function handler(b)\n  return "v2:" .. b\nend\n' >"$TMP/src/ver2.lua"
@@ -284,6 +292,7 @@ check thousand t_thousand
 check runaways t_runaways
 check syntax t_syntax
 check print_not_result t_print_not_result
+check examples t_examples
 check redeploy t_redeploy
 check unknown t_unknown
 check method t_method
