@@ -431,10 +431,10 @@ static void route(struct gw *gw, struct conn *c, const struct http_req *r,
     if (q)
         *q = 0;
     if (!strcmp(path, "/healthz")) {
-        if (strcmp(r->method, "GET") && strcmp(r->method, "HEAD")) {
+        if (strcmp(r->method, "GET")) {
             static const char msg[] = "use GET";
             respond_error(gw, c, 405, "method", NULL, msg, sizeof msg - 1,
-                          "Allow: GET, HEAD\r\n");
+                          "Allow: GET\r\n");
             return;
         }
         respond(gw, c, 200, "text/plain", "ok\n", 3, NULL);
