@@ -88,6 +88,7 @@ include cli/cli.mk
 include oci/oci.mk
 include daemon/daemon.mk
 include tests/tests.mk
+include faas/faas.mk
 include bench/bench.mk
 include tinyx/tinyx.mk
 include net/net.mk
@@ -133,7 +134,7 @@ format:
 
 lint:
 	clang-format --dry-run -Werror $(STYLE_FILES)
-	$(CPPCHECK) toolstack daemon client cli oci shell guest tinyx bench \
+	$(CPPCHECK) toolstack daemon client cli oci shell guest tinyx bench faas \
 	    tests/tools tests/unit
 
 clean:

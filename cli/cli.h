@@ -41,6 +41,7 @@ int cmd_restart(int argc, char **argv); /* cli/cmd_lifecycle.c */
 int cmd_port(int argc, char **argv);    /* cli/cmd_lifecycle.c */
 int cmd_api(int argc, char **argv);     /* cli/cmd_api.c */
 int cmd_version(int argc, char **argv); /* cli/cmd_version.c */
+int cmd_fn(int argc, char **argv);      /* faas/cmd_fn.c */
 
 /* 1 if this CLI does host networking itself; 0 in the static build, which
  * hands it to lightvm-net (cli/static_net.c). */

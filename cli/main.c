@@ -47,6 +47,7 @@ static const struct command commands[] = {
     {"migrate", cmd_migrate, "move a running guest to another lightvmd"},
     {"destroy", cmd_destroy, "kill guests and remove all they had"},
     {"rm", cmd_destroy, NULL},
+    {"fn", cmd_fn, "the function service: deploy Lua functions, serve them"},
     {"tinyx", cmd_tinyx,
      "build a minimal Linux VM for a Debian app, or its kernel"},
     {"quota", cmd_quota, "your usage and limits in lightvmd"},

@@ -49,6 +49,7 @@ install: all $(BUILD)/etc/lightvmd.service $(BUILD)/etc/liblightvm.pc
 	$(INSTALL) -m 0755 $(BUILD)/bin/lightvm-runtime $(D)$(BINDIR)/lightvm-runtime
 	$(INSTALL) -m 0755 $(BUILD)/bin/lightvm-shell $(D)$(LIBEXECDIR)/lightvm-shell
 	$(INSTALL) -m 0755 $(TINYX_INIT) $(D)$(LIBEXECDIR)/lightvm-tinyx-init
+	$(INSTALL) -m 0644 $(FN_GUEST) $(D)$(LIBEXECDIR)/lightvm-fn-guest.elf
 	$(INSTALL) -m 0755 $(LIGHTVM_CC) $(D)$(SDKDIR)/bin/lightvm-cc
 	ln -sf ../lib/lightvm/sdk/bin/lightvm-cc $(D)$(BINDIR)/lightvm-cc
 	$(INSTALL) -m 0644 $(SDK)/lib/liblightvm-guest.a $(NET_LIB) $(D)$(SDKDIR)/lib/

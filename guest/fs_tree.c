@@ -11,6 +11,8 @@
 #include "fs_tar.h"
 #include "sdk.h"
 
+#include <lightvm/guest.h>
+
 #include <errno.h>
 #include <sys/mman.h>
 
@@ -363,6 +365,41 @@ static void warn(const char *what, const char *why)
     lvm__hc->console_write("\n", 1);
 }
 
+/* The archive on the read-only block device "files" (LVM_FS_BLOCK), read
+ * into guest RAM once and merged over the image's tree: the same reader,
+ * so a tree on a disk behaves as one in the image. A copy rather than
+ * reads on demand because the tar reader wants the archive contiguous and
+ * the trees it is for (a function's source, its data) are small; the copy
+ * counts against fs_limit(). */
+static void add_block_tree(void)
+{
+    const struct lvm_device *d = lvm_device_find(LVM_DEV_BLOCK, LVM_FS_BLOCK);
+    if (!d)
+        return;
+    if (!(d->flags & LVM_DEVF_READONLY)) {
+        warn("block device " LVM_FS_BLOCK ": ", "not read-only, not mounted");
+        return;
+    }
+    uint64_t cap = d->u.block.capacity;
+    char *buf = ram_get(cap);
+    if (!buf) {
+        warn("block device " LVM_FS_BLOCK ": ", "bigger than half the RAM");
+        return;
+    }
+    if (lvm_block_read(d, 0, buf, (size_t)cap) != (long)cap) {
+        warn("block device " LVM_FS_BLOCK ": ", "read failed");
+        ram_put(buf, cap);
+        return;
+    }
+    const char *why;
+    long n = lvm_tar_walk(buf, (size_t)cap, add_member, 0, &why);
+    if (n < 0 && n != -1)
+        warn("block device " LVM_FS_BLOCK ": the archive does not fit: ",
+             "out of memory");
+    else if (n == -1)
+        warn("block device " LVM_FS_BLOCK ": the archive is cut short: ", why);
+}
+
 int fs_ready(void)
 {
     if (ready)
@@ -388,6 +425,7 @@ int fs_ready(void)
         else if (n == -1)
             warn("the image's archive is cut short: ", why);
     }
+    add_block_tree();
     if (fs_child(FS_ROOT, "tmp", 3) == FS_NONE)
         fs_create(FS_ROOT, "tmp", 3, 1, 01777);
     add_devices();

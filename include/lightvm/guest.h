@@ -32,6 +32,12 @@
         .type = LVM_DEV_BLOCK, .flags = (fl), .reserved = 0, .name = n         \
     }
 
+/* A read-only block device holding a tar archive that the SDK merges into
+ * the guest's file tree at its first file call (docs/sdk.md): declare
+ * LVM_FILES_BLOCK in the manifest, attach `--block files=tree.tar`. */
+#define LVM_FS_BLOCK "files"
+#define LVM_FILES_BLOCK LVM_BLOCK(LVM_FS_BLOCK, LVM_DEVF_READONLY)
+
 #define LVM__NDEV(...)                                                         \
     (sizeof((struct lvm_manifest_device[]){__VA_ARGS__}) /                     \
      sizeof(struct lvm_manifest_device))

@@ -28,6 +28,7 @@ usr/local/include/lightvm/lightvm.h
 usr/local/lib/liblightvm.a
 usr/local/lib/lightvm/lightvm-shell
 usr/local/lib/lightvm/lightvm-tinyx-init
+usr/local/lib/lightvm/lightvm-fn-guest.elf
 usr/local/lib/lightvm/sdk/bin/lightvm-cc
 usr/local/lib/lightvm/sdk/include/lightvm/abi.h
 usr/local/lib/lightvm/sdk/include/lightvm/guest.h

@@ -1,0 +1,196 @@
+/*
+ * fn_guest.c: the function service's guest: Lua 5.4 (Debian's, unmodified)
+ * answering one invocation. The gateway attaches two block devices:
+ *
+ *   files   read-only tar, the guest's file tree (the SDK mounts it):
+ *           /fn/handler.lua (the function) and /fn/body (the request body)
+ *   result  writable, where the answer goes: one line
+ *           "LVMFN1 KIND LENGTH\n" then LENGTH bytes, KIND "ok" or the
+ *           error's cause (syntax, runtime, memory, result)
+ *
+ * The result has a device of its own so that nothing the function prints
+ * (print output goes to the console) can pass for its answer.
+ *
+ * argv: fn-guest [MEMORY-LIMIT-BYTES [hold]]: the Lua heap's limit, so
+ * that an allocation without end is a clean "out of memory" error with
+ * the function's line instead of a guest killed by its RAM. With "hold"
+ * the guest stays, Lua state and all, after answering until it is powered
+ * off: a warm function guest, whose memory bench/faas.sh measures.
+ */
+#include <lightvm/guest.h>
+
+#include "lauxlib.h"
+#include "lua.h"
+#include "lualib.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+LVM_MANIFEST(LVM_FILES_BLOCK, LVM_BLOCK("result", 0));
+
+#define HANDLER "/fn/handler.lua"
+#define BODY "/fn/body"
+
+static size_t heap_used, heap_limit;
+
+/* Lua's allocator, with a ceiling on what the function may hold. */
+static void *limited_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
+{
+    (void)ud;
+    if (!ptr)
+        osize = 0;
+    if (nsize == 0) {
+        free(ptr);
+        heap_used -= osize;
+        return NULL;
+    }
+    if (heap_limit && nsize > osize && heap_used + (nsize - osize) > heap_limit)
+        return NULL;
+    void *p = realloc(ptr, nsize);
+    if (p)
+        heap_used = heap_used - osize + nsize;
+    return p;
+}
+
+/* Write the answer to the result device; the gateway reads nothing else. */
+static int put_result(const char *kind, const char *data, size_t len)
+{
+    const struct lvm_device *d = lvm_device_find(LVM_DEV_BLOCK, "result");
+    if (!d)
+        return -1;
+    uint64_t cap = d->u.block.capacity, bs = d->u.block.block_size;
+    char head[64];
+    int hl = snprintf(head, sizeof head, "LVMFN1 %s %zu\n", kind, len);
+    if ((uint64_t)hl + len > cap) {
+        static const char msg[] = "the result is bigger than the gateway's "
+                                  "limit";
+        return put_result("result", msg, sizeof msg - 1);
+    }
+    size_t total = (size_t)hl + len;
+    size_t padded = (total + bs - 1) / bs * bs;
+    char *buf = calloc(1, padded);
+    if (!buf)
+        return -1;
+    memcpy(buf, head, (size_t)hl);
+    memcpy(buf + hl, data, len);
+    long r = lvm_block_write(d, 0, buf, padded);
+    free(buf);
+    return r == (long)padded ? 0 : -1;
+}
+
+static const char *kind_of(int status)
+{
+    switch (status) {
+    case LUA_ERRSYNTAX: return "syntax";
+    case LUA_ERRMEM: return "memory";
+    default: return "runtime";
+    }
+}
+
+static int fail(lua_State *L, int status)
+{
+    size_t n = 0;
+    const char *msg = lua_tolstring(L, -1, &n);
+    if (!msg) {
+        msg = "(error object is not a string)";
+        n = strlen(msg);
+    }
+    return put_result(kind_of(status), msg, n) < 0 ? 2 : 0;
+}
+
+/* A file of the tree, whole: the body and the source are bounded by the
+ * gateway's limits. */
+static char *read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    size_t cap = 4096, n = 0;
+    char *b = malloc(cap);
+    for (size_t r; b && (r = fread(b + n, 1, cap - n, f)) > 0;) {
+        n += r;
+        if (n == cap) {
+            char *nb = realloc(b, cap *= 2);
+            if (!nb)
+                free(b);
+            b = nb;
+        }
+    }
+    fclose(f);
+    *len = n;
+    return b;
+}
+
+static int answer(int argc, char **argv);
+
+int main(int argc, char **argv)
+{
+    int rc = answer(argc, argv);
+    if (argc > 2 && !strcmp(argv[2], "hold"))
+        for (;;)
+            lvm_yield(LVM_FOREVER, 0); /* returns only for control requests */
+    return rc;
+}
+
+static int answer(int argc, char **argv)
+{
+    if (argc > 1)
+        heap_limit = strtoull(argv[1], NULL, 10);
+    size_t blen = 0;
+    char *body = read_file(BODY, &blen);
+    if (!body) {
+        static const char msg[] = "no request body in the guest's file tree";
+        return put_result("runtime", msg, sizeof msg - 1) < 0 ? 2 : 0;
+    }
+    lua_State *L = lua_newstate(limited_alloc, NULL);
+    if (!L) {
+        static const char msg[] = "not enough memory to start Lua";
+        return put_result("memory", msg, sizeof msg - 1) < 0 ? 2 : 0;
+    }
+    luaL_openlibs(L);
+    size_t slen = 0;
+    char *src = read_file(HANDLER, &slen);
+    if (!src) {
+        static const char msg[] = "no handler.lua in the guest's file tree";
+        return put_result("runtime", msg, sizeof msg - 1) < 0 ? 2 : 0;
+    }
+    /* "@handler.lua": errors name the file and line as the user knows it;
+     * "t": source only, no precompiled chunks. */
+    int st = luaL_loadbufferx(L, src, slen, "@handler.lua", "t");
+    free(src);
+    if (st != LUA_OK)
+        return fail(L, st);
+    if ((st = lua_pcall(L, 0, 0, 0)) != LUA_OK)
+        return fail(L, st);
+    lua_getglobal(L, "handler");
+    if (lua_type(L, -1) != LUA_TFUNCTION) {
+        static const char msg[] =
+            "handler.lua defines no global function handler(body)";
+        return put_result("runtime", msg, sizeof msg - 1) < 0 ? 2 : 0;
+    }
+    lua_pushlstring(L, body, blen);
+    free(body);
+    if ((st = lua_pcall(L, 1, 1, 0)) != LUA_OK)
+        return fail(L, st);
+    size_t n = 0;
+    const char *out = "";
+    switch (lua_type(L, -1)) {
+    case LUA_TNIL: break;
+    case LUA_TSTRING:
+    case LUA_TNUMBER: out = lua_tolstring(L, -1, &n); break;
+    case LUA_TBOOLEAN:
+        out = lua_toboolean(L, -1) ? "true" : "false";
+        n = strlen(out);
+        break;
+    default: {
+        char msg[128];
+        int ml = snprintf(msg, sizeof msg,
+                          "handler returned a %s; return a string, a number, "
+                          "a boolean or nil",
+                          luaL_typename(L, -1));
+        return put_result("runtime", msg, (size_t)ml) < 0 ? 2 : 0;
+    }
+    }
+    return put_result("ok", out, n) < 0 ? 2 : 0;
+}
