@@ -117,7 +117,24 @@ static int parse_net(int which, const char *arg, struct guest_net_spec *n,
     struct lvm_err err;
     n->enabled = 1;
     switch (which) {
-    case 0: /* --net[=BRIDGE] */
+    case 0: /* --net[=BRIDGE], or --net=NAME=BRIDGE[,OPTIONS] for one NIC */
+        if (arg && strchr(arg, '=')) {
+            if (n->nnics == GUEST_MAX_NICS) {
+                cli_msg("--net: at most %d NICs", GUEST_MAX_NICS);
+                return -1;
+            }
+            struct guest_nic_spec *one = &n->nics[n->nnics];
+            if (nic_spec_parse(arg, one, &err) < 0) {
+                cli_msg("--net: %s", err.msg);
+                return -1;
+            }
+            if (nic_spec_find(n, one->dev)) {
+                cli_msg("--net: NIC %s named twice", one->dev);
+                return -1;
+            }
+            n->nnics++;
+            break;
+        }
         if (arg && (!*arg || strlen(arg) >= sizeof n->bridge ||
                     strchr(arg, '/') || strchr(arg, ' '))) {
             cli_msg("--net: '%s' is not a bridge name (1 to %zu characters)",
@@ -525,6 +542,13 @@ int guest_opts_check(struct guest_opts *o, int daemon, const char *hint)
     if (qemu && o->mem > guest_ram_range(qmon, GUEST_KERNEL_TINY).max &&
         guest_ram_pick(qmon, GUEST_KERNEL_TINY, o->mem, 0, &ram, &err) < 0) {
         cli_msg("--%s", err.msg);
+        return -1;
+    }
+    /* Per-NIC bridges are the cold path's for now (docs/network.md). */
+    if (o->net.nnics && (daemon || qemu)) {
+        cli_msg("--net=NAME=BRIDGE: a NIC of its own is made without "
+                "lightvmd, for proc and kvm guests%s",
+                hint && daemon ? hint : "");
         return -1;
     }
     for (size_t i = 0; i < NRULES; i++) {
