@@ -117,3 +117,8 @@ build/fuzz/fuzz_guest_text: tests/fuzz/fuzz_guest_text.c toolstack/text.c $(HOST
 	@mkdir -p $(dir $@)
 	$(call say,FUZZ,$@)$(CLANG) $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_guest_text.c \
 	    toolstack/text.c
+
+build/fuzz/fuzz_fw_rules: tests/fuzz/fuzz_fw_rules.c examples/firewall/rules.c examples/firewall/rules.h
+	@mkdir -p $(dir $@)
+	$(call say,FUZZ,$@)$(CLANG) $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_fw_rules.c \
+	    examples/firewall/rules.c

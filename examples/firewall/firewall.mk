@@ -27,3 +27,11 @@ $(BUILD)/bin/firewall-check: examples/firewall/check.c \
 	    examples/firewall/rules.c
 
 examples: $(FW_ELFS) $(BUILD)/bin/firewall-check
+
+# Its unit test links the parser too (tests/unit/test_fw_rules.c).
+$(BUILD)/tests/unit/test_fw_rules: tests/unit/test_fw_rules.c \
+    examples/firewall/rules.c examples/firewall/rules.h $(TS_LIB) $(HOST_HDRS)
+	@mkdir -p $(dir $@)
+	$(call say,CC,$@)$(CC) $(HOST_CFLAGS) -Wno-missing-prototypes -o $@ $< \
+	    examples/firewall/rules.c $(TS_LIB) $(TS_LIBS) $(CMOCKA_LIBS) \
+	    $(HOST_LDFLAGS)
