@@ -414,6 +414,9 @@ int guest_opt(int c, const char *arg, struct guest_opts *o)
     case GO_NET_NO_FILTER:
         if (c == GO_NET_IP)
             o->ip_arg = arg;
+        if (c == GO_NET && arg && strchr(arg, '=') &&
+            o->net.nnics < GUEST_MAX_NICS)
+            o->nic_args[o->net.nnics] = arg; /* for a lightvmd request */
         return parse_net(c - GO_NET, arg, &o->net, &o->ip_prefix) < 0 ? -1 : 1;
     default: return 0;
     }
@@ -439,6 +442,8 @@ void guest_opts_net(const struct guest_opts *o, struct lightvm_net *n,
     n->nat = s->nat;
     n->dhcp = s->dhcp;
     n->no_filter = s->no_filter;
+    n->nics = o->nic_args;
+    n->nnics = (int)s->nnics;
 }
 
 int guest_opts_rest(int argc, char **argv, struct guest_opts *o)
@@ -544,11 +549,10 @@ int guest_opts_check(struct guest_opts *o, int daemon, const char *hint)
         cli_msg("--%s", err.msg);
         return -1;
     }
-    /* Per-NIC bridges are the cold path's for now (docs/network.md). */
-    if (o->net.nnics && (daemon || qemu)) {
-        cli_msg("--net=NAME=BRIDGE: a NIC of its own is made without "
-                "lightvmd, for proc and kvm guests%s",
-                hint && daemon ? hint : "");
+    /* A qemu guest has one NIC (docs/network.md). */
+    if (o->net.nnics && qemu) {
+        cli_msg("--net=NAME=BRIDGE is for proc and kvm guests (a qemu "
+                "guest has one NIC: --net=BRIDGE)");
         return -1;
     }
     for (size_t i = 0; i < NRULES; i++) {

@@ -151,6 +151,7 @@ struct guest_opts {
     unsigned nvolumes;
     struct qemu_volume volumes[QEMU_MAX_VOLUMES];
     struct guest_net_spec net; /* --net and friends */
+    const char *nic_args[GUEST_MAX_NICS]; /* --net=NAME=BRIDGE,... as given */
     unsigned ip_prefix;        /* --ip ADDR/PREFIX (for --tap) */
     const char *ip_arg;
     int nports;
