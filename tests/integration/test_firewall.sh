@@ -104,8 +104,8 @@ test_start() {
     contains "$TMP/fwa.err" "up0: ip 10.78.0.2/16" || return 1
     contains "$TMP/fwa.err" "bridge fwp" || return 1
     local tu tp
-    tu=$(sed -n 's/.* user0: .* tap \(lvt[0-9a-f]*\).*/\1/p' "$TMP/fwa.err")
-    tp=$(sed -n 's/.* up0: .* tap \(lvt[0-9a-f]*\).*/\1/p' "$TMP/fwa.err")
+    tu=$(sed -n 's/.* user0: .* tap \(lvt[0-9a-fn]*\).*/\1/p' "$TMP/fwa.err")
+    tp=$(sed -n 's/.* up0: .* tap \(lvt[0-9a-fn]*\).*/\1/p' "$TMP/fwa.err")
     # Each tap a port of its own bridge, both in forwarding mode.
     nsx ip -o link show "$tu" | grep -q "master fwu" || return 1
     nsx ip -o link show "$tp" | grep -q "master fwp" || return 1

@@ -108,9 +108,9 @@ test_sample() {
 
 test_stop_all() {
     local ids
-    ids=$("$LIGHTVM" list -q 2>/dev/null || "$LIGHTVM" list | awk 'NR > 1 {print $1}')
+    ids=$("$LIGHTVM" list -q) || return 1
     # shellcheck disable=SC2086
-    "$LIGHTVM" rm -f $ids >/dev/null || return 1
+    "$LIGHTVM" destroy $ids >/dev/null || return 1
     [ "$("$LIGHTVM" list | grep -c ' running ')" -eq 0 ] || return 1
     [ "$(nsx nft list set bridge lightvm fwd_port | grep -c lvt)" -eq 0 ] ||
         return 1
