@@ -35,3 +35,8 @@ $(BUILD)/tests/unit/test_fw_rules: tests/unit/test_fw_rules.c \
 	$(call say,CC,$@)$(CC) $(HOST_CFLAGS) -Wno-missing-prototypes -o $@ $< \
 	    examples/firewall/rules.c $(TS_LIB) $(TS_LIBS) $(CMOCKA_LIBS) \
 	    $(HOST_LDFLAGS)
+
+# Load and latency for bench/firewall.sh.
+$(BUILD)/bench/fwbench: bench/fwbench.c
+	@mkdir -p $(dir $@)
+	$(call say,CC,$@)$(CC) $(HOST_CFLAGS) -o $@ $<
