@@ -4,9 +4,10 @@
 #
 #   sudo bench/firewall.sh [USERS...]     (default: 1 10 100 1000)
 #
-# The largest number of firewall guests is started through lightvmd
-# (examples/firewall/per-user.sh), each user with its own rules (UDP from
-# its own address to the sink's port allowed, everything else denied).
+# The largest number of firewall guests, and one more for a probe user,
+# is started through lightvmd (examples/firewall/per-user.sh), each user
+# with its own rules: UDP from its own address to the sink's ports
+# allowed, at most 10 Mbit/s each way (the paper's cap), the rest denied.
 # Then, for each number K of active users:
 #   - throughput: one sender (a packet socket in the users' namespace)
 #     sends 1000-byte UDP datagrams for BLAST_MS, round robin over the K
@@ -14,10 +15,10 @@
 #     user's own source address; a sink upstream counts what arrives.
 #     nftables: the same frames to the bridges' namespace (the router),
 #     which forwards them with one rule per user (ip saddr, udp dport)
-#     in a forward chain whose policy drops.
-#   - latency: UDP round trips (user 1's address, through its firewall
-#     both ways, or through nftables) to an echo server upstream, idle and
-#     while the K users' load runs; median and p90.
+#     and the same 10 Mbit/s limit in a forward chain whose policy drops.
+#   - latency: UDP round trips of the probe user (through its own
+#     firewall both ways, or through nftables) to an echo server
+#     upstream, idle and while the K users' load runs; median and p90.
 # Writes bench/results/firewall.md (RESULTS=path to change) and its plot.
 set -u
 cd "$(dirname "$0")/.." || exit 1
@@ -27,6 +28,7 @@ FWB=$BUILD/bench/fwbench
 USERS_LIST=${*:-1 10 100 1000}
 MAXU=0
 for k in $USERS_LIST; do [ "$k" -gt "$MAXU" ] && MAXU=$k; done
+P=$((MAXU + 1)) # the probe user
 BLAST_MS=${BLAST_MS:-2000}
 RTTS=${RTTS:-2000}
 OUT=${RESULTS:-bench/results/firewall.md}
@@ -49,7 +51,10 @@ cleanup() {
     ip netns del "$U" 2>/dev/null
     ip netns del "$S" 2>/dev/null
     ip netns del "$H" 2>/dev/null
-    rmdir /sys/fs/cgroup/"$LIGHTVM_CGROUP_PARENT"/* /sys/fs/cgroup/"$LIGHTVM_CGROUP_PARENT" 2>/dev/null
+    local d
+    for d in /sys/fs/cgroup/"$LIGHTVM_CGROUP_PARENT" /sys/fs/cgroup/*/"$LIGHTVM_CGROUP_PARENT"; do
+        [ -d "$d" ] && rmdir "$d"/* "$d" 2>/dev/null
+    done
     rm -rf "$T"
 }
 trap cleanup EXIT
@@ -67,6 +72,9 @@ for n in "$H" "$U" "$S"; do
     nsenter --net=/run/netns/"$n" sysctl -qw net.ipv4.conf.all.rp_filter=0 \
         net.ipv4.conf.default.rp_filter=0 net.ipv4.ip_forward=0
 done
+# Bridged frames must not pass the IP forward hook (br_netfilter): the
+# nftables peer's rules are for routed frames only.
+h sysctl -qw net.bridge.bridge-nf-call-iptables=0 2>/dev/null
 h "$LIGHTVM" net up --subnet 10.90.0.1/16 fbu >/dev/null || exit 1
 h "$LIGHTVM" net up --subnet 10.91.0.1/16 fbp >/dev/null || exit 1
 ip link add fbu$$ type veth peer name fbu$$b netns "$H" && ip link set fbu$$ netns "$U"
@@ -74,7 +82,7 @@ ip link add fbs$$ type veth peer name fbs$$b netns "$H" && ip link set fbs$$ net
 h ip link set fbu$$b master fbu up && h ip link set fbs$$b master fbp up
 u ip addr add 10.90.250.10/16 dev fbu$$ && u ip link set fbu$$ up
 s ip addr add 10.91.250.10/16 dev fbs$$ && s ip link set fbs$$ up
-for i in $(seq 1 "$MAXU"); do u ip addr add "$(uip "$i")/32" dev fbu$$; done
+for i in $(seq 1 "$P"); do u ip addr add "$(uip "$i")/32" dev fbu$$; done
 
 # The firewalls, through lightvmd in the bridges' namespace.
 nsenter --net=/run/netns/"$H" "$BUILD/bin/lightvmd" >"$T/lightvmd.log" 2>&1 &
@@ -84,8 +92,8 @@ until $LIGHTVM list >/dev/null 2>&1; do
     read -rt 0.05 <> <(:) 2>/dev/null || true
 done
 mkdir -p "$T/users"
-for i in $(seq 1 "$MAXU"); do
-    printf 'default deny\nallow udp from %s to any port 9000-9002\nallow udp from any port 9001 to %s\n' \
+for i in $(seq 1 "$P"); do
+    printf 'default deny\nlimit 10mbit\nallow udp from %s to any port 9000-9002\nallow udp from any port 9001 to %s\n' \
         "$(uip "$i")" "$(uip "$i")" >"$T/users/u$i.rules"
     echo "u$i $(fwip 90 "$i") $(fwip 91 "$i")"
 done >"$T/users/users"
@@ -102,7 +110,8 @@ $LIGHTVM list --json | jq -r '.[] | .name as $n | .net[] | select(.dev == "user0
 for i in $(seq 1 "$MAXU"); do
     echo "$(awk -v n="fw-u$i" '$1 == n {print $2}' "$T/macs") $(uip "$i")"
 done >"$T/fw-users"
-BRMAC=$(h cat /sys/class/net/fbu/address)
+grep -c : "$T/fw-users" | grep -qx "$MAXU" || { echo "MACs missing"; exit 1; }
+BRMAC=$(h ip -o link show fbu | sed -n 's/.*link\/ether \([0-9a-f:]*\).*/\1/p')
 for i in $(seq 1 "$MAXU"); do echo "$BRMAC $(uip "$i")"; done >"$T/nft-users"
 
 # nftables: one rule per user, forward policy drop; only on while measured.
@@ -110,18 +119,19 @@ for i in $(seq 1 "$MAXU"); do echo "$BRMAC $(uip "$i")"; done >"$T/nft-users"
     echo "table ip fwbench {"
     echo "  chain users {"
     echo "    type filter hook forward priority 0; policy drop;"
-    for i in $(seq 1 "$MAXU"); do
-        echo "    ip saddr $(uip "$i") udp dport 9000-9002 accept"
-        echo "    ip daddr $(uip "$i") udp sport 9001 accept"
+    for i in $(seq 1 "$P"); do
+        echo "    ip saddr $(uip "$i") udp dport 9000-9002 limit rate 1250 kbytes/second burst 12500 bytes accept"
+        echo "    ip daddr $(uip "$i") udp sport 9001 limit rate 1250 kbytes/second burst 12500 bytes accept"
     done
     echo "  }"
     echo "}"
 } >"$T/nft.conf"
 h nft -f "$T/nft.conf" || exit 1
 
-s "$FWB" echo 9001 &
+nsenter --net=/run/netns/"$S" "$FWB" echo 9001 &
 ECHO_PID=$!
-s "$FWB" sink 9002 600000 >/dev/null & # takes the load while latency is measured
+# Takes the load while latency is measured.
+nsenter --net=/run/netns/"$S" "$FWB" sink 9002 600000 >/dev/null &
 SINK2_PID=$!
 
 # route MODE: user 1's and the sink's routes through its firewall or
@@ -129,11 +139,11 @@ SINK2_PID=$!
 route() {
     if [ "$1" = fw ]; then
         h sysctl -qw net.ipv4.ip_forward=0
-        u ip route replace 10.91.0.0/16 via "$(fwip 90 1)" src "$(uip 1)"
-        s ip route replace 10.90.0.0/16 via "$(fwip 91 1)"
+        u ip route replace 10.91.0.0/16 via "$(fwip 90 "$P")" src "$(uip "$P")"
+        s ip route replace 10.90.0.0/16 via "$(fwip 91 "$P")"
     else
         h sysctl -qw net.ipv4.ip_forward=1
-        u ip route replace 10.91.0.0/16 via 10.90.0.1 src "$(uip 1)"
+        u ip route replace 10.91.0.0/16 via 10.90.0.1 src "$(uip "$P")"
         s ip route replace 10.90.0.0/16 via 10.91.0.1
     fi
 }
@@ -145,11 +155,16 @@ throughput() {
     s "$FWB" sink 9000 500 >"$T/sink" &
     local sp=$!
     until grep -q listening "$T/sink"; do read -rt 0.01 <> <(:) 2>/dev/null || true; done
-    head -n "$k" "$T/$mode-users" | u "$FWB" blast fbu$$ "$BLAST_MS" "$k" 10.91.250.10 9000 1000 >"$T/blast"
+    # Each firewall answers an ARP request first, so the bridge knows
+    # its port (as it does once a user's host has asked for its gateway).
+    [ "$mode" = fw ] && for i in $(seq 1 "$k"); do fwip 90 "$i"; done |
+        u "$FWB" arp fbu$$ 10.90.250.10 >/dev/null
+    u "$FWB" blast fbu$$ "$BLAST_MS" "$k" 10.91.250.10 9000 1000 \
+        < <(head -n "$k" "$T/$mode-users") >"$T/blast"
     wait "$sp"
     local sent ms n bytes
     read -r _ sent ms <"$T/blast"
-    read -r _ n bytes _ <"$T/sink"
+    read -r _ n bytes _ < <(tail -n 1 "$T/sink")
     echo "$(echo "scale=1; $bytes * 8 / $ms / 1000" | bc) $((sent * 1000 / ms)) $((n * 100 / (sent > 0 ? sent : 1)))"
 }
 
@@ -158,7 +173,12 @@ throughput() {
 latency() {
     local mode=$1 k=$2 bp=
     if [ "$k" -gt 0 ]; then
-        head -n "$k" "$T/$mode-users" | u "$FWB" blast fbu$$ 60000 "$k" 10.91.250.10 9002 1000 >/dev/null &
+        head -n "$k" "$T/$mode-users" >"$T/load"
+        [ "$mode" = fw ] && for i in $(seq 1 "$k"); do fwip 90 "$i"; done |
+            u "$FWB" arp fbu$$ 10.90.250.10 >/dev/null
+        # nsenter execs the sender: $! is its pid.
+        nsenter --net=/run/netns/"$U" "$FWB" blast fbu$$ 60000 "$k" \
+            10.91.250.10 9002 1000 <"$T/load" >/dev/null &
         bp=$!
     fi
     u "$FWB" rtt 10.91.250.10 9001 "$RTTS" >"$T/rtt"
@@ -193,12 +213,13 @@ commit=$(git rev-parse --short HEAD)
     echo "shared with other work: load average $(cut -d' ' -f1-3 /proc/loadavg) at the end. One run;"
     echo "compare figures of the same run."
     echo
-    echo "$RUNNING firewall guests ran at once (started by per-user.sh through lightvmd"
+    echo "$RUNNING firewall guests ($MAXU users and a probe user) ran at once (started by per-user.sh through lightvmd"
     echo "in $(echo "$t1 - $t0" | bc | cut -c1-5) s; $STILL still running at the end), each"
-    echo "with its own rules. One sender sends 1000-byte UDP datagrams for $BLAST_MS ms,"
-    echo "round robin over the active users; a sink upstream counts what arrives."
-    echo "nftables: the bridges' namespace routes the same frames, one accept rule"
-    echo "per user and direction in a forward chain that drops the rest."
+    echo "with its own rules and a 10 Mbit/s limit each way. One sender sends"
+    echo "1000-byte UDP datagrams for $BLAST_MS ms, as fast as it can, round robin over"
+    echo "the active users; a sink upstream counts what arrives. nftables: the"
+    echo "bridges' namespace routes the same frames, one rule per user and direction"
+    echo "(addresses, port, the same limit) in a forward chain that drops the rest."
     echo
     echo "| active users | firewalls Mbit/s | nftables Mbit/s | firewalls/nftables | sender frames/s (fw, nft) | delivered % (fw, nft) |"
     echo "|---|---|---|---|---|---|"
@@ -209,8 +230,9 @@ commit=$(git rev-parse --short HEAD)
         echo "| $k | $fm | $nm | $ratio | $ff, $nf | $fd, $nd |"
     done
     echo
-    echo "Round trips (UDP, user 1 to an echo server upstream, $RTTS one at a time),"
-    echo "microseconds, idle and while the active users' load runs:"
+    echo "Round trips (UDP, the probe user to an echo server upstream through its"
+    echo "own firewall or through nftables, $RTTS one at a time), microseconds, idle"
+    echo "and while the active users' load runs:"
     echo
     echo "| active users | firewall p50 | firewall p90 | nftables p50 | nftables p90 | added p90 (fw - nft) |"
     echo "|---|---|---|---|---|---|"

@@ -6,6 +6,10 @@
  *       socket) for MS milliseconds, round robin over USERS lines of
  *       stdin "MAC SRCIP" (each user's next hop and address) to
  *       DSTIP:PORT; prints "sent FRAMES MS"
+ *   fwbench arp IFACE SRCIP
+ *       an ARP request for each address on stdin, so that each firewall
+ *       answers and the bridge learns where its MAC is (a bridge floods
+ *       no unknown unicast to guest ports)
  *   fwbench sink PORT IDLE_MS
  *       count UDP datagrams on PORT; prints "listening", then, IDLE_MS
  *       after the last one, "got DATAGRAMS BYTES SPAN_US" (first to last)
@@ -132,6 +136,41 @@ static int blast(char **argv)
     return 0;
 }
 
+static int arp(char **argv)
+{
+    int s = socket(AF_PACKET, SOCK_RAW, 0);
+    struct sockaddr_ll ll = {.sll_family = AF_PACKET,
+                             .sll_ifindex = (int)if_nametoindex(argv[0]),
+                             .sll_halen = 6};
+    struct ifreq ifr;
+    memset(&ifr, 0, sizeof ifr);
+    snprintf(ifr.ifr_name, sizeof ifr.ifr_name, "%s", argv[0]);
+    struct in_addr src, tip;
+    if (s < 0 || !ll.sll_ifindex || ioctl(s, SIOCGIFHWADDR, &ifr) < 0 ||
+        !inet_aton(argv[1], &src))
+        return perror("fwbench: arp"), 1;
+    char line[64];
+    unsigned n = 0;
+    while (scanf("%63s", line) == 1) {
+        if (!inet_aton(line, &tip))
+            continue;
+        uint8_t f[60];
+        memset(f, 0, sizeof f);
+        memset(f, 0xff, 6);
+        memcpy(f + 6, ifr.ifr_hwaddr.sa_data, 6);
+        f[12] = 8, f[13] = 6;
+        memcpy(f + 14, "\x00\x01\x08\x00\x06\x04\x00\x01", 8);
+        memcpy(f + 22, ifr.ifr_hwaddr.sa_data, 6);
+        memcpy(f + 28, &src, 4);
+        memcpy(f + 38, &tip, 4);
+        if (sendto(s, f, sizeof f, 0, (struct sockaddr *)&ll, sizeof ll) ==
+            (ssize_t)sizeof f)
+            n++;
+    }
+    printf("arp %u\n", n);
+    return 0;
+}
+
 static int sink(char **argv)
 {
     int s = udp_socket(atoi(argv[0]));
@@ -199,7 +238,7 @@ static int rtt(char **argv)
         send(s, q, strlen(q) + 1, 0);
         for (;;) {
             struct pollfd p = {.fd = s, .events = POLLIN};
-            if (poll(&p, 1, 1000) <= 0) {
+            if (poll(&p, 1, 200) <= 0) {
                 lost++;
                 break;
             }
@@ -224,6 +263,8 @@ int main(int argc, char **argv)
 {
     if (argc >= 8 && !strcmp(argv[1], "blast"))
         return blast(argv + 2);
+    if (argc >= 4 && !strcmp(argv[1], "arp"))
+        return arp(argv + 2);
     if (argc >= 4 && !strcmp(argv[1], "sink"))
         return sink(argv + 2);
     if (argc >= 3 && !strcmp(argv[1], "echo"))

@@ -353,16 +353,20 @@ int fw_bucket_take(struct fw_bucket *b, const struct fw_rules *rs,
         b->last_ns = now_ns;
     }
     uint64_t dt = now_ns - b->last_ns;
-    if (dt >= 10000000000ull) { /* idle 10 s: full (and no overflow below) */
+    if (dt >= 10000000000ull) { /* idle 10 s or more: full */
         b->tokens = rs->burst_bytes;
         b->last_ns = now_ns;
         dt = 0;
     }
-    /* Whole bytes earned so far; the remainder's time is kept. */
-    uint64_t earned = dt / 1000 * rs->limit_bytes / 1000000;
+    /* Whole bytes earned in dt; only their time is spent, so the rest of
+     * dt still counts next time (exact at any call rate). dt < 10 s and
+     * the rate <= 10^12 bytes/s: the product fits in 128 bits. */
+    uint64_t earned =
+        (uint64_t)((unsigned __int128)dt * rs->limit_bytes / 1000000000u);
     if (earned) {
         b->tokens += earned;
-        b->last_ns += earned * 1000000 / rs->limit_bytes * 1000;
+        b->last_ns += (uint64_t)((unsigned __int128)earned * 1000000000u /
+                                 rs->limit_bytes);
         if (b->tokens >= rs->burst_bytes) {
             b->tokens = rs->burst_bytes;
             b->last_ns = now_ns;
