@@ -97,8 +97,8 @@ static int blast(char **argv)
     for (int u = 0; u < users; u++) {
         unsigned m[6];
         char src[32];
-        if (scanf("%x:%x:%x:%x:%x:%x %31s", &m[0], &m[1], &m[2], &m[3],
-                  &m[4], &m[5], src) != 7)
+        if (scanf("%x:%x:%x:%x:%x:%x %31s", &m[0], &m[1], &m[2], &m[3], &m[4],
+                  &m[5], src) != 7)
             return fprintf(stderr, "fwbench: user %d: no MAC SRCIP\n", u), 2;
         uint8_t *f = frames[u];
         for (int i = 0; i < 6; i++)
@@ -204,8 +204,8 @@ static _Noreturn int echo(char **argv)
     for (;;) {
         struct sockaddr_in peer;
         socklen_t pl = sizeof peer;
-        ssize_t r = recvfrom(s, buf, sizeof buf, 0, (struct sockaddr *)&peer,
-                             &pl);
+        ssize_t r =
+            recvfrom(s, buf, sizeof buf, 0, (struct sockaddr *)&peer, &pl);
         if (r > 0)
             sendto(s, buf, (size_t)r, 0, (struct sockaddr *)&peer, pl);
     }
@@ -252,8 +252,7 @@ static int rtt(char **argv)
     if (!got)
         return printf("rtt_us p50 - p90 - lost %d\n", lost), 1;
     qsort(t, (size_t)got, sizeof *t, cmp64);
-    printf("rtt_us p50 %llu p90 %llu lost %d\n",
-           (unsigned long long)t[got / 2],
+    printf("rtt_us p50 %llu p90 %llu lost %d\n", (unsigned long long)t[got / 2],
            (unsigned long long)t[got * 9 / 10], lost);
     free(t);
     return 0;

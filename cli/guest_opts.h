@@ -150,9 +150,9 @@ struct guest_opts {
     struct guest_block blocks[GUEST_MAX_BLOCKS];
     unsigned nvolumes;
     struct qemu_volume volumes[QEMU_MAX_VOLUMES];
-    struct guest_net_spec net; /* --net and friends */
+    struct guest_net_spec net;            /* --net and friends */
     const char *nic_args[GUEST_MAX_NICS]; /* --net=NAME=BRIDGE,... as given */
-    unsigned ip_prefix;        /* --ip ADDR/PREFIX (for --tap) */
+    unsigned ip_prefix;                   /* --ip ADDR/PREFIX (for --tap) */
     const char *ip_arg;
     int nports;
     const char *ports[GUEST_OPTS_MAX_PORTS];

@@ -287,8 +287,10 @@ static int parse_nics(json_t *a, struct guest_net_spec *ns, const char **code,
                       struct lvm_err *err)
 {
     if (!json_is_array(a) || json_array_size(a) > GUEST_MAX_NICS)
-        BAD("bad_request", "field 'net.nics' must be an array of at most %d "
-            "strings", GUEST_MAX_NICS);
+        BAD("bad_request",
+            "field 'net.nics' must be an array of at most %d "
+            "strings",
+            GUEST_MAX_NICS);
     size_t i;
     json_t *v;
     json_array_foreach (a, i, v) {

@@ -530,8 +530,7 @@ void netdev_tap_name(const char *id, unsigned nic, char name[IF_NAMESIZE])
     if (nic == 0)
         snprintf(name, IF_NAMESIZE, NETDEV_TAP_PREFIX "%.12s", id);
     else
-        snprintf(name, IF_NAMESIZE, NETDEV_TAP_PREFIX "%.10sn%x", id,
-                 nic & 15);
+        snprintf(name, IF_NAMESIZE, NETDEV_TAP_PREFIX "%.10sn%x", id, nic & 15);
 }
 
 int netdev_tap_create(struct netdev *nd, const char *name, struct netdev_tap *t,

@@ -488,7 +488,8 @@ static int upgrade_forward(struct netdev *nd, struct lvm_err *err)
     }
     r = batch_commit(&bt, err);
     if (r < 0 && r != -EEXIST)
-        return lvm_err_set(err, -r, "add forwarding to nftables table bridge %s",
+        return lvm_err_set(err, -r,
+                           "add forwarding to nftables table bridge %s",
                            NETGUARD_TABLE);
     return 0;
 }
@@ -662,8 +663,7 @@ int netguard_allow_forward(struct netdev *nd, int ifindex, const uint8_t mac[6],
     return 0;
 }
 
-int netguard_revoke_forward(struct netdev *nd, int ifindex,
-                            struct lvm_err *err)
+int netguard_revoke_forward(struct netdev *nd, int ifindex, struct lvm_err *err)
 {
     struct elem el;
     fwd_elem(ifindex, &el);

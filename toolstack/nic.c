@@ -83,8 +83,7 @@ static int bridge(struct netdev *nd, const struct guest_net_spec *ns,
     if (!baddr &&
         netaddr_parse_cidr(NETDEV_SUBNET_DEFAULT, &baddr, &prefix, err) < 0)
         return -1;
-    if (netdev_bridge_ensure(nd, bname, baddr, prefix, given != 0, br, err) <
-        0)
+    if (netdev_bridge_ensure(nd, bname, baddr, prefix, given != 0, br, err) < 0)
         return -1;
     if (ns->nat && netnat_enable(nd, br->name, br->addr, br->prefix, err) < 0)
         return -1;
@@ -114,9 +113,8 @@ static int attach(struct netdev *nd, struct guest_net *gn,
     nic->gateway = br->addr;
     if (!ns->dhcp) {
         const char *run_dir = ns->run_dir ? ns->run_dir : HOST_RUN_DIR_DEFAULT;
-        if (!gn->lease_dir[0] &&
-            nic_lease_dir(run_dir, br->name, gn->lease_dir,
-                          sizeof gn->lease_dir, err) < 0)
+        if (!gn->lease_dir[0] && nic_lease_dir(run_dir, br->name, gn->lease_dir,
+                                               sizeof gn->lease_dir, err) < 0)
             return -1;
         /* NICs on several bridges lease from several directories. */
         if (nic_lease_dir(run_dir, br->name, nic->lease_dir,
@@ -208,10 +206,9 @@ void nic_release(struct guest_net *gn, const char *guest_id)
         nic->guarded = 0;
         if (nic->leased) {
             struct lease_dir d;
-            if (lease_dir_open(&d,
-                               nic->lease_dir[0] ? nic->lease_dir
-                                                 : gn->lease_dir,
-                               &err) == 0) {
+            if (lease_dir_open(
+                    &d, nic->lease_dir[0] ? nic->lease_dir : gn->lease_dir,
+                    &err) == 0) {
                 lease_release(&d, nic->addr, guest_id, &err);
                 lease_dir_close(&d);
             }

@@ -79,8 +79,8 @@ struct guest_nic {
     uint8_t mac[6];
     uint32_t addr, netmask, gateway; /* network order; addr 0: DHCP */
     int leased, guarded;
-    int forward;                 /* guarded in forwarding mode */
-    char lease_dir[PATH_MAX];    /* its bridge's; "": the guest_net's */
+    int forward;              /* guarded in forwarding mode */
+    char lease_dir[PATH_MAX]; /* its bridge's; "": the guest_net's */
 };
 
 /* A guest's NICs: what must be released when it goes. */

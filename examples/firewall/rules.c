@@ -67,8 +67,7 @@ static int ip4(const char *s, uint32_t *out)
 }
 
 /* "any", "A.B.C.D" or "A.B.C.D/P". */
-static int address(struct ctx *c, const char *s, uint32_t *addr,
-                   uint32_t *mask)
+static int address(struct ctx *c, const char *s, uint32_t *addr, uint32_t *mask)
 {
     if (!strcmp(s, "any")) {
         *addr = *mask = 0;
@@ -305,8 +304,7 @@ static int addr_match(const uint8_t *p, uint32_t addr, uint32_t mask)
     return (a & mask) == addr;
 }
 
-static int one(const struct fw_rule *r, int dir, const uint8_t *ip,
-               size_t len)
+static int one(const struct fw_rule *r, int dir, const uint8_t *ip, size_t len)
 {
     if (r->dir != FW_BOTH && r->dir != dir)
         return 0;

@@ -29,16 +29,16 @@ enum fw_proto { FW_IP = 0, FW_ICMP = 1, FW_TCP = 6, FW_UDP = 17 };
 
 struct fw_rule {
     uint8_t allow, dir, proto;
-    uint32_t src, smask, dst, dmask; /* network order */
+    uint32_t src, smask, dst, dmask;                 /* network order */
     uint16_t sport_lo, sport_hi, dport_lo, dport_hi; /* 0-65535: any */
     unsigned line;
 };
 
 struct fw_rules {
     unsigned n;
-    int default_allow;     /* 0 unless the file says default allow */
-    uint64_t limit_bytes;  /* bytes per second each way; 0: no limit */
-    uint64_t burst_bytes;  /* bucket size */
+    int default_allow;    /* 0 unless the file says default allow */
+    uint64_t limit_bytes; /* bytes per second each way; 0: no limit */
+    uint64_t burst_bytes; /* bucket size */
     struct fw_rule r[FW_MAX_RULES];
 };
 

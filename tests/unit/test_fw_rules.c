@@ -62,9 +62,8 @@ static void parses_every_statement(void **state)
     assert_int_equal(rs.r[1].sport_hi, 1023);
     assert_int_equal(rs.r[2].proto, FW_ICMP);
     /* Empty, and a NUL (a block device's padding) ends the text. */
-    assert_int_equal(fw_rules_parse("default allow\n\0junk", 19, &rs, err,
-                                    sizeof err),
-                     0);
+    assert_int_equal(
+        fw_rules_parse("default allow\n\0junk", 19, &rs, err, sizeof err), 0);
     assert_int_equal(parse(""), 0);
     assert_int_equal(rs.default_allow, 0);
 }
@@ -196,10 +195,14 @@ static void nic_spec(void **state)
     assert_int_equal(s.prefix, 24);
     assert_int_equal(s.want_addr, htonl(0x0a010002));
     assert_int_equal(s.bridge_addr, htonl(0x0a010001));
-    static const char *bad[] = {"=lvm0",          "up0=",
-                                "up0",            "a/b=lvm0",
-                                "up0=lvm0,bogus", "up0=lvm0,ip=1.2.3",
-                                "up0=a/b",        "up0=lvm0,subnet=1.2.3.4/33",
+    static const char *bad[] = {"=lvm0",
+                                "up0=",
+                                "up0",
+                                "a/b=lvm0",
+                                "up0=lvm0,bogus",
+                                "up0=lvm0,ip=1.2.3",
+                                "up0=a/b",
+                                "up0=lvm0,subnet=1.2.3.4/33",
                                 "up0=abcdefghijklmnop",
                                 "abcdefghijklmnopq=lvm0"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
