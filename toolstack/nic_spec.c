@@ -61,13 +61,13 @@ int nic_spec_parse(const char *arg, struct guest_nic_spec *out,
     memset(out, 0, sizeof *out);
     const char *eq = strchr(arg, '=');
     size_t nlen = eq ? (size_t)(eq - arg) : 0;
-    if (!eq || nlen == 0 || nlen > LVM_DEVNAME_MAX ||
+    if (!eq || nlen == 0 || nlen >= LVM_DEVNAME_MAX ||
         strcspn(arg, ", /") < nlen)
         return lvm_err_set(err, EINVAL,
                            "'%s' is not NAME=BRIDGE[,forward][,subnet=CIDR]"
                            "[,ip=ADDRESS] (NAME: the manifest's, up to %d "
                            "characters)",
-                           arg, LVM_DEVNAME_MAX);
+                           arg, LVM_DEVNAME_MAX - 1);
     memcpy(out->dev, arg, nlen);
     const char *b = eq + 1;
     size_t blen = strcspn(b, ",");

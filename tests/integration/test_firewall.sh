@@ -285,7 +285,11 @@ test_bad_net_args() {
         [ "$(wc -l <"$TMP/arg.out")" -eq 1 ] || { cat "$TMP/arg.out"; return 1; }
     done
     nsx "$LIGHTVM" run --net=user0=fwu --net=user0=fwp "$FW" >"$TMP/arg.out" 2>&1
-    contains "$TMP/arg.out" "NIC user0 named twice"
+    contains "$TMP/arg.out" "NIC user0 named twice" || return 1
+    # A NIC the manifest does not declare: refused before anything is made.
+    nsx "$LIGHTVM" run --net=user0=fwu --net=up0=fwp --net=eth9=fwp "$FW" \
+        >"$TMP/arg.out" 2>&1
+    [ $? -ne 0 ] && contains "$TMP/arg.out" "no network device named eth9"
 }
 
 test_stop_releases() {
