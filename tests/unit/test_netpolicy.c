@@ -441,8 +441,7 @@ static void member_nics(void **state)
      * on another bridge, what it asked for. */
     memset(&ns, 0, sizeof ns);
     ns.enabled = 1;
-    assert_int_equal(nic_spec_parse("up0=lvmt1,forward", &ns.nics[0], &err),
-                     0);
+    assert_int_equal(nic_spec_parse("up0=lvmt1,forward", &ns.nics[0], &err), 0);
     assert_int_equal(nic_spec_parse("user0=br9", &ns.nics[1], &err), 0);
     ns.nnics = 2;
     assert_int_equal(netpolicy_net(&cfg, 1, &ns, &err), 0);
