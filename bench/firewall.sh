@@ -3,6 +3,7 @@
 # nftables forwarding between the same two bridges, in one run.
 #
 #   sudo bench/firewall.sh [USERS...]     (default: 1 10 100 1000)
+#   make bench-firewall                   (builds bench/fwbench.c first)
 #
 # The largest number of firewall guests, and one more for a probe user,
 # is started through lightvmd (examples/firewall/per-user.sh), each user
@@ -103,7 +104,7 @@ LIGHTVM=$LIGHTVM FIREWALL_ELF=$BUILD/examples/firewall/firewall-blk.elf \
     examples/firewall/per-user.sh "$T/users" --mem 2M >/dev/null || exit 1
 t1=$(date +%s.%N)
 RUNNING=$($LIGHTVM list | grep -c ' running ')
-echo "firewalls running: $RUNNING (started in $(echo "$t1 - $t0" | bc) s)"
+echo "firewalls running: $RUNNING (started in $(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.2f", b - a}') s)"
 # Each firewall's user0 MAC, by name.
 $LIGHTVM list --json | jq -r '.[] | .name as $n | .net[] | select(.dev == "user0") | "\($n) \(.mac)"' \
     | sort >"$T/macs"
@@ -170,7 +171,7 @@ throughput() {
     local sent ms n bytes
     read -r _ sent ms <"$T/blast"
     read -r _ n bytes _ < <(tail -n 1 "$T/sink")
-    echo "$(echo "scale=1; $bytes * 8 / $ms / 1000" | bc) $((sent * 1000 / ms)) $((n * 100 / (sent > 0 ? sent : 1)))"
+    echo "$(awk -v b="${bytes:-0}" -v m="$ms" 'BEGIN {printf "%.1f", b * 8 / m / 1000}') $((sent * 1000 / ms)) $((n * 100 / (sent > 0 ? sent : 1)))"
 }
 
 # latency MODE K: "P50 P90" in microseconds, with K users' load running
@@ -219,7 +220,7 @@ commit=$(git rev-parse --short HEAD)
     echo "compare figures of the same run."
     echo
     echo "$RUNNING firewall guests ($MAXU users and a probe user) ran at once (started by per-user.sh through lightvmd"
-    echo "in $(echo "$t1 - $t0" | bc | cut -c1-5) s; $STILL still running at the end), each"
+    echo "in $(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.2f", b - a}') s; $STILL still running at the end), each"
     echo "with its own rules and a 10 Mbit/s limit each way. One sender sends"
     echo "1000-byte UDP datagrams for $BLAST_MS ms, as fast as it can, round robin over"
     echo "the active users; a sink upstream counts what arrives. nftables: the"
@@ -231,7 +232,7 @@ commit=$(git rev-parse --short HEAD)
     for k in $USERS_LIST; do
         read -r fm ff fd <<<"${TP[fw,$k]}"
         read -r nm nf nd <<<"${TP[nft,$k]}"
-        ratio=$(echo "scale=2; $fm / ($nm + 0.0001)" | bc)
+        ratio=$(awk -v f="$fm" -v n="$nm" 'BEGIN {printf "%.2f", f / (n + 0.0001)}')
         echo "| $k | $fm | $nm | $ratio | $ff, $nf | $fd, $nd |"
     done
     echo

@@ -40,3 +40,7 @@ $(BUILD)/tests/unit/test_fw_rules: tests/unit/test_fw_rules.c \
 $(BUILD)/bench/fwbench: bench/fwbench.c
 	@mkdir -p $(dir $@)
 	$(call say,CC,$@)$(CC) $(HOST_CFLAGS) -o $@ $<
+
+.PHONY: bench-firewall
+bench-firewall: all $(FW_ELFS) $(BUILD)/bench/fwbench
+	BUILD=$(BUILD) bench/firewall.sh
