@@ -4,8 +4,9 @@
 # with its own user's rules: user i may send UDP from source port 20000+i
 # only. With all 1,000 running, a sample of users is checked end to end:
 # a datagram from another user's port is dropped and the user's own passes
-# (the denied one is sent first, so it would arrive first). Then they all
-# stop and leave no tap, lease or filter element. FW_SCALE_N sets the
+# (the denied one is sent first, so it would arrive first). lightvmd is
+# restarted and adopts them; then they all stop and leave no tap, lease
+# (in either bridge's directory) or filter element. FW_SCALE_N sets the
 # number (default 1000).
 cd "$(dirname "$0")/../.." || exit 1
 . tests/lib.sh
@@ -129,7 +130,17 @@ test_stop_all() {
     [ -z "$(find "$TMP/run/net" -type f 2>/dev/null)" ]
 }
 
+# A restarted lightvmd adopts them all with both NICs (their leases are
+# in two bridges' directories): the stop below must release both.
+test_daemon_restart() {
+    daemon_stop
+    daemon_start || return 1
+    [ "$("$LIGHTVM" list | grep -c ' running ')" -eq "$N" ] || return 1
+    "$LIGHTVM" list --json | jq -e 'all(.[]; (.net | length) == 2)' >/dev/null
+}
+
 check firewall_scale_start_all test_start_all
 check firewall_scale_sample_users test_sample
+check firewall_scale_daemon_restart test_daemon_restart
 check firewall_scale_stop_all test_stop_all
 finish
