@@ -81,6 +81,7 @@ $(VERSION_H): FORCE
 
 include guest/guest.mk
 include examples/examples.mk
+include examples/firewall/firewall.mk
 include shell/shell.mk
 include toolstack/toolstack.mk
 include client/client.mk

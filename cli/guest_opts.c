@@ -117,7 +117,24 @@ static int parse_net(int which, const char *arg, struct guest_net_spec *n,
     struct lvm_err err;
     n->enabled = 1;
     switch (which) {
-    case 0: /* --net[=BRIDGE] */
+    case 0: /* --net[=BRIDGE], or --net=NAME=BRIDGE[,OPTIONS] for one NIC */
+        if (arg && strchr(arg, '=')) {
+            if (n->nnics == GUEST_MAX_NICS) {
+                cli_msg("--net: at most %d NICs", GUEST_MAX_NICS);
+                return -1;
+            }
+            struct guest_nic_spec *one = &n->nics[n->nnics];
+            if (nic_spec_parse(arg, one, &err) < 0) {
+                cli_msg("--net: %s", err.msg);
+                return -1;
+            }
+            if (nic_spec_find(n, one->dev)) {
+                cli_msg("--net: NIC %s named twice", one->dev);
+                return -1;
+            }
+            n->nnics++;
+            break;
+        }
         if (arg && (!*arg || strlen(arg) >= sizeof n->bridge ||
                     strchr(arg, '/') || strchr(arg, ' '))) {
             cli_msg("--net: '%s' is not a bridge name (1 to %zu characters)",
@@ -397,6 +414,9 @@ int guest_opt(int c, const char *arg, struct guest_opts *o)
     case GO_NET_NO_FILTER:
         if (c == GO_NET_IP)
             o->ip_arg = arg;
+        if (c == GO_NET && arg && strchr(arg, '=') &&
+            o->net.nnics < GUEST_MAX_NICS)
+            o->nic_args[o->net.nnics] = arg; /* for a lightvmd request */
         return parse_net(c - GO_NET, arg, &o->net, &o->ip_prefix) < 0 ? -1 : 1;
     default: return 0;
     }
@@ -422,6 +442,8 @@ void guest_opts_net(const struct guest_opts *o, struct lightvm_net *n,
     n->nat = s->nat;
     n->dhcp = s->dhcp;
     n->no_filter = s->no_filter;
+    n->nics = o->nic_args;
+    n->nnics = (int)s->nnics;
 }
 
 int guest_opts_rest(int argc, char **argv, struct guest_opts *o)
@@ -525,6 +547,12 @@ int guest_opts_check(struct guest_opts *o, int daemon, const char *hint)
     if (qemu && o->mem > guest_ram_range(qmon, GUEST_KERNEL_TINY).max &&
         guest_ram_pick(qmon, GUEST_KERNEL_TINY, o->mem, 0, &ram, &err) < 0) {
         cli_msg("--%s", err.msg);
+        return -1;
+    }
+    /* A qemu guest has one NIC (docs/network.md). */
+    if (o->net.nnics && qemu) {
+        cli_msg("--net=NAME=BRIDGE is for proc and kvm guests (a qemu "
+                "guest has one NIC: --net=BRIDGE)");
         return -1;
     }
     for (size_t i = 0; i < NRULES; i++) {

@@ -109,6 +109,9 @@ enum {
     "      --net[=BRIDGE]      attach the guest's NICs to BRIDGE (default\n"   \
     "                          lvm0, created on first use); its address and\n" \
     "                          MAC are printed on stderr at start\n"           \
+    "      --net=NAME=BRIDGE[,forward][,subnet=CIDR][,ip=ADDRESS]\n"           \
+    "                          NIC NAME on BRIDGE of its own; forward: it\n"   \
+    "                          may send from any IPv4 source (repeatable)\n"   \
     "      --net-subnet CIDR   a new bridge's address and the guests' "        \
     "subnet\n"                                                                 \
     "                          (default 10.213.0.1/16)\n"                      \
@@ -150,8 +153,9 @@ struct guest_opts {
     struct guest_block blocks[GUEST_MAX_BLOCKS];
     unsigned nvolumes;
     struct qemu_volume volumes[QEMU_MAX_VOLUMES];
-    struct guest_net_spec net; /* --net and friends */
-    unsigned ip_prefix;        /* --ip ADDR/PREFIX (for --tap) */
+    struct guest_net_spec net;            /* --net and friends */
+    const char *nic_args[GUEST_MAX_NICS]; /* --net=NAME=BRIDGE,... as given */
+    unsigned ip_prefix;                   /* --ip ADDR/PREFIX (for --tap) */
     const char *ip_arg;
     int nports;
     const char *ports[GUEST_OPTS_MAX_PORTS];

@@ -457,6 +457,12 @@ static json_t *create_request(const char *op,
             json_object_set_new(n, "dhcp", json_true());
         if (o->net.no_filter)
             json_object_set_new(n, "filter", json_false());
+        if (o->net.nnics > 0) {
+            json_t *a = json_array();
+            for (int i = 0; i < o->net.nnics; i++)
+                json_array_append_new(a, json_string(o->net.nics[i]));
+            json_object_set_new(n, "nics", a);
+        }
         json_object_set_new(r, "net", n);
     }
     return r;

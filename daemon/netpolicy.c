@@ -76,11 +76,59 @@ static int deny(struct lvm_err *err, const char *field, const char *why)
     return lvm_err_set(err, EPERM, "field %s: %s", field, why);
 }
 
+/* NICs named on their own: each onto a network members may use, with its
+ * subnet and a leased address; forwarding mode is root's and the admin
+ * group's (a forwarding guest may send with any source address). An
+ * admin's NIC on an operator's network gets its subnet unless it names
+ * one. */
+static int policy_nics(const struct daemon_config *c, int admin,
+                       struct guest_net_spec *ns, struct lvm_err *err)
+{
+    char msg[256], b[24], l[128];
+    for (unsigned i = 0; i < ns->nnics && i < GUEST_MAX_NICS; i++) {
+        struct guest_nic_spec *one = &ns->nics[i];
+        const struct config_network *net = find_net(c, one->bridge);
+        if (admin) {
+            if (net && !one->bridge_addr) {
+                one->bridge_addr = net->addr;
+                one->prefix = net->prefix;
+            }
+            continue;
+        }
+        if (!net) {
+            snprintf(msg, sizeof msg,
+                     "'%s' is not a network members may use (%s); " ONLY
+                     " use other bridges",
+                     show(one->bridge, b), net_list(c, l, sizeof l));
+            return deny(err, "net.nics", msg);
+        }
+        if (one->bridge_addr &&
+            (one->bridge_addr != net->addr || one->prefix != net->prefix)) {
+            snprintf(msg, sizeof msg, ONLY " choose a subnet (%s has %s/%u)",
+                     net->bridge, netaddr_ip4_str(net->addr, b), net->prefix);
+            return deny(err, "net.nics", msg);
+        }
+        if (one->want_addr)
+            return deny(err, "net.nics",
+                        ONLY " choose a guest's address (members get a "
+                             "leased one)");
+        if (one->forward)
+            return deny(err, "net.nics",
+                        ONLY " put a NIC in forwarding mode (it may send "
+                             "from any IPv4 address)");
+        one->bridge_addr = net->addr;
+        one->prefix = net->prefix;
+    }
+    return 0;
+}
+
 int netpolicy_net(const struct daemon_config *c, int admin,
                   struct guest_net_spec *ns, struct lvm_err *err)
 {
     if (!ns->enabled)
         return 0;
+    if (ns->nnics && policy_nics(c, admin, ns, err) < 0)
+        return -1;
     const struct config_network *net = NULL;
     if (ns->bridge[0])
         net = find_net(c, ns->bridge);

@@ -282,8 +282,45 @@ static int parse_volumes(json_t *o, struct request *r, const char **code,
     return 0;
 }
 
+/* "net.nics": NICs named on their own, as `--net=NAME=BRIDGE[,...]`. */
+static int parse_nics(json_t *a, struct guest_net_spec *ns, const char **code,
+                      struct lvm_err *err)
+{
+    if (!json_is_array(a) || json_array_size(a) > GUEST_MAX_NICS)
+        BAD("bad_request",
+            "field 'net.nics' must be an array of at most %d "
+            "strings",
+            GUEST_MAX_NICS);
+    size_t i;
+    json_t *v;
+    json_array_foreach (a, i, v) {
+        const char *s = json_string_value(v);
+        size_t n = s ? strlen(s) : 0;
+        /* Printable, so the parser's message may quote it. */
+        int ok = s && n > 0 && n < 96;
+        for (size_t j = 0; ok && j < n; j++)
+            ok = s[j] > 0x20 && s[j] < 0x7f;
+        if (!ok)
+            BAD("bad_request",
+                "field 'net.nics[%zu]' is not NAME=BRIDGE[,forward]"
+                "[,subnet=CIDR][,ip=ADDRESS]",
+                i);
+        struct guest_nic_spec *one = &ns->nics[ns->nnics];
+        if (nic_spec_parse(s, one, err) < 0) {
+            char m[sizeof err->msg];
+            snprintf(m, sizeof m, "%s", err->msg);
+            BAD("bad_request", "net.nics[%zu]: %s", i, m);
+        }
+        if (nic_spec_find(ns, one->dev))
+            BAD("bad_request", "net.nics[%zu]: NIC %s named twice", i,
+                one->dev);
+        ns->nnics++;
+    }
+    return 0;
+}
+
 /* "net": true, or an object: {"bridge", "subnet", "ip", "nat", "dhcp",
- * "filter"}, each optional (the defaults of `lightvm run --net`). */
+ * "filter", "nics"}, each optional (the defaults of `lightvm run --net`). */
 static int parse_net(json_t *o, struct request *r, const char **code,
                      struct lvm_err *err)
 {
@@ -301,10 +338,15 @@ static int parse_net(json_t *o, struct request *r, const char **code,
     json_object_foreach (n, k, v) {
         char pb[72];
         if (strcmp(k, "bridge") && strcmp(k, "subnet") && strcmp(k, "ip") &&
-            strcmp(k, "nat") && strcmp(k, "dhcp") && strcmp(k, "filter"))
+            strcmp(k, "nat") && strcmp(k, "dhcp") && strcmp(k, "filter") &&
+            strcmp(k, "nics"))
             BAD("unknown_field", "unknown field '%s' in 'net'",
                 printable(k, pb));
-        if (!strcmp(k, "nat") || !strcmp(k, "dhcp") || !strcmp(k, "filter")) {
+        if (!strcmp(k, "nics")) {
+            if (parse_nics(v, ns, code, err) < 0)
+                return -1;
+        } else if (!strcmp(k, "nat") || !strcmp(k, "dhcp") ||
+                   !strcmp(k, "filter")) {
             if (!json_is_boolean(v))
                 BAD("bad_request", "field 'net.%s' must be true or false", k);
         } else if (!json_is_string(v)) {

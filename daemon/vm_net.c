@@ -145,13 +145,14 @@ json_t *vm_net_record(const struct guest_net *gn)
         json_array_append_new(
             a,
             json_pack("{s:s, s:s, s:i, s:s, s:i, s:s, s:I, s:I, s:I, s:b, "
-                      "s:b}",
+                      "s:b, s:b, s:s}",
                       "dev", n->dev, "bridge", n->bridge, "bridge_ifindex",
                       n->bridge_ifindex, "tap", n->tap, "tap_ifindex",
                       n->tap_ifindex, "mac", netaddr_mac_str(n->mac, mac),
                       "addr", (json_int_t)n->addr, "netmask",
                       (json_int_t)n->netmask, "gateway", (json_int_t)n->gateway,
-                      "leased", n->leased, "guarded", n->guarded));
+                      "leased", n->leased, "guarded", n->guarded, "forward",
+                      n->forward, "lease_dir", n->lease_dir));
     }
     return json_pack("{s:s, s:o}", "lease_dir", gn->lease_dir, "nics", a);
 }
@@ -203,6 +204,10 @@ struct guest_net *vm_net_adopt(struct daemon *d, json_t *rec)
             (uint32_t)json_integer_value(json_object_get(o, "gateway"));
         n->leased = json_is_true(json_object_get(o, "leased"));
         n->guarded = json_is_true(json_object_get(o, "guarded"));
+        n->forward = json_is_true(json_object_get(o, "forward"));
+        const char *ld = json_string_value(json_object_get(o, "lease_dir"));
+        if (ld) /* NICs on other bridges lease elsewhere */
+            snprintf(n->lease_dir, sizeof n->lease_dir, "%s", ld);
         gn->n++;
     }
     struct lvm_err err;

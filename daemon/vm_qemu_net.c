@@ -31,6 +31,10 @@ int qvm_net_check(const struct request *r, struct lvm_err *err)
         return lvm_err_set(err, 0,
                            "net: DHCP is not supported for qemu guests (the "
                            "Tinyx init takes its address from lightvm)");
+    if (r->net.nnics)
+        return lvm_err_set(err, 0,
+                           "net.nics: a qemu guest has one NIC (use "
+                           "net.bridge)");
     return 0;
 }
 

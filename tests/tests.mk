@@ -65,10 +65,10 @@ build/fuzz/fuzz_image: tests/fuzz/fuzz_image.c toolstack/image.c toolstack/fsuti
 	$(call say,FUZZ,$@)$(CLANG) $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_image.c \
 	    toolstack/image.c toolstack/fsutil.c toolstack/error.c -lelf
 
-build/fuzz/fuzz_request: tests/fuzz/fuzz_request.c daemon/request.c toolstack/netaddr.c toolstack/guest_name.c toolstack/error.c toolstack/qemu/qemu_volume.c $(HOST_HDRS)
+build/fuzz/fuzz_request: tests/fuzz/fuzz_request.c daemon/request.c toolstack/netaddr.c toolstack/nic_spec.c toolstack/guest_name.c toolstack/error.c toolstack/qemu/qemu_volume.c $(HOST_HDRS)
 	@mkdir -p $(dir $@)
 	$(call say,FUZZ,$@)$(CLANG) $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_request.c \
-	    daemon/request.c toolstack/netaddr.c toolstack/guest_name.c \
+	    daemon/request.c toolstack/netaddr.c toolstack/nic_spec.c toolstack/guest_name.c \
 	    toolstack/error.c toolstack/qemu/qemu_volume.c -ljansson
 
 build/fuzz/fuzz_config: tests/fuzz/fuzz_config.c daemon/config.c daemon/config_quota.c \
@@ -117,3 +117,8 @@ build/fuzz/fuzz_guest_text: tests/fuzz/fuzz_guest_text.c toolstack/text.c $(HOST
 	@mkdir -p $(dir $@)
 	$(call say,FUZZ,$@)$(CLANG) $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_guest_text.c \
 	    toolstack/text.c
+
+build/fuzz/fuzz_fw_rules: tests/fuzz/fuzz_fw_rules.c examples/firewall/rules.c examples/firewall/rules.h
+	@mkdir -p $(dir $@)
+	$(call say,FUZZ,$@)$(CLANG) $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_fw_rules.c \
+	    examples/firewall/rules.c

@@ -129,6 +129,19 @@ int devices_attach(struct guest *g, const struct image *img,
                                "named %s",
                                spec->blocks[i].name);
     }
+    /* The same for NICs named on their own (--net=NAME=BRIDGE). */
+    for (unsigned i = 0; spec->net.enabled && i < spec->net.nnics; i++) {
+        int found = 0;
+        for (unsigned j = 0; j < img->info.ndevices; j++)
+            found |= img->info.dev[j].type == LVM_DEV_NET &&
+                     strncmp(img->info.dev[j].name, spec->net.nics[i].dev,
+                             LVM_DEVNAME_MAX) == 0;
+        if (!found)
+            return lvm_err_set(err, EINVAL,
+                               "the guest's manifest has no network device "
+                               "named %s",
+                               spec->net.nics[i].dev);
+    }
     int next_fd = DEV_FIRST_FD;
     unsigned next_evtchn = DEV_CONTROL_EVTCHN + 1;
     for (unsigned j = 0; j < img->info.ndevices; j++) {

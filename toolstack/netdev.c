@@ -523,13 +523,14 @@ void netdev_neigh_forget(struct netdev *nd, int bridge_ifindex, uint32_t addr)
 
 void netdev_tap_name(const char *id, unsigned nic, char name[IF_NAMESIZE])
 {
-    /* 12 hex digits of the id, the last one replaced by the NIC number
-     * for a second NIC: lvt + 12 = 15 characters, IFNAMSIZ - 1. */
-    snprintf(name, IF_NAMESIZE, NETDEV_TAP_PREFIX "%.12s", id);
-    if (nic > 0) {
-        size_t n = strlen(name);
-        name[n - 1] = "0123456789abcdef"[nic & 15];
-    }
+    /* 12 hex digits of the id: lvt + 12 = 15 characters, IFNAMSIZ - 1.
+     * Other NICs: 10 digits, 'n' and the NIC number; the 'n' (not a hex
+     * digit) keeps them apart from every guest's first NIC, whatever
+     * its id's 12th digit is. */
+    if (nic == 0)
+        snprintf(name, IF_NAMESIZE, NETDEV_TAP_PREFIX "%.12s", id);
+    else
+        snprintf(name, IF_NAMESIZE, NETDEV_TAP_PREFIX "%.10sn%x", id, nic & 15);
 }
 
 int netdev_tap_create(struct netdev *nd, const char *name, struct netdev_tap *t,

@@ -37,6 +37,7 @@
 #define SET_MAC "guest_mac"   /* ifindex . MAC */
 #define SET_IP "guest_ip"     /* ifindex . IPv4 */
 #define SET_DHCP "dhcp_port"  /* ifindex: guests held to their MAC only */
+#define SET_FWD "fwd_port"    /* ifindex: forwarding NICs, any IPv4 source */
 #define KEY_PORT 4
 #define KEY_MAC 12
 #define KEY_IP 8
@@ -214,7 +215,7 @@ static struct nftnl_expr *verdict(int v)
 }
 
 /* Set ids tie the rules' lookups to the sets made in the same batch. */
-enum { ID_PORT = 1, ID_MAC, ID_IP, ID_DHCP };
+enum { ID_PORT = 1, ID_MAC, ID_IP, ID_DHCP, ID_FWD };
 
 static int put_set(struct batch *bt, const char *name, uint32_t id,
                    uint32_t key_len, uint32_t key_type)
@@ -283,6 +284,54 @@ static int put_rule(struct batch *bt, const char *chain, struct nftnl_expr **ex,
              (int)(sizeof((struct nftnl_expr *[]){__VA_ARGS__}) /              \
                    sizeof(struct nftnl_expr *)))
 
+/*
+ * A forwarding NIC: IPv4 from any source address, as long as the frame
+ * carries the NIC's own MAC. The rule checks the MAC itself, so it is
+ * right wherever it stands in the chain (a table made before it existed
+ * gets it prepended). ARP is not widened: the ARP rule still holds a
+ * forwarding guest to its own address.
+ */
+static int put_rule_forward(struct batch *bt, int append)
+{
+    const uint16_t ip = htons(0x0800);
+    struct nftnl_expr *ex[] = {
+        payload(NFT_PAYLOAD_LL_HEADER, 12, 2, NFT_REG_1),
+        cmp(NFT_CMP_EQ, &ip, 2),
+        meta(NFT_META_IIF, NFT_REG_1),
+        payload(NFT_PAYLOAD_LL_HEADER, 6, 6, NFT_REG32_01),
+        lookup(SET_MAC, ID_MAC, 0),
+        meta(NFT_META_IIF, NFT_REG_1),
+        lookup(SET_FWD, ID_FWD, 0),
+        verdict(NF_ACCEPT)};
+    int n = (int)(sizeof ex / sizeof ex[0]);
+    if (append)
+        return put_rule(bt, CHAIN, ex, n);
+    /* Prepended: the same rule, without NLM_F_APPEND. */
+    struct nftnl_rule *r = nftnl_rule_alloc();
+    int bad = !r;
+    for (int i = 0; i < n; i++) {
+        if (bad || add_expr(r, ex[i]) < 0) {
+            bad = 1;
+            if (ex[i])
+                nftnl_expr_free(ex[i]);
+        }
+    }
+    if (bad) {
+        if (r)
+            nftnl_rule_free(r);
+        return -1;
+    }
+    nftnl_rule_set_str(r, NFTNL_RULE_TABLE, NETGUARD_TABLE);
+    nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, CHAIN);
+    nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, NFPROTO_BRIDGE);
+    struct nlmsghdr *nlh =
+        batch_msg(bt, NFT_MSG_NEWRULE, NFPROTO_BRIDGE, NLM_F_CREATE);
+    nftnl_rule_nlmsg_build_payload(nlh, r);
+    nftnl_rule_free(r);
+    batch_next(bt);
+    return 0;
+}
+
 /* Registers: the ifindex goes in the first 32-bit register of NFT_REG_1,
  * the second part of a concatenation in the next one (NFT_REG32_01). */
 static int put_rules(struct batch *bt)
@@ -319,6 +368,8 @@ static int put_rules(struct batch *bt)
              lookup(SET_IP, ID_IP, 0), meta(NFT_META_IIF, NFT_REG_1),
              payload(NFT_PAYLOAD_NETWORK_HEADER, 8, 6, NFT_REG32_01),
              lookup(SET_MAC, ID_MAC, 0), verdict(NF_ACCEPT)) < 0)
+        return -1;
+    if (put_rule_forward(bt, 1) < 0)
         return -1;
     /* Anything else from a guest: IPv6, VLAN tags, other EtherTypes. */
     return RULE(bt, verdict(NF_DROP));
@@ -403,11 +454,51 @@ static int put_base_chain(struct batch *bt, uint16_t family, const char *table,
     return 0;
 }
 
+/* 1 if the guard table has set (name), 0 if not, or -errno. */
+static int set_exists(struct netdev *nd, const char *name, struct lvm_err *err)
+{
+    struct nftnl_set *st = nftnl_set_alloc();
+    if (!st)
+        return -ENOMEM;
+    nftnl_set_set_str(st, NFTNL_SET_TABLE, NETGUARD_TABLE);
+    nftnl_set_set_str(st, NFTNL_SET_NAME, name);
+    struct nlmsghdr *nlh = nftnl_nlmsg_build_hdr(
+        netdev_buf(nd), NFT_MSG_GETSET, NFPROTO_BRIDGE, 0, netdev_seq(nd));
+    nftnl_set_nlmsg_build_payload(nlh, st);
+    nftnl_set_free(st);
+    int r = request(nd, nlh, NULL, NULL, err);
+    return r == 0 ? 1 : r == -ENOENT ? 0 : r;
+}
+
+/* A table made by a lightvm without forwarding NICs: add their set and
+ * rule (one transaction; EEXIST means another toolstack just did). */
+static int upgrade_forward(struct netdev *nd, struct lvm_err *err)
+{
+    int r = set_exists(nd, SET_FWD, err);
+    if (r == 1)
+        return 0;
+    if (r < 0)
+        return lvm_err_set(err, -r, "look for nftables set %s", SET_FWD);
+    struct batch bt;
+    batch_begin(&bt, nd);
+    if (put_set(&bt, SET_FWD, ID_FWD, KEY_PORT, TYPE_IFINDEX) < 0 ||
+        put_rule_forward(&bt, 0) < 0) {
+        mnl_nlmsg_batch_stop(bt.b);
+        return lvm_err_set(err, ENOMEM, "build the forwarding rule");
+    }
+    r = batch_commit(&bt, err);
+    if (r < 0 && r != -EEXIST)
+        return lvm_err_set(err, -r,
+                           "add forwarding to nftables table bridge %s",
+                           NETGUARD_TABLE);
+    return 0;
+}
+
 int netguard_ensure(struct netdev *nd, struct lvm_err *err)
 {
     int r = table_exists(nd, NFPROTO_BRIDGE, NETGUARD_TABLE, err);
     if (r == 1)
-        return 0;
+        return upgrade_forward(nd, err);
     if (r < 0)
         return lvm_err_set(err, -r, "look for nftables table bridge %s",
                            NETGUARD_TABLE);
@@ -420,6 +511,7 @@ int netguard_ensure(struct netdev *nd, struct lvm_err *err)
         put_set(&bt, SET_IP, ID_IP, KEY_IP, CONCAT(TYPE_IFINDEX, TYPE_IPADDR)) <
             0 ||
         put_set(&bt, SET_DHCP, ID_DHCP, KEY_PORT, TYPE_IFINDEX) < 0 ||
+        put_set(&bt, SET_FWD, ID_FWD, KEY_PORT, TYPE_IFINDEX) < 0 ||
         /* Before the bridge's own filter priority: nothing else sees a
          * spoofed frame first. */
         put_base_chain(&bt, NFPROTO_BRIDGE, NETGUARD_TABLE, CHAIN, "filter",
@@ -542,6 +634,49 @@ done:
     return 0;
 }
 
+/* The port element of (ifindex) in the forwarding set. */
+static void fwd_elem(int ifindex, struct elem *el)
+{
+    uint32_t idx = (uint32_t)ifindex;
+    memset(el, 0, sizeof *el);
+    el->set = SET_FWD;
+    memcpy(el->key, &idx, 4);
+    el->len = KEY_PORT;
+}
+
+int netguard_allow_forward(struct netdev *nd, int ifindex, const uint8_t mac[6],
+                           uint32_t addr, struct lvm_err *err)
+{
+    struct elem el[4];
+    int n = guest_elems(ifindex, mac, addr, el);
+    fwd_elem(ifindex, &el[n++]);
+    struct batch bt;
+    batch_begin(&bt, nd);
+    for (int i = 0; i < n; i++)
+        put_elem(&bt, NFT_MSG_NEWSETELEM, NLM_F_CREATE, &el[i]);
+    int r = batch_commit(&bt, err);
+    if (r < 0)
+        return lvm_err_set(err, -r,
+                           "allow a forwarding guest in nftables table "
+                           "bridge %s",
+                           NETGUARD_TABLE);
+    return 0;
+}
+
+int netguard_revoke_forward(struct netdev *nd, int ifindex, struct lvm_err *err)
+{
+    struct elem el;
+    fwd_elem(ifindex, &el);
+    struct batch bt;
+    batch_begin(&bt, nd);
+    put_elem(&bt, NFT_MSG_DELSETELEM, 0, &el);
+    int r = batch_commit(&bt, err);
+    if (r < 0 && r != -ENOENT)
+        return lvm_err_set(err, -r, "remove a forwarding guest from %s",
+                           SET_FWD);
+    return 0;
+}
+
 /* ---- Sweep --------------------------------------------------------------- */
 
 struct sweep_ctx {
@@ -626,7 +761,7 @@ int netguard_sweep(struct netdev *nd, unsigned *removed, struct lvm_err *err)
     int r = table_exists(nd, NFPROTO_BRIDGE, NETGUARD_TABLE, err);
     if (r <= 0)
         return r < 0 ? lvm_err_set(err, -r, "look for nftables table") : 0;
-    const char *sets[] = {SET_PORT, SET_MAC, SET_IP, SET_DHCP};
+    const char *sets[] = {SET_PORT, SET_MAC, SET_IP, SET_DHCP, SET_FWD};
     for (size_t i = 0; i < sizeof sets / sizeof sets[0]; i++)
         if (sweep_set(nd, sets[i], removed, err) < 0)
             return -1;

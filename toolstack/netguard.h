@@ -38,6 +38,21 @@ int netguard_ensure(struct netdev *nd, struct lvm_err *err);
 int netguard_allow(struct netdev *nd, int ifindex, const uint8_t mac[6],
                    uint32_t addr, struct lvm_err *err);
 
+/* netguard_allow(), and forwarding mode for tap (ifindex): IPv4 frames
+ * from any source address pass, if their source MAC is (mac). What does
+ * not change: frames with another MAC are dropped, ARP must claim (addr)
+ * and (mac), anything not IPv4 or ARP is dropped, and ARP requests reach
+ * the tap only for (addr). So a forwarding guest can pass on others'
+ * packets but never make the bridge learn a MAC that is not its own, nor
+ * answer for another guest's address. */
+int netguard_allow_forward(struct netdev *nd, int ifindex, const uint8_t mac[6],
+                           uint32_t addr, struct lvm_err *err);
+
+/* Take tap (ifindex) out of forwarding mode (netguard_revoke() removes
+ * the rest); 0 also if it was not in it. */
+int netguard_revoke_forward(struct netdev *nd, int ifindex,
+                            struct lvm_err *err);
+
 /* Undo netguard_allow(); 0 also if nothing was there. */
 int netguard_revoke(struct netdev *nd, int ifindex, const uint8_t mac[6],
                     uint32_t addr, struct lvm_err *err);

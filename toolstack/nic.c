@@ -41,7 +41,8 @@ static int lease(struct guest_net *gn, struct guest_nic *nic,
                  const char *guest_id, struct netdev *nd, struct lvm_err *err)
 {
     struct lease_dir d;
-    if (lease_dir_open(&d, gn->lease_dir, err) < 0)
+    if (lease_dir_open(&d, nic->lease_dir[0] ? nic->lease_dir : gn->lease_dir,
+                       err) < 0)
         return -1;
     struct lease_owner o;
     memset(&o, 0, sizeof o);
@@ -58,23 +59,31 @@ static int lease(struct guest_net *gn, struct guest_nic *nic,
     return 0;
 }
 
-/* The bridge (ns) names, made sure of (with NAT and the filter table as
- * asked) unless the caller did. */
+/* The bridge (ns) names for NIC (one) (NULL: not named on its own), made
+ * sure of (with NAT and the filter table as asked) unless the caller did. */
 static int bridge(struct netdev *nd, const struct guest_net_spec *ns,
-                  struct netdev_bridge *br, struct lvm_err *err)
+                  const struct guest_nic_spec *one, struct netdev_bridge *br,
+                  struct lvm_err *err)
 {
-    if (ns->ready) {
-        *br = *ns->ready;
-        return 0;
-    }
     const char *bname = ns->bridge[0] ? ns->bridge : NETDEV_BRIDGE_DEFAULT;
     uint32_t baddr = ns->bridge_addr;
     unsigned prefix = ns->prefix;
+    if (one && one->bridge[0]) {
+        bname = one->bridge;
+        baddr = one->bridge_addr;
+        prefix = one->prefix;
+    }
+    /* The caller's bridge serves every NIC not sent elsewhere. */
+    if (ns->ready && (!one || !one->bridge[0] ||
+                      (!strcmp(ns->ready->name, bname) && !one->bridge_addr))) {
+        *br = *ns->ready;
+        return 0;
+    }
+    uint32_t given = baddr;
     if (!baddr &&
         netaddr_parse_cidr(NETDEV_SUBNET_DEFAULT, &baddr, &prefix, err) < 0)
         return -1;
-    if (netdev_bridge_ensure(nd, bname, baddr, prefix, ns->bridge_addr != 0, br,
-                             err) < 0)
+    if (netdev_bridge_ensure(nd, bname, baddr, prefix, given != 0, br, err) < 0)
         return -1;
     if (ns->nat && netnat_enable(nd, br->name, br->addr, br->prefix, err) < 0)
         return -1;
@@ -87,7 +96,8 @@ static int bridge(struct netdev *nd, const struct guest_net_spec *ns,
 static int attach(struct netdev *nd, struct guest_net *gn,
                   struct guest_nic *nic, const struct guest_net_spec *ns,
                   const char *guest_id, unsigned index, struct netdev_tap *tap,
-                  const struct netdev_bridge *br, struct lvm_err *err)
+                  const struct netdev_bridge *br,
+                  const struct guest_nic_spec *one, struct lvm_err *err)
 {
     snprintf(nic->tap, sizeof nic->tap, "%s", tap->name);
     nic->tap_ifindex = tap->ifindex;
@@ -102,19 +112,29 @@ static int attach(struct netdev *nd, struct guest_net *gn,
     nic->netmask = netaddr_mask(br->prefix);
     nic->gateway = br->addr;
     if (!ns->dhcp) {
-        if (!gn->lease_dir[0] &&
-            nic_lease_dir(ns->run_dir ? ns->run_dir : HOST_RUN_DIR_DEFAULT,
-                          br->name, gn->lease_dir, sizeof gn->lease_dir,
-                          err) < 0)
+        const char *run_dir = ns->run_dir ? ns->run_dir : HOST_RUN_DIR_DEFAULT;
+        if (!gn->lease_dir[0] && nic_lease_dir(run_dir, br->name, gn->lease_dir,
+                                               sizeof gn->lease_dir, err) < 0)
             return -1;
-        if (lease(gn, nic, br, index == 0 ? ns->want_addr : 0, guest_id, nd,
-                  err) < 0)
+        /* NICs on several bridges lease from several directories. */
+        if (nic_lease_dir(run_dir, br->name, nic->lease_dir,
+                          sizeof nic->lease_dir, err) < 0)
+            return -1;
+        uint32_t want = one && one->want_addr ? one->want_addr
+                        : index == 0          ? ns->want_addr
+                                              : 0;
+        if (lease(gn, nic, br, want, guest_id, nd, err) < 0)
             return -1;
     }
     if (!ns->no_filter) {
-        if (netguard_allow(nd, nic->tap_ifindex, nic->mac, nic->addr, err) < 0)
+        int fwd = one && one->forward;
+        if ((fwd ? netguard_allow_forward(nd, nic->tap_ifindex, nic->mac,
+                                          nic->addr, err)
+                 : netguard_allow(nd, nic->tap_ifindex, nic->mac, nic->addr,
+                                  err)) < 0)
             return -1;
         nic->guarded = 1;
+        nic->forward = fwd;
     }
     return 0;
 }
@@ -141,7 +161,8 @@ int nic_attach(struct guest_net *gn, const struct guest_net_spec *ns,
     int r = -1;
     struct netdev_tap tap = {.fd = -1};
     struct netdev_bridge br;
-    if (bridge(nd, ns, &br, err) < 0)
+    const struct guest_nic_spec *one = nic_spec_find(ns, dev);
+    if (bridge(nd, ns, one, &br, err) < 0)
         goto out;
     snprintf(nic->bridge, sizeof nic->bridge, "%s", br.name);
     nic->bridge_ifindex = br.ifindex;
@@ -156,7 +177,7 @@ int nic_attach(struct guest_net *gn, const struct guest_net_spec *ns,
         if (netdev_tap_create(nd, name, &tap, err) < 0)
             goto out;
     }
-    r = attach(nd, gn, nic, ns, guest_id, index, &tap, &br, err);
+    r = attach(nd, gn, nic, ns, guest_id, index, &tap, &br, one, err);
     if (r == 0) {
         *tap_fd = tap.fd;
     } else {
@@ -178,12 +199,16 @@ void nic_release(struct guest_net *gn, const char *guest_id)
         nd = NULL; /* nothing can be undone; a sweep will */
     for (unsigned i = 0; i < gn->n && nd; i++) {
         struct guest_nic *nic = &gn->nic[i];
+        if (nic->guarded && nic->forward)
+            netguard_revoke_forward(nd, nic->tap_ifindex, &err);
         if (nic->guarded)
             netguard_revoke(nd, nic->tap_ifindex, nic->mac, nic->addr, &err);
         nic->guarded = 0;
         if (nic->leased) {
             struct lease_dir d;
-            if (lease_dir_open(&d, gn->lease_dir, &err) == 0) {
+            if (lease_dir_open(
+                    &d, nic->lease_dir[0] ? nic->lease_dir : gn->lease_dir,
+                    &err) == 0) {
                 lease_release(&d, nic->addr, guest_id, &err);
                 lease_dir_close(&d);
             }

@@ -22,6 +22,20 @@
 
 #define GUEST_MAX_NICS 4
 
+/* One NIC named on its own (--net NAME=BRIDGE[,OPTIONS]): where it goes
+ * and how it is filtered. NICs not named so follow the guest_net_spec. */
+struct guest_nic_spec {
+    char dev[LVM_DEVNAME_MAX + 1]; /* its name in the manifest, e.g. up0 */
+    char bridge[IF_NAMESIZE];      /* "": the spec's bridge */
+    uint32_t bridge_addr;          /* a new bridge's address, or 0 */
+    unsigned prefix;
+    uint32_t want_addr; /* this address, or 0: leased */
+    /* Forwarding mode: the guest may send IPv4 from any source address
+     * on this NIC (it forwards others' packets), still only from its own
+     * MAC, and ARP still only for its own address (netguard.h). */
+    int forward;
+};
+
 /* How a guest's NICs are attached (part of struct guest_spec). */
 struct guest_net_spec {
     int enabled;              /* attach the guest's NICs (--net) */
@@ -42,7 +56,18 @@ struct guest_net_spec {
     const struct netdev_bridge *ready;
     struct netdev_tap *taps; /* taps made ahead of time, or NULL: each */
     unsigned ntaps;          /*   is used (and its fd given away) in turn */
+    struct guest_nic_spec nics[GUEST_MAX_NICS]; /* NICs named on their own */
+    unsigned nnics;
 };
+
+/* The entry of (ns) for NIC (dev), or NULL. */
+const struct guest_nic_spec *nic_spec_find(const struct guest_net_spec *ns,
+                                           const char *dev);
+
+/* Parse one NIC's "NAME=BRIDGE[,forward][,subnet=CIDR][,ip=ADDR]" into
+ * (out); a one-line reason in (err) if it is not that. */
+int nic_spec_parse(const char *arg, struct guest_nic_spec *out,
+                   struct lvm_err *err);
 
 /* One attached NIC. */
 struct guest_nic {
@@ -54,6 +79,8 @@ struct guest_nic {
     uint8_t mac[6];
     uint32_t addr, netmask, gateway; /* network order; addr 0: DHCP */
     int leased, guarded;
+    int forward;              /* guarded in forwarding mode */
+    char lease_dir[PATH_MAX]; /* its bridge's; "": the guest_net's */
 };
 
 /* A guest's NICs: what must be released when it goes. */

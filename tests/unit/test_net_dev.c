@@ -185,8 +185,13 @@ static void tap_names(void **state)
     netdev_tap_name("0123456789abcdef", 0, n0);
     netdev_tap_name("0123456789abcdef", 1, n1);
     assert_string_equal(n0, "lvt0123456789ab");
-    assert_string_equal(n1, "lvt0123456789a1");
+    assert_string_equal(n1, "lvt0123456789n1");
     assert_int_equal(strlen(n0), IF_NAMESIZE - 1);
+    assert_int_equal(strlen(n1), IF_NAMESIZE - 1);
+    /* A first NIC whose id's 12th digit is 1 is not another's second. */
+    netdev_tap_name("0123456789a1cdef", 0, n0);
+    netdev_tap_name("0123456789a1cdef", 1, n1);
+    assert_string_not_equal(n0, n1);
 }
 
 static void tap_lifecycle(void **state)

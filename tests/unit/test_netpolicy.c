@@ -413,6 +413,43 @@ static void admin_keeps_its_choices(void **state)
     assert_int_equal(ns.bridge_addr, ip("10.98.0.1"));
 }
 
+/* NICs named on their own: a member's go on the operator's networks with
+ * their subnets, leased, never in forwarding mode. */
+static void member_nics(void **state)
+{
+    struct guest_net_spec ns;
+    struct lvm_err err;
+    static const char *refused[] = {"up0=lvm0", "up0=lvmt1,forward",
+                                    "up0=lvmt1,ip=10.231.0.9",
+                                    "up0=lvmt1,subnet=10.9.0.1/24"};
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+        memset(&ns, 0, sizeof ns);
+        assert_int_equal(nic_spec_parse(refused[i], &ns.nics[0], &err), 0);
+        ns.nnics = 1;
+        member_refused(ns, "net.nics");
+    }
+    memset(&ns, 0, sizeof ns);
+    ns.enabled = 1;
+    assert_int_equal(nic_spec_parse("up0=lvmt1", &ns.nics[0], &err), 0);
+    assert_int_equal(nic_spec_parse("user0=lvmt2", &ns.nics[1], &err), 0);
+    ns.nnics = 2;
+    assert_int_equal(netpolicy_net(&cfg, 0, &ns, &err), 0);
+    assert_int_equal(ns.nics[0].bridge_addr, ip("10.231.0.1"));
+    assert_int_equal(ns.nics[0].prefix, 24);
+    assert_int_equal(ns.nics[1].bridge_addr, ip("10.232.0.1"));
+    /* An admin's forwarding NIC on an operator's network gets its subnet;
+     * on another bridge, what it asked for. */
+    memset(&ns, 0, sizeof ns);
+    ns.enabled = 1;
+    assert_int_equal(nic_spec_parse("up0=lvmt1,forward", &ns.nics[0], &err), 0);
+    assert_int_equal(nic_spec_parse("user0=br9", &ns.nics[1], &err), 0);
+    ns.nnics = 2;
+    assert_int_equal(netpolicy_net(&cfg, 1, &ns, &err), 0);
+    assert_int_equal(ns.nics[0].bridge_addr, ip("10.231.0.1"));
+    assert_true(ns.nics[0].forward);
+    assert_int_equal(ns.nics[1].bridge_addr, 0);
+}
+
 static void ports(void **state)
 {
     struct lvm_err err;
@@ -501,6 +538,7 @@ int main(void)
         cmocka_unit_test_setup(member_net_fields, setup_cfg),
         cmocka_unit_test_setup(member_gets_operator_network, setup_cfg),
         cmocka_unit_test_setup(admin_keeps_its_choices, setup_cfg),
+        cmocka_unit_test_setup(member_nics, setup_cfg),
         cmocka_unit_test_setup(ports, setup_cfg),
         cmocka_unit_test(pick_in_range),
     };

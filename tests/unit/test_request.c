@@ -329,13 +329,49 @@ static void test_names(void **state)
     request_free(&r);
 }
 
+/* net.nics: NICs named on their own, in the CLI's syntax. */
+static void test_net_nics(void **state)
+{
+    (void)state;
+    struct request r;
+    assert_int_equal(
+        parse("{\"op\":\"create\",\"image\":\"/x\",\"net\":{\"nics\":"
+              "[\"user0=br-users,forward,ip=10.77.0.2\",\"up0=lvm0\"]}}",
+              &r),
+        0);
+    assert_true(r.net.enabled);
+    assert_int_equal(r.net.nnics, 2);
+    assert_string_equal(r.net.nics[0].dev, "user0");
+    assert_string_equal(r.net.nics[0].bridge, "br-users");
+    assert_true(r.net.nics[0].forward);
+    assert_string_equal(r.net.nics[1].bridge, "lvm0");
+    assert_false(r.net.nics[1].forward);
+    request_free(&r);
+    refused("{\"op\":\"create\",\"image\":\"/x\",\"net\":{\"nics\":7}}",
+            "bad_request", "field 'net.nics' must be an array");
+    refused("{\"op\":\"create\",\"image\":\"/x\",\"net\":{\"nics\":[7]}}",
+            "bad_request", "field 'net.nics[0]' is not NAME=BRIDGE");
+    refused("{\"op\":\"create\",\"image\":\"/x\",\"net\":{\"nics\":"
+            "[\"a=b\",\"c=d,x\\u0001\"]}}",
+            "bad_request", "field 'net.nics[1]' is not NAME=BRIDGE");
+    refused("{\"op\":\"create\",\"image\":\"/x\",\"net\":{\"nics\":"
+            "[\"a=b,bogus\"]}}",
+            "bad_request", "net.nics[0]: NIC a: 'bogus' is not forward");
+    refused("{\"op\":\"create\",\"image\":\"/x\",\"net\":{\"nics\":"
+            "[\"a=b\",\"a=c\"]}}",
+            "bad_request", "net.nics[1]: NIC a named twice");
+    refused("{\"op\":\"create\",\"image\":\"/x\",\"net\":{\"nics\":"
+            "[\"a=b\",\"c=d\",\"e=f\",\"g=h\",\"i=j\"]}}",
+            "bad_request", "at most 4 strings");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_create_full),  cmocka_unit_test(test_simple_ops),
         cmocka_unit_test(test_save_restore), cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_limits),       cmocka_unit_test(test_names),
-        cmocka_unit_test(test_restart),
+        cmocka_unit_test(test_restart),      cmocka_unit_test(test_net_nics),
     };
     return cmocka_run_group_tests_name("request", tests, NULL, NULL);
 }
