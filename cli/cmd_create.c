@@ -41,7 +41,7 @@ int cmd_create(int argc, char **argv)
     int json = 0, quiet = 0, c;
     while ((c = cli_getopt(argc, argv, "+" GUEST_SHORT_OPTS "qh", opts)) !=
            -1) {
-        int r = guest_opt(c, optarg, &o);
+        int r = guest_opt(c, guest_opt_value(c, argc, argv), &o);
         if (r < 0)
             return CLI_EXIT_USAGE;
         if (r > 0)

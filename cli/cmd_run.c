@@ -62,7 +62,7 @@ static int parse(int argc, char **argv, struct run_opts *o)
     char *end;
     while ((c = cli_getopt(argc, argv, "+" GUEST_SHORT_OPTS "t:c:qdh", opts)) !=
            -1) {
-        int r = guest_opt(c, optarg, &o->g);
+        int r = guest_opt(c, guest_opt_value(c, argc, argv), &o->g);
         if (r < 0)
             return -1;
         if (r > 0)

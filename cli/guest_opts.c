@@ -422,6 +422,45 @@ int guest_opt(int c, const char *arg, struct guest_opts *o)
     }
 }
 
+/* NAME=VALUE with NAME a NIC name's characters: [a-z][a-z0-9_]*. */
+static int nic_assignment(const char *w)
+{
+    const char *eq = strchr(w, '=');
+    if (!eq || eq == w || w[0] < 'a' || w[0] > 'z')
+        return 0;
+    for (const char *p = w; p < eq; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
+              *p == '_'))
+            return 0;
+    return 1;
+}
+
+static int all_digits(const char *w)
+{
+    if (!*w)
+        return 0;
+    for (; *w; w++)
+        if (*w < '0' || *w > '9')
+            return 0;
+    return 1;
+}
+
+const char *guest_opt_value(int c, int argc, char **argv)
+{
+    if (optarg || optind >= argc || (c != GO_NET && c != 'w'))
+        return optarg;
+    const char *next = argv[optind];
+    struct stat st;
+    if (stat(next, &st) == 0) /* an image or file of that name: not ours */
+        return NULL;
+    if ((c == GO_NET && nic_assignment(next)) ||
+        (c == 'w' && all_digits(next) && optind + 1 < argc)) {
+        optind++;
+        return next;
+    }
+    return NULL;
+}
+
 void guest_opts_net(const struct guest_opts *o, struct lightvm_net *n,
                     struct guest_opts_net_buf *buf)
 {

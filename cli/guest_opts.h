@@ -191,6 +191,15 @@ void guest_opts_init(struct guest_opts *o);
 /* 1 if (c) was a guest option (applied to (o)), 0 if not, -1 on error. */
 int guest_opt(int c, const char *arg, struct guest_opts *o);
 
+/*
+ * The value of option (c) just returned by getopt in "+" mode: optarg, or,
+ * for the two options whose value is optional (--net, -w), the next word
+ * when it can only be that value: `--net user0=br-users` (NAME=BRIDGE, not
+ * a file) and `-w 15 IMAGE` (a number, not a file, with an image after
+ * it). getopt would take it for the image. Advances optind past it.
+ */
+const char *guest_opt_value(int c, int argc, char **argv);
+
 struct lightvm_net;
 void guest_opts_net(const struct guest_opts *o, struct lightvm_net *n,
                     struct guest_opts_net_buf *buf);

@@ -71,11 +71,12 @@ rules_file() {
 }
 
 # start_fw NAME USER0_IP UP0_IP RULEFILE [USER0 OPTIONS]: a firewall from
-# the block-device image; sets FW_PID.
+# the block-device image; sets FW_PID. Both spellings of --net's value:
+# the issue's `--net up0=...` as a word of its own, and `--net=user0=...`.
 start_fw() {
     local name=$1 uip=$2 pip=$3 rules=$4 uopt=${5-,forward}
     start_guest "$name" "$FWB" --block "rules=$rules:ro" \
-        "--net=user0=fwu,ip=$uip$uopt" "--net=up0=fwp,ip=$pip,forward" ||
+        "--net=user0=fwu,ip=$uip$uopt" --net "up0=fwp,ip=$pip,forward" ||
         return 1
     FW_PID=$GUEST_PID
     "$NETC" wait-text "$TMP/$name.out" "firewall:" 5000 "$FW_PID" >/dev/null
