@@ -156,7 +156,9 @@ static int parse(int argc, char **argv, struct serve_cfg *cfg,
             r = serve_parse_count("--max-guests", optarg, 1, 100000,
                                   &cfg->max_guests);
             break;
-        case OPT_WHEN_FULL: r = serve_parse_full(optarg, &cfg->when_full); break;
+        case OPT_WHEN_FULL:
+            r = serve_parse_full(optarg, &cfg->when_full);
+            break;
         case OPT_QUEUE_MAX:
             r = serve_parse_count("--queue-max", optarg, 0, 1000000,
                                   &cfg->queue_max);

@@ -61,10 +61,10 @@ enum serve_op { SERVE_OP_CREATE, SERVE_OP_DESTROY };
 
 struct serve_job {
     enum serve_op op;
-    void *guest;  /* the loop's guest record, opaque to the workers */
-    char id[17];  /* create: the guest made; destroy: the one to go */
-    char ip[16];  /* create: its first NIC's address */
-    int ok;       /* the call succeeded */
+    void *guest; /* the loop's guest record, opaque to the workers */
+    char id[17]; /* create: the guest made; destroy: the one to go */
+    char ip[16]; /* create: its first NIC's address */
+    int ok;      /* the call succeeded */
     char err[512];
     struct serve_job *next;
 };

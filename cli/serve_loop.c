@@ -31,10 +31,10 @@ struct guest {
     char id[17];
     struct sockaddr_in addr;
     enum gstate state;
-    int broken;        /* did not answer: take no more connections */
-    uint32_t key;      /* per-client: the client's address */
-    unsigned nconns;   /* connections routed to it, in any state */
-    uint64_t last_ns;  /* when its last connection closed */
+    int broken;       /* did not answer: take no more connections */
+    uint32_t key;     /* per-client: the client's address */
+    unsigned nconns;  /* connections routed to it, in any state */
+    uint64_t last_ns; /* when its last connection closed */
     struct guest *next;
 };
 
@@ -61,9 +61,9 @@ struct conn {
     uint64_t t_guest, t_open; /* timing: its guest made, its connect done */
     unsigned retries;
     int last_err;
-    struct buf up, down; /* client to guest, guest to client */
-    int wr_shut[2];      /* shutdown(SHUT_WR) done on that fd */
-    int dead;            /* closed; freed after this batch of events */
+    struct buf up, down;      /* client to guest, guest to client */
+    int wr_shut[2];           /* shutdown(SHUT_WR) done on that fd */
+    int dead;                 /* closed; freed after this batch of events */
     struct conn *prev, *next; /* every connection */
     struct conn *qnext;       /* the queue, or the dead */
 };
@@ -74,8 +74,8 @@ struct loop {
     int ep, lfd, sfd;
     struct endpoint ep_listen, ep_sig, ep_jobs;
     struct guest *guests;
-    unsigned nguests;         /* records, destroying ones included */
-    struct conn *conns;       /* every connection */
+    unsigned nguests;           /* records, destroying ones included */
+    struct conn *conns;         /* every connection */
     struct conn *qhead, *qtail; /* queued ones, in arrival order */
     struct conn *dead;          /* closed, to free after the batch */
     unsigned nqueued;
@@ -387,7 +387,7 @@ static void queue_drain(struct loop *l)
         if (!l->qhead)
             l->qtail = NULL;
         l->nqueued--;
-        c->state = C_WAIT_GUEST; /* not queued while routed */
+        c->state = C_WAIT_GUEST;     /* not queued while routed */
         if (conn_route(l, c) == 1) { /* still full: back to the front */
             c->state = C_QUEUED;
             c->qnext = l->qhead;
@@ -438,8 +438,8 @@ static void on_jobs(struct loop *l)
         l->pending_jobs--;
         if (j->op == SERVE_OP_DESTROY) {
             if (!j->ok)
-                fprintf(stderr, "lightvm: serve: destroy guest %s: %s\n",
-                        j->id, j->err);
+                fprintf(stderr, "lightvm: serve: destroy guest %s: %s\n", j->id,
+                        j->err);
             guest_free(l, g);
         } else if (!j->ok) {
             fprintf(stderr, "lightvm: serve: %s\n", j->err);

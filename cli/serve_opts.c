@@ -83,8 +83,7 @@ int serve_parse_count(const char *flag, const char *arg, unsigned min,
     errno = 0;
     long v = strtol(arg, &end, 10);
     if (errno || end == arg || *end || v < (long)min || v > (long)max) {
-        cli_msg("%s: '%s' is not a number from %u to %u", flag, arg, min,
-                max);
+        cli_msg("%s: '%s' is not a number from %u to %u", flag, arg, min, max);
         return -1;
     }
     *out = (unsigned)v;

@@ -121,8 +121,8 @@ static void start(struct client *c, int ep, const struct sockaddr_in *dst,
 static void on_event(struct client *c, int ep, uint32_t ev)
 {
     if (c->sent < c->wlen && (ev & EPOLLOUT)) {
-        ssize_t n = send(c->fd, c->want + c->sent, c->wlen - c->sent,
-                         MSG_NOSIGNAL);
+        ssize_t n =
+            send(c->fd, c->want + c->sent, c->wlen - c->sent, MSG_NOSIGNAL);
         if (n < 0 && errno != EAGAIN) {
             finish(c, 0, "refused or reset");
             return;
@@ -187,8 +187,8 @@ int main(int argc, char **argv)
         return 2;
     for (long k = 0; k < n; k++) {
         cs[k].fd = -1;
-        cs[k].wlen = (size_t)snprintf(cs[k].want, sizeof cs[k].want,
-                                      "hello %ld\n", k);
+        cs[k].wlen =
+            (size_t)snprintf(cs[k].want, sizeof cs[k].want, "hello %ld\n", k);
     }
     uint64_t t0 = now_us();
     long started = 0, done = 0;
@@ -223,7 +223,8 @@ int main(int argc, char **argv)
     for (long k = 0; k < n; k++) {
         if (f)
             fprintf(f, "%ld %llu %s %s\n", k, (unsigned long long)cs[k].rtt,
-                    cs[k].ok ? "ok" : "error", cs[k].guest[0] ? cs[k].guest : "-");
+                    cs[k].ok ? "ok" : "error",
+                    cs[k].guest[0] ? cs[k].guest : "-");
         if (!cs[k].ok) {
             fprintf(stderr, "jitc: client %ld: %s\n", k, cs[k].why);
             continue;
@@ -241,7 +242,7 @@ int main(int argc, char **argv)
              p99 = ok ? rtt[ok * 99 / 100] : 0;
     printf("%ld ok, %ld failed, %ld guests, median/p90/p99 %llu/%llu/%llu "
            "us\n",
-           ok, n - ok, guests, (unsigned long long)med,
-           (unsigned long long)p90, (unsigned long long)p99);
+           ok, n - ok, guests, (unsigned long long)med, (unsigned long long)p90,
+           (unsigned long long)p99);
     return ok == n ? 0 : 1;
 }
