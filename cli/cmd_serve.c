@@ -52,6 +52,9 @@ static const char usage[] =
     "                          within this (default 10s)\n"
     "      --from-snapshot FILE  clone this state file ('lightvm save') for\n"
     "                          each guest instead of booting an image\n"
+    "      --spare N           keep N guests made ahead, not yet any client's\n"
+    "                          (default 0: a guest boots when its client\n"
+    "                          comes); they count in --max-guests\n"
     "      --workers N         concurrent requests to lightvmd (default 4)\n"
     "  -q, --quiet             no start-up and summary lines\n"
     "  -h, --help              this text\n"
@@ -74,6 +77,7 @@ enum {
     OPT_BOOT,
     OPT_SNAPSHOT,
     OPT_WORKERS,
+    OPT_SPARE,
 };
 
 /* Guest options that make no sense for many guests at once, or for a
@@ -115,6 +119,7 @@ static int parse(int argc, char **argv, struct serve_cfg *cfg,
         {"boot-timeout", required_argument, NULL, OPT_BOOT},
         {"from-snapshot", required_argument, NULL, OPT_SNAPSHOT},
         {"workers", required_argument, NULL, OPT_WORKERS},
+        {"spare", required_argument, NULL, OPT_SPARE},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
         {0, 0, 0, 0}};
@@ -174,6 +179,9 @@ static int parse(int argc, char **argv, struct serve_cfg *cfg,
         case OPT_SNAPSHOT: cfg->snapshot = optarg; break;
         case OPT_WORKERS:
             r = serve_parse_count("--workers", optarg, 1, 16, &cfg->workers);
+            break;
+        case OPT_SPARE:
+            r = serve_parse_count("--spare", optarg, 0, 100000, &cfg->spare);
             break;
         case 'q': cfg->quiet = 1; break;
         case 'h': fputs(usage, stdout); exit(0);

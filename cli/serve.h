@@ -39,6 +39,7 @@ struct serve_cfg {
     uint64_t idle_ns;         /* a guest without connections this long goes */
     uint64_t boot_ns;         /* a guest must answer within this */
     unsigned workers;
+    unsigned spare; /* guests made ahead, for clients to come */
     int quiet;
     const char *snapshot;          /* clone this state file instead */
     struct lightvm_create_opts co; /* the create request for each guest */

@@ -32,6 +32,7 @@ struct guest {
     struct sockaddr_in addr;
     enum gstate state;
     int broken;       /* did not answer: take no more connections */
+    int spare;        /* made ahead (--spare), no client yet */
     uint32_t key;     /* per-client: the client's address */
     unsigned nconns;  /* connections routed to it, in any state */
     uint64_t last_ns; /* when its last connection closed */
@@ -64,6 +65,7 @@ struct conn {
     struct buf up, down;      /* client to guest, guest to client */
     int wr_shut[2];           /* shutdown(SHUT_WR) done on that fd */
     int dead;                 /* closed; freed after this batch of events */
+    int probe;                /* no client: warms a spare guest (ARP, boot) */
     struct conn *prev, *next; /* every connection */
     struct conn *qnext;       /* the queue, or the dead */
 };
@@ -75,6 +77,7 @@ struct loop {
     struct endpoint ep_listen, ep_sig, ep_jobs;
     struct guest *guests;
     unsigned nguests;           /* records, destroying ones included */
+    unsigned nspare;            /* spare ones, made or being made */
     struct conn *conns;         /* every connection */
     struct conn *qhead, *qtail; /* queued ones, in arrival order */
     struct conn *dead;          /* closed, to free after the batch */
@@ -139,7 +142,33 @@ static void guest_free(struct loop *l, struct guest *g)
             break;
         }
     l->nguests--;
+    if (g->spare)
+        l->nspare--;
     free(g);
+}
+
+/* Keep --spare guests made ahead, within --max-guests. */
+static void spare_top_up(struct loop *l)
+{
+    while (!l->stopping && l->nspare < l->cfg->spare &&
+           l->nguests < l->cfg->max_guests) {
+        struct guest *g = guest_new(l, 0);
+        if (!g)
+            return;
+        g->spare = 1;
+        l->nspare++;
+    }
+}
+
+/* A spare guest for a new client: a made one first. */
+static struct guest *spare_take(struct loop *l)
+{
+    struct guest *best = NULL;
+    for (struct guest *g = l->guests; g; g = g->next)
+        if (g->spare && !g->broken &&
+            (!best || (g->state == G_READY && best->state != G_READY)))
+            best = g;
+    return best;
 }
 
 /* ---- Connections ---- */
@@ -246,6 +275,12 @@ static void conn_retry(struct loop *l, struct conn *c, int err)
 
 static void conn_attach(struct loop *l, struct conn *c, struct guest *g)
 {
+    if (g->spare) { /* it is this client's now; make another */
+        g->spare = 0;
+        g->key = c->client_ip;
+        l->nspare--;
+        spare_top_up(l);
+    }
     c->g = g;
     g->nconns++;
     c->t_guest = g->state == G_READY ? now_ns() : 0;
@@ -345,6 +380,8 @@ static int conn_route(struct loop *l, struct conn *c)
     } else if (cfg->mode == SERVE_SHARED) {
         g = least_busy(l, cfg->conns_per_guest);
     }
+    if (!g)
+        g = spare_take(l);
     if (!g && l->nguests < cfg->max_guests) {
         g = guest_new(l, c->client_ip);
         if (!g) {
@@ -430,8 +467,29 @@ static void on_accept(struct loop *l)
     }
 }
 
+/* Connect to a new spare guest once, so that its first client finds its
+ * address resolved and the guest booted and listening. */
+static void spare_probe(struct loop *l, struct guest *g)
+{
+    struct conn *c = calloc(1, sizeof *c);
+    if (!c)
+        return;
+    c->probe = 1;
+    c->fd[0] = c->fd[1] = -1;
+    c->ep[1] = (struct endpoint){c, 1};
+    c->t_accept = now_ns();
+    c->next = l->conns;
+    if (l->conns)
+        l->conns->prev = c;
+    l->conns = c;
+    c->g = g;
+    g->nconns++;
+    conn_connect(l, c);
+}
+
 static void on_jobs(struct loop *l)
 {
+    int freed = 0;
     for (struct serve_job *j = serve_work_take(&l->w), *next; j; j = next) {
         next = j->next;
         struct guest *g = j->guest;
@@ -459,6 +517,8 @@ static void on_jobs(struct loop *l)
             g->last_ns = now_ns();
             if (l->stopping)
                 guest_destroy(l, g);
+            else if (g->spare)
+                spare_probe(l, g);
             for (struct conn *c = l->conns, *cn; c; c = cn) {
                 cn = c->next;
                 if (c->g == g && c->state == C_WAIT_GUEST) {
@@ -470,6 +530,10 @@ static void on_jobs(struct loop *l)
         free(j);
     }
     queue_drain(l);
+    /* After a destroy only: a spare that failed to be made is not made
+     * again at once (a quota would refuse it as fast as it is asked). */
+    if (freed)
+        spare_top_up(l);
 }
 
 static void on_conn(struct loop *l, struct conn *c, int side, uint32_t ev)
@@ -480,6 +544,10 @@ static void on_conn(struct loop *l, struct conn *c, int side, uint32_t ev)
         getsockopt(c->fd[1], SOL_SOCKET, SO_ERROR, &err, &len);
         if (err) {
             conn_retry(l, c, err);
+            return;
+        }
+        if (c->probe) { /* the spare answers: ready for its client */
+            conn_close(l, c, 0);
             return;
         }
         c->state = C_OPEN;
@@ -517,7 +585,7 @@ static int on_tick(struct loop *l)
             next = c->retry_at;
     }
     for (struct guest *g = l->guests; g; g = g->next) {
-        if (g->state != G_READY || g->nconns)
+        if (g->state != G_READY || g->nconns || (g->spare && !l->stopping))
             continue;
         uint64_t due = g->last_ns + l->cfg->idle_ns;
         if (due <= now || l->stopping)
@@ -608,6 +676,7 @@ int serve_run(const struct serve_cfg *cfg, int lfd)
                 ntohs(cfg->listen.sin_port), modes[cfg->mode], cfg->guest_port,
                 (double)cfg->idle_ns / 1e9, cfg->max_guests);
     }
+    spare_top_up(&l);
     int timeout = 100;
     while (!l.stopping) {
         struct epoll_event evs[64];
