@@ -278,6 +278,22 @@ t_tenant_quota() {
     guests_gone 20
 }
 
+t_from_snapshot() {
+    # A saved network guest, cloned for each client: each clone has its
+    # own address, which it greets with (the SDK gives it the new one).
+    local id
+    id=$($LIGHTVM create --net "$WHOAMI") || return 1
+    $LIGHTVM save "$id" "$TMP/whoami.state" >/dev/null || return 1
+    serve_start snap -l 127.0.0.1:7017 --guest-port 7 --per-client \
+        --idle-timeout 1m --from-snapshot "$TMP/whoami.state" || return 1
+    jitc --greeting --timeout-ms 20000 --src 127.0.17.1 --out "$TMP/snap.out" \
+        127.0.0.1 7017 3 || return 1
+    [ "$(distinct "$TMP/snap.out")" -eq 3 ] || { cat "$TMP/snap.out"; return 1; }
+    [ "$($LIGHTVM list -q | wc -l)" -eq 3 ] || { $LIGHTVM list; return 1; }
+    serve_stop || return 1
+    guests_gone 20
+}
+
 t_sigterm_destroys() {
     serve_start st -l 127.0.0.1:7016 --guest-port 7 --per-client \
         --idle-timeout 1m "$WHOAMI" || return 1
@@ -304,6 +320,7 @@ check "serve: bad flags" t_bad_flags
 check "serve: a guest that cannot start or answer" t_guest_fails
 check "serve: garbage and early disconnects" t_garbage_and_early_close
 check "serve: a tenant within its quota" t_tenant_quota
+check "serve: --from-snapshot clones a saved guest" t_from_snapshot
 check "serve: SIGTERM destroys every guest" t_sigterm_destroys
 # The daemon's pool goes with it: then nothing of this suite may be left.
 leftovers() { daemon_stop && no_new_leftovers; }
