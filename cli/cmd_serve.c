@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -278,6 +279,13 @@ int cmd_serve(int argc, char **argv)
     cfg.co.args = has_image ? (const char *const *)o.argv + 1 : NULL;
     cfg.co.nargs = has_image ? o.argc - 1 : 0;
     cfg.co.auto_remove = 0; /* serve destroys them: it knows when */
+    /* Two fds a connection: as many as the hard limit allows (lightvmd
+     * does the same). */
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
     int lfd = listen_on(&cfg.listen);
     if (lfd < 0)
         return CLI_EXIT_ERROR;

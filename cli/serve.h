@@ -73,7 +73,14 @@ struct serve_job {
 struct serve_work {
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    struct serve_job *todo, *todo_tail, *done;
+    /* Creates before destroys: a client waits for a create, nobody for a
+     * destroy; and at most one destroy at a time, so that lightvmd (one
+     * request at a time) is never busy with several while a client
+     * waits. */
+    struct serve_job *todo, *todo_tail;   /* creates */
+    struct serve_job *dtodo, *dtodo_tail; /* destroys */
+    unsigned destroying;
+    struct serve_job *done;
     int efd; /* eventfd: done jobs are waiting */
     int stop;
     unsigned n;

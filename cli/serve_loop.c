@@ -84,7 +84,8 @@ struct loop {
     unsigned nqueued;
     unsigned pending_jobs;
     int stopping;
-    int timing; /* LIGHTVM_TIMING: each connection's phases on stderr */
+    int accept_paused; /* out of fds: not accepting until one closes */
+    int timing;        /* LIGHTVM_TIMING: each connection's phases on stderr */
     /* Counters, said at exit. */
     unsigned long clients, made, refused, failed;
 };
@@ -208,6 +209,11 @@ static void conn_close(struct loop *l, struct conn *c, int failed)
     }
     if (failed)
         l->failed++;
+    if (l->accept_paused && !l->stopping) {
+        struct epoll_event e = {.events = EPOLLIN, .data.ptr = &l->ep_listen};
+        epoll_ctl(l->ep, EPOLL_CTL_MOD, l->lfd, &e);
+        l->accept_paused = 0;
+    }
     struct guest *g = c->g;
     if (g) {
         g->nconns--;
@@ -261,7 +267,7 @@ static void conn_retry(struct loop *l, struct conn *c, int err)
                     "within the boot timeout (%s)\n",
                     c->g->id, l->cfg->guest_port, strerror(err));
         c->g->broken = 1;
-        conn_close(l, c, 1);
+        conn_close(l, c, !c->probe);
         return;
     }
     c->retries++;
@@ -311,7 +317,6 @@ static void conn_update(struct loop *l, struct conn *c)
 static int conn_pump(struct conn *c, int side, uint32_t events)
 {
     struct buf *in = side ? &c->down : &c->up;
-    struct buf *out = side ? &c->up : &c->down;
     if ((events & (EPOLLIN | EPOLLHUP | EPOLLERR)) && !in->eof) {
         size_t end = in->off + in->len;
         if (end == BUF_SIZE && in->off) { /* room at the front: compact */
@@ -350,7 +355,6 @@ static int conn_pump(struct conn *c, int side, uint32_t events)
             c->wr_shut[s] = 1;
         }
     }
-    (void)out;
     return c->wr_shut[0] && c->wr_shut[1] ? -1 : 0;
 }
 
@@ -444,8 +448,16 @@ static void on_accept(struct loop *l)
         socklen_t al = sizeof a;
         int fd = accept4(l->lfd, (struct sockaddr *)&a, &al,
                          SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0 && (errno == EMFILE || errno == ENFILE) && l->conns) {
+            /* Out of fds: the backlog keeps the clients until a
+             * connection closes; the listener, level-triggered, would
+             * otherwise wake us at once, again and again. */
+            struct epoll_event e = {.events = 0, .data.ptr = &l->ep_listen};
+            epoll_ctl(l->ep, EPOLL_CTL_MOD, l->lfd, &e);
+            l->accept_paused = 1;
+        }
         if (fd < 0)
-            return; /* EAGAIN, or out of fds: the backlog keeps them */
+            return; /* EAGAIN (or, above, out of fds) */
         struct conn *c = calloc(1, sizeof *c);
         if (!c) {
             close(fd);

@@ -79,17 +79,30 @@ static void *worker(void *arg)
     struct lightvm *c = lightvm_connect(NULL, &e);
     pthread_mutex_lock(&w->mu);
     for (;;) {
-        while (!w->todo && !w->stop)
+        while (!w->todo && (!w->dtodo || w->destroying) && !w->stop)
             pthread_cond_wait(&w->cv, &w->mu);
-        if (!w->todo)
+        struct serve_job *j = NULL;
+        if (w->todo) {
+            j = w->todo;
+            w->todo = j->next;
+            if (!w->todo)
+                w->todo_tail = NULL;
+        } else if (w->dtodo && !w->destroying) {
+            j = w->dtodo;
+            w->dtodo = j->next;
+            if (!w->dtodo)
+                w->dtodo_tail = NULL;
+            w->destroying++;
+        } else {
             break; /* stopping, and nothing left to do */
-        struct serve_job *j = w->todo;
-        w->todo = j->next;
-        if (!w->todo)
-            w->todo_tail = NULL;
+        }
         pthread_mutex_unlock(&w->mu);
         run_job(&c, w->cfg, j);
         pthread_mutex_lock(&w->mu);
+        if (j->op == SERVE_OP_DESTROY) {
+            w->destroying--;
+            pthread_cond_broadcast(&w->cv); /* the next destroy may go */
+        }
         j->next = w->done; /* reversed; serve_work_take turns it round */
         w->done = j;
         uint64_t one = 1;
@@ -132,11 +145,16 @@ void serve_work_push(struct serve_work *w, struct serve_job *j)
 {
     j->next = NULL;
     pthread_mutex_lock(&w->mu);
-    if (w->todo_tail)
-        w->todo_tail->next = j;
+    struct serve_job **head = &w->todo, **tail = &w->todo_tail;
+    if (j->op == SERVE_OP_DESTROY) {
+        head = &w->dtodo;
+        tail = &w->dtodo_tail;
+    }
+    if (*tail)
+        (*tail)->next = j;
     else
-        w->todo = j;
-    w->todo_tail = j;
+        *head = j;
+    *tail = j;
     pthread_cond_signal(&w->cv);
     pthread_mutex_unlock(&w->mu);
 }
