@@ -46,6 +46,10 @@ cleanup() {
         crun delete -f "$c" >/dev/null 2>&1 || true
     done
     ip netns del "$NS" 2>/dev/null || true
+    local d
+    for d in $(find /sys/fs/cgroup -maxdepth 2 -name "$LIGHTVM_CGROUP_PARENT"); do
+        rmdir "$d" 2>/dev/null || true # empty once lightvmd's pool is gone
+    done
     rm -rf "$W"
 }
 trap cleanup EXIT
