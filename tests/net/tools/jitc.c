@@ -244,5 +244,8 @@ int main(int argc, char **argv)
            "us\n",
            ok, n - ok, guests, (unsigned long long)med, (unsigned long long)p90,
            (unsigned long long)p99);
+    free(rtt);
+    free(cs);
+    close(ep);
     return ok == n ? 0 : 1;
 }
