@@ -235,6 +235,8 @@ static void conn_close(struct loop *l, struct conn *c, int failed)
     l->dead = c;
 }
 
+static void conn_retry(struct loop *l, struct conn *c, int err);
+
 static void conn_connect(struct loop *l, struct conn *c)
 {
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -247,7 +249,8 @@ static void conn_connect(struct loop *l, struct conn *c)
     c->state = C_CONNECTING;
     if (connect(fd, (struct sockaddr *)&c->g->addr, sizeof c->g->addr) < 0 &&
         errno != EINPROGRESS) {
-        /* Handled as a failure seen on completion. */
+        conn_retry(l, c, errno); /* failed at once: no event will say so */
+        return;
     }
     ep_set(l, c, 1, EPOLLOUT);
 }
