@@ -11,7 +11,7 @@ $(BENCH_BIN)/bench_idle_mem: bench/bench_idle_mem.c $(TS_LIB)
 	$(call say,CC,$@)$(CC) $(HOST_CFLAGS) -Wno-missing-prototypes -o $@ $< \
 	    $(TS_LIB) $(TS_LIBS) $(HOST_LDFLAGS)
 
-$(BENCH_BIN)/noop $(BENCH_BIN)/pause: $(BENCH_BIN)/%: bench/%.c
+$(BENCH_BIN)/noop $(BENCH_BIN)/pause $(BENCH_BIN)/echo_stdio: $(BENCH_BIN)/%: bench/%.c
 	@mkdir -p $(dir $@)
 	$(call say,CC,$@)$(MUSL_CC) -static -O2 -o $@ $<
 

@@ -31,6 +31,7 @@ int cmd_save(int argc, char **argv);    /* cli/cmd_state.c */
 int cmd_restore(int argc, char **argv); /* cli/cmd_state.c */
 int cmd_clone(int argc, char **argv);   /* cli/cmd_state.c */
 int cmd_migrate(int argc, char **argv); /* cli/cmd_migrate.c */
+int cmd_serve(int argc, char **argv);   /* cli/cmd_serve.c */
 int cmd_exec(int argc, char **argv);    /* cli/cmd_exec.c */
 int cmd_tinyx(int argc, char **argv);   /* cli/cmd_tinyx.c */
 int cmd_net(int argc, char **argv);

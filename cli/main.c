@@ -45,6 +45,7 @@ static const struct command commands[] = {
     {"restore", cmd_restore, "start a guest from a saved state"},
     {"clone", cmd_clone, "start copies of a guest or a saved state"},
     {"migrate", cmd_migrate, "move a running guest to another lightvmd"},
+    {"serve", cmd_serve, "make guests as clients connect (just in time)"},
     {"destroy", cmd_destroy, "kill guests and remove all they had"},
     {"rm", cmd_destroy, NULL},
     {"fn", cmd_fn, "the function service: deploy Lua functions, serve them"},
