@@ -91,6 +91,7 @@ include tests/tests.mk
 include bench/bench.mk
 include tinyx/tinyx.mk
 include net/net.mk
+include tls/tls.mk
 include tests/kvm/kvm.mk
 include tests/compat/compat.mk
 include docs/man.mk
