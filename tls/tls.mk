@@ -72,3 +72,35 @@ $(TLS_PROXY_BLK): examples/tls-proxy/tls-proxy.c $(TLS_GUEST_DEPS)
 	    $(WARN) -o $@ $<
 
 examples: $(TLS_PROXY) $(TLS_PROXY_BLK)
+
+# ---- The TLS input fuzzer: the library and mbedTLS built for the host ----
+
+# Like the frame fuzzer (net/net.mk), outside $(BUILD) so SAN=1 does not
+# build it twice; mbedTLS's objects are compiled once by the sub-make.
+FUZZ_TLS := build/fuzz/fuzz_tls
+FUZZ_TLS_OBJDIR := build/fuzz/mbedtls
+FUZZ_TLS_CFLAGS := -std=gnu11 -O1 -g -fsanitize=fuzzer-no-link,address,undefined \
+                   -fno-sanitize-recover=undefined -w -I$(MBEDTLS_DIR)/include -Itls
+
+$(FUZZ_TLS_OBJDIR)/.objs: $(MBEDTLS_STAMP) tls/mbedtls_user.h FORCE
+	$(call say,MBEDTLS,$(FUZZ_TLS_OBJDIR))$(MAKE) --no-print-directory -s \
+	    -f tls/mbedtls-lib.mk SRC=$(MBEDTLS_DIR) OUT=$(FUZZ_TLS_OBJDIR) \
+	    CC='$(CLANG)' CFLAGS='$(FUZZ_TLS_CFLAGS)'
+
+$(FUZZ_TLS): tests/fuzz/fuzz_tls.c $(TLS_SRCS) $(TLS_HDRS) $(FUZZ_TLS_OBJDIR)/.objs
+	@mkdir -p $(dir $@)
+	$(call say,CLANG,$@)$(CLANG) -std=gnu11 -D_GNU_SOURCE -O1 -g \
+	    -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+	    -Iinclude $(MBEDTLS_INC) -o $@ tests/fuzz/fuzz_tls.c $(TLS_SRCS) \
+	    $$(cat $(FUZZ_TLS_OBJDIR)/.objs)
+
+ifneq ($(shell command -v $(CLANG) 2>/dev/null),)
+tests: $(FUZZ_TLS)
+endif
+
+.PHONY: fuzz-tls
+# make fuzz-tls FUZZ_SECONDS=300: grow build/fuzz/corpus-tls from the seeds.
+fuzz-tls: $(FUZZ_TLS)
+	@mkdir -p build/fuzz/corpus-tls
+	$(FUZZ_TLS) -max_total_time=$(FUZZ_SECONDS) -max_len=20000 \
+	    build/fuzz/corpus-tls tests/fuzz/corpus/tls
