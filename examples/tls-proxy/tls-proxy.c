@@ -343,14 +343,9 @@ int main(int argc, char **argv)
                 return 2;
             }
             break;
-        case 'c':
-            cert = optarg;
-            break;
-        case 'k':
-            key = optarg;
-            break;
-        default:
-            return usage();
+        case 'c': cert = optarg; break;
+        case 'k': key = optarg; break;
+        default: return usage();
         }
     }
     if (optind != argc - 1)
@@ -377,8 +372,7 @@ int main(int argc, char **argv)
     if (rc == 0)
         rc = lvm_tls_listen(cfg, port, &client, NULL, NULL);
     if (rc < 0) {
-        fprintf(stderr, "tls-proxy: port %u: %s\n", port,
-                lvm_net_strerror(rc));
+        fprintf(stderr, "tls-proxy: port %u: %s\n", port, lvm_net_strerror(rc));
         return 1;
     }
     char ip[LVM_IP4_STRLEN];

@@ -53,7 +53,9 @@ static int read_file(const char *path, unsigned char **out, size_t *len,
     if (bad || n == 0 || n > TLS_FILE_MAX) {
         free(buf);
         snprintf(err, LVM_TLS_ERRLEN, "%s: %s", path,
-                 bad ? "read error" : n ? "larger than 1 MiB" : "empty file");
+                 bad ? "read error"
+                 : n ? "larger than 1 MiB"
+                     : "empty file");
         return LVM_TLS_EPROTO;
     }
     buf[n] = 0;
@@ -124,8 +126,7 @@ static int parse_chain(struct lvm_tls_config *cfg, const unsigned char *buf,
 {
     int rc = mbedtls_x509_crt_parse(&cfg->chain, buf, len);
     if (rc < 0)
-        return fail(err, LVM_TLS_EPROTO, "%s: not a certificate: %s", what,
-                    rc);
+        return fail(err, LVM_TLS_EPROTO, "%s: not a certificate: %s", what, rc);
     if (rc > 0 || cfg->chain.raw.len == 0)
         return fail(err, LVM_TLS_EPROTO, "%s: no valid certificate in it%s",
                     what, 0);
@@ -138,8 +139,7 @@ static int parse_key(struct lvm_tls_config *cfg, const unsigned char *buf,
     int rc = mbedtls_pk_parse_key(&cfg->key, buf, len, NULL, 0,
                                   mbedtls_ctr_drbg_random, &cfg->drbg);
     if (rc)
-        return fail(err, LVM_TLS_EPROTO, "%s: not a private key: %s", what,
-                    rc);
+        return fail(err, LVM_TLS_EPROTO, "%s: not a private key: %s", what, rc);
     return 0;
 }
 
@@ -149,9 +149,9 @@ static int parse_key(struct lvm_tls_config *cfg, const unsigned char *buf,
 static int seed(struct lvm_tls_config *cfg, const char *what, char *err)
 {
     static const char pers[] = "lightvm tls";
-    int rc = mbedtls_ctr_drbg_seed(&cfg->drbg, mbedtls_entropy_func,
-                                   &cfg->entropy, (const unsigned char *)pers,
-                                   sizeof pers - 1);
+    int rc =
+        mbedtls_ctr_drbg_seed(&cfg->drbg, mbedtls_entropy_func, &cfg->entropy,
+                              (const unsigned char *)pers, sizeof pers - 1);
     if (rc)
         return fail(err, LVM_TLS_EPROTO, "%s: no entropy: %s", what, rc);
     return 0;

@@ -74,8 +74,7 @@ struct lvm_tls_config; /* certificate chain, key, protocol settings */
  * file and what is wrong with it.
  */
 int lvm_tls_config_load(const char *cert_path, const char *key_path,
-                        struct lvm_tls_config **out,
-                        char err[LVM_TLS_ERRLEN]);
+                        struct lvm_tls_config **out, char err[LVM_TLS_ERRLEN]);
 
 /*
  * The same from memory: (pem) holds the certificate chain and the private

@@ -136,8 +136,8 @@ static void make_pem(char *pem, size_t size)
     mbedtls_ctr_drbg_init(&drbg);
     mbedtls_pk_init(&key);
     mbedtls_x509write_crt_init(&crt);
-    if ((rc = mbedtls_ctr_drbg_seed(&drbg, mbedtls_entropy_func, &ent, NULL,
-                                    0)))
+    if ((rc =
+             mbedtls_ctr_drbg_seed(&drbg, mbedtls_entropy_func, &ent, NULL, 0)))
         die("seed", rc);
     if ((rc = mbedtls_pk_setup(&key,
                                mbedtls_pk_info_from_type(MBEDTLS_PK_ECKEY))) ||
