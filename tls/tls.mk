@@ -104,3 +104,29 @@ fuzz-tls: $(FUZZ_TLS)
 	@mkdir -p build/fuzz/corpus-tls
 	$(FUZZ_TLS) -max_total_time=$(FUZZ_SECONDS) -max_len=20000 \
 	    build/fuzz/corpus-tls tests/fuzz/corpus/tls
+
+# ---- Benchmark (bench/tls.sh): the same proxy as a plain Linux process ----
+
+# examples/tls-proxy and the TLS library over the host's sockets
+# (bench/tls/host_net.c), with the same mbedTLS built for the host.
+TLS_HOST_OBJDIR := $(BUILD)/bench/tls/mbedtls
+TLS_HOST_PROXY := $(BUILD)/bench/tls/tls-proxy-host
+
+$(TLS_HOST_OBJDIR)/.objs: $(MBEDTLS_STAMP) tls/mbedtls_user.h FORCE
+	$(call say,MBEDTLS,$(TLS_HOST_OBJDIR))$(MAKE) --no-print-directory -s \
+	    -f tls/mbedtls-lib.mk SRC=$(MBEDTLS_DIR) OUT=$(TLS_HOST_OBJDIR) \
+	    CC='$(CC)' CFLAGS='-std=gnu11 -O2 -g -w -I$(MBEDTLS_DIR)/include -Itls'
+
+$(TLS_HOST_PROXY): examples/tls-proxy/tls-proxy.c bench/tls/host_net.c $(TLS_SRCS) \
+                   $(TLS_HDRS) $(TLS_HOST_OBJDIR)/.objs
+	@mkdir -p $(dir $@)
+	$(call say,CC,$@)$(CC) -std=gnu11 -D_GNU_SOURCE -O2 -g $(WARN) \
+	    -Wno-missing-prototypes -Iinclude $(MBEDTLS_INC) -o $@ \
+	    examples/tls-proxy/tls-proxy.c bench/tls/host_net.c $(TLS_SRCS) \
+	    $$(cat $(TLS_HOST_OBJDIR)/.objs)
+
+tests: $(TLS_HOST_PROXY)
+
+.PHONY: bench-tls
+bench-tls: all tests
+	./bench/tls.sh
