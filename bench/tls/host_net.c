@@ -36,9 +36,9 @@ struct lvm_tcp {
     const struct lvm_tcp_handlers *h;
     void *arg;
     int connecting, closing, dead, want_out;
-    int err;                 /* for closed() */
-    struct lvm_tcp *next;    /* on the list of closed() to call */
-    unsigned char *out;      /* bytes not yet taken by the kernel */
+    int err;              /* for closed() */
+    struct lvm_tcp *next; /* on the list of closed() to call */
+    unsigned char *out;   /* bytes not yet taken by the kernel */
     size_t out_len, out_cap;
 };
 
@@ -197,8 +197,8 @@ int lvm_tcp_listen(uint16_t port, const struct lvm_tcp_handlers *h, void *arg,
         close(fd);
         return LVM_NET_ENOMEM;
     }
-    *l = (struct lvm_tcp_listener){.kind = K_LISTENER, .fd = fd, .h = h,
-                                   .arg = arg};
+    *l = (struct lvm_tcp_listener){
+        .kind = K_LISTENER, .fd = fd, .h = h, .arg = arg};
     struct epoll_event ev = {.events = EPOLLIN, .data.ptr = l};
     epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
     if (out)
@@ -222,8 +222,8 @@ int lvm_tcp_connect(lvm_ip4_t ip, uint16_t port,
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return errno_code(errno);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port),
-                             .sin_addr.s_addr = ip};
+    struct sockaddr_in sa = {
+        .sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = ip};
     if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0 &&
         errno != EINPROGRESS) {
         int e = errno_code(errno);
@@ -371,8 +371,8 @@ static void on_conn(struct lvm_tcp *c, uint32_t events)
                 lvm_tcp_close(c);
             /* Nothing more will come: stop watching for input. */
             if (!c->dead) {
-                struct epoll_event ev = {
-                    .events = c->want_out ? EPOLLOUT : 0, .data.ptr = c};
+                struct epoll_event ev = {.events = c->want_out ? EPOLLOUT : 0,
+                                         .data.ptr = c};
                 epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &ev);
             }
         } else if (errno != EAGAIN) {
