@@ -35,7 +35,7 @@ struct lvm_tcp {
     int kind, fd;
     const struct lvm_tcp_handlers *h;
     void *arg;
-    int connecting, closing, dead, want_out;
+    int connecting, closing, dead, want_out, held;
     int err;              /* for closed() */
     struct lvm_tcp *next; /* on the list of closed() to call */
     unsigned char *out;   /* bytes not yet taken by the kernel */
@@ -125,7 +125,7 @@ static void finish(struct lvm_tcp *c, int err)
 
 static void watch(struct lvm_tcp *c)
 {
-    struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP |
+    struct epoll_event ev = {.events = (c->held ? 0 : EPOLLIN | EPOLLRDHUP) |
                                        (c->want_out ? EPOLLOUT : 0),
                              .data.ptr = c};
     epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &ev);
@@ -287,6 +287,15 @@ void lvm_tcp_abort(struct lvm_tcp *c)
     struct linger lg = {.l_onoff = 1, .l_linger = 0}; /* RST, as lwIP */
     setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
     finish(c, LVM_NET_ECONNABORTED);
+}
+
+/* Held: stop reading, so the kernel's window closes. */
+void lvm_tcp_hold(struct lvm_tcp *c, int hold)
+{
+    if (!c || c->dead || c->held == !!hold)
+        return;
+    c->held = !!hold;
+    watch(c);
 }
 
 void lvm_tcp_set_arg(struct lvm_tcp *c, void *arg)

@@ -17,9 +17,10 @@
  *
  * A missing, unreadable or malformed certificate or key, or a key that is
  * not the certificate's, ends the guest at start with one line saying so.
- * Each direction queues at most QUEUE_MAX bytes the other side has not
- * taken yet; beyond that the connection is dropped (the guest's TCP
- * cannot tell a sender to pause).
+ * When one side is slower, the proxy stops reopening the faster side's
+ * receive window (lvm_tcp_hold()) once HOLD_AT bytes wait for the slower
+ * one, and reopens it when they are out; QUEUE_MAX is a hard limit that
+ * a sender keeping to TCP never reaches.
  */
 #include <lightvm/guest.h>
 #include <lightvm/tls.h>
@@ -36,6 +37,7 @@ LVM_MANIFEST(LVM_NET("net0"));
 #endif
 
 #define QUEUE_MAX (1u << 20)
+#define HOLD_AT (64u << 10)
 #define CHUNK 16384
 
 static lvm_ip4_t backend_ip;
@@ -119,6 +121,8 @@ static int to_client(struct pair *p, const void *buf, size_t len)
     }
     if (len > 0 && queue_add(q, buf, len) < 0)
         return -1;
+    if (p->b) /* pace the backend to the client */
+        lvm_tcp_hold(p->b, q->len >= HOLD_AT);
     if (q->len == 0 && p->client_done)
         lvm_tls_close(p->t);
     return 0;
@@ -142,6 +146,8 @@ static int to_backend(struct pair *p, const void *buf, size_t len)
     }
     if (len > 0 && queue_add(q, buf, len) < 0)
         return -1;
+    if (p->t) /* pace the client to the backend */
+        lvm_tcp_hold(lvm_tls_tcp(p->t), q->len >= HOLD_AT);
     if (q->len == 0 && p->backend_done)
         lvm_tcp_close(p->b);
     return 0;

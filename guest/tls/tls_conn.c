@@ -28,6 +28,17 @@
  */
 #define TLS_IN_MAX (5 + 16384 + 2048 + 512)
 
+/*
+ * At most this many connections may be in their handshake at once; one
+ * more aborts the oldest. lwIP gives a new connection the slot of an old
+ * one only if the old one has a lower priority, and all are equal here,
+ * so without this clients that connect and never finish (slowloris)
+ * would fill the guest's TCP connections (MEMP_NUM_TCP_PCB) and lock
+ * everyone out. A real client completes its handshake within a few round
+ * trips, so only clients that stall are cut.
+ */
+#define TLS_HANDSHAKES_MAX 16
+
 /* HALF: the peer has finished sending; we may still write. DEAD: closing
  * or failed, nothing more in or out. */
 enum tls_state { TLS_HANDSHAKE, TLS_OPEN, TLS_HALF, TLS_DEAD };
@@ -47,6 +58,7 @@ struct lvm_tls {
     int err;     /* the TLS failure to report in closed() */
     int pumping; /* inside pump(): no nested pump from a callback */
     size_t in_off, in_len;
+    struct lvm_tls *hs_prev, *hs_next; /* on the handshake list */
     mbedtls_ssl_context ssl;
     unsigned char in[TLS_IN_MAX];
 };
@@ -54,6 +66,38 @@ struct lvm_tls {
 /* Plaintext out of mbedTLS, for the data callback: callbacks never nest,
  * so one buffer serves every connection. */
 static unsigned char plain[16384];
+
+/* Connections in their handshake, oldest first. */
+static struct lvm_tls *hs_head, *hs_tail;
+static unsigned hs_count;
+
+static void hs_add(struct lvm_tls *t)
+{
+    t->hs_prev = hs_tail;
+    t->hs_next = NULL;
+    if (hs_tail)
+        hs_tail->hs_next = t;
+    else
+        hs_head = t;
+    hs_tail = t;
+    hs_count++;
+}
+
+static void hs_remove(struct lvm_tls *t)
+{
+    if (t->state != TLS_HANDSHAKE)
+        return; /* not on the list */
+    if (t->hs_prev)
+        t->hs_prev->hs_next = t->hs_next;
+    else
+        hs_head = t->hs_next;
+    if (t->hs_next)
+        t->hs_next->hs_prev = t->hs_prev;
+    else
+        hs_tail = t->hs_prev;
+    t->hs_prev = t->hs_next = NULL;
+    hs_count--;
+}
 
 /* ---- BIO: mbedTLS's view of the TCP connection ------------------------- */
 
@@ -92,6 +136,7 @@ static void fail(struct lvm_tls *t)
 {
     if (t->state == TLS_DEAD)
         return;
+    hs_remove(t);
     t->err = LVM_TLS_EPROTO;
     t->state = TLS_DEAD;
     if (t->c)
@@ -123,6 +168,7 @@ static void pump(struct lvm_tls *t)
             t->pumping = 0;
             return;
         }
+        hs_remove(t);
         t->state = TLS_OPEN;
         if (t->h->connected)
             t->h->connected(t, t->arg);
@@ -179,6 +225,15 @@ static void on_connected(struct lvm_tcp *c, void *arg)
     }
     mbedtls_ssl_set_bio(&t->ssl, t, bio_send, bio_recv, NULL);
     lvm_tcp_set_arg(c, t);
+    t->state = TLS_HANDSHAKE;
+    hs_add(t);
+    if (hs_count > TLS_HANDSHAKES_MAX) {
+        struct lvm_tls *old = hs_head;
+        hs_remove(old);
+        old->state = TLS_DEAD;
+        old->err = LVM_NET_ETIMEDOUT; /* cut for stalling */
+        lvm_tcp_abort(old->c);
+    }
 }
 
 static void on_data(struct lvm_tcp *c, const void *buf, size_t len, void *arg)
@@ -232,6 +287,7 @@ static void on_closed(struct lvm_tcp *c, int err, void *arg)
     if (!t)
         return;
     t->c = NULL;
+    hs_remove(t);
     t->state = TLS_DEAD;
     if (t->err)
         err = t->err;
@@ -313,6 +369,7 @@ void lvm_tls_close(struct lvm_tls *t)
         return;
     if (t->state != TLS_HANDSHAKE)
         mbedtls_ssl_close_notify(&t->ssl);
+    hs_remove(t);
     t->state = TLS_DEAD;
     lvm_tcp_close(t->c);
 }
@@ -321,6 +378,7 @@ void lvm_tls_abort(struct lvm_tls *t)
 {
     if (!t || !t->c)
         return;
+    hs_remove(t);
     t->state = TLS_DEAD;
     lvm_tcp_abort(t->c);
 }

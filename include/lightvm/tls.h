@@ -109,7 +109,11 @@ struct lvm_tls_handlers {
     /* Everything written has been acknowledged by the peer. */
     void (*drained)(struct lvm_tls *t, void *arg);
     /* The connection is gone: closed (err 0), or a TLS failure
-     * (LVM_TLS_EPROTO, also a failed handshake), reset, or aborted.
+     * (LVM_TLS_EPROTO, also a failed handshake), reset, or aborted;
+     * LVM_NET_ETIMEDOUT: its handshake was cut to make room (at most
+     * 16 connections may be in their handshake; one more ends the
+     * oldest, so clients that connect and stall cannot lock out the
+     * rest).
      * Called exactly once for every accepted connection, also one whose
      * handshake never finished; (t) is invalid after it returns. */
     void (*closed)(struct lvm_tls *t, int err, void *arg);

@@ -132,9 +132,11 @@ t_many_requests() {
 }
 
 t_big_response() {
-    # 3 MB back through the proxy: more than its queues hold at once.
-    head -c 3000000 /dev/urandom >"$TMP/www/big.bin"
-    nsx curl -sS --max-time 30 --cacert "$PKI/ca.pem" \
+    # 8 MB back through the proxy to a client reading at 4 MB/s: far more
+    # than the proxy's queues hold, so the backend must be paced (its
+    # receive window held) or the proxy would drop the connection.
+    head -c 8000000 /dev/urandom >"$TMP/www/big.bin"
+    nsx curl -sS --max-time 60 --limit-rate 4M --cacert "$PKI/ca.pem" \
         --resolve "proxy.test:443:$P1" -o "$TMP/big.got" https://proxy.test/big.bin ||
         return 1
     cmp "$TMP/www/big.bin" "$TMP/big.got"
@@ -233,6 +235,33 @@ EOF
     grep -q "closed after [1-9][0-9]* bytes handshake" "$TMP/good.out" ||
         { cat "$TMP/good.out"; return 1; }
     expect_body "$P1"
+}
+
+t_idle_clients() {
+    # 100 clients that connect and never send (more than the guest's 64
+    # TCP connections): the proxy still serves a real client meanwhile
+    # (lwIP gives the oldest idle connection's slot to a new one).
+    nsx python3 - "$P1" "$TMP/idle.ready" "$TMP/idle.done" <<'EOF' &
+import os, socket, sys, time
+ip, ready, done = sys.argv[1:4]
+held = []
+for i in range(100):
+    try:
+        held.append(socket.create_connection((ip, 443), timeout=5))
+    except OSError:
+        pass
+open(ready, "w").write("held %d\n" % len(held))
+deadline = time.time() + 60
+while not os.path.exists(done) and time.time() < deadline:
+    time.sleep(0.05)  # holding the connections, not synchronising
+EOF
+    local holder=$! rc=0
+    wait_for_file_text "$TMP/idle.ready" held 60 || { kill "$holder"; return 1; }
+    cat "$TMP/idle.ready"
+    expect_body "$P1" || rc=1
+    touch "$TMP/idle.done"
+    wait "$holder"
+    [ $rc = 0 ] && expect_body "$P1"
 }
 
 t_many_bad_clients_other_guest() {
@@ -356,6 +385,7 @@ check wrong_ca t_wrong_ca
 check garbage t_garbage
 check malformed_records t_malformed_records
 check corrupted_handshake t_corrupted_handshake
+check idle_clients t_idle_clients
 check other_guest_unaffected t_many_bad_clients_other_guest
 check backend_down t_backend_down
 check missing_cert t_missing_cert
