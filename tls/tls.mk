@@ -87,7 +87,7 @@ $(FUZZ_TLS_OBJDIR)/.objs: $(MBEDTLS_STAMP) tls/mbedtls_user.h FORCE
 	    -f tls/mbedtls-lib.mk SRC=$(MBEDTLS_DIR) OUT=$(FUZZ_TLS_OBJDIR) \
 	    CC='$(CLANG)' CFLAGS='$(FUZZ_TLS_CFLAGS)'
 
-$(FUZZ_TLS): tests/fuzz/fuzz_tls.c $(TLS_SRCS) $(TLS_HDRS) $(FUZZ_TLS_OBJDIR)/.objs
+$(FUZZ_TLS): tests/fuzz/fuzz_tls.c tests/unit/tls_testcert.h $(TLS_SRCS) $(TLS_HDRS) $(FUZZ_TLS_OBJDIR)/.objs
 	@mkdir -p $(dir $@)
 	$(call say,CLANG,$@)$(CLANG) -std=gnu11 -D_GNU_SOURCE -O1 -g \
 	    -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
@@ -130,3 +130,15 @@ tests: $(TLS_HOST_PROXY)
 .PHONY: bench-tls
 bench-tls: all tests
 	./bench/tls.sh
+
+# ---- Unit test: configuration loading, on the host's build of mbedTLS ----
+
+# An explicit rule: tests/tests.mk's pattern links the toolstack instead.
+$(BUILD)/tests/unit/test_tls_config: tests/unit/test_tls_config.c \
+        tests/unit/tls_testcert.h guest/tls/tls_config.c guest/tls/tls_entropy.c \
+        $(TLS_HDRS) $(TLS_HOST_OBJDIR)/.objs
+	@mkdir -p $(dir $@)
+	$(call say,CC,$@)$(CC) $(HOST_CFLAGS) -Wno-missing-prototypes $(MBEDTLS_INC) \
+	    -o $@ tests/unit/test_tls_config.c guest/tls/tls_config.c \
+	    guest/tls/tls_entropy.c $$(cat $(TLS_HOST_OBJDIR)/.objs) \
+	    $(CMOCKA_LIBS) $(HOST_LDFLAGS)

@@ -24,11 +24,7 @@
  */
 #include <lightvm/tls.h>
 
-#include <mbedtls/ctr_drbg.h>
-#include <mbedtls/ecp.h>
-#include <mbedtls/entropy.h>
-#include <mbedtls/pk.h>
-#include <mbedtls/x509_crt.h>
+#include "../unit/tls_testcert.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -125,49 +121,6 @@ static void die(const char *what, int rc)
     abort();
 }
 
-static void make_pem(char *pem, size_t size)
-{
-    mbedtls_entropy_context ent;
-    mbedtls_ctr_drbg_context drbg;
-    mbedtls_pk_context key;
-    mbedtls_x509write_cert crt;
-    int rc;
-    mbedtls_entropy_init(&ent);
-    mbedtls_ctr_drbg_init(&drbg);
-    mbedtls_pk_init(&key);
-    mbedtls_x509write_crt_init(&crt);
-    if ((rc =
-             mbedtls_ctr_drbg_seed(&drbg, mbedtls_entropy_func, &ent, NULL, 0)))
-        die("seed", rc);
-    if ((rc = mbedtls_pk_setup(&key,
-                               mbedtls_pk_info_from_type(MBEDTLS_PK_ECKEY))) ||
-        (rc = mbedtls_ecp_gen_key(MBEDTLS_ECP_DP_SECP256R1, mbedtls_pk_ec(key),
-                                  mbedtls_ctr_drbg_random, &drbg)))
-        die("key", rc);
-    static const unsigned char serial[] = {1};
-    mbedtls_x509write_crt_set_subject_key(&crt, &key);
-    mbedtls_x509write_crt_set_issuer_key(&crt, &key);
-    mbedtls_x509write_crt_set_md_alg(&crt, MBEDTLS_MD_SHA256);
-    if ((rc = mbedtls_x509write_crt_set_subject_name(&crt, "CN=fuzz")) ||
-        (rc = mbedtls_x509write_crt_set_issuer_name(&crt, "CN=fuzz")) ||
-        (rc = mbedtls_x509write_crt_set_serial_raw(
-             &crt, (unsigned char *)serial, sizeof serial)) ||
-        (rc = mbedtls_x509write_crt_set_validity(&crt, "20250101000000",
-                                                 "20350101000000")))
-        die("certificate fields", rc);
-    if ((rc = mbedtls_x509write_crt_pem(&crt, (unsigned char *)pem, size,
-                                        mbedtls_ctr_drbg_random, &drbg)))
-        die("certificate", rc);
-    size_t n = strlen(pem);
-    if ((rc = mbedtls_pk_write_key_pem(&key, (unsigned char *)pem + n,
-                                       size - n)))
-        die("key PEM", rc);
-    mbedtls_x509write_crt_free(&crt);
-    mbedtls_pk_free(&key);
-    mbedtls_ctr_drbg_free(&drbg);
-    mbedtls_entropy_free(&ent);
-}
-
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -175,7 +128,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     (void)argv;
     static char pem[8192];
     char err[LVM_TLS_ERRLEN];
-    make_pem(pem, sizeof pem);
+    tls_testcert(pem, 4096, pem + 4096, 4096);
+    memmove(pem + strlen(pem), pem + 4096, strlen(pem + 4096) + 1);
     for (int i = 0; i < 3; i++) {
         if (lvm_tls_config_load_pem(pem, strlen(pem), "fuzz", &cfgs[i], err))
             die(err, 0);
