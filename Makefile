@@ -93,6 +93,7 @@ include faas/faas.mk
 include bench/bench.mk
 include tinyx/tinyx.mk
 include net/net.mk
+include tls/tls.mk
 include tests/kvm/kvm.mk
 include tests/compat/compat.mk
 include docs/man.mk

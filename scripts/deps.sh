@@ -10,7 +10,7 @@ libarchive-dev iproute2 procps psmisc util-linux bsdextrautils \
 clang-format cppcheck libclang-rt-14-dev llvm \
 qemu-system-x86 linux-image-cloud-amd64 libssl-dev libzstd-dev liblz4-dev \
 libacl1-dev acl cpio zstd redis-server nginx \
-libnftnl-dev libsystemd-dev pandoc man-db systemd-container bash-completion dpkg-dev nftables dnsmasq-base curl netcat-openbsd wrk crun bubblewrap criu gnuplot-nox linux-image-amd64 busybox-static lua5.4 \
+libnftnl-dev libsystemd-dev pandoc man-db systemd-container bash-completion dpkg-dev nftables dnsmasq-base curl netcat-openbsd wrk crun bubblewrap criu gnuplot-nox openssl linux-image-amd64 busybox-static lua5.4 \
 podman conmon containerd runc uidmap jq erofs-utils"
 # The --json schema test (tests/tools/json_check.py).
 PKGS="$PKGS python3 python3-jsonschema"

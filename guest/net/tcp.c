@@ -40,6 +40,8 @@ struct lvm_tcp {
     uint16_t peer_port;
     struct lvm_tcp *next_dead;
     struct lvm_tcp *next_kick;
+    int held;          /* lvm_tcp_hold(): the receive window is not reopened */
+    size_t unwindowed; /* bytes taken while held, given back on release */
 };
 
 struct lvm_tcp_listener {
@@ -280,7 +282,10 @@ static err_t on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
     /* Everything is consumed at once: the window stays open (and a close
      * from the data callback sends FIN, not the RST lwIP sends when
      * received data was left unread). */
-    tcp_recved(pcb, p->tot_len);
+    if (c->held)
+        c->unwindowed += p->tot_len;
+    else
+        tcp_recved(pcb, p->tot_len);
     for (struct pbuf *q = p; q; q = q->next) {
         if (c->state == C_DEAD || c->closing || c->abort_pending)
             break;
@@ -492,6 +497,22 @@ void lvm_tcp_abort(struct lvm_tcp *c)
         return;
     }
     do_abort(c);
+}
+
+void lvm_tcp_hold(struct lvm_tcp *c, int hold)
+{
+    if (!c || c->held == !!hold)
+        return;
+    c->held = !!hold;
+    /* Reopen the window by what was taken meanwhile (tcp_recved takes at
+     * most 64 KiB at a time). */
+    while (!c->held && c->unwindowed > 0 && c->pcb) {
+        u16_t n = c->unwindowed > 0xffff ? 0xffff : (u16_t)c->unwindowed;
+        tcp_recved(c->pcb, n);
+        c->unwindowed -= n;
+    }
+    if (!c->held && c->pcb)
+        tcp_output(c->pcb); /* the window update now, not with the next ACK */
 }
 
 void lvm_tcp_set_arg(struct lvm_tcp *c, void *arg)

@@ -187,6 +187,14 @@ void lvm_tcp_close(struct lvm_tcp *c);
  * with LVM_NET_ECONNABORTED. */
 void lvm_tcp_abort(struct lvm_tcp *c);
 
+/*
+ * Flow control: with (hold) non-zero, stop reopening (c)'s receive window
+ * as data is delivered, so the peer stops sending once a window's worth
+ * (about 11 KiB) is in flight; data already on its way still arrives.
+ * lvm_tcp_hold(c, 0) reopens it. For relays whose other side is slower.
+ */
+void lvm_tcp_hold(struct lvm_tcp *c, int hold);
+
 /* Replace the argument passed to (c)'s callbacks. */
 void lvm_tcp_set_arg(struct lvm_tcp *c, void *arg);
 
