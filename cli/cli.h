@@ -69,4 +69,9 @@ void cli_error(const struct lvm_err *err);
 /* Print "lightvm: <fmt>" on stderr. */
 void cli_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* (arg) as a whole number from (min) to (max) into (*out), or -1 after
+ * saying so in one line naming (flag). */
+int cli_parse_count(const char *flag, const char *arg, unsigned min,
+                    unsigned max, unsigned *out);
+
 #endif

@@ -6,8 +6,10 @@
  */
 #include "cli/cli.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* Edit distance (insert, delete, substitute, swap two neighbours) between
@@ -117,4 +119,18 @@ int cli_getopt(int argc, char **argv, const char *shortopts,
     if (c == '?' || c == ':')
         return bad_flag(argv[0], c, argc, argv, longopts);
     return c;
+}
+
+int cli_parse_count(const char *flag, const char *arg, unsigned min,
+                    unsigned max, unsigned *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(arg, &end, 10);
+    if (errno || end == arg || *end || v < (long)min || v > (long)max) {
+        cli_msg("%s: '%s' is not a number from %u to %u", flag, arg, min, max);
+        return -1;
+    }
+    *out = (unsigned)v;
+    return 0;
 }

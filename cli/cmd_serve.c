@@ -159,19 +159,19 @@ static int parse(int argc, char **argv, struct serve_cfg *cfg,
                                      &cfg->idle_ns);
             break;
         case OPT_MAX_GUESTS:
-            r = serve_parse_count("--max-guests", optarg, 1, 100000,
-                                  &cfg->max_guests);
+            r = cli_parse_count("--max-guests", optarg, 1, 100000,
+                                &cfg->max_guests);
             break;
         case OPT_WHEN_FULL:
             r = serve_parse_full(optarg, &cfg->when_full);
             break;
         case OPT_QUEUE_MAX:
-            r = serve_parse_count("--queue-max", optarg, 0, 1000000,
-                                  &cfg->queue_max);
+            r = cli_parse_count("--queue-max", optarg, 0, 1000000,
+                                &cfg->queue_max);
             break;
         case OPT_CONNS:
-            r = serve_parse_count("--conns-per-guest", optarg, 1, 1000000,
-                                  &cfg->conns_per_guest);
+            r = cli_parse_count("--conns-per-guest", optarg, 1, 1000000,
+                                &cfg->conns_per_guest);
             break;
         case OPT_BOOT:
             r = serve_parse_duration("--boot-timeout", optarg, 0,
@@ -179,10 +179,10 @@ static int parse(int argc, char **argv, struct serve_cfg *cfg,
             break;
         case OPT_SNAPSHOT: cfg->snapshot = optarg; break;
         case OPT_WORKERS:
-            r = serve_parse_count("--workers", optarg, 1, 16, &cfg->workers);
+            r = cli_parse_count("--workers", optarg, 1, 16, &cfg->workers);
             break;
         case OPT_SPARE:
-            r = serve_parse_count("--spare", optarg, 0, 100000, &cfg->spare);
+            r = cli_parse_count("--spare", optarg, 0, 100000, &cfg->spare);
             break;
         case 'q': cfg->quiet = 1; break;
         case 'h': fputs(usage, stdout); exit(0);

@@ -52,8 +52,6 @@ int serve_parse_port(const char *flag, const char *arg, uint16_t *out);
 /* "2", "2s", "500ms", "1.5s", "1m": up to a day; 0 allowed if (zero). */
 int serve_parse_duration(const char *flag, const char *arg, int zero,
                          uint64_t *ns);
-int serve_parse_count(const char *flag, const char *arg, unsigned min,
-                      unsigned max, unsigned *out);
 int serve_parse_full(const char *arg, enum serve_full *out);
 
 /* ---- Worker threads: lightvmd's calls (serve_work.c) ---- */

@@ -76,20 +76,6 @@ int serve_parse_duration(const char *flag, const char *arg, int zero,
     return 0;
 }
 
-int serve_parse_count(const char *flag, const char *arg, unsigned min,
-                      unsigned max, unsigned *out)
-{
-    char *end;
-    errno = 0;
-    long v = strtol(arg, &end, 10);
-    if (errno || end == arg || *end || v < (long)min || v > (long)max) {
-        cli_msg("%s: '%s' is not a number from %u to %u", flag, arg, min, max);
-        return -1;
-    }
-    *out = (unsigned)v;
-    return 0;
-}
-
 int serve_parse_full(const char *arg, enum serve_full *out)
 {
     static const char *const names[] = {"queue", "refuse", "reuse"};

@@ -61,20 +61,6 @@ static int parse_secs(const char *flag, const char *arg, uint64_t *ms)
     return 0;
 }
 
-static int parse_count(const char *flag, const char *arg, unsigned min,
-                       unsigned max, unsigned *out)
-{
-    char *end;
-    errno = 0;
-    long v = strtol(arg, &end, 10);
-    if (errno || end == arg || *end || v < (long)min || v > (long)max) {
-        cli_msg("%s: '%s' is not a number from %u to %u", flag, arg, min, max);
-        return -1;
-    }
-    *out = (unsigned)v;
-    return 0;
-}
-
 static int parse_bytes(const char *flag, const char *arg, uint64_t min,
                        uint64_t max, uint64_t *out)
 {
@@ -142,14 +128,15 @@ static int serve(int argc, char **argv, const char *dir)
             bad = parse_secs("--timeout", optarg, &o.lim.timeout_ms) < 0;
             break;
         case OPT_RUNNING:
-            bad = parse_count("--max-running", optarg, 1, 10000,
-                              &o.max_running) < 0;
+            bad = cli_parse_count("--max-running", optarg, 1, 10000,
+                                  &o.max_running) < 0;
             break;
         case OPT_QUEUE:
-            bad = parse_count("--queue", optarg, 0, 1000000, &o.queue_max) < 0;
+            bad = cli_parse_count("--queue", optarg, 0, 1000000, &o.queue_max) <
+                  0;
             break;
         case OPT_POOL:
-            bad = parse_count("--pool", optarg, 0, 10000, &o.pool) < 0;
+            bad = cli_parse_count("--pool", optarg, 0, 10000, &o.pool) < 0;
             break;
         case OPT_BODY:
             bad =

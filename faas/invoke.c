@@ -7,6 +7,7 @@
  * clock, read when the timer fires) and wall-clock time.
  */
 #include "faas/invoke.h"
+#include "toolstack/fsutil.h"
 #include "toolstack/guest.h"
 #include "toolstack/image.h"
 #include "toolstack/monitor.h"
@@ -44,30 +45,8 @@ const char *fn_cause_name(enum fn_cause c)
 
 int fn_find_guest(char *path, size_t len, struct lvm_err *err)
 {
-    const char *env = getenv("LIGHTVM_FN_GUEST");
-    if (env && *env) {
-        snprintf(path, len, "%s", env);
-        return 0;
-    }
-    char exe[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n < 0)
-        return lvm_err_set(err, errno, "find the running program");
-    exe[n] = 0;
-    char *slash = strrchr(exe, '/');
-    if (slash)
-        *slash = 0;
-    const char *candidates[] = {"%s/lightvm-fn-guest.elf",
-                                "%s/../lib/lightvm/lightvm-fn-guest.elf"};
-    for (size_t i = 0; i < sizeof candidates / sizeof *candidates; i++) {
-        snprintf(path, len, candidates[i], exe);
-        if (access(path, R_OK) == 0)
-            return 0;
-    }
-    return lvm_err_set(err, ENOENT,
-                       "lightvm-fn-guest.elf not found next to %s (set "
-                       "LIGHTVM_FN_GUEST)",
-                       exe);
+    return fs_find_installed("LIGHTVM_FN_GUEST", "lightvm-fn-guest.elf", R_OK,
+                             path, len, err);
 }
 
 static int prepare(struct fn_runner *r, struct guest **g, struct lvm_err *err)

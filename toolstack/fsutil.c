@@ -8,6 +8,9 @@
 #include <stdint.h>
 #include <sys/syscall.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -77,4 +80,30 @@ int fs_open_data_for_client(const char *path, int writable, int allow_blkdev,
                            "/proc/self/fd) is not accepted",
                            path);
     return data_only(fd, path, allow_blkdev, err);
+}
+
+int fs_find_installed(const char *env_var, const char *file, int mode,
+                      char *path, size_t len, struct lvm_err *err)
+{
+    const char *env = getenv(env_var);
+    if (env && *env) {
+        snprintf(path, len, "%s", env);
+        return 0;
+    }
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n < 0)
+        return lvm_err_set(err, errno, "find the running program");
+    exe[n] = 0;
+    char *slash = strrchr(exe, '/');
+    if (slash)
+        *slash = 0;
+    const char *candidates[] = {"%s/%s", "%s/../lib/lightvm/%s"};
+    for (size_t i = 0; i < sizeof candidates / sizeof candidates[0]; i++) {
+        snprintf(path, len, candidates[i], exe, file);
+        if (access(path, mode) == 0)
+            return 0;
+    }
+    return lvm_err_set(err, ENOENT, "%s not found next to %s (set %s)", file,
+                       exe, env_var);
 }

@@ -7,6 +7,8 @@
 
 #include "toolstack/error.h"
 
+#include <stddef.h>
+
 /* Write (text) to the existing file (path) in one write(). */
 int fs_write_str(const char *path, const char *text, struct lvm_err *err);
 
@@ -23,5 +25,12 @@ int fs_open_data(const char *path, int writable, int allow_blkdev,
  * identity (openat2 RESOLVE_NO_MAGICLINKS). */
 int fs_open_data_for_client(const char *path, int writable, int allow_blkdev,
                             struct lvm_err *err);
+
+/* Where a file of ours is: $ENV (env_var) if set, else (file) next to
+ * the running program or in ../lib/lightvm from it (the layout of the
+ * build tree and of `make install`), if access(mode) allows it. ENOENT
+ * says which variable to set. */
+int fs_find_installed(const char *env_var, const char *file, int mode,
+                      char *path, size_t len, struct lvm_err *err);
 
 #endif

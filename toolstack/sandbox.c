@@ -36,29 +36,8 @@
 
 int sandbox_find_shell(char *path, size_t len, struct lvm_err *err)
 {
-    const char *env = getenv("LIGHTVM_SHELL");
-    if (env && *env) {
-        snprintf(path, len, "%s", env);
-        return 0;
-    }
-    char exe[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n < 0)
-        return lvm_err_set(err, errno, "find the running program");
-    exe[n] = 0;
-    char *slash = strrchr(exe, '/');
-    if (slash)
-        *slash = 0;
-    const char *candidates[] = {"%s/lightvm-shell",
-                                "%s/../lib/lightvm/lightvm-shell"};
-    for (size_t i = 0; i < sizeof candidates / sizeof candidates[0]; i++) {
-        snprintf(path, len, candidates[i], exe);
-        if (access(path, X_OK) == 0)
-            return 0;
-    }
-    return lvm_err_set(err, ENOENT,
-                       "lightvm-shell not found next to %s (set LIGHTVM_SHELL)",
-                       exe);
+    return fs_find_installed("LIGHTVM_SHELL", "lightvm-shell", X_OK, path, len,
+                             err);
 }
 
 struct child_args {
