@@ -246,9 +246,10 @@ static int put_set(struct batch *bt, const char *name, uint32_t id,
     return 0;
 }
 
-/* One rule of (chain) from (n) expressions. */
-static int put_rule(struct batch *bt, const char *chain, struct nftnl_expr **ex,
-                    int n)
+/* One rule of (chain) from (n) expressions, appended or, without
+ * NLM_F_APPEND in (flags), prepended. */
+static int put_rule_flags(struct batch *bt, const char *chain,
+                          struct nftnl_expr **ex, int n, uint16_t flags)
 {
     struct nftnl_rule *r = nftnl_rule_alloc();
     int bad = !r;
@@ -267,12 +268,18 @@ static int put_rule(struct batch *bt, const char *chain, struct nftnl_expr **ex,
     nftnl_rule_set_str(r, NFTNL_RULE_TABLE, NETGUARD_TABLE);
     nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, chain);
     nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, NFPROTO_BRIDGE);
-    struct nlmsghdr *nlh = batch_msg(bt, NFT_MSG_NEWRULE, NFPROTO_BRIDGE,
-                                     NLM_F_CREATE | NLM_F_APPEND);
+    struct nlmsghdr *nlh =
+        batch_msg(bt, NFT_MSG_NEWRULE, NFPROTO_BRIDGE, flags);
     nftnl_rule_nlmsg_build_payload(nlh, r);
     nftnl_rule_free(r);
     batch_next(bt);
     return 0;
+}
+
+static int put_rule(struct batch *bt, const char *chain, struct nftnl_expr **ex,
+                    int n)
+{
+    return put_rule_flags(bt, chain, ex, n, NLM_F_CREATE | NLM_F_APPEND);
 }
 
 #define RULE(bt, ...)                                                          \
@@ -304,32 +311,8 @@ static int put_rule_forward(struct batch *bt, int append)
         lookup(SET_FWD, ID_FWD, 0),
         verdict(NF_ACCEPT)};
     int n = (int)(sizeof ex / sizeof ex[0]);
-    if (append)
-        return put_rule(bt, CHAIN, ex, n);
-    /* Prepended: the same rule, without NLM_F_APPEND. */
-    struct nftnl_rule *r = nftnl_rule_alloc();
-    int bad = !r;
-    for (int i = 0; i < n; i++) {
-        if (bad || add_expr(r, ex[i]) < 0) {
-            bad = 1;
-            if (ex[i])
-                nftnl_expr_free(ex[i]);
-        }
-    }
-    if (bad) {
-        if (r)
-            nftnl_rule_free(r);
-        return -1;
-    }
-    nftnl_rule_set_str(r, NFTNL_RULE_TABLE, NETGUARD_TABLE);
-    nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, CHAIN);
-    nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, NFPROTO_BRIDGE);
-    struct nlmsghdr *nlh =
-        batch_msg(bt, NFT_MSG_NEWRULE, NFPROTO_BRIDGE, NLM_F_CREATE);
-    nftnl_rule_nlmsg_build_payload(nlh, r);
-    nftnl_rule_free(r);
-    batch_next(bt);
-    return 0;
+    return put_rule_flags(bt, CHAIN, ex, n,
+                          append ? NLM_F_CREATE | NLM_F_APPEND : NLM_F_CREATE);
 }
 
 /* Registers: the ifindex goes in the first 32-bit register of NFT_REG_1,
