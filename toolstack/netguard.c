@@ -566,19 +566,24 @@ static int guest_elems(int ifindex, const uint8_t mac[6], uint32_t addr,
     return 3;
 }
 
+/* Add (n) elements in one transaction: they appear together (the port
+ * element too, so until then the tap's frames are not a guest's). */
+static int add_elems(struct netdev *nd, const struct elem *el, int n,
+                     struct lvm_err *err)
+{
+    struct batch bt;
+    batch_begin(&bt, nd);
+    for (int i = 0; i < n; i++)
+        put_elem(&bt, NFT_MSG_NEWSETELEM, NLM_F_CREATE, &el[i]);
+    return batch_commit(&bt, err);
+}
+
 int netguard_allow(struct netdev *nd, int ifindex, const uint8_t mac[6],
                    uint32_t addr, struct lvm_err *err)
 {
     struct elem el[3];
     int n = guest_elems(ifindex, mac, addr, el);
-    struct batch bt;
-    batch_begin(&bt, nd);
-    /* The port last: until it is in guest_port, the tap's frames are not
-     * treated as a guest's... so add it first, in the same transaction,
-     * and the whole set of elements appears at once anyway. */
-    for (int i = 0; i < n; i++)
-        put_elem(&bt, NFT_MSG_NEWSETELEM, NLM_F_CREATE, &el[i]);
-    int r = batch_commit(&bt, err);
+    int r = add_elems(nd, el, n, err);
     if (r < 0)
         return lvm_err_set(err, -r,
                            "allow the guest's addresses in nftables table "
@@ -633,11 +638,7 @@ int netguard_allow_forward(struct netdev *nd, int ifindex, const uint8_t mac[6],
     struct elem el[4];
     int n = guest_elems(ifindex, mac, addr, el);
     fwd_elem(ifindex, &el[n++]);
-    struct batch bt;
-    batch_begin(&bt, nd);
-    for (int i = 0; i < n; i++)
-        put_elem(&bt, NFT_MSG_NEWSETELEM, NLM_F_CREATE, &el[i]);
-    int r = batch_commit(&bt, err);
+    int r = add_elems(nd, el, n, err);
     if (r < 0)
         return lvm_err_set(err, -r,
                            "allow a forwarding guest in nftables table "
