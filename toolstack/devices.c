@@ -57,6 +57,16 @@ static int attach_block(struct guest *g, struct attach *a,
                            b->name, b->path);
     }
     uint64_t cap = size - size % DEV_BLOCK_SIZE;
+    /* The guest sees whole blocks: a tail would be silently cut (a rule
+     * or key file missing its end), so it is refused. */
+    if (cap != 0 && cap != size)
+        return lvm_err_set(err, EINVAL,
+                           "block device %s: %s is %llu bytes, not a whole "
+                           "number of %d-byte blocks (its last %llu would be "
+                           "lost; pad it: truncate -s %%%d %s)",
+                           b->name, b->path, (unsigned long long)size,
+                           DEV_BLOCK_SIZE, (unsigned long long)(size - cap),
+                           DEV_BLOCK_SIZE, b->path);
     if (cap == 0)
         return lvm_err_set(err, EINVAL,
                            "block device %s: %s holds less than one %d-byte "

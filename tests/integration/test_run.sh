@@ -110,6 +110,17 @@ t_block_missing() {
         [ "$(wc -l <"$TMP/err")" -eq 1 ]
 }
 
+t_block_partial() {
+    # A file that ends in part of a block is refused (the guest would not
+    # see its tail), read-only or not; padded, it runs.
+    truncate -s 4K "$TMP/odd.img" && printf 'tail' >>"$TMP/odd.img"
+    $LIGHTVM run -b disk0="$TMP/odd.img:ro" $TGUESTS/blockdev.elf 2>"$TMP/err"
+    [ $? -eq 125 ] && contains "$TMP/err" "is 4100 bytes, not a whole number" &&
+        [ "$(wc -l <"$TMP/err")" -eq 1 ] || return 1
+    truncate -s %512 "$TMP/odd.img" &&
+        $LIGHTVM run -b disk0="$TMP/odd.img" $TGUESTS/blockdev.elf >"$TMP/out"
+}
+
 t_block_unknown() {
     truncate -s 4K "$TMP/x.img"
     $LIGHTVM run -b nope="$TMP/x.img" $EXAMPLES/hello/hello.elf 2>"$TMP/err"
@@ -189,6 +200,7 @@ check block_rw t_block_rw
 check block_readonly t_block_readonly
 check block_beyond t_block_beyond
 check block_missing t_block_missing
+check block_partial t_block_partial
 check block_unknown t_block_unknown
 check inspect t_inspect
 check cli_errors t_cli_errors
