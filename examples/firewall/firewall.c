@@ -254,8 +254,13 @@ static long load(int argc, char **argv)
     (void)argc, (void)argv;
     const struct lvm_device *b = lvm_device_find(LVM_DEV_BLOCK, "rules");
     uint64_t cap = b ? b->u.block.capacity : 0;
-    if (cap > sizeof text - 1)
-        cap = sizeof text - 1 - (sizeof text - 1) % 4096;
+    if (cap > sizeof text - 1) { /* never a rule file cut short */
+        fprintf(stderr,
+                "firewall: block device rules is %llu bytes, over the "
+                "%zu a rule file may have\n",
+                (unsigned long long)cap, sizeof text - 1);
+        return -1;
+    }
     if (!b || lvm_block_read(b, 0, text, cap) != (long)cap) {
         fprintf(stderr, "firewall: cannot read block device rules\n");
         return -1;
@@ -299,9 +304,18 @@ int main(int argc, char **argv)
     }
     if (nic_init(&nics[0], "user0") < 0 || nic_init(&nics[1], "up0") < 0)
         return 2;
-    printf("firewall: %u rules, default %s, limit %llu bytes/s\n", rules.n,
-           rules.default_allow ? "allow" : "deny",
-           (unsigned long long)rules.limit_bytes);
+    /* A gratuitous ARP on each side: a firewall restarted with the same
+     * address and a new MAC is reached at once, not once the neighbours'
+     * entries for its old MAC have expired. */
+    for (int i = 0; i < 2; i++)
+        arp_send(&nics[i], 1, NULL, nics[i].addr);
+    if (rules.limit_bytes)
+        printf("firewall: %u rules, default %s, limit %llu bytes/s\n", rules.n,
+               rules.default_allow ? "allow" : "deny",
+               (unsigned long long)rules.limit_bytes);
+    else
+        printf("firewall: %u rules, default %s, no rate limit\n", rules.n,
+               rules.default_allow ? "allow" : "deny");
     fflush(stdout);
     uint64_t mask = nics[0].evmask | nics[1].evmask;
     while (!lvm_poweroff_requested()) {
