@@ -220,6 +220,7 @@ void vm_net_sweep(struct daemon *d)
     /* Only a bridge that exists: a daemon that never ran a network guest
      * must not create one at start. */
     struct lvm_err err;
+    char eb[512];
     struct netdev_link l;
     if (session(d, &err) < 0 ||
         netdev_link_get(d->nd, 0, NETDEV_BRIDGE_DEFAULT, &l, &err) < 0)
@@ -227,7 +228,7 @@ void vm_net_sweep(struct daemon *d)
     unsigned leases, elems;
     if (nic_sweep(d->nd, d->run_dir, NETDEV_BRIDGE_DEFAULT, &leases, &elems,
                   &err) < 0)
-        daemon_log("network sweep: %s", err.msg);
+        daemon_log("network sweep: %s", lvm_err_str(&err, eb, sizeof eb));
     else if (leases || elems)
         daemon_log("network sweep: %u stale leases, %u filter entries removed",
                    leases, elems);

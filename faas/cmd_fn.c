@@ -225,8 +225,12 @@ int cmd_fn(int argc, char **argv)
     const char *sub = argv[i];
     int sargc = argc - i;
     char **sargv = argv + i;
-    if (!strcmp(sub, "serve"))
+    if (!strcmp(sub, "serve")) {
+        /* cli_getopt names the command by argv[0]: not `lightvm serve`'s. */
+        static char name[] = "fn serve";
+        sargv[0] = name;
         return serve(sargc, sargv, dir);
+    }
     /* deploy, ls, rm: --dir after the subcommand too. */
     char *rest[64];
     int nrest = 0;
@@ -245,13 +249,14 @@ int cmd_fn(int argc, char **argv)
     }
     const char *store = fn_store_dir(dir);
     struct lvm_err err;
+    char eb[512];
     if (!strcmp(sub, "deploy")) {
         if (nrest != 2) {
             cli_msg("fn deploy: usage: lightvm fn deploy NAME FILE.lua");
             return CLI_EXIT_USAGE;
         }
         if (fn_deploy(store, rest[0], rest[1], &err) < 0) {
-            cli_msg("fn deploy: %s", err.msg);
+            cli_msg("fn deploy: %s", lvm_err_str(&err, eb, sizeof eb));
             return CLI_EXIT_ERROR;
         }
         printf("%s\n", rest[0]);
@@ -272,7 +277,7 @@ int cmd_fn(int argc, char **argv)
         int rc = 0;
         for (int k = 0; k < nrest; k++) {
             if (fn_remove(store, rest[k], &err) < 0) {
-                cli_msg("fn rm: %s", err.msg);
+                cli_msg("fn rm: %s", lvm_err_str(&err, eb, sizeof eb));
                 rc = CLI_EXIT_ERROR;
             } else {
                 printf("%s\n", rest[k]);

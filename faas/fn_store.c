@@ -82,6 +82,27 @@ static long read_small(const char *path, char **out, struct lvm_err *err)
     return (long)n;
 }
 
+/* mkdir -p (dir): /var/lib/lightvm is not there on a fresh host. */
+static int make_dirs(const char *dir)
+{
+    char p[4096];
+    if (snprintf(p, sizeof p, "%s", dir) >= (int)sizeof p) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    for (char *c = p + 1;; c++) {
+        if (*c != '/' && *c)
+            continue;
+        char was = *c;
+        *c = 0;
+        if (mkdir(p, 0755) < 0 && errno != EEXIST)
+            return -1;
+        if (!was)
+            return 0;
+        *c = was;
+    }
+}
+
 int fn_deploy(const char *dir, const char *name, const char *file,
               struct lvm_err *err)
 {
@@ -98,7 +119,7 @@ int fn_deploy(const char *dir, const char *name, const char *file,
                            "precompiled chunks are not accepted)",
                            file);
     }
-    if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
+    if (make_dirs(dir) < 0) {
         free(src);
         return lvm_err_set(err, errno, "make the function directory %s", dir);
     }

@@ -664,12 +664,14 @@ int fn_serve(const struct gw_opts *o)
     gw.o = o;
     gw.ep = gw.lfd = gw.sfd = -1;
     struct lvm_err err;
+    char eb[512];
     char guest[4096];
     guest[0] = 0;
     if ((o->runner == FN_RUN_GUEST &&
          fn_find_guest(guest, sizeof guest, &err) < 0) ||
         fn_runner_init(&gw.run, o->runner, guest, &o->lim, o->pool, &err) < 0) {
-        fprintf(stderr, "lightvm: fn serve: %s\n", err.msg);
+        fprintf(stderr, "lightvm: fn serve: %s\n",
+                lvm_err_str(&err, eb, sizeof eb));
         return 125;
     }
     sigset_t sigs;
@@ -692,7 +694,8 @@ int fn_serve(const struct gw_opts *o)
         return 125;
     }
     if ((gw.lfd = listen_on(o->listen, &err)) < 0) {
-        fprintf(stderr, "lightvm: fn serve: %s\n", err.msg);
+        fprintf(stderr, "lightvm: fn serve: %s\n",
+                lvm_err_str(&err, eb, sizeof eb));
         fn_runner_fini(&gw.run);
         return 125;
     }

@@ -102,11 +102,13 @@ static void *pool_main(void *arg)
         }
         pthread_mutex_unlock(&r->lock);
         struct lvm_err err;
+        char eb[512];
         struct guest *g;
         int rc = prepare(r, &g, &err);
         pthread_mutex_lock(&r->lock);
         if (rc < 0) {
-            fprintf(stderr, "lightvm: fn: prepare a shell: %s\n", err.msg);
+            fprintf(stderr, "lightvm: fn: prepare a shell: %s\n",
+                    lvm_err_str(&err, eb, sizeof eb));
             /* Invocations prepare their own until a later take wakes us. */
             pthread_cond_wait(&r->want, &r->lock);
             continue;

@@ -688,6 +688,11 @@ static int sweep_set(struct netdev *nd, const char *set, unsigned *removed,
                               NFPROTO_BRIDGE, NLM_F_DUMP, netdev_seq(nd));
     nftnl_set_elems_nlmsg_build_payload(nlh, c.s);
     int r = request(nd, nlh, elems_cb, &c, err);
+    if (r == -ENOENT) { /* a table made before the set existed (fwd_port):
+                           nothing in it to sweep */
+        nftnl_set_free(c.s);
+        return 0;
+    }
     if (r < 0) {
         nftnl_set_free(c.s);
         return lvm_err_set(err, -r, "list nftables set %s", set);
