@@ -109,7 +109,7 @@ enum {
     "      --net[=BRIDGE]      attach the guest's NICs to BRIDGE (default\n"   \
     "                          lvm0, created on first use); its address and\n" \
     "                          MAC are printed on stderr at start\n"           \
-    "      --net=NAME=BRIDGE[,forward][,subnet=CIDR][,ip=ADDRESS]\n"           \
+    "      --net=NAME=BRIDGE[,forward][,nat][,subnet=CIDR][,ip=ADDRESS]\n"     \
     "                          NIC NAME on BRIDGE of its own; forward: it\n"   \
     "                          may send from any IPv4 source (repeatable)\n"   \
     "      --net-subnet CIDR   a new bridge's address and the guests' "        \

@@ -93,6 +93,8 @@ static int policy_nics(const struct daemon_config *c, int admin,
                 one->bridge_addr = net->addr;
                 one->prefix = net->prefix;
             }
+            if (net)
+                one->nat |= net->nat;
             continue;
         }
         if (!net) {
@@ -116,8 +118,11 @@ static int policy_nics(const struct daemon_config *c, int admin,
             return deny(err, "net.nics",
                         ONLY " put a NIC in forwarding mode (it may send "
                              "from any IPv4 address)");
+        if (one->nat && !net->nat)
+            return deny(err, "net.nics", ONLY " change NAT");
         one->bridge_addr = net->addr;
         one->prefix = net->prefix;
+        one->nat = net->nat; /* the operator's, whatever the primary's */
     }
     return 0;
 }

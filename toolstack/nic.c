@@ -85,7 +85,10 @@ static int bridge(struct netdev *nd, const struct guest_net_spec *ns,
         return -1;
     if (netdev_bridge_ensure(nd, bname, baddr, prefix, given != 0, br, err) < 0)
         return -1;
-    if (ns->nat && netnat_enable(nd, br->name, br->addr, br->prefix, err) < 0)
+    /* A NIC named on its own has its own network's NAT, never the
+     * primary's (a member's NAT is its operator's network's). */
+    int nat = one && one->bridge[0] ? one->nat : ns->nat;
+    if (nat && netnat_enable(nd, br->name, br->addr, br->prefix, err) < 0)
         return -1;
     if (!ns->no_filter && netguard_ensure(nd, err) < 0)
         return -1;

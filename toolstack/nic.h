@@ -34,6 +34,10 @@ struct guest_nic_spec {
      * on this NIC (it forwards others' packets), still only from its own
      * MAC, and ARP still only for its own address (netguard.h). */
     int forward;
+    /* Masquerade its bridge's subnet to the uplink (",nat"; for a member,
+     * the operator's network decides). Not the primary's --net-nat: NAT
+     * on one network must not follow a NIC onto another. */
+    int nat;
 };
 
 /* How a guest's NICs are attached (part of struct guest_spec). */
@@ -64,7 +68,7 @@ struct guest_net_spec {
 const struct guest_nic_spec *nic_spec_find(const struct guest_net_spec *ns,
                                            const char *dev);
 
-/* Parse one NIC's "NAME=BRIDGE[,forward][,subnet=CIDR][,ip=ADDR]" into
+/* Parse one NIC's "NAME=BRIDGE[,forward][,nat][,subnet=CIDR][,ip=ADDR]" into
  * (out); a one-line reason in (err) if it is not that. */
 int nic_spec_parse(const char *arg, struct guest_nic_spec *out,
                    struct lvm_err *err);

@@ -1,6 +1,6 @@
 /*
  * nic_spec.c: a NIC named on its own on the command line or in a request,
- * "NAME=BRIDGE[,forward][,subnet=CIDR][,ip=ADDRESS]" (nic.h). Apart from
+ * "NAME=BRIDGE[,forward][,nat][,subnet=CIDR][,ip=ADDRESS]" (nic.h). Apart from
  * nic.c so that the static CLI, which has no netlink, can parse it.
  */
 #include "toolstack/netaddr.h"
@@ -27,13 +27,17 @@ static int nic_option(const char *opt, size_t len, struct guest_nic_spec *out,
         out->forward = 1;
         return 0;
     }
+    if (len == 3 && !memcmp(opt, "nat", 3)) {
+        out->nat = 1;
+        return 0;
+    }
     const char *eq = memchr(opt, '=', len);
     size_t klen = eq ? (size_t)(eq - opt) : len;
     size_t vlen = eq ? len - klen - 1 : 0;
     if (!eq || vlen == 0 || vlen >= sizeof v)
         return lvm_err_set(err, EINVAL,
-                           "NIC %s: '%.*s' is not forward, subnet=CIDR or "
-                           "ip=ADDRESS",
+                           "NIC %s: '%.*s' is not forward, nat, subnet=CIDR "
+                           "or ip=ADDRESS",
                            out->dev, (int)len, opt);
     memcpy(v, eq + 1, vlen);
     v[vlen] = 0;
@@ -50,8 +54,8 @@ static int nic_option(const char *opt, size_t len, struct guest_nic_spec *out,
         return 0;
     }
     return lvm_err_set(err, EINVAL,
-                       "NIC %s: unknown option '%.*s' (forward, subnet=CIDR, "
-                       "ip=ADDRESS)",
+                       "NIC %s: unknown option '%.*s' (forward, nat, "
+                       "subnet=CIDR, ip=ADDRESS)",
                        out->dev, (int)klen, opt);
 }
 
@@ -63,11 +67,12 @@ int nic_spec_parse(const char *arg, struct guest_nic_spec *out,
     size_t nlen = eq ? (size_t)(eq - arg) : 0;
     if (!eq || nlen == 0 || nlen >= LVM_DEVNAME_MAX ||
         strcspn(arg, ", /") < nlen)
-        return lvm_err_set(err, EINVAL,
-                           "'%s' is not NAME=BRIDGE[,forward][,subnet=CIDR]"
-                           "[,ip=ADDRESS] (NAME: the manifest's, up to %d "
-                           "characters)",
-                           arg, LVM_DEVNAME_MAX - 1);
+        return lvm_err_set(
+            err, EINVAL,
+            "'%s' is not NAME=BRIDGE[,forward][,nat]"
+            "[,subnet=CIDR][,ip=ADDRESS] (NAME: the manifest's, up to %d "
+            "characters)",
+            arg, LVM_DEVNAME_MAX - 1);
     memcpy(out->dev, arg, nlen);
     const char *b = eq + 1;
     size_t blen = strcspn(b, ",");

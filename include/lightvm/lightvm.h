@@ -51,7 +51,7 @@ struct lightvm_net {
     int nat;            /* masquerade the subnet to the host's uplink */
     int dhcp;           /* no static address: the guest asks by DHCP */
     int no_filter;      /* let it send from any MAC or address */
-    /* NICs named on their own: "NAME=BRIDGE[,forward][,subnet=CIDR]
+    /* NICs named on their own: "NAME=BRIDGE[,forward][,nat][,subnet=CIDR]
      * [,ip=ADDRESS]" (docs/api.md says who may set what) */
     const char *const *nics;
     int nnics;

@@ -51,12 +51,13 @@ nsx ip link add uplink type veth peer name uplinkp && nsx ip addr add 10.240.0.1
 CONF=$TMP/lightvmd.conf
 cat >"$CONF" <<EOF
 # test_tenant_net.sh: members get lvmt1; lvmt3 is a NAT network they may
-# name; ports 20000-20099 on 127.0.0.1.
+# name, lvmt4 one without NAT; ports 20000-20099 on 127.0.0.1.
 {
   "admin_group": "$ADM",
   "networks": [
     {"bridge": "lvmt1", "subnet": "10.231.0.1/24", "default": true},
-    {"bridge": "lvmt3", "subnet": "10.233.0.1/24", "nat": true}
+    {"bridge": "lvmt3", "subnet": "10.233.0.1/24", "nat": true},
+    {"bridge": "lvmt4", "subnet": "10.236.0.1/24"}
   ],
   "ports": {"ranges": ["20000-20099"], "addresses": ["127.0.0.1"]}
 }
@@ -127,7 +128,7 @@ t_bad_config() {
 t_member_refused() {
     local r=0
     # A bridge of its own over the host's LAN: the issue's first report.
-    refused as_member net.bridge "'lvmtx' is not a network members may use (lvmt1, lvmt3); $ONLY use other bridges" \
+    refused as_member net.bridge "'lvmtx' is not a network members may use (lvmt1, lvmt3, lvmt4); $ONLY use other bridges" \
         "$(create_net '{"bridge":"lvmtx","subnet":"10.240.5.1/24"}')" || r=1
     refused as_member net.subnet "$ONLY choose a subnet (lvmt1 has 10.231.0.1/24)" \
         "$(create_net '{"subnet":"10.240.5.1/24"}')" || r=1
@@ -268,6 +269,19 @@ t_member_nat_network() {
     as_member $LIGHTVM destroy "$id" >/dev/null
 }
 
+t_member_nics_nat() {
+    # A member's first NIC on the NAT network lvmt3 and its second on
+    # lvmt4: NAT is each network's own, so lvmt4 is not masqueraded (it
+    # was, for everyone's guests on it).
+    local id out
+    out=$(as_member "$API" "$LIGHTVM_SOCKET" "$(printf '{"op":"create","image":"%s","net":{"bridge":"lvmt3","nics":["up0=lvmt4"]}}' "$EXAMPLES/firewall/firewall.elf")")
+    id=$(echo "$out" | id_of)
+    [ -n "$id" ] || { echo "refused: $out"; return 1; }
+    nsx nft list chain ip lightvm_nat post-lvmt3 >/dev/null || { echo "lvmt3 not masqueraded"; return 1; }
+    ! nsx nft list chain ip lightvm_nat post-lvmt4 >/dev/null 2>&1 || { echo "lvmt4 masqueraded"; return 1; }
+    as_member $LIGHTVM destroy "$id" >/dev/null
+}
+
 t_no_leftovers() {
     daemon_stop
     no_new_leftovers
@@ -282,5 +296,6 @@ check root_may t_root_may
 check root_foreign_bridge t_root_foreign_bridge
 check admin_group_may t_admin_group_may
 check member_nat_network t_member_nat_network
+check member_nics_nat t_member_nics_nat
 check no_leftovers t_no_leftovers
 finish

@@ -187,11 +187,13 @@ static void nic_spec(void **state)
     assert_string_equal(s.dev, "up0");
     assert_string_equal(s.bridge, "lvm0");
     assert_int_equal(s.forward, 0);
+    assert_int_equal(s.nat, 0);
     assert_int_equal(nic_spec_parse("user0=br-users,forward,ip=10.1.0.2,"
-                                    "subnet=10.1.0.1/24",
+                                    "subnet=10.1.0.1/24,nat",
                                     &s, &e),
                      0);
     assert_int_equal(s.forward, 1);
+    assert_int_equal(s.nat, 1);
     assert_int_equal(s.prefix, 24);
     assert_int_equal(s.want_addr, htonl(0x0a010002));
     assert_int_equal(s.bridge_addr, htonl(0x0a010001));

@@ -421,7 +421,8 @@ static void member_nics(void **state)
     struct lvm_err err;
     static const char *refused[] = {"up0=lvm0", "up0=lvmt1,forward",
                                     "up0=lvmt1,ip=10.231.0.9",
-                                    "up0=lvmt1,subnet=10.9.0.1/24"};
+                                    "up0=lvmt1,subnet=10.9.0.1/24",
+                                    "up0=lvmt1,nat"};
     for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
         memset(&ns, 0, sizeof ns);
         assert_int_equal(nic_spec_parse(refused[i], &ns.nics[0], &err), 0);
@@ -437,6 +438,19 @@ static void member_nics(void **state)
     assert_int_equal(ns.nics[0].bridge_addr, ip("10.231.0.1"));
     assert_int_equal(ns.nics[0].prefix, 24);
     assert_int_equal(ns.nics[1].bridge_addr, ip("10.232.0.1"));
+    /* Each NIC has its own network's NAT: lvmt2's, not lvmt1's. */
+    assert_false(ns.nics[0].nat);
+    assert_true(ns.nics[1].nat);
+    /* The first NIC on a NAT network does not bring NAT to another NIC's
+     * network (a member would masquerade everyone's guests there). */
+    memset(&ns, 0, sizeof ns);
+    ns.enabled = 1;
+    snprintf(ns.bridge, sizeof ns.bridge, "lvmt2");
+    assert_int_equal(nic_spec_parse("up0=lvmt1", &ns.nics[0], &err), 0);
+    ns.nnics = 1;
+    assert_int_equal(netpolicy_net(&cfg, 0, &ns, &err), 0);
+    assert_true(ns.nat);
+    assert_false(ns.nics[0].nat);
     /* An admin's forwarding NIC on an operator's network gets its subnet;
      * on another bridge, what it asked for. */
     memset(&ns, 0, sizeof ns);
