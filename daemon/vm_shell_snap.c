@@ -396,6 +396,16 @@ static void clone_parked(struct daemon *d, struct vm *v)
         snprintf(r->net.bridge, sizeof r->net.bridge, "%s",
                  s->g->net->nic[0].bridge);
         r->net.dhcp = s->g->net->nic[0].addr == 0;
+        /* Its other NICs each on their own bridge, in their own mode, as
+         * the original's (not all on the first's). */
+        for (unsigned i = 1; i < s->g->net->n && i < GUEST_MAX_NICS; i++) {
+            const struct guest_nic *nic = &s->g->net->nic[i];
+            struct guest_nic_spec *one = &r->net.nics[r->net.nnics++];
+            memset(one, 0, sizeof *one);
+            snprintf(one->dev, sizeof one->dev, "%s", nic->dev);
+            snprintf(one->bridge, sizeof one->bridge, "%s", nic->bridge);
+            one->forward = nic->forward;
+        }
     }
     char stem[64];
     snprintf(stem, sizeof stem, "%s", op->stem[0] ? op->stem : v->name);

@@ -282,6 +282,18 @@ t_member_nics_nat() {
     as_member $LIGHTVM destroy "$id" >/dev/null
 }
 
+t_clone_nics() {
+    # A clone's NICs go where the original's are, each on its own bridge.
+    local id out clone bridges
+    out=$("$API" "$LIGHTVM_SOCKET" "$(printf '{"op":"create","image":"%s","net":{"bridge":"lvmt1","nics":["up0=lvmt4"]}}' "$EXAMPLES/firewall/firewall.elf")")
+    id=$(echo "$out" | id_of)
+    [ -n "$id" ] || { echo "refused: $out"; return 1; }
+    clone=$($LIGHTVM clone "$id") || { $LIGHTVM destroy "$id" >/dev/null; return 1; }
+    bridges=$($LIGHTVM list --json "$clone" | python3 -c 'import json,sys; print(" ".join(n["dev"] + "=" + n["bridge"] for n in json.load(sys.stdin)[0]["net"]))')
+    $LIGHTVM destroy "$id" "$clone" >/dev/null
+    [ "$bridges" = "user0=lvmt1 up0=lvmt4" ] || { echo "clone's NICs: $bridges"; return 1; }
+}
+
 t_no_leftovers() {
     daemon_stop
     no_new_leftovers
@@ -297,5 +309,6 @@ check root_foreign_bridge t_root_foreign_bridge
 check admin_group_may t_admin_group_may
 check member_nat_network t_member_nat_network
 check member_nics_nat t_member_nics_nat
+check clone_nics t_clone_nics
 check no_leftovers t_no_leftovers
 finish
