@@ -13,6 +13,10 @@
  * instead of opening device files. */
 #define MBEDTLS_NO_PLATFORM_ENTROPY
 #define MBEDTLS_ENTROPY_HARDWARE_ALT
+/* PSA keeps no generator state of its own: it asks getrandom() each time
+ * (mbedtls_psa_external_get_random, tls_entropy.c), which a clone's
+ * rekeyed stream answers differently from its siblings'. */
+#define MBEDTLS_PSA_CRYPTO_EXTERNAL_RNG
 
 /* Sockets: a guest's TCP is lwIP (lightvm/net.h); the TLS library feeds
  * mbedTLS through callbacks, so mbedTLS's BSD-socket layer is left out. */

@@ -154,6 +154,11 @@ static int seed(struct lvm_tls_config *cfg, const char *what, char *err)
                               (const unsigned char *)pers, sizeof pers - 1);
     if (rc)
         return fail(err, LVM_TLS_EPROTO, "%s: no entropy: %s", what, rc);
+    /* Reseeded from getrandom() at every draw: clones of a running guest
+     * share this state, and only getrandom() is rekeyed per clone
+     * (tls_entropy.c). */
+    mbedtls_ctr_drbg_set_prediction_resistance(&cfg->drbg,
+                                               MBEDTLS_CTR_DRBG_PR_ON);
     return 0;
 }
 

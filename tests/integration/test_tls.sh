@@ -376,6 +376,37 @@ t_server_random() {
         { echo "ServerHello randoms: '$a' '$b'"; return 1; }
 }
 
+t_clone_random() {
+    # Clones of one running proxy (lightvmd's clone, as serve
+    # --from-snapshot makes them) share its memory, generators included:
+    # their ServerHellos (random and TLS 1.3 key share) must still differ.
+    (
+        export LIGHTVM_RUN_DIR=$TMP/drun LIGHTVM_SOCKET=$TMP/drun/lightvmd.sock
+        mkdir -p "$LIGHTVM_RUN_DIR"
+        nsenter --net=/run/netns/"$NS" "$BUILD/bin/lightvmd" >"$TMP/lightvmd.log" 2>&1 &
+        dpid=$!
+        trap 'kill $dpid; wait $dpid' EXIT
+        deadline=$((SECONDS + 20))
+        until $LIGHTVM list >/dev/null 2>&1; do
+            [ $SECONDS -lt $deadline ] || { echo "lightvmd did not come up"; exit 1; }
+            read -rt 0.05 <> <(:) 2>/dev/null || true
+        done
+        id=$($LIGHTVM create --net "$TMP/proxy_ec.elf" -- "10.213.0.1:$BACKEND_PORT") || exit 1
+        wait_for_file_text "$LIGHTVM_RUN_DIR/guests/$id/console.log" "listening on port 443" || exit 1
+        clones=$($LIGHTVM clone -n 2 "$id") || { $LIGHTVM destroy "$id" >/dev/null; exit 1; }
+        hellos=()
+        for c in $clones; do
+            ip=$($LIGHTVM list --json "$c" | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["net"][0]["ip"])')
+            hellos+=("$(echo | nsx timeout 10 openssl s_client -connect "$ip:443" -tls1_3 -msg 2>&1 |
+                awk '/<<< .*ServerHello/ { getline; print; exit }')")
+        done
+        $LIGHTVM destroy "$id" $clones >/dev/null
+        [ ${#hellos[@]} = 2 ] && [ -n "${hellos[0]}" ] && [ -n "${hellos[1]}" ] &&
+            [ "${hellos[0]}" != "${hellos[1]}" ] ||
+            { echo "the clones' ServerHellos: '${hellos[0]:-}' '${hellos[1]:-}'"; exit 1; }
+    )
+}
+
 check tls13_ecdsa t_tls13_ecdsa
 check tls12_ecdsa t_tls12_ecdsa
 check openssl_client t_openssl_client
@@ -395,6 +426,7 @@ check malformed_cert t_malformed_cert
 check block_bundle_bad t_block_bundle_bad
 check bad_args t_bad_args
 check server_random t_server_random
+check clone_random t_clone_random
 check proxy_still_up kill -0 "$P1_PID"
 check proxy_stops_cleanly stop_guest "$P1_PID"
 finish
