@@ -25,6 +25,7 @@
 #include <pthread.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -100,6 +101,8 @@ struct gw {
     int stop;
     struct tag ltag, stag;
     unsigned long long served, shed;
+    unsigned max_conns; /* the option, bounded by the fds there are */
+    int accept_paused;  /* out of fds: the listener waits for one */
 };
 
 static void conn_close(struct gw *gw, struct conn *c);
@@ -110,6 +113,17 @@ static void ep_set(struct gw *gw, int fd, struct tag *t, uint32_t ev, int op)
 {
     struct epoll_event e = {.events = ev, .data.ptr = t};
     epoll_ctl(gw->ep, op, fd, &e);
+}
+
+/* Out of fds, the listener would wake the loop at once, again and again:
+ * it is left out until a connection or an invocation gives one back (the
+ * kernel's backlog holds the clients meanwhile). */
+static void accept_pause(struct gw *gw, int pause)
+{
+    if (gw->accept_paused == pause)
+        return;
+    gw->accept_paused = pause;
+    ep_set(gw, gw->lfd, &gw->ltag, pause ? 0 : EPOLLIN, EPOLL_CTL_MOD);
 }
 
 /* Write what is pending; 0 when all is out, 1 if more, -1 on error. */
@@ -342,6 +356,7 @@ static void answers(struct gw *gw)
 
 static void answer(struct gw *gw, struct inv *v)
 {
+    accept_pause(gw, 0); /* its guest's fds are back */
     struct fn_outcome out = v->out;
     gw->served++;
     struct conn *c = v->conn;
@@ -460,6 +475,32 @@ static void route(struct gw *gw, struct conn *c, const struct http_req *r,
     invoke(gw, c, name, body, (size_t)r->content_length);
 }
 
+/* A request refused whatever its body holds (not POST /fn/NAME of a
+ * deployed function) is answered once its head is in, and the connection
+ * closed after: its body, up to --max-body per connection, is never
+ * buffered for a request that only gets a 404. 1 if answered so. */
+static int refuse_early(struct gw *gw, struct conn *c, const struct http_req *r)
+{
+    char path[HTTP_PATH_MAX];
+    snprintf(path, sizeof path, "%s", r->path);
+    char *q = strchr(path, '?');
+    if (q)
+        *q = 0;
+    if (!strncmp(path, "/fn/", 4) && !strcmp(r->method, "POST") &&
+        fn_name_ok(path + 4, strlen(path + 4))) {
+        char file[PATH_MAX];
+        snprintf(file, sizeof file, "%s/%s.lua", fn_store_dir(gw->o->dir),
+                 path + 4);
+        if (access(file, F_OK) == 0 || errno != ENOENT)
+            return 0; /* it may run: its body is wanted */
+    }
+    c->close_after = 1; /* its body is not read: the stream ends here */
+    c->keep_alive = 0;
+    c->busy = 1;
+    route(gw, c, r, "");
+    return 1;
+}
+
 /* Parse and answer what the client sent, one request at a time. */
 static void conn_process(struct gw *gw, struct conn *c)
 {
@@ -478,6 +519,8 @@ static void conn_process(struct gw *gw, struct conn *c)
             break;
         }
         size_t need = r.head_len + (size_t)r.content_length;
+        if (c->inlen < need && refuse_early(gw, c, &r))
+            break;
         if (c->inlen < need) {
             if (r.expect_continue && !c->sent_continue) {
                 static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
@@ -563,6 +606,7 @@ static void conn_close(struct gw *gw, struct conn *c)
     close(c->fd);
     c->fd = -1;
     gw->nconns--;
+    accept_pause(gw, 0);
     free(c->in);
     free(c->out);
     c->in = c->out = NULL;
@@ -582,9 +626,11 @@ static void accept_all(struct gw *gw)
 {
     for (;;) {
         int fd = accept4(gw->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0 && (errno == EMFILE || errno == ENFILE))
+            accept_pause(gw, 1);
         if (fd < 0)
             return;
-        if (gw->nconns >= gw->o->max_conns) {
+        if (gw->nconns >= gw->max_conns) {
             close(fd);
             continue;
         }
@@ -663,6 +709,16 @@ int fn_serve(const struct gw_opts *o)
     memset(&gw, 0, sizeof gw);
     gw.o = o;
     gw.ep = gw.lfd = gw.sfd = -1;
+    /* As many fds as we may have; half of them at most for connections,
+     * the rest for the guests' (shells, devices, pidfds). */
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+    gw.max_conns = o->max_conns;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && gw.max_conns > rl.rlim_cur / 2)
+        gw.max_conns = (unsigned)(rl.rlim_cur / 2);
     struct lvm_err err;
     char eb[512];
     char guest[4096];

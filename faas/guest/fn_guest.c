@@ -149,6 +149,23 @@ static int answer(int argc, char **argv)
         return put_result("memory", msg, sizeof msg - 1) < 0 ? 2 : 0;
     }
     luaL_openlibs(L);
+    /* Source only, everywhere: Lua does not check bytecode, and crafted
+     * bytecode (a request body is a file here) can corrupt the
+     * interpreter. The guest contains that, but a function has no need
+     * of it, nor of the debug library. */
+    static const char harden[] =
+        "local load, loadfile = load, loadfile\n"
+        "_G.load = function(c, n, _, ...) return load(c, n, 't', ...) end\n"
+        "_G.loadfile = function(f, _, ...) return loadfile(f, 't', ...) end\n"
+        "_G.dofile = function(f)\n"
+        "  local fn = assert(loadfile(f, 't'))\n"
+        "  return fn()\n"
+        "end\n"
+        "string.dump, debug, package.loaded.debug = nil, nil, nil\n";
+    if (luaL_loadbufferx(L, harden, sizeof harden - 1, "=harden", "t") !=
+            LUA_OK ||
+        lua_pcall(L, 0, 0, 0) != LUA_OK)
+        return fail(L, LUA_ERRRUN);
     size_t slen = 0;
     char *src = read_file(HANDLER, &slen);
     if (!src) {

@@ -192,6 +192,25 @@ t_unknown() {
         [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/other")" = 404 ]
 }
 
+t_unknown_early() {
+    # A request for no function is answered from its head alone: the
+    # megabyte its Content-Length announces is never sent, and the 404
+    # still comes (raw's cat would wait its 10 s out otherwise, and get
+    # nothing).
+    raw 'POST /fn/nosuch HTTP/1.1\r\nHost: x\r\nContent-Length: 60000\r\n\r\nsome' >"$TMP/early.out"
+    contains "$TMP/early.out" "404 Not Found" &&
+        contains "$TMP/early.out" "no function 'nosuch' is deployed"
+}
+
+t_source_only() {
+    # Bytecode is refused everywhere (load, loadfile, dofile: a body is a
+    # file of the guest's), and the debug library is not there.
+    printf 'function handler(b)\n  local f, e = load(string.char(27) .. "Lua", "x", "b")\n  return tostring(f) .. "|" .. tostring(debug) .. "|" .. tostring(string.dump) .. "|" .. load("return 6*7")()\nend\n' >"$TMP/src/bytes.lua"
+    fn deploy bytes "$TMP/src/bytes.lua" >/dev/null || return 1
+    post bytes x >"$TMP/bytes.out"
+    [ "$(head -n 1 "$TMP/bytes.out")" = "nil|nil|nil|42" ] || { cat "$TMP/bytes.out"; return 1; }
+}
+
 t_method() {
     curl -s -i "http://127.0.0.1:$PORT/fn/square" >"$TMP/method.out"
     contains "$TMP/method.out" "405 Method Not Allowed" &&
@@ -295,6 +314,8 @@ check print_not_result t_print_not_result
 check examples t_examples
 check redeploy t_redeploy
 check unknown t_unknown
+check unknown_early t_unknown_early
+check source_only t_source_only
 check method t_method
 check oversized t_oversized
 check malformed t_malformed
