@@ -9,6 +9,7 @@
 #include "cli/cli.h"
 #include "cli/guest_opts.h"
 #include "cli/serve.h"
+#include "toolstack/image.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -272,6 +273,15 @@ int cmd_serve(int argc, char **argv)
             cli_msg("serve: %s: %s", o.argv[0], strerror(errno));
             return CLI_EXIT_USAGE;
         }
+        /* Checked now, not when the first client has come for it. */
+        struct image *img;
+        struct lvm_err err;
+        char eb[512];
+        if (image_load(image, &img, &err) < 0) {
+            cli_msg("serve: %s", lvm_err_str(&err, eb, sizeof eb));
+            return CLI_EXIT_USAGE;
+        }
+        image_free(img);
     }
     o.net.enabled = 1; /* clients reach each guest at its address */
     struct guest_paths gp;

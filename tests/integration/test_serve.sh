@@ -176,6 +176,8 @@ bad() {
 t_bad_flags() {
     bad "no --listen" "$WHOAMI" || return 1
     bad "no guest image" -l 7010 || return 1
+    printf 'not an elf' >"$TMP/notelf.elf"
+    bad "smaller than an ELF header" -l 7010 "$TMP/notelf.elf" || return 1
     bad "'70000' is not a port" -l 70000 "$WHOAMI" || return 1
     bad "'1.2.3' is not an IPv4 address" -l 1.2.3:80 "$WHOAMI" || return 1
     bad "--guest-port: 'x' is not a port" -l 7010 --guest-port x "$WHOAMI" || return 1
