@@ -419,10 +419,9 @@ static void member_nics(void **state)
 {
     struct guest_net_spec ns;
     struct lvm_err err;
-    static const char *refused[] = {"up0=lvm0", "up0=lvmt1,forward",
-                                    "up0=lvmt1,ip=10.231.0.9",
-                                    "up0=lvmt1,subnet=10.9.0.1/24",
-                                    "up0=lvmt1,nat"};
+    static const char *refused[] = {
+        "up0=lvm0", "up0=lvmt1,forward", "up0=lvmt1,ip=10.231.0.9",
+        "up0=lvmt1,subnet=10.9.0.1/24", "up0=lvmt1,nat"};
     for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
         memset(&ns, 0, sizeof ns);
         assert_int_equal(nic_spec_parse(refused[i], &ns.nics[0], &err), 0);
