@@ -79,18 +79,43 @@ void lvm_evtchn_clear(unsigned evtchn)
     lvm__hc->evtchn_clear(evtchn);
 }
 
-long lvm_net_read(const struct lvm_device *dev, void *buf, size_t len)
+/* Without the network library no NIC is the stack's (its stack.c has the
+ * real one). */
+__attribute__((weak)) int lvm__net_owns(const struct lvm_device *dev)
+{
+    (void)dev;
+    return 0;
+}
+
+long lvm__net_frame_read(const struct lvm_device *dev, void *buf, size_t len)
 {
     if (!dev || dev->type != LVM_DEV_NET)
         return LVM_EINVAL;
     return lvm__hc->net_read(dev->handle, buf, len);
 }
 
-long lvm_net_write(const struct lvm_device *dev, const void *buf, size_t len)
+long lvm__net_frame_write(const struct lvm_device *dev, const void *buf,
+                          size_t len)
 {
     if (!dev || dev->type != LVM_DEV_NET || len > LVM_NET_FRAME_MAX)
         return LVM_EINVAL;
     return lvm__hc->net_write(dev->handle, buf, len);
+}
+
+/* A frame the app took from lwIP's NIC would be lost to the stack, one it
+ * sent would bypass it: a NIC lwIP serves is the stack's alone. */
+long lvm_net_read(const struct lvm_device *dev, void *buf, size_t len)
+{
+    if (dev && lvm__net_owns(dev))
+        return LVM_EBUSY;
+    return lvm__net_frame_read(dev, buf, len);
+}
+
+long lvm_net_write(const struct lvm_device *dev, const void *buf, size_t len)
+{
+    if (dev && lvm__net_owns(dev))
+        return LVM_EBUSY;
+    return lvm__net_frame_write(dev, buf, len);
 }
 
 static long block_io(const struct lvm_device *dev, uint64_t off, void *buf,

@@ -156,6 +156,12 @@ extern uintptr_t lvm__fs_base;
 /* After a restore: the parts of the SDK that hold host state. */
 void lvm__resume_hooks(uint32_t flags);
 void lvm__net_resumed(uint32_t flags);
+/* The network library's: is (dev) a NIC it serves (weak in api.c)? */
+int lvm__net_owns(const struct lvm_device *dev);
+/* Frame I/O without that check, for the network library itself. */
+long lvm__net_frame_read(const struct lvm_device *dev, void *buf, size_t len);
+long lvm__net_frame_write(const struct lvm_device *dev, const void *buf,
+                          size_t len);
 
 /* Ping the watchdog, if the guest has one, and return the earlier of
  * (deadline_ns) and the next time it must be pinged (half its period). */

@@ -16,22 +16,23 @@
 
 static err_t lvm_linkoutput(struct netif *nif, struct pbuf *p)
 {
-    struct lvm_netstack *s = nif->state;
+    struct lvm_netnic *n = nif->state;
+    struct lvm_netstack *s = &lvm__net;
     const void *frame = p->payload;
     if (p->tot_len > LVM_NET_FRAME_MAX) {
-        s->ctr.tx_dropped++;
+        n->ctr.tx_dropped++;
         return ERR_OK; /* a lost frame, as on a real wire */
     }
     if (p->next) { /* a chain (rare with LWIP_NETIF_TX_SINGLE_PBUF) */
         pbuf_copy_partial(p, s->scratch, p->tot_len, 0);
         frame = s->scratch;
     }
-    long r = lvm_net_write(s->dev, frame, p->tot_len);
+    long r = lvm__net_frame_write(n->dev, frame, p->tot_len);
     if (r == (long)p->tot_len) {
-        s->ctr.tx_frames++;
-        s->ctr.tx_bytes += p->tot_len;
+        n->ctr.tx_frames++;
+        n->ctr.tx_bytes += p->tot_len;
     } else {
-        s->ctr.tx_dropped++; /* TCP retransmits; UDP is best effort */
+        n->ctr.tx_dropped++; /* TCP retransmits; UDP is best effort */
     }
     s->last_io_ns = lvm_clock_monotonic();
     return ERR_OK;
@@ -39,14 +40,14 @@ static err_t lvm_linkoutput(struct netif *nif, struct pbuf *p)
 
 err_t lvm__netif_init(struct netif *nif)
 {
-    struct lvm_netstack *s = nif->state;
+    struct lvm_netnic *n = nif->state;
     nif->name[0] = 'e';
     nif->name[1] = 'n';
     nif->output = etharp_output;
     nif->linkoutput = lvm_linkoutput;
-    nif->mtu = s->info.mtu;
+    nif->mtu = n->info.mtu;
     nif->hwaddr_len = ETH_HWADDR_LEN;
-    memcpy(nif->hwaddr, s->info.mac, ETH_HWADDR_LEN);
+    memcpy(nif->hwaddr, n->info.mac, ETH_HWADDR_LEN);
     nif->flags = NETIF_FLAG_BROADCAST | NETIF_FLAG_ETHARP |
                  NETIF_FLAG_ETHERNET | NETIF_FLAG_LINK_UP;
     return ERR_OK;
@@ -60,15 +61,15 @@ err_t lvm__netif_init(struct netif *nif)
  * lwIP, whose input paths check lengths and checksums themselves and
  * drop it by its IP length.
  */
-int lvm__netif_input(struct lvm_netstack *s, int budget)
+int lvm__netif_input(struct lvm_netnic *s, int budget)
 {
     int n = 0, errors = 0;
     s->more = 0;
     while (n < budget) {
         struct pbuf *p = pbuf_alloc(PBUF_RAW, LVM_NET_FRAME_MAX, PBUF_RAM);
         /* Out of memory: still take the frame, to drop it. */
-        void *buf = p ? p->payload : s->scratch;
-        long r = lvm_net_read(s->dev, buf, LVM_NET_FRAME_MAX);
+        void *buf = p ? p->payload : lvm__net.scratch;
+        long r = lvm__net_frame_read(s->dev, buf, LVM_NET_FRAME_MAX);
         if (r == LVM_EAGAIN) {
             if (p)
                 pbuf_free(p);

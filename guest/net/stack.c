@@ -163,8 +163,12 @@ static uint64_t run_timers(struct lvm_netstack *s, uint64_t now)
     if (arp_busy && s->arp_last + ARP_TMR_INTERVAL * MS < next)
         next = s->arp_last + ARP_TMR_INTERVAL * MS;
     /* DHCP: its fine timer drives requests and retries, the coarse one
-     * renewal. Only for a NIC configured by DHCP. */
-    if (netif_dhcp_data(&s->nif)) {
+     * renewal, of every netif at once. Only while a NIC is configured by
+     * DHCP. */
+    int dhcp = 0;
+    for (int i = 0; i < s->nnics; i++)
+        dhcp |= netif_dhcp_data(&s->nic[i].nif) != NULL;
+    if (dhcp) {
         if (!s->dhcp_fine_due) {
             s->dhcp_fine_due = now + DHCP_FINE_TIMER_MSECS * MS;
             s->dhcp_coarse_due = now + DHCP_COARSE_TIMER_MSECS * MS;
@@ -185,131 +189,201 @@ static uint64_t run_timers(struct lvm_netstack *s, uint64_t now)
     return next;
 }
 
-/* ---- Bringing the NIC up ------------------------------------------------- */
+/* ---- Bringing NICs up ---------------------------------------------------- */
 
-static void update_info(struct lvm_netstack *s)
+static void update_info(struct lvm_netnic *n)
 {
-    s->info.addr = ip4_addr_get_u32(netif_ip4_addr(&s->nif));
-    s->info.netmask = ip4_addr_get_u32(netif_ip4_netmask(&s->nif));
-    s->info.gateway = ip4_addr_get_u32(netif_ip4_gw(&s->nif));
+    n->info.addr = ip4_addr_get_u32(netif_ip4_addr(&n->nif));
+    n->info.netmask = ip4_addr_get_u32(netif_ip4_netmask(&n->nif));
+    n->info.gateway = ip4_addr_get_u32(netif_ip4_gw(&n->nif));
+}
+
+/* The NIC called (name) among those up, or NULL. */
+static struct lvm_netnic *nic_named(const char *name)
+{
+    struct lvm_netstack *s = &lvm__net;
+    for (int i = 0; i < s->nnics; i++)
+        if (!strcmp(s->nic[i].info.nic, name))
+            return &s->nic[i];
+    return NULL;
 }
 
 int lvm_net_up(const char *nic, uint64_t timeout_ms)
 {
     struct lvm_netstack *s = &lvm__net;
-    if (s->up)
-        return nic && strcmp(nic, s->info.nic) ? LVM_NET_EINVAL : LVM_NET_OK;
+    /* NULL is the first NIC up, or the first of the device page. */
+    if (!nic && s->up)
+        return LVM_NET_OK;
     const struct lvm_device *dev = lvm_device_find(LVM_DEV_NET, nic);
     if (!dev)
         return LVM_NET_ENODEV;
-    s->dev = dev;
-    s->evmask = lvm_device_evmask(dev);
-    memcpy(s->info.mac, dev->u.net.mac, sizeof s->info.mac);
-    s->info.mtu =
+    char name[sizeof s->nic[0].info.nic];
+    memcpy(name, dev->name, sizeof name);
+    name[sizeof name - 1] = 0;
+    if (nic_named(name))
+        return LVM_NET_OK;
+    if (s->nnics == LVM_NET_NICS_MAX)
+        return LVM_NET_ENOMEM;
+    struct lvm_netnic *n = &s->nic[s->nnics];
+    memset(n, 0, sizeof *n);
+    n->dev = dev;
+    n->evmask = lvm_device_evmask(dev);
+    memcpy(n->info.mac, dev->u.net.mac, sizeof n->info.mac);
+    n->info.mtu =
         dev->u.net.mtu >= 576 && dev->u.net.mtu <= 1500 ? dev->u.net.mtu : 1500;
-    s->info.dhcp = (dev->flags & LVM_DEVF_DHCP) != 0;
-    memcpy(s->info.nic, dev->name, sizeof s->info.nic);
-    s->info.nic[sizeof s->info.nic - 1] = 0;
+    n->info.dhcp = (dev->flags & LVM_DEVF_DHCP) != 0;
+    memcpy(n->info.nic, name, sizeof n->info.nic);
 
-    lwip_init();
+    if (!s->up)
+        lwip_init();
     ip4_addr_t addr, mask, gw;
-    ip4_addr_set_u32(&addr, s->info.dhcp ? 0 : dev->u.net.ipv4_addr);
-    ip4_addr_set_u32(&mask, s->info.dhcp ? 0 : dev->u.net.ipv4_netmask);
-    ip4_addr_set_u32(&gw, s->info.dhcp ? 0 : dev->u.net.ipv4_gateway);
-    if (!netif_add(&s->nif, &addr, &mask, &gw, s, lvm__netif_init,
+    ip4_addr_set_u32(&addr, n->info.dhcp ? 0 : dev->u.net.ipv4_addr);
+    ip4_addr_set_u32(&mask, n->info.dhcp ? 0 : dev->u.net.ipv4_netmask);
+    ip4_addr_set_u32(&gw, n->info.dhcp ? 0 : dev->u.net.ipv4_gateway);
+    if (!netif_add(&n->nif, &addr, &mask, &gw, n, lvm__netif_init,
                    ethernet_input))
         return LVM_NET_EIO;
-    netif_set_default(&s->nif);
-    netif_set_link_up(&s->nif);
-    netif_set_up(&s->nif);
-    s->up = 1;
+    /* The first NIC up has the default route; lwIP sends to the subnet
+     * of any other NIC through that NIC. */
+    if (!s->up)
+        netif_set_default(&n->nif);
+    netif_set_link_up(&n->nif);
+    netif_set_up(&n->nif);
+    s->nnics++;
     uint64_t now = lvm_clock_monotonic();
-    s->arp_last = now;
-    if (!s->info.dhcp) {
-        update_info(s);
+    if (!s->up)
+        s->arp_last = now;
+    s->up = 1;
+    if (!n->info.dhcp) {
+        update_info(n);
         return LVM_NET_OK;
     }
-    err_t e = dhcp_start(&s->nif);
+    err_t e = dhcp_start(&n->nif);
     if (e != ERR_OK)
         return lvm__net_err(e);
     uint64_t deadline = now + timeout_ms * MS;
     if (deadline < now)
         deadline = UINT64_MAX;
-    while (!dhcp_supplied_address(&s->nif)) {
+    while (!dhcp_supplied_address(&n->nif)) {
         if (lvm_clock_monotonic() >= deadline || lvm_poweroff_requested())
             return LVM_NET_ETIMEDOUT;
         lvm_net_poll(deadline);
     }
-    update_info(s);
+    update_info(n);
     return LVM_NET_OK;
 }
 
 /*
  * After a restore (sdk.h): the device page is the new monitor's. Same
- * NIC name, perhaps a new handle and event channel; a clone also has a new
- * MAC and address. Either way the network learns where the guest is now
- * from a gratuitous ARP. Open connections of a restored guest carry on
- * (the peer retransmits what was lost meanwhile); a clone's are its
- * original's and time out.
+ * NIC names, perhaps new handles and event channels; a clone also has new
+ * MACs and addresses. Either way the network learns where the guest is
+ * now from a gratuitous ARP on each NIC. Open connections of a restored
+ * guest carry on (the peer retransmits what was lost meanwhile); a clone's
+ * are its original's and time out.
  */
 void lvm__net_resumed(uint32_t flags)
 {
     struct lvm_netstack *s = &lvm__net;
-    if (!s->up)
-        return;
-    const struct lvm_device *dev = lvm_device_find(LVM_DEV_NET, s->info.nic);
-    if (!dev)
-        lvm_abort("resume: the guest's NIC is gone");
-    s->dev = dev;
-    s->evmask = lvm_device_evmask(dev);
-    s->rx_backoff_until = 0;
-    if (flags & LVM_RESUME_CLONED) {
-        memcpy(s->info.mac, dev->u.net.mac, sizeof s->info.mac);
-        memcpy(s->nif.hwaddr, dev->u.net.mac, sizeof s->info.mac);
-        if (!s->info.dhcp) {
-            ip4_addr_t addr, mask, gw;
-            ip4_addr_set_u32(&addr, dev->u.net.ipv4_addr);
-            ip4_addr_set_u32(&mask, dev->u.net.ipv4_netmask);
-            ip4_addr_set_u32(&gw, dev->u.net.ipv4_gateway);
-            netif_set_addr(&s->nif, &addr, &mask, &gw);
-            update_info(s);
-        } else {
-            dhcp_release_and_stop(&s->nif);
-            dhcp_start(&s->nif);
+    for (int i = 0; i < s->nnics; i++) {
+        struct lvm_netnic *n = &s->nic[i];
+        const struct lvm_device *dev =
+            lvm_device_find(LVM_DEV_NET, n->info.nic);
+        if (!dev)
+            lvm_abort("resume: the guest's NIC is gone");
+        n->dev = dev;
+        n->evmask = lvm_device_evmask(dev);
+        n->rx_backoff_until = 0;
+        if (flags & LVM_RESUME_CLONED) {
+            memcpy(n->info.mac, dev->u.net.mac, sizeof n->info.mac);
+            memcpy(n->nif.hwaddr, dev->u.net.mac, sizeof n->info.mac);
+            if (!n->info.dhcp) {
+                ip4_addr_t addr, mask, gw;
+                ip4_addr_set_u32(&addr, dev->u.net.ipv4_addr);
+                ip4_addr_set_u32(&mask, dev->u.net.ipv4_netmask);
+                ip4_addr_set_u32(&gw, dev->u.net.ipv4_gateway);
+                netif_set_addr(&n->nif, &addr, &mask, &gw);
+                update_info(n);
+            } else {
+                dhcp_release_and_stop(&n->nif);
+                dhcp_start(&n->nif);
+            }
         }
+        etharp_gratuitous(&n->nif);
     }
-    etharp_gratuitous(&s->nif);
+}
+
+int lvm__net_owns(const struct lvm_device *dev)
+{
+    struct lvm_netstack *s = &lvm__net;
+    for (int i = 0; i < s->nnics; i++)
+        if (s->nic[i].dev == dev || !strncmp(s->nic[i].info.nic, dev->name, sizeof dev->name))
+            return 1;
+    return 0;
+}
+
+static const struct lvm_net_info *info_of(struct lvm_netnic *n)
+{
+    if (!n)
+        return NULL;
+    if (n->info.dhcp)
+        update_info(n); /* a lease can change */
+    return &n->info;
 }
 
 const struct lvm_net_info *lvm_net_info(void)
 {
-    struct lvm_netstack *s = &lvm__net;
-    if (!s->up)
-        return NULL;
-    if (s->info.dhcp)
-        update_info(s); /* a lease can change */
-    return &s->info;
+    return info_of(lvm__net.up ? &lvm__net.nic[0] : NULL);
+}
+
+const struct lvm_net_info *lvm_net_info_of(const char *nic)
+{
+    if (!nic)
+        return lvm_net_info();
+    return info_of(nic_named(nic));
 }
 
 void lvm_net_counters(struct lvm_net_counters *out)
 {
-    *out = lvm__net.ctr;
+    memset(out, 0, sizeof *out);
+    if (lvm__net.up)
+        *out = lvm__net.nic[0].ctr;
+}
+
+int lvm_net_counters_of(const char *nic, struct lvm_net_counters *out)
+{
+    struct lvm_netnic *n = nic ? nic_named(nic) : NULL;
+    if (!nic && lvm__net.up)
+        n = &lvm__net.nic[0];
+    if (!n)
+        return LVM_NET_ENODEV;
+    *out = n->ctr;
+    return LVM_NET_OK;
 }
 
 /* ---- The event loop ------------------------------------------------------ */
 
-/* One round: frames, timers, deferred callbacks. */
-static int round_once(struct lvm_netstack *s, uint64_t now, uint64_t *next)
+/* One round: frames from every NIC (each within its own budget),
+ * timers, deferred callbacks. Sets (*more) if a NIC may have frames
+ * left. */
+static int round_once(struct lvm_netstack *s, uint64_t now, uint64_t *next,
+                      int *more)
 {
     int n = 0;
-    if (now >= s->rx_backoff_until) {
+    *more = 0;
+    for (int i = 0; i < s->nnics; i++) {
+        struct lvm_netnic *c = &s->nic[i];
+        c->more = 0;
+        if (now < c->rx_backoff_until)
+            continue;
         /* Clear first, then drain: a frame that arrives meanwhile raises
          * the channel again (monitors whose channels are edge-triggered). */
-        if (s->dev->evtchn < LVM_MAX_EVTCHN)
-            lvm_evtchn_clear(s->dev->evtchn);
-        n = lvm__netif_input(s, LVM_NET_RX_BUDGET);
-        if (n)
+        if (c->dev->evtchn < LVM_MAX_EVTCHN)
+            lvm_evtchn_clear(c->dev->evtchn);
+        int got = lvm__netif_input(c, LVM_NET_RX_BUDGET);
+        if (got)
             s->last_io_ns = now;
+        n += got;
+        *more |= c->more;
     }
     *next = run_timers(s, now);
     lvm__tcp_reap();
@@ -324,20 +398,26 @@ int lvm_net_poll(uint64_t deadline_ns)
         lvm_yield(deadline_ns, 0);
         return LVM_NET_EINVAL;
     }
+    int more;
     uint64_t next, now = lvm_clock_monotonic();
-    int n = round_once(s, now, &next);
-    if (n > 0 || s->more || s->stop)
+    int n = round_once(s, now, &next, &more);
+    if (n > 0 || more || s->stop)
         return n;
+    /* One wait on the channels of every NIC but those backing off; wake
+     * when the first backoff ends. */
     uint64_t wake = next < deadline_ns ? next : deadline_ns;
-    uint64_t mask = s->evmask;
-    if (s->rx_backoff_until > now) {
-        mask = 0;
-        if (s->rx_backoff_until < wake)
-            wake = s->rx_backoff_until;
+    uint64_t mask = 0;
+    for (int i = 0; i < s->nnics; i++) {
+        struct lvm_netnic *c = &s->nic[i];
+        if (c->rx_backoff_until <= now) {
+            mask |= c->evmask;
+        } else if (c->rx_backoff_until < wake) {
+            wake = c->rx_backoff_until;
+        }
     }
     if (wake > now)
         lvm_yield(wake, mask);
-    return round_once(s, lvm_clock_monotonic(), &next);
+    return round_once(s, lvm_clock_monotonic(), &next, &more);
 }
 
 void lvm_net_stop(void)

@@ -97,10 +97,13 @@ void lvm_evtchn_clear(unsigned evtchn);
 /* Event channel bit of a device, 0 if it raises none. */
 uint64_t lvm_device_evmask(const struct lvm_device *dev);
 
-/* Receive one frame into (buf); returns its length, LVM_EAGAIN or < 0. */
+/* Receive one frame into (buf); returns its length, LVM_EAGAIN or < 0:
+ * LVM_EBUSY on a NIC the SDK's network stack serves (lvm_net_up() in
+ * net.h), whose frames are the stack's. */
+#define LVM_EBUSY (-16)
 long lvm_net_read(const struct lvm_device *dev, void *buf, size_t len);
 
-/* Send one frame of (len) <= LVM_NET_FRAME_MAX bytes. */
+/* Send one frame of (len) <= LVM_NET_FRAME_MAX bytes (LVM_EBUSY as above). */
 long lvm_net_write(const struct lvm_device *dev, const void *buf, size_t len);
 
 /* Read or write (len) bytes at byte (offset); both must be multiples of the

@@ -36,8 +36,12 @@
  * in host byte order. Functions that can fail return 0 (or a count) on
  * success and a negative LVM_NET_E* code on failure.
  *
- * One NIC per guest is served (the first in the manifest, or the one named
- * to lvm_net_up()). IPv4 only.
+ * Every NIC brought up with lvm_net_up() is served (up to four, each a
+ * netif of its own); the first one up has the default route, and lwIP
+ * reaches the subnet of each other NIC through that NIC. A listener or UDP
+ * port bound here is reachable on every NIC that is up. A NIC served here
+ * belongs to the stack: lvm_net_read()/lvm_net_write() on it fail with
+ * LVM_EBUSY. IPv4 only.
  */
 #ifndef LIGHTVM_NET_H
 #define LIGHTVM_NET_H
@@ -87,15 +91,20 @@ struct lvm_net_info {
 };
 
 /*
- * Bring NIC (nic) up (NULL: the first NIC in the device page). A static
- * address from the toolstack is used at once; a NIC marked for DHCP runs
- * the event loop until a lease is bound or (timeout_ms) passes
- * (LVM_NET_ETIMEDOUT; DHCP keeps trying in the background).
+ * Bring NIC (nic) up (NULL: the first NIC in the device page, or nothing
+ * if a NIC is up already). A static address from the toolstack is used at
+ * once; a NIC marked for DHCP runs the event loop until a lease is bound
+ * or (timeout_ms) passes (LVM_NET_ETIMEDOUT; DHCP keeps trying in the
+ * background). Call once per NIC to serve several (a NIC already up: 0;
+ * a fifth: LVM_NET_ENOMEM). The first NIC up stays the default one.
  */
 int lvm_net_up(const char *nic, uint64_t timeout_ms);
 
-/* The NIC's current configuration, or NULL before lvm_net_up(). */
+/* The first NIC's current configuration, or NULL before lvm_net_up(). */
 const struct lvm_net_info *lvm_net_info(void);
+
+/* NIC (nic)'s (NULL: the first's), or NULL if it is not up. */
+const struct lvm_net_info *lvm_net_info_of(const char *nic);
 
 /*
  * Run the stack once: take in the frames that have arrived, fire due
@@ -117,12 +126,16 @@ void lvm_net_stop(void);
  * (LVM_NET_ETIMEDOUT). For clients that wait for their own callbacks. */
 int lvm_net_wait(volatile int *flag, uint64_t timeout_ms);
 
-/* Frame counters of the NIC, as the guest sees them. */
+/* Frame counters of the first NIC, as the guest sees them (zeros before
+ * lvm_net_up()). */
 struct lvm_net_counters {
     uint64_t rx_frames, rx_bytes, rx_dropped; /* dropped: bad or no memory */
     uint64_t tx_frames, tx_bytes, tx_dropped;
 };
 void lvm_net_counters(struct lvm_net_counters *out);
+
+/* NIC (nic)'s counters (NULL: the first's); LVM_NET_ENODEV if not up. */
+int lvm_net_counters_of(const char *nic, struct lvm_net_counters *out);
 
 /* ---- TCP ----------------------------------------------------------------- */
 

@@ -66,7 +66,7 @@ uint64_t lvm_device_evmask(const struct lvm_device *dev)
     return dev ? 1ull << dev->evtchn : 0;
 }
 
-long lvm_net_read(const struct lvm_device *dev, void *buf, size_t len)
+long lvm__net_frame_read(const struct lvm_device *dev, void *buf, size_t len)
 {
     (void)dev;
     if (!in_pending)
@@ -80,7 +80,8 @@ long lvm_net_read(const struct lvm_device *dev, void *buf, size_t len)
     return (long)in_len;
 }
 
-long lvm_net_write(const struct lvm_device *dev, const void *buf, size_t len)
+long lvm__net_frame_write(const struct lvm_device *dev, const void *buf,
+                          size_t len)
 {
     (void)dev;
     if (len > LVM_NET_FRAME_MAX || len < 14) {
@@ -239,7 +240,7 @@ static void reset(void)
         tcp_abort(tcp_active_pcbs);
     while (tcp_tw_pcbs)
         tcp_abort(tcp_tw_pcbs);
-    etharp_cleanup_netif(&lvm__net.nif);
+    etharp_cleanup_netif(&lvm__net.nic[0].nif);
     lvm_net_poll(clock_ns);
 }
 
@@ -255,8 +256,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 #ifdef LVM_FUZZ_DHCP
     /* Every input starts DHCP afresh: its transaction id is then the
      * input's first random number, which the seeds predict. */
-    dhcp_release_and_stop(&lvm__net.nif);
-    if (dhcp_start(&lvm__net.nif) != ERR_OK)
+    dhcp_release_and_stop(&lvm__net.nic[0].nif);
+    if (dhcp_start(&lvm__net.nic[0].nif) != ERR_OK)
         abort();
 #endif
     if (!udp && lvm_udp_bind(7, udp_echo, NULL, &udp) < 0)

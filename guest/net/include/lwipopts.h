@@ -2,8 +2,8 @@
  * lwipopts.h: how lwIP is configured for lightvm guests.
  *
  * One thread, no OS (NO_SYS): the SDK's event loop feeds frames in and
- * fires timers. Raw (callback) API only, IPv4 only, one NIC. Memory is
- * bounded: connections, segments and listeners come from fixed pools,
+ * fires timers. Raw (callback) API only, IPv4 only, up to four NICs.
+ * Memory is bounded: connections, segments and listeners come from fixed pools,
  * packet data from a fixed heap, so a flood of frames can use up the
  * stack's memory (and be dropped) but never the guest's. The heap is
  * zero-filled BSS: a page costs RAM only once a packet has used it.
@@ -15,7 +15,7 @@
 #define SYS_LIGHTWEIGHT_PROT 0
 #define LWIP_NETCONN 0
 #define LWIP_SOCKET 0
-#define LWIP_SINGLE_NETIF 1
+#define LWIP_SINGLE_NETIF 0 /* several NICs: one netif each */
 /* The SDK runs lwIP's timers itself (stack.c), only while something needs
  * them: an idle guest with a static address never wakes up. */
 #define LWIP_TIMERS 0
