@@ -293,9 +293,12 @@ void lvm__net_resumed(uint32_t flags)
         n->dev = dev;
         n->evmask = lvm_device_evmask(dev);
         n->rx_backoff_until = 0;
+        /* A clone has new MACs; so may a restored guest's NICs other than
+         * the first (the toolstack keeps only the first's). The tap's
+         * filter passes only the device page's MAC: take it. */
+        memcpy(n->info.mac, dev->u.net.mac, sizeof n->info.mac);
+        memcpy(n->nif.hwaddr, dev->u.net.mac, sizeof n->info.mac);
         if (flags & LVM_RESUME_CLONED) {
-            memcpy(n->info.mac, dev->u.net.mac, sizeof n->info.mac);
-            memcpy(n->nif.hwaddr, dev->u.net.mac, sizeof n->info.mac);
             if (!n->info.dhcp) {
                 ip4_addr_t addr, mask, gw;
                 ip4_addr_set_u32(&addr, dev->u.net.ipv4_addr);

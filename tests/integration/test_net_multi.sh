@@ -16,7 +16,10 @@ ANS=${NS}a # a client on bridge lma
 BNS=${NS}b # a client on bridge lmb
 V=lm$$     # veth names (made in the root namespace first)
 
+LIGHTVMD="nsenter --net=/run/netns/$NS $BUILD/bin/lightvmd"
+
 multi_cleanup() {
+    daemon_stop
     ip netns del "$ANS" 2>/dev/null
     ip netns del "$BNS" 2>/dev/null
     net_cleanup
@@ -143,6 +146,46 @@ test_stop() {
     stop_guest "$PID"
 }
 
+# Through lightvmd: save and restore the two-NIC guest (the SDK finds both
+# NICs again), then a clone, whose NICs get addresses of their own. Each
+# answers through both bridges.
+both_answer() {
+    ina "$NETC" echo-tcp "$1" 7 20000 >/dev/null || return 1
+    inb "$NETC" echo-tcp "$2" 7 20000 >/dev/null
+}
+
+# nic_ips GUEST: its NICs' addresses, in order, on one line.
+nic_ips() {
+    guest_json "$1" | grep -o '"ip":"[0-9.]*"' | cut -d'"' -f4 | tr '\n' ' '
+}
+
+test_snapshot() {
+    daemon_start || return 1
+    $LIGHTVM create --name nmd "--net=net0=lma,ip=10.81.0.5" \
+        "--net=net1=lmb,ip=10.82.0.5" "$MULTI" >/dev/null || return 1
+    both_answer 10.81.0.5 10.82.0.5 || return 1
+    $LIGHTVM save nmd "$TMP/nmd.state" || return 1
+    $LIGHTVM restore "$TMP/nmd.state" >/dev/null || return 1
+    both_answer 10.81.0.5 10.82.0.5
+}
+
+test_clone() {
+    $LIGHTVM clone -n 1 nmd >/dev/null || return 1
+    local ips a b
+    ips=$(nic_ips nmd-1)
+    read -r a b <<<"$ips"
+    case "$a $b" in "10.81."*" 10.82."*) ;; *)
+        echo "the clone's NICs: $ips"
+        guest_json nmd-1
+        return 1
+        ;;
+    esac
+    [ "$a" != 10.81.0.5 ] && [ "$b" != 10.82.0.5 ] || return 1
+    both_answer "$a" "$b" || return 1
+    both_answer 10.81.0.5 10.82.0.5 || return 1
+    $LIGHTVM destroy nmd nmd-1 >/dev/null
+}
+
 check net_multi_start test_start
 check net_multi_info test_info
 check net_multi_echo_first_nic test_echo_first
@@ -151,4 +194,6 @@ check net_multi_counters test_counters
 check net_multi_storm_one_nic test_storm_one_nic
 check net_multi_single_nic_guest test_single_unchanged
 check net_multi_stop test_stop
+check net_multi_snapshot_restore test_snapshot
+check net_multi_clone test_clone
 finish
