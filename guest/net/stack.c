@@ -281,6 +281,33 @@ int lvm_net_up(const char *nic, uint64_t timeout_ms)
  * guest carry on (the peer retransmits what was lost meanwhile); a clone's
  * are its original's and time out.
  */
+static void resume_nic(struct lvm_netnic *n, const struct lvm_device *dev,
+                       uint32_t flags)
+{
+    n->dev = dev;
+    n->evmask = lvm_device_evmask(dev);
+    n->rx_backoff_until = 0;
+    /* A clone has new MACs; so may a restored guest's NICs other than the
+     * first (the toolstack keeps only the first's). The tap's filter
+     * passes only the device page's MAC: take it. */
+    memcpy(n->info.mac, dev->u.net.mac, sizeof n->info.mac);
+    memcpy(n->nif.hwaddr, dev->u.net.mac, sizeof n->info.mac);
+    if (flags & LVM_RESUME_CLONED) {
+        if (!n->info.dhcp) {
+            ip4_addr_t addr, mask, gw;
+            ip4_addr_set_u32(&addr, dev->u.net.ipv4_addr);
+            ip4_addr_set_u32(&mask, dev->u.net.ipv4_netmask);
+            ip4_addr_set_u32(&gw, dev->u.net.ipv4_gateway);
+            netif_set_addr(&n->nif, &addr, &mask, &gw);
+            update_info(n);
+        } else {
+            dhcp_release_and_stop(&n->nif);
+            dhcp_start(&n->nif);
+        }
+    }
+    etharp_gratuitous(&n->nif);
+}
+
 void lvm__net_resumed(uint32_t flags)
 {
     struct lvm_netstack *s = &lvm__net;
@@ -288,30 +315,10 @@ void lvm__net_resumed(uint32_t flags)
         struct lvm_netnic *n = &s->nic[i];
         const struct lvm_device *dev =
             lvm_device_find(LVM_DEV_NET, n->info.nic);
-        if (!dev)
+        if (dev)
+            resume_nic(n, dev, flags);
+        else
             lvm_abort("resume: the guest's NIC is gone");
-        n->dev = dev;
-        n->evmask = lvm_device_evmask(dev);
-        n->rx_backoff_until = 0;
-        /* A clone has new MACs; so may a restored guest's NICs other than
-         * the first (the toolstack keeps only the first's). The tap's
-         * filter passes only the device page's MAC: take it. */
-        memcpy(n->info.mac, dev->u.net.mac, sizeof n->info.mac);
-        memcpy(n->nif.hwaddr, dev->u.net.mac, sizeof n->info.mac);
-        if (flags & LVM_RESUME_CLONED) {
-            if (!n->info.dhcp) {
-                ip4_addr_t addr, mask, gw;
-                ip4_addr_set_u32(&addr, dev->u.net.ipv4_addr);
-                ip4_addr_set_u32(&mask, dev->u.net.ipv4_netmask);
-                ip4_addr_set_u32(&gw, dev->u.net.ipv4_gateway);
-                netif_set_addr(&n->nif, &addr, &mask, &gw);
-                update_info(n);
-            } else {
-                dhcp_release_and_stop(&n->nif);
-                dhcp_start(&n->nif);
-            }
-        }
-        etharp_gratuitous(&n->nif);
     }
 }
 
@@ -319,7 +326,8 @@ int lvm__net_owns(const struct lvm_device *dev)
 {
     struct lvm_netstack *s = &lvm__net;
     for (int i = 0; i < s->nnics; i++)
-        if (s->nic[i].dev == dev || !strncmp(s->nic[i].info.nic, dev->name, sizeof dev->name))
+        if (s->nic[i].dev == dev ||
+            !strncmp(s->nic[i].info.nic, dev->name, sizeof dev->name))
             return 1;
     return 0;
 }

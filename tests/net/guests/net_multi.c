@@ -39,12 +39,10 @@ static void udp_counters(struct lvm_udp *u, const void *buf, size_t len,
     if (lvm_net_counters_of("net1", &b) < 0)
         memset(&b, 0, sizeof b);
     char line[160];
-    int n = snprintf(line, sizeof line,
-                     "net0 rx %llu tx %llu net1 rx %llu tx %llu\n",
-                     (unsigned long long)a.rx_frames,
-                     (unsigned long long)a.tx_frames,
-                     (unsigned long long)b.rx_frames,
-                     (unsigned long long)b.tx_frames);
+    int n = snprintf(
+        line, sizeof line, "net0 rx %llu tx %llu net1 rx %llu tx %llu\n",
+        (unsigned long long)a.rx_frames, (unsigned long long)a.tx_frames,
+        (unsigned long long)b.rx_frames, (unsigned long long)b.tx_frames);
     lvm_udp_sendto(u, line, (size_t)n, from, port);
 }
 
@@ -82,7 +80,8 @@ int main(int argc, char **argv)
     /* The stack's NICs are not the app's to read or write. */
     const struct lvm_device *d = lvm_device_find(LVM_DEV_NET, "net1");
     char frame[64] = {0};
-    printf("frame read: %ld, write: %ld\n", lvm_net_read(d, frame, sizeof frame),
+    printf("frame read: %ld, write: %ld\n",
+           lvm_net_read(d, frame, sizeof frame),
            lvm_net_write(d, frame, sizeof frame));
     r = lvm_tcp_listen(7, &echo, NULL, NULL);
     if (r == 0)
