@@ -287,23 +287,27 @@ static void resume_nic(struct lvm_netnic *n, const struct lvm_device *dev,
     n->dev = dev;
     n->evmask = lvm_device_evmask(dev);
     n->rx_backoff_until = 0;
-    /* A clone has new MACs; so may a restored guest's NICs other than the
-     * first (the toolstack keeps only the first's). The tap's filter
-     * passes only the device page's MAC: take it. */
+    /* The device page is the truth: a clone has new MACs and addresses,
+     * and a restored or migrated guest's NICs other than the first may
+     * too (the toolstack keeps only the first's). The tap's filter passes
+     * only the device page's MAC and address. */
+    int new_mac = memcmp(n->info.mac, dev->u.net.mac, sizeof n->info.mac);
     memcpy(n->info.mac, dev->u.net.mac, sizeof n->info.mac);
     memcpy(n->nif.hwaddr, dev->u.net.mac, sizeof n->info.mac);
-    if (flags & LVM_RESUME_CLONED) {
-        if (!n->info.dhcp) {
+    if (!n->info.dhcp) {
+        if (n->info.addr != dev->u.net.ipv4_addr ||
+            n->info.netmask != dev->u.net.ipv4_netmask ||
+            n->info.gateway != dev->u.net.ipv4_gateway) {
             ip4_addr_t addr, mask, gw;
             ip4_addr_set_u32(&addr, dev->u.net.ipv4_addr);
             ip4_addr_set_u32(&mask, dev->u.net.ipv4_netmask);
             ip4_addr_set_u32(&gw, dev->u.net.ipv4_gateway);
             netif_set_addr(&n->nif, &addr, &mask, &gw);
             update_info(n);
-        } else {
-            dhcp_release_and_stop(&n->nif);
-            dhcp_start(&n->nif);
         }
+    } else if ((flags & LVM_RESUME_CLONED) || new_mac) {
+        dhcp_release_and_stop(&n->nif);
+        dhcp_start(&n->nif);
     }
     etharp_gratuitous(&n->nif);
 }
