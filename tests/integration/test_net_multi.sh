@@ -29,16 +29,6 @@ trap multi_cleanup EXIT
 ina() { nsenter --net=/run/netns/"$ANS" "$@"; }
 inb() { nsenter --net=/run/netns/"$BNS" "$@"; }
 
-# veth NAME NETNS BRIDGE ADDR/P: a veth in NETNS, its peer a port of
-# BRIDGE in the bridges' namespace.
-veth() {
-    ip link add "$1" type veth peer name "$1b" netns "$NS" || return 1
-    ip link set "$1" netns "$2" || return 1
-    nsx ip link set "$1b" master "$3" up || return 1
-    nsenter --net=/run/netns/"$2" ip addr add "$4" dev "$1" || return 1
-    nsenter --net=/run/netns/"$2" ip link set "$1" up
-}
-
 # udp_ask NSCMD IP PORT: send one datagram, print the answer.
 udp_ask() {
     local ns=$1

@@ -35,6 +35,16 @@ guest_pids_by_name() {
     done
 }
 
+# veth NAME NETNS BRIDGE ADDR/P: a veth in NETNS, its peer a port of
+# BRIDGE in the bridges' namespace.
+veth() {
+    ip link add "$1" type veth peer name "$1b" netns "$NS" || return 1
+    ip link set "$1" netns "$2" || return 1
+    nsx ip link set "$1b" master "$3" up || return 1
+    nsenter --net=/run/netns/"$2" ip addr add "$4" dev "$1" || return 1
+    nsenter --net=/run/netns/"$2" ip link set "$1" up
+}
+
 net_cleanup() {
     local p
     for p in "${GUEST_PIDS[@]}"; do kill -KILL "$p" 2>/dev/null; done
