@@ -81,13 +81,14 @@ $(VERSION_H): FORCE
 
 include guest/guest.mk
 include examples/examples.mk
-include examples/firewall/firewall.mk
 include shell/shell.mk
 include toolstack/toolstack.mk
 include client/client.mk
 include cli/cli.mk
 include oci/oci.mk
 include daemon/daemon.mk
+# After the library: its unit test names $(TS_LIB) as a prerequisite.
+include examples/firewall/firewall.mk
 include tests/tests.mk
 include faas/faas.mk
 include bench/bench.mk
