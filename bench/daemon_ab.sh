@@ -72,6 +72,9 @@ read -r nfm nfp <<<"$(stats new 3)"
 {
 echo "# Creating guests through lightvmd: $BASE against $(git rev-parse --short HEAD)"
 echo
+echo "![lightvmd before and after the change: median ms](daemon-ab.png)"
+echo '<!-- plot table=1 cols=2,4 title="lightvmd before and after: median ms" ylabel="ms" -->'
+echo
 echo "Produced by \`BASE=$BASE BLOCKS=$BLOCKS PER=$PER bench/daemon_ab.sh\` on $(date -u +%Y-%m-%d)."
 echo "Machine: $(nproc) CPUs, kernel $(uname -r), load before: $(cut -d' ' -f1-3 /proc/loadavg)."
 echo "Both daemons ran side by side with a pool of 64 4 MiB shells each; $BLOCKS"
@@ -83,3 +86,8 @@ echo "|---|---:|---:|---:|---:|---:|"
 awk -v a=$om -v b=$op -v c=$nm -v d=$np 'BEGIN {printf "| request to reply | %.3f | %.3f | %.3f | %.3f | %.2f |\n", a, b, c, d, c/a}'
 awk -v a=$ofm -v b=$ofp -v c=$nfm -v d=$nfp 'BEGIN {printf "| request to first instruction | %.3f | %.3f | %.3f | %.3f | %.2f |\n", a, b, c, d, c/a}'
 } | tee "$OUT/daemon-ab.md"
+# The page's plot, drawn from its own table (test_bench_plots.sh checks it).
+plots=$(mktemp -d)
+bench/plot-pages.sh "$plots" >/dev/null
+cp "$plots/daemon-ab.png" "$OUT/daemon-ab.png"
+rm -rf "$plots"
