@@ -10,6 +10,7 @@
 #include "toolstack/netaddr.h"
 #include "toolstack/netdev.h"
 #include "toolstack/netguard.h"
+#include "toolstack/netsubnet.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -104,8 +105,11 @@ static int net_up(struct netdev *nd, const struct net_opts *o,
                   struct lvm_err *err)
 {
     struct netdev_bridge br;
-    if (netdev_bridge_ensure(nd, o->bridge, o->addr, o->prefix,
-                             o->explicit_addr, &br, err) < 0 ||
+    /* A bridge other than lvm0 given no subnet gets a free one. */
+    int pick = !o->explicit_addr && strcmp(o->bridge, NETDEV_BRIDGE_DEFAULT);
+    if ((pick ? netsubnet_bridge_ensure(nd, o->bridge, &br, err)
+              : netdev_bridge_ensure(nd, o->bridge, o->addr, o->prefix,
+                                     o->explicit_addr, &br, err)) < 0 ||
         netguard_ensure(nd, err) < 0)
         return -1;
     if (o->nat && netnat_enable(nd, br.name, br.addr, br.prefix, err) < 0)

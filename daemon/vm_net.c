@@ -12,6 +12,7 @@
 #include "daemon/daemon.h"
 #include "toolstack/netaddr.h"
 #include "toolstack/netguard.h"
+#include "toolstack/netsubnet.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -62,13 +63,19 @@ int vm_net_spec(struct daemon *d, const struct request *r,
                                DAEMON_MAX_BRIDGES);
         uint32_t addr = ns->bridge_addr;
         unsigned prefix = ns->prefix;
-        if (!addr &&
-            netaddr_parse_cidr(NETDEV_SUBNET_DEFAULT, &addr, &prefix, err) < 0)
-            return -1;
         struct daemon_bridge nb = {0};
-        if (netdev_bridge_ensure(d->nd, name, addr, prefix,
-                                 ns->bridge_addr != 0, &nb.br, err) < 0)
-            return -1;
+        if (!addr && strcmp(name, NETDEV_BRIDGE_DEFAULT) != 0) {
+            /* Another bridge given no subnet: a free one (netsubnet.h). */
+            if (netsubnet_bridge_ensure(d->nd, name, &nb.br, err) < 0)
+                return -1;
+        } else {
+            if (!addr && netaddr_parse_cidr(NETDEV_SUBNET_DEFAULT, &addr,
+                                            &prefix, err) < 0)
+                return -1;
+            if (netdev_bridge_ensure(d->nd, name, addr, prefix,
+                                     ns->bridge_addr != 0, &nb.br, err) < 0)
+                return -1;
+        }
         d->bridges[d->nbridges++] = nb;
         b = &d->bridges[d->nbridges - 1];
     }

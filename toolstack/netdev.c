@@ -469,6 +469,12 @@ int netdev_bridge_ensure(struct netdev *nd, const char *name, uint32_t addr,
                            "bridge %s was not made by lightvm and is down; "
                            "lightvm does not bring other bridges up",
                            name);
+    if (!have && !addr)
+        return lvm_err_set(err, EADDRNOTAVAIL,
+                           "bridge %s needs a subnet and none of "
+                           "10.214.0.0/16 to 10.255.0.0/16 is free; give "
+                           "it one (subnet=CIDR)",
+                           name);
     if (!have) {
         r = addr_add(nd, l.ifindex, addr, prefix);
         if (r < 0 && r != -EEXIST)
@@ -495,6 +501,67 @@ int netdev_bridge_ensure(struct netdev *nd, const char *name, uint32_t addr,
     out->prefix = have_prefix;
     if (!(l.flags & IFF_UP) && (r = link_up(nd, l.ifindex)) < 0)
         return lvm_err_set(err, -r, "bring bridge %s up", name);
+    return 0;
+}
+
+struct ip4_nets {
+    void (*fn)(uint32_t net, unsigned prefix, void *ctx);
+    void *ctx;
+};
+
+static int nets_addr_cb(const struct nlmsghdr *nlh, void *data)
+{
+    struct ip4_nets *w = data;
+    const struct ifaddrmsg *ifa = mnl_nlmsg_get_payload(nlh);
+    if (nlh->nlmsg_type != RTM_NEWADDR || ifa->ifa_family != AF_INET)
+        return MNL_CB_OK;
+    uint32_t v = 0;
+    mnl_attr_parse(nlh, sizeof *ifa, addr_attr, &v);
+    if (v)
+        w->fn(v & netaddr_mask(ifa->ifa_prefixlen), ifa->ifa_prefixlen, w->ctx);
+    return MNL_CB_OK;
+}
+
+static int route_dst_attr(const struct nlattr *a, void *data)
+{
+    uint32_t *v = data;
+    if (mnl_attr_get_type(a) == RTA_DST && mnl_attr_get_payload_len(a) == 4)
+        memcpy(v, mnl_attr_get_payload(a), 4);
+    return MNL_CB_OK;
+}
+
+static int nets_route_cb(const struct nlmsghdr *nlh, void *data)
+{
+    struct ip4_nets *w = data;
+    const struct rtmsg *rt = mnl_nlmsg_get_payload(nlh);
+    /* The default route covers everything and takes nothing from a
+     * subnet of its own; the local table is the addresses again. */
+    if (nlh->nlmsg_type != RTM_NEWROUTE || rt->rtm_family != AF_INET ||
+        rt->rtm_table != RT_TABLE_MAIN || rt->rtm_dst_len == 0)
+        return MNL_CB_OK;
+    uint32_t v = 0;
+    mnl_attr_parse(nlh, sizeof *rt, route_dst_attr, &v);
+    w->fn(v & netaddr_mask(rt->rtm_dst_len), rt->rtm_dst_len, w->ctx);
+    return MNL_CB_OK;
+}
+
+int netdev_ip4_nets(struct netdev *nd,
+                    void (*fn)(uint32_t net, unsigned prefix, void *ctx),
+                    void *ctx, struct lvm_err *err)
+{
+    struct ip4_nets w = {fn, ctx};
+    struct nlmsghdr *nlh = new_msg(nd, RTM_GETADDR, NLM_F_DUMP);
+    struct ifaddrmsg *ifa = mnl_nlmsg_put_extra_header(nlh, sizeof *ifa);
+    ifa->ifa_family = AF_INET;
+    int r = talk(nd, nlh, nets_addr_cb, &w);
+    if (r < 0)
+        return lvm_err_set(err, -r, "list the host's IPv4 addresses");
+    nlh = new_msg(nd, RTM_GETROUTE, NLM_F_DUMP);
+    struct rtmsg *rt = mnl_nlmsg_put_extra_header(nlh, sizeof *rt);
+    rt->rtm_family = AF_INET;
+    r = talk(nd, nlh, nets_route_cb, &w);
+    if (r < 0)
+        return lvm_err_set(err, -r, "list the host's IPv4 routes");
     return 0;
 }
 

@@ -5,6 +5,7 @@
 #include "toolstack/host.h"
 #include "toolstack/netaddr.h"
 #include "toolstack/netguard.h"
+#include "toolstack/netsubnet.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -79,12 +80,19 @@ static int bridge(struct netdev *nd, const struct guest_net_spec *ns,
         *br = *ns->ready;
         return 0;
     }
-    uint32_t given = baddr;
-    if (!baddr &&
-        netaddr_parse_cidr(NETDEV_SUBNET_DEFAULT, &baddr, &prefix, err) < 0)
-        return -1;
-    if (netdev_bridge_ensure(nd, bname, baddr, prefix, given != 0, br, err) < 0)
-        return -1;
+    if (!baddr && strcmp(bname, NETDEV_BRIDGE_DEFAULT) != 0) {
+        /* Another bridge given no subnet: a free one, not lvm0's. */
+        if (netsubnet_bridge_ensure(nd, bname, br, err) < 0)
+            return -1;
+    } else {
+        uint32_t given = baddr;
+        if (!baddr &&
+            netaddr_parse_cidr(NETDEV_SUBNET_DEFAULT, &baddr, &prefix, err) < 0)
+            return -1;
+        if (netdev_bridge_ensure(nd, bname, baddr, prefix, given != 0, br,
+                                 err) < 0)
+            return -1;
+    }
     /* A NIC named on its own has its own network's NAT, never the
      * primary's (a member's NAT is its operator's network's). */
     int nat = one && one->bridge[0] ? one->nat : ns->nat;
