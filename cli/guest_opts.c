@@ -588,12 +588,6 @@ int guest_opts_check(struct guest_opts *o, int daemon, const char *hint)
         cli_msg("--%s", err.msg);
         return -1;
     }
-    /* A qemu guest has one NIC (docs/network.md). */
-    if (o->net.nnics && qemu) {
-        cli_msg("--net=NAME=BRIDGE is for proc and kvm guests (a qemu "
-                "guest has one NIC: --net=BRIDGE)");
-        return -1;
-    }
     for (size_t i = 0; i < NRULES; i++) {
         const struct rule *r = &rules[i];
         if (!((o->seen >> i) & 1) || (r->where & here) == here)

@@ -276,10 +276,8 @@ int run_qemu_cold(struct run_opts *o)
         goto fail;
     uint64_t t0 = host_now_ns();
     int started = qemu_vm_start(&q->cfg, console, &l.vm, &err);
-    if (q->nic.tap_fd >= 0) { /* QEMU has its own copy */
-        close(q->nic.tap_fd);
-        q->nic.tap_fd = -1;
-    }
+    if (o->g.net.enabled) /* QEMU has its own copies */
+        qemu_nic_close(&q->cfg, &q->nic.tap_fd);
     if (started < 0)
         goto fail;
     if (getenv("LIGHTVM_TIMING"))

@@ -25,13 +25,15 @@ int run_qemu_nic(const struct guest_net_spec *ns, struct qemu_vm_config *cfg,
     guest_new_id(n->id);
     if (qemu_nic_attach(cfg, &n->gn, &spec, n->id, &n->tap_fd, err) < 0)
         return -1;
-    const struct guest_nic *nic = &n->gn.nic[n->gn.n - 1];
-    char ip[16], mac[18];
-    netaddr_mac_str(nic->mac, mac);
-    cli_msg("guest %s %s: ip %s/%u mac %s bridge %s tap %s", cfg->name,
-            nic->dev, netaddr_ip4_str(nic->addr, ip),
-            (unsigned)__builtin_popcount(nic->netmask), mac, nic->bridge,
-            nic->tap);
+    for (unsigned i = 0; i < n->gn.n; i++) {
+        const struct guest_nic *nic = &n->gn.nic[i];
+        char ip[16], mac[18];
+        netaddr_mac_str(nic->mac, mac);
+        cli_msg("guest %s %s: ip %s/%u mac %s bridge %s tap %s", cfg->name,
+                nic->dev, netaddr_ip4_str(nic->addr, ip),
+                (unsigned)__builtin_popcount(nic->netmask), mac, nic->bridge,
+                nic->tap);
+    }
     return 0;
 }
 

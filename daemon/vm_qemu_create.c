@@ -135,7 +135,8 @@ struct qsetup {
     struct qemu_vm_config cfg;
     struct qemu_detached det;
     int join[QVM_MAX_JOIN];
-    int tap_fd;                      /* the NIC's, until QEMU has it */
+    int tap_fd; /* the first NIC's (the others' are in cfg.xnic), until
+                   QEMU has it */
     char *runconf;                   /* "args" and "env": cfg.runtime_conf */
     int volume_fd[QEMU_MAX_VOLUMES]; /* opened as the client */
     unsigned nvolumes;
@@ -162,8 +163,7 @@ static void setup_close(struct qsetup *s)
     qvm_image_close(&s->im);
     for (int i = 0; i < s->det.njoin; i++)
         close(s->join[i]);
-    if (s->tap_fd >= 0)
-        close(s->tap_fd);
+    qemu_nic_close(&s->cfg, &s->tap_fd);
     free(s);
 }
 

@@ -15,7 +15,7 @@ int qvm_net_check(const struct request *r, struct lvm_err *err)
 {
     if (!r->net.enabled)
         return 0;
-    /* One NIC: user-mode networking (and its forwards) or the bridge. */
+    /* User-mode networking (and its forwards) or the bridges. */
     if (r->nports)
         return lvm_err_set(err, 0,
                            "fields 'ports' (-p) and 'net' (--net) exclude "
@@ -31,10 +31,6 @@ int qvm_net_check(const struct request *r, struct lvm_err *err)
         return lvm_err_set(err, 0,
                            "net: DHCP is not supported for qemu guests (the "
                            "Tinyx init takes its address from lightvm)");
-    if (r->net.nnics)
-        return lvm_err_set(err, 0,
-                           "net.nics: a qemu guest has one NIC (use "
-                           "net.bridge)");
     return 0;
 }
 

@@ -72,7 +72,8 @@ tests: $(TINYX_TPROGS) $(TINYX_FUZZ_BINS)
 
 TEST_SUITES += tests/tinyx/test_fuzz_corpus.sh tests/tinyx/test_tinyx.sh \
                tests/tinyx/test_daemon_qemu.sh tests/tinyx/test_qemu_net.sh \
-               tests/tinyx/test_qemu_sandbox.sh tests/tinyx/test_tinyx_exec.sh
+               tests/tinyx/test_qemu_sandbox.sh tests/tinyx/test_tinyx_exec.sh \
+               tests/tinyx/test_qemu_nics.sh
 
 # `make tinyx-bench`: the measurements in bench/results/ (minutes).
 .PHONY: tinyx-bench

@@ -81,8 +81,20 @@ int netsubnet_bridge_ensure(struct netdev *nd, const char *name,
     unsigned prefix = 0;
     /* None free: fine for a bridge that has its address already;
      * netdev_bridge_ensure() refuses to address one with 0. */
-    if (netsubnet_pick(name, u, &addr, &prefix) < 0)
+    if (netsubnet_pick(name, u, &addr, &prefix) < 0) {
+        struct netdev_link l;
+        struct lvm_err e2;
         addr = 0;
+        /* Not made at all, rather than made without an address. */
+        if (netdev_link_get(nd, 0, name, &l, &e2) < 0 && e2.code == ENODEV) {
+            lvm_err_set(err, EADDRNOTAVAIL,
+                        "bridge %s needs a subnet and none of "
+                        "10.%d.0.0/16 to 10.%d.0.0/16 is free; give it one "
+                        "(subnet=CIDR)",
+                        name, NETSUBNET_FIRST, NETSUBNET_LAST);
+            goto out;
+        }
+    }
     r = netdev_bridge_ensure(nd, name, addr, prefix, 0, out, err);
 out:
     free(u);

@@ -47,6 +47,8 @@ struct init_rlimit {
     unsigned long long soft, hard; /* ~0ull: unlimited */
 };
 
+#define INIT_MAX_NICS 3 /* after the first: lightvm's GUEST_MAX_NICS - 1 */
+
 /* What /etc/tinyx/init.conf (written by `lightvm tinyx build`) and the
  * kernel command line (written by the qemu monitor) ask for. */
 struct init_conf {
@@ -82,6 +84,11 @@ struct init_conf {
     char gw[32];      /* tinyx.gw=ADDR */
     char dns[32];     /* tinyx.dns=ADDR */
     char ctl[32];     /* tinyx.ctl=ttyS1: the control channel's device */
+    char mac[32];     /* tinyx.mac=MAC: the device tinyx.ip is for (else
+                         the first ethernet device) */
+    /* tinyx.nic=MAC,ADDR/PREFIX (repeated): more NICs, each found by MAC */
+    char nics[INIT_MAX_NICS][48];
+    int nnics;
     int quiet;        /* "quiet" on the command line */
     int runtime;      /* tinyx.cfg=1: the host sends settings on the control
                      channel (init_conf_runtime) */

@@ -262,6 +262,7 @@ void init_conf_cmdline(struct init_conf *c, const char *cmdline)
         {"tinyx.gw=", offsetof(struct init_conf, gw)},
         {"tinyx.dns=", offsetof(struct init_conf, dns)},
         {"tinyx.ctl=", offsetof(struct init_conf, ctl)},
+        {"tinyx.mac=", offsetof(struct init_conf, mac)},
     };
     for (const char *p = cmdline; *p;) {
         p += strspn(p, " \t\n");
@@ -272,6 +273,8 @@ void init_conf_cmdline(struct init_conf *c, const char *cmdline)
             if (!strncmp(p, keys[i].key, kl))
                 copy_word((char *)c + keys[i].off, 32, p + kl);
         }
+        if (!strncmp(p, "tinyx.nic=", 10) && c->nnics < INIT_MAX_NICS)
+            copy_word(c->nics[c->nnics++], sizeof c->nics[0], p + 10);
         if (!strncmp(p, "quiet", 5) && (p[5] == 0 || p[5] == ' '))
             c->quiet = 1;
         if (!strncmp(p, "tinyx.cfg=1", 11) &&

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -59,6 +60,36 @@ static int first_ether(char *name, size_t len)
     return found;
 }
 
+/* The interface whose MAC is (mac) ("aa:bb:..", as lightvm writes it). */
+static int by_mac(const char *mac, char *name, size_t len)
+{
+    DIR *d = opendir("/sys/class/net");
+    if (!d)
+        return -1;
+    struct dirent *e;
+    int found = -1;
+    while (found < 0 && (e = readdir(d))) {
+        if (e->d_name[0] == '.')
+            continue;
+        char path[300], have[32] = "";
+        snprintf(path, sizeof path, "/sys/class/net/%s/address", e->d_name);
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+            continue;
+        ssize_t n = read(fd, have, sizeof have - 1);
+        close(fd);
+        if (n <= 0)
+            continue;
+        have[strcspn(have, "\n")] = 0;
+        if (!strcasecmp(have, mac)) {
+            snprintf(name, len, "%s", e->d_name);
+            found = 0;
+        }
+    }
+    closedir(d);
+    return found;
+}
+
 static int parse_cidr(const char *s, in_addr_t *addr, in_addr_t *mask)
 {
     char buf[32];
@@ -95,6 +126,54 @@ static int write_resolv(const char *dns)
     return r;
 }
 
+/* Give (ifname) (addr)/(mask) and bring it up. */
+static int if_addr(int s, const char *ifname, in_addr_t addr, in_addr_t mask)
+{
+    struct ifreq ifr;
+    memset(&ifr, 0, sizeof ifr);
+    snprintf(ifr.ifr_name, sizeof ifr.ifr_name, "%s", ifname);
+    set_sin(&ifr.ifr_addr, addr);
+    if (ioctl(s, SIOCSIFADDR, &ifr) < 0)
+        return -1;
+    set_sin(&ifr.ifr_netmask, mask);
+    if (ioctl(s, SIOCSIFNETMASK, &ifr) < 0)
+        return -1;
+    return if_up(s, ifname);
+}
+
+/* The NICs after the first ("MAC,ADDR/PREFIX"): each on its own subnet,
+ * reached through its own device (the kernel's route for an address's
+ * subnet); the default route stays the first NIC's. */
+static int extra_nics(int s, const struct init_conf *c)
+{
+    int r = 0;
+    for (int i = 0; i < c->nnics; i++) {
+        char mac[48];
+        snprintf(mac, sizeof mac, "%s", c->nics[i]);
+        char *cidr = strchr(mac, ',');
+        in_addr_t addr, mask;
+        char ifname[IFNAMSIZ];
+        if (cidr)
+            *cidr++ = 0;
+        if (!cidr || parse_cidr(cidr, &addr, &mask) < 0) {
+            init_log("tinyx.nic=%s is not MAC,ADDRESS/PREFIX", c->nics[i]);
+            r = -1;
+            continue;
+        }
+        if (by_mac(mac, ifname, sizeof ifname) < 0) {
+            init_log("tinyx.nic=%s: no network device has MAC %s", c->nics[i],
+                     mac);
+            r = -1;
+            continue;
+        }
+        if (if_addr(s, ifname, addr, mask) < 0) {
+            init_log("configure %s as %s: %s", ifname, cidr, strerror(errno));
+            r = -1;
+        }
+    }
+    return r;
+}
+
 int init_net_setup(const struct init_conf *c)
 {
     int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -114,21 +193,16 @@ int init_net_setup(const struct init_conf *c)
         r = -1;
         goto out;
     }
-    if (first_ether(ifname, sizeof ifname) < 0) {
-        init_log("tinyx.ip given but the guest has no network device");
+    /* With several NICs the first is named by its MAC: the kernel's
+     * probe order says nothing about which is which. */
+    if ((c->mac[0] ? by_mac(c->mac, ifname, sizeof ifname)
+                   : first_ether(ifname, sizeof ifname)) < 0) {
+        init_log("tinyx.ip given but the guest has no network device%s%s",
+                 c->mac[0] ? " with MAC " : "", c->mac);
         r = -1;
         goto out;
     }
-    struct ifreq ifr;
-    memset(&ifr, 0, sizeof ifr);
-    snprintf(ifr.ifr_name, sizeof ifr.ifr_name, "%s", ifname);
-    set_sin(&ifr.ifr_addr, addr);
-    if (ioctl(s, SIOCSIFADDR, &ifr) < 0)
-        goto fail;
-    set_sin(&ifr.ifr_netmask, mask);
-    if (ioctl(s, SIOCSIFNETMASK, &ifr) < 0)
-        goto fail;
-    if (if_up(s, ifname) < 0)
+    if (if_addr(s, ifname, addr, mask) < 0)
         goto fail;
     if (c->gw[0]) {
         if (inet_pton(AF_INET, c->gw, &gw) != 1) {
@@ -148,6 +222,8 @@ int init_net_setup(const struct init_conf *c)
     }
     if (c->dns[0] && write_resolv(c->dns) < 0)
         init_log("write /etc/resolv.conf: %s", strerror(errno));
+    if (extra_nics(s, c) < 0)
+        r = -1;
     goto out;
 fail:
     init_log("configure %s as %s: %s", ifname, c->ip, strerror(errno));

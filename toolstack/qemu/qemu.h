@@ -26,6 +26,7 @@ struct qmp_conn;
 #define QEMU_MAX_FWDS 16
 #define QEMU_MAX_DISKS 8
 #define QEMU_ARGV_MAX 128
+#define QEMU_MAX_XNICS 3 /* NICs after the first: GUEST_MAX_NICS - 1 */
 #define QEMU_SERIAL_MAX 20 /* virtio-blk's serial is 20 bytes */
 
 enum qemu_accel { QEMU_ACCEL_AUTO, QEMU_ACCEL_KVM, QEMU_ACCEL_TCG };
@@ -78,6 +79,15 @@ struct qemu_vm_config {
     char gateway[16];       /* user-mode: 10.0.2.2 */
     char dns[16];           /* user-mode: 10.0.2.3 */
     char mac[18];           /* empty: QEMU's default */
+    /* NICs after the first (QEMU_NET_TAP with a tap fd only): each a tap
+     * fd of the caller's, its MAC and "ADDR/PREFIX" for the Tinyx init,
+     * which finds the device by its MAC (tinyx.nic=MAC,ADDR/PREFIX). */
+    struct qemu_xnic {
+        int tap_fd;
+        char mac[18];
+        char ip[20];
+    } xnic[QEMU_MAX_XNICS];
+    unsigned nxnics;
     int quiet;              /* "quiet" kernel: only errors on the console */
     int die_with_parent;    /* SIGKILL QEMU if the caller dies */
     struct qemu_disk disks[QEMU_MAX_DISKS]; /* raw images, virtio-blk */
@@ -230,14 +240,20 @@ int qemu_start_detached(const struct qemu_vm_config *cfg,
  * nic_release(gn, guest_id) when the guest has gone), and (cfg) set to use
  * it: the tap by fd as virtio-net, the leased MAC (the filter allows only
  * it), and the address, prefix and gateway for the Tinyx init
- * (tinyx.ip=, tinyx.gw=). Port forwards are dropped: they are user-mode
- * networking's. (*tap_fd) is the caller's to close once QEMU has started.
+ * (tinyx.ip=, tinyx.gw=). Every NIC the spec names on its own
+ * (ns->nics, --net NAME=BRIDGE) other than net0 comes after it, in that
+ * order, as cfg->xnic (tinyx.nic=MAC,ADDR/PREFIX). Port forwards are
+ * dropped: they are user-mode networking's. (*tap_fd) and the xnic fds
+ * are the caller's to close once QEMU has started (qemu_nic_close).
  * Used by lightvmd (daemon/vm_qemu_net.c); the hook for a cold `lightvm
  * run --monitor qemu --net` (link with libmnl: lightvm-net).
  */
 int qemu_nic_attach(struct qemu_vm_config *cfg, struct guest_net *gn,
                     const struct guest_net_spec *ns, const char *guest_id,
                     int *tap_fd, struct lvm_err *err);
+
+/* Close (*tap_fd) and cfg's extra NICs' tap fds (QEMU has its own). */
+void qemu_nic_close(struct qemu_vm_config *cfg, int *tap_fd);
 
 /* What is known when QEMU has gone, for qemu_exit_describe. */
 struct qemu_exit_facts {
@@ -287,6 +303,8 @@ struct qemu_fds {
     int ctl_log;
     int exec; /* the exec channel (include/lightvm/tinyx_exec.h): a
                  virtio serial port on this fd; 0: none */
+    int xtap; /* the extra NICs' taps (cfg->xnic) are this fd and the
+                 next ones */
 };
 
 /* QEMU's argv for (cfg) with the fds QEMU will inherit; (kvm) picks the

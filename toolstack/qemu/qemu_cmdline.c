@@ -174,6 +174,13 @@ static int kernel_cmdline(const struct qemu_vm_config *cfg, int kvm,
                                                       : "";
         if (*dns)
             n += snprintf(buf + n, len - (size_t)n, " tinyx.dns=%s", dns);
+        /* Several NICs: the init tells them apart by MAC, not by the
+         * order the kernel happened to probe them in. */
+        if (cfg->nxnics && cfg->mac[0])
+            n += snprintf(buf + n, len - (size_t)n, " tinyx.mac=%s", cfg->mac);
+        for (unsigned i = 0; i < cfg->nxnics && i < QEMU_MAX_XNICS; i++)
+            n += snprintf(buf + n, len - (size_t)n, " tinyx.nic=%s,%s",
+                          cfg->xnic[i].mac, cfg->xnic[i].ip);
     }
     if (cfg->runtime_conf)
         n += snprintf(buf + n, len - (size_t)n, " tinyx.cfg=1");
@@ -219,6 +226,28 @@ static int netdev(const struct qemu_vm_config *cfg, const struct qemu_fds *fds,
         arg(a, "virtio-net-device,netdev=n0%s%s", cfg->mac[0] ? ",mac=" : "",
             cfg->mac) < 0)
         return lvm_err_set(err, E2BIG, "QEMU command line too long");
+    if (!cfg->nxnics)
+        return 0;
+    /* More NICs: taps by fd only (lightvm's bridges), each with its MAC
+     * (the filter's) and address (the init's), both checked plain. */
+    if (cfg->net != QEMU_NET_TAP || fds->tap < 0 || fds->xtap <= 0 ||
+        cfg->nxnics > QEMU_MAX_XNICS || !cfg->mac[0])
+        return lvm_err_set(err, EINVAL,
+                           "more NICs need the first one and theirs as tap "
+                           "fds with MACs (at most %d more)",
+                           QEMU_MAX_XNICS);
+    for (unsigned i = 0; i < cfg->nxnics; i++) {
+        const struct qemu_xnic *x = &cfg->xnic[i];
+        if (!x->mac[0] || !plain(x->mac) || !x->ip[0] || !plain(x->ip) ||
+            strchr(x->ip, ','))
+            return lvm_err_set(err, EINVAL, "bad MAC or address of NIC %u",
+                               i + 1);
+        if (arg(a, "-netdev") < 0 ||
+            arg(a, "tap,id=n%u,fd=%d", i + 1, fds->xtap + (int)i) < 0 ||
+            arg(a, "-device") < 0 ||
+            arg(a, "virtio-net-device,netdev=n%u,mac=%s", i + 1, x->mac) < 0)
+            return lvm_err_set(err, E2BIG, "QEMU command line too long");
+    }
     return 0;
 }
 

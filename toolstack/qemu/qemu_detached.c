@@ -35,10 +35,14 @@ int qemu_start_detached(const struct qemu_vm_config *cfg,
     memcpy(out->fwd, s->c.fwd, sizeof out->fwd);
     out->nfwd = s->c.nfwd;
     int tap = s->c.net == QEMU_NET_TAP ? s->c.tap_fd : -1;
+    int xtaps[QEMU_MAX_XNICS];
+    for (unsigned i = 0; i < s->c.nxnics && i < QEMU_MAX_XNICS; i++)
+        xtaps[i] = s->c.xnic[i].tap_fd;
     struct qemu_fds fds = {.console = QEMU_FD_CONSOLE,
                            .ctl = QEMU_FD_CTL,
                            .qmp = QEMU_FD_QMP,
                            .tap = tap >= 0 ? QEMU_FD_TAP : -1,
+                           .xtap = qemu_xtap_fd(s->ndisk_fds),
                            .listen = 1,
                            .console_file = 1,
                            .ctl_log =
@@ -52,6 +56,8 @@ int qemu_start_detached(const struct qemu_vm_config *cfg,
                                         s->boot_fd[0], s->boot_fd[1],
                                         det->exec_listen},
                                 .disk_fds = s->disk_fd,
+                                .xtap_fds = xtaps,
+                                .nxtaps = (int)s->c.nxnics,
                                 .ndisks = s->ndisk_fds,
                                 .log_fd = det->log_fd,
                                 .join_fds = det->join_fds,

@@ -176,6 +176,9 @@ static void exec_qemu(const struct qemu_argv *a, const struct qemu_child *ch,
     for (int i = 0; i < ch->ndisks; i++)
         disk_hi[i] = ch->disk_fds[i] >= 0 ? fcntl(ch->disk_fds[i], F_DUPFD, 64)
                                           : -2; /* no twin: nothing there */
+    int xtap_hi[QEMU_MAX_XNICS];
+    for (int i = 0; i < ch->nxtaps && i < QEMU_MAX_XNICS; i++)
+        xtap_hi[i] = fcntl(ch->xtap_fds[i], F_DUPFD, 64);
     int nul = open("/dev/null", O_RDONLY);
     dup2(nul, 0);
     dup2(ch->log_fd, 1);
@@ -190,10 +193,15 @@ static void exec_qemu(const struct qemu_argv *a, const struct qemu_child *ch,
             close(QEMU_FD_DISK0 + i);
         else if (disk_hi[i] < 0 || dup2(disk_hi[i], QEMU_FD_DISK0 + i) < 0)
             child_fail(errfd, FAIL_EXEC, 0, EBADF);
+    int nx = ch->nxtaps < QEMU_MAX_XNICS ? ch->nxtaps : QEMU_MAX_XNICS;
+    for (int i = 0; i < nx; i++)
+        if (xtap_hi[i] < 0 ||
+            dup2(xtap_hi[i], qemu_xtap_fd(ch->ndisks) + i) < 0)
+            child_fail(errfd, FAIL_EXEC, 0, EBADF);
     /* Nothing else of ours leaks into QEMU; errfd is CLOEXEC and goes
      * at exec. */
-    syscall(SYS_close_range, QEMU_FD_DISK0 + ch->ndisks, (unsigned)errfd - 1,
-            0);
+    syscall(SYS_close_range, qemu_xtap_fd(ch->ndisks) + nx,
+            (unsigned)errfd - 1, 0);
     syscall(SYS_close_range, (unsigned)errfd + 1, ~0u, 0);
     if (j->on) {
         /* Nothing of the caller's environment (LD_*, sanitizer options)

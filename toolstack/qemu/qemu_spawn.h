@@ -53,6 +53,9 @@ struct qemu_child {
                                -1: none */
     const int *disk_fds;    /* become QEMU's QEMU_FD_DISK0 and on */
     int ndisks;
+    const int *xtap_fds; /* the extra NICs' taps: QEMU's fds right after
+                            the disks' (qemu_xtap_fd) */
+    int nxtaps;
     int log_fd; /* QEMU's stdout and stderr */
     int die_with_parent;
     const int *join_fds; /* files the child writes "0" to before exec:
@@ -77,5 +80,11 @@ int qemu_spawn(const struct qemu_argv *a, const struct qemu_child *ch,
                pid_t *pid, int *pidfd, struct lvm_err *err);
 
 uint64_t qemu_now_ns(void);
+
+/* QEMU's fd for its first extra NIC's tap, after (ndisk_fds) disk fds. */
+static inline int qemu_xtap_fd(int ndisk_fds)
+{
+    return QEMU_FD_DISK0 + ndisk_fds;
+}
 
 #endif

@@ -53,10 +53,14 @@ static int launch(struct qemu_vm *vm, const struct qemu_vm_config *cfg,
     memcpy(vm->fwd, s->c.fwd, sizeof vm->fwd);
     vm->nfwd = s->c.nfwd;
     int tap = s->c.net == QEMU_NET_TAP ? s->c.tap_fd : -1;
+    int xtaps[QEMU_MAX_XNICS];
+    for (unsigned i = 0; i < s->c.nxnics && i < QEMU_MAX_XNICS; i++)
+        xtaps[i] = s->c.xnic[i].tap_fd;
     struct qemu_fds fds = {.console = QEMU_FD_CONSOLE,
                            .ctl = QEMU_FD_CTL,
                            .qmp = QEMU_FD_QMP,
                            .tap = tap >= 0 ? QEMU_FD_TAP : -1,
+                           .xtap = qemu_xtap_fd(s->ndisk_fds),
                            .exec = cfg->exec && cfg->exec_fd > 0 ? QEMU_FD_EXEC
                                                                  : 0};
     if (qemu_build_argv(&s->c, &fds, s->kvm, s->kvm ? 0 : qemu_host_tsc_khz(),
@@ -77,6 +81,8 @@ static int launch(struct qemu_vm *vm, const struct qemu_vm_config *cfg,
     struct qemu_child ch = {.src = {con[1], ctl[1], qmp[1], tap, -1,
                                     s->boot_fd[0], s->boot_fd[1], xfd},
                             .disk_fds = s->disk_fd,
+                            .xtap_fds = xtaps,
+                            .nxtaps = (int)s->c.nxnics,
                             .ndisks = s->ndisk_fds,
                             .log_fd = vm->log_fd,
                             .die_with_parent = s->c.die_with_parent,
