@@ -128,12 +128,38 @@ static void mount_options(void **state)
         init_mount_options("size=123456789", &fl, small, sizeof small), -1);
 }
 
+/* The network words of the kernel command line: tinyx.mac= names the
+ * first NIC, tinyx.nic= (repeated, at most INIT_MAX_NICS) the others. */
+static void cmdline_nics(void **state)
+{
+    (void)state;
+    struct init_conf c;
+    memset(&c, 0, sizeof c);
+    init_conf_cmdline(&c, "console=ttyS0 tinyx.ip=10.1.0.2/24 tinyx.gw=10.1.0.1 "
+                          "tinyx.mac=46:00:00:00:00:01 "
+                          "tinyx.nic=46:00:00:00:00:02,10.2.0.2/16 "
+                          "tinyx.nic=46:00:00:00:00:03,10.3.0.2/24 "
+                          "tinyx.nic=46:00:00:00:00:04,10.4.0.2/24 "
+                          "tinyx.nic=46:00:00:00:00:05,10.5.0.2/24 quiet");
+    assert_string_equal(c.ip, "10.1.0.2/24");
+    assert_string_equal(c.mac, "46:00:00:00:00:01");
+    assert_int_equal(c.nnics, INIT_MAX_NICS); /* the fifth is ignored */
+    assert_string_equal(c.nics[0], "46:00:00:00:00:02,10.2.0.2/16");
+    assert_string_equal(c.nics[2], "46:00:00:00:00:04,10.4.0.2/24");
+    assert_int_equal(c.quiet, 1);
+    memset(&c, 0, sizeof c);
+    init_conf_cmdline(&c, "tinyx.ip=10.0.2.15/24");
+    assert_int_equal(c.nnics, 0);
+    assert_string_equal(c.mac, "");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(mounts_root_and_copies),
         cmocka_unit_test(bad_lines),
         cmocka_unit_test(mount_options),
+        cmocka_unit_test(cmdline_nics),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -123,6 +123,53 @@ static void argv_kvm_tap_acpi(void **state)
     free(a);
 }
 
+/* NICs after the first: a tap fd, a virtio-net device with its MAC and
+ * a tinyx.nic word each, and the first NIC's MAC for the init. */
+static void argv_several_nics(void **state)
+{
+    (void)state;
+    struct qemu_vm_config c;
+    memset(&c, 0, sizeof c);
+    c.kernel = "/k";
+    c.initrd = "/i";
+    c.net = QEMU_NET_TAP;
+    c.tap_fd = 9;
+    snprintf(c.guest_ip, sizeof c.guest_ip, "10.9.0.2/24");
+    snprintf(c.gateway, sizeof c.gateway, "10.9.0.1");
+    snprintf(c.mac, sizeof c.mac, "46:00:00:00:00:01");
+    c.xnic[0] = (struct qemu_xnic){12, "46:00:00:00:00:02", "10.8.0.2/16"};
+    c.xnic[1] = (struct qemu_xnic){13, "46:00:00:00:00:03", "10.7.0.2/24"};
+    c.nxnics = 2;
+    struct qemu_fds fds = {.console = 3, .ctl = 4, .qmp = 5, .tap = 6,
+                           .xtap = 20};
+    struct qemu_argv *a = malloc(sizeof *a);
+    struct lvm_err err;
+    assert_int_equal(qemu_build_argv(&c, &fds, 1, 0, a, &err), 0);
+    assert_true(has(a, "tap,id=n0,fd=6"));
+    assert_true(has(a, "tap,id=n1,fd=20"));
+    assert_true(has(a, "tap,id=n2,fd=21"));
+    assert_true(has(a, "virtio-net-device,netdev=n0,mac=46:00:00:00:00:01"));
+    assert_true(has(a, "virtio-net-device,netdev=n1,mac=46:00:00:00:00:02"));
+    assert_true(has(a, "virtio-net-device,netdev=n2,mac=46:00:00:00:00:03"));
+    const char *ap = after(a, "-append");
+    assert_non_null(strstr(ap, "tinyx.ip=10.9.0.2/24 tinyx.gw=10.9.0.1"));
+    assert_non_null(strstr(ap, "tinyx.mac=46:00:00:00:00:01"));
+    assert_non_null(strstr(ap, "tinyx.nic=46:00:00:00:00:02,10.8.0.2/16 "
+                               "tinyx.nic=46:00:00:00:00:03,10.7.0.2/24"));
+    /* Refused in one line: no fds for them, user-mode networking, a MAC
+     * that would smuggle an option in. */
+    struct qemu_fds nox = fds;
+    nox.xtap = 0;
+    assert_int_equal(qemu_build_argv(&c, &nox, 1, 0, a, &err), -1);
+    c.net = QEMU_NET_USER;
+    assert_int_equal(qemu_build_argv(&c, &fds, 1, 0, a, &err), -1);
+    c.net = QEMU_NET_TAP;
+    snprintf(c.xnic[1].mac, sizeof c.xnic[1].mac, "46:00,script=x");
+    assert_int_equal(qemu_build_argv(&c, &fds, 1, 0, a, &err), -1);
+    assert_non_null(strstr(err.msg, "NIC 2"));
+    free(a);
+}
+
 static void argv_rejects_bad_config(void **state)
 {
     struct qemu_vm_config c;
@@ -529,6 +576,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(argv_tcg_user_net),
         cmocka_unit_test(argv_kvm_tap_acpi),
+        cmocka_unit_test(argv_several_nics),
         cmocka_unit_test(argv_rejects_bad_config),
         cmocka_unit_test(argv_detached),
         cmocka_unit_test(argv_sandbox),
