@@ -135,8 +135,7 @@ struct qsetup {
     struct qemu_vm_config cfg;
     struct qemu_detached det;
     int join[QVM_MAX_JOIN];
-    int tap_fd; /* the first NIC's (the others' are in cfg.xnic), until
-                   QEMU has it */
+    int tap_fd;                      /* net0's, until QEMU has it */
     char *runconf;                   /* "args" and "env": cfg.runtime_conf */
     int volume_fd[QEMU_MAX_VOLUMES]; /* opened as the client */
     unsigned nvolumes;

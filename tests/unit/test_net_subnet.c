@@ -209,8 +209,7 @@ static void concurrent_creations(void **state)
     for (int i = 0; i < RACERS; i++) {
         second(got[i][0], got[i][1]);
         for (int j = 0; j < i; j++)
-            assert_false(
-                overlap(got[i][0], got[i][1], got[j][0], got[j][1]));
+            assert_false(overlap(got[i][0], got[i][1], got[j][0], got[j][1]));
     }
     struct lvm_err err;
     for (int i = 0; i < RACERS; i++)

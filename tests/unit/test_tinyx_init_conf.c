@@ -135,12 +135,13 @@ static void cmdline_nics(void **state)
     (void)state;
     struct init_conf c;
     memset(&c, 0, sizeof c);
-    init_conf_cmdline(&c, "console=ttyS0 tinyx.ip=10.1.0.2/24 tinyx.gw=10.1.0.1 "
-                          "tinyx.mac=46:00:00:00:00:01 "
-                          "tinyx.nic=46:00:00:00:00:02,10.2.0.2/16 "
-                          "tinyx.nic=46:00:00:00:00:03,10.3.0.2/24 "
-                          "tinyx.nic=46:00:00:00:00:04,10.4.0.2/24 "
-                          "tinyx.nic=46:00:00:00:00:05,10.5.0.2/24 quiet");
+    init_conf_cmdline(&c,
+                      "console=ttyS0 tinyx.ip=10.1.0.2/24 tinyx.gw=10.1.0.1 "
+                      "tinyx.mac=46:00:00:00:00:01 "
+                      "tinyx.nic=46:00:00:00:00:02,10.2.0.2/16 "
+                      "tinyx.nic=46:00:00:00:00:03,10.3.0.2/24 "
+                      "tinyx.nic=46:00:00:00:00:04,10.4.0.2/24 "
+                      "tinyx.nic=46:00:00:00:00:05,10.5.0.2/24 quiet");
     assert_string_equal(c.ip, "10.1.0.2/24");
     assert_string_equal(c.mac, "46:00:00:00:00:01");
     assert_int_equal(c.nnics, INIT_MAX_NICS); /* the fifth is ignored */

@@ -140,8 +140,8 @@ static void argv_several_nics(void **state)
     c.xnic[0] = (struct qemu_xnic){12, "46:00:00:00:00:02", "10.8.0.2/16"};
     c.xnic[1] = (struct qemu_xnic){13, "46:00:00:00:00:03", "10.7.0.2/24"};
     c.nxnics = 2;
-    struct qemu_fds fds = {.console = 3, .ctl = 4, .qmp = 5, .tap = 6,
-                           .xtap = 20};
+    struct qemu_fds fds = {
+        .console = 3, .ctl = 4, .qmp = 5, .tap = 6, .xtap = 20};
     struct qemu_argv *a = malloc(sizeof *a);
     struct lvm_err err;
     assert_int_equal(qemu_build_argv(&c, &fds, 1, 0, a, &err), 0);

@@ -80,11 +80,11 @@ struct init_conf {
     char *health_argv[INIT_MAX_ARGS + 1]; /* command check, or empty */
     int health_argc;
     /* from the kernel command line */
-    char ip[32];      /* tinyx.ip=ADDR/PREFIX */
-    char gw[32];      /* tinyx.gw=ADDR */
-    char dns[32];     /* tinyx.dns=ADDR */
-    char ctl[32];     /* tinyx.ctl=ttyS1: the control channel's device */
-    char mac[32];     /* tinyx.mac=MAC: the device tinyx.ip is for (else
+    char ip[32];  /* tinyx.ip=ADDR/PREFIX */
+    char gw[32];  /* tinyx.gw=ADDR */
+    char dns[32]; /* tinyx.dns=ADDR */
+    char ctl[32]; /* tinyx.ctl=ttyS1: the control channel's device */
+    char mac[32]; /* tinyx.mac=MAC: the device tinyx.ip is for (else
                          the first ethernet device) */
     /* tinyx.nic=MAC,ADDR/PREFIX (repeated): more NICs, each found by MAC */
     char nics[INIT_MAX_NICS][48];

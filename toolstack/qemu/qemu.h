@@ -26,7 +26,7 @@ struct qmp_conn;
 #define QEMU_MAX_FWDS 16
 #define QEMU_MAX_DISKS 8
 #define QEMU_ARGV_MAX 128
-#define QEMU_MAX_XNICS 3 /* NICs after the first: GUEST_MAX_NICS - 1 */
+#define QEMU_MAX_XNICS 3   /* NICs after the first: GUEST_MAX_NICS - 1 */
 #define QEMU_SERIAL_MAX 20 /* virtio-blk's serial is 20 bytes */
 
 enum qemu_accel { QEMU_ACCEL_AUTO, QEMU_ACCEL_KVM, QEMU_ACCEL_TCG };
@@ -88,8 +88,8 @@ struct qemu_vm_config {
         char ip[20];
     } xnic[QEMU_MAX_XNICS];
     unsigned nxnics;
-    int quiet;              /* "quiet" kernel: only errors on the console */
-    int die_with_parent;    /* SIGKILL QEMU if the caller dies */
+    int quiet;           /* "quiet" kernel: only errors on the console */
+    int die_with_parent; /* SIGKILL QEMU if the caller dies */
     struct qemu_disk disks[QEMU_MAX_DISKS]; /* raw images, virtio-blk */
     unsigned ndisks;
     const char *incoming; /* set by qemu_vm_restore: wait for a state */

@@ -200,8 +200,8 @@ static void exec_qemu(const struct qemu_argv *a, const struct qemu_child *ch,
             child_fail(errfd, FAIL_EXEC, 0, EBADF);
     /* Nothing else of ours leaks into QEMU; errfd is CLOEXEC and goes
      * at exec. */
-    syscall(SYS_close_range, qemu_xtap_fd(ch->ndisks) + nx,
-            (unsigned)errfd - 1, 0);
+    syscall(SYS_close_range, qemu_xtap_fd(ch->ndisks) + nx, (unsigned)errfd - 1,
+            0);
     syscall(SYS_close_range, (unsigned)errfd + 1, ~0u, 0);
     if (j->on) {
         /* Nothing of the caller's environment (LD_*, sanitizer options)
