@@ -12,7 +12,7 @@ cd "$(dirname "$0")/../.." || exit 1
 
 MULTI=$NET_GUESTS/net_multi.elf
 
-# subnet_of LINE: "10.X" of a `net up` line "BR 10.X.0.1/16 ...".
+# second_octet: X of a `net up` line "BR 10.X.0.1/16 ..." on stdin.
 second_octet() { sed -n 's/^[^ ]* 10\.\([0-9]*\)\.0\.1\/16.*/\1/p'; }
 
 test_lvm0_default() {

@@ -37,7 +37,9 @@ kvm-initramfs: $(KVM_INITRAMFS)
 
 $(KVM_INITRAMFS): tests/kvm/nested/mkinitramfs.sh tests/kvm/nested/init \
                   tests/kvm/test_kvm.sh tests/lib.sh all $(TGUEST_SRCS) \
-                  $(TGUEST_ELFS) $(KVM_TGUEST_ELFS) $(KVM_TPROGS)
+                  $(TGUEST_ELFS) $(KVM_TGUEST_ELFS) $(KVM_TPROGS) \
+                  $(BUILD)/tests/net/guests/net_multi.elf \
+                  $(BUILD)/tests/net/tools/netc
 	$(call say,CPIO,$@)tests/kvm/nested/mkinitramfs.sh $(BUILD) $(KVM_NESTED)
 
 # ---- Benchmark (bench/kvm/run.sh) ----------------------------------------

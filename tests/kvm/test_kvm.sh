@@ -16,7 +16,8 @@
 # monitors must stop it alike, and the kvm monitor must say what happened
 # (the pattern after each action) and show the registers.
 #
-# Also: --monitor auto and a missing /dev/kvm; kvm_lifecycle (lockdown,
+# Also: a guest with two NICs on two bridges (kvm_two_nics); --monitor
+# auto and a missing /dev/kvm; kvm_lifecycle (lockdown,
 # pause and unpause, poweroff); timeouts and the memory limit.
 #
 # Where: directly when /dev/kvm opens. Otherwise, or with
@@ -327,6 +328,45 @@ done
 
 # Pointers the guest does not own make hypercalls fail, not the monitor.
 check bad_buffers compare badbuf -- "$KVMT/faults.elf" badbuf
+
+# ---- Two NICs -----------------------------------------------------------------
+
+# A kvm guest with two NICs on two bridges uses both: the net suite's
+# net_multi guest serves TCP echo on net0 and net1, each a port of its own
+# bridge, in a network namespace of the check's own. The namespace
+# reaches 10.92.0.0/24 only through kvb1, so an answer there came through
+# net1. No anti-spoofing filter (--net-no-filter; so the bridges are made
+# by the run, not by `lightvm net up`, which sets up the filter table):
+# the nested VM's kernel has tun and bridge loaded, not nf_tables; the
+# filter is the same code for every monitor (test_net_multi.sh,
+# test_firewall.sh check it).
+kvm_two_nics() {
+    local elf=$BUILD/tests/net/guests/net_multi.elf
+    local netc=$BUILD/tests/net/tools/netc
+    [ -e "$elf" ] && [ -x "$netc" ] || {
+        echo "missing $elf or $netc (make tests)"
+        return 1
+    }
+    unshare --net bash -c '
+        L=$1 elf=$2 netc=$3 ms=$4 out=$5
+        "$L" run --monitor kvm --name kn --net-no-filter \
+            --net=net0=kvb0,subnet=10.91.0.1/24,ip=10.91.0.2 \
+            --net=net1=kvb1,subnet=10.92.0.1/24,ip=10.92.0.2 \
+            "$elf" >"$out.out" 2>"$out.err" &
+        pid=$!
+        "$netc" wait-text "$out.out" serving "$ms" "$pid" >/dev/null ||
+            { cat "$out.out" "$out.err"; kill -KILL "$pid"; exit 1; }
+        cat "$out.err"
+        grep -q "net1: ip 10.92.0.2" "$out.out" || exit 1
+        r=0
+        "$netc" echo-tcp 10.91.0.2 7 20000 >/dev/null || r=1
+        "$netc" echo-tcp 10.92.0.2 7 20000 >/dev/null || r=1
+        kill -INT "$pid"
+        "$netc" wait-pid "$pid" "$ms" || { kill -KILL "$pid"; r=1; }
+        exit $r
+    ' _ "$LIGHTVM" "$elf" "$netc" "$((T * 1000))" "$TMP/kn"
+}
+check kvm_two_nics kvm_two_nics
 
 # ---- Lifecycle, limits -------------------------------------------------------
 

@@ -59,6 +59,12 @@ copy_prog "$build/tests/tools/apiclient" "lightvm/$build/tests/tools/apiclient"
 copy_prog "$build/bin/lightvm-runtime" "lightvm/$build/bin/lightvm-runtime" # oci_kvm
 copy_prog "$build/tests/tools/subreaper" "lightvm/$build/tests/tools/subreaper"
 copy_prog "$build/tests/kvm/kvm_lifecycle" "lightvm/$build/tests/kvm/kvm_lifecycle"
+# kvm_two_nics: bridges and taps are made by lightvm-net, the client is
+# the net suite's netc, the guest its net_multi.
+copy_prog "$build/bin/lightvm-net" "lightvm/$build/bin/lightvm-net"
+copy_prog "$build/tests/net/tools/netc" "lightvm/$build/tests/net/tools/netc"
+install -D -m 0644 "$build/tests/net/guests/net_multi.elf" \
+    "$L/$build/tests/net/guests/net_multi.elf"
 for elf in "$build"/examples/*/*.elf "$build"/tests/guests/*.elf \
     "$build"/tests/kvm/*.elf; do
     [ -e "$elf" ] && install -D -m 0644 "$elf" "$L/$elf"
@@ -90,6 +96,8 @@ add_mod() {
     case " ${mods[*]-} " in *" $m "*) ;; *) mods+=("$m") ;; esac
 }
 add_mod kvm-amd
+add_mod tun    # kvm_two_nics: the guests' taps
+add_mod bridge # and their bridges
 : >"$root/lib/modules/order"
 for m in "${mods[@]}"; do
     f=$(modinfo -k "$kver" -F filename "$m")
