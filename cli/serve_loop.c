@@ -514,6 +514,7 @@ static void on_jobs(struct loop *l)
                 fprintf(stderr, "lightvm: serve: destroy guest %s: %s\n", j->id,
                         j->err);
             guest_free(l, g);
+            freed = 1; /* a --max-guests slot for a spare */
         } else if (!j->ok) {
             fprintf(stderr, "lightvm: serve: %s\n", j->err);
             for (struct conn *c = l->conns, *cn; c; c = cn) {

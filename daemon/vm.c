@@ -451,12 +451,14 @@ void vm_ended(struct daemon *d, struct vm *v)
     /* Its RAM, limits and ports are free again; its record and logs
      * count until it is destroyed. */
     quota_release(d, v, QUOTA_RUNNING);
-    rundir_write_exit(d, v);
     if (v->destroyers || v->killed_by == KILLED_BY_DESTROY ||
         (v->auto_remove && !v->audit_pending)) {
+        /* Its record goes at once: no exit.json written only to be
+         * removed (its waiters hear how it ended from memory). */
         finish_destroy(d, v); /* its waiters hear how it ended */
         return;
     }
+    rundir_write_exit(d, v);
     if (!v->audit_pending)
         notify_waiters(d, v);
     vm_restart_exited(d, v);
