@@ -35,11 +35,12 @@ fi
 declare -A BIN=([old]=$OLD/build [new]=$PWD/$BUILD)
 pids=()
 cleanup() {
+    set +e # a killed server's status must not end the cleanup (set -e)
     local p s
     for p in "${pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
     for s in old new; do
         ip netns del "$PREFIX-$s-$$" 2>/dev/null || true
-        find /sys/fs/cgroup -maxdepth 2 -name "lightvm-$PREFIX-$s-$$" -exec rmdir {} + 2>/dev/null || true
+        find /sys/fs/cgroup -maxdepth 2 -name "lightvm-$PREFIX-$s-$$" -exec rmdir {} + 2>/dev/null
     done
     [ -z "$MADE_TREE" ] || git worktree remove --force "$OLD" 2>/dev/null || true
     rm -rf "$W"
@@ -112,6 +113,14 @@ stats() {
                 v[int(n * 0.9)] / 1000, v[int(n * 0.99)] / 1000, drops
         }'
 }
+# blocks SIDE: each block's median, ms.
+blocks() {
+    local b
+    for b in $(seq "$BLOCKS"); do
+        awk '$3 == "ok" {print $2}' "$W/$1-$b.out" | sort -n |
+            awk '{v[n++] = $1} END {if (n) printf "%.0f ", v[int(n / 2)] / 1000; else printf "- "}'
+    done
+}
 pct() { # SIDE P
     cat "$W/$1"-*.out | awk '$3 == "ok" {print $2}' | sort -n |
         awk -v p="$2" '{v[n++] = $1} END {if (n) printf "%.2f", v[int(n * p / 100)] / 1000; else printf "NaN"}'
@@ -143,10 +152,10 @@ read -r nm np9 np99 nd <<<"$(stats new)"
     echo "client left) had to be gone before the next block: *drain* is how long"
     echo "that took after the block's last client, 2 s of it the idle timeout."
     echo
-    echo "| side | clients | median ms | p90 ms | p99 ms | drops | drain s (each block) |"
-    echo "|---|---:|---:|---:|---:|---:|---|"
-    echo "| old ($BASE) | $((BLOCKS * N)) | $om | $op9 | $op99 | $od | $(paste -sd' ' "$W/old.drain") |"
-    echo "| new | $((BLOCKS * N)) | $nm | $np9 | $np99 | $nd | $(paste -sd' ' "$W/new.drain") |"
+    echo "| side | clients | median ms | p90 ms | p99 ms | drops | median ms (each block) | drain s (each block) |"
+    echo "|---|---:|---:|---:|---:|---:|---|---|"
+    echo "| old ($BASE) | $((BLOCKS * N)) | $om | $op9 | $op99 | $od | $(blocks old) | $(paste -sd' ' "$W/old.drain") |"
+    echo "| new | $((BLOCKS * N)) | $nm | $np9 | $np99 | $nd | $(blocks new) | $(paste -sd' ' "$W/new.drain") |"
     echo
     awk -v o="$om" -v n="$nm" -v o9="$op9" -v n9="$np9" -v o99="$op99" -v n99="$np99" 'BEGIN {
         if (o > 0 && o9 > 0 && o99 > 0)

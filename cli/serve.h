@@ -72,9 +72,13 @@ struct serve_job {
 /* Destroys run on threads of their own, never on a create's: a client
  * waits for a create, nobody for a destroy. lightvmd answers a destroy
  * once the guest's process is gone, which is mostly the kernel tearing it
- * down (about 20 ms on a quiet host, more under load) while lightvmd's
- * loop serves others; so several go at once, or at one client every 10 ms
- * they would pile up behind each other (and hold --max-guests slots). */
+ * down (about 20 ms of CPU on a quiet host, more under load) while
+ * lightvmd's loop serves others. One at a time, at a client every 10 ms
+ * they piled up (and held --max-guests slots); all at once, their
+ * teardown competed with creation for the CPU. So: up to
+ * SERVE_DESTROYERS at once while no create is in flight, one while any
+ * is: destroys keep up on a host with CPU to spare, and yield to
+ * creation on one without. */
 #define SERVE_DESTROYERS 4
 
 struct serve_work {
@@ -83,6 +87,8 @@ struct serve_work {
     pthread_cond_t dcv;                   /* a destroy, or stop */
     struct serve_job *todo, *todo_tail;   /* creates */
     struct serve_job *dtodo, *dtodo_tail; /* destroys */
+    unsigned creating;                    /* creates in flight */
+    unsigned destroying;                  /* destroys in flight */
     struct serve_job *done;
     int efd; /* eventfd: done jobs are waiting */
     int stop;

@@ -91,16 +91,24 @@ static void work(struct serve_work *w, int destroyer)
     struct serve_job **head = destroyer ? &w->dtodo : &w->todo;
     struct serve_job **tail = destroyer ? &w->dtodo_tail : &w->todo_tail;
     pthread_cond_t *cv = destroyer ? &w->dcv : &w->cv;
+    unsigned *busy = destroyer ? &w->destroying : &w->creating;
     pthread_mutex_lock(&w->mu);
     for (;;) {
-        while (!*head && !w->stop)
+        /* A destroy goes alone while a create is in flight (serve.h). */
+        while (!w->stop &&
+               (!*head || (destroyer && w->creating && w->destroying)))
             pthread_cond_wait(cv, &w->mu);
         struct serve_job *j = pop(head, tail);
         if (!j)
             break; /* stopping, and nothing left to do */
+        ++*busy;
         pthread_mutex_unlock(&w->mu);
         run_job(&c, w->cfg, j);
         pthread_mutex_lock(&w->mu);
+        --*busy;
+        /* The last create done, or a destroy: a destroy may go now. */
+        if (destroyer || !w->creating)
+            pthread_cond_broadcast(&w->dcv);
         j->next = w->done; /* reversed; serve_work_take turns it round */
         w->done = j;
         uint64_t one = 1;
