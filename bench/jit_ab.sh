@@ -37,7 +37,11 @@ pids=()
 cleanup() {
     set +e # a killed server's status must not end the cleanup (set -e)
     local p s
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+    # Each serve (destroying its guests) before its lightvmd: newest first.
+    for ((p = ${#pids[@]} - 1; p >= 0; p--)); do
+        kill "${pids[p]}" 2>/dev/null
+        wait "${pids[p]}" 2>/dev/null
+    done
     for s in old new; do
         ip netns del "$PREFIX-$s-$$" 2>/dev/null || true
         find /sys/fs/cgroup -maxdepth 2 -name "lightvm-$PREFIX-$s-$$" -exec rmdir {} + 2>/dev/null
@@ -65,12 +69,16 @@ for s in old new; do
     ip netns add "$PREFIX-$s-$$"
     nsx $s ip link set lo up
     mkdir -p "$W/$s/run"
+    # Through nsenter itself (it execs), not nsx: $! must be the server
+    # for the cleanup's kill, not a subshell.
     LIGHTVM_RUN_DIR=$W/$s/run LIGHTVM_SOCKET=$W/$s/run/lightvmd.sock \
         LIGHTVM_CGROUP_PARENT=lightvm-$PREFIX-$s-$$ \
-        nsx $s "${BIN[$s]}/bin/lightvmd" --quiet --pool 16M+net=64 >"$W/$s.lightvmd" 2>&1 &
+        nsenter --net=/run/netns/"$PREFIX-$s-$$" "${BIN[$s]}/bin/lightvmd" \
+        --quiet --pool 16M+net=64 >"$W/$s.lightvmd" 2>&1 &
     pids+=($!)
     until lvm $s list >/dev/null 2>&1; do pause 0.1; done
-    LIGHTVM_SOCKET=$W/$s/run/lightvmd.sock nsx $s "${BIN[$s]}/bin/lightvm" serve \
+    LIGHTVM_SOCKET=$W/$s/run/lightvmd.sock \
+        nsenter --net=/run/netns/"$PREFIX-$s-$$" "${BIN[$s]}/bin/lightvm" serve \
         -l 127.0.0.1:7300 --guest-port 7 --per-client --max-guests 1024 \
         "${BIN[$s]}/examples/echo/echo.elf" >"$W/$s.serve" 2>&1 &
     pids+=($!)
