@@ -81,22 +81,22 @@ static struct serve_job *pop(struct serve_job **head, struct serve_job **tail)
     return j;
 }
 
-/* One thread: creates (a create worker) or destroys (a destroyer), until
- * stopped with its queue empty. A destroyer connects at its first job: a
- * serve whose guests never go needs no connection for it. */
-static void work(struct serve_work *w, int destroyer)
+/* One thread: creates (a create worker) or, if (destroys), destroys,
+ * until stopped with its queue empty. A destroy thread connects at its
+ * first job: a serve whose guests never go needs no connection for it. */
+static void work(struct serve_work *w, int destroys)
 {
     struct lightvm_error e;
-    struct lightvm *c = destroyer ? NULL : lightvm_connect(NULL, &e);
-    struct serve_job **head = destroyer ? &w->dtodo : &w->todo;
-    struct serve_job **tail = destroyer ? &w->dtodo_tail : &w->todo_tail;
-    pthread_cond_t *cv = destroyer ? &w->dcv : &w->cv;
-    unsigned *busy = destroyer ? &w->destroying : &w->creating;
+    struct lightvm *c = destroys ? NULL : lightvm_connect(NULL, &e);
+    struct serve_job **head = destroys ? &w->dtodo : &w->todo;
+    struct serve_job **tail = destroys ? &w->dtodo_tail : &w->todo_tail;
+    pthread_cond_t *cv = destroys ? &w->dcv : &w->cv;
+    unsigned *busy = destroys ? &w->destroying : &w->creating;
     pthread_mutex_lock(&w->mu);
     for (;;) {
         /* A destroy goes alone while a create is in flight (serve.h). */
         while (!w->stop &&
-               (!*head || (destroyer && w->creating && w->destroying)))
+               (!*head || (destroys && w->creating && w->destroying)))
             pthread_cond_wait(cv, &w->mu);
         struct serve_job *j = pop(head, tail);
         if (!j)
@@ -107,7 +107,7 @@ static void work(struct serve_work *w, int destroyer)
         pthread_mutex_lock(&w->mu);
         --*busy;
         /* The last create done, or a destroy: a destroy may go now. */
-        if (destroyer || !w->creating)
+        if (destroys || !w->creating)
             pthread_cond_broadcast(&w->dcv);
         j->next = w->done; /* reversed; serve_work_take turns it round */
         w->done = j;
