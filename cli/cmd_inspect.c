@@ -105,8 +105,10 @@ static int print_json(const struct image *img)
     return 0;
 }
 
-/* docker inspect's way: a JSON array, indented, of every guest named;
- * those that are not are said on stderr (exit 125). */
+/* docker inspect's way: a JSON array, indented, of every guest found
+ * (`[]` if none); each name that is not is said on stderr, in docker's
+ * words, and the exit status is then 1, as docker's (125 if lightvmd
+ * failed otherwise: refused, unreachable). */
 static int inspect_guests(int n, char **names)
 {
     struct lightvm *cl = cli_connect();
@@ -115,7 +117,7 @@ static int inspect_guests(int n, char **names)
     json_t *a = json_array();
     int status = 0;
     for (int i = 0; i < n; i++) {
-        struct lightvm_error e;
+        struct lightvm_error e = {"", ""};
         char ref[160];
         json_t *g =
             cli_api_guest(cl, cli_guest_ref(names[i], ref, sizeof ref), &e);
@@ -123,8 +125,14 @@ static int inspect_guests(int n, char **names)
             json_array_append_new(a, g);
             continue;
         }
-        cli_msg("inspect %s: %s (neither a guest nor a file)", names[i],
-                e.message);
+        if (!strcmp(e.code, "not_found")) {
+            cli_msg("inspect: no such object: %s (neither a guest nor a file)",
+                    names[i]);
+            if (!status)
+                status = 1;
+            continue;
+        }
+        cli_msg("inspect %s: %s", names[i], e.message);
         status = CLI_EXIT_ERROR;
     }
     lightvm_close(cl);

@@ -130,8 +130,8 @@ static void print_table(const struct table *t, double dt, long it, int tty)
     char a[32], b[32];
     if (tty)
         printf("\033[H\033[2J");
-    printf("lightvm top - %zu guests, %u running, %s in guests\n\n", t->n,
-           running, cli_bytes(total_mem, a, sizeof a));
+    printf("lightvm top - %zu guest%s, %u running, %s in guests\n\n", t->n,
+           t->n == 1 ? "" : "s", running, cli_bytes(total_mem, a, sizeof a));
     printf("%-16s  %-20s  %-8s  %6s  %10s  %10s\n", "ID", "NAME", "STATE",
            "CPU%", "MEMORY", "LIMIT");
     for (size_t i = 0; i < t->n && i < 40; i++) {

@@ -64,14 +64,16 @@ int cmd_version(int argc, char **argv)
         free(s);
     } else {
         printf("lightvm:  %s (guest ABI %d)\n", LVM_VERSION, LVM_ABI_VERSION);
-        if (d)
-            printf("lightvmd: %s (guest ABI %lld, pid %lld, %lld guests)\n",
+        if (d) {
+            json_int_t n = json_integer_value(json_object_get(d, "guests"));
+            printf("lightvmd: %s (guest ABI %lld, pid %lld, %lld guest%s)\n",
                    json_string_value(json_object_get(d, "version")),
                    json_integer_value(json_object_get(d, "abi")),
-                   json_integer_value(json_object_get(d, "pid")),
-                   json_integer_value(json_object_get(d, "guests")));
-        else
+                   json_integer_value(json_object_get(d, "pid")), n,
+                   n == 1 ? "" : "s");
+        } else {
             printf("lightvmd: not reachable (%s)\n", e.message);
+        }
     }
     json_decref(d);
     return 0;

@@ -514,6 +514,7 @@ static void on_jobs(struct loop *l)
                 fprintf(stderr, "lightvm: serve: destroy guest %s: %s\n", j->id,
                         j->err);
             guest_free(l, g);
+            freed = 1; /* a --max-guests slot for a spare */
         } else if (!j->ok) {
             fprintf(stderr, "lightvm: serve: %s\n", j->err);
             for (struct conn *c = l->conns, *cn; c; c = cn) {
@@ -724,8 +725,9 @@ int serve_run(const struct serve_cfg *cfg, int lfd)
     close(l.ep);
     if (!cfg->quiet)
         fprintf(stderr,
-                "lightvm: serve: %lu clients, %lu guests made, %lu refused "
+                "lightvm: serve: %lu client%s, %lu guest%s made, %lu refused "
                 "(full), %lu failed\n",
-                l.clients, l.made, l.refused, l.failed);
+                l.clients, l.clients == 1 ? "" : "s", l.made,
+                l.made == 1 ? "" : "s", l.refused, l.failed);
     return 0;
 }

@@ -72,37 +72,43 @@ static void run_job(struct lightvm **c, const struct serve_cfg *cfg,
     }
 }
 
-static void *worker(void *arg)
+/* Take the next job of a queue; NULL if there is none. */
+static struct serve_job *pop(struct serve_job **head, struct serve_job **tail)
 {
-    struct serve_work *w = arg;
+    struct serve_job *j = *head;
+    if (j && !(*head = j->next))
+        *tail = NULL;
+    return j;
+}
+
+/* One thread: creates (a create worker) or, if (destroys), destroys,
+ * until stopped with its queue empty. A destroy thread connects at its
+ * first job: a serve whose guests never go needs no connection for it. */
+static void work(struct serve_work *w, int destroys)
+{
     struct lightvm_error e;
-    struct lightvm *c = lightvm_connect(NULL, &e);
+    struct lightvm *c = destroys ? NULL : lightvm_connect(NULL, &e);
+    struct serve_job **head = destroys ? &w->dtodo : &w->todo;
+    struct serve_job **tail = destroys ? &w->dtodo_tail : &w->todo_tail;
+    pthread_cond_t *cv = destroys ? &w->dcv : &w->cv;
+    unsigned *busy = destroys ? &w->destroying : &w->creating;
     pthread_mutex_lock(&w->mu);
     for (;;) {
-        while (!w->todo && (!w->dtodo || w->destroying) && !w->stop)
-            pthread_cond_wait(&w->cv, &w->mu);
-        struct serve_job *j = NULL;
-        if (w->todo) {
-            j = w->todo;
-            w->todo = j->next;
-            if (!w->todo)
-                w->todo_tail = NULL;
-        } else if (w->dtodo && !w->destroying) {
-            j = w->dtodo;
-            w->dtodo = j->next;
-            if (!w->dtodo)
-                w->dtodo_tail = NULL;
-            w->destroying++;
-        } else {
+        /* A destroy goes alone while a create is in flight (serve.h). */
+        while (!w->stop &&
+               (!*head || (destroys && w->creating && w->destroying)))
+            pthread_cond_wait(cv, &w->mu);
+        struct serve_job *j = pop(head, tail);
+        if (!j)
             break; /* stopping, and nothing left to do */
-        }
+        ++*busy;
         pthread_mutex_unlock(&w->mu);
         run_job(&c, w->cfg, j);
         pthread_mutex_lock(&w->mu);
-        if (j->op == SERVE_OP_DESTROY) {
-            w->destroying--;
-            pthread_cond_broadcast(&w->cv); /* the next destroy may go */
-        }
+        --*busy;
+        /* The last create done, or a destroy: a destroy may go now. */
+        if (destroys || !w->creating)
+            pthread_cond_broadcast(&w->dcv);
         j->next = w->done; /* reversed; serve_work_take turns it round */
         w->done = j;
         uint64_t one = 1;
@@ -112,6 +118,17 @@ static void *worker(void *arg)
     }
     pthread_mutex_unlock(&w->mu);
     lightvm_close(c);
+}
+
+static void *creator(void *arg)
+{
+    work(arg, 0);
+    return NULL;
+}
+
+static void *destroyer(void *arg)
+{
+    work(arg, 1);
     return NULL;
 }
 
@@ -132,13 +149,21 @@ int serve_work_start(struct serve_work *w, const struct serve_cfg *cfg)
         return -1;
     pthread_mutex_init(&w->mu, NULL);
     pthread_cond_init(&w->cv, NULL);
+    pthread_cond_init(&w->dcv, NULL);
     unsigned n = cfg->workers;
     if (n > sizeof w->th / sizeof w->th[0])
         n = sizeof w->th / sizeof w->th[0];
     for (w->n = 0; w->n < n; w->n++)
-        if (pthread_create(&w->th[w->n], NULL, worker, w) != 0)
+        if (pthread_create(&w->th[w->n], NULL, creator, w) != 0)
             break;
-    return w->n ? 0 : -1;
+    for (w->nd = 0; w->nd < SERVE_DESTROYERS; w->nd++)
+        if (pthread_create(&w->dth[w->nd], NULL, destroyer, w) != 0)
+            break;
+    if (w->n && w->nd)
+        return 0;
+    serve_work_stop(w); /* the threads that did start */
+    fprintf(stderr, "lightvm: serve: cannot start its threads\n");
+    return -1;
 }
 
 void serve_work_push(struct serve_work *w, struct serve_job *j)
@@ -155,7 +180,7 @@ void serve_work_push(struct serve_work *w, struct serve_job *j)
     else
         *head = j;
     *tail = j;
-    pthread_cond_signal(&w->cv);
+    pthread_cond_signal(j->op == SERVE_OP_DESTROY ? &w->dcv : &w->cv);
     pthread_mutex_unlock(&w->mu);
 }
 
@@ -183,9 +208,12 @@ void serve_work_stop(struct serve_work *w)
     pthread_mutex_lock(&w->mu);
     w->stop = 1;
     pthread_cond_broadcast(&w->cv);
+    pthread_cond_broadcast(&w->dcv);
     pthread_mutex_unlock(&w->mu);
     for (unsigned i = 0; i < w->n; i++)
         pthread_join(w->th[i], NULL);
+    for (unsigned i = 0; i < w->nd; i++)
+        pthread_join(w->dth[i], NULL);
     for (struct serve_job *j = serve_work_take(w), *next; j; j = next) {
         next = j->next;
         free(j);

@@ -390,10 +390,10 @@ void api_handle(struct daemon *d, struct client *c, struct request *r, int fd)
             o = reply_new(r, 1);
             json_object_set(o, "recipe", recipe);
         } else {
-            rc = lvm_err_set(&err, EINVAL,
-                             "guest %s has no recipe (made by an older "
-                             "lightvmd)",
-                             v->id);
+            rc = lvm_err_invalid(&err,
+                                 "guest %s has no recipe (made by an older "
+                                 "lightvmd)",
+                                 v->id);
         }
         json_decref(rec);
         break;
@@ -407,10 +407,11 @@ void api_handle(struct daemon *d, struct client *c, struct request *r, int fd)
         /* Only the guest's owner (or root) gets here (target()). */
         int xfd = -1;
         if (v->mon != &vm_monitor_qemu)
-            rc = lvm_err_set(&err, EINVAL,
-                             "guest %s runs under the %s monitor: exec is for "
-                             "Tinyx guests (a unikernel is one program)",
-                             v->id, v->mon->name);
+            rc = lvm_err_invalid(
+                &err,
+                "guest %s runs under the %s monitor: exec is for "
+                "Tinyx guests (a unikernel is one program)",
+                v->id, v->mon->name);
         else
             rc = qvm_exec_channel(v, &xfd, &err);
         if (rc == 0) {
@@ -427,7 +428,7 @@ void api_handle(struct daemon *d, struct client *c, struct request *r, int fd)
     case OP_SAVE: vm_save(d, v, c, r); return; /* answers once saved */
     case OP_CLONE: clone_guest(d, v, c, r); return;
     case OP_MIGRATE: vm_migrate(d, v, c, r, fd); return;
-    default: lvm_err_set(&err, EINVAL, "not implemented"); rc = -1;
+    default: lvm_err_invalid(&err, "not implemented"); rc = -1;
     }
     if (rc < 0)
         o = api_error(r,

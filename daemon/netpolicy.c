@@ -285,7 +285,7 @@ int netpolicy_pick_port(const struct daemon_config *c, const char *addr,
     struct sockaddr_in sin = {.sin_family = AF_INET};
     const char *a = *addr ? addr : "127.0.0.1";
     if (inet_pton(AF_INET, a, &sin.sin_addr) != 1)
-        return lvm_err_set(err, EINVAL, "'%s' is not an IPv4 address", a);
+        return lvm_err_invalid(err, "'%s' is not an IPv4 address", a);
     uint16_t got;
     if (can_bind(sin, 0, &got) && in_ranges(c, got)) {
         *port = got;

@@ -44,8 +44,8 @@ int pool_parse(struct pool *p, const char *spec, struct lvm_err *err)
          item = strtok_r(NULL, ",", &save)) {
         char *eq = strchr(item, '=');
         if (!eq)
-            return lvm_err_set(err, EINVAL, "'%s' is not SIZE[+net|+kvm]=COUNT",
-                               item);
+            return lvm_err_invalid(err, "'%s' is not SIZE[+net|+kvm]=COUNT",
+                                   item);
         *eq = 0;
         char *plus = strchr(item, '+');
         int net = 0;
@@ -57,9 +57,8 @@ int pool_parse(struct pool *p, const char *spec, struct lvm_err *err)
                 net = 1;
             else if (!strcmp(plus, "+auto") ||
                      !(mon = monitor_find(plus + 1, NULL)))
-                return lvm_err_set(err, EINVAL,
-                                   "'%s=%s' is not SIZE[+net|+kvm]=COUNT", item,
-                                   eq + 1);
+                return lvm_err_invalid(
+                    err, "'%s=%s' is not SIZE[+net|+kvm]=COUNT", item, eq + 1);
             *plus = 0;
         }
         uint64_t ram;
@@ -68,12 +67,10 @@ int pool_parse(struct pool *p, const char *spec, struct lvm_err *err)
         struct guest_ram_range rr = guest_ram_range(mon->kind, 0);
         if (layout_parse_size(item, &ram) < 0 || ram < rr.min || ram > rr.max ||
             ram % 4096 || *end || n < 0 || n > 100000)
-            return lvm_err_set(err, EINVAL,
-                               "'%s=%s' is not SIZE[+net|+kvm]=COUNT", item,
-                               eq + 1);
+            return lvm_err_invalid(err, "'%s=%s' is not SIZE[+net|+kvm]=COUNT",
+                                   item, eq + 1);
         if (p->nclasses == POOL_MAX_CLASSES)
-            return lvm_err_set(err, EINVAL, "at most %d classes",
-                               POOL_MAX_CLASSES);
+            return lvm_err_invalid(err, "at most %d classes", POOL_MAX_CLASSES);
         struct pool_class *c = &p->cls[p->nclasses++];
         memset(c, 0, sizeof *c);
         c->ram = ram;

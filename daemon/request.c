@@ -107,7 +107,7 @@ static const char *printable(const char *s, char buf[72])
 #define BAD(code_, ...)                                                        \
     do {                                                                       \
         *code = code_;                                                         \
-        return lvm_err_set(err, EINVAL, __VA_ARGS__);                          \
+        return lvm_err_invalid(err, __VA_ARGS__);                              \
     } while (0)
 
 static int get_string(json_t *o, const char *key, char *out, size_t max,
@@ -531,11 +531,11 @@ static int parse_kill(json_t *o, struct request *r, const char **code,
     if (sig == 0 || sig == SIGSTOP || sig == SIGCONT || sig == SIGTSTP ||
         sig == SIGTTIN || sig == SIGTTOU) {
         *code = "invalid";
-        return lvm_err_set(err, EINVAL,
-                           "signal %llu: not one kill sends (1 to 31, but "
-                           "not the stop and continue signals: use pause "
-                           "and unpause)",
-                           (unsigned long long)sig);
+        return lvm_err_invalid(err,
+                               "signal %llu: not one kill sends (1 to 31, but "
+                               "not the stop and continue signals: use pause "
+                               "and unpause)",
+                               (unsigned long long)sig);
     }
     r->signal = (int)sig;
     return 0;
@@ -598,14 +598,14 @@ int request_parse(const char *buf, size_t len, struct request *r,
     int rc = -1;
     if (!json_is_object(o)) {
         *code = "bad_request";
-        lvm_err_set(err, EINVAL, "a request is a JSON object");
+        lvm_err_invalid(err, "a request is a JSON object");
         goto out;
     }
     json_t *tag = json_object_get(o, "tag");
     if (tag) {
         if (!json_is_integer(tag)) {
             *code = "bad_request";
-            lvm_err_set(err, EINVAL, "field 'tag' must be an integer");
+            lvm_err_invalid(err, "field 'tag' must be an integer");
             goto out;
         }
         r->tag = json_integer_value(tag);
@@ -614,7 +614,7 @@ int request_parse(const char *buf, size_t len, struct request *r,
     json_t *op = json_object_get(o, "op");
     if (!op || !json_is_string(op)) {
         *code = "bad_request";
-        lvm_err_set(err, EINVAL, "missing field 'op' (a string)");
+        lvm_err_invalid(err, "missing field 'op' (a string)");
         goto out;
     }
     size_t i;
@@ -623,8 +623,8 @@ int request_parse(const char *buf, size_t len, struct request *r,
             break;
     if (i == NOPS) {
         *code = "unknown_op";
-        lvm_err_set(err, EINVAL, "unknown operation '%s'",
-                    printable(json_string_value(op), pb));
+        lvm_err_invalid(err, "unknown operation '%s'",
+                        printable(json_string_value(op), pb));
         goto out;
     }
     r->op = (enum request_op)i;
@@ -639,8 +639,8 @@ int request_parse(const char *buf, size_t len, struct request *r,
             ok |= !strcmp(k, allowed[j]);
         if (!ok) {
             *code = "unknown_field";
-            lvm_err_set(err, EINVAL, "unknown field '%s' for %s",
-                        printable(k, pb), op_names[r->op]);
+            lvm_err_invalid(err, "unknown field '%s' for %s", printable(k, pb),
+                            op_names[r->op]);
             goto out;
         }
     }
@@ -682,7 +682,7 @@ int request_parse(const char *buf, size_t len, struct request *r,
         json_t *st = json_object_get(o, "stats");
         if (st && !json_is_boolean(st)) {
             *code = "bad_request";
-            lvm_err_set(err, EINVAL, "field 'stats' must be true or false");
+            lvm_err_invalid(err, "field 'stats' must be true or false");
             break;
         }
         r->offset = (uint32_t)off;

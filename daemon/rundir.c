@@ -136,7 +136,12 @@ static int write_json(const struct daemon *d, const char *id, const char *file,
     /* root's alone, like every file the daemon reads back */
     int fd =
         open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
-    int r = fd < 0 ? -1 : json_dumpfd(o, fd, JSON_COMPACT);
+    /* In one write: json_dumpfd writes token by token, some fifty system
+     * calls for an exit record, on the daemon's loop. */
+    char *s = fd < 0 ? NULL : json_dumps(o, JSON_COMPACT);
+    size_t len = s ? strlen(s) : 0;
+    int r = s && write(fd, s, len) == (ssize_t)len ? 0 : -1;
+    free(s);
     if (fd >= 0 && close(fd) < 0)
         r = -1;
     json_decref(o);

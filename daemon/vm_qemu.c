@@ -95,18 +95,18 @@ int qvm_exec_channel(struct vm *v, int *fd, struct lvm_err *err)
     if (v->state == VM_PAUSED)
         return lvm_err_set(err, EBUSY, "guest %s is paused", v->id);
     if (v->state != VM_RUNNING || q->pidfd < 0)
-        return lvm_err_set(err, EINVAL, "guest %s is not running", v->id);
+        return lvm_err_invalid(err, "guest %s is not running", v->id);
     char path[PATH_MAX];
     rundir_path(q->d, v->id, QVM_EXEC_SOCK, path, sizeof path);
     /* QEMU serves one client at a time: a second exec waits its turn in
      * the socket's queue (docs/tinyx.md). */
     *fd = connect_unix(path, err);
     if (*fd < 0 && err->code == ENOENT)
-        return lvm_err_set(err, EINVAL,
-                           "guest %s has no exec channel: its image was "
-                           "built before lightvm exec existed (build it "
-                           "again with lightvm tinyx build)",
-                           v->id);
+        return lvm_err_invalid(err,
+                               "guest %s has no exec channel: its image was "
+                               "built before lightvm exec existed (build it "
+                               "again with lightvm tinyx build)",
+                               v->id);
     if (*fd < 0 && err->code == EAGAIN)
         return lvm_err_set(err, EBUSY,
                            "guest %s: too many exec sessions waiting", v->id);
@@ -313,10 +313,11 @@ static int qemu_control(struct daemon *d, struct vm *v, uint32_t request,
     (void)d;
     struct qvm *q = qvm_of(v);
     if (request != LVM_CTRL_POWEROFF)
-        return lvm_err_set(err, EINVAL,
-                           "%s is not supported for the qemu monitor (a "
-                           "Tinyx guest has no suspend; pause it instead)",
-                           request == LVM_CTRL_SUSPEND ? "suspend" : "resume");
+        return lvm_err_invalid(err,
+                               "%s is not supported for the qemu monitor (a "
+                               "Tinyx guest has no suspend; pause it instead)",
+                               request == LVM_CTRL_SUSPEND ? "suspend"
+                                                           : "resume");
     if (q->ctl_fd < 0)
         return lvm_err_set(err, EIO, "guest %s: its control channel is closed",
                            v->id);

@@ -179,7 +179,7 @@ int qop_start(struct vm *v, enum qop_kind kind, struct waiter *w,
                                      "capability", "events", "state", 1),
                            -1, S_MIGCAPS, err);
         break;
-    default: r = lvm_err_set(err, EINVAL, "no such operation");
+    default: r = lvm_err_invalid(err, "no such operation");
     }
     if (r < 0) {
         op->w = NULL; /* the caller answers */

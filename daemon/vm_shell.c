@@ -591,7 +591,7 @@ static void shell_pause(struct daemon *d, struct vm *v, struct waiter *w,
     }
     if (!g || cgroup_freeze(&g->cg, pause, &err) < 0) {
         if (!g)
-            lvm_err_set(&err, EINVAL, "guest %s has exited", v->id);
+            lvm_err_invalid(&err, "guest %s has exited", v->id);
         vm_op_done(d, w, "failed", lvm_err_str(&err, buf, sizeof buf), NULL);
         return;
     }
@@ -621,7 +621,7 @@ static int shell_control(struct daemon *d, struct vm *v, uint32_t request,
     (void)d;
     struct guest *g = guest_of(v);
     if (!g)
-        return lvm_err_set(err, EINVAL, "guest %s has exited", v->id);
+        return lvm_err_invalid(err, "guest %s has exited", v->id);
     /* A migration's held copy runs only on its source's commit. */
     if (svm(v)->migration == SVM_MIGRATION_IN && request != LVM_CTRL_POWEROFF)
         return lvm_err_set(err, EBUSY,

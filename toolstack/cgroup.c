@@ -294,8 +294,7 @@ static int make_parent_v1(const char *parent, struct lvm_err *err)
 {
     size_t rl = strlen(root());
     if (strncmp(parent, root(), rl) != 0 || parent[rl] != '/')
-        return lvm_err_set(err, EINVAL, "cgroup %s is outside %s", parent,
-                           root());
+        return lvm_err_invalid(err, "cgroup %s is outside %s", parent, root());
     size_t hl = rl + 1 + strcspn(parent + rl + 1, "/");
     char base[512];
     snprintf(base, sizeof base, "%.*s", (int)hl, parent);
@@ -510,7 +509,7 @@ int cgroup_join_fds(const struct cgroup *cg, int *fds, int max,
     if (cg->version != 2)
         return cgroup_self_attach_fds(cg, fds, max, err);
     if (max < 1)
-        return lvm_err_set(err, EINVAL, "no room for a cgroup fd");
+        return lvm_err_invalid(err, "no room for a cgroup fd");
     char path[512];
     path_of(cg, NULL, "cgroup.procs", path, sizeof path);
     fds[0] = open(path, O_WRONLY | O_CLOEXEC);

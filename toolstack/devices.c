@@ -52,26 +52,27 @@ static int attach_block(struct guest *g, struct attach *a,
         off_t end = lseek(fd, 0, SEEK_END);
         size = end > 0 ? (uint64_t)end : 0;
     } else if (!S_ISREG(st.st_mode)) {
-        return lvm_err_set(err, EINVAL,
-                           "block device %s: %s is not a file or a disk",
-                           b->name, b->path);
+        return lvm_err_invalid(err,
+                               "block device %s: %s is not a file or a disk",
+                               b->name, b->path);
     }
     uint64_t cap = size - size % DEV_BLOCK_SIZE;
     /* The guest sees whole blocks: a tail would be silently cut (a rule
      * or key file missing its end), so it is refused. */
     if (cap != 0 && cap != size)
-        return lvm_err_set(err, EINVAL,
-                           "block device %s: %s is %llu bytes, not a whole "
-                           "number of %d-byte blocks (its last %llu would be "
-                           "lost; pad it: truncate -s %%%d %s)",
-                           b->name, b->path, (unsigned long long)size,
-                           DEV_BLOCK_SIZE, (unsigned long long)(size - cap),
-                           DEV_BLOCK_SIZE, b->path);
+        return lvm_err_invalid(
+            err,
+            "block device %s: %s is %llu bytes, not a whole "
+            "number of %d-byte blocks (its last %llu would be "
+            "lost; pad it: truncate -s %%%d %s)",
+            b->name, b->path, (unsigned long long)size, DEV_BLOCK_SIZE,
+            (unsigned long long)(size - cap), DEV_BLOCK_SIZE, b->path);
     if (cap == 0)
-        return lvm_err_set(err, EINVAL,
-                           "block device %s: %s holds less than one %d-byte "
-                           "block",
-                           b->name, b->path, DEV_BLOCK_SIZE);
+        return lvm_err_invalid(
+            err,
+            "block device %s: %s holds less than one %d-byte "
+            "block",
+            b->name, b->path, DEV_BLOCK_SIZE);
     struct lvm_device d;
     memset(&d, 0, sizeof d);
     d.type = LVM_DEV_BLOCK;
@@ -134,10 +135,10 @@ int devices_attach(struct guest *g, const struct image *img,
             found |= img->info.dev[j].type == LVM_DEV_BLOCK &&
                      strcmp(img->info.dev[j].name, spec->blocks[i].name) == 0;
         if (!found)
-            return lvm_err_set(err, EINVAL,
-                               "the guest's manifest has no block device "
-                               "named %s",
-                               spec->blocks[i].name);
+            return lvm_err_invalid(err,
+                                   "the guest's manifest has no block device "
+                                   "named %s",
+                                   spec->blocks[i].name);
     }
     /* The same for NICs named on their own (--net=NAME=BRIDGE). */
     for (unsigned i = 0; spec->net.enabled && i < spec->net.nnics; i++) {
@@ -147,10 +148,10 @@ int devices_attach(struct guest *g, const struct image *img,
                      strncmp(img->info.dev[j].name, spec->net.nics[i].dev,
                              LVM_DEVNAME_MAX) == 0;
         if (!found)
-            return lvm_err_set(err, EINVAL,
-                               "the guest's manifest has no network device "
-                               "named %s",
-                               spec->net.nics[i].dev);
+            return lvm_err_invalid(err,
+                                   "the guest's manifest has no network device "
+                                   "named %s",
+                                   spec->net.nics[i].dev);
     }
     int next_fd = DEV_FIRST_FD;
     unsigned next_evtchn = DEV_CONTROL_EVTCHN + 1;

@@ -58,13 +58,13 @@ int devpage_open(struct devpage *d, const char *path, struct lvm_err *err)
     if (fstat(d->fd, &st) < 0 || st.st_size != DEVPAGE_FILE_SIZE) {
         close(d->fd);
         d->fd = -1;
-        return lvm_err_set(err, EINVAL, "%s is not a device page", path);
+        return lvm_err_invalid(err, "%s is not a device page", path);
     }
     if (map_pages(d, err) < 0)
         return -1;
     if (d->dp->magic != LVM_DEVPAGE_MAGIC) {
         devpage_destroy(d);
-        return lvm_err_set(err, EINVAL, "%s is not a device page", path);
+        return lvm_err_invalid(err, "%s is not a device page", path);
     }
     return 0;
 }
@@ -88,12 +88,12 @@ int devpage_add(struct lvm_devpage *dp, const struct lvm_device *dev,
         return lvm_err_set(err, ENOSPC, "too many devices (at most %d)",
                            LVM_MAX_DEVICES);
     if (dev->type < LVM_DEV_CONSOLE || dev->type > LVM_DEV_BLOCK)
-        return lvm_err_set(err, EINVAL, "unknown device type %u", dev->type);
+        return lvm_err_invalid(err, "unknown device type %u", dev->type);
     if (dev->evtchn != LVM_EVTCHN_NONE && dev->evtchn >= LVM_MAX_EVTCHN)
-        return lvm_err_set(err, EINVAL, "event channel %u out of range",
-                           dev->evtchn);
+        return lvm_err_invalid(err, "event channel %u out of range",
+                               dev->evtchn);
     if (memchr(dev->name, 0, sizeof dev->name) == NULL)
-        return lvm_err_set(err, EINVAL, "device name not terminated");
+        return lvm_err_invalid(err, "device name not terminated");
     for (unsigned i = 0; i < dp->ndevices; i++) {
         if (dp->dev[i].type == dev->type &&
             strcmp(dp->dev[i].name, dev->name) == 0)

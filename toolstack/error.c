@@ -3,6 +3,7 @@
  */
 #include "toolstack/error.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -12,6 +13,20 @@ int lvm_err_set(struct lvm_err *err, int code, const char *fmt, ...)
     if (!err)
         return -1;
     err->code = code;
+    err->plain = 0;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+int lvm_err_invalid(struct lvm_err *err, const char *fmt, ...)
+{
+    if (!err)
+        return -1;
+    err->code = EINVAL;
+    err->plain = 1;
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(err->msg, sizeof err->msg, fmt, ap);
@@ -35,7 +50,7 @@ int lvm_err_wrap(struct lvm_err *err, const char *fmt, ...)
 
 const char *lvm_err_str(const struct lvm_err *err, char *buf, unsigned len)
 {
-    if (err->code > 0)
+    if (err->code > 0 && !err->plain)
         snprintf(buf, len, "%s: %s", err->msg, strerror(err->code));
     else
         snprintf(buf, len, "%s", err->msg);

@@ -14,11 +14,18 @@
 struct lvm_err {
     int code;                  /* errno value, or 0 for a logic error */
     char msg[LVM_ERR_MSG_MAX]; /* one line, no trailing newline */
+    int plain;                 /* the message says it all: no strerror */
 };
 
 /* Set (err) to (code) and the formatted message; returns -1. */
 int lvm_err_set(struct lvm_err *err, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* A request or input that is wrong (not a system call that failed): code
+ * EINVAL, so that the API answers "invalid", but printed without
+ * strerror's ": Invalid argument", which would only repeat the message. */
+int lvm_err_invalid(struct lvm_err *err, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 /* Prefix the message in (err) with formatted context; returns -1. */
 int lvm_err_wrap(struct lvm_err *err, const char *fmt, ...)

@@ -44,8 +44,8 @@ static int data_only(int fd, const char *path, int allow_blkdev,
     }
     if (!S_ISREG(st.st_mode) && !(allow_blkdev && S_ISBLK(st.st_mode))) {
         close(fd);
-        return lvm_err_set(err, EINVAL, "%s is not a regular file%s", path,
-                           allow_blkdev ? " or a block device" : "");
+        return lvm_err_invalid(err, "%s is not a regular file%s", path,
+                               allow_blkdev ? " or a block device" : "");
     }
     /* Regular files and disks never block; reads must not see EAGAIN. */
     int fl = fcntl(fd, F_GETFL);

@@ -57,7 +57,7 @@ int guest_prepare(const struct lvm_host *h, const struct guest_class *c,
 {
     const struct monitor_ops *mon = monitor_of(c->monitor);
     if (!mon)
-        return lvm_err_set(err, EINVAL, "unknown monitor %u", c->monitor);
+        return lvm_err_invalid(err, "unknown monitor %u", c->monitor);
     if (mon->available(h, err) < 0)
         return -1;
     struct guest *g = malloc(sizeof *g);
@@ -137,19 +137,18 @@ int guest_launch(const struct lvm_host *h, struct guest *g,
 {
     const struct monitor_ops *mon = monitor_of(g->monitor);
     if (!mon || spec->monitor != g->monitor)
-        return lvm_err_set(err, EINVAL,
-                           "the guest was prepared for another "
-                           "monitor");
+        return lvm_err_invalid(err, "the guest was prepared for another "
+                                    "monitor");
     uint64_t ram =
         spec->ram_size ? spec->ram_size : guest_ram_range(g->monitor, 0).def;
     if (ram != g->ram_size)
-        return lvm_err_set(err, EINVAL,
-                           "the guest was prepared for %llu KiB "
-                           "of RAM, not %llu",
-                           (unsigned long long)(g->ram_size >> 10),
-                           (unsigned long long)(ram >> 10));
+        return lvm_err_invalid(err,
+                               "the guest was prepared for %llu KiB "
+                               "of RAM, not %llu",
+                               (unsigned long long)(g->ram_size >> 10),
+                               (unsigned long long)(ram >> 10));
     if (spec->console_fd < 0)
-        return lvm_err_set(err, EINVAL, "no console for the guest");
+        return lvm_err_invalid(err, "no console for the guest");
     snprintf(g->name, sizeof g->name, "%s",
              spec->name && *spec->name ? spec->name : img->name);
     uint64_t t0 = host_now_ns();
@@ -199,7 +198,7 @@ int guest_start(const struct lvm_host *h, const struct image *img,
                 struct lvm_err *err)
 {
     if (spec->console_fd < 0)
-        return lvm_err_set(err, EINVAL, "no console for the guest");
+        return lvm_err_invalid(err, "no console for the guest");
     /* A console file's page cache (all of it, on a tmpfs such as /run)
      * is charged to the guest. */
     struct guest_mem_need need = {
@@ -229,7 +228,7 @@ int guest_start(const struct lvm_host *h, const struct image *img,
 int guest_control(struct guest *g, uint32_t request, struct lvm_err *err)
 {
     if (!g->dev.dp)
-        return lvm_err_set(err, EINVAL, "the guest has no device page");
+        return lvm_err_invalid(err, "the guest has no device page");
     devpage_control(g->dev.dp, request);
     int fd = g->control_fd, own = 0;
     if (fd < 0) {
@@ -313,8 +312,8 @@ int guest_reap(struct guest *g, int audit_fd, int timed_out,
     ex->syscall = -1;
     const struct monitor_ops *mon = monitor_of(g->monitor);
     if (!mon)
-        return lvm_err_set(err, EINVAL, "guest %s: unknown monitor %u", g->id,
-                           g->monitor);
+        return lvm_err_invalid(err, "guest %s: unknown monitor %u", g->id,
+                               g->monitor);
     siginfo_t si;
     memset(&si, 0, sizeof si);
     int r;

@@ -64,14 +64,13 @@ int layout_compute(const struct image_info *info, uint64_t ram_size,
 {
     memset(lay, 0, sizeof *lay);
     if (ram_size % PAGE)
-        return lvm_err_set(err, EINVAL,
-                           "memory size must be a multiple of 4 KiB");
+        return lvm_err_invalid(err, "memory size must be a multiple of 4 KiB");
     if (ram_size < LVM_RAM_MIN || ram_size > LVM_RAM_MAX)
-        return lvm_err_set(err, EINVAL,
-                           "memory size %llu KiB is outside %llu KiB..%llu MiB",
-                           (unsigned long long)(ram_size >> 10),
-                           (unsigned long long)(LVM_RAM_MIN >> 10),
-                           (unsigned long long)(LVM_RAM_MAX >> 20));
+        return lvm_err_invalid(
+            err, "memory size %llu KiB is outside %llu KiB..%llu MiB",
+            (unsigned long long)(ram_size >> 10),
+            (unsigned long long)(LVM_RAM_MIN >> 10),
+            (unsigned long long)(LVM_RAM_MAX >> 20));
     uint64_t stack = ram_size / 8;
     if (stack > LVM_STACK_MAX)
         stack = LVM_STACK_MAX;

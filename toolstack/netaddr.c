@@ -91,25 +91,25 @@ int netaddr_parse_cidr(const char *s, uint32_t *addr, unsigned *prefix,
     char ip[32];
     const char *slash = strchr(s, '/');
     if (!slash || (size_t)(slash - s) >= sizeof ip)
-        return lvm_err_set(err, EINVAL, "'%s' is not ADDRESS/PREFIX", s);
+        return lvm_err_invalid(err, "'%s' is not ADDRESS/PREFIX", s);
     memcpy(ip, s, (size_t)(slash - s));
     ip[slash - s] = 0;
     char *end;
     errno = 0;
     unsigned long p = strtoul(slash + 1, &end, 10);
     if (errno || end == slash + 1 || *end || p < 8 || p > 30)
-        return lvm_err_set(
-            err, EINVAL, "'%s': the prefix must be 8 to 30 (e.g. 10.0.0.1/16)",
-            s);
+        return lvm_err_invalid(
+            err, "'%s': the prefix must be 8 to 30 (e.g. 10.0.0.1/16)", s);
     uint32_t a;
     if (netaddr_parse_ip4(ip, &a) < 0)
-        return lvm_err_set(err, EINVAL, "'%s' is not an IPv4 address", ip);
+        return lvm_err_invalid(err, "'%s' is not an IPv4 address", ip);
     uint32_t mask = netaddr_mask((unsigned)p);
     if ((a & ~mask) == 0 || (a & ~mask) == ~mask)
-        return lvm_err_set(err, EINVAL,
-                           "'%s' is the network or broadcast address of its "
-                           "subnet, not a host address",
-                           s);
+        return lvm_err_invalid(
+            err,
+            "'%s' is the network or broadcast address of its "
+            "subnet, not a host address",
+            s);
     *addr = a;
     *prefix = (unsigned)p;
     return 0;
@@ -296,9 +296,9 @@ int lease_acquire(struct lease_dir *d, const struct lease_subnet *sn,
     if (want && ((want & mask) != net || (want & ~mask) == 0 ||
                  (want & ~mask) == ~mask || want == sn->reserved)) {
         char a[16];
-        return lvm_err_set(err, EINVAL,
-                           "%s is not a free host address of the subnet",
-                           netaddr_ip4_str(want, a));
+        return lvm_err_invalid(err,
+                               "%s is not a free host address of the subnet",
+                               netaddr_ip4_str(want, a));
     }
     char tmpname[64];
     int tmpfd = lease_tmp(d, o, tmpname, err);

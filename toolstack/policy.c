@@ -201,7 +201,7 @@ int policy_export_bpf(void *ctx, struct sock_filter **prog, size_t *len,
     off_t size = lseek(fd, 0, SEEK_END);
     if (size <= 0 || size % (off_t)sizeof(struct sock_filter)) {
         close(fd);
-        return lvm_err_set(err, EINVAL, "exported filter has a bad size");
+        return lvm_err_invalid(err, "exported filter has a bad size");
     }
     struct sock_filter *buf = malloc((size_t)size);
     if (!buf || pread(fd, buf, (size_t)size, 0) != size) {
@@ -277,7 +277,7 @@ int policy_proc_build(const struct policy_params *p, struct sock_filter **prog,
                       size_t *len, struct lvm_err *err)
 {
     if (p->ndevices > POLICY_MAX_DEVICES)
-        return lvm_err_set(err, EINVAL, "too many devices for the policy");
+        return lvm_err_invalid(err, "too many devices for the policy");
     if (cache_get(p, prog, len))
         return 0;
     if (build(p, prog, len, err) < 0)
@@ -298,7 +298,7 @@ static int build(const struct policy_params *p, struct sock_filter **prog,
     if (seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS) <
             0 ||
         seccomp_attr_set(ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2) < 0) {
-        lvm_err_set(err, EINVAL, "seccomp attributes");
+        lvm_err_invalid(err, "seccomp attributes");
         goto out;
     }
     if (add_hypercalls(ctx, p, err) < 0 || add_killed(ctx, p, err) < 0)

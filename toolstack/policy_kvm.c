@@ -91,7 +91,7 @@ int policy_kvm_build(const struct policy_params *p, struct sock_filter **prog,
                      size_t *len, struct lvm_err *err)
 {
     if (p->ndevices > POLICY_MAX_DEVICES)
-        return lvm_err_set(err, EINVAL, "too many devices for the policy");
+        return lvm_err_invalid(err, "too many devices for the policy");
     scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_KILL_PROCESS);
     if (!ctx)
         return lvm_err_set(err, ENOMEM, "seccomp_init");
@@ -99,7 +99,7 @@ int policy_kvm_build(const struct policy_params *p, struct sock_filter **prog,
     if (seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS) <
             0 ||
         seccomp_attr_set(ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2) < 0) {
-        lvm_err_set(err, EINVAL, "seccomp attributes");
+        lvm_err_invalid(err, "seccomp attributes");
         goto out;
     }
     if (add_rules(ctx, p, err) < 0)

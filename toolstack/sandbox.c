@@ -506,7 +506,7 @@ int sandbox_launch(struct sandbox *sb, const struct lvm_msg_plan *plan,
                    size_t len, const int *fds, int nfds, struct lvm_err *err)
 {
     if (nfds > LVM_PLAN_MAX_FDS)
-        return lvm_err_set(err, EINVAL, "too many fds for a plan");
+        return lvm_err_invalid(err, "too many fds for a plan");
     if (send_fds(sb->sock, plan, len, fds, nfds) < 0)
         return lvm_err_set(err, errno, "send the plan to the shell");
     if (expect(sb, LVM_MSG_STARTED, err) < 0)

@@ -537,7 +537,7 @@ static int copy_runs(int fd, int memfd, const struct snap_info *info,
         /* snap_read_info checked this; a stray write past the RAM would
          * grow the memfd before it is sealed. */
         if (r->first > ram_pages || r->count > ram_pages - r->first)
-            return lvm_err_set(err, EINVAL, "RAM run %u outside the RAM", i);
+            return lvm_err_invalid(err, "RAM run %u outside the RAM", i);
         if (lseek(memfd, (off_t)(r->first * SNAP_PAGE), SEEK_SET) < 0)
             return lvm_err_set(err, errno, "seek in the RAM memfd");
         if (send_all(memfd, fd, &src, r->count * SNAP_PAGE, err) < 0)
@@ -549,7 +549,7 @@ static int copy_runs(int fd, int memfd, const struct snap_info *info,
 int snap_read_ram(int fd, const struct snap_info *info, struct lvm_err *err)
 {
     if (info->kind != SNAP_KIND_UNIKERNEL)
-        return lvm_err_set(err, EINVAL, "not a unikernel state file: no RAM");
+        return lvm_err_invalid(err, "not a unikernel state file: no RAM");
     int m = memfd_create("lightvm-snapshot", MFD_CLOEXEC | MFD_ALLOW_SEALING);
     if (m < 0)
         return lvm_err_set(err, errno, "memfd_create");

@@ -65,7 +65,7 @@ static int open_parent(struct snap_writer *w, int dirfd, const char *path,
     const char *slash = strrchr(path, '/');
     const char *base = slash ? slash + 1 : path;
     if (!*base || !strcmp(base, ".") || !strcmp(base, ".."))
-        return lvm_err_set(err, EINVAL, "state file %s: not a file name", path);
+        return lvm_err_invalid(err, "state file %s: not a file name", path);
     if (strlen(base) >= sizeof w->name)
         return lvm_err_set(err, ENAMETOOLONG, "state file %s", path);
     snprintf(w->name, sizeof w->name, "%s", base);
@@ -185,19 +185,19 @@ static int add_run(struct snap_writer *w, uint64_t first, uint64_t count,
     if (w->fd < 0)
         return lvm_err_set(err, EBADF, "state file writer is not open");
     if (w->blob_len)
-        return lvm_err_set(err, EINVAL, "state file: RAM pages and a blob");
+        return lvm_err_invalid(err, "state file: RAM pages and a blob");
     if (!count || first > max_pages || count > max_pages - first)
-        return lvm_err_set(err, EINVAL,
-                           "state file: pages [%" PRIu64 ", +%" PRIu64
-                           ") are outside any guest's RAM",
-                           first, count);
+        return lvm_err_invalid(err,
+                               "state file: pages [%" PRIu64 ", +%" PRIu64
+                               ") are outside any guest's RAM",
+                               first, count);
     struct snap_run *last = w->nruns ? &w->runs[w->nruns - 1] : NULL;
     if (last && first < last->first + last->count)
-        return lvm_err_set(err, EINVAL,
-                           "state file: pages must come in increasing "
-                           "order without overlap (%" PRIu64 " after %" PRIu64
-                           ")",
-                           first, last->first + last->count - 1);
+        return lvm_err_invalid(err,
+                               "state file: pages must come in increasing "
+                               "order without overlap (%" PRIu64
+                               " after %" PRIu64 ")",
+                               first, last->first + last->count - 1);
     if (last && first == last->first + last->count) {
         last->count += count;
         return 0;
@@ -263,11 +263,10 @@ int snap_write_blob(struct snap_writer *w, int fd, uint64_t len,
     if (w->fd < 0)
         rc = lvm_err_set(err, EBADF, "state file writer is not open");
     else if (w->nruns || w->blob_len)
-        rc = lvm_err_set(err, EINVAL,
-                         "state file: one blob, and no RAM pages with it");
+        rc = lvm_err_invalid(err,
+                             "state file: one blob, and no RAM pages with it");
     else if (!len || len > (uint64_t)INT64_MAX - w->off)
-        rc = lvm_err_set(err, EINVAL, "state file: blob of %" PRIu64 " bytes",
-                         len);
+        rc = lvm_err_invalid(err, "state file: blob of %" PRIu64 " bytes", len);
     else {
         w->blob_off = w->off;
         rc = copy_stream(w, fd, len, err);
@@ -285,35 +284,32 @@ static int check_commit(const struct snap_writer *w,
     const char *bad = snap_unterminated_name(info->image_name, info->monitor,
                                              info->guest_name, info->guest_id);
     if (bad)
-        return lvm_err_set(err, EINVAL, "state file: %s not NUL-terminated",
-                           bad);
+        return lvm_err_invalid(err, "state file: %s not NUL-terminated", bad);
     if (info->config_len > SNAP_CONFIG_MAX ||
         (info->config_len && !info->config) ||
         (info->config && memchr(info->config, 0, info->config_len)))
-        return lvm_err_set(err, EINVAL,
-                           "state file: config of %zu bytes (at most %u, "
-                           "no NUL)",
-                           info->config_len, SNAP_CONFIG_MAX);
+        return lvm_err_invalid(err,
+                               "state file: config of %zu bytes (at most %u, "
+                               "no NUL)",
+                               info->config_len, SNAP_CONFIG_MAX);
     if (info->kind == SNAP_KIND_QEMU) {
         if (w->nruns || !w->blob_len)
-            return lvm_err_set(err, EINVAL,
-                               "state file: a QEMU state is a blob alone");
+            return lvm_err_invalid(err,
+                                   "state file: a QEMU state is a blob alone");
         return 0;
     }
     if (info->kind != SNAP_KIND_UNIKERNEL)
-        return lvm_err_set(err, EINVAL, "state file: unknown kind %u",
-                           info->kind);
+        return lvm_err_invalid(err, "state file: unknown kind %u", info->kind);
     if (w->blob_len)
-        return lvm_err_set(err, EINVAL,
-                           "state file: a unikernel state has no blob");
+        return lvm_err_invalid(err,
+                               "state file: a unikernel state has no blob");
     if (snap_check_ram_size(info->ram_size, err) < 0)
         return -1;
     const struct snap_run *last = w->nruns ? &w->runs[w->nruns - 1] : NULL;
     if (last && (last->first + last->count) * SNAP_PAGE > info->ram_size)
-        return lvm_err_set(err, EINVAL,
-                           "state file: page %" PRIu64
-                           " is outside the guest's RAM",
-                           last->first + last->count - 1);
+        return lvm_err_invalid(
+            err, "state file: page %" PRIu64 " is outside the guest's RAM",
+            last->first + last->count - 1);
     return 0;
 }
 

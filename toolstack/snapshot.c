@@ -281,10 +281,10 @@ int snapshot_resume_status(struct guest *g, const struct guest_resume *r,
 {
     struct stat st;
     if (fstat(r->ram_fd, &st) < 0 || (uint64_t)st.st_size < g->ram_size)
-        return lvm_err_set(err, EINVAL,
-                           "the saved memory is smaller than the guest's "
-                           "%llu KiB",
-                           (unsigned long long)(g->ram_size >> 10));
+        return lvm_err_invalid(err,
+                               "the saved memory is smaller than the guest's "
+                               "%llu KiB",
+                               (unsigned long long)(g->ram_size >> 10));
     struct lvm_status s = *r->status;
     s.suspended = 0;
     s.resume_flags = r->flags;

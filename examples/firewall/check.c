@@ -39,7 +39,8 @@ int main(int argc, char **argv)
             fprintf(stderr, "%s%s\n", argv[i], err + strlen("rules"));
             bad = 1;
         } else {
-            printf("%s: %u rules\n", argv[i], rules.n);
+            printf("%s: %u rule%s\n", argv[i], rules.n,
+                   rules.n == 1 ? "" : "s");
         }
     }
     return bad;

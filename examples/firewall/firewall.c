@@ -310,12 +310,12 @@ int main(int argc, char **argv)
     for (int i = 0; i < 2; i++)
         arp_send(&nics[i], 1, NULL, nics[i].addr);
     if (rules.limit_bytes)
-        printf("firewall: %u rules, default %s, limit %llu bytes/s\n", rules.n,
-               rules.default_allow ? "allow" : "deny",
+        printf("firewall: %u rule%s, default %s, limit %llu bytes/s\n", rules.n,
+               rules.n == 1 ? "" : "s", rules.default_allow ? "allow" : "deny",
                (unsigned long long)rules.limit_bytes);
     else
-        printf("firewall: %u rules, default %s, no rate limit\n", rules.n,
-               rules.default_allow ? "allow" : "deny");
+        printf("firewall: %u rule%s, default %s, no rate limit\n", rules.n,
+               rules.n == 1 ? "" : "s", rules.default_allow ? "allow" : "deny");
     fflush(stdout);
     uint64_t mask = nics[0].evmask | nics[1].evmask;
     while (!lvm_poweroff_requested()) {

@@ -164,6 +164,46 @@ print(s.getsockname()[1], flush=True); sys.stdin.read()'; }
 }
 
 # Tinyx: a build that cannot read a file it lists fails, naming it.
+# inspect, docker's way: `[]` on stdout and "no such object" on stderr for
+# a name that is neither a guest nor a file, exit 1; with found names too,
+# those are printed and the exit is still 1.
+t_inspect_missing() {
+    $LIGHTVM inspect nosuch >"$TMP/out" 2>"$TMP/err"
+    local rc=$?
+    [ $rc = 1 ] || { echo "exit $rc, not 1"; return 1; }
+    [ "$(cat "$TMP/out")" = "[]" ] || { echo "stdout:"; cat "$TMP/out"; return 1; }
+    [ "$(wc -l <"$TMP/err")" = 1 ] && contains "$TMP/err" "lightvm: inspect: no such object: nosuch"
+}
+
+t_inspect_some_missing() {
+    local id
+    id=$($LIGHTVM create --name insp "$IDLE") || return 1
+    $LIGHTVM inspect insp nosuch2 "${id:0:8}" >"$TMP/out" 2>"$TMP/err"
+    local rc=$?
+    $LIGHTVM destroy insp >/dev/null
+    [ $rc = 1 ] || { echo "exit $rc, not 1"; return 1; }
+    [ "$(grep -c "\"id\": \"$id\"" "$TMP/out")" = 2 ] || { cat "$TMP/out"; return 1; }
+    [ "$(wc -l <"$TMP/err")" = 1 ] && contains "$TMP/err" "no such object: nosuch2"
+}
+
+# A request that is wrong says so, without strerror's ": Invalid argument"
+# after it (errno means nothing there).
+t_no_invalid_argument() {
+    local id
+    id=$($LIGHTVM create "$NOOP") || return 1
+    $LIGHTVM wait "$id" >/dev/null
+    fails 125 "is not running" $LIGHTVM kill -s KILL "$id" || return 1
+    $LIGHTVM destroy "$id" >/dev/null
+    ! grep -q "Invalid argument" "$TMP/err"
+}
+
+# Counts in messages agree with their noun: "1 rule", not "1 rules".
+t_plurals() {
+    printf 'allow out tcp to any port 80\n' >"$TMP/one.rules"
+    "$BUILD/bin/firewall-check" "$TMP/one.rules" >"$TMP/out" || { cat "$TMP/out"; return 1; }
+    contains "$TMP/out" "one.rules: 1 rule" && ! grep -q "1 rules" "$TMP/out"
+}
+
 t_tinyx_unreadable() {
     mkdir -p "$TMP/nr"
     chown nobody "$TMP/nr"
@@ -188,6 +228,7 @@ check cli_cpus_named t_cpus_named
 check cli_names_refused t_names_refused
 check cli_top_args t_top_args
 check cli_tinyx_image_misused t_tinyx_image_misused
+check cli_plurals t_plurals
 if [ "$(stat -c %a /etc/redis 2>/dev/null)" != "" ] &&
     ! setpriv --reuid=nobody --regid=nogroup --clear-groups test -r /etc/redis/redis.conf; then
     check cli_tinyx_unreadable t_tinyx_unreadable
@@ -200,6 +241,9 @@ check cli_name_is_an_id t_name_is_an_id
 check cli_not_in_group t_not_in_group
 check cli_bad_json_quotes t_bad_json_quotes
 check cli_port_in_use t_port_in_use
+check cli_inspect_missing t_inspect_missing
+check cli_inspect_some_missing t_inspect_some_missing
+check cli_no_invalid_argument t_no_invalid_argument
 daemon_stop
 check cli_no_leftovers no_new_leftovers
 finish

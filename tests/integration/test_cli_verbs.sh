@@ -61,8 +61,8 @@ t_inspect_guest() {
     [ "$(grep -c "\"id\": \"$id\"" "$TMP/i")" = 2 ] &&
         python3 -c 'import json,sys; a = json.load(open(sys.argv[1])); assert a[0]["stats"]["memory_limit"] > 0' "$TMP/i" ||
         { cat "$TMP/i"; return 1; }
-    expect_status 125 $LIGHTVM inspect no-such-guest >/dev/null 2>"$TMP/e" &&
-        contains "$TMP/e" "inspect no-such-guest: no guest 'no-such-guest' (neither a guest nor a file)"
+    expect_status 1 $LIGHTVM inspect no-such-guest >/dev/null 2>"$TMP/e" &&
+        contains "$TMP/e" "inspect: no such object: no-such-guest (neither a guest nor a file)"
 }
 
 t_ps() {

@@ -108,7 +108,15 @@ t_per_request() {
     [ "$(cat "$TMP"/pr[123].out | distinct /dev/stdin)" -eq 3 ] ||
         { cat "$TMP"/pr[123].out; return 1; }
     guests_gone 20 || return 1
-    serve_stop
+    # 30 at once: their destroys overlap (serve's destroy threads), and
+    # each destroys its own guest: all gone, none twice (no error).
+    jitc --greeting --timeout-ms 60000 --src 127.0.2.2 --out "$TMP/pr30.out" \
+        127.0.0.1 7002 30 || return 1
+    [ "$(distinct "$TMP/pr30.out")" -eq 30 ] || { cat "$TMP/pr30.out"; return 1; }
+    guests_gone 30 || return 1
+    serve_stop || return 1
+    ! grep -q "destroy guest" "$TMP/pr.serve" &&
+        contains "$TMP/pr.serve" "33 clients, 33 guests made, 0 refused (full), 0 failed"
 }
 
 t_shared() {
@@ -121,7 +129,9 @@ t_shared() {
     [ "$($LIGHTVM list -q | wc -l)" -eq 1 ] || { $LIGHTVM list; return 1; }
     # Still there (warm) after they left; SIGTERM destroys it.
     serve_stop || return 1
-    guests_gone 20
+    guests_gone 20 || return 1
+    # One guest, said so: not "1 guests".
+    contains "$TMP/sh.serve" "20 clients, 1 guest made, 0 refused (full), 0 failed"
 }
 
 t_full_refuse() {
