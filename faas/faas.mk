@@ -6,7 +6,7 @@
 # top-level Makefile.
 
 FAAS_SRCS := faas/cmd_fn.c faas/gateway.c faas/invoke.c faas/http.c \
-             faas/fn_store.c faas/baseline.c
+             faas/fn_store.c faas/baseline.c faas/clients.c
 FAAS_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(FAAS_SRCS))
 FAAS_HDRS := $(wildcard faas/*.h)
 
@@ -37,6 +37,7 @@ build/fuzz/fuzz_http: tests/fuzz/fuzz_http.c faas/http.c faas/http.h
 # Its unit tests (tests/unit/test_fn_http.c) build the reader and the
 # store into themselves: the generic unit-test rule links only the library.
 $(BUILD)/tests/unit/test_fn_http: faas/http.c faas/fn_store.c $(FAAS_HDRS)
+$(BUILD)/tests/unit/test_fn_clients: faas/clients.c $(FAAS_HDRS)
 
 # bench/faas.sh's open-loop load generator.
 $(BUILD)/bench/faas_load: bench/faas_load.c
