@@ -7,8 +7,8 @@
 # timeout. Checked: 1,000 invocations with input-dependent answers (over
 # keep-alive connections, 8 at a time); a loop, an endless allocation, an
 # error(), a stack overflow (cause stack-overflow) and a guest that exits
-# are each stopped and
-# reported with their cause while other invocations succeed alongside;
+# are each stopped and reported with their cause while other invocations
+# succeed alongside;
 # malformed HTTP, an unknown function, a wrong method, an oversized body
 # and a syntax error (with its line) answered with a clear error, and the
 # gateway still up after all of it; nothing left behind at the end.
