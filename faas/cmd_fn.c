@@ -173,12 +173,11 @@ static int serve(int argc, char **argv, const char *dir)
                                   &o.max_per_client) < 0;
             break;
         case OPT_HEADER_TO:
-            bad = parse_secs("--header-timeout", optarg,
-                             &o.header_timeout_ms) < 0;
+            bad = parse_secs("--header-timeout", optarg, &o.header_timeout_ms) <
+                  0;
             break;
         case OPT_BODY_TO:
-            bad =
-                parse_secs("--body-timeout", optarg, &o.body_timeout_ms) < 0;
+            bad = parse_secs("--body-timeout", optarg, &o.body_timeout_ms) < 0;
             break;
         case OPT_KEEPALIVE_TO:
             bad = parse_secs("--keepalive-timeout", optarg,

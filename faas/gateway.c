@@ -90,10 +90,10 @@ struct conn {
     unsigned nreq;   /* requests answered or being answered */
     int in_body;     /* the head is in; its body is not yet */
     enum wait_kind wait;
-    uint64_t deadline_ms;        /* of (wait), CLOCK_MONOTONIC */
-    struct conn *wprev, *wnext;  /* the list of (wait) */
-    struct conn *prev, *next; /* all open connections */
-    struct conn *next_dead;   /* freed after the event batch */
+    uint64_t deadline_ms;       /* of (wait), CLOCK_MONOTONIC */
+    struct conn *wprev, *wnext; /* the list of (wait) */
+    struct conn *prev, *next;   /* all open connections */
+    struct conn *next_dead;     /* freed after the event batch */
 };
 
 struct inv {
@@ -717,10 +717,10 @@ static void conn_process(struct gw *gw, struct conn *c)
     if (c->eof && !c->inv)
         ep_set(gw, c->fd, &c->tag, 0, EPOLL_CTL_MOD); /* EOF stays readable */
     conn_wait(gw, c,
-              c->busy                  ? WAIT_NONE
-              : c->in_body             ? WAIT_BODY
-              : c->inlen || !c->nreq   ? WAIT_HEAD
-                                       : WAIT_IDLE);
+              c->busy                ? WAIT_NONE
+              : c->in_body           ? WAIT_BODY
+              : c->inlen || !c->nreq ? WAIT_HEAD
+                                     : WAIT_IDLE);
 }
 
 /* Connections past their deadline: a request begun gets 408 and the
@@ -747,8 +747,8 @@ static void expire(struct gw *gw)
             c->close_after = 1;
             c->keep_alive = 0;
             c->busy = 1;
-            respond_error(gw, c, 408, "request-timeout", NULL, msg,
-                          (size_t)ml, NULL);
+            respond_error(gw, c, 408, "request-timeout", NULL, msg, (size_t)ml,
+                          NULL);
             if (c->fd >= 0) /* not all sent: it does not read either */
                 conn_close(gw, c);
         }

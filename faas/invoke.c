@@ -443,12 +443,9 @@ static int read_result(struct fn_runner *r, struct fn_call *c,
     static const struct {
         const char *name;
         enum fn_cause cause;
-    } kinds[] = {{"ok", FN_OK},
-                 {"syntax", FN_SYNTAX},
-                 {"runtime", FN_RUNTIME},
-                 {"memory", FN_MEMORY},
-                 {"stack", FN_STACK},
-                 {"result", FN_RESULT}};
+    } kinds[] = {{"ok", FN_OK},           {"syntax", FN_SYNTAX},
+                 {"runtime", FN_RUNTIME}, {"memory", FN_MEMORY},
+                 {"stack", FN_STACK},     {"result", FN_RESULT}};
     enum fn_cause cause = FN_INTERNAL;
     for (size_t i = 0; i < sizeof kinds / sizeof *kinds; i++)
         if (!strcmp(kind, kinds[i].name))

@@ -57,14 +57,14 @@ struct fn_runner {
 /* Why a call ended without its function's answer. */
 enum fn_cause {
     FN_OK = 0,
-    FN_SYNTAX,  /* the source does not compile */
-    FN_RUNTIME, /* error() or a Lua runtime error */
-    FN_MEMORY,  /* out of memory: Lua's heap limit or the guest's */
-    FN_STACK,   /* endless recursion: Lua's stack limit, or the heap's */
-    FN_CPU,     /* CPU-time limit */
-    FN_TIMEOUT, /* wall-clock limit */
-    FN_CRASH,   /* the guest died without an answer */
-    FN_RESULT,  /* the answer is bigger than the limit */
+    FN_SYNTAX,   /* the source does not compile */
+    FN_RUNTIME,  /* error() or a Lua runtime error */
+    FN_MEMORY,   /* out of memory: Lua's heap limit or the guest's */
+    FN_STACK,    /* endless recursion: Lua's stack limit, or the heap's */
+    FN_CPU,      /* CPU-time limit */
+    FN_TIMEOUT,  /* wall-clock limit */
+    FN_CRASH,    /* the guest died without an answer */
+    FN_RESULT,   /* the answer is bigger than the limit */
     FN_INTERNAL, /* the gateway could not start the guest */
     FN_ABANDONED /* its client went away: killed, nobody to answer */
 };

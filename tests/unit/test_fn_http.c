@@ -199,10 +199,14 @@ static void test_names(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_post),       cmocka_unit_test(test_incomplete),
-        cmocka_unit_test(test_keep_alive), cmocka_unit_test(test_expect),
-        cmocka_unit_test(test_refusals),   cmocka_unit_test(test_sizes),
-        cmocka_unit_test(test_format),     cmocka_unit_test(test_names),
+        cmocka_unit_test(test_post),
+        cmocka_unit_test(test_incomplete),
+        cmocka_unit_test(test_keep_alive),
+        cmocka_unit_test(test_expect),
+        cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_sizes),
+        cmocka_unit_test(test_format),
+        cmocka_unit_test(test_names),
         cmocka_unit_test(test_byte_at_a_time),
     };
     return cmocka_run_group_tests_name("fn_http", tests, NULL, NULL);
