@@ -44,3 +44,9 @@ $(BUILD)/bench/faas_load: bench/faas_load.c
 	@mkdir -p $(dir $@)
 	$(call say,CC,$@)$(CC) $(HOST_CFLAGS) -Wno-missing-prototypes -o $@ $< $(HOST_LDFLAGS)
 bench-tools: $(BUILD)/bench/faas_load
+
+# bench/fn_hard.sh's slow clients.
+$(BUILD)/bench/fn_slowloris: bench/fn_slowloris.c
+	@mkdir -p $(dir $@)
+	$(call say,CC,$@)$(CC) $(HOST_CFLAGS) -Wno-missing-prototypes -o $@ $< $(HOST_LDFLAGS)
+bench-tools: $(BUILD)/bench/fn_slowloris
