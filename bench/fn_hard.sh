@@ -77,6 +77,8 @@ stop_gateway() {
 # (rate,sent,ok,shed,errors,dropped,lost,goodput,p50_ms,p90_ms,p99_ms).
 field() { echo "$1" | cut -d, -f"$2"; }
 
+LOADAVG=$(cut -d' ' -f1 /proc/loadavg)
+
 # ---- 1. Slow clients ----------------------------------------------------------
 echo "fn_hard: $SLOW slow clients, a normal one at $NORMAL_RATE/s for ${SECS}s" >&2
 # The header timeout outlasts the measurement: the slow clients are all
@@ -118,7 +120,8 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b ? a / b : 0 }'; }
     echo "# The function gateway against misbehaving clients"
     echo
     echo "\`bench/fn_hard.sh\` (SLOW=$SLOW SECS=$SECS NORMAL_RATE=$NORMAL_RATE"
-    echo "FLOOD_RATE=$FLOOD_RATE RUNNING=$RUNNING QUEUE=$QUEUE), on $(nproc) cores, $(date -u +%Y-%m-%d)."
+    echo "FLOOD_RATE=$FLOOD_RATE RUNNING=$RUNNING QUEUE=$QUEUE), on $(nproc) cores, $(date -u +%Y-%m-%d),"
+    echo "load average $LOADAVG at the start (a host shared with other work: one run)."
     echo "\`lightvm fn serve\` (docs/faas.md), each invocation in a fresh proc guest, the"
     echo "function \`square\`; load from \`bench/faas_load.c\` (open loop: requests go out on"
     echo "schedule), latency from the scheduled send to the answer's last byte."
@@ -147,7 +150,8 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b ? a / b : 0 }'; }
     echo "(127.0.0.2) offers $NORMAL_RATE a second at the same time, for ${SECS}s."
     echo "Without a per-client limit A's requests fill the queue and B's are shed"
     echo "(503) with A's; with the default limit (half of running + queue: $(((RUNNING + QUEUE) / 2))) A gets"
-    echo "429 past its share and B finds room."
+    echo "429 past its share and B finds room. B's latency still includes A's"
+    echo "queued share ahead of it: the queue is one FIFO, not fair-queued per client."
     echo
     echo "| --max-per-client | B sent | B ok | B ok share | B p50 (ms) | B p90 (ms) | A sent | A ok | A refused (429/503) |"
     echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
