@@ -249,8 +249,10 @@ int main(int argc, char **argv)
     if (from && *from) {
         src.sin_family = AF_INET;
         if (inet_pton(AF_INET, from, &src.sin_addr) != 1) {
-            fprintf(stderr, "faas_load: FAAS_LOAD_SRC: %s is not an IPv4 "
-                            "address\n", from);
+            fprintf(stderr,
+                    "faas_load: FAAS_LOAD_SRC: %s is not an IPv4 "
+                    "address\n",
+                    from);
             return 2;
         }
     }
