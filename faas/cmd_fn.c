@@ -47,6 +47,8 @@ static const char usage[] =
     "                          past it (default 10)\n"
     "      --keepalive-timeout SECONDS  an idle keep-alive connection is\n"
     "                          closed after it (default 30)\n"
+    "      --send-timeout SECONDS  a client that reads none of its answer\n"
+    "                          for this long is closed (default 10)\n"
     "      --max-body SIZE     request body limit; 413 past it (default 1M)\n"
     "      --max-result SIZE   result limit (default 1M)\n"
     "      --runner KIND       guest (the service); process or crun: a lua5.4\n"
@@ -94,7 +96,8 @@ enum {
     OPT_PER_CLIENT,
     OPT_HEADER_TO,
     OPT_BODY_TO,
-    OPT_KEEPALIVE_TO
+    OPT_KEEPALIVE_TO,
+    OPT_SEND_TO
 };
 
 static int serve(int argc, char **argv, const char *dir)
@@ -115,6 +118,7 @@ static int serve(int argc, char **argv, const char *dir)
         {"header-timeout", required_argument, NULL, OPT_HEADER_TO},
         {"body-timeout", required_argument, NULL, OPT_BODY_TO},
         {"keepalive-timeout", required_argument, NULL, OPT_KEEPALIVE_TO},
+        {"send-timeout", required_argument, NULL, OPT_SEND_TO},
         {"help", no_argument, NULL, 'h'},
         {0, 0, 0, 0}};
     struct gw_opts o = {
@@ -133,6 +137,7 @@ static int serve(int argc, char **argv, const char *dir)
         .header_timeout_ms = 10000,
         .body_timeout_ms = 10000,
         .keepalive_timeout_ms = 30000,
+        .send_timeout_ms = 10000,
     };
     int c, bad = 0;
     while (!bad && (c = cli_getopt(argc, argv, "l:m:t:h", opts)) != -1) {
@@ -182,6 +187,9 @@ static int serve(int argc, char **argv, const char *dir)
         case OPT_KEEPALIVE_TO:
             bad = parse_secs("--keepalive-timeout", optarg,
                              &o.keepalive_timeout_ms) < 0;
+            break;
+        case OPT_SEND_TO:
+            bad = parse_secs("--send-timeout", optarg, &o.send_timeout_ms) < 0;
             break;
         case OPT_DIR: o.dir = optarg; break;
         case OPT_RUNNER:

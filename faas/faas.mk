@@ -39,6 +39,9 @@ build/fuzz/fuzz_http: tests/fuzz/fuzz_http.c faas/http.c faas/http.h
 $(BUILD)/tests/unit/test_fn_http: faas/http.c faas/fn_store.c $(FAAS_HDRS)
 $(BUILD)/tests/unit/test_fn_clients: faas/clients.c $(FAAS_HDRS)
 
+# tests/integration/test_fn_limits.sh's client that reads no answer.
+tests: $(BUILD)/tests/tools/fn_slowread
+
 # bench/faas.sh's open-loop load generator.
 $(BUILD)/bench/faas_load: bench/faas_load.c
 	@mkdir -p $(dir $@)

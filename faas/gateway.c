@@ -69,6 +69,7 @@ enum wait_kind {
     WAIT_HEAD, /* a request head (or a first request) */
     WAIT_BODY, /* the rest of a body */
     WAIT_IDLE, /* a next request on a keep-alive connection */
+    WAIT_SEND, /* room to send more of an answer: the client reads */
     WAIT_KINDS
 };
 
@@ -156,6 +157,7 @@ static uint64_t wait_ms(const struct gw *gw, enum wait_kind k)
 {
     return k == WAIT_HEAD   ? gw->o->header_timeout_ms
            : k == WAIT_BODY ? gw->o->body_timeout_ms
+           : k == WAIT_SEND ? gw->o->send_timeout_ms
                             : gw->o->keepalive_timeout_ms;
 }
 
@@ -241,12 +243,18 @@ static void conn_done(struct gw *gw, struct conn *c)
 
 static void conn_send(struct gw *gw, struct conn *c)
 {
+    size_t before = c->outoff;
     int r = conn_flush(c);
-    if (r < 0)
+    if (r < 0) {
         conn_close(gw, c);
-    else if (r > 0)
+    } else if (r > 0) {
+        /* As nginx's send_timeout: between two writes, so a big answer
+         * to a slow reader is not cut, one that stopped reading is. */
+        if (c->outoff != before)
+            conn_wait(gw, c, WAIT_NONE);
+        conn_wait(gw, c, WAIT_SEND);
         ep_set(gw, c->fd, &c->tag, EPOLLOUT, EPOLL_CTL_MOD);
-    else if (c->eof)
+    } else if (c->eof)
         conn_close(gw, c);
     else
         conn_done(gw, c);
@@ -734,6 +742,11 @@ static void expire(struct gw *gw)
         struct conn *c;
         while ((c = gw->whead[k]) && c->deadline_ms <= now) {
             conn_wait(gw, c, WAIT_NONE);
+            if (k == WAIT_SEND) { /* it does not read: nothing to say */
+                gw->timeouts++;
+                conn_close(gw, c);
+                continue;
+            }
             if (k == WAIT_IDLE || !c->inlen) {
                 conn_close(gw, c);
                 continue;

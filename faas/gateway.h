@@ -21,6 +21,7 @@ struct gw_opts {
     uint64_t header_timeout_ms; /* a request head, from its first byte */
     uint64_t body_timeout_ms;   /* its body, from the end of the head */
     uint64_t keepalive_timeout_ms; /* idle between requests */
+    uint64_t send_timeout_ms;      /* between two writes of an answer */
     enum fn_runner_kind runner;    /* guests; or a baseline to compare with */
 };
 

@@ -1,9 +1,9 @@
 #!/bin/bash
 # test_fn_limits.sh: the function gateway (lightvm fn serve, docs/faas.md)
 # against clients that do not behave: slow ones (slowloris: heads and
-# bodies that never end, idle keep-alive connections), ones that give up
-# on their invocation, and one address that floods; and endless recursion
-# reported as its own cause.
+# bodies that never end, idle keep-alive connections, answers never
+# read), ones that give up on their invocation, and one address that
+# floods; and endless recursion reported as its own cause.
 #
 # One gateway with short client timeouts (1 s, by flags) and no shell
 # pool (so that the suite's guest cgroups are exactly the running
@@ -66,13 +66,15 @@ setup() {
     printf 'local function f(n)\n  return 1 + f(n + 1)\nend\nfunction handler(b)\n  return f(1)\nend\n' >"$TMP/src/deep.lua"
     printf 'local function g(n)\n  if n == 0 then return 0 end\n  return 1 + g(n - 1)\nend\nfunction handler(b)\n  return g(tonumber(b))\nend\n' >"$TMP/src/depth.lua"
     printf 'function handler(b)\n  error("stack overflow")\nend\n' >"$TMP/src/says.lua"
+    printf 'function handler(b)\n  return string.rep("x", 50 << 10)\nend\n' >"$TMP/src/big.lua"
     local f
-    for f in square loop deep depth says; do
+    for f in square loop deep depth says big; do
         fn deploy "$f" "$TMP/src/$f.lua" >/dev/null || return 1
     done
     "$LIGHTVM" fn serve --listen 127.0.0.1:0 --pool 0 --max-running 3 \
         --queue 4 --max-per-client 2 --cpu-time 60 --timeout 60 \
         --header-timeout 1 --body-timeout 1 --keepalive-timeout 1 \
+        --send-timeout 1 \
         >"$TMP/gw.out" 2>"$TMP/gw.err" &
     SERVE_PID=$!
     wait_for_file_text "$TMP/gw.out" "listening on" 30 || { cat "$TMP/gw.err"; return 1; }
@@ -136,6 +138,27 @@ t_idle() {
     ) >"$TMP/silent.out"
     rc=$?
     [ $rc = 0 ] && [ ! -s "$TMP/silent.out" ]
+}
+
+# A client that asks for 120 answers of 50 KiB on one connection and
+# reads none of them, its receive buffer small (tests/tools/fn_slowread.c):
+# once the gateway's send buffer is full and nothing more could be sent
+# for --send-timeout, it closes the connection: its count of connections
+# is back to the /stats request's own, it made only the answers that
+# fitted (not 120), and it serves others after.
+t_slow_reader() {
+    local before served
+    before=$(stat timed_out)
+    served=$(stat served)
+    "$BUILD/tests/tools/fn_slowread" "$PORT" /fn/big 120 >"$TMP/slowread.out" &
+    CURLS+=($!)
+    wait_for_file_text "$TMP/slowread.out" sent 20 || return 1
+    wait_stat timed_out $((before + 1)) && wait_stat connections 1 || return 1
+    local made=$(($(stat served) - served))
+    echo "answers made before the client was dropped: $made of 120"
+    kill "${CURLS[0]}" && wait "${CURLS[0]}" 2>/dev/null
+    CURLS=()
+    [ "$made" -lt 120 ] && [ "$(post square 8 | head -n 1)" = "64:8" ]
 }
 
 # bg_post NAME OUT [CURL-OPTIONS...]: an invocation in the background.
@@ -243,6 +266,7 @@ check setup setup
 check slow_heads t_slow_heads
 check slow_body t_slow_body
 check idle t_idle
+check slow_reader t_slow_reader
 check per_client t_per_client
 check abandon_close t_abandon_close
 check recursion t_recursion
