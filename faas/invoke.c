@@ -338,7 +338,10 @@ int fn_call_start(struct fn_runner *r, struct fn_call *c, const char *name,
         .argc = 2,
         .argv = argv,
         .console_fd = c->console_fd,
-        .console_limit = CONSOLE_MAX,
+        /* The limit is the guest's RLIMIT_FSIZE, which bounds every file
+         * it writes: the result device's memfd too, so it is at least its
+         * size (else answers over CONSOLE_MAX failed, as crashes). */
+        .console_limit = cap > CONSOLE_MAX ? cap : CONSOLE_MAX,
         .nblocks = 2,
         .monitor = r->mon->kind,
         .lean = 1,

@@ -38,13 +38,13 @@ post() {
 
 stats() { curl -s -m 10 "http://127.0.0.1:$PORT/stats"; }
 
-# stat NAME: one counter of GET /stats.
-stat() { stats | sed -n "s/.*\"$1\":\([0-9]*\).*/\1/p"; }
+# gwstat NAME: one counter of GET /stats.
+gwstat() { stats | sed -n "s/.*\"$1\":\([0-9]*\).*/\1/p"; }
 
 # wait_stat NAME VALUE: poll until the counter has VALUE (bounded).
 wait_stat() {
     local deadline=$((SECONDS + 20))
-    until [ "$(stat "$1")" = "$2" ]; do
+    until [ "$(gwstat "$1")" = "$2" ]; do
         [ $SECONDS -lt $deadline ] || { echo "/stats: $1 never became $2: $(stats)"; return 1; }
         read -rt 0.02 <> <(:) 2>/dev/null || true
     done
@@ -67,8 +67,9 @@ setup() {
     printf 'local function g(n)\n  if n == 0 then return 0 end\n  return 1 + g(n - 1)\nend\nfunction handler(b)\n  return g(tonumber(b))\nend\n' >"$TMP/src/depth.lua"
     printf 'function handler(b)\n  error("stack overflow")\nend\n' >"$TMP/src/says.lua"
     printf 'function handler(b)\n  return string.rep("x", 50 << 10)\nend\n' >"$TMP/src/big.lua"
+    printf 'function handler(b)\n  return string.rep("y", 1000 << 10)\nend\n' >"$TMP/src/large.lua"
     local f
-    for f in square loop deep depth says big; do
+    for f in square loop deep depth says big large; do
         fn deploy "$f" "$TMP/src/$f.lua" >/dev/null || return 1
     done
     "$LIGHTVM" fn serve --listen 127.0.0.1:0 --pool 0 --max-running 3 \
@@ -104,7 +105,7 @@ t_slow_heads() {
             grep -q '^Connection: close' "$TMP/slow.out" && got=$((got + 1))
     done
     echo "slow clients answered 408: $got of 150"
-    [ $got = 150 ] && [ "$(stat timed_out)" -ge 150 ]
+    [ $got = 150 ] && [ "$(gwstat timed_out)" -ge 150 ]
 }
 
 # A body that stops short of its Content-Length: 408, then closed.
@@ -148,17 +149,27 @@ t_idle() {
 # fitted (not 120), and it serves others after.
 t_slow_reader() {
     local before served
-    before=$(stat timed_out)
-    served=$(stat served)
+    before=$(gwstat timed_out)
+    served=$(gwstat served)
     "$BUILD/tests/tools/fn_slowread" "$PORT" /fn/big 120 >"$TMP/slowread.out" &
     CURLS+=($!)
     wait_for_file_text "$TMP/slowread.out" sent 20 || return 1
     wait_stat timed_out $((before + 1)) && wait_stat connections 1 || return 1
-    local made=$(($(stat served) - served))
+    local made=$(($(gwstat served) - served))
     echo "answers made before the client was dropped: $made of 120"
     kill "${CURLS[0]}" && wait "${CURLS[0]}" 2>/dev/null
     CURLS=()
     [ "$made" -lt 120 ] && [ "$(post square 8 | head -n 1)" = "64:8" ]
+}
+
+# An answer near --max-result (1M) comes whole: the guest's file-size
+# limit (its console's) once cut the result device at 64 KiB.
+t_large_answer() {
+    curl -s -m 30 -X POST -d x -o "$TMP/large.out" -w '%{http_code}\n' \
+        "http://127.0.0.1:$PORT/fn/large" >"$TMP/large.code"
+    [ "$(cat "$TMP/large.code")" = 200 ] && [ "$(wc -c <"$TMP/large.out")" = $((1000 << 10)) ] &&
+        [ "$(tr -d y <"$TMP/large.out" | wc -c)" = 0 ] ||
+        { echo "status $(cat "$TMP/large.code"), $(wc -c <"$TMP/large.out") bytes"; return 1; }
 }
 
 # bg_post NAME OUT [CURL-OPTIONS...]: an invocation in the background.
@@ -194,12 +205,12 @@ t_per_client() {
     wait_stat queued 1 || return 1
     [ -n "$(suite_cgroups)" ] || { echo "no guest cgroups seen"; return 1; }
     local before
-    before=$(stat abandoned)
+    before=$(gwstat abandoned)
     # The queued one gives up first: it leaves the queue.
     kill "${CURLS[3]}" && wait "${CURLS[3]}" 2>/dev/null
     wait_stat queued 0 || return 1
     wait_stat abandoned $((before + 1)) || return 1
-    [ "$(stat running)" = 3 ] || { echo "running: $(stats)"; return 1; }
+    [ "$(gwstat running)" = 3 ] || { echo "running: $(stats)"; return 1; }
     # Then the running ones: their guests are killed, their cgroups go.
     kill "${CURLS[0]}" "${CURLS[1]}" "${CURLS[2]}"
     local p
@@ -211,7 +222,7 @@ t_per_client() {
     post square 5 -i >"$TMP/a4.out"
     grep -q '^HTTP/1.1 200' "$TMP/a4.out" && contains "$TMP/a4.out" "25:5" ||
         { cat "$TMP/a4.out"; return 1; }
-    [ "$(stat clients)" = 0 ] && [ "$(stat client_limited)" -ge 1 ]
+    [ "$(gwstat clients)" = 0 ] && [ "$(gwstat client_limited)" -ge 1 ]
 }
 
 # A client that closes a keep-alive connection mid-invocation (bash's fd
@@ -267,6 +278,7 @@ check slow_heads t_slow_heads
 check slow_body t_slow_body
 check idle t_idle
 check slow_reader t_slow_reader
+check large_answer t_large_answer
 check per_client t_per_client
 check abandon_close t_abandon_close
 check recursion t_recursion
