@@ -504,6 +504,13 @@ static void invoke(struct gw *gw, struct conn *c, const char *name,
 {
     struct lvm_err err;
     char *src = NULL;
+    if (c->eof) {
+        /* Its client hung up already (often: it gave up while waiting in
+         * the listen backlog): nobody would get the answer. */
+        gw->abandoned++;
+        conn_close(gw, c);
+        return;
+    }
     long n = fn_load(fn_store_dir(gw->o->dir), name, &src, &err);
     if (n < 0) {
         char msg[160];
@@ -559,9 +566,8 @@ static void invoke(struct gw *gw, struct conn *c, const char *name,
     c->inv = v;
     c->busy = 1;
     /* Read nothing more from it until it has its answer; but a hang-up
-     * (EPOLLRDHUP: its FIN; EPOLLHUP, EPOLLERR) abandons the invocation.
-     * A client that half-closed before it (its EOF is in) is answered. */
-    ep_set(gw, c->fd, &c->tag, c->eof ? 0 : EPOLLRDHUP, EPOLL_CTL_MOD);
+     * (EPOLLRDHUP: its FIN; EPOLLHUP, EPOLLERR) abandons the invocation. */
+    ep_set(gw, c->fd, &c->tag, EPOLLRDHUP, EPOLL_CTL_MOD);
     if (gw->running < gw->o->max_running) {
         inv_start(gw, v);
     } else {

@@ -237,6 +237,19 @@ t_abandon_close() {
         [ "$(post square 6 | head -n 1)" = "36:6" ]
 }
 
+# A client that sends its request and shuts its sending side at once
+# (tests/tools/fn_slowread.c ... shut) has left, to the gateway as to
+# nginx: its loop is not left running. It gets no answer, the counter
+# says so, and no guest remains.
+t_abandon_half_close() {
+    local before
+    before=$(gwstat abandoned)
+    "$BUILD/tests/tools/fn_slowread" "$PORT" /fn/loop 1 shut >"$TMP/half.out" || return 1
+    cat "$TMP/half.out"
+    [ "$(cat "$TMP/half.out")" = "eof 0" ] && wait_stat abandoned $((before + 1)) &&
+        wait_stat running 0 && wait_no_guests
+}
+
 # Endless recursion: "stack-overflow", whether Lua's heap limit (half of
 # the default 64M) or its stack limit comes first; a deep but finite
 # recursion is answered; error("stack overflow") is a runtime error.
@@ -281,6 +294,7 @@ check slow_reader t_slow_reader
 check large_answer t_large_answer
 check per_client t_per_client
 check abandon_close t_abandon_close
+check abandon_half_close t_abandon_half_close
 check recursion t_recursion
 check flags t_flags
 check stop_clean t_stop_clean

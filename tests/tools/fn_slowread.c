@@ -2,7 +2,7 @@
  * fn_slowread.c: a client that does not read its answers, for
  * tests/integration/test_fn_limits.sh (the gateway's --send-timeout).
  *
- *   fn_slowread PORT PATH COUNT
+ *   fn_slowread PORT PATH COUNT [shut]
  *
  * Connects to 127.0.0.1:PORT with a small receive buffer (so the answers
  * cannot all be taken in by the kernel on its behalf), sends POST PATH
@@ -10,7 +10,10 @@
  * the connection, reading nothing, until it is killed. Whether it sees
  * the server's close is up to TCP (a reset from a server that closes with
  * our requests unread is dropped against our closed window): the test
- * asks the server instead. Exit status 0, or 1 if it could not connect.
+ * asks the server instead. With "shut" it half-closes instead (its
+ * requests sent, its sending side shut down: a client that has left, to
+ * an HTTP server), reads to the end and prints "eof BYTES". Exit status
+ * 0, or 1 if it could not connect.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -21,8 +24,8 @@
 
 int main(int argc, char **argv)
 {
-    if (argc != 4) {
-        fprintf(stderr, "usage: fn_slowread PORT PATH COUNT\n");
+    if (argc != 4 && argc != 5) {
+        fprintf(stderr, "usage: fn_slowread PORT PATH COUNT [shut]\n");
         return 2;
     }
     struct sockaddr_in a = {.sin_family = AF_INET,
@@ -46,6 +49,16 @@ int main(int argc, char **argv)
             perror("fn_slowread: send");
             return 1;
         }
+    if (argc == 5) {
+        shutdown(fd, SHUT_WR);
+        char buf[4096];
+        long long total = 0;
+        ssize_t r;
+        while ((r = recv(fd, buf, sizeof buf, 0)) > 0)
+            total += r;
+        printf("eof %lld\n", total);
+        return 0;
+    }
     printf("sent\n");
     fflush(stdout);
     for (;;)
