@@ -6,7 +6,8 @@
 # (fn serve --runner guest|process|crun). The load is open loop
 # (bench/faas_load.c): requests go out on schedule whether or not answers
 # come back, so past capacity the queue fills, the gateway sheds (503)
-# and goodput shows what is still served. Then memory: a warm function
+# and goodput shows what is still served. The load comes from one
+# address, so the per-client limit is off (--max-per-client 0). Then memory: a warm function
 # guest (Lua loaded, the function run, kept alive) against a warm lua5.4
 # process. Writes bench/results/faas.{md,csv,png}.
 #
@@ -60,7 +61,8 @@ echo "runner,rate,sent,ok,shed,errors,dropped,lost,goodput,p50_ms,p90_ms,p99_ms"
 # gateway RUNNER: start fn serve with RUNNER; sets GPID and PORT.
 gateway() {
     local cmd="exec $L fn serve --runner $1 --listen 127.0.0.1:0 \
---max-running $RUNNING --queue $QUEUE --pool 8 --cpu-time 5 --timeout 30"
+--max-running $RUNNING --queue $QUEUE --pool 8 --cpu-time 5 --timeout 30 \
+--max-per-client 0"
     if [ "$1" = crun ]; then
         # crun refuses a hybrid cgroup host: hide cgroup v2's mount from
         # it in a mount namespace of its own (as bench/density.sh does).

@@ -17,6 +17,10 @@
  * ok: 200 answers; shed: 503; errors: other statuses; lost: no answer;
  * goodput: ok answers a second over the run (first send to last answer);
  * percentiles: of the ok answers.
+ *
+ * With FAAS_LOAD_SRC=ADDR in the environment its connections come from
+ * ADDR (e.g. 127.0.0.2): a second client, for the gateway's per-client
+ * limit (bench/fn_hard.sh).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -44,7 +48,7 @@ struct conn {
 
 static char req[4096];
 static size_t reqlen;
-static struct sockaddr_in addr;
+static struct sockaddr_in addr, src; /* src: FAAS_LOAD_SRC, if set */
 static struct conn *idle;
 static int ep;
 static unsigned nconns, maxconn = 1024;
@@ -112,6 +116,12 @@ static void start(double sched)
         }
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        if (src.sin_family &&
+            bind(fd, (struct sockaddr *)&src, sizeof src) < 0) {
+            close(fd);
+            dropped++;
+            return;
+        }
         c = calloc(1, sizeof *c);
         c->fd = fd;
         nconns++;
@@ -234,6 +244,17 @@ int main(int argc, char **argv)
     if (inet_pton(AF_INET, argv[1], &addr.sin_addr) != 1) {
         fprintf(stderr, "faas_load: %s is not an IPv4 address\n", argv[1]);
         return 2;
+    }
+    const char *from = getenv("FAAS_LOAD_SRC");
+    if (from && *from) {
+        src.sin_family = AF_INET;
+        if (inet_pton(AF_INET, from, &src.sin_addr) != 1) {
+            fprintf(stderr,
+                    "faas_load: FAAS_LOAD_SRC: %s is not an IPv4 "
+                    "address\n",
+                    from);
+            return 2;
+        }
     }
     double rate = atof(argv[5]), secs = atof(argv[6]);
     if (argc > 7)

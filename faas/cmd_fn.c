@@ -11,6 +11,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +38,17 @@ static const char usage[] =
     "      --queue N           invocations waiting beyond those; 503 past it\n"
     "                          (default 64)\n"
     "      --pool N            prepared shells kept ready (default 8)\n"
+    "      --max-per-client N  invocations running or waiting per client\n"
+    "                          address; 429 past it (default: half of\n"
+    "                          --max-running plus --queue; 0: no limit)\n"
+    "      --header-timeout SECONDS  for a request head, from its first\n"
+    "                          byte; 408 past it (default 10)\n"
+    "      --body-timeout SECONDS    for its body, after the head; 408\n"
+    "                          past it (default 10)\n"
+    "      --keepalive-timeout SECONDS  an idle keep-alive connection is\n"
+    "                          closed after it (default 30)\n"
+    "      --send-timeout SECONDS  a client that reads none of its answer\n"
+    "                          for this long is closed (default 10)\n"
     "      --max-body SIZE     request body limit; 413 past it (default 1M)\n"
     "      --max-result SIZE   result limit (default 1M)\n"
     "      --runner KIND       guest (the service); process or crun: a lua5.4\n"
@@ -80,7 +92,12 @@ enum {
     OPT_POOL,
     OPT_BODY,
     OPT_RESULT,
-    OPT_RUNNER
+    OPT_RUNNER,
+    OPT_PER_CLIENT,
+    OPT_HEADER_TO,
+    OPT_BODY_TO,
+    OPT_KEEPALIVE_TO,
+    OPT_SEND_TO
 };
 
 static int serve(int argc, char **argv, const char *dir)
@@ -97,6 +114,11 @@ static int serve(int argc, char **argv, const char *dir)
         {"max-result", required_argument, NULL, OPT_RESULT},
         {"dir", required_argument, NULL, OPT_DIR},
         {"runner", required_argument, NULL, OPT_RUNNER},
+        {"max-per-client", required_argument, NULL, OPT_PER_CLIENT},
+        {"header-timeout", required_argument, NULL, OPT_HEADER_TO},
+        {"body-timeout", required_argument, NULL, OPT_BODY_TO},
+        {"keepalive-timeout", required_argument, NULL, OPT_KEEPALIVE_TO},
+        {"send-timeout", required_argument, NULL, OPT_SEND_TO},
         {"help", no_argument, NULL, 'h'},
         {0, 0, 0, 0}};
     struct gw_opts o = {
@@ -111,6 +133,11 @@ static int serve(int argc, char **argv, const char *dir)
         .pool = 8,
         .body_max = 1 << 20,
         .max_conns = 4096,
+        .max_per_client = UINT_MAX, /* unset: from the others, below */
+        .header_timeout_ms = 10000,
+        .body_timeout_ms = 10000,
+        .keepalive_timeout_ms = 30000,
+        .send_timeout_ms = 10000,
     };
     int c, bad = 0;
     while (!bad && (c = cli_getopt(argc, argv, "l:m:t:h", opts)) != -1) {
@@ -146,6 +173,24 @@ static int serve(int argc, char **argv, const char *dir)
             bad = parse_bytes("--max-result", optarg, 1, 64 << 20,
                               &o.lim.result_max) < 0;
             break;
+        case OPT_PER_CLIENT:
+            bad = cli_parse_count("--max-per-client", optarg, 0, 10000000,
+                                  &o.max_per_client) < 0;
+            break;
+        case OPT_HEADER_TO:
+            bad = parse_secs("--header-timeout", optarg, &o.header_timeout_ms) <
+                  0;
+            break;
+        case OPT_BODY_TO:
+            bad = parse_secs("--body-timeout", optarg, &o.body_timeout_ms) < 0;
+            break;
+        case OPT_KEEPALIVE_TO:
+            bad = parse_secs("--keepalive-timeout", optarg,
+                             &o.keepalive_timeout_ms) < 0;
+            break;
+        case OPT_SEND_TO:
+            bad = parse_secs("--send-timeout", optarg, &o.send_timeout_ms) < 0;
+            break;
         case OPT_DIR: o.dir = optarg; break;
         case OPT_RUNNER:
             if (!strcmp(optarg, "guest")) {
@@ -168,6 +213,13 @@ static int serve(int argc, char **argv, const char *dir)
     if (optind != argc) {
         cli_msg("fn serve: unexpected argument '%s'", argv[optind]);
         return CLI_EXIT_USAGE;
+    }
+    /* One address may hold half of what there is: the rest stays for the
+     * others (at least one each). */
+    if (o.max_per_client == UINT_MAX) {
+        o.max_per_client = (o.max_running + o.queue_max) / 2;
+        if (!o.max_per_client)
+            o.max_per_client = 1;
     }
     return fn_serve(&o);
 }

@@ -6,7 +6,7 @@
 # top-level Makefile.
 
 FAAS_SRCS := faas/cmd_fn.c faas/gateway.c faas/invoke.c faas/http.c \
-             faas/fn_store.c faas/baseline.c
+             faas/fn_store.c faas/baseline.c faas/clients.c
 FAAS_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(FAAS_SRCS))
 FAAS_HDRS := $(wildcard faas/*.h)
 
@@ -37,9 +37,19 @@ build/fuzz/fuzz_http: tests/fuzz/fuzz_http.c faas/http.c faas/http.h
 # Its unit tests (tests/unit/test_fn_http.c) build the reader and the
 # store into themselves: the generic unit-test rule links only the library.
 $(BUILD)/tests/unit/test_fn_http: faas/http.c faas/fn_store.c $(FAAS_HDRS)
+$(BUILD)/tests/unit/test_fn_clients: faas/clients.c $(FAAS_HDRS)
+
+# tests/integration/test_fn_limits.sh's client that reads no answer.
+tests: $(BUILD)/tests/tools/fn_slowread
 
 # bench/faas.sh's open-loop load generator.
 $(BUILD)/bench/faas_load: bench/faas_load.c
 	@mkdir -p $(dir $@)
 	$(call say,CC,$@)$(CC) $(HOST_CFLAGS) -Wno-missing-prototypes -o $@ $< $(HOST_LDFLAGS)
 bench-tools: $(BUILD)/bench/faas_load
+
+# bench/fn_hard.sh's slow clients.
+$(BUILD)/bench/fn_slowloris: bench/fn_slowloris.c
+	@mkdir -p $(dir $@)
+	$(call say,CC,$@)$(CC) $(HOST_CFLAGS) -Wno-missing-prototypes -o $@ $< $(HOST_LDFLAGS)
+bench-tools: $(BUILD)/bench/fn_slowloris

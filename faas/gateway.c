@@ -7,9 +7,25 @@
  * max_running guests run at once; more invocations wait in a bounded
  * FIFO, and past that bound the gateway
  * answers 503 at once (shedding load, as a gateway in front of a fixed
- * capacity should, rather than letting latency grow without end).
+ * capacity should, rather than letting latency grow without end); one
+ * client address gets 429 past its share (--max-per-client).
+ *
+ * Slow and idle clients are bounded in time, as nginx bounds them: the
+ * request head must arrive within --header-timeout of its first byte (of
+ * the accept, for a connection's first request), its body within
+ * --body-timeout of the head, or the client gets 408 and is closed; an
+ * idle keep-alive connection is closed after --keepalive-timeout. The
+ * deadlines of one kind all have the same length, so each kind's list is
+ * in deadline order with new ones appended: its head is the next to
+ * expire, and epoll_wait waits for the earliest of the three heads.
+ *
+ * A client that hangs up (FIN or reset) while its invocation is queued or
+ * running abandons it: it leaves the queue, or its guest is killed at
+ * once and its slot freed (nginx treats a client's FIN so while it waits
+ * for an upstream, and logs 499).
  */
 #include "faas/gateway.h"
+#include "faas/clients.h"
 #include "faas/fn_store.h"
 #include "faas/http.h"
 #include "toolstack/guest.h"
@@ -28,6 +44,7 @@
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 enum tag_kind {
@@ -46,6 +63,16 @@ struct tag {
 
 struct inv;
 
+/* What a connection waits for from its client, with a deadline. */
+enum wait_kind {
+    WAIT_NONE, /* nothing: an answer is being made or sent */
+    WAIT_HEAD, /* a request head (or a first request) */
+    WAIT_BODY, /* the rest of a body */
+    WAIT_IDLE, /* a next request on a keep-alive connection */
+    WAIT_SEND, /* room to send more of an answer: the client reads */
+    WAIT_KINDS
+};
+
 struct conn {
     struct tag tag;
     int fd;
@@ -60,8 +87,14 @@ struct conn {
     int eof;         /* the client sent everything it will */
     int processing;  /* conn_process is on the stack */
     struct inv *inv; /* the invocation answering it, if running/queued */
-    struct conn *prev, *next; /* all open connections */
-    struct conn *next_dead;   /* freed after the event batch */
+    uint32_t addr;   /* the client's IPv4 address, network order */
+    unsigned nreq;   /* requests answered or being answered */
+    int in_body;     /* the head is in; its body is not yet */
+    enum wait_kind wait;
+    uint64_t deadline_ms;       /* of (wait), CLOCK_MONOTONIC */
+    struct conn *wprev, *wnext; /* the list of (wait) */
+    struct conn *prev, *next;   /* all open connections */
+    struct conn *next_dead;     /* freed after the event batch */
 };
 
 struct inv {
@@ -71,7 +104,9 @@ struct inv {
     char name[FN_NAME_MAX + 1];
     char *src, *body;
     size_t srclen, bodylen;
-    struct inv *next; /* the queue */
+    struct inv *next, *prev; /* the queue */
+    uint32_t addr;           /* its client's, counted while in flight */
+    int counted;
     int running, done;
     struct inv *rprev, *rnext; /* running invocations */
     struct inv *rq_next;       /* the reaper's queue, then the done list */
@@ -100,7 +135,9 @@ struct gw {
     struct tag dtag;
     int stop;
     struct tag ltag, stag;
-    unsigned long long served, shed;
+    unsigned long long served, shed, limited, timeouts, abandoned;
+    struct fn_clients clients;
+    struct conn *whead[WAIT_KINDS], *wtail[WAIT_KINDS];
     unsigned max_conns; /* the option, bounded by the fds there are */
     int accept_paused;  /* out of fds: the listener waits for one */
 };
@@ -108,6 +145,50 @@ struct gw {
 static void conn_close(struct gw *gw, struct conn *c);
 static void answer(struct gw *gw, struct inv *v);
 static void conn_process(struct gw *gw, struct conn *c);
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static uint64_t wait_ms(const struct gw *gw, enum wait_kind k)
+{
+    return k == WAIT_HEAD   ? gw->o->header_timeout_ms
+           : k == WAIT_BODY ? gw->o->body_timeout_ms
+           : k == WAIT_SEND ? gw->o->send_timeout_ms
+                            : gw->o->keepalive_timeout_ms;
+}
+
+/* (c) now waits for (k): a new deadline if that is another wait than
+ * before (the head's runs from its first byte, not from each read). */
+static void conn_wait(struct gw *gw, struct conn *c, enum wait_kind k)
+{
+    if (c->wait == k)
+        return;
+    if (c->wait != WAIT_NONE) {
+        if (c->wprev)
+            c->wprev->wnext = c->wnext;
+        else
+            gw->whead[c->wait] = c->wnext;
+        if (c->wnext)
+            c->wnext->wprev = c->wprev;
+        else
+            gw->wtail[c->wait] = c->wprev;
+        c->wprev = c->wnext = NULL;
+    }
+    c->wait = k;
+    if (k == WAIT_NONE)
+        return;
+    c->deadline_ms = now_ms() + wait_ms(gw, k);
+    c->wprev = gw->wtail[k];
+    if (gw->wtail[k])
+        gw->wtail[k]->wnext = c;
+    else
+        gw->whead[k] = c;
+    gw->wtail[k] = c;
+}
 
 static void ep_set(struct gw *gw, int fd, struct tag *t, uint32_t ev, int op)
 {
@@ -162,12 +243,18 @@ static void conn_done(struct gw *gw, struct conn *c)
 
 static void conn_send(struct gw *gw, struct conn *c)
 {
+    size_t before = c->outoff;
     int r = conn_flush(c);
-    if (r < 0)
+    if (r < 0) {
         conn_close(gw, c);
-    else if (r > 0)
+    } else if (r > 0) {
+        /* As nginx's send_timeout: between two writes, so a big answer
+         * to a slow reader is not cut, one that stopped reading is. */
+        if (c->outoff != before)
+            conn_wait(gw, c, WAIT_NONE);
+        conn_wait(gw, c, WAIT_SEND);
         ep_set(gw, c->fd, &c->tag, EPOLLOUT, EPOLL_CTL_MOD);
-    else if (c->eof)
+    } else if (c->eof)
         conn_close(gw, c);
     else
         conn_done(gw, c);
@@ -235,6 +322,45 @@ static void inv_free(struct inv *v)
     free(v);
 }
 
+/* Its client's count of invocations in flight is one fewer. */
+static void inv_uncount(struct gw *gw, struct inv *v)
+{
+    if (v->counted)
+        fn_clients_put(&gw->clients, v->addr);
+    v->counted = 0;
+}
+
+static void queue_remove(struct gw *gw, struct inv *v)
+{
+    if (v->prev)
+        v->prev->next = v->next;
+    else
+        gw->qhead = v->next;
+    if (v->next)
+        v->next->prev = v->prev;
+    else
+        gw->qtail = v->prev;
+    v->next = v->prev = NULL;
+    gw->queued--;
+}
+
+/* Its client went away: nobody waits for the answer, so it stops now. */
+static void inv_abandon(struct gw *gw, struct inv *v)
+{
+    v->conn = NULL;
+    if (v->done)
+        return; /* ended already; the reaper has it */
+    gw->abandoned++;
+    if (v->running) {
+        /* Its pidfd says when it is dead; inv_ended frees the slot. */
+        fn_call_kill(&gw->run, &v->call);
+        return;
+    }
+    queue_remove(gw, v);
+    inv_uncount(gw, v);
+    inv_free(v);
+}
+
 static void inv_start(struct gw *gw, struct inv *v)
 {
     struct lvm_err err;
@@ -245,6 +371,7 @@ static void inv_start(struct gw *gw, struct inv *v)
             respond_error(gw, v->conn, 500, "internal", v->name, err.msg,
                           strlen(err.msg), NULL);
         }
+        inv_uncount(gw, v);
         inv_free(v);
         return;
     }
@@ -267,14 +394,7 @@ static void dequeue(struct gw *gw)
 {
     while (gw->qhead && gw->running < gw->o->max_running) {
         struct inv *v = gw->qhead;
-        gw->qhead = v->next;
-        if (!gw->qhead)
-            gw->qtail = NULL;
-        gw->queued--;
-        if (!v->conn) { /* its client left while it waited */
-            inv_free(v);
-            continue;
-        }
+        queue_remove(gw, v);
         inv_start(gw, v);
     }
 }
@@ -298,6 +418,7 @@ static void inv_ended(struct gw *gw, struct inv *v)
     epoll_ctl(gw->ep, EPOLL_CTL_DEL, v->call.pidfd, NULL);
     epoll_ctl(gw->ep, EPOLL_CTL_DEL, v->call.timer_fd, NULL);
     gw->running--;
+    inv_uncount(gw, v);
     pthread_mutex_lock(&gw->rlock);
     v->rq_next = NULL;
     if (gw->rq_tail)
@@ -358,9 +479,9 @@ static void answer(struct gw *gw, struct inv *v)
 {
     accept_pause(gw, 0); /* its guest's fds are back */
     struct fn_outcome out = v->out;
-    gw->served++;
     struct conn *c = v->conn;
     if (c) {
+        gw->served++;
         c->inv = NULL;
         if (out.cause == FN_OK)
             respond(gw, c, 200, "text/plain; charset=utf-8", out.data, out.len,
@@ -383,6 +504,13 @@ static void invoke(struct gw *gw, struct conn *c, const char *name,
 {
     struct lvm_err err;
     char *src = NULL;
+    if (c->eof) {
+        /* Its client hung up already (often: it gave up while waiting in
+         * the listen backlog): nobody would get the answer. */
+        gw->abandoned++;
+        conn_close(gw, c);
+        return;
+    }
     long n = fn_load(fn_store_dir(gw->o->dir), name, &src, &err);
     if (n < 0) {
         char msg[160];
@@ -393,6 +521,19 @@ static void invoke(struct gw *gw, struct conn *c, const char *name,
         else
             respond_error(gw, c, 500, "internal", name, err.msg,
                           strlen(err.msg), NULL);
+        return;
+    }
+    if (gw->o->max_per_client &&
+        fn_clients_in_flight(&gw->clients, c->addr) >= gw->o->max_per_client) {
+        free(src);
+        gw->limited++;
+        char msg[160];
+        int ml = snprintf(msg, sizeof msg,
+                          "this client has %u invocations running or "
+                          "waiting already; try again",
+                          gw->o->max_per_client);
+        respond_error(gw, c, 429, "client-limit", name, msg, (size_t)ml,
+                      "Retry-After: 1\r\n");
         return;
     }
     if (gw->running >= gw->o->max_running && gw->queued >= gw->o->queue_max) {
@@ -420,14 +561,17 @@ static void invoke(struct gw *gw, struct conn *c, const char *name,
     v->body = b;
     v->bodylen = bodylen;
     v->conn = c;
+    v->addr = c->addr;
+    v->counted = fn_clients_take(&gw->clients, c->addr) == 0;
     c->inv = v;
     c->busy = 1;
-    /* Read nothing more from it until it has its answer (hang-ups are
-     * still reported: EPOLLHUP, EPOLLERR). */
-    ep_set(gw, c->fd, &c->tag, 0, EPOLL_CTL_MOD);
+    /* Read nothing more from it until it has its answer; but a hang-up
+     * (EPOLLRDHUP: its FIN; EPOLLHUP, EPOLLERR) abandons the invocation. */
+    ep_set(gw, c->fd, &c->tag, EPOLLRDHUP, EPOLL_CTL_MOD);
     if (gw->running < gw->o->max_running) {
         inv_start(gw, v);
     } else {
+        v->prev = gw->qtail;
         if (gw->qtail)
             gw->qtail->next = v;
         else
@@ -435,6 +579,21 @@ static void invoke(struct gw *gw, struct conn *c, const char *name,
         gw->qtail = v;
         gw->queued++;
     }
+}
+
+/* GET /stats: the gateway's counters, as nginx's stub_status gives its
+ * own: what runs and waits now, and what was refused since the start. */
+static void respond_stats(struct gw *gw, struct conn *c)
+{
+    char b[512];
+    int n = snprintf(
+        b, sizeof b,
+        "{\"connections\":%u,\"running\":%u,\"queued\":%u,"
+        "\"clients\":%u,\"served\":%llu,\"overloaded\":%llu,"
+        "\"client_limited\":%llu,\"abandoned\":%llu,\"timed_out\":%llu}\n",
+        gw->nconns, gw->running, gw->queued, gw->clients.count, gw->served,
+        gw->shed, gw->limited, gw->abandoned, gw->timeouts);
+    respond(gw, c, 200, "application/json", b, (size_t)n, NULL);
 }
 
 static void route(struct gw *gw, struct conn *c, const struct http_req *r,
@@ -453,6 +612,16 @@ static void route(struct gw *gw, struct conn *c, const struct http_req *r,
             return;
         }
         respond(gw, c, 200, "text/plain", "ok\n", 3, NULL);
+        return;
+    }
+    if (!strcmp(path, "/stats")) {
+        if (strcmp(r->method, "GET")) {
+            static const char msg[] = "use GET";
+            respond_error(gw, c, 405, "method", NULL, msg, sizeof msg - 1,
+                          "Allow: GET\r\n");
+            return;
+        }
+        respond_stats(gw, c);
         return;
     }
     if (strncmp(path, "/fn/", 4) != 0) {
@@ -509,6 +678,7 @@ static void conn_process(struct gw *gw, struct conn *c)
         struct http_req r;
         const char *why = "";
         int st = http_parse_head(c->in, c->inlen, gw->o->body_max, &r, &why);
+        c->in_body = 0;
         if (st == 0)
             break;
         if (st > 1) {
@@ -522,6 +692,7 @@ static void conn_process(struct gw *gw, struct conn *c)
         if (c->inlen < need && refuse_early(gw, c, &r))
             break;
         if (c->inlen < need) {
+            c->in_body = 1;
             if (r.expect_continue && !c->sent_continue) {
                 static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
                 c->sent_continue = 1;
@@ -543,6 +714,7 @@ static void conn_process(struct gw *gw, struct conn *c)
         }
         c->keep_alive = r.keep_alive;
         c->busy = 1; /* route() answers, now or when the guest ends */
+        c->nreq++;
         route(gw, c, &r, c->in + r.head_len);
         if (c->fd < 0) /* closed while answering */
             break;
@@ -552,10 +724,66 @@ static void conn_process(struct gw *gw, struct conn *c)
     c->processing = 0;
     if (c->fd < 0)
         return;
-    if (c->eof && !c->busy) /* nothing more will come */
+    if (c->eof && !c->busy) { /* nothing more will come */
         conn_close(gw, c);
-    else if (c->eof)
+        return;
+    }
+    if (c->eof && !c->inv)
         ep_set(gw, c->fd, &c->tag, 0, EPOLL_CTL_MOD); /* EOF stays readable */
+    conn_wait(gw, c,
+              c->busy                ? WAIT_NONE
+              : c->in_body           ? WAIT_BODY
+              : c->inlen || !c->nreq ? WAIT_HEAD
+                                     : WAIT_IDLE);
+}
+
+/* Connections past their deadline: a request begun gets 408 and the
+ * connection is closed (what follows cannot be trusted to start a
+ * request); an idle one, or a new one that sent nothing, is closed
+ * without a word, as a client reusing it may race with an answer. */
+static void expire(struct gw *gw)
+{
+    uint64_t now = now_ms();
+    for (int k = WAIT_HEAD; k < WAIT_KINDS; k++) {
+        struct conn *c;
+        while ((c = gw->whead[k]) && c->deadline_ms <= now) {
+            conn_wait(gw, c, WAIT_NONE);
+            if (k == WAIT_SEND) { /* it does not read: nothing to say */
+                gw->timeouts++;
+                conn_close(gw, c);
+                continue;
+            }
+            if (k == WAIT_IDLE || !c->inlen) {
+                conn_close(gw, c);
+                continue;
+            }
+            gw->timeouts++;
+            char msg[128];
+            int ml = snprintf(msg, sizeof msg,
+                              "the request %s did not arrive within %llu ms",
+                              k == WAIT_HEAD ? "head" : "body",
+                              (unsigned long long)wait_ms(gw, k));
+            c->close_after = 1;
+            c->keep_alive = 0;
+            c->busy = 1;
+            respond_error(gw, c, 408, "request-timeout", NULL, msg, (size_t)ml,
+                          NULL);
+            if (c->fd >= 0) /* not all sent: it does not read either */
+                conn_close(gw, c);
+        }
+    }
+}
+
+/* Milliseconds until the next deadline, for epoll_wait; -1 if none. */
+static int next_deadline(const struct gw *gw)
+{
+    uint64_t first = UINT64_MAX, now = now_ms();
+    for (int k = WAIT_HEAD; k < WAIT_KINDS; k++)
+        if (gw->whead[k] && gw->whead[k]->deadline_ms < first)
+            first = gw->whead[k]->deadline_ms;
+    if (first == UINT64_MAX)
+        return -1;
+    return first <= now ? 0 : first - now > 60000 ? 60000 : (int)(first - now);
 }
 
 static void conn_read(struct gw *gw, struct conn *c)
@@ -600,8 +828,10 @@ static void conn_close(struct gw *gw, struct conn *c)
 {
     if (c->fd < 0)
         return;
+    conn_wait(gw, c, WAIT_NONE);
     if (c->inv)
-        c->inv->conn = NULL; /* it runs on; nobody gets its answer */
+        inv_abandon(gw, c->inv);
+    c->inv = NULL;
     epoll_ctl(gw->ep, EPOLL_CTL_DEL, c->fd, NULL);
     close(c->fd);
     c->fd = -1;
@@ -625,7 +855,10 @@ static void conn_close(struct gw *gw, struct conn *c)
 static void accept_all(struct gw *gw)
 {
     for (;;) {
-        int fd = accept4(gw->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        struct sockaddr_in peer;
+        socklen_t plen = sizeof peer;
+        int fd = accept4(gw->lfd, (struct sockaddr *)&peer, &plen,
+                         SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0 && (errno == EMFILE || errno == ENFILE))
             accept_pause(gw, 1);
         if (fd < 0)
@@ -642,6 +875,7 @@ static void accept_all(struct gw *gw)
             continue;
         }
         c->fd = fd;
+        c->addr = peer.sin_addr.s_addr;
         c->tag = (struct tag){TAG_CONN, c};
         gw->nconns++;
         c->next = gw->conns;
@@ -649,6 +883,7 @@ static void accept_all(struct gw *gw)
             gw->conns->prev = c;
         gw->conns = c;
         ep_set(gw, fd, &c->tag, EPOLLIN, EPOLL_CTL_ADD);
+        conn_wait(gw, c, WAIT_HEAD); /* its first request, from now */
     }
 }
 
@@ -717,6 +952,7 @@ int fn_serve(const struct gw_opts *o)
         setrlimit(RLIMIT_NOFILE, &rl);
     }
     gw.max_conns = o->max_conns;
+    fn_clients_init(&gw.clients, o->max_per_client);
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && gw.max_conns > rl.rlim_cur / 2)
         gw.max_conns = (unsigned)(rl.rlim_cur / 2);
     struct lvm_err err;
@@ -763,7 +999,7 @@ int fn_serve(const struct gw_opts *o)
     ep_set(&gw, gw.done_efd, &gw.dtag, EPOLLIN, EPOLL_CTL_ADD);
     while (!gw.stop) {
         struct epoll_event ev[64];
-        int n = epoll_wait(gw.ep, ev, 64, -1);
+        int n = epoll_wait(gw.ep, ev, 64, next_deadline(&gw));
         if (n < 0 && errno != EINTR)
             break;
         for (int i = 0; i < n; i++) {
@@ -785,6 +1021,8 @@ int fn_serve(const struct gw_opts *o)
                     break;
                 if (ev[i].events & (EPOLLHUP | EPOLLERR))
                     conn_close(&gw, c); /* gone both ways: reset */
+                else if ((ev[i].events & EPOLLRDHUP) && c->inv)
+                    conn_close(&gw, c); /* it gave up on its invocation */
                 else if (ev[i].events & EPOLLOUT)
                     conn_send(&gw, c);
                 else if (ev[i].events & EPOLLIN)
@@ -793,13 +1031,18 @@ int fn_serve(const struct gw_opts *o)
             }
             }
         }
+        expire(&gw);
         reap_dead(&gw);
     }
     fprintf(stderr,
             "lightvm: fn serve: stopping (%llu invocations, %llu "
-            "refused as overload)\n",
-            gw.served, gw.shed);
-    /* Running guests are killed; their clients get nothing. */
+            "refused as overload, %llu past a client's limit, %llu "
+            "abandoned by their client, %llu requests timed out)\n",
+            gw.served, gw.shed, gw.limited, gw.abandoned, gw.timeouts);
+    /* Running guests are killed; their clients get nothing. Connections
+     * first: closing one drops its queued invocation, kills its guest. */
+    while (gw.conns)
+        conn_close(&gw, gw.conns);
     while (gw.qhead) {
         struct inv *v = gw.qhead;
         gw.qhead = v->next;
@@ -823,9 +1066,8 @@ int fn_serve(const struct gw_opts *o)
         inv_free(v);
     }
     close(gw.done_efd);
-    while (gw.conns)
-        conn_close(&gw, gw.conns);
     reap_dead(&gw);
+    fn_clients_fini(&gw.clients);
     close(gw.lfd);
     close(gw.sfd);
     close(gw.ep);

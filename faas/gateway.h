@@ -16,7 +16,13 @@ struct gw_opts {
     unsigned pool;              /* prepared shells kept */
     uint64_t body_max;          /* bytes of a request body; 413 beyond */
     unsigned max_conns;         /* open connections; more are closed at once */
-    enum fn_runner_kind runner; /* guests; or a baseline to compare with */
+    unsigned max_per_client;    /* invocations in flight per client address;
+                                   429 beyond; 0: no limit */
+    uint64_t header_timeout_ms; /* a request head, from its first byte */
+    uint64_t body_timeout_ms;   /* its body, from the end of the head */
+    uint64_t keepalive_timeout_ms; /* idle between requests */
+    uint64_t send_timeout_ms;      /* between two writes of an answer */
+    enum fn_runner_kind runner;    /* guests; or a baseline to compare with */
 };
 
 /* Serve until SIGINT or SIGTERM; returns the exit status. */

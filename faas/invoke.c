@@ -35,11 +35,13 @@ const char *fn_cause_name(enum fn_cause c)
                                         [FN_SYNTAX] = "syntax",
                                         [FN_RUNTIME] = "runtime",
                                         [FN_MEMORY] = "memory",
+                                        [FN_STACK] = "stack-overflow",
                                         [FN_CPU] = "cpu-time",
                                         [FN_TIMEOUT] = "timeout",
                                         [FN_CRASH] = "crash",
                                         [FN_RESULT] = "result-too-large",
-                                        [FN_INTERNAL] = "internal"};
+                                        [FN_INTERNAL] = "internal",
+                                        [FN_ABANDONED] = "abandoned"};
     return (unsigned)c < sizeof names / sizeof *names ? names[c] : "internal";
 }
 
@@ -336,7 +338,10 @@ int fn_call_start(struct fn_runner *r, struct fn_call *c, const char *name,
         .argc = 2,
         .argv = argv,
         .console_fd = c->console_fd,
-        .console_limit = CONSOLE_MAX,
+        /* The limit is the guest's RLIMIT_FSIZE, which bounds every file
+         * it writes: the result device's memfd too, so it is at least its
+         * size (else answers over CONSOLE_MAX failed, as crashes). */
+        .console_limit = cap > CONSOLE_MAX ? cap : CONSOLE_MAX,
         .nblocks = 2,
         .monitor = r->mon->kind,
         .lean = 1,
@@ -441,11 +446,9 @@ static int read_result(struct fn_runner *r, struct fn_call *c,
     static const struct {
         const char *name;
         enum fn_cause cause;
-    } kinds[] = {{"ok", FN_OK},
-                 {"syntax", FN_SYNTAX},
-                 {"runtime", FN_RUNTIME},
-                 {"memory", FN_MEMORY},
-                 {"result", FN_RESULT}};
+    } kinds[] = {{"ok", FN_OK},           {"syntax", FN_SYNTAX},
+                 {"runtime", FN_RUNTIME}, {"memory", FN_MEMORY},
+                 {"stack", FN_STACK},     {"result", FN_RESULT}};
     enum fn_cause cause = FN_INTERNAL;
     for (size_t i = 0; i < sizeof kinds / sizeof *kinds; i++)
         if (!strcmp(kind, kinds[i].name))
@@ -482,7 +485,9 @@ void fn_call_finish(struct fn_runner *r, struct fn_call *c,
     if (!c->g) {
         char why[200];
         rc = fn_baseline_reap(r, c, why, sizeof why);
-        if (c->killed == FN_TIMEOUT)
+        if (c->killed == FN_ABANDONED)
+            set_msg(out, FN_ABANDONED, "its client went away");
+        else if (c->killed == FN_TIMEOUT)
             set_msg(out, FN_TIMEOUT,
                     "the function did not answer within %llu ms",
                     (unsigned long long)r->lim.timeout_ms);
@@ -497,8 +502,12 @@ void fn_call_finish(struct fn_runner *r, struct fn_call *c,
         release(c);
         return;
     }
-    rc = guest_reap(c->g, -1, c->killed == FN_TIMEOUT, &ex, &err);
-    if (c->killed == FN_TIMEOUT)
+    rc = guest_reap(c->g, -1,
+                    c->killed == FN_TIMEOUT || c->killed == FN_ABANDONED, &ex,
+                    &err);
+    if (c->killed == FN_ABANDONED)
+        set_msg(out, FN_ABANDONED, "its client went away");
+    else if (c->killed == FN_TIMEOUT)
         set_msg(out, FN_TIMEOUT, "the function did not answer within %llu ms",
                 (unsigned long long)r->lim.timeout_ms);
     else if (c->killed == FN_CPU)
@@ -519,6 +528,14 @@ void fn_call_finish(struct fn_runner *r, struct fn_call *c,
                 guest_exit_str(&ex, buf, sizeof buf));
     }
     release(c);
+}
+
+void fn_call_kill(struct fn_runner *r, struct fn_call *c)
+{
+    if (c->killed)
+        return; /* a limit killed it already */
+    c->killed = FN_ABANDONED;
+    kill_call(r, c);
 }
 
 void fn_call_abort(struct fn_runner *r, struct fn_call *c)

@@ -57,14 +57,16 @@ struct fn_runner {
 /* Why a call ended without its function's answer. */
 enum fn_cause {
     FN_OK = 0,
-    FN_SYNTAX,  /* the source does not compile */
-    FN_RUNTIME, /* error() or a Lua runtime error, stack overflow */
-    FN_MEMORY,  /* out of memory: Lua's heap limit or the guest's */
-    FN_CPU,     /* CPU-time limit */
-    FN_TIMEOUT, /* wall-clock limit */
-    FN_CRASH,   /* the guest died without an answer */
-    FN_RESULT,  /* the answer is bigger than the limit */
-    FN_INTERNAL /* the gateway could not start the guest */
+    FN_SYNTAX,   /* the source does not compile */
+    FN_RUNTIME,  /* error() or a Lua runtime error */
+    FN_MEMORY,   /* out of memory: Lua's heap limit or the guest's */
+    FN_STACK,    /* endless recursion: Lua's stack limit, or the heap's */
+    FN_CPU,      /* CPU-time limit */
+    FN_TIMEOUT,  /* wall-clock limit */
+    FN_CRASH,    /* the guest died without an answer */
+    FN_RESULT,   /* the answer is bigger than the limit */
+    FN_INTERNAL, /* the gateway could not start the guest */
+    FN_ABANDONED /* its client went away: killed, nobody to answer */
 };
 
 /* The cause as the JSON error body names it. */
@@ -78,7 +80,7 @@ struct fn_call {
     int files_fd, result_fd, console_fd, timer_fd;
     uint64_t start_ns;
     clockid_t cpu_clock;
-    enum fn_cause killed; /* FN_CPU or FN_TIMEOUT once we killed it */
+    enum fn_cause killed; /* FN_CPU, FN_TIMEOUT, FN_ABANDONED once killed */
 };
 
 struct fn_outcome {
@@ -109,6 +111,9 @@ int fn_call_timer(struct fn_runner *r, struct fn_call *c);
 /* The guest ended: reap it, read its answer, release everything. */
 void fn_call_finish(struct fn_runner *r, struct fn_call *c,
                     struct fn_outcome *out);
+/* Kill the guest of a call nobody waits for any more, now: its pidfd
+ * then says it ended, and fn_call_finish releases it as usual. */
+void fn_call_kill(struct fn_runner *r, struct fn_call *c);
 /* Kill and release a call nobody waits for any more. */
 void fn_call_abort(struct fn_runner *r, struct fn_call *c);
 

@@ -6,7 +6,7 @@
  *           /fn/handler.lua (the function) and /fn/body (the request body)
  *   result  writable, where the answer goes: one line
  *           "LVMFN1 KIND LENGTH\n" then LENGTH bytes, KIND "ok" or the
- *           error's cause (syntax, runtime, memory, result)
+ *           error's cause (syntax, runtime, memory, stack, result)
  *
  * The result has a device of its own so that nothing the function prints
  * (print output goes to the console) can pass for its answer.
@@ -34,6 +34,40 @@ LVM_MANIFEST(LVM_FILES_BLOCK, LVM_BLOCK("result", 0));
 
 static size_t heap_used, heap_limit;
 
+/* Endless recursion ends one of two ways: Lua's stack reaches its
+ * LUAI_MAXSTACK slots ("stack overflow", a runtime error), or, as Lua's
+ * stack and call frames live in its heap, the heap limit comes first (a
+ * memory error). Both are reported as "stack": the depth of the calls
+ * when it happened tells it from a handler that merely allocates. */
+#define DEEP_CALLS 1000  /* calls nested deeper are a runaway recursion */
+#define DEEP_CALLS_C 150 /* "C stack overflow": LUAI_MAXCCALLS is 200 */
+static lua_State *main_L;
+static int oom_depth; /* the calls nested at the last failed allocation */
+static int err_depth; /* at the last runtime error (the message handler) */
+
+/* How many calls are nested in (L), counted only past (floor): 0 if
+ * fewer. lua_getstack walks the frames and allocates nothing, so the
+ * allocator may call it. */
+static int call_depth(lua_State *L, int floor)
+{
+    lua_Debug ar;
+    if (!L || !lua_getstack(L, floor, &ar))
+        return 0;
+    int lo = floor, hi = floor * 2;
+    while (lua_getstack(L, hi, &ar)) {
+        lo = hi;
+        hi *= 2;
+    }
+    while (hi - lo > 1) { /* lo exists, hi does not */
+        int mid = lo + (hi - lo) / 2;
+        if (lua_getstack(L, mid, &ar))
+            lo = mid;
+        else
+            hi = mid;
+    }
+    return lo + 1;
+}
+
 /* Lua's allocator, with a ceiling on what the function may hold. */
 static void *limited_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
 {
@@ -45,11 +79,16 @@ static void *limited_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
         heap_used -= osize;
         return NULL;
     }
-    if (heap_limit && nsize > osize && heap_used + (nsize - osize) > heap_limit)
+    if (heap_limit && nsize > osize &&
+        heap_used + (nsize - osize) > heap_limit) {
+        oom_depth = call_depth(main_L, DEEP_CALLS);
         return NULL;
+    }
     void *p = realloc(ptr, nsize);
     if (p)
         heap_used = heap_used - osize + nsize;
+    else
+        oom_depth = call_depth(main_L, DEEP_CALLS);
     return p;
 }
 
@@ -79,13 +118,12 @@ static int put_result(const char *kind, const char *data, size_t len)
     return r == (long)padded ? 0 : -1;
 }
 
-static const char *kind_of(int status)
+/* The message handler of the handler's calls: runs where the error was
+ * raised, with its frames still there, and notes how deep they go. */
+static int on_error(lua_State *L)
 {
-    switch (status) {
-    case LUA_ERRSYNTAX: return "syntax";
-    case LUA_ERRMEM: return "memory";
-    default: return "runtime";
-    }
+    err_depth = call_depth(L, DEEP_CALLS_C);
+    return 1; /* the message as it is */
 }
 
 static int fail(lua_State *L, int status)
@@ -96,7 +134,22 @@ static int fail(lua_State *L, int status)
         msg = "(error object is not a string)";
         n = strlen(msg);
     }
-    return put_result(kind_of(status), msg, n) < 0 ? 2 : 0;
+    const char *kind = status == LUA_ERRSYNTAX ? "syntax"
+                       : status == LUA_ERRMEM  ? "memory"
+                                               : "runtime";
+    if (status == LUA_ERRMEM && oom_depth) {
+        char m[200];
+        int ml = snprintf(m, sizeof m,
+                          "stack overflow: the calls nested %d deep and ran "
+                          "out of memory (Lua's heap limit is %zu KiB)",
+                          oom_depth, heap_limit >> 10);
+        return put_result("stack", m, (size_t)ml) < 0 ? 2 : 0;
+    }
+    /* Lua's own "stack overflow" / "C stack overflow" (a runtime error);
+     * an error() whose text says so, from a shallow call, stays one. */
+    if (status == LUA_ERRRUN && err_depth && strstr(msg, "stack overflow"))
+        kind = "stack";
+    return put_result(kind, msg, n) < 0 ? 2 : 0;
 }
 
 /* A file of the tree, whole: the body and the source are bounded by the
@@ -148,6 +201,7 @@ static int answer(int argc, char **argv)
         static const char msg[] = "not enough memory to start Lua";
         return put_result("memory", msg, sizeof msg - 1) < 0 ? 2 : 0;
     }
+    main_L = L;
     luaL_openlibs(L);
     /* Source only, everywhere: Lua does not check bytecode, and crafted
      * bytecode (a request body is a file here) can corrupt the
@@ -180,6 +234,7 @@ static int answer(int argc, char **argv)
         return fail(L, st);
     if ((st = lua_pcall(L, 0, 0, 0)) != LUA_OK)
         return fail(L, st);
+    lua_pushcfunction(L, on_error);
     lua_getglobal(L, "handler");
     if (lua_type(L, -1) != LUA_TFUNCTION) {
         static const char msg[] =
@@ -188,7 +243,8 @@ static int answer(int argc, char **argv)
     }
     lua_pushlstring(L, body, blen);
     free(body);
-    if ((st = lua_pcall(L, 1, 1, 0)) != LUA_OK)
+    oom_depth = err_depth = 0; /* the handler's call's, not the chunk's */
+    if ((st = lua_pcall(L, 1, 1, -3)) != LUA_OK)
         return fail(L, st);
     size_t n = 0;
     const char *out = "";

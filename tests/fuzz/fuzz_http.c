@@ -32,7 +32,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort();
     }
     free(buf);
+    /* The answers the gateway makes, the refusals with their extra lines
+     * (429 and 503 with Retry-After, 408 closing) among them. */
+    static const int statuses[] = {200, 400, 404, 405, 408, 413, 429, 503};
+    int status = statuses[size ? data[size - 1] % 8 : 0];
     char head[512];
-    http_format_head(head, sizeof head, 200, "text/plain", size, 1, NULL);
+    if (http_format_head(
+            head, sizeof head, status, "text/plain", size, status != 408,
+            status == 429 || status == 503 ? "Retry-After: 1\r\n" : NULL) < 0)
+        abort(); /* they all fit */
     return 0;
 }

@@ -6,8 +6,9 @@
 # by the kernel); a second one, with a short wall-clock limit, checks the
 # timeout. Checked: 1,000 invocations with input-dependent answers (over
 # keep-alive connections, 8 at a time); a loop, an endless allocation, an
-# error(), a stack overflow and a guest that exits are each stopped and
-# reported with their cause while other invocations succeed alongside;
+# error(), a stack overflow (cause stack-overflow) and a guest that exits
+# are each stopped and reported with their cause while other invocations
+# succeed alongside;
 # malformed HTTP, an unknown function, a wrong method, an oversized body
 # and a syntax error (with its line) answered with a clear error, and the
 # gateway still up after all of it; nothing left behind at the end.
@@ -138,7 +139,7 @@ t_runaways() {
     pids+=($!)
     expect_err fail 500 runtime "handler.lua:2: boom: x" >"$TMP/r-fail.log" 2>&1 &
     pids+=($!)
-    expect_err deep 500 runtime "stack overflow" >"$TMP/r-deep.log" 2>&1 &
+    expect_err deep 500 stack-overflow "stack overflow" >"$TMP/r-deep.log" 2>&1 &
     pids+=($!)
     expect_err quit 500 crash "exited with status 3" >"$TMP/r-quit.log" 2>&1 &
     pids+=($!)

@@ -149,6 +149,34 @@ static void test_format(void **state)
     assert_non_null(strstr(b, "Allow: POST\r\n\r\n"));
     assert_int_equal(http_format_head(b, 20, 200, "text/plain", 1, 1, NULL),
                      -1);
+    /* The gateway's own refusals: a client past its share, a slow one. */
+    n = http_format_head(b, sizeof b, 429, "application/json", 2, 1,
+                         "Retry-After: 1\r\n");
+    assert_true(n > 0);
+    assert_non_null(strstr(b, "HTTP/1.1 429 Too Many Requests\r\n"));
+    assert_non_null(strstr(b, "Retry-After: 1\r\n\r\n"));
+    assert_null(strstr(b, "Connection: close"));
+    assert_string_equal(http_reason(408), "Request Timeout");
+    assert_string_equal(http_reason(299), "Unknown");
+}
+
+/* A head that arrives a byte at a time asks for more until its blank
+ * line, whatever byte it stops at: the gateway's header timeout applies
+ * to such a head, and the reader must not take it as complete early. */
+static void test_byte_at_a_time(void **state)
+{
+    (void)state;
+    static const char req[] = "POST /fn/x HTTP/1.1\r\nHost: h\r\n"
+                              "Content-Length: 3\r\n\r\nabc";
+    size_t head = strlen(req) - 3;
+    for (size_t n = 0; n < head; n++) {
+        why = "";
+        assert_int_equal(http_parse_head(req, n, 1000, &r, &why), 0);
+    }
+    why = "";
+    assert_int_equal(http_parse_head(req, head, 1000, &r, &why), 1);
+    assert_int_equal(r.head_len, head);
+    assert_int_equal(r.content_length, 3);
 }
 
 static void test_names(void **state)
@@ -171,10 +199,15 @@ static void test_names(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_post),       cmocka_unit_test(test_incomplete),
-        cmocka_unit_test(test_keep_alive), cmocka_unit_test(test_expect),
-        cmocka_unit_test(test_refusals),   cmocka_unit_test(test_sizes),
-        cmocka_unit_test(test_format),     cmocka_unit_test(test_names),
+        cmocka_unit_test(test_post),
+        cmocka_unit_test(test_incomplete),
+        cmocka_unit_test(test_keep_alive),
+        cmocka_unit_test(test_expect),
+        cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_sizes),
+        cmocka_unit_test(test_format),
+        cmocka_unit_test(test_names),
+        cmocka_unit_test(test_byte_at_a_time),
     };
     return cmocka_run_group_tests_name("fn_http", tests, NULL, NULL);
 }
