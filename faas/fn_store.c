@@ -38,11 +38,11 @@ int fn_name_ok(const char *name, size_t len)
 static int check_name(const char *name, struct lvm_err *err)
 {
     if (!fn_name_ok(name, strlen(name)))
-        return lvm_err_set(err, EINVAL,
-                           "'%s' is not a function name (letters, digits, "
-                           "'_', '.', '-'; at most %d; a letter or digit "
-                           "first)",
-                           name, FN_NAME_MAX);
+        return lvm_err_invalid(err,
+                               "'%s' is not a function name (letters, digits, "
+                               "'_', '.', '-'; at most %d; a letter or digit "
+                               "first)",
+                               name, FN_NAME_MAX);
     return 0;
 }
 
@@ -55,7 +55,7 @@ static long read_small(const char *path, char **out, struct lvm_err *err)
     struct stat st;
     if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
         close(fd);
-        return lvm_err_set(err, EINVAL, "%s is not a regular file", path);
+        return lvm_err_invalid(err, "%s is not a regular file", path);
     }
     if (st.st_size > FN_SOURCE_MAX) {
         close(fd);
@@ -114,10 +114,10 @@ int fn_deploy(const char *dir, const char *name, const char *file,
         return -1;
     if (memchr(src, 0, (size_t)n)) {
         free(src);
-        return lvm_err_set(err, EINVAL,
-                           "%s is not Lua source (it holds NUL bytes; "
-                           "precompiled chunks are not accepted)",
-                           file);
+        return lvm_err_invalid(err,
+                               "%s is not Lua source (it holds NUL bytes; "
+                               "precompiled chunks are not accepted)",
+                               file);
     }
     if (make_dirs(dir) < 0) {
         free(src);

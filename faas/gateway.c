@@ -892,8 +892,7 @@ static int listen_on(const char *spec, struct lvm_err *err)
     char host[64];
     const char *colon = strrchr(spec, ':');
     if (!colon || (size_t)(colon - spec) >= sizeof host)
-        return lvm_err_set(err, EINVAL, "--listen: '%s' is not ADDR:PORT",
-                           spec);
+        return lvm_err_invalid(err, "--listen: '%s' is not ADDR:PORT", spec);
     memcpy(host, spec, (size_t)(colon - spec));
     host[colon - spec] = 0;
     char *end;
@@ -902,8 +901,7 @@ static int listen_on(const char *spec, struct lvm_err *err)
                             .sin_port = htons((uint16_t)port)};
     if (!colon[1] || *end || port < 0 || port > 65535 ||
         inet_pton(AF_INET, *host ? host : "0.0.0.0", &a.sin_addr) != 1)
-        return lvm_err_set(err, EINVAL, "--listen: '%s' is not ADDR:PORT",
-                           spec);
+        return lvm_err_invalid(err, "--listen: '%s' is not ADDR:PORT", spec);
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     int one = 1;
     if (fd < 0)

@@ -77,16 +77,16 @@ static int read_checkpoint(const char *dir, int exe_fd, struct restore_from *rf,
     }
     rf->have_info = 1;
     if (rf->info.kind != SNAP_KIND_UNIKERNEL) {
-        lvm_err_set(e, EINVAL, "%s holds no unikernel guest", path);
+        lvm_err_invalid(e, "%s holds no unikernel guest", path);
         goto out;
     }
     if (snap_hash_file(exe_fd, hash, &size, e) < 0)
         goto out;
     if (memcmp(hash, rf->info.image_hash, SNAP_HASH_LEN) != 0) {
-        lvm_err_set(e, EINVAL,
-                    "%s was taken of another guest image than the "
-                    "bundle's process.args[0] (%s)",
-                    path, rf->info.image_name);
+        lvm_err_invalid(e,
+                        "%s was taken of another guest image than the "
+                        "bundle's process.args[0] (%s)",
+                        path, rf->info.image_name);
         goto out;
     }
     int ram = snap_read_ram(fd, &rf->info, e);

@@ -245,10 +245,10 @@ int dev_net_attach(struct guest *g, const struct guest_spec *spec,
                            "network path)",
                            want->name);
     if (attached)
-        return lvm_err_set(err, EINVAL,
-                           "the guest needs a second network device (%s): "
-                           "lightvm-runtime attaches one",
-                           want->name);
+        return lvm_err_invalid(err,
+                               "the guest needs a second network device (%s): "
+                               "lightvm-runtime attaches one",
+                               want->name);
     struct ns_iface ifc;
     int tap = -1;
     if (plumb_in(netns_path, &ifc, &tap, err) < 0)

@@ -50,8 +50,7 @@ int argsplit(const char *s, struct argv_list *out, struct lvm_err *err)
                 if (!p[1]) {
                     free(word);
                     argv_free(out);
-                    return lvm_err_set(err, EINVAL,
-                                       "--cmd: trailing backslash");
+                    return lvm_err_invalid(err, "--cmd: trailing backslash");
                 }
                 word[w++] = p[1];
                 p += 2;
@@ -75,10 +74,10 @@ int argsplit(const char *s, struct argv_list *out, struct lvm_err *err)
     }
     free(word);
     if (out->n == 0)
-        return lvm_err_set(err, EINVAL, "--cmd: empty command");
+        return lvm_err_invalid(err, "--cmd: empty command");
     return 0;
 unterminated:
     free(word);
     argv_free(out);
-    return lvm_err_set(err, EINVAL, "--cmd: unterminated quote");
+    return lvm_err_invalid(err, "--cmd: unterminated quote");
 }

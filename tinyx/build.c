@@ -60,7 +60,7 @@ static int split_out(const char *out, char *parent, char *base, size_t len,
         snprintf(base, len, "%s", buf);
     }
     if (!base[0] || !strcmp(base, ".") || !strcmp(base, ".."))
-        return lvm_err_set(err, EINVAL, "-o %s: not a directory name", out);
+        return lvm_err_invalid(err, "-o %s: not a directory name", out);
     return 0;
 }
 
@@ -68,7 +68,7 @@ static int check_out(const struct tinyx_build_opts *o, struct lvm_err *err)
 {
     struct stat st;
     if (!o->out || !*o->out)
-        return lvm_err_set(err, EINVAL, "no output directory (-o DIR)");
+        return lvm_err_invalid(err, "no output directory (-o DIR)");
     if (lstat(o->out, &st) < 0)
         return errno == ENOENT || errno == ENOTDIR
                    ? 0

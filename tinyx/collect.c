@@ -182,10 +182,10 @@ static int add_files(struct tinyx_ctx *c, struct lvm_err *err)
             return lvm_err_set(err, src[0] ? errno : EINVAL, "--file %s",
                                c->o->files[i]);
         if (dst[0] != '/')
-            return lvm_err_set(err, EINVAL,
-                               "--file %s: the destination must "
-                               "be an absolute path",
-                               c->o->files[i]);
+            return lvm_err_invalid(err,
+                                   "--file %s: the destination must "
+                                   "be an absolute path",
+                                   c->o->files[i]);
         if (fileset_add_copy(&c->fs, src, dst, "--file", err) < 0)
             return -1;
     }

@@ -165,8 +165,8 @@ int dpkg_status_parse(struct dpkg_db *db, const char *buf, size_t len,
         const char *colon = memchr(line, ':', ll);
         if (!colon || colon == line) {
             stanza_free(&s);
-            return lvm_err_set(err, EINVAL, "status line %zu: no field name",
-                               lineno);
+            return lvm_err_invalid(err, "status line %zu: no field name",
+                                   lineno);
         }
         last = field_slot(&s, line, (size_t)(colon - line));
         if (!last)

@@ -46,14 +46,14 @@ static int read_dynamic(Elf *e, size_t phnum, const GElf_Phdr *dyn,
                         struct lvm_err *err)
 {
     if (dyn->p_offset >= len || dyn->p_filesz > len - dyn->p_offset)
-        return lvm_err_set(err, EINVAL, "PT_DYNAMIC outside the file");
+        return lvm_err_invalid(err, "PT_DYNAMIC outside the file");
     Elf_Data *d = elf_getdata_rawchunk(e, (int64_t)dyn->p_offset, dyn->p_filesz,
                                        ELF_T_DYN);
     if (!d)
-        return lvm_err_set(err, EINVAL, "bad PT_DYNAMIC: %s", elf_errmsg(-1));
+        return lvm_err_invalid(err, "bad PT_DYNAMIC: %s", elf_errmsg(-1));
     size_t entsize = gelf_fsize(e, ELF_T_DYN, 1, EV_CURRENT);
     if (!entsize)
-        return lvm_err_set(err, EINVAL, "bad ELF class");
+        return lvm_err_invalid(err, "bad ELF class");
     size_t n = d->d_size / entsize;
     GElf_Addr strtab = 0;
     GElf_Xword strsz = 0, runpath = (GElf_Xword)-1, rpath = (GElf_Xword)-1;
@@ -74,7 +74,7 @@ static int read_dynamic(Elf *e, size_t phnum, const GElf_Phdr *dyn,
         return 0; /* no string table: nothing needed */
     GElf_Off off;
     if (vaddr_to_off(e, phnum, strtab, len, &off) < 0)
-        return lvm_err_set(err, EINVAL, "DT_STRTAB outside the file");
+        return lvm_err_invalid(err, "DT_STRTAB outside the file");
     if (strsz > len - off)
         strsz = len - off;
     const char *tab = buf + off;
@@ -90,7 +90,7 @@ static int read_dynamic(Elf *e, size_t phnum, const GElf_Phdr *dyn,
             continue;
         const char *name = str_at(tab, strsz, dy.d_un.d_val);
         if (!name || !*name)
-            return lvm_err_set(err, EINVAL, "bad DT_NEEDED entry");
+            return lvm_err_invalid(err, "bad DT_NEEDED entry");
         if (info->nneeded == ELF_MAX_NEEDED)
             return lvm_err_set(err, E2BIG, "more than %d DT_NEEDED entries",
                                ELF_MAX_NEEDED);

@@ -158,10 +158,10 @@ static int fill_from_stat(struct fs_entry *e, const char *src,
         e->rdev_major = major(st->st_rdev);
         e->rdev_minor = minor(st->st_rdev);
     } else {
-        return lvm_err_set(err, EINVAL,
-                           "%s: not a file, directory or "
-                           "symlink",
-                           src);
+        return lvm_err_invalid(err,
+                               "%s: not a file, directory or "
+                               "symlink",
+                               src);
     }
     return 0;
 }
@@ -251,7 +251,7 @@ int fileset_add_host(struct fileset *fs, const char *path, const char *reason,
                      struct lvm_err *err)
 {
     if (path[0] != '/')
-        return lvm_err_set(err, EINVAL, "%s: not an absolute path", path);
+        return lvm_err_invalid(err, "%s: not an absolute path", path);
     return add_host(fs, path, reason, 0, err);
 }
 
@@ -326,10 +326,10 @@ int fileset_add_copy(struct fileset *fs, const char *src, const char *dst,
     char d[PATH_MAX];
     if (dst[0] != '/' || fileset_normalize(dst, d, sizeof d) < 0 ||
         !strcmp(d, "/"))
-        return lvm_err_set(err, EINVAL,
-                           "'%s' is not an absolute file path "
-                           "in the image",
-                           dst);
+        return lvm_err_invalid(err,
+                               "'%s' is not an absolute file path "
+                               "in the image",
+                               dst);
     if (add_parents(fs, d, err) < 0)
         return -1;
     return copy_tree(fs, src, d, reason, 0, err);
@@ -340,7 +340,7 @@ static struct fs_entry *replace(struct fileset *fs, const char *path,
 {
     char d[PATH_MAX];
     if (fileset_normalize(path, d, sizeof d) < 0) {
-        lvm_err_set(err, EINVAL, "bad image path %s", path);
+        lvm_err_invalid(err, "bad image path %s", path);
         return NULL;
     }
     if (add_parents(fs, d, err) < 0)

@@ -184,16 +184,16 @@ int kconfig_parse(struct kconfig *k, const char *text, size_t len,
         size_t vl = eq ? n - (size_t)(eq + 1 - l) : 0;
         if (!eq || !valid_name(l, (size_t)(eq - l)) || vl == 0 ||
             vl >= sizeof value)
-            return lvm_err_set(err, EINVAL,
-                               "line %u: expected CONFIG_NAME=VALUE or "
-                               "'# CONFIG_NAME is not set'",
-                               lineno);
+            return lvm_err_invalid(err,
+                                   "line %u: expected CONFIG_NAME=VALUE or "
+                                   "'# CONFIG_NAME is not set'",
+                                   lineno);
         memcpy(name, l, (size_t)(eq - l));
         name[eq - l] = 0;
         memcpy(value, eq + 1, vl);
         value[vl] = 0;
         if (memchr(value, '\n', vl) || memchr(value, 0, vl))
-            return lvm_err_set(err, EINVAL, "line %u: bad value", lineno);
+            return lvm_err_invalid(err, "line %u: bad value", lineno);
         if (kconfig_set(k, name, value) < 0)
             return lvm_err_set(err, E2BIG, "too many options");
     }

@@ -76,7 +76,7 @@ static int stock_from(const char *path, struct tinyx_kernel *out,
     const char *base = strrchr(path, '/');
     base = base ? base + 1 : path;
     if (strncmp(base, "vmlinuz-", 8) || !base[8])
-        return lvm_err_set(err, EINVAL, "%s: not named vmlinuz-VERSION", path);
+        return lvm_err_invalid(err, "%s: not named vmlinuz-VERSION", path);
     if (access(path, R_OK) < 0)
         return lvm_err_set(err, errno, "kernel %s", path);
     memset(out, 0, sizeof *out);
@@ -467,15 +467,15 @@ static int verify_config(const char *build, const struct kconfig *k,
         if (!strcmp(o->value, "n")) {
             snprintf(line, sizeof line, "\n%s=", o->name);
             if (strstr(text, line))
-                r = lvm_err_set(err, EINVAL,
-                                "%s could not be turned off "
-                                "(something selects it)",
-                                o->name);
+                r = lvm_err_invalid(err,
+                                    "%s could not be turned off "
+                                    "(something selects it)",
+                                    o->name);
         } else if (!set) {
-            r = lvm_err_set(err, EINVAL,
-                            "%s=%s was not applied (unmet "
-                            "dependency or unknown option)",
-                            o->name, o->value);
+            r = lvm_err_invalid(err,
+                                "%s=%s was not applied (unmet "
+                                "dependency or unknown option)",
+                                o->name, o->value);
         }
     }
     free(text);

@@ -88,10 +88,10 @@ int tinyx_minimize(const struct minimize_opts *o, struct tinyx_kernel *out,
     if (tinyx_manifest_load(o->image, &m, err) < 0)
         return -1;
     if (m.health == TINYX_HEALTH_NONE)
-        return lvm_err_set(err, EINVAL,
-                           "image %s has no health check to "
-                           "test kernels with",
-                           o->image);
+        return lvm_err_invalid(err,
+                               "image %s has no health check to "
+                               "test kernels with",
+                               o->image);
     struct kconfig *cur = malloc(sizeof *cur), *trial = malloc(sizeof *trial);
     if (!cur || !trial) {
         free(cur);

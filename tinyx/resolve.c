@@ -98,10 +98,10 @@ static int package_program(struct tinyx_ctx *c, struct dpkg_pkg *p,
                            "package '%s' has no program to run (give one "
                            "with --cmd)",
                            p->name);
-    return lvm_err_set(err, EINVAL,
-                       "package '%s' has several programs (%s): say which "
-                       "with --cmd",
-                       p->name, list);
+    return lvm_err_invalid(err,
+                           "package '%s' has several programs (%s): say which "
+                           "with --cmd",
+                           p->name, list);
 }
 
 static int add_app_pkg(struct tinyx_ctx *c, struct dpkg_pkg *p)
@@ -121,7 +121,7 @@ static int resolve_app(struct tinyx_ctx *c, struct lvm_err *err)
     const char *app = c->o->app;
     struct dpkg_pkg *p;
     if (!app || !*app)
-        return lvm_err_set(err, EINVAL, "no application given");
+        return lvm_err_invalid(err, "no application given");
     c->prof = tinyx_profile_find(app);
     if (strchr(app, '/')) {
         if (app[0] == '/') {
@@ -196,14 +196,14 @@ static int resolve_command(struct tinyx_ctx *c, struct lvm_err *err)
         free(a0);
         c->argv.v[0] = n;
     } else if (a0[0] != '/') {
-        return lvm_err_set(err, EINVAL,
-                           "--cmd: '%s' must be a name or an "
-                           "absolute path",
-                           a0);
+        return lvm_err_invalid(err,
+                               "--cmd: '%s' must be a name or an "
+                               "absolute path",
+                               a0);
     }
     for (int i = 0; i < c->argv.n; i++)
         if (strchr(c->argv.v[i], '\n'))
-            return lvm_err_set(err, EINVAL, "--cmd: newlines are not allowed");
+            return lvm_err_invalid(err, "--cmd: newlines are not allowed");
     if (access(c->argv.v[0], X_OK) < 0)
         return lvm_err_set(err, errno, "--cmd: %s", c->argv.v[0]);
     if (!c->program[0])
@@ -305,23 +305,21 @@ static int resolve_health(struct tinyx_ctx *c, struct lvm_err *err)
         char *end;
         long port = strtol(h + 4, &end, 10);
         if (*end || port < 1 || port > 65535)
-            return lvm_err_set(err, EINVAL, "--health: '%s' is not tcp:PORT",
-                               h);
+            return lvm_err_invalid(err, "--health: '%s' is not tcp:PORT", h);
         c->health = TINYX_HEALTH_TCP;
         c->health_port = (unsigned)port;
     } else if (!strncmp(h, "cmd:", 4)) {
         if (argsplit(h + 4, &c->health_argv, err) < 0)
             return lvm_err_wrap(err, "--health");
         if (c->health_argv.v[0][0] != '/')
-            return lvm_err_set(err, EINVAL,
-                               "--health: give the command as "
-                               "an absolute path");
+            return lvm_err_invalid(err, "--health: give the command as "
+                                        "an absolute path");
         c->health = TINYX_HEALTH_CMD;
     } else {
-        return lvm_err_set(err, EINVAL,
-                           "--health: '%s': use tcp:PORT, cmd:COMMAND or "
-                           "none",
-                           h);
+        return lvm_err_invalid(err,
+                               "--health: '%s': use tcp:PORT, cmd:COMMAND or "
+                               "none",
+                               h);
     }
     return 0;
 }
@@ -392,10 +390,10 @@ int tinyx_resolve(struct tinyx_ctx *c, struct lvm_err *err)
         return -1;
     const char *comp = c->o->compression ? c->o->compression : "zstd";
     if (pack_parse_compression(comp, &c->pack) < 0)
-        return lvm_err_set(err, EINVAL,
-                           "--compression: '%s': use zstd, gzip or none, "
-                           "optionally :LEVEL",
-                           comp);
+        return lvm_err_invalid(err,
+                               "--compression: '%s': use zstd, gzip or none, "
+                               "optionally :LEVEL",
+                               comp);
     /* The RAM the image suggests: the policy's for its kernel. */
     c->mem =
         guest_ram_range(GUEST_MON_QEMU, guest_kernel_of(c->kernel.kind)).def;

@@ -424,7 +424,7 @@ int netdev_bridge_ensure(struct netdev *nd, const char *name, uint32_t addr,
 {
     memset(out, 0, sizeof *out);
     if (!*name || strlen(name) >= IF_NAMESIZE)
-        return lvm_err_set(err, EINVAL, "bad bridge name '%s'", name);
+        return lvm_err_invalid(err, "bad bridge name '%s'", name);
     snprintf(out->name, sizeof out->name, "%s", name);
     struct netdev_link l;
     struct lvm_err e2;
@@ -492,10 +492,10 @@ int netdev_bridge_ensure(struct netdev *nd, const char *name, uint32_t addr,
     }
     if (have_prefix < 8 || have_prefix > 30) {
         char a[16];
-        return lvm_err_set(err, EINVAL,
-                           "bridge %s has address %s/%u: guests need a "
-                           "prefix of 8 to 30",
-                           name, netaddr_ip4_str(have, a), have_prefix);
+        return lvm_err_invalid(err,
+                               "bridge %s has address %s/%u: guests need a "
+                               "prefix of 8 to 30",
+                               name, netaddr_ip4_str(have, a), have_prefix);
     }
     out->addr = have;
     out->prefix = have_prefix;
@@ -572,7 +572,7 @@ int netdev_bridge_delete(struct netdev *nd, const char *name,
     if (netdev_link_get(nd, 0, name, &l, err) < 0)
         return -1;
     if (strcmp(l.kind, "bridge") != 0)
-        return lvm_err_set(err, EINVAL, "%s is not a bridge", name);
+        return lvm_err_invalid(err, "%s is not a bridge", name);
     return netdev_link_delete(nd, l.ifindex, err);
 }
 
@@ -606,7 +606,7 @@ int netdev_tap_create(struct netdev *nd, const char *name, struct netdev_tap *t,
     memset(t, 0, sizeof *t);
     t->fd = -1;
     if (!*name || strlen(name) >= IF_NAMESIZE)
-        return lvm_err_set(err, EINVAL, "bad tap name '%s'", name);
+        return lvm_err_invalid(err, "bad tap name '%s'", name);
     int fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0)
         return lvm_err_set(err, errno, "open /dev/net/tun");

@@ -35,10 +35,11 @@ static int nic_option(const char *opt, size_t len, struct guest_nic_spec *out,
     size_t klen = eq ? (size_t)(eq - opt) : len;
     size_t vlen = eq ? len - klen - 1 : 0;
     if (!eq || vlen == 0 || vlen >= sizeof v)
-        return lvm_err_set(err, EINVAL,
-                           "NIC %s: '%.*s' is not forward, nat, subnet=CIDR "
-                           "or ip=ADDRESS",
-                           out->dev, (int)len, opt);
+        return lvm_err_invalid(
+            err,
+            "NIC %s: '%.*s' is not forward, nat, subnet=CIDR "
+            "or ip=ADDRESS",
+            out->dev, (int)len, opt);
     memcpy(v, eq + 1, vlen);
     v[vlen] = 0;
     if (klen == 6 && !memcmp(opt, "subnet", 6)) {
@@ -48,15 +49,14 @@ static int nic_option(const char *opt, size_t len, struct guest_nic_spec *out,
     }
     if (klen == 2 && !memcmp(opt, "ip", 2)) {
         if (netaddr_parse_ip4(v, &out->want_addr) < 0)
-            return lvm_err_set(err, EINVAL,
-                               "NIC %s: ip '%s' is not an IPv4 address",
-                               out->dev, v);
+            return lvm_err_invalid(
+                err, "NIC %s: ip '%s' is not an IPv4 address", out->dev, v);
         return 0;
     }
-    return lvm_err_set(err, EINVAL,
-                       "NIC %s: unknown option '%.*s' (forward, nat, "
-                       "subnet=CIDR, ip=ADDRESS)",
-                       out->dev, (int)klen, opt);
+    return lvm_err_invalid(err,
+                           "NIC %s: unknown option '%.*s' (forward, nat, "
+                           "subnet=CIDR, ip=ADDRESS)",
+                           out->dev, (int)klen, opt);
 }
 
 int nic_spec_parse(const char *arg, struct guest_nic_spec *out,
@@ -78,10 +78,10 @@ int nic_spec_parse(const char *arg, struct guest_nic_spec *out,
     size_t blen = strcspn(b, ",");
     if (blen == 0 || blen >= sizeof out->bridge || memchr(b, '/', blen) ||
         memchr(b, ' ', blen) || memchr(b, '=', blen))
-        return lvm_err_set(err, EINVAL,
-                           "NIC %s: '%.*s' is not a bridge name (1 to %zu "
-                           "characters)",
-                           out->dev, (int)blen, b, sizeof out->bridge - 1);
+        return lvm_err_invalid(err,
+                               "NIC %s: '%.*s' is not a bridge name (1 to %zu "
+                               "characters)",
+                               out->dev, (int)blen, b, sizeof out->bridge - 1);
     memcpy(out->bridge, b, blen);
     for (const char *p = b + blen; *p == ',';) {
         const char *o = p + 1;

@@ -105,16 +105,16 @@ static int disks(const struct qemu_vm_config *cfg, struct qemu_argv *a,
                  struct lvm_err *err)
 {
     if (cfg->ndisks > QEMU_MAX_DISKS)
-        return lvm_err_set(err, EINVAL, "at most %d disks", QEMU_MAX_DISKS);
+        return lvm_err_invalid(err, "at most %d disks", QEMU_MAX_DISKS);
     for (unsigned i = 0; i < cfg->ndisks; i++) {
         const struct qemu_disk *d = &cfg->disks[i];
         char serial[QEMU_SERIAL_MAX + 1];
         if (d->serial && *d->serial) {
             if (!qemu_disk_serial_ok(d->serial))
-                return lvm_err_set(err, EINVAL,
-                                   "disk serial '%s': use 1 to %d of "
-                                   "A-Z a-z 0-9 . _ -",
-                                   d->serial, QEMU_SERIAL_MAX);
+                return lvm_err_invalid(err,
+                                       "disk serial '%s': use 1 to %d of "
+                                       "A-Z a-z 0-9 . _ -",
+                                       d->serial, QEMU_SERIAL_MAX);
             snprintf(serial, sizeof serial, "%s", d->serial);
         } else {
             snprintf(serial, sizeof serial, "disk%u", i);
@@ -126,12 +126,11 @@ static int disks(const struct qemu_vm_config *cfg, struct qemu_argv *a,
             if (!other[0])
                 snprintf(other, sizeof other, "disk%u", j);
             if (!strcmp(serial, other))
-                return lvm_err_set(err, EINVAL, "two disks have serial '%s'",
-                                   serial);
+                return lvm_err_invalid(err, "two disks have serial '%s'",
+                                       serial);
         }
         if (d->fd < 0)
-            return lvm_err_set(err, EINVAL, "disk %u (%s) is not open", i,
-                               serial);
+            return lvm_err_invalid(err, "disk %u (%s) is not open", i, serial);
         if (arg(a, "-add-fd") < 0 ||
             arg(a, "fd=%d,set=%u", d->fd, FDSET_DISK0 + i) < 0 ||
             (!d->readonly && d->ro_fd > 0 &&
@@ -201,7 +200,7 @@ static int netdev(const struct qemu_vm_config *cfg, const struct qemu_fds *fds,
         for (unsigned i = 0; i < cfg->nfwd; i++) {
             const struct qemu_fwd *f = &cfg->fwd[i];
             if (!f->host_port || !f->guest_port || !plain(f->host_addr))
-                return lvm_err_set(err, EINVAL, "bad port forward %u", i);
+                return lvm_err_invalid(err, "bad port forward %u", i);
             n += (size_t)snprintf(nd + n, sizeof nd - n,
                                   ",hostfwd=tcp:%s:%u-:%u",
                                   f->host_addr[0] ? f->host_addr : "127.0.0.1",
@@ -213,14 +212,13 @@ static int netdev(const struct qemu_vm_config *cfg, const struct qemu_fds *fds,
         snprintf(nd, sizeof nd, "tap,id=n0,fd=%d", fds->tap);
     } else {
         if (!plain(cfg->tap_ifname) || !*cfg->tap_ifname)
-            return lvm_err_set(err, EINVAL,
-                               "tap networking needs a tap "
-                               "device name or fd");
+            return lvm_err_invalid(err, "tap networking needs a tap "
+                                        "device name or fd");
         snprintf(nd, sizeof nd, "tap,id=n0,ifname=%s,script=no,downscript=no",
                  cfg->tap_ifname);
     }
     if (cfg->mac[0] && !plain(cfg->mac))
-        return lvm_err_set(err, EINVAL, "bad MAC address '%s'", cfg->mac);
+        return lvm_err_invalid(err, "bad MAC address '%s'", cfg->mac);
     if (arg(a, "-netdev") < 0 || arg(a, "%s", nd) < 0 ||
         arg(a, "-device") < 0 ||
         arg(a, "virtio-net-device,netdev=n0%s%s", cfg->mac[0] ? ",mac=" : "",
@@ -232,16 +230,15 @@ static int netdev(const struct qemu_vm_config *cfg, const struct qemu_fds *fds,
      * (the filter's) and address (the init's), both checked plain. */
     if (cfg->net != QEMU_NET_TAP || fds->tap < 0 || fds->xtap <= 0 ||
         cfg->nxnics > QEMU_MAX_XNICS || !cfg->mac[0])
-        return lvm_err_set(err, EINVAL,
-                           "more NICs need the first one and theirs as tap "
-                           "fds with MACs (at most %d more)",
-                           QEMU_MAX_XNICS);
+        return lvm_err_invalid(err,
+                               "more NICs need the first one and theirs as tap "
+                               "fds with MACs (at most %d more)",
+                               QEMU_MAX_XNICS);
     for (unsigned i = 0; i < cfg->nxnics; i++) {
         const struct qemu_xnic *x = &cfg->xnic[i];
         if (!x->mac[0] || !plain(x->mac) || !x->ip[0] || !plain(x->ip) ||
             strchr(x->ip, ','))
-            return lvm_err_set(err, EINVAL, "bad MAC or address of NIC %u",
-                               i + 1);
+            return lvm_err_invalid(err, "bad MAC or address of NIC %u", i + 1);
         if (arg(a, "-netdev") < 0 ||
             arg(a, "tap,id=n%u,fd=%d", i + 1, fds->xtap + (int)i) < 0 ||
             arg(a, "-device") < 0 ||
@@ -257,9 +254,9 @@ int qemu_build_argv(const struct qemu_vm_config *cfg,
 {
     memset(a, 0, sizeof *a);
     if (!cfg->kernel || !*cfg->kernel)
-        return lvm_err_set(err, EINVAL, "no kernel given");
+        return lvm_err_invalid(err, "no kernel given");
     if (!cfg->initrd || !*cfg->initrd)
-        return lvm_err_set(err, EINVAL, "no initramfs given");
+        return lvm_err_invalid(err, "no initramfs given");
     /* Callers pick RAM by the guest policy; a config without it gets the
      * default of its kernel (Debian's has ACPI, a tiny one has not). The
      * bounds are the widest any qemu guest has. */
@@ -268,16 +265,14 @@ int qemu_build_argv(const struct qemu_vm_config *cfg,
     uint64_t mem = cfg->mem ? cfg->mem : r.def;
     r = guest_ram_range(GUEST_MON_QEMU, GUEST_KERNEL_TINY);
     if (mem < r.min || mem > r.max)
-        return lvm_err_set(err, EINVAL, "guest memory must be %lluM to %lluG",
-                           (unsigned long long)(r.min >> 20),
-                           (unsigned long long)(r.max >> 30));
+        return lvm_err_invalid(err, "guest memory must be %lluM to %lluG",
+                               (unsigned long long)(r.min >> 20),
+                               (unsigned long long)(r.max >> 30));
     unsigned cpus = cfg->cpus ? cfg->cpus : 1;
     if (cpus > GUEST_QEMU_VCPUS_MAX)
-        return lvm_err_set(err, EINVAL, "at most %d vCPUs",
-                           GUEST_QEMU_VCPUS_MAX);
+        return lvm_err_invalid(err, "at most %d vCPUs", GUEST_QEMU_VCPUS_MAX);
     if (cfg->nfwd > QEMU_MAX_FWDS)
-        return lvm_err_set(err, EINVAL, "at most %d port forwards",
-                           QEMU_MAX_FWDS);
+        return lvm_err_invalid(err, "at most %d port forwards", QEMU_MAX_FWDS);
     char append[2048];
     if (kernel_cmdline(cfg, kvm, tsc_khz, append, sizeof append) < 0)
         return lvm_err_set(err, E2BIG, "kernel command line too long");

@@ -17,7 +17,7 @@ int qemu_start_detached(const struct qemu_vm_config *cfg,
     memset(out, 0, sizeof *out);
     out->pidfd = -1;
     if (det->njoin > QEMU_SPAWN_MAX_JOIN)
-        return lvm_err_set(err, EINVAL, "too many cgroup files");
+        return lvm_err_invalid(err, "too many cgroup files");
     struct qemu_start *s = malloc(sizeof *s);
     struct qemu_argv *a = malloc(sizeof *a);
     int r = -1;

@@ -43,10 +43,10 @@ static int find_exe(const char *name, char *out, struct lvm_err *err)
         return lvm_err_set(err, ENOENT,
                            "run %s (is qemu-system-x86 installed?)", name);
     if (strncmp(out, "/usr/", 5))
-        return lvm_err_set(err, EINVAL,
-                           "QEMU at %s: its sandbox holds only /usr (read-"
-                           "only), so QEMU must be installed there",
-                           out);
+        return lvm_err_invalid(err,
+                               "QEMU at %s: its sandbox holds only /usr (read-"
+                               "only), so QEMU must be installed there",
+                               out);
     return 0;
 }
 

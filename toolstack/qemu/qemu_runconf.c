@@ -60,24 +60,26 @@ int qemu_runtime_conf(char *const *argv, int argc, char *const *env, int envc,
                            RUNCONF_MAX_ITEMS);
     for (int i = 0; i < argc; i++)
         if (strchr(argv[i], '\n'))
-            return lvm_err_set(err, EINVAL,
-                               "argument %d has a newline, which a qemu guest "
-                               "cannot be given",
-                               i + 1);
+            return lvm_err_invalid(
+                err,
+                "argument %d has a newline, which a qemu guest "
+                "cannot be given",
+                i + 1);
     if (argc && !argv[0][0])
-        return lvm_err_set(err, EINVAL, "the command is empty");
+        return lvm_err_invalid(err, "the command is empty");
     for (int i = 0; i < envc; i++) {
         const char *eq = strchr(env[i], '=');
         if (!eq || !valid_name(env[i], (size_t)(eq - env[i])))
-            return lvm_err_set(err, EINVAL,
-                               "env '%.64s': expected NAME=VALUE, NAME made of "
-                               "letters, digits and _",
-                               env[i]);
+            return lvm_err_invalid(
+                err,
+                "env '%.64s': expected NAME=VALUE, NAME made of "
+                "letters, digits and _",
+                env[i]);
         if (strchr(eq, '\n'))
-            return lvm_err_set(err, EINVAL,
-                               "env %.*s: a value with a newline cannot be "
-                               "given to a qemu guest",
-                               (int)(eq - env[i]), env[i]);
+            return lvm_err_invalid(err,
+                                   "env %.*s: a value with a newline cannot be "
+                                   "given to a qemu guest",
+                                   (int)(eq - env[i]), env[i]);
     }
     char *buf = calloc(1, 1);
     size_t len = 0;

@@ -43,7 +43,7 @@ static int free_port(const char *addr, uint16_t *port, struct lvm_err *err)
     struct sockaddr_in sin = {.sin_family = AF_INET};
     if (inet_pton(AF_INET, addr, &sin.sin_addr) != 1) {
         close(s);
-        return lvm_err_set(err, EINVAL, "'%s' is not an IPv4 address", addr);
+        return lvm_err_invalid(err, "'%s' is not an IPv4 address", addr);
     }
     socklen_t len = sizeof sin;
     if (bind(s, (struct sockaddr *)&sin, sizeof sin) < 0 ||
@@ -71,7 +71,7 @@ static int port_free(const char *addr, uint16_t port, struct lvm_err *err)
     struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(port)};
     int rc = 0;
     if (inet_pton(AF_INET, addr, &sin.sin_addr) != 1)
-        rc = lvm_err_set(err, EINVAL, "'%s' is not an IPv4 address", addr);
+        rc = lvm_err_invalid(err, "'%s' is not an IPv4 address", addr);
     else if (bind(s, (struct sockaddr *)&sin, sizeof sin) < 0 &&
              errno == EADDRINUSE)
         rc = lvm_err_set(err, 0,
@@ -225,9 +225,8 @@ static int pick_accel(const struct qemu_vm_config *cfg, int *kvm,
         else if (!strcmp(env, "tcg"))
             want = QEMU_ACCEL_TCG;
         else if (strcmp(env, "auto"))
-            return lvm_err_set(err, EINVAL,
-                               "LIGHTVM_QEMU_ACCEL=%s: use kvm, tcg or auto",
-                               env);
+            return lvm_err_invalid(
+                err, "LIGHTVM_QEMU_ACCEL=%s: use kvm, tcg or auto", env);
     }
     char why[200];
     if (want == QEMU_ACCEL_TCG) {
@@ -247,8 +246,8 @@ static int pick_accel(const struct qemu_vm_config *cfg, int *kvm,
 static int tap_open(const char *name, struct lvm_err *err)
 {
     if (!name || !*name || strlen(name) >= IFNAMSIZ)
-        return lvm_err_set(err, EINVAL,
-                           "tap networking needs a tap device name or fd");
+        return lvm_err_invalid(err,
+                               "tap networking needs a tap device name or fd");
     int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
     if (fd < 0)
         return lvm_err_set(err, errno, "open /dev/net/tun");
@@ -322,14 +321,14 @@ static int open_disks(struct qemu_vm_config *c, struct qemu_start *s,
                       struct lvm_err *err)
 {
     if (c->ndisks > QEMU_MAX_DISKS)
-        return lvm_err_set(err, EINVAL, "at most %d disks", QEMU_MAX_DISKS);
+        return lvm_err_invalid(err, "at most %d disks", QEMU_MAX_DISKS);
     for (unsigned n = 0; n < c->ndisks; n++) {
         struct qemu_disk *d = &c->disks[n];
         unsigned i = 2 * n; /* its slot in disk_fd */
         s->disk_fd[i] = d->fd;
         if (d->fd < 0) {
             if (!d->path || !*d->path)
-                return lvm_err_set(err, EINVAL, "disk %u: no file", n);
+                return lvm_err_invalid(err, "disk %u: no file", n);
             s->disk_fd[i] = s->own_disk[i] =
                 open(d->path, (d->readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC);
             if (s->disk_fd[i] < 0)
@@ -341,23 +340,23 @@ static int open_disks(struct qemu_vm_config *c, struct qemu_start *s,
             if (fl < 0)
                 return lvm_err_set(err, errno, "disk %u", n);
             if (!d->readonly && (fl & O_ACCMODE) != O_RDWR)
-                return lvm_err_set(err, EINVAL,
-                                   "disk %u is writable but its file is "
-                                   "open read-only",
-                                   n);
+                return lvm_err_invalid(err,
+                                       "disk %u is writable but its file is "
+                                       "open read-only",
+                                       n);
             if (d->readonly && (fl & O_ACCMODE) != O_RDONLY)
-                return lvm_err_set(err, EINVAL,
-                                   "disk %u is read-only: pass it opened "
-                                   "O_RDONLY",
-                                   n);
+                return lvm_err_invalid(err,
+                                       "disk %u is read-only: pass it opened "
+                                       "O_RDONLY",
+                                       n);
         }
         struct stat st;
         if (fstat(s->disk_fd[i], &st) < 0)
             return lvm_err_set(err, errno, "disk %u", n);
         if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))
-            return lvm_err_set(err, EINVAL,
-                               "disk %s is not a file or a block device",
-                               d->path ? d->path : "(fd)");
+            return lvm_err_invalid(err,
+                                   "disk %s is not a file or a block device",
+                                   d->path ? d->path : "(fd)");
         d->blockdev = S_ISBLK(st.st_mode);
         /* A writable drive's image is opened by QEMU read-only as well
          * (its block layer asks its fd set for either mode): a twin of
@@ -403,7 +402,7 @@ int qemu_prepare(const struct qemu_vm_config *cfg, const int boot_fd[2],
         if (s->boot_fd[i] >= 0)
             continue;
         if (!path[i] || !*path[i])
-            return lvm_err_set(err, EINVAL, "no %s given", what[i]);
+            return lvm_err_invalid(err, "no %s given", what[i]);
         s->boot_fd[i] = s->own_boot[i] = open(path[i], O_RDONLY | O_CLOEXEC);
         if (s->boot_fd[i] < 0)
             return lvm_err_set(err, errno, "%s %s", what[i], path[i]);

@@ -15,17 +15,18 @@
 int qemu_volume_target_ok(const char *t, struct lvm_err *err)
 {
     if (t[0] != '/')
-        return lvm_err_set(err, EINVAL,
-                           "volume target '%.64s' is not an absolute path", t);
+        return lvm_err_invalid(
+            err, "volume target '%.64s' is not an absolute path", t);
     if (strlen(t) > QEMU_VOLUME_TARGET_MAX)
-        return lvm_err_set(err, EINVAL, "volume target longer than %d bytes",
-                           QEMU_VOLUME_TARGET_MAX);
+        return lvm_err_invalid(err, "volume target longer than %d bytes",
+                               QEMU_VOLUME_TARGET_MAX);
     for (const char *p = t; *p; p++)
         if ((unsigned char)*p <= ' ' || *p == 0x7f || *p == ',')
-            return lvm_err_set(err, EINVAL,
-                               "volume target '%.64s': no spaces, commas or "
-                               "control characters",
-                               t);
+            return lvm_err_invalid(
+                err,
+                "volume target '%.64s': no spaces, commas or "
+                "control characters",
+                t);
     /* One spelling per place: no "..", "." or empty component ("//dev"
      * is /dev). */
     for (const char *p = t; *p;) {
@@ -33,10 +34,11 @@ int qemu_volume_target_ok(const char *t, struct lvm_err *err)
         size_t l = e ? (size_t)(e - c) : strlen(c);
         if ((l == 0 && e) || (l == 1 && c[0] == '.') ||
             (l == 2 && c[0] == '.' && c[1] == '.'))
-            return lvm_err_set(err, EINVAL,
-                               "volume target '%.64s': no '.', '..' or '//' "
-                               "in it",
-                               t);
+            return lvm_err_invalid(
+                err,
+                "volume target '%.64s': no '.', '..' or '//' "
+                "in it",
+                t);
         p = c + l;
     }
     static const char *const system[] = {"/dev", "/proc", "/sys"};
@@ -44,14 +46,14 @@ int qemu_volume_target_ok(const char *t, struct lvm_err *err)
     while (n > 1 && t[n - 1] == '/')
         n--;
     if (n == 1)
-        return lvm_err_set(err, EINVAL, "a volume cannot be mounted on /");
+        return lvm_err_invalid(err, "a volume cannot be mounted on /");
     for (size_t i = 0; i < sizeof system / sizeof *system; i++) {
         size_t l = strlen(system[i]);
         if (n >= l && !strncmp(t, system[i], l) && (n == l || t[l] == '/'))
-            return lvm_err_set(err, EINVAL,
-                               "a volume cannot be mounted under %s (the "
-                               "guest's own)",
-                               system[i]);
+            return lvm_err_invalid(err,
+                                   "a volume cannot be mounted under %s (the "
+                                   "guest's own)",
+                                   system[i]);
     }
     return 0;
 }
@@ -62,8 +64,8 @@ int qemu_volume_parse(const char *spec, struct qemu_volume *v,
     memset(v, 0, sizeof *v);
     const char *c1 = strchr(spec, ':');
     if (!c1 || c1 == spec)
-        return lvm_err_set(err, EINVAL,
-                           "volume '%.64s': expected FILE:PATH[:ro]", spec);
+        return lvm_err_invalid(err, "volume '%.64s': expected FILE:PATH[:ro]",
+                               spec);
     size_t fl = (size_t)(c1 - spec);
     if (fl >= sizeof v->path)
         return lvm_err_set(err, ENAMETOOLONG, "volume file name too long");
@@ -72,17 +74,17 @@ int qemu_volume_parse(const char *spec, struct qemu_volume *v,
     const char *c2 = strchr(t, ':');
     size_t tl = c2 ? (size_t)(c2 - t) : strlen(t);
     if (tl == 0 || tl > QEMU_VOLUME_TARGET_MAX)
-        return lvm_err_set(err, EINVAL,
-                           "volume '%.64s': expected FILE:PATH[:ro]", spec);
+        return lvm_err_invalid(err, "volume '%.64s': expected FILE:PATH[:ro]",
+                               spec);
     memcpy(v->target, t, tl);
     if (c2) {
         if (!strcmp(c2 + 1, "ro"))
             v->readonly = 1;
         else if (strcmp(c2 + 1, "rw"))
-            return lvm_err_set(err, EINVAL,
-                               "volume '%.64s': the mode is ro or rw, not "
-                               "'%.16s'",
-                               spec, c2 + 1);
+            return lvm_err_invalid(err,
+                                   "volume '%.64s': the mode is ro or rw, not "
+                                   "'%.16s'",
+                                   spec, c2 + 1);
     }
     return qemu_volume_target_ok(v->target, err);
 }

@@ -65,7 +65,7 @@ int xframe_start(char *const *argv, int argc, char *const *env, int envc,
                  struct lvm_err *err)
 {
     if (argc < 1 || !argv[0][0])
-        return lvm_err_set(err, EINVAL, "exec: no command");
+        return lvm_err_invalid(err, "exec: no command");
     size_t off = LVM_XF_HDR;
     for (int i = 0; i < argc; i++)
         if (item(out, &off, 'a', argv[i], err) < 0)
@@ -73,8 +73,8 @@ int xframe_start(char *const *argv, int argc, char *const *env, int envc,
     for (int i = 0; i < envc; i++) {
         const char *eq = strchr(env[i], '=');
         if (!eq || eq == env[i])
-            return lvm_err_set(err, EINVAL,
-                               "exec: -e '%.64s': expected NAME=VALUE", env[i]);
+            return lvm_err_invalid(err, "exec: -e '%.64s': expected NAME=VALUE",
+                                   env[i]);
         if (item(out, &off, 'e', env[i], err) < 0)
             return -1;
     }

@@ -21,10 +21,10 @@ static int get_str(json_t *o, const char *key, char *out, size_t len,
     }
     if (!json_is_string(v) || json_string_length(v) >= len ||
         strlen(json_string_value(v)) != json_string_length(v))
-        return lvm_err_set(err, EINVAL,
-                           "manifest: \"%s\" must be a string "
-                           "(under %zu bytes)",
-                           key, len);
+        return lvm_err_invalid(err,
+                               "manifest: \"%s\" must be a string "
+                               "(under %zu bytes)",
+                               key, len);
     snprintf(out, len, "%s", json_string_value(v));
     return 0;
 }
@@ -37,20 +37,19 @@ int tinyx_manifest_parse(const char *text, size_t len, const char *dir,
     json_error_t je;
     json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
     if (!root)
-        return lvm_err_set(err, EINVAL, "manifest: line %d: %s", je.line,
-                           je.text);
+        return lvm_err_invalid(err, "manifest: line %d: %s", je.line, je.text);
     int r = -1;
     char format[64], initrd[256], kind[16];
     json_t *k, *h, *ports, *mem;
     if (!json_is_object(root)) {
-        lvm_err_set(err, EINVAL, "manifest: not a JSON object");
+        lvm_err_invalid(err, "manifest: not a JSON object");
         goto out;
     }
     if (get_str(root, "format", format, sizeof format, 1, err) < 0)
         goto out;
     if (strcmp(format, TINYX_FORMAT)) {
-        lvm_err_set(err, EINVAL, "manifest: format '%s', expected '%s'", format,
-                    TINYX_FORMAT);
+        lvm_err_invalid(err, "manifest: format '%s', expected '%s'", format,
+                        TINYX_FORMAT);
         goto out;
     }
     if (get_str(root, "name", m->name, sizeof m->name, 1, err) < 0 ||
@@ -58,13 +57,13 @@ int tinyx_manifest_parse(const char *text, size_t len, const char *dir,
         goto out;
     /* the initramfs is a file inside the image directory, nothing else */
     if (!initrd[0] || strchr(initrd, '/') || !strcmp(initrd, "..")) {
-        lvm_err_set(err, EINVAL, "manifest: bad initramfs name '%s'", initrd);
+        lvm_err_invalid(err, "manifest: bad initramfs name '%s'", initrd);
         goto out;
     }
     snprintf(m->initramfs, sizeof m->initramfs, "%s/%s", dir, initrd);
     k = json_object_get(root, "kernel");
     if (!json_is_object(k)) {
-        lvm_err_set(err, EINVAL, "manifest: no \"kernel\" object");
+        lvm_err_invalid(err, "manifest: no \"kernel\" object");
         goto out;
     }
     if (get_str(k, "kind", kind, sizeof kind, 1, err) < 0 ||
@@ -73,7 +72,7 @@ int tinyx_manifest_parse(const char *text, size_t len, const char *dir,
                 err) < 0)
         goto out;
     if (strcmp(kind, "tiny") && strcmp(kind, "stock")) {
-        lvm_err_set(err, EINVAL, "manifest: kernel kind '%s'", kind);
+        lvm_err_invalid(err, "manifest: kernel kind '%s'", kind);
         goto out;
     }
     snprintf(m->kernel.kind, sizeof m->kernel.kind, "%s", kind);
@@ -84,7 +83,7 @@ int tinyx_manifest_parse(const char *text, size_t len, const char *dir,
         json_int_t port = json_integer_value(json_object_get(h, "port"));
         if (t && !strcmp(t, "tcp")) {
             if (port < 1 || port > 65535) {
-                lvm_err_set(err, EINVAL, "manifest: bad health port");
+                lvm_err_invalid(err, "manifest: bad health port");
                 goto out;
             }
             m->health = TINYX_HEALTH_TCP;
@@ -101,7 +100,7 @@ int tinyx_manifest_parse(const char *text, size_t len, const char *dir,
             json_int_t v = json_integer_value(p);
             if (!json_is_integer(p) || v < 1 || v > 65535 ||
                 m->nports == TINYX_MAX_PORTS) {
-                lvm_err_set(err, EINVAL, "manifest: bad \"ports\"");
+                lvm_err_invalid(err, "manifest: bad \"ports\"");
                 goto out;
             }
             m->ports[m->nports++] = (unsigned)v;
