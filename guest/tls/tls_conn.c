@@ -220,13 +220,12 @@ static void cut(struct lvm_tls *t)
     lvm_tcp_abort(t->c);
 }
 
-uint64_t lvm_tls_expire(void)
+uint64_t lvm_tls_expire(uint64_t now)
 {
     if (!hs_head) {
         hs_next_due = UINT64_MAX;
         return UINT64_MAX;
     }
-    uint64_t now = lvm_clock_monotonic();
     if (now < hs_next_due)
         return hs_next_due;
     uint64_t next = UINT64_MAX;

@@ -156,18 +156,19 @@ void lvm_tls_close(struct lvm_tls *t);
 void lvm_tls_abort(struct lvm_tls *t);
 
 /*
- * Reset the connections whose handshake timeout has passed, and return
- * the monotonic time (ns, lvm_clock_monotonic()) at which the next one
- * is due, LVM_FOREVER (UINT64_MAX, guest.h) if none. lvm_net_run() does not know about TLS: a
- * server that wants handshake timeouts runs its own loop, which wakes
- * without traffic when one is due:
+ * Reset the connections whose handshake timeout has passed at (now_ns)
+ * (lvm_clock_monotonic()), and return the monotonic time at which the
+ * next one is due, LVM_FOREVER (UINT64_MAX, guest.h) if none.
+ * lvm_net_run() does not know about TLS: a server that wants handshake
+ * timeouts runs its own loop, which wakes without traffic when one is
+ * due:
  *
  *     while (!lvm_poweroff_requested())
- *         lvm_net_poll(lvm_tls_expire());
+ *         lvm_net_poll(lvm_tls_expire(lvm_clock_monotonic()));
  *
- * Cheap when nothing is due (a clock read and a comparison).
+ * When nothing is due it only compares (now_ns) with a saved bound.
  */
-uint64_t lvm_tls_expire(void);
+uint64_t lvm_tls_expire(uint64_t now_ns);
 
 /* Replace the argument passed to (t)'s callbacks. */
 void lvm_tls_set_arg(struct lvm_tls *t, void *arg);
