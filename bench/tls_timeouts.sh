@@ -3,8 +3,8 @@
 # path (docs/tls.md, "Timeouts and a full connection table"). Two P-256
 # tls-proxy guests on one bridge in front of one backend (nginx, plain
 # HTTP, in crun): "timeouts", the proxy of this tree (default timeouts:
-# its loop is lvm_net_poll() to the next deadline, its callbacks mark
-# activity), and "before", the proxy of commit $BASE (lvm_net_run(), no
+# its loop is lvm_net_poll() to the next deadline, its callbacks stamp
+# activity with lvm_net_now()), and "before", the proxy of commit $BASE (lvm_net_run(), no
 # timeouts), both built with this tree's SDK. Keep-alive requests/s (wrk),
 # rounds alternating between the two. Writes bench/results/tls-timeouts.md
 # (raw output in bench/results/tls-timeouts-data/); run as root after
@@ -81,7 +81,10 @@ say ""
 
 ip netns add "$NS" && nsx ip link set lo up || exit 1
 declare -A IP
-for v in before timeouts; do
+# "mem": the timeouts proxy again, for the memory figures only (a fresh
+# guest: the runs' connections would leave it pages to reuse).
+cp "$TMP/timeouts.elf" "$TMP/mem.elf"
+for v in before timeouts mem; do
     nsenter --net=/run/netns/"$NS" "$LIGHTVM" run --name "tt-$v$$" --net \
         --block "certs=$TMP/pki/ec.bundle:ro" "$TMP/$v.elf" "$BACKEND:80" \
         >"$TMP/$v.out" 2>"$TMP/$v.err" &
@@ -128,6 +131,47 @@ for r in $(seq 1 "$ROUNDS"); do
     done
 done
 
+
+# ---- What a slot costs: the fresh "mem" proxy's memory, idle, then with 16
+# clients stalled in their handshake, then with 20 more established and
+# idle (every slot the proxy keeps). The clients wait for a file, not for
+# a time; the guest's RSS and PSS are read at each stage.
+rss_kb() { awk '/^Rss:/ {print $2}' "/proc/$1/smaps_rollup" 2>/dev/null; }
+pss_kb() { awk '/^Pss:/ {print $2}' "/proc/$1/smaps_rollup" 2>/dev/null; }
+GP=$(guest_pid "tt-mem$$")
+m_idle="$(rss_kb "$GP") $(pss_kb "$GP")"
+nsx python3 - "${IP[mem]}" "$TMP/pki/ec.pem" "$TMP/hold" <<'EOF' &
+import os, socket, ssl, sys, time
+ip, ca, base = sys.argv[1:4]
+ctx = ssl.create_default_context(cafile=ca)
+held = []
+def stage(name):
+    open(base + "." + name, "w").write("ready %d\n" % len(held))
+    deadline = time.time() + 120
+    while not os.path.exists(base + "." + name + ".read") and time.time() < deadline:
+        time.sleep(0.05)  # holding the connections while memory is read
+for i in range(16):
+    s = socket.create_connection((ip, 443), timeout=10)
+    s.sendall(bytes.fromhex("16030100800100007c0303"))  # half a ClientHello
+    held.append(s)
+stage("half")
+for i in range(20):
+    s = socket.create_connection((ip, 443), timeout=10)
+    held.append(ctx.wrap_socket(s, server_hostname="proxy.test"))
+stage("established")
+EOF
+HOLDER=$!
+"$NETC" wait-text "$TMP/hold.half" ready 30000 >/dev/null || exit 1
+m_half="$(rss_kb "$GP") $(pss_kb "$GP")"
+touch "$TMP/hold.half.read"
+"$NETC" wait-text "$TMP/hold.established" ready 60000 >/dev/null || exit 1
+m_est="$(rss_kb "$GP") $(pss_kb "$GP")"
+touch "$TMP/hold.established.read"
+wait "$HOLDER"
+read -r r0 p0 <<<"$m_idle"
+read -r r1 p1 <<<"$m_half"
+read -r r2 p2 <<<"$m_est"
+
 median() { printf '%s\n' "$@" | sort -g | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
 cell() { median $(awk -v v="$1" -v f="$2" '$1==v {print $f}' "$DATA/runs.txt"); }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
@@ -144,6 +188,16 @@ done
 say ""
 say "Ratios, timeouts / before: requests/s $(ratio "$(cell timeouts 3)" "$(cell before 3)"), requests per CPU-second $(ratio "$(cell timeouts 6)" "$(cell before 6)")."
 say ""
+say "## What a slot costs (a fresh timeouts proxy's memory)"
+say ""
+say "| state | RSS KiB | PSS KiB |"
+say "|---|---:|---:|"
+say "| started, no client yet | $r0 | $p0 |"
+say "| + 16 clients stalled in their handshake | $r1 | $p1 |"
+say "| + 20 established idle clients (every slot taken) | $r2 | $p2 |"
+say ""
+say "Per stalled handshake: $(( (p1 - p0) / 16 )) KiB PSS; per established pair (client TLS + backend TCP): $(( (p2 - p1) / 20 )) KiB PSS. A fresh guest (not the one the requests went through), so no freed memory is reused."
+say ""
 cat >>"$OUT" <<EOF
 Command, in the namespace of the bridge: \`wrk -t1 -c$CONNS -d${SECONDS_EACH}s
 --latency https://GUEST/\`, $ROUNDS rounds alternating between the proxies,
@@ -153,8 +207,8 @@ stime), so the machine's other load does not count. Both proxies are
 tls-proxy-blk.elf built with this tree's SDK, proc monitor: "before" is
 examples/tls-proxy/tls-proxy.c of commit $BASE (lvm_net_run(), no
 timeouts), "timeouts" is this tree's (default timeouts: 10 s handshake,
-300 s idle; the loop reads the clock once per lvm_net_poll() and the
-callbacks only mark activity). The backend is nginx (one worker, plain
+300 s idle; the loop and the callbacks take the time from lvm_net_now(),
+no clock read of their own). The backend is nginx (one worker, plain
 HTTP, a $(stat -c %s "$TMP/page.html")-byte page) in crun on the bridge.
 Load after: $(load).
 EOF

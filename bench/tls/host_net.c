@@ -418,9 +418,17 @@ int lvm_poweroff_requested(void)
     return 0;
 }
 
+static uint64_t round_ns;
+
+uint64_t lvm_net_now(void)
+{
+    return round_ns;
+}
+
 int lvm_net_poll(uint64_t deadline_ns)
 {
     struct epoll_event evs[64];
+    round_ns = lvm_clock_monotonic();
     reap();
     int ms = -1;
     if (deadline_ns != UINT64_MAX) {
@@ -429,6 +437,7 @@ int lvm_net_poll(uint64_t deadline_ns)
         ms = left / 1000000 > 60000 ? 60000 : (int)((left + 999999) / 1000000);
     }
     int n = epoll_wait(ep, evs, 64, ms);
+    round_ns = lvm_clock_monotonic();
     for (int i = 0; i < n; i++) {
         int kind = *(int *)evs[i].data.ptr;
         if (kind == K_LISTENER)

@@ -82,7 +82,6 @@ struct pair {
     int backend_done; /* close the backend once to_backend is empty */
     int ending;       /* timed out or evicted: not counted, not chosen */
     uint64_t client_at, backend_at; /* last bytes from or to each side */
-    unsigned touched;               /* sides active since the last stamp */
     struct pair *prev, *next;       /* on the list of pairs */
 };
 
@@ -99,40 +98,10 @@ static void due_at(uint64_t t)
         next_due = t;
 }
 
-/*
- * Activity is stamped with the loop's clock, not read in the callbacks:
- * in a proc guest every clock read is a system call, and there are
- * several callbacks per request. A callback marks its side (touch());
- * the loop reads the clock once per lvm_net_poll() and stamps the
- * marked pairs (stamp()). A stamp is late by at most one poll (a frame
- * makes lvm_net_poll() return without waiting; lwIP's TCP timer wakes it
- * every 250 ms while a connection is open), so a timeout may end a
- * little late, never early.
- */
-#define CLIENT 1u
-#define BACKEND 2u
-static uint64_t loop_now; /* the clock when the loop last read it */
-static int any_touched;
-
-static void touch(struct pair *p, unsigned sides)
-{
-    p->touched |= sides;
-    any_touched = 1;
-}
-
-static void stamp(uint64_t now)
-{
-    if (!any_touched)
-        return;
-    any_touched = 0;
-    for (struct pair *p = pairs; p; p = p->next) {
-        if (p->touched & CLIENT)
-            p->client_at = now;
-        if (p->touched & BACKEND)
-            p->backend_at = now;
-        p->touched = 0;
-    }
-}
+/* Activity is stamped with lvm_net_now(), the clock as the loop read it
+ * for the current round, rather than a clock read of its own: in a proc
+ * guest each is a system call, and there are several callbacks per
+ * request. */
 
 static int queue_add(struct queue *q, const void *p, size_t len)
 {
@@ -248,7 +217,7 @@ static int to_backend(struct pair *p, const void *buf, size_t len)
 static void b_data(struct lvm_tcp *c, const void *buf, size_t len, void *arg)
 {
     struct pair *p = arg;
-    touch(p, CLIENT | BACKEND);
+    p->client_at = p->backend_at = lvm_net_now();
     if (p->t && to_client(p, buf, len) < 0)
         drop(p);
 }
@@ -267,7 +236,7 @@ static void b_eof(struct lvm_tcp *c, void *arg)
 static void b_drained(struct lvm_tcp *c, void *arg)
 {
     struct pair *p = arg;
-    touch(p, BACKEND);
+    p->backend_at = lvm_net_now();
     if (to_backend(p, NULL, 0) < 0)
         drop(p);
 }
@@ -303,8 +272,6 @@ static void evict(void)
     for (struct pair *p = pairs; p; p = p->next) {
         uint64_t at =
             p->client_at > p->backend_at ? p->client_at : p->backend_at;
-        if (p->touched)
-            at = UINT64_MAX - 1; /* active in this round: not stamped yet */
         if (!p->ending && at < old_at) {
             old = p;
             old_at = at;
@@ -312,12 +279,10 @@ static void evict(void)
     }
     if (!old)
         return;
-    fprintf(
-        stderr,
-        "tls-proxy: %u connections open (the most): closing the one idle "
-        "longest (%llu ms)\n",
-        PAIRS_MAX,
-        (unsigned long long)(loop_now > old_at ? (loop_now - old_at) / MS : 0));
+    fprintf(stderr,
+            "tls-proxy: %u connections open (the most): closing the one idle "
+            "longest (%llu ms)\n",
+            PAIRS_MAX, (unsigned long long)((lvm_net_now() - old_at) / MS));
     drop(old);
 }
 
@@ -331,18 +296,17 @@ static void t_connected(struct lvm_tls *t, void *arg)
         return;
     }
     p->t = t;
-    p->client_at = p->backend_at = loop_now;
-    touch(p, CLIENT | BACKEND); /* stamped when the loop reads the clock */
+    uint64_t now = lvm_net_now();
+    p->client_at = p->backend_at = now;
     p->next = pairs;
     if (pairs)
         pairs->prev = p;
     pairs = p;
     npairs++;
-    /* A lower bound: the stamp will be loop_now or later. */
     if (client_idle_ns)
-        due_at(loop_now + client_idle_ns);
+        due_at(now + client_idle_ns);
     if (backend_idle_ns)
-        due_at(loop_now + backend_idle_ns);
+        due_at(now + backend_idle_ns);
     lvm_tls_set_arg(t, p);
     int rc = lvm_tcp_connect(backend_ip, backend_port, &backend, p, &p->b);
     if (rc < 0) {
@@ -357,7 +321,7 @@ static void t_data(struct lvm_tls *t, const void *buf, size_t len, void *arg)
     struct pair *p = arg;
     if (!p)
         return;
-    touch(p, CLIENT | BACKEND);
+    p->client_at = p->backend_at = lvm_net_now();
     if (!p->b || to_backend(p, buf, len) < 0)
         drop(p);
 }
@@ -384,7 +348,7 @@ static void t_drained(struct lvm_tls *t, void *arg)
 {
     struct pair *p = arg;
     if (p)
-        touch(p, CLIENT);
+        p->client_at = lvm_net_now();
     if (p && to_client(p, NULL, 0) < 0)
         drop(p);
 }
@@ -428,7 +392,6 @@ static uint64_t pair_due(const struct pair *p)
  * client, FIN to the backend. Returns when the next one is due. */
 static uint64_t expire_idle(uint64_t now)
 {
-    stamp(now);
     if (now < next_due)
         return next_due;
     uint64_t next = UINT64_MAX;
@@ -608,8 +571,8 @@ int main(int argc, char **argv)
     /* lvm_net_run(), plus the timeouts: wake for the next one even if no
      * frame comes. */
     while (!lvm_poweroff_requested()) {
-        loop_now = lvm_clock_monotonic();
-        uint64_t hs = lvm_tls_expire(loop_now), idle = expire_idle(loop_now);
+        uint64_t now = lvm_net_now();
+        uint64_t hs = lvm_tls_expire(now), idle = expire_idle(now);
         lvm_net_poll(hs < idle ? hs : idle);
     }
     return 0;

@@ -157,14 +157,15 @@ void lvm_tls_abort(struct lvm_tls *t);
 
 /*
  * Reset the connections whose handshake timeout has passed at (now_ns)
- * (lvm_clock_monotonic()), and return the monotonic time at which the
- * next one is due, LVM_FOREVER (UINT64_MAX, guest.h) if none.
+ * (lvm_net_now() or lvm_clock_monotonic()), and return the monotonic
+ * time at which the next one is due, LVM_FOREVER (UINT64_MAX, guest.h)
+ * if none.
  * lvm_net_run() does not know about TLS: a server that wants handshake
  * timeouts runs its own loop, which wakes without traffic when one is
  * due:
  *
  *     while (!lvm_poweroff_requested())
- *         lvm_net_poll(lvm_tls_expire(lvm_clock_monotonic()));
+ *         lvm_net_poll(lvm_tls_expire(lvm_net_now()));
  *
  * When nothing is due it only compares (now_ns) with a saved bound.
  */
