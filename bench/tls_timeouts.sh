@@ -187,6 +187,7 @@ for v in before timeouts; do
 done
 say ""
 say "Ratios, timeouts / before: requests/s $(ratio "$(cell timeouts 3)" "$(cell before 3)"), requests per CPU-second $(ratio "$(cell timeouts 6)" "$(cell before 6)")."
+say "Round by round, requests per CPU-second timeouts / before: $(awk '$1=="before" {b[$2]=$6} $1=="timeouts" && b[$2] > 0 {r=$6/b[$2]; if (!n++ || r<lo) lo=r; if (n==1 || r>hi) hi=r} END {printf "%.2f to %.2f", lo, hi}' "$DATA/runs.txt") (the spread the machine's other load gives)."
 say ""
 say "## What a slot costs (a fresh timeouts proxy's memory)"
 say ""
