@@ -237,6 +237,8 @@ static void b_drained(struct lvm_tcp *c, void *arg)
 {
     struct pair *p = arg;
     p->backend_at = lvm_net_now();
+    if (p->to_backend.len)
+        p->client_at = p->backend_at; /* the client's bytes move on */
     if (to_backend(p, NULL, 0) < 0)
         drop(p);
 }
@@ -347,8 +349,11 @@ static void t_eof(struct lvm_tls *t, void *arg)
 static void t_drained(struct lvm_tls *t, void *arg)
 {
     struct pair *p = arg;
-    if (p)
+    if (p) {
         p->client_at = lvm_net_now();
+        if (p->to_client.len)
+            p->backend_at = p->client_at; /* the backend's bytes move on */
+    }
     if (p && to_client(p, NULL, 0) < 0)
         drop(p);
 }
@@ -375,16 +380,19 @@ static const struct lvm_tls_handlers client = {
 /* ---- Idle timeouts ------------------------------------------------------ */
 
 /* When (p) goes idle: the earlier of its sides' deadlines. A side is not
- * idle while the proxy holds data for the other side (it is the other
- * side that is slow, or paced), UINT64_MAX. */
-static uint64_t pair_due(const struct pair *p)
+ * idle while the proxy holds its bytes for the other side (it is the
+ * other side that is slow, or paced): it is looked at again a timeout
+ * from (now); when the other side takes those bytes, its stamp is
+ * renewed (b_drained(), t_drained()). */
+static uint64_t pair_due(const struct pair *p, uint64_t now)
 {
     uint64_t due = UINT64_MAX;
-    if (client_idle_ns && p->t && p->to_backend.len == 0)
-        due = p->client_at + client_idle_ns;
-    if (backend_idle_ns && p->b && p->to_client.len == 0 &&
-        p->backend_at + backend_idle_ns < due)
-        due = p->backend_at + backend_idle_ns;
+    if (client_idle_ns && p->t)
+        due = (p->to_backend.len ? now : p->client_at) + client_idle_ns;
+    if (backend_idle_ns && p->b) {
+        uint64_t b = (p->to_client.len ? now : p->backend_at) + backend_idle_ns;
+        due = b < due ? b : due;
+    }
     return due;
 }
 
@@ -398,7 +406,7 @@ static uint64_t expire_idle(uint64_t now)
     for (struct pair *p = pairs; p; p = p->next) {
         if (p->ending)
             continue;
-        uint64_t due = pair_due(p);
+        uint64_t due = pair_due(p, now);
         if (due > now) {
             next = due < next ? due : next;
             continue;
