@@ -142,3 +142,11 @@ $(BUILD)/tests/unit/test_tls_config: tests/unit/test_tls_config.c \
 	    -o $@ tests/unit/test_tls_config.c guest/tls/tls_config.c \
 	    guest/tls/tls_entropy.c $$(cat $(TLS_HOST_OBJDIR)/.objs) \
 	    $(CMOCKA_LIBS) $(HOST_LDFLAGS)
+
+# The handshake timeout and limit (tls_conn.c) over a fake TCP and clock.
+$(BUILD)/tests/unit/test_tls_expire: tests/unit/test_tls_expire.c \
+        tests/unit/tls_testcert.h $(TLS_SRCS) $(TLS_HDRS) $(TLS_HOST_OBJDIR)/.objs
+	@mkdir -p $(dir $@)
+	$(call say,CC,$@)$(CC) $(HOST_CFLAGS) -Wno-missing-prototypes $(MBEDTLS_INC) \
+	    -o $@ tests/unit/test_tls_expire.c $(TLS_SRCS) \
+	    $$(cat $(TLS_HOST_OBJDIR)/.objs) $(CMOCKA_LIBS) $(HOST_LDFLAGS)

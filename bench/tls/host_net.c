@@ -9,6 +9,7 @@
  * Only what a TCP server/proxy uses: listen, connect, write, close,
  * abort. No UDP, no DHCP; lvm_net_up() has nothing to do.
  */
+#include <lightvm/guest.h>
 #include <lightvm/net.h>
 
 #include <arpa/inet.h>
@@ -21,6 +22,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 enum { K_LISTENER, K_CONN };
@@ -403,20 +405,54 @@ static void reap(void)
     }
 }
 
-void lvm_net_run(void)
+uint64_t lvm_clock_monotonic(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* A process has no toolstack: SIGTERM ends it. */
+int lvm_poweroff_requested(void)
+{
+    return 0;
+}
+
+static uint64_t round_ns;
+
+uint64_t lvm_net_now(void)
+{
+    return round_ns;
+}
+
+int lvm_net_poll(uint64_t deadline_ns)
 {
     struct epoll_event evs[64];
-    while (!stop) {
-        reap();
-        int n = epoll_wait(ep, evs, 64, -1);
-        for (int i = 0; i < n; i++) {
-            int kind = *(int *)evs[i].data.ptr;
-            if (kind == K_LISTENER)
-                on_listener(evs[i].data.ptr);
-            else if (!((struct lvm_tcp *)evs[i].data.ptr)->dead)
-                on_conn(evs[i].data.ptr, evs[i].events);
-        }
+    round_ns = lvm_clock_monotonic();
+    reap();
+    int ms = -1;
+    if (deadline_ns != UINT64_MAX) {
+        uint64_t now = lvm_clock_monotonic();
+        uint64_t left = deadline_ns > now ? deadline_ns - now : 0;
+        ms = left / 1000000 > 60000 ? 60000 : (int)((left + 999999) / 1000000);
     }
+    int n = epoll_wait(ep, evs, 64, ms);
+    round_ns = lvm_clock_monotonic();
+    for (int i = 0; i < n; i++) {
+        int kind = *(int *)evs[i].data.ptr;
+        if (kind == K_LISTENER)
+            on_listener(evs[i].data.ptr);
+        else if (!((struct lvm_tcp *)evs[i].data.ptr)->dead)
+            on_conn(evs[i].data.ptr, evs[i].events);
+    }
+    reap();
+    return n > 0 ? n : 0;
+}
+
+void lvm_net_run(void)
+{
+    while (!stop)
+        lvm_net_poll(UINT64_MAX);
 }
 
 void lvm_net_stop(void)

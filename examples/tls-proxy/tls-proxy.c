@@ -3,7 +3,8 @@
  * forwards the plaintext of each connection to a backend over TCP, and
  * the backend's answers back.
  *
- *     tls-proxy [-p PORT] [-c CERT] [-k KEY] BACKEND_ADDR:PORT
+ *     tls-proxy [-p PORT] [-c CERT] [-k KEY] [-H TIME] [-i TIME] [-s TIME]
+ *               BACKEND_ADDR:PORT
  *
  * The certificate chain and key are files: by default /etc/tls/cert.pem
  * and /etc/tls/key.pem of the image's file tree (`lightvm-cc --files`).
@@ -21,6 +22,20 @@
  * receive window (lvm_tcp_hold()) once HOLD_AT bytes wait for the slower
  * one, and reopens it when they are out; QUEUE_MAX is a hard limit that
  * a sender keeping to TCP never reaches.
+ *
+ * Timeouts, like haproxy's and nginx's (TIME: N[ms|s|m|h], seconds if no
+ * unit; 0 turns one off): -H, the handshake (default 10s, then reset);
+ * -i, the client (default 300s) and -s, the backend (default 300s): a
+ * pair whose client, or backend, has neither sent nor taken anything for
+ * that long is closed, both sides gracefully (close_notify and FIN). A
+ * side that waits because the proxy holds data for the other side is
+ * not idle. The guest wakes for them without traffic: the loop is
+ * lvm_net_poll() up to the next deadline, not lvm_net_run().
+ *
+ * At most PAIRS_MAX pairs are open: each takes two of the guest's 64 TCP
+ * connections, and 16 more are kept for handshakes. A handshake that
+ * completes when all are taken closes the pair idle longest (with a line
+ * on the console), so idle clients cannot lock new ones out.
  */
 #include <lightvm/guest.h>
 #include <lightvm/tls.h>
@@ -39,6 +54,13 @@ LVM_MANIFEST(LVM_NET("net0"));
 #define QUEUE_MAX (1u << 20)
 #define HOLD_AT (64u << 10)
 #define CHUNK 16384
+/* lwIP's MEMP_NUM_TCP_PCB (64) = 16 handshakes (tls_conn.c) + 2 per pair,
+ * and 8 for connections that are closing (FIN-WAIT, LAST-ACK). */
+#define PAIRS_MAX 20
+#define MS 1000000ull
+
+/* Timeouts in ns; 0: none. */
+static uint64_t client_idle_ns = 300000 * MS, backend_idle_ns = 300000 * MS;
 
 static lvm_ip4_t backend_ip;
 static uint16_t backend_port;
@@ -58,7 +80,28 @@ struct pair {
     struct queue to_client, to_backend;
     int client_done;  /* close the client once to_client is empty */
     int backend_done; /* close the backend once to_backend is empty */
+    int ending;       /* timed out or evicted: not counted, not chosen */
+    uint64_t client_at, backend_at; /* last bytes from or to each side */
+    struct pair *prev, *next;       /* on the list of pairs */
 };
+
+/* Every pair, and how many are not ending. */
+static struct pair *pairs;
+static unsigned npairs;
+/* No idle deadline is before this; activity only moves deadlines later,
+ * so the pairs are walked only when one may be due. */
+static uint64_t next_due = UINT64_MAX;
+
+static void due_at(uint64_t t)
+{
+    if (t < next_due)
+        next_due = t;
+}
+
+/* Activity is stamped with lvm_net_now(), the clock as the loop read it
+ * for the current round, rather than a clock read of its own: in a proc
+ * guest each is a system call, and there are several callbacks per
+ * request. */
 
 static int queue_add(struct queue *q, const void *p, size_t len)
 {
@@ -89,13 +132,29 @@ static void pair_free_if_done(struct pair *p)
 {
     if (p->t || p->b)
         return;
+    if (p->prev)
+        p->prev->next = p->next;
+    else
+        pairs = p->next;
+    if (p->next)
+        p->next->prev = p->prev;
+    if (!p->ending)
+        npairs--;
     free(p->to_client.buf);
     free(p->to_backend.buf);
     free(p);
 }
 
+static void mark_ending(struct pair *p)
+{
+    if (!p->ending)
+        npairs--;
+    p->ending = 1;
+}
+
 static void drop(struct pair *p)
 {
+    mark_ending(p);
     if (p->t)
         lvm_tls_abort(p->t);
     if (p->b)
@@ -158,6 +217,7 @@ static int to_backend(struct pair *p, const void *buf, size_t len)
 static void b_data(struct lvm_tcp *c, const void *buf, size_t len, void *arg)
 {
     struct pair *p = arg;
+    p->client_at = p->backend_at = lvm_net_now();
     if (p->t && to_client(p, buf, len) < 0)
         drop(p);
 }
@@ -176,6 +236,9 @@ static void b_eof(struct lvm_tcp *c, void *arg)
 static void b_drained(struct lvm_tcp *c, void *arg)
 {
     struct pair *p = arg;
+    p->backend_at = lvm_net_now();
+    if (p->to_backend.len)
+        p->client_at = p->backend_at; /* the client's bytes move on */
     if (to_backend(p, NULL, 0) < 0)
         drop(p);
 }
@@ -202,14 +265,50 @@ static const struct lvm_tcp_handlers backend = {
 
 /* ---- The client side (TLS) --------------------------------------------- */
 
+/* All pairs are taken: reset the one idle longest (its slots are free at
+ * once), so that a new client is served rather than refused. */
+static void evict(void)
+{
+    struct pair *old = NULL;
+    uint64_t old_at = UINT64_MAX;
+    for (struct pair *p = pairs; p; p = p->next) {
+        uint64_t at =
+            p->client_at > p->backend_at ? p->client_at : p->backend_at;
+        if (!p->ending && at < old_at) {
+            old = p;
+            old_at = at;
+        }
+    }
+    if (!old)
+        return;
+    fprintf(stderr,
+            "tls-proxy: %u connections open (the most): closing the one idle "
+            "longest (%llu ms)\n",
+            PAIRS_MAX, (unsigned long long)((lvm_net_now() - old_at) / MS));
+    drop(old);
+}
+
 static void t_connected(struct lvm_tls *t, void *arg)
 {
+    if (npairs >= PAIRS_MAX)
+        evict();
     struct pair *p = calloc(1, sizeof *p);
     if (!p) {
         lvm_tls_abort(t);
         return;
     }
     p->t = t;
+    uint64_t now = lvm_net_now();
+    p->client_at = p->backend_at = now;
+    p->next = pairs;
+    if (pairs)
+        pairs->prev = p;
+    pairs = p;
+    npairs++;
+    if (client_idle_ns)
+        due_at(now + client_idle_ns);
+    if (backend_idle_ns)
+        due_at(now + backend_idle_ns);
     lvm_tls_set_arg(t, p);
     int rc = lvm_tcp_connect(backend_ip, backend_port, &backend, p, &p->b);
     if (rc < 0) {
@@ -224,6 +323,7 @@ static void t_data(struct lvm_tls *t, const void *buf, size_t len, void *arg)
     struct pair *p = arg;
     if (!p)
         return;
+    p->client_at = p->backend_at = lvm_net_now();
     if (!p->b || to_backend(p, buf, len) < 0)
         drop(p);
 }
@@ -249,6 +349,11 @@ static void t_eof(struct lvm_tls *t, void *arg)
 static void t_drained(struct lvm_tls *t, void *arg)
 {
     struct pair *p = arg;
+    if (p) {
+        p->client_at = lvm_net_now();
+        if (p->to_client.len)
+            p->backend_at = p->client_at; /* the backend's bytes move on */
+    }
     if (p && to_client(p, NULL, 0) < 0)
         drop(p);
 }
@@ -272,12 +377,56 @@ static const struct lvm_tls_handlers client = {
     .closed = t_closed,
 };
 
+/* ---- Idle timeouts ------------------------------------------------------ */
+
+/* When (p) goes idle: the earlier of its sides' deadlines. A side is not
+ * idle while the proxy holds its bytes for the other side (it is the
+ * other side that is slow, or paced): it is looked at again a timeout
+ * from (now); when the other side takes those bytes, its stamp is
+ * renewed (b_drained(), t_drained()). */
+static uint64_t pair_due(const struct pair *p, uint64_t now)
+{
+    uint64_t due = UINT64_MAX;
+    if (client_idle_ns && p->t)
+        due = (p->to_backend.len ? now : p->client_at) + client_idle_ns;
+    if (backend_idle_ns && p->b) {
+        uint64_t b = (p->to_client.len ? now : p->backend_at) + backend_idle_ns;
+        due = b < due ? b : due;
+    }
+    return due;
+}
+
+/* Close the pairs that have gone idle, gracefully: close_notify to the
+ * client, FIN to the backend. Returns when the next one is due. */
+static uint64_t expire_idle(uint64_t now)
+{
+    if (now < next_due)
+        return next_due;
+    uint64_t next = UINT64_MAX;
+    for (struct pair *p = pairs; p; p = p->next) {
+        if (p->ending)
+            continue;
+        uint64_t due = pair_due(p, now);
+        if (due > now) {
+            next = due < next ? due : next;
+            continue;
+        }
+        mark_ending(p);
+        if (p->t)
+            lvm_tls_close(p->t);
+        if (p->b)
+            lvm_tcp_close(p->b);
+    }
+    next_due = next;
+    return next;
+}
+
 /* ---- Start ------------------------------------------------------------- */
 
 static int usage(void)
 {
-    fprintf(stderr, "usage: tls-proxy [-p PORT] [-c CERT] [-k KEY] "
-                    "BACKEND_ADDR:PORT\n");
+    fprintf(stderr, "usage: tls-proxy [-p PORT] [-c CERT] [-k KEY] [-H TIME] "
+                    "[-i TIME] [-s TIME] BACKEND_ADDR:PORT\n");
     return 2;
 }
 
@@ -289,6 +438,30 @@ static int parse_port(const char *s, uint16_t *port)
         return -1;
     *port = (uint16_t)v;
     return 0;
+}
+
+/* TIME: N[ms|s|m|h] (seconds without a unit, as nginx reads them), 0 to
+ * 24h, into ms. */
+static int parse_time(const char *s, uint64_t *ms)
+{
+    static const struct {
+        const char *unit;
+        uint64_t ms;
+    } units[] = {
+        {"", 1000}, {"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000}};
+    char *end;
+    if (*s < '0' || *s > '9')
+        return -1;
+    unsigned long long v = strtoull(s, &end, 10);
+    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
+        if (strcmp(end, units[i].unit) != 0)
+            continue;
+        if (v > LVM_TLS_TIMEOUT_MAX_MS / units[i].ms)
+            return -1;
+        *ms = v * units[i].ms;
+        return 0;
+    }
+    return -1;
 }
 
 static int parse_backend(const char *s)
@@ -339,8 +512,10 @@ int main(int argc, char **argv)
 {
     uint16_t port = 443;
     const char *cert = "/etc/tls/cert.pem", *key = "/etc/tls/key.pem";
+    uint64_t handshake_ms = LVM_TLS_HANDSHAKE_TIMEOUT_MS;
+    uint64_t client_ms = client_idle_ns / MS, backend_ms = backend_idle_ns / MS;
     int opt;
-    while ((opt = getopt(argc, argv, "p:c:k:")) != -1) {
+    while ((opt = getopt(argc, argv, "p:c:k:H:i:s:")) != -1) {
         switch (opt) {
         case 'p':
             if (parse_port(optarg, &port) < 0) {
@@ -351,6 +526,19 @@ int main(int argc, char **argv)
             break;
         case 'c': cert = optarg; break;
         case 'k': key = optarg; break;
+        case 'H':
+        case 'i':
+        case 's':
+            if (parse_time(optarg, opt == 'H'   ? &handshake_ms
+                                   : opt == 'i' ? &client_ms
+                                                : &backend_ms) < 0) {
+                fprintf(stderr,
+                        "tls-proxy: -%c %s: not a timeout (N[ms|s|m|h], "
+                        "0 for none, at most 24h)\n",
+                        opt, optarg);
+                return 2;
+            }
+            break;
         default: return usage();
         }
     }
@@ -374,6 +562,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "tls-proxy: %s\n", err);
         return 1;
     }
+    lvm_tls_config_handshake_timeout(cfg, handshake_ms); /* checked above */
+    client_idle_ns = client_ms * MS;
+    backend_idle_ns = backend_ms * MS;
     int rc = lvm_net_up(NULL, 10000);
     if (rc == 0)
         rc = lvm_tls_listen(cfg, port, &client, NULL, NULL);
@@ -385,6 +576,12 @@ int main(int argc, char **argv)
     printf("tls-proxy: listening on port %u, backend %s:%u\n", port,
            lvm_ip4_str(backend_ip, ip), backend_port);
     fflush(stdout);
-    lvm_net_run();
+    /* lvm_net_run(), plus the timeouts: wake for the next one even if no
+     * frame comes. */
+    while (!lvm_poweroff_requested()) {
+        uint64_t now = lvm_net_now();
+        uint64_t hs = lvm_tls_expire(now), idle = expire_idle(now);
+        lvm_net_poll(hs < idle ? hs : idle);
+    }
     return 0;
 }

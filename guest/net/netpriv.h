@@ -39,6 +39,7 @@ struct lvm_netstack {
     struct lvm_netnic nic[LVM_NET_NICS_MAX];
     int stop;            /* lvm_net_stop() was called */
     uint64_t last_io_ns; /* a frame went in or out */
+    uint64_t round_ns;   /* the clock at the start of the last round */
     /* Timers (stack.c): next due times, 0 when not running. lwIP's
      * timers serve every netif at once. */
     uint64_t tcp_due, tcp_slow_last, arp_last, dhcp_fine_due, dhcp_coarse_due;

@@ -385,6 +385,7 @@ static int round_once(struct lvm_netstack *s, uint64_t now, uint64_t *next,
 {
     int n = 0;
     *more = 0;
+    s->round_ns = now;
     for (int i = 0; i < s->nnics; i++) {
         struct lvm_netnic *c = &s->nic[i];
         c->more = 0;
@@ -433,6 +434,11 @@ int lvm_net_poll(uint64_t deadline_ns)
     if (wake > now)
         lvm_yield(wake, mask);
     return round_once(s, lvm_clock_monotonic(), &next, &more);
+}
+
+uint64_t lvm_net_now(void)
+{
+    return lvm__net.round_ns;
 }
 
 void lvm_net_stop(void)

@@ -74,6 +74,7 @@ static struct lvm_tls_config *config_new(void)
     mbedtls_pk_init(&cfg->key);
     mbedtls_entropy_init(&cfg->entropy);
     mbedtls_ctr_drbg_init(&cfg->drbg);
+    cfg->handshake_ns = LVM_TLS_HANDSHAKE_TIMEOUT_MS * 1000000ull;
     return cfg;
 }
 
@@ -252,5 +253,13 @@ int lvm_tls_config_versions(struct lvm_tls_config *cfg, int min, int max)
                                      (mbedtls_ssl_protocol_version)min);
     mbedtls_ssl_conf_max_tls_version(&cfg->conf,
                                      (mbedtls_ssl_protocol_version)max);
+    return 0;
+}
+
+int lvm_tls_config_handshake_timeout(struct lvm_tls_config *cfg, uint64_t ms)
+{
+    if (!cfg || ms > LVM_TLS_TIMEOUT_MAX_MS)
+        return LVM_NET_EINVAL;
+    cfg->handshake_ns = ms * 1000000ull;
     return 0;
 }

@@ -15,6 +15,8 @@
  */
 #include "tlspriv.h"
 
+#include <lightvm/guest.h>
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -58,6 +60,7 @@ struct lvm_tls {
     int err;     /* the TLS failure to report in closed() */
     int pumping; /* inside pump(): no nested pump from a callback */
     size_t in_off, in_len;
+    uint64_t hs_due; /* handshake deadline, monotonic ns; 0: none */
     struct lvm_tls *hs_prev, *hs_next; /* on the handshake list */
     mbedtls_ssl_context ssl;
     unsigned char in[TLS_IN_MAX];
@@ -70,6 +73,10 @@ static unsigned char plain[16384];
 /* Connections in their handshake, oldest first. */
 static struct lvm_tls *hs_head, *hs_tail;
 static unsigned hs_count;
+/* No handshake deadline is before this (a lower bound: handshakes that
+ * finish or die only make the true next deadline later), so
+ * lvm_tls_expire() walks the list only when one may be due. */
+static uint64_t hs_next_due = UINT64_MAX;
 
 static void hs_add(struct lvm_tls *t)
 {
@@ -81,6 +88,8 @@ static void hs_add(struct lvm_tls *t)
         hs_head = t;
     hs_tail = t;
     hs_count++;
+    if (t->hs_due && t->hs_due < hs_next_due)
+        hs_next_due = t->hs_due;
 }
 
 static void hs_remove(struct lvm_tls *t)
@@ -201,6 +210,38 @@ static void pump(struct lvm_tls *t)
     t->pumping = 0;
 }
 
+/* End a connection still in its handshake: it stalled, or took too long.
+ * A reset, so that its TCP slot is free at once. */
+static void cut(struct lvm_tls *t)
+{
+    hs_remove(t);
+    t->state = TLS_DEAD;
+    t->err = LVM_NET_ETIMEDOUT;
+    lvm_tcp_abort(t->c);
+}
+
+uint64_t lvm_tls_expire(uint64_t now)
+{
+    if (!hs_head) {
+        hs_next_due = UINT64_MAX;
+        return UINT64_MAX;
+    }
+    if (now < hs_next_due)
+        return hs_next_due;
+    uint64_t next = UINT64_MAX;
+    struct lvm_tls *t = hs_head;
+    while (t) {
+        struct lvm_tls *n = t->hs_next;
+        if (t->hs_due && t->hs_due <= now)
+            cut(t); /* closed() runs in the next network round */
+        else if (t->hs_due && t->hs_due < next)
+            next = t->hs_due;
+        t = n;
+    }
+    hs_next_due = next;
+    return next;
+}
+
 /* ---- TCP callbacks ----------------------------------------------------- */
 
 static void on_connected(struct lvm_tcp *c, void *arg)
@@ -226,14 +267,11 @@ static void on_connected(struct lvm_tcp *c, void *arg)
     mbedtls_ssl_set_bio(&t->ssl, t, bio_send, bio_recv, NULL);
     lvm_tcp_set_arg(c, t);
     t->state = TLS_HANDSHAKE;
+    if (l->cfg->handshake_ns)
+        t->hs_due = lvm_clock_monotonic() + l->cfg->handshake_ns;
     hs_add(t);
-    if (hs_count > TLS_HANDSHAKES_MAX) {
-        struct lvm_tls *old = hs_head;
-        hs_remove(old);
-        old->state = TLS_DEAD;
-        old->err = LVM_NET_ETIMEDOUT; /* cut for stalling */
-        lvm_tcp_abort(old->c);
-    }
+    if (hs_count > TLS_HANDSHAKES_MAX)
+        cut(hs_head); /* cut for stalling */
 }
 
 static void on_data(struct lvm_tcp *c, const void *buf, size_t len, void *arg)

@@ -20,6 +20,7 @@ struct lvm_tls_config {
     mbedtls_pk_context key;
     mbedtls_entropy_context entropy;
     mbedtls_ctr_drbg_context drbg;
+    uint64_t handshake_ns; /* lvm_tls_config_handshake_timeout(); 0: none */
 };
 
 #endif

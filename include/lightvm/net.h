@@ -119,6 +119,12 @@ int lvm_net_poll(uint64_t deadline_ns);
  * the guest to power off. */
 void lvm_net_run(void);
 
+/* The monotonic clock (lvm_clock_monotonic()) as the loop read it at the
+ * start of its current or last round: a time stamp for callbacks at no
+ * cost (in a proc guest a clock read is a system call). At most one
+ * round old; 0 before the first round. */
+uint64_t lvm_net_now(void);
+
 /* Make lvm_net_run() return after the current callback. */
 void lvm_net_stop(void);
 

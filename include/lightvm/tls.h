@@ -90,6 +90,17 @@ int lvm_tls_config_load_pem(const void *pem, size_t len, const char *what,
 #define LVM_TLS_1_3 0x0304
 int lvm_tls_config_versions(struct lvm_tls_config *cfg, int min, int max);
 
+/*
+ * Handshake timeout: a connection that has not finished its handshake
+ * (ms) milliseconds after it was accepted is reset by lvm_tls_expire()
+ * (its closed() gets LVM_NET_ETIMEDOUT), like nginx's
+ * ssl_handshake_timeout. 0: none. At most LVM_TLS_TIMEOUT_MAX_MS (24 h);
+ * more is LVM_NET_EINVAL. Applies to connections accepted afterwards.
+ */
+#define LVM_TLS_HANDSHAKE_TIMEOUT_MS 10000u
+#define LVM_TLS_TIMEOUT_MAX_MS (24ull * 3600 * 1000)
+int lvm_tls_config_handshake_timeout(struct lvm_tls_config *cfg, uint64_t ms);
+
 /* Free (cfg); only once no listener or connection uses it. */
 void lvm_tls_config_free(struct lvm_tls_config *cfg);
 
@@ -114,6 +125,8 @@ struct lvm_tls_handlers {
      * 16 connections may be in their handshake; one more ends the
      * oldest, so clients that connect and stall cannot lock out the
      * rest).
+     * Also LVM_NET_ETIMEDOUT: its handshake timeout passed
+     * (lvm_tls_expire()).
      * Called exactly once for every accepted connection, also one whose
      * handshake never finished; (t) is invalid after it returns. */
     void (*closed)(struct lvm_tls *t, int err, void *arg);
@@ -141,6 +154,22 @@ void lvm_tls_close(struct lvm_tls *t);
 
 /* Close at once with a TCP reset. closed() follows. */
 void lvm_tls_abort(struct lvm_tls *t);
+
+/*
+ * Reset the connections whose handshake timeout has passed at (now_ns)
+ * (lvm_net_now() or lvm_clock_monotonic()), and return the monotonic
+ * time at which the next one is due, LVM_FOREVER (UINT64_MAX, guest.h)
+ * if none.
+ * lvm_net_run() does not know about TLS: a server that wants handshake
+ * timeouts runs its own loop, which wakes without traffic when one is
+ * due:
+ *
+ *     while (!lvm_poweroff_requested())
+ *         lvm_net_poll(lvm_tls_expire(lvm_net_now()));
+ *
+ * When nothing is due it only compares (now_ns) with a saved bound.
+ */
+uint64_t lvm_tls_expire(uint64_t now_ns);
 
 /* Replace the argument passed to (t)'s callbacks. */
 void lvm_tls_set_arg(struct lvm_tls *t, void *arg);

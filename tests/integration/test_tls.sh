@@ -407,6 +407,154 @@ t_clone_random() {
     )
 }
 
+# ---- Timeouts and a full connection table (tls-proxy -H, -i, -s) ------
+
+t_idle_established() {
+    # 40 clients that send half a ClientHello, then 40 that finish their
+    # handshake and sit idle (more than the 32 pairs the guest's 64 TCP
+    # connections could hold), with the default timeouts (minutes): a
+    # real client is still served, because a handshake that completes
+    # when all pairs are taken closes the one idle longest.
+    nsx python3 - "$P1" "$PKI/ca.pem" "$TMP/est.ready" "$TMP/est.done" <<'EOF' &
+import os, socket, ssl, sys, time
+ip, ca, ready, done = sys.argv[1:5]
+ctx = ssl.create_default_context(cafile=ca)
+half = bytes.fromhex("16030100800100007c0303")  # a ClientHello cut short
+held, slow, est = [], 0, 0
+for i in range(40):
+    try:
+        s = socket.create_connection((ip, 443), timeout=10)
+        s.sendall(half)
+        held.append(s)
+        slow += 1
+    except OSError:
+        pass
+for i in range(40):
+    try:
+        s = socket.create_connection((ip, 443), timeout=10)
+        held.append(ctx.wrap_socket(s, server_hostname="proxy.test"))
+        est += 1
+    except OSError:
+        pass
+open(ready, "w").write("half %d established %d\n" % (slow, est))
+deadline = time.time() + 60
+while not os.path.exists(done) and time.time() < deadline:
+    time.sleep(0.05)  # holding the connections, not synchronising
+EOF
+    local holder=$! rc=0 est
+    wait_for_file_text "$TMP/est.ready" established 90 || { kill "$holder"; return 1; }
+    cat "$TMP/est.ready"
+    # More established at once than the table holds without eviction.
+    est=$(awk '{ print $4 }' "$TMP/est.ready")
+    [ "$est" -gt 32 ] || { echo "only $est handshakes completed"; rc=1; }
+    expect_body "$P1" || rc=1
+    touch "$TMP/est.done"
+    wait "$holder"
+    [ $rc = 0 ] || return 1
+    contains "$TMP/tp1.out" \
+        "tls-proxy: 20 connections open (the most): closing the one idle longest" ||
+        return 1
+    expect_body "$P1"
+}
+
+# wait_eof IP [tls [SEND]]: connect to IP:443 (with tls: finish the
+# handshake and send SEND; without: send half a ClientHello), then wait,
+# at most 30 s, for the proxy to end the connection. Prints how it ended
+# (eof, reset); fails if it was still open after 30 s.
+wait_eof() {
+    nsx python3 - "$1" "$PKI/ca.pem" "${2:-}" "${3:-}" <<'EOF'
+import socket, ssl, sys
+ip, ca, tls, send = sys.argv[1:5]
+s = socket.create_connection((ip, 443), timeout=30)
+if tls:
+    s = ssl.create_default_context(cafile=ca).wrap_socket(s, server_hostname="proxy.test")
+    print("handshake done:", s.version())
+    if send:
+        s.sendall(send.encode().decode("unicode_escape").encode())
+else:
+    s.sendall(bytes.fromhex("16030100800100007c0303"))
+try:
+    got = s.recv(4096)
+    while got:
+        print("got", len(got), "bytes")
+        got = s.recv(4096)
+    print("eof")
+except ConnectionResetError:
+    print("reset")
+except socket.timeout:
+    print("left open")
+    sys.exit(1)
+EOF
+}
+
+t_handshake_timeout() {
+    # -H 1: a client that stalls in its handshake is cut after a second,
+    # with no other traffic (the guest wakes for the deadline).
+    start_guest tp4 "$TMP/proxy_ec.elf" --net -- -H 1 -i 1 -s 0 \
+        10.213.0.1:$BACKEND_PORT || return 1
+    P4=$GUEST_IP
+    P4_PID=$GUEST_PID
+    wait_eof "$P4" >"$TMP/hs_timeout.out" || { cat "$TMP/hs_timeout.out"; return 1; }
+    cat "$TMP/hs_timeout.out"
+    grep -qx "reset\|eof" "$TMP/hs_timeout.out"
+}
+
+t_client_idle_timeout() {
+    # -i 1: an established connection whose client sends nothing gets
+    # close_notify and end of stream (a clean EOF); requests still work.
+    [ -n "${P4:-}" ] || { echo "no proxy (handshake_timeout failed)"; return 1; }
+    wait_eof "$P4" tls >"$TMP/client_idle.out" || { cat "$TMP/client_idle.out"; return 1; }
+    cat "$TMP/client_idle.out"
+    contains "$TMP/client_idle.out" "handshake done: TLSv1.3" &&
+        grep -qx eof "$TMP/client_idle.out" || return 1
+    expect_body "$P4" || return 1
+    stop_guest "$P4_PID"
+}
+
+t_backend_idle_timeout() {
+    # -s 1 (and no client timeout): a backend that takes the request and
+    # never answers; the proxy closes the pair and the client sees EOF.
+    nsx python3 - "$TMP/silent.ready" <<'EOF' &
+import socket, sys
+srv = socket.socket()
+srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+srv.bind(("0.0.0.0", 8081))
+srv.listen(8)
+open(sys.argv[1], "w").write("listening\n")
+srv.settimeout(60)
+held = []
+try:
+    while True:
+        c, _ = srv.accept()
+        held.append(c)  # read nothing, answer nothing
+except OSError:
+    pass
+EOF
+    local silent=$! rc=0 p5_pid
+    wait_for_file_text "$TMP/silent.ready" listening || { kill "$silent"; return 1; }
+    start_guest tp5 "$TMP/proxy_ec.elf" --net -- -i 0 -s 1 10.213.0.1:8081 ||
+        { kill "$silent"; return 1; }
+    p5_pid=$GUEST_PID
+    wait_eof "$GUEST_IP" tls 'GET / HTTP/1.0\r\n\r\n' >"$TMP/backend_idle.out" || rc=1
+    cat "$TMP/backend_idle.out"
+    kill "$silent"
+    wait "$silent" 2>/dev/null
+    [ $rc = 0 ] && grep -qx eof "$TMP/backend_idle.out" || return 1
+    stop_guest "$p5_pid"
+}
+
+t_bad_timeouts() {
+    refuse "$TMP/proxy_ec.elf" \
+        "tls-proxy: -i 10x: not a timeout (N[ms|s|m|h], 0 for none, at most 24h)" 2 \
+        -- -i 10x 10.0.0.1:80 || return 1
+    refuse "$TMP/proxy_ec.elf" "tls-proxy: -H -1: not a timeout" 2 \
+        -- -H -1 10.0.0.1:80 || return 1
+    refuse "$TMP/proxy_ec.elf" "tls-proxy: -s 25h: not a timeout" 2 \
+        -- -s 25h 10.0.0.1:80 || return 1
+    refuse "$TMP/proxy_ec.elf" "tls-proxy: -i : not a timeout" 2 \
+        -- -i "" 10.0.0.1:80
+}
+
 check tls13_ecdsa t_tls13_ecdsa
 check tls12_ecdsa t_tls12_ecdsa
 check openssl_client t_openssl_client
@@ -417,6 +565,11 @@ check garbage t_garbage
 check malformed_records t_malformed_records
 check corrupted_handshake t_corrupted_handshake
 check idle_clients t_idle_clients
+check idle_established_evicted t_idle_established
+check handshake_timeout t_handshake_timeout
+check client_idle_timeout t_client_idle_timeout
+check backend_idle_timeout t_backend_idle_timeout
+check bad_timeouts t_bad_timeouts
 check other_guest_unaffected t_many_bad_clients_other_guest
 check backend_down t_backend_down
 check missing_cert t_missing_cert
