@@ -22,7 +22,7 @@ static void test_syscall_keeps_strerror(void **state)
     assert_int_equal(lvm_err_set(&e, ENOENT, "open %s", "/x"), -1);
     assert_string_equal(str(&e), "open /x: No such file or directory");
     /* EINVAL from a system call is its reason: kept. */
-    lvm_err_invalid(&e, "mount %s", "/y");
+    lvm_err_set(&e, EINVAL, "mount %s", "/y");
     assert_string_equal(str(&e), "mount /y: Invalid argument");
 }
 
