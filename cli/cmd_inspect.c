@@ -151,7 +151,7 @@ int cmd_inspect(int argc, char **argv)
                                          {"help", no_argument, NULL, 'h'},
                                          {0, 0, 0, 0}};
     int json = 0, c;
-    while ((c = cli_getopt(argc, argv, "+h", opts)) != -1) {
+    while ((c = cli_getopt(argc, argv, "h", opts)) != -1) {
         switch (c) {
         case 'j': json = 1; break;
         case 'h': fputs(usage, stdout); return 0;

@@ -73,7 +73,7 @@ static int parse(int argc, char **argv, struct net_opts *o)
     if (netaddr_parse_cidr(NETDEV_SUBNET_DEFAULT, &o->addr, &o->prefix, &err) <
         0)
         return -1;
-    while ((c = cli_getopt(argc, argv, "+h", opts)) != -1) {
+    while ((c = cli_getopt(argc, argv, "h", opts)) != -1) {
         switch (c) {
         case 's':
             if (netaddr_parse_cidr(optarg, &o->addr, &o->prefix, &err) < 0) {

@@ -261,10 +261,13 @@ int cmd_serve(int argc, char **argv)
                     "--help')");
             return CLI_EXIT_USAGE;
         }
-        if (guest_opts_resolve(&o, "proc") < 0 ||
-            guest_opts_check(&o, 1, NULL) < 0)
+        /* Asked for, it is said before the image is looked at as a Tinyx
+         * directory; a Tinyx image also picks qemu on its own. */
+        int qemu = o.monitor_given && !strcmp(o.monitor, "qemu");
+        if (!qemu && (guest_opts_resolve(&o, "proc") < 0 ||
+                      guest_opts_check(&o, 1, NULL) < 0))
             return CLI_EXIT_USAGE;
-        if (!strcmp(o.monitor, "qemu")) {
+        if (qemu || !strcmp(o.monitor, "qemu")) {
             cli_msg("serve: a Tinyx image (qemu monitor) is not served yet: "
                     "proc and kvm guests only");
             return CLI_EXIT_USAGE;

@@ -59,8 +59,8 @@ static long read_small(const char *path, char **out, struct lvm_err *err)
     }
     if (st.st_size > FN_SOURCE_MAX) {
         close(fd);
-        return lvm_err_set(err, EFBIG, "%s is bigger than %d bytes", path,
-                           FN_SOURCE_MAX);
+        return lvm_err_plain(err, EFBIG, "%s is bigger than %d bytes", path,
+                             FN_SOURCE_MAX);
     }
     char *b = malloc((size_t)st.st_size + 1);
     if (!b) {
@@ -152,8 +152,8 @@ int fn_remove(const char *dir, const char *name, struct lvm_err *err)
     snprintf(path, sizeof path, "%s/%s.lua", dir, name);
     if (unlink(path) < 0) {
         if (errno == ENOENT)
-            return lvm_err_set(err, ENOENT, "no function '%s' in %s", name,
-                               dir);
+            return lvm_err_plain(err, ENOENT, "no function '%s' in %s", name,
+                                 dir);
         return lvm_err_set(err, errno, "remove %s", path);
     }
     return 0;

@@ -1033,10 +1033,11 @@ int fn_serve(const struct gw_opts *o)
         reap_dead(&gw);
     }
     fprintf(stderr,
-            "lightvm: fn serve: stopping (%llu invocations, %llu "
+            "lightvm: fn serve: stopping (%llu invocation%s, %llu "
             "refused as overload, %llu past a client's limit, %llu "
-            "abandoned by their client, %llu requests timed out)\n",
-            gw.served, gw.shed, gw.limited, gw.abandoned, gw.timeouts);
+            "abandoned by their client, %llu request%s timed out)\n",
+            gw.served, gw.served == 1 ? "" : "s", gw.shed, gw.limited,
+            gw.abandoned, gw.timeouts, gw.timeouts == 1 ? "" : "s");
     /* Running guests are killed; their clients get nothing. Connections
      * first: closing one drops its queued invocation, kills its guest. */
     while (gw.conns)

@@ -146,10 +146,10 @@ static int resolve_app(struct tinyx_ctx *c, struct lvm_err *err)
                            "%s)",
                            app, app);
     } else {
-        return lvm_err_set(err, ENOENT,
-                           "'%s' is neither an installed Debian package nor "
-                           "a program in PATH",
-                           app);
+        return lvm_err_plain(err, ENOENT,
+                             "'%s' is neither an installed Debian package nor "
+                             "a program in PATH",
+                             app);
     }
     const char *base = strrchr(app, '/');
     snprintf(c->name, sizeof c->name, "%s", base ? base + 1 : app);

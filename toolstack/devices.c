@@ -163,10 +163,10 @@ int devices_attach(struct guest *g, const struct image *img,
                 if (strcmp(spec->blocks[i].name, want->name) == 0)
                     b = &spec->blocks[i];
             if (!b)
-                return lvm_err_set(err, ENODEV,
-                                   "the guest needs block device %s: attach "
-                                   "it with --block %s=FILE",
-                                   want->name, want->name);
+                return lvm_err_plain(err, ENODEV,
+                                     "the guest needs block device %s: attach "
+                                     "it with --block %s=FILE",
+                                     want->name, want->name);
             if (attach_block(g, a, b, want, next_fd++, err) < 0)
                 return -1;
         } else if (want->type == LVM_DEV_NET) {

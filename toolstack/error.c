@@ -21,15 +21,30 @@ int lvm_err_set(struct lvm_err *err, int code, const char *fmt, ...)
     return -1;
 }
 
-int lvm_err_invalid(struct lvm_err *err, const char *fmt, ...)
+static int set_plain(struct lvm_err *err, int code, const char *fmt, va_list ap)
 {
     if (!err)
         return -1;
-    err->code = EINVAL;
+    err->code = code;
     err->plain = 1;
+    vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+    return -1;
+}
+
+int lvm_err_invalid(struct lvm_err *err, const char *fmt, ...)
+{
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+    set_plain(err, EINVAL, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+int lvm_err_plain(struct lvm_err *err, int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    set_plain(err, code, fmt, ap);
     va_end(ap);
     return -1;
 }

@@ -27,6 +27,11 @@ int lvm_err_set(struct lvm_err *err, int code, const char *fmt, ...)
 int lvm_err_invalid(struct lvm_err *err, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* As lvm_err_set(), for a (code) the API answers by (ENOENT: "not
+ * found", ...) whose strerror text would only repeat the message. */
+int lvm_err_plain(struct lvm_err *err, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 /* Prefix the message in (err) with formatted context; returns -1. */
 int lvm_err_wrap(struct lvm_err *err, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

@@ -10,6 +10,7 @@
 #include "toolstack/netdev.h"
 #include "toolstack/netaddr.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libmnl/libmnl.h>
@@ -423,8 +424,18 @@ int netdev_bridge_ensure(struct netdev *nd, const char *name, uint32_t addr,
                          struct netdev_bridge *out, struct lvm_err *err)
 {
     memset(out, 0, sizeof *out);
-    if (!*name || strlen(name) >= IF_NAMESIZE)
-        return lvm_err_invalid(err, "bad bridge name '%s'", name);
+    /* Letters, digits, '-', '_' and '.', as ip-link users write them:
+     * the kernel takes nearly any byte, but the name also names the
+     * lease directory and shows up in every listing. */
+    int ok =
+        *name && strlen(name) < IF_NAMESIZE && name[0] != '.' && name[0] != '-';
+    for (const char *p = name; ok && *p; p++)
+        ok = isalnum((unsigned char)*p) || *p == '-' || *p == '_' || *p == '.';
+    if (!ok)
+        return lvm_err_invalid(err,
+                               "bad bridge name '%s' (up to %d letters, "
+                               "digits, '-', '_' and '.')",
+                               name, IF_NAMESIZE - 1);
     snprintf(out->name, sizeof out->name, "%s", name);
     struct netdev_link l;
     struct lvm_err e2;

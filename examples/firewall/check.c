@@ -6,6 +6,7 @@
  */
 #include "rules.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,7 +24,8 @@ int main(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         FILE *fp = fopen(argv[i], "r");
         if (!fp) {
-            fprintf(stderr, "firewall-check: cannot open %s\n", argv[i]);
+            fprintf(stderr, "firewall-check: cannot open %s: %s\n", argv[i],
+                    strerror(errno));
             bad = 1;
             continue;
         }

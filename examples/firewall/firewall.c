@@ -21,6 +21,7 @@
 
 #include <lightvm/guest.h>
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -270,7 +271,8 @@ static long load(int argc, char **argv)
     const char *path = argc > 1 ? argv[1] : "/etc/firewall.rules";
     FILE *fp = fopen(path, "r");
     if (!fp) {
-        fprintf(stderr, "firewall: cannot open %s\n", path);
+        fprintf(stderr, "firewall: cannot open %s: %s\n", path,
+                strerror(errno));
         return -1;
     }
     size_t n = fread(text, 1, sizeof text - 1, fp);

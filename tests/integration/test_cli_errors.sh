@@ -172,7 +172,12 @@ t_inspect_missing() {
     local rc=$?
     [ $rc = 1 ] || { echo "exit $rc, not 1"; return 1; }
     [ "$(cat "$TMP/out")" = "[]" ] || { echo "stdout:"; cat "$TMP/out"; return 1; }
-    [ "$(wc -l <"$TMP/err")" = 1 ] && contains "$TMP/err" "lightvm: inspect: no such object: nosuch"
+    [ "$(wc -l <"$TMP/err")" = 1 ] && contains "$TMP/err" "lightvm: inspect: no such object: nosuch" ||
+        return 1
+    # A flag after the name is still a flag (docker's habit).
+    $LIGHTVM inspect nosuch --json >"$TMP/out" 2>"$TMP/err"
+    [ $? = 1 ] && contains "$TMP/err" "no such object: nosuch" &&
+        ! grep -q -- "--json" "$TMP/err"
 }
 
 t_inspect_some_missing() {

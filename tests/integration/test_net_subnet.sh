@@ -92,10 +92,24 @@ test_guest_two_bridges() {
     stop_guest "$GUEST_PID"
 }
 
+# Options after the bridge's name, as docs/network.md writes them; a
+# name outside letters, digits, '-', '_' and '.' is refused, unmade.
+test_names_and_order() {
+    nsx "$LIGHTVM" net up nmsf --subnet 10.91.0.1/16 || return 1
+    nsx ip -4 -o addr show dev nmsf | grep -qF "10.91.0.1/16" || return 1
+    nsx "$LIGHTVM" net down nmsf || return 1
+    ! nsx "$LIGHTVM" net up 'nms!x' 2>"$TMP/err" || return 1
+    cat "$TMP/err"
+    [ "$(wc -l <"$TMP/err")" -eq 1 ] && contains "$TMP/err" "bad bridge name" ||
+        return 1
+    ! nsx ip link show 'nms!x' >/dev/null 2>&1
+}
+
 check net_subnet_lvm0_default test_lvm0_default
 check net_subnet_two_new_bridges test_two_new_bridges
 check net_subnet_existing_keeps test_existing_keeps
 check net_subnet_route_respected test_route_respected
 check net_subnet_none_free test_none_free
 check net_subnet_guest_two_bridges test_guest_two_bridges
+check net_subnet_names_and_order test_names_and_order
 finish

@@ -201,6 +201,7 @@ t_bad_flags() {
     bad "--ip is not an option of serve" -l 7010 --ip 10.213.9.9 "$WHOAMI" || return 1
     bad "takes no image" -l 7010 --from-snapshot /etc/hostname "$WHOAMI" || return 1
     bad "/nonexistent.elf" -l 7010 /nonexistent.elf || return 1
+    bad "qemu monitor) is not served yet" -l 7010 --monitor qemu "$WHOAMI" || return 1
     # A port in use: one line, exit 125.
     serve_start busy -l 127.0.0.1:7011 "$WHOAMI" || return 1
     expect_status 125 nsx "$LIGHTVM" serve -l 127.0.0.1:7011 "$WHOAMI" 2>"$TMP/busy.err" || return 1

@@ -133,6 +133,21 @@ t_member_policy() {
     [ "$($LIGHTVM list -q | wc -l)" -eq 1 ]
 }
 
+# Five NICs are one too many: refused before any NIC is attached, so the
+# bridges the extra NICs name are never made.
+t_too_many_nics() {
+    local out before after
+    before=$(nsx ip -o link show)
+    out=$($LIGHTVM create --monitor qemu --net --name rq5 --net=n1=nmqx1 \
+        --net=n2=nmqx2 --net=n3=nmqx3 --net=n4=nmqx4 "$TMP/redis" 2>&1) &&
+        { echo "created: $out"; return 1; }
+    echo "$out"
+    [[ $out == *"at most 4 NICs"* ]] || return 1
+    after=$(nsx ip -o link show)
+    [ "$before" = "$after" ] || { diff <(echo "$before") <(echo "$after"); return 1; }
+    [ "$($LIGHTVM list -q | wc -l)" -eq 1 ]
+}
+
 t_destroy_releases() {
     $LIGHTVM destroy rq >/dev/null || return 1
     ! nsx ip link show "$TAP0" >/dev/null 2>&1 &&
@@ -151,5 +166,6 @@ check qemu_gets_both_taps t_qemu_gets_both_taps
 check answers_on_both t_answers_on_both
 check filter_entries t_filter_entries
 check member_policy t_member_policy
+check too_many_nics t_too_many_nics
 check destroy_releases t_destroy_releases
 finish

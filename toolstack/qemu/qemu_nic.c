@@ -28,6 +28,14 @@ int qemu_nic_attach(struct qemu_vm_config *cfg, struct guest_net *gn,
         return lvm_err_set(err, 0,
                            "net: DHCP is not supported for qemu guests (the "
                            "Tinyx init takes its address from lightvm)");
+    /* Counted first: a refusal must not leave the bridges of the NICs
+     * attached before it (nic_attach makes a missing bridge). */
+    unsigned extra = 0;
+    for (unsigned i = 0; i < ns->nnics && i < GUEST_MAX_NICS; i++)
+        extra += strcmp(ns->nics[i].dev, "net0") != 0;
+    if (extra > QEMU_MAX_XNICS)
+        return lvm_err_invalid(err, "a qemu guest has at most %d NICs",
+                               QEMU_MAX_XNICS + 1);
     if (nic_attach(gn, ns, guest_id, "net0", tap_fd, err) < 0)
         return lvm_err_wrap(err, "network device net0");
     const struct guest_nic *n = &gn->nic[gn->n - 1];
