@@ -11,6 +11,7 @@
 #include "daemon/server_guard.h"
 #include "daemon/quota.h"
 #include "toolstack/audit.h"
+#include "toolstack/netsubnet.h"
 #include "toolstack/sandbox.h"
 #include "toolstack/text.h"
 
@@ -442,6 +443,11 @@ static int parse_args(struct daemon *d, int argc, char **argv)
         fprintf(stderr, "lightvmd: %s\n", lvm_err_str(&err, buf, sizeof buf));
         return -1;
     }
+    /* Operator networks are bridges only once used: until then a bridge
+     * given no subnet must not take one of theirs. */
+    for (unsigned i = 0; i < d->cfg.nnets; i++)
+        if (d->cfg.nets[i].addr)
+            netsubnet_reserve(d->cfg.nets[i].addr, d->cfg.nets[i].prefix);
     const struct config_service *svc = &d->cfg.svc;
     if (!set_group && svc->api_group[0]) {
         struct group *gr = getgrnam(svc->api_group);

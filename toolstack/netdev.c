@@ -546,9 +546,11 @@ static int nets_route_cb(const struct nlmsghdr *nlh, void *data)
     struct ip4_nets *w = data;
     const struct rtmsg *rt = mnl_nlmsg_get_payload(nlh);
     /* The default route covers everything and takes nothing from a
-     * subnet of its own; the local table is the addresses again. */
+     * subnet of its own; the local table is the addresses again. Every
+     * other table counts: a VPN's or a policy route's subnet (wg-quick
+     * puts its routes in a table of their own) is in use too. */
     if (nlh->nlmsg_type != RTM_NEWROUTE || rt->rtm_family != AF_INET ||
-        rt->rtm_table != RT_TABLE_MAIN || rt->rtm_dst_len == 0)
+        rt->rtm_table == RT_TABLE_LOCAL || rt->rtm_dst_len == 0)
         return MNL_CB_OK;
     uint32_t v = 0;
     mnl_attr_parse(nlh, sizeof *rt, route_dst_attr, &v);

@@ -91,8 +91,8 @@ int netdev_bridge_ensure(struct netdev *nd, const char *name, uint32_t addr,
                          struct netdev_bridge *out, struct lvm_err *err);
 
 /* Call (fn) for every IPv4 network this namespace uses: each address's
- * subnet (any interface) and each route of the main table but the
- * default one. (net) is in network order. */
+ * subnet (any interface) and each route of any table but the local
+ * one, default routes aside. (net) is in network order. */
 int netdev_ip4_nets(struct netdev *nd,
                     void (*fn)(uint32_t net, unsigned prefix, void *ctx),
                     void *ctx, struct lvm_err *err);

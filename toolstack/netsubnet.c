@@ -12,6 +12,23 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+/* Networks that exist in a configuration but maybe not yet as bridges
+ * (lightvmd's operator networks, made when first used). */
+static struct {
+    uint32_t net;
+    unsigned prefix;
+} reserved[NETSUBNET_RESERVED_MAX];
+static unsigned nreserved;
+
+void netsubnet_reserve(uint32_t net, unsigned prefix)
+{
+    if (nreserved < NETSUBNET_RESERVED_MAX) {
+        reserved[nreserved].net = net;
+        reserved[nreserved].prefix = prefix;
+        nreserved++;
+    }
+}
+
 void netsubnet_note(uint32_t net, unsigned prefix, void *used)
 {
     struct netsubnet_used *u = used;
@@ -59,15 +76,18 @@ int netsubnet_pick(const char *name, const struct netsubnet_used *u,
 int netsubnet_bridge_ensure(struct netdev *nd, const char *name,
                             struct netdev_bridge *out, struct lvm_err *err)
 {
-    /* The lock is the namespace itself: every process that opens its
-     * nsfs file gets the same inode, whatever its run directory. */
-    int fd = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+    /* One lock for every lightvm process, whatever its run directory or
+     * network namespace, on a file only root can open: any process may
+     * open the namespace's own nsfs file and flock it, and a user who
+     * held that lock would stop lightvmd for everyone. */
+    int fd = open(NETSUBNET_LOCK, O_RDONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
+                  0600);
     if (fd < 0)
-        return lvm_err_set(err, errno, "open the network namespace");
+        return lvm_err_set(err, errno, "open %s", NETSUBNET_LOCK);
     if (flock(fd, LOCK_EX) < 0) {
         int e = errno;
         close(fd);
-        return lvm_err_set(err, e, "lock the network namespace");
+        return lvm_err_set(err, e, "lock %s", NETSUBNET_LOCK);
     }
     struct netsubnet_used *u = calloc(1, sizeof *u);
     int r = -1;
@@ -77,6 +97,8 @@ int netsubnet_bridge_ensure(struct netdev *nd, const char *name,
     }
     if (netdev_ip4_nets(nd, netsubnet_note, u, err) < 0)
         goto out;
+    for (unsigned i = 0; i < nreserved; i++)
+        netsubnet_note(reserved[i].net, reserved[i].prefix, u);
     uint32_t addr = 0;
     unsigned prefix = 0;
     /* None free: fine for a bridge that has its address already;

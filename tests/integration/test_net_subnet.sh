@@ -4,13 +4,16 @@
 # lvm0's 10.213.0.0/16, never another bridge's, the same one again for a
 # bridge that exists, a one-line refusal (and no bridge made) when no
 # subnet of the range is free, and a two-NIC guest on lvm0 and such a
-# bridge answering on both. Races between processes are
+# bridge answering on both; routes of other tables and lightvmd's
+# configured networks are in use too; a user's lock on the namespace
+# stalls nothing. Races between processes are
 # tests/unit/test_net_subnet.c's.
 cd "$(dirname "$0")/../.." || exit 1
 . tests/lib.sh
 . tests/net/netlib.sh
 
 MULTI=$NET_GUESTS/net_multi.elf
+DAYTIME=$EXAMPLES/daytime/daytime.elf
 
 # second_octet: X of a `net up` line "BR 10.X.0.1/16 ..." on stdin.
 second_octet() { sed -n 's/^[^ ]* 10\.\([0-9]*\)\.0\.1\/16.*/\1/p'; }
@@ -105,6 +108,66 @@ test_names_and_order() {
     ! nsx ip link show 'nms!x' >/dev/null 2>&1
 }
 
+# A route in a table of its own (a VPN's, a policy route's) is in use
+# too: the subnet a bridge would get is not taken once such a route
+# covers it.
+test_policy_table() {
+    local p q
+    nsx "$LIGHTVM" net up nmsp >"$TMP/p" || return 1
+    p=$(second_octet <"$TMP/p")
+    nsx "$LIGHTVM" net down nmsp || return 1
+    nsx ip route add blackhole "10.$p.0.0/16" table 100 || return 1
+    nsx "$LIGHTVM" net up nmsp >"$TMP/p2" || return 1
+    q=$(second_octet <"$TMP/p2")
+    cat "$TMP/p" "$TMP/p2"
+    nsx ip route del blackhole "10.$p.0.0/16" table 100
+    nsx "$LIGHTVM" net down nmsp
+    [ -n "$q" ] && [ "$q" != "$p" ]
+}
+
+# A user who holds a lock on the namespace's nsfs file (anyone may open
+# it) does not stall a bridge being made; the lock lightvm takes is a
+# file a user cannot open.
+test_lock_not_users() {
+    local holder line rc
+    mkfifo "$TMP/held"
+    nsx setpriv --reuid 65534 --regid 65534 --clear-groups \
+        flock /proc/self/ns/net sh -c 'echo held; exec sleep 300' >"$TMP/held" &
+    holder=$!
+    read -r line <"$TMP/held"
+    [ "$line" = held ] || { kill $holder; return 1; }
+    nsx timeout 60 "$LIGHTVM" net up nmsq >/dev/null
+    rc=$?
+    kill $holder 2>/dev/null
+    wait $holder 2>/dev/null
+    [ $rc = 0 ] || { echo "net up: exit $rc"; return 1; }
+    nsx "$LIGHTVM" net down nmsq
+    ! setpriv --reuid 65534 --regid 65534 --clear-groups \
+        flock -n /run/lightvm-netsubnet.lock true 2>/dev/null
+}
+
+# An operator network of lightvmd's configuration that is no bridge yet
+# is not picked for another bridge made through lightvmd.
+test_operator_network_reserved() {
+    local x y id
+    nsx "$LIGHTVM" net up nmsr >"$TMP/r" || return 1
+    x=$(second_octet <"$TMP/r")
+    nsx "$LIGHTVM" net down nmsr || return 1
+    printf '{"networks": [{"bridge": "nmso", "subnet": "10.%s.0.1/16", "default": true}]}\n' \
+        "$x" >"$TMP/op.conf"
+    LIGHTVMD="nsenter --net=/run/netns/$NS $BUILD/bin/lightvmd"
+    daemon_start --pool 0 --config "$TMP/op.conf" || return 1
+    id=$($LIGHTVM create --net=nmsr "$DAYTIME")
+    local rc=$?
+    [ $rc = 0 ] && $LIGHTVM destroy "$id" >/dev/null
+    daemon_stop
+    [ $rc = 0 ] || return 1
+    y=$(nsx ip -4 -o addr show dev nmsr | sed -n 's/.* inet 10\.\([0-9]*\)\.0\.1\/16 .*/\1/p')
+    echo "nmsr alone: 10.$x; with nmso configured at 10.$x: 10.$y"
+    nsx "$LIGHTVM" net down nmsr
+    [ -n "$y" ] && [ "$y" != "$x" ]
+}
+
 check net_subnet_lvm0_default test_lvm0_default
 check net_subnet_two_new_bridges test_two_new_bridges
 check net_subnet_existing_keeps test_existing_keeps
@@ -112,4 +175,7 @@ check net_subnet_route_respected test_route_respected
 check net_subnet_none_free test_none_free
 check net_subnet_guest_two_bridges test_guest_two_bridges
 check net_subnet_names_and_order test_names_and_order
+check net_subnet_policy_table test_policy_table
+check net_subnet_lock_not_users test_lock_not_users
+check net_subnet_operator_network_reserved test_operator_network_reserved
 finish
