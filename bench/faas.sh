@@ -62,7 +62,7 @@ echo "runner,rate,sent,ok,shed,errors,dropped,lost,goodput,p50_ms,p90_ms,p99_ms"
 gateway() {
     local cmd="exec $L fn serve --runner $1 --listen 127.0.0.1:0 \
 --max-running $RUNNING --queue $QUEUE --pool 8 --cpu-time 5 --timeout 30 \
---max-per-client 0"
+--max-per-client 0 --max-conns-per-client 0"
     if [ "$1" = crun ]; then
         # crun refuses a hybrid cgroup host: hide cgroup v2's mount from
         # it in a mount namespace of its own (as bench/density.sh does).

@@ -55,7 +55,7 @@ EOF
 # gateway OPTIONS...: start fn serve; sets GPID and PORT.
 gateway() {
     "$L" fn serve --listen 127.0.0.1:0 --max-running "$RUNNING" --queue "$QUEUE" \
-        --pool 8 --cpu-time 5 --timeout 30 "$@" >"$W/gw.out" 2>"$W/gw.err" &
+        --pool 8 --cpu-time 5 --timeout 30 --max-conns-per-client 0 "$@" >"$W/gw.out" 2>"$W/gw.err" &
     GPID=$!
     local i=0
     until grep -q '^listening on' "$W/gw.out" 2>/dev/null; do

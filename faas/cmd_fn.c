@@ -41,6 +41,9 @@ static const char usage[] =
     "      --max-per-client N  invocations running or waiting per client\n"
     "                          address; 429 past it (default: half of\n"
     "                          --max-running plus --queue; 0: no limit)\n"
+    "      --max-conns-per-client N  open connections per client address,\n"
+    "                          each up to --max-body buffered; 429 and\n"
+    "                          closed past it (default 64; 0: no limit)\n"
     "      --header-timeout SECONDS  for a request head, from its first\n"
     "                          byte; 408 past it (default 10)\n"
     "      --body-timeout SECONDS    for its body, after the head; 408\n"
@@ -94,6 +97,7 @@ enum {
     OPT_RESULT,
     OPT_RUNNER,
     OPT_PER_CLIENT,
+    OPT_CONNS_PER_CLIENT,
     OPT_HEADER_TO,
     OPT_BODY_TO,
     OPT_KEEPALIVE_TO,
@@ -115,6 +119,7 @@ static int serve(int argc, char **argv, const char *dir)
         {"dir", required_argument, NULL, OPT_DIR},
         {"runner", required_argument, NULL, OPT_RUNNER},
         {"max-per-client", required_argument, NULL, OPT_PER_CLIENT},
+        {"max-conns-per-client", required_argument, NULL, OPT_CONNS_PER_CLIENT},
         {"header-timeout", required_argument, NULL, OPT_HEADER_TO},
         {"body-timeout", required_argument, NULL, OPT_BODY_TO},
         {"keepalive-timeout", required_argument, NULL, OPT_KEEPALIVE_TO},
@@ -134,6 +139,7 @@ static int serve(int argc, char **argv, const char *dir)
         .body_max = 1 << 20,
         .max_conns = 4096,
         .max_per_client = UINT_MAX, /* unset: from the others, below */
+        .max_conns_per_client = 64,
         .header_timeout_ms = 10000,
         .body_timeout_ms = 10000,
         .keepalive_timeout_ms = 30000,
@@ -172,6 +178,10 @@ static int serve(int argc, char **argv, const char *dir)
         case OPT_RESULT:
             bad = parse_bytes("--max-result", optarg, 1, 64 << 20,
                               &o.lim.result_max) < 0;
+            break;
+        case OPT_CONNS_PER_CLIENT:
+            bad = cli_parse_count("--max-conns-per-client", optarg, 0, 10000000,
+                                  &o.max_conns_per_client) < 0;
             break;
         case OPT_PER_CLIENT:
             bad = cli_parse_count("--max-per-client", optarg, 0, 10000000,

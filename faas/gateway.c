@@ -137,6 +137,7 @@ struct gw {
     struct tag ltag, stag;
     unsigned long long served, shed, limited, timeouts, abandoned;
     struct fn_clients clients;
+    struct fn_clients conns_by_addr; /* --max-conns-per-client */
     struct conn *whead[WAIT_KINDS], *wtail[WAIT_KINDS];
     unsigned max_conns; /* the option, bounded by the fds there are */
     int accept_paused;  /* out of fds: the listener waits for one */
@@ -836,6 +837,7 @@ static void conn_close(struct gw *gw, struct conn *c)
     close(c->fd);
     c->fd = -1;
     gw->nconns--;
+    fn_clients_put(&gw->conns_by_addr, c->addr);
     accept_pause(gw, 0);
     free(c->in);
     free(c->out);
@@ -864,6 +866,25 @@ static void accept_all(struct gw *gw)
         if (fd < 0)
             return;
         if (gw->nconns >= gw->max_conns) {
+            close(fd);
+            continue;
+        }
+        /* One address holds at most its share of connections: each may
+         * buffer up to --max-body of request, so connections from one
+         * address would otherwise pin memory without bound. */
+        if (fn_clients_take(&gw->conns_by_addr, peer.sin_addr.s_addr) < 0) {
+            static const char busy[] =
+                "HTTP/1.1 429 Too Many Requests\r\n"
+                "Content-Type: application/json\r\n"
+                "Retry-After: 1\r\nConnection: close\r\n"
+                "Content-Length: 86\r\n\r\n"
+                "{\"error\":\"too many connections from this client "
+                "address\",\"cause\":\"client-conn-limit\"}\n";
+            /* Best effort on a new socket (its buffer is empty): a client
+             * that left already is told nothing. */
+            ssize_t w = write(fd, busy, sizeof busy - 1);
+            (void)w;
+            gw->limited++;
             close(fd);
             continue;
         }
@@ -951,6 +972,7 @@ int fn_serve(const struct gw_opts *o)
     }
     gw.max_conns = o->max_conns;
     fn_clients_init(&gw.clients, o->max_per_client);
+    fn_clients_init(&gw.conns_by_addr, o->max_conns_per_client);
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && gw.max_conns > rl.rlim_cur / 2)
         gw.max_conns = (unsigned)(rl.rlim_cur / 2);
     struct lvm_err err;
@@ -1067,6 +1089,7 @@ int fn_serve(const struct gw_opts *o)
     close(gw.done_efd);
     reap_dead(&gw);
     fn_clients_fini(&gw.clients);
+    fn_clients_fini(&gw.conns_by_addr);
     close(gw.lfd);
     close(gw.sfd);
     close(gw.ep);

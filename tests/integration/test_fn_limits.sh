@@ -3,7 +3,8 @@
 # against clients that do not behave: slow ones (slowloris: heads and
 # bodies that never end, idle keep-alive connections, answers never
 # read), ones that give up on their invocation, and one address that
-# floods; and endless recursion reported as its own cause.
+# floods with invocations or holds connections; and endless recursion
+# reported as its own cause.
 #
 # One gateway with short client timeouts (1 s, by flags) and no shell
 # pool (so that the suite's guest cgroups are exactly the running
@@ -73,7 +74,8 @@ setup() {
         fn deploy "$f" "$TMP/src/$f.lua" >/dev/null || return 1
     done
     "$LIGHTVM" fn serve --listen 127.0.0.1:0 --pool 0 --max-running 3 \
-        --queue 4 --max-per-client 2 --cpu-time 60 --timeout 60 \
+        --queue 4 --max-per-client 2 --max-conns-per-client 160 \
+        --cpu-time 60 --timeout 60 \
         --header-timeout 1 --body-timeout 1 --keepalive-timeout 1 \
         --send-timeout 1 \
         >"$TMP/gw.out" 2>"$TMP/gw.err" &
@@ -253,6 +255,47 @@ t_abandon_half_close() {
 # Endless recursion: "stack-overflow", whether Lua's heap limit (half of
 # the default 64M) or its stack limit comes first; a deep but finite
 # recursion is answered; error("stack overflow") is a runtime error.
+# One address holds at most --max-conns-per-client (160) connections:
+# the next from it gets 429 and is closed, while another address is
+# still answered; a connection given back makes room again.
+t_conns_per_client() {
+    python3 - "$PORT" >"$TMP/conns.out" 2>&1 <<'PY'
+import http.client, socket, sys
+port = int(sys.argv[1])
+def conn(src):
+    s = socket.socket()
+    s.bind((src, 0))
+    s.connect(("127.0.0.1", port))
+    return s
+def first_line(s):
+    s.settimeout(20)
+    data = b""
+    while True:
+        d = s.recv(4096)
+        if not d:
+            break
+        data += d
+    return data.split(b"\r\n")[0].decode(), data
+held = [conn("127.0.0.5") for _ in range(160)]
+line, data = first_line(conn("127.0.0.5"))
+print("161st:", line)
+print("body:", data.split(b"\r\n\r\n", 1)[-1].decode().strip())
+h = http.client.HTTPConnection("127.0.0.1", port, timeout=20)
+h.request("POST", "/fn/square", body="7")
+r = h.getresponse()
+print("other:", r.status, r.read().decode())
+held.pop().close()
+again = conn("127.0.0.5")
+again.sendall(b"POST /fn/square HTTP/1.1\r\nContent-Length: 1\r\nConnection: close\r\n\r\n5")
+print("after one left:", first_line(again)[0])
+PY
+    cat "$TMP/conns.out"
+    grep -qx "161st: HTTP/1.1 429 Too Many Requests" "$TMP/conns.out" &&
+        grep -q '"cause":"client-conn-limit"' "$TMP/conns.out" &&
+        grep -qx "other: 200 49:7" "$TMP/conns.out" &&
+        grep -qx "after one left: HTTP/1.1 200 OK" "$TMP/conns.out"
+}
+
 t_recursion() {
     post deep x >"$TMP/deep.out"
     cat "$TMP/deep.out"
@@ -295,6 +338,7 @@ check large_answer t_large_answer
 check per_client t_per_client
 check abandon_close t_abandon_close
 check abandon_half_close t_abandon_half_close
+check conns_per_client t_conns_per_client
 check recursion t_recursion
 check flags t_flags
 check stop_clean t_stop_clean
