@@ -80,8 +80,8 @@ int netsubnet_bridge_ensure(struct netdev *nd, const char *name,
      * network namespace, on a file only root can open: any process may
      * open the namespace's own nsfs file and flock it, and a user who
      * held that lock would stop lightvmd for everyone. */
-    int fd = open(NETSUBNET_LOCK, O_RDONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
-                  0600);
+    int fd =
+        open(NETSUBNET_LOCK, O_RDONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0)
         return lvm_err_set(err, errno, "open %s", NETSUBNET_LOCK);
     if (flock(fd, LOCK_EX) < 0) {
