@@ -152,6 +152,11 @@ void init_exec_service(const struct init_conf *c, const struct pollfd *p,
 int init_exec_reaped(pid_t pid, int status);
 
 /* Print "tinyx-init: <fmt>" on the console. */
+/* The entry of /sys/class/(cls) whose (attr) file reads (want) (up to a
+ * newline; case-insensitively if (nocase)) into (entry); -1 if none. */
+int init_sysfs_find(const char *cls, const char *attr, const char *want,
+                    int nocase, char *entry, size_t len);
+
 void init_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 #endif

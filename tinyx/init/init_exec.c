@@ -10,7 +10,6 @@
 
 #include <lightvm/tinyx_exec.h>
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -47,31 +46,12 @@ static struct {
 /* The port's device: the /dev/vportNpM whose sysfs name is ours. */
 static int find_port(char *dev, size_t len)
 {
-    DIR *d = opendir("/sys/class/virtio-ports");
-    if (!d)
+    char port[32];
+    if (init_sysfs_find("virtio-ports", "name", LVM_XF_PORT, 0, port,
+                        sizeof port) < 0)
         return -1;
-    struct dirent *e;
-    int found = -1;
-    while (found < 0 && (e = readdir(d))) {
-        if (e->d_name[0] == '.')
-            continue;
-        char p[300], name[64] = "";
-        snprintf(p, sizeof p, "/sys/class/virtio-ports/%s/name", e->d_name);
-        int fd = open(p, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-            continue;
-        ssize_t n = read(fd, name, sizeof name - 1);
-        close(fd);
-        if (n > 0 && name[n - 1] == '\n')
-            n--;
-        name[n > 0 ? n : 0] = 0;
-        if (!strcmp(name, LVM_XF_PORT)) {
-            snprintf(dev, len, "/dev/%s", e->d_name);
-            found = 0;
-        }
-    }
-    closedir(d);
-    return found;
+    snprintf(dev, len, "/dev/%s", port);
+    return 0;
 }
 
 int init_exec_open(void)

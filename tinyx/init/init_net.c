@@ -15,7 +15,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -63,31 +62,7 @@ static int first_ether(char *name, size_t len)
 /* The interface whose MAC is (mac) ("aa:bb:..", as lightvm writes it). */
 static int by_mac(const char *mac, char *name, size_t len)
 {
-    DIR *d = opendir("/sys/class/net");
-    if (!d)
-        return -1;
-    struct dirent *e;
-    int found = -1;
-    while (found < 0 && (e = readdir(d))) {
-        if (e->d_name[0] == '.')
-            continue;
-        char path[300], have[32] = "";
-        snprintf(path, sizeof path, "/sys/class/net/%s/address", e->d_name);
-        int fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-            continue;
-        ssize_t n = read(fd, have, sizeof have - 1);
-        close(fd);
-        if (n <= 0)
-            continue;
-        have[strcspn(have, "\n")] = 0;
-        if (!strcasecmp(have, mac)) {
-            snprintf(name, len, "%s", e->d_name);
-            found = 0;
-        }
-    }
-    closedir(d);
-    return found;
+    return init_sysfs_find("net", "address", mac, 1, name, len);
 }
 
 static int parse_cidr(const char *s, in_addr_t *addr, in_addr_t *mask)
