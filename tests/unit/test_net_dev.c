@@ -24,34 +24,7 @@
 
 #include <cmocka.h>
 
-static struct netdev *nd;
-
-static int group_setup(void **state)
-{
-    (void)state;
-    /* Everything below happens in a namespace that dies with the test. */
-    if (unshare(CLONE_NEWNET) < 0) {
-        fprintf(stderr, "unshare(CLONE_NEWNET): %s (run as root)\n",
-                strerror(errno));
-        return -1;
-    }
-    struct lvm_err err;
-    return netdev_open(&nd, &err);
-}
-
-static int group_teardown(void **state)
-{
-    (void)state;
-    netdev_close(nd);
-    return 0;
-}
-
-static uint32_t ip(const char *s)
-{
-    uint32_t a = 0;
-    assert_int_equal(netaddr_parse_ip4(s, &a), 0);
-    return a;
-}
+#include "unit_netns.h"
 
 /* Whether (name) has an IPv6 address (this namespace's /proc/net). */
 static int has_ipv6(const char *name)

@@ -22,33 +22,7 @@
 
 #include <cmocka.h>
 
-static struct netdev *nd;
-
-static int group_setup(void **state)
-{
-    (void)state;
-    if (unshare(CLONE_NEWNET) < 0) {
-        fprintf(stderr, "unshare(CLONE_NEWNET): %s (run as root)\n",
-                strerror(errno));
-        return -1;
-    }
-    struct lvm_err err;
-    return netdev_open(&nd, &err);
-}
-
-static int group_teardown(void **state)
-{
-    (void)state;
-    netdev_close(nd);
-    return 0;
-}
-
-static uint32_t ip(const char *s)
-{
-    uint32_t a = 0;
-    assert_int_equal(netaddr_parse_ip4(s, &a), 0);
-    return a;
-}
+#include "unit_netns.h"
 
 static int overlap(uint32_t a, unsigned pa, uint32_t b, unsigned pb)
 {
