@@ -443,7 +443,8 @@ static void t_eof(struct lvm_tls *t, void *arg)
         if (to_backend(p, NULL, 0) < 0)
             drop(p);
     } else {
-        lvm_tls_close(t);
+        p->client_done = 1; /* close once the client has taken the rest */
+        to_client(p, NULL, 0);
     }
 }
 
