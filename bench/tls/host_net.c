@@ -300,6 +300,13 @@ void lvm_tcp_hold(struct lvm_tcp *c, int hold)
     watch(c);
 }
 
+/* The limit protects lwIP's shared packet heap; the kernel has its own
+ * per-socket buffers, so there is nothing to limit here. */
+void lvm_tcp_sndbuf(struct lvm_tcp *c, size_t max)
+{
+    (void)c, (void)max;
+}
+
 void lvm_tcp_set_arg(struct lvm_tcp *c, void *arg)
 {
     c->arg = arg;
@@ -311,8 +318,10 @@ void lvm_tcp_peer(const struct lvm_tcp *c, lvm_ip4_t *ip, uint16_t *port)
     socklen_t len = sizeof sa;
     if (getpeername(c->fd, (struct sockaddr *)&sa, &len) < 0)
         memset(&sa, 0, sizeof sa);
-    *ip = sa.sin_addr.s_addr;
-    *port = ntohs(sa.sin_port);
+    if (ip) /* either may be NULL, as in the guest's (tcp.c) */
+        *ip = sa.sin_addr.s_addr;
+    if (port)
+        *port = ntohs(sa.sin_port);
 }
 
 static void on_listener(struct lvm_tcp_listener *l)

@@ -4,7 +4,7 @@
  * the backend's answers back.
  *
  *     tls-proxy [-p PORT] [-c CERT] [-k KEY] [-H TIME] [-i TIME] [-s TIME]
- *               BACKEND_ADDR:PORT
+ *               [-P N] BACKEND_ADDR:PORT
  *
  * The certificate chain and key are files: by default /etc/tls/cert.pem
  * and /etc/tls/key.pem of the image's file tree (`lightvm-cc --files`).
@@ -27,15 +27,25 @@
  * unit; 0 turns one off): -H, the handshake (default 10s, then reset);
  * -i, the client (default 300s) and -s, the backend (default 300s): a
  * pair whose client, or backend, has neither sent nor taken anything for
- * that long is closed, both sides gracefully (close_notify and FIN). A
- * side that waits because the proxy holds data for the other side is
- * not idle. The guest wakes for them without traffic: the loop is
- * lvm_net_poll() up to the next deadline, not lvm_net_run().
+ * that long is closed: gracefully (close_notify and FIN) a side that
+ * has taken everything sent to it, with a reset a side that has not (a
+ * peer that stopped reading would otherwise keep its unsent bytes in the
+ * stack's heap for minutes of zero-window probes). A side that waits
+ * because the proxy holds data for the other side is not idle. A pair
+ * still not gone LINGER after it was ended is reset. The guest wakes for
+ * them without traffic: the loop is lvm_net_poll() up to the next
+ * deadline, not lvm_net_run().
  *
- * At most PAIRS_MAX pairs are open: each takes two of the guest's 64 TCP
- * connections, and 16 more are kept for handshakes. A handshake that
- * completes when all are taken closes the pair idle longest (with a line
- * on the console), so idle clients cannot lock new ones out.
+ * At most PAIRS_MAX pairs are open (ending ones count until they are
+ * gone): each takes two of the guest's 64 TCP connections, and 16 more
+ * are kept for handshakes. At most -P N (default 8) are from one client
+ * address. A handshake that completes when its address has N pairs
+ * resets that address's pair idle longest; when all pairs are taken, it
+ * resets the pair idle longest of the address holding the most (a line
+ * on the console either way), so idle clients cannot lock new ones out
+ * and one address cannot push out the others. A pair whose client has
+ * sent a request and waits for the backend's answer is never reset so;
+ * when nothing may be reset, the new connection is (a line says so).
  */
 #include <lightvm/guest.h>
 #include <lightvm/tls.h>
@@ -57,10 +67,31 @@ LVM_MANIFEST(LVM_NET("net0"));
 /* lwIP's MEMP_NUM_TCP_PCB (64) = 16 handshakes (tls_conn.c) + 2 per pair,
  * and 8 for connections that are closing (FIN-WAIT, LAST-ACK). */
 #define PAIRS_MAX 20
+#define PER_SOURCE_DEFAULT 8
+/*
+ * lwIP's packet heap (MEM_SIZE, 256 KiB) holds every connection's unacked
+ * sent bytes, and every frame that arrives. A peer that stops reading
+ * keeps its connection's share there until the connection is reset; with
+ * lwIP's whole send buffer (8 segments, about 12.5 KiB with headers) on
+ * both sides, 20 such pairs take 250 KiB, and then incoming frames, ACKs
+ * and resets included, are dropped: the guest is deaf. So each side is
+ * limited (lvm_tcp_sndbuf(); the rest waits in the guest's memory):
+ * client 4 segments (5840 bytes, about 6.2 KiB of heap), backend 2 (2920,
+ * 3.1 KiB: it is near and takes requests, which are small). Worst case:
+ * 20 pairs x 9.3 KiB = 187 KiB, plus 16 handshakes whose first flight
+ * (about 2 KiB with a one-certificate chain) is stuck = 32 KiB, leaves
+ * about 37 KiB for frames in flight (25 full-size, hundreds of ACKs).
+ */
+#define CLIENT_SNDBUF (4 * 1460)
+#define BACKEND_SNDBUF (2 * 1460)
+/* An ended pair still there after this is reset. */
+#define LINGER (2000 * MS)
 #define MS 1000000ull
 
 /* Timeouts in ns; 0: none. */
 static uint64_t client_idle_ns = 300000 * MS, backend_idle_ns = 300000 * MS;
+/* -P: most pairs from one client address. */
+static unsigned per_source = PER_SOURCE_DEFAULT;
 
 static lvm_ip4_t backend_ip;
 static uint16_t backend_port;
@@ -80,12 +111,16 @@ struct pair {
     struct queue to_client, to_backend;
     int client_done;  /* close the client once to_client is empty */
     int backend_done; /* close the backend once to_backend is empty */
-    int ending;       /* timed out or evicted: not counted, not chosen */
+    int ending;       /* timed out or evicted: never chosen again */
+    int waiting;      /* the client sent last: it waits for the backend */
+    lvm_ip4_t src;    /* the client's address */
+    uint64_t end_by;  /* ending: reset if still there then */
     uint64_t client_at, backend_at; /* last bytes from or to each side */
     struct pair *prev, *next;       /* on the list of pairs */
 };
 
-/* Every pair, and how many are not ending. */
+/* Every pair, and how many (ending ones too: their connections and
+ * memory are held until they are gone). */
 static struct pair *pairs;
 static unsigned npairs;
 /* No idle deadline is before this; activity only moves deadlines later,
@@ -138,8 +173,7 @@ static void pair_free_if_done(struct pair *p)
         pairs = p->next;
     if (p->next)
         p->next->prev = p->prev;
-    if (!p->ending)
-        npairs--;
+    npairs--;
     free(p->to_client.buf);
     free(p->to_backend.buf);
     free(p);
@@ -147,8 +181,10 @@ static void pair_free_if_done(struct pair *p)
 
 static void mark_ending(struct pair *p)
 {
-    if (!p->ending)
-        npairs--;
+    if (!p->ending) {
+        p->end_by = lvm_net_now() + LINGER;
+        due_at(p->end_by);
+    }
     p->ending = 1;
 }
 
@@ -182,7 +218,11 @@ static int to_client(struct pair *p, const void *buf, size_t len)
         return -1;
     if (p->b) /* pace the backend to the client */
         lvm_tcp_hold(p->b, q->len >= HOLD_AT);
-    if (q->len == 0 && p->client_done)
+    /* Close once the client has taken everything (t_drained() comes back
+     * here): after lvm_tls_close() the stack alone holds what is unacked,
+     * out of the idle timeout's reach, for as long as the client keeps its
+     * window shut. */
+    if (q->len == 0 && p->client_done && lvm_tls_sendq(p->t) == 0)
         lvm_tls_close(p->t);
     return 0;
 }
@@ -207,8 +247,8 @@ static int to_backend(struct pair *p, const void *buf, size_t len)
         return -1;
     if (p->t) /* pace the client to the backend */
         lvm_tcp_hold(lvm_tls_tcp(p->t), q->len >= HOLD_AT);
-    if (q->len == 0 && p->backend_done)
-        lvm_tcp_close(p->b);
+    if (q->len == 0 && p->backend_done && lvm_tcp_sendq(p->b) == 0)
+        lvm_tcp_close(p->b); /* as in to_client() */
     return 0;
 }
 
@@ -218,6 +258,7 @@ static void b_data(struct lvm_tcp *c, const void *buf, size_t len, void *arg)
 {
     struct pair *p = arg;
     p->client_at = p->backend_at = lvm_net_now();
+    p->waiting = 0;
     if (p->t && to_client(p, buf, len) < 0)
         drop(p);
 }
@@ -225,6 +266,7 @@ static void b_data(struct lvm_tcp *c, const void *buf, size_t len, void *arg)
 static void b_eof(struct lvm_tcp *c, void *arg)
 {
     struct pair *p = arg;
+    p->waiting = 0;
     /* The answer is complete: pass the end on once it is all out. */
     if (p->t) {
         p->client_done = 1;
@@ -247,6 +289,7 @@ static void b_closed(struct lvm_tcp *c, int err, void *arg)
 {
     struct pair *p = arg;
     p->b = NULL;
+    p->waiting = 0;
     if (p->t) {
         if (err < 0 && err != LVM_NET_ECONNABORTED)
             fprintf(stderr, "tls-proxy: backend: %s\n", lvm_net_strerror(err));
@@ -265,39 +308,94 @@ static const struct lvm_tcp_handlers backend = {
 
 /* ---- The client side (TLS) --------------------------------------------- */
 
-/* All pairs are taken: reset the one idle longest (its slots are free at
- * once), so that a new client is served rather than refused. */
-static void evict(void)
+static unsigned pairs_from(lvm_ip4_t src)
+{
+    unsigned n = 0;
+    for (struct pair *p = pairs; p; p = p->next)
+        n += p->src == src;
+    return n;
+}
+
+static uint64_t last_at(const struct pair *p)
+{
+    return p->client_at > p->backend_at ? p->client_at : p->backend_at;
+}
+
+/*
+ * Make room for a new pair from (src) by resetting one (its slots are
+ * free at once), so that a new client is served rather than refused.
+ * Candidates: pairs not already ending and whose client is not waiting
+ * for the backend (a request in progress, however long its backend
+ * takes, is not idle). With (src) at its per-address limit, the one of
+ * (src)'s idle longest; else, from the address holding the most pairs,
+ * the one idle longest, so that one address fills the table only at its
+ * own expense. Returns -1 if there is no candidate.
+ */
+static int evict(lvm_ip4_t src, int own)
 {
     struct pair *old = NULL;
-    uint64_t old_at = UINT64_MAX;
+    unsigned old_n = 0;
     for (struct pair *p = pairs; p; p = p->next) {
-        uint64_t at =
-            p->client_at > p->backend_at ? p->client_at : p->backend_at;
-        if (!p->ending && at < old_at) {
+        if (p->ending || p->waiting || (own && p->src != src))
+            continue;
+        unsigned n = own ? 0 : pairs_from(p->src);
+        if (!old || n > old_n || (n == old_n && last_at(p) < last_at(old))) {
             old = p;
-            old_at = at;
+            old_n = n;
         }
     }
     if (!old)
-        return;
-    fprintf(stderr,
-            "tls-proxy: %u connections open (the most): closing the one idle "
-            "longest (%llu ms)\n",
-            PAIRS_MAX, (unsigned long long)((lvm_net_now() - old_at) / MS));
+        return -1;
+    char ip[LVM_IP4_STRLEN];
+    unsigned long long ms = (lvm_net_now() - last_at(old)) / MS;
+    if (own)
+        fprintf(stderr,
+                "tls-proxy: %u connections from %s (the most per address): "
+                "closing its one idle longest (%llu ms)\n",
+                per_source, lvm_ip4_str(src, ip), ms);
+    else
+        fprintf(stderr,
+                "tls-proxy: %u connections open (the most): closing the one "
+                "idle longest of %s, which holds %u (%llu ms)\n",
+                PAIRS_MAX, lvm_ip4_str(old->src, ip), old_n, ms);
     drop(old);
+    return 0;
+}
+
+/* (src) is at its limit, or every pair is taken, and none of the pairs
+ * that would make room may be reset: refuse the new one. */
+static int make_room(lvm_ip4_t src)
+{
+    /* A reset pair's connections are free at once, although it counts
+     * until its closed() runs: one reset makes room for one pair. */
+    if (per_source && pairs_from(src) >= per_source)
+        return evict(src, 1);
+    if (npairs >= PAIRS_MAX)
+        return evict(src, 0);
+    return 0;
 }
 
 static void t_connected(struct lvm_tls *t, void *arg)
 {
-    if (npairs >= PAIRS_MAX)
-        evict();
+    lvm_ip4_t src;
+    lvm_tcp_peer(lvm_tls_tcp(t), &src, NULL);
+    if (make_room(src) < 0) {
+        char ip[LVM_IP4_STRLEN];
+        fprintf(stderr,
+                "tls-proxy: no connection may be closed for a new one from %s "
+                "(all wait for the backend): refusing it\n",
+                lvm_ip4_str(src, ip));
+        lvm_tls_abort(t);
+        return;
+    }
     struct pair *p = calloc(1, sizeof *p);
     if (!p) {
         lvm_tls_abort(t);
         return;
     }
     p->t = t;
+    p->src = src;
+    lvm_tcp_sndbuf(lvm_tls_tcp(t), CLIENT_SNDBUF);
     uint64_t now = lvm_net_now();
     p->client_at = p->backend_at = now;
     p->next = pairs;
@@ -315,7 +413,9 @@ static void t_connected(struct lvm_tls *t, void *arg)
         p->b = NULL;
         fprintf(stderr, "tls-proxy: backend: %s\n", lvm_net_strerror(rc));
         lvm_tls_close(t);
+        return;
     }
+    lvm_tcp_sndbuf(p->b, BACKEND_SNDBUF);
 }
 
 static void t_data(struct lvm_tls *t, const void *buf, size_t len, void *arg)
@@ -324,6 +424,7 @@ static void t_data(struct lvm_tls *t, const void *buf, size_t len, void *arg)
     if (!p)
         return;
     p->client_at = p->backend_at = lvm_net_now();
+    p->waiting = 1;
     if (!p->b || to_backend(p, buf, len) < 0)
         drop(p);
 }
@@ -342,7 +443,8 @@ static void t_eof(struct lvm_tls *t, void *arg)
         if (to_backend(p, NULL, 0) < 0)
             drop(p);
     } else {
-        lvm_tls_close(t);
+        p->client_done = 1; /* close once the client has taken the rest */
+        to_client(p, NULL, 0);
     }
 }
 
@@ -396,26 +498,48 @@ static uint64_t pair_due(const struct pair *p, uint64_t now)
     return due;
 }
 
-/* Close the pairs that have gone idle, gracefully: close_notify to the
- * client, FIN to the backend. Returns when the next one is due. */
+/* End a pair that has gone idle: close_notify and FIN to a side that
+ * has taken all it was sent, a reset to one that has not (its bytes would
+ * sit in the stack's heap while it keeps its window shut). */
+static void expire(struct pair *p)
+{
+    mark_ending(p);
+    if (p->t) {
+        if (p->to_client.len || lvm_tls_sendq(p->t))
+            lvm_tls_abort(p->t);
+        else
+            lvm_tls_close(p->t);
+    }
+    if (p->b) {
+        if (p->to_backend.len || lvm_tcp_sendq(p->b))
+            lvm_tcp_abort(p->b);
+        else
+            lvm_tcp_close(p->b);
+    }
+}
+
+/* End the pairs that have gone idle, and reset those ended LINGER ago
+ * that are still there. Returns when the next one is due. */
 static uint64_t expire_idle(uint64_t now)
 {
     if (now < next_due)
         return next_due;
     uint64_t next = UINT64_MAX;
     for (struct pair *p = pairs; p; p = p->next) {
-        if (p->ending)
+        if (p->ending) {
+            if (p->end_by <= now)
+                drop(p); /* closed() frees it in the next round */
+            else
+                next = p->end_by < next ? p->end_by : next;
             continue;
+        }
         uint64_t due = pair_due(p, now);
         if (due > now) {
             next = due < next ? due : next;
             continue;
         }
-        mark_ending(p);
-        if (p->t)
-            lvm_tls_close(p->t);
-        if (p->b)
-            lvm_tcp_close(p->b);
+        expire(p);
+        next = p->end_by < next ? p->end_by : next;
     }
     next_due = next;
     return next;
@@ -426,7 +550,7 @@ static uint64_t expire_idle(uint64_t now)
 static int usage(void)
 {
     fprintf(stderr, "usage: tls-proxy [-p PORT] [-c CERT] [-k KEY] [-H TIME] "
-                    "[-i TIME] [-s TIME] BACKEND_ADDR:PORT\n");
+                    "[-i TIME] [-s TIME] [-P N] BACKEND_ADDR:PORT\n");
     return 2;
 }
 
@@ -515,7 +639,7 @@ int main(int argc, char **argv)
     uint64_t handshake_ms = LVM_TLS_HANDSHAKE_TIMEOUT_MS;
     uint64_t client_ms = client_idle_ns / MS, backend_ms = backend_idle_ns / MS;
     int opt;
-    while ((opt = getopt(argc, argv, "p:c:k:H:i:s:")) != -1) {
+    while ((opt = getopt(argc, argv, "p:c:k:H:i:s:P:")) != -1) {
         switch (opt) {
         case 'p':
             if (parse_port(optarg, &port) < 0) {
@@ -524,6 +648,19 @@ int main(int argc, char **argv)
                 return 2;
             }
             break;
+        case 'P': {
+            char *end;
+            unsigned long v = strtoul(optarg, &end, 10);
+            if (optarg[0] < '0' || optarg[0] > '9' || *end || v > PAIRS_MAX) {
+                fprintf(stderr,
+                        "tls-proxy: -P %s: not a number of connections per "
+                        "address (0-%u, 0 for no limit)\n",
+                        optarg, PAIRS_MAX);
+                return 2;
+            }
+            per_source = (unsigned)v;
+            break;
+        }
         case 'c': cert = optarg; break;
         case 'k': key = optarg; break;
         case 'H':

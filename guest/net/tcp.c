@@ -42,6 +42,7 @@ struct lvm_tcp {
     struct lvm_tcp *next_kick;
     int held;          /* lvm_tcp_hold(): the receive window is not reopened */
     size_t unwindowed; /* bytes taken while held, given back on release */
+    size_t sndmax; /* lvm_tcp_sndbuf(): most bytes in lwIP; 0: TCP_SND_BUF */
 };
 
 struct lvm_tcp_listener {
@@ -135,12 +136,25 @@ static err_t cb_return(struct lvm_tcp *c)
 
 /* ---- Sending ----------------------------------------------------------- */
 
-/* Hand lwIP as much of (buf) as it takes; returns the bytes taken. */
-static size_t push(struct tcp_pcb *pcb, const char *buf, size_t len)
+/* Room in lwIP's send buffer for (c): lwIP's own, less what lwIP
+ * already holds beyond (c)'s lvm_tcp_sndbuf() limit. */
+static size_t room(const struct lvm_tcp *c)
 {
+    size_t n = tcp_sndbuf(c->pcb);
+    if (c->sndmax) {
+        size_t held = TCP_SND_BUF - n;
+        n = held >= c->sndmax ? 0 : c->sndmax - held < n ? c->sndmax - held : n;
+    }
+    return n;
+}
+
+/* Hand lwIP as much of (buf) as it takes; returns the bytes taken. */
+static size_t push(struct lvm_tcp *c, const char *buf, size_t len)
+{
+    struct tcp_pcb *pcb = c->pcb;
     size_t done = 0, limit = 0xffff;
     while (done < len) {
-        size_t n = tcp_sndbuf(pcb);
+        size_t n = room(c);
         if (n == 0)
             break;
         if (n > len - done)
@@ -170,7 +184,7 @@ static void flush(struct lvm_tcp *c)
     if (c->state != C_OPEN || !c->pcb)
         return;
     if (c->qlen) {
-        size_t n = push(c->pcb, c->q + c->qhead, c->qlen);
+        size_t n = push(c, c->q + c->qhead, c->qlen);
         c->qhead += n;
         c->qlen -= n;
         if (!c->qlen)
@@ -221,7 +235,7 @@ long lvm_tcp_write(struct lvm_tcp *c, const void *buf, size_t len)
         return LVM_NET_ENOMEM;
     size_t done = 0;
     if (c->state == C_OPEN && c->qlen == 0)
-        done = push(c->pcb, buf, len);
+        done = push(c, buf, len);
     if (done < len) {
         size_t rest = len - done;
         if (c->qhead + c->qlen + rest > c->qcap) {
@@ -513,6 +527,16 @@ void lvm_tcp_hold(struct lvm_tcp *c, int hold)
     }
     if (!c->held && c->pcb)
         tcp_output(c->pcb); /* the window update now, not with the next ACK */
+}
+
+void lvm_tcp_sndbuf(struct lvm_tcp *c, size_t max)
+{
+    if (!c)
+        return;
+    c->sndmax = max < TCP_SND_BUF ? max : 0;
+    if (c->sndmax && c->sndmax < TCP_MSS)
+        c->sndmax = TCP_MSS; /* at least a segment, or nothing moves */
+    flush(c);                /* a larger limit makes room at once */
 }
 
 void lvm_tcp_set_arg(struct lvm_tcp *c, void *arg)

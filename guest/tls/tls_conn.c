@@ -32,7 +32,7 @@
 
 /*
  * At most this many connections may be in their handshake at once; one
- * more aborts the oldest. lwIP gives a new connection the slot of an old
+ * more aborts the oldest of the address that has the most (hs_victim()). lwIP gives a new connection the slot of an old
  * one only if the old one has a lower priority, and all are equal here,
  * so without this clients that connect and never finish (slowloris)
  * would fill the guest's TCP connections (MEMP_NUM_TCP_PCB) and lock
@@ -242,6 +242,30 @@ uint64_t lvm_tls_expire(uint64_t now)
     return next;
 }
 
+/* The handshake to cut when there are too many: the oldest of the
+ * address with the most in progress (the oldest of all on a tie), so
+ * that a flood of connects from one address cuts its own handshakes,
+ * not other clients'. At most TLS_HANDSHAKES_MAX + 1 are on the list. */
+static struct lvm_tls *hs_victim(void)
+{
+    struct lvm_tls *best = hs_head;
+    unsigned best_n = 0;
+    for (struct lvm_tls *t = hs_head; t; t = t->hs_next) {
+        lvm_ip4_t a, b;
+        lvm_tcp_peer(t->c, &a, NULL);
+        unsigned n = 0;
+        for (struct lvm_tls *u = hs_head; u; u = u->hs_next) {
+            lvm_tcp_peer(u->c, &b, NULL);
+            n += a == b;
+        }
+        if (n > best_n) {
+            best = t;
+            best_n = n;
+        }
+    }
+    return best;
+}
+
 /* ---- TCP callbacks ----------------------------------------------------- */
 
 static void on_connected(struct lvm_tcp *c, void *arg)
@@ -271,7 +295,7 @@ static void on_connected(struct lvm_tcp *c, void *arg)
         t->hs_due = lvm_clock_monotonic() + l->cfg->handshake_ns;
     hs_add(t);
     if (hs_count > TLS_HANDSHAKES_MAX)
-        cut(hs_head); /* cut for stalling */
+        cut(hs_victim()); /* cut for stalling */
 }
 
 static void on_data(struct lvm_tcp *c, const void *buf, size_t len, void *arg)

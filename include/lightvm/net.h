@@ -214,6 +214,19 @@ void lvm_tcp_abort(struct lvm_tcp *c);
  */
 void lvm_tcp_hold(struct lvm_tcp *c, int hold);
 
+/*
+ * Memory: keep at most (max) of (c)'s unacknowledged bytes in the network
+ * stack's packet heap (shared by every connection of the guest, 256 KiB);
+ * the rest waits in (c)'s send queue, in the guest's own memory. By
+ * default a connection may hold the stack's whole send buffer (about
+ * 11 KiB). Lower it for servers with many connections whose peers may
+ * stop reading, so that they cannot fill the heap between them (which
+ * drops every connection's incoming frames); it also bounds the bytes in
+ * flight, so throughput to a distant peer. At least one segment (1460);
+ * 0 restores the default.
+ */
+void lvm_tcp_sndbuf(struct lvm_tcp *c, size_t max);
+
 /* Replace the argument passed to (c)'s callbacks. */
 void lvm_tcp_set_arg(struct lvm_tcp *c, void *arg);
 

@@ -85,6 +85,16 @@ void lvm_tcp_set_arg(struct lvm_tcp *c, void *arg)
     c->arg = arg;
 }
 
+/* One peer: the handshake limit (one address's oldest) is not fuzzed. */
+void lvm_tcp_peer(const struct lvm_tcp *c, lvm_ip4_t *ip, uint16_t *port)
+{
+    (void)c;
+    if (ip)
+        *ip = 0;
+    if (port)
+        *port = 0;
+}
+
 /* Handshake deadlines are set from it; the fuzzer never expires them. */
 uint64_t lvm_clock_monotonic(void)
 {

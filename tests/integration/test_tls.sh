@@ -76,7 +76,11 @@ start_backend() {
     echo "the backend did not start"
     return 1
 }
-stop_backend() { [ -n "$BACKEND_PID" ] && kill "$BACKEND_PID" 2>/dev/null; }
+APP_PID=
+stop_backend() {
+    [ -n "$BACKEND_PID" ] && kill "$BACKEND_PID" 2>/dev/null
+    [ -n "$APP_PID" ] && kill "$APP_PID" 2>/dev/null
+}
 trap 'stop_backend; net_cleanup' EXIT
 
 # tls_get IP [CURL OPTIONS...]: GET / through the proxy at IP, trusting
@@ -451,8 +455,10 @@ EOF
     touch "$TMP/est.done"
     wait "$holder"
     [ $rc = 0 ] || return 1
+    # All from one address: past its 8 pairs (-P), each new one resets
+    # that address's pair idle longest.
     contains "$TMP/tp1.out" \
-        "tls-proxy: 20 connections open (the most): closing the one idle longest" ||
+        "tls-proxy: 8 connections from 10.213.0.1 (the most per address): closing its one idle longest" ||
         return 1
     expect_body "$P1"
 }
@@ -543,6 +549,167 @@ EOF
     stop_guest "$p5_pid"
 }
 
+# A backend for the tests below, on port 8082: /big is 8 MiB, /slow
+# answers after 3 s (and makes $TMP/slow.seen), anything else "ok PATH". Threaded: a slow or stuck
+# client does not hold the others up.
+start_app_backend() {
+    # exec: $APP_PID is python itself, for stop_backend().
+    (exec nsenter --net=/run/netns/"$NS" python3 - "$TMP/app.ready" "$TMP/slow.seen") <<'EOF' &
+import http.server, socketserver, sys, time
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        if self.path == "/slow":
+            open(sys.argv[2], "w").write("seen\n")
+            time.sleep(3)
+        b = b"x" * (8 << 20) if self.path == "/big" else b"ok " + self.path.encode() + b"\n"
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(b)))
+        self.end_headers()
+        try:
+            self.wfile.write(b)
+        except OSError:
+            pass
+    def log_message(self, *a):
+        pass
+class S(socketserver.ThreadingMixIn, http.server.HTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+srv = S(("0.0.0.0", 8082), H)
+open(sys.argv[1], "w").write("listening\n")
+srv.serve_forever()
+EOF
+    APP_PID=$!
+    wait_for_file_text "$TMP/app.ready" listening || { kill "$APP_PID"; return 1; }
+}
+
+# hold_big IP N READY DONE SECS: N TLS clients GET /big and never read (a
+# 4 KiB receive buffer), held until DONE exists, or for SECS if that is
+# not 0 (60 s at most), then closed. SECS is the attack's shape (held
+# past the proxy's idle timeout), not a synchronisation: nothing waits
+# for it to pass but this holder.
+hold_big() {
+    nsx python3 - "$@" "$PKI/ca.pem" <<'EOF'
+import os, socket, ssl, sys, time
+ip, n, ready, done, secs, ca = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], float(sys.argv[5]), sys.argv[6]
+ctx = ssl.create_default_context(cafile=ca)
+held = []
+for i in range(n):
+    try:
+        s = socket.socket()
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        s.settimeout(10)
+        s.connect((ip, 443))
+        t = ctx.wrap_socket(s, server_hostname="proxy.test")
+        t.sendall(b"GET /big HTTP/1.1\r\nHost: x\r\n\r\n")
+        held.append(t)
+    except OSError:
+        pass
+open(ready, "w").write("sent %d\n" % len(held))
+deadline = time.time() + (secs or 60)
+while not (os.path.exists(done) and not secs) and time.time() < deadline:
+    time.sleep(0.05)  # holding the connections, not synchronising
+for t in held:
+    t.close()
+EOF
+}
+
+# get_within IP PATH WANT: GET PATH through the proxy at IP until the
+# answer is WANT; at most 30 s of tries (each limited to 4 s by curl).
+get_within() {
+    local deadline=$((SECONDS + 30)) got=
+    while [ $SECONDS -lt $deadline ]; do
+        got=$(nsx curl -sS --max-time 4 --cacert "$PKI/ca.pem" \
+            --resolve "proxy.test:443:$1" "https://proxy.test$2" 2>"$TMP/curl.err") &&
+            [ "$got" = "$3" ] && return 0
+    done
+    echo "no answer '$3' from $1 within 30 s; last: '$got'"
+    cat "$TMP/curl.err"
+    return 1
+}
+
+# big_round NAME IP SECS HELD: 20 non-reading /big clients held at the
+# proxy at IP (hold_big); a real client served while they are held (if
+# HELD is 1) and after they have left.
+big_round() {
+    local rc=0 holder
+    hold_big "$2" 20 "$TMP/$1.ready" "$TMP/$1.done" "$3" &
+    holder=$!
+    wait_for_file_text "$TMP/$1.ready" sent 60 || rc=1
+    cat "$TMP/$1.ready"
+    if [ "$4" = 1 ]; then get_within "$2" /held "ok /held" || rc=1; fi
+    touch "$TMP/$1.done"
+    wait "$holder"
+    get_within "$2" /after "ok /after" || rc=1
+    return $rc
+}
+
+t_nonreading_clients() {
+    # 20 clients that ask for 8 MiB and never read. Each pair's unacked
+    # bytes sit in lwIP's 256 KiB heap; unbounded, 20 of them filled it,
+    # the guest dropped every frame, and stayed deaf after they left.
+    # With no per-address limit (-P 0) the heap budget alone, and
+    # eviction, must let a real client in while they are held; with
+    # short timeouts (-i 1 -s 1) and the clients held 3 s, their pairs
+    # are ended while held, which used to leave the heap full and the
+    # guest deaf for minutes: a real client must get in after they
+    # leave; then, held again, the per-address limit (-P 8) lets a real
+    # client in while they are held.
+    start_app_backend || return 1
+    local rc=0
+    start_guest tp6 "$TMP/proxy_ec.elf" --net -- -P 0 10.213.0.1:8082 || return 1
+    local p6=$GUEST_IP p6_pid=$GUEST_PID
+    big_round big6 "$p6" 0 1 || rc=1
+    stop_guest "$p6_pid" || rc=1
+    start_guest tp7 "$TMP/proxy_ec.elf" --net -- -i 1 -s 1 10.213.0.1:8082 || return 1
+    local p7=$GUEST_IP p7_pid=$GUEST_PID
+    # No client while they are held: one would reset a stuck pair
+    # (eviction) and so free heap; the attack is the 20 alone.
+    big_round big7 "$p7" 3 0 || rc=1
+    big_round big7b "$p7" 0 1 || rc=1
+    contains "$TMP/tp7.out" "connections from 10.213.0.1 (the most per address)" || rc=1
+    stop_guest "$p7_pid" || rc=1
+    return $rc
+}
+
+t_waiting_not_evicted() {
+    # A client waits for a slow backend (/slow, 3 s) while another
+    # completes 20 handshakes from the same address, more than the table
+    # holds with -P 0: pairs are reset to make room, but never the one
+    # waiting for its answer, which comes.
+    [ -n "$APP_PID" ] || start_app_backend || return 1
+    start_guest tp8 "$TMP/proxy_ec.elf" --net -- -P 0 10.213.0.1:8082 || return 1
+    local p8=$GUEST_IP p8_pid=$GUEST_PID rc=0
+    rm -f "$TMP/slow.seen"
+    nsx python3 - "$p8" "$PKI/ca.pem" "$TMP/slow.seen" >"$TMP/evict.out" 2>&1 <<'EOF' || rc=1
+import os, socket, ssl, sys, time
+ip, ca, seen = sys.argv[1], sys.argv[2], sys.argv[3]
+ctx = ssl.create_default_context(cafile=ca)
+def tls():
+    s = socket.create_connection((ip, 443), timeout=30)
+    return ctx.wrap_socket(s, server_hostname="proxy.test")
+v = tls()
+v.sendall(b"GET /slow HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+# Once the backend has the request, the proxy has seen it: then the
+# handshakes, held (the answer comes 3 s after the request).
+deadline = time.time() + 30
+while not os.path.exists(seen) and time.time() < deadline:
+    time.sleep(0.01)  # waiting for the file, bounded, not synchronising by time
+held = [tls() for i in range(20)]
+data = b""
+while True:
+    d = v.recv(4096)
+    if not d:
+        break
+    data += d
+print("attacker pairs", len(held), "victim got", len(data), "bytes")
+sys.exit(0 if data.endswith(b"ok /slow\n") else 1)
+EOF
+    cat "$TMP/evict.out"
+    contains "$TMP/tp8.out" "tls-proxy: 20 connections open (the most)" || rc=1
+    stop_guest "$p8_pid" || rc=1
+    return $rc
+}
+
 t_bad_timeouts() {
     refuse "$TMP/proxy_ec.elf" \
         "tls-proxy: -i 10x: not a timeout (N[ms|s|m|h], 0 for none, at most 24h)" 2 \
@@ -552,7 +719,10 @@ t_bad_timeouts() {
     refuse "$TMP/proxy_ec.elf" "tls-proxy: -s 25h: not a timeout" 2 \
         -- -s 25h 10.0.0.1:80 || return 1
     refuse "$TMP/proxy_ec.elf" "tls-proxy: -i : not a timeout" 2 \
-        -- -i "" 10.0.0.1:80
+        -- -i "" 10.0.0.1:80 || return 1
+    refuse "$TMP/proxy_ec.elf" \
+        "tls-proxy: -P 21: not a number of connections per address (0-20, 0 for no limit)" 2 \
+        -- -P 21 10.0.0.1:80
 }
 
 check tls13_ecdsa t_tls13_ecdsa
@@ -569,6 +739,8 @@ check idle_established_evicted t_idle_established
 check handshake_timeout t_handshake_timeout
 check client_idle_timeout t_client_idle_timeout
 check backend_idle_timeout t_backend_idle_timeout
+check nonreading_clients t_nonreading_clients
+check waiting_not_evicted t_waiting_not_evicted
 check bad_timeouts t_bad_timeouts
 check other_guest_unaffected t_many_bad_clients_other_guest
 check backend_down t_backend_down

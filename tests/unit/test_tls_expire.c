@@ -4,7 +4,8 @@
  * lvm_tls_expire()), built for the host with the SDK's mbedTLS over a fake
  * lvm_tcp and a fake clock: a stalled handshake is reset exactly when its
  * timeout passes and its closed() says LVM_NET_ETIMEDOUT; none is reset
- * before; 0 turns the timeout off; the 17th handshake resets the oldest;
+ * before; 0 turns the timeout off; the 17th handshake resets the oldest
+ * of the address with the most in progress;
  * a bad value is refused.
  */
 #include <lightvm/guest.h>
@@ -36,6 +37,7 @@ uint64_t lvm_clock_monotonic(void)
 struct lvm_tcp {
     int closed, aborted;
     void *arg;
+    lvm_ip4_t ip; /* the peer's address */
 };
 
 static const struct lvm_tcp_handlers *listen_h;
@@ -79,6 +81,14 @@ void lvm_tcp_set_arg(struct lvm_tcp *c, void *arg)
     c->arg = arg;
 }
 
+void lvm_tcp_peer(const struct lvm_tcp *c, lvm_ip4_t *ip, uint16_t *port)
+{
+    if (ip)
+        *ip = c->ip;
+    if (port)
+        *port = 443;
+}
+
 const char *lvm_net_strerror(int err)
 {
     return err ? "error" : "ok";
@@ -105,10 +115,14 @@ static void on_closed(struct lvm_tls *t, int err, void *arg)
 static const struct lvm_tls_handlers app = {.closed = on_closed};
 static struct lvm_tls_config *cfg;
 
-/* Connection (i) is accepted now. */
+/* The peer address of the connections accepted next. */
+static lvm_ip4_t peer_ip;
+
+/* Connection (i) is accepted now, from peer_ip. */
 static void accept_conn(int i)
 {
     memset(&conns[i], 0, sizeof conns[i]);
+    conns[i].ip = peer_ip;
     closed_err[i] = 1;
     closed_calls[i] = 0;
     listen_h->connected(&conns[i], listen_arg);
@@ -219,6 +233,28 @@ static void test_limit_cuts_oldest(void **state)
     }
 }
 
+static void test_limit_cuts_from_busiest_address(void **state)
+{
+    (void)state;
+    assert_int_equal(lvm_tls_config_handshake_timeout(cfg, 0), 0);
+    fake_now = 60 * SEC;
+    peer_ip = 2; /* a real client, in its handshake first */
+    accept_conn(0);
+    peer_ip = 1; /* then a flood of connects from another address */
+    for (int i = 1; i <= 16; i++)
+        accept_conn(i);
+    /* The 17th cuts the flood's oldest, not the older real client. */
+    assert_false(conns[0].aborted);
+    assert_true(conns[1].aborted);
+    for (int i = 2; i <= 16; i++)
+        assert_false(conns[i].aborted);
+    for (int i = 0; i <= 16; i++) {
+        lvm_tcp_abort(&conns[i]);
+        tcp_gone(i);
+    }
+    peer_ip = 0;
+}
+
 static void test_bad_value(void **state)
 {
     (void)state;
@@ -239,6 +275,7 @@ int main(void)
         cmocka_unit_test(test_failed_handshake_not_expired),
         cmocka_unit_test(test_zero_is_none),
         cmocka_unit_test(test_limit_cuts_oldest),
+        cmocka_unit_test(test_limit_cuts_from_busiest_address),
         cmocka_unit_test(test_bad_value),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
