@@ -59,9 +59,12 @@ copy_prog "$build/tests/tools/apiclient" "lightvm/$build/tests/tools/apiclient"
 copy_prog "$build/bin/lightvm-runtime" "lightvm/$build/bin/lightvm-runtime" # oci_kvm
 copy_prog "$build/tests/tools/subreaper" "lightvm/$build/tests/tools/subreaper"
 copy_prog "$build/tests/kvm/kvm_lifecycle" "lightvm/$build/tests/kvm/kvm_lifecycle"
-# kvm_two_nics: bridges and taps are made by lightvm-net, the client is
+# kvm_two_nics: bridges and taps are made by lightvm-net where the CLI
+# is static (a sanitizer build's lightvm does it itself), the client is
 # the net suite's netc, the guest its net_multi.
-copy_prog "$build/bin/lightvm-net" "lightvm/$build/bin/lightvm-net"
+if [ -e "$build/bin/lightvm-net" ]; then
+    copy_prog "$build/bin/lightvm-net" "lightvm/$build/bin/lightvm-net"
+fi
 copy_prog "$build/tests/net/tools/netc" "lightvm/$build/tests/net/tools/netc"
 install -D -m 0644 "$build/tests/net/guests/net_multi.elf" \
     "$L/$build/tests/net/guests/net_multi.elf"
